@@ -1,0 +1,13 @@
+//! `outpost-core`: the one definition of everything the browser app and the server must agree
+//! on, so they cannot drift apart.
+//!
+//! * [`wire`]: the JSON types of the HTTP API.
+//! * [`validate`]: the input rules and limits, applied by the server and by the UI's forms.
+//! * [`merge`]: the per-field three-way merge used when a write turns out to be stale.
+//! * [`sync`]: the sans-IO sync state machine; the browser shell only performs its actions.
+//!
+//! This crate does no I/O and depends on serde alone, so it builds for native targets (fast,
+//! exhaustive tests) and for wasm32 (the app).
+
+pub mod validate;
+pub mod wire;

@@ -1,0 +1,154 @@
+//! JSON bodies of the HTTP API (see `docs/architecture.md`, "Contracts").
+//!
+//! The server serialises exactly these types and the app deserialises them, so a renamed field
+//! is a compile error on both sides rather than a silent sync failure.
+
+use serde::{Deserialize, Serialize};
+
+/// Body of `POST /api/accounts` and `POST /api/sessions`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    /// Account name: 3-32 of `[a-z0-9_.-]` (see [`crate::validate::username`]).
+    pub username: String,
+    /// Password: 8-128 characters (see [`crate::validate::password`]).
+    pub password: String,
+}
+
+/// Answer to a successful sign-up or sign-in: the bearer token for later requests.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    /// Opaque random token, sent back as `Authorization: Bearer <token>`.
+    pub token: String,
+}
+
+/// The editable fields of a profile: what a person types, and the body of `PUT /api/profile`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ProfileFields {
+    /// Display name, 1-100 characters after trimming.
+    pub name: String,
+    /// Empty, or an absolute http(s) URL of the person's photo.
+    pub photo_url: String,
+}
+
+/// The server's copy of a profile: the answer of `GET /api/profile` and of an accepted PUT.
+///
+/// `version` starts at 1 and grows by one with every accepted write; it is the `ETag`, and
+/// the `If-Match` a client sends to prove it saw the latest state before changing it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerProfile {
+    /// Display name.
+    pub name: String,
+    /// Photo URL, possibly empty.
+    pub photo_url: String,
+    /// Monotonic version of this profile on the server.
+    pub version: u64,
+    /// When the server accepted this version, RFC 3339 in UTC.
+    pub updated_at: String,
+}
+
+impl ServerProfile {
+    /// The editable fields of this server state, for comparing with local edits.
+    pub fn fields(&self) -> ProfileFields {
+        ProfileFields {
+            name: self.name.clone(),
+            photo_url: self.photo_url.clone(),
+        }
+    }
+}
+
+/// The JSON error body every 4xx/5xx answer carries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable machine-readable code (see [`error_code`]).
+    pub error: String,
+    /// Human-readable explanation, safe to show to a person.
+    pub message: String,
+    /// The invalid field, for `422 invalid_field`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The server's current profile, for `412 stale_version`, so the client can merge at once
+    /// without another round trip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<ServerProfile>,
+}
+
+/// The data of one `profile` event on `GET /api/events`: the profile changed to `version`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileChanged {
+    /// The new version on the server.
+    pub version: u64,
+}
+
+/// The `event:` name of profile-change events on the event stream.
+pub const PROFILE_EVENT: &str = "profile";
+
+/// The stable `error` codes of [`ErrorBody`], shared so the client can match on them.
+pub mod error_code {
+    /// 400: the body is not valid JSON for the expected type.
+    pub const BAD_REQUEST: &str = "bad_request";
+    /// 401: missing, unknown, revoked or expired token, or wrong password.
+    pub const UNAUTHORIZED: &str = "unauthorized";
+    /// 404: no such route.
+    pub const NOT_FOUND: &str = "not_found";
+    /// 405: the route exists but not with this method.
+    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    /// 409: the username is taken.
+    pub const USERNAME_TAKEN: &str = "username_taken";
+    /// 412: `If-Match` names an older version; `current` holds the latest.
+    pub const STALE_VERSION: &str = "stale_version";
+    /// 413: the body is over the size limit.
+    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    /// 415: the body is not JSON.
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
+    /// 422: a field breaks a rule; `field` names it.
+    pub const INVALID_FIELD: &str = "invalid_field";
+    /// 428: a write without `If-Match`.
+    pub const PRECONDITION_REQUIRED: &str = "precondition_required";
+    /// 429: too many failed sign-ins; see `Retry-After`.
+    pub const TOO_MANY_REQUESTS: &str = "too_many_requests";
+    /// 503: the server is shedding load; see `Retry-After`.
+    pub const OVERLOADED: &str = "overloaded";
+    /// 500: a fault on the server (never expected; logged there).
+    pub const INTERNAL: &str = "internal";
+}
+
+/// Formats a version as the quoted entity tag used in `ETag` and `If-Match`.
+pub fn etag(version: u64) -> String {
+    format!("\"{version}\"")
+}
+
+/// Parses an entity tag such as `"7"` (or `W/"7"`) back into a version.
+pub fn parse_etag(value: &str) -> Option<u64> {
+    let value = value.trim();
+    let value = value.strip_prefix("W/").unwrap_or(value);
+    value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .and_then(|v| v.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etag_round_trips() {
+        assert_eq!(etag(42), "\"42\"");
+        assert_eq!(parse_etag(&etag(42)), Some(42));
+        assert_eq!(parse_etag("W/\"3\""), Some(3));
+        assert_eq!(parse_etag("3"), None);
+        assert_eq!(parse_etag("\"x\""), None);
+    }
+
+    #[test]
+    fn error_body_omits_empty_extras() {
+        let body = ErrorBody {
+            error: error_code::NOT_FOUND.into(),
+            message: "no such route".into(),
+            field: None,
+            current: None,
+        };
+        let json = serde_json::to_string(&body).expect("serialises");
+        assert_eq!(json, r#"{"error":"not_found","message":"no such route"}"#);
+    }
+}

@@ -1,0 +1,1 @@
+//! Outpost sync server (filled in by the server issue).

@@ -1,0 +1,1 @@
+//! The Outpost browser app.
