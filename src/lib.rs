@@ -1,1 +1,13 @@
-//! The Outpost browser app.
+//! The Outpost browser app: a Leptos (client-side rendered) front end that keeps the person's
+//! profile in IndexedDB and syncs it with the Outpost server.
+//!
+//! Layers, arrows pointing one way: `ui` (views and view models) -> `data::repositories`
+//! (the single source of truth) -> `data::services` (IndexedDB, HTTP, connectivity). The sync
+//! decisions live in `outpost_core::sync`; `data::sync` only carries them out.
+
+pub mod ui;
+
+/// Mounts the app on `<body>`. Called once by `main`; tests mount views of their own.
+pub fn start() {
+    leptos::mount::mount_to_body(ui::app::App);
+}

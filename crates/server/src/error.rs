@@ -1,0 +1,197 @@
+//! The one error type of the HTTP layer and its mapping to `{"error", "message"}` bodies.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use outpost_core::validate::FieldError;
+use outpost_core::wire::{ErrorBody, ServerProfile, error_code, etag};
+use serde::de::DeserializeOwned;
+
+use crate::store::StoreError;
+
+/// Everything a request can fail with. Each variant has one status and one stable code.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 400: the body is not JSON of the expected shape, or a header is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: missing, unknown, revoked or expired token, or wrong username/password.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// 404: no such route.
+    #[error("There is no such resource.")]
+    NotFound,
+    /// 405: the route exists, but not with this method.
+    #[error("This method is not allowed here.")]
+    MethodNotAllowed,
+    /// 409: the username is taken.
+    #[error("This username is taken.")]
+    UsernameTaken,
+    /// 412: `If-Match` does not name the current version; carries the current profile.
+    #[error("The profile changed since you loaded it.")]
+    StaleVersion(Box<ServerProfile>),
+    /// 413: the body is over [`outpost_core::validate::MAX_BODY_BYTES`].
+    #[error("The request body is too large.")]
+    PayloadTooLarge,
+    /// 415: the body is not declared as JSON.
+    #[error("The request body must be JSON (Content-Type: application/json).")]
+    UnsupportedMediaType,
+    /// 422: a field breaks a rule.
+    #[error("{0}")]
+    InvalidField(FieldError),
+    /// 428: a write without `If-Match`.
+    #[error("This write needs an If-Match header with the version it is based on.")]
+    PreconditionRequired,
+    /// 429: too many failed sign-ins; retry after this many seconds.
+    #[error("Too many failed sign-ins. Try again later.")]
+    TooManyRequests {
+        /// Seconds until the next attempt is allowed.
+        retry_after_secs: u64,
+    },
+    /// 503: the server is shedding load.
+    #[error("The server is busy. Try again in a moment.")]
+    Overloaded,
+    /// 500: a fault on the server. The detail is logged, never sent.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl AppError {
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::UsernameTaken => StatusCode::CONFLICT,
+            Self::StaleVersion(_) => StatusCode::PRECONDITION_FAILED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::InvalidField(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable code of this error (see [`error_code`]).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => error_code::BAD_REQUEST,
+            Self::Unauthorized(_) => error_code::UNAUTHORIZED,
+            Self::NotFound => error_code::NOT_FOUND,
+            Self::MethodNotAllowed => error_code::METHOD_NOT_ALLOWED,
+            Self::UsernameTaken => error_code::USERNAME_TAKEN,
+            Self::StaleVersion(_) => error_code::STALE_VERSION,
+            Self::PayloadTooLarge => error_code::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => error_code::UNSUPPORTED_MEDIA_TYPE,
+            Self::InvalidField(_) => error_code::INVALID_FIELD,
+            Self::PreconditionRequired => error_code::PRECONDITION_REQUIRED,
+            Self::TooManyRequests { .. } => error_code::TOO_MANY_REQUESTS,
+            Self::Overloaded => error_code::OVERLOADED,
+            Self::Internal(_) => error_code::INTERNAL,
+        }
+    }
+}
+
+impl From<FieldError> for AppError {
+    fn from(e: FieldError) -> Self {
+        Self::InvalidField(e)
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::UsernameTaken => Self::UsernameTaken,
+            StoreError::Stale(current) => Self::StaleVersion(current),
+            StoreError::NotFound => Self::Unauthorized("This session is no longer valid."),
+            StoreError::Database(msg) => Self::Internal(msg),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for AppError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Self::Internal(format!("blocking task failed: {e}"))
+    }
+}
+
+impl From<JsonRejection> for AppError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType,
+            JsonRejection::JsonSyntaxError(e) => {
+                Self::BadRequest(format!("The body is not valid JSON: {}", e.body_text()))
+            }
+            JsonRejection::JsonDataError(e) => Self::BadRequest(format!(
+                "The JSON does not have the expected shape: {}",
+                e.body_text()
+            )),
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            other => Self::BadRequest(format!("The body could not be read: {}", other.body_text())),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let Self::Internal(detail) = &self {
+            tracing::error!(%detail, "internal error");
+        }
+        let mut body = ErrorBody {
+            error: self.code().to_owned(),
+            message: self.to_string(),
+            field: None,
+            current: None,
+        };
+        let mut extra_headers = Vec::new();
+        match self {
+            Self::InvalidField(e) => body.field = Some(e.field.to_owned()),
+            Self::StaleVersion(current) => {
+                if let Ok(v) = HeaderValue::from_str(&etag(current.version)) {
+                    extra_headers.push((header::ETAG, v));
+                }
+                body.current = Some(*current);
+            }
+            Self::TooManyRequests { retry_after_secs } => {
+                extra_headers.push((header::RETRY_AFTER, HeaderValue::from(retry_after_secs)));
+            }
+            Self::Overloaded => {
+                extra_headers.push((header::RETRY_AFTER, HeaderValue::from_static("1")));
+            }
+            _ => {}
+        }
+        let mut response = (status, Json(body)).into_response();
+        response.headers_mut().extend(extra_headers);
+        response
+    }
+}
+
+/// `axum::Json`, but its rejections are [`AppError`]s, so a bad body gets our error format.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Json(value) = Json::<T>::from_request(req, state).await?;
+        Ok(Self(value))
+    }
+}
+
+impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        Json(self.0).into_response()
+    }
+}

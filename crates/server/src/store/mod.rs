@@ -1,0 +1,86 @@
+//! Storage behind one narrow interface, so another database (PostgreSQL) can be added
+//! without touching the HTTP layer. Methods are blocking: callers run them on
+//! `tokio::task::spawn_blocking` (see [`crate::state::AppState::store_call`]).
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use outpost_core::wire::{ProfileFields, ServerProfile};
+
+/// The id of an account in the store.
+pub type AccountId = i64;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// `create_account`: the username exists.
+    #[error("username taken")]
+    UsernameTaken,
+    /// `update_profile`: the expected version is not the current one (which is carried).
+    #[error("stale version")]
+    Stale(Box<ServerProfile>),
+    /// The account or profile does not exist.
+    #[error("not found")]
+    NotFound,
+    /// Anything the database reported.
+    #[error("database: {0}")]
+    Database(String),
+}
+
+/// What the server needs from its database. Every write is one transaction.
+pub trait Store: Send + Sync + 'static {
+    /// Creates an account with its first profile (name = username, version 1, also in the
+    /// history) and a first session, atomically.
+    fn create_account(
+        &self,
+        username: &str,
+        password_hash: &str,
+        session: NewSession,
+        now: &str,
+    ) -> Result<AccountId, StoreError>;
+
+    /// The account id and password hash (PHC string) of a username, if it exists.
+    fn credentials(&self, username: &str) -> Result<Option<(AccountId, String)>, StoreError>;
+
+    /// Stores a new session for an account.
+    fn create_session(&self, account: AccountId, session: NewSession) -> Result<(), StoreError>;
+
+    /// The account of an unexpired session, by token hash.
+    fn session_account(
+        &self,
+        token_hash: &[u8; 32],
+        now_unix: i64,
+    ) -> Result<Option<AccountId>, StoreError>;
+
+    /// Revokes a session. Revoking an unknown session is not an error.
+    fn delete_session(&self, token_hash: &[u8; 32]) -> Result<(), StoreError>;
+
+    /// The current profile of an account.
+    fn profile(&self, account: AccountId) -> Result<ServerProfile, StoreError>;
+
+    /// Replaces the profile if its version is still `expected_version`: bumps the version,
+    /// records the new version in the history, all in one transaction. Otherwise
+    /// [`StoreError::Stale`] with the current profile.
+    fn update_profile(
+        &self,
+        account: AccountId,
+        expected_version: u64,
+        fields: &ProfileFields,
+        now: &str,
+    ) -> Result<ServerProfile, StoreError>;
+
+    /// Every accepted version of an account's profile, oldest first.
+    fn history(&self, account: AccountId) -> Result<Vec<ServerProfile>, StoreError>;
+}
+
+/// A session to store: the SHA-256 of its token and its lifetime.
+#[derive(Clone, Copy, Debug)]
+pub struct NewSession {
+    /// SHA-256 of the bearer token (the token itself is never stored).
+    pub token_hash: [u8; 32],
+    /// Creation time, unix seconds.
+    pub created_unix: i64,
+    /// Expiry time, unix seconds; the session is valid while `now < expires_unix`.
+    pub expires_unix: i64,
+}
