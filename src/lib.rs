@@ -5,6 +5,7 @@
 //! (the single source of truth) -> `data::services` (IndexedDB, HTTP, connectivity). The sync
 //! decisions live in `outpost_core::sync`; `data::sync` only carries them out.
 
+pub mod data;
 pub mod ui;
 
 /// Mounts the app on `<body>`. Called once by `main`; tests mount views of their own.

@@ -1,0 +1,50 @@
+# Outpost: `make run` serves the app, `make test` runs every check. Both install what is
+# missing first (tools/setup.sh; pinned versions, a no-op when all is present).
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+export PATH := $(CURDIR)/tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+export CHROMEDRIVER := /usr/bin/chromedriver
+
+WASM := --target wasm32-unknown-unknown
+
+.PHONY: setup app server run test lint test-native test-wasm test-e2e test-model bench
+
+setup:
+	@tools/setup.sh
+
+## The browser app, release build with the size profile, into dist/.
+app: setup
+	trunk build --release
+
+## The server, release profile.
+server:
+	cargo build --release -p outpost-server
+
+## Serve the app and the API on http://127.0.0.1:8080 (OUTPOST_ADDR/DB/DIST override).
+run: app server
+	exec target/release/outpost-server
+
+## Every check, in order; the first failure stops it.
+test: setup lint test-native test-wasm test-e2e
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy -p outpost-core -p outpost-server --all-targets -- -D warnings
+	cargo clippy -p outpost $(WASM) --all-targets -- -D warnings
+
+test-native:
+	cargo test -p outpost-core -p outpost-server
+
+## Browser tests (wasm-bindgen-test) in headless Chromium against a real server.
+test-wasm:
+	cargo build -p outpost-server
+	tools/with-server.sh cargo test -p outpost $(WASM)
+
+## Playwright end-to-end tests; each test file starts its own server on a free port.
+test-e2e: app
+	cargo build -p outpost-server
+	cd tests/e2e && npm test
+
+## The sync core's randomized model test at full length (100,000 schedules).
+test-model:
+	OUTPOST_SCHEDULES=100000 cargo test --release -p outpost-core --test model -- --nocapture

@@ -1,0 +1,6 @@
+//! Repositories: the single source of truth for each kind of data. The UI reads and changes
+//! data only through them.
+
+pub mod user_profile_repository;
+
+pub use user_profile_repository::{ProfileState, SaveError, SaveOutcome, UserProfileRepository};

@@ -1,0 +1,556 @@
+//! `UserProfileRepository`: the single source of truth for the signed-in person's profile.
+//!
+//! It combines the device store ([`Database`]) and the server ([`ApiClient`]), owns the sync
+//! core's [`SyncMachine`] and carries out its actions. Every change goes through one queue
+//! processed in order, so records are persisted in the order the machine produced them and an
+//! answer is stored before the cross-tab lock of its request is released.
+//!
+//! Reading strategies ([`ReadStrategy`]): `fallback` (server, else device), `stream` (device
+//! at once, then server) and `local-only` (device; [`UserProfileRepository::sync`] refreshes).
+//! Writing strategies ([`WriteStrategy`]): `online-only` (server first) and `offline-first`
+//! (device first, then the sync machine).
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use futures_channel::oneshot;
+use outpost_core::strategy::{self, ReadError, ReadStrategy, RemoteFailure, Source, WriteStrategy};
+use outpost_core::sync::{
+    Action, Input, LocalRecord, Millis, RequestId, Resolution, SplitMix64, Status, SyncConfig,
+    SyncMachine,
+};
+use outpost_core::validate;
+use outpost_core::wire::{ProfileFields, ServerProfile};
+
+use crate::data::services::{ApiClient, ApiError, Database, DbError, Settings};
+use crate::data::sync::channel::{TabChannel, TabMessage};
+use crate::data::sync::lock::{lock_name, with_lock};
+use crate::data::sync::timer::RetryTimer;
+
+/// What the UI shows: the record, the sync status, and where the values came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProfileState {
+    /// The device's record (`None` before the first read on this device).
+    pub record: Option<LocalRecord>,
+    /// The sync status from the core.
+    pub status: Status,
+    /// Whether what is shown was confirmed by the server in this session or only comes from
+    /// this device (then the UI says how old it is).
+    pub source: Source,
+    /// A problem with the device store, in words (e.g. the disk is full).
+    pub storage_error: Option<String>,
+}
+
+/// How a save ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaveOutcome {
+    /// Committed to this device; the sync machine sends it.
+    SavedOnDevice,
+    /// Accepted by the server (online-only).
+    Synced,
+}
+
+/// Why a save did not happen; the words are for people.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SaveError {
+    /// A field breaks a rule; nothing was stored.
+    #[error("{0}")]
+    Invalid(#[from] validate::FieldError),
+    /// The device store refused the write.
+    #[error("{0}")]
+    Storage(#[from] DbError),
+    /// Online-only writing and the server could not be reached.
+    #[error("Saving needs a connection in online-only mode. Nothing was changed; try again when online.")]
+    NeedsConnection,
+    /// Online-only writing and the session has ended.
+    #[error("Your session has ended. Sign in again to save.")]
+    SignInRequired,
+    /// Online-only writing and someone changed the profile first; the form shows theirs.
+    #[error("The profile was changed on another device. Review it and save again.")]
+    ChangedElsewhere,
+    /// The server refused the values.
+    #[error("{0}")]
+    Rejected(String),
+}
+
+enum Job {
+    Input(Input),
+    /// A server state obtained outside the machine (fallback read, online-only write): adopted
+    /// only if it cannot hide local changes.
+    AdoptRemote(ServerProfile),
+}
+
+struct Inner<A, D> {
+    api: A,
+    db: D,
+    account: String,
+    token: RefCell<Option<String>>,
+    settings: RefCell<Settings>,
+    machine: RefCell<SyncMachine>,
+    entropy: RefCell<SplitMix64>,
+    queue: RefCell<VecDeque<(Job, Option<oneshot::Sender<()>>)>>,
+    draining: Cell<bool>,
+    retry: RetryTimer,
+    channel: RefCell<Option<TabChannel>>,
+    last_persisted: RefCell<Option<LocalRecord>>,
+    source: Cell<Source>,
+    storage_error: RefCell<Option<String>>,
+    listeners: RefCell<Vec<Rc<dyn Fn(&ProfileState)>>>,
+    /// Counts the requests this instance sent, for tests that assert "one PUT per change".
+    puts_sent: Cell<u32>,
+}
+
+/// The repository; cheap to clone (clones share one state).
+pub struct UserProfileRepository<A: 'static, D: 'static> {
+    inner: Rc<Inner<A, D>>,
+}
+
+impl<A, D> Clone for UserProfileRepository<A, D> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+/// `Date.now()` in milliseconds.
+pub fn now_ms() -> Millis {
+    js_sys::Date::now() as Millis
+}
+
+fn remote_failure(error: &ApiError) -> RemoteFailure {
+    match error {
+        ApiError::Unauthorized(_) => RemoteFailure::Unauthorized,
+        e if e.is_transient() => RemoteFailure::Network,
+        e => RemoteFailure::Rejected(e.to_string()),
+    }
+}
+
+impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> {
+    /// The repository of `account`'s profile. `token` is `None` when the session ended and
+    /// local changes wait for a new sign-in. Call [`Self::start`] next.
+    pub fn new(api: A, db: D, account: String, token: Option<String>, settings: Settings) -> Self {
+        let config = SyncConfig {
+            policy: settings.conflict_policy,
+            ..SyncConfig::default()
+        };
+        let seed = (js_sys::Math::random() * (u64::MAX as f64)) as u64;
+        let inner = Rc::new(Inner {
+            api,
+            db,
+            account,
+            token: RefCell::new(token),
+            settings: RefCell::new(settings),
+            machine: RefCell::new(SyncMachine::new(config)),
+            entropy: RefCell::new(SplitMix64(seed)),
+            queue: RefCell::default(),
+            draining: Cell::new(false),
+            retry: RetryTimer::default(),
+            channel: RefCell::new(None),
+            last_persisted: RefCell::new(None),
+            source: Cell::new(Source::Local),
+            storage_error: RefCell::new(None),
+            listeners: RefCell::default(),
+            puts_sent: Cell::new(0),
+        });
+        Self { inner }
+    }
+
+    /// Loads the stored record into the sync machine, tells it whether the browser is online,
+    /// and joins the cross-tab channel. Returns once the record is loaded.
+    pub async fn start(&self, online: bool) -> Result<(), DbError> {
+        let weak = Rc::downgrade(&self.inner);
+        let account = self.inner.account.clone();
+        let channel = TabChannel::open(move |message| {
+            let Some(inner) = weak.upgrade() else { return };
+            if message == TabMessage::Profile(account.clone()) {
+                let repo = UserProfileRepository { inner };
+                wasm_bindgen_futures::spawn_local(async move { repo.reload_from_device().await });
+            }
+        });
+        *self.inner.channel.borrow_mut() = Some(channel);
+        let record = self.inner.db.load_profile(&self.inner.account).await?;
+        *self.inner.last_persisted.borrow_mut() = record.clone();
+        if !online {
+            self.enqueue(Job::Input(Input::WentOffline), None);
+        }
+        if self.inner.token.borrow().is_none() {
+            // A 401 ended the session earlier: keep the changes, wait for a sign-in.
+            self.run(Job::Input(Input::Loaded(record))).await;
+            return Ok(());
+        }
+        self.run(Job::Input(Input::Loaded(record))).await;
+        Ok(())
+    }
+
+    /// The account this repository serves.
+    pub fn account(&self) -> &str {
+        &self.inner.account
+    }
+
+    /// Calls `listener` with every new state (and once now).
+    pub fn subscribe(&self, listener: impl Fn(&ProfileState) + 'static) {
+        let listener: Rc<dyn Fn(&ProfileState)> = Rc::new(listener);
+        listener(&self.state());
+        self.inner.listeners.borrow_mut().push(listener);
+    }
+
+    /// The current state.
+    pub fn state(&self) -> ProfileState {
+        let machine = self.inner.machine.borrow();
+        ProfileState {
+            record: machine.record().cloned(),
+            status: machine.status(),
+            source: self.inner.source.get(),
+            storage_error: self.inner.storage_error.borrow().clone(),
+        }
+    }
+
+    /// The settings this repository works with.
+    pub fn settings(&self) -> Settings {
+        self.inner.settings.borrow().clone()
+    }
+
+    /// How many PUT requests this instance sent (tests check "one PUT per change").
+    pub fn puts_sent(&self) -> u32 {
+        self.inner.puts_sent.get()
+    }
+
+    /// Reads the profile with the chosen [`ReadStrategy`]; the result is also published to
+    /// subscribers. `Stream` publishes the device's copy first and the server's when it
+    /// arrives; this call returns after the first.
+    pub async fn load(&self) -> Result<LocalRecord, ReadError> {
+        let strategy = self.inner.settings.borrow().read_strategy;
+        let local = self.inner.machine.borrow().record().cloned();
+        match strategy {
+            ReadStrategy::LocalOnly => strategy::local_only_read(local.as_ref()).map(|r| r.record),
+            ReadStrategy::Stream => {
+                self.run(Job::Input(Input::SyncRequested)).await;
+                match local {
+                    Some(record) => Ok(record),
+                    None => self.fetch_and_adopt().await,
+                }
+            }
+            ReadStrategy::Fallback => self.fetch_and_adopt().await,
+        }
+    }
+
+    /// Fallback read: the server's copy, stored and returned; on failure the device's.
+    async fn fetch_and_adopt(&self) -> Result<LocalRecord, ReadError> {
+        let Some(token) = self.inner.token.borrow().clone() else {
+            let local = self.inner.machine.borrow().record().cloned();
+            return strategy::local_only_read(local.as_ref()).map(|r| r.record);
+        };
+        match self.inner.api.get_profile(&token).await {
+            Ok(profile) => {
+                self.run(Job::AdoptRemote(profile)).await;
+                let local = self.inner.machine.borrow().record().cloned();
+                strategy::local_only_read(local.as_ref()).map(|r| r.record)
+            }
+            Err(error) => {
+                if matches!(error, ApiError::Unauthorized(_)) {
+                    self.enqueue(Job::Input(Input::Unauthorized { request: RequestId(0) }), None);
+                }
+                let local = self.inner.machine.borrow().record().cloned();
+                strategy::fallback_read(Err(remote_failure(&error)), local.as_ref(), now_ms())
+                    .map(|r| r.record)
+            }
+        }
+    }
+
+    /// Saves new values with the chosen [`WriteStrategy`]. Validation uses the server's rules.
+    /// `SavedOnDevice` is returned only after IndexedDB committed the change.
+    pub async fn save(&self, fields: ProfileFields) -> Result<SaveOutcome, SaveError> {
+        validate::profile(&fields)?;
+        let fields = validate::normalize(&fields);
+        let strategy = self.inner.settings.borrow().write_strategy;
+        match strategy {
+            WriteStrategy::OfflineFirst => {
+                self.run(Job::Input(Input::LocalEdit(fields))).await;
+                match self.inner.storage_error.borrow().clone() {
+                    Some(_) => Err(SaveError::Storage(DbError::QuotaExceeded)),
+                    None => Ok(SaveOutcome::SavedOnDevice),
+                }
+            }
+            WriteStrategy::OnlineOnly => {
+                let token = self
+                    .inner
+                    .token
+                    .borrow()
+                    .clone()
+                    .ok_or(SaveError::SignInRequired)?;
+                let if_match = self
+                    .inner
+                    .machine
+                    .borrow()
+                    .record()
+                    .and_then(|r| r.base.as_ref().map(|b| b.version))
+                    .unwrap_or(1);
+                self.inner.puts_sent.set(self.inner.puts_sent.get() + 1);
+                match self.inner.api.put_profile(&token, &fields, if_match).await {
+                    Ok(profile) => {
+                        self.run(Job::AdoptRemote(profile)).await;
+                        Ok(SaveOutcome::Synced)
+                    }
+                    Err(ApiError::Stale(current)) => {
+                        self.run(Job::AdoptRemote(*current)).await;
+                        Err(SaveError::ChangedElsewhere)
+                    }
+                    Err(ApiError::Unauthorized(_)) => Err(SaveError::SignInRequired),
+                    Err(e) if e.is_transient() => Err(SaveError::NeedsConnection),
+                    Err(e) => Err(SaveError::Rejected(e.to_string())),
+                }
+            }
+        }
+    }
+
+    /// Syncs now ("Sync now", the periodic timer, local-only refresh).
+    pub fn sync(&self) {
+        self.enqueue(Job::Input(Input::SyncRequested), None);
+    }
+
+    /// The person's answer to a conflict.
+    pub async fn resolve(&self, resolution: Resolution) {
+        self.run(Job::Input(Input::Resolve(resolution))).await;
+    }
+
+    /// The browser went online or offline.
+    pub fn set_online(&self, online: bool) {
+        let input = if online { Input::WentOnline } else { Input::WentOffline };
+        self.enqueue(Job::Input(input), None);
+    }
+
+    /// The server pushed a new version.
+    pub fn push_received(&self, version: u64) {
+        self.enqueue(Job::Input(Input::PushReceived { version }), None);
+    }
+
+    /// The tab became visible again.
+    pub fn became_visible(&self) {
+        self.enqueue(Job::Input(Input::BecameVisible), None);
+    }
+
+    /// A new token for the same account after a 401: local changes are sent now.
+    pub fn signed_in_again(&self, token: String) {
+        *self.inner.token.borrow_mut() = Some(token);
+        self.enqueue(Job::Input(Input::SignedIn), None);
+    }
+
+    /// The current token, if the session is valid as far as this device knows.
+    pub fn token(&self) -> Option<String> {
+        self.inner.token.borrow().clone()
+    }
+
+    /// Applies new settings (the conflict policy reaches the sync core at once).
+    pub fn apply_settings(&self, settings: Settings) {
+        let policy = settings.conflict_policy;
+        *self.inner.settings.borrow_mut() = settings;
+        self.enqueue(Job::Input(Input::PolicyChanged(policy)), None);
+    }
+
+    /// Whether anything typed here has not reached the server yet.
+    pub fn has_unsynced_changes(&self) -> bool {
+        self.inner
+            .machine
+            .borrow()
+            .record()
+            .is_some_and(|r| !r.synchronized || r.conflict.is_some())
+    }
+
+    /// Another tab stored a new record: adopt it without a request of our own.
+    async fn reload_from_device(&self) {
+        if let Ok(record) = self.inner.db.load_profile(&self.inner.account).await {
+            if record.is_some() {
+                *self.inner.last_persisted.borrow_mut() = record.clone();
+                self.run(Job::Input(Input::Loaded(record))).await;
+            }
+        }
+    }
+
+    fn enqueue(&self, job: Job, done: Option<oneshot::Sender<()>>) {
+        self.inner.queue.borrow_mut().push_back((job, done));
+        if !self.inner.draining.get() {
+            self.inner.draining.set(true);
+            let repo = self.clone();
+            wasm_bindgen_futures::spawn_local(async move { repo.drain().await });
+        }
+    }
+
+    /// Queues `job` and waits until it and everything it caused locally (persisting) is done.
+    async fn run(&self, job: Job) {
+        let (tx, rx) = oneshot::channel();
+        self.enqueue(job, Some(tx));
+        let _ = rx.await;
+    }
+
+    async fn drain(&self) {
+        loop {
+            let next = self.inner.queue.borrow_mut().pop_front();
+            let Some((job, done)) = next else { break };
+            let actions = match job {
+                Job::Input(input) => self.handle(input),
+                Job::AdoptRemote(profile) => self.adopt_remote(profile).await,
+            };
+            for action in actions {
+                self.perform(action).await;
+            }
+            if let Some(done) = done {
+                let _ = done.send(());
+            }
+        }
+        self.inner.draining.set(false);
+    }
+
+    fn handle(&self, input: Input) -> Vec<Action> {
+        let mut entropy = self.inner.entropy.borrow_mut();
+        self.inner
+            .machine
+            .borrow_mut()
+            .handle(now_ms(), input, &mut *entropy)
+    }
+
+    async fn adopt_remote(&self, profile: ServerProfile) -> Vec<Action> {
+        let local = self.inner.machine.borrow().record().cloned();
+        match strategy::fallback_read(Ok(profile), local.as_ref(), now_ms()) {
+            Ok(read) if read.store => {
+                self.inner.source.set(Source::Remote);
+                self.persist(read.record.clone()).await;
+                self.handle(Input::Loaded(Some(read.record)))
+            }
+            Ok(read) => {
+                if read.source == Source::Remote {
+                    self.inner.source.set(Source::Remote);
+                }
+                Vec::new()
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    async fn persist(&self, record: LocalRecord) {
+        if self.inner.last_persisted.borrow().as_ref() == Some(&record) {
+            return;
+        }
+        match self.inner.db.save_profile(&self.inner.account, &record).await {
+            Ok(()) => {
+                *self.inner.storage_error.borrow_mut() = None;
+                *self.inner.last_persisted.borrow_mut() = Some(record);
+                if let Some(channel) = self.inner.channel.borrow().as_ref() {
+                    channel.post(&TabMessage::Profile(self.inner.account.clone()));
+                }
+            }
+            Err(error) => {
+                leptos::logging::error!("saving the profile on this device failed: {error}");
+                *self.inner.storage_error.borrow_mut() = Some(error.to_string());
+            }
+        }
+    }
+
+    fn notify(&self) {
+        let state = self.state();
+        let listeners: Vec<_> = self.inner.listeners.borrow().clone();
+        for listener in listeners {
+            listener(&state);
+        }
+    }
+
+    async fn perform(&self, action: Action) {
+        match action {
+            Action::Persist(record) => {
+                self.persist(record).await;
+                self.notify();
+            }
+            Action::Status(_) => self.notify(),
+            Action::ScheduleRetry { after } => {
+                let repo = self.clone();
+                self.inner.retry.arm(after, move || {
+                    repo.enqueue(Job::Input(Input::TimerFired), None);
+                });
+            }
+            Action::SendPut {
+                request,
+                fields,
+                if_match,
+            } => self.spawn_request(request, Some((fields, if_match))),
+            Action::Fetch { request } => self.spawn_request(request, None),
+        }
+    }
+
+    /// Sends one request under the cross-tab lock and stores its answer before releasing it.
+    fn spawn_request(&self, request: RequestId, put: Option<(ProfileFields, u64)>) {
+        let repo = self.clone();
+        let name = lock_name(&self.inner.account);
+        wasm_bindgen_futures::spawn_local(async move {
+            let locked = repo.clone();
+            with_lock(&name, move || async move {
+                let answer = locked.exchange(request, put).await;
+                locked.run(Job::Input(answer)).await;
+            })
+            .await;
+        });
+    }
+
+    async fn exchange(&self, request: RequestId, put: Option<(ProfileFields, u64)>) -> Input {
+        let Some(token) = self.inner.token.borrow().clone() else {
+            return Input::Unauthorized { request };
+        };
+        match put {
+            Some((fields, if_match)) => {
+                // Another tab may have sent this change (or a newer one) while we waited for
+                // the lock: answer from the device store instead of sending it again.
+                if let Ok(Some(stored)) = self.inner.db.load_profile(&self.inner.account).await {
+                    if let Some(base) = stored.base.filter(|b| b.version > if_match) {
+                        return if stored.synchronized && stored.local == fields {
+                            Input::PutAccepted {
+                                request,
+                                profile: base,
+                            }
+                        } else {
+                            Input::PutStale {
+                                request,
+                                current: base,
+                            }
+                        };
+                    }
+                }
+                self.inner.puts_sent.set(self.inner.puts_sent.get() + 1);
+                match self.inner.api.put_profile(&token, &fields, if_match).await {
+                    Ok(profile) => {
+                        self.inner.source.set(Source::Remote);
+                        Input::PutAccepted { request, profile }
+                    }
+                    Err(error) => self.failure(request, error),
+                }
+            }
+            None => match self.inner.api.get_profile(&token).await {
+                Ok(profile) => {
+                    self.inner.source.set(Source::Remote);
+                    Input::GetAnswered { request, profile }
+                }
+                Err(error) => self.failure(request, error),
+            },
+        }
+    }
+
+    fn failure(&self, request: RequestId, error: ApiError) -> Input {
+        match error {
+            ApiError::Stale(current) => Input::PutStale {
+                request,
+                current: *current,
+            },
+            ApiError::Unauthorized(_) => {
+                *self.inner.token.borrow_mut() = None;
+                Input::Unauthorized { request }
+            }
+            ApiError::Server { retry_after_ms, .. } => Input::RequestFailed {
+                request,
+                retry_after: retry_after_ms,
+            },
+            _ => Input::RequestFailed {
+                request,
+                retry_after: None,
+            },
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! `ApiClientService`: the Outpost HTTP API over `fetch` (gloo-net), with typed errors and a
+//! timeout on every request, so a hung connection can never stall the sync loop.
+
+use gloo_net::http::{Request, RequestBuilder, Response};
+use outpost_core::wire::{
+    Credentials, ErrorBody, ProfileFields, ServerProfile, TokenResponse, error_code, etag,
+};
+use serde::de::DeserializeOwned;
+use web_sys::AbortController;
+
+/// How long one request may take before it counts as failed.
+pub const REQUEST_TIMEOUT_MS: u32 = 10_000;
+
+/// Why an API call failed, in the terms the repository decides on.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    /// No answer: offline, DNS, refused connection, CORS, or the request was aborted.
+    #[error("The server could not be reached.")]
+    Unreachable,
+    /// No answer within [`REQUEST_TIMEOUT_MS`].
+    #[error("The server took too long to answer.")]
+    Timeout,
+    /// 401: the session is unknown, revoked or expired, or the password was wrong.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 409: the username is taken.
+    #[error("{0}")]
+    Taken(String),
+    /// 412: someone else changed the profile first; this is their version.
+    #[error("The profile was changed elsewhere.")]
+    Stale(Box<ServerProfile>),
+    /// 400/413/415/422: the request broke a rule; `field` names it when known.
+    #[error("{message}")]
+    Invalid {
+        /// The offending field, if the server named one.
+        field: Option<String>,
+        /// The server's words.
+        message: String,
+    },
+    /// 429/503 or another 5xx: try again later, not before `retry_after_ms` if given.
+    #[error("The server is busy or failing (HTTP {status}).")]
+    Server {
+        /// The HTTP status.
+        status: u16,
+        /// The server's `Retry-After`, in milliseconds.
+        retry_after_ms: Option<u64>,
+    },
+    /// The answer was not what the contract says (a bug on one side).
+    #[error("Unexpected answer from the server: {0}")]
+    Protocol(String),
+}
+
+impl ApiError {
+    /// Whether trying the same request later may succeed (the sync loop retries these).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Unreachable | ApiError::Timeout | ApiError::Server { .. }
+        )
+    }
+}
+
+/// The API operations the repository needs. `token` is the bearer token of the session.
+pub trait ApiClient {
+    /// `POST /api/accounts`: creates an account and returns a session token.
+    async fn create_account(&self, credentials: &Credentials) -> Result<String, ApiError>;
+    /// `POST /api/sessions`: signs in and returns a session token.
+    async fn sign_in(&self, credentials: &Credentials) -> Result<String, ApiError>;
+    /// `DELETE /api/sessions/current`: revokes the token on the server.
+    async fn sign_out(&self, token: &str) -> Result<(), ApiError>;
+    /// `GET /api/profile`.
+    async fn get_profile(&self, token: &str) -> Result<ServerProfile, ApiError>;
+    /// `PUT /api/profile` with `If-Match: "<if_match>"`.
+    async fn put_profile(
+        &self,
+        token: &str,
+        fields: &ProfileFields,
+        if_match: u64,
+    ) -> Result<ServerProfile, ApiError>;
+}
+
+/// The real client: `fetch` against `base` (empty for the page's own origin).
+#[derive(Clone, Debug)]
+pub struct ApiClientService {
+    base: String,
+    timeout_ms: u32,
+}
+
+impl ApiClientService {
+    /// A client for the server at `base` (e.g. `""` for same origin, or a test server's URL).
+    pub fn new(base: impl Into<String>) -> Self {
+        Self {
+            base: base.into().trim_end_matches('/').to_owned(),
+            timeout_ms: REQUEST_TIMEOUT_MS,
+        }
+    }
+
+    /// The full URL of an API path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends a request, aborting it after the timeout. The abort is what turns a stalled
+    /// connection into an error the sync loop can retry.
+    async fn send(&self, builder: RequestBuilder, body: Option<String>) -> Result<Response, ApiError> {
+        let controller = AbortController::new().map_err(|_| ApiError::Unreachable)?;
+        let builder = builder.abort_signal(Some(&controller.signal()));
+        let request = match body {
+            Some(json) => builder
+                .header("Content-Type", "application/json")
+                .body(json)
+                .map_err(|e| ApiError::Protocol(e.to_string()))?,
+            None => builder.build().map_err(|e| ApiError::Protocol(e.to_string()))?,
+        };
+        let timed_out = std::rc::Rc::new(std::cell::Cell::new(false));
+        let flag = timed_out.clone();
+        let timer = gloo_timers::callback::Timeout::new(self.timeout_ms, move || {
+            flag.set(true);
+            controller.abort();
+        });
+        let result = request.send().await;
+        drop(timer);
+        match result {
+            Ok(response) => Ok(response),
+            Err(_) if timed_out.get() => Err(ApiError::Timeout),
+            Err(_) => Err(ApiError::Unreachable),
+        }
+    }
+
+    fn authorized(builder: RequestBuilder, token: &str) -> RequestBuilder {
+        builder.header("Authorization", &format!("Bearer {token}"))
+    }
+}
+
+/// Reads `Retry-After` (seconds) as milliseconds.
+fn retry_after_ms(response: &Response) -> Option<u64> {
+    response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|s| s.saturating_mul(1000))
+}
+
+/// Turns a non-success answer into an [`ApiError`], reading the JSON error body if present.
+async fn error_from(response: Response) -> ApiError {
+    let status = response.status();
+    let retry_after = retry_after_ms(&response);
+    let body: Option<ErrorBody> = response.json().await.ok();
+    let message = body
+        .as_ref()
+        .map(|b| b.message.clone())
+        .unwrap_or_else(|| format!("HTTP {status}"));
+    match status {
+        401 => ApiError::Unauthorized(message),
+        409 => ApiError::Taken(message),
+        412 => match body.and_then(|b| b.current) {
+            Some(current) => ApiError::Stale(Box::new(current)),
+            None => ApiError::Protocol("412 without the current profile".into()),
+        },
+        400 | 413 | 415 | 422 => ApiError::Invalid {
+            field: body.and_then(|b| b.field),
+            message,
+        },
+        429 | 500..=599 => ApiError::Server {
+            status,
+            retry_after_ms: retry_after,
+        },
+        _ => {
+            let code = body.map(|b| b.error).unwrap_or_default();
+            if code == error_code::NOT_FOUND {
+                ApiError::Protocol(format!("route not found: {message}"))
+            } else {
+                ApiError::Protocol(format!("HTTP {status}: {message}"))
+            }
+        }
+    }
+}
+
+async fn json_of<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
+    if response.ok() {
+        response
+            .json()
+            .await
+            .map_err(|e| ApiError::Protocol(e.to_string()))
+    } else {
+        Err(error_from(response).await)
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
+    serde_json::to_string(value).map_err(|e| ApiError::Protocol(e.to_string()))
+}
+
+impl ApiClient for ApiClientService {
+    async fn create_account(&self, credentials: &Credentials) -> Result<String, ApiError> {
+        let response = self
+            .send(Request::post(&self.url("/api/accounts")), Some(to_json(credentials)?))
+            .await?;
+        json_of::<TokenResponse>(response).await.map(|t| t.token)
+    }
+
+    async fn sign_in(&self, credentials: &Credentials) -> Result<String, ApiError> {
+        let response = self
+            .send(Request::post(&self.url("/api/sessions")), Some(to_json(credentials)?))
+            .await?;
+        json_of::<TokenResponse>(response).await.map(|t| t.token)
+    }
+
+    async fn sign_out(&self, token: &str) -> Result<(), ApiError> {
+        let builder = Self::authorized(Request::delete(&self.url("/api/sessions/current")), token);
+        let response = self.send(builder, None).await?;
+        if response.ok() || response.status() == 401 {
+            Ok(())
+        } else {
+            Err(error_from(response).await)
+        }
+    }
+
+    async fn get_profile(&self, token: &str) -> Result<ServerProfile, ApiError> {
+        let builder = Self::authorized(Request::get(&self.url("/api/profile")), token);
+        json_of(self.send(builder, None).await?).await
+    }
+
+    async fn put_profile(
+        &self,
+        token: &str,
+        fields: &ProfileFields,
+        if_match: u64,
+    ) -> Result<ServerProfile, ApiError> {
+        let builder = Self::authorized(Request::put(&self.url("/api/profile")), token)
+            .header("If-Match", &etag(if_match));
+        json_of(self.send(builder, Some(to_json(fields)?)).await?).await
+    }
+}

@@ -1,0 +1,274 @@
+//! `DatabaseService`: the device's copy of everything, in IndexedDB (rexie, values stored as
+//! structured JS objects through serde-wasm-bindgen).
+//!
+//! Schema history (bump [`SCHEMA_VERSION`] and add a line when it changes):
+//! * 1: `profiles` (profile records keyed by account) and `session`.
+//! * 2: adds `settings` and `meta` (sync metadata such as the persistent-storage answer).
+//!
+//! Upgrades only add stores, so the data of older versions is kept as it is. Another tab that
+//! opens a newer schema makes this connection close itself (rexie does that on `versionchange`);
+//! the next call reopens it. A save returns only after its transaction committed.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use outpost_core::strategy::{ReadStrategy, WriteStrategy};
+use outpost_core::sync::{ConflictPolicy, LocalRecord};
+use rexie::{ObjectStore, Rexie, TransactionMode};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use wasm_bindgen::JsValue;
+
+/// The database's name in this origin.
+pub const DB_NAME: &str = "outpost";
+/// The schema version this build expects.
+pub const SCHEMA_VERSION: u32 = 2;
+/// Profile records, keyed by account name.
+pub const PROFILES: &str = "profiles";
+/// The signed-in session, under the key [`CURRENT`].
+pub const SESSION: &str = "session";
+/// Device settings, under the key [`CURRENT`].
+pub const SETTINGS: &str = "settings";
+/// Small facts about this device's sync (e.g. whether storage is persistent).
+pub const META: &str = "meta";
+/// The single key used in the one-value stores.
+pub const CURRENT: &str = "current";
+/// The stores each schema version has, oldest first.
+pub const SCHEMA: [&[&str]; 2] = [&[PROFILES, SESSION], &[PROFILES, SESSION, SETTINGS, META]];
+
+/// Why the device store failed; the words are for people.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DbError {
+    /// The disk or the origin's quota is full; nothing of the failed write was kept.
+    #[error(
+        "This device is out of storage space, so the change was not saved here. Free some space and try again."
+    )]
+    QuotaExceeded,
+    /// IndexedDB cannot be opened at all (private mode in some browsers, or disabled).
+    #[error("This browser does not allow saving data on this device: {0}")]
+    Unavailable(String),
+    /// Any other failure of a read or write.
+    #[error("Saving on this device failed: {0}")]
+    Failed(String),
+}
+
+impl DbError {
+    fn from_rexie(error: rexie::Error) -> Self {
+        let text = format!("{error:?}");
+        if text.contains("QuotaExceeded") {
+            DbError::QuotaExceeded
+        } else {
+            DbError::Failed(error.to_string())
+        }
+    }
+}
+
+/// The signed-in account on this device. The token stays here so the app opens offline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredSession {
+    /// The account name.
+    pub account: String,
+    /// Bearer token; `None` after the server said it is no longer valid (401) while local
+    /// changes still wait for a sign-in to the same account.
+    pub token: Option<String>,
+}
+
+/// What the person chose in Settings; remembered on this device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// How the profile is read.
+    pub read_strategy: ReadStrategy,
+    /// How a save is written.
+    pub write_strategy: WriteStrategy,
+    /// What happens when both devices changed the same field.
+    pub conflict_policy: ConflictPolicy,
+    /// Seconds between periodic syncs.
+    pub sync_interval_secs: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            read_strategy: ReadStrategy::Stream,
+            write_strategy: WriteStrategy::OfflineFirst,
+            conflict_policy: ConflictPolicy::Ask,
+            sync_interval_secs: 300,
+        }
+    }
+}
+
+/// Local data operations the repository needs.
+pub trait Database {
+    /// The profile record of `account`, if this device ever stored one.
+    async fn load_profile(&self, account: &str) -> Result<Option<LocalRecord>, DbError>;
+    /// Stores the record; returns once the transaction committed.
+    async fn save_profile(&self, account: &str, record: &LocalRecord) -> Result<(), DbError>;
+    /// Removes the record (sign-out).
+    async fn delete_profile(&self, account: &str) -> Result<(), DbError>;
+    /// The current session, if any.
+    async fn load_session(&self) -> Result<Option<StoredSession>, DbError>;
+    /// Stores the session.
+    async fn save_session(&self, session: &StoredSession) -> Result<(), DbError>;
+    /// Forgets the session.
+    async fn clear_session(&self) -> Result<(), DbError>;
+    /// The device settings (defaults when never saved).
+    async fn load_settings(&self) -> Result<Settings, DbError>;
+    /// Stores the settings.
+    async fn save_settings(&self, settings: &Settings) -> Result<(), DbError>;
+    /// A small named value in the meta store.
+    async fn load_meta(&self, key: &str) -> Result<Option<String>, DbError>;
+    /// Stores a small named value in the meta store.
+    async fn save_meta(&self, key: &str, value: &str) -> Result<(), DbError>;
+}
+
+/// The real IndexedDB-backed store. Cheap to clone; clones share one connection.
+#[derive(Clone, Default)]
+pub struct DatabaseService {
+    name: String,
+    connection: Rc<RefCell<Option<Rc<Rexie>>>>,
+}
+
+impl DatabaseService {
+    /// The store in the database [`DB_NAME`].
+    pub fn new() -> Self {
+        Self::named(DB_NAME)
+    }
+
+    /// A store in another database (tests use their own names).
+    pub fn named(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            connection: Rc::default(),
+        }
+    }
+
+    /// Opens `name` at `version` with the stores of that schema version (creating or
+    /// upgrading as needed). Exposed so tests can create an old-version database.
+    pub async fn open_version(name: &str, version: u32) -> Result<Rexie, DbError> {
+        let stores = SCHEMA
+            .get(version.saturating_sub(1) as usize)
+            .ok_or_else(|| DbError::Failed(format!("unknown schema version {version}")))?;
+        let mut builder = Rexie::builder(name).version(version);
+        for store in stores.iter() {
+            builder = builder.add_object_store(ObjectStore::new(store));
+        }
+        builder
+            .build()
+            .await
+            .map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    async fn db(&self) -> Result<Rc<Rexie>, DbError> {
+        if let Some(db) = self.connection.borrow().as_ref() {
+            return Ok(db.clone());
+        }
+        let db = Rc::new(Self::open_version(&self.name, SCHEMA_VERSION).await?);
+        *self.connection.borrow_mut() = Some(db.clone());
+        Ok(db)
+    }
+
+    /// Drops the cached connection, so the next call reopens (after another tab upgraded).
+    fn forget_connection(&self) {
+        self.connection.borrow_mut().take();
+    }
+
+    async fn get<T: DeserializeOwned>(&self, store: &str, key: &str) -> Result<Option<T>, DbError> {
+        for attempt in 0..2 {
+            let db = self.db().await?;
+            let result = async {
+                let tx = db.transaction(&[store], TransactionMode::ReadOnly)?;
+                let value = tx.store(store)?.get(JsValue::from_str(key)).await?;
+                tx.done().await?;
+                Ok::<_, rexie::Error>(value)
+            }
+            .await;
+            match result {
+                Ok(Some(value)) if !value.is_undefined() => {
+                    return serde_wasm_bindgen::from_value(value)
+                        .map(Some)
+                        .map_err(|e| DbError::Failed(e.to_string()));
+                }
+                Ok(_) => return Ok(None),
+                Err(_) if attempt == 0 => self.forget_connection(),
+                Err(e) => return Err(DbError::from_rexie(e)),
+            }
+        }
+        Ok(None)
+    }
+
+    async fn put<T: Serialize>(&self, store: &str, key: &str, value: &T) -> Result<(), DbError> {
+        let value = serde_wasm_bindgen::to_value(value).map_err(|e| DbError::Failed(e.to_string()))?;
+        for attempt in 0..2 {
+            let db = self.db().await?;
+            let result = async {
+                let tx = db.transaction(&[store], TransactionMode::ReadWrite)?;
+                tx.store(store)?
+                    .put(&value, Some(&JsValue::from_str(key)))
+                    .await?;
+                tx.done().await
+            }
+            .await;
+            match result {
+                Ok(_) => return Ok(()),
+                Err(e) if attempt == 0 && !format!("{e:?}").contains("QuotaExceeded") => {
+                    self.forget_connection()
+                }
+                Err(e) => return Err(DbError::from_rexie(e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, store: &str, key: &str) -> Result<(), DbError> {
+        let db = self.db().await?;
+        let result = async {
+            let tx = db.transaction(&[store], TransactionMode::ReadWrite)?;
+            tx.store(store)?.delete(JsValue::from_str(key)).await?;
+            tx.done().await
+        }
+        .await;
+        result.map(|_| ()).map_err(DbError::from_rexie)
+    }
+}
+
+impl Database for DatabaseService {
+    async fn load_profile(&self, account: &str) -> Result<Option<LocalRecord>, DbError> {
+        self.get(PROFILES, account).await
+    }
+
+    async fn save_profile(&self, account: &str, record: &LocalRecord) -> Result<(), DbError> {
+        self.put(PROFILES, account, record).await
+    }
+
+    async fn delete_profile(&self, account: &str) -> Result<(), DbError> {
+        self.delete(PROFILES, account).await
+    }
+
+    async fn load_session(&self) -> Result<Option<StoredSession>, DbError> {
+        self.get(SESSION, CURRENT).await
+    }
+
+    async fn save_session(&self, session: &StoredSession) -> Result<(), DbError> {
+        self.put(SESSION, CURRENT, session).await
+    }
+
+    async fn clear_session(&self) -> Result<(), DbError> {
+        self.delete(SESSION, CURRENT).await
+    }
+
+    async fn load_settings(&self) -> Result<Settings, DbError> {
+        Ok(self.get(SETTINGS, CURRENT).await?.unwrap_or_default())
+    }
+
+    async fn save_settings(&self, settings: &Settings) -> Result<(), DbError> {
+        self.put(SETTINGS, CURRENT, settings).await
+    }
+
+    async fn load_meta(&self, key: &str) -> Result<Option<String>, DbError> {
+        self.get(META, key).await
+    }
+
+    async fn save_meta(&self, key: &str, value: &str) -> Result<(), DbError> {
+        self.put(META, key, &value).await
+    }
+}

@@ -1,0 +1,122 @@
+//! The push channel: `GET /api/events` read over `fetch` (EventSource cannot send the
+//! `Authorization` header), parsed incrementally, reconnecting with backoff until stopped.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use gloo_net::http::Request;
+use js_sys::{Reflect, Uint8Array};
+use outpost_core::wire::{PROFILE_EVENT, ProfileChanged};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, ReadableStreamDefaultReader};
+
+use super::sse::SseParser;
+
+/// A running event stream; dropping it (or calling [`EventStream::stop`]) ends it.
+pub struct EventStream {
+    stopped: Rc<Cell<bool>>,
+    controller: Rc<std::cell::RefCell<Option<AbortController>>>,
+}
+
+impl EventStream {
+    /// Opens the stream at `url` with `token`, calling `on_change` with every new version and
+    /// `on_open` each time a connection is established (a missed event may hide in the gap, so
+    /// the caller re-checks then). Reconnects after failures, 1 s doubling to 60 s.
+    pub fn open(
+        url: String,
+        token: String,
+        on_change: impl Fn(u64) + 'static,
+        on_open: impl Fn() + 'static,
+    ) -> Self {
+        let stopped = Rc::new(Cell::new(false));
+        let controller = Rc::new(std::cell::RefCell::new(None::<AbortController>));
+        let (stop, ctrl) = (stopped.clone(), controller.clone());
+        wasm_bindgen_futures::spawn_local(async move {
+            let mut delay_ms = 1_000u32;
+            while !stop.get() {
+                let abort = AbortController::new().ok();
+                *ctrl.borrow_mut() = abort.clone();
+                let opened = read_once(&url, &token, abort.as_ref(), &on_change, &on_open).await;
+                if stop.get() {
+                    break;
+                }
+                if opened {
+                    delay_ms = 1_000;
+                }
+                gloo_timers::future::TimeoutFuture::new(delay_ms).await;
+                delay_ms = (delay_ms * 2).min(60_000);
+            }
+        });
+        Self {
+            stopped,
+            controller,
+        }
+    }
+
+    /// Ends the stream and any reconnect loop.
+    pub fn stop(&self) {
+        self.stopped.set(true);
+        if let Some(controller) = self.controller.borrow_mut().take() {
+            controller.abort();
+        }
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Reads one connection until it ends. Returns whether it was established.
+async fn read_once(
+    url: &str,
+    token: &str,
+    abort: Option<&AbortController>,
+    on_change: &impl Fn(u64),
+    on_open: &impl Fn(),
+) -> bool {
+    let request = Request::get(url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Accept", "text/event-stream")
+        .abort_signal(abort.map(|a| a.signal()).as_ref());
+    let Ok(response) = request.send().await else {
+        return false;
+    };
+    if !response.ok() {
+        return false;
+    }
+    let Some(body) = response.body() else {
+        return false;
+    };
+    let Ok(reader) = body.get_reader().dyn_into::<ReadableStreamDefaultReader>() else {
+        return false;
+    };
+    on_open();
+    let mut parser = SseParser::default();
+    loop {
+        let Ok(chunk) = JsFuture::from(reader.read()).await else {
+            break;
+        };
+        let done = Reflect::get(&chunk, &"done".into())
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(true);
+        if done {
+            break;
+        }
+        let Ok(value) = Reflect::get(&chunk, &"value".into()) else {
+            break;
+        };
+        let bytes = Uint8Array::new(&value).to_vec();
+        for event in parser.push(&bytes) {
+            if event.event == PROFILE_EVENT {
+                if let Ok(changed) = serde_json::from_str::<ProfileChanged>(&event.data) {
+                    on_change(changed.version);
+                }
+            }
+        }
+    }
+    true
+}

@@ -1,0 +1,89 @@
+//! The sync loop's triggers: everything in the browser that should make the repository sync.
+//! `online` / `offline` events, `visibilitychange`, a periodic timer, and server pushes.
+
+use gloo_timers::callback::Interval;
+use leptos::ev;
+use leptos::prelude::window_event_listener;
+
+use crate::data::repositories::UserProfileRepository;
+use crate::data::services::event_stream::EventStream;
+use crate::data::services::{ApiClient, Database, connectivity};
+
+/// Keeps the triggers alive; dropping it stops the timer and the push stream.
+pub struct SyncTriggers {
+    _interval: Interval,
+    _events: Option<EventStream>,
+    listeners: Vec<leptos::prelude::WindowListenerHandle>,
+}
+
+impl Drop for SyncTriggers {
+    fn drop(&mut self) {
+        for handle in self.listeners.drain(..) {
+            handle.remove();
+        }
+    }
+}
+
+/// Starts feeding `repo` from the browser: connectivity, visibility, a timer every
+/// `interval_secs`, and the server's event stream at `events_url` (when signed in).
+pub fn start<A, D>(
+    repo: &UserProfileRepository<A, D>,
+    events_url: String,
+    interval_secs: u32,
+) -> SyncTriggers
+where
+    A: ApiClient + 'static,
+    D: Database + 'static,
+{
+    let mut listeners = Vec::new();
+    let online = repo.clone();
+    listeners.push(window_event_listener(ev::online, move |_| online.set_online(true)));
+    let offline = repo.clone();
+    listeners.push(window_event_listener(ev::offline, move |_| offline.set_online(false)));
+    let visible = repo.clone();
+    let on_visibility = move || {
+        if web_sys::window()
+            .and_then(|w| w.document())
+            .is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Visible)
+        {
+            visible.became_visible();
+        }
+    };
+    let document_listener = gloo_visibility(on_visibility);
+
+    let periodic = repo.clone();
+    let interval = Interval::new(interval_secs.max(5).saturating_mul(1000), move || {
+        if connectivity::is_online() {
+            periodic.sync();
+        }
+    });
+
+    let events = repo.token().map(|token| {
+        let pushed = repo.clone();
+        let reopened = repo.clone();
+        EventStream::open(
+            events_url,
+            token,
+            move |version| pushed.push_received(version),
+            // A change may have happened while the stream was down: check once.
+            move || reopened.became_visible(),
+        )
+    });
+    let mut triggers = SyncTriggers {
+        _interval: interval,
+        _events: events,
+        listeners,
+    };
+    if let Some(handle) = document_listener {
+        triggers.listeners.push(handle);
+    }
+    triggers
+}
+
+/// Listens for `visibilitychange` on the document (through the window's capture phase,
+/// since the event does not bubble to `window` otherwise).
+fn gloo_visibility(
+    on_change: impl Fn() + 'static,
+) -> Option<leptos::prelude::WindowListenerHandle> {
+    Some(window_event_listener(ev::visibilitychange, move |_| on_change()))
+}

@@ -1,0 +1,107 @@
+// Shared set-up for the end-to-end tests: the real Outpost server on a free port with a fresh
+// SQLite file, and Debian's Chromium driven by playwright-core.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { chromium } from "playwright-core";
+
+/** The repository root, whatever directory the tests were started from. */
+export const ROOT = resolve(import.meta.dirname, "../../..");
+
+/** Flags Chromium needs on these machines: root without a sandbox, and no calls home. */
+export const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-dev-shm-usage",
+];
+
+const SERVER_BIN = process.env.OUTPOST_SERVER_BIN ?? join(ROOT, "target/debug/outpost-server");
+
+/**
+ * Starts the real server with a temporary database. Resolves once `/healthz` answers.
+ * `dist` defaults to the release build of the app in `dist/`.
+ */
+export async function startServer({ dist = join(ROOT, "dist"), env = {} } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "outpost-e2e-"));
+  const child = spawn(
+    SERVER_BIN,
+    ["--addr", "127.0.0.1:0", "--db", join(dir, "outpost.db"), "--dist", dist],
+    { env: { ...process.env, RUST_LOG: "warn,outpost_server=info", ...env }, stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let log = "";
+  const url = await new Promise((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${log}`)), 30_000);
+    child.stderr.on("data", (chunk) => {
+      log += chunk;
+      const found = log.match(/listening on (http:\/\/[0-9.:]+)/);
+      if (found) {
+        clearTimeout(timer);
+        resolveUrl(found[1]);
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`server exited with ${code}:\n${log}`)));
+  });
+  await waitFor(async () => (await fetch(`${url}/healthz`)).ok, "server health");
+  return {
+    url,
+    dir,
+    log: () => log,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Launches headless Chromium (a fresh profile per call). */
+export function launchBrowser() {
+  return chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: CHROMIUM_ARGS });
+}
+
+/**
+ * A persistent context in a fresh temporary profile: needed where Chromium treats a plain
+ * context as incognito (installability checks, Background Sync).
+ */
+export async function launchPersistent() {
+  const dir = mkdtempSync(join(tmpdir(), "outpost-profile-"));
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `check` until it returns truthy; fails with `what` after `timeout` ms. */
+export async function waitFor(check, what, timeout = 15_000) {
+  const deadline = Date.now() + timeout;
+  let lastError;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}${lastError ? `: ${lastError}` : ""}`);
+}

@@ -1,0 +1,40 @@
+// The harness works end to end: the real server serves the app shell, the Leptos app mounts,
+// and the service worker installs and controls the page.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launchBrowser } from "./lib/harness.mjs";
+
+let server;
+let browser;
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test("the app shell loads, mounts, and is controlled by the service worker", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(String(error)));
+  page.on("console", (msg) => msg.type() === "error" && errors.push(msg.text()));
+
+  const response = await page.goto(server.url);
+  assert.equal(response.status(), 200);
+  assert.match(response.headers()["content-security-policy"] ?? "", /script-src 'self' 'wasm-unsafe-eval'/);
+  await page.locator("[data-mounted=true]").waitFor();
+
+  const controlled = await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) {
+      await new Promise((r) => navigator.serviceWorker.addEventListener("controllerchange", r, { once: true }));
+    }
+    return navigator.serviceWorker.controller.scriptURL;
+  });
+  assert.match(controlled, /\/sw\.js$/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});

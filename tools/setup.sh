@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs what building and testing Outpost needs, each at a pinned version, and skips every
+# step that is already satisfied (a second run takes a second or two). Only package registries
+# are used: crates.io (cargo install), Debian (apt-get) and npm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TRUNK_VERSION=0.21.14
+# The CLI must equal the wasm-bindgen crate in Cargo.lock exactly, or the glue breaks.
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+
+say() { printf 'setup: %s\n' "$*"; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+for component in rustfmt clippy; do
+  if ! rustup component list --installed | grep -q "^$component"; then
+    rustup component add "$component"
+  fi
+done
+
+if [ "$(trunk --version 2>/dev/null || true)" != "trunk $TRUNK_VERSION" ]; then
+  say "installing trunk $TRUNK_VERSION (about 10 minutes on 2 cores)"
+  cargo install trunk --version "$TRUNK_VERSION" --locked
+fi
+
+if [ -z "$WASM_BINDGEN_VERSION" ]; then
+  say "no wasm-bindgen in Cargo.lock"; exit 1
+fi
+if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ] \
+  || ! command -v wasm-bindgen-test-runner >/dev/null; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  # Not --locked: that version's lockfile names a crate version the registry no longer serves.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+actual=$(wasm-bindgen --version)
+if [ "$actual" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+  say "wasm-bindgen CLI is '$actual' but Cargo.lock has $WASM_BINDGEN_VERSION"; exit 1
+fi
+
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  say "installing Debian chromium and chromium-driver"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+# npm projects: wasm-opt (binaryen) for the build, Playwright and axe for the tests. `npm ci`
+# only when the lockfile changed since the last install.
+for dir in tools tests/e2e; do
+  stamp="$dir/node_modules/.outpost-lock"
+  if [ ! -f "$stamp" ] || ! cmp -s "$dir/package-lock.json" "$stamp"; then
+    say "npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$dir/package-lock.json" "$stamp"
+  fi
+done
+
+say "ready (trunk $TRUNK_VERSION, wasm-bindgen $WASM_BINDGEN_VERSION, $(tools/node_modules/.bin/wasm-opt --version), $(/usr/bin/chromium --version 2>/dev/null))"
