@@ -5,9 +5,13 @@
 //! * [`validate`]: the input rules and limits, applied by the server and by the UI's forms.
 //! * [`merge`]: the per-field three-way merge used when a write turns out to be stale.
 //! * [`sync`]: the sans-IO sync state machine; the browser shell only performs its actions.
+//! * [`strategy`]: the guide's reading and writing strategies as small pure decisions.
 //!
 //! This crate does no I/O and depends on serde alone, so it builds for native targets (fast,
 //! exhaustive tests) and for wasm32 (the app).
 
+pub mod merge;
+pub mod strategy;
+pub mod sync;
 pub mod validate;
 pub mod wire;

@@ -1,0 +1,100 @@
+//! Retry delays: exponential backoff with full jitter, from an injected random source.
+//!
+//! Full jitter (a uniform delay between zero and the exponential ceiling) spreads the retries
+//! of many devices that failed together, so a recovering server is not hit by a wave. The
+//! random number comes in through [`Entropy`] so tests are deterministic and the crate needs
+//! no `rand`.
+
+use super::Millis;
+
+/// A source of random numbers, supplied by the caller on every input.
+pub trait Entropy {
+    /// The next uniformly distributed 64-bit number.
+    fn next_u64(&mut self) -> u64;
+}
+
+impl<F: FnMut() -> u64> Entropy for F {
+    fn next_u64(&mut self) -> u64 {
+        self()
+    }
+}
+
+/// SplitMix64: a tiny, fast, well-mixed generator, enough for jitter and request ids. The
+/// shell seeds it once from `crypto.getRandomValues` (it is not for secrets).
+#[derive(Clone, Debug)]
+pub struct SplitMix64(pub u64);
+
+impl Entropy for SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// The largest delay allowed before retry number `attempt` (0-based): `base * 2^attempt`,
+/// capped at `cap`.
+pub fn ceiling(base: Millis, cap: Millis, attempt: u32) -> Millis {
+    let factor = 1u64.checked_shl(attempt.min(63)).unwrap_or(u64::MAX);
+    base.saturating_mul(factor).min(cap)
+}
+
+/// The delay before retry number `attempt`: uniform in `0..=ceiling` (full jitter), but never
+/// shorter than a server's `Retry-After`, which is a promise the server asked us to keep.
+pub fn delay(
+    base: Millis,
+    cap: Millis,
+    attempt: u32,
+    retry_after: Option<Millis>,
+    random: u64,
+) -> Millis {
+    let ceiling = ceiling(base, cap, attempt);
+    let jittered = random % ceiling.saturating_add(1);
+    jittered.max(retry_after.unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ceiling_doubles_to_the_cap() {
+        assert_eq!(ceiling(1000, 300_000, 0), 1000);
+        assert_eq!(ceiling(1000, 300_000, 1), 2000);
+        assert_eq!(ceiling(1000, 300_000, 8), 256_000);
+        assert_eq!(ceiling(1000, 300_000, 9), 300_000);
+        assert_eq!(ceiling(1000, 300_000, 500), 300_000);
+    }
+
+    #[test]
+    fn delay_is_full_jitter_within_ceiling() {
+        assert_eq!(delay(1000, 300_000, 2, None, 0), 0);
+        assert_eq!(delay(1000, 300_000, 2, None, 4000), 4000);
+        assert_eq!(delay(1000, 300_000, 2, None, 4001), 0);
+        assert_eq!(delay(1000, 300_000, 2, None, u64::MAX), u64::MAX % 4001);
+        let mut rng = SplitMix64(7);
+        for attempt in 0..20 {
+            let d = delay(1000, 300_000, attempt, None, rng.next_u64());
+            assert!(d <= ceiling(1000, 300_000, attempt));
+        }
+    }
+
+    #[test]
+    fn retry_after_is_a_floor() {
+        assert_eq!(delay(1000, 300_000, 0, Some(30_000), 5), 30_000);
+        assert_eq!(delay(1000, 300_000, 9, Some(1), 200_000), 200_000);
+    }
+
+    #[test]
+    fn closures_are_entropy() {
+        let mut n = 0;
+        let mut e = || {
+            n += 1;
+            n
+        };
+        assert_eq!(Entropy::next_u64(&mut e), 1);
+        assert_eq!(Entropy::next_u64(&mut e), 2);
+    }
+}

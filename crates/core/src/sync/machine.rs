@@ -1,0 +1,583 @@
+//! The [`SyncMachine`]: inputs in, actions out (see the module documentation of `sync` for the
+//! states and transitions).
+
+use serde::{Deserialize, Serialize};
+
+use super::Millis;
+use super::backoff::{self, Entropy};
+use super::record::{Conflict, LocalRecord, Resolution};
+use super::status::{Status, SyncState};
+use crate::merge::{self, ConflictPolicy};
+use crate::wire::{ProfileFields, ServerProfile};
+
+/// Identifies one request so its answer can be matched; answers with any other id are
+/// ignored, which makes duplicated, late and reordered network messages harmless.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RequestId(pub u64);
+
+/// Tuning of the machine, fixed for its life except the policy ([`Input::PolicyChanged`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncConfig {
+    /// Who settles a true conflict.
+    pub policy: ConflictPolicy,
+    /// The first retry's ceiling; it doubles with every failure.
+    pub backoff_base: Millis,
+    /// The largest retry ceiling.
+    pub backoff_cap: Millis,
+}
+
+impl Default for SyncConfig {
+    /// Ask on conflict; retries from 1 s doubling to 5 min.
+    fn default() -> Self {
+        Self {
+            policy: ConflictPolicy::Ask,
+            backoff_base: 1000,
+            backoff_cap: 300_000,
+        }
+    }
+}
+
+/// Something that happened, told to the machine by the shell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// The stored record at start, or a newer one another tab persisted.
+    Loaded(Option<LocalRecord>),
+    /// The person saved these values (already validated and normalized).
+    LocalEdit(ProfileFields),
+    /// The browser reports the network is back.
+    WentOnline,
+    /// The browser reports the network is gone.
+    WentOffline,
+    /// The timer of the last [`Action::ScheduleRetry`] fired.
+    TimerFired,
+    /// The tab became visible again: a good moment to refresh.
+    BecameVisible,
+    /// The person pressed "Sync now".
+    SyncRequested,
+    /// The server's event stream says the profile is now at `version`.
+    PushReceived {
+        /// The new server version.
+        version: u64,
+    },
+    /// 200 to a PUT.
+    PutAccepted {
+        /// The request answered.
+        request: RequestId,
+        /// The server's new state.
+        profile: ServerProfile,
+    },
+    /// 412 to a PUT: someone else wrote first.
+    PutStale {
+        /// The request answered.
+        request: RequestId,
+        /// The server's current state, from the error body.
+        current: ServerProfile,
+    },
+    /// Network error, timeout, 5xx or 429, with the server's `Retry-After` if it sent one.
+    RequestFailed {
+        /// The request that failed.
+        request: RequestId,
+        /// The server's `Retry-After`, in milliseconds.
+        retry_after: Option<Millis>,
+    },
+    /// 401: the session is gone.
+    Unauthorized {
+        /// The request answered.
+        request: RequestId,
+    },
+    /// 200 to a GET.
+    GetAnswered {
+        /// The request answered.
+        request: RequestId,
+        /// The server's state.
+        profile: ServerProfile,
+    },
+    /// The person's answer to the conflict on screen.
+    Resolve(Resolution),
+    /// A session for the same account exists again after a 401.
+    SignedIn,
+    /// The person changed the conflict policy in settings.
+    PolicyChanged(ConflictPolicy),
+}
+
+/// Something the shell must do, in the order returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Store this record (commit it before performing the actions after it).
+    Persist(LocalRecord),
+    /// `PUT /api/profile` with these fields and `If-Match: "<if_match>"`.
+    SendPut {
+        /// The id to answer with.
+        request: RequestId,
+        /// The body.
+        fields: ProfileFields,
+        /// The version the write is based on.
+        if_match: u64,
+    },
+    /// `GET /api/profile`.
+    Fetch {
+        /// The id to answer with.
+        request: RequestId,
+    },
+    /// Arm the (single) retry timer; replaces any armed one; send `TimerFired` when it fires.
+    ScheduleRetry {
+        /// Delay from now.
+        after: Millis,
+    },
+    /// The status changed; show it.
+    Status(Status),
+}
+
+#[derive(Clone, Debug)]
+enum Request {
+    Put { fields: ProfileFields },
+    Get,
+}
+
+#[derive(Clone, Debug)]
+struct InFlight {
+    id: RequestId,
+    request: Request,
+}
+
+/// The sync logic for one profile on one device; see the `sync` module documentation.
+#[derive(Clone, Debug)]
+pub struct SyncMachine {
+    config: SyncConfig,
+    record: Option<LocalRecord>,
+    online: bool,
+    needs_sign_in: bool,
+    in_flight: Option<InFlight>,
+    next_request: Option<u64>,
+    attempt: u32,
+    next_retry_at: Option<Millis>,
+    max_pushed: u64,
+    refresh_wanted: bool,
+    started: bool,
+    last_error: Option<String>,
+    last_status: Option<Status>,
+}
+
+/// Short reasons for [`Status::last_error`].
+const UNREACHABLE: &str = "server unreachable";
+const BUSY: &str = "server busy";
+const SIGNED_OUT: &str = "signed out";
+
+impl SyncMachine {
+    /// A machine with no record, assumed online, waiting for [`Input::Loaded`].
+    pub fn new(config: SyncConfig) -> Self {
+        Self {
+            config,
+            record: None,
+            online: true,
+            needs_sign_in: false,
+            in_flight: None,
+            next_request: None,
+            attempt: 0,
+            next_retry_at: None,
+            max_pushed: 0,
+            refresh_wanted: false,
+            started: false,
+            last_error: None,
+            last_status: None,
+        }
+    }
+
+    /// The current record, if any: what the UI shows.
+    pub fn record(&self) -> Option<&LocalRecord> {
+        self.record.as_ref()
+    }
+
+    /// The status as it is now (also emitted as [`Action::Status`] whenever it changes).
+    pub fn status(&self) -> Status {
+        let conflict = self.record.as_ref().and_then(|r| r.conflict.clone());
+        let state = if conflict.is_some() {
+            SyncState::Conflict
+        } else if self.in_flight.is_some() {
+            SyncState::Syncing
+        } else if self.needs_sign_in || (self.online && self.last_error.is_some()) {
+            SyncState::Error
+        } else if self.record.as_ref().is_none_or(|r| !r.synchronized) {
+            SyncState::Pending
+        } else {
+            SyncState::Synced
+        };
+        Status {
+            state,
+            online: self.online,
+            needs_sign_in: self.needs_sign_in,
+            last_synced_at: self.record.as_ref().and_then(|r| r.last_synced_at),
+            next_retry_at: self.next_retry_at,
+            conflict,
+            last_error: self.last_error.clone(),
+        }
+    }
+
+    /// Handles one input at time `now` and returns what the shell must do, in order.
+    pub fn handle(&mut self, now: Millis, input: Input, entropy: &mut impl Entropy) -> Vec<Action> {
+        let before = self.record.clone();
+        let mut out = Vec::new();
+        let adopted = self.apply(now, input, entropy, &mut out);
+        self.drive(entropy, &mut out);
+        let mut actions = Vec::with_capacity(out.len() + 2);
+        if let Some(record) = self
+            .record
+            .as_ref()
+            .filter(|r| !adopted && Some(*r) != before.as_ref())
+        {
+            actions.push(Action::Persist(record.clone()));
+        }
+        actions.extend(out);
+        let status = self.status();
+        if self.last_status.as_ref() != Some(&status) {
+            self.last_status = Some(status.clone());
+            actions.push(Action::Status(status));
+        }
+        actions
+    }
+
+    /// Applies an input to the state; returns true when the record was adopted from storage
+    /// unchanged (so there is nothing to persist back).
+    fn apply(
+        &mut self,
+        now: Millis,
+        input: Input,
+        entropy: &mut impl Entropy,
+        out: &mut Vec<Action>,
+    ) -> bool {
+        match input {
+            Input::Loaded(record) => return self.loaded(now, record),
+            Input::LocalEdit(fields) => self.local_edit(now, fields),
+            Input::WentOnline => {
+                self.online = true;
+                self.refresh_wanted = true;
+                self.reset_backoff();
+            }
+            Input::WentOffline => self.online = false,
+            Input::TimerFired => self.next_retry_at = None,
+            Input::BecameVisible => self.refresh_wanted = true,
+            Input::SyncRequested => {
+                self.refresh_wanted = true;
+                self.reset_backoff();
+            }
+            Input::PushReceived { version } => {
+                let known = self.record.as_ref().map_or(0, LocalRecord::known_version);
+                if version > known && version > self.max_pushed {
+                    self.max_pushed = version;
+                    self.reset_backoff();
+                }
+            }
+            Input::PutAccepted { request, profile } => {
+                if let Some(Request::Put { fields }) = self.take_put(request) {
+                    self.answered();
+                    self.put_accepted(now, &fields, profile);
+                }
+            }
+            Input::PutStale { request, current } => {
+                if self.take_put(request).is_some() {
+                    self.answered();
+                    self.merge_with(now, current);
+                }
+            }
+            Input::GetAnswered { request, profile } => {
+                if self.take_get(request) {
+                    self.answered();
+                    self.get_answered(now, profile);
+                }
+            }
+            Input::RequestFailed {
+                request,
+                retry_after,
+            } => {
+                if let Some(failed) = self.take_any(request) {
+                    // A failed fetch is retried as a fetch (a failed PUT retries by itself:
+                    // the record is still not synchronized).
+                    self.refresh_wanted |= matches!(failed, Request::Get);
+                    self.last_error = Some(
+                        if retry_after.is_some() {
+                            BUSY
+                        } else {
+                            UNREACHABLE
+                        }
+                        .into(),
+                    );
+                    let after = backoff::delay(
+                        self.config.backoff_base,
+                        self.config.backoff_cap,
+                        self.attempt,
+                        retry_after,
+                        entropy.next_u64(),
+                    );
+                    self.attempt = self.attempt.saturating_add(1);
+                    self.next_retry_at = Some(now.saturating_add(after));
+                    out.push(Action::ScheduleRetry { after });
+                }
+            }
+            Input::Unauthorized { request } => {
+                if self.take_any(request).is_some() {
+                    self.needs_sign_in = true;
+                    self.last_error = Some(SIGNED_OUT.into());
+                    self.next_retry_at = None;
+                }
+            }
+            Input::SignedIn => {
+                if self.needs_sign_in {
+                    self.needs_sign_in = false;
+                    self.last_error = None;
+                    self.refresh_wanted = true;
+                    self.reset_backoff();
+                }
+            }
+            Input::Resolve(resolution) => self.resolve(now, resolution),
+            Input::PolicyChanged(policy) => {
+                self.config.policy = policy;
+                if let Some(remote) = self.conflict_remote() {
+                    self.merge_with(now, remote);
+                }
+            }
+        }
+        false
+    }
+
+    fn loaded(&mut self, now: Millis, record: Option<LocalRecord>) -> bool {
+        if !self.started {
+            self.started = true;
+            self.refresh_wanted = true;
+        }
+        let Some(record) = record else { return false };
+        if self.record.as_ref() == Some(&record) {
+            return false;
+        }
+        if self.in_flight.is_some() {
+            // Our request's answer must land on the record it was made from; only keep the
+            // other tab's unsent typing, as an edit.
+            if !record.synchronized {
+                self.local_edit(now, record.local);
+            }
+            return false;
+        }
+        self.record = Some(record);
+        true
+    }
+
+    fn local_edit(&mut self, now: Millis, fields: ProfileFields) {
+        let Some(record) = self.record.as_mut() else {
+            self.record = Some(LocalRecord::from_local_edit(fields, now));
+            return;
+        };
+        if record.local == fields {
+            return;
+        }
+        record.local = fields;
+        record.synchronized = false;
+        record.changed_at = Some(now);
+        if let Some(remote) = self.conflict_remote() {
+            self.merge_with(now, remote);
+        }
+    }
+
+    fn conflict_remote(&self) -> Option<ServerProfile> {
+        self.record
+            .as_ref()
+            .and_then(|r| r.conflict.as_ref())
+            .map(|c| c.remote.clone())
+    }
+
+    fn put_accepted(&mut self, now: Millis, sent: &ProfileFields, profile: ServerProfile) {
+        let Some(record) = self.record.as_mut() else {
+            self.record = Some(LocalRecord::from_server(profile, now));
+            return;
+        };
+        if record.local == *sent {
+            record.local = profile.fields();
+            record.synchronized = true;
+            record.changed_at = None;
+            record.last_synced_at = Some(now);
+        } else {
+            record.synchronized = false;
+        }
+        record.base = Some(profile);
+    }
+
+    fn get_answered(&mut self, now: Millis, profile: ServerProfile) {
+        let Some(record) = self.record.as_mut() else {
+            self.record = Some(LocalRecord::from_server(profile, now));
+            return;
+        };
+        if let Some(conflict) = &record.conflict {
+            if profile.version > conflict.remote.version {
+                self.merge_with(now, profile);
+            }
+            return;
+        }
+        let Some(base_version) = record.base.as_ref().map(|b| b.version) else {
+            self.merge_with(now, profile);
+            return;
+        };
+        if record.synchronized {
+            if profile.version >= base_version {
+                if profile.version > base_version {
+                    record.local = profile.fields();
+                    record.base = Some(profile);
+                }
+                record.last_synced_at = Some(now);
+            }
+        } else if profile.version > base_version {
+            self.merge_with(now, profile);
+        }
+    }
+
+    /// Three-way merges the record with `remote` and settles it by the policy, or stores
+    /// the conflict for the person.
+    fn merge_with(&mut self, now: Millis, remote: ServerProfile) {
+        let Some(record) = self.record.as_mut() else {
+            self.record = Some(LocalRecord::from_server(remote, now));
+            return;
+        };
+        let base = record.base.as_ref().map(ServerProfile::fields);
+        let merged = merge::three_way(base.as_ref(), &record.local, &remote.fields());
+        match merged.settle(self.config.policy) {
+            Some(fields) => settle(record, now, fields, remote),
+            None => {
+                record.local = merged.merged;
+                record.synchronized = false;
+                record.conflict = Some(Conflict {
+                    fields: merged.conflicts,
+                    remote,
+                });
+            }
+        }
+    }
+
+    fn resolve(&mut self, now: Millis, resolution: Resolution) {
+        let Some(record) = self.record.as_mut() else {
+            return;
+        };
+        let Some(conflict) = record.conflict.take() else {
+            return;
+        };
+        let fields = match resolution {
+            Resolution::KeepMine => record.local.clone(),
+            Resolution::UseTheirs => {
+                let mut fields = record.local.clone();
+                for c in &conflict.fields {
+                    c.field.set(&mut fields, c.theirs.clone());
+                }
+                fields
+            }
+            Resolution::Edit(fields) => {
+                record.changed_at = Some(now);
+                fields
+            }
+        };
+        settle(record, now, fields, conflict.remote);
+    }
+
+    /// Takes the in-flight request if it is the PUT `id`.
+    fn take_put(&mut self, id: RequestId) -> Option<Request> {
+        match &self.in_flight {
+            Some(f) if f.id == id && matches!(f.request, Request::Put { .. }) => {
+                self.in_flight.take().map(|f| f.request)
+            }
+            _ => None,
+        }
+    }
+
+    /// Takes the in-flight request if it is the GET `id`.
+    fn take_get(&mut self, id: RequestId) -> bool {
+        match &self.in_flight {
+            Some(f) if f.id == id && matches!(f.request, Request::Get) => {
+                self.in_flight = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Takes the in-flight request if it is `id`, whatever its kind.
+    fn take_any(&mut self, id: RequestId) -> Option<Request> {
+        if self.in_flight.as_ref().is_some_and(|f| f.id == id) {
+            self.in_flight.take().map(|f| f.request)
+        } else {
+            None
+        }
+    }
+
+    /// The server answered with its state: the connection works and that state is current.
+    fn answered(&mut self) {
+        self.attempt = 0;
+        self.last_error = None;
+        self.refresh_wanted = false;
+    }
+
+    fn reset_backoff(&mut self) {
+        self.attempt = 0;
+        self.next_retry_at = None;
+    }
+
+    fn next_id(&mut self, entropy: &mut impl Entropy) -> RequestId {
+        // Start at a random point so a rebuilt machine (a reload) never mistakes an answer
+        // meant for its previous life for one of its own.
+        let id = match self.next_request {
+            Some(id) => id,
+            None => entropy.next_u64(),
+        };
+        self.next_request = Some(id.wrapping_add(1));
+        RequestId(id)
+    }
+
+    /// Sends the one request the state calls for, if the machine is idle.
+    fn drive(&mut self, entropy: &mut impl Entropy, out: &mut Vec<Action>) {
+        if self.in_flight.is_some()
+            || !self.online
+            || self.needs_sign_in
+            || self.next_retry_at.is_some()
+        {
+            return;
+        }
+        let request = match &self.record {
+            None => Some(Request::Get),
+            Some(r) => match (&r.base, &r.conflict) {
+                (None, _) => Some(Request::Get),
+                (Some(_), Some(c)) => (self.max_pushed > c.remote.version).then_some(Request::Get),
+                (Some(_), None) if !r.synchronized => Some(Request::Put {
+                    fields: r.local.clone(),
+                }),
+                (Some(b), None) => {
+                    (self.refresh_wanted || self.max_pushed > b.version).then_some(Request::Get)
+                }
+            },
+        };
+        let Some(request) = request else { return };
+        let id = self.next_id(entropy);
+        self.refresh_wanted = false;
+        match &request {
+            Request::Get => out.push(Action::Fetch { request: id }),
+            Request::Put { fields } => out.push(Action::SendPut {
+                request: id,
+                fields: fields.clone(),
+                if_match: self
+                    .record
+                    .as_ref()
+                    .and_then(|r| r.base.as_ref())
+                    .map_or(0, |b| b.version),
+            }),
+        }
+        self.in_flight = Some(InFlight { id, request });
+    }
+}
+
+/// Makes `fields` the local values on top of the server state `remote`: synchronized if they
+/// are equal, otherwise pending (and sent by the next drive with `remote.version`).
+fn settle(record: &mut LocalRecord, now: Millis, fields: ProfileFields, remote: ServerProfile) {
+    record.conflict = None;
+    record.synchronized = fields == remote.fields();
+    if record.synchronized {
+        record.changed_at = None;
+        record.last_synced_at = Some(now);
+    } else if record.changed_at.is_none() {
+        record.changed_at = Some(now);
+    }
+    record.local = fields;
+    record.base = Some(remote);
+}

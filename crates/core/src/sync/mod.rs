@@ -1,0 +1,58 @@
+//! The sans-IO sync state machine: the browser shell feeds it [`Input`]s (with the time and a
+//! random source) and performs the [`Action`]s it returns. It never touches the network, a
+//! clock or storage itself, so every behaviour below is tested natively and exhaustively.
+//!
+//! # State
+//! The durable part is the [`LocalRecord`] (local values, `base` = last known server state,
+//! `synchronized`, an unresolved [`Conflict`]); the rest lives only in memory: `online`,
+//! `needs_sign_in`, the one request in flight (with its [`RequestId`]), the backoff attempt and
+//! the armed retry time, the highest pushed version, and a "refresh wanted" flag.
+//!
+//! The status the UI sees is derived, first match wins:
+//! `conflict` (a conflict is stored) > `syncing` (a request is in flight) > `error` (signed out,
+//! or online and the last attempt failed) > `pending` (no record yet, or not synchronized) >
+//! `synced`.
+//!
+//! # Transitions
+//! * Whenever idle (nothing in flight, online, signed in, no retry armed) the machine *drives*:
+//!   no record or no base → `Fetch`; conflict → `Fetch` only if a push announced a newer
+//!   version; not synchronized → `SendPut(local, If-Match: base.version)`; synchronized →
+//!   `Fetch` if a push announced a newer version or a refresh is wanted.
+//! * `LocalEdit` → local changes, not synchronized, `Persist`; sent at once if idle, after the
+//!   in-flight request otherwise. During a conflict the edit replaces "mine" and the merge is
+//!   redone (it may resolve the conflict).
+//! * `PutAccepted` → base = answer; synchronized if no edit arrived meanwhile, else the newer
+//!   edit is sent with the new If-Match.
+//! * `PutStale(current)` and `GetAnswered(newer)` while not synchronized → three-way merge of
+//!   base/local/remote. Clean (or settled by the policy) → base = remote; synchronized if the
+//!   result equals the remote (a retried write whose 200 was lost), else `SendPut`.
+//!   Unsettled (`Ask`) → conflict stored and persisted; base stays the ancestor.
+//! * `GetAnswered` while synchronized → adopt it if newer. With no record → first record.
+//! * `Resolve` → conflict settled as chosen, base = its remote, then as after a merge.
+//! * `RequestFailed` → retry armed after a full-jitter backoff (1 s doubling to 5 min, at
+//!   least `Retry-After`), `ScheduleRetry`; `TimerFired` disarms it and drives again.
+//! * `Unauthorized` → syncing stops, every local change kept, until `SignedIn`.
+//! * `WentOnline`, a `PushReceived` newer than known, `SyncRequested` and `SignedIn` reset the
+//!   backoff and drive at once; `BecameVisible` asks for a refresh; `WentOffline` only stops
+//!   new requests (an in-flight one is still answered, or fails).
+//! * Answers carrying an id other than the request in flight are ignored, so lost, duplicated
+//!   and reordered network messages are harmless.
+//! * `Loaded(record)` adopts a stored record (start, or another tab's write); while a request
+//!   is in flight it only takes over the other record's unsynchronized local values, as an edit.
+//!
+//! `Persist` comes first in the returned actions, before any request that depends on it.
+
+mod backoff;
+mod machine;
+mod record;
+mod status;
+
+pub use crate::merge::{ConflictPolicy, Field, FieldConflict};
+pub use backoff::{Entropy, SplitMix64, ceiling as backoff_ceiling, delay as backoff_delay};
+pub use machine::{Action, Input, RequestId, SyncConfig, SyncMachine};
+pub use record::{Conflict, LocalRecord, Resolution};
+pub use status::{Status, SyncState};
+
+/// Wall-clock milliseconds since the Unix epoch (JavaScript's `Date.now()`); the shell passes
+/// the current time with every input because the machine has no clock of its own.
+pub type Millis = u64;

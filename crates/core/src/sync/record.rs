@@ -1,0 +1,88 @@
+//! What this device stores about the profile: the shell keeps a [`LocalRecord`] in IndexedDB
+//! exactly as serialised here, so a reload (or another tab) resumes from the same facts.
+
+use serde::{Deserialize, Serialize};
+
+use super::Millis;
+use crate::merge::FieldConflict;
+use crate::wire::{ProfileFields, ServerProfile};
+
+/// The device's copy of the profile and everything needed to sync it after a reload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalRecord {
+    /// The values the person sees and edits here (the source of truth for the UI).
+    pub local: ProfileFields,
+    /// The last server state this device knows: the common ancestor for the three-way merge
+    /// and the `If-Match` of the next write. `None` until the first fetch.
+    pub base: Option<ServerProfile>,
+    /// True only once the server accepted `local` (or sent exactly these values).
+    pub synchronized: bool,
+    /// When the not-yet-synchronized local change was made; `None` once synchronized.
+    pub changed_at: Option<Millis>,
+    /// When this device last confirmed its state with the server.
+    pub last_synced_at: Option<Millis>,
+    /// An unresolved conflict, stored so a reload still shows it (and never loses `local`).
+    #[serde(default)]
+    pub conflict: Option<Conflict>,
+}
+
+impl LocalRecord {
+    /// A record that mirrors a server state, synchronized: what a first fetch produces.
+    pub fn from_server(profile: ServerProfile, now: Millis) -> Self {
+        Self {
+            local: profile.fields(),
+            base: Some(profile),
+            synchronized: true,
+            changed_at: None,
+            last_synced_at: Some(now),
+            conflict: None,
+        }
+    }
+
+    /// A record for an edit made before this device ever saw the server.
+    pub fn from_local_edit(fields: ProfileFields, now: Millis) -> Self {
+        Self {
+            local: fields,
+            base: None,
+            synchronized: false,
+            changed_at: Some(now),
+            last_synced_at: None,
+            conflict: None,
+        }
+    }
+
+    /// The version of the server state this device knows (the newest of `base` and a
+    /// conflict's remote), 0 if none: pushes for versions up to this one bring nothing new.
+    pub fn known_version(&self) -> u64 {
+        let base = self.base.as_ref().map_or(0, |b| b.version);
+        let remote = self.conflict.as_ref().map_or(0, |c| c.remote.version);
+        base.max(remote)
+    }
+}
+
+/// A stale write whose merge needs the person's decision.
+///
+/// While it lasts, [`LocalRecord::local`] holds the merge with "mine" on the conflicting
+/// fields (so the form already shows the other side's clean changes) and
+/// [`LocalRecord::base`] still holds the common ancestor, so a newer server state or a new
+/// local edit can be merged again correctly.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    /// The fields changed on both sides to different values, with both values.
+    pub fields: Vec<FieldConflict>,
+    /// The server state the conflict is against; resolving writes with its version as
+    /// `If-Match`.
+    pub remote: ServerProfile,
+}
+
+/// The person's answer to a conflict.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Resolution {
+    /// Keep this device's values for the conflicting fields (button "Keep mine").
+    KeepMine,
+    /// Take the server's values for the conflicting fields (button "Use theirs").
+    UseTheirs,
+    /// Replace all fields with these values, typed while looking at both sides.
+    Edit(ProfileFields),
+}

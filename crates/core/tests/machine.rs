@@ -1,0 +1,598 @@
+//! One test per transition of the sync machine (see the `sync` module documentation).
+
+use outpost_core::sync::{
+    Action, ConflictPolicy, Field, FieldConflict, Input, LocalRecord, Millis, RequestId,
+    Resolution, SyncConfig, SyncMachine, SyncState, backoff_ceiling,
+};
+use outpost_core::wire::{ProfileFields, ServerProfile};
+
+fn fields(name: &str, photo: &str) -> ProfileFields {
+    ProfileFields {
+        name: name.into(),
+        photo_url: photo.into(),
+    }
+}
+
+fn server(name: &str, photo: &str, version: u64) -> ServerProfile {
+    ServerProfile {
+        name: name.into(),
+        photo_url: photo.into(),
+        version,
+        updated_at: format!("v{version}"),
+    }
+}
+
+/// A machine plus a fixed entropy and clock, with helpers to read its actions.
+struct T {
+    m: SyncMachine,
+    now: Millis,
+    random: u64,
+}
+
+impl T {
+    fn new(policy: ConflictPolicy) -> Self {
+        T {
+            m: SyncMachine::new(SyncConfig {
+                policy,
+                ..SyncConfig::default()
+            }),
+            now: 1_000,
+            random: 0,
+        }
+    }
+
+    fn go(&mut self, input: Input) -> Vec<Action> {
+        self.now += 10;
+        let r = self.random;
+        self.m.handle(self.now, input, &mut || r)
+    }
+
+    /// A synced machine at `server(name, photo, version)`, nothing in flight.
+    fn synced(policy: ConflictPolicy, profile: ServerProfile) -> Self {
+        let mut t = T::new(policy);
+        let a = t.go(Input::Loaded(Some(LocalRecord::from_server(
+            profile.clone(),
+            1,
+        ))));
+        let id = fetch_id(&a).expect("refresh on start");
+        t.go(Input::GetAnswered {
+            request: id,
+            profile,
+        });
+        assert_eq!(t.m.status().state, SyncState::Synced);
+        t
+    }
+
+    fn state(&self) -> SyncState {
+        self.m.status().state
+    }
+
+    fn record(&self) -> LocalRecord {
+        self.m.record().expect("record").clone()
+    }
+}
+
+fn fetch_id(actions: &[Action]) -> Option<RequestId> {
+    actions.iter().find_map(|a| match a {
+        Action::Fetch { request } => Some(*request),
+        _ => None,
+    })
+}
+
+fn put(actions: &[Action]) -> Option<(RequestId, ProfileFields, u64)> {
+    actions.iter().find_map(|a| match a {
+        Action::SendPut {
+            request,
+            fields,
+            if_match,
+        } => Some((*request, fields.clone(), *if_match)),
+        _ => None,
+    })
+}
+
+fn persisted(actions: &[Action]) -> Option<LocalRecord> {
+    actions.iter().find_map(|a| match a {
+        Action::Persist(r) => Some(r.clone()),
+        _ => None,
+    })
+}
+
+fn retry(actions: &[Action]) -> Option<Millis> {
+    actions.iter().find_map(|a| match a {
+        Action::ScheduleRetry { after } => Some(*after),
+        _ => None,
+    })
+}
+
+fn requests(actions: &[Action]) -> usize {
+    actions
+        .iter()
+        .filter(|a| matches!(a, Action::SendPut { .. } | Action::Fetch { .. }))
+        .count()
+}
+
+#[test]
+fn first_start_fetches_and_stores_the_server_state() {
+    let mut t = T::new(ConflictPolicy::Ask);
+    let a = t.go(Input::Loaded(None));
+    let id = fetch_id(&a).expect("fetch");
+    assert_eq!(t.state(), SyncState::Syncing);
+    let a = t.go(Input::GetAnswered {
+        request: id,
+        profile: server("ann", "", 1),
+    });
+    let r = persisted(&a).expect("persist");
+    assert!(r.synchronized);
+    assert_eq!(r.local, fields("ann", ""));
+    assert_eq!(t.state(), SyncState::Synced);
+    assert!(
+        a.iter()
+            .any(|a| matches!(a, Action::Status(s) if s.state == SyncState::Synced))
+    );
+}
+
+#[test]
+fn loading_a_stored_record_refreshes_without_persisting_it_back() {
+    let mut t = T::new(ConflictPolicy::Ask);
+    let a = t.go(Input::Loaded(Some(LocalRecord::from_server(
+        server("ann", "", 3),
+        1,
+    ))));
+    assert!(persisted(&a).is_none());
+    assert!(fetch_id(&a).is_some());
+}
+
+#[test]
+fn edit_is_persisted_before_the_put_with_if_match_base() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let a = t.go(Input::LocalEdit(fields("bob", "")));
+    assert!(
+        matches!(a[0], Action::Persist(ref r) if !r.synchronized && r.local == fields("bob", ""))
+    );
+    let (id, f, if_match) = put(&a).expect("put");
+    assert_eq!((f, if_match), (fields("bob", ""), 3));
+    assert_eq!(t.state(), SyncState::Syncing);
+    let a = t.go(Input::PutAccepted {
+        request: id,
+        profile: server("bob", "", 4),
+    });
+    let r = persisted(&a).expect("persist");
+    assert!(r.synchronized);
+    assert_eq!(r.base.map(|b| b.version), Some(4));
+    assert_eq!(r.changed_at, None);
+    assert_eq!(t.state(), SyncState::Synced);
+    assert_eq!(requests(&a), 0);
+}
+
+#[test]
+fn edits_during_a_put_are_sent_after_it() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let (id, _, _) = put(&t.go(Input::LocalEdit(fields("bob", "")))).expect("put");
+    let a = t.go(Input::LocalEdit(fields("cat", "")));
+    assert_eq!(requests(&a), 0, "one request in flight at most");
+    assert!(persisted(&a).is_some());
+    let a = t.go(Input::PutAccepted {
+        request: id,
+        profile: server("bob", "", 4),
+    });
+    let (_, f, if_match) = put(&a).expect("second put");
+    assert_eq!((f, if_match), (fields("cat", ""), 4));
+    assert!(!persisted(&a).expect("persist").synchronized);
+}
+
+#[test]
+fn stale_put_with_clean_merge_sends_the_merge() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let (id, _, _) = put(&t.go(Input::LocalEdit(fields("bob", "")))).expect("put");
+    let a = t.go(Input::PutStale {
+        request: id,
+        current: server("ann", "https://x/p", 5),
+    });
+    let (_, f, if_match) = put(&a).expect("merged put");
+    assert_eq!((f, if_match), (fields("bob", "https://x/p"), 5));
+}
+
+#[test]
+fn stale_put_whose_200_was_lost_is_idempotent() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let (id, _, _) = put(&t.go(Input::LocalEdit(fields("bob", "")))).expect("put");
+    t.go(Input::RequestFailed {
+        request: id,
+        retry_after: None,
+    });
+    let (id, _, if_match) = put(&t.go(Input::TimerFired)).expect("retry");
+    assert_eq!(if_match, 3);
+    let a = t.go(Input::PutStale {
+        request: id,
+        current: server("bob", "", 4),
+    });
+    assert_eq!(requests(&a), 0);
+    let r = persisted(&a).expect("persist");
+    assert!(r.synchronized);
+    assert_eq!(r.base.map(|b| b.version), Some(4));
+    assert_eq!(t.state(), SyncState::Synced);
+}
+
+fn into_conflict(policy: ConflictPolicy) -> (T, Vec<Action>) {
+    let mut t = T::synced(policy, server("ann", "", 3));
+    let (id, _, _) = put(&t.go(Input::LocalEdit(fields("bob", "")))).expect("put");
+    let a = t.go(Input::PutStale {
+        request: id,
+        current: server("cat", "https://x/p", 4),
+    });
+    (t, a)
+}
+
+#[test]
+fn true_conflict_asks_and_is_persisted() {
+    let (t, a) = into_conflict(ConflictPolicy::Ask);
+    assert_eq!(requests(&a), 0);
+    let r = persisted(&a).expect("conflict persisted");
+    let c = r.conflict.clone().expect("conflict");
+    assert_eq!(
+        c.fields,
+        vec![FieldConflict {
+            field: Field::Name,
+            mine: "bob".into(),
+            theirs: "cat".into()
+        }]
+    );
+    assert_eq!(c.remote.version, 4);
+    // The clean remote change is already in local; the base is still the ancestor.
+    assert_eq!(r.local, fields("bob", "https://x/p"));
+    assert_eq!(r.base.map(|b| b.version), Some(3));
+    let s = t.m.status();
+    assert_eq!(s.state, SyncState::Conflict);
+    assert_eq!(s.conflict, Some(c));
+}
+
+#[test]
+fn resolve_keep_mine_sends_mine_against_the_remote() {
+    let (mut t, _) = into_conflict(ConflictPolicy::Ask);
+    let a = t.go(Input::Resolve(Resolution::KeepMine));
+    assert_eq!(
+        put(&a).map(|p| (p.1, p.2)),
+        Some((fields("bob", "https://x/p"), 4))
+    );
+    assert_eq!(persisted(&a).expect("persist").conflict, None);
+}
+
+#[test]
+fn resolve_use_theirs_is_synced_without_a_write() {
+    let (mut t, a0) = into_conflict(ConflictPolicy::Ask);
+    assert!(persisted(&a0).is_some());
+    let a = t.go(Input::Resolve(Resolution::UseTheirs));
+    assert_eq!(requests(&a), 0);
+    assert!(persisted(&a).expect("persist").synchronized);
+    assert_eq!(t.state(), SyncState::Synced);
+}
+
+#[test]
+fn resolve_edit_sends_the_edited_values() {
+    let (mut t, _) = into_conflict(ConflictPolicy::Ask);
+    let a = t.go(Input::Resolve(Resolution::Edit(fields(
+        "dan",
+        "https://x/p",
+    ))));
+    assert_eq!(
+        put(&a).map(|p| (p.1, p.2)),
+        Some((fields("dan", "https://x/p"), 4))
+    );
+    // A second resolution without a conflict is ignored.
+    assert_eq!(requests(&t.go(Input::Resolve(Resolution::UseTheirs))), 0);
+}
+
+#[test]
+fn local_wins_and_remote_wins_settle_without_asking() {
+    let (t, a) = into_conflict(ConflictPolicy::LocalWins);
+    assert_eq!(
+        put(&a).map(|p| (p.1, p.2)),
+        Some((fields("bob", "https://x/p"), 4))
+    );
+    assert_eq!(t.state(), SyncState::Syncing);
+    let (t, a) = into_conflict(ConflictPolicy::RemoteWins);
+    assert_eq!(requests(&a), 0);
+    assert_eq!(t.record().local, fields("cat", "https://x/p"));
+    assert_eq!(t.state(), SyncState::Synced);
+}
+
+#[test]
+fn policy_change_settles_a_waiting_conflict() {
+    let (mut t, _) = into_conflict(ConflictPolicy::Ask);
+    let a = t.go(Input::PolicyChanged(ConflictPolicy::RemoteWins));
+    assert_eq!(requests(&a), 0);
+    assert_eq!(t.state(), SyncState::Synced);
+    assert_eq!(t.record().local, fields("cat", "https://x/p"));
+}
+
+#[test]
+fn edit_during_conflict_redoes_the_merge() {
+    let (mut t, _) = into_conflict(ConflictPolicy::Ask);
+    // Still different from theirs: still a conflict, with the new "mine".
+    t.go(Input::LocalEdit(fields("eve", "https://x/p")));
+    let c = t.m.status().conflict.expect("still a conflict");
+    assert_eq!(c.fields[0].mine, "eve");
+    // Typing their value settles it.
+    let a = t.go(Input::LocalEdit(fields("cat", "https://x/p")));
+    assert_eq!(requests(&a), 0);
+    assert_eq!(t.state(), SyncState::Synced);
+}
+
+#[test]
+fn newer_server_state_during_conflict_is_merged_again() {
+    let (mut t, _) = into_conflict(ConflictPolicy::Ask);
+    let id = fetch_id(&t.go(Input::PushReceived { version: 5 })).expect("fetch");
+    t.go(Input::GetAnswered {
+        request: id,
+        profile: server("bob", "https://x/p", 5),
+    });
+    // The other side now agrees with mine: no conflict, synchronized.
+    assert_eq!(t.state(), SyncState::Synced);
+    assert_eq!(t.record().base.map(|b| b.version), Some(5));
+}
+
+#[test]
+fn failures_back_off_with_jitter_and_honour_retry_after() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    t.random = u64::MAX;
+    let (mut id, _, _) = put(&t.go(Input::LocalEdit(fields("bob", "")))).expect("put");
+    for attempt in 0..12 {
+        let a = t.go(Input::RequestFailed {
+            request: id,
+            retry_after: None,
+        });
+        let after = retry(&a).expect("retry");
+        assert!(after <= backoff_ceiling(1000, 300_000, attempt));
+        assert_eq!(
+            after,
+            u64::MAX % (backoff_ceiling(1000, 300_000, attempt) + 1)
+        );
+        let s = t.m.status();
+        assert_eq!(s.state, SyncState::Error);
+        assert_eq!(s.next_retry_at, Some(t.now + after));
+        assert_eq!(s.last_error.as_deref(), Some("server unreachable"));
+        assert_eq!(requests(&t.go(Input::LocalEdit(fields("bob", "")))), 0);
+        id = put(&t.go(Input::TimerFired)).expect("retry put").0;
+    }
+    t.random = 0;
+    let a = t.go(Input::RequestFailed {
+        request: id,
+        retry_after: Some(30_000),
+    });
+    assert_eq!(retry(&a), Some(30_000));
+    assert_eq!(t.m.status().last_error.as_deref(), Some("server busy"));
+}
+
+#[test]
+fn failed_fetch_is_retried_as_a_fetch() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let id = fetch_id(&t.go(Input::SyncRequested)).expect("fetch");
+    t.go(Input::RequestFailed {
+        request: id,
+        retry_after: None,
+    });
+    assert_eq!(t.state(), SyncState::Error);
+    let id = fetch_id(&t.go(Input::TimerFired)).expect("fetch again");
+    t.go(Input::GetAnswered {
+        request: id,
+        profile: server("ann", "", 3),
+    });
+    assert_eq!(t.state(), SyncState::Synced);
+    assert_eq!(t.m.status().last_error, None);
+}
+
+#[test]
+fn offline_edits_wait_and_going_online_sends_at_once() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    t.go(Input::WentOffline);
+    let a = t.go(Input::LocalEdit(fields("bob", "")));
+    assert!(persisted(&a).is_some());
+    assert_eq!(requests(&a), 0);
+    let s = t.m.status();
+    assert_eq!((s.state, s.online), (SyncState::Pending, false));
+    assert_eq!(requests(&t.go(Input::TimerFired)), 0);
+    let a = t.go(Input::WentOnline);
+    assert_eq!(put(&a).map(|p| p.2), Some(3));
+}
+
+#[test]
+fn going_online_or_a_push_resets_an_armed_backoff() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    t.random = 999;
+    let (id, _, _) = put(&t.go(Input::LocalEdit(fields("bob", "")))).expect("put");
+    t.go(Input::RequestFailed {
+        request: id,
+        retry_after: None,
+    });
+    assert!(t.m.status().next_retry_at.is_some());
+    let a = t.go(Input::PushReceived { version: 4 });
+    let (id, _, _) = put(&a).expect("sync at once");
+    assert_eq!(t.m.status().next_retry_at, None);
+    t.go(Input::RequestFailed {
+        request: id,
+        retry_after: None,
+    });
+    assert!(put(&t.go(Input::WentOnline)).is_some());
+}
+
+#[test]
+fn pushes_fetch_only_newer_versions() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    assert_eq!(requests(&t.go(Input::PushReceived { version: 3 })), 0);
+    assert_eq!(requests(&t.go(Input::PushReceived { version: 2 })), 0);
+    let id = fetch_id(&t.go(Input::PushReceived { version: 4 })).expect("fetch");
+    let a = t.go(Input::GetAnswered {
+        request: id,
+        profile: server("bob", "", 4),
+    });
+    assert_eq!(persisted(&a).expect("adopted").local, fields("bob", ""));
+}
+
+#[test]
+fn older_server_state_never_replaces_a_newer_one() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let id = fetch_id(&t.go(Input::BecameVisible)).expect("fetch");
+    t.go(Input::GetAnswered {
+        request: id,
+        profile: server("old", "", 2),
+    });
+    assert_eq!(t.record().local, fields("ann", ""));
+}
+
+#[test]
+fn pending_record_is_put_at_once_not_fetched_first() {
+    let mut t = T::new(ConflictPolicy::Ask);
+    let a = t.go(Input::Loaded(Some(LocalRecord {
+        synchronized: false,
+        local: fields("bob", ""),
+        ..LocalRecord::from_server(server("ann", "", 3), 1)
+    })));
+    assert_eq!(put(&a).map(|p| p.2), Some(3));
+    assert!(fetch_id(&a).is_none());
+}
+
+#[test]
+fn fetch_answered_while_pending_is_merged_and_sent() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let id = fetch_id(&t.go(Input::BecameVisible)).expect("fetch");
+    t.go(Input::LocalEdit(fields("bob", "")));
+    let a = t.go(Input::GetAnswered {
+        request: id,
+        profile: server("ann", "https://x/p", 4),
+    });
+    assert_eq!(
+        put(&a).map(|p| (p.1, p.2)),
+        Some((fields("bob", "https://x/p"), 4))
+    );
+}
+
+#[test]
+fn get_answered_while_pending_merges_right_away() {
+    // A record edited before the first fetch: base None, so the fetch comes first.
+    let mut t = T::new(ConflictPolicy::Ask);
+    t.go(Input::WentOffline);
+    t.go(Input::Loaded(None));
+    let a = t.go(Input::LocalEdit(fields("bob", "")));
+    assert!(persisted(&a).expect("persist").base.is_none());
+    assert_eq!(t.state(), SyncState::Pending);
+    let id = fetch_id(&t.go(Input::WentOnline)).expect("fetch first");
+    let a = t.go(Input::GetAnswered {
+        request: id,
+        profile: server("ann", "https://x/p", 7),
+    });
+    // Local wins where there is no base.
+    assert_eq!(put(&a).map(|p| (p.1, p.2)), Some((fields("bob", ""), 7)));
+}
+
+#[test]
+fn unauthorized_stops_syncing_and_keeps_edits_until_signed_in() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let (id, _, _) = put(&t.go(Input::LocalEdit(fields("bob", "")))).expect("put");
+    let a = t.go(Input::Unauthorized { request: id });
+    assert_eq!(retry(&a), None);
+    let s = t.m.status();
+    assert_eq!((s.state, s.needs_sign_in), (SyncState::Error, true));
+    for input in [
+        Input::LocalEdit(fields("cat", "")),
+        Input::TimerFired,
+        Input::WentOnline,
+        Input::PushReceived { version: 9 },
+        Input::SyncRequested,
+    ] {
+        assert_eq!(requests(&t.go(input)), 0);
+    }
+    assert_eq!(t.record().local, fields("cat", ""));
+    let a = t.go(Input::SignedIn);
+    assert_eq!(put(&a).map(|p| p.1), Some(fields("cat", "")));
+    assert!(!t.m.status().needs_sign_in);
+}
+
+#[test]
+fn answers_to_unknown_or_old_requests_are_ignored() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let (id, _, _) = put(&t.go(Input::LocalEdit(fields("bob", "")))).expect("put");
+    let other = RequestId(id.0.wrapping_add(100));
+    for input in [
+        Input::PutAccepted {
+            request: other,
+            profile: server("x", "", 9),
+        },
+        Input::PutStale {
+            request: other,
+            current: server("x", "", 9),
+        },
+        Input::GetAnswered {
+            request: id,
+            profile: server("x", "", 9),
+        },
+        Input::RequestFailed {
+            request: other,
+            retry_after: None,
+        },
+        Input::Unauthorized { request: other },
+    ] {
+        let a = t.go(input);
+        assert!(a.is_empty(), "{a:?}");
+    }
+    let ok = Input::PutAccepted {
+        request: id,
+        profile: server("bob", "", 4),
+    };
+    assert!(persisted(&t.go(ok.clone())).is_some());
+    // The duplicate of the answer changes nothing.
+    assert!(t.go(ok).is_empty());
+}
+
+#[test]
+fn loaded_while_in_flight_keeps_the_other_tabs_typing() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let (id, _, _) = put(&t.go(Input::LocalEdit(fields("bob", "")))).expect("put");
+    let mut other = t.record();
+    other.local = fields("cat", "");
+    assert_eq!(requests(&t.go(Input::Loaded(Some(other)))), 0);
+    let a = t.go(Input::PutAccepted {
+        request: id,
+        profile: server("bob", "", 4),
+    });
+    assert_eq!(put(&a).map(|p| (p.1, p.2)), Some((fields("cat", ""), 4)));
+}
+
+#[test]
+fn restart_resumes_a_pending_record_and_its_conflict() {
+    let (t, _) = into_conflict(ConflictPolicy::Ask);
+    let stored = t.record();
+    let mut t2 = T::new(ConflictPolicy::Ask);
+    let a = t2.go(Input::Loaded(Some(stored)));
+    assert_eq!(requests(&a), 0);
+    assert_eq!(t2.state(), SyncState::Conflict);
+    let mut t3 = T::new(ConflictPolicy::Ask);
+    let pending = LocalRecord {
+        synchronized: false,
+        local: fields("bob", ""),
+        ..LocalRecord::from_server(server("ann", "", 3), 1)
+    };
+    assert_eq!(
+        put(&t3.go(Input::Loaded(Some(pending)))).map(|p| p.2),
+        Some(3)
+    );
+}
+
+#[test]
+fn status_is_emitted_only_when_it_changes() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let a = t.go(Input::PushReceived { version: 1 });
+    assert!(a.is_empty());
+    t.go(Input::WentOffline);
+    let a = t.go(Input::WentOffline);
+    assert!(a.is_empty());
+}
+
+#[test]
+fn record_round_trips_through_json() {
+    let (t, _) = into_conflict(ConflictPolicy::Ask);
+    let r = t.record();
+    let json = serde_json::to_string(&r).expect("ser");
+    assert_eq!(serde_json::from_str::<LocalRecord>(&json).expect("de"), r);
+    let s = serde_json::to_string(&t.m.status()).expect("ser");
+    assert!(s.contains("\"state\":\"conflict\""));
+}
