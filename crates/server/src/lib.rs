@@ -1,1 +1,201 @@
-//! Outpost sync server (filled in by the server issue).
+//! `outpost-server`: the sync server of Outpost — accounts, sessions, a versioned profile per
+//! account, server-sent events on change, and the built app served from `dist`.
+//!
+//! [`app`] builds the router; [`launch_with_listener`] opens the database and serves on a
+//! listener, which is how both `main` and the tests (on `127.0.0.1:0`) start it.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod openapi;
+pub mod push;
+pub mod rate_limit;
+pub mod routes;
+pub mod security_headers;
+pub mod state;
+pub mod static_files;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{BoxError, Router, middleware};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower::ServiceBuilder;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+pub use config::{Argon2Cost, Config};
+pub use error::AppError;
+pub use state::AppState;
+
+use crate::store::{SqliteStore, StoreError};
+
+async fn shed_or_fail(error: BoxError) -> Response {
+    if error.is::<tower::load_shed::error::Overloaded>() {
+        AppError::Overloaded.into_response()
+    } else {
+        AppError::Internal(format!("middleware: {error}")).into_response()
+    }
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    AppError::Internal("a handler panicked".to_owned()).into_response()
+}
+
+/// CORS for exactly the configured origins; with none configured, a layer that allows no
+/// origin, so the API stays same-origin.
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+        .collect();
+    if origins.is_empty() {
+        return CorsLayer::new();
+    }
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+        ])
+        .expose_headers([header::ETAG, header::RETRY_AFTER])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
+/// The whole HTTP application for `state`.
+pub fn app(state: AppState) -> Router {
+    // Short requests share one bounded pool of permits; when it is empty they are shed with
+    // 503 at once instead of queueing. Event streams are long-lived and capped separately.
+    let limited = Router::new()
+        .route("/api/accounts", post(routes::accounts::create_account))
+        .route("/api/sessions", post(routes::sessions::sign_in))
+        .route("/api/sessions/current", delete(routes::sessions::sign_out))
+        .route(
+            "/api/profile",
+            get(routes::profile::get_profile).put(routes::profile::put_profile),
+        )
+        .route("/api/openapi.json", get(openapi::openapi_json))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(shed_or_fail))
+                .load_shed()
+                .layer(GlobalConcurrencyLimitLayer::with_semaphore(Arc::clone(
+                    state.request_permits(),
+                ))),
+        );
+
+    let cors = cors_layer(&state.config().allowed_origins);
+    Router::new()
+        .merge(limited)
+        .route("/api/events", get(routes::events::events))
+        .route("/healthz", get(routes::health::healthz))
+        .fallback(static_files::serve)
+        .layer(DefaultBodyLimit::max(
+            outpost_core::validate::MAX_BODY_BYTES,
+        ))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(security_headers::api_headers))
+        .layer(cors)
+        .layer(middleware::from_fn(security_headers::security_headers))
+        // br and gzip; the default predicate never compresses text/event-stream.
+        .layer(CompressionLayer::new())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(state)
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// Creating the database directory or reading the listener failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// Opening or migrating the database failed.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// The blocking task that opened the database failed.
+    #[error("startup task: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    state: AppState,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its state (store, hub, limits), for tests and tools.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops accepting connections, ends event streams, lets in-flight requests finish, and
+    /// returns when all connections are closed.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.task.await.map_err(std::io::Error::other)?
+    }
+}
+
+/// Opens the database (creating its directory and applying migrations) and serves the app
+/// on `listener` until [`Server::shutdown`].
+pub async fn launch_with_listener(
+    listener: TcpListener,
+    config: Config,
+) -> Result<Server, LaunchError> {
+    if let Some(parent) = config.db_path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)?;
+    }
+    let path = config.db_path.clone();
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path)).await??;
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let state = AppState::new(config, Arc::new(store), shutdown_rx.clone());
+    let addr = listener.local_addr()?;
+    let router = app(state.clone());
+    let mut signal = shutdown_rx;
+    let task = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = signal.wait_for(|down| *down).await;
+        })
+        .await
+    });
+    tracing::info!("listening on http://{addr}");
+    Ok(Server {
+        addr,
+        state,
+        shutdown,
+        task,
+    })
+}

@@ -1,1 +1,115 @@
-fn main() {}
+//! `outpost-server`: flags and environment → [`outpost_server::launch_with_listener`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use outpost_server::{Argon2Cost, Config, launch_with_listener};
+use tracing_subscriber::EnvFilter;
+
+/// Outpost's sync server: the API under /api and the built app from --dist.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "OUTPOST_ADDR", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// SQLite database file (its directory is created).
+    #[arg(long, env = "OUTPOST_DB", default_value = "./data/outpost.db")]
+    db: PathBuf,
+    /// Directory of the built app (Trunk's output).
+    #[arg(long, env = "OUTPOST_DIST", default_value = "./dist")]
+    dist: PathBuf,
+    /// Days a session token stays valid.
+    #[arg(long, env = "OUTPOST_TOKEN_DAYS", default_value_t = 30)]
+    token_days: u64,
+    /// Argon2id memory cost in KiB (OWASP: 19456).
+    #[arg(long, env = "OUTPOST_ARGON2_M_KIB", default_value_t = Argon2Cost::default().m_kib)]
+    argon2_m_kib: u32,
+    /// Argon2id iterations (OWASP: 2).
+    #[arg(long, env = "OUTPOST_ARGON2_T", default_value_t = Argon2Cost::default().t)]
+    argon2_t: u32,
+    /// API requests handled at once (event streams excluded); more get 503.
+    #[arg(long, env = "OUTPOST_MAX_REQUESTS", default_value_t = 512)]
+    max_requests: usize,
+    /// Event streams open at once; more get 503.
+    #[arg(long, env = "OUTPOST_MAX_STREAMS", default_value_t = 20_000)]
+    max_streams: usize,
+    /// An origin allowed to call the API cross-origin (CORS); repeatable, comma-separated in
+    /// the environment. None by default: same origin only. Meant for the browser test runner.
+    #[arg(long, env = "OUTPOST_ALLOW_ORIGIN", value_delimiter = ',')]
+    allow_origin: Vec<String>,
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let args = Args::parse();
+    let mut config = Config::new(args.db, args.dist);
+    config.addr = args.addr;
+    config.token_ttl = Duration::from_secs(args.token_days.saturating_mul(24 * 3600));
+    config.argon2 = Argon2Cost {
+        m_kib: args.argon2_m_kib,
+        t: args.argon2_t,
+        p: 1,
+    };
+    config.max_concurrent_requests = args.max_requests;
+    config.max_event_streams = args.max_streams;
+    config.allowed_origins = args.allow_origin;
+
+    let listener = match tokio::net::TcpListener::bind(config.addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(addr = %config.addr, error = %e, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    let server = match launch_with_listener(listener, config).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    match server.shutdown().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -43,7 +43,7 @@ pub trait Store: Send + Sync + 'static {
     /// The account id and password hash (PHC string) of a username, if it exists.
     fn credentials(&self, username: &str) -> Result<Option<(AccountId, String)>, StoreError>;
 
-    /// Stores a new session for an account.
+    /// Stores a new session for an account (and forgets its expired ones).
     fn create_session(&self, account: AccountId, session: NewSession) -> Result<(), StoreError>;
 
     /// The account of an unexpired session, by token hash.

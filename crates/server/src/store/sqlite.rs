@@ -189,7 +189,17 @@ impl Store for SqliteStore {
     }
 
     fn create_session(&self, account: AccountId, session: NewSession) -> Result<(), StoreError> {
-        self.with_conn(|conn| insert_session(conn, account, session))
+        self.with_conn(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Expired sessions of this account are of no use to anyone: drop them here.
+            tx.execute(
+                "DELETE FROM sessions WHERE account_id = ?1 AND expires_at <= ?2",
+                params![account, session.created_unix],
+            )?;
+            insert_session(&tx, account, session)?;
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     fn session_account(

@@ -1,0 +1,140 @@
+//! Passwords (argon2id), session tokens (256 random bits, stored as SHA-256) and the
+//! [`Caller`] extractor that turns `Authorization: Bearer` into an account.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use sha2::{Digest, Sha256};
+
+use crate::config::Argon2Cost;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::store::{AccountId, NewSession};
+
+fn argon2(cost: Argon2Cost) -> Result<Argon2<'static>, AppError> {
+    let params = Params::new(cost.m_kib, cost.t, cost.p, None)
+        .map_err(|e| AppError::Internal(format!("argon2 params: {e}")))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// Hashes a password with a fresh random salt; the PHC string carries salt and parameters.
+/// Blocking and slow by design: call it on the blocking pool.
+pub fn hash_password(cost: Argon2Cost, password: &str) -> Result<String, AppError> {
+    let mut salt = [0_u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| AppError::Internal(format!("getrandom: {e}")))?;
+    let salt =
+        SaltString::encode_b64(&salt).map_err(|e| AppError::Internal(format!("salt: {e}")))?;
+    argon2(cost)?
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(format!("argon2: {e}")))
+}
+
+/// Whether `password` matches the PHC string `hash`. Blocking and slow by design.
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// SHA-256 of a bearer token: what the database keeps.
+pub fn hash_token(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// A new random token (256 bits, hex) and the session to store for it.
+pub fn new_session(ttl: std::time::Duration) -> Result<(String, NewSession), AppError> {
+    let mut bytes = [0_u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| AppError::Internal(format!("getrandom: {e}")))?;
+    let token = hex::encode(bytes);
+    let now = now_unix();
+    let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
+    let session = NewSession {
+        token_hash: hash_token(&token),
+        created_unix: now,
+        expires_unix: now.saturating_add(ttl),
+    };
+    Ok((token, session))
+}
+
+/// Now, in unix seconds.
+pub fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Now, as RFC 3339 in UTC.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+}
+
+/// The bearer token of a request, if it has a well-formed `Authorization: Bearer` header.
+pub fn bearer_token(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The authenticated caller: the account of a valid, unexpired session.
+#[derive(Clone, Copy, Debug)]
+pub struct Caller {
+    /// The caller's account.
+    pub account: AccountId,
+    /// SHA-256 of the caller's token (to revoke it).
+    pub token_hash: [u8; 32],
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let token = bearer_token(parts).ok_or(AppError::Unauthorized(
+            "Sign in first: no bearer token was sent.",
+        ))?;
+        let token_hash = hash_token(token);
+        let now = now_unix();
+        let account = state
+            .store_call(move |s| s.session_account(&token_hash, now))
+            .await?
+            .ok_or(AppError::Unauthorized(
+                "This session is unknown, signed out or expired. Sign in again.",
+            ))?;
+        Ok(Self {
+            account,
+            token_hash,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_verify_and_are_salted() {
+        let cost = Argon2Cost::insecure_for_tests();
+        let a = hash_password(cost, "correct horse").expect("hash");
+        let b = hash_password(cost, "correct horse").expect("hash");
+        assert_ne!(a, b);
+        assert!(a.starts_with("$argon2id$"));
+        assert!(verify_password(&a, "correct horse"));
+        assert!(!verify_password(&a, "wrong horse"));
+        assert!(!verify_password("garbage", "x"));
+    }
+
+    #[test]
+    fn tokens_are_long_and_stored_hashed() {
+        let (token, session) = new_session(std::time::Duration::from_secs(10)).expect("token");
+        assert_eq!(token.len(), 64);
+        assert_eq!(session.token_hash, hash_token(&token));
+        assert_eq!(session.expires_unix - session.created_unix, 10);
+    }
+}

@@ -1,0 +1,85 @@
+//! Run-time configuration: flags and environment variables (see `outpost-server --help`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Cost of argon2id password hashing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Argon2Cost {
+    /// Memory in KiB.
+    pub m_kib: u32,
+    /// Iterations.
+    pub t: u32,
+    /// Parallelism.
+    pub p: u32,
+}
+
+impl Default for Argon2Cost {
+    /// OWASP's recommendation for argon2id: 19 MiB, 2 iterations, 1 lane.
+    fn default() -> Self {
+        Self {
+            m_kib: 19_456,
+            t: 2,
+            p: 1,
+        }
+    }
+}
+
+impl Argon2Cost {
+    /// The cheapest valid cost, for tests only: never use it in production.
+    pub const fn insecure_for_tests() -> Self {
+        Self {
+            m_kib: 64,
+            t: 1,
+            p: 1,
+        }
+    }
+}
+
+/// Everything the server needs to run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address to listen on (used by `main`; tests pass their own listener).
+    pub addr: SocketAddr,
+    /// SQLite database file; its parent directory is created.
+    pub db_path: PathBuf,
+    /// Directory of the built app (Trunk's `dist`).
+    pub dist_dir: PathBuf,
+    /// How long a session token stays valid.
+    pub token_ttl: Duration,
+    /// Password hashing cost.
+    pub argon2: Argon2Cost,
+    /// Failed sign-ins allowed per username and per address in one window.
+    pub login_failures_allowed: u32,
+    /// The rate-limit window.
+    pub login_window: Duration,
+    /// Requests handled at once by the API (event streams excluded); more get 503.
+    pub max_concurrent_requests: usize,
+    /// Event streams open at once; more get 503.
+    pub max_event_streams: usize,
+    /// Interval of keep-alive comments on event streams.
+    pub keep_alive: Duration,
+    /// Origins allowed to call the API cross-origin (CORS). Empty (the default) means same
+    /// origin only; the browser test runner, served from another port, is the one user.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Config {
+    /// The defaults, with the given paths.
+    pub fn new(db_path: impl Into<PathBuf>, dist_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            db_path: db_path.into(),
+            dist_dir: dist_dir.into(),
+            token_ttl: Duration::from_secs(30 * 24 * 3600),
+            argon2: Argon2Cost::default(),
+            login_failures_allowed: 5,
+            login_window: Duration::from_secs(60),
+            max_concurrent_requests: 512,
+            max_event_streams: 20_000,
+            keep_alive: Duration::from_secs(15),
+            allowed_origins: Vec::new(),
+        }
+    }
+}

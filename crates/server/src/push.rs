@@ -1,0 +1,106 @@
+//! Push: one broadcast channel per account with open event streams, removed when its last
+//! stream closes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::broadcast;
+
+use crate::store::AccountId;
+
+/// Events buffered per account; a slow stream skips to newer ones.
+const CHANNEL_CAPACITY: usize = 16;
+
+/// The registry of event streams by account.
+#[derive(Debug, Default)]
+pub struct Hub {
+    channels: Mutex<HashMap<AccountId, broadcast::Sender<u64>>>,
+}
+
+/// A stream's subscription; dropping it unregisters the account's channel when it was the
+/// last one.
+#[derive(Debug)]
+pub struct Subscription {
+    hub: Arc<Hub>,
+    account: AccountId,
+    /// The receiving end: new profile versions.
+    pub rx: broadcast::Receiver<u64>,
+}
+
+impl Hub {
+    /// Subscribes to the profile changes of `account`.
+    pub fn subscribe(self: &Arc<Self>, account: AccountId) -> Subscription {
+        let mut channels = self
+            .channels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let rx = channels
+            .entry(account)
+            .or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0)
+            .subscribe();
+        Subscription {
+            hub: Arc::clone(self),
+            account,
+            rx,
+        }
+    }
+
+    /// Tells every open stream of `account` that its profile is now at `version`.
+    pub fn publish(&self, account: AccountId, version: u64) {
+        let channels = self
+            .channels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(tx) = channels.get(&account) {
+            // No receiver left is fine: the stream is closing.
+            let _ = tx.send(version);
+        }
+    }
+
+    /// Number of accounts with at least one open stream.
+    pub fn accounts(&self) -> usize {
+        self.channels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut channels = self
+            .hub
+            .channels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // `self.rx` is still alive here, so 1 means "only this one".
+        if channels
+            .get(&self.account)
+            .is_some_and(|tx| tx.receiver_count() <= 1)
+        {
+            channels.remove(&self.account);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn delivers_to_own_account_and_cleans_up() {
+        let hub = Arc::new(Hub::default());
+        let mut a1 = hub.subscribe(1);
+        let mut a2 = hub.subscribe(1);
+        let mut b = hub.subscribe(2);
+        hub.publish(1, 7);
+        assert_eq!(a1.rx.recv().await.ok(), Some(7));
+        assert_eq!(a2.rx.recv().await.ok(), Some(7));
+        assert!(b.rx.try_recv().is_err());
+        drop(a1);
+        assert_eq!(hub.accounts(), 2);
+        drop(a2);
+        drop(b);
+        assert_eq!(hub.accounts(), 0);
+    }
+}

@@ -1,0 +1,114 @@
+//! Failed sign-in limiting: a fixed window per key (username or client address) in a bounded
+//! in-memory map.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How many keys the limiter tracks at most; the oldest windows are dropped beyond it.
+pub const MAX_KEYS: usize = 10_000;
+
+/// Counts failures per key within a window.
+#[derive(Debug)]
+pub struct FailureLimiter {
+    allowed: u32,
+    window: Duration,
+    entries: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl FailureLimiter {
+    /// A limiter that allows `allowed` failures per key per `window`.
+    pub fn new(allowed: u32, window: Duration) -> Self {
+        Self {
+            allowed,
+            window,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `Err(seconds to wait)` when any of `keys` has used up its failures in this window.
+    pub fn check(&self, keys: &[String]) -> Result<(), u64> {
+        let now = Instant::now();
+        let Ok(entries) = self.entries.lock() else {
+            return Ok(());
+        };
+        let mut wait = None;
+        for key in keys {
+            if let Some((start, count)) = entries.get(key) {
+                let elapsed = now.duration_since(*start);
+                if elapsed < self.window && *count >= self.allowed {
+                    let left = (self.window - elapsed).as_secs().max(1);
+                    wait = Some(wait.map_or(left, |w: u64| w.max(left)));
+                }
+            }
+        }
+        wait.map_or(Ok(()), Err)
+    }
+
+    /// Records one failure for each of `keys`.
+    pub fn record_failure(&self, keys: &[String]) {
+        let now = Instant::now();
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        for key in keys {
+            if !entries.contains_key(key) && entries.len() >= MAX_KEYS {
+                let window = self.window;
+                entries.retain(|_, (start, _)| now.duration_since(*start) < window);
+                if entries.len() >= MAX_KEYS {
+                    let oldest = entries
+                        .iter()
+                        .min_by_key(|(_, (start, _))| *start)
+                        .map(|(k, _)| k.clone());
+                    if let Some(oldest) = oldest {
+                        entries.remove(&oldest);
+                    }
+                }
+            }
+            let entry = entries.entry(key.clone()).or_insert((now, 0));
+            if now.duration_since(entry.0) >= self.window {
+                *entry = (now, 0);
+            }
+            entry.1 = entry.1.saturating_add(1);
+        }
+    }
+
+    /// Forgets the failures of `key` (after a successful sign-in for a username).
+    pub fn clear(&self, key: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(key);
+        }
+    }
+
+    /// Number of tracked keys.
+    pub fn len(&self) -> usize {
+        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+    }
+
+    /// Whether no key is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_after_allowed_failures_and_stays_bounded() {
+        let l = FailureLimiter::new(2, Duration::from_secs(60));
+        let k = vec!["u:ann".to_owned()];
+        assert!(l.check(&k).is_ok());
+        l.record_failure(&k);
+        l.record_failure(&k);
+        let wait = l.check(&k).expect_err("limited");
+        assert!((1..=60).contains(&wait));
+        l.clear("u:ann");
+        assert!(l.check(&k).is_ok());
+        for i in 0..(MAX_KEYS + 50) {
+            l.record_failure(&[format!("a:{i}")]);
+        }
+        assert!(l.len() <= MAX_KEYS);
+    }
+}

@@ -1,0 +1,41 @@
+//! `POST /api/accounts`: sign up.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use outpost_core::validate;
+use outpost_core::wire::{Credentials, TokenResponse};
+
+use crate::auth;
+use crate::error::{ApiJson, AppError};
+use crate::openapi::{CredentialsDoc, ErrorBodyDoc, TokenResponseDoc};
+use crate::state::AppState;
+
+/// Creates an account (with its first profile: name = username, version 1) and signs it in.
+#[utoipa::path(post, path = "/api/accounts", tag = "accounts",
+    request_body = CredentialsDoc,
+    responses(
+        (status = 201, description = "Account created; a session token", body = TokenResponseDoc),
+        (status = 400, description = "Malformed JSON", body = ErrorBodyDoc),
+        (status = 409, description = "Username taken", body = ErrorBodyDoc),
+        (status = 413, description = "Body too large", body = ErrorBodyDoc),
+        (status = 415, description = "Body is not JSON", body = ErrorBodyDoc),
+        (status = 422, description = "A field breaks a rule", body = ErrorBodyDoc),
+        (status = 503, description = "Overloaded", body = ErrorBodyDoc),
+    ))]
+pub async fn create_account(
+    State(state): State<AppState>,
+    ApiJson(creds): ApiJson<Credentials>,
+) -> Result<(StatusCode, ApiJson<TokenResponse>), AppError> {
+    validate::credentials(&creds)?;
+    let cost = state.config().argon2;
+    let Credentials { username, password } = creds;
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(cost, &password)).await??;
+    let (token, session) = auth::new_session(state.config().token_ttl)?;
+    let now = auth::now_rfc3339();
+    let name = username.clone();
+    state
+        .store_call(move |s| s.create_account(&name, &hash, session, &now))
+        .await?;
+    tracing::info!(%username, "account created");
+    Ok((StatusCode::CREATED, ApiJson(TokenResponse { token })))
+}

@@ -1,0 +1,65 @@
+//! `GET /api/events`: a server-sent event stream of the caller's profile changes.
+
+use std::convert::Infallible;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::stream::{self, Stream, StreamExt};
+use outpost_core::wire::{PROFILE_EVENT, ProfileChanged};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::auth::Caller;
+use crate::error::AppError;
+use crate::openapi::ErrorBodyDoc;
+use crate::state::AppState;
+
+/// Opens the stream: a `: connected` comment, then `event: profile` / `data: {"version":N}`
+/// on every accepted change of the caller's profile, and a keep-alive comment every 15 s.
+/// The stream ends when the server shuts down.
+#[utoipa::path(get, path = "/api/events", tag = "profile",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Event stream; `event: profile`, `data: {\"version\":N}`",
+            content_type = "text/event-stream", body = String),
+        (status = 401, description = "No valid session", body = ErrorBodyDoc),
+        (status = 503, description = "Too many open streams", body = ErrorBodyDoc),
+    ))]
+pub async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
+    let permit = state
+        .stream_permits()
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| AppError::Overloaded)?;
+    let subscription = state.hub().subscribe(caller.account);
+    let shutdown = state.shutdown();
+
+    let connected = stream::once(async { Ok(Event::default().comment("connected")) });
+    let updates = stream::unfold(
+        (subscription, shutdown, permit),
+        |(mut sub, mut shutdown, permit)| async move {
+            loop {
+                let received = tokio::select! {
+                    // A dropped sender (no shutdown signal at all) disables this branch.
+                    Ok(_) = shutdown.wait_for(|down| *down) => None,
+                    msg = sub.rx.recv() => Some(msg),
+                };
+                match received {
+                    None | Some(Err(RecvError::Closed)) => return None,
+                    // A slow stream skipped some versions; the next one is newer anyway.
+                    Some(Err(RecvError::Lagged(_))) => continue,
+                    Some(Ok(version)) => {
+                        let data =
+                            serde_json::to_string(&ProfileChanged { version }).unwrap_or_default();
+                        let event = Event::default().event(PROFILE_EVENT).data(data);
+                        return Some((Ok(event), (sub, shutdown, permit)));
+                    }
+                }
+            }
+        },
+    );
+    Ok(Sse::new(connected.chain(updates))
+        .keep_alive(KeepAlive::new().interval(state.config().keep_alive)))
+}

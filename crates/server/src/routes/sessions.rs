@@ -1,0 +1,109 @@
+//! `POST /api/sessions` (sign in) and `DELETE /api/sessions/current` (sign out).
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use outpost_core::validate;
+use outpost_core::wire::{Credentials, TokenResponse};
+
+use crate::auth::{self, Caller};
+use crate::error::{ApiJson, AppError};
+use crate::openapi::{CredentialsDoc, ErrorBodyDoc, TokenResponseDoc};
+use crate::state::AppState;
+
+/// The peer address of the connection, when the server was started with connect info.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip()),
+        ))
+    }
+}
+
+/// Signs in: a new session token for correct credentials. Failed attempts are limited per
+/// username and per client address.
+#[utoipa::path(post, path = "/api/sessions", tag = "sessions",
+    request_body = CredentialsDoc,
+    responses(
+        (status = 200, description = "Signed in; a session token", body = TokenResponseDoc),
+        (status = 400, description = "Malformed JSON", body = ErrorBodyDoc),
+        (status = 401, description = "Wrong username or password", body = ErrorBodyDoc),
+        (status = 413, description = "Body too large", body = ErrorBodyDoc),
+        (status = 415, description = "Body is not JSON", body = ErrorBodyDoc),
+        (status = 422, description = "A field breaks a rule", body = ErrorBodyDoc),
+        (status = 429, description = "Too many failed sign-ins; see Retry-After", body = ErrorBodyDoc,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "Overloaded", body = ErrorBodyDoc),
+    ))]
+pub async fn sign_in(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    ApiJson(creds): ApiJson<Credentials>,
+) -> Result<ApiJson<TokenResponse>, AppError> {
+    validate::credentials(&creds)?;
+    let user_key = format!("u:{}", creds.username);
+    let mut keys = vec![user_key.clone()];
+    if let Some(addr) = addr {
+        keys.push(format!("a:{addr}"));
+    }
+    state
+        .limiter()
+        .check(&keys)
+        .map_err(|retry_after_secs| AppError::TooManyRequests { retry_after_secs })?;
+
+    let username = creds.username.clone();
+    let found = state.store_call(move |s| s.credentials(&username)).await?;
+    let password = creds.password;
+    let blocking_state = state.clone();
+    let account = tokio::task::spawn_blocking(move || match found {
+        Some((account, hash)) => auth::verify_password(&hash, &password).then_some(account),
+        None => {
+            // Spend the same time as for a wrong password: no username probing by timing.
+            if let Some(dummy) = blocking_state.dummy_hash() {
+                let _ = auth::verify_password(dummy, &password);
+            }
+            None
+        }
+    })
+    .await?;
+
+    let Some(account) = account else {
+        state.limiter().record_failure(&keys);
+        tracing::info!(username = %creds.username, "failed sign-in");
+        return Err(AppError::Unauthorized("Wrong username or password."));
+    };
+    state.limiter().clear(&user_key);
+    let (token, session) = auth::new_session(state.config().token_ttl)?;
+    state
+        .store_call(move |s| s.create_session(account, session))
+        .await?;
+    Ok(ApiJson(TokenResponse { token }))
+}
+
+/// Signs out: revokes the caller's token.
+#[utoipa::path(delete, path = "/api/sessions/current", tag = "sessions",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "No valid session", body = ErrorBodyDoc),
+        (status = 503, description = "Overloaded", body = ErrorBodyDoc),
+    ))]
+pub async fn sign_out(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<StatusCode, AppError> {
+    let hash = caller.token_hash;
+    state.store_call(move |s| s.delete_session(&hash)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

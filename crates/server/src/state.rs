@@ -1,0 +1,118 @@
+//! The shared state of all handlers.
+
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::{Semaphore, watch};
+
+use crate::config::Config;
+use crate::error::AppError;
+use crate::push::Hub;
+use crate::rate_limit::FailureLimiter;
+use crate::store::Store;
+
+/// Cheap to clone: everything lives behind one `Arc`.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    store: Arc<dyn Store>,
+    hub: Arc<Hub>,
+    limiter: FailureLimiter,
+    streams: Arc<Semaphore>,
+    requests: Arc<Semaphore>,
+    shutdown: watch::Receiver<bool>,
+    dummy_hash: OnceLock<String>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Builds the state. Event streams end when `shutdown` turns `true`.
+    pub fn new(config: Config, store: Arc<dyn Store>, shutdown: watch::Receiver<bool>) -> Self {
+        let limiter = FailureLimiter::new(config.login_failures_allowed, config.login_window);
+        let streams = Arc::new(Semaphore::new(config.max_event_streams));
+        let requests = Arc::new(Semaphore::new(config.max_concurrent_requests));
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                hub: Arc::new(Hub::default()),
+                limiter,
+                streams,
+                requests,
+                shutdown,
+                dummy_hash: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The store (blocking; prefer [`AppState::store_call`] from async code).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// Runs a blocking store operation on the blocking thread pool.
+    pub async fn store_call<T, E>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        E: Into<AppError> + Send + 'static,
+    {
+        let store = Arc::clone(&self.inner.store);
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await?
+            .map_err(Into::into)
+    }
+
+    /// The push hub.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.inner.hub
+    }
+
+    /// The failed sign-in limiter.
+    pub fn limiter(&self) -> &FailureLimiter {
+        &self.inner.limiter
+    }
+
+    /// Permits for open event streams.
+    pub fn stream_permits(&self) -> &Arc<Semaphore> {
+        &self.inner.streams
+    }
+
+    /// Permits for API requests in flight (event streams excluded); none left means 503.
+    pub fn request_permits(&self) -> &Arc<Semaphore> {
+        &self.inner.requests
+    }
+
+    /// A receiver that turns `true` when the server shuts down.
+    pub fn shutdown(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown.clone()
+    }
+
+    /// A password hash of the configured cost that matches no password anyone types, used to
+    /// spend the same time on unknown usernames as on wrong passwords. Computed on first
+    /// use, which is slow: call it on the blocking pool.
+    pub fn dummy_hash(&self) -> Option<&str> {
+        if let Some(h) = self.inner.dummy_hash.get() {
+            return Some(h);
+        }
+        let h = crate::auth::hash_password(self.inner.config.argon2, "\u{0}not-a-password").ok()?;
+        Some(self.inner.dummy_hash.get_or_init(|| h))
+    }
+}

@@ -1,0 +1,95 @@
+//! Serving the built app from `dist`: files as they are, `index.html` for `/` and as the
+//! fallback for page navigations (the app routes in the browser), with cache headers that
+//! suit Trunk's hashed file names.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::{ACCEPT, CACHE_CONTROL};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceExt;
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Cache header of files whose name carries a content hash: they never change.
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// Cache header of everything else: revalidate every time.
+pub const NO_CACHE: &str = "no-cache";
+
+/// Whether a path's file name carries a Trunk content hash: `name-<hex>.ext`, also
+/// `name-<hex>_bg.wasm`.
+pub fn is_hashed_asset(path: &str) -> bool {
+    let file = path.rsplit('/').next().unwrap_or_default();
+    let Some((stem, _ext)) = file.split_once('.') else {
+        return false;
+    };
+    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    let Some((_, hash)) = stem.rsplit_once('-') else {
+        return false;
+    };
+    hash.len() >= 8 && hash.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn accepts_html(req: &Request) -> bool {
+    req.headers()
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/html"))
+}
+
+/// The fallback of the router: unknown `/api` paths get a JSON 404; other GET/HEAD requests
+/// are served from `dist`.
+pub async fn serve(State(state): State<AppState>, req: Request) -> Response {
+    let path = req.uri().path().to_owned();
+    if path == "/api" || path.starts_with("/api/") {
+        return AppError::NotFound.into_response();
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return AppError::MethodNotAllowed.into_response();
+    }
+    let dist = state.config().dist_dir.clone();
+    let method = req.method().clone();
+    let headers = req.headers().clone();
+    let html = accepts_html(&req);
+    let Ok(response) = ServeDir::new(&dist).oneshot(req).await;
+    let (mut response, hashed) = if response.status() == StatusCode::NOT_FOUND && html {
+        let mut index_req = Request::new(Body::empty());
+        *index_req.method_mut() = method;
+        *index_req.headers_mut() = headers;
+        let Ok(index) = ServeFile::new(dist.join("index.html"))
+            .oneshot(index_req)
+            .await;
+        (index.map(Body::new), false)
+    } else {
+        (response.map(Body::new), is_hashed_asset(&path))
+    };
+    let cache = if hashed && response.status().is_success() {
+        IMMUTABLE
+    } else {
+        NO_CACHE
+    };
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_trunk_hashes() {
+        assert!(is_hashed_asset("/outpost-3f2a1b4c5d6e7f80.js"));
+        assert!(is_hashed_asset("/outpost-3f2a1b4c5d6e7f80_bg.wasm"));
+        assert!(is_hashed_asset("/style-0123456789abcdef.css"));
+        assert!(!is_hashed_asset("/index.html"));
+        assert!(!is_hashed_asset("/sw.js"));
+        assert!(!is_hashed_asset("/manifest.webmanifest"));
+        assert!(!is_hashed_asset("/icons/icon-192.png"));
+        assert!(!is_hashed_asset("/"));
+    }
+}

@@ -1,0 +1,179 @@
+//! The real binary: durability across SIGKILL, graceful exit on SIGTERM, flags and env, and
+//! logs that never contain secrets.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use outpost_core::wire::{ServerProfile, TokenResponse};
+use reqwest::StatusCode;
+use serde_json::json;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Running {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the binary with env configuration and polls /healthz until it answers.
+async fn spawn(dir: &Path, log_name: &str) -> Running {
+    let port = free_port();
+    let log = std::fs::File::create(dir.join(log_name)).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_outpost-server"))
+        .env("OUTPOST_ADDR", format!("127.0.0.1:{port}"))
+        .env(
+            "OUTPOST_DB",
+            dir.join("nested").join("dir").join("outpost.db"),
+        )
+        .env("OUTPOST_ARGON2_M_KIB", "64")
+        .env("OUTPOST_ARGON2_T", "1")
+        .env("RUST_LOG", "debug")
+        .arg("--dist")
+        .arg(dir.join("dist"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut running = Running {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let client = common::client();
+    for _ in 0..600 {
+        if let Some(status) = running.child.try_wait().unwrap() {
+            panic!("server exited early: {status}");
+        }
+        if let Ok(resp) = client.get(format!("{}/healthz", running.base)).send().await
+            && resp.status() == StatusCode::OK
+        {
+            return running;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("server never became healthy");
+}
+
+#[tokio::test]
+async fn accepted_write_survives_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = common::client();
+    let first = spawn(dir.path(), "first.log").await;
+    let resp = client
+        .post(format!("{}/api/accounts", first.base))
+        .json(&json!({"username": "ann", "password": "password123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let token = resp.json::<TokenResponse>().await.unwrap().token;
+    let resp = client
+        .put(format!("{}/api/profile", first.base))
+        .bearer_auth(&token)
+        .header("if-match", "\"1\"")
+        .json(&json!({"name": "Durable Ann", "photo_url": "https://example.com/a.png"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    drop(first); // SIGKILL at once after the 200, then reap.
+
+    let second = spawn(dir.path(), "second.log").await;
+    let resp = client
+        .get(format!("{}/api/profile", second.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "the session survived too");
+    let p: ServerProfile = resp.json().await.unwrap();
+    assert_eq!((p.name.as_str(), p.version), ("Durable Ann", 2));
+}
+
+#[tokio::test]
+async fn sigterm_exits_cleanly_and_logs_no_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("dist")).unwrap();
+    std::fs::write(
+        dir.path().join("dist").join("index.html"),
+        "<title>x</title>",
+    )
+    .unwrap();
+    let client = common::client();
+    let mut server = spawn(dir.path(), "server.log").await;
+    let resp = client
+        .post(format!("{}/api/accounts", server.base))
+        .json(&json!({"username": "ann", "password": "secret-password-1"}))
+        .send()
+        .await
+        .unwrap();
+    let token = resp.json::<TokenResponse>().await.unwrap().token;
+    let resp = client
+        .get(format!("{}/api/profile", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = client
+        .post(format!("{}/api/sessions", server.base))
+        .json(&json!({"username": "ann", "password": "wrong-password-2"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = client
+        .get(format!("{}/", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = server.child.wait().unwrap();
+    assert!(exit.success(), "graceful exit: {exit}");
+
+    let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
+    assert!(
+        log.contains(&format!("listening on {}", server.base)),
+        "{log}"
+    );
+    assert!(log.contains("/api/profile"), "requests are logged");
+    for secret in [
+        token.as_str(),
+        "secret-password-1",
+        "wrong-password-2",
+        "Bearer",
+    ] {
+        assert!(!log.contains(secret), "log leaks {secret}");
+    }
+    assert!(
+        dir.path()
+            .join("nested")
+            .join("dir")
+            .join("outpost.db")
+            .exists()
+    );
+}

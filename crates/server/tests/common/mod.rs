@@ -1,0 +1,222 @@
+//! Shared helpers of the integration tests: a real server on 127.0.0.1:0 with a temporary
+//! SQLite file, and a small HTTP client around it.
+#![allow(dead_code, clippy::unwrap_used, missing_docs)]
+
+use std::time::Duration;
+
+use outpost_core::wire::{ErrorBody, ServerProfile, TokenResponse};
+use outpost_server::{Argon2Cost, Config, Server, launch_with_listener};
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+/// A running server with its temporary directory.
+pub struct TestServer {
+    pub server: Server,
+    pub base: String,
+    pub client: Client,
+    pub dir: TempDir,
+}
+
+pub fn client() -> Client {
+    Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client")
+}
+
+/// A config for tests: cheap argon2, files in `dir`.
+pub fn test_config(dir: &TempDir) -> Config {
+    let dist = dir.path().join("dist");
+    std::fs::create_dir_all(dist.join("icons")).expect("dist");
+    std::fs::write(
+        dist.join("index.html"),
+        "<!doctype html><title>Outpost</title>",
+    )
+    .expect("index");
+    std::fs::write(
+        dist.join("sw.js"),
+        "self.addEventListener('fetch', () => {});",
+    )
+    .expect("sw");
+    std::fs::write(dist.join("manifest.webmanifest"), "{\"name\":\"Outpost\"}").expect("manifest");
+    std::fs::write(
+        dist.join("outpost-0123456789abcdef.js"),
+        "export default function init() {}\n".repeat(64),
+    )
+    .expect("js");
+    let mut config = Config::new(dir.path().join("data").join("outpost.db"), dist);
+    config.argon2 = Argon2Cost::insecure_for_tests();
+    config
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = test_config(&dir);
+        adjust(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let server = launch_with_listener(listener, config)
+            .await
+            .expect("launch");
+        let base = format!("http://{}", server.local_addr());
+        Self {
+            server,
+            base,
+            client: client(),
+            dir,
+        }
+    }
+
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("data").join("outpost.db")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub async fn sign_up(&self, username: &str) -> String {
+        let resp = self
+            .request(Method::POST, "/api/accounts")
+            .json(&json!({ "username": username, "password": "password123" }))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        resp.json::<TokenResponse>().await.expect("token").token
+    }
+
+    pub async fn get_profile(&self, token: &str) -> Response {
+        self.request(Method::GET, "/api/profile")
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("send")
+    }
+
+    pub async fn profile(&self, token: &str) -> ServerProfile {
+        let resp = self.get_profile(token).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.json().await.expect("profile")
+    }
+
+    pub async fn put_profile(&self, token: &str, if_match: Option<&str>, body: Value) -> Response {
+        let mut req = self
+            .request(Method::PUT, "/api/profile")
+            .bearer_auth(token)
+            .json(&body);
+        if let Some(tag) = if_match {
+            req = req.header("if-match", tag);
+        }
+        req.send().await.expect("send")
+    }
+}
+
+/// Asserts an error answer: status, JSON body with the code; returns the body.
+pub async fn expect_error(resp: Response, status: StatusCode, code: &str) -> ErrorBody {
+    assert_eq!(resp.status(), status, "status");
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(ct.starts_with("application/json"), "content type {ct}");
+    let body: ErrorBody = resp.json().await.expect("error body");
+    assert_eq!(body.error, code);
+    assert!(!body.message.is_empty());
+    body
+}
+
+/// A minimal server-sent events reader over a streaming response.
+pub struct SseReader {
+    resp: Response,
+    buf: String,
+}
+
+/// One parsed SSE block.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SseBlock {
+    pub event: Option<String>,
+    pub data: Option<String>,
+    pub comments: Vec<String>,
+}
+
+impl SseReader {
+    pub fn new(resp: Response) -> Self {
+        Self {
+            resp,
+            buf: String::new(),
+        }
+    }
+
+    /// The next block, or `None` when the stream ended.
+    pub async fn next_block(&mut self) -> Option<SseBlock> {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let raw: String = self.buf.drain(..end + 2).collect();
+                let mut block = SseBlock::default();
+                for line in raw.lines() {
+                    if let Some(c) = line.strip_prefix(':') {
+                        block.comments.push(c.trim().to_owned());
+                    } else if let Some(e) = line.strip_prefix("event:") {
+                        block.event = Some(e.trim().to_owned());
+                    } else if let Some(d) = line.strip_prefix("data:") {
+                        block.data = Some(d.trim().to_owned());
+                    }
+                }
+                return Some(block);
+            }
+            match self.resp.chunk().await {
+                Ok(Some(bytes)) => self.buf.push_str(&String::from_utf8_lossy(&bytes)),
+                _ => return None,
+            }
+        }
+    }
+
+    /// The next `event:` block (skipping comments), waiting at most 30 s (a hang guard).
+    pub async fn next_event(&mut self) -> Option<SseBlock> {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                let block = self.next_block().await?;
+                if block.event.is_some() {
+                    return Some(block);
+                }
+            }
+        })
+        .await
+        .expect("an event within 30 s")
+    }
+}
+
+/// Opens an event stream and waits for its `: connected` comment.
+pub async fn open_events(ts: &TestServer, token: &str) -> SseReader {
+    let resp = ts
+        .request(Method::GET, "/api/events")
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let ct = resp.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(ct.starts_with("text/event-stream"), "{ct}");
+    let mut reader = SseReader::new(resp);
+    let first = tokio::time::timeout(Duration::from_secs(30), reader.next_block())
+        .await
+        .expect("first block in time")
+        .expect("first block");
+    assert_eq!(first.comments, vec!["connected".to_owned()]);
+    reader
+}

@@ -1,0 +1,162 @@
+//! Concurrent read-modify-write on one profile, and push over server-sent events.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{TestServer, open_events};
+use outpost_core::wire::{ErrorBody, PROFILE_EVENT, ProfileChanged, ServerProfile, etag};
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_never_lose_an_update() {
+    let ts = Arc::new(TestServer::start().await);
+    let token = Arc::new(ts.sign_up("ann").await);
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let ts = Arc::clone(&ts);
+            let token = Arc::clone(&token);
+            tokio::spawn(async move {
+                let mut base = ts.profile(&token).await;
+                let mut accepted = Vec::new();
+                loop {
+                    let name = format!("writer {i} on v{}", base.version);
+                    let resp = ts
+                        .put_profile(
+                            &token,
+                            Some(&etag(base.version)),
+                            json!({"name": name, "photo_url": ""}),
+                        )
+                        .await;
+                    match resp.status() {
+                        StatusCode::OK => {
+                            let p: ServerProfile = resp.json().await.unwrap();
+                            assert_eq!(p.version, base.version + 1);
+                            accepted.push(p);
+                            return accepted;
+                        }
+                        StatusCode::PRECONDITION_FAILED => {
+                            let body: ErrorBody = resp.json().await.unwrap();
+                            base = body.current.expect("412 carries the current profile");
+                        }
+                        other => panic!("unexpected status {other}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut accepted = Vec::new();
+    for task in tasks {
+        accepted.extend(task.await.unwrap());
+    }
+    assert_eq!(accepted.len(), 50);
+    let last = ts.profile(&token).await;
+    assert_eq!(last.version, 1 + accepted.len() as u64);
+
+    // The history holds every accepted version exactly once, as answered.
+    let conn = rusqlite::Connection::open(ts.db_path()).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT h.version, h.name FROM profile_history h JOIN accounts a ON a.id = h.account_id \
+             WHERE a.username = 'ann' ORDER BY h.version",
+        )
+        .unwrap();
+    let history: Vec<(u64, String)> = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let versions: Vec<u64> = history.iter().map(|(v, _)| *v).collect();
+    assert_eq!(versions, (1..=last.version).collect::<Vec<_>>());
+    for p in &accepted {
+        assert!(
+            history.contains(&(p.version, p.name.clone())),
+            "version {} recorded",
+            p.version
+        );
+    }
+}
+
+fn version_of(block: &common::SseBlock) -> u64 {
+    assert_eq!(block.event.as_deref(), Some(PROFILE_EVENT));
+    serde_json::from_str::<ProfileChanged>(block.data.as_deref().unwrap())
+        .unwrap()
+        .version
+}
+
+#[tokio::test]
+async fn events_reach_every_stream_of_the_account_and_no_other() {
+    let ts = TestServer::start().await;
+    let ann = ts.sign_up("ann").await;
+    let bob = ts.sign_up("bob").await;
+    let mut ann1 = open_events(&ts, &ann).await;
+    let mut ann2 = open_events(&ts, &ann).await;
+    let mut bob1 = open_events(&ts, &bob).await;
+
+    let resp = ts
+        .put_profile(&ann, Some("\"1\""), json!({"name": "Ann", "photo_url": ""}))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(version_of(&ann1.next_event().await.unwrap()), 2);
+    assert_eq!(version_of(&ann2.next_event().await.unwrap()), 2);
+
+    // Bob's stream got nothing from Ann: the first event it sees is Bob's own change.
+    let resp = ts
+        .put_profile(&bob, Some("\"1\""), json!({"name": "Bob", "photo_url": ""}))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = ts
+        .put_profile(
+            &bob,
+            Some("\"2\""),
+            json!({"name": "Bobby", "photo_url": ""}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(version_of(&bob1.next_event().await.unwrap()), 2);
+    assert_eq!(version_of(&bob1.next_event().await.unwrap()), 3);
+
+    // And Ann's streams did not get Bob's changes: their next event is Ann's next change.
+    let resp = ts
+        .put_profile(
+            &ann,
+            Some("\"2\""),
+            json!({"name": "Ann L", "photo_url": ""}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(version_of(&ann1.next_event().await.unwrap()), 3);
+    assert_eq!(version_of(&ann2.next_event().await.unwrap()), 3);
+}
+
+#[tokio::test]
+async fn shutdown_ends_open_streams_and_finishes() {
+    let ts = TestServer::start().await;
+    let token = ts.sign_up("ann").await;
+    let mut stream = open_events(&ts, &token).await;
+    let TestServer { server, dir, .. } = ts;
+    tokio::time::timeout(std::time::Duration::from_secs(30), server.shutdown())
+        .await
+        .expect("shutdown is not held by open streams")
+        .unwrap();
+    let end = tokio::time::timeout(std::time::Duration::from_secs(30), stream.next_block())
+        .await
+        .expect("stream ends");
+    assert_eq!(end, None);
+    drop(dir);
+}
+
+#[tokio::test]
+async fn idle_streams_get_keep_alive_comments() {
+    let ts = TestServer::start_with(|c| c.keep_alive = std::time::Duration::from_millis(20)).await;
+    let token = ts.sign_up("ann").await;
+    let mut stream = open_events(&ts, &token).await;
+    let block = tokio::time::timeout(std::time::Duration::from_secs(30), stream.next_block())
+        .await
+        .expect("a keep-alive in time")
+        .unwrap();
+    assert_eq!(block.event, None);
+    assert_eq!(block.comments.len(), 1);
+}
