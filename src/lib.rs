@@ -12,3 +12,6 @@ pub mod ui;
 pub fn start() {
     leptos::mount::mount_to_body(ui::app::App);
 }
+
+#[cfg(test)]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

@@ -1,13 +1,153 @@
-//! The root component.
+//! The root component: opens the device store, restores the last session (so the app works
+//! offline), and shows the sign-in page or the profile, always under the status bar.
 
+use leptos::ev;
 use leptos::prelude::*;
 
-/// The whole app: status bar and the current view.
+use crate::data::repositories::SessionRepository;
+use crate::data::repositories::user_profile_repository::now_ms;
+use crate::data::services::{
+    ApiClientService, Database, DatabaseService, Settings, StoredSession, connectivity,
+    service_worker,
+};
+use crate::ui::core::status_bar::StatusBar;
+use crate::ui::core::update_banner::UpdateBanner;
+use crate::ui::settings::settings_page::SettingsPage;
+use crate::ui::sign_in::sign_in_page::SignInPage;
+use crate::ui::user_profile::profile_page::ProfilePage;
+use crate::ui::user_profile::view_model::UserProfileViewModel;
+
+/// Where the app is.
+#[derive(Clone)]
+enum Phase {
+    /// Opening IndexedDB and reading the session.
+    Opening,
+    /// Nobody is signed in on this device.
+    SignedOut,
+    /// The profile of the signed-in account.
+    SignedIn(UserProfileViewModel),
+    /// The device store could not be opened.
+    Failed(String),
+}
+
+/// How long opening may take before the person is told why it waits.
+const SLOW_OPEN_MS: u32 = 4_000;
+
+/// The whole app.
 #[component]
 pub fn App() -> impl IntoView {
+    let api = ApiClientService::new("");
+    let db = DatabaseService::new();
+    let sessions = SessionRepository::new(api.clone(), db.clone());
+    let phase = RwSignal::new(Phase::Opening);
+    let settings = RwSignal::new(Settings::default());
+
+    let online = RwSignal::new(connectivity::is_online());
+    let _ = window_event_listener(ev::online, move |_| online.set(true));
+    let _ = window_event_listener(ev::offline, move |_| online.set(false));
+    let now = RwSignal::new(now_ms());
+    let _ = set_interval_with_handle(
+        move || now.set(now_ms()),
+        std::time::Duration::from_secs(1),
+    );
+    let update_ready = RwSignal::new(false);
+    service_worker::register(move || update_ready.set(true));
+
+    let slow_open = RwSignal::new(false);
+    set_timeout(
+        move || {
+            if matches!(phase.get_untracked(), Phase::Opening) {
+                slow_open.set(true);
+            }
+        },
+        std::time::Duration::from_millis(u64::from(SLOW_OPEN_MS)),
+    );
+
+    // Browser-only services live in thread-local arena slots so views can capture them.
+    let services = StoredValue::new_local((api, db));
+    let sessions = StoredValue::new_local(sessions);
+    let open_session = move |session: StoredSession| {
+        let (api, db) = services.get_value();
+        leptos::task::spawn_local(async move {
+            let stored = db.load_settings().await.unwrap_or_default();
+            settings.set(stored.clone());
+            match UserProfileViewModel::open(api, db, session, stored).await {
+                Ok(vm) => {
+                    vm.load();
+                    phase.set(Phase::SignedIn(vm));
+                }
+                Err(e) => phase.set(Phase::Failed(e.to_string())),
+            }
+        });
+    };
+    leptos::task::spawn_local(async move {
+        match sessions.get_value().current().await {
+            Ok(Some(session)) => open_session(session),
+            Ok(None) => phase.set(Phase::SignedOut),
+            Err(e) => phase.set(Phase::Failed(e.to_string())),
+        }
+    });
+
+    let on_signed_in = Callback::new(open_session);
+    let on_signed_out = Callback::new(move |()| phase.set(Phase::SignedOut));
+    let on_settings = Callback::new(move |next: Settings| {
+        if let Phase::SignedIn(vm) = phase.get_untracked() {
+            vm.apply_settings(next.clone());
+        }
+        let (_, db) = services.get_value();
+        leptos::task::spawn_local(async move {
+            let _ = db.save_settings(&next).await;
+        });
+    });
+    let profile = Signal::derive(move || match phase.get() {
+        Phase::SignedIn(vm) => Some(vm.state.get()),
+        _ => None,
+    });
+
     view! {
-        <main id="outpost" data-mounted="true">
-            <h1>"Outpost"</h1>
-        </main>
+        <div id="outpost" data-mounted="true">
+            <header class="top">
+                <span class="brand">"Outpost"</span>
+                <StatusBar online=online.into() profile=profile now=now.into() />
+            </header>
+            <UpdateBanner ready=update_ready.into() />
+            <main>
+                {move || match phase.get() {
+                    Phase::Opening => {
+                        view! {
+                            <p class="opening">
+                                {move || {
+                                    if slow_open.get() {
+                                        "Still opening. If Outpost is open in another tab with an older version, close that tab to continue."
+                                    } else {
+                                        "Opening…"
+                                    }
+                                }}
+                            </p>
+                        }
+                            .into_any()
+                    }
+                    Phase::SignedOut => {
+                        view! { <SignInPage sessions=sessions on_signed_in=on_signed_in /> }
+                            .into_any()
+                    }
+                    Phase::SignedIn(vm) => {
+                        view! {
+                            <ProfilePage vm=vm on_signed_out=on_signed_out />
+                            <SettingsPage settings=settings on_change=on_settings />
+                        }
+                            .into_any()
+                    }
+                    Phase::Failed(message) => {
+                        view! {
+                            <p class="notice error" role="alert">
+                                "Outpost could not open its storage on this device. " {message}
+                            </p>
+                        }
+                            .into_any()
+                    }
+                }}
+            </main>
+        </div>
     }
 }

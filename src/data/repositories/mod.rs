@@ -1,6 +1,8 @@
 //! Repositories: the single source of truth for each kind of data. The UI reads and changes
 //! data only through them.
 
+pub mod session_repository;
 pub mod user_profile_repository;
 
+pub use session_repository::{SessionError, SessionRepository};
 pub use user_profile_repository::{ProfileState, SaveError, SaveOutcome, UserProfileRepository};

@@ -244,9 +244,11 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         };
         match self.inner.api.get_profile(&token).await {
             Ok(profile) => {
-                self.run(Job::AdoptRemote(profile)).await;
+                self.run(Job::AdoptRemote(profile.clone())).await;
+                // What the strategy shows: the server's copy unless local changes wait (the
+                // machine may not have adopted it yet if its own request is in flight).
                 let local = self.inner.machine.borrow().record().cloned();
-                strategy::local_only_read(local.as_ref()).map(|r| r.record)
+                strategy::fallback_read(Ok(profile), local.as_ref(), now_ms()).map(|r| r.record)
             }
             Err(error) => {
                 if matches!(error, ApiError::Unauthorized(_)) {

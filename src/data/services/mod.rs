@@ -9,6 +9,7 @@ pub mod api_client;
 pub mod connectivity;
 pub mod database;
 pub mod event_stream;
+pub mod service_worker;
 pub mod sse;
 
 pub use api_client::{ApiClient, ApiClientService, ApiError};

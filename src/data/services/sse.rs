@@ -67,7 +67,7 @@ impl SseParser {
 mod tests {
     use super::*;
 
-    #[test]
+    #[wasm_bindgen_test::wasm_bindgen_test]
     fn events_split_across_chunks_and_characters() {
         let mut parser = SseParser::default();
         let stream = ": connected\n\nevent: profile\ndata: {\"version\":2}\n\ndata: h\u{e9}\r\n\r\n";

@@ -89,7 +89,7 @@ impl Drop for TabChannel {
 mod tests {
     use super::*;
 
-    #[test]
+    #[wasm_bindgen_test::wasm_bindgen_test]
     fn messages_round_trip() {
         for m in [
             TabMessage::Profile("ann".into()),

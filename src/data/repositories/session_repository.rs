@@ -1,0 +1,144 @@
+//! `SessionRepository`: who is signed in on this device. The token is kept in IndexedDB so the
+//! app opens offline with the last account; signing out removes that account's data from the
+//! device so the next person cannot read it.
+
+use outpost_core::validate;
+use outpost_core::wire::Credentials;
+
+use crate::data::services::{ApiClient, ApiError, Database, DbError, StoredSession};
+
+/// The meta key remembering the answer of `navigator.storage.persist()`.
+pub const PERSIST_KEY: &str = "storage-persisted";
+
+/// Why signing in or up failed; the words are for people.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    /// A field breaks a rule; nothing was sent.
+    #[error("{0}")]
+    Invalid(#[from] validate::FieldError),
+    /// Wrong username or password.
+    #[error("The username or password is wrong.")]
+    WrongCredentials,
+    /// The username is taken.
+    #[error("That username is taken. Choose another, or sign in.")]
+    Taken,
+    /// No connection: signing in needs the server once.
+    #[error("Signing in needs a connection. Check the network and try again.")]
+    Offline,
+    /// Too many attempts or an overloaded server.
+    #[error("The server asked to wait before trying again.")]
+    TryLater,
+    /// The device store failed.
+    #[error("{0}")]
+    Storage(#[from] DbError),
+    /// Anything else the server said.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<ApiError> for SessionError {
+    fn from(error: ApiError) -> Self {
+        match error {
+            ApiError::Unauthorized(_) => SessionError::WrongCredentials,
+            ApiError::Taken(_) => SessionError::Taken,
+            ApiError::Unreachable | ApiError::Timeout => SessionError::Offline,
+            ApiError::Server { status: 429, .. } | ApiError::Server { status: 503, .. } => {
+                SessionError::TryLater
+            }
+            ApiError::Invalid { message, .. } => SessionError::Other(message),
+            other => SessionError::Other(other.to_string()),
+        }
+    }
+}
+
+/// Sign-up, sign-in and sign-out, on the server and on this device.
+#[derive(Clone)]
+pub struct SessionRepository<A, D> {
+    api: A,
+    db: D,
+}
+
+impl<A: ApiClient, D: Database> SessionRepository<A, D> {
+    /// A session repository over these services.
+    pub fn new(api: A, db: D) -> Self {
+        Self { api, db }
+    }
+
+    /// The session stored on this device, if any.
+    pub async fn current(&self) -> Result<Option<StoredSession>, DbError> {
+        self.db.load_session().await
+    }
+
+    /// Creates an account (or signs in, with `create == false`) and stores the session.
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        create: bool,
+    ) -> Result<StoredSession, SessionError> {
+        let credentials = Credentials {
+            username: username.trim().to_owned(),
+            password: password.to_owned(),
+        };
+        validate::credentials(&credentials)?;
+        let token = if create {
+            self.api.create_account(&credentials).await?
+        } else {
+            self.api.sign_in(&credentials).await?
+        };
+        let previous = self.db.load_session().await?;
+        if let Some(previous) = previous.filter(|p| p.account != credentials.username) {
+            // Another account's leftovers (a session that ended without sign-out): a new
+            // person must not be able to read them.
+            self.db.delete_profile(&previous.account).await?;
+        }
+        let session = StoredSession {
+            account: credentials.username,
+            token: Some(token),
+        };
+        self.db.save_session(&session).await?;
+        Ok(session)
+    }
+
+    /// Marks the stored session as needing a new sign-in (after a 401), keeping the account
+    /// so its unsynced changes stay and are sent after signing in again.
+    pub async fn mark_expired(&self, account: &str) -> Result<(), DbError> {
+        self.db
+            .save_session(&StoredSession {
+                account: account.to_owned(),
+                token: None,
+            })
+            .await
+    }
+
+    /// Signs out: revokes the token on the server if reachable, and removes the account's
+    /// data from this device either way.
+    pub async fn sign_out(&self, session: &StoredSession) -> Result<(), DbError> {
+        if let Some(token) = &session.token {
+            // Offline sign-out still forgets the token here; it expires on the server.
+            let _ = self.api.sign_out(token).await;
+        }
+        self.db.delete_profile(&session.account).await?;
+        self.db.clear_session().await
+    }
+
+    /// Asks the browser to keep this origin's storage under pressure (once per device), and
+    /// remembers the answer.
+    pub async fn request_persistent_storage(&self) -> Option<bool> {
+        if let Ok(Some(answer)) = self.db.load_meta(PERSIST_KEY).await {
+            return Some(answer == "true");
+        }
+        let storage = web_sys::window()?.navigator().storage();
+        let promise = storage.persist().ok()?;
+        let granted = wasm_bindgen_futures::JsFuture::from(promise)
+            .await
+            .ok()?
+            .as_bool()
+            .unwrap_or(false);
+        let _ = self
+            .db
+            .save_meta(PERSIST_KEY, if granted { "true" } else { "false" })
+            .await;
+        Some(granted)
+    }
+}

@@ -1,0 +1,116 @@
+//! The service worker (`/sw.js`): registration, and the "a new version is ready" handshake.
+//! A new build installs in the background and waits; the page shows a banner, and "Reload"
+//! tells the waiting worker to take over, then reloads once it controls the page.
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{ServiceWorker, ServiceWorkerRegistration, ServiceWorkerState};
+
+/// Registers `/sw.js`; calls `on_update_ready` when a new build is installed and waiting
+/// while an older one controls the page.
+pub fn register(on_update_ready: impl Fn() + Clone + 'static) {
+    let Some(window) = web_sys::window() else { return };
+    let container = window.navigator().service_worker();
+    let promise = container.register("/sw.js");
+    wasm_bindgen_futures::spawn_local(async move {
+        let Ok(registration) = JsFuture::from(promise).await else {
+            leptos::logging::warn!("service worker registration failed; the app will not work offline");
+            return;
+        };
+        let Ok(registration) = registration.dyn_into::<ServiceWorkerRegistration>() else {
+            return;
+        };
+        let has_controller = || {
+            web_sys::window()
+                .and_then(|w| w.navigator().service_worker().controller())
+                .is_some()
+        };
+        if registration.waiting().is_some() && has_controller() {
+            on_update_ready();
+        }
+        let reg = registration.clone();
+        let on_found = Closure::<dyn Fn()>::new(move || {
+            let Some(installing) = reg.installing() else { return };
+            let ready = on_update_ready.clone();
+            let worker = installing.clone();
+            let on_state = Closure::<dyn Fn()>::new(move || {
+                if worker.state() == ServiceWorkerState::Installed && has_controller() {
+                    ready();
+                }
+            });
+            installing.set_onstatechange(Some(on_state.as_ref().unchecked_ref()));
+            on_state.forget();
+        });
+        registration.set_onupdatefound(Some(on_found.as_ref().unchecked_ref()));
+        on_found.forget();
+        // Look for a new build now (the browser also does on navigations).
+        let _ = registration.update();
+    });
+}
+
+/// Activates the waiting build and reloads the page once it controls it.
+pub fn activate_update() {
+    let Some(window) = web_sys::window() else { return };
+    let container = window.navigator().service_worker();
+    let on_change = Closure::<dyn Fn()>::new(move || {
+        if let Some(w) = web_sys::window() {
+            let _ = w.location().reload();
+        }
+    });
+    container.set_oncontrollerchange(Some(on_change.as_ref().unchecked_ref()));
+    on_change.forget();
+    wasm_bindgen_futures::spawn_local(async move {
+        let Ok(registration) = JsFuture::from(container.get_registration()).await else {
+            return;
+        };
+        let Ok(registration) = registration.dyn_into::<ServiceWorkerRegistration>() else {
+            return;
+        };
+        match registration.waiting() {
+            Some(waiting) => post_skip_waiting(&waiting),
+            None => {
+                if let Some(w) = web_sys::window() {
+                    let _ = w.location().reload();
+                }
+            }
+        }
+    });
+}
+
+fn post_skip_waiting(worker: &ServiceWorker) {
+    let message = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&message, &"type".into(), &"SKIP_WAITING".into());
+    let _ = worker.post_message(&message);
+}
+
+/// Registers a Background Sync so the service worker sends a pending change when the
+/// connection returns, even with every tab closed. Returns whether it was registered.
+pub async fn request_background_sync() -> bool {
+    let Some(window) = web_sys::window() else { return false };
+    let Ok(ready) = window.navigator().service_worker().ready() else {
+        return false;
+    };
+    let Ok(registration) = JsFuture::from(ready).await else {
+        return false;
+    };
+    let Ok(sync) = js_sys::Reflect::get(&registration, &"sync".into()) else {
+        return false;
+    };
+    if sync.is_undefined() {
+        return false;
+    }
+    let Ok(register) = js_sys::Reflect::get(&sync, &"register".into()) else {
+        return false;
+    };
+    let Ok(register) = register.dyn_into::<js_sys::Function>() else {
+        return false;
+    };
+    match register.call1(&sync, &"outpost-sync".into()) {
+        Ok(promise) => match promise.dyn_into::<js_sys::Promise>() {
+            Ok(promise) => JsFuture::from(promise).await.is_ok(),
+            Err(_) => false,
+        },
+        Err(_) => false,
+    }
+}

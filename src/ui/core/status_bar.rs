@@ -1,0 +1,106 @@
+//! The one status element: online or offline, and where the data is (saved on this device,
+//! syncing, synced and when, conflict, or what went wrong and what to do). Tests and assistive
+//! technology read it through `role="status"` and its `data-*` attributes.
+
+use leptos::prelude::*;
+use outpost_core::strategy::Source;
+use outpost_core::sync::SyncState;
+
+use crate::data::repositories::ProfileState;
+use crate::ui::core::time::{ago, clock};
+
+/// The sentence for the sync part of the status.
+pub fn sync_words(state: &ProfileState, now: u64) -> String {
+    let status = &state.status;
+    if let Some(error) = &state.storage_error {
+        return error.clone();
+    }
+    match status.state {
+        SyncState::Synced => match status.last_synced_at {
+            Some(at) => format!("All changes synced. Last synced at {}.", clock(at)),
+            None => "All changes synced.".to_owned(),
+        },
+        SyncState::Pending if !status.online => {
+            "Saved on this device. It will sync when you are back online.".to_owned()
+        }
+        SyncState::Pending => "Saved on this device, not yet synced.".to_owned(),
+        SyncState::Syncing => "Syncing…".to_owned(),
+        SyncState::Conflict => {
+            "This profile was changed on another device too. Choose which values to keep.".to_owned()
+        }
+        SyncState::Error if status.needs_sign_in => {
+            "Your session has ended. Sign in again to sync; your changes are kept on this device."
+                .to_owned()
+        }
+        SyncState::Error => {
+            let reason = status
+                .last_error
+                .clone()
+                .unwrap_or_else(|| "The server could not be reached.".to_owned());
+            match status.next_retry_at {
+                Some(at) if at > now => format!(
+                    "{reason} Your changes are kept on this device; retrying in {} s.",
+                    (at - now).div_ceil(1000)
+                ),
+                _ => format!("{reason} Your changes are kept on this device."),
+            }
+        }
+    }
+}
+
+/// Whether the values shown come from this device only, and how old they are.
+pub fn source_words(state: &ProfileState, now: u64) -> Option<String> {
+    if state.source == Source::Remote {
+        return None;
+    }
+    let record = state.record.as_ref()?;
+    Some(match record.last_synced_at {
+        Some(at) => format!(
+            "Showing the copy on this device, last confirmed by the server {}.",
+            ago(at, now)
+        ),
+        None => "Showing the copy on this device; the server has not confirmed it yet.".to_owned(),
+    })
+}
+
+/// The status bar. `profile` is `None` while signed out.
+#[component]
+pub fn StatusBar(
+    /// Whether the browser says it is online.
+    online: Signal<bool>,
+    /// The profile's state while signed in.
+    profile: Signal<Option<ProfileState>>,
+    /// The current time, ticking, for "retrying in" and "n minutes ago".
+    now: Signal<u64>,
+) -> impl IntoView {
+    let sync_state = move || {
+        profile
+            .get()
+            .map(|p| p.status.state.as_str())
+            .unwrap_or("synced")
+    };
+    view! {
+        <div
+            class="status"
+            role="status"
+            aria-live="polite"
+            data-connectivity=move || if online.get() { "online" } else { "offline" }
+            data-sync=sync_state
+        >
+            <span class=move || {
+                if online.get() { "pill online" } else { "pill offline" }
+            }>{move || if online.get() { "Online" } else { "Offline" }}</span>
+            <span class="sync-words">
+                {move || {
+                    profile
+                        .get()
+                        .map(|p| sync_words(&p, now.get()))
+                        .unwrap_or_else(|| "Not signed in.".to_owned())
+                }}
+            </span>
+            <span class="source-words">
+                {move || profile.get().and_then(|p| source_words(&p, now.get()))}
+            </span>
+        </div>
+    }
+}

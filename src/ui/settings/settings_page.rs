@@ -1,0 +1,94 @@
+//! Settings: how the profile is read and written, the conflict policy, and how often it
+//! syncs. Remembered on this device; applied at once.
+
+use leptos::prelude::*;
+use outpost_core::strategy::{ReadStrategy, WriteStrategy};
+use outpost_core::sync::ConflictPolicy;
+
+use crate::data::services::Settings;
+
+fn parse<T: serde::de::DeserializeOwned>(value: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(value.to_owned())).ok()
+}
+
+/// The settings form; `on_change` receives every new value to store and apply.
+#[component]
+pub fn SettingsPage(
+    /// The settings shown (and updated as the person changes them).
+    settings: RwSignal<Settings>,
+    /// Stores and applies each change.
+    on_change: Callback<Settings>,
+) -> impl IntoView {
+    let update = move |change: Box<dyn FnOnce(&mut Settings)>| {
+        let mut next = settings.get_untracked();
+        change(&mut next);
+        settings.set(next.clone());
+        on_change.run(next);
+    };
+    view! {
+        <section class="settings" aria-labelledby="settings-title">
+            <h2 id="settings-title">"Settings"</h2>
+            <label for="read-strategy">"Read strategy"</label>
+            <select
+                id="read-strategy"
+                prop:value=move || settings.get().read_strategy.as_str()
+                on:change=move |ev| {
+                    if let Some(v) = parse::<ReadStrategy>(&event_target_value(&ev)) {
+                        update(Box::new(move |s| s.read_strategy = v));
+                    }
+                }
+            >
+                <option value="fallback">"Server first, this device if offline"</option>
+                <option value="stream">"This device at once, then the server"</option>
+                <option value="local-only">"This device only (sync keeps it fresh)"</option>
+            </select>
+            <label for="write-strategy">"Write strategy"</label>
+            <select
+                id="write-strategy"
+                prop:value=move || settings.get().write_strategy.as_str()
+                on:change=move |ev| {
+                    if let Some(v) = parse::<WriteStrategy>(&event_target_value(&ev)) {
+                        update(Box::new(move |s| s.write_strategy = v));
+                    }
+                }
+            >
+                <option value="offline-first">"Save on this device first, then sync"</option>
+                <option value="online-only">"Save only when the server accepts"</option>
+            </select>
+            <label for="conflict-policy">"Conflict policy"</label>
+            <select
+                id="conflict-policy"
+                prop:value=move || {
+                    match settings.get().conflict_policy {
+                        ConflictPolicy::Ask => "ask",
+                        ConflictPolicy::LocalWins => "local-wins",
+                        ConflictPolicy::RemoteWins => "remote-wins",
+                    }
+                }
+                on:change=move |ev| {
+                    if let Some(v) = parse::<ConflictPolicy>(&event_target_value(&ev)) {
+                        update(Box::new(move |s| s.conflict_policy = v));
+                    }
+                }
+            >
+                <option value="ask">"Ask me"</option>
+                <option value="local-wins">"This device wins"</option>
+                <option value="remote-wins">"The other device wins"</option>
+            </select>
+            <label for="sync-interval">"Sync interval (minutes)"</label>
+            <input
+                id="sync-interval"
+                type="number"
+                min="1"
+                max="1440"
+                prop:value=move || (settings.get().sync_interval_secs / 60).to_string()
+                on:change=move |ev| {
+                    if let Ok(minutes) = event_target_value(&ev).parse::<u32>() {
+                        let minutes = minutes.clamp(1, 1440);
+                        update(Box::new(move |s| s.sync_interval_secs = minutes * 60));
+                    }
+                }
+            />
+        </section>
+    }
+}

@@ -1,0 +1,102 @@
+//! Sign in or create an account. Validation uses the server's rules (from `outpost-core`)
+//! and says which field is wrong before anything is sent.
+
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use outpost_core::validate;
+
+use crate::data::services::StoredSession;
+use crate::ui::user_profile::view_model::Sessions;
+
+/// The sign-in page; `on_signed_in` receives the new session.
+#[component]
+pub fn SignInPage(
+    /// Signs in or up, and stores the session.
+    sessions: StoredValue<Sessions, LocalStorage>,
+    /// Receives the new session.
+    on_signed_in: Callback<StoredSession>,
+)  -> impl IntoView {
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<(Option<&'static str>, String)>);
+    let busy = RwSignal::new(false);
+    // Which button submitted the form: "Sign in" (Enter) or "Create account".
+    let create = RwSignal::new(false);
+
+    let submit = move || {
+        let (user, pass) = (username.get_untracked(), password.get_untracked());
+        if let Err(e) = validate::username(user.trim()).and_then(|_| validate::password(&pass)) {
+            error.set(Some((Some(e.field), e.message)));
+            return;
+        }
+        error.set(None);
+        busy.set(true);
+        let sessions = sessions.get_value();
+        let creating = create.get_untracked();
+        leptos::task::spawn_local(async move {
+            let result = sessions.sign_in(&user, &pass, creating).await;
+            busy.set(false);
+            match result {
+                Ok(session) => {
+                    let _ = sessions.request_persistent_storage().await;
+                    on_signed_in.run(session);
+                }
+                Err(e) => error.set(Some((None, e.to_string()))),
+            }
+        });
+    };
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        submit();
+    };
+    let field_error = move |field: &'static str| {
+        move || error.get().filter(|(f, _)| *f == Some(field)).map(|(_, m)| m)
+    };
+    view! {
+        <section class="sign-in" aria-labelledby="sign-in-title">
+            <h1 id="sign-in-title">"Welcome to Outpost"</h1>
+            <p>"Your profile, on this device and in sync, online or not."</p>
+            <form on:submit=on_submit novalidate>
+                <label for="username">"Username"</label>
+                <input
+                    id="username"
+                    type="text"
+                    autocomplete="username"
+                    autocapitalize="none"
+                    spellcheck="false"
+                    aria-describedby="username-help username-error"
+                    prop:value=move || username.get()
+                    on:input=move |ev| username.set(event_target_value(&ev))
+                />
+                <p id="username-help" class="help">"3 to 32 lowercase letters, digits, '_', '.' or '-'."</p>
+                <p id="username-error" class="field-error">{field_error("username")}</p>
+                <label for="password">"Password"</label>
+                <input
+                    id="password"
+                    type="password"
+                    autocomplete="current-password"
+                    aria-describedby="password-error"
+                    prop:value=move || password.get()
+                    on:input=move |ev| password.set(event_target_value(&ev))
+                />
+                <p id="password-error" class="field-error">{field_error("password")}</p>
+                <div class="actions">
+                    <button type="submit" class="primary" disabled=move || busy.get()
+                        on:click=move |_| create.set(false)>
+                        "Sign in"
+                    </button>
+                    <button type="submit" disabled=move || busy.get()
+                        on:click=move |_| create.set(true)>
+                        "Create account"
+                    </button>
+                </div>
+                {move || {
+                    error
+                        .get()
+                        .filter(|(f, _)| f.is_none())
+                        .map(|(_, m)| view! { <p class="notice error" role="alert">{m}</p> })
+                }}
+            </form>
+        </section>
+    }
+}

@@ -1,0 +1,54 @@
+//! The conflict dialog: both values of each field changed on two devices, and the choice.
+
+use leptos::prelude::*;
+use outpost_core::sync::{Conflict, Resolution};
+
+/// Shows `conflict`; `on_choice` receives "Keep mine" or "Use theirs". Editing the form and
+/// saving is the third way out (the core merges the edit again).
+#[component]
+pub fn ConflictDialog(
+    /// The conflict to show.
+    conflict: Conflict,
+    /// Called with the person's choice.
+    on_choice: Callback<Resolution>,
+) -> impl IntoView {
+    let rows = conflict
+        .fields
+        .iter()
+        .map(|f| {
+            let label = f.field.label();
+            view! {
+                <div class="conflict-field">
+                    <dt>{label}</dt>
+                    <dd>
+                        <span class="mine">"Yours: " <q>{f.mine.clone()}</q></span>
+                        <span class="theirs">"Other device: " <q>{f.theirs.clone()}</q></span>
+                    </dd>
+                </div>
+            }
+        })
+        .collect_view();
+    view! {
+        <div
+            class="conflict"
+            role="dialog"
+            aria-modal="false"
+            aria-labelledby="conflict-title"
+            aria-describedby="conflict-help"
+        >
+            <h2 id="conflict-title">"Changed on two devices"</h2>
+            <p id="conflict-help">
+                "These fields were changed here and on another device. Choose which to keep, or edit the form and save."
+            </p>
+            <dl>{rows}</dl>
+            <div class="actions">
+                <button type="button" on:click=move |_| on_choice.run(Resolution::KeepMine)>
+                    "Keep mine"
+                </button>
+                <button type="button" on:click=move |_| on_choice.run(Resolution::UseTheirs)>
+                    "Use theirs"
+                </button>
+            </div>
+        </div>
+    }
+}

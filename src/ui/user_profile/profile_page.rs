@@ -1,0 +1,236 @@
+//! The profile page: the photo, the edit form, "Sync now", "Sign out", the conflict dialog,
+//! and the sign-in prompt after a session ended.
+
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use outpost_core::validate;
+
+use super::conflict_dialog::ConflictDialog;
+use super::view_model::UserProfileViewModel;
+
+/// The profile page.
+#[component]
+pub fn ProfilePage(
+    /// The view model of the signed-in account.
+    vm: UserProfileViewModel,
+    /// Called after signing out.
+    on_signed_out: Callback<()>,
+) -> impl IntoView {
+    let state = vm.state;
+    let local = move || state.with(|s| s.record.as_ref().map(|r| r.local.clone()).unwrap_or_default());
+    // The form starts from the stored values and follows them until the person types.
+    let name = RwSignal::new(String::new());
+    let photo_url = RwSignal::new(String::new());
+    let dirty = RwSignal::new(false);
+    Effect::new(move |_| {
+        let fields = local();
+        if !dirty.get_untracked() {
+            name.set(fields.name);
+            photo_url.set(fields.photo_url);
+        }
+    });
+    let field_error = RwSignal::new(None::<(&'static str, String)>);
+    let error_for = move |field: &'static str| {
+        move || field_error.get().filter(|(f, _)| *f == field).map(|(_, m)| m)
+    };
+
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let (n, p) = (name.get_untracked(), photo_url.get_untracked());
+        let fields = outpost_core::wire::ProfileFields {
+            name: n.clone(),
+            photo_url: p.clone(),
+        };
+        if let Err(error) = validate::profile(&fields) {
+            field_error.set(Some((error.field, error.message)));
+            return;
+        }
+        field_error.set(None);
+                leptos::task::spawn_local(async move {
+            if vm.save(n, p).await.is_ok() {
+                dirty.set(false);
+            }
+        });
+    };
+
+    let photo_broken = RwSignal::new(false);
+    let shown = move || local();
+    let on_choice = Callback::new(move |choice| {
+        dirty.set(false);
+        vm.resolve(choice);
+    });
+    let confirm_sign_out = RwSignal::new(false);
+    let sign_out = move || {
+                leptos::task::spawn_local(async move {
+            if vm.sign_out().await.is_ok() {
+                on_signed_out.run(());
+            }
+        });
+    };
+    let sign_out_now = sign_out.clone();
+    let on_sign_out = move |_| {
+        if vm.has_unsynced_changes() {
+            confirm_sign_out.set(true);
+        } else {
+            sign_out_now();
+        }
+    };
+    let notice = vm.notice;
+    let saving = vm.saving;
+    let account = vm.account();
+
+    view! {
+        <section class="profile" aria-labelledby="profile-title">
+            <div class="identity">
+                {move || {
+                    let fields = shown();
+                    if fields.photo_url.is_empty() || photo_broken.get() {
+                        let initial = fields.name.chars().next().unwrap_or('?').to_uppercase().to_string();
+                        view! {
+                            <div class="avatar placeholder" role="img" aria-label=fields.name.clone()>
+                                {initial}
+                            </div>
+                        }
+                            .into_any()
+                    } else {
+                        view! {
+                            <img
+                                class="avatar"
+                                src=fields.photo_url.clone()
+                                alt=fields.name.clone()
+                                width="96"
+                                height="96"
+                                on:error=move |_| photo_broken.set(true)
+                            />
+                        }
+                            .into_any()
+                    }
+                }}
+                <div>
+                    <h1 id="profile-title">{move || shown().name}</h1>
+                    <p class="account">"Signed in as " {account.clone()}</p>
+                </div>
+            </div>
+
+            {move || {
+                state
+                    .with(|s| s.status.conflict.clone())
+                    .map(|conflict| view! { <ConflictDialog conflict=conflict on_choice=on_choice /> })
+            }}
+
+            <Show when=move || state.with(|s| s.status.needs_sign_in)>
+                <ReauthForm vm=vm />
+            </Show>
+
+            <form class="edit" on:submit=on_submit novalidate>
+                <label for="name">"Name"</label>
+                <input
+                    id="name"
+                    name="name"
+                    type="text"
+                    autocomplete="name"
+                    maxlength="200"
+                    prop:value=move || name.get()
+                    aria-invalid=move || error_for("name")().is_some().to_string()
+                    aria-describedby="name-error"
+                    on:input=move |ev| {
+                        dirty.set(true);
+                        name.set(event_target_value(&ev));
+                    }
+                />
+                <p id="name-error" class="field-error">{error_for("name")}</p>
+                <label for="photo_url">"Photo URL"</label>
+                <input
+                    id="photo_url"
+                    name="photo_url"
+                    type="url"
+                    inputmode="url"
+                    placeholder="https://…"
+                    prop:value=move || photo_url.get()
+                    aria-invalid=move || error_for("photo_url")().is_some().to_string()
+                    aria-describedby="photo-error"
+                    on:input=move |ev| {
+                        dirty.set(true);
+                        photo_broken.set(false);
+                        photo_url.set(event_target_value(&ev));
+                    }
+                />
+                <p id="photo-error" class="field-error">{error_for("photo_url")}</p>
+                <div class="actions">
+                    <button type="submit" class="primary" disabled=move || saving.get()>
+                        "Save"
+                    </button>
+                    <button type="button" on:click=move |_| vm.sync_now()>
+                        "Sync now"
+                    </button>
+                    <button type="button" on:click=on_sign_out>
+                        "Sign out"
+                    </button>
+                </div>
+                {move || {
+                    notice
+                        .get()
+                        .map(|n| {
+                            if n.is_error {
+                                view! { <p class="notice error" role="alert">{n.text}</p> }.into_any()
+                            } else {
+                                view! { <p class="notice">{n.text}</p> }.into_any()
+                            }
+                        })
+                }}
+            </form>
+
+            <Show when=move || confirm_sign_out.get()>
+                <div class="confirm" role="alertdialog" aria-labelledby="signout-title" aria-describedby="signout-help">
+                    <h2 id="signout-title">"Sign out with unsynced changes?"</h2>
+                    <p id="signout-help">
+                        "Some changes have not reached the server yet. Signing out deletes them from this device."
+                    </p>
+                    <div class="actions">
+                        <button type="button" on:click={
+                            let sign_out = sign_out.clone();
+                            move |_| sign_out()
+                        }>"Sign out anyway"</button>
+                        <button type="button" on:click=move |_| confirm_sign_out.set(false)>
+                            "Cancel"
+                        </button>
+                    </div>
+                </div>
+            </Show>
+        </section>
+    }
+}
+
+/// Asks for the password again after the server ended the session; changes stay meanwhile.
+#[component]
+fn ReauthForm(vm: UserProfileViewModel) -> impl IntoView {
+    let password = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+                leptos::task::spawn_local(async move {
+            match vm.sign_in_again(password.get_untracked()).await {
+                Ok(()) => {
+                    password.set(String::new());
+                    error.set(None);
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+    view! {
+        <form class="reauth" on:submit=on_submit>
+            <p>"Your session has ended. Enter your password to sync your changes."</p>
+            <label for="reauth-password">"Password"</label>
+            <input
+                id="reauth-password"
+                type="password"
+                autocomplete="current-password"
+                prop:value=move || password.get()
+                on:input=move |ev| password.set(event_target_value(&ev))
+            />
+            <button type="submit">"Sign in again"</button>
+            {move || error.get().map(|e| view! { <p class="notice error" role="alert">{e}</p> })}
+        </form>
+    }
+}

@@ -1,0 +1,218 @@
+//! `UserProfileViewModel`: what the profile page binds to. It exposes the seed's `load()` and
+//! `save(name, photo_url)`, the sync status, and the conflict and session actions, and turns
+//! every outcome into words for the person. It talks only to the repositories.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use outpost_core::sync::Resolution;
+use outpost_core::wire::ProfileFields;
+
+use crate::data::repositories::{
+    ProfileState, SaveError, SaveOutcome, SessionError, SessionRepository, UserProfileRepository,
+};
+use crate::data::services::{
+    ApiClientService, DatabaseService, DbError, Settings, StoredSession, connectivity,
+    service_worker,
+};
+use crate::data::sync::triggers::{self, SyncTriggers};
+
+/// The repository type the app runs with.
+pub type ProfileRepo = UserProfileRepository<ApiClientService, DatabaseService>;
+/// The session repository type the app runs with.
+pub type Sessions = SessionRepository<ApiClientService, DatabaseService>;
+
+/// A message about the last action, shown under the form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    /// The words.
+    pub text: String,
+    /// Whether it reports a problem (shown as an alert).
+    pub is_error: bool,
+}
+
+/// The profile page's state and actions. `Copy`, so views capture it freely: the
+/// browser-only parts (repository, triggers) live in a thread-local arena slot.
+#[derive(Clone, Copy)]
+pub struct UserProfileViewModel {
+    parts: StoredValue<Parts, LocalStorage>,
+    /// The latest state from the repository.
+    pub state: RwSignal<ProfileState>,
+    /// The outcome of the last save or action.
+    pub notice: RwSignal<Option<Notice>>,
+    /// Whether a save is under way.
+    pub saving: RwSignal<bool>,
+}
+
+#[derive(Clone)]
+struct Parts {
+    repo: ProfileRepo,
+    sessions: Sessions,
+    api: ApiClientService,
+    triggers: Rc<RefCell<Option<SyncTriggers>>>,
+}
+
+impl UserProfileViewModel {
+    /// Opens the profile of the signed-in `session` and starts syncing it.
+    pub async fn open(
+        api: ApiClientService,
+        db: DatabaseService,
+        session: StoredSession,
+        settings: Settings,
+    ) -> Result<Self, DbError> {
+        let interval = settings.sync_interval_secs;
+        let repo = UserProfileRepository::new(
+            api.clone(),
+            db.clone(),
+            session.account.clone(),
+            session.token.clone(),
+            settings,
+        );
+        repo.start(connectivity::is_online()).await?;
+        let state = RwSignal::new(repo.state());
+        let parts = Parts {
+            repo: repo.clone(),
+            sessions: SessionRepository::new(api.clone(), db),
+            api: api.clone(),
+            triggers: Rc::default(),
+        };
+        let sessions = parts.sessions.clone();
+        let triggers = parts.triggers.clone();
+        let vm = Self {
+            parts: StoredValue::new_local(parts),
+            state,
+            notice: RwSignal::new(None),
+            saving: RwSignal::new(false),
+        };
+        let account = session.account.clone();
+        let expired_marked = Rc::new(std::cell::Cell::new(false));
+        repo.subscribe(move |s| {
+            if s.status.needs_sign_in && !expired_marked.replace(true) {
+                let sessions = sessions.clone();
+                let account = account.clone();
+                leptos::task::spawn_local(async move {
+                    let _ = sessions.mark_expired(&account).await;
+                });
+            }
+            state.set(s.clone());
+        });
+        *triggers.borrow_mut() = Some(triggers::start(&repo, api.url("/api/events"), interval));
+        Ok(vm)
+    }
+
+    fn repo(&self) -> ProfileRepo {
+        self.parts.with_value(|p| p.repo.clone())
+    }
+
+    /// The account shown.
+    pub fn account(&self) -> String {
+        self.repo().account().to_owned()
+    }
+
+    /// Reads the profile with the chosen strategy (the seed's `load()`).
+    pub fn load(&self) {
+        let repo = self.repo();
+        let notice = self.notice;
+        leptos::task::spawn_local(async move {
+            if let Err(error) = repo.load().await {
+                notice.set(Some(Notice {
+                    text: error.to_string(),
+                    is_error: true,
+                }));
+            }
+        });
+    }
+
+    /// Saves new values with the chosen strategy (the seed's `save()`); the notice says
+    /// whether they are on this device or on the server.
+    pub async fn save(&self, name: String, photo_url: String) -> Result<SaveOutcome, SaveError> {
+        self.saving.set(true);
+        let result = self.repo().save(ProfileFields { name, photo_url }).await;
+        self.saving.set(false);
+        if result == Ok(SaveOutcome::SavedOnDevice) {
+            // If every tab closes before the sync, the service worker sends it.
+            leptos::task::spawn_local(async {
+                service_worker::request_background_sync().await;
+            });
+        }
+        self.notice.set(Some(match &result {
+            Ok(SaveOutcome::SavedOnDevice) => Notice {
+                text: "Saved on this device.".to_owned(),
+                is_error: false,
+            },
+            Ok(SaveOutcome::Synced) => Notice {
+                text: "Saved and synced.".to_owned(),
+                is_error: false,
+            },
+            Err(error) => Notice {
+                text: error.to_string(),
+                is_error: true,
+            },
+        }));
+        result
+    }
+
+    /// "Sync now".
+    pub fn sync_now(&self) {
+        self.repo().sync();
+    }
+
+    /// The person's answer to a conflict.
+    pub fn resolve(&self, resolution: Resolution) {
+        let repo = self.repo();
+        leptos::task::spawn_local(async move { repo.resolve(resolution).await });
+    }
+
+    /// Whether signing out now would delete changes the server has not got.
+    pub fn has_unsynced_changes(&self) -> bool {
+        self.repo().has_unsynced_changes()
+    }
+
+    /// Signs out and forgets this account's data on this device.
+    pub async fn sign_out(&self) -> Result<(), DbError> {
+        let Parts {
+            repo,
+            sessions,
+            triggers,
+            ..
+        } = self.parts.get_value();
+        triggers.borrow_mut().take();
+        let session = StoredSession {
+            account: repo.account().to_owned(),
+            token: repo.token(),
+        };
+        sessions.sign_out(&session).await
+    }
+
+    /// Signs in again to the same account after the session ended; pending changes are sent.
+    pub async fn sign_in_again(&self, password: String) -> Result<(), SessionError> {
+        let Parts {
+            repo,
+            sessions,
+            api,
+            triggers,
+        } = self.parts.get_value();
+        let session = sessions.sign_in(repo.account(), &password, false).await?;
+        if let Some(token) = session.token {
+            repo.signed_in_again(token);
+            // The push stream needs the new token too.
+            let interval = repo.settings().sync_interval_secs;
+            *triggers.borrow_mut() = Some(triggers::start(&repo, api.url("/api/events"), interval));
+        }
+        Ok(())
+    }
+
+    /// Applies new settings to the running repository.
+    pub fn apply_settings(&self, settings: Settings) {
+        let Parts {
+            repo, api, triggers, ..
+        } = self.parts.get_value();
+        let restart = repo.settings().sync_interval_secs != settings.sync_interval_secs;
+        let interval = settings.sync_interval_secs;
+        repo.apply_settings(settings);
+        if restart {
+            *triggers.borrow_mut() = Some(triggers::start(&repo, api.url("/api/events"), interval));
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! Browser tests of the data layer: real IndexedDB in headless Chromium, and the real server
+//! started by `tools/with-server.sh` (its URL arrives at build time in OUTPOST_TEST_SERVER).
+#![cfg(target_arch = "wasm32")]
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use outpost::data::repositories::{SaveError, SaveOutcome, UserProfileRepository};
+use outpost::data::services::database::{DatabaseService, PROFILES, SETTINGS};
+use outpost::data::services::{ApiClient, ApiClientService, ApiError, Database, Settings};
+use outpost_core::strategy::{ReadError, ReadStrategy, WriteStrategy};
+use outpost_core::sync::{LocalRecord, SyncState};
+use outpost_core::wire::{Credentials, ProfileFields, ServerProfile};
+use rexie::TransactionMode;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const SERVER: &str = match option_env!("OUTPOST_TEST_SERVER") {
+    Some(url) => url,
+    None => "http://127.0.0.1:8080",
+};
+/// A port nothing listens on: the server "unreachable".
+const NOWHERE: &str = "http://127.0.0.1:9";
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", (js_sys::Math::random() * 1e12) as u64)
+}
+
+fn fields(name: &str) -> ProfileFields {
+    ProfileFields {
+        name: name.into(),
+        photo_url: String::new(),
+    }
+}
+
+async fn account(api: &ApiClientService) -> (String, String) {
+    let username = unique("u");
+    let token = api
+        .create_account(&Credentials {
+            username: username.clone(),
+            password: "password123".into(),
+        })
+        .await
+        .unwrap();
+    (username, token)
+}
+
+/// Polls `check` every 20 ms for up to 5 s.
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..250 {
+        if check() {
+            return;
+        }
+        gloo_timers::future::TimeoutFuture::new(20).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn settings(read: ReadStrategy, write: WriteStrategy) -> Settings {
+    Settings {
+        read_strategy: read,
+        write_strategy: write,
+        ..Settings::default()
+    }
+}
+
+#[wasm_bindgen_test]
+async fn records_round_trip_through_indexeddb() {
+    let db = DatabaseService::named(&unique("db-"));
+    assert_eq!(db.load_profile("ann").await.unwrap(), None);
+    let record = LocalRecord::from_local_edit(fields("Ann"), 42);
+    db.save_profile("ann", &record).await.unwrap();
+    assert_eq!(db.load_profile("ann").await.unwrap(), Some(record));
+    assert_eq!(db.load_settings().await.unwrap(), Settings::default());
+    db.delete_profile("ann").await.unwrap();
+    assert_eq!(db.load_profile("ann").await.unwrap(), None);
+}
+
+#[wasm_bindgen_test]
+async fn a_version_1_database_is_migrated_without_losing_data() {
+    let name = unique("old-");
+    let old = DatabaseService::open_version(&name, 1).await.unwrap();
+    assert!(!old.store_names().contains(&SETTINGS.to_owned()));
+    let record = LocalRecord::from_local_edit(fields("From v1"), 7);
+    let tx = old.transaction(&[PROFILES], TransactionMode::ReadWrite).unwrap();
+    tx.store(PROFILES)
+        .unwrap()
+        .put(
+            &serde_wasm_bindgen::to_value(&record).unwrap(),
+            Some(&JsValue::from_str("ann")),
+        )
+        .await
+        .unwrap();
+    tx.done().await.unwrap();
+    old.close();
+
+    let db = DatabaseService::named(&name);
+    assert_eq!(db.load_profile("ann").await.unwrap(), Some(record));
+    let mut changed = Settings::default();
+    changed.sync_interval_secs = 60;
+    db.save_settings(&changed).await.unwrap();
+    assert_eq!(db.load_settings().await.unwrap(), changed);
+}
+
+#[wasm_bindgen_test]
+async fn api_client_speaks_the_contract() {
+    let api = ApiClientService::new(SERVER);
+    let (_, token) = account(&api).await;
+    let profile = api.get_profile(&token).await.unwrap();
+    assert_eq!(profile.version, 1);
+    let saved = api.put_profile(&token, &fields("New"), 1).await.unwrap();
+    assert_eq!((saved.name.as_str(), saved.version), ("New", 2));
+    match api.put_profile(&token, &fields("Stale"), 1).await {
+        Err(ApiError::Stale(current)) => assert_eq!(current.version, 2),
+        other => panic!("expected a stale error, got {other:?}"),
+    }
+    assert!(matches!(
+        api.get_profile("not-a-token").await,
+        Err(ApiError::Unauthorized(_))
+    ));
+    assert_eq!(
+        ApiClientService::new(NOWHERE).get_profile(&token).await,
+        Err(ApiError::Unreachable)
+    );
+}
+
+async fn repo(
+    base: &str,
+    db: DatabaseService,
+    account: &str,
+    token: &str,
+    s: Settings,
+) -> UserProfileRepository<ApiClientService, DatabaseService> {
+    let repo = UserProfileRepository::new(
+        ApiClientService::new(base),
+        db,
+        account.to_owned(),
+        Some(token.to_owned()),
+        s,
+    );
+    repo.start(true).await.unwrap();
+    repo
+}
+
+#[wasm_bindgen_test]
+async fn fallback_read_uses_the_server_then_the_device() {
+    let api = ApiClientService::new(SERVER);
+    let (user, token) = account(&api).await;
+    let db = DatabaseService::named(&unique("db-"));
+    let s = settings(ReadStrategy::Fallback, WriteStrategy::OfflineFirst);
+
+    let offline = repo(NOWHERE, db.clone(), &user, &token, s.clone()).await;
+    assert_eq!(offline.load().await, Err(ReadError::NotAvailableOffline));
+
+    let online = repo(SERVER, db.clone(), &user, &token, s.clone()).await;
+    let read = online.load().await.unwrap();
+    assert_eq!(read.local.name, user);
+    assert_eq!(db.load_profile(&user).await.unwrap().unwrap().local.name, user);
+
+    let offline = repo(NOWHERE, db, &user, &token, s).await;
+    assert_eq!(offline.load().await.unwrap().local.name, user);
+}
+
+#[wasm_bindgen_test]
+async fn stream_read_shows_the_device_copy_then_the_server() {
+    let api = ApiClientService::new(SERVER);
+    let (user, token) = account(&api).await;
+    api.put_profile(&token, &fields("On server"), 1).await.unwrap();
+    let db = DatabaseService::named(&unique("db-"));
+    let stale = ServerProfile {
+        name: "Old".into(),
+        photo_url: String::new(),
+        version: 1,
+        updated_at: "2026-01-01T00:00:00Z".into(),
+    };
+    db.save_profile(&user, &LocalRecord::from_server(stale, 1)).await.unwrap();
+
+    let repo = repo(SERVER, db, &user, &token, Settings::default()).await;
+    let first = repo.load().await.unwrap();
+    assert_eq!(first.local.name, "Old");
+    eventually("the server's copy", || {
+        repo.state().record.is_some_and(|r| r.local.name == "On server")
+    })
+    .await;
+    assert_eq!(repo.state().status.state, SyncState::Synced);
+}
+
+#[wasm_bindgen_test]
+async fn local_only_read_never_calls_the_server_until_sync() {
+    let api = ApiClientService::new(SERVER);
+    let (user, token) = account(&api).await;
+    let s = settings(ReadStrategy::LocalOnly, WriteStrategy::OfflineFirst);
+    let repo = repo(NOWHERE, DatabaseService::named(&unique("db-")), &user, &token, s).await;
+    assert_eq!(repo.load().await, Err(ReadError::NotAvailableOffline));
+}
+
+#[wasm_bindgen_test]
+async fn offline_first_saves_on_the_device_and_syncs_when_reachable() {
+    let api = ApiClientService::new(SERVER);
+    let (user, token) = account(&api).await;
+    let db = DatabaseService::named(&unique("db-"));
+
+    let down = repo(NOWHERE, db.clone(), &user, &token, Settings::default()).await;
+    assert_eq!(down.save(fields("Typed offline")).await, Ok(SaveOutcome::SavedOnDevice));
+    let stored = db.load_profile(&user).await.unwrap().unwrap();
+    assert_eq!(stored.local.name, "Typed offline");
+    assert!(!stored.synchronized);
+    eventually("a failed attempt", || down.state().status.state == SyncState::Error).await;
+    drop(down);
+
+    // A restart with the server reachable sends the stored change.
+    let up = repo(SERVER, db.clone(), &user, &token, Settings::default()).await;
+    eventually("synced", || up.state().status.state == SyncState::Synced).await;
+    assert_eq!(api.get_profile(&token).await.unwrap().name, "Typed offline");
+    assert!(db.load_profile(&user).await.unwrap().unwrap().synchronized);
+}
+
+#[wasm_bindgen_test]
+async fn online_only_writes_need_the_server_and_store_nothing_without_it() {
+    let api = ApiClientService::new(SERVER);
+    let (user, token) = account(&api).await;
+    let db = DatabaseService::named(&unique("db-"));
+    let s = settings(ReadStrategy::Fallback, WriteStrategy::OnlineOnly);
+
+    let down = repo(NOWHERE, db.clone(), &user, &token, s.clone()).await;
+    assert_eq!(down.save(fields("Nope")).await, Err(SaveError::NeedsConnection));
+    assert_eq!(db.load_profile(&user).await.unwrap(), None);
+
+    let up = repo(SERVER, db.clone(), &user, &token, s).await;
+    up.load().await.unwrap();
+    assert_eq!(up.save(fields("Yes")).await, Ok(SaveOutcome::Synced));
+    assert_eq!(api.get_profile(&token).await.unwrap().name, "Yes");
+    let stored = db.load_profile(&user).await.unwrap().unwrap();
+    assert!(stored.synchronized);
+    assert_eq!(stored.local.name, "Yes");
+    assert!(matches!(up.save(fields("")).await, Err(SaveError::Invalid(_))));
+}
+
+#[wasm_bindgen_test]
+async fn two_instances_on_one_database_behave_as_two_tabs() {
+    let api = ApiClientService::new(SERVER);
+    let (user, token) = account(&api).await;
+    let db = DatabaseService::named(&unique("db-"));
+    let a = repo(SERVER, db.clone(), &user, &token, Settings::default()).await;
+    let b = repo(SERVER, db.clone(), &user, &token, Settings::default()).await;
+    eventually("both synced", || {
+        a.state().status.state == SyncState::Synced && b.state().status.state == SyncState::Synced
+    })
+    .await;
+
+    a.save(fields("From tab A")).await.unwrap();
+    eventually("tab B shows tab A's change", || {
+        b.state().record.is_some_and(|r| r.local.name == "From tab A" && r.synchronized)
+    })
+    .await;
+    eventually("tab A synced", || a.state().status.state == SyncState::Synced).await;
+    assert_eq!(a.puts_sent() + b.puts_sent(), 1, "one PUT per change");
+    assert_eq!(api.get_profile(&token).await.unwrap().version, 2);
+}
