@@ -54,17 +54,18 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     AppError::Internal("a handler panicked".to_owned()).into_response()
 }
 
-/// CORS for exactly the configured origins; with none configured, a layer that allows no
-/// origin, so the API stays same-origin.
-fn cors_layer(origins: &[String]) -> CorsLayer {
+/// CORS for exactly the configured origins; with none configured, no CORS layer at all, so
+/// the API stays same-origin and responses carry no `Vary: Origin` (which would make the
+/// service worker's cache miss the module scripts the page requests in CORS mode).
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     let origins: Vec<HeaderValue> = origins
         .iter()
         .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
         .collect();
     if origins.is_empty() {
-        return CorsLayer::new();
+        return None;
     }
-    CorsLayer::new()
+    let layer = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
         .allow_headers([
@@ -73,7 +74,8 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
             header::IF_MATCH,
         ])
         .expose_headers([header::ETAG, header::RETRY_AFTER])
-        .max_age(std::time::Duration::from_secs(600))
+        .max_age(std::time::Duration::from_secs(600));
+    Some(layer)
 }
 
 /// The whole HTTP application for `state`.
@@ -109,7 +111,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(security_headers::api_headers))
-        .layer(cors)
+        .layer(tower::util::option_layer(cors))
         .layer(middleware::from_fn(security_headers::security_headers))
         // br and gzip; the default predicate never compresses text/event-stream.
         .layer(CompressionLayer::new())

@@ -1,0 +1,88 @@
+// Steps a person takes in the app, and checks against the server's API, shared by the tests.
+import { waitFor } from "./harness.mjs";
+
+export const PASSWORD = "correct horse battery";
+
+let counter = 0;
+/** A username no other test uses. */
+export function newUsername(prefix = "user") {
+  counter += 1;
+  return `${prefix}${process.pid}x${counter}x${Math.floor(Math.random() * 1e6)}`.slice(0, 32);
+}
+
+/** Creates an account through the UI and waits for the profile view. */
+export async function signUp(page, username) {
+  await page.getByRole("textbox", { name: "Username" }).fill(username);
+  await page.getByRole("textbox", { name: "Password" }).fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByRole("textbox", { name: "Name" }).waitFor();
+}
+
+/** Signs in through the UI and waits for the profile view. */
+export async function signIn(page, username) {
+  await page.getByRole("textbox", { name: "Username" }).fill(username);
+  await page.getByRole("textbox", { name: "Password" }).fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("textbox", { name: "Name" }).waitFor();
+}
+
+/** Types a new name and presses Save. */
+export async function saveName(page, name) {
+  const box = page.getByRole("textbox", { name: "Name" });
+  await box.fill(name);
+  await page.getByRole("button", { name: "Save" }).click();
+}
+
+/** Waits until the status element's `data-sync` (and optionally connectivity) match. */
+export async function waitForStatus(page, sync, connectivity) {
+  const status = page.getByRole("status");
+  await waitFor(async () => {
+    const s = await status.getAttribute("data-sync");
+    const c = await status.getAttribute("data-connectivity");
+    return s === sync && (!connectivity || c === connectivity);
+  }, `status ${sync}${connectivity ? `/${connectivity}` : ""}`);
+}
+
+/** Waits until the service worker controls the page (needed before going offline). */
+export async function waitForServiceWorker(page) {
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) {
+      await new Promise((r) => navigator.serviceWorker.addEventListener("controllerchange", r, { once: true }));
+    }
+  });
+}
+
+/** A fresh API token for `username`, straight from the server. */
+export async function apiToken(url, username) {
+  const response = await fetch(`${url}/api/sessions`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username, password: PASSWORD }),
+  });
+  if (!response.ok) throw new Error(`sign-in failed: ${response.status}`);
+  return (await response.json()).token;
+}
+
+/** The server's copy of the profile. */
+export async function apiProfile(url, token) {
+  const response = await fetch(`${url}/api/profile`, { headers: { Authorization: `Bearer ${token}` } });
+  if (!response.ok) throw new Error(`GET /api/profile: ${response.status}`);
+  return response.json();
+}
+
+/** Writes the profile through the API, as another device would. */
+export async function apiPut(url, token, fields) {
+  const current = await apiProfile(url, token);
+  const response = await fetch(`${url}/api/profile`, {
+    method: "PUT",
+    headers: {
+      Authorization: `Bearer ${token}`,
+      "Content-Type": "application/json",
+      "If-Match": `"${current.version}"`,
+    },
+    body: JSON.stringify({ name: current.name, photo_url: current.photo_url, ...fields }),
+  });
+  if (!response.ok) throw new Error(`PUT /api/profile: ${response.status}`);
+  return response.json();
+}

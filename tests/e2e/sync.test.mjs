@@ -1,0 +1,106 @@
+// The data layer end to end (issue: browser data layer): a real server, real IndexedDB, real
+// Chromium going offline and online.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launchBrowser, waitFor } from "./lib/harness.mjs";
+import {
+  newUsername, signUp, signIn, saveName, waitForStatus, waitForServiceWorker, apiToken, apiProfile,
+} from "./lib/app.mjs";
+
+let server;
+let browser;
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test("an edit made offline survives a reload and reaches the server when back online", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const username = newUsername("off");
+  await page.goto(server.url);
+  await signUp(page, username);
+  await waitForStatus(page, "synced", "online");
+  await waitForServiceWorker(page);
+
+  await context.setOffline(true);
+  await waitForStatus(page, "pending", "offline").catch(() => waitForStatus(page, "synced", "offline"));
+  await saveName(page, "Written offline");
+  await page.getByText("Saved on this device.").waitFor();
+  await waitForStatus(page, "pending", "offline");
+
+  await page.reload();
+  const name = page.getByRole("textbox", { name: "Name" });
+  await waitFor(async () => (await name.inputValue()) === "Written offline", "the edit after an offline reload");
+  await waitForStatus(page, "pending", "offline");
+  assert.match(await page.getByRole("status").textContent(), /Offline/);
+
+  const token = await apiToken(server.url, username);
+  assert.equal((await apiProfile(server.url, token)).name, username, "nothing reached the server yet");
+  await context.setOffline(false);
+  await waitFor(async () => (await apiProfile(server.url, token)).name === "Written offline",
+    "the server to hold the offline edit", 2_000);
+  await waitForStatus(page, "synced", "online");
+  assert.match(await page.getByRole("status").textContent(), /Last synced at \d\d:\d\d:\d\d/);
+  await context.close();
+});
+
+test("a save on one device appears on another through push", async () => {
+  const a = await browser.newContext();
+  const b = await browser.newContext();
+  const pageA = await a.newPage();
+  const pageB = await b.newPage();
+  const username = newUsername("push");
+  await pageA.goto(server.url);
+  await signUp(pageA, username);
+  await pageB.goto(server.url);
+  await signIn(pageB, username);
+  await waitForStatus(pageA, "synced");
+  await waitForStatus(pageB, "synced");
+
+  await saveName(pageA, "Pushed across devices");
+  const nameB = pageB.getByRole("textbox", { name: "Name" });
+  await waitFor(async () => (await nameB.inputValue()) === "Pushed across devices",
+    "device B to show device A's save", 2_000);
+  await a.close();
+  await b.close();
+});
+
+test("two tabs of one browser send exactly one PUT per save and show the same state", async () => {
+  const context = await browser.newContext();
+  let puts = 0;
+  context.on("request", (request) => {
+    if (request.method() === "PUT" && new URL(request.url()).pathname === "/api/profile") puts += 1;
+  });
+  const tab1 = await context.newPage();
+  const username = newUsername("tabs");
+  await tab1.goto(server.url);
+  await signUp(tab1, username);
+  const tab2 = await context.newPage();
+  await tab2.goto(server.url);
+  await tab2.getByRole("textbox", { name: "Name" }).waitFor();
+  await waitForStatus(tab1, "synced");
+  await waitForStatus(tab2, "synced");
+
+  await saveName(tab1, "Saved in tab one");
+  const name2 = tab2.getByRole("textbox", { name: "Name" });
+  await waitFor(async () => (await name2.inputValue()) === "Saved in tab one", "tab two to show the save");
+  await waitForStatus(tab1, "synced");
+  await waitForStatus(tab2, "synced");
+  const token = await apiToken(server.url, username);
+  await waitFor(async () => (await apiProfile(server.url, token)).name === "Saved in tab one", "the server");
+  assert.equal(puts, 1);
+
+  await saveName(tab2, "Saved in tab two");
+  const name1 = tab1.getByRole("textbox", { name: "Name" });
+  await waitFor(async () => (await name1.inputValue()) === "Saved in tab two", "tab one to show the save");
+  await waitForStatus(tab1, "synced");
+  await waitForStatus(tab2, "synced");
+  assert.equal((await apiProfile(server.url, token)).version, 3);
+  assert.equal(puts, 2);
+  await context.close();
+});
