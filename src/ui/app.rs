@@ -132,11 +132,15 @@ pub fn App() -> impl IntoView {
                             .into_any()
                     }
                     Phase::SignedIn(vm) => {
-                        view! {
-                            <ProfilePage vm=vm on_signed_out=on_signed_out />
-                            <SettingsPage settings=settings on_change=on_settings />
-                        }
-                            .into_any()
+                        // Built untracked: only a change of phase may rebuild the page (and
+                        // with it the form the person is typing in).
+                        untrack(move || {
+                            view! {
+                                <ProfilePage vm=vm on_signed_out=on_signed_out />
+                                <SettingsPage settings=settings on_change=on_settings />
+                            }
+                                .into_any()
+                        })
                     }
                     Phase::Failed(message) => {
                         view! {

@@ -34,7 +34,7 @@ test("an edit made offline survives a reload and reaches the server when back on
   await waitForStatus(page, "pending", "offline");
 
   await page.reload();
-  const name = page.getByRole("textbox", { name: "Name" });
+  const name = page.getByRole("textbox", { name: "Name", exact: true });
   await waitFor(async () => (await name.inputValue()) === "Written offline", "the edit after an offline reload");
   await waitForStatus(page, "pending", "offline");
   assert.match(await page.getByRole("status").textContent(), /Offline/);
@@ -63,7 +63,7 @@ test("a save on one device appears on another through push", async () => {
   await waitForStatus(pageB, "synced");
 
   await saveName(pageA, "Pushed across devices");
-  const nameB = pageB.getByRole("textbox", { name: "Name" });
+  const nameB = pageB.getByRole("textbox", { name: "Name", exact: true });
   await waitFor(async () => (await nameB.inputValue()) === "Pushed across devices",
     "device B to show device A's save", 2_000);
   await a.close();
@@ -82,12 +82,12 @@ test("two tabs of one browser send exactly one PUT per save and show the same st
   await signUp(tab1, username);
   const tab2 = await context.newPage();
   await tab2.goto(server.url);
-  await tab2.getByRole("textbox", { name: "Name" }).waitFor();
+  await tab2.getByRole("textbox", { name: "Name", exact: true }).waitFor();
   await waitForStatus(tab1, "synced");
   await waitForStatus(tab2, "synced");
 
   await saveName(tab1, "Saved in tab one");
-  const name2 = tab2.getByRole("textbox", { name: "Name" });
+  const name2 = tab2.getByRole("textbox", { name: "Name", exact: true });
   await waitFor(async () => (await name2.inputValue()) === "Saved in tab one", "tab two to show the save");
   await waitForStatus(tab1, "synced");
   await waitForStatus(tab2, "synced");
@@ -96,7 +96,7 @@ test("two tabs of one browser send exactly one PUT per save and show the same st
   assert.equal(puts, 1);
 
   await saveName(tab2, "Saved in tab two");
-  const name1 = tab1.getByRole("textbox", { name: "Name" });
+  const name1 = tab1.getByRole("textbox", { name: "Name", exact: true });
   await waitFor(async () => (await name1.inputValue()) === "Saved in tab two", "tab one to show the save");
   await waitForStatus(tab1, "synced");
   await waitForStatus(tab2, "synced");

@@ -19,8 +19,9 @@ pub fn ProfilePage(
     let state = vm.state;
     let local = move || state.with(|s| s.record.as_ref().map(|r| r.local.clone()).unwrap_or_default());
     // The form starts from the stored values and follows them until the person types.
-    let name = RwSignal::new(String::new());
-    let photo_url = RwSignal::new(String::new());
+    let initial = local();
+    let name = RwSignal::new(initial.name);
+    let photo_url = RwSignal::new(initial.photo_url);
     let dirty = RwSignal::new(false);
     Effect::new(move |_| {
         let fields = local();

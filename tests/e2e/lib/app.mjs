@@ -15,7 +15,7 @@ export async function signUp(page, username) {
   await page.getByRole("textbox", { name: "Username" }).fill(username);
   await page.getByRole("textbox", { name: "Password" }).fill(PASSWORD);
   await page.getByRole("button", { name: "Create account" }).click();
-  await page.getByRole("textbox", { name: "Name" }).waitFor();
+  await page.getByRole("textbox", { name: "Name", exact: true }).waitFor();
 }
 
 /** Signs in through the UI and waits for the profile view. */
@@ -23,12 +23,12 @@ export async function signIn(page, username) {
   await page.getByRole("textbox", { name: "Username" }).fill(username);
   await page.getByRole("textbox", { name: "Password" }).fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("textbox", { name: "Name" }).waitFor();
+  await page.getByRole("textbox", { name: "Name", exact: true }).waitFor();
 }
 
 /** Types a new name and presses Save. */
 export async function saveName(page, name) {
-  const box = page.getByRole("textbox", { name: "Name" });
+  const box = page.getByRole("textbox", { name: "Name", exact: true });
   await box.fill(name);
   await page.getByRole("button", { name: "Save" }).click();
 }

@@ -1,0 +1,305 @@
+// The installable PWA and the truthful UI (issue: Leptos UI and installable PWA): installability,
+// offline start, clean updates, background sync with every tab closed, conflicts, accessibility,
+// and screenshots of each view at phone and desktop widths.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AxeBuilder } from "@axe-core/playwright";
+import { ROOT, startServer, launchBrowser, launchPersistent, waitFor } from "./lib/harness.mjs";
+import {
+  newUsername, signUp, signIn, saveName, waitForStatus, waitForServiceWorker, apiToken, apiProfile, apiPut,
+} from "./lib/app.mjs";
+import { stampServiceWorker } from "../../tools/stamp-sw.mjs";
+
+const SHOTS = join(ROOT, "tests/e2e/artifacts");
+let server;
+let browser;
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  server = await startServer();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** Saves a screenshot of `page` at phone and desktop widths. */
+async function screenshots(page, name) {
+  for (const width of [390, 1280]) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.screenshot({ path: join(SHOTS, `${name}-${width}.png`), fullPage: true });
+  }
+}
+
+async function axe(page, what) {
+  const results = await new AxeBuilder({ page }).analyze();
+  const summary = results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(", ")})`);
+  assert.deepEqual(summary, [], `axe violations on ${what}`);
+}
+
+function pngSize(bytes) {
+  assert.equal(bytes.subarray(1, 4).toString(), "PNG");
+  return `${bytes.readUInt32BE(16)}x${bytes.readUInt32BE(20)}`;
+}
+
+test("Chromium finds the app installable, and the manifest and icons load", async () => {
+  const { context, close } = await launchPersistent();
+  try {
+    const page = await context.newPage();
+    await page.goto(server.url);
+    await waitForServiceWorker(page);
+    const cdp = await context.newCDPSession(page);
+    const { installabilityErrors } = await cdp.send("Page.getInstallabilityErrors");
+    assert.deepEqual(installabilityErrors, []);
+
+    const manifest = await (await fetch(`${server.url}/manifest.webmanifest`)).json();
+    assert.equal(manifest.display, "standalone");
+    assert.equal(manifest.start_url, "/");
+    const purposes = new Set();
+    for (const icon of manifest.icons) {
+      const response = await fetch(new URL(icon.src, server.url));
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get("content-type"), "image/png");
+      assert.equal(pngSize(Buffer.from(await response.arrayBuffer())), icon.sizes);
+      purposes.add(icon.purpose);
+    }
+    assert.ok(purposes.has("maskable"));
+    assert.deepEqual([...new Set(manifest.icons.map((i) => i.sizes))].sort(), ["192x192", "512x512"]);
+  } finally {
+    await close();
+  }
+});
+
+test("sign-in works with the keyboard alone and every view passes axe", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(server.url);
+  await page.getByRole("textbox", { name: "Username" }).waitFor();
+  await axe(page, "the sign-in view");
+  await screenshots(page, "sign-in");
+
+  // Keyboard only: Tab to each field, Enter submits "Sign in" (the account does not exist).
+  const username = newUsername("keys");
+  await page.keyboard.press("Tab");
+  await waitFor(async () => page.evaluate(() => document.activeElement?.id === "username"), "focus on Username");
+  await page.keyboard.type("ab");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("short");
+  await page.keyboard.press("Enter");
+  await page.getByText("Username must be 3 to 32 characters long.").waitFor();
+  await axe(page, "the sign-in view with an error");
+  await page.getByRole("textbox", { name: "Username" }).fill(username);
+  await page.getByRole("textbox", { name: "Password" }).fill("correct horse battery");
+  await page.getByRole("textbox", { name: "Password" }).press("Enter");
+  await page.getByRole("alert").filter({ hasText: "wrong" }).waitFor();
+
+  await signUp(page, username);
+  await waitForStatus(page, "synced");
+  await axe(page, "the profile view");
+  await screenshots(page, "profile");
+
+  await page.getByRole("textbox", { name: "Name", exact: true }).fill("   ");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Name must not be empty.").waitFor();
+  await page.getByRole("textbox", { name: "Photo URL" }).fill("ftp://example.com/me.png");
+  await page.getByRole("textbox", { name: "Name", exact: true }).fill("Valid Name");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Photo URL must start with http:// or https://.").waitFor();
+  await axe(page, "the profile view with a field error");
+  await context.close();
+});
+
+test("offline after the first load: the app opens signed in from IndexedDB and says so", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const username = newUsername("cold");
+  await page.goto(server.url);
+  await signUp(page, username);
+  await saveName(page, "Stored here");
+  await page.getByText("Saved on this device.").waitFor();
+  const token = await apiToken(server.url, username);
+  await waitFor(async () => (await apiProfile(server.url, token)).name === "Stored here", "the save to sync");
+  await waitForStatus(page, "synced");
+  await waitForServiceWorker(page);
+
+  await context.setOffline(true);
+  await page.reload();
+  const name = page.getByRole("textbox", { name: "Name", exact: true });
+  await waitFor(async () => (await name.inputValue()) === "Stored here", "the stored profile offline");
+  await waitForStatus(page, "synced", "offline");
+  const words = await page.getByRole("status").textContent();
+  assert.match(words, /Offline/);
+  assert.match(words, /copy on this device/);
+  await saveName(page, "Still offline");
+  await waitForStatus(page, "pending", "offline");
+  assert.match(await page.getByRole("status").textContent(), /Saved on this device/);
+  await screenshots(page, "offline-pending");
+  await context.setOffline(false);
+  await waitForStatus(page, "synced", "online");
+  await context.close();
+});
+
+test("a change pending when every tab closed is sent by the service worker's background sync", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const username = newUsername("bg");
+  await page.goto(server.url);
+  await signUp(page, username);
+  await waitForStatus(page, "synced");
+  await waitForServiceWorker(page);
+  await context.setOffline(true);
+  await saveName(page, "Sent with no tab open");
+  await waitForStatus(page, "pending", "offline");
+  await page.close();
+  const token = await apiToken(server.url, username);
+  assert.equal((await apiProfile(server.url, token)).name, username, "nothing sent while offline");
+  const blank = await context.newPage();
+  const cdp = await context.newCDPSession(blank);
+  const registrations = [];
+  cdp.on("ServiceWorker.workerRegistrationUpdated", (e) => registrations.push(...e.registrations));
+  await cdp.send("ServiceWorker.enable");
+  const registration = await waitFor(
+    () => registrations.find((r) => r.scopeURL.startsWith(server.url) && !r.isDeleted), "the registration");
+  // Back online with no app tab open: Chromium may fire the sync itself; firing it through CDP
+  // as well makes the test independent of its timing (the routine is idempotent).
+  await context.setOffline(false);
+  await cdp.send("ServiceWorker.dispatchSyncEvent", {
+    origin: server.url, registrationId: registration.registrationId, tag: "outpost-sync", lastChance: false,
+  });
+  await waitFor(async () => (await apiProfile(server.url, token)).name === "Sent with no tab open",
+    "the service worker to send the change");
+
+  // The next start shows it synced, without sending it again.
+  let puts = 0;
+  context.on("request", (r) => r.method() === "PUT" && (puts += 1));
+  await blank.goto(server.url);
+  await waitForStatus(blank, "synced");
+  assert.equal(await blank.getByRole("textbox", { name: "Name", exact: true }).inputValue(), "Sent with no tab open");
+  assert.equal(puts, 0);
+  await context.close();
+});
+
+test("concurrent edits on two devices show a conflict with both values, and the choice syncs", async () => {
+  const a = await browser.newContext();
+  const pageA = await a.newPage();
+  const username = newUsername("clash");
+  await pageA.goto(server.url);
+  await signUp(pageA, username);
+  await waitForStatus(pageA, "synced");
+  await waitForServiceWorker(pageA);
+
+  await a.setOffline(true);
+  await saveName(pageA, "Name from A");
+  await waitForStatus(pageA, "pending", "offline");
+  const token = await apiToken(server.url, username);
+  await apiPut(server.url, token, { name: "Name from B", photo_url: "https://example.com/b.png" });
+  await a.setOffline(false);
+
+  await waitForStatus(pageA, "conflict");
+  const dialog = pageA.getByRole("dialog");
+  await dialog.waitFor();
+  const text = await dialog.textContent();
+  assert.match(text, /Name/);
+  assert.match(text, /Name from A/);
+  assert.match(text, /Name from B/);
+  assert.doesNotMatch(text, /Photo URL/, "the photo changed on one side only: no conflict there");
+  await axe(pageA, "the conflict dialog");
+  await screenshots(pageA, "conflict");
+
+  await dialog.getByRole("button", { name: "Keep mine" }).click();
+  await waitForStatus(pageA, "synced");
+  const final = await apiProfile(server.url, token);
+  assert.equal(final.name, "Name from A");
+  assert.equal(final.photo_url, "https://example.com/b.png", "the other device's clean change is kept");
+  await pageA.getByRole("img", { name: "Name from A" }).waitFor();
+  await a.close();
+});
+
+/** Makes "build B" from a copy of build A: a changed stylesheet under a new hashed name. */
+function deployBuildB(dir) {
+  const css = readdirSync(dir).find((f) => /^styles-[0-9a-f]+\.css$/.test(f));
+  const content = readFileSync(join(dir, css), "utf8") + "\n/* build B */\n";
+  const name = `styles-${createHash("sha256").update(content).digest("hex").slice(0, 16)}.css`;
+  writeFileSync(join(dir, css), content);
+  renameSync(join(dir, css), join(dir, name));
+  const integrity = `sha384-${createHash("sha384").update(content).digest("base64")}`;
+  const index = readFileSync(join(dir, "index.html"), "utf8")
+    .replace(new RegExp(`/${css}"[^>]*integrity="[^"]*"`), `/${name}" integrity="${integrity}"`);
+  assert.ok(index.includes(name));
+  writeFileSync(join(dir, "index.html"), index);
+  const { build } = stampServiceWorker(dir, readFileSync(join(ROOT, "static/sw.js"), "utf8"));
+  return { build, css: name, oldCss: css };
+}
+
+test("a new build shows 'A new version is ready'; Reload runs it, drops old files, keeps an edit waiting for sign-in", async () => {
+  const live = mkdtempSync(join(tmpdir(), "outpost-live-"));
+  cpSync(join(ROOT, "dist"), live, { recursive: true });
+  const own = await startServer({ dist: live });
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const username = newUsername("upd");
+    await page.goto(own.url);
+    await signUp(page, username);
+    await waitForStatus(page, "synced");
+    await waitForServiceWorker(page);
+    const [cacheA] = await page.evaluate(() => caches.keys());
+
+    // The server ends this session (as an expiry would): the next PUT gets 401, and the edit
+    // must wait on this device, through the update, until the person signs in again.
+    const pageToken = await page.evaluate(() => new Promise((resolve, reject) => {
+      const open = indexedDB.open("outpost");
+      open.onsuccess = () => {
+        const get = open.result.transaction("session").objectStore("session").get("current");
+        get.onsuccess = () => { resolve(get.result.token); open.result.close(); };
+        get.onerror = () => reject(get.error);
+      };
+      open.onerror = () => reject(open.error);
+    }));
+    const revoked = await fetch(`${own.url}/api/sessions/current`, {
+      method: "DELETE", headers: { Authorization: `Bearer ${pageToken}` },
+    });
+    assert.equal(revoked.status, 204);
+    await saveName(page, "Typed in build A");
+    await waitForStatus(page, "error");
+    assert.match(await page.getByRole("status").textContent(), /session has ended/);
+
+    const b = deployBuildB(live);
+    await page.evaluate(async () => (await navigator.serviceWorker.getRegistration()).update());
+    await page.getByText("A new version is ready.").waitFor();
+    await screenshots(page, "update-ready");
+    await page.getByRole("button", { name: "Reload" }).click();
+
+    await waitFor(async () => {
+      const href = await page.evaluate(() => document.querySelector("link[rel=stylesheet]")?.href ?? "");
+      return href.endsWith(b.css);
+    }, "the page to run build B");
+    const name = page.getByRole("textbox", { name: "Name", exact: true });
+    await waitFor(async () => (await name.inputValue()) === "Typed in build A", "the pending edit in build B");
+    const caches = await waitFor(async () => {
+      const keys = await page.evaluate(() => caches.keys());
+      return keys.length === 1 ? keys : null;
+    }, "one cache left");
+    assert.notEqual(caches[0], cacheA);
+    assert.equal(caches[0], `outpost-shell-${b.build}`);
+    const urls = await page.evaluate(async (name) => (await (await caches.open(name)).keys()).map((r) => r.url), caches[0]);
+    assert.ok(urls.some((u) => u.endsWith(b.css)));
+    assert.ok(!urls.some((u) => u.endsWith(b.oldCss)), "no file of build A is left");
+
+    await waitForStatus(page, "error");
+    await page.getByLabel("Password").fill("correct horse battery");
+    await page.getByRole("button", { name: "Sign in again" }).click();
+    const token = await apiToken(own.url, username);
+    await waitFor(async () => (await apiProfile(own.url, token)).name === "Typed in build A", "the edit to sync");
+    await waitForStatus(page, "synced");
+  } finally {
+    await context.close();
+    await own.stop();
+    rmSync(live, { recursive: true, force: true });
+  }
+});
