@@ -121,7 +121,7 @@ test("offline after the first load: the app opens signed in from IndexedDB and s
   await page.goto(server.url);
   await signUp(page, username);
   await saveName(page, "Stored here");
-  await page.getByText("Saved on this device.").waitFor();
+  await page.getByText("Saved on this device.", { exact: true }).waitFor();
   const token = await apiToken(server.url, username);
   await waitFor(async () => (await apiProfile(server.url, token)).name === "Stored here", "the save to sync");
   await waitForStatus(page, "synced");

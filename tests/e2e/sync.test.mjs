@@ -28,9 +28,9 @@ test("an edit made offline survives a reload and reaches the server when back on
   await waitForServiceWorker(page);
 
   await context.setOffline(true);
-  await waitForStatus(page, "pending", "offline").catch(() => waitForStatus(page, "synced", "offline"));
+  await waitForStatus(page, "synced", "offline");
   await saveName(page, "Written offline");
-  await page.getByText("Saved on this device.").waitFor();
+  await page.getByText("Saved on this device.", { exact: true }).waitFor();
   await waitForStatus(page, "pending", "offline");
 
   await page.reload();
