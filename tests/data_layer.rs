@@ -82,7 +82,9 @@ async fn a_version_1_database_is_migrated_without_losing_data() {
     let old = DatabaseService::open_version(&name, 1).await.unwrap();
     assert!(!old.store_names().contains(&SETTINGS.to_owned()));
     let record = LocalRecord::from_local_edit(fields("From v1"), 7);
-    let tx = old.transaction(&[PROFILES], TransactionMode::ReadWrite).unwrap();
+    let tx = old
+        .transaction(&[PROFILES], TransactionMode::ReadWrite)
+        .unwrap();
     tx.store(PROFILES)
         .unwrap()
         .put(
@@ -96,8 +98,10 @@ async fn a_version_1_database_is_migrated_without_losing_data() {
 
     let db = DatabaseService::named(&name);
     assert_eq!(db.load_profile("ann").await.unwrap(), Some(record));
-    let mut changed = Settings::default();
-    changed.sync_interval_secs = 60;
+    let changed = Settings {
+        sync_interval_secs: 60,
+        ..Settings::default()
+    };
     db.save_settings(&changed).await.unwrap();
     assert_eq!(db.load_settings().await.unwrap(), changed);
 }
@@ -155,7 +159,10 @@ async fn fallback_read_uses_the_server_then_the_device() {
     let online = repo(SERVER, db.clone(), &user, &token, s.clone()).await;
     let read = online.load().await.unwrap();
     assert_eq!(read.local.name, user);
-    assert_eq!(db.load_profile(&user).await.unwrap().unwrap().local.name, user);
+    assert_eq!(
+        db.load_profile(&user).await.unwrap().unwrap().local.name,
+        user
+    );
 
     let offline = repo(NOWHERE, db, &user, &token, s).await;
     assert_eq!(offline.load().await.unwrap().local.name, user);
@@ -165,7 +172,9 @@ async fn fallback_read_uses_the_server_then_the_device() {
 async fn stream_read_shows_the_device_copy_then_the_server() {
     let api = ApiClientService::new(SERVER);
     let (user, token) = account(&api).await;
-    api.put_profile(&token, &fields("On server"), 1).await.unwrap();
+    api.put_profile(&token, &fields("On server"), 1)
+        .await
+        .unwrap();
     let db = DatabaseService::named(&unique("db-"));
     let stale = ServerProfile {
         name: "Old".into(),
@@ -173,13 +182,17 @@ async fn stream_read_shows_the_device_copy_then_the_server() {
         version: 1,
         updated_at: "2026-01-01T00:00:00Z".into(),
     };
-    db.save_profile(&user, &LocalRecord::from_server(stale, 1)).await.unwrap();
+    db.save_profile(&user, &LocalRecord::from_server(stale, 1))
+        .await
+        .unwrap();
 
     let repo = repo(SERVER, db, &user, &token, Settings::default()).await;
     let first = repo.load().await.unwrap();
     assert_eq!(first.local.name, "Old");
     eventually("the server's copy", || {
-        repo.state().record.is_some_and(|r| r.local.name == "On server")
+        repo.state()
+            .record
+            .is_some_and(|r| r.local.name == "On server")
     })
     .await;
     assert_eq!(repo.state().status.state, SyncState::Synced);
@@ -190,7 +203,14 @@ async fn local_only_read_never_calls_the_server_until_sync() {
     let api = ApiClientService::new(SERVER);
     let (user, token) = account(&api).await;
     let s = settings(ReadStrategy::LocalOnly, WriteStrategy::OfflineFirst);
-    let repo = repo(NOWHERE, DatabaseService::named(&unique("db-")), &user, &token, s).await;
+    let repo = repo(
+        NOWHERE,
+        DatabaseService::named(&unique("db-")),
+        &user,
+        &token,
+        s,
+    )
+    .await;
     assert_eq!(repo.load().await, Err(ReadError::NotAvailableOffline));
 }
 
@@ -201,11 +221,17 @@ async fn offline_first_saves_on_the_device_and_syncs_when_reachable() {
     let db = DatabaseService::named(&unique("db-"));
 
     let down = repo(NOWHERE, db.clone(), &user, &token, Settings::default()).await;
-    assert_eq!(down.save(fields("Typed offline")).await, Ok(SaveOutcome::SavedOnDevice));
+    assert_eq!(
+        down.save(fields("Typed offline")).await,
+        Ok(SaveOutcome::SavedOnDevice)
+    );
     let stored = db.load_profile(&user).await.unwrap().unwrap();
     assert_eq!(stored.local.name, "Typed offline");
     assert!(!stored.synchronized);
-    eventually("a failed attempt", || down.state().status.state == SyncState::Error).await;
+    eventually("a failed attempt", || {
+        down.state().status.state == SyncState::Error
+    })
+    .await;
     drop(down);
 
     // A restart with the server reachable sends the stored change.
@@ -223,7 +249,10 @@ async fn online_only_writes_need_the_server_and_store_nothing_without_it() {
     let s = settings(ReadStrategy::Fallback, WriteStrategy::OnlineOnly);
 
     let down = repo(NOWHERE, db.clone(), &user, &token, s.clone()).await;
-    assert_eq!(down.save(fields("Nope")).await, Err(SaveError::NeedsConnection));
+    assert_eq!(
+        down.save(fields("Nope")).await,
+        Err(SaveError::NeedsConnection)
+    );
     assert_eq!(db.load_profile(&user).await.unwrap(), None);
 
     let up = repo(SERVER, db.clone(), &user, &token, s).await;
@@ -233,7 +262,10 @@ async fn online_only_writes_need_the_server_and_store_nothing_without_it() {
     let stored = db.load_profile(&user).await.unwrap().unwrap();
     assert!(stored.synchronized);
     assert_eq!(stored.local.name, "Yes");
-    assert!(matches!(up.save(fields("")).await, Err(SaveError::Invalid(_))));
+    assert!(matches!(
+        up.save(fields("")).await,
+        Err(SaveError::Invalid(_))
+    ));
 }
 
 #[wasm_bindgen_test]
@@ -250,10 +282,15 @@ async fn two_instances_on_one_database_behave_as_two_tabs() {
 
     a.save(fields("From tab A")).await.unwrap();
     eventually("tab B shows tab A's change", || {
-        b.state().record.is_some_and(|r| r.local.name == "From tab A" && r.synchronized)
+        b.state()
+            .record
+            .is_some_and(|r| r.local.name == "From tab A" && r.synchronized)
     })
     .await;
-    eventually("tab A synced", || a.state().status.state == SyncState::Synced).await;
+    eventually("tab A synced", || {
+        a.state().status.state == SyncState::Synced
+    })
+    .await;
     assert_eq!(a.puts_sent() + b.puts_sent(), 1, "one PUT per change");
     assert_eq!(api.get_profile(&token).await.unwrap().version, 2);
 }

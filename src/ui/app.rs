@@ -46,10 +46,7 @@ pub fn App() -> impl IntoView {
     let _ = window_event_listener(ev::online, move |_| online.set(true));
     let _ = window_event_listener(ev::offline, move |_| online.set(false));
     let now = RwSignal::new(now_ms());
-    let _ = set_interval_with_handle(
-        move || now.set(now_ms()),
-        std::time::Duration::from_secs(1),
-    );
+    let _ = set_interval_with_handle(move || now.set(now_ms()), std::time::Duration::from_secs(1));
     let update_ready = RwSignal::new(false);
     service_worker::register(move || update_ready.set(true));
 

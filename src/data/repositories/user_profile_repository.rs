@@ -61,7 +61,9 @@ pub enum SaveError {
     #[error("{0}")]
     Storage(#[from] DbError),
     /// Online-only writing and the server could not be reached.
-    #[error("Saving needs a connection in online-only mode. Nothing was changed; try again when online.")]
+    #[error(
+        "Saving needs a connection in online-only mode. Nothing was changed; try again when online."
+    )]
     NeedsConnection,
     /// Online-only writing and the session has ended.
     #[error("Your session has ended. Sign in again to save.")]
@@ -81,6 +83,9 @@ enum Job {
     AdoptRemote(ServerProfile),
 }
 
+/// A subscriber to state changes (the view model).
+type Listener = Rc<dyn Fn(&ProfileState)>;
+
 struct Inner<A, D> {
     api: A,
     db: D,
@@ -96,7 +101,7 @@ struct Inner<A, D> {
     last_persisted: RefCell<Option<LocalRecord>>,
     source: Cell<Source>,
     storage_error: RefCell<Option<String>>,
-    listeners: RefCell<Vec<Rc<dyn Fn(&ProfileState)>>>,
+    listeners: RefCell<Vec<Listener>>,
     /// Counts the requests this instance sent, for tests that assert "one PUT per change".
     puts_sent: Cell<u32>,
 }
@@ -191,7 +196,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
 
     /// Calls `listener` with every new state (and once now).
     pub fn subscribe(&self, listener: impl Fn(&ProfileState) + 'static) {
-        let listener: Rc<dyn Fn(&ProfileState)> = Rc::new(listener);
+        let listener: Listener = Rc::new(listener);
         listener(&self.state());
         self.inner.listeners.borrow_mut().push(listener);
     }
@@ -252,7 +257,12 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             }
             Err(error) => {
                 if matches!(error, ApiError::Unauthorized(_)) {
-                    self.enqueue(Job::Input(Input::Unauthorized { request: RequestId(0) }), None);
+                    self.enqueue(
+                        Job::Input(Input::Unauthorized {
+                            request: RequestId(0),
+                        }),
+                        None,
+                    );
                 }
                 let local = self.inner.machine.borrow().record().cloned();
                 strategy::fallback_read(Err(remote_failure(&error)), local.as_ref(), now_ms())
@@ -319,7 +329,11 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
 
     /// The browser went online or offline.
     pub fn set_online(&self, online: bool) {
-        let input = if online { Input::WentOnline } else { Input::WentOffline };
+        let input = if online {
+            Input::WentOnline
+        } else {
+            Input::WentOffline
+        };
         self.enqueue(Job::Input(input), None);
     }
 
@@ -362,11 +376,9 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
 
     /// Another tab stored a new record: adopt it without a request of our own.
     async fn reload_from_device(&self) {
-        if let Ok(record) = self.inner.db.load_profile(&self.inner.account).await {
-            if record.is_some() {
-                *self.inner.last_persisted.borrow_mut() = record.clone();
-                self.run(Job::Input(Input::Loaded(record))).await;
-            }
+        if let Ok(Some(record)) = self.inner.db.load_profile(&self.inner.account).await {
+            *self.inner.last_persisted.borrow_mut() = Some(record.clone());
+            self.run(Job::Input(Input::Loaded(Some(record)))).await;
         }
     }
 
@@ -434,7 +446,12 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         if self.inner.last_persisted.borrow().as_ref() == Some(&record) {
             return;
         }
-        match self.inner.db.save_profile(&self.inner.account, &record).await {
+        match self
+            .inner
+            .db
+            .save_profile(&self.inner.account, &record)
+            .await
+        {
             Ok(()) => {
                 *self.inner.storage_error.borrow_mut() = None;
                 *self.inner.last_persisted.borrow_mut() = Some(record);
@@ -501,20 +518,20 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             Some((fields, if_match)) => {
                 // Another tab may have sent this change (or a newer one) while we waited for
                 // the lock: answer from the device store instead of sending it again.
-                if let Ok(Some(stored)) = self.inner.db.load_profile(&self.inner.account).await {
-                    if let Some(base) = stored.base.filter(|b| b.version > if_match) {
-                        return if stored.synchronized && stored.local == fields {
-                            Input::PutAccepted {
-                                request,
-                                profile: base,
-                            }
-                        } else {
-                            Input::PutStale {
-                                request,
-                                current: base,
-                            }
-                        };
-                    }
+                if let Ok(Some(stored)) = self.inner.db.load_profile(&self.inner.account).await
+                    && let Some(base) = stored.base.filter(|b| b.version > if_match)
+                {
+                    return if stored.synchronized && stored.local == fields {
+                        Input::PutAccepted {
+                            request,
+                            profile: base,
+                        }
+                    } else {
+                        Input::PutStale {
+                            request,
+                            current: base,
+                        }
+                    };
                 }
                 self.inner.puts_sent.set(self.inner.puts_sent.get() + 1);
                 match self.inner.api.put_profile(&token, &fields, if_match).await {

@@ -102,7 +102,11 @@ impl ApiClientService {
 
     /// Sends a request, aborting it after the timeout. The abort is what turns a stalled
     /// connection into an error the sync loop can retry.
-    async fn send(&self, builder: RequestBuilder, body: Option<String>) -> Result<Response, ApiError> {
+    async fn send(
+        &self,
+        builder: RequestBuilder,
+        body: Option<String>,
+    ) -> Result<Response, ApiError> {
         let controller = AbortController::new().map_err(|_| ApiError::Unreachable)?;
         let builder = builder.abort_signal(Some(&controller.signal()));
         let request = match body {
@@ -110,7 +114,9 @@ impl ApiClientService {
                 .header("Content-Type", "application/json")
                 .body(json)
                 .map_err(|e| ApiError::Protocol(e.to_string()))?,
-            None => builder.build().map_err(|e| ApiError::Protocol(e.to_string()))?,
+            None => builder
+                .build()
+                .map_err(|e| ApiError::Protocol(e.to_string()))?,
         };
         let timed_out = std::rc::Rc::new(std::cell::Cell::new(false));
         let flag = timed_out.clone();
@@ -194,14 +200,20 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
 impl ApiClient for ApiClientService {
     async fn create_account(&self, credentials: &Credentials) -> Result<String, ApiError> {
         let response = self
-            .send(Request::post(&self.url("/api/accounts")), Some(to_json(credentials)?))
+            .send(
+                Request::post(&self.url("/api/accounts")),
+                Some(to_json(credentials)?),
+            )
             .await?;
         json_of::<TokenResponse>(response).await.map(|t| t.token)
     }
 
     async fn sign_in(&self, credentials: &Credentials) -> Result<String, ApiError> {
         let response = self
-            .send(Request::post(&self.url("/api/sessions")), Some(to_json(credentials)?))
+            .send(
+                Request::post(&self.url("/api/sessions")),
+                Some(to_json(credentials)?),
+            )
             .await?;
         json_of::<TokenResponse>(response).await.map(|t| t.token)
     }

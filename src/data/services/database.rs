@@ -197,7 +197,8 @@ impl DatabaseService {
     }
 
     async fn put<T: Serialize>(&self, store: &str, key: &str, value: &T) -> Result<(), DbError> {
-        let value = serde_wasm_bindgen::to_value(value).map_err(|e| DbError::Failed(e.to_string()))?;
+        let value =
+            serde_wasm_bindgen::to_value(value).map_err(|e| DbError::Failed(e.to_string()))?;
         for attempt in 0..2 {
             let db = self.db().await?;
             let result = async {

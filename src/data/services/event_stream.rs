@@ -111,10 +111,10 @@ async fn read_once(
         };
         let bytes = Uint8Array::new(&value).to_vec();
         for event in parser.push(&bytes) {
-            if event.event == PROFILE_EVENT {
-                if let Ok(changed) = serde_json::from_str::<ProfileChanged>(&event.data) {
-                    on_change(changed.version);
-                }
+            if event.event == PROFILE_EVENT
+                && let Ok(changed) = serde_json::from_str::<ProfileChanged>(&event.data)
+            {
+                on_change(changed.version);
             }
         }
     }

@@ -10,12 +10,16 @@ use web_sys::{ServiceWorker, ServiceWorkerRegistration, ServiceWorkerState};
 /// Registers `/sw.js`; calls `on_update_ready` when a new build is installed and waiting
 /// while an older one controls the page.
 pub fn register(on_update_ready: impl Fn() + Clone + 'static) {
-    let Some(window) = web_sys::window() else { return };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
     let container = window.navigator().service_worker();
     let promise = container.register("/sw.js");
     wasm_bindgen_futures::spawn_local(async move {
         let Ok(registration) = JsFuture::from(promise).await else {
-            leptos::logging::warn!("service worker registration failed; the app will not work offline");
+            leptos::logging::warn!(
+                "service worker registration failed; the app will not work offline"
+            );
             return;
         };
         let Ok(registration) = registration.dyn_into::<ServiceWorkerRegistration>() else {
@@ -31,7 +35,9 @@ pub fn register(on_update_ready: impl Fn() + Clone + 'static) {
         }
         let reg = registration.clone();
         let on_found = Closure::<dyn Fn()>::new(move || {
-            let Some(installing) = reg.installing() else { return };
+            let Some(installing) = reg.installing() else {
+                return;
+            };
             let ready = on_update_ready.clone();
             let worker = installing.clone();
             let on_state = Closure::<dyn Fn()>::new(move || {
@@ -51,7 +57,9 @@ pub fn register(on_update_ready: impl Fn() + Clone + 'static) {
 
 /// Activates the waiting build and reloads the page once it controls it.
 pub fn activate_update() {
-    let Some(window) = web_sys::window() else { return };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
     let container = window.navigator().service_worker();
     let on_change = Closure::<dyn Fn()>::new(move || {
         if let Some(w) = web_sys::window() {
@@ -87,7 +95,9 @@ fn post_skip_waiting(worker: &ServiceWorker) {
 /// Registers a Background Sync so the service worker sends a pending change when the
 /// connection returns, even with every tab closed. Returns whether it was registered.
 pub async fn request_background_sync() -> bool {
-    let Some(window) = web_sys::window() else { return false };
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
     let Ok(ready) = window.navigator().service_worker().ready() else {
         return false;
     };

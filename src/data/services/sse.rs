@@ -70,7 +70,8 @@ mod tests {
     #[wasm_bindgen_test::wasm_bindgen_test]
     fn events_split_across_chunks_and_characters() {
         let mut parser = SseParser::default();
-        let stream = ": connected\n\nevent: profile\ndata: {\"version\":2}\n\ndata: h\u{e9}\r\n\r\n";
+        let stream =
+            ": connected\n\nevent: profile\ndata: {\"version\":2}\n\ndata: h\u{e9}\r\n\r\n";
         let bytes = stream.as_bytes();
         let mut events = Vec::new();
         for chunk in bytes.chunks(3) {

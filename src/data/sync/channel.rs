@@ -57,7 +57,11 @@ impl TabChannel {
             };
         };
         let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            if let Some(message) = event.data().as_string().and_then(|t| TabMessage::decode(&t)) {
+            if let Some(message) = event
+                .data()
+                .as_string()
+                .and_then(|t| TabMessage::decode(&t))
+            {
                 on_message(message);
             }
         });

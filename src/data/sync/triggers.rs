@@ -37,9 +37,13 @@ where
 {
     let mut listeners = Vec::new();
     let online = repo.clone();
-    listeners.push(window_event_listener(ev::online, move |_| online.set_online(true)));
+    listeners.push(window_event_listener(ev::online, move |_| {
+        online.set_online(true)
+    }));
     let offline = repo.clone();
-    listeners.push(window_event_listener(ev::offline, move |_| offline.set_online(false)));
+    listeners.push(window_event_listener(ev::offline, move |_| {
+        offline.set_online(false)
+    }));
     let visible = repo.clone();
     let on_visibility = move || {
         if web_sys::window()
@@ -85,5 +89,7 @@ where
 fn gloo_visibility(
     on_change: impl Fn() + 'static,
 ) -> Option<leptos::prelude::WindowListenerHandle> {
-    Some(window_event_listener(ev::visibilitychange, move |_| on_change()))
+    Some(window_event_listener(ev::visibilitychange, move |_| {
+        on_change()
+    }))
 }

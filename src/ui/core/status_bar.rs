@@ -26,7 +26,8 @@ pub fn sync_words(state: &ProfileState, now: u64) -> String {
         SyncState::Pending => "Saved on this device, not yet synced.".to_owned(),
         SyncState::Syncing => "Syncing…".to_owned(),
         SyncState::Conflict => {
-            "This profile was changed on another device too. Choose which values to keep.".to_owned()
+            "This profile was changed on another device too. Choose which values to keep."
+                .to_owned()
         }
         SyncState::Error if status.needs_sign_in => {
             "Your session has ended. Sign in again to sync; your changes are kept on this device."

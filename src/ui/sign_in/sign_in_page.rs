@@ -15,7 +15,7 @@ pub fn SignInPage(
     sessions: StoredValue<Sessions, LocalStorage>,
     /// Receives the new session.
     on_signed_in: Callback<StoredSession>,
-)  -> impl IntoView {
+) -> impl IntoView {
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<(Option<&'static str>, String)>);
@@ -50,7 +50,12 @@ pub fn SignInPage(
         submit();
     };
     let field_error = move |field: &'static str| {
-        move || error.get().filter(|(f, _)| *f == Some(field)).map(|(_, m)| m)
+        move || {
+            error
+                .get()
+                .filter(|(f, _)| *f == Some(field))
+                .map(|(_, m)| m)
+        }
     };
     view! {
         <section class="sign-in" aria-labelledby="sign-in-title">

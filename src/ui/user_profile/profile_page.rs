@@ -17,7 +17,14 @@ pub fn ProfilePage(
     on_signed_out: Callback<()>,
 ) -> impl IntoView {
     let state = vm.state;
-    let local = move || state.with(|s| s.record.as_ref().map(|r| r.local.clone()).unwrap_or_default());
+    let local = move || {
+        state.with(|s| {
+            s.record
+                .as_ref()
+                .map(|r| r.local.clone())
+                .unwrap_or_default()
+        })
+    };
     // The form starts from the stored values and follows them until the person types.
     let initial = local();
     let name = RwSignal::new(initial.name);
@@ -32,7 +39,12 @@ pub fn ProfilePage(
     });
     let field_error = RwSignal::new(None::<(&'static str, String)>);
     let error_for = move |field: &'static str| {
-        move || field_error.get().filter(|(f, _)| *f == field).map(|(_, m)| m)
+        move || {
+            field_error
+                .get()
+                .filter(|(f, _)| *f == field)
+                .map(|(_, m)| m)
+        }
     };
 
     let on_submit = move |ev: SubmitEvent| {
@@ -47,7 +59,7 @@ pub fn ProfilePage(
             return;
         }
         field_error.set(None);
-                leptos::task::spawn_local(async move {
+        leptos::task::spawn_local(async move {
             if vm.save(n, p).await.is_ok() {
                 dirty.set(false);
             }
@@ -62,18 +74,17 @@ pub fn ProfilePage(
     });
     let confirm_sign_out = RwSignal::new(false);
     let sign_out = move || {
-                leptos::task::spawn_local(async move {
+        leptos::task::spawn_local(async move {
             if vm.sign_out().await.is_ok() {
                 on_signed_out.run(());
             }
         });
     };
-    let sign_out_now = sign_out.clone();
     let on_sign_out = move |_| {
         if vm.has_unsynced_changes() {
             confirm_sign_out.set(true);
         } else {
-            sign_out_now();
+            sign_out();
         }
     };
     let notice = vm.notice;
@@ -188,10 +199,7 @@ pub fn ProfilePage(
                         "Some changes have not reached the server yet. Signing out deletes them from this device."
                     </p>
                     <div class="actions">
-                        <button type="button" on:click={
-                            let sign_out = sign_out.clone();
-                            move |_| sign_out()
-                        }>"Sign out anyway"</button>
+                        <button type="button" on:click=move |_| sign_out()>"Sign out anyway"</button>
                         <button type="button" on:click=move |_| confirm_sign_out.set(false)>
                             "Cancel"
                         </button>
@@ -209,7 +217,7 @@ fn ReauthForm(vm: UserProfileViewModel) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-                leptos::task::spawn_local(async move {
+        leptos::task::spawn_local(async move {
             match vm.sign_in_again(password.get_untracked()).await {
                 Ok(()) => {
                     password.set(String::new());

@@ -206,7 +206,10 @@ impl UserProfileViewModel {
     /// Applies new settings to the running repository.
     pub fn apply_settings(&self, settings: Settings) {
         let Parts {
-            repo, api, triggers, ..
+            repo,
+            api,
+            triggers,
+            ..
         } = self.parts.get_value();
         let restart = repo.settings().sync_interval_secs != settings.sync_interval_secs;
         let interval = settings.sync_interval_secs;
