@@ -303,3 +303,29 @@ test("a new build shows 'A new version is ready'; Reload runs it, drops old file
     rmSync(live, { recursive: true, force: true });
   }
 });
+
+test("the profile view fits 320 px and does not shift when data arrives", async () => {
+  const context = await browser.newContext({ viewport: { width: 320, height: 700 } });
+  await context.addInitScript(() => {
+    window.__shift = 0;
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) if (!entry.hadRecentInput) window.__shift += entry.value;
+    }).observe({ type: "layout-shift", buffered: true });
+  });
+  const page = await context.newPage();
+  const username = newUsername("narrow");
+  await page.goto(server.url);
+  await signUp(page, username);
+  await saveName(page, "A rather long display name that has to wrap on a narrow phone");
+  await waitForStatus(page, "synced");
+  await page.reload();
+  await waitForStatus(page, "synced");
+  await page.getByRole("img", { name: /A rather long display name/ }).waitFor();
+  const { overflow, shift } = await page.evaluate(() => ({
+    overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    shift: window.__shift,
+  }));
+  assert.equal(overflow, 0, "no horizontal scrolling at 320 px");
+  assert.ok(shift < 0.1, `cumulative layout shift ${shift} should stay under 0.1`);
+  await context.close();
+});

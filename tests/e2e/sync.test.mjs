@@ -104,3 +104,48 @@ test("two tabs of one browser send exactly one PUT per save and show the same st
   assert.equal(puts, 2);
   await context.close();
 });
+
+/** The account names that have a profile record in this page's IndexedDB. */
+function storedAccounts(page) {
+  return page.evaluate(() => new Promise((resolve, reject) => {
+    const open = indexedDB.open("outpost");
+    open.onsuccess = () => {
+      const keys = open.result.transaction("profiles").objectStore("profiles").getAllKeys();
+      keys.onsuccess = () => { resolve(keys.result); open.result.close(); };
+      keys.onerror = () => reject(keys.error);
+    };
+    open.onerror = () => reject(open.error);
+  }));
+}
+
+test("signing out warns about unsynced changes and leaves no data for the next person", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const username = newUsername("out");
+  await page.goto(server.url);
+  await signUp(page, username);
+  await waitForStatus(page, "synced");
+  await waitForServiceWorker(page);
+
+  await context.setOffline(true);
+  await saveName(page, "Not on the server yet");
+  await waitForStatus(page, "pending", "offline");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  const warning = page.getByRole("alertdialog");
+  await warning.waitFor();
+  assert.match(await warning.textContent(), /not reached the server/);
+  await warning.getByRole("button", { name: "Cancel" }).click();
+  assert.equal(await page.getByRole("textbox", { name: "Name", exact: true }).inputValue(), "Not on the server yet");
+
+  await context.setOffline(false);
+  await waitForStatus(page, "synced", "online");
+  assert.deepEqual(await storedAccounts(page), [username]);
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign in" }).waitFor();
+  assert.deepEqual(await storedAccounts(page), []);
+  await page.reload();
+  await page.getByRole("button", { name: "Create account" }).waitFor();
+  const token = await apiToken(server.url, username);
+  assert.equal((await apiProfile(server.url, token)).name, "Not on the server yet");
+  await context.close();
+});
