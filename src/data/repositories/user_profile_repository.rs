@@ -180,11 +180,8 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         if !online {
             self.enqueue(Job::Input(Input::WentOffline), None);
         }
-        if self.inner.token.borrow().is_none() {
-            // A 401 ended the session earlier: keep the changes, wait for a sign-in.
-            self.run(Job::Input(Input::Loaded(record))).await;
-            return Ok(());
-        }
+        // Without a token (a 401 ended the session earlier) the machine's first request is
+        // answered "unauthorized" at once: the changes stay and the person is asked to sign in.
         self.run(Job::Input(Input::Loaded(record))).await;
         Ok(())
     }

@@ -53,7 +53,7 @@ where
             visible.became_visible();
         }
     };
-    let document_listener = gloo_visibility(on_visibility);
+    let document_listener = visibility_listener(on_visibility);
 
     let periodic = repo.clone();
     let interval = Interval::new(interval_secs.max(5).saturating_mul(1000), move || {
@@ -84,9 +84,8 @@ where
     triggers
 }
 
-/// Listens for `visibilitychange` on the document (through the window's capture phase,
-/// since the event does not bubble to `window` otherwise).
-fn gloo_visibility(
+/// Listens for `visibilitychange`: it is fired at the document and bubbles to the window.
+fn visibility_listener(
     on_change: impl Fn() + 'static,
 ) -> Option<leptos::prelude::WindowListenerHandle> {
     Some(window_event_listener(ev::visibilitychange, move |_| {

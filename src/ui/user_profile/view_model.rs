@@ -88,7 +88,9 @@ impl UserProfileViewModel {
         let account = session.account.clone();
         let expired_marked = Rc::new(std::cell::Cell::new(false));
         repo.subscribe(move |s| {
-            if s.status.needs_sign_in && !expired_marked.replace(true) {
+            if !s.status.needs_sign_in {
+                expired_marked.set(false);
+            } else if !expired_marked.replace(true) {
                 let sessions = sessions.clone();
                 let account = account.clone();
                 leptos::task::spawn_local(async move {
