@@ -29,11 +29,11 @@ test: setup lint test-native test-wasm test-e2e
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy -p outpost-core -p outpost-server --all-targets -- -D warnings
+	cargo clippy -p outpost-core -p outpost-server -p outpost-bench --all-targets -- -D warnings
 	cargo clippy -p outpost $(WASM) --all-targets -- -D warnings
 
 test-native:
-	cargo test -p outpost-core -p outpost-server
+	cargo test -p outpost-core -p outpost-server -p outpost-bench
 
 ## Browser tests (wasm-bindgen-test) in headless Chromium against a real server.
 test-wasm:
@@ -48,3 +48,9 @@ test-e2e: app
 ## The sync core's randomized model test at full length (100,000 schedules).
 test-model:
 	OUTPOST_SCHEDULES=100000 cargo test --release -p outpost-core --test model -- --nocapture
+
+## Benchmarks (not part of `make test`): release builds, then P1-P9 of docs/BENCHMARKS.md.
+## Prints `name value unit` lines and a table; writes target/bench/results.json.
+bench: setup app
+	cargo build --release -p outpost-server -p outpost-bench
+	tools/bench/run.sh

@@ -1,0 +1,203 @@
+//! `outpost-bench`: the load and set-up tools behind `make bench` (see docs/BENCHMARKS.md).
+//!
+//! Every subcommand prints one JSON object on stdout (the raw figures of one run); the bench
+//! script collects them and `tools/bench/report.mjs` turns them into the figures table.
+
+mod load;
+mod seed;
+mod sqlite_baseline;
+mod stats;
+mod streams;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Load and set-up tools for Outpost's benchmarks.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// HTTP method of a load run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Method {
+    /// `GET` the path over and over.
+    Get,
+    /// Read-modify-write: `PUT /api/profile` with the `If-Match` of the previous answer.
+    Put,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Creates a fresh SQLite database with the server's schema and N accounts (profile,
+    /// history row), plus sessions for some of them; writes their bearer tokens, one a line.
+    Seed {
+        /// The database file to create (an existing one is replaced).
+        #[arg(long)]
+        db: PathBuf,
+        /// Accounts to create.
+        #[arg(long)]
+        accounts: u64,
+        /// Sessions to create, spread evenly over the accounts.
+        #[arg(long, default_value_t = 1000)]
+        tokens: u64,
+        /// Where to write the tokens.
+        #[arg(long)]
+        tokens_out: PathBuf,
+    },
+    /// HTTP load against a running server: fixed connections, bounded duration.
+    Load {
+        /// Base URL of the server, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        url: String,
+        /// Path to request.
+        #[arg(long, default_value = "/api/profile")]
+        path: String,
+        /// GET the path, or read-modify-write PUTs of the profile.
+        #[arg(long, value_enum, default_value_t = Method::Get)]
+        method: Method,
+        /// Bearer tokens, one a line (connection i uses token i modulo their number).
+        #[arg(long)]
+        tokens_file: Option<PathBuf>,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Seconds measured.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Seconds of warm-up before measuring.
+        #[arg(long, default_value_t = 1.0)]
+        warmup: f64,
+        /// A name for this run in the JSON output.
+        #[arg(long, default_value = "load")]
+        label: String,
+    },
+    /// The server's profile write (IMMEDIATE transaction: read, check version, update, insert
+    /// history, commit) in a tight loop on one connection with the server's pragmas.
+    SqliteBaseline {
+        /// A database made by `seed` (it is written to).
+        #[arg(long)]
+        db: PathBuf,
+        /// Accounts to cycle through (ids 1..=N).
+        #[arg(long, default_value_t = 64)]
+        accounts: i64,
+        /// Seconds measured.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Seconds of warm-up before measuring.
+        #[arg(long, default_value_t = 1.0)]
+        warmup: f64,
+    },
+    /// Opens many event streams of one account, reads the server's RSS, then saves once and
+    /// times the push reaching every stream.
+    Streams {
+        /// Base URL of the server.
+        #[arg(long)]
+        url: String,
+        /// Bearer token of the account whose streams are opened.
+        #[arg(long)]
+        token: String,
+        /// Streams to open.
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+        /// Streams being opened at once.
+        #[arg(long, default_value_t = 200)]
+        concurrency: usize,
+        /// The server's process id (for VmRSS in /proc/PID/status).
+        #[arg(long)]
+        pid: u32,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Seed {
+            db,
+            accounts,
+            tokens,
+            tokens_out,
+        } => seed::run(&db, accounts, tokens, &tokens_out),
+        Command::SqliteBaseline {
+            db,
+            accounts,
+            seconds,
+            warmup,
+        } => sqlite_baseline::run(&db, accounts, seconds, warmup),
+        Command::Load {
+            url,
+            path,
+            method,
+            tokens_file,
+            connections,
+            seconds,
+            warmup,
+            label,
+        } => runtime().and_then(|rt| {
+            rt.block_on(load::run(load::LoadArgs {
+                url,
+                path,
+                method,
+                tokens_file,
+                connections,
+                seconds,
+                warmup,
+                label,
+            }))
+        }),
+        Command::Streams {
+            url,
+            token,
+            count,
+            concurrency,
+            pid,
+        } => runtime().and_then(|rt| {
+            rt.block_on(streams::run(streams::StreamArgs {
+                url,
+                token,
+                count,
+                concurrency,
+                pid,
+            }))
+        }),
+    };
+    match result {
+        Ok(value) => {
+            println!("{value}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("outpost-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Errors of the tools: words for the person running the bench.
+pub type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+fn runtime() -> BenchResult<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Reads the bearer tokens of a file, one a line, blank lines skipped.
+pub fn read_tokens(path: &std::path::Path) -> BenchResult<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read tokens from {}: {e}", path.display()))?;
+    let tokens: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if tokens.is_empty() {
+        return Err(format!("no tokens in {}", path.display()).into());
+    }
+    Ok(tokens)
+}

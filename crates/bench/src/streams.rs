@@ -1,0 +1,189 @@
+//! `streams`: many event streams of one account held open at once; the server's memory with
+//! all of them open; the time one save takes to reach every one of them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use outpost_core::wire::parse_etag;
+use reqwest::StatusCode;
+use reqwest::header::{ETAG, IF_MATCH};
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+
+use crate::BenchResult;
+use crate::stats::Summary;
+
+/// What to open.
+#[derive(Debug)]
+pub struct StreamArgs {
+    /// Base URL of the server.
+    pub url: String,
+    /// Bearer token of the account.
+    pub token: String,
+    /// Streams to open.
+    pub count: usize,
+    /// Streams being opened at once.
+    pub concurrency: usize,
+    /// The server's process id.
+    pub pid: u32,
+}
+
+/// Resident memory of a process in KiB (`VmRSS` of /proc/PID/status).
+pub fn rss_kib(pid: u32) -> BenchResult<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    parse_vm_rss(&status).ok_or_else(|| "no VmRSS in /proc/PID/status".into())
+}
+
+/// The `VmRSS:` value (KiB) of a /proc status text.
+pub fn parse_vm_rss(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Opens one stream; counts it open once `: connected` arrived; returns when the first
+/// `event: profile` arrived.
+async fn one_stream(
+    client: reqwest::Client,
+    url: Arc<str>,
+    token: Arc<str>,
+    gate: Arc<Semaphore>,
+    opened: Arc<AtomicUsize>,
+    failed: Arc<AtomicUsize>,
+) -> Option<Instant> {
+    let permit = gate.acquire_owned().await.ok()?;
+    let response = match client.get(&*url).bearer_auth(&*token).send().await {
+        Ok(r) if r.status() == StatusCode::OK => r,
+        _ => {
+            failed.fetch_add(1, Ordering::SeqCst);
+            return None;
+        }
+    };
+    let mut body = response.bytes_stream();
+    let mut seen = String::new();
+    let mut permit = Some(permit);
+    while let Some(chunk) = body.next().await {
+        let Ok(chunk) = chunk else { break };
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+        if permit.is_some() && seen.contains("connected") {
+            permit = None;
+            opened.fetch_add(1, Ordering::SeqCst);
+        }
+        if seen.contains("event: profile") {
+            return Some(Instant::now());
+        }
+        if seen.len() > 4096 {
+            // Keep-alive comments only: keep the tail.
+            seen.drain(..seen.len() - 64);
+        }
+    }
+    if permit.is_some() {
+        failed.fetch_add(1, Ordering::SeqCst);
+    }
+    None
+}
+
+/// Opens the streams, measures, saves once, times the push.
+pub async fn run(args: StreamArgs) -> BenchResult<Value> {
+    let base = args.url.trim_end_matches('/').to_owned();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .tcp_nodelay(true)
+        .build()?;
+    let rss_before = rss_kib(args.pid)?;
+    let url: Arc<str> = format!("{base}/api/events").into();
+    let token: Arc<str> = args.token.clone().into();
+    let gate = Arc::new(Semaphore::new(args.concurrency.max(1)));
+    let opened = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let open_started = Instant::now();
+    let handles: Vec<_> = (0..args.count)
+        .map(|_| {
+            tokio::spawn(one_stream(
+                client.clone(),
+                Arc::clone(&url),
+                Arc::clone(&token),
+                Arc::clone(&gate),
+                Arc::clone(&opened),
+                Arc::clone(&failed),
+            ))
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while opened.load(Ordering::SeqCst) + failed.load(Ordering::SeqCst) < args.count
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let open_seconds = open_started.elapsed().as_secs_f64();
+    // Let the server settle (allocator, buffers) before reading its memory.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_open = rss_kib(args.pid)?;
+    let held = opened.load(Ordering::SeqCst);
+
+    // One save, through the API like any client.
+    let profile = format!("{base}/api/profile");
+    let current = client.get(&profile).bearer_auth(&args.token).send().await?;
+    let version = current
+        .headers()
+        .get(ETAG)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_etag)
+        .ok_or("GET /api/profile gave no ETag")?;
+    let saved_at = Instant::now();
+    let put = client
+        .put(&profile)
+        .bearer_auth(&args.token)
+        .header(IF_MATCH, format!("\"{version}\""))
+        .json(&json!({ "name": "Pushed to all", "photo_url": "" }))
+        .send()
+        .await?;
+    let put_ms = saved_at.elapsed().as_secs_f64() * 1e3;
+    if put.status() != StatusCode::OK {
+        return Err(format!("PUT answered {}", put.status()).into());
+    }
+    let mut delays = Vec::with_capacity(held);
+    let collect = async {
+        for handle in handles {
+            if let Ok(Some(at)) = handle.await {
+                delays.push(at.saturating_duration_since(saved_at).as_secs_f64() * 1e3);
+            }
+        }
+    };
+    let timed_out = tokio::time::timeout(Duration::from_secs(30), collect)
+        .await
+        .is_err();
+    let reached = delays.len();
+    let summary = Summary::of(delays).ok_or("the push reached no stream")?;
+    Ok(json!({
+        "label": "streams",
+        "requested": args.count,
+        "opened": held,
+        "failed": failed.load(Ordering::SeqCst),
+        "open_seconds": open_seconds,
+        "rss_before_mb": rss_before as f64 / 1024.0,
+        "rss_open_mb": rss_open as f64 / 1024.0,
+        "rss_per_stream_kib": (rss_open.saturating_sub(rss_before)) as f64 / held.max(1) as f64,
+        "put_ms": put_ms,
+        "reached": reached,
+        "timed_out": timed_out,
+        "push_all_ms": summary.max,
+        "push_p50_ms": summary.p50,
+        "push_p95_ms": summary.p95,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_vm_rss() {
+        let status = "Name:\toutpost-server\nVmHWM:\t  9000 kB\nVmRSS:\t   12345 kB\n";
+        assert_eq!(parse_vm_rss(status), Some(12345));
+        assert_eq!(parse_vm_rss("Name: x\n"), None);
+    }
+}

@@ -1,0 +1,412 @@
+// Browser figures P1-P5 of `make bench` (method: docs/BENCHMARKS.md). Starts the release
+// server through the e2e harness (OUTPOST_SERVER_BIN), drives headless Chromium, and writes
+// the raw samples as JSON to the path given as the first argument.
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { join } from "node:path";
+import { ROOT, startServer, launchBrowser, waitFor } from "../../tests/e2e/lib/harness.mjs";
+
+const out = process.argv[2] ?? join(ROOT, "target/bench/raw/browser.json");
+const N = Number(process.env.BENCH_BROWSER_RUNS ?? 30);
+const PASSWORD = "bench-password-1";
+const log = (...a) => console.error("bench(browser):", ...a);
+
+// ---------------------------------------------------------------------------------------
+// A copy of dist with a static page holding the same text as the profile view, precached by
+// the same service worker and answered from its cache for navigations like the shell.
+const username = `b${Date.now().toString(36)}`;
+const benchDist = join(ROOT, "target/bench/dist");
+rmSync(benchDist, { recursive: true, force: true });
+mkdirSync(benchDist, { recursive: true });
+cpSync(join(ROOT, "dist"), benchDist, { recursive: true, filter: (src) => !src.includes(".stage") });
+const indexHtml = readFileSync(join(benchDist, "index.html"), "utf8");
+const css = indexHtml.match(/<link rel="stylesheet"[^>]*>/)?.[0] ?? "";
+writeFileSync(
+  join(benchDist, "bench-static.html"),
+  `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Outpost</title>${css}</head>` +
+    `<body><div id="outpost"><main><h1 id="profile-title">${username}</h1>` +
+    `<p class="account">Signed in as ${username}</p><label for="name">Name</label>` +
+    `<input id="name" value="${username}"></main></div></body></html>\n`,
+);
+let sw = readFileSync(join(benchDist, "sw.js"), "utf8");
+const swBefore = sw;
+sw = sw.replace('const PRECACHE = ["', 'const PRECACHE = ["/bench-static.html", "');
+sw = sw.replace(
+  "(await cache.match(SHELL",
+  '(await cache.match(url.pathname === "/bench-static.html" ? url.pathname : SHELL',
+);
+if (sw === swBefore || !sw.includes("/bench-static.html") || !sw.includes("? url.pathname : SHELL")) {
+  throw new Error("cannot add the static page to sw.js: its shape changed; update tools/bench/browser.mjs");
+}
+writeFileSync(join(benchDist, "sw.js"), sw);
+
+// ---------------------------------------------------------------------------------------
+const stats = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (p) => s[Math.min(s.length, Math.max(1, Math.ceil((p / 100) * s.length))) - 1];
+  return { count: s.length, p50: at(50), p95: at(95), min: s[0], max: s.at(-1), samples: xs };
+};
+
+// Raw bytes of one response as served (no decompression), with Accept-Encoding br, gzip.
+function fetchRaw(url) {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { "accept-encoding": "br, gzip" } }, (res) => {
+      let bytes = 0;
+      const chunks = [];
+      res.on("data", (c) => {
+        bytes += c.length;
+        chunks.push(c);
+      });
+      res.on("end", () =>
+        resolve({ status: res.statusCode, encoding: res.headers["content-encoding"] ?? "identity", bytes, body: Buffer.concat(chunks) }),
+      );
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+async function p1FirstLoadBytes(url) {
+  const files = new Map();
+  const index = await fetchRaw(`${url}/`);
+  files.set("/index.html", index);
+  const plain = index.body.length && index.encoding === "identity" ? String(index.body) : indexHtml;
+  const refs = new Set([...plain.matchAll(/(?:href|src)="(\/[^"]+)"/g)].map((m) => m[1]));
+  refs.add("/sw.js");
+  const manifest = JSON.parse(readFileSync(join(benchDist, "manifest.webmanifest"), "utf8"));
+  for (const icon of manifest.icons ?? []) refs.add(new URL(icon.src, `${url}/`).pathname);
+  // Everything the service worker precaches on the first visit (from the real dist's sw.js).
+  const precache = readFileSync(join(benchDist, "sw.js"), "utf8").match(/const PRECACHE = (\[.*\]);/);
+  if (precache) for (const p of JSON.parse(precache[1])) refs.add(p);
+  for (const path of [...refs].sort()) {
+    if (path === "/bench-static.html") continue;
+    const r = await fetchRaw(`${url}${path}`);
+    if (r.status !== 200) throw new Error(`P1: ${path} answered ${r.status}`);
+    files.set(path, r);
+  }
+  const list = [...files].map(([path, r]) => ({ path, encoding: r.encoding, bytes: r.bytes }));
+  return { total_bytes: list.reduce((a, f) => a + f.bytes, 0), files: list };
+}
+
+// Page instrumentation for P3-P5: commit times of readwrite IndexedDB transactions, fetch
+// completions, `online` events, and when #profile-title shows a wanted text. All times are
+// performance.now() of the page; `abs` ones add timeOrigin (comparable across pages).
+function instrument() {
+  window.__bench = { tx: [], fetches: [], online: [], want: null, seen: null, onTx: null };
+  const B = window.__bench;
+  const openTx = IDBDatabase.prototype.transaction;
+  IDBDatabase.prototype.transaction = function (stores, mode, options) {
+    const tx = openTx.call(this, stores, mode, options);
+    if (mode === "readwrite") {
+      const entry = { db: this.name, stores: Array.from(tx.objectStoreNames) };
+      tx.addEventListener("complete", () => {
+        entry.t = performance.now();
+        B.tx.push(entry);
+        if (B.onTx) B.onTx(entry);
+      });
+    }
+    return tx;
+  };
+  const plainFetch = window.fetch;
+  B.plainFetch = plainFetch;
+  window.fetch = async function (input, init) {
+    const method = (init && init.method) || (input instanceof Request ? input.method : "GET");
+    const url = input instanceof Request ? input.url : String(input);
+    const start = performance.now();
+    const response = await plainFetch.call(this, input, init);
+    B.fetches.push({ method, url, status: response.status, start, t: performance.now() });
+    return response;
+  };
+  window.addEventListener("online", () => B.online.push(performance.now()), true);
+  const check = () => {
+    if (B.want === null || B.seen !== null) return;
+    const title = document.getElementById("profile-title");
+    if (title && title.textContent.trim() === B.want) B.seen = performance.timeOrigin + performance.now();
+  };
+  new MutationObserver(check).observe(document, { subtree: true, childList: true, characterData: true });
+  B.check = check;
+}
+
+// For P2: the time from navigation start until #profile-title shows `name`.
+function visibleProbe(name) {
+  window.__visible = null;
+  const check = () => {
+    if (window.__visible !== null) return true;
+    const title = document.getElementById("profile-title");
+    if (title && title.textContent.trim() === name) {
+      window.__visible = performance.now();
+      return true;
+    }
+    return false;
+  };
+  const observer = new MutationObserver(() => check() && observer.disconnect());
+  observer.observe(document, { subtree: true, childList: true, characterData: true });
+  const poll = () => check() || setTimeout(poll, 4);
+  poll();
+}
+
+async function signUp(page, url, name) {
+  await page.goto(url);
+  await page.getByRole("textbox", { name: "Username" }).fill(name);
+  await page.getByRole("textbox", { name: "Password" }).fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.locator("#profile-title").filter({ hasText: name }).waitFor();
+}
+async function signIn(page, url, name) {
+  await page.goto(url);
+  await page.getByRole("textbox", { name: "Username" }).fill(name);
+  await page.getByRole("textbox", { name: "Password" }).fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  // The account's name has changed by now (P3, P4): any profile view will do.
+  await page.locator("#profile-title").waitFor();
+}
+const synced = (page) => page.locator('[role=status][data-sync="synced"]').waitFor({ timeout: 15_000 });
+async function controlled(page) {
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) {
+      await new Promise((r) => navigator.serviceWorker.addEventListener("controllerchange", r, { once: true }));
+    }
+  });
+}
+
+async function p2OfflineWarmStart(browser, url) {
+  const context = await browser.newContext();
+  await context.addInitScript(visibleProbe, username);
+  const page = await context.newPage();
+  await signUp(page, url, username);
+  await controlled(page);
+  await waitFor(() => page.evaluate(() => caches.match("/bench-static.html").then(Boolean)), "static page precached");
+  await synced(page);
+  await context.setOffline(true);
+  const measure = async (path) => {
+    await page.goto(`${url}${path}`, { waitUntil: "commit" });
+    await page.waitForFunction(() => window.__visible !== null, null, { timeout: 15_000 });
+    return page.evaluate(() => window.__visible);
+  };
+  // One warm-up of each, then alternate.
+  await measure("/");
+  await measure("/bench-static.html");
+  const app = [];
+  const staticPage = [];
+  for (let i = 0; i < N; i++) {
+    app.push(await measure("/"));
+    staticPage.push(await measure("/bench-static.html"));
+  }
+  await context.close();
+  return { app_ms: stats(app), static_ms: stats(staticPage) };
+}
+
+async function setName(page, name) {
+  await page.evaluate((n) => {
+    const input = document.getElementById("name");
+    input.value = n;
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+  }, name);
+}
+
+// Plain fetch PUT round trips from the page (its own account), the baseline of P4 and P5.
+async function plainPutRoundTrips(page, name) {
+  return page.evaluate(
+    async ({ name, password, n }) => {
+      const f = window.__bench.plainFetch;
+      const created = await f("/api/accounts", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username: name, password }),
+      });
+      const { token } = await created.json();
+      let version = 1;
+      const times = [];
+      for (let i = 0; i < n + 2; i++) {
+        const t0 = performance.now();
+        const r = await f("/api/profile", {
+          method: "PUT",
+          headers: { "content-type": "application/json", authorization: `Bearer ${token}`, "if-match": `"${version}"` },
+          body: JSON.stringify({ name: `Plain ${i}`, photo_url: "" }),
+        });
+        const body = await r.json();
+        const t = performance.now() - t0;
+        if (r.status !== 200) throw new Error(`plain PUT answered ${r.status}`);
+        version = body.version;
+        if (i >= 2) times.push(t);
+      }
+      return times;
+    },
+    { name, password: PASSWORD, n: N },
+  );
+}
+
+async function p3Save(page) {
+  let saveStores = null;
+  const app = [];
+  const plain = [];
+  const record = await page.evaluate(async () => {
+    const db = await new Promise((res, rej) => {
+      const r = indexedDB.open("outpost");
+      r.onsuccess = () => res(r.result);
+      r.onerror = () => rej(r.error);
+    });
+    const store = db.transaction("profiles").objectStore("profiles");
+    const [key] = await new Promise((res) => (store.getAllKeys().onsuccess = (e) => res(e.target.result)));
+    const value = await new Promise((res) => (store.get(key).onsuccess = (e) => res(e.target.result)));
+    db.close();
+    window.__benchRecord = { key, value };
+    return { key, keyPath: store.keyPath, value };
+  });
+  for (let i = 0; i < N + 2; i++) {
+    await setName(page, `Saved ${i}`);
+    const t = await page.evaluate(async () => {
+      const B = window.__bench;
+      const committed = new Promise((res) => {
+        B.onTx = (e) => e.db === "outpost" && e.stores.includes("profiles") && res(e);
+      });
+      const button = [...document.querySelectorAll("button")].find((b) => b.textContent.trim() === "Save");
+      const t0 = performance.now();
+      button.click();
+      const tx = await committed;
+      B.onTx = null;
+      return { t: tx.t - t0, stores: tx.stores };
+    });
+    await page.locator("#profile-title").filter({ hasText: `Saved ${i}` }).waitFor();
+    await synced(page);
+    const p = await page.evaluate(async () => {
+      if (!window.__benchDb) {
+        window.__benchDb = await new Promise((res, rej) => {
+          const r = indexedDB.open("outpost-bench-baseline", 1);
+          r.onupgradeneeded = () => r.result.createObjectStore("profiles");
+          r.onsuccess = () => res(r.result);
+          r.onerror = () => rej(r.error);
+        });
+      }
+      const { key, value } = window.__benchRecord;
+      const t0 = performance.now();
+      const tx = window.__benchDb.transaction("profiles", "readwrite");
+      tx.objectStore("profiles").put(value, key);
+      await new Promise((res, rej) => {
+        tx.oncomplete = res;
+        tx.onerror = () => rej(tx.error);
+      });
+      return performance.now() - t0;
+    });
+    saveStores = t.stores;
+    if (i >= 2) {
+      app.push(t.t);
+      plain.push(p);
+    }
+  }
+  return { save_ms: stats(app), plain_put_ms: stats(plain), save_tx_stores: saveStores, record_shape: Object.keys(record.value ?? {}) };
+}
+
+async function p4Reconnect(context, page) {
+  const times = [];
+  const failures = [];
+  let firstRequests = null;
+  const sentAfter = [];
+  for (let i = 0; i < Math.min(N, 20); i++) {
+    await context.setOffline(true);
+    await page.locator('[role=status][data-connectivity="offline"]').waitFor();
+    await setName(page, `Offline ${i}`);
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.locator('[role=status][data-sync="pending"]').waitFor();
+    await page.waitForTimeout(100);
+    const mark = await page.evaluate(() => ({ online: window.__bench.online.length, fetches: window.__bench.fetches.length }));
+    await context.setOffline(false);
+    const t = await waitFor(
+      () =>
+        page.evaluate((m) => {
+          const B = window.__bench;
+          const online = B.online[m.online];
+          const put = B.fetches.slice(m.fetches).find((f) => f.method === "PUT" && f.url.includes("/api/profile") && f.status === 200);
+          if (online === undefined || !put) return null;
+          // What the app asked the server between the event and the PUT's answer.
+          const during = B.fetches.slice(m.fetches).filter((f) => f.t <= put.t);
+          return { t: put.t - online, sent: put.start - online, during: during.map((f) => `${f.method} ${new URL(f.url).pathname} ${f.status} sent +${(f.start - online).toFixed(1)}ms answered +${(f.t - online).toFixed(1)}ms`) };
+        }, mark),
+      "the pending change to reach the server",
+      8_000,
+    ).catch(async (error) => {
+      const state = await page.evaluate((m) => ({
+        iteration: m,
+        online: window.__bench.online.slice(m.online),
+        fetches: window.__bench.fetches.slice(m.fetches - 6).map((f) => `${f.method} ${f.url} ${f.status} @${f.t}`),
+        allOnline: window.__bench.online,
+        status: document.querySelector("[role=status]")?.outerHTML,
+      }), mark);
+      failures.push(`${error.message} (iteration ${i}): ${JSON.stringify(state)}`);
+      if (failures.length > 3) throw new Error(failures.join("\n"));
+      return null;
+    });
+    await synced(page);
+    if (t !== null) {
+      times.push(t.t);
+      sentAfter.push(t.sent);
+      if (!firstRequests) firstRequests = t.during;
+    }
+  }
+  return { reconnect_ms: stats(times), put_sent_after_online_ms: stats(sentAfter), failures, requests_of_first_iteration: firstRequests };
+}
+
+async function p5Push(pageA, pageB) {
+  const times = [];
+  for (let i = 0; i < N + 2; i++) {
+    const name = `Pushed ${i}`;
+    await pageB.evaluate((n) => {
+      window.__bench.want = n;
+      window.__bench.seen = null;
+    }, name);
+    await setName(pageA, name);
+    const t0 = await pageA.evaluate(() => {
+      const button = [...document.querySelectorAll("button")].find((b) => b.textContent.trim() === "Save");
+      const t = performance.timeOrigin + performance.now();
+      button.click();
+      return t;
+    });
+    const seen = await waitFor(() => pageB.evaluate(() => window.__bench.seen), "the push to show on device B");
+    await synced(pageA);
+    if (i >= 2) times.push(seen - t0);
+  }
+  return { push_ms: stats(times) };
+}
+
+const server = await startServer({ dist: benchDist });
+const browser = await launchBrowser();
+const result = { runs: N, chromium: browser.version() };
+try {
+  log("P1 first-load bytes");
+  result.p1 = await p1FirstLoadBytes(server.url);
+  log("P2 offline warm start");
+  result.p2 = await p2OfflineWarmStart(browser, server.url);
+
+  const name = `${username}x`;
+  const contextA = await browser.newContext();
+  await contextA.addInitScript(instrument);
+  const pageA = await contextA.newPage();
+  await signUp(pageA, server.url, name);
+  await synced(pageA);
+  log("P3 one save");
+  result.p3 = await p3Save(pageA);
+  log("P4/P5 baseline: plain fetch PUT");
+  result.plain_fetch_put_ms = stats(await plainPutRoundTrips(pageA, `${username}p`));
+  log("P4 reconnect");
+  result.p4 = await p4Reconnect(contextA, pageA);
+
+  const contextB = await browser.newContext();
+  await contextB.addInitScript(instrument);
+  const pageB = await contextB.newPage();
+  await signIn(pageB, server.url, name);
+  await synced(pageB);
+  await synced(pageA);
+  log("P5 push");
+  result.p5 = await p5Push(pageA, pageB);
+  await contextB.close();
+  await contextA.close();
+} catch (error) {
+  result.error = String(error?.stack ?? error);
+  log(result.error);
+} finally {
+  await browser.close();
+  await server.stop();
+  writeFileSync(out, JSON.stringify(result, null, 2));
+}
+if (result.error) process.exitCode = 1;

@@ -1,0 +1,112 @@
+// Turns the raw figures of one `make bench` run into the figures: prints `name value unit`
+// lines and a table, and writes them as JSON. Usage: node report.mjs RAW_DIR RESULTS_JSON
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, totalmem } from "node:os";
+import { join } from "node:path";
+
+const [rawDir, outPath] = process.argv.slice(2);
+const raw = (name) => {
+  const path = join(rawDir, `${name}.json`);
+  return existsSync(path) ? JSON.parse(readFileSync(path, "utf8")) : null;
+};
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.ceil(s.length / 2) - 1] : null;
+};
+// A load repeated in rounds (`NAME-rK.json`): the median round's throughput, and the
+// medians of the rounds' per-request latency percentiles.
+const rounds = (name) => {
+  const runs = readdirSync(rawDir)
+    .filter((f) => f.startsWith(`${name}-r`) && f.endsWith(".json"))
+    .map((f) => JSON.parse(readFileSync(join(rawDir, f), "utf8")));
+  if (!runs.length) return null;
+  return {
+    rps: median(runs.map((r) => r.rps)),
+    rps_rounds: runs.map((r) => Math.round(r.rps)).join("/"),
+    p50_ms: median(runs.map((r) => r.p50_ms)),
+    p95_ms: median(runs.map((r) => r.p95_ms)),
+    errors: runs.reduce((a, r) => a + (r.errors ?? 0), 0),
+  };
+};
+const healthz = rounds("healthz-get");
+const get1k = rounds("profile-get-1k");
+const put1k = rounds("profile-put-1k");
+const getBig = rounds("profile-get-big");
+const putBig = rounds("profile-put-big");
+const sqlite = rounds("sqlite-baseline");
+const streams = raw("streams");
+const seedBig = raw("seed-big");
+const b = raw("browser") ?? {};
+
+const figures = [];
+const lines = [];
+const round = (x, d = 3) => (x === undefined || x === null || Number.isNaN(x) ? null : Number(x.toFixed(d)));
+const ratio = (a, c) => (a != null && c ? a / c : null);
+/** One figure: `value` against `target` (a predicate and its words). */
+function figure(id, name, value, unit, target, detail = {}) {
+  const met = value == null ? null : target.ok(round(value), detail);
+  figures.push({ id, name, value: round(value), unit, target: target.text, met, ...detail });
+  lines.push(`${id}.${name} ${value == null ? "n/a" : round(value)} ${unit}`);
+}
+const atMost = (t, text) => ({ ok: (v) => v <= t, text });
+const atLeast = (t, text) => ({ ok: (v) => v >= t, text });
+const detail = (obj) => Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, typeof v === "number" ? round(v) : v]));
+
+// P1
+figure("P1", "first_load_bytes", b.p1?.total_bytes ?? null, "B", atMost(150_000, "<= 150 KB (150,000 B)"), {
+  files: b.p1?.files,
+});
+// P2
+figure("P2", "offline_warm_start_ratio", ratio(b.p2?.app_ms.p50, b.p2?.static_ms.p50), "x", atMost(1.5, "<= 1.5x"),
+  detail({ app_p50_ms: b.p2?.app_ms.p50, app_p95_ms: b.p2?.app_ms.p95, static_p50_ms: b.p2?.static_ms.p50, static_p95_ms: b.p2?.static_ms.p95 }));
+// P3
+const p3 = b.p3;
+figure("P3", "save_ratio", ratio(p3?.save_ms.p50, p3?.plain_put_ms.p50), "x",
+  { ok: (v) => v <= 1.5 && p3.save_ms.p50 < 1, text: "<= 1.5x and median < 1 ms" },
+  detail({ save_p50_ms: p3?.save_ms.p50, save_p95_ms: p3?.save_ms.p95, plain_p50_ms: p3?.plain_put_ms.p50, plain_p95_ms: p3?.plain_put_ms.p95 }));
+// P4
+const plain = b.plain_fetch_put_ms;
+figure("P4", "reconnect_ratio", ratio(b.p4?.reconnect_ms.p50, plain?.p50), "x", atMost(2, "<= 2x"),
+  detail({ missed_iterations: b.p4?.failures?.length, reconnect_p50_ms: b.p4?.reconnect_ms.p50, reconnect_p95_ms: b.p4?.reconnect_ms.p95, put_sent_after_online_p50_ms: b.p4?.put_sent_after_online_ms?.p50, fetch_p50_ms: plain?.p50, fetch_p95_ms: plain?.p95 }));
+// P5
+figure("P5", "push_p95", b.p5?.push_ms.p95 ?? null, "ms", atMost(100, "p95 < 100 ms"),
+  detail({ push_p50_ms: b.p5?.push_ms.p50, ratio_p50_to_fetch_p50: ratio(b.p5?.push_ms.p50, plain?.p50), fetch_p50_ms: plain?.p50 }));
+// P6
+figure("P6", "get_profile_ratio", ratio(get1k?.rps, healthz?.rps), "x", atLeast(0.5, ">= 0.5x"),
+  detail({ get_rps: get1k?.rps, get_rounds: get1k?.rps_rounds, healthz_rounds: healthz?.rps_rounds, get_p50_ms: get1k?.p50_ms, get_p95_ms: get1k?.p95_ms, healthz_rps: healthz?.rps, healthz_p50_ms: healthz?.p50_ms, healthz_p95_ms: healthz?.p95_ms }));
+// P7
+figure("P7", "put_profile_ratio", ratio(put1k?.rps, sqlite?.rps), "x", atLeast(0.8, ">= 0.8x"),
+  detail({ put_rps: put1k?.rps, put_rounds: put1k?.rps_rounds, sqlite_rounds: sqlite?.rps_rounds, put_p50_ms: put1k?.p50_ms, put_p95_ms: put1k?.p95_ms, put_errors: put1k?.errors, sqlite_rps: sqlite?.rps, sqlite_p50_ms: sqlite?.p50_ms, sqlite_p95_ms: sqlite?.p95_ms }));
+// P8
+figure("P8", "streams_open", streams?.opened ?? null, "streams", atLeast(10_000, ">= 10,000"),
+  detail({ failed: streams?.failed, open_seconds: streams?.open_seconds }));
+figure("P8", "server_rss", streams?.rss_open_mb ?? null, "MB", atMost(300, "< 300 MB"),
+  detail({ rss_before_mb: streams?.rss_before_mb, per_stream_kib: streams?.rss_per_stream_kib }));
+figure("P8", "push_to_all", streams?.push_all_ms ?? null, "ms", atMost(1000, "< 1 s"),
+  detail({ reached: streams?.reached, push_p50_ms: streams?.push_p50_ms, put_ms: streams?.put_ms }));
+// P9
+const big = seedBig?.accounts ?? null;
+figure("P9", "get_big_vs_1k", ratio(getBig?.rps, get1k?.rps), "x", atLeast(0.9, ">= 0.9x"),
+  detail({ accounts: big, get_big_rps: getBig?.rps, get_big_p95_ms: getBig?.p95_ms, get_1k_rps: get1k?.rps }));
+figure("P9", "put_big_vs_1k", ratio(putBig?.rps, put1k?.rps), "x", atLeast(0.9, ">= 0.9x"),
+  detail({ accounts: big, put_big_rps: putBig?.rps, put_big_p95_ms: putBig?.p95_ms, put_1k_rps: put1k?.rps }));
+
+const loadStart = existsSync(join(rawDir, "loadavg-start.txt")) ? readFileSync(join(rawDir, "loadavg-start.txt"), "utf8").trim() : null;
+const machine = { date: new Date().toISOString(), loadavg_at_start: loadStart, loadavg_1_5_15: loadavg().map((x) => round(x, 2)), cores: cpus().length, cpu: cpus()[0]?.model, memory_gib: round(totalmem() / 2 ** 30, 1), chromium: b.chromium };
+writeFileSync(outPath, JSON.stringify({ machine, figures, browser_error: b.error ?? null }, null, 2) + "\n");
+
+for (const l of lines) console.log(l);
+const word = (m) => (m === null ? "n/a" : m ? "met" : "MISSED");
+const keyBaseline = (f) =>
+  Object.entries(f)
+    .filter(([k]) => !["id", "name", "value", "unit", "target", "met", "files"].includes(k))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
+console.log("");
+console.log(["id", "figure", "value", "target", "result", "details"].join(" | "));
+console.log("---|---|---|---|---|---");
+for (const f of figures) {
+  console.log([f.id, f.name, `${f.value ?? "n/a"} ${f.unit}`, f.target, word(f.met), keyBaseline(f)].join(" | "));
+}
+console.log(`\n${machine.date} · ${machine.cores} cores · ${machine.memory_gib} GiB · load average at start ${machine.loadavg_at_start}, at end ${machine.loadavg_1_5_15.join(" ")} · results in ${outPath}`);
+if (b.error) console.log(`browser figures incomplete: ${b.error.split("\n")[0]}`);

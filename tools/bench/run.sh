@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# `make bench`: Outpost's benchmarks (method and latest figures: docs/BENCHMARKS.md).
+# Expects the release builds (`make bench` does them): dist/ from `trunk build --release`,
+# target/release/outpost-server and target/release/outpost-bench.
+# Writes raw figures to target/bench/raw/*.json, the figures to target/bench/results.json,
+# and prints one `name value unit` line per figure plus a table.
+# BENCH_SECONDS (default 5) bounds each HTTP load run, BENCH_ROUNDS (default 3) repeats
+# them; BENCH_STREAMS (default 10000) and BENCH_BIG_ACCOUNTS (default 1000000) size P8 and
+# P9; BENCH_BROWSER_RUNS (default 30) repeats each browser timing.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+OUT=$ROOT/target/bench
+RAW=$OUT/raw
+WORK=$OUT/work
+SERVER=$ROOT/target/release/outpost-server
+BENCH=$ROOT/target/release/outpost-bench
+RUN_SECONDS=${BENCH_SECONDS:-5}
+STREAMS=${BENCH_STREAMS:-10000}
+BIG=${BENCH_BIG_ACCOUNTS:-1000000}
+ROUNDS=${BENCH_ROUNDS:-3}
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+for f in "$SERVER" "$BENCH" "$ROOT/dist/index.html"; do
+  [ -e "$f" ] || { say "missing $f: run \`make bench\` (it builds everything)"; exit 1; }
+done
+# 10,000 event streams need 10,000 sockets on each side.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+say "open files limit $(ulimit -n)"
+
+rm -rf "$RAW" "$WORK"
+mkdir -p "$RAW" "$WORK"
+# Other work on the machine skews every figure: keep its load next to them.
+cut -d' ' -f1-3 /proc/loadavg >"$RAW/loadavg-start.txt"
+
+SERVER_PIDS=()
+stop_servers() {
+  for pid in "${SERVER_PIDS[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid"
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
+  SERVER_PIDS=()
+}
+# The servers log one line per request (production default): to tmpfs, so that hundreds of
+# MB of log writes do not share the disk with the databases' fsyncs.
+LOGS=$(mktemp -d /dev/shm/outpost-bench.XXXXXX 2>/dev/null || mktemp -d)
+cleanup() {
+  stop_servers
+  rm -rf "$LOGS"
+}
+trap cleanup EXIT
+
+# Starts the release server on database $1 with production settings (default log level
+# included: one info line per request, to a file in $LOGS); sets SERVER_PID and SERVER_URL.
+start_server() {
+  local db=$1 log
+  log=$LOGS/server-$(basename "$db" .db).log
+  env -u RUST_LOG "$SERVER" --addr 127.0.0.1:0 --db "$db" --dist "$ROOT/dist" 2>"$log" &
+  SERVER_PID=$!
+  SERVER_PIDS+=("$SERVER_PID")
+  SERVER_URL=
+  for _ in $(seq 1 300); do
+    SERVER_URL=$(grep -ao 'listening on http://[0-9.:]*' "$log" | head -n1 | sed 's/^listening on //' || true)
+    [ -n "$SERVER_URL" ] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$log" >&2; say "server exited"; exit 1; }
+    sleep 0.1
+  done
+  [ -n "$SERVER_URL" ] || { cat "$log" >&2; say "server did not start"; exit 1; }
+  curl -fsS "$SERVER_URL/healthz" >/dev/null
+  say "server $SERVER_PID on $SERVER_URL (db $(basename "$db"))"
+}
+
+load() { # url label method path tokens-file|-
+  local url=$1 label=$2 method=$3 path=$4 tokens=$5
+  local args=(load --url "$url" --path "$path" --method "$method" --connections 64
+    --seconds "$RUN_SECONDS" --warmup 1 --label "$label")
+  [ "$tokens" != - ] && args+=(--tokens-file "$tokens")
+  say "load $label"
+  "$BENCH" "${args[@]}" >"$RAW/$label.json"
+}
+
+say "seeding 1,000 and $BIG accounts"
+"$BENCH" seed --db "$WORK/seed-1k.db" --accounts 1000 --tokens 1000 \
+  --tokens-out "$WORK/tokens-1k.txt" >"$RAW/seed-1k.json"
+"$BENCH" seed --db "$WORK/seed-big.db" --accounts "$BIG" --tokens 1000 \
+  --tokens-out "$WORK/tokens-big.txt" >"$RAW/seed-big.json"
+
+# P6, P7, P9: two servers side by side (1,000 and $BIG accounts; only one is loaded at a
+# time), and the SQLite baseline on its own copy in the same directory. Rounds interleave
+# every run with its baseline so background load on the machine hits both alike.
+cp "$WORK/seed-1k.db" "$WORK/p6.db"
+cp "$WORK/seed-1k.db" "$WORK/p7-baseline.db"
+start_server "$WORK/p6.db"
+URL_1K=$SERVER_URL
+start_server "$WORK/seed-big.db"
+URL_BIG=$SERVER_URL
+for round in $(seq 1 "$ROUNDS"); do
+  load "$URL_1K" "healthz-get-r$round" get /healthz -
+  load "$URL_1K" "profile-get-1k-r$round" get /api/profile "$WORK/tokens-1k.txt"
+  load "$URL_BIG" "profile-get-big-r$round" get /api/profile "$WORK/tokens-big.txt"
+  load "$URL_1K" "profile-put-1k-r$round" put /api/profile "$WORK/tokens-1k.txt"
+  load "$URL_BIG" "profile-put-big-r$round" put /api/profile "$WORK/tokens-big.txt"
+  say "sqlite baseline (round $round)"
+  "$BENCH" sqlite-baseline --db "$WORK/p7-baseline.db" --seconds "$RUN_SECONDS" --warmup 1 \
+    >"$RAW/sqlite-baseline-r$round.json"
+done
+stop_servers
+
+# P8: event streams of one account on a fresh server.
+cp "$WORK/seed-1k.db" "$WORK/p8.db"
+start_server "$WORK/p8.db"
+say "opening $STREAMS event streams"
+"$BENCH" streams --url "$SERVER_URL" --token "$(head -n1 "$WORK/tokens-1k.txt")" \
+  --count "$STREAMS" --pid "$SERVER_PID" >"$RAW/streams.json"
+stop_servers
+
+# P1-P5: headless Chromium against the release server (harness.mjs starts it).
+say "browser figures"
+OUTPOST_SERVER_BIN="$SERVER" node tools/bench/browser.mjs "$RAW/browser.json" \
+  || say "some browser figures failed (see the error in $RAW/browser.json)"
+
+node tools/bench/report.mjs "$RAW" "$OUT/results.json"
