@@ -1,10 +1,13 @@
 // Trunk post-build hook (see Trunk.toml). Runs on the staging directory of one build:
 // 1. moves Trunk's inline module script into `boot-<hash>.js`, because the server's
 //    Content-Security-Policy forbids inline script;
-// 2. stamps `sw.js` with this build's id and the list of every file it produced, so the
+// 2. writes `.br` and `.gz` siblings of every hashed (immutable) file at the highest levels,
+//    which the server sends as they are (on-the-fly compression uses faster, weaker levels);
+// 3. stamps `sw.js` with this build's id and the list of every file it produced, so the
 //    service worker precaches exactly this build under a cache named by it.
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import { sha256, stampServiceWorker } from "./stamp-sw.mjs";
 
 const staging = process.env.TRUNK_STAGING_DIR;
@@ -26,6 +29,20 @@ const bootName = `boot-${sha256(boot).slice(0, 16)}.js`;
 writeFileSync(join(staging, bootName), boot);
 html = html.replace(inline, `<script type="module" src="/${bootName}"></script>`);
 writeFileSync(indexPath, html);
+
+// Hashed names (`name-<hex>.ext`, `name-<hex>_bg.wasm`) never change content, so their
+// precompressed copies can never go stale.
+const hashed = /-[0-9a-f]{8,}(_bg)?\.(wasm|js|css)$/;
+for (const name of readdirSync(staging).filter((n) => hashed.test(n))) {
+  const data = readFileSync(join(staging, name));
+  writeFileSync(join(staging, `${name}.br`), brotliCompressSync(data, {
+    params: {
+      [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY,
+      [constants.BROTLI_PARAM_SIZE_HINT]: data.length,
+    },
+  }));
+  writeFileSync(join(staging, `${name}.gz`), gzipSync(data, { level: 9 }));
+}
 
 const swPath = join(staging, "sw.js");
 const { build, files } = stampServiceWorker(staging, readFileSync(swPath, "utf8"));

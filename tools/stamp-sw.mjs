@@ -16,7 +16,8 @@ function walk(dir) {
 
 /**
  * Writes `dir/sw.js` from `template`: the build id is a hash of every other file's path and
- * content, and the precache list names every other file. Returns the build id.
+ * content, and the precache list names every other file (not the precompressed `.br`/`.gz`
+ * siblings, which the server picks by `Accept-Encoding`). Returns the build id.
  */
 export function stampServiceWorker(dir, template) {
   if (!template.includes("__OUTPOST_BUILD__") || !template.includes("/*__OUTPOST_PRECACHE__*/")) {
@@ -24,7 +25,7 @@ export function stampServiceWorker(dir, template) {
   }
   const files = walk(dir)
     .map((path) => relative(dir, path).split(sep).join("/"))
-    .filter((path) => path !== "sw.js")
+    .filter((path) => path !== "sw.js" && !/\.(br|gz)$/.test(path))
     .sort();
   const build = sha256(files.map((path) => `${path}\n${sha256(readFileSync(join(dir, path)))}`).join("\n"))
     .slice(0, 16);

@@ -54,7 +54,13 @@ pub async fn serve(State(state): State<AppState>, req: Request) -> Response {
     let method = req.method().clone();
     let headers = req.headers().clone();
     let html = accepts_html(&req);
-    let Ok(response) = ServeDir::new(&dist).oneshot(req).await;
+    // Hashed assets come with `.br` / `.gz` siblings compressed at build time at the highest
+    // levels (tools/post-build.mjs); anything else is compressed on the fly.
+    let Ok(response) = ServeDir::new(&dist)
+        .precompressed_br()
+        .precompressed_gzip()
+        .oneshot(req)
+        .await;
     let (mut response, hashed) = if response.status() == StatusCode::NOT_FOUND && html {
         let mut index_req = Request::new(Body::empty());
         *index_req.method_mut() = method;
