@@ -30,7 +30,7 @@ test: setup lint test-native test-wasm test-e2e
 lint:
 	cargo fmt --all -- --check
 	cargo clippy -p outpost-core -p outpost-server -p outpost-bench --all-targets -- -D warnings
-	cargo clippy -p outpost $(WASM) --all-targets -- -D warnings
+	cargo clippy -p outpost $(WASM) --all-targets --features testing -- -D warnings
 
 test-native:
 	cargo test -p outpost-core -p outpost-server -p outpost-bench
@@ -38,7 +38,7 @@ test-native:
 ## Browser tests (wasm-bindgen-test) in headless Chromium against a real server.
 test-wasm:
 	cargo build -p outpost-server
-	tools/with-server.sh cargo test -p outpost $(WASM)
+	tools/with-server.sh cargo test -p outpost $(WASM) --features testing
 
 ## Playwright end-to-end tests; each test file starts its own server on a free port.
 test-e2e: app

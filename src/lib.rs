@@ -6,6 +6,8 @@
 //! decisions live in `outpost_core::sync`; `data::sync` only carries them out.
 
 pub mod data;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod ui;
 
 /// Mounts the app on `<body>`. Called once by `main`; tests mount views of their own.

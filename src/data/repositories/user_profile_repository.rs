@@ -100,7 +100,7 @@ struct Inner<A, D> {
     channel: RefCell<Option<TabChannel>>,
     last_persisted: RefCell<Option<LocalRecord>>,
     source: Cell<Source>,
-    storage_error: RefCell<Option<String>>,
+    storage_error: RefCell<Option<DbError>>,
     listeners: RefCell<Vec<Listener>>,
     /// Counts the requests this instance sent, for tests that assert "one PUT per change".
     puts_sent: Cell<u32>,
@@ -205,7 +205,12 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             record: machine.record().cloned(),
             status: machine.status(),
             source: self.inner.source.get(),
-            storage_error: self.inner.storage_error.borrow().clone(),
+            storage_error: self
+                .inner
+                .storage_error
+                .borrow()
+                .as_ref()
+                .map(DbError::to_string),
         }
     }
 
@@ -278,7 +283,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             WriteStrategy::OfflineFirst => {
                 self.run(Job::Input(Input::LocalEdit(fields))).await;
                 match self.inner.storage_error.borrow().clone() {
-                    Some(_) => Err(SaveError::Storage(DbError::QuotaExceeded)),
+                    Some(error) => Err(SaveError::Storage(error)),
                     None => Ok(SaveOutcome::SavedOnDevice),
                 }
             }
@@ -458,7 +463,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             }
             Err(error) => {
                 leptos::logging::error!("saving the profile on this device failed: {error}");
-                *self.inner.storage_error.borrow_mut() = Some(error.to_string());
+                *self.inner.storage_error.borrow_mut() = Some(error);
             }
         }
     }

@@ -1,0 +1,98 @@
+//! `FakeApi`: a tiny in-memory Outpost server with the contract's version checks.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use outpost_core::wire::{Credentials, ProfileFields, ServerProfile};
+
+use crate::data::services::{ApiClient, ApiError};
+
+/// The fake server's state, shared by clones so a test can change it while the repository
+/// runs.
+#[derive(Debug)]
+pub struct FakeServer {
+    /// The stored profile.
+    pub profile: ServerProfile,
+    /// The only token it accepts.
+    pub valid_token: String,
+    /// When false every call fails as unreachable.
+    pub reachable: bool,
+    /// PUT requests received (answered or not).
+    pub puts: u32,
+    /// GET requests received.
+    pub gets: u32,
+}
+
+/// A clonable handle on one [`FakeServer`].
+#[derive(Clone, Debug)]
+pub struct FakeApi(pub Rc<RefCell<FakeServer>>);
+
+impl FakeApi {
+    /// A reachable server holding `name` at version 1 and accepting `token`.
+    pub fn new(name: &str, token: &str) -> Self {
+        Self(Rc::new(RefCell::new(FakeServer {
+            profile: ServerProfile {
+                name: name.to_owned(),
+                photo_url: String::new(),
+                version: 1,
+                updated_at: "2026-01-01T00:00:00Z".to_owned(),
+            },
+            valid_token: token.to_owned(),
+            reachable: true,
+            puts: 0,
+            gets: 0,
+        })))
+    }
+
+    fn check(&self, token: &str) -> Result<(), ApiError> {
+        let server = self.0.borrow();
+        if !server.reachable {
+            return Err(ApiError::Unreachable);
+        }
+        if token != server.valid_token {
+            return Err(ApiError::Unauthorized("session ended".into()));
+        }
+        Ok(())
+    }
+}
+
+impl ApiClient for FakeApi {
+    async fn create_account(&self, _: &Credentials) -> Result<String, ApiError> {
+        Ok(self.0.borrow().valid_token.clone())
+    }
+
+    async fn sign_in(&self, _: &Credentials) -> Result<String, ApiError> {
+        Ok(self.0.borrow().valid_token.clone())
+    }
+
+    async fn sign_out(&self, _: &str) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    async fn get_profile(&self, token: &str) -> Result<ServerProfile, ApiError> {
+        self.0.borrow_mut().gets += 1;
+        self.check(token)?;
+        Ok(self.0.borrow().profile.clone())
+    }
+
+    async fn put_profile(
+        &self,
+        token: &str,
+        fields: &ProfileFields,
+        if_match: u64,
+    ) -> Result<ServerProfile, ApiError> {
+        self.0.borrow_mut().puts += 1;
+        self.check(token)?;
+        let mut server = self.0.borrow_mut();
+        if if_match != server.profile.version {
+            return Err(ApiError::Stale(Box::new(server.profile.clone())));
+        }
+        server.profile = ServerProfile {
+            name: fields.name.clone(),
+            photo_url: fields.photo_url.clone(),
+            version: server.profile.version + 1,
+            updated_at: "2026-01-01T00:00:01Z".to_owned(),
+        };
+        Ok(server.profile.clone())
+    }
+}

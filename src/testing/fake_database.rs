@@ -1,0 +1,87 @@
+//! `FakeDatabase`: the device store in memory, with an optional write failure (a full disk).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use outpost_core::sync::LocalRecord;
+
+use crate::data::services::{Database, DbError, Settings, StoredSession};
+
+/// What the fake store holds.
+#[derive(Debug, Default)]
+pub struct FakeStore {
+    /// Profile records by account.
+    pub profiles: HashMap<String, LocalRecord>,
+    /// The session.
+    pub session: Option<StoredSession>,
+    /// The settings.
+    pub settings: Option<Settings>,
+    /// Meta values.
+    pub meta: HashMap<String, String>,
+    /// When set, every write fails with this error and changes nothing.
+    pub fail_writes: Option<DbError>,
+}
+
+/// A clonable handle on one [`FakeStore`].
+#[derive(Clone, Debug, Default)]
+pub struct FakeDatabase(pub Rc<RefCell<FakeStore>>);
+
+impl FakeDatabase {
+    fn write(&self, change: impl FnOnce(&mut FakeStore)) -> Result<(), DbError> {
+        let mut store = self.0.borrow_mut();
+        if let Some(error) = store.fail_writes.clone() {
+            return Err(error);
+        }
+        change(&mut store);
+        Ok(())
+    }
+}
+
+impl Database for FakeDatabase {
+    async fn load_profile(&self, account: &str) -> Result<Option<LocalRecord>, DbError> {
+        Ok(self.0.borrow().profiles.get(account).cloned())
+    }
+
+    async fn save_profile(&self, account: &str, record: &LocalRecord) -> Result<(), DbError> {
+        self.write(|s| {
+            s.profiles.insert(account.to_owned(), record.clone());
+        })
+    }
+
+    async fn delete_profile(&self, account: &str) -> Result<(), DbError> {
+        self.write(|s| {
+            s.profiles.remove(account);
+        })
+    }
+
+    async fn load_session(&self) -> Result<Option<StoredSession>, DbError> {
+        Ok(self.0.borrow().session.clone())
+    }
+
+    async fn save_session(&self, session: &StoredSession) -> Result<(), DbError> {
+        self.write(|s| s.session = Some(session.clone()))
+    }
+
+    async fn clear_session(&self) -> Result<(), DbError> {
+        self.write(|s| s.session = None)
+    }
+
+    async fn load_settings(&self) -> Result<Settings, DbError> {
+        Ok(self.0.borrow().settings.clone().unwrap_or_default())
+    }
+
+    async fn save_settings(&self, settings: &Settings) -> Result<(), DbError> {
+        self.write(|s| s.settings = Some(settings.clone()))
+    }
+
+    async fn load_meta(&self, key: &str) -> Result<Option<String>, DbError> {
+        Ok(self.0.borrow().meta.get(key).cloned())
+    }
+
+    async fn save_meta(&self, key: &str, value: &str) -> Result<(), DbError> {
+        self.write(|s| {
+            s.meta.insert(key.to_owned(), value.to_owned());
+        })
+    }
+}

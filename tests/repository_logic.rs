@@ -1,0 +1,159 @@
+//! Fast tests of the repository's logic against in-memory fakes (`outpost::testing`): the
+//! cases a real server and browser cannot be made to produce on demand (a full disk, a session
+//! ending mid-sync, a server that disappears and comes back). The same cases run against the
+//! real services in `data_layer.rs` and the end-to-end tests where they can.
+#![cfg(target_arch = "wasm32")]
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use outpost::data::repositories::{SaveError, SaveOutcome, UserProfileRepository};
+use outpost::data::services::{Database, DbError, Settings};
+use outpost::testing::{FakeApi, FakeDatabase};
+use outpost_core::sync::{LocalRecord, SyncState};
+use outpost_core::wire::ProfileFields;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn fields(name: &str) -> ProfileFields {
+    ProfileFields {
+        name: name.into(),
+        photo_url: String::new(),
+    }
+}
+
+/// Polls `check` every 20 ms for up to 5 s.
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..250 {
+        if check() {
+            return;
+        }
+        gloo_timers::future::TimeoutFuture::new(20).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn started(
+    api: &FakeApi,
+    db: &FakeDatabase,
+    token: &str,
+) -> UserProfileRepository<FakeApi, FakeDatabase> {
+    let repo = UserProfileRepository::new(
+        api.clone(),
+        db.clone(),
+        "ann".into(),
+        Some(token.into()),
+        Settings::default(),
+    );
+    repo.start(true).await.unwrap();
+    repo
+}
+
+#[wasm_bindgen_test]
+async fn a_401_keeps_the_change_until_the_same_account_signs_in_again() {
+    let api = FakeApi::new("ann", "good");
+    let db = FakeDatabase::default();
+    let repo = started(&api, &db, "expired").await;
+    assert_eq!(
+        repo.save(fields("Kept")).await,
+        Ok(SaveOutcome::SavedOnDevice)
+    );
+    eventually("sign-in needed", || repo.state().status.needs_sign_in).await;
+    assert_eq!(repo.state().status.state, SyncState::Error);
+    assert_eq!(
+        db.load_profile("ann").await.unwrap().unwrap().local.name,
+        "Kept"
+    );
+    assert_eq!(api.0.borrow().profile.name, "ann");
+
+    repo.signed_in_again("good".into());
+    eventually("synced", || repo.state().status.state == SyncState::Synced).await;
+    assert_eq!(api.0.borrow().profile.name, "Kept");
+    assert!(db.load_profile("ann").await.unwrap().unwrap().synchronized);
+}
+
+#[wasm_bindgen_test]
+async fn a_full_disk_is_reported_in_words_and_the_stored_record_stays() {
+    let api = FakeApi::new("ann", "t");
+    let db = FakeDatabase::default();
+    let before = LocalRecord::from_local_edit(fields("Before"), 1);
+    db.save_profile("ann", &before).await.unwrap();
+    let repo = started(&api, &db, "t").await;
+    eventually("first sync", || {
+        repo.state().status.state == SyncState::Synced
+    })
+    .await;
+    let stored = db.load_profile("ann").await.unwrap();
+
+    db.0.borrow_mut().fail_writes = Some(DbError::QuotaExceeded);
+    assert_eq!(
+        repo.save(fields("Too much")).await,
+        Err(SaveError::Storage(DbError::QuotaExceeded))
+    );
+    assert_eq!(
+        db.load_profile("ann").await.unwrap(),
+        stored,
+        "the stored record is untouched"
+    );
+    let words = repo.state().storage_error.unwrap();
+    assert!(words.contains("out of storage space"), "{words}");
+}
+
+#[wasm_bindgen_test]
+async fn an_unreachable_server_is_retried_on_the_backoff_without_another_edit() {
+    let api = FakeApi::new("ann", "t");
+    api.0.borrow_mut().reachable = false;
+    let db = FakeDatabase::default();
+    db.save_profile("ann", &LocalRecord::from_local_edit(fields("Waiting"), 1))
+        .await
+        .unwrap();
+    let repo = started(&api, &db, "t").await;
+    eventually("a failed attempt", || {
+        repo.state().status.state == SyncState::Error
+    })
+    .await;
+    assert!(repo.state().status.next_retry_at.is_some());
+    let attempts = api.0.borrow().gets + api.0.borrow().puts;
+
+    api.0.borrow_mut().reachable = true;
+    eventually("synced by a retry", || {
+        repo.state().status.state == SyncState::Synced
+    })
+    .await;
+    assert!(api.0.borrow().gets + api.0.borrow().puts > attempts);
+    assert_eq!(api.0.borrow().profile.name, "Waiting");
+}
+
+#[wasm_bindgen_test]
+async fn online_only_saves_store_nothing_when_the_server_refuses() {
+    let api = FakeApi::new("ann", "t");
+    let db = FakeDatabase::default();
+    let settings = Settings {
+        write_strategy: outpost_core::strategy::WriteStrategy::OnlineOnly,
+        ..Settings::default()
+    };
+    let repo = UserProfileRepository::new(
+        api.clone(),
+        db.clone(),
+        "ann".into(),
+        Some("t".into()),
+        settings,
+    );
+    repo.start(true).await.unwrap();
+    eventually("first sync", || {
+        repo.state().status.state == SyncState::Synced
+    })
+    .await;
+
+    // Another device wrote first: the save is refused and the form gets their version.
+    api.0.borrow_mut().profile.version = 5;
+    api.0.borrow_mut().profile.name = "Theirs".into();
+    assert_eq!(
+        repo.save(fields("Mine")).await,
+        Err(SaveError::ChangedElsewhere)
+    );
+    assert_eq!(
+        db.load_profile("ann").await.unwrap().unwrap().local.name,
+        "Theirs"
+    );
+    assert_eq!(api.0.borrow().profile.name, "Theirs");
+}
