@@ -8,10 +8,13 @@ use outpost::data::services::database::{DatabaseService, PROFILES, SETTINGS};
 use outpost::data::services::{ApiClient, ApiClientService, ApiError, Database, Settings};
 use outpost_core::strategy::{ReadError, ReadStrategy, WriteStrategy};
 use outpost_core::sync::{LocalRecord, SyncState};
-use outpost_core::wire::{Credentials, ProfileFields, ServerProfile};
+use outpost_core::wire::{Credentials, ServerProfile};
 use rexie::TransactionMode;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
+
+mod common;
+use common::{eventually, fields};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -26,13 +29,6 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}{}", (js_sys::Math::random() * 1e12) as u64)
 }
 
-fn fields(name: &str) -> ProfileFields {
-    ProfileFields {
-        name: name.into(),
-        photo_url: String::new(),
-    }
-}
-
 async fn account(api: &ApiClientService) -> (String, String) {
     let username = unique("u");
     let token = api
@@ -43,17 +39,6 @@ async fn account(api: &ApiClientService) -> (String, String) {
         .await
         .unwrap();
     (username, token)
-}
-
-/// Polls `check` every 20 ms for up to 5 s.
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..250 {
-        if check() {
-            return;
-        }
-        gloo_timers::future::TimeoutFuture::new(20).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 fn settings(read: ReadStrategy, write: WriteStrategy) -> Settings {

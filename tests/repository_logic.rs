@@ -9,28 +9,12 @@ use outpost::data::repositories::{SaveError, SaveOutcome, UserProfileRepository}
 use outpost::data::services::{Database, DbError, Settings};
 use outpost::testing::{FakeApi, FakeDatabase};
 use outpost_core::sync::{LocalRecord, SyncState};
-use outpost_core::wire::ProfileFields;
 use wasm_bindgen_test::*;
 
+mod common;
+use common::{eventually, fields};
+
 wasm_bindgen_test_configure!(run_in_browser);
-
-fn fields(name: &str) -> ProfileFields {
-    ProfileFields {
-        name: name.into(),
-        photo_url: String::new(),
-    }
-}
-
-/// Polls `check` every 20 ms for up to 5 s.
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..250 {
-        if check() {
-            return;
-        }
-        gloo_timers::future::TimeoutFuture::new(20).await;
-    }
-    panic!("timed out waiting for {what}");
-}
 
 async fn started(
     api: &FakeApi,

@@ -8,24 +8,15 @@ import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AxeBuilder } from "@axe-core/playwright";
-import { ROOT, startServer, launchBrowser, launchPersistent, waitFor } from "./lib/harness.mjs";
+import { ROOT, startServer, useServerAndBrowser, launchPersistent, waitFor } from "./lib/harness.mjs";
 import {
-  newUsername, signUp, signIn, saveName, waitForStatus, waitForServiceWorker, apiToken, apiProfile, apiPut,
+  newUsername, signUp, saveName, waitForStatus, waitForServiceWorker, apiToken, apiProfile, apiPut, newSignedUpPage, readAppStore,
 } from "./lib/app.mjs";
 import { stampServiceWorker } from "../../tools/stamp-sw.mjs";
 
 const SHOTS = join(ROOT, "tests/e2e/artifacts");
-let server;
-let browser;
-before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = useServerAndBrowser({ before, after });
+before(() => mkdirSync(SHOTS, { recursive: true }));
 
 /** Saves a screenshot of `page` at phone and desktop widths. */
 async function screenshots(page, name) {
@@ -50,18 +41,18 @@ test("Chromium finds the app installable, and the manifest and icons load", asyn
   const { context, close } = await launchPersistent();
   try {
     const page = await context.newPage();
-    await page.goto(server.url);
+    await page.goto(env.server.url);
     await waitForServiceWorker(page);
     const cdp = await context.newCDPSession(page);
     const { installabilityErrors } = await cdp.send("Page.getInstallabilityErrors");
     assert.deepEqual(installabilityErrors, []);
 
-    const manifest = await (await fetch(`${server.url}/manifest.webmanifest`)).json();
+    const manifest = await (await fetch(`${env.server.url}/manifest.webmanifest`)).json();
     assert.equal(manifest.display, "standalone");
     assert.equal(manifest.start_url, "/");
     const purposes = new Set();
     for (const icon of manifest.icons) {
-      const response = await fetch(new URL(icon.src, server.url));
+      const response = await fetch(new URL(icon.src, env.server.url));
       assert.equal(response.status, 200);
       assert.equal(response.headers.get("content-type"), "image/png");
       assert.equal(pngSize(Buffer.from(await response.arrayBuffer())), icon.sizes);
@@ -75,9 +66,9 @@ test("Chromium finds the app installable, and the manifest and icons load", asyn
 });
 
 test("sign-in works with the keyboard alone and every view passes axe", async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
-  await page.goto(server.url);
+  await page.goto(env.server.url);
   await page.getByRole("textbox", { name: "Username" }).waitFor();
   await axe(page, "the sign-in view");
   await screenshots(page, "sign-in");
@@ -115,15 +106,15 @@ test("sign-in works with the keyboard alone and every view passes axe", async ()
 });
 
 test("offline after the first load: the app opens signed in from IndexedDB and says so", async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
   const username = newUsername("cold");
-  await page.goto(server.url);
+  await page.goto(env.server.url);
   await signUp(page, username);
   await saveName(page, "Stored here");
   await page.getByText("Saved on this device.", { exact: true }).waitFor();
-  const token = await apiToken(server.url, username);
-  await waitFor(async () => (await apiProfile(server.url, token)).name === "Stored here", "the save to sync");
+  const token = await apiToken(env.server.url, username);
+  await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Stored here", "the save to sync");
   await waitForStatus(page, "synced");
   await waitForServiceWorker(page);
 
@@ -145,39 +136,34 @@ test("offline after the first load: the app opens signed in from IndexedDB and s
 });
 
 test("a change pending when every tab closed is sent by the service worker's background sync", async () => {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const username = newUsername("bg");
-  await page.goto(server.url);
-  await signUp(page, username);
-  await waitForStatus(page, "synced");
-  await waitForServiceWorker(page);
+  const context = await env.browser.newContext();
+  const { page, username } = await newSignedUpPage(context, env.server.url, "bg");
   await context.setOffline(true);
   await saveName(page, "Sent with no tab open");
   await waitForStatus(page, "pending", "offline");
   await page.close();
-  const token = await apiToken(server.url, username);
-  assert.equal((await apiProfile(server.url, token)).name, username, "nothing sent while offline");
+  const token = await apiToken(env.server.url, username);
+  assert.equal((await apiProfile(env.server.url, token)).name, username, "nothing sent while offline");
   const blank = await context.newPage();
   const cdp = await context.newCDPSession(blank);
   const registrations = [];
   cdp.on("ServiceWorker.workerRegistrationUpdated", (e) => registrations.push(...e.registrations));
   await cdp.send("ServiceWorker.enable");
   const registration = await waitFor(
-    () => registrations.find((r) => r.scopeURL.startsWith(server.url) && !r.isDeleted), "the registration");
+    () => registrations.find((r) => r.scopeURL.startsWith(env.server.url) && !r.isDeleted), "the registration");
   // Back online with no app tab open: Chromium may fire the sync itself; firing it through CDP
   // as well makes the test independent of its timing (the routine is idempotent).
   await context.setOffline(false);
   await cdp.send("ServiceWorker.dispatchSyncEvent", {
-    origin: server.url, registrationId: registration.registrationId, tag: "outpost-sync", lastChance: false,
+    origin: env.server.url, registrationId: registration.registrationId, tag: "outpost-sync", lastChance: false,
   });
-  await waitFor(async () => (await apiProfile(server.url, token)).name === "Sent with no tab open",
+  await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Sent with no tab open",
     "the service worker to send the change");
 
   // The next start shows it synced, without sending it again.
   let puts = 0;
   context.on("request", (r) => r.method() === "PUT" && (puts += 1));
-  await blank.goto(server.url);
+  await blank.goto(env.server.url);
   await waitForStatus(blank, "synced");
   assert.equal(await blank.getByRole("textbox", { name: "Name", exact: true }).inputValue(), "Sent with no tab open");
   assert.equal(puts, 0);
@@ -185,19 +171,14 @@ test("a change pending when every tab closed is sent by the service worker's bac
 });
 
 test("concurrent edits on two devices show a conflict with both values, and the choice syncs", async () => {
-  const a = await browser.newContext();
-  const pageA = await a.newPage();
-  const username = newUsername("clash");
-  await pageA.goto(server.url);
-  await signUp(pageA, username);
-  await waitForStatus(pageA, "synced");
-  await waitForServiceWorker(pageA);
+  const a = await env.browser.newContext();
+  const { page: pageA, username } = await newSignedUpPage(a, env.server.url, "clash");
 
   await a.setOffline(true);
   await saveName(pageA, "Name from A");
   await waitForStatus(pageA, "pending", "offline");
-  const token = await apiToken(server.url, username);
-  await apiPut(server.url, token, { name: "Name from B", photo_url: "https://example.com/b.png" });
+  const token = await apiToken(env.server.url, username);
+  await apiPut(env.server.url, token, { name: "Name from B", photo_url: "https://example.com/b.png" });
   await a.setOffline(false);
 
   await waitForStatus(pageA, "conflict");
@@ -213,7 +194,7 @@ test("concurrent edits on two devices show a conflict with both values, and the 
 
   await dialog.getByRole("button", { name: "Keep mine" }).click();
   await waitForStatus(pageA, "synced");
-  const final = await apiProfile(server.url, token);
+  const final = await apiProfile(env.server.url, token);
   assert.equal(final.name, "Name from A");
   assert.equal(final.photo_url, "https://example.com/b.png", "the other device's clean change is kept");
   await pageA.getByRole("img", { name: "Name from A" }).waitFor();
@@ -240,27 +221,14 @@ test("a new build shows 'A new version is ready'; Reload runs it, drops old file
   const live = mkdtempSync(join(tmpdir(), "outpost-live-"));
   cpSync(join(ROOT, "dist"), live, { recursive: true });
   const own = await startServer({ dist: live });
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   try {
-    const page = await context.newPage();
-    const username = newUsername("upd");
-    await page.goto(own.url);
-    await signUp(page, username);
-    await waitForStatus(page, "synced");
-    await waitForServiceWorker(page);
+    const { page, username } = await newSignedUpPage(context, own.url, "upd");
     const [cacheA] = await page.evaluate(() => caches.keys());
 
     // The server ends this session (as an expiry would): the next PUT gets 401, and the edit
     // must wait on this device, through the update, until the person signs in again.
-    const pageToken = await page.evaluate(() => new Promise((resolve, reject) => {
-      const open = indexedDB.open("outpost");
-      open.onsuccess = () => {
-        const get = open.result.transaction("session").objectStore("session").get("current");
-        get.onsuccess = () => { resolve(get.result.token); open.result.close(); };
-        get.onerror = () => reject(get.error);
-      };
-      open.onerror = () => reject(open.error);
-    }));
+    const pageToken = (await readAppStore(page, "session", "get", "current")).token;
     const revoked = await fetch(`${own.url}/api/sessions/current`, {
       method: "DELETE", headers: { Authorization: `Bearer ${pageToken}` },
     });
@@ -305,7 +273,7 @@ test("a new build shows 'A new version is ready'; Reload runs it, drops old file
 });
 
 test("the profile view fits 320 px and does not shift when data arrives", async () => {
-  const context = await browser.newContext({ viewport: { width: 320, height: 700 } });
+  const context = await env.browser.newContext({ viewport: { width: 320, height: 700 } });
   await context.addInitScript(() => {
     window.__shift = 0;
     new PerformanceObserver((list) => {
@@ -314,7 +282,7 @@ test("the profile view fits 320 px and does not shift when data arrives", async 
   });
   const page = await context.newPage();
   const username = newUsername("narrow");
-  await page.goto(server.url);
+  await page.goto(env.server.url);
   await signUp(page, username);
   await saveName(page, "A rather long display name that has to wrap on a narrow phone");
   await waitForStatus(page, "synced");

@@ -2,27 +2,18 @@
 // and the service worker installs and controls the page.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser } from "./lib/harness.mjs";
+import { useServerAndBrowser } from "./lib/harness.mjs";
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = useServerAndBrowser({ before, after });
 
 test("the app shell loads, mounts, and is controlled by the service worker", async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (error) => errors.push(String(error)));
   page.on("console", (msg) => msg.type() === "error" && errors.push(msg.text()));
 
-  const response = await page.goto(server.url);
+  const response = await page.goto(env.server.url);
   assert.equal(response.status(), 200);
   assert.match(response.headers()["content-security-policy"] ?? "", /script-src 'self' 'wasm-unsafe-eval'/);
   await page.locator("[data-mounted=true]").waitFor();

@@ -2,27 +2,18 @@
 // Chromium going offline and online.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, waitFor } from "./lib/harness.mjs";
+import { useServerAndBrowser, waitFor } from "./lib/harness.mjs";
 import {
-  newUsername, signUp, signIn, saveName, waitForStatus, waitForServiceWorker, apiToken, apiProfile,
+  newUsername, signUp, signIn, saveName, waitForStatus, waitForServiceWorker, apiToken, apiProfile, newSignedUpPage, readAppStore,
 } from "./lib/app.mjs";
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = useServerAndBrowser({ before, after });
 
 test("an edit made offline survives a reload and reaches the server when back online", async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
   const username = newUsername("off");
-  await page.goto(server.url);
+  await page.goto(env.server.url);
   await signUp(page, username);
   await waitForStatus(page, "synced", "online");
   await waitForServiceWorker(page);
@@ -39,10 +30,10 @@ test("an edit made offline survives a reload and reaches the server when back on
   await waitForStatus(page, "pending", "offline");
   assert.match(await page.getByRole("status").textContent(), /Offline/);
 
-  const token = await apiToken(server.url, username);
-  assert.equal((await apiProfile(server.url, token)).name, username, "nothing reached the server yet");
+  const token = await apiToken(env.server.url, username);
+  assert.equal((await apiProfile(env.server.url, token)).name, username, "nothing reached the server yet");
   await context.setOffline(false);
-  await waitFor(async () => (await apiProfile(server.url, token)).name === "Written offline",
+  await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Written offline",
     "the server to hold the offline edit", 2_000);
   await waitForStatus(page, "synced", "online");
   assert.match(await page.getByRole("status").textContent(), /Last synced at \d\d:\d\d:\d\d/);
@@ -50,14 +41,14 @@ test("an edit made offline survives a reload and reaches the server when back on
 });
 
 test("a save on one device appears on another through push", async () => {
-  const a = await browser.newContext();
-  const b = await browser.newContext();
+  const a = await env.browser.newContext();
+  const b = await env.browser.newContext();
   const pageA = await a.newPage();
   const pageB = await b.newPage();
   const username = newUsername("push");
-  await pageA.goto(server.url);
+  await pageA.goto(env.server.url);
   await signUp(pageA, username);
-  await pageB.goto(server.url);
+  await pageB.goto(env.server.url);
   await signIn(pageB, username);
   await waitForStatus(pageA, "synced");
   await waitForStatus(pageB, "synced");
@@ -71,17 +62,17 @@ test("a save on one device appears on another through push", async () => {
 });
 
 test("two tabs of one browser send exactly one PUT per save and show the same state", async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   let puts = 0;
   context.on("request", (request) => {
     if (request.method() === "PUT" && new URL(request.url()).pathname === "/api/profile") puts += 1;
   });
   const tab1 = await context.newPage();
   const username = newUsername("tabs");
-  await tab1.goto(server.url);
+  await tab1.goto(env.server.url);
   await signUp(tab1, username);
   const tab2 = await context.newPage();
-  await tab2.goto(server.url);
+  await tab2.goto(env.server.url);
   await tab2.getByRole("textbox", { name: "Name", exact: true }).waitFor();
   await waitForStatus(tab1, "synced");
   await waitForStatus(tab2, "synced");
@@ -91,8 +82,8 @@ test("two tabs of one browser send exactly one PUT per save and show the same st
   await waitFor(async () => (await name2.inputValue()) === "Saved in tab one", "tab two to show the save");
   await waitForStatus(tab1, "synced");
   await waitForStatus(tab2, "synced");
-  const token = await apiToken(server.url, username);
-  await waitFor(async () => (await apiProfile(server.url, token)).name === "Saved in tab one", "the server");
+  const token = await apiToken(env.server.url, username);
+  await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Saved in tab one", "the server");
   assert.equal(puts, 1);
 
   await saveName(tab2, "Saved in tab two");
@@ -100,32 +91,14 @@ test("two tabs of one browser send exactly one PUT per save and show the same st
   await waitFor(async () => (await name1.inputValue()) === "Saved in tab two", "tab one to show the save");
   await waitForStatus(tab1, "synced");
   await waitForStatus(tab2, "synced");
-  assert.equal((await apiProfile(server.url, token)).version, 3);
+  assert.equal((await apiProfile(env.server.url, token)).version, 3);
   assert.equal(puts, 2);
   await context.close();
 });
 
-/** The account names that have a profile record in this page's IndexedDB. */
-function storedAccounts(page) {
-  return page.evaluate(() => new Promise((resolve, reject) => {
-    const open = indexedDB.open("outpost");
-    open.onsuccess = () => {
-      const keys = open.result.transaction("profiles").objectStore("profiles").getAllKeys();
-      keys.onsuccess = () => { resolve(keys.result); open.result.close(); };
-      keys.onerror = () => reject(keys.error);
-    };
-    open.onerror = () => reject(open.error);
-  }));
-}
-
 test("signing out warns about unsynced changes and leaves no data for the next person", async () => {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const username = newUsername("out");
-  await page.goto(server.url);
-  await signUp(page, username);
-  await waitForStatus(page, "synced");
-  await waitForServiceWorker(page);
+  const context = await env.browser.newContext();
+  const { page, username } = await newSignedUpPage(context, env.server.url, "out");
 
   await context.setOffline(true);
   await saveName(page, "Not on the server yet");
@@ -139,13 +112,13 @@ test("signing out warns about unsynced changes and leaves no data for the next p
 
   await context.setOffline(false);
   await waitForStatus(page, "synced", "online");
-  assert.deepEqual(await storedAccounts(page), [username]);
+  assert.deepEqual(await readAppStore(page, "profiles", "getAllKeys"), [username]);
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("button", { name: "Sign in" }).waitFor();
-  assert.deepEqual(await storedAccounts(page), []);
+  assert.deepEqual(await readAppStore(page, "profiles", "getAllKeys"), []);
   await page.reload();
   await page.getByRole("button", { name: "Create account" }).waitFor();
-  const token = await apiToken(server.url, username);
-  assert.equal((await apiProfile(server.url, token)).name, "Not on the server yet");
+  const token = await apiToken(env.server.url, username);
+  assert.equal((await apiProfile(env.server.url, token)).name, "Not on the server yet");
   await context.close();
 });

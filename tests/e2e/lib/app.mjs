@@ -86,3 +86,33 @@ export async function apiPut(url, token, fields) {
   if (!response.ok) throw new Error(`PUT /api/profile: ${response.status}`);
   return response.json();
 }
+
+/**
+ * Opens the app in a new page of `context`, creates an account, and waits until it is synced
+ * and the service worker controls the page (so it can go offline).
+ */
+export async function newSignedUpPage(context, url, prefix) {
+  const page = await context.newPage();
+  const username = newUsername(prefix);
+  await page.goto(url);
+  await signUp(page, username);
+  await waitForStatus(page, "synced");
+  await waitForServiceWorker(page);
+  return { page, username };
+}
+
+/** Runs `op` ("get", "getAllKeys") on a store of the app's IndexedDB inside the page. */
+export function readAppStore(page, store, op, key) {
+  return page.evaluate(([store, op, key]) => new Promise((resolve, reject) => {
+    const open = indexedDB.open("outpost");
+    open.onsuccess = () => {
+      const request = open.result.transaction(store).objectStore(store)[op](key);
+      request.onsuccess = () => {
+        resolve(request.result);
+        open.result.close();
+      };
+      request.onerror = () => reject(request.error);
+    };
+    open.onerror = () => reject(open.error);
+  }), [store, op, key]);
+}

@@ -105,3 +105,20 @@ export async function waitFor(check, what, timeout = 15_000) {
   }
   throw new Error(`timed out waiting for ${what}${lastError ? `: ${lastError}` : ""}`);
 }
+
+/**
+ * Registers `before`/`after` hooks that start one server and one browser for a test file,
+ * and returns an object whose `server` and `browser` are set once they run.
+ */
+export function useServerAndBrowser(hooks) {
+  const shared = {};
+  hooks.before(async () => {
+    shared.server = await startServer();
+    shared.browser = await launchBrowser();
+  });
+  hooks.after(async () => {
+    await shared.browser?.close();
+    await shared.server?.stop();
+  });
+  return shared;
+}
