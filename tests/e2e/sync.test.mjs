@@ -122,3 +122,32 @@ test("signing out warns about unsynced changes and leaves no data for the next p
   assert.equal((await apiProfile(env.server.url, token)).name, "Not on the server yet");
   await context.close();
 });
+
+test("a schema upgrade blocked by an old tab tells the person to close it, then continues", async () => {
+  const context = await env.browser.newContext();
+  // An "old tab": a page of the same origin holding the version-1 database open and ignoring
+  // `versionchange`, as a tab of an older build would.
+  const old = await context.newPage();
+  await old.goto(`${env.server.url}/healthz`);
+  await old.evaluate(() => new Promise((resolve, reject) => {
+    const open = indexedDB.open("outpost", 1);
+    open.onupgradeneeded = () => {
+      open.result.createObjectStore("profiles");
+      open.result.createObjectStore("session");
+    };
+    open.onsuccess = () => {
+      window.oldConnection = open.result;
+      resolve();
+    };
+    open.onerror = () => reject(open.error);
+  }));
+
+  const page = await context.newPage();
+  await page.goto(env.server.url);
+  await page.getByText(/close that tab to continue/).waitFor();
+  assert.equal(await page.getByRole("textbox", { name: "Username" }).count(), 0);
+
+  await old.evaluate(() => window.oldConnection.close());
+  await page.getByRole("textbox", { name: "Username" }).waitFor();
+  await context.close();
+});
