@@ -1,5 +1,6 @@
-//! Passwords (argon2id), session tokens (256 random bits, stored as SHA-256) and the
-//! [`Caller`] extractor that turns `Authorization: Bearer` into an account.
+//! Passwords (argon2id), session tokens (256 random bits, stored as SHA-256), the [`Caller`]
+//! extractor that turns `Authorization: Bearer` into an account, and [`Bearer`] for handlers
+//! that authenticate inside their own store call.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -83,6 +84,47 @@ pub fn bearer_token(parts: &Parts) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
+/// The 401 message for a token that names no valid session.
+pub const INVALID_SESSION: &str = "This session is unknown, signed out or expired. Sign in again.";
+
+/// The SHA-256 of a request's bearer token, not yet checked against the store: for handlers
+/// that authenticate in the same store call as their work. Rejects a request without a
+/// well-formed `Authorization: Bearer` header with 401.
+#[derive(Clone, Copy, Debug)]
+pub struct Bearer {
+    /// SHA-256 of the token.
+    pub token_hash: [u8; 32],
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Bearer {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        let token = bearer_token(parts).ok_or(AppError::Unauthorized(
+            "Sign in first: no bearer token was sent.",
+        ))?;
+        Ok(Self {
+            token_hash: hash_token(token),
+        })
+    }
+}
+
+impl Bearer {
+    /// Checks the token against the store (one blocking store call): the caller, or 401.
+    pub async fn authenticate(self, state: &AppState) -> Result<Caller, AppError> {
+        let token_hash = self.token_hash;
+        let now = now_unix();
+        let account = state
+            .store_read(move |s| s.session_account(&token_hash, now))
+            .await?
+            .ok_or(AppError::Unauthorized(INVALID_SESSION))?;
+        Ok(Caller {
+            account,
+            token_hash,
+        })
+    }
+}
+
 /// The authenticated caller: the account of a valid, unexpired session.
 #[derive(Clone, Copy, Debug)]
 pub struct Caller {
@@ -96,21 +138,10 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let token = bearer_token(parts).ok_or(AppError::Unauthorized(
-            "Sign in first: no bearer token was sent.",
-        ))?;
-        let token_hash = hash_token(token);
-        let now = now_unix();
-        let account = state
-            .store_call(move |s| s.session_account(&token_hash, now))
+        Bearer::from_request_parts(parts, state)
             .await?
-            .ok_or(AppError::Unauthorized(
-                "This session is unknown, signed out or expired. Sign in again.",
-            ))?;
-        Ok(Self {
-            account,
-            token_hash,
-        })
+            .authenticate(state)
+            .await
     }
 }
 

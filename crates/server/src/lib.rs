@@ -10,6 +10,7 @@ pub mod error;
 pub mod openapi;
 pub mod push;
 pub mod rate_limit;
+pub mod read_pool;
 pub mod routes;
 pub mod security_headers;
 pub mod state;
@@ -115,10 +116,12 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn(security_headers::security_headers))
         // br and gzip; the default predicate never compresses text/event-stream.
         .layer(CompressionLayer::new())
+        // One span and one line per request at DEBUG only: the default filter (info) logs
+        // startup, warnings and errors, not every request. Headers are never recorded.
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
         .with_state(state)
 }

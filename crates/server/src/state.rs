@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::error::AppError;
 use crate::push::Hub;
 use crate::rate_limit::FailureLimiter;
+use crate::read_pool::ReadPool;
 use crate::store::Store;
 
 /// Cheap to clone: everything lives behind one `Arc`.
@@ -23,6 +24,7 @@ struct Inner {
     limiter: FailureLimiter,
     streams: Arc<Semaphore>,
     requests: Arc<Semaphore>,
+    reads: Option<ReadPool>,
     shutdown: watch::Receiver<bool>,
     dummy_hash: OnceLock<String>,
 }
@@ -49,6 +51,8 @@ impl AppState {
                 limiter,
                 streams,
                 requests,
+                // Without threads (cannot happen in practice) reads use the blocking pool.
+                reads: ReadPool::start(crate::store::READ_CONCURRENCY).ok(),
                 shutdown,
                 dummy_hash: OnceLock::new(),
             }),
@@ -77,6 +81,27 @@ impl AppState {
         let store = Arc::clone(&self.inner.store);
         tokio::task::spawn_blocking(move || f(store.as_ref()))
             .await?
+            .map_err(Into::into)
+    }
+
+    /// Like [`AppState::store_call`] for a short read-only operation: runs it on one of the
+    /// [`crate::store::READ_CONCURRENCY`] read threads, queued in order (see [`ReadPool`]).
+    pub async fn store_read<T, E>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        E: Into<AppError> + Send + 'static,
+    {
+        let Some(reads) = &self.inner.reads else {
+            return self.store_call(f).await;
+        };
+        let store = Arc::clone(&self.inner.store);
+        reads
+            .run(move || f(store.as_ref()))
+            .await
+            .ok_or_else(|| AppError::Internal("a store read failed to run".to_owned()))?
             .map_err(Into::into)
     }
 

@@ -8,11 +8,10 @@ use axum::response::{IntoResponse, Response};
 use outpost_core::validate;
 use outpost_core::wire::{ProfileFields, ServerProfile, etag, parse_etag};
 
-use crate::auth::{self, Caller};
+use crate::auth::{self, Bearer, INVALID_SESSION};
 use crate::error::{ApiJson, AppError};
 use crate::openapi::{ErrorBodyDoc, ProfileFieldsDoc, ServerProfileDoc};
 use crate::state::AppState;
-use crate::store::StoreError;
 
 /// The version named by `If-Match`; `None` when the header does not name one (it then
 /// matches no version). A missing header is rejected with 428.
@@ -52,10 +51,15 @@ fn with_etag(profile: ServerProfile) -> Response {
     ))]
 pub async fn get_profile(
     State(state): State<AppState>,
-    caller: Caller,
+    bearer: Bearer,
 ) -> Result<Response, AppError> {
-    let account = caller.account;
-    let profile = state.store_call(move |s| s.profile(account)).await?;
+    let token_hash = bearer.token_hash;
+    let now = auth::now_unix();
+    // Authenticate and read in one store call.
+    let (_, profile) = state
+        .store_read(move |s| s.session_profile(&token_hash, now))
+        .await?
+        .ok_or(AppError::Unauthorized(INVALID_SESSION))?;
     Ok(with_etag(profile))
 }
 
@@ -79,20 +83,33 @@ pub async fn get_profile(
     ))]
 pub async fn put_profile(
     State(state): State<AppState>,
-    caller: Caller,
-    IfMatch(expected): IfMatch,
-    ApiJson(fields): ApiJson<ProfileFields>,
+    bearer: Bearer,
+    if_match: Result<IfMatch, AppError>,
+    body: Result<ApiJson<ProfileFields>, AppError>,
 ) -> Result<Response, AppError> {
-    validate::profile(&fields)?;
-    let fields = validate::normalize(&fields);
-    let account = caller.account;
+    let request = if_match.and_then(|IfMatch(expected)| {
+        let ApiJson(fields) = body?;
+        validate::profile(&fields)?;
+        Ok((expected, validate::normalize(&fields)))
+    });
+    let (expected, fields) = match request {
+        Ok(request) => request,
+        Err(e) => {
+            // An unauthenticated caller learns nothing about its request: 401 comes first.
+            bearer.authenticate(&state).await?;
+            return Err(e);
+        }
+    };
+    let token_hash = bearer.token_hash;
+    let now_unix = auth::now_unix();
     let now = auth::now_rfc3339();
-    let updated = state
-        .store_call(move |s| match expected {
-            Some(version) => s.update_profile(account, version, &fields, &now),
-            None => Err(StoreError::Stale(Box::new(s.profile(account)?))),
+    // Authenticate, check the version and write in one store call (one transaction).
+    let (account, updated) = state
+        .store_call(move |s| {
+            s.session_update_profile(&token_hash, now_unix, expected, &fields, &now)
         })
-        .await?;
+        .await?
+        .ok_or(AppError::Unauthorized(INVALID_SESSION))?;
     state.hub().publish(account, updated.version);
     Ok(with_etag(updated))
 }

@@ -1,12 +1,17 @@
 //! Storage behind one narrow interface, so another database (PostgreSQL) can be added
 //! without touching the HTTP layer. Methods are blocking: callers run them on
-//! `tokio::task::spawn_blocking` (see [`crate::state::AppState::store_call`]).
+//! `tokio::task::spawn_blocking` (see [`crate::state::AppState::store_call`]), one call per
+//! request where possible (the `session_*` methods authenticate and act in one call).
 
 mod sqlite;
 
 pub use sqlite::SqliteStore;
 
 use outpost_core::wire::{ProfileFields, ServerProfile};
+
+/// How many read-only store calls the server runs at once, on as many read threads (see
+/// [`crate::read_pool`]); the SQLite store keeps as many read connections.
+pub const READ_CONCURRENCY: usize = 4;
 
 /// The id of an account in the store.
 pub type AccountId = i64;
@@ -72,6 +77,41 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every accepted version of an account's profile, oldest first.
     fn history(&self, account: AccountId) -> Result<Vec<ServerProfile>, StoreError>;
+
+    /// The account of an unexpired session and its profile, in one call: `None` for an
+    /// unknown or expired session.
+    fn session_profile(
+        &self,
+        token_hash: &[u8; 32],
+        now_unix: i64,
+    ) -> Result<Option<(AccountId, ServerProfile)>, StoreError> {
+        match self.session_account(token_hash, now_unix)? {
+            Some(account) => Ok(Some((account, self.profile(account)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Authenticates a session and updates its account's profile, in one call: `None` (and
+    /// nothing written) for an unknown or expired session, otherwise as
+    /// [`Store::update_profile`]. An `expected_version` of `None` matches no version, so it
+    /// always yields [`StoreError::Stale`] with the current profile.
+    fn session_update_profile(
+        &self,
+        token_hash: &[u8; 32],
+        now_unix: i64,
+        expected_version: Option<u64>,
+        fields: &ProfileFields,
+        now: &str,
+    ) -> Result<Option<(AccountId, ServerProfile)>, StoreError> {
+        let Some(account) = self.session_account(token_hash, now_unix)? else {
+            return Ok(None);
+        };
+        let updated = match expected_version {
+            Some(version) => self.update_profile(account, version, fields, now)?,
+            None => return Err(StoreError::Stale(Box::new(self.profile(account)?))),
+        };
+        Ok(Some((account, updated)))
+    }
 }
 
 /// A session to store: the SHA-256 of its token and its lifetime.

@@ -1,26 +1,39 @@
 //! The SQLite implementation of [`Store`]: WAL journal, `synchronous=FULL` (an answered write
 //! is on disk), foreign keys on, migrations tracked with `PRAGMA user_version`.
+//!
+//! Every write goes through one writer connection on its own thread ([`writer`]), reads
+//! through a small fixed pool of read-only connections ([`readers`]); WAL lets both run at
+//! once. Statements are prepared once per connection ([`queries`]).
+
+mod queries;
+mod readers;
+mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use outpost_core::wire::{ProfileFields, ServerProfile};
-use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior};
 
 use super::{AccountId, NewSession, Store, StoreError};
+use readers::Readers;
+use writer::Writer;
 
 /// The migrations, in order; migration `i` (0-based) brings `user_version` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/0001_init.sql")];
 
-/// How many idle connections the pool keeps.
-const MAX_IDLE: usize = 8;
+/// How many read connections the pool opens at most.
+const READERS: usize = super::READ_CONCURRENCY;
 
-/// A SQLite database file with a small pool of connections.
+/// Prepared statements kept per connection (more than the store has).
+const STATEMENT_CACHE: usize = 32;
+
+/// A SQLite database file: one writer thread and a pool of readers.
 #[derive(Debug)]
 pub struct SqliteStore {
     path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+    readers: Readers,
+    writer: Writer,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -30,51 +43,43 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    /// Opens (creating if needed) the database at `path`, applies pending migrations and
+    /// starts the writer thread.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let store = Self {
-            path: path.to_owned(),
-            idle: Mutex::new(Vec::new()),
-        };
-        let mut conn = store.connect()?;
+        let mut conn = connect(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         migrate(&mut conn)?;
-        store.put_back(conn);
-        Ok(store)
+        Ok(Self {
+            path: path.to_owned(),
+            readers: Readers::new(READERS),
+            writer: Writer::start(conn)?,
+        })
     }
 
-    fn connect(&self) -> Result<Connection, StoreError> {
-        let conn = Connection::open(&self.path)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        Ok(conn)
-    }
-
-    fn with_conn<T>(
+    fn read<T>(
         &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let taken = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let mut conn = match taken {
-            Some(conn) => conn,
-            None => self.connect()?,
-        };
-        let result = f(&mut conn);
-        // A connection left inside a transaction (should not happen) is dropped, not reused.
-        if conn.is_autocommit() {
-            self.put_back(conn);
-        }
-        result
+        self.readers.with(
+            || {
+                let conn = connect(&self.path)?;
+                conn.pragma_update(None, "query_only", "ON")?;
+                Ok(conn)
+            },
+            f,
+        )
     }
+}
 
-    fn put_back(&self, conn: Connection) {
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < MAX_IDLE
-        {
-            idle.push(conn);
-        }
-    }
+/// A connection with the pragmas every connection gets.
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    // Only another process can hold the write lock for long; wait for it rather than fail.
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -93,48 +98,6 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn version_to_sql(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn read_profile(conn: &Connection, account: AccountId) -> Result<ServerProfile, StoreError> {
-    conn.query_row(
-        "SELECT name, photo_url, version, updated_at FROM profiles WHERE account_id = ?1",
-        params![account],
-        row_to_profile,
-    )
-    .optional()?
-    .ok_or(StoreError::NotFound)
-}
-
-fn row_to_profile(row: &rusqlite::Row<'_>) -> rusqlite::Result<ServerProfile> {
-    let version: i64 = row.get(2)?;
-    Ok(ServerProfile {
-        name: row.get(0)?,
-        photo_url: row.get(1)?,
-        version: u64::try_from(version).unwrap_or(0),
-        updated_at: row.get(3)?,
-    })
-}
-
-fn insert_session(
-    conn: &Connection,
-    account: AccountId,
-    session: NewSession,
-) -> Result<(), StoreError> {
-    conn.execute(
-        "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) \
-         VALUES (?1, ?2, ?3, ?4)",
-        params![
-            &session.token_hash[..],
-            account,
-            session.created_unix,
-            session.expires_unix
-        ],
-    )?;
-    Ok(())
-}
-
 impl Store for SqliteStore {
     fn create_account(
         &self,
@@ -143,62 +106,27 @@ impl Store for SqliteStore {
         session: NewSession,
         now: &str,
     ) -> Result<AccountId, StoreError> {
-        self.with_conn(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let inserted = tx.execute(
-                "INSERT INTO accounts (username, password_hash, created_at) VALUES (?1, ?2, ?3)",
-                params![username, password_hash, now],
-            );
-            match inserted {
-                Err(rusqlite::Error::SqliteFailure(e, _))
-                    if e.code == ErrorCode::ConstraintViolation =>
-                {
-                    return Err(StoreError::UsernameTaken);
-                }
-                other => {
-                    other?;
-                }
-            }
-            let account = tx.last_insert_rowid();
-            tx.execute(
-                "INSERT INTO profiles (account_id, name, photo_url, version, updated_at) \
-                 VALUES (?1, ?2, '', 1, ?3)",
-                params![account, username, now],
-            )?;
-            tx.execute(
-                "INSERT INTO profile_history (account_id, version, name, photo_url, updated_at) \
-                 VALUES (?1, 1, ?2, '', ?3)",
-                params![account, username, now],
-            )?;
-            insert_session(&tx, account, session)?;
-            tx.commit()?;
+        let (username, password_hash, now) = (
+            username.to_owned(),
+            password_hash.to_owned(),
+            now.to_owned(),
+        );
+        self.writer.write(move |conn| {
+            let account = queries::insert_account(conn, &username, &password_hash, &now)?;
+            queries::insert_session(conn, account, session)?;
             Ok(account)
         })
     }
 
     fn credentials(&self, username: &str) -> Result<Option<(AccountId, String)>, StoreError> {
-        self.with_conn(|conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT id, password_hash FROM accounts WHERE username = ?1",
-                    params![username],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?)
-        })
+        self.read(|conn| queries::credentials(conn, username))
     }
 
     fn create_session(&self, account: AccountId, session: NewSession) -> Result<(), StoreError> {
-        self.with_conn(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.writer.write(move |conn| {
             // Expired sessions of this account are of no use to anyone: drop them here.
-            tx.execute(
-                "DELETE FROM sessions WHERE account_id = ?1 AND expires_at <= ?2",
-                params![account, session.created_unix],
-            )?;
-            insert_session(&tx, account, session)?;
-            tx.commit()?;
-            Ok(())
+            queries::delete_expired_sessions(conn, account, session.created_unix)?;
+            queries::insert_session(conn, account, session)
         })
     }
 
@@ -207,29 +135,17 @@ impl Store for SqliteStore {
         token_hash: &[u8; 32],
         now_unix: i64,
     ) -> Result<Option<AccountId>, StoreError> {
-        self.with_conn(|conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT account_id FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
-                    params![&token_hash[..], now_unix],
-                    |r| r.get(0),
-                )
-                .optional()?)
-        })
+        self.read(|conn| queries::session_account(conn, token_hash, now_unix))
     }
 
     fn delete_session(&self, token_hash: &[u8; 32]) -> Result<(), StoreError> {
-        self.with_conn(|conn| {
-            conn.execute(
-                "DELETE FROM sessions WHERE token_hash = ?1",
-                params![&token_hash[..]],
-            )?;
-            Ok(())
-        })
+        let token_hash = *token_hash;
+        self.writer
+            .write(move |conn| queries::delete_session(conn, &token_hash))
     }
 
     fn profile(&self, account: AccountId) -> Result<ServerProfile, StoreError> {
-        self.with_conn(|conn| read_profile(conn, account))
+        self.read(|conn| queries::profile(conn, account))
     }
 
     fn update_profile(
@@ -239,44 +155,39 @@ impl Store for SqliteStore {
         fields: &ProfileFields,
         now: &str,
     ) -> Result<ServerProfile, StoreError> {
-        self.with_conn(|conn| {
-            // IMMEDIATE takes the write lock up front: the version check and the bump cannot
-            // interleave with another writer.
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let current = read_profile(&tx, account)?;
-            if current.version != expected_version {
-                return Err(StoreError::Stale(Box::new(current)));
-            }
-            let next = ServerProfile {
-                name: fields.name.clone(),
-                photo_url: fields.photo_url.clone(),
-                version: current.version + 1,
-                updated_at: now.to_owned(),
-            };
-            let v = version_to_sql(next.version);
-            tx.execute(
-                "UPDATE profiles SET name = ?2, photo_url = ?3, version = ?4, updated_at = ?5 \
-                 WHERE account_id = ?1",
-                params![account, next.name, next.photo_url, v, next.updated_at],
-            )?;
-            tx.execute(
-                "INSERT INTO profile_history (account_id, version, name, photo_url, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![account, v, next.name, next.photo_url, next.updated_at],
-            )?;
-            tx.commit()?;
-            Ok(next)
+        let (fields, now) = (fields.clone(), now.to_owned());
+        self.writer.write(move |conn| {
+            queries::update_profile(conn, account, Some(expected_version), &fields, &now)
         })
     }
 
     fn history(&self, account: AccountId) -> Result<Vec<ServerProfile>, StoreError> {
-        self.with_conn(|conn| {
-            let mut stmt = conn.prepare(
-                "SELECT name, photo_url, version, updated_at FROM profile_history \
-                 WHERE account_id = ?1 ORDER BY version",
-            )?;
-            let rows = stmt.query_map(params![account], row_to_profile)?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        self.read(|conn| queries::history(conn, account))
+    }
+
+    fn session_profile(
+        &self,
+        token_hash: &[u8; 32],
+        now_unix: i64,
+    ) -> Result<Option<(AccountId, ServerProfile)>, StoreError> {
+        self.read(|conn| queries::session_profile(conn, token_hash, now_unix))
+    }
+
+    fn session_update_profile(
+        &self,
+        token_hash: &[u8; 32],
+        now_unix: i64,
+        expected_version: Option<u64>,
+        fields: &ProfileFields,
+        now: &str,
+    ) -> Result<Option<(AccountId, ServerProfile)>, StoreError> {
+        let (token_hash, fields, now) = (*token_hash, fields.clone(), now.to_owned());
+        self.writer.write(move |conn| {
+            let Some(account) = queries::session_account(conn, &token_hash, now_unix)? else {
+                return Ok(None);
+            };
+            let updated = queries::update_profile(conn, account, expected_version, &fields, &now)?;
+            Ok(Some((account, updated)))
         })
     }
 }
@@ -301,7 +212,7 @@ mod tests {
         drop(SqliteStore::open(&path).unwrap());
         let store = SqliteStore::open(&path).unwrap();
         let v: i64 = store
-            .with_conn(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
+            .read(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
             .unwrap();
         assert_eq!(v, i64::try_from(MIGRATIONS.len()).unwrap());
     }
@@ -334,5 +245,78 @@ mod tests {
         assert_eq!(versions, vec![1, 2]);
         assert_eq!(store.session_account(&[1; 32], 50).unwrap(), Some(id));
         assert_eq!(store.session_account(&[1; 32], 100).unwrap(), None);
+    }
+
+    #[test]
+    fn session_calls_authenticate_and_act_in_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        let id = store.create_account("ann", "h", session(1), "t0").unwrap();
+        let (account, p) = store.session_profile(&[1; 32], 50).unwrap().unwrap();
+        assert_eq!((account, p.version, p.name.as_str()), (id, 1, "ann"));
+        assert!(store.session_profile(&[1; 32], 100).unwrap().is_none());
+        assert!(store.session_profile(&[9; 32], 50).unwrap().is_none());
+
+        let fields = ProfileFields {
+            name: "Ann".into(),
+            photo_url: String::new(),
+        };
+        let put = |hash: [u8; 32], now: i64, expected| {
+            store.session_update_profile(&hash, now, expected, &fields, "t1")
+        };
+        assert!(put([9; 32], 50, Some(1)).unwrap().is_none());
+        assert!(put([1; 32], 100, Some(1)).unwrap().is_none());
+        assert!(matches!(put([1; 32], 50, None), Err(StoreError::Stale(p)) if p.version == 1));
+        let (account, p) = put([1; 32], 50, Some(1)).unwrap().unwrap();
+        assert_eq!((account, p.version), (id, 2));
+        assert!(matches!(put([1; 32], 50, Some(1)), Err(StoreError::Stale(p)) if p.version == 2));
+        assert_eq!(store.history(id).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn queued_writes_commit_together_and_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(SqliteStore::open(&dir.path().join("t.db")).unwrap());
+        let id = store.create_account("ann", "h", session(1), "t0").unwrap();
+        // 16 threads each try every version from 1 to 40: exactly one write per version
+        // wins, the rest are stale, and every loser is answered without disturbing its
+        // batch. Taken usernames fail inside the same batches, alone.
+        let threads: Vec<_> = (0..16_u8)
+            .map(|t| {
+                let store = std::sync::Arc::clone(&store);
+                std::thread::spawn(move || {
+                    let mut won = 0;
+                    for v in 1..=40 {
+                        let fields = ProfileFields {
+                            name: format!("t{t} v{v}"),
+                            photo_url: String::new(),
+                        };
+                        match store.update_profile(id, v, &fields, "t") {
+                            Ok(p) => {
+                                assert_eq!(p.version, v + 1);
+                                won += 1;
+                            }
+                            Err(StoreError::Stale(_)) => {}
+                            Err(e) => panic!("{e}"),
+                        }
+                        assert!(matches!(
+                            store.create_account("ann", "h", session(100 + t), "t"),
+                            Err(StoreError::UsernameTaken)
+                        ));
+                    }
+                    won
+                })
+            })
+            .collect();
+        let won: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(won, 40);
+        let versions: Vec<u64> = store
+            .history(id)
+            .unwrap()
+            .iter()
+            .map(|p| p.version)
+            .collect();
+        assert_eq!(versions, (1..=41).collect::<Vec<_>>());
+        assert_eq!(store.profile(id).unwrap().version, 41);
     }
 }

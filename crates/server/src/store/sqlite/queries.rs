@@ -1,0 +1,221 @@
+//! The SQL of the store, one function per statement, each prepared once per connection
+//! (`prepare_cached`) and reused. They run on whatever connection they are given: a reader
+//! outside a transaction, or the writer inside its batch transaction.
+
+use outpost_core::wire::{ProfileFields, ServerProfile};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+
+use crate::store::{AccountId, NewSession, StoreError};
+
+fn version_to_sql(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn row_to_profile(row: &rusqlite::Row<'_>) -> rusqlite::Result<ServerProfile> {
+    let version: i64 = row.get(2)?;
+    Ok(ServerProfile {
+        name: row.get(0)?,
+        photo_url: row.get(1)?,
+        version: u64::try_from(version).unwrap_or(0),
+        updated_at: row.get(3)?,
+    })
+}
+
+/// The current profile of an account.
+pub(super) fn profile(conn: &Connection, account: AccountId) -> Result<ServerProfile, StoreError> {
+    conn.prepare_cached(
+        "SELECT name, photo_url, version, updated_at FROM profiles WHERE account_id = ?1",
+    )?
+    .query_row(params![account], row_to_profile)
+    .optional()?
+    .ok_or(StoreError::NotFound)
+}
+
+/// The account of an unexpired session.
+pub(super) fn session_account(
+    conn: &Connection,
+    token_hash: &[u8; 32],
+    now_unix: i64,
+) -> Result<Option<AccountId>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT account_id FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
+        )?
+        .query_row(params![&token_hash[..], now_unix], |r| r.get(0))
+        .optional()?)
+}
+
+/// The account of an unexpired session and its profile, in one statement. A session whose
+/// profile is missing (which the schema does not allow to happen) is [`StoreError::NotFound`].
+pub(super) fn session_profile(
+    conn: &Connection,
+    token_hash: &[u8; 32],
+    now_unix: i64,
+) -> Result<Option<(AccountId, ServerProfile)>, StoreError> {
+    let row = conn
+        .prepare_cached(
+            "SELECT s.account_id, p.name, p.photo_url, p.version, p.updated_at \
+             FROM sessions s LEFT JOIN profiles p ON p.account_id = s.account_id \
+             WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+        )?
+        .query_row(params![&token_hash[..], now_unix], |r| {
+            let account: AccountId = r.get(0)?;
+            let version: Option<i64> = r.get(3)?;
+            let profile = match version {
+                Some(version) => Some(ServerProfile {
+                    name: r.get(1)?,
+                    photo_url: r.get(2)?,
+                    version: u64::try_from(version).unwrap_or(0),
+                    updated_at: r.get(4)?,
+                }),
+                None => None,
+            };
+            Ok((account, profile))
+        })
+        .optional()?;
+    match row {
+        None => Ok(None),
+        Some((account, Some(profile))) => Ok(Some((account, profile))),
+        Some((_, None)) => Err(StoreError::NotFound),
+    }
+}
+
+/// The account id and password hash of a username.
+pub(super) fn credentials(
+    conn: &Connection,
+    username: &str,
+) -> Result<Option<(AccountId, String)>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT id, password_hash FROM accounts WHERE username = ?1")?
+        .query_row(params![username], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
+/// Every version of a profile, oldest first.
+pub(super) fn history(
+    conn: &Connection,
+    account: AccountId,
+) -> Result<Vec<ServerProfile>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT name, photo_url, version, updated_at FROM profile_history \
+         WHERE account_id = ?1 ORDER BY version",
+    )?;
+    let rows = stmt.query_map(params![account], row_to_profile)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Inserts an account with its first profile (also in the history). Inside a transaction.
+pub(super) fn insert_account(
+    conn: &Connection,
+    username: &str,
+    password_hash: &str,
+    now: &str,
+) -> Result<AccountId, StoreError> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO accounts (username, password_hash, created_at) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![username, password_hash, now]);
+    match inserted {
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::ConstraintViolation => {
+            return Err(StoreError::UsernameTaken);
+        }
+        other => {
+            other?;
+        }
+    }
+    let account = conn.last_insert_rowid();
+    conn.prepare_cached(
+        "INSERT INTO profiles (account_id, name, photo_url, version, updated_at) \
+         VALUES (?1, ?2, '', 1, ?3)",
+    )?
+    .execute(params![account, username, now])?;
+    conn.prepare_cached(
+        "INSERT INTO profile_history (account_id, version, name, photo_url, updated_at) \
+         VALUES (?1, 1, ?2, '', ?3)",
+    )?
+    .execute(params![account, username, now])?;
+    Ok(account)
+}
+
+/// Inserts a session.
+pub(super) fn insert_session(
+    conn: &Connection,
+    account: AccountId,
+    session: NewSession,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) \
+         VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        &session.token_hash[..],
+        account,
+        session.created_unix,
+        session.expires_unix
+    ])?;
+    Ok(())
+}
+
+/// Deletes the sessions of an account that expired by `now_unix`.
+pub(super) fn delete_expired_sessions(
+    conn: &Connection,
+    account: AccountId,
+    now_unix: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM sessions WHERE account_id = ?1 AND expires_at <= ?2")?
+        .execute(params![account, now_unix])?;
+    Ok(())
+}
+
+/// Deletes a session (an unknown one is not an error).
+pub(super) fn delete_session(conn: &Connection, token_hash: &[u8; 32]) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM sessions WHERE token_hash = ?1")?
+        .execute(params![&token_hash[..]])?;
+    Ok(())
+}
+
+/// The version check and the write of [`crate::store::Store::update_profile`]. Must run inside
+/// a write transaction, so that nothing can change the profile between check and write.
+pub(super) fn update_profile(
+    conn: &Connection,
+    account: AccountId,
+    expected_version: Option<u64>,
+    fields: &ProfileFields,
+    now: &str,
+) -> Result<ServerProfile, StoreError> {
+    let current = profile(conn, account)?;
+    if Some(current.version) != expected_version {
+        return Err(StoreError::Stale(Box::new(current)));
+    }
+    let next = ServerProfile {
+        name: fields.name.clone(),
+        photo_url: fields.photo_url.clone(),
+        version: current.version + 1,
+        updated_at: now.to_owned(),
+    };
+    let v = version_to_sql(next.version);
+    conn.prepare_cached(
+        "UPDATE profiles SET name = ?2, photo_url = ?3, version = ?4, updated_at = ?5 \
+         WHERE account_id = ?1",
+    )?
+    .execute(params![
+        account,
+        next.name,
+        next.photo_url,
+        v,
+        next.updated_at
+    ])?;
+    conn.prepare_cached(
+        "INSERT INTO profile_history (account_id, version, name, photo_url, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        account,
+        v,
+        next.name,
+        next.photo_url,
+        next.updated_at
+    ])?;
+    Ok(next)
+}
