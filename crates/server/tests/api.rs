@@ -723,6 +723,45 @@ async fn compresses_assets_but_never_event_streams() {
 }
 
 #[tokio::test]
+async fn precompressed_siblings_of_hashed_assets_are_sent_as_they_are() {
+    let ts = TestServer::start().await;
+    // What tools/post-build.mjs writes next to each hashed file (any bytes do here).
+    let dist = ts
+        .db_path()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("dist");
+    std::fs::write(dist.join("app-0123456789abcdef_bg.wasm"), b"\0asm plain").unwrap();
+    std::fs::write(
+        dist.join("app-0123456789abcdef_bg.wasm.br"),
+        b"built-in brotli",
+    )
+    .unwrap();
+    let resp = ts
+        .request(Method::GET, "/app-0123456789abcdef_bg.wasm")
+        .header("accept-encoding", "gzip, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-encoding"], "br");
+    assert_eq!(
+        resp.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"built-in brotli");
+    let plain = ts
+        .request(Method::GET, "/app-0123456789abcdef_bg.wasm")
+        .send()
+        .await
+        .unwrap();
+    assert!(!plain.headers().contains_key("content-encoding"));
+    assert_eq!(plain.bytes().await.unwrap().as_ref(), b"\0asm plain");
+}
+
+#[tokio::test]
 async fn database_directory_is_created_and_migrated() {
     let ts = TestServer::start().await;
     let conn = rusqlite::Connection::open(ts.db_path()).unwrap();
