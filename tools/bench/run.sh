@@ -44,8 +44,8 @@ stop_servers() {
   done
   SERVER_PIDS=()
 }
-# The servers log one line per request (production default): to tmpfs, so that hundreds of
-# MB of log writes do not share the disk with the databases' fsyncs.
+# Server logs go to tmpfs, so that log writes never share the disk with the databases'
+# fsyncs (at the default level the server logs start-up, warnings and errors only).
 LOGS=$(mktemp -d /dev/shm/outpost-bench.XXXXXX 2>/dev/null || mktemp -d)
 cleanup() {
   stop_servers
@@ -54,7 +54,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Starts the release server on database $1 with production settings (default log level
-# included: one info line per request, to a file in $LOGS); sets SERVER_PID and SERVER_URL.
+# included, to a file in $LOGS); sets SERVER_PID and SERVER_URL.
 start_server() {
   local db=$1 log
   log=$LOGS/server-$(basename "$db" .db).log
