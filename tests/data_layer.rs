@@ -279,3 +279,39 @@ async fn two_instances_on_one_database_behave_as_two_tabs() {
     assert_eq!(a.puts_sent() + b.puts_sent(), 1, "one PUT per change");
     assert_eq!(api.get_profile(&token).await.unwrap().version, 2);
 }
+
+#[wasm_bindgen_test]
+async fn another_tab_upgrading_the_schema_is_not_blocked_by_this_one() {
+    use outpost::data::services::database::SCHEMA;
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    let name = unique("vc-");
+    let db = DatabaseService::named(&name);
+    db.save_meta("kept", "yes").await.unwrap();
+
+    // "Another tab" of a newer build opens schema version 3 while our connection is open.
+    let upgraded = Rc::new(Cell::new(false));
+    let done = upgraded.clone();
+    let other = name.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        let mut builder = rexie::Rexie::builder(&other).version(3);
+        for store in SCHEMA[1] {
+            builder = builder.add_object_store(rexie::ObjectStore::new(store));
+        }
+        let newer = builder.build().await.unwrap();
+        newer.close();
+        done.set(true);
+    });
+    eventually(
+        "the other tab's upgrade (our connection must close)",
+        || upgraded.get(),
+    )
+    .await;
+
+    // This older code cannot use the newer schema: it says so instead of hanging.
+    assert_eq!(
+        db.load_meta("kept").await,
+        Err(outpost::data::services::DbError::Outdated)
+    );
+}

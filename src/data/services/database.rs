@@ -46,6 +46,11 @@ pub enum DbError {
     /// IndexedDB cannot be opened at all (private mode in some browsers, or disabled).
     #[error("This browser does not allow saving data on this device: {0}")]
     Unavailable(String),
+    /// Another tab of a newer build upgraded the database: this page's code is outdated.
+    #[error(
+        "Outpost was updated in another tab. Reload this page to continue; saved changes are kept."
+    )]
+    Outdated,
     /// Any other failure of a read or write.
     #[error("Saving on this device failed: {0}")]
     Failed(String),
@@ -152,10 +157,13 @@ impl DatabaseService {
         for store in stores.iter() {
             builder = builder.add_object_store(ObjectStore::new(store));
         }
-        builder
-            .build()
-            .await
-            .map_err(|e| DbError::Unavailable(e.to_string()))
+        builder.build().await.map_err(|e| {
+            if format!("{e:?}").contains("VersionError") {
+                DbError::Outdated
+            } else {
+                DbError::Unavailable(e.to_string())
+            }
+        })
     }
 
     async fn db(&self) -> Result<Rc<Rexie>, DbError> {
