@@ -117,6 +117,8 @@ async function sendRecord(db, session) {
       "If-Match": `"${record.base.version}"`,
     },
     body: JSON.stringify({ name: record.local.name, photo_url: record.local.photo_url }),
+    // A stalled server must not hold the cross-tab lock (and the tabs' syncs) forever.
+    signal: AbortSignal.timeout(10_000),
   });
   if (response.status === 429 || response.status >= 500) {
     throw new Error(`server answered ${response.status}; the browser retries the sync later`);
@@ -126,9 +128,9 @@ async function sendRecord(db, session) {
   const tx = db.transaction("profiles", "readwrite");
   const store = tx.objectStore("profiles");
   const current = await done(store.get(session.account));
-  // Only mark it synced if nobody edited it while the request was out.
-  if (current && current.changed_at === record.changed_at
-      && current.local.name === record.local.name && current.local.photo_url === record.local.photo_url) {
+  const unchanged = current && current.changed_at === record.changed_at
+    && current.local.name === record.local.name && current.local.photo_url === record.local.photo_url;
+  if (unchanged) {
     store.put({
       ...current,
       base: profile,
@@ -137,6 +139,10 @@ async function sendRecord(db, session) {
       last_synced_at: Date.now(),
       conflict: undefined,
     }, session.account);
+  } else if (current && current.base && current.base.version === record.base.version && !current.conflict) {
+    // Edited while the request was out: the newer edit stays pending, but on top of the
+    // version just written, so the app's next PUT is not mistaken for a conflict.
+    store.put({ ...current, base: profile }, session.account);
   }
   await new Promise((resolve, reject) => {
     tx.oncomplete = resolve;

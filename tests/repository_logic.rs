@@ -141,3 +141,106 @@ async fn online_only_saves_store_nothing_when_the_server_refuses() {
     );
     assert_eq!(api.0.borrow().profile.name, "Theirs");
 }
+
+#[wasm_bindgen_test]
+async fn a_save_applies_only_the_changed_fields_over_what_another_tab_stored() {
+    let api = FakeApi::new("cat", "t");
+    api.0.borrow_mut().reachable = false;
+    let db = FakeDatabase::default();
+    db.save_profile(
+        "cat",
+        &LocalRecord::from_local_edit(fields("Shown here"), 1),
+    )
+    .await
+    .unwrap();
+    let repo = UserProfileRepository::new(
+        api.clone(),
+        db.clone(),
+        "cat".into(),
+        Some("t".into()),
+        Settings::default(),
+    );
+    repo.start(false).await.unwrap();
+
+    // Another tab stored a new name and this tab missed its message (it was frozen).
+    db.save_profile(
+        "cat",
+        &LocalRecord::from_local_edit(fields("From the other tab"), 2),
+    )
+    .await
+    .unwrap();
+    // The person here changes only the photo; the form still shows the old name.
+    let edited = outpost_core::wire::ProfileFields {
+        name: "Shown here".into(),
+        photo_url: "https://example.com/cat.png".into(),
+    };
+    assert_eq!(repo.save(edited).await, Ok(SaveOutcome::SavedOnDevice));
+    let stored = db.load_profile("cat").await.unwrap().unwrap();
+    assert_eq!(stored.local.name, "From the other tab");
+    assert_eq!(stored.local.photo_url, "https://example.com/cat.png");
+}
+
+#[wasm_bindgen_test]
+async fn signing_out_in_one_tab_stops_the_others_and_they_store_nothing_more() {
+    let api = FakeApi::new("dan", "t");
+    let db = FakeDatabase::default();
+    let start = |api: &FakeApi, db: &FakeDatabase| {
+        UserProfileRepository::new(
+            api.clone(),
+            db.clone(),
+            "dan".into(),
+            Some("t".into()),
+            Settings::default(),
+        )
+    };
+    let here = start(&api, &db);
+    here.start(true).await.unwrap();
+    let other = start(&api, &db);
+    other.start(true).await.unwrap();
+    eventually("both synced", || {
+        here.state().status.state == SyncState::Synced
+            && other.state().status.state == SyncState::Synced
+    })
+    .await;
+
+    here.announce_sign_out();
+    eventually("the other tab closed", || other.state().closed).await;
+    db.delete_profile("dan").await.unwrap();
+    let puts = api.0.borrow().puts;
+    other.sync();
+    assert_eq!(
+        other.save(fields("Too late")).await,
+        Err(SaveError::SignedOut)
+    );
+    assert_eq!(
+        db.load_profile("dan").await.unwrap(),
+        None,
+        "nothing written back"
+    );
+    assert_eq!(api.0.borrow().puts, puts, "nothing sent");
+}
+
+#[wasm_bindgen_test]
+async fn an_expired_session_forgets_only_the_token_that_failed() {
+    use outpost::data::repositories::SessionRepository;
+    use outpost::data::services::StoredSession;
+
+    let db = FakeDatabase::default();
+    let sessions = SessionRepository::new(FakeApi::new("eve", "new"), db.clone());
+    let current = StoredSession {
+        account: "eve".into(),
+        token: Some("new".into()),
+    };
+    db.save_session(&current).await.unwrap();
+    sessions.mark_expired("eve", "old").await.unwrap();
+    assert_eq!(db.load_session().await.unwrap(), Some(current));
+    sessions.mark_expired("eve", "new").await.unwrap();
+    assert_eq!(db.load_session().await.unwrap().unwrap().token, None);
+    db.clear_session().await.unwrap();
+    sessions.mark_expired("eve", "new").await.unwrap();
+    assert_eq!(
+        db.load_session().await.unwrap(),
+        None,
+        "no session recreated after sign-out"
+    );
+}

@@ -96,6 +96,14 @@ pub fn App() -> impl IntoView {
             let _ = db.save_settings(&next).await;
         });
     });
+    // Signed out in another tab: this tab's repository closed itself; show sign-in here too.
+    Effect::new(move |_| {
+        if let Phase::SignedIn(vm) = phase.get()
+            && vm.state.with(|s| s.closed)
+        {
+            phase.set(Phase::SignedOut);
+        }
+    });
     let profile = Signal::derive(move || match phase.get() {
         Phase::SignedIn(vm) => Some(vm.state.get()),
         _ => None,

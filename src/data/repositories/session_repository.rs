@@ -100,15 +100,24 @@ impl<A: ApiClient, D: Database> SessionRepository<A, D> {
         Ok(session)
     }
 
-    /// Marks the stored session as needing a new sign-in (after a 401), keeping the account
-    /// so its unsynced changes stay and are sent after signing in again.
-    pub async fn mark_expired(&self, account: &str) -> Result<(), DbError> {
-        self.db
-            .save_session(&StoredSession {
-                account: account.to_owned(),
-                token: None,
-            })
-            .await
+    /// Marks the stored session as needing a new sign-in (after a 401 to `failed_token`),
+    /// keeping the account so its unsynced changes stay and are sent after signing in again.
+    /// Only that token is forgotten: another tab may already have stored a newer one, and no
+    /// session is recreated after a sign-out.
+    pub async fn mark_expired(&self, account: &str, failed_token: &str) -> Result<(), DbError> {
+        match self.db.load_session().await? {
+            Some(stored)
+                if stored.account == account && stored.token.as_deref() == Some(failed_token) =>
+            {
+                self.db
+                    .save_session(&StoredSession {
+                        account: account.to_owned(),
+                        token: None,
+                    })
+                    .await
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Signs out: revokes the token on the server if reachable, and removes the account's

@@ -40,6 +40,8 @@ pub struct ProfileState {
     pub source: Source,
     /// A problem with the device store, in words (e.g. the disk is full).
     pub storage_error: Option<String>,
+    /// The repository was shut down (signed out here or in another tab): show sign-in.
+    pub closed: bool,
 }
 
 /// How a save ended.
@@ -68,6 +70,9 @@ pub enum SaveError {
     /// Online-only writing and the session has ended.
     #[error("Your session has ended. Sign in again to save.")]
     SignInRequired,
+    /// This account signed out (here or in another tab); nothing was stored.
+    #[error("You signed out of this account. Sign in to save changes.")]
+    SignedOut,
     /// Online-only writing and someone changed the profile first; the form shows theirs.
     #[error("The profile was changed on another device. Review it and save again.")]
     ChangedElsewhere,
@@ -78,6 +83,9 @@ pub enum SaveError {
 
 enum Job {
     Input(Input),
+    /// Re-read the device store and adopt what another tab (or the service worker) stored,
+    /// inside the queue so no local edit can slip between the read and the adoption.
+    RefreshFromDevice,
     /// A server state obtained outside the machine (fallback read, online-only write): adopted
     /// only if it cannot hide local changes.
     AdoptRemote(ServerProfile),
@@ -104,6 +112,10 @@ struct Inner<A, D> {
     listeners: RefCell<Vec<Listener>>,
     /// Counts the requests this instance sent, for tests that assert "one PUT per change".
     puts_sent: Cell<u32>,
+    /// Set by [`UserProfileRepository::shutdown`]: nothing is stored or sent any more.
+    closed: Cell<bool>,
+    /// The token a 401 was answered to, so only that token is forgotten on the device.
+    expired_token: RefCell<Option<String>>,
 }
 
 /// The repository; cheap to clone (clones share one state).
@@ -158,6 +170,8 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             storage_error: RefCell::new(None),
             listeners: RefCell::default(),
             puts_sent: Cell::new(0),
+            closed: Cell::new(false),
+            expired_token: RefCell::new(None),
         });
         Self { inner }
     }
@@ -169,9 +183,14 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         let account = self.inner.account.clone();
         let channel = TabChannel::open(move |message| {
             let Some(inner) = weak.upgrade() else { return };
-            if message == TabMessage::Profile(account.clone()) {
-                let repo = UserProfileRepository { inner };
-                wasm_bindgen_futures::spawn_local(async move { repo.reload_from_device().await });
+            let repo = UserProfileRepository { inner };
+            match message {
+                TabMessage::Profile(a) if a == account => {
+                    repo.enqueue(Job::RefreshFromDevice, None);
+                }
+                TabMessage::SignedOut(a) if a == account => repo.shutdown(),
+                TabMessage::SignedIn(a, token) if a == account => repo.signed_in_again(token),
+                _ => {}
             }
         });
         *self.inner.channel.borrow_mut() = Some(channel);
@@ -211,6 +230,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                 .borrow()
                 .as_ref()
                 .map(DbError::to_string),
+            closed: self.inner.closed.get(),
         }
     }
 
@@ -276,11 +296,34 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
     /// Saves new values with the chosen [`WriteStrategy`]. Validation uses the server's rules.
     /// `SavedOnDevice` is returned only after IndexedDB committed the change.
     pub async fn save(&self, fields: ProfileFields) -> Result<SaveOutcome, SaveError> {
+        if self.inner.closed.get() {
+            return Err(SaveError::SignedOut);
+        }
         validate::profile(&fields)?;
         let fields = validate::normalize(&fields);
         let strategy = self.inner.settings.borrow().write_strategy;
         match strategy {
             WriteStrategy::OfflineFirst => {
+                // The form was filled from this tab's copy; another tab may have stored newer
+                // values meanwhile (e.g. while this tab was frozen). Apply only the fields the
+                // person changed on top of what the device holds now.
+                let shown = self.local_fields();
+                self.run(Job::RefreshFromDevice).await;
+                let fields = match (shown, self.local_fields()) {
+                    (Some(shown), Some(now)) if shown != now => ProfileFields {
+                        name: if fields.name != shown.name {
+                            fields.name
+                        } else {
+                            now.name
+                        },
+                        photo_url: if fields.photo_url != shown.photo_url {
+                            fields.photo_url
+                        } else {
+                            now.photo_url
+                        },
+                    },
+                    _ => fields,
+                };
                 self.run(Job::Input(Input::LocalEdit(fields))).await;
                 match self.inner.storage_error.borrow().clone() {
                     Some(error) => Err(SaveError::Storage(error)),
@@ -319,7 +362,15 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         }
     }
 
-    /// Syncs now ("Sync now", the periodic timer, local-only refresh).
+    fn local_fields(&self) -> Option<ProfileFields> {
+        self.inner
+            .machine
+            .borrow()
+            .record()
+            .map(|r| r.local.clone())
+    }
+
+    /// Syncs now ("Sync now", local-only refresh).
     pub fn sync(&self) {
         self.enqueue(Job::Input(Input::SyncRequested), None);
     }
@@ -344,15 +395,35 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         self.enqueue(Job::Input(Input::PushReceived { version }), None);
     }
 
-    /// The tab became visible again.
+    /// The tab became visible again: it may have been frozen while other tabs wrote, so it
+    /// re-reads the device store before anything else, then refreshes.
     pub fn became_visible(&self) {
+        self.enqueue(Job::RefreshFromDevice, None);
+        self.enqueue(Job::Input(Input::BecameVisible), None);
+    }
+
+    /// The periodic timer: a refresh that respects an armed retry (and so a server's
+    /// `Retry-After`), unlike "Sync now".
+    pub fn periodic_refresh(&self) {
         self.enqueue(Job::Input(Input::BecameVisible), None);
     }
 
     /// A new token for the same account after a 401: local changes are sent now.
     pub fn signed_in_again(&self, token: String) {
+        self.inner.expired_token.borrow_mut().take();
         *self.inner.token.borrow_mut() = Some(token);
         self.enqueue(Job::Input(Input::SignedIn), None);
+    }
+
+    /// Tells the other tabs of this account about a new token (after signing in again), so
+    /// they resume syncing too.
+    pub fn announce_token(&self, token: &str) {
+        if let Some(channel) = self.inner.channel.borrow().as_ref() {
+            channel.post(&TabMessage::SignedIn(
+                self.inner.account.clone(),
+                token.to_owned(),
+            ));
+        }
     }
 
     /// The current token, if the session is valid as far as this device knows.
@@ -376,15 +447,49 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             .is_some_and(|r| !r.synchronized || r.conflict.is_some())
     }
 
-    /// Another tab stored a new record: adopt it without a request of our own.
-    async fn reload_from_device(&self) {
-        if let Ok(Some(record)) = self.inner.db.load_profile(&self.inner.account).await {
-            *self.inner.last_persisted.borrow_mut() = Some(record.clone());
-            self.run(Job::Input(Input::Loaded(Some(record)))).await;
+    /// Adopts what another tab stored since this tab last wrote or read (runs in the queue).
+    async fn refresh_from_device(&self) -> Vec<Action> {
+        let Ok(Some(stored)) = self.inner.db.load_profile(&self.inner.account).await else {
+            return Vec::new();
+        };
+        if self.inner.last_persisted.borrow().as_ref() == Some(&stored) {
+            return Vec::new();
         }
+        *self.inner.last_persisted.borrow_mut() = Some(stored.clone());
+        self.handle(Input::Loaded(Some(stored)))
+    }
+
+    /// Stops this repository for good (sign-out here or in another tab): the retry timer,
+    /// the cross-tab channel and every later store or request. Subscribers see `closed`.
+    pub fn shutdown(&self) {
+        if self.inner.closed.replace(true) {
+            return;
+        }
+        self.inner.retry.cancel();
+        self.inner.channel.borrow_mut().take();
+        self.inner.token.borrow_mut().take();
+        self.inner.queue.borrow_mut().clear();
+        self.notify();
+        self.inner.listeners.borrow_mut().clear();
+    }
+
+    /// Tells the other tabs that this account signed out here, then shuts down.
+    pub fn announce_sign_out(&self) {
+        if let Some(channel) = self.inner.channel.borrow().as_ref() {
+            channel.post(&TabMessage::SignedOut(self.inner.account.clone()));
+        }
+        self.shutdown();
+    }
+
+    /// The token a 401 was answered to, if the session ended that way.
+    pub fn expired_token(&self) -> Option<String> {
+        self.inner.expired_token.borrow().clone()
     }
 
     fn enqueue(&self, job: Job, done: Option<oneshot::Sender<()>>) {
+        if self.inner.closed.get() {
+            return;
+        }
         self.inner.queue.borrow_mut().push_back((job, done));
         if !self.inner.draining.get() {
             self.inner.draining.set(true);
@@ -407,6 +512,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             let actions = match job {
                 Job::Input(input) => self.handle(input),
                 Job::AdoptRemote(profile) => self.adopt_remote(profile).await,
+                Job::RefreshFromDevice => self.refresh_from_device().await,
             };
             for action in actions {
                 self.perform(action).await;
@@ -445,7 +551,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
     }
 
     async fn persist(&self, record: LocalRecord) {
-        if self.inner.last_persisted.borrow().as_ref() == Some(&record) {
+        if self.inner.closed.get() || self.inner.last_persisted.borrow().as_ref() == Some(&record) {
             return;
         }
         match self
@@ -500,6 +606,9 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
 
     /// Sends one request under the cross-tab lock and stores its answer before releasing it.
     fn spawn_request(&self, request: RequestId, put: Option<(ProfileFields, u64)>) {
+        if self.inner.closed.get() {
+            return;
+        }
         let repo = self.clone();
         let name = lock_name(&self.inner.account);
         wasm_bindgen_futures::spawn_local(async move {
@@ -561,7 +670,8 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                 current: *current,
             },
             ApiError::Unauthorized(_) => {
-                *self.inner.token.borrow_mut() = None;
+                let failed = self.inner.token.borrow_mut().take();
+                *self.inner.expired_token.borrow_mut() = failed;
                 Input::Unauthorized { request }
             }
             ApiError::Server { retry_after_ms, .. } => Input::RequestFailed {

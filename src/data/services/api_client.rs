@@ -106,7 +106,7 @@ impl ApiClientService {
         &self,
         builder: RequestBuilder,
         body: Option<String>,
-    ) -> Result<Response, ApiError> {
+    ) -> Result<(Response, Deadline), ApiError> {
         let controller = AbortController::new().map_err(|_| ApiError::Unreachable)?;
         let builder = builder.abort_signal(Some(&controller.signal()));
         let request = match body {
@@ -124,17 +124,36 @@ impl ApiClientService {
             flag.set(true);
             controller.abort();
         });
-        let result = request.send().await;
-        drop(timer);
-        match result {
-            Ok(response) => Ok(response),
-            Err(_) if timed_out.get() => Err(ApiError::Timeout),
-            Err(_) => Err(ApiError::Unreachable),
+        let deadline = Deadline {
+            _timer: timer,
+            timed_out,
+        };
+        match request.send().await {
+            Ok(response) => Ok((response, deadline)),
+            Err(_) => Err(deadline.or(ApiError::Unreachable)),
         }
     }
 
     fn authorized(builder: RequestBuilder, token: &str) -> RequestBuilder {
         builder.header("Authorization", &format!("Bearer {token}"))
+    }
+}
+
+/// Keeps a request's timeout armed until its body has been read: a server that sends the
+/// headers and then stalls must not hold the sync (and the cross-tab lock) forever.
+struct Deadline {
+    _timer: gloo_timers::callback::Timeout,
+    timed_out: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl Deadline {
+    /// `Timeout` if the deadline aborted the request, else `error`.
+    fn or(&self, error: ApiError) -> ApiError {
+        if self.timed_out.get() {
+            ApiError::Timeout
+        } else {
+            error
+        }
     }
 }
 
@@ -182,15 +201,19 @@ async fn error_from(response: Response) -> ApiError {
     }
 }
 
-async fn json_of<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
-    if response.ok() {
+async fn json_of<T: DeserializeOwned>(
+    (response, deadline): (Response, Deadline),
+) -> Result<T, ApiError> {
+    let result = if response.ok() {
         response
             .json()
             .await
-            .map_err(|e| ApiError::Protocol(e.to_string()))
+            .map_err(|e| deadline.or(ApiError::Protocol(e.to_string())))
     } else {
         Err(error_from(response).await)
-    }
+    };
+    drop(deadline);
+    result
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
@@ -220,7 +243,7 @@ impl ApiClient for ApiClientService {
 
     async fn sign_out(&self, token: &str) -> Result<(), ApiError> {
         let builder = Self::authorized(Request::delete(&self.url("/api/sessions/current")), token);
-        let response = self.send(builder, None).await?;
+        let (response, _deadline) = self.send(builder, None).await?;
         if response.ok() || response.status() == 401 {
             Ok(())
         } else {

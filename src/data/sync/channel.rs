@@ -8,13 +8,16 @@ use web_sys::{BroadcastChannel, MessageEvent};
 /// The channel's name (one per origin).
 pub const CHANNEL: &str = "outpost";
 
-/// What one tab tells the others; sent as a plain string `kind:account`.
+/// What one tab tells the others; sent as a plain string `kind:account[:token]`. The
+/// channel never leaves this origin's documents, like the IndexedDB the token lives in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TabMessage {
     /// The profile record of this account changed in IndexedDB: read it again.
     Profile(String),
     /// This account signed out on this device.
     SignedOut(String),
+    /// This account signed in again (after its session ended): its new token.
+    SignedIn(String, String),
     /// The settings changed.
     Settings,
 }
@@ -24,6 +27,7 @@ impl TabMessage {
         match self {
             TabMessage::Profile(a) => format!("profile:{a}"),
             TabMessage::SignedOut(a) => format!("signed-out:{a}"),
+            TabMessage::SignedIn(a, token) => format!("signed-in:{a}:{token}"),
             TabMessage::Settings => "settings:".to_owned(),
         }
     }
@@ -33,6 +37,10 @@ impl TabMessage {
         match kind {
             "profile" => Some(TabMessage::Profile(account.to_owned())),
             "signed-out" => Some(TabMessage::SignedOut(account.to_owned())),
+            "signed-in" => {
+                let (account, token) = account.split_once(':')?;
+                Some(TabMessage::SignedIn(account.to_owned(), token.to_owned()))
+            }
             "settings" => Some(TabMessage::Settings),
             _ => None,
         }
@@ -98,6 +106,7 @@ mod tests {
         for m in [
             TabMessage::Profile("ann".into()),
             TabMessage::SignedOut("bob".into()),
+            TabMessage::SignedIn("bob".into(), "t0k3n".into()),
             TabMessage::Settings,
         ] {
             assert_eq!(TabMessage::decode(&m.encode()), Some(m));

@@ -14,7 +14,8 @@ pub struct RetryTimer {
 impl RetryTimer {
     /// Arms the timer to call `fire` after `after_ms`, cancelling any armed one.
     pub fn arm(&self, after_ms: u64, fire: impl FnOnce() + 'static) {
-        let ms = u32::try_from(after_ms).unwrap_or(u32::MAX);
+        // Browsers treat delays above i32::MAX ms as 0: clamp, never fire at once.
+        let ms = u32::try_from(after_ms.min(i32::MAX as u64)).unwrap_or(i32::MAX as u32);
         let previous = self.armed.borrow_mut().replace(Timeout::new(ms, fire));
         if let Some(previous) = previous {
             previous.cancel();

@@ -58,7 +58,7 @@ where
     let periodic = repo.clone();
     let interval = Interval::new(interval_secs.max(5).saturating_mul(1000), move || {
         if connectivity::is_online() {
-            periodic.sync();
+            periodic.periodic_refresh();
         }
     });
 
@@ -73,6 +73,8 @@ where
             move || reopened.became_visible(),
         )
     });
+    // An `online` event may have fired before these listeners existed.
+    repo.set_online(connectivity::is_online());
     let mut triggers = SyncTriggers {
         _interval: interval,
         _events: events,

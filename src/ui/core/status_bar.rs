@@ -10,7 +10,7 @@ use crate::data::repositories::ProfileState;
 use crate::ui::core::time::{ago, clock};
 
 /// The sentence for the sync part of the status.
-pub fn sync_words(state: &ProfileState, now: u64) -> String {
+pub fn sync_words(state: &ProfileState) -> String {
     let status = &state.status;
     if let Some(error) = &state.storage_error {
         return error.clone();
@@ -38,15 +38,17 @@ pub fn sync_words(state: &ProfileState, now: u64) -> String {
                 .last_error
                 .clone()
                 .unwrap_or_else(|| "The server could not be reached.".to_owned());
-            match status.next_retry_at {
-                Some(at) if at > now => format!(
-                    "{reason} Your changes are kept on this device; retrying in {} s.",
-                    (at - now).div_ceil(1000)
-                ),
-                _ => format!("{reason} Your changes are kept on this device."),
-            }
+            format!("{reason} Your changes are kept on this device.")
         }
     }
+}
+
+/// When the next automatic retry happens, counting down; kept outside the live region so a
+/// screen reader is not told every second.
+pub fn retry_words(state: &ProfileState, now: u64) -> Option<String> {
+    let at = state.status.next_retry_at?;
+    (state.status.state == SyncState::Error && at > now)
+        .then(|| format!("Retrying in {} s.", (at - now).div_ceil(1000)))
 }
 
 /// Whether the values shown come from this device only, and how old they are.
@@ -95,7 +97,7 @@ pub fn StatusBar(
                 {move || {
                     profile
                         .get()
-                        .map(|p| sync_words(&p, now.get()))
+                        .map(|p| sync_words(&p))
                         .unwrap_or_else(|| "Not signed in.".to_owned())
                 }}
             </span>
@@ -103,5 +105,8 @@ pub fn StatusBar(
                 {move || profile.get().and_then(|p| source_words(&p, now.get()))}
             </span>
         </div>
+        <span class="retry-words">
+            {move || profile.get().and_then(|p| retry_words(&p, now.get()))}
+        </span>
     }
 }

@@ -38,8 +38,9 @@ pub fn SignInPage(
             busy.set(false);
             match result {
                 Ok(session) => {
-                    let _ = sessions.request_persistent_storage().await;
                     on_signed_in.run(session);
+                    // May show a browser prompt; the app does not wait for the answer.
+                    let _ = sessions.request_persistent_storage().await;
                 }
                 Err(e) => error.set(Some((None, e.to_string()))),
             }

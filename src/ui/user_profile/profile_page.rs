@@ -60,7 +60,11 @@ pub fn ProfilePage(
         }
         field_error.set(None);
         leptos::task::spawn_local(async move {
-            if vm.save(n, p).await.is_ok() {
+            // Whatever was typed while the save was under way stays in the form.
+            if vm.save(n.clone(), p.clone()).await.is_ok()
+                && name.get_untracked() == n
+                && photo_url.get_untracked() == p
+            {
                 dirty.set(false);
             }
         });

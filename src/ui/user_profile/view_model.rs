@@ -87,14 +87,17 @@ impl UserProfileViewModel {
         };
         let account = session.account.clone();
         let expired_marked = Rc::new(std::cell::Cell::new(false));
+        let watched = repo.clone();
         repo.subscribe(move |s| {
             if !s.status.needs_sign_in {
                 expired_marked.set(false);
-            } else if !expired_marked.replace(true) {
+            } else if !expired_marked.replace(true)
+                && let Some(failed) = watched.expired_token()
+            {
                 let sessions = sessions.clone();
                 let account = account.clone();
                 leptos::task::spawn_local(async move {
-                    let _ = sessions.mark_expired(&account).await;
+                    let _ = sessions.mark_expired(&account, &failed).await;
                 });
             }
             state.set(s.clone());
@@ -184,6 +187,8 @@ impl UserProfileViewModel {
             account: repo.account().to_owned(),
             token: repo.token(),
         };
+        // Stop every tab's repository first, so nothing writes the account's data back.
+        repo.announce_sign_out();
         sessions.sign_out(&session).await
     }
 
@@ -197,6 +202,7 @@ impl UserProfileViewModel {
         } = self.parts.get_value();
         let session = sessions.sign_in(repo.account(), &password, false).await?;
         if let Some(token) = session.token {
+            repo.announce_token(&token);
             repo.signed_in_again(token);
             // The push stream needs the new token too.
             let interval = repo.settings().sync_interval_secs;
