@@ -75,7 +75,7 @@ pub fn SignInPage(
                     on:input=move |ev| username.set(event_target_value(&ev))
                 />
                 <p id="username-help" class="help">"3 to 32 lowercase letters, digits, '_', '.' or '-'."</p>
-                <p id="username-error" class="field-error">{field_error("username")}</p>
+                <p id="username-error" class="field-error" role="alert">{field_error("username")}</p>
                 <label for="password">"Password"</label>
                 <input
                     id="password"
@@ -85,7 +85,7 @@ pub fn SignInPage(
                     prop:value=move || password.get()
                     on:input=move |ev| password.set(event_target_value(&ev))
                 />
-                <p id="password-error" class="field-error">{field_error("password")}</p>
+                <p id="password-error" class="field-error" role="alert">{field_error("password")}</p>
                 <div class="actions">
                     <button type="submit" class="primary" disabled=move || busy.get()
                         on:click=move |_| create.set(false)>

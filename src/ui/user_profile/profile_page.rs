@@ -154,7 +154,7 @@ pub fn ProfilePage(
                         name.set(event_target_value(&ev));
                     }
                 />
-                <p id="name-error" class="field-error">{error_for("name")}</p>
+                <p id="name-error" class="field-error" role="alert">{error_for("name")}</p>
                 <label for="photo_url">"Photo URL"</label>
                 <input
                     id="photo_url"
@@ -171,7 +171,7 @@ pub fn ProfilePage(
                         photo_url.set(event_target_value(&ev));
                     }
                 />
-                <p id="photo-error" class="field-error">{error_for("photo_url")}</p>
+                <p id="photo-error" class="field-error" role="alert">{error_for("photo_url")}</p>
                 <div class="actions">
                     <button type="submit" class="primary" disabled=move || saving.get()>
                         "Save"
