@@ -107,6 +107,8 @@ test("signing out warns about unsynced changes and leaves no data for the next p
   const warning = page.getByRole("alertdialog");
   await warning.waitFor();
   assert.match(await warning.textContent(), /not reached the server/);
+  await waitFor(async () => (await page.evaluate(() => document.activeElement?.textContent?.trim())) === "Cancel",
+    "focus on the safe choice");
   await warning.getByRole("button", { name: "Cancel" }).click();
   assert.equal(await page.getByRole("textbox", { name: "Name", exact: true }).inputValue(), "Not on the server yet");
 

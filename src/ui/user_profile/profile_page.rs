@@ -77,6 +77,15 @@ pub fn ProfilePage(
         vm.resolve(choice);
     });
     let confirm_sign_out = RwSignal::new(false);
+    // The confirmation takes focus when it opens, on its safe choice.
+    let cancel_button = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        if confirm_sign_out.get()
+            && let Some(button) = cancel_button.get()
+        {
+            let _ = button.focus();
+        }
+    });
     let sign_out = move || {
         leptos::task::spawn_local(async move {
             if vm.sign_out().await.is_ok() {
@@ -204,7 +213,11 @@ pub fn ProfilePage(
                     </p>
                     <div class="actions">
                         <button type="button" on:click=move |_| sign_out()>"Sign out anyway"</button>
-                        <button type="button" on:click=move |_| confirm_sign_out.set(false)>
+                        <button
+                            type="button"
+                            node_ref=cancel_button
+                            on:click=move |_| confirm_sign_out.set(false)
+                        >
                             "Cancel"
                         </button>
                     </div>
