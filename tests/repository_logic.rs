@@ -244,3 +244,38 @@ async fn an_expired_session_forgets_only_the_token_that_failed() {
         "no session recreated after sign-out"
     );
 }
+
+#[wasm_bindgen_test]
+async fn a_refused_change_is_kept_and_the_reason_shown_without_a_retry_storm() {
+    let api = FakeApi::new("fay", "t");
+    api.0.borrow_mut().reject_puts = Some("Name is not allowed.".into());
+    let db = FakeDatabase::default();
+    let repo = UserProfileRepository::new(
+        api.clone(),
+        db.clone(),
+        "fay".into(),
+        Some("t".into()),
+        Settings::default(),
+    );
+    repo.start(true).await.unwrap();
+    eventually("first sync", || {
+        repo.state().status.state == SyncState::Synced
+    })
+    .await;
+    assert_eq!(
+        repo.save(fields("Odd")).await,
+        Ok(SaveOutcome::SavedOnDevice)
+    );
+    eventually("the refusal", || {
+        repo.state().status.state == SyncState::Error
+    })
+    .await;
+    let status = repo.state().status;
+    assert!(status.last_error.unwrap().contains("Name is not allowed."));
+    assert!(status.next_retry_at.unwrap() >= js_sys::Date::now() as u64 + 200_000);
+    assert_eq!(api.0.borrow().puts, 1);
+    assert_eq!(
+        db.load_profile("fay").await.unwrap().unwrap().local.name,
+        "Odd"
+    );
+}

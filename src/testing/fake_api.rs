@@ -17,6 +17,8 @@ pub struct FakeServer {
     pub valid_token: String,
     /// When false every call fails as unreachable.
     pub reachable: bool,
+    /// When set, every PUT is refused as invalid with this message (a 422).
+    pub reject_puts: Option<String>,
     /// PUT requests received (answered or not).
     pub puts: u32,
     /// GET requests received.
@@ -39,6 +41,7 @@ impl FakeApi {
             },
             valid_token: token.to_owned(),
             reachable: true,
+            reject_puts: None,
             puts: 0,
             gets: 0,
         })))
@@ -84,6 +87,12 @@ impl ApiClient for FakeApi {
         self.0.borrow_mut().puts += 1;
         self.check(token)?;
         let mut server = self.0.borrow_mut();
+        if let Some(message) = server.reject_puts.clone() {
+            return Err(ApiError::Invalid {
+                field: Some("name".into()),
+                message,
+            });
+        }
         if if_match != server.profile.version {
             return Err(ApiError::Stale(Box::new(server.profile.clone())));
         }

@@ -596,3 +596,31 @@ fn record_round_trips_through_json() {
     let s = serde_json::to_string(&t.m.status()).expect("ser");
     assert!(s.contains("\"state\":\"conflict\""));
 }
+
+#[test]
+fn a_rejected_put_keeps_the_edit_says_why_and_waits_for_the_cap() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let a = t.go(Input::LocalEdit(fields("bob", "")));
+    let (id, _, _) = put(&a).expect("put");
+    let a = t.go(Input::RequestRejected {
+        request: id,
+        reason: "Name must not be empty.".into(),
+    });
+    assert_eq!(retry(&a), Some(SyncConfig::default().backoff_cap));
+    assert_eq!(requests(&a), 0);
+    assert_eq!(t.state(), SyncState::Error);
+    let status = t.m.status();
+    assert_eq!(
+        status.last_error.as_deref(),
+        Some("Name must not be empty.")
+    );
+    let record = t.m.record().expect("record");
+    assert!(!record.synchronized);
+    assert_eq!(record.local, fields("bob", ""));
+    // When the timer fires, it is tried again (a fixed server may accept it now).
+    let a = t.go(Input::TimerFired);
+    assert_eq!(
+        put(&a).map(|(_, f, v)| (f, v)),
+        Some((fields("bob", ""), 3))
+    );
+}

@@ -678,6 +678,14 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                 request,
                 retry_after: retry_after_ms,
             },
+            ApiError::Invalid { message, .. } => Input::RequestRejected {
+                request,
+                reason: format!("The server refused the change: {message}"),
+            },
+            ApiError::Protocol(message) | ApiError::Taken(message) => Input::RequestRejected {
+                request,
+                reason: format!("The server gave an unexpected answer: {message}"),
+            },
             _ => Input::RequestFailed {
                 request,
                 retry_after: None,

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 use outpost_core::strategy::Source;
-use outpost_core::sync::SyncState;
+use outpost_core::sync::{self, SyncState};
 
 use crate::data::repositories::ProfileState;
 use crate::ui::core::time::{ago, clock};
@@ -34,10 +34,11 @@ pub fn sync_words(state: &ProfileState) -> String {
                 .to_owned()
         }
         SyncState::Error => {
-            let reason = status
-                .last_error
-                .clone()
-                .unwrap_or_else(|| "The server could not be reached.".to_owned());
+            let reason = match status.last_error.as_deref() {
+                None | Some(sync::UNREACHABLE) => "The server could not be reached.",
+                Some(sync::BUSY) => "The server is busy.",
+                Some(reason) => reason,
+            };
             format!("{reason} Your changes are kept on this device.")
         }
     }

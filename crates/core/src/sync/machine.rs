@@ -80,6 +80,16 @@ pub enum Input {
         /// The server's `Retry-After`, in milliseconds.
         retry_after: Option<Millis>,
     },
+    /// The server refused the request for good (400, 413, 422, or an answer that breaks the
+    /// contract): retrying at once cannot help. The reason is shown as it is, and the request
+    /// is tried again only at the backoff cap (a deployed fix may accept it) or after the
+    /// next edit or "Sync now"; nothing local is dropped.
+    RequestRejected {
+        /// The request answered.
+        request: RequestId,
+        /// The server's words, for people.
+        reason: String,
+    },
     /// 401: the session is gone.
     Unauthorized {
         /// The request answered.
@@ -158,10 +168,13 @@ pub struct SyncMachine {
     last_status: Option<Status>,
 }
 
-/// Short reasons for [`Status::last_error`].
-const UNREACHABLE: &str = "server unreachable";
-const BUSY: &str = "server busy";
-const SIGNED_OUT: &str = "signed out";
+/// [`Status::last_error`] after a network failure, a timeout or a 5xx without `Retry-After`;
+/// public so the UI can put it into a sentence of its own.
+pub const UNREACHABLE: &str = "server unreachable";
+/// [`Status::last_error`] after a 429 or 503 with `Retry-After`.
+pub const BUSY: &str = "server busy";
+/// [`Status::last_error`] after a 401.
+pub const SIGNED_OUT: &str = "signed out";
 
 impl SyncMachine {
     /// A machine with no record, assumed online, waiting for [`Input::Loaded`].
@@ -283,6 +296,16 @@ impl SyncMachine {
                 if self.take_get(request) {
                     self.answered();
                     self.get_answered(now, profile);
+                }
+            }
+            Input::RequestRejected { request, reason } => {
+                if let Some(failed) = self.take_any(request) {
+                    self.refresh_wanted |= matches!(failed, Request::Get);
+                    self.last_error = Some(reason);
+                    let after = self.config.backoff_cap;
+                    self.attempt = self.attempt.saturating_add(1);
+                    self.next_retry_at = Some(now.saturating_add(after));
+                    out.push(Action::ScheduleRetry { after });
                 }
             }
             Input::RequestFailed {

@@ -49,7 +49,9 @@ mod status;
 
 pub use crate::merge::{ConflictPolicy, Field, FieldConflict};
 pub use backoff::{Entropy, SplitMix64, ceiling as backoff_ceiling, delay as backoff_delay};
-pub use machine::{Action, Input, RequestId, SyncConfig, SyncMachine};
+pub use machine::{
+    Action, BUSY, Input, RequestId, SIGNED_OUT, SyncConfig, SyncMachine, UNREACHABLE,
+};
 pub use record::{Conflict, LocalRecord, Resolution};
 pub use status::{Status, SyncState};
 
