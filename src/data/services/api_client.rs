@@ -170,7 +170,7 @@ fn retry_after_ms(response: &Response) -> Option<u64> {
 async fn error_from(response: Response) -> ApiError {
     let status = response.status();
     let retry_after = retry_after_ms(&response);
-    let body: Option<ErrorBody> = response.json().await.ok();
+    let body: Option<ErrorBody> = read_json(&response).await.ok();
     let message = body
         .as_ref()
         .map(|b| b.message.clone())
@@ -205,10 +205,7 @@ async fn json_of<T: DeserializeOwned>(
     (response, deadline): (Response, Deadline),
 ) -> Result<T, ApiError> {
     let result = if response.ok() {
-        response
-            .json()
-            .await
-            .map_err(|e| deadline.or(ApiError::Protocol(e.to_string())))
+        read_json(&response).await.map_err(|e| deadline.or(e))
     } else {
         Err(error_from(response).await)
     };
@@ -216,8 +213,30 @@ async fn json_of<T: DeserializeOwned>(
     result
 }
 
+/// Parses a JSON body with the browser's own parser (`JSON.parse`) and serde-wasm-bindgen,
+/// so the app ships no JSON parser of its own (first-load bytes; see docs/BENCHMARKS.md P1).
+async fn read_json<T: DeserializeOwned>(response: &Response) -> Result<T, ApiError> {
+    let text = response
+        .text()
+        .await
+        .map_err(|e| ApiError::Protocol(e.to_string()))?;
+    from_json(&text)
+}
+
+/// `JSON.parse` then serde-wasm-bindgen into `T`.
+pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+    let value = js_sys::JSON::parse(text)
+        .map_err(|_| ApiError::Protocol("the answer is not JSON".to_owned()))?;
+    serde_wasm_bindgen::from_value(value).map_err(|e| ApiError::Protocol(e.to_string()))
+}
+
+/// serde-wasm-bindgen then `JSON.stringify`: the request body.
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
-    serde_json::to_string(value).map_err(|e| ApiError::Protocol(e.to_string()))
+    let value =
+        serde_wasm_bindgen::to_value(value).map_err(|e| ApiError::Protocol(e.to_string()))?;
+    js_sys::JSON::stringify(&value)
+        .map(String::from)
+        .map_err(|_| ApiError::Protocol("the request could not be written as JSON".to_owned()))
 }
 
 impl ApiClient for ApiClientService {

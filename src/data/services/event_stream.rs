@@ -112,7 +112,7 @@ async fn read_once(
         let bytes = Uint8Array::new(&value).to_vec();
         for event in parser.push(&bytes) {
             if event.event == PROFILE_EVENT
-                && let Ok(changed) = serde_json::from_str::<ProfileChanged>(&event.data)
+                && let Ok(changed) = super::api_client::from_json::<ProfileChanged>(&event.data)
             {
                 on_change(changed.version);
             }
