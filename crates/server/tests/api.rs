@@ -13,6 +13,15 @@ fn creds(username: &str, password: &str) -> Value {
     json!({ "username": username, "password": password })
 }
 
+/// `POST /api/sessions` with these credentials; the answer as it is.
+async fn sign_in(ts: &TestServer, username: &str, password: &str) -> reqwest::Response {
+    ts.request(Method::POST, "/api/sessions")
+        .json(&creds(username, password))
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn healthz_and_openapi() {
     let ts = TestServer::start().await;
@@ -61,29 +70,14 @@ async fn sign_up_sign_in_sign_out() {
         .unwrap();
     expect_error(resp, StatusCode::CONFLICT, error_code::USERNAME_TAKEN).await;
 
-    let resp = ts
-        .request(Method::POST, "/api/sessions")
-        .json(&creds("ann", "password123"))
-        .send()
-        .await
-        .unwrap();
+    let resp = sign_in(&ts, "ann", "password123").await;
     assert_eq!(resp.status(), StatusCode::OK);
     let second = resp.json::<TokenResponse>().await.unwrap().token;
     assert_ne!(second, token);
 
-    let resp = ts
-        .request(Method::POST, "/api/sessions")
-        .json(&creds("ann", "wrong-password"))
-        .send()
-        .await
-        .unwrap();
+    let resp = sign_in(&ts, "ann", "wrong-password").await;
     expect_error(resp, StatusCode::UNAUTHORIZED, error_code::UNAUTHORIZED).await;
-    let resp = ts
-        .request(Method::POST, "/api/sessions")
-        .json(&creds("nobody", "password123"))
-        .send()
-        .await
-        .unwrap();
+    let resp = sign_in(&ts, "nobody", "password123").await;
     expect_error(resp, StatusCode::UNAUTHORIZED, error_code::UNAUTHORIZED).await;
 
     let resp = ts
@@ -474,21 +468,11 @@ async fn failed_sign_ins_are_limited_per_username_and_address() {
     let ts = TestServer::start().await;
     ts.sign_up("ann").await;
     for _ in 0..5 {
-        let resp = ts
-            .request(Method::POST, "/api/sessions")
-            .json(&creds("ann", "wrong-password"))
-            .send()
-            .await
-            .unwrap();
+        let resp = sign_in(&ts, "ann", "wrong-password").await;
         expect_error(resp, StatusCode::UNAUTHORIZED, error_code::UNAUTHORIZED).await;
     }
     // Even the right password waits now.
-    let resp = ts
-        .request(Method::POST, "/api/sessions")
-        .json(&creds("ann", "password123"))
-        .send()
-        .await
-        .unwrap();
+    let resp = sign_in(&ts, "ann", "password123").await;
     let retry: u64 = resp.headers()["retry-after"]
         .to_str()
         .unwrap()
@@ -502,12 +486,7 @@ async fn failed_sign_ins_are_limited_per_username_and_address() {
     )
     .await;
     // The address is limited too: another username from the same address is refused.
-    let resp = ts
-        .request(Method::POST, "/api/sessions")
-        .json(&creds("someone", "password123"))
-        .send()
-        .await
-        .unwrap();
+    let resp = sign_in(&ts, "someone", "password123").await;
     expect_error(
         resp,
         StatusCode::TOO_MANY_REQUESTS,
@@ -521,20 +500,10 @@ async fn failed_sign_ins_are_limited_per_address_across_usernames() {
     let ts = TestServer::start().await;
     ts.sign_up("ann").await;
     for i in 0..5 {
-        let resp = ts
-            .request(Method::POST, "/api/sessions")
-            .json(&creds(&format!("user{i}"), "password123"))
-            .send()
-            .await
-            .unwrap();
+        let resp = sign_in(&ts, &format!("user{i}"), "password123").await;
         expect_error(resp, StatusCode::UNAUTHORIZED, error_code::UNAUTHORIZED).await;
     }
-    let resp = ts
-        .request(Method::POST, "/api/sessions")
-        .json(&creds("ann", "password123"))
-        .send()
-        .await
-        .unwrap();
+    let resp = sign_in(&ts, "ann", "password123").await;
     assert!(resp.headers().contains_key("retry-after"));
     expect_error(
         resp,
