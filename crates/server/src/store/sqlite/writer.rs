@@ -5,7 +5,10 @@
 //! together in one transaction (group commit): each job in its own savepoint, so a failing
 //! job is rolled back alone, and one `COMMIT` (one fsync with `synchronous=FULL`) for all.
 //! No job is answered before that commit returns, so a successful answer still means "on
-//! disk", and a failed commit fails every job of the batch (none of them was written).
+//! disk", and a failed commit fails every job of the batch (none of them was written) --
+//! also the jobs that failed on their own: what they read, such as the current profile a
+//! stale write is answered with, may have been written by an earlier job of the batch, and
+//! that version never existed once the batch is rolled back.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
@@ -22,8 +25,8 @@ const MAX_BATCH: usize = 128;
 trait Job: Send {
     /// Runs the write; `true` when its changes are to be kept.
     fn run(&mut self, conn: &Connection) -> bool;
-    /// Answers the caller: with the job's own result if the batch committed (or the job
-    /// failed on its own), else with the batch's error.
+    /// Answers the caller: with the job's own result, `Ok` or `Err`, if the batch committed,
+    /// else with the batch's error (see the module documentation for why even an `Err`).
     fn finish(self: Box<Self>, batch: &Result<(), String>);
 }
 
@@ -50,15 +53,29 @@ where
     }
 
     fn finish(self: Box<Self>, batch: &Result<(), String>) {
-        let answer = match (self.result, batch) {
-            (Some(Err(e)), _) => Err(e),
-            (Some(Ok(value)), Ok(())) => Ok(value),
-            (_, Err(e)) => Err(StoreError::Database(e.clone())),
-            (None, Ok(())) => Err(StoreError::Database("write was not run".to_owned())),
+        let answer = match (batch, self.result) {
+            (Err(e), _) => Err(StoreError::Database(e.clone())),
+            (Ok(()), Some(result)) => result,
+            (Ok(()), None) => Err(StoreError::Database("write was not run".to_owned())),
         };
         // The caller may have gone away; nothing to do then.
         let _ = self.reply.send(answer);
     }
+}
+
+/// A job for `work` and the receiver of its answer.
+fn job<T, F>(work: F) -> (Box<dyn Job>, mpsc::Receiver<Result<T, StoreError>>)
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+{
+    let (reply, answer) = mpsc::sync_channel(1);
+    let job = Box::new(Pending {
+        work: Some(work),
+        result: None,
+        reply,
+    });
+    (job, answer)
 }
 
 /// The handle of the writer thread. Dropping it lets the thread finish the queued jobs,
@@ -96,12 +113,7 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let (reply, answer) = mpsc::sync_channel(1);
-        let job = Box::new(Pending {
-            work: Some(work),
-            result: None,
-            reply,
-        });
+        let (job, answer) = job(work);
         let stopped = || StoreError::Database("the writer thread stopped".to_owned());
         self.jobs
             .as_ref()
@@ -168,5 +180,77 @@ fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>) {
     }
     for job in batch {
         job.finish(&outcome);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use outpost_core::wire::ServerProfile;
+
+    use super::*;
+
+    fn value(conn: &Connection) -> Result<u64, StoreError> {
+        Ok(conn.query_row("SELECT v FROM t", [], |r| r.get(0))?)
+    }
+
+    /// Where a test job's answer arrives.
+    type Answer = mpsc::Receiver<Result<u64, StoreError>>;
+
+    /// Job 1 writes version 2; job 2 expects version 1, so it fails on its own with
+    /// `Stale`, carrying the version 2 that job 1 wrote in the same batch.
+    fn two_jobs(conn: &Connection) -> (Answer, Answer) {
+        let (write, written) = job(|c| {
+            c.execute("UPDATE t SET v = 2", [])?;
+            value(c)
+        });
+        let (stale, refused) = job(|c| {
+            let version = value(c)?;
+            Err(StoreError::Stale(Box::new(ServerProfile {
+                name: "n".into(),
+                photo_url: String::new(),
+                version,
+                updated_at: "t".into(),
+                mutation_id: None,
+            })))
+        });
+        run_batch(conn, vec![write, stale]);
+        (written, refused)
+    }
+
+    fn table() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (v INTEGER NOT NULL); INSERT INTO t VALUES (1);")
+            .unwrap();
+        conn
+    }
+
+    #[test]
+    fn a_committed_batch_answers_each_job_with_its_own_result() {
+        let conn = table();
+        let (written, refused) = two_jobs(&conn);
+        assert_eq!(written.recv().unwrap().unwrap(), 2);
+        assert!(matches!(refused.recv().unwrap(), Err(StoreError::Stale(p)) if p.version == 2));
+        assert_eq!(value(&conn).unwrap(), 2);
+    }
+
+    #[test]
+    fn a_failed_commit_fails_every_job_also_one_that_failed_alone() {
+        let conn = table();
+        // Returning true from the commit hook turns the COMMIT into a rollback.
+        conn.commit_hook(Some(|| true));
+        let (written, refused) = two_jobs(&conn);
+        // Version 2 never committed: no answer may carry it, not even the stale one's.
+        assert!(matches!(
+            written.recv().unwrap(),
+            Err(StoreError::Database(_))
+        ));
+        assert!(matches!(
+            refused.recv().unwrap(),
+            Err(StoreError::Database(_))
+        ));
+        conn.commit_hook(None::<fn() -> bool>);
+        assert!(conn.is_autocommit());
+        assert_eq!(value(&conn).unwrap(), 1);
     }
 }
