@@ -41,6 +41,12 @@ pub enum AppError {
     /// 422: a field breaks a rule.
     #[error("{0}")]
     InvalidField(FieldError),
+    /// 422: the `Idempotency-Key` was already applied to a write of other values.
+    #[error(
+        "This Idempotency-Key was already used for a write of other values. Send a new key \
+         for a new write."
+    )]
+    IdempotencyKeyReused,
     /// 428: a write without `If-Match`.
     #[error("This write needs an If-Match header with the version it is based on.")]
     PreconditionRequired,
@@ -70,7 +76,7 @@ impl AppError {
             Self::StaleVersion(_) => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::InvalidField(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::InvalidField(_) | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
@@ -90,6 +96,7 @@ impl AppError {
             Self::PayloadTooLarge => error_code::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => error_code::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidField(_) => error_code::INVALID_FIELD,
+            Self::IdempotencyKeyReused => error_code::IDEMPOTENCY_KEY_REUSED,
             Self::PreconditionRequired => error_code::PRECONDITION_REQUIRED,
             Self::TooManyRequests { .. } => error_code::TOO_MANY_REQUESTS,
             Self::Overloaded => error_code::OVERLOADED,
@@ -109,6 +116,7 @@ impl From<StoreError> for AppError {
         match e {
             StoreError::UsernameTaken => Self::UsernameTaken,
             StoreError::Stale(current) => Self::StaleVersion(current),
+            StoreError::MutationIdReused => Self::IdempotencyKeyReused,
             StoreError::NotFound => Self::Unauthorized("This session is no longer valid."),
             StoreError::Database(msg) => Self::Internal(msg),
         }

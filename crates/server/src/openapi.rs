@@ -93,6 +93,17 @@ doc_schema!(
             string("When this version was accepted, RFC 3339 UTC")
                 .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
         )
+        .property(
+            "mutation_id",
+            string(
+                "The Idempotency-Key of the write that produced this version; absent for the \
+                 first version and for writes sent without a key. A client that lost the \
+                 answer to its write recognises the write here"
+            )
+            .min_length(Some(1))
+            .max_length(Some(outpost_core::validate::MUTATION_ID_MAX))
+            .pattern(Some("^[A-Za-z0-9_-]+$"))
+        )
         .required("name")
         .required("photo_url")
         .required("version")
@@ -106,7 +117,7 @@ doc_schema!(
     ObjectBuilder::new()
         .property("error", string("Stable machine-readable code"))
         .property("message", string("Explanation for people"))
-        .property("field", string("The invalid field (422 only)"))
+        .property("field", string("The invalid field (422 `invalid_field` only)"))
         .property("current", Ref::from_schema_name("ServerProfile"))
         .required("error")
         .required("message")
@@ -195,6 +206,8 @@ mod tests {
             photo_url: String::new(),
             version: 1,
             updated_at: "t".into(),
+            // Optional fields set, so that they are serialised and compared too.
+            mutation_id: Some("m".into()),
         };
         let cases: Vec<(&str, BTreeSet<String>)> = vec![
             (

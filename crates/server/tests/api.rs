@@ -737,7 +737,7 @@ async fn database_directory_is_created_and_migrated() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .unwrap();
@@ -755,13 +755,18 @@ async fn cors_only_for_configured_origins() {
         .header("access-control-request-method", "PUT")
         .header(
             "access-control-request-headers",
-            "authorization, if-match, content-type",
+            "authorization, if-match, content-type, idempotency-key",
         )
         .send()
         .await
         .unwrap();
     assert!(resp.status().is_success());
     assert_eq!(resp.headers()["access-control-allow-origin"], origin);
+    let allowed = resp.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(allowed.contains("idempotency-key"), "{allowed}");
     let resp = ts
         .request(Method::GET, "/api/profile")
         .header("origin", origin)

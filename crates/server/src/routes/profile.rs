@@ -6,12 +6,13 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use outpost_core::validate;
-use outpost_core::wire::{ProfileFields, ServerProfile, etag, parse_etag};
+use outpost_core::wire::{IDEMPOTENCY_KEY, ProfileFields, ServerProfile, etag, parse_etag};
 
 use crate::auth::{self, Bearer, INVALID_SESSION};
 use crate::error::{ApiJson, AppError};
 use crate::openapi::{ErrorBodyDoc, ProfileFieldsDoc, ServerProfileDoc};
 use crate::state::AppState;
+use crate::store::ProfileWrite;
 
 /// The version named by `If-Match`; `None` when the header does not name one (it then
 /// matches no version). A missing header is rejected with 428.
@@ -27,6 +28,33 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
             .get(IF_MATCH)
             .ok_or(AppError::PreconditionRequired)?;
         Ok(Self(value.to_str().ok().and_then(parse_etag)))
+    }
+}
+
+/// The mutation id named by `Idempotency-Key`, if the request has one. A key that is not
+/// visible ASCII, breaks [`validate::mutation_id`] or is sent twice is rejected with 400: a
+/// key the server cannot record as sent would make repeats of the write unrecognisable.
+#[derive(Clone, Debug)]
+pub struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        let mut values = parts.headers.get_all(IDEMPOTENCY_KEY).iter();
+        let Some(value) = values.next() else {
+            return Ok(Self(None));
+        };
+        if values.next().is_some() {
+            return Err(AppError::BadRequest(
+                "Send at most one Idempotency-Key header.".to_owned(),
+            ));
+        }
+        let key = value.to_str().map_err(|_| {
+            AppError::BadRequest("Idempotency-Key must be visible ASCII.".to_owned())
+        })?;
+        validate::mutation_id(key).map_err(|e| AppError::BadRequest(e.message))?;
+        Ok(Self(Some(key.to_owned())))
     }
 }
 
@@ -64,20 +92,33 @@ pub async fn get_profile(
 }
 
 /// Replaces the caller's profile if `If-Match` names its current version.
+///
+/// Exactly once with `Idempotency-Key`: a client names each write with a mutation id of its
+/// own and sends it again with every retry of that write. The first request with the key is
+/// checked against `If-Match` and applied as usual, and the key is recorded with the version
+/// it wrote (`mutation_id` in the profile). A repeat of a key already applied writes nothing
+/// and answers 200 with the version that write produced, whatever its `If-Match` and even if
+/// the profile has moved on since: never 412. A repeat with other values is 422
+/// `idempotency_key_reused`. A request refused (412, 4xx) records nothing, so its key can be
+/// sent again once the request is fixed. Keys are per account.
 #[utoipa::path(put, path = "/api/profile", tag = "profile",
     security(("bearer" = [])),
-    params(("If-Match" = String, Header, description = "The version this edit is based on, quoted: \"7\"")),
+    params(
+        ("If-Match" = String, Header, description = "The version this edit is based on, quoted: \"7\""),
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "Optional mutation id naming this write, 1-64 of [A-Za-z0-9_-]; a repeat of a key already applied answers that write's outcome"),
+    ),
     request_body = ProfileFieldsDoc,
     responses(
-        (status = 200, description = "Accepted; the new profile (version + 1)", body = ServerProfileDoc,
-            headers(("ETag" = String, description = "The new version, quoted"))),
-        (status = 400, description = "Malformed JSON", body = ErrorBodyDoc),
+        (status = 200, description = "Accepted; the new profile (version + 1). For a repeated Idempotency-Key: the profile that write produced, which may no longer be the current one", body = ServerProfileDoc,
+            headers(("ETag" = String, description = "The version of the profile in the body, quoted"))),
+        (status = 400, description = "Malformed JSON or Idempotency-Key", body = ErrorBodyDoc),
         (status = 401, description = "No valid session", body = ErrorBodyDoc),
         (status = 412, description = "Stale version; `current` holds the latest profile", body = ErrorBodyDoc,
             headers(("ETag" = String, description = "The current version, quoted"))),
         (status = 413, description = "Body too large", body = ErrorBodyDoc),
         (status = 415, description = "Body is not JSON", body = ErrorBodyDoc),
-        (status = 422, description = "A field breaks a rule; `field` names it", body = ErrorBodyDoc),
+        (status = 422, description = "A field breaks a rule (`invalid_field`; `field` names it), or the Idempotency-Key was already applied to a write of other values (`idempotency_key_reused`)", body = ErrorBodyDoc),
         (status = 428, description = "If-Match missing", body = ErrorBodyDoc),
         (status = 503, description = "Overloaded", body = ErrorBodyDoc),
     ))]
@@ -85,14 +126,16 @@ pub async fn put_profile(
     State(state): State<AppState>,
     bearer: Bearer,
     if_match: Result<IfMatch, AppError>,
+    key: Result<IdempotencyKey, AppError>,
     body: Result<ApiJson<ProfileFields>, AppError>,
 ) -> Result<Response, AppError> {
     let request = if_match.and_then(|IfMatch(expected)| {
+        let IdempotencyKey(key) = key?;
         let ApiJson(fields) = body?;
         validate::profile(&fields)?;
-        Ok((expected, validate::normalize(&fields)))
+        Ok((expected, key, validate::normalize(&fields)))
     });
-    let (expected, fields) = match request {
+    let (expected, key, fields) = match request {
         Ok(request) => request,
         Err(e) => {
             // An unauthenticated caller learns nothing about its request: 401 comes first.
@@ -103,13 +146,24 @@ pub async fn put_profile(
     let token_hash = bearer.token_hash;
     let now_unix = auth::now_unix();
     let now = auth::now_rfc3339();
-    // Authenticate, check the version and write in one store call (one transaction).
-    let (account, updated) = state
+    // Authenticate, look up the key, check the version and write in one store call (one
+    // transaction).
+    let (account, written) = state
         .store_call(move |s| {
-            s.session_update_profile(&token_hash, now_unix, expected, &fields, &now)
+            s.session_update_profile(
+                &token_hash,
+                now_unix,
+                expected,
+                &fields,
+                key.as_deref(),
+                &now,
+            )
         })
         .await?
         .ok_or(AppError::Unauthorized(INVALID_SESSION))?;
-    state.hub().publish(account, updated.version);
-    Ok(with_etag(updated))
+    // A replay changed nothing, so there is nothing to announce.
+    if let ProfileWrite::Applied(profile) = &written {
+        state.hub().publish(account, profile.version);
+    }
+    Ok(with_etag(written.into_profile()))
 }

@@ -25,6 +25,10 @@ pub enum StoreError {
     /// `update_profile`: the expected version is not the current one (which is carried).
     #[error("stale version")]
     Stale(Box<ServerProfile>),
+    /// `update_profile`: the mutation id was already applied to a write of other fields, so
+    /// this request cannot be a repeat of it. Nothing is written.
+    #[error("mutation id already used for other fields")]
+    MutationIdReused,
     /// The account or profile does not exist.
     #[error("not found")]
     NotFound,
@@ -67,13 +71,21 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the profile if its version is still `expected_version`: bumps the version,
     /// records the new version in the history, all in one transaction. Otherwise
     /// [`StoreError::Stale`] with the current profile.
+    ///
+    /// With a `mutation_id` that the account's history already holds, nothing is written and
+    /// the version check is skipped: the answer is [`ProfileWrite::Replayed`] with the version
+    /// that write produced (a client repeating a write whose answer it lost must learn that
+    /// it was applied, not that it is now stale), or [`StoreError::MutationIdReused`] when
+    /// `fields` differ from that write's. A new id is stored with the version it writes; a
+    /// write refused as stale records nothing, so the id stays free for a later attempt.
     fn update_profile(
         &self,
         account: AccountId,
         expected_version: u64,
         fields: &ProfileFields,
+        mutation_id: Option<&str>,
         now: &str,
-    ) -> Result<ServerProfile, StoreError>;
+    ) -> Result<ProfileWrite, StoreError>;
 
     /// Every accepted version of an account's profile, oldest first.
     fn history(&self, account: AccountId) -> Result<Vec<ServerProfile>, StoreError>;
@@ -94,23 +106,45 @@ pub trait Store: Send + Sync + 'static {
     /// Authenticates a session and updates its account's profile, in one call: `None` (and
     /// nothing written) for an unknown or expired session, otherwise as
     /// [`Store::update_profile`]. An `expected_version` of `None` matches no version, so it
-    /// always yields [`StoreError::Stale`] with the current profile.
+    /// yields [`StoreError::Stale`] with the current profile unless the mutation id replays.
+    ///
+    /// This default makes two store calls (and so two transactions); a store that can should
+    /// authenticate and write in one, as [`SqliteStore`] does.
     fn session_update_profile(
         &self,
         token_hash: &[u8; 32],
         now_unix: i64,
         expected_version: Option<u64>,
         fields: &ProfileFields,
+        mutation_id: Option<&str>,
         now: &str,
-    ) -> Result<Option<(AccountId, ServerProfile)>, StoreError> {
+    ) -> Result<Option<(AccountId, ProfileWrite)>, StoreError> {
         let Some(account) = self.session_account(token_hash, now_unix)? else {
             return Ok(None);
         };
-        let updated = match expected_version {
-            Some(version) => self.update_profile(account, version, fields, now)?,
-            None => return Err(StoreError::Stale(Box::new(self.profile(account)?))),
-        };
-        Ok(Some((account, updated)))
+        // Versions start at 1, so 0 matches none, and a replay is still recognised.
+        let expected = expected_version.unwrap_or(0);
+        let written = self.update_profile(account, expected, fields, mutation_id, now)?;
+        Ok(Some((account, written)))
+    }
+}
+
+/// What an accepted [`Store::update_profile`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProfileWrite {
+    /// A new version was written; it is carried.
+    Applied(ServerProfile),
+    /// The mutation id had been applied before: the version that write produced (possibly
+    /// no longer the current one). Nothing was written, so there is nothing to announce.
+    Replayed(ServerProfile),
+}
+
+impl ProfileWrite {
+    /// The profile version this write answers with, applied or replayed alike.
+    pub fn into_profile(self) -> ServerProfile {
+        match self {
+            Self::Applied(profile) | Self::Replayed(profile) => profile,
+        }
     }
 }
 

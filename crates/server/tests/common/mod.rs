@@ -2,9 +2,10 @@
 //! SQLite file, and a small HTTP client around it.
 #![allow(dead_code, clippy::unwrap_used, missing_docs)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use outpost_core::wire::{ErrorBody, ServerProfile, TokenResponse};
+use outpost_core::wire::{ErrorBody, IDEMPOTENCY_KEY, ServerProfile, TokenResponse};
 use outpost_server::{Argon2Cost, Config, Server, launch_with_listener};
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
@@ -112,7 +113,8 @@ impl TestServer {
         resp.json().await.expect("profile")
     }
 
-    pub async fn put_profile(&self, token: &str, if_match: Option<&str>, body: Value) -> Response {
+    /// `PUT /api/profile` with this body, not yet sent.
+    pub fn put_request(&self, token: &str, if_match: Option<&str>, body: Value) -> RequestBuilder {
         let mut req = self
             .request(Method::PUT, "/api/profile")
             .bearer_auth(token)
@@ -120,7 +122,44 @@ impl TestServer {
         if let Some(tag) = if_match {
             req = req.header("if-match", tag);
         }
-        req.send().await.expect("send")
+        req
+    }
+
+    pub async fn put_profile(&self, token: &str, if_match: Option<&str>, body: Value) -> Response {
+        self.put_request(token, if_match, body)
+            .send()
+            .await
+            .expect("send")
+    }
+
+    /// `PUT /api/profile` with `Idempotency-Key: key`.
+    pub async fn put_profile_keyed(
+        &self,
+        token: &str,
+        if_match: Option<&str>,
+        key: &str,
+        body: Value,
+    ) -> Response {
+        self.put_request(token, if_match, body)
+            .header(IDEMPOTENCY_KEY, key)
+            .send()
+            .await
+            .expect("send")
+    }
+
+    /// The profile history of the token's account, read through the server's own store.
+    pub async fn history(&self, token: &str) -> Vec<ServerProfile> {
+        let store = Arc::clone(self.server.state().store());
+        let token_hash = outpost_server::auth::hash_token(token);
+        tokio::task::spawn_blocking(move || {
+            let account = store
+                .session_account(&token_hash, outpost_server::auth::now_unix())
+                .unwrap()
+                .expect("a valid session");
+            store.history(account).unwrap()
+        })
+        .await
+        .unwrap()
     }
 }
 

@@ -15,12 +15,15 @@ use std::time::Duration;
 use outpost_core::wire::{ProfileFields, ServerProfile};
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::{AccountId, NewSession, Store, StoreError};
+use super::{AccountId, NewSession, ProfileWrite, Store, StoreError};
 use readers::Readers;
 use writer::Writer;
 
 /// The migrations, in order; migration `i` (0-based) brings `user_version` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/0001_init.sql"),
+    include_str!("../../../migrations/0002_mutation_ids.sql"),
+];
 
 /// How many read connections the pool opens at most.
 const READERS: usize = super::READ_CONCURRENCY;
@@ -153,11 +156,23 @@ impl Store for SqliteStore {
         account: AccountId,
         expected_version: u64,
         fields: &ProfileFields,
+        mutation_id: Option<&str>,
         now: &str,
-    ) -> Result<ServerProfile, StoreError> {
-        let (fields, now) = (fields.clone(), now.to_owned());
+    ) -> Result<ProfileWrite, StoreError> {
+        let (fields, mutation_id, now) = (
+            fields.clone(),
+            mutation_id.map(str::to_owned),
+            now.to_owned(),
+        );
         self.writer.write(move |conn| {
-            queries::update_profile(conn, account, Some(expected_version), &fields, &now)
+            queries::update_profile(
+                conn,
+                account,
+                Some(expected_version),
+                &fields,
+                mutation_id.as_deref(),
+                &now,
+            )
         })
     }
 
@@ -179,15 +194,28 @@ impl Store for SqliteStore {
         now_unix: i64,
         expected_version: Option<u64>,
         fields: &ProfileFields,
+        mutation_id: Option<&str>,
         now: &str,
-    ) -> Result<Option<(AccountId, ServerProfile)>, StoreError> {
-        let (token_hash, fields, now) = (*token_hash, fields.clone(), now.to_owned());
+    ) -> Result<Option<(AccountId, ProfileWrite)>, StoreError> {
+        let (token_hash, fields, mutation_id, now) = (
+            *token_hash,
+            fields.clone(),
+            mutation_id.map(str::to_owned),
+            now.to_owned(),
+        );
         self.writer.write(move |conn| {
             let Some(account) = queries::session_account(conn, &token_hash, now_unix)? else {
                 return Ok(None);
             };
-            let updated = queries::update_profile(conn, account, expected_version, &fields, &now)?;
-            Ok(Some((account, updated)))
+            let written = queries::update_profile(
+                conn,
+                account,
+                expected_version,
+                &fields,
+                mutation_id.as_deref(),
+                &now,
+            )?;
+            Ok(Some((account, written)))
         })
     }
 }
@@ -195,6 +223,8 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use rusqlite::params;
+
     use super::*;
 
     fn session(byte: u8) -> NewSession {
@@ -230,9 +260,12 @@ mod tests {
             name: "Ann".into(),
             photo_url: String::new(),
         };
-        let p = store.update_profile(id, 1, &fields, "t1").unwrap();
+        let p = store
+            .update_profile(id, 1, &fields, None, "t1")
+            .unwrap()
+            .into_profile();
         assert_eq!(p.version, 2);
-        match store.update_profile(id, 1, &fields, "t2") {
+        match store.update_profile(id, 1, &fields, None, "t2") {
             Err(StoreError::Stale(cur)) => assert_eq!(cur.version, 2),
             other => panic!("expected stale, got {other:?}"),
         }
@@ -262,7 +295,9 @@ mod tests {
             photo_url: String::new(),
         };
         let put = |hash: [u8; 32], now: i64, expected| {
-            store.session_update_profile(&hash, now, expected, &fields, "t1")
+            store
+                .session_update_profile(&hash, now, expected, &fields, None, "t1")
+                .map(|o| o.map(|(account, written)| (account, written.into_profile())))
         };
         assert!(put([9; 32], 50, Some(1)).unwrap().is_none());
         assert!(put([1; 32], 100, Some(1)).unwrap().is_none());
@@ -291,13 +326,13 @@ mod tests {
                             name: format!("t{t} v{v}"),
                             photo_url: String::new(),
                         };
-                        match store.update_profile(id, v, &fields, "t") {
-                            Ok(p) => {
+                        match store.update_profile(id, v, &fields, None, "t") {
+                            Ok(ProfileWrite::Applied(p)) => {
                                 assert_eq!(p.version, v + 1);
                                 won += 1;
                             }
                             Err(StoreError::Stale(_)) => {}
-                            Err(e) => panic!("{e}"),
+                            other => panic!("{other:?}"),
                         }
                         assert!(matches!(
                             store.create_account("ann", "h", session(100 + t), "t"),
@@ -318,5 +353,129 @@ mod tests {
             .collect();
         assert_eq!(versions, (1..=41).collect::<Vec<_>>());
         assert_eq!(store.profile(id).unwrap().version, 41);
+    }
+
+    #[test]
+    fn a_database_of_migration_1_upgrades_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let conn = connect(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        let id = queries::insert_account(&conn, "ann", "h", "t0").unwrap();
+        drop(conn);
+        let store = SqliteStore::open(&path).unwrap();
+        let old = store.profile(id).unwrap();
+        assert_eq!((old.version, old.mutation_id), (1, None));
+        assert!(matches!(
+            store.update_profile(id, 1, &fields("Ann"), Some("m"), "t1"),
+            Ok(ProfileWrite::Applied(p)) if p.mutation_id.as_deref() == Some("m")
+        ));
+    }
+
+    fn fields(name: &str) -> ProfileFields {
+        ProfileFields {
+            name: name.into(),
+            photo_url: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_mutation_id_is_applied_once_per_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        let ann = store.create_account("ann", "h", session(1), "t0").unwrap();
+        let bob = store.create_account("bob", "h", session(2), "t0").unwrap();
+        let first = match store.update_profile(ann, 1, &fields("A"), Some("m1"), "t1") {
+            Ok(ProfileWrite::Applied(p)) => p,
+            other => panic!("expected applied, got {other:?}"),
+        };
+        assert_eq!(
+            (first.version, first.mutation_id.as_deref()),
+            (2, Some("m1"))
+        );
+        store
+            .update_profile(ann, 2, &fields("B"), None, "t2")
+            .unwrap();
+        // The repeat answers the first outcome, whatever its If-Match, and writes nothing.
+        for expected in [1, 2, 3] {
+            assert_eq!(
+                store
+                    .update_profile(ann, expected, &fields("A"), Some("m1"), "t9")
+                    .unwrap(),
+                ProfileWrite::Replayed(first.clone())
+            );
+        }
+        assert!(matches!(
+            store.update_profile(ann, 3, &fields("C"), Some("m1"), "t3"),
+            Err(StoreError::MutationIdReused)
+        ));
+        let current = store.profile(ann).unwrap();
+        assert_eq!((current.version, current.mutation_id), (3, None));
+        // A stale write records nothing: its id applies later.
+        assert!(matches!(
+            store.update_profile(ann, 1, &fields("D"), Some("m2"), "t4"),
+            Err(StoreError::Stale(p)) if p.version == 3
+        ));
+        assert!(matches!(
+            store.update_profile(ann, 3, &fields("D"), Some("m2"), "t4"),
+            Ok(ProfileWrite::Applied(p)) if p.version == 4
+        ));
+        // Another account's ids are its own.
+        assert!(matches!(
+            store.update_profile(bob, 1, &fields("Bob"), Some("m1"), "t5"),
+            Ok(ProfileWrite::Applied(p)) if p.version == 2
+        ));
+        let ids: Vec<Option<String>> = store
+            .history(ann)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.mutation_id)
+            .collect();
+        assert_eq!(ids, vec![None, Some("m1".into()), None, Some("m2".into())]);
+        // Without an If-Match a repeat still replays; anything else is stale.
+        assert!(matches!(
+            store.session_update_profile(&[1; 32], 50, None, &fields("A"), Some("m1"), "t6"),
+            Ok(Some((a, ProfileWrite::Replayed(p)))) if a == ann && p == first
+        ));
+        assert!(matches!(
+            store.session_update_profile(&[1; 32], 50, None, &fields("E"), Some("m3"), "t6"),
+            Err(StoreError::Stale(p)) if p.version == 4
+        ));
+    }
+
+    #[test]
+    fn a_repeat_is_found_through_the_unique_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        let plan: Vec<String> = store
+            .read(|c| {
+                let mut stmt = c.prepare(
+                    "EXPLAIN QUERY PLAN SELECT name, photo_url, version, updated_at, mutation_id \
+                     FROM profile_history WHERE account_id = ?1 AND mutation_id = ?2",
+                )?;
+                let rows = stmt.query_map(params![1, "m"], |r| r.get::<_, String>(3))?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            })
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("profile_history_by_mutation")),
+            "{plan:?}"
+        );
+        // The index refuses a second row with the same id in one account.
+        let id = store.create_account("ann", "h", session(1), "t0").unwrap();
+        store
+            .update_profile(id, 1, &fields("A"), Some("m"), "t1")
+            .unwrap();
+        let dup = store.writer.write(move |c| {
+            Ok(c.execute(
+                "INSERT INTO profile_history \
+                 (account_id, version, name, photo_url, updated_at, mutation_id) \
+                 VALUES (?1, 9, 'x', '', 't', 'm')",
+                params![id],
+            )?)
+        });
+        assert!(matches!(dup, Err(StoreError::Database(_))), "{dup:?}");
     }
 }

@@ -5,12 +5,13 @@
 use outpost_core::wire::{ProfileFields, ServerProfile};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
-use crate::store::{AccountId, NewSession, StoreError};
+use crate::store::{AccountId, NewSession, ProfileWrite, StoreError};
 
 fn version_to_sql(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// A profile from the columns `name, photo_url, version, updated_at, mutation_id`.
 fn row_to_profile(row: &rusqlite::Row<'_>) -> rusqlite::Result<ServerProfile> {
     let version: i64 = row.get(2)?;
     Ok(ServerProfile {
@@ -18,13 +19,15 @@ fn row_to_profile(row: &rusqlite::Row<'_>) -> rusqlite::Result<ServerProfile> {
         photo_url: row.get(1)?,
         version: u64::try_from(version).unwrap_or(0),
         updated_at: row.get(3)?,
+        mutation_id: row.get(4)?,
     })
 }
 
 /// The current profile of an account.
 pub(super) fn profile(conn: &Connection, account: AccountId) -> Result<ServerProfile, StoreError> {
     conn.prepare_cached(
-        "SELECT name, photo_url, version, updated_at FROM profiles WHERE account_id = ?1",
+        "SELECT name, photo_url, version, updated_at, mutation_id FROM profiles \
+         WHERE account_id = ?1",
     )?
     .query_row(params![account], row_to_profile)
     .optional()?
@@ -54,7 +57,7 @@ pub(super) fn session_profile(
 ) -> Result<Option<(AccountId, ServerProfile)>, StoreError> {
     let row = conn
         .prepare_cached(
-            "SELECT s.account_id, p.name, p.photo_url, p.version, p.updated_at \
+            "SELECT s.account_id, p.name, p.photo_url, p.version, p.updated_at, p.mutation_id \
              FROM sessions s LEFT JOIN profiles p ON p.account_id = s.account_id \
              WHERE s.token_hash = ?1 AND s.expires_at > ?2",
         )?
@@ -67,6 +70,7 @@ pub(super) fn session_profile(
                     photo_url: r.get(2)?,
                     version: u64::try_from(version).unwrap_or(0),
                     updated_at: r.get(4)?,
+                    mutation_id: r.get(5)?,
                 }),
                 None => None,
             };
@@ -97,11 +101,27 @@ pub(super) fn history(
     account: AccountId,
 ) -> Result<Vec<ServerProfile>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT name, photo_url, version, updated_at FROM profile_history \
+        "SELECT name, photo_url, version, updated_at, mutation_id FROM profile_history \
          WHERE account_id = ?1 ORDER BY version",
     )?;
     let rows = stmt.query_map(params![account], row_to_profile)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The version of a profile that a mutation id wrote, if the account has one (the partial
+/// unique index on `(account_id, mutation_id)` makes this one index lookup).
+pub(super) fn applied_mutation(
+    conn: &Connection,
+    account: AccountId,
+    mutation_id: &str,
+) -> Result<Option<ServerProfile>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT name, photo_url, version, updated_at, mutation_id FROM profile_history \
+             WHERE account_id = ?1 AND mutation_id = ?2",
+        )?
+        .query_row(params![account, mutation_id], row_to_profile)
+        .optional()?)
 }
 
 /// Inserts an account with its first profile (also in the history). Inside a transaction.
@@ -175,15 +195,26 @@ pub(super) fn delete_session(conn: &Connection, token_hash: &[u8; 32]) -> Result
     Ok(())
 }
 
-/// The version check and the write of [`crate::store::Store::update_profile`]. Must run inside
-/// a write transaction, so that nothing can change the profile between check and write.
+/// The replay check, the version check and the write of
+/// [`crate::store::Store::update_profile`]. Must run inside a write transaction, so that
+/// nothing can change the profile or its history between the checks and the write.
 pub(super) fn update_profile(
     conn: &Connection,
     account: AccountId,
     expected_version: Option<u64>,
     fields: &ProfileFields,
+    mutation_id: Option<&str>,
     now: &str,
-) -> Result<ServerProfile, StoreError> {
+) -> Result<ProfileWrite, StoreError> {
+    if let Some(id) = mutation_id
+        && let Some(applied) = applied_mutation(conn, account, id)?
+    {
+        // `fields` arrive normalized and were stored normalized: equal means the same write.
+        if applied.name != fields.name || applied.photo_url != fields.photo_url {
+            return Err(StoreError::MutationIdReused);
+        }
+        return Ok(ProfileWrite::Replayed(applied));
+    }
     let current = profile(conn, account)?;
     if Some(current.version) != expected_version {
         return Err(StoreError::Stale(Box::new(current)));
@@ -193,29 +224,33 @@ pub(super) fn update_profile(
         photo_url: fields.photo_url.clone(),
         version: current.version + 1,
         updated_at: now.to_owned(),
+        mutation_id: mutation_id.map(str::to_owned),
     };
     let v = version_to_sql(next.version);
     conn.prepare_cached(
-        "UPDATE profiles SET name = ?2, photo_url = ?3, version = ?4, updated_at = ?5 \
-         WHERE account_id = ?1",
+        "UPDATE profiles SET name = ?2, photo_url = ?3, version = ?4, updated_at = ?5, \
+         mutation_id = ?6 WHERE account_id = ?1",
     )?
     .execute(params![
         account,
         next.name,
         next.photo_url,
         v,
-        next.updated_at
+        next.updated_at,
+        next.mutation_id
     ])?;
     conn.prepare_cached(
-        "INSERT INTO profile_history (account_id, version, name, photo_url, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO profile_history \
+         (account_id, version, name, photo_url, updated_at, mutation_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![
         account,
         v,
         next.name,
         next.photo_url,
-        next.updated_at
+        next.updated_at,
+        next.mutation_id
     ])?;
-    Ok(next)
+    Ok(ProfileWrite::Applied(next))
 }

@@ -1,0 +1,311 @@
+//! Exactly-once profile writes with `Idempotency-Key`, against a real server on 127.0.0.1:0.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{TestServer, expect_error, open_events};
+use outpost_core::wire::{
+    ErrorBody, IDEMPOTENCY_KEY, PROFILE_EVENT, ProfileChanged, ServerProfile, error_code,
+};
+use reqwest::StatusCode;
+use reqwest::header::HeaderValue;
+use serde_json::{Value, json};
+
+fn fields(name: &str) -> Value {
+    json!({ "name": name, "photo_url": "" })
+}
+
+/// A 200 answer: its ETag and its profile.
+async fn accepted(resp: reqwest::Response) -> (String, ServerProfile) {
+    assert_eq!(resp.status(), StatusCode::OK);
+    let tag = resp.headers()["etag"].to_str().unwrap().to_owned();
+    (tag, resp.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_repeated_key_answers_the_original_outcome() {
+    let ts = TestServer::start().await;
+    let token = ts.sign_up("ann").await;
+    let mut events = open_events(&ts, &token).await;
+
+    let first = ts
+        .put_profile_keyed(&token, Some("\"1\""), "m-1", fields("Ann"))
+        .await;
+    let (tag, written) = accepted(first).await;
+    assert_eq!(tag, "\"2\"");
+    assert_eq!(
+        (written.version, written.mutation_id.as_deref()),
+        (2, Some("m-1"))
+    );
+    assert_eq!(ts.profile(&token).await, written, "GET names the mutation");
+    let event = events.next_event().await.unwrap();
+    assert_eq!(event.event.as_deref(), Some(PROFILE_EVENT));
+
+    // The answer was lost, say: the same request again is answered as the first one was.
+    let again = ts
+        .put_profile_keyed(&token, Some("\"1\""), "m-1", fields("Ann"))
+        .await;
+    assert_eq!(accepted(again).await, (tag.clone(), written.clone()));
+
+    // Another write moves the profile on; the repeat still gets its own outcome, not 412,
+    // whatever If-Match it carries, and equal after trimming counts as the same values.
+    let (_, moved) = accepted(
+        ts.put_profile(&token, Some("\"2\""), fields("Someone else"))
+            .await,
+    )
+    .await;
+    assert_eq!((moved.version, moved.mutation_id.as_deref()), (3, None));
+    for if_match in ["\"1\"", "\"3\"", "*"] {
+        let again = ts
+            .put_profile_keyed(&token, Some(if_match), "m-1", fields("  Ann "))
+            .await;
+        assert_eq!(accepted(again).await, (tag.clone(), written.clone()));
+    }
+    // Replays wrote nothing and announced nothing: the next event is the next real write.
+    assert_eq!(ts.profile(&token).await, moved);
+    let (_, next) = accepted(
+        ts.put_profile_keyed(&token, Some("\"3\""), "m-2", fields("Ann"))
+            .await,
+    )
+    .await;
+    assert_eq!(next.version, 4);
+    for version in [3, 4] {
+        let event = events.next_event().await.unwrap();
+        let data: ProfileChanged = serde_json::from_str(&event.data.unwrap()).unwrap();
+        assert_eq!(data.version, version);
+    }
+    let history: Vec<(u64, Option<String>)> = ts
+        .history(&token)
+        .await
+        .into_iter()
+        .map(|p| (p.version, p.mutation_id))
+        .collect();
+    assert_eq!(
+        history,
+        vec![
+            (1, None),
+            (2, Some("m-1".to_owned())),
+            (3, None),
+            (4, Some("m-2".to_owned()))
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_stale_key_records_nothing_and_applies_later() {
+    let ts = TestServer::start().await;
+    let token = ts.sign_up("ann").await;
+    let (_, v2) = accepted(
+        ts.put_profile_keyed(&token, Some("\"1\""), "from-b", fields("Bee"))
+            .await,
+    )
+    .await;
+
+    let resp = ts
+        .put_profile_keyed(&token, Some("\"1\""), "from-a", fields("Ay"))
+        .await;
+    assert_eq!(resp.headers()["etag"], "\"2\"");
+    let body = expect_error(
+        resp,
+        StatusCode::PRECONDITION_FAILED,
+        error_code::STALE_VERSION,
+    )
+    .await;
+    let current = body.current.unwrap();
+    assert_eq!(current, v2);
+    assert_eq!(
+        current.mutation_id.as_deref(),
+        Some("from-b"),
+        "412 names it"
+    );
+    assert!(
+        ts.history(&token)
+            .await
+            .iter()
+            .all(|p| p.mutation_id.as_deref() != Some("from-a")),
+        "a refused write records no key"
+    );
+
+    // The same key, now based on the current version, is applied (it was never used).
+    let (tag, v3) = accepted(
+        ts.put_profile_keyed(&token, Some("\"2\""), "from-a", fields("Ay"))
+            .await,
+    )
+    .await;
+    assert_eq!(tag, "\"3\"");
+    assert_eq!((v3.version, v3.mutation_id.as_deref()), (3, Some("from-a")));
+    assert_eq!(ts.history(&token).await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_key_reused_for_other_values_is_422() {
+    let ts = TestServer::start().await;
+    let token = ts.sign_up("ann").await;
+    let (_, written) = accepted(
+        ts.put_profile_keyed(&token, Some("\"1\""), "k", fields("Ann"))
+            .await,
+    )
+    .await;
+    for body in [
+        fields("Anne"),
+        json!({ "name": "Ann", "photo_url": "https://example.com/a.png" }),
+    ] {
+        for if_match in ["\"1\"", "\"2\""] {
+            let resp = ts
+                .put_profile_keyed(&token, Some(if_match), "k", body.clone())
+                .await;
+            let err: ErrorBody = expect_error(
+                resp,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                error_code::IDEMPOTENCY_KEY_REUSED,
+            )
+            .await;
+            assert!(err.message.contains("Idempotency-Key"), "{}", err.message);
+        }
+    }
+    assert_eq!(ts.profile(&token).await, written, "nothing written");
+    assert_eq!(ts.history(&token).await.len(), 2);
+}
+
+#[tokio::test]
+async fn an_invalid_key_is_400_but_401_comes_first() {
+    let ts = TestServer::start().await;
+    let token = ts.sign_up("ann").await;
+    let too_long = "k".repeat(65);
+    for key in ["", "a b", "a/b", "a.b", too_long.as_str()] {
+        let resp = ts
+            .put_profile_keyed(&token, Some("\"1\""), key, fields("Ann"))
+            .await;
+        expect_error(resp, StatusCode::BAD_REQUEST, error_code::BAD_REQUEST).await;
+        // Without a valid session the caller learns nothing about its request.
+        let resp = ts
+            .put_profile_keyed("not-a-token", Some("\"1\""), key, fields("Ann"))
+            .await;
+        expect_error(resp, StatusCode::UNAUTHORIZED, error_code::UNAUTHORIZED).await;
+    }
+    // Bytes beyond ASCII (legal in a header, not in a key), and two keys at once.
+    let resp = ts
+        .put_request(&token, Some("\"1\""), fields("Ann"))
+        .header(
+            IDEMPOTENCY_KEY,
+            HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::BAD_REQUEST, error_code::BAD_REQUEST).await;
+    let resp = ts
+        .put_request(&token, Some("\"1\""), fields("Ann"))
+        .header(IDEMPOTENCY_KEY, "one")
+        .header(IDEMPOTENCY_KEY, "two")
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::BAD_REQUEST, error_code::BAD_REQUEST).await;
+    assert_eq!(ts.profile(&token).await.version, 1, "nothing written");
+    // The longest valid key is fine.
+    let longest = "K".repeat(64);
+    let (_, p) = accepted(
+        ts.put_profile_keyed(&token, Some("\"1\""), &longest, fields("Ann"))
+            .await,
+    )
+    .await;
+    assert_eq!(p.mutation_id.as_deref(), Some(longest.as_str()));
+}
+
+#[tokio::test]
+async fn keys_are_per_account() {
+    let ts = TestServer::start().await;
+    let ann = ts.sign_up("ann").await;
+    let bob = ts.sign_up("bob").await;
+    let (_, a) = accepted(
+        ts.put_profile_keyed(&ann, Some("\"1\""), "same", fields("Ann"))
+            .await,
+    )
+    .await;
+    // Bob's first use of the key is a new write of his own, with other values.
+    let (_, b) = accepted(
+        ts.put_profile_keyed(&bob, Some("\"1\""), "same", fields("Bob"))
+            .await,
+    )
+    .await;
+    assert_eq!((b.name.as_str(), b.version), ("Bob", 2));
+    assert_eq!(b.mutation_id.as_deref(), Some("same"));
+    // Each repeat answers its own account's outcome.
+    let again = ts
+        .put_profile_keyed(&ann, Some("\"1\""), "same", fields("Ann"))
+        .await;
+    assert_eq!(accepted(again).await.1, a);
+    let again = ts
+        .put_profile_keyed(&bob, Some("\"1\""), "same", fields("Bob"))
+        .await;
+    assert_eq!(accepted(again).await.1, b);
+    assert_eq!(ts.profile(&ann).await.name, "Ann");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_repeats_of_a_key_write_once() {
+    let ts = Arc::new(TestServer::start().await);
+    let token = Arc::new(ts.sign_up("ann").await);
+    // One write sent 20 times at once (a client retrying over flaky links): however the
+    // writer batches them, one is applied and every answer is that one.
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let ts = Arc::clone(&ts);
+            let token = Arc::clone(&token);
+            tokio::spawn(async move {
+                accepted(
+                    ts.put_profile_keyed(&token, Some("\"1\""), "retried", fields("Ann"))
+                        .await,
+                )
+                .await
+                .1
+            })
+        })
+        .collect();
+    for task in tasks {
+        let p = task.await.unwrap();
+        assert_eq!((p.version, p.mutation_id.as_deref()), (2, Some("retried")));
+    }
+    assert_eq!(ts.history(&token).await.len(), 2);
+}
+
+#[tokio::test]
+async fn openapi_documents_the_idempotency_key() {
+    let ts = TestServer::start().await;
+    let doc: Value = ts
+        .request(reqwest::Method::GET, "/api/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let put = &doc["paths"]["/api/profile"]["put"];
+    let key = put["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Idempotency-Key")
+        .expect("Idempotency-Key is documented");
+    assert_eq!(key["in"], "header");
+    assert_ne!(key["required"], true);
+    assert!(key["description"].as_str().unwrap().contains("repeat"));
+    let reused = put["responses"]["422"]["description"].as_str().unwrap();
+    assert!(
+        reused.contains(error_code::IDEMPOTENCY_KEY_REUSED),
+        "{reused}"
+    );
+    assert!(put["description"].as_str().unwrap().contains("never 412"));
+    let profile = &doc["components"]["schemas"]["ServerProfile"];
+    assert!(profile["properties"]["mutation_id"].is_object());
+    let required: Vec<&str> = profile["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(!required.contains(&"mutation_id"), "absent when none");
+}
