@@ -4,6 +4,7 @@
 //! * [`wire`]: the JSON types of the HTTP API.
 //! * [`validate`]: the input rules and limits, applied by the server and by the UI's forms.
 //! * [`merge`]: the per-field three-way merge used when a write turns out to be stale.
+//! * [`patch`]: a save as the fields the person changed, applied the same way by every writer.
 //! * [`sync`]: the sans-IO sync state machine; the browser shell only performs its actions.
 //! * [`strategy`]: the guide's reading and writing strategies as small pure decisions.
 //!
@@ -11,6 +12,7 @@
 //! exhaustive tests) and for wasm32 (the app).
 
 pub mod merge;
+pub mod patch;
 pub mod strategy;
 pub mod sync;
 pub mod validate;

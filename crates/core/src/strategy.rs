@@ -205,25 +205,6 @@ pub fn online_only_write(
     }
 }
 
-/// Offline-first write: the record to store at once, marked not synchronized; the sync
-/// machine (as [`crate::sync::Input::LocalEdit`]) sends it when it can.
-pub fn offline_first_write(
-    current: Option<&LocalRecord>,
-    fields: ProfileFields,
-    now: Millis,
-) -> LocalRecord {
-    match current {
-        Some(c) if c.local == fields => c.clone(),
-        Some(c) => LocalRecord {
-            local: fields,
-            synchronized: false,
-            changed_at: Some(now),
-            ..c.clone()
-        },
-        None => LocalRecord::from_local_edit(fields, now),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +215,7 @@ mod tests {
             photo_url: String::new(),
             version,
             updated_at: "2026-01-01T00:00:00Z".into(),
+            mutation_id: None,
         }
     }
 
@@ -299,11 +281,12 @@ mod tests {
 
     #[test]
     fn fallback_never_overwrites_pending_local_changes_or_newer_state() {
-        let pending = offline_first_write(
-            Some(&LocalRecord::from_server(server("ann", 2), 1)),
-            fields("bob"),
-            3,
-        );
+        let pending = LocalRecord {
+            local: fields("bob"),
+            synchronized: false,
+            changed_at: Some(3),
+            ..LocalRecord::from_server(server("ann", 2), 1)
+        };
         let read = fallback_read(Ok(server("cat", 3)), Some(&pending), 5).expect("read");
         assert_eq!(read.fields(), &fields("bob"));
         assert!(!read.store);
@@ -354,18 +337,5 @@ mod tests {
             online_only_write(Err(RemoteFailure::Rejected("bad".into())), 9),
             Err(WriteError::Rejected("bad".into()))
         );
-    }
-
-    #[test]
-    fn offline_first_stores_pending_at_once() {
-        let first = offline_first_write(None, fields("ann"), 1);
-        assert!(!first.synchronized);
-        assert_eq!(first.base, None);
-        let synced = LocalRecord::from_server(server("ann", 2), 1);
-        let next = offline_first_write(Some(&synced), fields("bob"), 4);
-        assert!(!next.synchronized);
-        assert_eq!(next.changed_at, Some(4));
-        assert_eq!(next.base, synced.base);
-        assert_eq!(offline_first_write(Some(&synced), fields("ann"), 4), synced);
     }
 }

@@ -18,6 +18,8 @@ pub const PASSWORD_MAX: usize = 128;
 pub const NAME_MAX: usize = 100;
 /// Longest photo URL, in bytes.
 pub const PHOTO_URL_MAX: usize = 2048;
+/// Longest `Idempotency-Key` (a mutation id), in bytes; the app sends 32 hex digits.
+pub const MUTATION_ID_MAX: usize = 64;
 
 /// A rule a field broke: which field, and a sentence for people.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -134,6 +136,22 @@ pub fn photo_url(value: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// Checks a mutation id (`Idempotency-Key`): 1-64 of `A-Z`, `a-z`, `0-9`, `_` and `-`.
+pub fn mutation_id(value: &str) -> Result<(), FieldError> {
+    if value.is_empty()
+        || value.len() > MUTATION_ID_MAX
+        || !value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+    {
+        return Err(FieldError::new(
+            "idempotency_key",
+            format!("Idempotency-Key must be 1 to {MUTATION_ID_MAX} letters, digits, '_' or '-'."),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks both editable profile fields, name first.
 pub fn profile(fields: &ProfileFields) -> Result<(), FieldError> {
     name(&fields.name)?;
@@ -197,6 +215,16 @@ mod tests {
         assert!(photo_url("https://exa mple.com").is_err());
         let long = format!("https://example.com/{}", "a".repeat(2048));
         assert_eq!(photo_url(&long).expect_err("too long").field, "photo_url");
+    }
+
+    #[test]
+    fn mutation_ids() {
+        assert!(mutation_id("0123456789abcdef0123456789abcdef").is_ok());
+        assert!(mutation_id("a_B-9").is_ok());
+        assert!(mutation_id("").is_err());
+        assert!(mutation_id(&"a".repeat(65)).is_err());
+        assert!(mutation_id("a b").is_err());
+        assert!(mutation_id("ä").is_err());
     }
 
     #[test]

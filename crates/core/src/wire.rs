@@ -44,6 +44,11 @@ pub struct ServerProfile {
     pub version: u64,
     /// When the server accepted this version, RFC 3339 in UTC.
     pub updated_at: String,
+    /// The `Idempotency-Key` of the write that produced this version (`None` for the first
+    /// version and for writes sent without a key). A client compares it with the keys of its
+    /// own writes, so it recognises its own write even when the answer to it was lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutation_id: Option<String>,
 }
 
 impl ServerProfile {
@@ -79,6 +84,10 @@ pub struct ProfileChanged {
     pub version: u64,
 }
 
+/// The request header that names a write's mutation id (the IETF httpapi draft's name). A
+/// repeat of a key the server already applied answers that write's outcome instead of 412.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
 /// The `event:` name of profile-change events on the event stream.
 pub const PROFILE_EVENT: &str = "profile";
 
@@ -102,6 +111,8 @@ pub mod error_code {
     pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
     /// 422: a field breaks a rule; `field` names it.
     pub const INVALID_FIELD: &str = "invalid_field";
+    /// 422: an `Idempotency-Key` already applied to a write of other values.
+    pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
     /// 428: a write without `If-Match`.
     pub const PRECONDITION_REQUIRED: &str = "precondition_required";
     /// 429: too many failed sign-ins; see `Retry-After`.

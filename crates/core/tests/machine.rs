@@ -1,8 +1,9 @@
 //! One test per transition of the sync machine (see the `sync` module documentation).
 
+use outpost_core::patch::ProfilePatch;
 use outpost_core::sync::{
     Action, ConflictPolicy, Field, FieldConflict, Input, LocalRecord, Millis, RequestId,
-    Resolution, SyncConfig, SyncMachine, SyncState, backoff_ceiling,
+    Resolution, SentWrite, SyncConfig, SyncMachine, SyncState, backoff_ceiling,
 };
 use outpost_core::wire::{ProfileFields, ServerProfile};
 
@@ -19,6 +20,7 @@ fn server(name: &str, photo: &str, version: u64) -> ServerProfile {
         photo_url: photo.into(),
         version,
         updated_at: format!("v{version}"),
+        mutation_id: None,
     }
 }
 
@@ -81,11 +83,9 @@ fn fetch_id(actions: &[Action]) -> Option<RequestId> {
 
 fn put(actions: &[Action]) -> Option<(RequestId, ProfileFields, u64)> {
     actions.iter().find_map(|a| match a {
-        Action::SendPut {
-            request,
-            fields,
-            if_match,
-        } => Some((*request, fields.clone(), *if_match)),
+        Action::SendPut { request, write } => {
+            Some((*request, write.fields.clone(), write.if_match))
+        }
         _ => None,
     })
 }
@@ -145,7 +145,7 @@ fn loading_a_stored_record_refreshes_without_persisting_it_back() {
 #[test]
 fn edit_is_persisted_before_the_put_with_if_match_base() {
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
-    let a = t.go(Input::LocalEdit(fields("bob", "")));
+    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))));
     assert!(
         matches!(a[0], Action::Persist(ref r) if !r.synchronized && r.local == fields("bob", ""))
     );
@@ -167,8 +167,9 @@ fn edit_is_persisted_before_the_put_with_if_match_base() {
 #[test]
 fn edits_during_a_put_are_sent_after_it() {
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
-    let (id, _, _) = put(&t.go(Input::LocalEdit(fields("bob", "")))).expect("put");
-    let a = t.go(Input::LocalEdit(fields("cat", "")));
+    let (id, _, _) =
+        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields("cat", ""))));
     assert_eq!(requests(&a), 0, "one request in flight at most");
     assert!(persisted(&a).is_some());
     let a = t.go(Input::PutAccepted {
@@ -183,7 +184,8 @@ fn edits_during_a_put_are_sent_after_it() {
 #[test]
 fn stale_put_with_clean_merge_sends_the_merge() {
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
-    let (id, _, _) = put(&t.go(Input::LocalEdit(fields("bob", "")))).expect("put");
+    let (id, _, _) =
+        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
     let a = t.go(Input::PutStale {
         request: id,
         current: server("ann", "https://x/p", 5),
@@ -195,7 +197,8 @@ fn stale_put_with_clean_merge_sends_the_merge() {
 #[test]
 fn stale_put_whose_200_was_lost_is_idempotent() {
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
-    let (id, _, _) = put(&t.go(Input::LocalEdit(fields("bob", "")))).expect("put");
+    let (id, _, _) =
+        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
     t.go(Input::RequestFailed {
         request: id,
         retry_after: None,
@@ -215,7 +218,8 @@ fn stale_put_whose_200_was_lost_is_idempotent() {
 
 fn into_conflict(policy: ConflictPolicy) -> (T, Vec<Action>) {
     let mut t = T::synced(policy, server("ann", "", 3));
-    let (id, _, _) = put(&t.go(Input::LocalEdit(fields("bob", "")))).expect("put");
+    let (id, _, _) =
+        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
     let a = t.go(Input::PutStale {
         request: id,
         current: server("cat", "https://x/p", 4),
@@ -309,11 +313,17 @@ fn policy_change_settles_a_waiting_conflict() {
 fn edit_during_conflict_redoes_the_merge() {
     let (mut t, _) = into_conflict(ConflictPolicy::Ask);
     // Still different from theirs: still a conflict, with the new "mine".
-    t.go(Input::LocalEdit(fields("eve", "https://x/p")));
+    t.go(Input::LocalEdit(ProfilePatch::all(&fields(
+        "eve",
+        "https://x/p",
+    ))));
     let c = t.m.status().conflict.expect("still a conflict");
     assert_eq!(c.fields[0].mine, "eve");
     // Typing their value settles it.
-    let a = t.go(Input::LocalEdit(fields("cat", "https://x/p")));
+    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields(
+        "cat",
+        "https://x/p",
+    ))));
     assert_eq!(requests(&a), 0);
     assert_eq!(t.state(), SyncState::Synced);
 }
@@ -335,7 +345,8 @@ fn newer_server_state_during_conflict_is_merged_again() {
 fn failures_back_off_with_jitter_and_honour_retry_after() {
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
     t.random = u64::MAX;
-    let (mut id, _, _) = put(&t.go(Input::LocalEdit(fields("bob", "")))).expect("put");
+    let (mut id, _, _) =
+        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
     for attempt in 0..12 {
         let a = t.go(Input::RequestFailed {
             request: id,
@@ -351,7 +362,10 @@ fn failures_back_off_with_jitter_and_honour_retry_after() {
         assert_eq!(s.state, SyncState::Error);
         assert_eq!(s.next_retry_at, Some(t.now + after));
         assert_eq!(s.last_error.as_deref(), Some("server unreachable"));
-        assert_eq!(requests(&t.go(Input::LocalEdit(fields("bob", "")))), 0);
+        assert_eq!(
+            requests(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))),
+            0
+        );
         id = put(&t.go(Input::TimerFired)).expect("retry put").0;
     }
     t.random = 0;
@@ -385,7 +399,7 @@ fn failed_fetch_is_retried_as_a_fetch() {
 fn offline_edits_wait_and_going_online_sends_at_once() {
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
     t.go(Input::WentOffline);
-    let a = t.go(Input::LocalEdit(fields("bob", "")));
+    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))));
     assert!(persisted(&a).is_some());
     assert_eq!(requests(&a), 0);
     let s = t.m.status();
@@ -399,7 +413,8 @@ fn offline_edits_wait_and_going_online_sends_at_once() {
 fn going_online_or_a_push_resets_an_armed_backoff() {
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
     t.random = 999;
-    let (id, _, _) = put(&t.go(Input::LocalEdit(fields("bob", "")))).expect("put");
+    let (id, _, _) =
+        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
     t.go(Input::RequestFailed {
         request: id,
         retry_after: None,
@@ -455,7 +470,7 @@ fn pending_record_is_put_at_once_not_fetched_first() {
 fn fetch_answered_while_pending_is_merged_and_sent() {
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
     let id = fetch_id(&t.go(Input::BecameVisible)).expect("fetch");
-    t.go(Input::LocalEdit(fields("bob", "")));
+    t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))));
     let a = t.go(Input::GetAnswered {
         request: id,
         profile: server("ann", "https://x/p", 4),
@@ -472,7 +487,7 @@ fn get_answered_while_pending_merges_right_away() {
     let mut t = T::new(ConflictPolicy::Ask);
     t.go(Input::WentOffline);
     t.go(Input::Loaded(None));
-    let a = t.go(Input::LocalEdit(fields("bob", "")));
+    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))));
     assert!(persisted(&a).expect("persist").base.is_none());
     assert_eq!(t.state(), SyncState::Pending);
     let id = fetch_id(&t.go(Input::WentOnline)).expect("fetch first");
@@ -487,13 +502,14 @@ fn get_answered_while_pending_merges_right_away() {
 #[test]
 fn unauthorized_stops_syncing_and_keeps_edits_until_signed_in() {
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
-    let (id, _, _) = put(&t.go(Input::LocalEdit(fields("bob", "")))).expect("put");
+    let (id, _, _) =
+        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
     let a = t.go(Input::Unauthorized { request: id });
     assert_eq!(retry(&a), None);
     let s = t.m.status();
     assert_eq!((s.state, s.needs_sign_in), (SyncState::Error, true));
     for input in [
-        Input::LocalEdit(fields("cat", "")),
+        Input::LocalEdit(ProfilePatch::all(&fields("cat", ""))),
         Input::TimerFired,
         Input::WentOnline,
         Input::PushReceived { version: 9 },
@@ -503,14 +519,22 @@ fn unauthorized_stops_syncing_and_keeps_edits_until_signed_in() {
     }
     assert_eq!(t.record().local, fields("cat", ""));
     let a = t.go(Input::SignedIn);
-    assert_eq!(put(&a).map(|p| p.1), Some(fields("cat", "")));
+    // The refused write may have been applied by an earlier copy: it is settled first.
+    let (id, f, _) = put(&a).expect("resend");
+    assert_eq!(f, fields("bob", ""));
     assert!(!t.m.status().needs_sign_in);
+    let a = t.go(Input::PutAccepted {
+        request: id,
+        profile: server("bob", "", 4),
+    });
+    assert_eq!(put(&a).map(|p| (p.1, p.2)), Some((fields("cat", ""), 4)));
 }
 
 #[test]
 fn answers_to_unknown_or_old_requests_are_ignored() {
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
-    let (id, _, _) = put(&t.go(Input::LocalEdit(fields("bob", "")))).expect("put");
+    let (id, _, _) =
+        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
     let other = RequestId(id.0.wrapping_add(100));
     for input in [
         Input::PutAccepted {
@@ -546,7 +570,8 @@ fn answers_to_unknown_or_old_requests_are_ignored() {
 #[test]
 fn loaded_while_in_flight_keeps_the_other_tabs_typing() {
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
-    let (id, _, _) = put(&t.go(Input::LocalEdit(fields("bob", "")))).expect("put");
+    let (id, _, _) =
+        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
     let mut other = t.record();
     other.local = fields("cat", "");
     assert_eq!(requests(&t.go(Input::Loaded(Some(other)))), 0);
@@ -600,7 +625,7 @@ fn record_round_trips_through_json() {
 #[test]
 fn a_rejected_put_keeps_the_edit_says_why_and_waits_for_the_cap() {
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
-    let a = t.go(Input::LocalEdit(fields("bob", "")));
+    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))));
     let (id, _, _) = put(&a).expect("put");
     let a = t.go(Input::RequestRejected {
         request: id,
@@ -622,5 +647,133 @@ fn a_rejected_put_keeps_the_edit_says_why_and_waits_for_the_cap() {
     assert_eq!(
         put(&a).map(|(_, f, v)| (f, v)),
         Some((fields("bob", ""), 3))
+    );
+}
+
+fn sent_write(actions: &[Action]) -> Option<SentWrite> {
+    actions.iter().find_map(|a| match a {
+        Action::SendPut { write, .. } => Some(write.clone()),
+        _ => None,
+    })
+}
+
+fn own(mut profile: ServerProfile, mutation: &str) -> ServerProfile {
+    profile.mutation_id = Some(mutation.to_owned());
+    profile
+}
+
+fn name_only(name: &str) -> ProfilePatch {
+    ProfilePatch {
+        name: Some(name.into()),
+        photo_url: None,
+    }
+}
+
+#[test]
+fn a_write_whose_answer_was_lost_is_sent_again_with_the_same_key_before_a_newer_edit() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    t.random = 7;
+    let a = t.go(Input::LocalEdit(name_only("bob")));
+    let first = sent_write(&a).expect("put");
+    assert_eq!(persisted(&a).and_then(|r| r.sent), Some(first.clone()));
+    let (id, _, _) = put(&a).expect("put");
+    t.go(Input::RequestFailed {
+        request: id,
+        retry_after: None,
+    });
+    t.random = 8;
+    assert_eq!(requests(&t.go(Input::LocalEdit(name_only("cat")))), 0);
+    // The lost write is settled first: same mutation, same body, same If-Match.
+    let a = t.go(Input::TimerFired);
+    assert_eq!(sent_write(&a), Some(first.clone()));
+    let (id, _, _) = put(&a).expect("resend");
+    // It had been applied: the server replays its outcome, then the newer edit follows it.
+    let a = t.go(Input::PutAccepted {
+        request: id,
+        profile: own(server("bob", "", 4), &first.mutation),
+    });
+    let second = sent_write(&a).expect("newer edit");
+    assert_eq!(
+        (second.fields.clone(), second.if_match),
+        (fields("cat", ""), 4)
+    );
+    assert_ne!(second.mutation, first.mutation);
+    assert_eq!(t.record().conflict, None);
+}
+
+#[test]
+fn a_412_naming_the_writes_own_mutation_counts_as_accepted() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let a = t.go(Input::LocalEdit(name_only("bob")));
+    let write = sent_write(&a).expect("put");
+    let (id, _, _) = put(&a).expect("put");
+    t.go(Input::PutStale {
+        request: id,
+        current: own(server("bob", "", 4), &write.mutation),
+    });
+    let r = t.record();
+    assert!(r.synchronized && r.conflict.is_none() && r.sent.is_none());
+    assert_eq!(r.base.map(|b| b.version), Some(4));
+}
+
+#[test]
+fn a_get_while_a_write_is_in_doubt_waits_for_the_resend_instead_of_merging() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let (id, _, _) = put(&t.go(Input::LocalEdit(name_only("bob")))).expect("put");
+    // A reload loses the answer; the stored record still holds the write in doubt.
+    let stored = t.record();
+    assert!(stored.sent.is_some());
+    t.go(Input::RequestFailed {
+        request: id,
+        retry_after: None,
+    });
+    let mut fresh = T::new(ConflictPolicy::Ask);
+    let a = fresh.go(Input::Loaded(Some(stored.clone())));
+    assert_eq!(sent_write(&a), stored.sent);
+    let (id, _, _) = put(&a).expect("resend after reload");
+    // The resend is refused as stale by another device's later write: not applied, merged.
+    fresh.go(Input::PutStale {
+        request: id,
+        current: own(server("ann", "https://x/p", 4), "other-device"),
+    });
+    let r = fresh.record();
+    assert_eq!(r.local, fields("bob", "https://x/p"));
+    assert!(r.conflict.is_none());
+    assert_eq!(r.sent.as_ref().map(|s| s.if_match), Some(4));
+}
+
+#[test]
+fn a_refused_write_is_not_in_doubt_but_an_unauthorized_one_stays() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let (id, _, _) = put(&t.go(Input::LocalEdit(name_only("bob")))).expect("put");
+    t.go(Input::RequestRejected {
+        request: id,
+        reason: "no".into(),
+    });
+    assert_eq!(t.record().sent, None);
+    let (id, _, _) = put(&t.go(Input::SyncRequested)).expect("put again");
+    t.go(Input::Unauthorized { request: id });
+    assert!(t.record().sent.is_some());
+}
+
+#[test]
+fn a_patch_keeps_the_fields_it_does_not_touch() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "https://x/p", 3));
+    let a = t.go(Input::LocalEdit(name_only("bob")));
+    assert_eq!(put(&a).map(|p| p.1), Some(fields("bob", "https://x/p")));
+}
+
+#[test]
+fn an_edit_before_the_first_fetch_keeps_the_servers_other_fields() {
+    let mut t = T::new(ConflictPolicy::Ask);
+    let id = fetch_id(&t.go(Input::Loaded(None))).expect("fetch");
+    t.go(Input::LocalEdit(name_only("bob")));
+    let a = t.go(Input::GetAnswered {
+        request: id,
+        profile: server("ann", "https://x/p", 3),
+    });
+    assert_eq!(
+        put(&a).map(|p| (p.1, p.2)),
+        Some((fields("bob", "https://x/p"), 3))
     );
 }

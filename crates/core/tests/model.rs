@@ -14,19 +14,29 @@
 //! 4. the policy `remote-wins` was in force and the server accepted a different value of `f`
 //!    at a version newer than the device's base when `v` was typed (a concurrent change).
 //!
+//! Causal invariants, checked after every input:
+//! * no conflict shows a value this device typed as the other side's (its own write, whose
+//!   answer was lost, taken for another device's change);
+//! * the record's base is the server's history at that version (same values, same mutation);
+//! * a mutation id always names one write (same body, same If-Match) and the server applies
+//!   it at most once; a repeat is answered with the original outcome.
+//!
 //! Schedules: `OUTPOST_SCHEDULES` (default 1000), seeds from `OUTPOST_SEED` (default fixed),
 //! plus [`REGRESSION_SEEDS`] always.
 
 use std::collections::{HashMap, HashSet};
 
+use outpost_core::patch::ProfilePatch;
 use outpost_core::sync::{
     Action, ConflictPolicy, Entropy, Field, Input, LocalRecord, Millis, RequestId, Resolution,
-    SyncConfig, SyncMachine, SyncState,
+    SentWrite, SyncConfig, SyncMachine, SyncState,
 };
 use outpost_core::wire::{ProfileFields, ServerProfile};
 
 /// Seeds that once failed (or exercise rare paths); always run.
-const REGRESSION_SEEDS: &[u64] = &[1, 2, 3, 0xdead_beef];
+/// 1577: a resent write refused with 401 was dropped from doubt although an earlier copy had
+/// been applied; the device then showed its own value as the other side's.
+const REGRESSION_SEEDS: &[u64] = &[1, 2, 3, 1577, 0xdead_beef];
 
 /// xorshift64*: tiny deterministic PRNG for the schedule (not the machine's entropy).
 struct Rng(u64);
@@ -57,14 +67,8 @@ impl Entropy for Rng {
 
 #[derive(Clone, Debug)]
 enum Req {
-    Put {
-        id: RequestId,
-        fields: ProfileFields,
-        if_match: u64,
-    },
-    Get {
-        id: RequestId,
-    },
+    Put { id: RequestId, write: SentWrite },
+    Get { id: RequestId },
 }
 
 impl Req {
@@ -86,6 +90,13 @@ struct Server {
     profile: ServerProfile,
     /// Per field: (version, value) for every accepted change of that field.
     changes: HashMap<Field, Vec<(u64, String)>>,
+    /// Every accepted version, index = version - 1.
+    history: Vec<ServerProfile>,
+    /// Every mutation id seen: the write it named and the version it produced, if applied.
+    keys: HashMap<String, (SentWrite, Option<u64>)>,
+    /// Whether the server keeps `Idempotency-Key`s (false: the old server, for the test that
+    /// shows the invariants catch what it did).
+    idempotent: bool,
 }
 
 struct Device {
@@ -113,11 +124,15 @@ struct World {
     config: SyncConfig,
     remote_wins_ever: bool,
     acked: Vec<Acked>,
+    /// Per device: every value it typed (values are unique, so a value names its author).
+    typed: Vec<HashSet<String>>,
     /// Values replaced by their own device's later edit, or discarded by a conflict choice.
     excused: HashSet<(Field, String)>,
     /// Per device and field: its last acknowledged value.
     last_own: HashMap<(usize, Field), String>,
     counter: u64,
+    /// A mutation id was sent again naming another write (checked at the end).
+    key_reused: bool,
     chaos: bool,
     log: Vec<String>,
 }
@@ -138,6 +153,7 @@ fn server_profile(fields: &ProfileFields, version: u64) -> ServerProfile {
         photo_url: fields.photo_url.clone(),
         version,
         updated_at: format!("v{version}"),
+        mutation_id: None,
     }
 }
 
@@ -173,7 +189,11 @@ impl World {
             server: Server {
                 profile: server_profile(&initial, 1),
                 changes: HashMap::new(),
+                history: vec![server_profile(&initial, 1)],
+                keys: HashMap::new(),
+                idempotent: true,
             },
+            typed: vec![HashSet::new(); n],
             devices,
             net: Vec::new(),
             remote_wins_ever: policy == ConflictPolicy::RemoteWins,
@@ -182,6 +202,7 @@ impl World {
             excused: HashSet::new(),
             last_own: HashMap::new(),
             counter: 0,
+            key_reused: false,
             chaos: true,
             log: Vec::new(),
         }
@@ -213,11 +234,7 @@ impl World {
                     persisted = true;
                     self.devices[dev].store = Some(record.clone());
                 }
-                Action::SendPut {
-                    request,
-                    fields,
-                    if_match,
-                } => {
+                Action::SendPut { request, write } => {
                     let d = &mut self.devices[dev];
                     ensure!(
                         d.outstanding.is_none(),
@@ -225,20 +242,19 @@ impl World {
                     );
                     let stored = d.store.as_ref().ok_or("PUT before any Persist")?;
                     ensure!(
-                        stored.local == *fields && !stored.synchronized,
-                        "dev{dev}: PUT of values not persisted as pending"
+                        stored.sent.as_ref() == Some(write),
+                        "dev{dev}: PUT not persisted as the write in doubt before it left"
                     );
                     ensure!(
-                        stored.base.as_ref().map(|b| b.version) == Some(*if_match),
-                        "dev{dev}: If-Match is not the persisted base"
+                        !stored.synchronized,
+                        "dev{dev}: PUT of a synchronized record"
                     );
                     d.outstanding = Some(*request);
                     self.net.push(Msg::ToServer {
                         dev,
                         req: Req::Put {
                             id: *request,
-                            fields: fields.clone(),
-                            if_match: *if_match,
+                            write: write.clone(),
                         },
                     });
                 }
@@ -275,31 +291,59 @@ impl World {
                 || self.devices[dev].machine.record() == self.devices[dev].store.as_ref(),
             "dev{dev}: machine record differs from the persisted one"
         );
+        self.check_causal(dev)?;
         Ok(actions)
     }
 
+    /// The invariants that must hold after every step (see the module documentation).
+    fn check_causal(&self, dev: usize) -> Check {
+        let Some(record) = self.devices[dev].machine.record() else {
+            return Ok(());
+        };
+        if let Some(conflict) = &record.conflict {
+            for c in &conflict.fields {
+                ensure!(
+                    !self.typed[dev].contains(&c.theirs),
+                    "dev{dev}: false conflict: its own {:?} = {:?} shown as the other side's",
+                    c.field,
+                    c.theirs
+                );
+            }
+        }
+        if let Some(base) = &record.base {
+            let index = usize::try_from(base.version.saturating_sub(1)).unwrap_or(usize::MAX);
+            ensure!(
+                self.server.history.get(index) == Some(base),
+                "dev{dev}: base v{} is not the server's history at that version",
+                base.version
+            );
+        }
+        Ok(())
+    }
+
+    /// The person types new values into one or both fields and saves: a patch of those
+    /// fields (what the form sends whatever it was filled from).
     fn edit(&mut self, dev: usize) -> Check {
-        let mut fields = self.devices[dev]
-            .machine
-            .record()
-            .map(|r| r.local.clone())
-            .unwrap_or_default();
         self.counter += 1;
         let which = self.rng.below(3);
+        let mut patch = ProfilePatch::default();
         let mut changed = Vec::new();
         if which != 1 {
-            fields.name = format!("n{}", self.counter);
+            patch.set(Field::Name, format!("n{}", self.counter));
             changed.push(Field::Name);
         }
         if which != 0 {
-            fields.photo_url = format!("https://p/{}", self.counter);
+            patch.set(Field::PhotoUrl, format!("https://p/{}", self.counter));
             changed.push(Field::PhotoUrl);
         }
-        let actions = self.input(dev, Input::LocalEdit(fields.clone()))?;
-        let persisted = actions
-            .iter()
-            .any(|a| matches!(a, Action::Persist(r) if r.local == fields || r.conflict.is_some()));
+        let actions = self.input(dev, Input::LocalEdit(patch.clone()))?;
+        let persisted = actions.iter().any(|a| {
+            matches!(a, Action::Persist(r)
+                if patch.fields().all(|f| Some(f.get(&r.local)) == patch.get(f))
+                    || r.conflict.is_some())
+        });
         ensure!(persisted, "dev{dev}: edit not persisted");
+        let fields = patch.apply(&ProfileFields::default());
         let base_version = self.devices[dev]
             .store
             .as_ref()
@@ -312,6 +356,7 @@ impl World {
     }
 
     fn ack(&mut self, dev: usize, field: Field, value: String, base_version: u64) {
+        self.typed[dev].insert(value.clone());
         if let Some(old) = self.last_own.insert((dev, field), value.clone()) {
             self.excused.insert((field, old));
         }
@@ -388,9 +433,38 @@ impl World {
                     request: id,
                     profile: self.server.profile.clone(),
                 },
-                Req::Put {
-                    fields, if_match, ..
-                } => {
+                Req::Put { write, .. } => {
+                    let fields = write.fields.clone();
+                    let if_match = write.if_match;
+                    let seen = self.server.keys.get(&write.mutation).cloned();
+                    if let Some((first, _)) = &seen
+                        && *first != write
+                    {
+                        self.log.push(format!(
+                            "    KEY REUSED: {} first named {first:?}",
+                            write.mutation
+                        ));
+                        self.key_reused = true;
+                    }
+                    if let Some((_, Some(applied))) = seen.filter(|_| self.server.idempotent) {
+                        let index = usize::try_from(applied - 1).unwrap_or(usize::MAX);
+                        let outcome = self.server.history[index].clone();
+                        self.log.push(format!(
+                            "    server replays v{applied} for the repeated key"
+                        ));
+                        self.net.push(Msg::ToDevice {
+                            dev,
+                            input: Input::PutAccepted {
+                                request: id,
+                                profile: outcome,
+                            },
+                        });
+                        return;
+                    }
+                    self.server
+                        .keys
+                        .entry(write.mutation.clone())
+                        .or_insert((write.clone(), None));
                     if if_match == self.server.profile.version {
                         let version = if_match + 1;
                         for field in Field::ALL {
@@ -403,6 +477,13 @@ impl World {
                             }
                         }
                         self.server.profile = server_profile(&fields, version);
+                        if self.server.idempotent {
+                            self.server.profile.mutation_id = Some(write.mutation.clone());
+                        }
+                        self.server.history.push(self.server.profile.clone());
+                        if let Some(entry) = self.server.keys.get_mut(&write.mutation) {
+                            entry.1 = Some(version);
+                        }
                         self.log.push(format!("    server accepted v{version}"));
                         for d in 0..self.devices.len() {
                             self.net.push(Msg::ToDevice {
@@ -619,6 +700,7 @@ impl World {
     }
 
     fn check(&self) -> Check {
+        ensure!(!self.key_reused, "a mutation id named two different writes");
         let server = self.server.profile.fields();
         for (i, d) in self.devices.iter().enumerate() {
             let record = d.machine.record().ok_or(format!("dev{i}: no record"))?;
@@ -675,7 +757,10 @@ impl World {
 }
 
 fn run(seed: u64) -> (World, Check) {
-    let mut world = World::new(seed);
+    run_world(World::new(seed))
+}
+
+fn run_world(mut world: World) -> (World, Check) {
     let setup = |w: &mut World| -> Check {
         for dev in 0..w.devices.len() {
             w.input(dev, Input::Loaded(None))?;
@@ -744,4 +829,20 @@ fn invariant_detects_a_lost_update() {
     world.quiesce().expect("quiesce");
     let error = world.check().expect_err("must report the lost value");
     assert!(error.contains("lost update"), "{error}");
+}
+
+/// The causal invariants catch what the server did before it kept idempotency keys: a write
+/// whose 200 was lost, sent again, met its own earlier success as a 412 and the device showed
+/// its own value as "the other device's".
+#[test]
+fn invariants_catch_a_server_without_idempotency_keys() {
+    let found = (1..3000u64).find_map(|seed| {
+        let mut world = World::new(seed);
+        world.server.idempotent = false;
+        match run_world(world).1 {
+            Err(error) if error.contains("false conflict") => Some(error),
+            _ => None,
+        }
+    });
+    assert!(found.is_some(), "no schedule showed a false conflict");
 }

@@ -5,9 +5,10 @@ use serde::{Deserialize, Serialize};
 
 use super::Millis;
 use super::backoff::{self, Entropy};
-use super::record::{Conflict, LocalRecord, Resolution};
+use super::record::{Conflict, LocalRecord, Resolution, SentWrite};
 use super::status::{Status, SyncState};
 use crate::merge::{self, ConflictPolicy};
+use crate::patch::ProfilePatch;
 use crate::wire::{ProfileFields, ServerProfile};
 
 /// Identifies one request so its answer can be matched; answers with any other id are
@@ -38,12 +39,16 @@ impl Default for SyncConfig {
 }
 
 /// Something that happened, told to the machine by the shell.
+// One input or action exists at a time and is consumed at once: boxing the record would cost
+// an allocation per step and buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input {
     /// The stored record at start, or a newer one another tab persisted.
     Loaded(Option<LocalRecord>),
-    /// The person saved these values (already validated and normalized).
-    LocalEdit(ProfileFields),
+    /// The person saved the fields they changed (validated and normalized); applied over
+    /// the newest record, so untouched fields keep whatever they hold now.
+    LocalEdit(ProfilePatch),
     /// The browser reports the network is back.
     WentOnline,
     /// The browser reports the network is gone.
@@ -111,18 +116,18 @@ pub enum Input {
 }
 
 /// Something the shell must do, in the order returned.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Store this record (commit it before performing the actions after it).
     Persist(LocalRecord),
-    /// `PUT /api/profile` with these fields and `If-Match: "<if_match>"`.
+    /// `PUT /api/profile` of `write` (body, `If-Match`, `Idempotency-Key`); the record that
+    /// holds it as [`LocalRecord::sent`] is persisted first.
     SendPut {
         /// The id to answer with.
         request: RequestId,
-        /// The body.
-        fields: ProfileFields,
-        /// The version the write is based on.
-        if_match: u64,
+        /// What to send.
+        write: SentWrite,
     },
     /// `GET /api/profile`.
     Fetch {
@@ -140,7 +145,12 @@ pub enum Action {
 
 #[derive(Clone, Debug)]
 enum Request {
-    Put { fields: ProfileFields },
+    /// `resend`: the write was in doubt (sent before, outcome unknown), so its 200 may be a
+    /// replay of an older version and the machine refreshes afterwards.
+    Put {
+        write: SentWrite,
+        resend: bool,
+    },
     Get,
 }
 
@@ -228,16 +238,15 @@ impl SyncMachine {
 
     /// Handles one input at time `now` and returns what the shell must do, in order.
     pub fn handle(&mut self, now: Millis, input: Input, entropy: &mut impl Entropy) -> Vec<Action> {
-        let before = self.record.clone();
+        let mut before = self.record.clone();
         let mut out = Vec::new();
-        let adopted = self.apply(now, input, entropy, &mut out);
+        if self.apply(now, input, entropy, &mut out) {
+            // Adopted from storage: only what the machine changes on top of it is new.
+            before = self.record.clone();
+        }
         self.drive(entropy, &mut out);
         let mut actions = Vec::with_capacity(out.len() + 2);
-        if let Some(record) = self
-            .record
-            .as_ref()
-            .filter(|r| !adopted && Some(*r) != before.as_ref())
-        {
+        if let Some(record) = self.record.as_ref().filter(|r| Some(*r) != before.as_ref()) {
             actions.push(Action::Persist(record.clone()));
         }
         actions.extend(out);
@@ -260,7 +269,7 @@ impl SyncMachine {
     ) -> bool {
         match input {
             Input::Loaded(record) => return self.loaded(now, record),
-            Input::LocalEdit(fields) => self.local_edit(now, fields),
+            Input::LocalEdit(patch) => self.local_edit(now, &patch),
             Input::WentOnline => {
                 self.online = true;
                 self.refresh_wanted = true;
@@ -281,15 +290,26 @@ impl SyncMachine {
                 }
             }
             Input::PutAccepted { request, profile } => {
-                if let Some(Request::Put { fields }) = self.take_put(request) {
+                if let Some(Request::Put { write, resend }) = self.take_put(request) {
                     self.answered();
-                    self.put_accepted(now, &fields, profile);
+                    self.put_accepted(now, &write, resend, profile);
                 }
             }
             Input::PutStale { request, current } => {
-                if self.take_put(request).is_some() {
+                if let Some(Request::Put { write, resend }) = self.take_put(request) {
                     self.answered();
-                    self.merge_with(now, current);
+                    if current.mutation_id.as_deref() == Some(write.mutation.as_str()) {
+                        // Our own write won already (another writer of this device sent the
+                        // same mutation): it is our outcome, not another device's change.
+                        self.put_accepted(now, &write, resend, current);
+                    } else {
+                        // 412 means this mutation was not applied, and with an older
+                        // `If-Match` it never can be: it is no longer in doubt.
+                        if let Some(record) = self.record.as_mut() {
+                            record.sent = None;
+                        }
+                        self.merge_with(now, current);
+                    }
                 }
             }
             Input::GetAnswered { request, profile } => {
@@ -301,6 +321,10 @@ impl SyncMachine {
             Input::RequestRejected { request, reason } => {
                 if let Some(failed) = self.take_any(request) {
                     self.refresh_wanted |= matches!(failed, Request::Get);
+                    // A refused write was not applied: the next attempt is a new mutation.
+                    if let Some(record) = self.record.as_mut() {
+                        record.sent = None;
+                    }
                     self.last_error = Some(reason);
                     let after = self.config.backoff_cap;
                     self.attempt = self.attempt.saturating_add(1);
@@ -338,6 +362,8 @@ impl SyncMachine {
             }
             Input::Unauthorized { request } => {
                 if self.take_any(request).is_some() {
+                    // The write stays in doubt: this copy was refused, but an earlier copy
+                    // (before a reload, or the service worker's) may have been applied.
                     self.needs_sign_in = true;
                     self.last_error = Some(SIGNED_OUT.into());
                     self.next_retry_at = None;
@@ -374,8 +400,10 @@ impl SyncMachine {
         if self.in_flight.is_some() {
             // Our request's answer must land on the record it was made from; only keep the
             // other tab's unsent typing, as an edit.
-            if !record.synchronized {
-                self.local_edit(now, record.local);
+            if !record.synchronized
+                && let Some(mine) = self.record.as_ref().map(|r| r.local.clone())
+            {
+                self.local_edit(now, &ProfilePatch::between(&mine, &record.local));
             }
             return false;
         }
@@ -383,13 +411,24 @@ impl SyncMachine {
         true
     }
 
-    fn local_edit(&mut self, now: Millis, fields: ProfileFields) {
+    fn local_edit(&mut self, now: Millis, patch: &ProfilePatch) {
         let Some(record) = self.record.as_mut() else {
-            self.record = Some(LocalRecord::from_local_edit(fields, now));
+            let fields = patch.apply(&ProfileFields::default());
+            self.record = Some(LocalRecord::from_local_edit(
+                fields,
+                patch.fields().collect(),
+                now,
+            ));
             return;
         };
+        let fields = patch.apply(&record.local);
         if record.local == fields {
             return;
+        }
+        for field in patch.fields() {
+            if field.get(&record.local) != field.get(&fields) && !record.changed.contains(&field) {
+                record.changed.push(field);
+            }
         }
         record.local = fields;
         record.synchronized = false;
@@ -406,15 +445,39 @@ impl SyncMachine {
             .map(|c| c.remote.clone())
     }
 
-    fn put_accepted(&mut self, now: Millis, sent: &ProfileFields, profile: ServerProfile) {
+    fn put_accepted(
+        &mut self,
+        now: Millis,
+        sent: &SentWrite,
+        resend: bool,
+        profile: ServerProfile,
+    ) {
+        // A replayed outcome may be older than what the server holds now: look again.
+        self.refresh_wanted |= resend;
         let Some(record) = self.record.as_mut() else {
             self.record = Some(LocalRecord::from_server(profile, now));
             return;
         };
-        if record.local == *sent {
+        if record
+            .sent
+            .as_ref()
+            .is_some_and(|s| s.mutation == sent.mutation)
+        {
+            record.sent = None;
+        }
+        if record
+            .base
+            .as_ref()
+            .is_some_and(|b| b.version > profile.version)
+        {
+            // Another writer of this device already stored a newer server state.
+            return;
+        }
+        if record.local == sent.fields && record.conflict.is_none() {
             record.local = profile.fields();
             record.synchronized = true;
             record.changed_at = None;
+            record.changed.clear();
             record.last_synced_at = Some(now);
         } else {
             record.synchronized = false;
@@ -427,6 +490,14 @@ impl SyncMachine {
             self.record = Some(LocalRecord::from_server(profile, now));
             return;
         };
+        if let Some(sent) = record.sent.clone() {
+            if record.is_own_write(&profile) {
+                self.put_accepted(now, &sent, false, profile);
+            }
+            // Otherwise the versions since `sent.if_match` may include our own write: only
+            // the resend can tell, and it goes first.
+            return;
+        }
         if let Some(conflict) = &record.conflict {
             if profile.version > conflict.remote.version {
                 self.merge_with(now, profile);
@@ -457,8 +528,20 @@ impl SyncMachine {
             self.record = Some(LocalRecord::from_server(remote, now));
             return;
         };
-        let base = record.base.as_ref().map(ServerProfile::fields);
-        let merged = merge::three_way(base.as_ref(), &record.local, &remote.fields());
+        let base = match &record.base {
+            Some(base) => base.fields(),
+            None => {
+                // Never saw the server: only the fields typed here count as local changes.
+                let mut base = remote.fields();
+                for field in merge::Field::ALL {
+                    if !record.changed.contains(&field) {
+                        field.set(&mut base, field.get(&record.local).to_owned());
+                    }
+                }
+                base
+            }
+        };
+        let merged = merge::three_way(Some(&base), &record.local, &remote.fields());
         match merged.settle(self.config.policy) {
             Some(fields) => settle(record, now, fields, remote),
             None => {
@@ -560,13 +643,24 @@ impl SyncMachine {
         }
         let request = match &self.record {
             None => Some(Request::Get),
-            Some(r) => match (&r.base, &r.conflict) {
-                (None, _) => Some(Request::Get),
-                (Some(_), Some(c)) => (self.max_pushed > c.remote.version).then_some(Request::Get),
-                (Some(_), None) if !r.synchronized => Some(Request::Put {
-                    fields: r.local.clone(),
+            Some(r) => match (&r.base, &r.conflict, &r.sent) {
+                (None, _, _) => Some(Request::Get),
+                (Some(_), None, Some(sent)) => Some(Request::Put {
+                    write: sent.clone(),
+                    resend: true,
                 }),
-                (Some(b), None) => {
+                (Some(_), Some(c), _) => {
+                    (self.max_pushed > c.remote.version).then_some(Request::Get)
+                }
+                (Some(b), None, None) if !r.synchronized => Some(Request::Put {
+                    write: SentWrite {
+                        mutation: new_mutation_id(entropy),
+                        fields: r.local.clone(),
+                        if_match: b.version,
+                    },
+                    resend: false,
+                }),
+                (Some(b), None, None) => {
                     (self.refresh_wanted || self.max_pushed > b.version).then_some(Request::Get)
                 }
             },
@@ -576,18 +670,24 @@ impl SyncMachine {
         self.refresh_wanted = false;
         match &request {
             Request::Get => out.push(Action::Fetch { request: id }),
-            Request::Put { fields } => out.push(Action::SendPut {
-                request: id,
-                fields: fields.clone(),
-                if_match: self
-                    .record
-                    .as_ref()
-                    .and_then(|r| r.base.as_ref())
-                    .map_or(0, |b| b.version),
-            }),
+            Request::Put { write, .. } => {
+                if let Some(record) = self.record.as_mut() {
+                    // Stored before it leaves: after a reload it is sent again, same key.
+                    record.sent = Some(write.clone());
+                }
+                out.push(Action::SendPut {
+                    request: id,
+                    write: write.clone(),
+                });
+            }
         }
         self.in_flight = Some(InFlight { id, request });
     }
+}
+
+/// A fresh random 128-bit mutation id, as 32 lowercase hex digits.
+pub fn new_mutation_id(entropy: &mut impl Entropy) -> String {
+    format!("{:016x}{:016x}", entropy.next_u64(), entropy.next_u64())
 }
 
 /// Makes `fields` the local values on top of the server state `remote`: synchronized if they
@@ -597,6 +697,7 @@ fn settle(record: &mut LocalRecord, now: Millis, fields: ProfileFields, remote: 
     record.synchronized = fields == remote.fields();
     if record.synchronized {
         record.changed_at = None;
+        record.changed.clear();
         record.last_synced_at = Some(now);
     } else if record.changed_at.is_none() {
         record.changed_at = Some(now);

@@ -4,7 +4,8 @@
 //!
 //! # State
 //! The durable part is the [`LocalRecord`] (local values, `base` = last known server state,
-//! `synchronized`, an unresolved [`Conflict`]); the rest lives only in memory: `online`,
+//! `synchronized`, an unresolved [`Conflict`], the write in doubt `sent`); the rest lives
+//! only in memory: `online`,
 //! `needs_sign_in`, the one request in flight (with its [`RequestId`]), the backoff attempt and
 //! the armed retry time, the highest pushed version, and a "refresh wanted" flag.
 //!
@@ -15,14 +16,25 @@
 //!
 //! # Transitions
 //! * Whenever idle (nothing in flight, online, signed in, no retry armed) the machine *drives*:
-//!   no record or no base → `Fetch`; conflict → `Fetch` only if a push announced a newer
-//!   version; not synchronized → `SendPut(local, If-Match: base.version)`; synchronized →
-//!   `Fetch` if a push announced a newer version or a refresh is wanted.
-//! * `LocalEdit` → local changes, not synchronized, `Persist`; sent at once if idle, after the
-//!   in-flight request otherwise. During a conflict the edit replaces "mine" and the merge is
-//!   redone (it may resolve the conflict).
+//!   no record or no base → `Fetch`; a write in doubt (`sent`) → `SendPut` of exactly that
+//!   write again (same mutation id, body and If-Match); conflict → `Fetch` only if a push
+//!   announced a newer version; not synchronized → a new write with a fresh random 128-bit
+//!   mutation id, `SendPut(local, If-Match: base.version, Idempotency-Key: id)`, stored as
+//!   `sent` and persisted before it leaves; synchronized → `Fetch` if a push announced a
+//!   newer version or a refresh is wanted.
+//! * Exactly once: a write stays in `sent` until the server answers it with 200 (its outcome,
+//!   a replay if it was applied before) or 412 (not applied, and with an older If-Match it
+//!   never can be). Only then is a newer local state sent, so every server version this
+//!   device wrote is known to it as its own (by the profile's `mutation_id`) and is never
+//!   taken for another device's change.
+//! * `LocalEdit(patch)` → the patch applied over the newest local values, not synchronized,
+//!   `Persist`; sent at once if idle, after the in-flight request otherwise. During a
+//!   conflict the edit replaces "mine" and the merge is redone (it may resolve the conflict).
 //! * `PutAccepted` → base = answer; synchronized if no edit arrived meanwhile, else the newer
-//!   edit is sent with the new If-Match.
+//!   edit is sent with the new If-Match. A 200 to a resent write may replay an old version,
+//!   so a refresh follows it.
+//! * `PutStale(current)` whose `mutation_id` is the write's own counts as accepted; a
+//!   `GetAnswered` while a write is in doubt is merged only after the resend settled it.
 //! * `PutStale(current)` and `GetAnswered(newer)` while not synchronized → three-way merge of
 //!   base/local/remote. Clean (or settled by the policy) → base = remote; synchronized if the
 //!   result equals the remote (a retried write whose 200 was lost), else `SendPut`.
@@ -51,8 +63,9 @@ pub use crate::merge::{ConflictPolicy, Field, FieldConflict};
 pub use backoff::{Entropy, SplitMix64, ceiling as backoff_ceiling, delay as backoff_delay};
 pub use machine::{
     Action, BUSY, Input, RequestId, SIGNED_OUT, SyncConfig, SyncMachine, UNREACHABLE,
+    new_mutation_id,
 };
-pub use record::{Conflict, LocalRecord, Resolution};
+pub use record::{Conflict, LocalRecord, Resolution, SentWrite};
 pub use status::{Status, SyncState};
 
 /// Wall-clock milliseconds since the Unix epoch (JavaScript's `Date.now()`); the shell passes

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Millis;
-use crate::merge::FieldConflict;
+use crate::merge::{Field, FieldConflict};
 use crate::wire::{ProfileFields, ServerProfile};
 
 /// The device's copy of the profile and everything needed to sync it after a reload.
@@ -24,6 +24,29 @@ pub struct LocalRecord {
     /// An unresolved conflict, stored so a reload still shows it (and never loses `local`).
     #[serde(default)]
     pub conflict: Option<Conflict>,
+    /// The write that may have reached the server and whose outcome is not known yet (sent,
+    /// answer not seen: a timeout, a reload, a lost connection). It is stored before it is
+    /// sent and sent again exactly, with the same mutation id, until the server answers
+    /// 200 (its outcome, possibly a replay) or 412 (never applied). Only then is a newer
+    /// local state sent, so this device always knows which server versions are its own.
+    #[serde(default)]
+    pub sent: Option<SentWrite>,
+    /// The fields changed on this device since `base` (empty once synchronized). Only the
+    /// merge of a record that never saw the server needs it: untouched fields take the
+    /// server's values instead of the form's empty defaults.
+    #[serde(default)]
+    pub changed: Vec<Field>,
+}
+
+/// One `PUT /api/profile`, as stored while its outcome is unknown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentWrite {
+    /// The random 128-bit mutation id, sent as `Idempotency-Key`.
+    pub mutation: String,
+    /// The body.
+    pub fields: ProfileFields,
+    /// The version the write is based on (`If-Match`).
+    pub if_match: u64,
 }
 
 impl LocalRecord {
@@ -36,11 +59,13 @@ impl LocalRecord {
             changed_at: None,
             last_synced_at: Some(now),
             conflict: None,
+            sent: None,
+            changed: Vec::new(),
         }
     }
 
     /// A record for an edit made before this device ever saw the server.
-    pub fn from_local_edit(fields: ProfileFields, now: Millis) -> Self {
+    pub fn from_local_edit(fields: ProfileFields, changed: Vec<Field>, now: Millis) -> Self {
         Self {
             local: fields,
             base: None,
@@ -48,7 +73,16 @@ impl LocalRecord {
             changed_at: Some(now),
             last_synced_at: None,
             conflict: None,
+            sent: None,
+            changed,
         }
+    }
+
+    /// Whether `profile` is the outcome of this device's write in doubt (its mutation id).
+    pub fn is_own_write(&self, profile: &ServerProfile) -> bool {
+        self.sent
+            .as_ref()
+            .is_some_and(|s| profile.mutation_id.as_deref() == Some(s.mutation.as_str()))
     }
 
     /// The version of the server state this device knows (the newest of `base` and a

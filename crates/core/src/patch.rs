@@ -1,0 +1,143 @@
+//! A save as the person meant it: the fields they changed, not a snapshot of the whole form.
+//!
+//! A form is filled from some stored state (its *baseline*) and may be saved long after that
+//! state was replaced by another tab, the service worker or a push. Sending the whole form
+//! would write the baseline's untouched values back over the newer ones. A [`ProfilePatch`]
+//! carries only the fields that differ from the baseline, and every writer applies it with
+//! [`ProfilePatch::apply`] to the newest record it has, so an untouched field is never
+//! reverted.
+
+use serde::{Deserialize, Serialize};
+
+use crate::merge::Field;
+use crate::validate::{self, FieldError};
+use crate::wire::ProfileFields;
+
+/// The fields a person changed, each with its new value; `None` means "not touched".
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ProfilePatch {
+    /// The new display name, if the person changed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The new photo URL, if the person changed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo_url: Option<String>,
+}
+
+impl ProfilePatch {
+    /// The fields of `edited` that differ from `baseline`, the state the form was filled from.
+    pub fn between(baseline: &ProfileFields, edited: &ProfileFields) -> Self {
+        let mut patch = Self::default();
+        for field in Field::ALL {
+            if field.get(baseline) != field.get(edited) {
+                patch.set(field, field.get(edited).to_owned());
+            }
+        }
+        patch
+    }
+
+    /// A patch that sets every field: a save with nothing to compare against.
+    pub fn all(fields: &ProfileFields) -> Self {
+        Self {
+            name: Some(fields.name.clone()),
+            photo_url: Some(fields.photo_url.clone()),
+        }
+    }
+
+    /// The new value of `field`, if the patch touches it.
+    pub fn get(&self, field: Field) -> Option<&str> {
+        match field {
+            Field::Name => self.name.as_deref(),
+            Field::PhotoUrl => self.photo_url.as_deref(),
+        }
+    }
+
+    /// Sets the new value of `field`.
+    pub fn set(&mut self, field: Field, value: String) {
+        match field {
+            Field::Name => self.name = Some(value),
+            Field::PhotoUrl => self.photo_url = Some(value),
+        }
+    }
+
+    /// The fields the patch touches, in [`Field::ALL`] order.
+    pub fn fields(&self) -> impl Iterator<Item = Field> + '_ {
+        Field::ALL.into_iter().filter(|f| self.get(*f).is_some())
+    }
+
+    /// Whether the patch touches no field.
+    pub fn is_empty(&self) -> bool {
+        self.fields().next().is_none()
+    }
+
+    /// `fields` with this patch's values written over it: the one way every writer applies a
+    /// save.
+    pub fn apply(&self, fields: &ProfileFields) -> ProfileFields {
+        let mut out = fields.clone();
+        for field in self.fields() {
+            if let Some(value) = self.get(field) {
+                field.set(&mut out, value.to_owned());
+            }
+        }
+        out
+    }
+
+    /// Checks every touched field with the server's rules and returns the patch in its
+    /// stored form (see [`validate::normalize`]).
+    pub fn validated(&self) -> Result<Self, FieldError> {
+        if let Some(name) = &self.name {
+            validate::name(name)?;
+        }
+        if let Some(url) = &self.photo_url {
+            validate::photo_url(url)?;
+        }
+        Ok(Self {
+            name: self.name.as_ref().map(|n| n.trim().to_owned()),
+            photo_url: self.photo_url.as_ref().map(|u| u.trim().to_owned()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(name: &str, photo: &str) -> ProfileFields {
+        ProfileFields {
+            name: name.into(),
+            photo_url: photo.into(),
+        }
+    }
+
+    #[test]
+    fn a_patch_holds_only_what_changed_and_keeps_the_rest_of_a_newer_record() {
+        let baseline = f("Ann", "");
+        let patch = ProfilePatch::between(&baseline, &f("Anna", ""));
+        assert_eq!(patch.fields().collect::<Vec<_>>(), vec![Field::Name]);
+        // Another device set the photo after the form was filled: it stays.
+        let newer = f("Ann", "https://p/1");
+        assert_eq!(patch.apply(&newer), f("Anna", "https://p/1"));
+    }
+
+    #[test]
+    fn an_unchanged_form_is_an_empty_patch() {
+        let patch = ProfilePatch::between(&f("a", "b"), &f("a", "b"));
+        assert!(patch.is_empty());
+        assert_eq!(patch.apply(&f("x", "y")), f("x", "y"));
+        assert!(!ProfilePatch::all(&f("a", "b")).is_empty());
+    }
+
+    #[test]
+    fn validation_checks_touched_fields_and_normalizes() {
+        let ok = ProfilePatch {
+            name: Some("  Ann ".into()),
+            photo_url: None,
+        };
+        assert_eq!(ok.validated().expect("valid").name.as_deref(), Some("Ann"));
+        let bad = ProfilePatch {
+            name: None,
+            photo_url: Some("ftp://x".into()),
+        };
+        assert_eq!(bad.validated().expect_err("invalid").field, "photo_url");
+    }
+}
