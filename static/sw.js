@@ -57,10 +57,14 @@ self.addEventListener("fetch", (event) => {
 });
 
 // Background Sync: while a change is pending the app registers the tag below; the browser
-// fires it when connectivity returns, even with every tab closed. This routine handles only
-// the no-conflict case: a 412 (someone else wrote first) or a 401 leaves the change for the
-// app to merge or resend when it next opens. It takes the same cross-tab lock as the app, so
-// it never races a tab's sync.
+// fires it when connectivity returns, even with every tab closed. This routine follows the
+// sync core's rules for a write (outpost_core::sync, "Exactly once"): the write in doubt
+// (`record.sent`) is sent again as it is; otherwise a new write with a fresh random mutation
+// id is stored as `sent` *before* it leaves; the PUT carries it as Idempotency-Key, so a
+// repeat is answered with its first outcome and never applied twice. Every change of the
+// record is a read-compare-write inside one readwrite transaction. A 412 from another
+// device, or a 401, is left for the app to merge or resend when it next opens. It takes the
+// same cross-tab lock as the app, so it never races a tab's sync.
 const SYNC_TAG = "outpost-sync";
 
 self.addEventListener("sync", (event) => {
@@ -106,50 +110,92 @@ async function sendPendingChange() {
   }
 }
 
+function newMutationId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const sameFields = (a, b) => a && b && a.name === b.name && a.photo_url === b.photo_url;
+
+// Runs `change(current)` on the stored record in one readwrite transaction; `change` returns
+// the record to put, or undefined to leave it. Resolves with what was put (or undefined).
+function updateRecord(db, account, change) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction("profiles", "readwrite", { durability: "strict" });
+    const store = tx.objectStore("profiles");
+    let written;
+    const read = store.get(account);
+    read.onsuccess = () => {
+      written = change(read.result);
+      if (written !== undefined) store.put(written, account);
+    };
+    tx.oncomplete = () => resolve(written);
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
 async function sendRecord(db, session) {
-  const record = await done(db.transaction("profiles").objectStore("profiles").get(session.account));
-  if (!record || record.synchronized || record.conflict || !record.base) return;
+  const account = session.account;
+  // The write to send: the one in doubt, or a new one stored as in doubt before it leaves.
+  let write;
+  await updateRecord(db, account, (record) => {
+    if (!record || record.conflict || !record.base) return undefined;
+    if (record.sent) {
+      write = record.sent;
+      return undefined;
+    }
+    if (record.synchronized) return undefined;
+    write = { mutation: newMutationId(), fields: { ...record.local }, if_match: record.base.version };
+    return { ...record, sent: write };
+  });
+  if (!write) return;
   const response = await fetch("/api/profile", {
     method: "PUT",
     headers: {
       Authorization: `Bearer ${session.token}`,
       "Content-Type": "application/json",
-      "If-Match": `"${record.base.version}"`,
+      "If-Match": `"${write.if_match}"`,
+      "Idempotency-Key": write.mutation,
     },
-    body: JSON.stringify({ name: record.local.name, photo_url: record.local.photo_url }),
+    body: JSON.stringify({ name: write.fields.name, photo_url: write.fields.photo_url }),
     // A stalled server must not hold the cross-tab lock (and the tabs' syncs) forever.
     signal: AbortSignal.timeout(10_000),
   });
   if (response.status === 429 || response.status >= 500) {
     throw new Error(`server answered ${response.status}; the browser retries the sync later`);
   }
-  if (!response.ok) return;
-  const profile = await response.json();
-  const tx = db.transaction("profiles", "readwrite");
-  const store = tx.objectStore("profiles");
-  const current = await done(store.get(session.account));
-  const unchanged = current && current.changed_at === record.changed_at
-    && current.local.name === record.local.name && current.local.photo_url === record.local.photo_url;
-  if (unchanged) {
-    store.put({
-      ...current,
-      base: profile,
-      synchronized: true,
-      changed_at: undefined,
-      last_synced_at: Date.now(),
-      conflict: undefined,
-    }, session.account);
-  } else if (current && current.base && current.base.version === record.base.version && !current.conflict) {
-    // Edited while the request was out: the newer edit stays pending, but on top of the
-    // version just written, so the app's next PUT is not mistaken for a conflict.
-    store.put({ ...current, base: profile }, session.account);
+  let profile;
+  if (response.ok) {
+    profile = await response.json();
+  } else if (response.status === 412) {
+    // A 412 naming this very mutation is its own earlier success (answer lost before).
+    const body = await response.json().catch(() => ({}));
+    if (body.current && body.current.mutation_id === write.mutation) profile = body.current;
   }
-  await new Promise((resolve, reject) => {
-    tx.oncomplete = resolve;
-    tx.onerror = () => reject(tx.error);
-    tx.onabort = () => reject(tx.error);
+  if (!profile) return;
+  await updateRecord(db, account, (current) => {
+    if (!current || current.conflict) return undefined;
+    if (current.base && current.base.version > profile.version) {
+      // Another writer already stored a newer server state; only the doubt is settled.
+      return current.sent && current.sent.mutation === write.mutation
+        ? { ...current, sent: undefined }
+        : undefined;
+    }
+    const next = { ...current, base: profile };
+    if (current.sent && current.sent.mutation === write.mutation) next.sent = undefined;
+    if (sameFields(current.local, write.fields)) {
+      // Nothing typed since: synchronized on the server's values.
+      next.local = { name: profile.name, photo_url: profile.photo_url };
+      next.synchronized = true;
+      next.changed_at = undefined;
+      next.changed = [];
+      next.last_synced_at = Date.now();
+    }
+    // Otherwise the newer edit stays pending, on top of the version just written.
+    return next;
   });
   const channel = new BroadcastChannel("outpost");
-  channel.postMessage(`profile:${session.account}`);
+  channel.postMessage(`profile:${account}`);
   channel.close();
 }

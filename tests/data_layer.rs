@@ -5,9 +5,12 @@
 
 use outpost::data::repositories::{SaveError, SaveOutcome, UserProfileRepository};
 use outpost::data::services::database::{DatabaseService, PROFILES, SETTINGS};
-use outpost::data::services::{ApiClient, ApiClientService, ApiError, Database, Settings};
+use outpost::data::services::{
+    ApiClient, ApiClientService, ApiError, Database, Replaced, Settings,
+};
+use outpost_core::patch::ProfilePatch;
 use outpost_core::strategy::{ReadError, ReadStrategy, WriteStrategy};
-use outpost_core::sync::{LocalRecord, SyncState};
+use outpost_core::sync::{Field, LocalRecord, SyncState};
 use outpost_core::wire::{Credentials, ServerProfile};
 use rexie::TransactionMode;
 use wasm_bindgen::JsValue;
@@ -53,7 +56,7 @@ fn settings(read: ReadStrategy, write: WriteStrategy) -> Settings {
 async fn records_round_trip_through_indexeddb() {
     let db = DatabaseService::named(&unique("db-"));
     assert_eq!(db.load_profile("ann").await.unwrap(), None);
-    let record = LocalRecord::from_local_edit(fields("Ann"), 42);
+    let record = LocalRecord::from_local_edit(fields("Ann"), vec![Field::Name], 42);
     db.save_profile("ann", &record).await.unwrap();
     assert_eq!(db.load_profile("ann").await.unwrap(), Some(record));
     assert_eq!(db.load_settings().await.unwrap(), Settings::default());
@@ -62,11 +65,49 @@ async fn records_round_trip_through_indexeddb() {
 }
 
 #[wasm_bindgen_test]
+async fn a_writer_with_an_outdated_read_never_puts_its_older_state_over_a_newer_one() {
+    let name = unique("cas-");
+    let db = DatabaseService::named(&name);
+    let other_tab = DatabaseService::named(&name);
+    let first = LocalRecord::from_local_edit(fields("First"), vec![Field::Name], 1);
+    assert_eq!(
+        db.replace_profile("ann", None, &first).await.unwrap(),
+        Replaced::Written
+    );
+    // Another tab (its own connection) stores a newer record.
+    let newer = LocalRecord::from_local_edit(fields("Newer"), vec![Field::Name], 2);
+    assert_eq!(
+        other_tab
+            .replace_profile("ann", Some(&first), &newer)
+            .await
+            .unwrap(),
+        Replaced::Written
+    );
+    // This tab still believes `first` is stored: its write is refused and it learns `newer`.
+    let stale = LocalRecord::from_local_edit(fields("Stale"), vec![Field::Name], 3);
+    assert_eq!(
+        db.replace_profile("ann", Some(&first), &stale)
+            .await
+            .unwrap(),
+        Replaced::Outdated(Box::new(Some(newer.clone())))
+    );
+    assert_eq!(db.load_profile("ann").await.unwrap(), Some(newer.clone()));
+    // Built on what it just learned, the write goes through.
+    assert_eq!(
+        db.replace_profile("ann", Some(&newer), &stale)
+            .await
+            .unwrap(),
+        Replaced::Written
+    );
+    assert_eq!(other_tab.load_profile("ann").await.unwrap(), Some(stale));
+}
+
+#[wasm_bindgen_test]
 async fn a_version_1_database_is_migrated_without_losing_data() {
     let name = unique("old-");
     let old = DatabaseService::open_version(&name, 1).await.unwrap();
     assert!(!old.store_names().contains(&SETTINGS.to_owned()));
-    let record = LocalRecord::from_local_edit(fields("From v1"), 7);
+    let record = LocalRecord::from_local_edit(fields("From v1"), vec![Field::Name], 7);
     let tx = old
         .transaction(&[PROFILES], TransactionMode::ReadWrite)
         .unwrap();
@@ -97,9 +138,15 @@ async fn api_client_speaks_the_contract() {
     let (_, token) = account(&api).await;
     let profile = api.get_profile(&token).await.unwrap();
     assert_eq!(profile.version, 1);
-    let saved = api.put_profile(&token, &fields("New"), 1).await.unwrap();
+    let saved = api
+        .put_profile(&token, &fields("New"), 1, "test-key-1")
+        .await
+        .unwrap();
     assert_eq!((saved.name.as_str(), saved.version), ("New", 2));
-    match api.put_profile(&token, &fields("Stale"), 1).await {
+    match api
+        .put_profile(&token, &fields("Stale"), 1, "test-key-2")
+        .await
+    {
         Err(ApiError::Stale(current)) => assert_eq!(current.version, 2),
         other => panic!("expected a stale error, got {other:?}"),
     }
@@ -157,7 +204,7 @@ async fn fallback_read_uses_the_server_then_the_device() {
 async fn stream_read_shows_the_device_copy_then_the_server() {
     let api = ApiClientService::new(SERVER);
     let (user, token) = account(&api).await;
-    api.put_profile(&token, &fields("On server"), 1)
+    api.put_profile(&token, &fields("On server"), 1, "test-key-3")
         .await
         .unwrap();
     let db = DatabaseService::named(&unique("db-"));
@@ -166,6 +213,7 @@ async fn stream_read_shows_the_device_copy_then_the_server() {
         photo_url: String::new(),
         version: 1,
         updated_at: "2026-01-01T00:00:00Z".into(),
+        mutation_id: None,
     };
     db.save_profile(&user, &LocalRecord::from_server(stale, 1))
         .await
@@ -207,7 +255,7 @@ async fn offline_first_saves_on_the_device_and_syncs_when_reachable() {
 
     let down = repo(NOWHERE, db.clone(), &user, &token, Settings::default()).await;
     assert_eq!(
-        down.save(fields("Typed offline")).await,
+        down.save(ProfilePatch::all(&fields("Typed offline"))).await,
         Ok(SaveOutcome::SavedOnDevice)
     );
     let stored = db.load_profile(&user).await.unwrap().unwrap();
@@ -235,20 +283,23 @@ async fn online_only_writes_need_the_server_and_store_nothing_without_it() {
 
     let down = repo(NOWHERE, db.clone(), &user, &token, s.clone()).await;
     assert_eq!(
-        down.save(fields("Nope")).await,
+        down.save(ProfilePatch::all(&fields("Nope"))).await,
         Err(SaveError::NeedsConnection)
     );
     assert_eq!(db.load_profile(&user).await.unwrap(), None);
 
     let up = repo(SERVER, db.clone(), &user, &token, s).await;
     up.load().await.unwrap();
-    assert_eq!(up.save(fields("Yes")).await, Ok(SaveOutcome::Synced));
+    assert_eq!(
+        up.save(ProfilePatch::all(&fields("Yes"))).await,
+        Ok(SaveOutcome::Synced)
+    );
     assert_eq!(api.get_profile(&token).await.unwrap().name, "Yes");
     let stored = db.load_profile(&user).await.unwrap().unwrap();
     assert!(stored.synchronized);
     assert_eq!(stored.local.name, "Yes");
     assert!(matches!(
-        up.save(fields("")).await,
+        up.save(ProfilePatch::all(&fields(""))).await,
         Err(SaveError::Invalid(_))
     ));
 }
@@ -265,7 +316,9 @@ async fn two_instances_on_one_database_behave_as_two_tabs() {
     })
     .await;
 
-    a.save(fields("From tab A")).await.unwrap();
+    a.save(ProfilePatch::all(&fields("From tab A")))
+        .await
+        .unwrap();
     eventually("tab B shows tab A's change", || {
         b.state()
             .record

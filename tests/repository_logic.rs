@@ -8,7 +8,8 @@
 use outpost::data::repositories::{SaveError, SaveOutcome, UserProfileRepository};
 use outpost::data::services::{Database, DbError, Settings};
 use outpost::testing::{FakeApi, FakeDatabase};
-use outpost_core::sync::{LocalRecord, SyncState};
+use outpost_core::patch::ProfilePatch;
+use outpost_core::sync::{Field, LocalRecord, SyncState};
 use wasm_bindgen_test::*;
 
 mod common;
@@ -38,7 +39,7 @@ async fn a_401_keeps_the_change_until_the_same_account_signs_in_again() {
     let db = FakeDatabase::default();
     let repo = started(&api, &db, "expired").await;
     assert_eq!(
-        repo.save(fields("Kept")).await,
+        repo.save(ProfilePatch::all(&fields("Kept"))).await,
         Ok(SaveOutcome::SavedOnDevice)
     );
     eventually("sign-in needed", || repo.state().status.needs_sign_in).await;
@@ -59,7 +60,7 @@ async fn a_401_keeps_the_change_until_the_same_account_signs_in_again() {
 async fn a_full_disk_is_reported_in_words_and_the_stored_record_stays() {
     let api = FakeApi::new("ann", "t");
     let db = FakeDatabase::default();
-    let before = LocalRecord::from_local_edit(fields("Before"), 1);
+    let before = LocalRecord::from_local_edit(fields("Before"), vec![Field::Name], 1);
     db.save_profile("ann", &before).await.unwrap();
     let repo = started(&api, &db, "t").await;
     eventually("first sync", || {
@@ -70,7 +71,7 @@ async fn a_full_disk_is_reported_in_words_and_the_stored_record_stays() {
 
     db.0.borrow_mut().fail_writes = Some(DbError::QuotaExceeded);
     assert_eq!(
-        repo.save(fields("Too much")).await,
+        repo.save(ProfilePatch::all(&fields("Too much"))).await,
         Err(SaveError::Storage(DbError::QuotaExceeded))
     );
     assert_eq!(
@@ -87,9 +88,12 @@ async fn an_unreachable_server_is_retried_on_the_backoff_without_another_edit() 
     let api = FakeApi::new("ann", "t");
     api.0.borrow_mut().reachable = false;
     let db = FakeDatabase::default();
-    db.save_profile("ann", &LocalRecord::from_local_edit(fields("Waiting"), 1))
-        .await
-        .unwrap();
+    db.save_profile(
+        "ann",
+        &LocalRecord::from_local_edit(fields("Waiting"), vec![Field::Name], 1),
+    )
+    .await
+    .unwrap();
     let repo = started(&api, &db, "t").await;
     eventually("a failed attempt", || {
         repo.state().status.state == SyncState::Error
@@ -132,7 +136,7 @@ async fn online_only_saves_store_nothing_when_the_server_refuses() {
     api.0.borrow_mut().profile.version = 5;
     api.0.borrow_mut().profile.name = "Theirs".into();
     assert_eq!(
-        repo.save(fields("Mine")).await,
+        repo.save(ProfilePatch::all(&fields("Mine"))).await,
         Err(SaveError::ChangedElsewhere)
     );
     assert_eq!(
@@ -149,7 +153,7 @@ async fn a_save_applies_only_the_changed_fields_over_what_another_tab_stored() {
     let db = FakeDatabase::default();
     db.save_profile(
         "cat",
-        &LocalRecord::from_local_edit(fields("Shown here"), 1),
+        &LocalRecord::from_local_edit(fields("Shown here"), vec![Field::Name], 1),
     )
     .await
     .unwrap();
@@ -165,7 +169,7 @@ async fn a_save_applies_only_the_changed_fields_over_what_another_tab_stored() {
     // Another tab stored a new name and this tab missed its message (it was frozen).
     db.save_profile(
         "cat",
-        &LocalRecord::from_local_edit(fields("From the other tab"), 2),
+        &LocalRecord::from_local_edit(fields("From the other tab"), vec![Field::Name], 2),
     )
     .await
     .unwrap();
@@ -174,7 +178,8 @@ async fn a_save_applies_only_the_changed_fields_over_what_another_tab_stored() {
         name: "Shown here".into(),
         photo_url: "https://example.com/cat.png".into(),
     };
-    assert_eq!(repo.save(edited).await, Ok(SaveOutcome::SavedOnDevice));
+    let patch = ProfilePatch::between(&fields("Shown here"), &edited);
+    assert_eq!(repo.save(patch).await, Ok(SaveOutcome::SavedOnDevice));
     let stored = db.load_profile("cat").await.unwrap().unwrap();
     assert_eq!(stored.local.name, "From the other tab");
     assert_eq!(stored.local.photo_url, "https://example.com/cat.png");
@@ -209,7 +214,7 @@ async fn signing_out_in_one_tab_stops_the_others_and_they_store_nothing_more() {
     let puts = api.0.borrow().puts;
     other.sync();
     assert_eq!(
-        other.save(fields("Too late")).await,
+        other.save(ProfilePatch::all(&fields("Too late"))).await,
         Err(SaveError::SignedOut)
     );
     assert_eq!(
@@ -263,7 +268,7 @@ async fn a_refused_change_is_kept_and_the_reason_shown_without_a_retry_storm() {
     })
     .await;
     assert_eq!(
-        repo.save(fields("Odd")).await,
+        repo.save(ProfilePatch::all(&fields("Odd"))).await,
         Ok(SaveOutcome::SavedOnDevice)
     );
     eventually("the refusal", || {

@@ -23,6 +23,8 @@ pub struct FakeServer {
     pub puts: u32,
     /// GET requests received.
     pub gets: u32,
+    /// Every applied write, with its mutation id: a repeat is answered from here.
+    pub applied: Vec<ServerProfile>,
 }
 
 /// A clonable handle on one [`FakeServer`].
@@ -38,7 +40,9 @@ impl FakeApi {
                 photo_url: String::new(),
                 version: 1,
                 updated_at: "2026-01-01T00:00:00Z".to_owned(),
+                mutation_id: None,
             },
+            applied: Vec::new(),
             valid_token: token.to_owned(),
             reachable: true,
             reject_puts: None,
@@ -83,6 +87,7 @@ impl ApiClient for FakeApi {
         token: &str,
         fields: &ProfileFields,
         if_match: u64,
+        mutation: &str,
     ) -> Result<ServerProfile, ApiError> {
         self.0.borrow_mut().puts += 1;
         self.check(token)?;
@@ -93,6 +98,13 @@ impl ApiClient for FakeApi {
                 message,
             });
         }
+        if let Some(outcome) = server
+            .applied
+            .iter()
+            .find(|p| p.mutation_id.as_deref() == Some(mutation))
+        {
+            return Ok(outcome.clone());
+        }
         if if_match != server.profile.version {
             return Err(ApiError::Stale(Box::new(server.profile.clone())));
         }
@@ -101,7 +113,10 @@ impl ApiClient for FakeApi {
             photo_url: fields.photo_url.clone(),
             version: server.profile.version + 1,
             updated_at: "2026-01-01T00:00:01Z".to_owned(),
+            mutation_id: Some(mutation.to_owned()),
         };
-        Ok(server.profile.clone())
+        let outcome = server.profile.clone();
+        server.applied.push(outcome.clone());
+        Ok(outcome)
     }
 }

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use outpost_core::sync::LocalRecord;
 
-use crate::data::services::{Database, DbError, Settings, StoredSession};
+use crate::data::services::{Database, DbError, Replaced, Settings, StoredSession};
 
 /// What the fake store holds.
 #[derive(Debug, Default)]
@@ -47,6 +47,20 @@ impl Database for FakeDatabase {
         self.write(|s| {
             s.profiles.insert(account.to_owned(), record.clone());
         })
+    }
+
+    async fn replace_profile(
+        &self,
+        account: &str,
+        expected: Option<&LocalRecord>,
+        record: &LocalRecord,
+    ) -> Result<Replaced, DbError> {
+        let held = self.0.borrow().profiles.get(account).cloned();
+        if held.as_ref() != expected {
+            return Ok(Replaced::Outdated(Box::new(held)));
+        }
+        self.save_profile(account, record).await?;
+        Ok(Replaced::Written)
     }
 
     async fn delete_profile(&self, account: &str) -> Result<(), DbError> {

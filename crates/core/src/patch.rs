@@ -98,6 +98,62 @@ impl ProfilePatch {
     }
 }
 
+/// What an edit form holds: per field, the stored value it was filled from (`baseline`) and
+/// what the field shows now (`shown`). A field the person has not changed (`shown ==
+/// baseline`) keeps following the stored record; a changed one keeps the typing and its old
+/// baseline, so the save is a patch of exactly the changed fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProfileForm {
+    /// The stored values each field was last filled from.
+    pub baseline: ProfileFields,
+    /// What each field shows.
+    pub shown: ProfileFields,
+}
+
+impl ProfileForm {
+    /// A form filled from `stored`.
+    pub fn new(stored: &ProfileFields) -> Self {
+        Self {
+            baseline: stored.clone(),
+            shown: stored.clone(),
+        }
+    }
+
+    /// The stored record changed (a push, another tab, a sync): untouched fields take the
+    /// new values, fields being edited keep the typing.
+    pub fn follow(&mut self, stored: &ProfileFields) {
+        for field in Field::ALL {
+            if field.get(&self.shown) == field.get(&self.baseline) {
+                field.set(&mut self.shown, field.get(stored).to_owned());
+                field.set(&mut self.baseline, field.get(stored).to_owned());
+            }
+        }
+    }
+
+    /// The person typed `value` into `field`.
+    pub fn input(&mut self, field: Field, value: String) {
+        field.set(&mut self.shown, value);
+    }
+
+    /// The save to make: the changed fields.
+    pub fn patch(&self) -> ProfilePatch {
+        ProfilePatch::between(&self.baseline, &self.shown)
+    }
+
+    /// `patch` was stored: its fields that still show the saved value are untouched again
+    /// (typing that went on during the save stays an edit).
+    pub fn saved(&mut self, patch: &ProfilePatch) {
+        for field in patch.fields() {
+            if let Some(value) = patch.get(field)
+                && field.get(&self.shown).trim() == value
+            {
+                field.set(&mut self.shown, value.to_owned());
+                field.set(&mut self.baseline, value.to_owned());
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +195,35 @@ mod tests {
             photo_url: Some("ftp://x".into()),
         };
         assert_eq!(bad.validated().expect_err("invalid").field, "photo_url");
+    }
+
+    #[test]
+    fn a_form_follows_the_store_in_untouched_fields_only() {
+        let mut form = ProfileForm::new(&f("Ann", ""));
+        form.input(Field::Name, "Anna".into());
+        // Another device set the photo and, earlier, the name: the photo shows up, the
+        // typing stays, and the save touches the name only.
+        form.follow(&f("Annie", "https://p/1"));
+        assert_eq!(form.shown, f("Anna", "https://p/1"));
+        let patch = form.patch();
+        assert_eq!(patch.fields().collect::<Vec<_>>(), vec![Field::Name]);
+        assert_eq!(
+            patch.apply(&f("Annie", "https://p/2")),
+            f("Anna", "https://p/2")
+        );
+        form.saved(&patch);
+        assert!(form.patch().is_empty());
+        form.follow(&f("Bea", "https://p/3"));
+        assert_eq!(form.shown, f("Bea", "https://p/3"));
+    }
+
+    #[test]
+    fn typing_during_a_save_stays_an_edit() {
+        let mut form = ProfileForm::new(&f("Ann", ""));
+        form.input(Field::Name, "Anna".into());
+        let patch = form.patch();
+        form.input(Field::Name, "Anna B".into());
+        form.saved(&patch);
+        assert_eq!(form.patch().name.as_deref(), Some("Anna B"));
     }
 }

@@ -15,15 +15,16 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use futures_channel::oneshot;
+use outpost_core::patch::ProfilePatch;
 use outpost_core::strategy::{self, ReadError, ReadStrategy, RemoteFailure, Source, WriteStrategy};
 use outpost_core::sync::{
-    Action, Input, LocalRecord, Millis, RequestId, Resolution, SplitMix64, Status, SyncConfig,
-    SyncMachine,
+    Action, Input, LocalRecord, Millis, RequestId, Resolution, SentWrite, SplitMix64, Status,
+    SyncConfig, SyncMachine, new_mutation_id,
 };
 use outpost_core::validate;
-use outpost_core::wire::{ProfileFields, ServerProfile};
+use outpost_core::wire::ServerProfile;
 
-use crate::data::services::{ApiClient, ApiError, Database, DbError, Settings};
+use crate::data::services::{ApiClient, ApiError, Database, DbError, Replaced, Settings};
 use crate::data::sync::channel::{TabChannel, TabMessage};
 use crate::data::sync::lock::{lock_name, with_lock};
 use crate::data::sync::timer::RetryTimer;
@@ -79,6 +80,21 @@ pub enum SaveError {
     /// The server refused the values.
     #[error("{0}")]
     Rejected(String),
+}
+
+/// How often one input is re-applied on top of other writers' newer records before the tab
+/// gives up (each round means another writer committed in between; a handful is plenty).
+const MAX_REAPPLY: usize = 8;
+
+/// What happened to a record this tab tried to commit.
+enum Stored {
+    /// Committed, or there was nothing new to commit, or the store failed (then
+    /// `storage_error` says so).
+    Done,
+    /// Another writer changed the record first; this is what the device holds.
+    Outdated(Box<Option<LocalRecord>>),
+    /// The record was deleted (sign-out in another tab).
+    Removed,
 }
 
 enum Job {
@@ -293,41 +309,50 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         }
     }
 
-    /// Saves new values with the chosen [`WriteStrategy`]. Validation uses the server's rules.
-    /// `SavedOnDevice` is returned only after IndexedDB committed the change.
-    pub async fn save(&self, fields: ProfileFields) -> Result<SaveOutcome, SaveError> {
+    /// Saves the fields the person changed (`patch`, against what the form was filled from)
+    /// with the chosen [`WriteStrategy`]; untouched fields keep whatever the device holds
+    /// now. Validation uses the server's rules. `SavedOnDevice` is returned only after
+    /// IndexedDB committed the change.
+    pub async fn save(&self, patch: ProfilePatch) -> Result<SaveOutcome, SaveError> {
         if self.inner.closed.get() {
             return Err(SaveError::SignedOut);
         }
-        validate::profile(&fields)?;
-        let fields = validate::normalize(&fields);
+        let patch = patch.validated()?;
         let strategy = self.inner.settings.borrow().write_strategy;
         match strategy {
             WriteStrategy::OfflineFirst => {
-                // The form was filled from this tab's copy; another tab may have stored newer
-                // values meanwhile (e.g. while this tab was frozen). Apply only the fields the
-                // person changed on top of what the device holds now.
-                let shown = self.local_fields();
+                // Another tab or the service worker may have stored newer values while this
+                // tab was idle or frozen: the patch goes on top of what the device holds now.
                 self.run(Job::RefreshFromDevice).await;
-                let fields = match (shown, self.local_fields()) {
-                    (Some(shown), Some(now)) if shown != now => ProfileFields {
-                        name: if fields.name != shown.name {
-                            fields.name
-                        } else {
-                            now.name
-                        },
-                        photo_url: if fields.photo_url != shown.photo_url {
-                            fields.photo_url
-                        } else {
-                            now.photo_url
-                        },
-                    },
-                    _ => fields,
-                };
-                self.run(Job::Input(Input::LocalEdit(fields))).await;
-                match self.inner.storage_error.borrow().clone() {
-                    Some(error) => Err(SaveError::Storage(error)),
-                    None => Ok(SaveOutcome::SavedOnDevice),
+                self.run(Job::Input(Input::LocalEdit(patch.clone()))).await;
+                if self.inner.closed.get() {
+                    // Signed out meanwhile (here or in another tab): nothing was stored.
+                    return Err(SaveError::SignedOut);
+                }
+                if let Some(error) = self.inner.storage_error.borrow().clone() {
+                    return Err(SaveError::Storage(error));
+                }
+                let stored = self
+                    .inner
+                    .last_persisted
+                    .borrow()
+                    .as_ref()
+                    .is_some_and(|r| {
+                        patch.fields().all(|f| {
+                            Some(f.get(&r.local)) == patch.get(f)
+                                || r.conflict.as_ref().is_some_and(|c| {
+                                    c.fields.iter().any(|x| {
+                                        x.field == f && Some(x.mine.as_str()) == patch.get(f)
+                                    })
+                                })
+                        })
+                    });
+                if stored {
+                    Ok(SaveOutcome::SavedOnDevice)
+                } else {
+                    Err(SaveError::Storage(DbError::Failed(
+                        "the change did not reach this device's store".to_owned(),
+                    )))
                 }
             }
             WriteStrategy::OnlineOnly => {
@@ -337,15 +362,25 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                     .borrow()
                     .clone()
                     .ok_or(SaveError::SignInRequired)?;
-                let if_match = self
-                    .inner
-                    .machine
-                    .borrow()
-                    .record()
-                    .and_then(|r| r.base.as_ref().map(|b| b.version))
-                    .unwrap_or(1);
+                let (fields, if_match) = {
+                    let machine = self.inner.machine.borrow();
+                    let record = machine.record();
+                    (
+                        patch.apply(&record.map(|r| r.local.clone()).unwrap_or_default()),
+                        record
+                            .and_then(|r| r.base.as_ref().map(|b| b.version))
+                            .unwrap_or(1),
+                    )
+                };
+                validate::profile(&fields)?;
+                let mutation = new_mutation_id(&mut *self.inner.entropy.borrow_mut());
                 self.inner.puts_sent.set(self.inner.puts_sent.get() + 1);
-                match self.inner.api.put_profile(&token, &fields, if_match).await {
+                match self
+                    .inner
+                    .api
+                    .put_profile(&token, &fields, if_match, &mutation)
+                    .await
+                {
                     Ok(profile) => {
                         self.run(Job::AdoptRemote(profile)).await;
                         Ok(SaveOutcome::Synced)
@@ -360,14 +395,6 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                 }
             }
         }
-    }
-
-    fn local_fields(&self) -> Option<ProfileFields> {
-        self.inner
-            .machine
-            .borrow()
-            .record()
-            .map(|r| r.local.clone())
     }
 
     /// Syncs now ("Sync now", local-only refresh).
@@ -456,7 +483,12 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             return Vec::new();
         }
         *self.inner.last_persisted.borrow_mut() = Some(stored.clone());
-        self.handle(Input::Loaded(Some(stored)))
+        let actions = self.step(Input::Loaded(Some(stored))).await;
+        // Adopting another writer's record may leave the status as it was, so no Status
+        // action follows: the views must still show the new values (and a later save must
+        // start from them).
+        self.notify();
+        actions
     }
 
     /// Stops this repository for good (sign-out here or in another tab): the retry timer,
@@ -510,7 +542,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             let next = self.inner.queue.borrow_mut().pop_front();
             let Some((job, done)) = next else { break };
             let actions = match job {
-                Job::Input(input) => self.handle(input),
+                Job::Input(input) => self.step(input).await,
                 Job::AdoptRemote(profile) => self.adopt_remote(profile).await,
                 Job::RefreshFromDevice => self.refresh_from_device().await,
             };
@@ -522,6 +554,48 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             }
         }
         self.inner.draining.set(false);
+    }
+
+    /// Handles one input and commits the record it produced before anything else happens.
+    /// If another writer (a tab, the service worker) changed the stored record since this
+    /// tab last read or wrote it, nothing is written over it: the machine goes back to its
+    /// state before the input, takes over the stored record and handles the input again on
+    /// top of it. The returned actions follow the commit; `Persist` is done.
+    async fn step(&self, input: Input) -> Vec<Action> {
+        for _ in 0..MAX_REAPPLY {
+            let before = self.inner.machine.borrow().clone();
+            let mut actions = self.handle(input.clone());
+            let Some(Action::Persist(record)) = actions.first().cloned() else {
+                return actions;
+            };
+            match self.store(&record).await {
+                Stored::Done => {
+                    actions.remove(0);
+                    self.notify();
+                    return actions;
+                }
+                Stored::Removed => {
+                    // Signed out in another tab: the account's data must not come back.
+                    self.shutdown();
+                    return Vec::new();
+                }
+                Stored::Outdated(held) => {
+                    let held = *held;
+                    *self.inner.machine.borrow_mut() = before;
+                    self.inner
+                        .machine
+                        .borrow_mut()
+                        .adopt(now_ms(), held.clone());
+                    *self.inner.last_persisted.borrow_mut() = held;
+                }
+            }
+        }
+        leptos::logging::error!("the profile on this device kept changing under this tab");
+        *self.inner.storage_error.borrow_mut() = Some(DbError::Failed(
+            "other tabs kept changing the profile; reload this page".to_owned(),
+        ));
+        self.notify();
+        Vec::new()
     }
 
     fn handle(&self, input: Input) -> Vec<Action> {
@@ -537,8 +611,11 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         match strategy::fallback_read(Ok(profile), local.as_ref(), now_ms()) {
             Ok(read) if read.store => {
                 self.inner.source.set(Source::Remote);
-                self.persist(read.record.clone()).await;
-                self.handle(Input::Loaded(Some(read.record)))
+                match self.store(&read.record).await {
+                    Stored::Done => self.step(Input::Loaded(Some(read.record))).await,
+                    // Another writer got there first; the machine's own fetch will settle it.
+                    Stored::Outdated(_) | Stored::Removed => Vec::new(),
+                }
             }
             Ok(read) => {
                 if read.source == Source::Remote {
@@ -550,26 +627,32 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         }
     }
 
-    async fn persist(&self, record: LocalRecord) {
-        if self.inner.closed.get() || self.inner.last_persisted.borrow().as_ref() == Some(&record) {
-            return;
+    /// Commits `record` if the device still holds what this tab last read or wrote.
+    async fn store(&self, record: &LocalRecord) -> Stored {
+        let expected = self.inner.last_persisted.borrow().clone();
+        if self.inner.closed.get() || expected.as_ref() == Some(record) {
+            return Stored::Done;
         }
         match self
             .inner
             .db
-            .save_profile(&self.inner.account, &record)
+            .replace_profile(&self.inner.account, expected.as_ref(), record)
             .await
         {
-            Ok(()) => {
+            Ok(Replaced::Written) => {
                 *self.inner.storage_error.borrow_mut() = None;
-                *self.inner.last_persisted.borrow_mut() = Some(record);
+                *self.inner.last_persisted.borrow_mut() = Some(record.clone());
                 if let Some(channel) = self.inner.channel.borrow().as_ref() {
                     channel.post(&TabMessage::Profile(self.inner.account.clone()));
                 }
+                Stored::Done
             }
+            Ok(Replaced::Outdated(held)) if held.is_none() && expected.is_some() => Stored::Removed,
+            Ok(Replaced::Outdated(held)) => Stored::Outdated(held),
             Err(error) => {
                 leptos::logging::error!("saving the profile on this device failed: {error}");
                 *self.inner.storage_error.borrow_mut() = Some(error);
+                Stored::Done
             }
         }
     }
@@ -584,10 +667,8 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
 
     async fn perform(&self, action: Action) {
         match action {
-            Action::Persist(record) => {
-                self.persist(record).await;
-                self.notify();
-            }
+            // `step` commits the record before any other action; nothing is left to do.
+            Action::Persist(_) => {}
             Action::Status(_) => self.notify(),
             Action::ScheduleRetry { after } => {
                 let repo = self.clone();
@@ -595,17 +676,13 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                     repo.enqueue(Job::Input(Input::TimerFired), None);
                 });
             }
-            Action::SendPut {
-                request,
-                fields,
-                if_match,
-            } => self.spawn_request(request, Some((fields, if_match))),
+            Action::SendPut { request, write } => self.spawn_request(request, Some(write)),
             Action::Fetch { request } => self.spawn_request(request, None),
         }
     }
 
     /// Sends one request under the cross-tab lock and stores its answer before releasing it.
-    fn spawn_request(&self, request: RequestId, put: Option<(ProfileFields, u64)>) {
+    fn spawn_request(&self, request: RequestId, put: Option<SentWrite>) {
         if self.inner.closed.get() {
             return;
         }
@@ -621,31 +698,33 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         });
     }
 
-    async fn exchange(&self, request: RequestId, put: Option<(ProfileFields, u64)>) -> Input {
+    async fn exchange(&self, request: RequestId, put: Option<SentWrite>) -> Input {
         let Some(token) = self.inner.token.borrow().clone() else {
             return Input::Unauthorized { request };
         };
         match put {
-            Some((fields, if_match)) => {
-                // Another tab may have sent this change (or a newer one) while we waited for
-                // the lock: answer from the device store instead of sending it again.
+            Some(write) => {
+                // Another tab (or the service worker) may have sent this very mutation while
+                // we waited for the lock: its stored outcome answers it without a request.
+                // Anything else goes to the server, whose idempotency key makes a repeat
+                // harmless; a 412 made up here could hide an applied write of ours.
                 if let Ok(Some(stored)) = self.inner.db.load_profile(&self.inner.account).await
-                    && let Some(base) = stored.base.filter(|b| b.version > if_match)
+                    && let Some(base) = stored
+                        .base
+                        .filter(|b| b.mutation_id.as_deref() == Some(write.mutation.as_str()))
                 {
-                    return if stored.synchronized && stored.local == fields {
-                        Input::PutAccepted {
-                            request,
-                            profile: base,
-                        }
-                    } else {
-                        Input::PutStale {
-                            request,
-                            current: base,
-                        }
+                    return Input::PutAccepted {
+                        request,
+                        profile: base,
                     };
                 }
                 self.inner.puts_sent.set(self.inner.puts_sent.get() + 1);
-                match self.inner.api.put_profile(&token, &fields, if_match).await {
+                match self
+                    .inner
+                    .api
+                    .put_profile(&token, &write.fields, write.if_match, &write.mutation)
+                    .await
+                {
                     Ok(profile) => {
                         self.inner.source.set(Source::Remote);
                         Input::PutAccepted { request, profile }

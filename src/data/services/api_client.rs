@@ -3,7 +3,8 @@
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use outpost_core::wire::{
-    Credentials, ErrorBody, ProfileFields, ServerProfile, TokenResponse, error_code, etag,
+    Credentials, ErrorBody, IDEMPOTENCY_KEY, ProfileFields, ServerProfile, TokenResponse,
+    error_code, etag,
 };
 use serde::de::DeserializeOwned;
 use web_sys::AbortController;
@@ -70,12 +71,14 @@ pub trait ApiClient {
     async fn sign_out(&self, token: &str) -> Result<(), ApiError>;
     /// `GET /api/profile`.
     async fn get_profile(&self, token: &str) -> Result<ServerProfile, ApiError>;
-    /// `PUT /api/profile` with `If-Match: "<if_match>"`.
+    /// `PUT /api/profile` with `If-Match: "<if_match>"` and `Idempotency-Key: <mutation>`:
+    /// a repeat of an applied mutation answers its original outcome.
     async fn put_profile(
         &self,
         token: &str,
         fields: &ProfileFields,
         if_match: u64,
+        mutation: &str,
     ) -> Result<ServerProfile, ApiError>;
 }
 
@@ -280,9 +283,11 @@ impl ApiClient for ApiClientService {
         token: &str,
         fields: &ProfileFields,
         if_match: u64,
+        mutation: &str,
     ) -> Result<ServerProfile, ApiError> {
         let builder = Self::authorized(Request::put(&self.url("/api/profile")), token)
-            .header("If-Match", &etag(if_match));
+            .header("If-Match", &etag(if_match))
+            .header(IDEMPOTENCY_KEY, mutation);
         json_of(self.send(builder, Some(to_json(fields)?)).await?).await
     }
 }

@@ -8,6 +8,12 @@
 //! Upgrades only add stores, so the data of older versions is kept as it is. Another tab that
 //! opens a newer schema makes this connection close itself (rexie does that on `versionchange`);
 //! the next call reopens it. A save returns only after its transaction committed.
+//!
+//! Every change of a profile record made by the app is a [`Database::replace_profile`]: a
+//! read-compare-write in one readwrite transaction with strict durability
+//! ([`super::strict_write`]), so a writer that read an outdated record never puts its older
+//! state over a newer one; it is told what the device holds now and re-applies its change.
+//! The service worker follows the same rule (`static/sw.js`, `updateRecord`).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -17,6 +23,8 @@ use outpost_core::sync::{ConflictPolicy, LocalRecord};
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use wasm_bindgen::JsValue;
+
+use super::strict_write::{self, TxError};
 
 /// The database's name in this origin.
 pub const DB_NAME: &str = "outpost";
@@ -57,6 +65,14 @@ pub enum DbError {
 }
 
 impl DbError {
+    fn from_tx(error: &TxError) -> Self {
+        match error.name.as_str() {
+            "QuotaExceededError" => DbError::QuotaExceeded,
+            "VersionError" => DbError::Outdated,
+            _ => DbError::Failed(format!("{}: {}", error.name, error.message)),
+        }
+    }
+
     fn from_rexie(error: rexie::Error) -> Self {
         let text = format!("{error:?}");
         if text.contains("QuotaExceeded") {
@@ -102,12 +118,31 @@ impl Default for Settings {
     }
 }
 
+/// The outcome of [`Database::replace_profile`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Replaced {
+    /// The record is stored (committed, strict durability).
+    Written,
+    /// The device held something else than expected (another tab or the service worker
+    /// wrote meanwhile); nothing was written. This is what it holds.
+    Outdated(Box<Option<LocalRecord>>),
+}
+
 /// Local data operations the repository needs.
 pub trait Database {
     /// The profile record of `account`, if this device ever stored one.
     async fn load_profile(&self, account: &str) -> Result<Option<LocalRecord>, DbError>;
-    /// Stores the record; returns once the transaction committed.
+    /// Stores the record whatever the device holds (tests use it to play another writer);
+    /// returns once the transaction committed.
     async fn save_profile(&self, account: &str, record: &LocalRecord) -> Result<(), DbError>;
+    /// Stores `record` only if the device still holds `expected` (what this writer last read
+    /// or wrote), in one readwrite transaction; returns once it committed.
+    async fn replace_profile(
+        &self,
+        account: &str,
+        expected: Option<&LocalRecord>,
+        record: &LocalRecord,
+    ) -> Result<Replaced, DbError>;
     /// Removes the record (sign-out).
     async fn delete_profile(&self, account: &str) -> Result<(), DbError>;
     /// The current session, if any.
@@ -131,6 +166,7 @@ pub trait Database {
 pub struct DatabaseService {
     name: String,
     connection: Rc<RefCell<Option<Rc<Rexie>>>>,
+    strict: Rc<RefCell<Option<Rc<strict_write::Connection>>>>,
 }
 
 impl DatabaseService {
@@ -144,6 +180,7 @@ impl DatabaseService {
         Self {
             name: name.to_owned(),
             connection: Rc::default(),
+            strict: Rc::default(),
         }
     }
 
@@ -173,6 +210,21 @@ impl DatabaseService {
         let db = Rc::new(Self::open_version(&self.name, SCHEMA_VERSION).await?);
         *self.connection.borrow_mut() = Some(db.clone());
         Ok(db)
+    }
+
+    /// The connection for strict read-compare-writes, opened after rexie made the schema.
+    async fn strict(&self) -> Result<Rc<strict_write::Connection>, DbError> {
+        if let Some(c) = self.strict.borrow().as_ref().filter(|c| !c.is_closed()) {
+            return Ok(c.clone());
+        }
+        self.db().await?;
+        let c = Rc::new(
+            strict_write::Connection::open(&self.name)
+                .await
+                .map_err(|e| DbError::from_tx(&e))?,
+        );
+        *self.strict.borrow_mut() = Some(c.clone());
+        Ok(c)
     }
 
     /// Drops the cached connection, so the next call reopens (after another tab upgraded).
@@ -247,6 +299,54 @@ impl Database for DatabaseService {
 
     async fn save_profile(&self, account: &str, record: &LocalRecord) -> Result<(), DbError> {
         self.put(PROFILES, account, record).await
+    }
+
+    async fn replace_profile(
+        &self,
+        account: &str,
+        expected: Option<&LocalRecord>,
+        record: &LocalRecord,
+    ) -> Result<Replaced, DbError> {
+        let value =
+            serde_wasm_bindgen::to_value(record).map_err(|e| DbError::Failed(e.to_string()))?;
+        for attempt in 0..2 {
+            let found = Rc::new(RefCell::new(None::<Option<LocalRecord>>));
+            let (seen, expected, value) = (found.clone(), expected.cloned(), value.clone());
+            let connection = self.strict().await?;
+            let result = connection
+                .update(PROFILES, account, move |current| {
+                    // A stored value this build cannot read counts as "something else".
+                    let current = if current.is_undefined() {
+                        Ok(None)
+                    } else {
+                        serde_wasm_bindgen::from_value::<LocalRecord>(current).map(Some)
+                    };
+                    match current {
+                        Ok(current) if current == expected => Some(value),
+                        Ok(current) => {
+                            *seen.borrow_mut() = Some(current);
+                            None
+                        }
+                        Err(_) => {
+                            *seen.borrow_mut() = Some(None);
+                            None
+                        }
+                    }
+                })
+                .await;
+            match result {
+                Ok(true) => return Ok(Replaced::Written),
+                Ok(false) => {
+                    let held = found.borrow_mut().take().unwrap_or_default();
+                    return Ok(Replaced::Outdated(Box::new(held)));
+                }
+                Err(e) if attempt == 0 && e.name == "InvalidStateError" => {
+                    self.strict.borrow_mut().take();
+                }
+                Err(e) => return Err(DbError::from_tx(&e)),
+            }
+        }
+        Err(DbError::Failed("the device store kept closing".to_owned()))
     }
 
     async fn delete_profile(&self, account: &str) -> Result<(), DbError> {

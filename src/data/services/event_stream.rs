@@ -17,7 +17,23 @@ use super::sse::SseParser;
 pub struct EventStream {
     stopped: Rc<Cell<bool>>,
     controller: Rc<std::cell::RefCell<Option<AbortController>>>,
+    kick: Rc<Cell<bool>>,
 }
+
+/// Ends the stream's reconnect wait at once, with the backoff back at its start: after a
+/// long offline spell the wait has grown to a minute, and the network just came back.
+#[derive(Clone)]
+pub struct ReconnectNow(Rc<Cell<bool>>);
+
+impl ReconnectNow {
+    /// Reconnect now (a no-op while connected).
+    pub fn now(&self) {
+        self.0.set(true);
+    }
+}
+
+/// How often a reconnect wait looks whether it was cut short.
+const KICK_POLL_MS: u32 = 250;
 
 impl EventStream {
     /// Opens the stream at `url` with `token`, calling `on_change` with every new version and
@@ -31,10 +47,12 @@ impl EventStream {
     ) -> Self {
         let stopped = Rc::new(Cell::new(false));
         let controller = Rc::new(std::cell::RefCell::new(None::<AbortController>));
-        let (stop, ctrl) = (stopped.clone(), controller.clone());
+        let kick = Rc::new(Cell::new(false));
+        let (stop, ctrl, kicked) = (stopped.clone(), controller.clone(), kick.clone());
         wasm_bindgen_futures::spawn_local(async move {
             let mut delay_ms = 1_000u32;
             while !stop.get() {
+                kicked.set(false);
                 let abort = AbortController::new().ok();
                 *ctrl.borrow_mut() = abort.clone();
                 let opened = read_once(&url, &token, abort.as_ref(), &on_change, &on_open).await;
@@ -44,14 +62,28 @@ impl EventStream {
                 if opened {
                     delay_ms = 1_000;
                 }
-                gloo_timers::future::TimeoutFuture::new(delay_ms).await;
+                let mut waited = 0;
+                while waited < delay_ms && !stop.get() {
+                    if kicked.replace(false) {
+                        delay_ms = 1_000;
+                        break;
+                    }
+                    gloo_timers::future::TimeoutFuture::new(KICK_POLL_MS).await;
+                    waited += KICK_POLL_MS;
+                }
                 delay_ms = (delay_ms * 2).min(60_000);
             }
         });
         Self {
             stopped,
             controller,
+            kick,
         }
+    }
+
+    /// A handle that cuts the current reconnect wait short (on the `online` event).
+    pub fn reconnect_handle(&self) -> ReconnectNow {
+        ReconnectNow(self.kick.clone())
     }
 
     /// Ends the stream and any reconnect loop.

@@ -11,6 +11,7 @@ pub mod database;
 pub mod event_stream;
 pub mod service_worker;
 pub mod sse;
+pub mod strict_write;
 
 pub use api_client::{ApiClient, ApiClientService, ApiError};
-pub use database::{Database, DatabaseService, DbError, Settings, StoredSession};
+pub use database::{Database, DatabaseService, DbError, Replaced, Settings, StoredSession};

@@ -35,10 +35,26 @@ where
     A: ApiClient + 'static,
     D: Database + 'static,
 {
+    let events = repo.token().map(|token| {
+        let pushed = repo.clone();
+        let reopened = repo.clone();
+        EventStream::open(
+            events_url,
+            token,
+            move |version| pushed.push_received(version),
+            // A change may have happened while the stream was down: check once.
+            move || reopened.became_visible(),
+        )
+    });
+    let reconnect = events.as_ref().map(EventStream::reconnect_handle);
     let mut listeners = Vec::new();
     let online = repo.clone();
     listeners.push(window_event_listener(ev::online, move |_| {
-        online.set_online(true)
+        online.set_online(true);
+        // The push stream's backoff may have grown while offline: reconnect at once.
+        if let Some(reconnect) = &reconnect {
+            reconnect.now();
+        }
     }));
     let offline = repo.clone();
     listeners.push(window_event_listener(ev::offline, move |_| {
@@ -62,17 +78,6 @@ where
         }
     });
 
-    let events = repo.token().map(|token| {
-        let pushed = repo.clone();
-        let reopened = repo.clone();
-        EventStream::open(
-            events_url,
-            token,
-            move |version| pushed.push_received(version),
-            // A change may have happened while the stream was down: check once.
-            move || reopened.became_visible(),
-        )
-    });
     // An `online` event may have fired before these listeners existed.
     repo.set_online(connectivity::is_online());
     let mut triggers = SyncTriggers {

@@ -3,7 +3,8 @@
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
-use outpost_core::validate;
+use outpost_core::merge::Field;
+use outpost_core::patch::ProfileForm;
 
 use super::conflict_dialog::ConflictDialog;
 use super::view_model::UserProfileViewModel;
@@ -25,18 +26,15 @@ pub fn ProfilePage(
                 .unwrap_or_default()
         })
     };
-    // The form starts from the stored values and follows them until the person types.
-    let initial = local();
-    let name = RwSignal::new(initial.name);
-    let photo_url = RwSignal::new(initial.photo_url);
-    let dirty = RwSignal::new(false);
+    // Each field follows the stored values until the person types in it; a save sends only
+    // the fields they changed (see `ProfileForm`).
+    let form = RwSignal::new(ProfileForm::new(&local()));
     Effect::new(move |_| {
-        let fields = local();
-        if !dirty.get_untracked() {
-            name.set(fields.name);
-            photo_url.set(fields.photo_url);
-        }
+        let stored = local();
+        form.update(|f| f.follow(&stored));
     });
+    let name = move || form.with(|f| f.shown.name.clone());
+    let photo_url = move || form.with(|f| f.shown.photo_url.clone());
     let field_error = RwSignal::new(None::<(&'static str, String)>);
     let error_for = move |field: &'static str| {
         move || {
@@ -49,23 +47,16 @@ pub fn ProfilePage(
 
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        let (n, p) = (name.get_untracked(), photo_url.get_untracked());
-        let fields = outpost_core::wire::ProfileFields {
-            name: n.clone(),
-            photo_url: p.clone(),
-        };
-        if let Err(error) = validate::profile(&fields) {
+        let patch = form.with_untracked(ProfileForm::patch);
+        if let Err(error) = patch.validated() {
             field_error.set(Some((error.field, error.message)));
             return;
         }
         field_error.set(None);
         leptos::task::spawn_local(async move {
             // Whatever was typed while the save was under way stays in the form.
-            if vm.save(n.clone(), p.clone()).await.is_ok()
-                && name.get_untracked() == n
-                && photo_url.get_untracked() == p
-            {
-                dirty.set(false);
+            if vm.save(patch.clone()).await.is_ok() {
+                form.update(|f| f.saved(&patch));
             }
         });
     };
@@ -73,7 +64,8 @@ pub fn ProfilePage(
     let photo_broken = RwSignal::new(false);
     let shown = move || local();
     let on_choice = Callback::new(move |choice| {
-        dirty.set(false);
+        // The choice settles the fields: the form follows the record again.
+        form.update(|f| f.baseline = f.shown.clone());
         vm.resolve(choice);
     });
     let confirm_sign_out = RwSignal::new(false);
@@ -155,13 +147,10 @@ pub fn ProfilePage(
                     type="text"
                     autocomplete="name"
                     maxlength="200"
-                    prop:value=move || name.get()
+                    prop:value=name
                     aria-invalid=move || error_for("name")().is_some().to_string()
                     aria-describedby="name-error"
-                    on:input=move |ev| {
-                        dirty.set(true);
-                        name.set(event_target_value(&ev));
-                    }
+                    on:input=move |ev| form.update(|f| f.input(Field::Name, event_target_value(&ev)))
                 />
                 <p id="name-error" class="field-error" role="alert">{error_for("name")}</p>
                 <label for="photo_url">"Photo URL"</label>
@@ -171,13 +160,12 @@ pub fn ProfilePage(
                     type="url"
                     inputmode="url"
                     placeholder="https://…"
-                    prop:value=move || photo_url.get()
+                    prop:value=photo_url
                     aria-invalid=move || error_for("photo_url")().is_some().to_string()
                     aria-describedby="photo-error"
                     on:input=move |ev| {
-                        dirty.set(true);
                         photo_broken.set(false);
-                        photo_url.set(event_target_value(&ev));
+                        form.update(|f| f.input(Field::PhotoUrl, event_target_value(&ev)));
                     }
                 />
                 <p id="photo-error" class="field-error" role="alert">{error_for("photo_url")}</p>

@@ -6,8 +6,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use leptos::prelude::*;
+use outpost_core::patch::ProfilePatch;
 use outpost_core::sync::Resolution;
-use outpost_core::wire::ProfileFields;
 
 use crate::data::repositories::{
     ProfileState, SaveError, SaveOutcome, SessionError, SessionRepository, UserProfileRepository,
@@ -129,11 +129,11 @@ impl UserProfileViewModel {
         });
     }
 
-    /// Saves new values with the chosen strategy (the seed's `save()`); the notice says
+    /// Saves the changed fields with the chosen strategy (the seed's `save()`); the notice says
     /// whether they are on this device or on the server.
-    pub async fn save(&self, name: String, photo_url: String) -> Result<SaveOutcome, SaveError> {
+    pub async fn save(&self, patch: ProfilePatch) -> Result<SaveOutcome, SaveError> {
         self.saving.set(true);
-        let result = self.repo().save(ProfileFields { name, photo_url }).await;
+        let result = self.repo().save(patch).await;
         self.saving.set(false);
         if result == Ok(SaveOutcome::SavedOnDevice) {
             // If every tab closes before the sync, the service worker sends it.

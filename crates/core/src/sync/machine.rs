@@ -388,6 +388,24 @@ impl SyncMachine {
         false
     }
 
+    /// Takes over what the device store holds now, found when a write of this machine's
+    /// record was refused because another writer (a tab, the service worker) changed the
+    /// store first. No actions: the shell then hands the machine the input it was handling
+    /// again, which is re-applied on top of the fresh record.
+    pub fn adopt(&mut self, now: Millis, record: Option<LocalRecord>) {
+        match record {
+            Some(record) => {
+                self.loaded(now, Some(record));
+            }
+            None => {
+                // The record was removed (signed out elsewhere): start from nothing.
+                if self.in_flight.is_none() {
+                    self.record = None;
+                }
+            }
+        }
+    }
+
     fn loaded(&mut self, now: Millis, record: Option<LocalRecord>) -> bool {
         if !self.started {
             self.started = true;

@@ -1,0 +1,158 @@
+//! One record's read-compare-write in a single IndexedDB readwrite transaction with
+//! `durability: "strict"` (committed to disk, not only to the OS cache, before `complete`).
+//!
+//! rexie offers neither transaction options nor a way to run code between a read and a write
+//! of one transaction, so this uses the IndexedDB API directly. The compare runs inside the
+//! read's `success` handler and the write is issued there, synchronously: the transaction is
+//! still active, and no other writer (another tab, the service worker) can slip in between.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use js_sys::{Function, Promise};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    DomException, IdbDatabase, IdbOpenDbRequest, IdbTransactionDurability, IdbTransactionMode,
+    IdbTransactionOptions,
+};
+
+/// Why a transaction failed: the DOMException's name (`QuotaExceededError`, ...) and message.
+#[derive(Clone, Debug)]
+pub struct TxError {
+    /// The exception's name.
+    pub name: String,
+    /// Its message.
+    pub message: String,
+}
+
+impl TxError {
+    fn from_js(value: &JsValue) -> Self {
+        match value.dyn_ref::<DomException>() {
+            Some(e) => Self {
+                name: e.name(),
+                message: e.message(),
+            },
+            None => Self {
+                name: "Error".to_owned(),
+                message: format!("{value:?}"),
+            },
+        }
+    }
+}
+
+/// A connection of its own, closed when another tab upgrades the schema (so the upgrade is
+/// never blocked by it); the next write then opens a new one.
+pub struct Connection {
+    db: IdbDatabase,
+    closed: Rc<Cell<bool>>,
+    _on_versionchange: Closure<dyn FnMut()>,
+}
+
+impl Connection {
+    /// Opens `name` at its current version. The schema must exist already (the caller opens
+    /// it through rexie first), or this would create an empty database.
+    pub async fn open(name: &str) -> Result<Self, TxError> {
+        let factory = web_sys::window()
+            .and_then(|w| w.indexed_db().ok().flatten())
+            .ok_or_else(|| TxError {
+                name: "UnknownError".to_owned(),
+                message: "IndexedDB is not available".to_owned(),
+            })?;
+        let request: IdbOpenDbRequest = factory.open(name).map_err(|e| TxError::from_js(&e))?;
+        let opened = Promise::new(&mut |resolve: Function, reject: Function| {
+            request.set_onsuccess(Some(&resolve));
+            request.set_onerror(Some(&reject));
+        });
+        JsFuture::from(opened).await.map_err(|_| {
+            let error = request.error().ok().flatten();
+            error.map_or_else(
+                || TxError::from_js(&JsValue::UNDEFINED),
+                |e| TxError::from_js(&e),
+            )
+        })?;
+        let db: IdbDatabase = request
+            .result()
+            .and_then(|r| r.dyn_into())
+            .map_err(|e| TxError::from_js(&e))?;
+        let closed = Rc::new(Cell::new(false));
+        let on_versionchange = {
+            let (db, closed) = (db.clone(), closed.clone());
+            Closure::<dyn FnMut()>::new(move || {
+                closed.set(true);
+                db.close();
+            })
+        };
+        db.set_onversionchange(Some(on_versionchange.as_ref().unchecked_ref()));
+        Ok(Self {
+            db,
+            closed,
+            _on_versionchange: on_versionchange,
+        })
+    }
+
+    /// Whether another tab's upgrade closed this connection.
+    pub fn is_closed(&self) -> bool {
+        self.closed.get()
+    }
+
+    /// Reads `key` of `store`, calls `change` with the stored value (`undefined` if none)
+    /// and puts what it returns, if anything, all in one strict readwrite transaction.
+    /// Resolves once the transaction completed: `true` when a value was written.
+    pub async fn update(
+        &self,
+        store: &str,
+        key: &str,
+        change: impl FnOnce(JsValue) -> Option<JsValue> + 'static,
+    ) -> Result<bool, TxError> {
+        let options = IdbTransactionOptions::new();
+        options.set_durability(IdbTransactionDurability::Strict);
+        let tx = self
+            .db
+            .transaction_with_str_and_mode_and_options(
+                store,
+                IdbTransactionMode::Readwrite,
+                &options,
+            )
+            .map_err(|e| TxError::from_js(&e))?;
+        let object_store = tx.object_store(store).map_err(|e| TxError::from_js(&e))?;
+        let key = JsValue::from_str(key);
+        let read = object_store.get(&key).map_err(|e| TxError::from_js(&e))?;
+        let wrote = Rc::new(Cell::new(false));
+        let put_error = Rc::new(RefCell::new(None::<TxError>));
+        let mut change = Some(change);
+        let on_read = {
+            let (read, wrote, put_error) = (read.clone(), wrote.clone(), put_error.clone());
+            Closure::<dyn FnMut()>::new(move || {
+                let current = read.result().unwrap_or(JsValue::UNDEFINED);
+                if let Some(next) = change.take().and_then(|change| change(current)) {
+                    match object_store.put_with_key(&next, &key) {
+                        Ok(_) => wrote.set(true),
+                        Err(e) => *put_error.borrow_mut() = Some(TxError::from_js(&e)),
+                    }
+                }
+            })
+        };
+        read.set_onsuccess(Some(on_read.as_ref().unchecked_ref()));
+        let done = Promise::new(&mut |resolve: Function, reject: Function| {
+            tx.set_oncomplete(Some(&resolve));
+            tx.set_onabort(Some(&reject));
+        });
+        let outcome = JsFuture::from(done).await;
+        drop(on_read);
+        if let Some(error) = put_error.borrow_mut().take() {
+            return Err(error);
+        }
+        match outcome {
+            Ok(_) => Ok(wrote.get()),
+            Err(_) => Err(tx.error().map_or_else(
+                || TxError {
+                    name: "AbortError".to_owned(),
+                    message: "the transaction was aborted".to_owned(),
+                },
+                |e| TxError::from_js(&e),
+            )),
+        }
+    }
+}

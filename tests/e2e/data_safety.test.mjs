@@ -1,0 +1,146 @@
+// Data safety in the real browser (issue: per-field saves, exactly-once writes): each test is
+// a way data was lost or shown wrongly before, driven through the UI against the real server.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { useServerAndBrowser, waitFor } from "./lib/harness.mjs";
+import {
+  newUsername, signUp, signIn, saveName, waitForStatus, apiToken, apiProfile, apiPut,
+} from "./lib/app.mjs";
+
+const env = useServerAndBrowser({ before, after });
+
+const nameBox = (page) => page.getByRole("textbox", { name: "Name", exact: true });
+const photoBox = (page) => page.getByRole("textbox", { name: "Photo URL", exact: true });
+
+/** The version the server holds now. */
+async function currentVersion(url, token) {
+  const current = await apiProfile(url, token);
+  return current.version;
+}
+
+test("a field the person did not touch follows another device's change, and Save keeps it", async () => {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  const username = newUsername("stale");
+  await page.goto(env.server.url);
+  await signUp(page, username);
+  await waitForStatus(page, "synced");
+  const token = await apiToken(env.server.url, username);
+
+  // The person starts typing a name; meanwhile another device sets the photo (pushed here).
+  await nameBox(page).fill("Typed on this device");
+  await apiPut(env.server.url, token, { photo_url: "https://example.com/other-device.png" });
+  await waitFor(async () => (await photoBox(page).inputValue()) === "https://example.com/other-device.png",
+    "the untouched Photo URL field to follow the pushed change");
+  assert.equal(await nameBox(page).inputValue(), "Typed on this device", "the typing stays");
+
+  await page.getByRole("button", { name: "Save" }).click();
+  await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Typed on this device",
+    "the server to hold the new name");
+  await waitForStatus(page, "synced");
+  const server = await apiProfile(env.server.url, token);
+  assert.equal(server.photo_url, "https://example.com/other-device.png", "the other device's photo survives");
+  assert.equal(await page.getByRole("dialog").count(), 0, "no conflict");
+  await context.close();
+});
+
+test("a name typed before the first answer arrives keeps the photo the server had", async () => {
+  const username = newUsername("first");
+  const setup = await env.browser.newContext();
+  const first = await setup.newPage();
+  await first.goto(env.server.url);
+  await signUp(first, username);
+  await setup.close();
+  const token = await apiToken(env.server.url, username);
+  await apiPut(env.server.url, token, { photo_url: "https://example.com/kept.png" });
+
+  // A new device whose first GET of the profile is held back while the person types.
+  const context = await env.browser.newContext({ serviceWorkers: "block" });
+  const page = await context.newPage();
+  let release;
+  const released = new Promise((r) => { release = r; });
+  await page.route("**/api/profile", async (route) => {
+    if (route.request().method() === "GET") await released;
+    await route.continue();
+  });
+  await page.goto(env.server.url);
+  await signIn(page, username);
+  await saveName(page, "Named before the first answer");
+  await page.getByText("Saved on this device.", { exact: true }).waitFor();
+  release();
+
+  await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Named before the first answer",
+    "the server to hold the new name");
+  await waitForStatus(page, "synced");
+  assert.equal((await apiProfile(env.server.url, token)).photo_url, "https://example.com/kept.png");
+  assert.equal(await photoBox(page).inputValue(), "https://example.com/kept.png");
+  await context.close();
+});
+
+test("a write whose answer was lost is not taken for another device's change", async () => {
+  const context = await env.browser.newContext({ serviceWorkers: "block" });
+  const page = await context.newPage();
+  const username = newUsername("lost");
+  await page.goto(env.server.url);
+  await signUp(page, username);
+  await waitForStatus(page, "synced");
+  const token = await apiToken(env.server.url, username);
+  const keys = [];
+  let dropped = false;
+  await page.route("**/api/profile", async (route) => {
+    const request = route.request();
+    if (request.method() !== "PUT") return route.continue();
+    keys.push(request.headers()["idempotency-key"]);
+    if (dropped) return route.continue();
+    // The write reaches the server and commits; its answer never reaches the page.
+    dropped = true;
+    await route.fetch();
+    await route.abort("connectionreset");
+  });
+
+  await saveName(page, "First save");
+  await waitFor(async () => (await apiProfile(env.server.url, token)).name === "First save", "the first write to commit");
+  await saveName(page, "Second save");
+  await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Second save",
+    "the second save to reach the server");
+  await waitForStatus(page, "synced");
+  assert.equal(await page.getByRole("dialog").count(), 0, "no conflict with its own write");
+  // One version per save: the lost write was repeated with its key and answered, not redone.
+  assert.equal(await currentVersion(env.server.url, token), 3);
+  assert.equal(keys[0], keys[1], "the lost write was sent again with the same Idempotency-Key");
+  assert.match(keys[0], /^[0-9a-f]{32}$/);
+  assert.notEqual(keys.at(-1), keys[0], "the newer save is a new mutation");
+  await context.close();
+});
+
+test("two tabs offline: a save in one shows in the other, whose next save keeps it", async () => {
+  const context = await env.browser.newContext();
+  const tab1 = await context.newPage();
+  const username = newUsername("tabs");
+  await tab1.goto(env.server.url);
+  await signUp(tab1, username);
+  const tab2 = await context.newPage();
+  await tab2.goto(env.server.url);
+  await nameBox(tab2).waitFor();
+  await waitForStatus(tab1, "synced");
+  await waitForStatus(tab2, "synced");
+
+  await context.setOffline(true);
+  await waitForStatus(tab1, "synced", "offline");
+  await saveName(tab2, "Named in tab two");
+  await waitFor(async () => (await nameBox(tab1).inputValue()) === "Named in tab two", "tab one to show tab two's save");
+  await waitForStatus(tab1, "pending", "offline");
+
+  await photoBox(tab1).fill("https://example.com/tab-one.png");
+  await tab1.getByRole("button", { name: "Save" }).click();
+  await tab1.getByText("Saved on this device.", { exact: true }).waitFor();
+  await context.setOffline(false);
+  const token = await apiToken(env.server.url, username);
+  await waitFor(async () => {
+    const p = await apiProfile(env.server.url, token);
+    return p.name === "Named in tab two" && p.photo_url === "https://example.com/tab-one.png";
+  }, "the server to hold both tabs' saves");
+  await waitForStatus(tab1, "synced");
+  await waitForStatus(tab2, "synced");
+  await context.close();
+});
