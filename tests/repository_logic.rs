@@ -284,3 +284,61 @@ async fn a_refused_change_is_kept_and_the_reason_shown_without_a_retry_storm() {
         "Odd"
     );
 }
+
+#[wasm_bindgen_test]
+async fn a_save_cut_short_by_a_sign_out_elsewhere_is_not_reported_as_saved() {
+    let api = FakeApi::new("fay", "t");
+    let db = FakeDatabase::default();
+    let repo = UserProfileRepository::new(
+        api.clone(),
+        db.clone(),
+        "fay".into(),
+        Some("t".into()),
+        Settings::default(),
+    );
+    repo.start(true).await.unwrap();
+    eventually("synced", || repo.state().status.state == SyncState::Synced).await;
+    let before = db.load_profile("fay").await.unwrap();
+    // Another tab's sign-out reaches this tab while its save waits in the queue.
+    let closing = repo.clone();
+    wasm_bindgen_futures::spawn_local(async move { closing.shutdown() });
+    assert_eq!(
+        repo.save(ProfilePatch::all(&fields("Never stored"))).await,
+        Err(SaveError::SignedOut)
+    );
+    assert_eq!(db.load_profile("fay").await.unwrap(), before);
+}
+
+#[wasm_bindgen_test]
+async fn switching_account_keeps_unsynced_changes_and_removes_synchronized_leftovers() {
+    use outpost::data::repositories::SessionRepository;
+    use outpost::data::services::StoredSession;
+
+    let api = FakeApi::new("bob", "t");
+    let db = FakeDatabase::default();
+    let sessions = SessionRepository::new(api.clone(), db.clone());
+    // Ann's session ended with a change the server never confirmed.
+    db.save_session(&StoredSession {
+        account: "ann".into(),
+        token: None,
+    })
+    .await
+    .unwrap();
+    let unsent = LocalRecord::from_local_edit(fields("Unsent"), vec![Field::Name], 1);
+    db.save_profile("ann", &unsent).await.unwrap();
+    assert_eq!(
+        sessions.unsynced_other_account("bob").await,
+        Some("ann".into())
+    );
+    assert_eq!(sessions.unsynced_other_account("ann").await, None);
+    sessions.sign_in("bob", "password123", false).await.unwrap();
+    assert_eq!(db.load_profile("ann").await.unwrap(), Some(unsent.clone()));
+
+    // Bob's copy is synchronized: the next person's sign-in removes it, and keeps Ann's.
+    let synced = LocalRecord::from_server(api.0.borrow().profile.clone(), 2);
+    db.save_profile("bob", &synced).await.unwrap();
+    assert_eq!(sessions.unsynced_other_account("cat").await, None);
+    sessions.sign_in("cat", "password123", false).await.unwrap();
+    assert_eq!(db.load_profile("bob").await.unwrap(), None);
+    assert_eq!(db.load_profile("ann").await.unwrap(), Some(unsent));
+}

@@ -86,7 +86,14 @@ pub fn App() -> impl IntoView {
     });
 
     let on_signed_in = Callback::new(open_session);
-    let on_signed_out = Callback::new(move |()| phase.set(Phase::SignedOut));
+    // Signing out is reported twice (the page, and the repository closing): setting the phase
+    // again would rebuild the sign-in page and drop what the person already typed into it.
+    let signed_out = move || {
+        if !matches!(phase.get_untracked(), Phase::SignedOut) {
+            phase.set(Phase::SignedOut);
+        }
+    };
+    let on_signed_out = Callback::new(move |()| signed_out());
     let on_settings = Callback::new(move |next: Settings| {
         if let Phase::SignedIn(vm) = phase.get_untracked() {
             vm.apply_settings(next.clone());
@@ -101,7 +108,7 @@ pub fn App() -> impl IntoView {
         if let Phase::SignedIn(vm) = phase.get()
             && vm.state.with(|s| s.closed)
         {
-            phase.set(Phase::SignedOut);
+            signed_out();
         }
     });
     let profile = Signal::derive(move || match phase.get() {

@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { useServerAndBrowser, waitFor } from "./lib/harness.mjs";
 import {
-  newUsername, signUp, signIn, saveName, waitForStatus, apiToken, apiProfile, apiPut,
+  PASSWORD, newUsername, signUp, signIn, saveName, waitForStatus, apiToken, apiProfile, apiPut, readAppStore,
 } from "./lib/app.mjs";
 
 const env = useServerAndBrowser({ before, after });
@@ -142,5 +142,52 @@ test("two tabs offline: a save in one shows in the other, whose next save keeps 
   }, "the server to hold both tabs' saves");
   await waitForStatus(tab1, "synced");
   await waitForStatus(tab2, "synced");
+  await context.close();
+});
+
+test("signing in as another account warns, keeps the first account's unsent change and stops its tabs", async () => {
+  const context = await env.browser.newContext({ serviceWorkers: "block" });
+  // A tab left on the sign-in page from before anyone signed in on this browser.
+  const other = await context.newPage();
+  await other.goto(env.server.url);
+  await other.getByRole("button", { name: "Create account" }).waitFor();
+
+  const tab = await context.newPage();
+  const alice = newUsername("alice");
+  await tab.goto(env.server.url);
+  await signUp(tab, alice);
+  await waitForStatus(tab, "synced");
+  // Alice's writes cannot reach the server: her change waits on the device.
+  await tab.route("**/api/profile", (route) =>
+    route.request().method() === "PUT" ? route.abort("connectionrefused") : route.continue());
+  await saveName(tab, "Alice, not sent yet");
+  await tab.getByText("Saved on this device.", { exact: true }).waitFor();
+
+  const bob = newUsername("bob");
+  await other.getByRole("textbox", { name: "Username" }).fill(bob);
+  await other.getByRole("textbox", { name: "Password" }).fill(PASSWORD);
+  await other.getByRole("button", { name: "Create account" }).click();
+  const warning = other.getByRole("alertdialog");
+  await warning.waitFor();
+  assert.match(await warning.textContent(), new RegExp(`Changes made as ${alice} have not reached the server`));
+  await waitFor(async () => (await other.evaluate(() => document.activeElement?.textContent?.trim())) === "Cancel",
+    "focus on the safe choice");
+  await warning.getByRole("button", { name: "Sign in anyway" }).click();
+  await nameBox(other).waitFor();
+
+  // Alice's tab stops instead of writing her data back, and her change is still here.
+  await tab.getByRole("button", { name: "Create account" }).waitFor();
+  const kept = await readAppStore(other, "profiles", "get", alice);
+  assert.equal(kept.local.name, "Alice, not sent yet");
+  assert.equal(kept.synchronized, false);
+
+  // Bob signs out (nothing pending, so no warning); Alice signs in again and her change is sent.
+  await waitForStatus(other, "synced");
+  await other.getByRole("button", { name: "Sign out" }).click();
+  await signIn(other, alice);
+  const token = await apiToken(env.server.url, alice);
+  await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Alice, not sent yet",
+    "Alice's change to reach the server");
+  await waitForStatus(other, "synced");
   await context.close();
 });

@@ -2,7 +2,7 @@
 
 use outpost_core::patch::ProfilePatch;
 use outpost_core::sync::{
-    Action, ConflictPolicy, Field, FieldConflict, Input, LocalRecord, Millis, RequestId,
+    Action, Conflict, ConflictPolicy, Field, FieldConflict, Input, LocalRecord, Millis, RequestId,
     Resolution, SentWrite, SyncConfig, SyncMachine, SyncState, backoff_ceiling,
 };
 use outpost_core::wire::{ProfileFields, ServerProfile};
@@ -63,6 +63,15 @@ impl T {
         });
         assert_eq!(t.m.status().state, SyncState::Synced);
         t
+    }
+
+    /// The person answers the conflict the status shows (or a made-up one if none).
+    fn answer(&mut self, choice: Resolution) -> Vec<Action> {
+        let seen = self.m.status().conflict.unwrap_or(Conflict {
+            fields: Vec::new(),
+            remote: server("none", "", 0),
+        });
+        self.go(Input::Resolve { choice, seen })
     }
 
     fn state(&self) -> SyncState {
@@ -253,7 +262,7 @@ fn true_conflict_asks_and_is_persisted() {
 #[test]
 fn resolve_keep_mine_sends_mine_against_the_remote() {
     let (mut t, _) = into_conflict(ConflictPolicy::Ask);
-    let a = t.go(Input::Resolve(Resolution::KeepMine));
+    let a = t.answer(Resolution::KeepMine);
     assert_eq!(
         put(&a).map(|p| (p.1, p.2)),
         Some((fields("bob", "https://x/p"), 4))
@@ -265,7 +274,7 @@ fn resolve_keep_mine_sends_mine_against_the_remote() {
 fn resolve_use_theirs_is_synced_without_a_write() {
     let (mut t, a0) = into_conflict(ConflictPolicy::Ask);
     assert!(persisted(&a0).is_some());
-    let a = t.go(Input::Resolve(Resolution::UseTheirs));
+    let a = t.answer(Resolution::UseTheirs);
     assert_eq!(requests(&a), 0);
     assert!(persisted(&a).expect("persist").synchronized);
     assert_eq!(t.state(), SyncState::Synced);
@@ -274,7 +283,7 @@ fn resolve_use_theirs_is_synced_without_a_write() {
 #[test]
 fn resolve_edit_sends_the_edited_values() {
     let (mut t, _) = into_conflict(ConflictPolicy::Ask);
-    let a = t.go(Input::Resolve(Resolution::Edit(fields(
+    let a = t.answer(Resolution::Edit(ProfilePatch::all(&fields(
         "dan",
         "https://x/p",
     ))));
@@ -283,7 +292,32 @@ fn resolve_edit_sends_the_edited_values() {
         Some((fields("dan", "https://x/p"), 4))
     );
     // A second resolution without a conflict is ignored.
-    assert_eq!(requests(&t.go(Input::Resolve(Resolution::UseTheirs))), 0);
+    assert_eq!(requests(&t.answer(Resolution::UseTheirs)), 0);
+}
+
+#[test]
+fn a_choice_made_on_a_conflict_that_changed_meanwhile_is_asked_again() {
+    let (mut t, _) = into_conflict(ConflictPolicy::Ask);
+    let seen = t.m.status().conflict.expect("conflict");
+    // Another tab's edit reaches the machine before the choice does.
+    t.go(Input::LocalEdit(ProfilePatch::all(&fields("eve", ""))));
+    let now = t.m.status().conflict.expect("still a conflict");
+    assert_ne!(now, seen);
+    let a = t.go(Input::Resolve {
+        choice: Resolution::UseTheirs,
+        seen: seen.clone(),
+    });
+    assert_eq!(requests(&a), 0);
+    assert_eq!(
+        t.m.status().conflict,
+        Some(now),
+        "the person is asked again"
+    );
+    assert_eq!(
+        t.record().local.name,
+        "eve",
+        "the newer edit is not thrown away"
+    );
 }
 
 #[test]

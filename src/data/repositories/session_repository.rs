@@ -6,6 +6,7 @@ use outpost_core::validate;
 use outpost_core::wire::Credentials;
 
 use crate::data::services::{ApiClient, ApiError, Database, DbError, StoredSession};
+use crate::data::sync::channel::{TabChannel, TabMessage};
 
 /// The meta key remembering the answer of `navigator.storage.persist()`.
 pub const PERSIST_KEY: &str = "storage-persisted";
@@ -69,6 +70,23 @@ impl<A: ApiClient, D: Database> SessionRepository<A, D> {
         self.db.load_session().await
     }
 
+    /// The account of the session on this device, if it is not `username` and holds changes
+    /// the server has not confirmed: signing in as `username` keeps them on this device (they
+    /// are sent when that account signs in again), and the sign-in page says so first.
+    pub async fn unsynced_other_account(&self, username: &str) -> Option<String> {
+        let previous = self.db.load_session().await.ok().flatten()?;
+        if previous.account == username.trim() {
+            return None;
+        }
+        let record = self
+            .db
+            .load_profile(&previous.account)
+            .await
+            .ok()
+            .flatten()?;
+        record.has_unsynced_changes().then_some(previous.account)
+    }
+
     /// Creates an account (or signs in, with `create == false`) and stores the session.
     pub async fn sign_in(
         &self,
@@ -88,9 +106,15 @@ impl<A: ApiClient, D: Database> SessionRepository<A, D> {
         };
         let previous = self.db.load_session().await?;
         if let Some(previous) = previous.filter(|p| p.account != credentials.username) {
-            // Another account's leftovers (a session that ended without sign-out): a new
-            // person must not be able to read them.
-            self.db.delete_profile(&previous.account).await?;
+            // Tabs still open as that account stop, so they write nothing back.
+            TabChannel::open(|_| {}).post(&TabMessage::SignedOut(previous.account.clone()));
+            // Another account's leftovers: a new person must not be able to read them, but
+            // changes the server has not confirmed are never deleted; they wait for that
+            // account's next sign-in on this device.
+            let record = self.db.load_profile(&previous.account).await?;
+            if !record.is_some_and(|r| r.has_unsynced_changes()) {
+                self.db.delete_profile(&previous.account).await?;
+            }
         }
         let session = StoredSession {
             account: credentials.username,

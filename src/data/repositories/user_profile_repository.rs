@@ -18,8 +18,8 @@ use futures_channel::oneshot;
 use outpost_core::patch::ProfilePatch;
 use outpost_core::strategy::{self, ReadError, ReadStrategy, RemoteFailure, Source, WriteStrategy};
 use outpost_core::sync::{
-    Action, Input, LocalRecord, Millis, RequestId, Resolution, SentWrite, SplitMix64, Status,
-    SyncConfig, SyncMachine, new_mutation_id,
+    Action, Conflict, Input, LocalRecord, Millis, RequestId, Resolution, SentWrite, SplitMix64,
+    Status, SyncConfig, SyncMachine, new_mutation_id,
 };
 use outpost_core::validate;
 use outpost_core::wire::ServerProfile;
@@ -403,8 +403,8 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
     }
 
     /// The person's answer to a conflict.
-    pub async fn resolve(&self, resolution: Resolution) {
-        self.run(Job::Input(Input::Resolve(resolution))).await;
+    pub async fn resolve(&self, choice: Resolution, seen: Conflict) {
+        self.run(Job::Input(Input::Resolve { choice, seen })).await;
     }
 
     /// The browser went online or offline.
@@ -471,7 +471,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             .machine
             .borrow()
             .record()
-            .is_some_and(|r| !r.synchronized || r.conflict.is_some())
+            .is_some_and(LocalRecord::has_unsynced_changes)
     }
 
     /// Adopts what another tab stored since this tab last wrote or read (runs in the queue).
@@ -582,10 +582,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                 Stored::Outdated(held) => {
                     let held = *held;
                     *self.inner.machine.borrow_mut() = before;
-                    self.inner
-                        .machine
-                        .borrow_mut()
-                        .adopt(now_ms(), held.clone());
+                    self.inner.machine.borrow_mut().adopt(held.clone());
                     *self.inner.last_persisted.borrow_mut() = held;
                 }
             }

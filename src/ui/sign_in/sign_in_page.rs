@@ -22,8 +22,10 @@ pub fn SignInPage(
     let busy = RwSignal::new(false);
     // Which button submitted the form: "Sign in" (Enter) or "Create account".
     let create = RwSignal::new(false);
+    // Another account's unsynced changes on this device, shown before switching accounts.
+    let switching_from = RwSignal::new(None::<String>);
 
-    let submit = move || {
+    let submit = move |confirmed: bool| {
         let (user, pass) = (username.get_untracked(), password.get_untracked());
         if let Err(e) = validate::username(user.trim()).and_then(|_| validate::password(&pass)) {
             error.set(Some((Some(e.field), e.message)));
@@ -34,6 +36,12 @@ pub fn SignInPage(
         let sessions = sessions.get_value();
         let creating = create.get_untracked();
         leptos::task::spawn_local(async move {
+            if !confirmed && let Some(other) = sessions.unsynced_other_account(&user).await {
+                busy.set(false);
+                switching_from.set(Some(other));
+                return;
+            }
+            switching_from.set(None);
             let result = sessions.sign_in(&user, &pass, creating).await;
             busy.set(false);
             match result {
@@ -48,8 +56,17 @@ pub fn SignInPage(
     };
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        submit();
+        submit(false);
     };
+    // The warning takes focus on its safe choice when it opens, as the sign-out one does.
+    let cancel_button = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        if switching_from.with(Option::is_some)
+            && let Some(button) = cancel_button.get()
+        {
+            let _ = button.focus();
+        }
+    });
     let field_error = move |field: &'static str| {
         move || {
             error
@@ -103,6 +120,34 @@ pub fn SignInPage(
                         .map(|(_, m)| view! { <p class="notice error" role="alert">{m}</p> })
                 }}
             </form>
+            {move || {
+                switching_from
+                    .get()
+                    .map(|other| {
+                        view! {
+                            <div class="confirm" role="alertdialog" aria-labelledby="switch-title" aria-describedby="switch-help">
+                                <h2 id="switch-title">"Switch account with unsynced changes?"</h2>
+                                <p id="switch-help">
+                                    "Changes made as " {other.clone()}
+                                    " have not reached the server yet. They stay on this device and are sent when "
+                                    {other.clone()} " signs in here again."
+                                </p>
+                                <div class="actions">
+                                    <button type="button" on:click=move |_| submit(true)>
+                                        "Sign in anyway"
+                                    </button>
+                                    <button
+                                        type="button"
+                                        node_ref=cancel_button
+                                        on:click=move |_| switching_from.set(None)
+                                    >
+                                        "Cancel"
+                                    </button>
+                                </div>
+                            </div>
+                        }
+                    })
+            }}
         </section>
     }
 }

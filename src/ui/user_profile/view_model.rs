@@ -163,10 +163,13 @@ impl UserProfileViewModel {
         self.repo().sync();
     }
 
-    /// The person's answer to a conflict.
-    pub fn resolve(&self, resolution: Resolution) {
+    /// The person's answer to the conflict on screen.
+    pub fn resolve(&self, choice: Resolution) {
+        let Some(seen) = self.state.with_untracked(|s| s.status.conflict.clone()) else {
+            return;
+        };
         let repo = self.repo();
-        leptos::task::spawn_local(async move { repo.resolve(resolution).await });
+        leptos::task::spawn_local(async move { repo.resolve(choice, seen).await });
     }
 
     /// Whether signing out now would delete changes the server has not got.

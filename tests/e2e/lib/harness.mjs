@@ -25,9 +25,9 @@ const SERVER_BIN = process.env.OUTPOST_SERVER_BIN ?? join(ROOT, "target/debug/ou
 
 /**
  * Starts the real server with a temporary database. Resolves once `/healthz` answers.
- * `dist` defaults to the release build of the app in `dist/`.
+ * `dist` defaults to the release build of the app in `dist/` (or `$OUTPOST_E2E_DIST`).
  */
-export async function startServer({ dist = join(ROOT, "dist"), env = {} } = {}) {
+export async function startServer({ dist = process.env.OUTPOST_E2E_DIST ?? join(ROOT, "dist"), env = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "outpost-e2e-"));
   const child = spawn(
     SERVER_BIN,

@@ -107,8 +107,15 @@ pub enum Input {
         /// The server's state.
         profile: ServerProfile,
     },
-    /// The person's answer to the conflict on screen.
-    Resolve(Resolution),
+    /// The person's answer to the conflict on screen (`seen`). A choice of sides applies only
+    /// to that very conflict: if another tab's edit or a newer answer changed it meanwhile,
+    /// the person is asked again; values typed in the dialog are kept either way.
+    Resolve {
+        /// Keep mine, use theirs, or typed values.
+        choice: Resolution,
+        /// The conflict the dialog showed.
+        seen: Conflict,
+    },
     /// A session for the same account exists again after a 401.
     SignedIn,
     /// The person changed the conflict policy in settings.
@@ -268,7 +275,7 @@ impl SyncMachine {
         out: &mut Vec<Action>,
     ) -> bool {
         match input {
-            Input::Loaded(record) => return self.loaded(now, record),
+            Input::Loaded(record) => return self.loaded(record),
             Input::LocalEdit(patch) => self.local_edit(now, &patch),
             Input::WentOnline => {
                 self.online = true;
@@ -305,9 +312,7 @@ impl SyncMachine {
                     } else {
                         // 412 means this mutation was not applied, and with an older
                         // `If-Match` it never can be: it is no longer in doubt.
-                        if let Some(record) = self.record.as_mut() {
-                            record.sent = None;
-                        }
+                        self.settle_doubt(&write);
                         self.merge_with(now, current);
                     }
                 }
@@ -322,8 +327,8 @@ impl SyncMachine {
                 if let Some(failed) = self.take_any(request) {
                     self.refresh_wanted |= matches!(failed, Request::Get);
                     // A refused write was not applied: the next attempt is a new mutation.
-                    if let Some(record) = self.record.as_mut() {
-                        record.sent = None;
+                    if let Request::Put { write, .. } = &failed {
+                        self.settle_doubt(write);
                     }
                     self.last_error = Some(reason);
                     let after = self.config.backoff_cap;
@@ -377,7 +382,7 @@ impl SyncMachine {
                     self.reset_backoff();
                 }
             }
-            Input::Resolve(resolution) => self.resolve(now, resolution),
+            Input::Resolve { choice, seen } => self.resolve(now, choice, &seen),
             Input::PolicyChanged(policy) => {
                 self.config.policy = policy;
                 if let Some(remote) = self.conflict_remote() {
@@ -392,10 +397,10 @@ impl SyncMachine {
     /// record was refused because another writer (a tab, the service worker) changed the
     /// store first. No actions: the shell then hands the machine the input it was handling
     /// again, which is re-applied on top of the fresh record.
-    pub fn adopt(&mut self, now: Millis, record: Option<LocalRecord>) {
+    pub fn adopt(&mut self, record: Option<LocalRecord>) {
         match record {
             Some(record) => {
-                self.loaded(now, Some(record));
+                self.loaded(Some(record));
             }
             None => {
                 // The record was removed (signed out elsewhere): start from nothing.
@@ -406,7 +411,7 @@ impl SyncMachine {
         }
     }
 
-    fn loaded(&mut self, now: Millis, record: Option<LocalRecord>) -> bool {
+    fn loaded(&mut self, record: Option<LocalRecord>) -> bool {
         if !self.started {
             self.started = true;
             self.refresh_wanted = true;
@@ -415,16 +420,15 @@ impl SyncMachine {
         if self.record.as_ref() == Some(&record) {
             return false;
         }
-        if self.in_flight.is_some() {
-            // Our request's answer must land on the record it was made from; only keep the
-            // other tab's unsent typing, as an edit.
-            if !record.synchronized
-                && let Some(mine) = self.record.as_ref().map(|r| r.local.clone())
-            {
-                self.local_edit(now, &ProfilePatch::between(&mine, &record.local));
-            }
-            return false;
+        // Another writer (a tab, the service worker) reached the server since this machine's
+        // last failure: the server is reachable, and the status should say so in every tab.
+        if record.last_synced_at > self.record.as_ref().and_then(|r| r.last_synced_at) {
+            self.last_error = None;
         }
+        // Adopted even while a request is in flight: every writer commits with a compare
+        // against what it last saw, so the stored record is the newest state, and answers
+        // are applied to whatever record is current (a PUT's answer compares with what it
+        // sent; the write in doubt is only ever changed by the lock holder).
         self.record = Some(record);
         true
     }
@@ -453,6 +457,19 @@ impl SyncMachine {
         record.changed_at = Some(now);
         if let Some(remote) = self.conflict_remote() {
             self.merge_with(now, remote);
+        }
+    }
+
+    /// `write`'s outcome is known: it is no longer the record's write in doubt. Another
+    /// tab's write in doubt, taken over with its record, stays until its own answer.
+    fn settle_doubt(&mut self, write: &SentWrite) {
+        if let Some(record) = self.record.as_mut()
+            && record
+                .sent
+                .as_ref()
+                .is_some_and(|s| s.mutation == write.mutation)
+        {
+            record.sent = None;
         }
     }
 
@@ -573,13 +590,26 @@ impl SyncMachine {
         }
     }
 
-    fn resolve(&mut self, now: Millis, resolution: Resolution) {
+    fn resolve(&mut self, now: Millis, resolution: Resolution, seen: &Conflict) {
         let Some(record) = self.record.as_mut() else {
             return;
         };
         let Some(conflict) = record.conflict.take() else {
+            // Settled meanwhile (in another tab, or by a newer answer). Values the person
+            // typed in the dialog are still their newest edit; a bare choice of sides no
+            // longer has sides to choose between.
+            if let Resolution::Edit(patch) = resolution {
+                self.local_edit(now, &patch);
+            }
             return;
         };
+        if conflict != *seen {
+            record.conflict = Some(conflict);
+            if let Resolution::Edit(patch) = resolution {
+                self.local_edit(now, &patch);
+            }
+            return;
+        }
         let fields = match resolution {
             Resolution::KeepMine => record.local.clone(),
             Resolution::UseTheirs => {
@@ -589,9 +619,9 @@ impl SyncMachine {
                 }
                 fields
             }
-            Resolution::Edit(fields) => {
+            Resolution::Edit(patch) => {
                 record.changed_at = Some(now);
-                fields
+                patch.apply(&record.local)
             }
         };
         settle(record, now, fields, conflict.remote);

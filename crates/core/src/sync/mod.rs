@@ -49,8 +49,9 @@
 //!   new requests (an in-flight one is still answered, or fails).
 //! * Answers carrying an id other than the request in flight are ignored, so lost, duplicated
 //!   and reordered network messages are harmless.
-//! * `Loaded(record)` adopts a stored record (start, or another tab's write); while a request
-//!   is in flight it only takes over the other record's unsynchronized local values, as an edit.
+//! * `Loaded(record)` adopts a stored record (start, or another tab's write), also while a
+//!   request is in flight: every writer commits with a compare against what it last read
+//!   (see `SyncMachine::adopt`), so the stored record is the newest state.
 //!
 //! `Persist` comes first in the returned actions, before any request that depends on it.
 

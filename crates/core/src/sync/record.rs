@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Millis;
 use crate::merge::{Field, FieldConflict};
+use crate::patch::ProfilePatch;
 use crate::wire::{ProfileFields, ServerProfile};
 
 /// The device's copy of the profile and everything needed to sync it after a reload.
@@ -78,6 +79,13 @@ impl LocalRecord {
         }
     }
 
+    /// Whether something typed on this device has not been confirmed by the server: a
+    /// pending change, a conflict, or a write whose outcome is unknown. Such a record must
+    /// never be deleted from the device (signing out warns; switching account keeps it).
+    pub fn has_unsynced_changes(&self) -> bool {
+        !self.synchronized || self.conflict.is_some() || self.sent.is_some()
+    }
+
     /// Whether `profile` is the outcome of this device's write in doubt (its mutation id).
     pub fn is_own_write(&self, profile: &ServerProfile) -> bool {
         self.sent
@@ -117,6 +125,7 @@ pub enum Resolution {
     KeepMine,
     /// Take the server's values for the conflicting fields (button "Use theirs").
     UseTheirs,
-    /// Replace all fields with these values, typed while looking at both sides.
-    Edit(ProfileFields),
+    /// New values typed while looking at both sides, for the fields typed in only (a patch:
+    /// the dialog may have been filled from an older record than the device holds now).
+    Edit(ProfilePatch),
 }

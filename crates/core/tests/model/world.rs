@@ -1,0 +1,1088 @@
+//! The simulated world of the model test: devices with tabs, a service worker and one device
+//! store each, a network that loses, delays, duplicates and reorders, and a server with
+//! `If-Match` and `Idempotency-Key` semantics. Each piece does what the real shell does:
+//!
+//! * A tab handles an input like `UserProfileRepository::step`: the machine's record is
+//!   committed with a compare against what the tab last read or wrote; if another writer got
+//!   there first, the machine is rolled back, adopts the stored record and handles the input
+//!   again. A commit tells the device's other tabs (BroadcastChannel), which re-read.
+//! * A save is a re-read of the store, then `LocalEdit(patch)` of the fields the person
+//!   typed in, whatever the form was filled from.
+//! * Requests go out under the device's lock (Web Locks), held until the answer is handled;
+//!   a PUT whose mutation is already the stored base is answered from the store.
+//! * The service worker (Background Sync) follows `static/sw.js`: under the same lock it sends
+//!   the write in doubt, or stores a new one before sending it, and applies a 200 with an
+//!   atomic read-modify-write.
+//! * Tabs are reloaded, closed and reopened at any point (their lock and their requests'
+//!   answers are gone; what the server applied stays).
+
+use std::collections::{HashMap, HashSet};
+
+use outpost_core::patch::ProfilePatch;
+use outpost_core::sync::{
+    Action, ConflictPolicy, Entropy, Field, Input, LocalRecord, Millis, RequestId, Resolution,
+    SentWrite, SyncConfig, SyncMachine, SyncState, new_mutation_id,
+};
+use outpost_core::wire::{ProfileFields, ServerProfile};
+
+/// xorshift64*: tiny deterministic PRNG for the schedule and the machines' entropy.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+impl Entropy for Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.next()
+    }
+}
+
+pub type Check = Result<(), String>;
+
+macro_rules! ensure {
+    ($cond:expr, $($arg:tt)*) => {
+        if !$cond {
+            return Err(format!($($arg)*));
+        }
+    };
+}
+
+/// Who sent a request on a device: one of its tabs, or its service worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Writer {
+    Tab(usize),
+    Worker,
+}
+
+#[derive(Clone, Debug)]
+pub enum Req {
+    Put { id: RequestId, write: SentWrite },
+    Get { id: RequestId },
+}
+
+impl Req {
+    fn id(&self) -> RequestId {
+        match self {
+            Req::Put { id, .. } | Req::Get { id } => *id,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // test code: clarity over size
+pub enum Msg {
+    ToServer {
+        dev: usize,
+        from: Writer,
+        req: Req,
+    },
+    /// An answer (or a push) for a tab, or the service worker's answer.
+    ToWriter {
+        dev: usize,
+        to: Writer,
+        input: Input,
+    },
+    /// BroadcastChannel: the store changed, re-read it.
+    Refresh {
+        dev: usize,
+        tab: usize,
+    },
+    /// An answer made up in the tab itself (never lost; gone with a reload).
+    Local {
+        dev: usize,
+        tab: usize,
+        input: Input,
+    },
+}
+
+pub struct Server {
+    pub profile: ServerProfile,
+    /// Per field: (version, value) for every accepted change of that field.
+    pub changes: HashMap<Field, Vec<(u64, String)>>,
+    /// Every accepted version, index = version - 1.
+    pub history: Vec<ServerProfile>,
+    /// Every mutation id seen: the write it named and the version it produced, if applied.
+    pub keys: HashMap<String, (SentWrite, Option<u64>)>,
+    /// Whether the server keeps `Idempotency-Key`s (false: the old server, for the test that
+    /// shows the invariants catch what it did).
+    pub idempotent: bool,
+}
+
+pub struct Tab {
+    pub machine: SyncMachine,
+    /// What this tab last read from or wrote to the store (the compare of its commits).
+    last_persisted: Option<LocalRecord>,
+    timer: Option<Millis>,
+    /// The request sent under the lock whose answer this tab waits for.
+    outstanding: Option<RequestId>,
+    /// A request waiting for the device's lock.
+    waiting: Option<Req>,
+    pub open: bool,
+}
+
+pub struct Device {
+    pub tabs: Vec<Tab>,
+    /// The device store (IndexedDB), shared by the tabs and the service worker.
+    pub store: Option<LocalRecord>,
+    pub online: bool,
+    lock: Option<Writer>,
+    /// The service worker's request under the lock, and what it sent.
+    worker: Option<(RequestId, SentWrite)>,
+}
+
+struct Acked {
+    dev: usize,
+    field: Field,
+    value: String,
+    base_version: u64,
+}
+
+pub struct World {
+    pub rng: Rng,
+    pub now: Millis,
+    pub server: Server,
+    pub devices: Vec<Device>,
+    net: Vec<Msg>,
+    config: SyncConfig,
+    remote_wins_ever: bool,
+    acked: Vec<Acked>,
+    /// Per device: every value it typed (values are unique, so a value names its author).
+    typed: Vec<HashSet<String>>,
+    /// Values replaced by their own device's later edit, or discarded by a conflict choice.
+    excused: HashSet<(Field, String)>,
+    /// Per device and field: its last acknowledged value.
+    last_own: HashMap<(usize, Field), String>,
+    counter: u64,
+    /// Values a conflict choice being made would discard (excused once it applies).
+    pending_excuses: Vec<(Field, String)>,
+    next_worker_request: u64,
+    /// A mutation id was sent again naming another write (checked at the end).
+    key_reused: bool,
+    pub chaos: bool,
+    pub log: Vec<String>,
+}
+
+fn server_profile(fields: &ProfileFields, version: u64) -> ServerProfile {
+    ServerProfile {
+        name: fields.name.clone(),
+        photo_url: fields.photo_url.clone(),
+        version,
+        updated_at: format!("v{version}"),
+        mutation_id: None,
+    }
+}
+
+impl Tab {
+    fn new(config: &SyncConfig) -> Self {
+        Tab {
+            machine: SyncMachine::new(config.clone()),
+            last_persisted: None,
+            timer: None,
+            outstanding: None,
+            waiting: None,
+            open: true,
+        }
+    }
+}
+
+impl World {
+    pub fn new(seed: u64) -> Self {
+        let mut rng = Rng::new(seed);
+        let n = 2 + rng.below(2) as usize;
+        let policy = match rng.below(10) {
+            0..=5 => ConflictPolicy::Ask,
+            6 | 7 => ConflictPolicy::LocalWins,
+            _ => ConflictPolicy::RemoteWins,
+        };
+        let config = SyncConfig {
+            policy,
+            ..SyncConfig::default()
+        };
+        let initial = ProfileFields {
+            name: "initial".into(),
+            photo_url: String::new(),
+        };
+        let devices = (0..n)
+            .map(|_| {
+                let tabs = 1 + rng.below(2) as usize;
+                Device {
+                    tabs: (0..tabs).map(|_| Tab::new(&config)).collect(),
+                    store: None,
+                    online: true,
+                    lock: None,
+                    worker: None,
+                }
+            })
+            .collect();
+        World {
+            rng,
+            now: 1_000_000,
+            server: Server {
+                profile: server_profile(&initial, 1),
+                changes: HashMap::new(),
+                history: vec![server_profile(&initial, 1)],
+                keys: HashMap::new(),
+                idempotent: true,
+            },
+            typed: vec![HashSet::new(); n],
+            devices,
+            net: Vec::new(),
+            remote_wins_ever: policy == ConflictPolicy::RemoteWins,
+            config,
+            acked: Vec::new(),
+            excused: HashSet::new(),
+            last_own: HashMap::new(),
+            counter: 0,
+            pending_excuses: Vec::new(),
+            next_worker_request: 1 << 60,
+            key_reused: false,
+            chaos: true,
+            log: Vec::new(),
+        }
+    }
+
+    pub fn start(&mut self) -> Check {
+        for dev in 0..self.devices.len() {
+            for tab in 0..self.devices[dev].tabs.len() {
+                self.tab_step(dev, tab, Input::Loaded(None))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles one input in a tab the way the repository does (see the module docs).
+    fn tab_step(&mut self, dev: usize, tab: usize, input: Input) -> Check {
+        if !self.devices[dev].tabs[tab].open {
+            return Ok(());
+        }
+        self.log
+            .push(format!("t={} dev{dev}.{tab} <- {input:?}", self.now));
+        let now = self.now;
+        for _ in 0..8 {
+            let t = &mut self.devices[dev].tabs[tab];
+            let before = t.machine.clone();
+            let actions = t.machine.handle(now, input.clone(), &mut self.rng);
+            if let Some(Action::Persist(record)) = actions.first() {
+                let device = &mut self.devices[dev];
+                let t = &mut device.tabs[tab];
+                if t.last_persisted.as_ref() != Some(record) {
+                    if device.store != t.last_persisted {
+                        // Another writer committed first: re-apply on top of its record.
+                        self.log
+                            .push(format!("    dev{dev}.{tab}: outdated, re-applying"));
+                        t.machine = before;
+                        t.machine.adopt(device.store.clone());
+                        t.last_persisted = device.store.clone();
+                        continue;
+                    }
+                    device.store = Some(record.clone());
+                    t.last_persisted = Some(record.clone());
+                    self.broadcast(dev, Some(tab));
+                }
+            }
+            for action in &actions {
+                if !matches!(action, Action::Status(_)) {
+                    self.log.push(format!("    -> {action:?}"));
+                }
+                self.perform(dev, tab, action)?;
+            }
+            self.check_causal(dev, tab)?;
+            return Ok(());
+        }
+        Err(format!("dev{dev}.{tab}: re-applied an input eight times"))
+    }
+
+    fn broadcast(&mut self, dev: usize, except: Option<usize>) {
+        for other in 0..self.devices[dev].tabs.len() {
+            if Some(other) != except && self.devices[dev].tabs[other].open {
+                self.net.push(Msg::Refresh { dev, tab: other });
+            }
+        }
+    }
+
+    fn perform(&mut self, dev: usize, tab: usize, action: &Action) -> Check {
+        let t = &mut self.devices[dev].tabs[tab];
+        match action {
+            Action::Persist(_) => {}
+            Action::SendPut { request, write } => {
+                ensure!(
+                    t.outstanding.is_none() && t.waiting.is_none(),
+                    "dev{dev}.{tab}: second request in flight"
+                );
+                let stored = t.machine.record().ok_or("PUT without a record")?;
+                // (The record may be synchronized meanwhile: a write in doubt taken over from
+                // another tab is still settled by sending it.)
+                ensure!(
+                    stored.sent.as_ref() == Some(write),
+                    "dev{dev}.{tab}: PUT not committed as the write in doubt before it left"
+                );
+                t.waiting = Some(Req::Put {
+                    id: *request,
+                    write: write.clone(),
+                });
+                self.grant_lock(dev)?;
+            }
+            Action::Fetch { request } => {
+                ensure!(
+                    t.outstanding.is_none() && t.waiting.is_none(),
+                    "dev{dev}.{tab}: second request in flight"
+                );
+                t.waiting = Some(Req::Get { id: *request });
+                self.grant_lock(dev)?;
+            }
+            Action::ScheduleRetry { after } => {
+                ensure!(
+                    *after <= self.config.backoff_cap.max(60_000),
+                    "retry delay {after} over the cap"
+                );
+                t.timer = Some(self.now + after);
+            }
+            Action::Status(status) => {
+                ensure!(
+                    *status == t.machine.status(),
+                    "emitted status differs from status()"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives a free lock to the first tab waiting for it and sends that tab's request.
+    fn grant_lock(&mut self, dev: usize) -> Check {
+        let device = &mut self.devices[dev];
+        if device.lock.is_some() {
+            return Ok(());
+        }
+        let Some(tab) = (0..device.tabs.len()).find(|t| device.tabs[*t].waiting.is_some()) else {
+            return Ok(());
+        };
+        let Some(req) = device.tabs[tab].waiting.take() else {
+            return Ok(());
+        };
+        device.lock = Some(Writer::Tab(tab));
+        // Another writer may have sent this very mutation meanwhile: its stored outcome
+        // answers it (the repository's `exchange`).
+        if let Req::Put { id, write } = &req
+            && let Some(base) = device.store.as_ref().and_then(|r| r.base.clone())
+            && base.mutation_id.as_deref() == Some(write.mutation.as_str())
+        {
+            let (id, profile) = (*id, base);
+            self.log
+                .push(format!("    dev{dev}.{tab}: answered from the store"));
+            self.devices[dev].tabs[tab].outstanding = Some(id);
+            self.net.push(Msg::Local {
+                dev,
+                tab,
+                input: Input::PutAccepted {
+                    request: id,
+                    profile,
+                },
+            });
+            return Ok(());
+        }
+        self.devices[dev].tabs[tab].outstanding = Some(req.id());
+        self.net.push(Msg::ToServer {
+            dev,
+            from: Writer::Tab(tab),
+            req,
+        });
+        Ok(())
+    }
+
+    fn release_lock(&mut self, dev: usize, holder: Writer) -> Check {
+        if self.devices[dev].lock == Some(holder) {
+            self.devices[dev].lock = None;
+            self.grant_lock(dev)?;
+        }
+        Ok(())
+    }
+
+    /// An answer for a tab: handled inside the lock, which is released after it is stored.
+    fn answer_tab(&mut self, dev: usize, tab: usize, input: Input) -> Check {
+        let request = match &input {
+            Input::PutAccepted { request, .. }
+            | Input::PutStale { request, .. }
+            | Input::GetAnswered { request, .. }
+            | Input::RequestFailed { request, .. }
+            | Input::RequestRejected { request, .. }
+            | Input::Unauthorized { request } => Some(*request),
+            _ => None,
+        };
+        let mine = request.is_some() && self.devices[dev].tabs[tab].outstanding == request;
+        if mine {
+            self.devices[dev].tabs[tab].outstanding = None;
+        }
+        self.tab_step(dev, tab, input)?;
+        if mine {
+            self.release_lock(dev, Writer::Tab(tab))?;
+        }
+        Ok(())
+    }
+
+    /// The invariants that must hold after every step (see the module documentation).
+    fn check_causal(&self, dev: usize, tab: usize) -> Check {
+        let Some(record) = self.devices[dev].tabs[tab].machine.record() else {
+            return Ok(());
+        };
+        if let Some(conflict) = &record.conflict {
+            for c in &conflict.fields {
+                ensure!(
+                    !self.typed[dev].contains(&c.theirs),
+                    "dev{dev}.{tab}: false conflict: its own {:?} = {:?} shown as the other side's",
+                    c.field,
+                    c.theirs
+                );
+            }
+        }
+        let records = [Some(record), self.devices[dev].store.as_ref()];
+        for base in records
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.base.as_ref())
+        {
+            let index = usize::try_from(base.version.saturating_sub(1)).unwrap_or(usize::MAX);
+            ensure!(
+                self.server.history.get(index) == Some(base),
+                "dev{dev}: base v{} is not the server's history at that version",
+                base.version
+            );
+        }
+        Ok(())
+    }
+
+    /// The person types new values into one or both fields of a tab and saves: the tab
+    /// re-reads the store, then applies the patch of the typed fields.
+    fn edit(&mut self, dev: usize, tab: usize) -> Check {
+        if !self.devices[dev].tabs[tab].open {
+            return Ok(());
+        }
+        self.refresh(dev, tab)?;
+        self.counter += 1;
+        let which = self.rng.below(3);
+        let mut patch = ProfilePatch::default();
+        if which != 1 {
+            patch.set(Field::Name, format!("n{}", self.counter));
+        }
+        if which != 0 {
+            patch.set(Field::PhotoUrl, format!("https://p/{}", self.counter));
+        }
+        self.tab_step(dev, tab, Input::LocalEdit(patch.clone()))?;
+        let stored = self.devices[dev].store.as_ref().ok_or("edit not stored")?;
+        let shown = patch
+            .fields()
+            .all(|f| Some(f.get(&stored.local)) == patch.get(f));
+        ensure!(
+            shown || stored.conflict.is_some(),
+            "dev{dev}.{tab}: edit not stored"
+        );
+        let base_version = stored.base.as_ref().map_or(0, |b| b.version);
+        for field in patch.fields().collect::<Vec<_>>() {
+            let value = patch.get(field).unwrap_or_default().to_owned();
+            self.ack(dev, field, value, base_version);
+        }
+        Ok(())
+    }
+
+    /// BroadcastChannel message or `visibilitychange`: re-read the store.
+    fn refresh(&mut self, dev: usize, tab: usize) -> Check {
+        let device = &mut self.devices[dev];
+        let t = &mut device.tabs[tab];
+        if !t.open || t.last_persisted == device.store {
+            return Ok(());
+        }
+        let stored = device.store.clone();
+        t.last_persisted = stored.clone();
+        self.tab_step(dev, tab, Input::Loaded(stored))
+    }
+
+    pub fn ack(&mut self, dev: usize, field: Field, value: String, base_version: u64) {
+        self.typed[dev].insert(value.clone());
+        if let Some(old) = self.last_own.insert((dev, field), value.clone()) {
+            self.excused.insert((field, old));
+        }
+        self.acked.push(Acked {
+            dev,
+            field,
+            value,
+            base_version,
+        });
+    }
+
+    fn resolve(&mut self, dev: usize, tab: usize) -> Check {
+        let Some(conflict) = self.devices[dev].tabs[tab].machine.status().conflict else {
+            return Ok(());
+        };
+        let choice = self.rng.below(3);
+        let resolution = match choice {
+            0 => {
+                for c in &conflict.fields {
+                    self.pending_excuses.push((c.field, c.theirs.clone()));
+                }
+                Resolution::KeepMine
+            }
+            1 => {
+                for c in &conflict.fields {
+                    self.pending_excuses.push((c.field, c.mine.clone()));
+                }
+                Resolution::UseTheirs
+            }
+            _ => {
+                let mut patch = ProfilePatch::default();
+                let base_version = conflict.remote.version;
+                self.counter += 1;
+                let mut new = Vec::new();
+                for c in &conflict.fields {
+                    self.pending_excuses.push((c.field, c.theirs.clone()));
+                    self.pending_excuses.push((c.field, c.mine.clone()));
+                    let value = format!("e{}-{:?}", self.counter, c.field);
+                    patch.set(c.field, value.clone());
+                    new.push((c.field, value));
+                }
+                for (field, value) in new {
+                    self.ack(dev, field, value, base_version);
+                }
+                Resolution::Edit(patch)
+            }
+        };
+        let discarded = std::mem::take(&mut self.pending_excuses);
+        self.tab_step(
+            dev,
+            tab,
+            Input::Resolve {
+                choice: resolution,
+                seen: conflict,
+            },
+        )?;
+        // A choice made on a conflict that changed meanwhile is not applied: nothing of it
+        // was discarded then.
+        if self.devices[dev].tabs[tab]
+            .machine
+            .status()
+            .conflict
+            .is_none()
+        {
+            self.excused.extend(discarded);
+        }
+        Ok(())
+    }
+
+    /// The server's answer to one request (`None`: a fault the request did not survive).
+    fn server_answer(&mut self, req: &Req) -> Input {
+        let id = req.id();
+        if self.chaos && self.rng.chance(4) {
+            let retry_after = self.rng.chance(50).then(|| self.rng.below(40_000));
+            return Input::RequestFailed {
+                request: id,
+                retry_after,
+            };
+        }
+        if self.chaos && self.rng.chance(2) {
+            return Input::Unauthorized { request: id };
+        }
+        let write = match req {
+            Req::Get { .. } => {
+                return Input::GetAnswered {
+                    request: id,
+                    profile: self.server.profile.clone(),
+                };
+            }
+            Req::Put { write, .. } => write.clone(),
+        };
+        let seen = self.server.keys.get(&write.mutation).cloned();
+        if let Some((first, _)) = &seen
+            && *first != write
+        {
+            self.log.push(format!(
+                "    KEY REUSED: {} first named {first:?}",
+                write.mutation
+            ));
+            self.key_reused = true;
+        }
+        if let Some((_, Some(applied))) = seen.filter(|_| self.server.idempotent) {
+            let index = usize::try_from(applied - 1).unwrap_or(usize::MAX);
+            self.log.push(format!(
+                "    server replays v{applied} for the repeated key"
+            ));
+            return Input::PutAccepted {
+                request: id,
+                profile: self.server.history[index].clone(),
+            };
+        }
+        self.server
+            .keys
+            .entry(write.mutation.clone())
+            .or_insert((write.clone(), None));
+        if write.if_match != self.server.profile.version {
+            return Input::PutStale {
+                request: id,
+                current: self.server.profile.clone(),
+            };
+        }
+        let version = write.if_match + 1;
+        for field in Field::ALL {
+            if field.get(&write.fields) != field.get(&self.server.profile.fields()) {
+                self.server
+                    .changes
+                    .entry(field)
+                    .or_default()
+                    .push((version, field.get(&write.fields).to_owned()));
+            }
+        }
+        self.server.profile = server_profile(&write.fields, version);
+        if self.server.idempotent {
+            self.server.profile.mutation_id = Some(write.mutation.clone());
+        }
+        self.server.history.push(self.server.profile.clone());
+        if let Some(entry) = self.server.keys.get_mut(&write.mutation) {
+            entry.1 = Some(version);
+        }
+        self.log.push(format!("    server accepted v{version}"));
+        for d in 0..self.devices.len() {
+            for t in 0..self.devices[d].tabs.len() {
+                self.net.push(Msg::ToWriter {
+                    dev: d,
+                    to: Writer::Tab(t),
+                    input: Input::PushReceived { version },
+                });
+            }
+        }
+        Input::PutAccepted {
+            request: id,
+            profile: self.server.profile.clone(),
+        }
+    }
+
+    /// A request or response that will never arrive: the shell's timeout reports it.
+    fn lose(&mut self, msg: &Msg) {
+        let timeout = |dev: usize, to: Writer, request: RequestId| Msg::ToWriter {
+            dev,
+            to,
+            input: Input::RequestFailed {
+                request,
+                retry_after: None,
+            },
+        };
+        match msg {
+            Msg::ToServer { dev, from, req } => self.net.push(timeout(*dev, *from, req.id())),
+            Msg::ToWriter { dev, to, input } => match input {
+                Input::PutAccepted { request, .. }
+                | Input::PutStale { request, .. }
+                | Input::GetAnswered { request, .. }
+                | Input::Unauthorized { request } => self.net.push(timeout(*dev, *to, *request)),
+                // A lost timeout is re-armed; pushes are just lost.
+                Input::RequestFailed { .. } => self.net.push(msg.clone()),
+                _ => {}
+            },
+            // A tab that missed a message re-reads before its next save anyway.
+            Msg::Refresh { .. } | Msg::Local { .. } => {}
+        }
+    }
+
+    fn deliver(&mut self, index: usize) -> Check {
+        let msg = self.net.remove(index);
+        if self.chaos && !matches!(msg, Msg::Refresh { .. } | Msg::Local { .. }) {
+            if self.rng.chance(8) {
+                self.log.push(format!("    lost {msg:?}"));
+                self.lose(&msg);
+                return Ok(());
+            }
+            if self.rng.chance(5) {
+                self.net.push(msg.clone());
+            }
+        }
+        match msg {
+            Msg::ToServer { dev, from, req } => {
+                let input = self.server_answer(&req);
+                self.net.push(Msg::ToWriter {
+                    dev,
+                    to: from,
+                    input,
+                });
+            }
+            Msg::ToWriter {
+                dev,
+                to: Writer::Tab(tab),
+                input,
+            } => self.answer_tab(dev, tab, input)?,
+            Msg::ToWriter {
+                dev,
+                to: Writer::Worker,
+                input,
+            } => self.worker_answered(dev, input)?,
+            Msg::Refresh { dev, tab } => self.refresh(dev, tab)?,
+            Msg::Local { dev, tab, input } => self.answer_tab(dev, tab, input)?,
+        }
+        Ok(())
+    }
+
+    /// Background Sync fires: `sendPendingChange` of `static/sw.js`, under the lock.
+    fn worker_sync(&mut self, dev: usize) -> Check {
+        let device = &mut self.devices[dev];
+        if !device.online || device.lock.is_some() {
+            return Ok(());
+        }
+        let Some(record) = device.store.clone() else {
+            return Ok(());
+        };
+        if record.conflict.is_some() || record.base.is_none() {
+            return Ok(());
+        }
+        let write = match (&record.sent, &record.base) {
+            (Some(sent), _) => sent.clone(),
+            (None, _) if record.synchronized => return Ok(()),
+            (None, Some(base)) => {
+                let write = SentWrite {
+                    mutation: new_mutation_id(&mut self.rng),
+                    fields: record.local.clone(),
+                    if_match: base.version,
+                };
+                // Stored as in doubt before it leaves, in one readwrite transaction.
+                let device = &mut self.devices[dev];
+                device.store = Some(LocalRecord {
+                    sent: Some(write.clone()),
+                    ..record
+                });
+                self.broadcast(dev, None);
+                write
+            }
+            (None, None) => return Ok(()),
+        };
+        self.next_worker_request += 1;
+        let id = RequestId(self.next_worker_request);
+        self.log
+            .push(format!("t={} dev{dev}.sw sends {write:?}", self.now));
+        let device = &mut self.devices[dev];
+        device.lock = Some(Writer::Worker);
+        device.worker = Some((id, write.clone()));
+        self.net.push(Msg::ToServer {
+            dev,
+            from: Writer::Worker,
+            req: Req::Put { id, write },
+        });
+        Ok(())
+    }
+
+    /// The service worker's answer: a 200 (or a 412 naming its own mutation) is applied with
+    /// one read-modify-write, as `sw.js` does; anything else is left for the app.
+    fn worker_answered(&mut self, dev: usize, input: Input) -> Check {
+        let Some((id, write)) = self.devices[dev].worker.clone() else {
+            return Ok(());
+        };
+        let (request, profile) = match input {
+            Input::PutAccepted { request, profile } => (request, Some(profile)),
+            Input::PutStale { request, current }
+                if current.mutation_id.as_deref() == Some(write.mutation.as_str()) =>
+            {
+                (request, Some(current))
+            }
+            Input::PutStale { request, .. }
+            | Input::RequestFailed { request, .. }
+            | Input::RequestRejected { request, .. }
+            | Input::Unauthorized { request } => (request, None),
+            _ => return Ok(()),
+        };
+        if request != id {
+            return Ok(());
+        }
+        self.log
+            .push(format!("t={} dev{dev}.sw <- {profile:?}", self.now));
+        self.devices[dev].worker = None;
+        if let Some(profile) = profile
+            && let Some(current) = self.devices[dev].store.clone()
+            && current.conflict.is_none()
+        {
+            let own = current
+                .sent
+                .as_ref()
+                .is_some_and(|s| s.mutation == write.mutation);
+            let mut next = current.clone();
+            if own {
+                next.sent = None;
+            }
+            let newer = current
+                .base
+                .as_ref()
+                .is_some_and(|b| b.version > profile.version);
+            if !newer {
+                if current.local == write.fields {
+                    next.local = profile.fields();
+                    next.synchronized = true;
+                    next.changed_at = None;
+                    next.changed.clear();
+                    next.last_synced_at = Some(self.now);
+                }
+                next.base = Some(profile);
+            }
+            if next != current {
+                self.devices[dev].store = Some(next);
+                self.broadcast(dev, None);
+            }
+        }
+        self.release_lock(dev, Writer::Worker)
+    }
+
+    fn fire_timer(&mut self, dev: usize, tab: usize) -> Check {
+        if let Some(at) = self.devices[dev].tabs[tab].timer.take() {
+            self.now = self.now.max(at);
+            self.tab_step(dev, tab, Input::TimerFired)?;
+        }
+        Ok(())
+    }
+
+    /// A reload (or a close, then a reopen later): the page's memory, its lock and its
+    /// requests' answers are gone.
+    fn close_tab(&mut self, dev: usize, tab: usize) -> Check {
+        self.log.push(format!("dev{dev}.{tab} closes"));
+        let t = &mut self.devices[dev].tabs[tab];
+        *t = Tab::new(&self.config);
+        t.open = false;
+        self.release_lock(dev, Writer::Tab(tab))
+    }
+
+    fn open_tab(&mut self, dev: usize, tab: usize) -> Check {
+        let t = &mut self.devices[dev].tabs[tab];
+        if t.open {
+            return Ok(());
+        }
+        self.log.push(format!("dev{dev}.{tab} opens"));
+        *t = Tab::new(&self.config);
+        let stored = self.devices[dev].store.clone();
+        self.devices[dev].tabs[tab].last_persisted = stored.clone();
+        if !self.devices[dev].online {
+            self.tab_step(dev, tab, Input::WentOffline)?;
+        }
+        self.tab_step(dev, tab, Input::Loaded(stored))
+    }
+
+    fn restart_server(&mut self) {
+        self.log.push("server restarts".into());
+        let (lost, kept): (Vec<Msg>, Vec<Msg>) = std::mem::take(&mut self.net)
+            .into_iter()
+            .partition(|m| matches!(m, Msg::ToServer { .. }));
+        self.net = kept;
+        for m in &lost {
+            self.lose(m);
+        }
+    }
+
+    fn each_tab(&self, dev: usize) -> impl Iterator<Item = usize> + use<> {
+        0..self.devices[dev].tabs.len()
+    }
+
+    pub fn step(&mut self) -> Check {
+        self.now += self.rng.below(3000);
+        let dev = self.rng.below(self.devices.len() as u64) as usize;
+        let tab = self.rng.below(self.devices[dev].tabs.len() as u64) as usize;
+        match self.rng.below(100) {
+            0..=17 => self.edit(dev, tab)?,
+            18..=52 => {
+                if !self.net.is_empty() {
+                    // Mostly the oldest few messages; sometimes any (reordering, delay).
+                    let len = self.net.len() as u64;
+                    let i = if self.rng.chance(70) {
+                        self.rng.below(len.min(3))
+                    } else {
+                        self.rng.below(len)
+                    };
+                    self.deliver(i as usize)?;
+                }
+            }
+            53..=62 => self.fire_timer(dev, tab)?,
+            63..=67 => {
+                let online = !self.devices[dev].online;
+                self.devices[dev].online = online;
+                let input = if online {
+                    Input::WentOnline
+                } else {
+                    Input::WentOffline
+                };
+                for t in self.each_tab(dev) {
+                    self.tab_step(dev, t, input.clone())?;
+                }
+            }
+            68..=69 => self.restart_server(),
+            70..=73 => {
+                self.close_tab(dev, tab)?;
+                if self.rng.chance(70) {
+                    self.open_tab(dev, tab)?;
+                }
+            }
+            74..=75 => self.open_tab(dev, tab)?,
+            76..=78 => self.worker_sync(dev)?,
+            79..=85 => self.resolve(dev, tab)?,
+            86..=88 => {
+                if self.devices[dev].tabs[tab].machine.status().needs_sign_in {
+                    self.tab_step(dev, tab, Input::SignedIn)?;
+                }
+            }
+            89..=91 => {
+                self.refresh(dev, tab)?;
+                self.tab_step(dev, tab, Input::BecameVisible)?;
+            }
+            92..=93 => self.tab_step(dev, tab, Input::SyncRequested)?,
+            94 => {
+                let policy = match self.rng.below(3) {
+                    0 => ConflictPolicy::Ask,
+                    1 => ConflictPolicy::LocalWins,
+                    _ => ConflictPolicy::RemoteWins,
+                };
+                if policy == ConflictPolicy::RemoteWins {
+                    self.remote_wins_ever = true;
+                }
+                self.config.policy = policy;
+                // Every tab gets the new setting, like a synced preference.
+                for d in 0..self.devices.len() {
+                    for t in self.each_tab(d) {
+                        self.tab_step(d, t, Input::PolicyChanged(policy))?;
+                    }
+                }
+            }
+            _ => {
+                let version = self.server.profile.version;
+                self.tab_step(dev, tab, Input::PushReceived { version })?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn quiesce(&mut self) -> Check {
+        self.chaos = false;
+        for dev in 0..self.devices.len() {
+            if !self.devices[dev].online {
+                self.devices[dev].online = true;
+                for t in self.each_tab(dev) {
+                    self.tab_step(dev, t, Input::WentOnline)?;
+                }
+            }
+            for t in self.each_tab(dev) {
+                self.open_tab(dev, t)?;
+            }
+        }
+        for _round in 0..500 {
+            let mut progress = false;
+            while !self.net.is_empty() {
+                self.deliver(0)?;
+                progress = true;
+            }
+            for dev in 0..self.devices.len() {
+                for tab in self.each_tab(dev) {
+                    let status = self.devices[dev].tabs[tab].machine.status();
+                    if status.needs_sign_in {
+                        // A 401 that was still on the wire: the person signs in again.
+                        self.tab_step(dev, tab, Input::SignedIn)?;
+                        progress = true;
+                    }
+                    if status.conflict.is_some() {
+                        self.resolve(dev, tab)?;
+                        progress = true;
+                    }
+                    if self.devices[dev].tabs[tab].timer.is_some() {
+                        self.fire_timer(dev, tab)?;
+                        progress = true;
+                    }
+                }
+            }
+            if !progress {
+                // The event stream reconnects and tells every tab the current version.
+                let version = self.server.profile.version;
+                for dev in 0..self.devices.len() {
+                    for tab in self.each_tab(dev) {
+                        self.tab_step(dev, tab, Input::PushReceived { version })?;
+                    }
+                }
+                if self.net.is_empty() {
+                    return Ok(());
+                }
+            }
+        }
+        Err("no quiescence after 500 rounds".into())
+    }
+
+    pub fn check(&self) -> Check {
+        ensure!(!self.key_reused, "a mutation id named two different writes");
+        let server = self.server.profile.fields();
+        for (i, d) in self.devices.iter().enumerate() {
+            ensure!(
+                d.store.as_ref().map(|r| &r.local) == Some(&server),
+                "dev{i}: stored {:?} != server {server:?}",
+                d.store.as_ref().map(|r| &r.local)
+            );
+            for (t, tab) in d.tabs.iter().enumerate() {
+                let record = tab
+                    .machine
+                    .record()
+                    .ok_or(format!("dev{i}.{t}: no record"))?;
+                ensure!(
+                    record.local == server,
+                    "dev{i}.{t}: local {:?} != server {server:?}",
+                    record.local
+                );
+                ensure!(record.synchronized, "dev{i}.{t}: not synchronized");
+                ensure!(record.conflict.is_none(), "dev{i}.{t}: conflict left");
+                ensure!(record.sent.is_none(), "dev{i}.{t}: a write still in doubt");
+                ensure!(
+                    d.store.as_ref() == Some(record),
+                    "dev{i}.{t}: stored record differs"
+                );
+                ensure!(
+                    record.base.as_ref() == Some(&self.server.profile),
+                    "dev{i}.{t}: base is not the server's state"
+                );
+                let status = tab.machine.status();
+                ensure!(
+                    status.state == SyncState::Synced,
+                    "dev{i}.{t}: status {:?}",
+                    status.state
+                );
+            }
+        }
+        for a in &self.acked {
+            let f = a.field;
+            let v = &a.value;
+            if f.get(&server) == v || self.excused.contains(&(f, v.clone())) {
+                continue;
+            }
+            let changes = self.server.changes.get(&f).map_or(&[][..], Vec::as_slice);
+            let accepted_at = changes.iter().find(|(_, x)| x == v).map(|(ver, _)| *ver);
+            if let Some(at) = accepted_at
+                && changes.iter().any(|(ver, x)| *ver > at && x != v)
+            {
+                continue;
+            }
+            if self.remote_wins_ever
+                && changes
+                    .iter()
+                    .any(|(ver, x)| *ver > a.base_version && x != v)
+            {
+                continue;
+            }
+            return Err(format!(
+                "lost update: dev{} acknowledged {f:?} = {v:?}, final is {:?}",
+                a.dev,
+                f.get(&server)
+            ));
+        }
+        Ok(())
+    }
+
+    /// The tail of the log, for a failure report.
+    pub fn tail(&self, lines: usize) -> Vec<&String> {
+        let skip = self.log.len().saturating_sub(lines);
+        self.log.iter().skip(skip).collect()
+    }
+}
