@@ -236,6 +236,19 @@ fn into_conflict(policy: ConflictPolicy) -> (T, Vec<Action>) {
     (t, a)
 }
 
+/// A conflict on both fields: bob/a here against cat/b there, from ann/"".
+fn into_two_field_conflict() -> T {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let edit = ProfilePatch::all(&fields("bob", "https://x/a"));
+    let (id, _, _) = put(&t.go(Input::LocalEdit(edit))).expect("put");
+    t.go(Input::PutStale {
+        request: id,
+        current: server("cat", "https://x/b", 4),
+    });
+    assert_eq!(t.m.status().conflict.map(|c| c.fields.len()), Some(2));
+    t
+}
+
 #[test]
 fn true_conflict_asks_and_is_persisted() {
     let (t, a) = into_conflict(ConflictPolicy::Ask);
@@ -297,10 +310,13 @@ fn resolve_edit_sends_the_edited_values() {
 
 #[test]
 fn a_choice_made_on_a_conflict_that_changed_meanwhile_is_asked_again() {
-    let (mut t, _) = into_conflict(ConflictPolicy::Ask);
+    let mut t = into_two_field_conflict();
     let seen = t.m.status().conflict.expect("conflict");
-    // Another tab's edit reaches the machine before the choice does.
-    t.go(Input::LocalEdit(ProfilePatch::all(&fields("eve", ""))));
+    // Another tab's edit of one field reaches the machine before the choice does.
+    t.go(Input::LocalEdit(ProfilePatch {
+        name: Some("eve".into()),
+        photo_url: None,
+    }));
     let now = t.m.status().conflict.expect("still a conflict");
     assert_ne!(now, seen);
     let a = t.go(Input::Resolve {
@@ -345,21 +361,47 @@ fn policy_change_settles_a_waiting_conflict() {
 
 #[test]
 fn edit_during_conflict_redoes_the_merge() {
-    let (mut t, _) = into_conflict(ConflictPolicy::Ask);
-    // Still different from theirs: still a conflict, with the new "mine".
-    t.go(Input::LocalEdit(ProfilePatch::all(&fields(
-        "eve",
-        "https://x/p",
-    ))));
+    let mut t = into_two_field_conflict();
+    // One of the two fields typed anew: still a conflict, with the new "mine".
+    t.go(Input::LocalEdit(ProfilePatch {
+        name: Some("eve".into()),
+        photo_url: None,
+    }));
     let c = t.m.status().conflict.expect("still a conflict");
-    assert_eq!(c.fields[0].mine, "eve");
-    // Typing their value settles it.
-    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields(
-        "cat",
-        "https://x/p",
-    ))));
+    assert_eq!((c.fields.len(), c.fields[0].mine.as_str()), (2, "eve"));
+    // Typing their value into the other one settles that field; the name still conflicts.
+    let a = t.go(Input::LocalEdit(ProfilePatch {
+        name: None,
+        photo_url: Some("https://x/b".into()),
+    }));
     assert_eq!(requests(&a), 0);
-    assert_eq!(t.state(), SyncState::Synced);
+    let c = t.m.status().conflict.expect("the name still conflicts");
+    assert_eq!(c.fields.len(), 1);
+}
+
+#[test]
+fn new_values_for_every_conflicting_field_settle_the_conflict() {
+    let (mut t, _) = into_conflict(ConflictPolicy::Ask);
+    // The person saw "cat" (theirs) and typed "eve": that is the newest choice.
+    let a = t.go(Input::LocalEdit(ProfilePatch {
+        name: Some("eve".into()),
+        photo_url: None,
+    }));
+    assert_eq!(t.m.status().conflict, None);
+    assert_eq!(
+        put(&a).map(|p| (p.1, p.2)),
+        Some((fields("eve", "https://x/p"), 4))
+    );
+}
+
+#[test]
+fn a_stored_conflict_meets_a_settling_policy_at_load() {
+    let (t, _) = into_conflict(ConflictPolicy::Ask);
+    let stored = t.record();
+    let mut fresh = T::new(ConflictPolicy::RemoteWins);
+    fresh.go(Input::Loaded(Some(stored)));
+    assert_eq!(fresh.m.status().conflict, None);
+    assert_eq!(fresh.record().local, fields("cat", "https://x/p"));
 }
 
 #[test]

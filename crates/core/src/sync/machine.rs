@@ -250,6 +250,7 @@ impl SyncMachine {
         if self.apply(now, input, entropy, &mut out) {
             // Adopted from storage: only what the machine changes on top of it is new.
             before = self.record.clone();
+            self.settle_by_policy(now);
         }
         self.drive(entropy, &mut out);
         let mut actions = Vec::with_capacity(out.len() + 2);
@@ -313,7 +314,19 @@ impl SyncMachine {
                         // 412 means this mutation was not applied, and with an older
                         // `If-Match` it never can be: it is no longer in doubt.
                         self.settle_doubt(&write);
-                        self.merge_with(now, current);
+                        // The record may hold another write in doubt (taken over from another
+                        // tab): the current version may be its outcome, or come after it, so
+                        // only its own answer (or its mutation id here) can tell.
+                        match self.record.as_ref().and_then(|r| r.sent.clone()) {
+                            Some(other)
+                                if current.mutation_id.as_deref()
+                                    == Some(other.mutation.as_str()) =>
+                            {
+                                self.put_accepted(now, &other, true, current);
+                            }
+                            Some(_) => self.refresh_wanted = true,
+                            None => self.merge_with(now, current),
+                        }
                     }
                 }
             }
@@ -455,7 +468,25 @@ impl SyncMachine {
         record.local = fields;
         record.synchronized = false;
         record.changed_at = Some(now);
-        if let Some(remote) = self.conflict_remote() {
+        let Some(conflict) = record.conflict.clone() else {
+            return;
+        };
+        if conflict.fields.iter().all(|c| patch.get(c.field).is_some()) {
+            // New values typed for every conflicting field while both sides were shown: the
+            // person's newest choice, made having seen theirs.
+            let fields = record.local.clone();
+            settle(record, now, fields, conflict.remote);
+        } else {
+            self.merge_with(now, conflict.remote);
+        }
+    }
+
+    /// A stored conflict met by a policy that settles conflicts (set while this tab was
+    /// closed, or in another tab): settled now rather than shown.
+    fn settle_by_policy(&mut self, now: Millis) {
+        if self.config.policy != ConflictPolicy::Ask
+            && let Some(remote) = self.conflict_remote()
+        {
             self.merge_with(now, remote);
         }
     }
@@ -708,9 +739,13 @@ impl SyncMachine {
                     },
                     resend: false,
                 }),
-                (Some(b), None, None) => {
-                    (self.refresh_wanted || self.max_pushed > b.version).then_some(Request::Get)
-                }
+                // A failure not yet followed by any answer (the record got synchronized by
+                // another tab, or a conflict choice) is checked with a fetch, so the status
+                // stops saying the server is unreachable once it answers.
+                (Some(b), None, None) => (self.refresh_wanted
+                    || self.max_pushed > b.version
+                    || self.last_error.is_some())
+                .then_some(Request::Get),
             },
         };
         let Some(request) = request else { return };

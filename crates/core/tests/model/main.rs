@@ -18,7 +18,7 @@
 //!    at a version newer than the device's base when `v` was typed (a concurrent change).
 //!
 //! Causal invariants, checked after every input:
-//! * no conflict shows a value this device typed as the other side's (its own write, whose
+//! * no conflict shows a version this device wrote as the other side's (its own write, whose
 //!   answer was lost, taken for another device's change);
 //! * every base a tab or a device store holds is the server's history at that version (same
 //!   values, same mutation);

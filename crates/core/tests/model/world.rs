@@ -116,6 +116,8 @@ pub struct Server {
     pub changes: HashMap<Field, Vec<(u64, String)>>,
     /// Every accepted version, index = version - 1.
     pub history: Vec<ServerProfile>,
+    /// The device that wrote each version (`None` for the first), index = version - 1.
+    pub authors: Vec<Option<usize>>,
     /// Every mutation id seen: the write it named and the version it produced, if applied.
     pub keys: HashMap<String, (SentWrite, Option<u64>)>,
     /// Whether the server keeps `Idempotency-Key`s (false: the old server, for the test that
@@ -161,8 +163,6 @@ pub struct World {
     config: SyncConfig,
     remote_wins_ever: bool,
     acked: Vec<Acked>,
-    /// Per device: every value it typed (values are unique, so a value names its author).
-    typed: Vec<HashSet<String>>,
     /// Values replaced by their own device's later edit, or discarded by a conflict choice.
     excused: HashSet<(Field, String)>,
     /// Per device and field: its last acknowledged value.
@@ -236,10 +236,10 @@ impl World {
                 profile: server_profile(&initial, 1),
                 changes: HashMap::new(),
                 history: vec![server_profile(&initial, 1)],
+                authors: vec![None],
                 keys: HashMap::new(),
                 idempotent: true,
             },
-            typed: vec![HashSet::new(); n],
             devices,
             net: Vec::new(),
             remote_wins_ever: policy == ConflictPolicy::RemoteWins,
@@ -440,10 +440,14 @@ impl World {
             return Ok(());
         };
         if let Some(conflict) = &record.conflict {
+            let index = usize::try_from(conflict.remote.version.saturating_sub(1)).unwrap_or(0);
+            let author = self.server.authors.get(index).copied().flatten();
             for c in &conflict.fields {
                 ensure!(
-                    !self.typed[dev].contains(&c.theirs),
-                    "dev{dev}.{tab}: false conflict: its own {:?} = {:?} shown as the other side's",
+                    author != Some(dev),
+                    "dev{dev}.{tab}: false conflict: its own write v{} ({:?} = {:?}) shown as \
+                     the other side's",
+                    conflict.remote.version,
                     c.field,
                     c.theirs
                 );
@@ -511,7 +515,6 @@ impl World {
     }
 
     pub fn ack(&mut self, dev: usize, field: Field, value: String, base_version: u64) {
-        self.typed[dev].insert(value.clone());
         if let Some(old) = self.last_own.insert((dev, field), value.clone()) {
             self.excused.insert((field, old));
         }
@@ -582,7 +585,7 @@ impl World {
     }
 
     /// The server's answer to one request (`None`: a fault the request did not survive).
-    fn server_answer(&mut self, req: &Req) -> Input {
+    fn server_answer(&mut self, dev: usize, req: &Req) -> Input {
         let id = req.id();
         if self.chaos && self.rng.chance(4) {
             let retry_after = self.rng.chance(50).then(|| self.rng.below(40_000));
@@ -648,6 +651,7 @@ impl World {
             self.server.profile.mutation_id = Some(write.mutation.clone());
         }
         self.server.history.push(self.server.profile.clone());
+        self.server.authors.push(Some(dev));
         if let Some(entry) = self.server.keys.get_mut(&write.mutation) {
             entry.1 = Some(version);
         }
@@ -707,7 +711,7 @@ impl World {
         }
         match msg {
             Msg::ToServer { dev, from, req } => {
-                let input = self.server_answer(&req);
+                let input = self.server_answer(dev, &req);
                 self.net.push(Msg::ToWriter {
                     dev,
                     to: from,
@@ -975,9 +979,13 @@ impl World {
         }
         for _round in 0..500 {
             let mut progress = false;
+            let mut delivered = 0;
             while !self.net.is_empty() {
                 self.deliver(0)?;
                 progress = true;
+                delivered += 1;
+                // A livelock (writers waking each other forever) is a failure, not a hang.
+                ensure!(delivered < 20_000, "messages never stop: a livelock");
             }
             for dev in 0..self.devices.len() {
                 for tab in self.each_tab(dev) {
