@@ -11,7 +11,10 @@ use sha2::{Digest, Sha256};
 use crate::BenchResult;
 
 /// The server's migrations, applied the way it applies them (`user_version` = their number).
-const MIGRATIONS: &[&str] = &[include_str!("../../server/migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../server/migrations/0001_init.sql"),
+    include_str!("../../server/migrations/0002_mutation_ids.sql"),
+];
 
 /// A password hash no password matches: seeded accounts are used through their sessions only.
 const NO_PASSWORD: &str = "$argon2id$v=19$m=19456,t=2,p=1$seeded-by-outpost-bench$no-login";
@@ -135,7 +138,7 @@ mod tests {
         let n: i64 = conn.query_row("SELECT count(*) FROM profiles", [], |r| r.get(0))?;
         assert_eq!(n, 20);
         let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        assert_eq!(v, 1);
+        assert_eq!(v, i64::try_from(MIGRATIONS.len())?);
         drop(conn);
         std::fs::remove_dir_all(&dir)?;
         Ok(())

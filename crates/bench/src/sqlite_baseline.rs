@@ -10,9 +10,21 @@ use serde_json::{Value, json};
 use crate::BenchResult;
 use crate::stats::Summary;
 
-/// One write exactly as `SqliteStore::update_profile` does it.
+/// One write with the statements of `SqliteStore::update_profile`: the idempotency-key
+/// lookup (a miss), the version read, the update and the history row.
 fn write_once(conn: &mut Connection, account: i64, n: u64) -> BenchResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mutation = format!("{:08x}{n:024x}", std::process::id());
+    let replay: Option<i64> = tx
+        .query_row(
+            "SELECT version FROM profile_history WHERE account_id = ?1 AND mutation_id = ?2",
+            params![account, mutation],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if replay.is_some() {
+        return Err("a fresh mutation id was found in the history".into());
+    }
     let version: i64 = tx
         .query_row(
             "SELECT name, photo_url, version, updated_at FROM profiles WHERE account_id = ?1",
@@ -25,14 +37,15 @@ fn write_once(conn: &mut Connection, account: i64, n: u64) -> BenchResult<()> {
     let name = format!("Bench {n}");
     let now = "2026-01-01T00:00:01Z";
     tx.execute(
-        "UPDATE profiles SET name = ?2, photo_url = ?3, version = ?4, updated_at = ?5 \
-         WHERE account_id = ?1",
-        params![account, name, "", next, now],
+        "UPDATE profiles SET name = ?2, photo_url = ?3, version = ?4, updated_at = ?5, \
+         mutation_id = ?6 WHERE account_id = ?1",
+        params![account, name, "", next, now, mutation],
     )?;
     tx.execute(
-        "INSERT INTO profile_history (account_id, version, name, photo_url, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![account, next, name, "", now],
+        "INSERT INTO profile_history \
+         (account_id, version, name, photo_url, updated_at, mutation_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![account, next, name, "", now, mutation],
     )?;
     tx.commit()?;
     Ok(())
