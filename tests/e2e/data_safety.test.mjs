@@ -2,7 +2,11 @@
 // a way data was lost or shown wrongly before, driven through the UI against the real server.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { useServerAndBrowser, waitFor } from "./lib/harness.mjs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startServer, useServerAndBrowser, waitFor } from "./lib/harness.mjs";
 import {
   PASSWORD, newUsername, signUp, signIn, saveName, waitForStatus, apiToken, apiProfile, apiPut, readAppStore,
 } from "./lib/app.mjs";
@@ -127,9 +131,13 @@ test("two tabs offline: a save in one shows in the other, whose next save keeps 
 
   await context.setOffline(true);
   await waitForStatus(tab1, "synced", "offline");
+  // Both tabs pending: the next save in tab two leaves tab one's status as it is.
+  await photoBox(tab1).fill("https://example.com/first.png");
+  await tab1.getByRole("button", { name: "Save" }).click();
+  await waitForStatus(tab1, "pending", "offline");
+  await waitForStatus(tab2, "pending", "offline");
   await saveName(tab2, "Named in tab two");
   await waitFor(async () => (await nameBox(tab1).inputValue()) === "Named in tab two", "tab one to show tab two's save");
-  await waitForStatus(tab1, "pending", "offline");
 
   await photoBox(tab1).fill("https://example.com/tab-one.png");
   await tab1.getByRole("button", { name: "Save" }).click();
@@ -191,3 +199,63 @@ test("signing in as another account warns, keeps the first account's unsent chan
   await waitForStatus(other, "synced");
   await context.close();
 });
+
+test("push works at once after an offline spell long enough to grow the stream's backoff", async () => {
+  // A server of its own on a fixed port, so it can go down and come back at the same address.
+  const dir = mkdtempSync(join(tmpdir(), "outpost-spell-"));
+  const db = join(dir, "outpost.db");
+  const port = await freePort();
+  let server = await startServer({ addr: `127.0.0.1:${port}`, db });
+  const context = await env.browser.newContext();
+  try {
+    const page = await context.newPage();
+    const username = newUsername("spell");
+    await page.goto(server.url);
+    await signUp(page, username);
+    await waitForStatus(page, "synced");
+    const isEvents = (r) => new URL(r.url()).pathname === "/api/events";
+    let offline = false;
+    let tries = 0;
+    let reconnects = 0;
+    context.on("request", (r) => {
+      if (!isEvents(r)) return;
+      if (offline) tries += 1;
+      else reconnects += 1;
+    });
+
+    // A long spell: the network goes and the open stream breaks with it.
+    offline = true;
+    await context.setOffline(true);
+    await server.kill();
+    // Three failed tries (after 1, 2 and 4 s): the stream's next try is 8 s away.
+    await waitFor(() => tries >= 3, "the event stream to retry while offline", 30_000);
+    server = await startServer({ addr: `127.0.0.1:${port}`, db });
+    offline = false;
+    await context.setOffline(false);
+    await waitFor(() => reconnects > 0, "the event stream to reconnect when the network is back", 3_000);
+    await waitForStatus(page, "synced", "online");
+
+    // Only push (or the stream's reconnect check) can bring this change: the periodic sync
+    // is minutes away.
+    const token = await apiToken(server.url, username);
+    await apiPut(server.url, token, { name: "Pushed after the offline spell" });
+    await waitFor(async () => (await nameBox(page).inputValue()) === "Pushed after the offline spell",
+      "the pushed change to show", 3_000);
+  } finally {
+    await context.close();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A port that was free a moment ago. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}

@@ -281,7 +281,8 @@ async function p3Save(page) {
       }
       const { key, value } = window.__benchRecord;
       const t0 = performance.now();
-      const tx = window.__benchDb.transaction("profiles", "readwrite");
+      // The same durability as the app's saves ("strict": on disk before `complete`).
+      const tx = window.__benchDb.transaction("profiles", "readwrite", { durability: "strict" });
       tx.objectStore("profiles").put(value, key);
       await new Promise((res, rej) => {
         tx.oncomplete = res;

@@ -24,14 +24,20 @@ export const CHROMIUM_ARGS = [
 const SERVER_BIN = process.env.OUTPOST_SERVER_BIN ?? join(ROOT, "target/debug/outpost-server");
 
 /**
- * Starts the real server with a temporary database. Resolves once `/healthz` answers.
- * `dist` defaults to the release build of the app in `dist/` (or `$OUTPOST_E2E_DIST`).
+ * Starts the real server with a temporary database (or `db`, kept by `stop`) on `addr`.
+ * Resolves once `/healthz` answers. `dist` defaults to the release build of the app in
+ * `dist/` (or `$OUTPOST_E2E_DIST`).
  */
-export async function startServer({ dist = process.env.OUTPOST_E2E_DIST ?? join(ROOT, "dist"), env = {} } = {}) {
+export async function startServer({
+  dist = process.env.OUTPOST_E2E_DIST ?? join(ROOT, "dist"),
+  env = {},
+  addr = "127.0.0.1:0",
+  db,
+} = {}) {
   const dir = mkdtempSync(join(tmpdir(), "outpost-e2e-"));
   const child = spawn(
     SERVER_BIN,
-    ["--addr", "127.0.0.1:0", "--db", join(dir, "outpost.db"), "--dist", dist],
+    ["--addr", addr, "--db", db ?? join(dir, "outpost.db"), "--dist", dist],
     { env: { ...process.env, RUST_LOG: "warn,outpost_server=info", ...env }, stdio: ["ignore", "ignore", "pipe"] },
   );
   let log = "";
@@ -52,6 +58,14 @@ export async function startServer({ dist = process.env.OUTPOST_E2E_DIST ?? join(
     url,
     dir,
     log: () => log,
+    /** A crash: SIGKILL, no graceful shutdown (the database file stays). */
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGKILL");
+        await exited;
+      }
+    },
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once("exit", r));
