@@ -7,7 +7,7 @@ export CHROMEDRIVER := /usr/bin/chromedriver
 
 WASM := --target wasm32-unknown-unknown
 
-.PHONY: setup app server run test lint test-native test-wasm test-e2e test-model bench
+.PHONY: setup app server run test lint test-native test-wasm test-e2e test-model chaos bench
 
 setup:
 	@tools/setup.sh
@@ -40,10 +40,18 @@ test-wasm:
 	cargo build -p outpost-server
 	tools/with-server.sh cargo test -p outpost $(WASM) --features testing
 
-## Playwright end-to-end tests; each test file starts its own server on a free port.
+## Playwright end-to-end tests; each test file starts its own server on a free port. Node finds
+## every tests/e2e/*.test.mjs, chaos.test.mjs included (2 seeds by default).
 test-e2e: app
 	cargo build -p outpost-server
 	cd tests/e2e && npm test
+
+## The real-browser chaos test at length: 20 seeds (`make test` runs it with 2). A failure
+## prints its seed; `OUTPOST_CHAOS_SEEDS=<seed> make chaos` replays it.
+OUTPOST_CHAOS_COUNT ?= 20
+chaos: app
+	cargo build -p outpost-server
+	cd tests/e2e && OUTPOST_CHAOS_COUNT=$(OUTPOST_CHAOS_COUNT) node --test --test-reporter=spec chaos.test.mjs
 
 ## The sync core's randomized model test at full length (100,000 schedules).
 test-model:
