@@ -70,6 +70,7 @@ impl T {
         let seen = self.m.status().conflict.unwrap_or(Conflict {
             fields: Vec::new(),
             remote: server("none", "", 0),
+            ancestor: None,
         });
         self.go(Input::Resolve { choice, seen })
     }
@@ -402,6 +403,36 @@ fn a_stored_conflict_meets_a_settling_policy_at_load() {
     fresh.go(Input::Loaded(Some(stored)));
     assert_eq!(fresh.m.status().conflict, None);
     assert_eq!(fresh.record().local, fields("cat", "https://x/p"));
+}
+
+#[test]
+fn the_other_sides_absorbed_changes_are_not_taken_for_mine_in_a_new_merge() {
+    // Conflict on the name (bob here, cat there); their photo change was taken cleanly.
+    let (mut t, _) = into_conflict(ConflictPolicy::Ask);
+    assert_eq!(t.record().local, fields("bob", "https://x/p"));
+    // The other device changes the photo again: that is theirs to change, not a conflict,
+    // and "mine" must never show a value this device did not have.
+    let id = fetch_id(&t.go(Input::PushReceived { version: 5 })).expect("fetch");
+    t.go(Input::GetAnswered {
+        request: id,
+        profile: server("cat", "https://x/q", 5),
+    });
+    let c = t.m.status().conflict.expect("the name still conflicts");
+    assert_eq!(
+        c.fields,
+        vec![FieldConflict {
+            field: Field::Name,
+            mine: "bob".into(),
+            theirs: "cat".into()
+        }]
+    );
+    assert_eq!(t.record().local, fields("bob", "https://x/q"));
+    // "Keep mine" then writes only what this device chose.
+    let a = t.answer(Resolution::KeepMine);
+    assert_eq!(
+        put(&a).map(|p| (p.1, p.2)),
+        Some((fields("bob", "https://x/q"), 5))
+    );
 }
 
 #[test]

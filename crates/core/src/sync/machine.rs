@@ -594,9 +594,19 @@ impl SyncMachine {
             self.record = Some(LocalRecord::from_server(remote, now));
             return;
         };
-        let base = match &record.base {
-            Some(base) => base.fields(),
-            None => {
+        let base = match (&record.conflict, &record.base) {
+            // During a conflict the other side's clean changes are already in `local`: the
+            // ancestor for a new merge is the conflict's, not `base`, or those values would
+            // count as this device's edits.
+            (
+                Some(Conflict {
+                    ancestor: Some(ancestor),
+                    ..
+                }),
+                _,
+            ) => ancestor.clone(),
+            (_, Some(base)) => base.fields(),
+            (_, None) => {
                 // Never saw the server: only the fields typed here count as local changes.
                 let mut base = remote.fields();
                 for field in merge::Field::ALL {
@@ -611,11 +621,18 @@ impl SyncMachine {
         match merged.settle(self.config.policy) {
             Some(fields) => settle(record, now, fields, remote),
             None => {
+                // What both sides agree on now: the remote's values, but the old ancestor's on
+                // the conflicting fields.
+                let mut ancestor = remote.fields();
+                for c in &merged.conflicts {
+                    c.field.set(&mut ancestor, c.field.get(&base).to_owned());
+                }
                 record.local = merged.merged;
                 record.synchronized = false;
                 record.conflict = Some(Conflict {
                     fields: merged.conflicts,
                     remote,
+                    ancestor: Some(ancestor),
                 });
             }
         }

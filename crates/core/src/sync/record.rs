@@ -105,9 +105,10 @@ impl LocalRecord {
 /// A stale write whose merge needs the person's decision.
 ///
 /// While it lasts, [`LocalRecord::local`] holds the merge with "mine" on the conflicting
-/// fields (so the form already shows the other side's clean changes) and
-/// [`LocalRecord::base`] still holds the common ancestor, so a newer server state or a new
-/// local edit can be merged again correctly.
+/// fields (so the form already shows the other side's clean changes), [`LocalRecord::base`]
+/// the last server state this device's values were based on, and [`Conflict::ancestor`] the
+/// values both sides agree on, so a newer server state or a new local edit is merged again
+/// without taking the other side's absorbed changes for this device's.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conflict {
     /// The fields changed on both sides to different values, with both values.
@@ -115,6 +116,11 @@ pub struct Conflict {
     /// The server state the conflict is against; resolving writes with its version as
     /// `If-Match`.
     pub remote: ServerProfile,
+    /// The common ancestor for merging again while the conflict lasts: `remote`'s values,
+    /// with the old ancestor's on the conflicting fields. (`None` in conflicts stored by
+    /// older builds: `base` is used then.)
+    #[serde(default)]
+    pub ancestor: Option<ProfileFields>,
 }
 
 /// The person's answer to a conflict.

@@ -163,6 +163,8 @@ pub struct World {
     config: SyncConfig,
     remote_wins_ever: bool,
     acked: Vec<Acked>,
+    /// Per device: every value it typed (values are unique, so a value names its author).
+    typed: Vec<HashSet<String>>,
     /// Values replaced by their own device's later edit, or discarded by a conflict choice.
     excused: HashSet<(Field, String)>,
     /// Per device and field: its last acknowledged value.
@@ -240,6 +242,7 @@ impl World {
                 keys: HashMap::new(),
                 idempotent: true,
             },
+            typed: vec![HashSet::new(); n],
             devices,
             net: Vec::new(),
             remote_wins_ever: policy == ConflictPolicy::RemoteWins,
@@ -444,6 +447,12 @@ impl World {
             let author = self.server.authors.get(index).copied().flatten();
             for c in &conflict.fields {
                 ensure!(
+                    self.typed[dev].contains(&c.mine),
+                    "dev{dev}.{tab}: conflict shows {:?} = {:?} as this device's, which it never typed",
+                    c.field,
+                    c.mine
+                );
+                ensure!(
                     author != Some(dev),
                     "dev{dev}.{tab}: false conflict: its own write v{} ({:?} = {:?}) shown as \
                      the other side's",
@@ -485,6 +494,10 @@ impl World {
         if which != 0 {
             patch.set(Field::PhotoUrl, format!("https://p/{}", self.counter));
         }
+        for field in patch.fields() {
+            // Typed before it is handled: the checks during the step know it as this device's.
+            self.typed[dev].insert(patch.get(field).unwrap_or_default().to_owned());
+        }
         self.tab_step(dev, tab, Input::LocalEdit(patch.clone()))?;
         let stored = self.devices[dev].store.as_ref().ok_or("edit not stored")?;
         let shown = patch
@@ -515,6 +528,7 @@ impl World {
     }
 
     pub fn ack(&mut self, dev: usize, field: Field, value: String, base_version: u64) {
+        self.typed[dev].insert(value.clone());
         if let Some(old) = self.last_own.insert((dev, field), value.clone()) {
             self.excused.insert((field, old));
         }
