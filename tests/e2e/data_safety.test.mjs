@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startServer, useServerAndBrowser, waitFor } from "./lib/harness.mjs";
 import {
-  PASSWORD, newUsername, signUp, signIn, saveName, waitForStatus, apiToken, apiProfile, apiPut, readAppStore,
+  PASSWORD, newUsername, signUp, signIn, saveName, waitForStatus, waitForServiceWorker, apiToken, apiProfile, apiPut,
+  readAppStore,
 } from "./lib/app.mjs";
 
 const env = useServerAndBrowser({ before, after });
@@ -259,3 +260,38 @@ function freePort() {
     });
   });
 }
+
+test("rapid saves while the service worker's Background Sync sends the queue are not a conflict", async () => {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  const username = newUsername("rapid");
+  await page.goto(env.server.url);
+  await signUp(page, username);
+  await waitForStatus(page, "synced");
+  await waitForServiceWorker(page);
+  const cdp = await context.newCDPSession(page);
+  const registrations = [];
+  cdp.on("ServiceWorker.workerRegistrationUpdated", (e) => registrations.push(...e.registrations));
+  await cdp.send("ServiceWorker.enable");
+  const registration = await waitFor(
+    () => registrations.find((r) => r.scopeURL.startsWith(env.server.url) && !r.isDeleted), "the registration");
+
+  await context.setOffline(true);
+  await saveName(page, "First rapid save");
+  await page.getByText("Saved on this device.", { exact: true }).waitFor();
+  // Back online: the tab and the service worker both take the queue, and the person saves
+  // again at once.
+  await context.setOffline(false);
+  await cdp.send("ServiceWorker.dispatchSyncEvent", {
+    origin: env.server.url, registrationId: registration.registrationId, tag: "outpost-sync", lastChance: false,
+  });
+  await saveName(page, "Second rapid save");
+
+  const token = await apiToken(env.server.url, username);
+  await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Second rapid save",
+    "the second save to reach the server");
+  await waitForStatus(page, "synced");
+  assert.equal(await page.getByRole("dialog").count(), 0, "no conflict between two of the person's saves");
+  assert.ok((await apiProfile(env.server.url, token)).version <= 3, "each save written at most once");
+  await context.close();
+});

@@ -18,7 +18,7 @@ const username = `b${Date.now().toString(36)}`;
 const benchDist = join(ROOT, "target/bench/dist");
 rmSync(benchDist, { recursive: true, force: true });
 mkdirSync(benchDist, { recursive: true });
-cpSync(join(ROOT, "dist"), benchDist, { recursive: true, filter: (src) => !src.includes(".stage") });
+cpSync(process.env.OUTPOST_E2E_DIST ?? join(ROOT, "dist"), benchDist, { recursive: true, filter: (src) => !src.includes(".stage") });
 const indexHtml = readFileSync(join(benchDist, "index.html"), "utf8");
 const css = indexHtml.match(/<link rel="stylesheet"[^>]*>/)?.[0] ?? "";
 writeFileSync(
@@ -92,7 +92,7 @@ async function p1FirstLoadBytes(url) {
 // completions, `online` events, and when #profile-title shows a wanted text. All times are
 // performance.now() of the page; `abs` ones add timeOrigin (comparable across pages).
 function instrument() {
-  window.__bench = { tx: [], fetches: [], online: [], want: null, seen: null, onTx: null };
+  window.__bench = { tx: [], fetches: [], online: [], synced: [], want: null, seen: null, onTx: null };
   const B = window.__bench;
   const openTx = IDBDatabase.prototype.transaction;
   IDBDatabase.prototype.transaction = function (stores, mode, options) {
@@ -118,6 +118,16 @@ function instrument() {
     return response;
   };
   window.addEventListener("online", () => B.online.push(performance.now()), true);
+  // When the status turns "synced": the change may have been sent by the service worker's
+  // Background Sync (its fetch is not this page's), and the tab then learns it from the store.
+  let lastSync = null;
+  new MutationObserver(() => {
+    const sync = document.querySelector("[role=status]")?.getAttribute("data-sync") ?? null;
+    if (sync !== lastSync) {
+      lastSync = sync;
+      if (sync === "synced") B.synced.push(performance.now());
+    }
+  }).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-sync"], childList: true });
   const check = () => {
     if (B.want === null || B.seen !== null) return;
     const title = document.getElementById("profile-title");
@@ -304,6 +314,7 @@ async function p4Reconnect(context, page) {
   const failures = [];
   let firstRequests = null;
   const sentAfter = [];
+  let bySw = 0;
   for (let i = 0; i < Math.min(N, 20); i++) {
     await context.setOffline(true);
     await page.locator('[role=status][data-connectivity="offline"]').waitFor();
@@ -311,7 +322,11 @@ async function p4Reconnect(context, page) {
     await page.getByRole("button", { name: "Save" }).click();
     await page.locator('[role=status][data-sync="pending"]').waitFor();
     await page.waitForTimeout(100);
-    const mark = await page.evaluate(() => ({ online: window.__bench.online.length, fetches: window.__bench.fetches.length }));
+    const mark = await page.evaluate(() => ({
+      online: window.__bench.online.length,
+      fetches: window.__bench.fetches.length,
+      synced: window.__bench.synced.length,
+    }));
     await context.setOffline(false);
     const t = await waitFor(
       () =>
@@ -319,10 +334,15 @@ async function p4Reconnect(context, page) {
           const B = window.__bench;
           const online = B.online[m.online];
           const put = B.fetches.slice(m.fetches).find((f) => f.method === "PUT" && f.url.includes("/api/profile") && f.status === 200);
-          if (online === undefined || !put) return null;
+          const synced = B.synced[m.synced];
+          if (online === undefined) return null;
+          if (!put) {
+            // Sent by the service worker: synced on screen without a PUT of this page.
+            return synced === undefined ? null : { t: synced - online, sent: null, by: "service worker", during: [] };
+          }
           // What the app asked the server between the event and the PUT's answer.
           const during = B.fetches.slice(m.fetches).filter((f) => f.t <= put.t);
-          return { t: put.t - online, sent: put.start - online, during: during.map((f) => `${f.method} ${new URL(f.url).pathname} ${f.status} sent +${(f.start - online).toFixed(1)}ms answered +${(f.t - online).toFixed(1)}ms`) };
+          return { t: put.t - online, sent: put.start - online, by: "page", during: during.map((f) => `${f.method} ${new URL(f.url).pathname} ${f.status} sent +${(f.start - online).toFixed(1)}ms answered +${(f.t - online).toFixed(1)}ms`) };
         }, mark),
       "the pending change to reach the server",
       8_000,
@@ -341,11 +361,18 @@ async function p4Reconnect(context, page) {
     await synced(page);
     if (t !== null) {
       times.push(t.t);
-      sentAfter.push(t.sent);
-      if (!firstRequests) firstRequests = t.during;
+      if (t.sent !== null) sentAfter.push(t.sent);
+      if (t.by === "service worker") bySw += 1;
+      if (!firstRequests && t.during.length > 0) firstRequests = t.during;
     }
   }
-  return { reconnect_ms: stats(times), put_sent_after_online_ms: stats(sentAfter), failures, requests_of_first_iteration: firstRequests };
+  return {
+    reconnect_ms: stats(times),
+    put_sent_after_online_ms: stats(sentAfter),
+    sent_by_service_worker: bySw,
+    failures,
+    requests_of_first_iteration: firstRequests,
+  };
 }
 
 async function p5Push(pageA, pageB) {

@@ -322,8 +322,8 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         match strategy {
             WriteStrategy::OfflineFirst => {
                 // Another tab or the service worker may have stored newer values while this
-                // tab was idle or frozen: the patch goes on top of what the device holds now.
-                self.run(Job::RefreshFromDevice).await;
+                // tab was idle or frozen: the commit's compare finds out, and the patch is
+                // applied again on top of what the device holds now (`step`).
                 self.run(Job::Input(Input::LocalEdit(patch.clone()))).await;
                 if self.inner.closed.get() {
                     // Signed out meanwhile (here or in another tab): nothing was stored.

@@ -6,8 +6,8 @@
 //!   committed with a compare against what the tab last read or wrote; if another writer got
 //!   there first, the machine is rolled back, adopts the stored record and handles the input
 //!   again. A commit tells the device's other tabs (BroadcastChannel), which re-read.
-//! * A save is a re-read of the store, then `LocalEdit(patch)` of the fields the person
-//!   typed in, whatever the form was filled from.
+//! * A save is `LocalEdit(patch)` of the fields the person typed in, whatever the form was
+//!   filled from and however stale the tab's view of the store is.
 //! * Requests go out under the device's lock (Web Locks), held until the answer is handled;
 //!   a PUT whose mutation is already the stored base is answered from the store.
 //! * The service worker (Background Sync) follows `static/sw.js`: under the same lock it sends
@@ -478,13 +478,12 @@ impl World {
         Ok(())
     }
 
-    /// The person types new values into one or both fields of a tab and saves: the tab
-    /// re-reads the store, then applies the patch of the typed fields.
+    /// The person types new values into one or both fields of a tab and saves the patch of
+    /// the typed fields (the commit's compare puts it on top of the newest stored record).
     fn edit(&mut self, dev: usize, tab: usize) -> Check {
         if !self.devices[dev].tabs[tab].open {
             return Ok(());
         }
-        self.refresh(dev, tab)?;
         self.counter += 1;
         let which = self.rng.below(3);
         let mut patch = ProfilePatch::default();
