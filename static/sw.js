@@ -8,6 +8,17 @@ const BUILD = "__OUTPOST_BUILD__";
 const PRECACHE = [/*__OUTPOST_PRECACHE__*/];
 const CACHE = `outpost-shell-${BUILD}`;
 const SHELL = "/index.html";
+// The names shared with the app, written in from src/data/shared_names.rs by the build's
+// post-build hook (tools/stamp-sw.mjs), so the two can never disagree.
+const NAMES = {
+  db: "__OUTPOST_NAME_DB_NAME__",
+  profiles: "__OUTPOST_NAME_PROFILES_STORE__",
+  session: "__OUTPOST_NAME_SESSION_STORE__",
+  current: "__OUTPOST_NAME_CURRENT_KEY__",
+  lockPrefix: "__OUTPOST_NAME_SYNC_LOCK_PREFIX__",
+  syncTag: "__OUTPOST_NAME_SYNC_TAG__",
+  channel: "__OUTPOST_NAME_CHANNEL__",
+};
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -65,10 +76,9 @@ self.addEventListener("fetch", (event) => {
 // record is a read-compare-write inside one readwrite transaction. A 412 from another
 // device, or a 401, is left for the app to merge or resend when it next opens. It takes the
 // same cross-tab lock as the app, so it never races a tab's sync.
-const SYNC_TAG = "outpost-sync";
 
 self.addEventListener("sync", (event) => {
-  if (event.tag === SYNC_TAG) event.waitUntil(sendPendingChange());
+  if (event.tag === NAMES.syncTag) event.waitUntil(sendPendingChange());
 });
 
 function done(request) {
@@ -80,7 +90,7 @@ function done(request) {
 
 function openExistingDatabase() {
   return new Promise((resolve, reject) => {
-    const request = indexedDB.open("outpost");
+    const request = indexedDB.open(NAMES.db);
     // The app creates the schema; if there is no database there is nothing to send.
     request.onupgradeneeded = () => request.transaction.abort();
     request.onsuccess = () => resolve(request.result);
@@ -96,12 +106,12 @@ async function sendPendingChange() {
     return;
   }
   try {
-    if (!db.objectStoreNames.contains("session")) return;
-    const session = await done(db.transaction("session").objectStore("session").get("current"));
+    if (!db.objectStoreNames.contains(NAMES.session)) return;
+    const session = await done(db.transaction(NAMES.session).objectStore(NAMES.session).get(NAMES.current));
     if (!session || !session.token) return;
     const send = () => sendRecord(db, session);
     if (self.navigator.locks) {
-      await self.navigator.locks.request(`outpost-sync:${session.account}`, send);
+      await self.navigator.locks.request(`${NAMES.lockPrefix}${session.account}`, send);
     } else {
       await send();
     }
@@ -121,8 +131,8 @@ const sameFields = (a, b) => a && b && a.name === b.name && a.photo_url === b.ph
 // the record to put, or undefined to leave it. Resolves with what was put (or undefined).
 function updateRecord(db, account, change) {
   return new Promise((resolve, reject) => {
-    const tx = db.transaction("profiles", "readwrite", { durability: "strict" });
-    const store = tx.objectStore("profiles");
+    const tx = db.transaction(NAMES.profiles, "readwrite", { durability: "strict" });
+    const store = tx.objectStore(NAMES.profiles);
     let written;
     const read = store.get(account);
     read.onsuccess = () => {
@@ -195,7 +205,7 @@ async function sendRecord(db, session) {
     // Otherwise the newer edit stays pending, on top of the version just written.
     return next;
   });
-  const channel = new BroadcastChannel("outpost");
+  const channel = new BroadcastChannel(NAMES.channel);
   channel.postMessage(`profile:${account}`);
   channel.close();
 }

@@ -2,7 +2,37 @@
 // post-build hook, and by the update test to produce a second, different build.
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync, readdirSync, statSync } from "node:fs";
-import { join, relative, sep } from "node:path";
+import { dirname, join, relative, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The Rust file that defines the names the app shares with its service worker. */
+const SHARED_NAMES = join(dirname(fileURLToPath(import.meta.url)), "../src/data/shared_names.rs");
+
+/**
+ * The `pub const NAME: &str = "...";` constants of `src/data/shared_names.rs`, so the worker
+ * uses the app's names instead of a copy of them.
+ */
+export function sharedNames(source = readFileSync(SHARED_NAMES, "utf8")) {
+  const names = {};
+  for (const [, name, value] of source.matchAll(/^pub const ([A-Z_]+): &str = "([^"\\]*)";$/gm)) {
+    names[name] = value;
+  }
+  if (Object.keys(names).length === 0) throw new Error(`no shared names found in ${SHARED_NAMES}`);
+  return names;
+}
+
+/** Writes every `__OUTPOST_NAME_<CONST>__` placeholder; any left over or unused is an error. */
+function withSharedNames(template, names = sharedNames()) {
+  const used = new Set();
+  const out = template.replace(/__OUTPOST_NAME_([A-Z_]+)__/g, (_, name) => {
+    if (!(name in names)) throw new Error(`sw.js names ${name}, which shared_names.rs lacks`);
+    used.add(name);
+    return names[name];
+  });
+  const unused = Object.keys(names).filter((name) => !used.has(name));
+  if (unused.length > 0) throw new Error(`shared_names.rs names unused by sw.js: ${unused.join(", ")}`);
+  return out;
+}
 
 /** SHA-256 of `data` in hex. */
 export const sha256 = (data) => createHash("sha256").update(data).digest("hex");
@@ -32,7 +62,9 @@ export function stampServiceWorker(dir, template) {
   const precache = files.map((path) => JSON.stringify(`/${path}`)).join(", ");
   writeFileSync(
     join(dir, "sw.js"),
-    template.replace("__OUTPOST_BUILD__", build).replace("/*__OUTPOST_PRECACHE__*/", precache),
+    withSharedNames(template)
+      .replace("__OUTPOST_BUILD__", build)
+      .replace("/*__OUTPOST_PRECACHE__*/", precache),
   );
   return { build, files: files.length };
 }

@@ -3,4 +3,5 @@
 
 pub mod repositories;
 pub mod services;
+pub mod shared_names;
 pub mod sync;

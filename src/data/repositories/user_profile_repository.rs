@@ -97,6 +97,9 @@ enum Stored {
     Removed,
 }
 
+// The queue holds a handful of jobs at a time: boxing the input would cost an allocation per
+// job and buy nothing.
+#[allow(clippy::large_enum_variant)]
 enum Job {
     Input(Input),
     /// Re-read the device store and adopt what another tab (or the service worker) stored,

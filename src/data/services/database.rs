@@ -27,19 +27,19 @@ use wasm_bindgen::JsValue;
 use super::strict_write::{self, TxError};
 
 /// The database's name in this origin.
-pub const DB_NAME: &str = "outpost";
+pub use crate::data::shared_names::DB_NAME;
 /// The schema version this build expects.
 pub const SCHEMA_VERSION: u32 = 2;
 /// Profile records, keyed by account name.
-pub const PROFILES: &str = "profiles";
+pub const PROFILES: &str = crate::data::shared_names::PROFILES_STORE;
 /// The signed-in session, under the key [`CURRENT`].
-pub const SESSION: &str = "session";
+pub const SESSION: &str = crate::data::shared_names::SESSION_STORE;
 /// Device settings, under the key [`CURRENT`].
 pub const SETTINGS: &str = "settings";
 /// Small facts about this device's sync (e.g. whether storage is persistent).
 pub const META: &str = "meta";
 /// The single key used in the one-value stores.
-pub const CURRENT: &str = "current";
+pub const CURRENT: &str = crate::data::shared_names::CURRENT_KEY;
 /// The stores each schema version has, oldest first.
 pub const SCHEMA: [&[&str]; 2] = [&[PROFILES, SESSION], &[PROFILES, SESSION, SETTINGS, META]];
 

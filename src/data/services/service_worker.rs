@@ -116,7 +116,7 @@ pub async fn request_background_sync() -> bool {
     let Ok(register) = register.dyn_into::<js_sys::Function>() else {
         return false;
     };
-    match register.call1(&sync, &"outpost-sync".into()) {
+    match register.call1(&sync, &crate::data::shared_names::SYNC_TAG.into()) {
         Ok(promise) => match promise.dyn_into::<js_sys::Promise>() {
             Ok(promise) => JsFuture::from(promise).await.is_ok(),
             Err(_) => false,

@@ -6,7 +6,7 @@ use wasm_bindgen::closure::Closure;
 use web_sys::{BroadcastChannel, MessageEvent};
 
 /// The channel's name (one per origin).
-pub const CHANNEL: &str = "outpost";
+pub use crate::data::shared_names::CHANNEL;
 
 /// What one tab tells the others; sent as a plain string `kind:account[:token]`. The
 /// channel never leaves this origin's documents, like the IndexedDB the token lives in.

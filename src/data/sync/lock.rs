@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 /// The lock's name for `account`'s profile.
 pub fn lock_name(account: &str) -> String {
-    format!("outpost-sync:{account}")
+    format!("{}{account}", crate::data::shared_names::SYNC_LOCK_PREFIX)
 }
 
 /// Whether this browser has the Web Locks API.
