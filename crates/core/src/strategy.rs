@@ -1,9 +1,12 @@
-//! The guide's reading and writing strategies as small pure decisions on top of the sync core.
+//! The guide's reading and writing strategies: the choices, and the read decisions the
+//! repository does not leave to the sync machine.
 //!
-//! The repository in the app performs the I/O (fetch, IndexedDB) and asks these functions
-//! what to show and what to store, so every strategy is tested here without a browser. The
-//! settings store the serde names (`fallback`, `stream`, `local-only`, `online-only`,
-//! `offline-first`).
+//! The repository in the app performs the I/O (fetch, IndexedDB) and asks [`fallback_read`]
+//! and [`local_only_read`] what to show and what to store, so those are tested here without a
+//! browser. The stream read is the machine's own refresh (the stored copy is shown at once,
+//! the answer when it comes), and both writes go through the machine (`LocalEdit`) or
+//! straight to the server (online-only), so they need no function here. The settings store
+//! the serde names (`fallback`, `stream`, `local-only`, `online-only`, `offline-first`).
 
 use serde::{Deserialize, Serialize};
 
@@ -79,20 +82,6 @@ pub enum ReadError {
     NotAvailableOffline,
 }
 
-/// A write the online-only strategy could not make.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum WriteError {
-    /// The server was out of reach; nothing was stored.
-    #[error("Saving needs a connection.")]
-    NeedsConnection,
-    /// The session is gone; nothing was stored.
-    #[error("Sign in again to save.")]
-    SignInRequired,
-    /// The server refused the values.
-    #[error("{0}")]
-    Rejected(String),
-}
-
 /// Where a shown value came from, so the UI can say "saved on this device" or "from server".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -159,27 +148,6 @@ pub fn fallback_read(
     }
 }
 
-/// Stream: everything the read emits, in order: the local copy at once (if any), then the
-/// result of the server read (as [`fallback_read`]) if it brings something new. With neither,
-/// a single [`ReadError::NotAvailableOffline`].
-pub fn stream_read(
-    local: Option<&LocalRecord>,
-    remote: Result<ServerProfile, RemoteFailure>,
-    now: Millis,
-) -> Vec<Result<Read, ReadError>> {
-    let mut items = Vec::new();
-    if let Some(l) = local {
-        items.push(local_only_read(Some(l)));
-    }
-    match fallback_read(remote, local, now) {
-        Ok(read) if read.source == Source::Remote => items.push(Ok(read)),
-        Ok(read) if local.is_none() => items.push(Ok(read)),
-        Ok(_) => {}
-        Err(e) => items.push(Err(e)),
-    }
-    items
-}
-
 /// Local only: the stored copy, or [`ReadError::NotAvailableOffline`].
 pub fn local_only_read(local: Option<&LocalRecord>) -> Result<Read, ReadError> {
     local
@@ -189,20 +157,6 @@ pub fn local_only_read(local: Option<&LocalRecord>) -> Result<Read, ReadError> {
             store: false,
         })
         .ok_or(ReadError::NotAvailableOffline)
-}
-
-/// Online-only write: given the server's answer to the PUT, the record to store, which
-/// exists only once the server accepted; on failure nothing changes and the person is told.
-pub fn online_only_write(
-    answer: Result<ServerProfile, RemoteFailure>,
-    now: Millis,
-) -> Result<LocalRecord, WriteError> {
-    match answer {
-        Ok(profile) => Ok(LocalRecord::from_server(profile, now)),
-        Err(RemoteFailure::Network) => Err(WriteError::NeedsConnection),
-        Err(RemoteFailure::Unauthorized) => Err(WriteError::SignInRequired),
-        Err(RemoteFailure::Rejected(message)) => Err(WriteError::Rejected(message)),
-    }
 }
 
 #[cfg(test)]
@@ -296,46 +250,9 @@ mod tests {
     }
 
     #[test]
-    fn stream_emits_local_then_remote() {
-        let local = LocalRecord::from_server(server("ann", 2), 1);
-        let items = stream_read(Some(&local), Ok(server("bob", 3)), 5);
-        assert_eq!(items.len(), 2);
-        assert_eq!(items[0].as_ref().expect("local").source, Source::Local);
-        assert_eq!(items[1].as_ref().expect("remote").fields(), &fields("bob"));
-        // Offline: only the local copy.
-        let items = stream_read(Some(&local), Err(RemoteFailure::Network), 5);
-        assert_eq!(items.len(), 1);
-        // Nothing at all: one error.
-        let items = stream_read(None, Err(RemoteFailure::Network), 5);
-        assert_eq!(items, vec![Err(ReadError::NotAvailableOffline)]);
-        // No local copy: just the remote one.
-        let items = stream_read(None, Ok(server("bob", 3)), 5);
-        assert_eq!(items.len(), 1);
-    }
-
-    #[test]
     fn local_only_reads_the_store() {
         assert_eq!(local_only_read(None), Err(ReadError::NotAvailableOffline));
         let local = LocalRecord::from_server(server("ann", 2), 1);
         assert_eq!(local_only_read(Some(&local)).expect("read").record, local);
-    }
-
-    #[test]
-    fn online_only_stores_only_what_the_server_accepted() {
-        let record = online_only_write(Ok(server("bob", 3)), 9).expect("ok");
-        assert!(record.synchronized);
-        assert_eq!(record.base.as_ref().map(|b| b.version), Some(3));
-        assert_eq!(
-            online_only_write(Err(RemoteFailure::Network), 9),
-            Err(WriteError::NeedsConnection)
-        );
-        assert_eq!(
-            online_only_write(Err(RemoteFailure::Unauthorized), 9),
-            Err(WriteError::SignInRequired)
-        );
-        assert_eq!(
-            online_only_write(Err(RemoteFailure::Rejected("bad".into())), 9),
-            Err(WriteError::Rejected("bad".into()))
-        );
     }
 }

@@ -1,0 +1,341 @@
+//! `UserProfileRepository`: the single source of truth for the signed-in person's profile.
+//!
+//! It combines the device store ([`Database`]) and the server ([`ApiClient`]), owns the sync
+//! core's [`SyncMachine`] and carries out its actions. Every change goes through one queue
+//! processed in order, so records are persisted in the order the machine produced them and an
+//! answer is stored before the cross-tab lock of its request is released.
+//!
+//! Reading strategies ([`ReadStrategy`](outpost_core::strategy::ReadStrategy)): `fallback`
+//! (server, else device), `stream` (device at once, then server) and `local-only` (device;
+//! [`UserProfileRepository::sync`] refreshes). Writing strategies
+//! ([`WriteStrategy`](outpost_core::strategy::WriteStrategy)): `online-only` (server first)
+//! and `offline-first` (device first, then the sync machine).
+//!
+//! The core decides, the repository performs: [`driver`] runs each input through the sync
+//! machine and commits its record with a compare (re-applying the input when another writer
+//! got there first), then performs the actions; [`requests`] sends them under the cross-tab
+//! lock; [`reads`] and [`writes`] are the guide's strategies on top.
+
+mod driver;
+mod reads;
+mod requests;
+mod writes;
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use futures_channel::oneshot;
+use outpost_core::strategy::Source;
+use outpost_core::sync::{
+    Conflict, Input, LocalRecord, Millis, Resolution, SplitMix64, Status, SyncConfig, SyncMachine,
+};
+use outpost_core::validate;
+
+use crate::data::services::{ApiClient, Database, DbError, Settings};
+use crate::data::sync::channel::{TabChannel, TabMessage};
+use crate::data::sync::timer::RetryTimer;
+use driver::Job;
+
+/// What the UI shows: the record, the sync status, and where the values came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProfileState {
+    /// The device's record (`None` before the first read on this device).
+    pub record: Option<LocalRecord>,
+    /// The sync status from the core.
+    pub status: Status,
+    /// Whether what is shown was confirmed by the server in this session or only comes from
+    /// this device (then the UI says how old it is).
+    pub source: Source,
+    /// A problem with the device store, in words (e.g. the disk is full).
+    pub storage_error: Option<String>,
+    /// The repository was shut down (signed out here or in another tab): show sign-in.
+    pub closed: bool,
+}
+
+/// How a save ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaveOutcome {
+    /// Committed to this device; the sync machine sends it.
+    SavedOnDevice,
+    /// Accepted by the server (online-only).
+    Synced,
+}
+
+/// Why a save did not happen; the words are for people.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SaveError {
+    /// A field breaks a rule; nothing was stored.
+    #[error("{0}")]
+    Invalid(#[from] validate::FieldError),
+    /// The device store refused the write.
+    #[error("{0}")]
+    Storage(#[from] DbError),
+    /// Online-only writing and the server could not be reached.
+    #[error(
+        "Saving needs a connection in online-only mode. Nothing was changed; try again when online."
+    )]
+    NeedsConnection,
+    /// Online-only writing and the session has ended.
+    #[error("Your session has ended. Sign in again to save.")]
+    SignInRequired,
+    /// This account signed out (here or in another tab); nothing was stored.
+    #[error("You signed out of this account. Sign in to save changes.")]
+    SignedOut,
+    /// Online-only writing and someone changed the profile first; the form shows theirs.
+    #[error("The profile was changed on another device. Review it and save again.")]
+    ChangedElsewhere,
+    /// The server refused the values.
+    #[error("{0}")]
+    Rejected(String),
+}
+
+/// A subscriber to state changes (the view model).
+type Listener = Rc<dyn Fn(&ProfileState)>;
+
+struct Inner<A, D> {
+    api: A,
+    db: D,
+    account: String,
+    token: RefCell<Option<String>>,
+    settings: RefCell<Settings>,
+    machine: RefCell<SyncMachine>,
+    entropy: RefCell<SplitMix64>,
+    queue: RefCell<VecDeque<(Job, Option<oneshot::Sender<()>>)>>,
+    draining: Cell<bool>,
+    retry: RetryTimer,
+    channel: RefCell<Option<TabChannel>>,
+    last_persisted: RefCell<Option<LocalRecord>>,
+    source: Cell<Source>,
+    storage_error: RefCell<Option<DbError>>,
+    listeners: RefCell<Vec<Listener>>,
+    /// Counts the requests this instance sent, for tests that assert "one PUT per change".
+    puts_sent: Cell<u32>,
+    /// Set by [`UserProfileRepository::shutdown`]: nothing is stored or sent any more.
+    closed: Cell<bool>,
+    /// The token a 401 was answered to, so only that token is forgotten on the device.
+    expired_token: RefCell<Option<String>>,
+}
+
+/// The repository; cheap to clone (clones share one state).
+pub struct UserProfileRepository<A: 'static, D: 'static> {
+    inner: Rc<Inner<A, D>>,
+}
+
+impl<A, D> Clone for UserProfileRepository<A, D> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+/// `Date.now()` in milliseconds.
+pub fn now_ms() -> Millis {
+    js_sys::Date::now() as Millis
+}
+
+impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> {
+    /// The repository of `account`'s profile. `token` is `None` when the session ended and
+    /// local changes wait for a new sign-in. Call [`Self::start`] next.
+    pub fn new(api: A, db: D, account: String, token: Option<String>, settings: Settings) -> Self {
+        let config = SyncConfig {
+            policy: settings.conflict_policy,
+            ..SyncConfig::default()
+        };
+        let seed = (js_sys::Math::random() * (u64::MAX as f64)) as u64;
+        let inner = Rc::new(Inner {
+            api,
+            db,
+            account,
+            token: RefCell::new(token),
+            settings: RefCell::new(settings),
+            machine: RefCell::new(SyncMachine::new(config)),
+            entropy: RefCell::new(SplitMix64(seed)),
+            queue: RefCell::default(),
+            draining: Cell::new(false),
+            retry: RetryTimer::default(),
+            channel: RefCell::new(None),
+            last_persisted: RefCell::new(None),
+            source: Cell::new(Source::Local),
+            storage_error: RefCell::new(None),
+            listeners: RefCell::default(),
+            puts_sent: Cell::new(0),
+            closed: Cell::new(false),
+            expired_token: RefCell::new(None),
+        });
+        Self { inner }
+    }
+
+    /// Loads the stored record into the sync machine, tells it whether the browser is online,
+    /// and joins the cross-tab channel. Returns once the record is loaded.
+    pub async fn start(&self, online: bool) -> Result<(), DbError> {
+        let weak = Rc::downgrade(&self.inner);
+        let account = self.inner.account.clone();
+        let channel = TabChannel::open(move |message| {
+            let Some(inner) = weak.upgrade() else { return };
+            let repo = UserProfileRepository { inner };
+            match message {
+                TabMessage::Profile(a) if a == account => {
+                    repo.enqueue(Job::RefreshFromDevice, None);
+                }
+                TabMessage::SignedOut(a) if a == account => repo.shutdown(),
+                TabMessage::SignedIn(a, token) if a == account => repo.signed_in_again(token),
+                _ => {}
+            }
+        });
+        *self.inner.channel.borrow_mut() = Some(channel);
+        let record = self.inner.db.load_profile(&self.inner.account).await?;
+        *self.inner.last_persisted.borrow_mut() = record.clone();
+        if !online {
+            self.enqueue(Job::Input(Input::WentOffline), None);
+        }
+        // Without a token (a 401 ended the session earlier) the machine's first request is
+        // answered "unauthorized" at once: the changes stay and the person is asked to sign in.
+        self.run(Job::Input(Input::Loaded(record))).await;
+        Ok(())
+    }
+
+    /// The account this repository serves.
+    pub fn account(&self) -> &str {
+        &self.inner.account
+    }
+
+    /// Calls `listener` with every new state (and once now).
+    pub fn subscribe(&self, listener: impl Fn(&ProfileState) + 'static) {
+        let listener: Listener = Rc::new(listener);
+        listener(&self.state());
+        self.inner.listeners.borrow_mut().push(listener);
+    }
+
+    /// The current state.
+    pub fn state(&self) -> ProfileState {
+        let machine = self.inner.machine.borrow();
+        ProfileState {
+            record: machine.record().cloned(),
+            status: machine.status(),
+            source: self.inner.source.get(),
+            storage_error: self
+                .inner
+                .storage_error
+                .borrow()
+                .as_ref()
+                .map(DbError::to_string),
+            closed: self.inner.closed.get(),
+        }
+    }
+
+    /// The settings this repository works with.
+    pub fn settings(&self) -> Settings {
+        self.inner.settings.borrow().clone()
+    }
+
+    /// How many PUT requests this instance sent (tests check "one PUT per change").
+    pub fn puts_sent(&self) -> u32 {
+        self.inner.puts_sent.get()
+    }
+
+    /// Syncs now ("Sync now", local-only refresh).
+    pub fn sync(&self) {
+        self.enqueue(Job::Input(Input::SyncRequested), None);
+    }
+
+    /// The person's answer to a conflict.
+    pub async fn resolve(&self, choice: Resolution, seen: Conflict) {
+        self.run(Job::Input(Input::Resolve { choice, seen })).await;
+    }
+
+    /// The browser went online or offline.
+    pub fn set_online(&self, online: bool) {
+        let input = if online {
+            Input::WentOnline
+        } else {
+            Input::WentOffline
+        };
+        self.enqueue(Job::Input(input), None);
+    }
+
+    /// The server pushed a new version.
+    pub fn push_received(&self, version: u64) {
+        self.enqueue(Job::Input(Input::PushReceived { version }), None);
+    }
+
+    /// The tab became visible again: it may have been frozen while other tabs wrote, so it
+    /// re-reads the device store before anything else, then refreshes.
+    pub fn became_visible(&self) {
+        self.enqueue(Job::RefreshFromDevice, None);
+        self.enqueue(Job::Input(Input::BecameVisible), None);
+    }
+
+    /// The periodic timer: a refresh that respects an armed retry (and so a server's
+    /// `Retry-After`), unlike "Sync now".
+    pub fn periodic_refresh(&self) {
+        self.enqueue(Job::Input(Input::BecameVisible), None);
+    }
+
+    /// A new token for the same account after a 401: local changes are sent now.
+    pub fn signed_in_again(&self, token: String) {
+        self.inner.expired_token.borrow_mut().take();
+        *self.inner.token.borrow_mut() = Some(token);
+        self.enqueue(Job::Input(Input::SignedIn), None);
+    }
+
+    /// Tells the other tabs of this account about a new token (after signing in again), so
+    /// they resume syncing too.
+    pub fn announce_token(&self, token: &str) {
+        if let Some(channel) = self.inner.channel.borrow().as_ref() {
+            channel.post(&TabMessage::SignedIn(
+                self.inner.account.clone(),
+                token.to_owned(),
+            ));
+        }
+    }
+
+    /// The current token, if the session is valid as far as this device knows.
+    pub fn token(&self) -> Option<String> {
+        self.inner.token.borrow().clone()
+    }
+
+    /// Applies new settings (the conflict policy reaches the sync core at once).
+    pub fn apply_settings(&self, settings: Settings) {
+        let policy = settings.conflict_policy;
+        *self.inner.settings.borrow_mut() = settings;
+        self.enqueue(Job::Input(Input::PolicyChanged(policy)), None);
+    }
+
+    /// Whether anything typed here has not reached the server yet.
+    pub fn has_unsynced_changes(&self) -> bool {
+        self.inner
+            .machine
+            .borrow()
+            .record()
+            .is_some_and(LocalRecord::has_unsynced_changes)
+    }
+
+    /// Stops this repository for good (sign-out here or in another tab): the retry timer,
+    /// the cross-tab channel and every later store or request. Subscribers see `closed`.
+    pub fn shutdown(&self) {
+        if self.inner.closed.replace(true) {
+            return;
+        }
+        self.inner.retry.cancel();
+        self.inner.channel.borrow_mut().take();
+        self.inner.token.borrow_mut().take();
+        self.inner.queue.borrow_mut().clear();
+        self.notify();
+        self.inner.listeners.borrow_mut().clear();
+    }
+
+    /// Tells the other tabs that this account signed out here, then shuts down.
+    pub fn announce_sign_out(&self) {
+        if let Some(channel) = self.inner.channel.borrow().as_ref() {
+            channel.post(&TabMessage::SignedOut(self.inner.account.clone()));
+        }
+        self.shutdown();
+    }
+
+    /// The token a 401 was answered to, if the session ended that way.
+    pub fn expired_token(&self) -> Option<String> {
+        self.inner.expired_token.borrow().clone()
+    }
+}

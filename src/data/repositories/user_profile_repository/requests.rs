@@ -1,0 +1,103 @@
+//! Requests under the cross-tab lock: one at a time per account, the answer stored before the
+//! lock is released, and a write already sent by another tab answered from the store.
+
+use outpost_core::strategy::Source;
+use outpost_core::sync::{Input, RequestId, SentWrite};
+
+use super::UserProfileRepository;
+use super::driver::Job;
+use crate::data::services::{ApiClient, ApiError, Database};
+use crate::data::sync::lock::{lock_name, with_lock};
+
+impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> {
+    /// Sends one request under the cross-tab lock and stores its answer before releasing it.
+    pub(super) fn spawn_request(&self, request: RequestId, put: Option<SentWrite>) {
+        if self.inner.closed.get() {
+            return;
+        }
+        let repo = self.clone();
+        let name = lock_name(&self.inner.account);
+        wasm_bindgen_futures::spawn_local(async move {
+            let locked = repo.clone();
+            with_lock(&name, move || async move {
+                let answer = locked.exchange(request, put).await;
+                locked.run(Job::Input(answer)).await;
+            })
+            .await;
+        });
+    }
+
+    pub(super) async fn exchange(&self, request: RequestId, put: Option<SentWrite>) -> Input {
+        let Some(token) = self.inner.token.borrow().clone() else {
+            return Input::Unauthorized { request };
+        };
+        match put {
+            Some(write) => {
+                // Another tab (or the service worker) may have sent this very mutation while
+                // we waited for the lock: its stored outcome answers it without a request.
+                // Anything else goes to the server, whose idempotency key makes a repeat
+                // harmless; a 412 made up here could hide an applied write of ours.
+                if let Ok(Some(stored)) = self.inner.db.load_profile(&self.inner.account).await
+                    && let Some(base) = stored
+                        .base
+                        .filter(|b| b.mutation_id.as_deref() == Some(write.mutation.as_str()))
+                {
+                    return Input::PutAccepted {
+                        request,
+                        profile: base,
+                    };
+                }
+                self.inner.puts_sent.set(self.inner.puts_sent.get() + 1);
+                match self
+                    .inner
+                    .api
+                    .put_profile(&token, &write.fields, write.if_match, &write.mutation)
+                    .await
+                {
+                    Ok(profile) => {
+                        self.inner.source.set(Source::Remote);
+                        Input::PutAccepted { request, profile }
+                    }
+                    Err(error) => self.failure(request, error),
+                }
+            }
+            None => match self.inner.api.get_profile(&token).await {
+                Ok(profile) => {
+                    self.inner.source.set(Source::Remote);
+                    Input::GetAnswered { request, profile }
+                }
+                Err(error) => self.failure(request, error),
+            },
+        }
+    }
+
+    pub(super) fn failure(&self, request: RequestId, error: ApiError) -> Input {
+        match error {
+            ApiError::Stale(current) => Input::PutStale {
+                request,
+                current: *current,
+            },
+            ApiError::Unauthorized(_) => {
+                let failed = self.inner.token.borrow_mut().take();
+                *self.inner.expired_token.borrow_mut() = failed;
+                Input::Unauthorized { request }
+            }
+            ApiError::Server { retry_after_ms, .. } => Input::RequestFailed {
+                request,
+                retry_after: retry_after_ms,
+            },
+            ApiError::Invalid { message, .. } => Input::RequestRejected {
+                request,
+                reason: format!("The server refused the change: {message}"),
+            },
+            ApiError::Protocol(message) | ApiError::Taken(message) => Input::RequestRejected {
+                request,
+                reason: format!("The server gave an unexpected answer: {message}"),
+            },
+            _ => Input::RequestFailed {
+                request,
+                retry_after: None,
+            },
+        }
+    }
+}
