@@ -3,10 +3,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startServer, useServerAndBrowser, waitFor } from "./lib/harness.mjs";
+import { freePort, startServer, useServerAndBrowser, waitFor } from "./lib/harness.mjs";
 import {
   PASSWORD, newUsername, signUp, signIn, saveName, waitForStatus, waitForServiceWorker, apiToken, apiProfile, apiPut,
   readAppStore,
@@ -248,18 +247,6 @@ test("push works at once after an offline spell long enough to grow the stream's
     rmSync(dir, { recursive: true, force: true });
   }
 });
-
-/** A port that was free a moment ago. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 test("rapid saves while the service worker's Background Sync sends the queue are not a conflict", async () => {
   const context = await env.browser.newContext();

@@ -3,10 +3,11 @@
 // again on its own port and database, and reading the app's dialog, status and form.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, waitFor } from "./harness.mjs";
+import { ROOT, freePort, waitFor } from "./harness.mjs";
+
+export { freePort };
 
 /** How to run one seed again; printed with every failure. */
 export const replayHint = (seed) =>
@@ -154,18 +155,6 @@ export function planSteps(seed) {
     }
   }
   return steps;
-}
-
-/** A port that was free a moment ago; the server keeps it across restarts. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 const SERVER_BIN = process.env.OUTPOST_SERVER_BIN ?? join(ROOT, "target/debug/outpost-server");

@@ -2,6 +2,7 @@
 // SQLite file, and Debian's Chromium driven by playwright-core.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromium } from "playwright-core";
@@ -135,4 +136,16 @@ export function useServerAndBrowser(hooks) {
     await shared.server?.stop();
   });
   return shared;
+}
+
+/** A port that was free a moment ago (for a server that must come back at one address). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
 }
