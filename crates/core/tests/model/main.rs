@@ -24,7 +24,10 @@
 //! * every base a tab or a device store holds is the server's history at that version (same
 //!   values, same mutation);
 //! * a mutation id always names one write (same body, same If-Match) and the server applies
-//!   it at most once; a repeat is answered with the original outcome.
+//!   it at most once; a repeat is answered with the original outcome;
+//! * a value on the server is replaced only by a write from a device that had seen it (held it
+//!   in a record, as its own value, its base or a conflict's other side): no write reverts a
+//!   change its author never saw.
 //!
 //! Schedules: `OUTPOST_SCHEDULES` (default 1000), seeds from `OUTPOST_SEED` (default fixed),
 //! plus [`REGRESSION_SEEDS`] always.

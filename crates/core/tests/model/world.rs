@@ -165,6 +165,11 @@ pub struct World {
     acked: Vec<Acked>,
     /// Per device: every value it typed (values are unique, so a value names its author).
     typed: Vec<HashSet<String>>,
+    /// Per device: every (field, value) it has held in a record, in any tab or its store: what
+    /// its person can have seen. A write may replace only a value its device had seen.
+    seen: Vec<HashSet<(Field, String)>>,
+    /// A write replaced a value its device had never seen (checked at the end).
+    unseen_overwrite: Option<String>,
     /// Values replaced by their own device's later edit, or discarded by a conflict choice.
     excused: HashSet<(Field, String)>,
     /// Per device and field: its last acknowledged value.
@@ -243,6 +248,8 @@ impl World {
                 idempotent: true,
             },
             typed: vec![HashSet::new(); n],
+            seen: vec![HashSet::new(); n],
+            unseen_overwrite: None,
             devices,
             net: Vec::new(),
             remote_wins_ever: policy == ConflictPolicy::RemoteWins,
@@ -304,6 +311,7 @@ impl World {
                 }
                 self.perform(dev, tab, action)?;
             }
+            self.note_seen(dev, tab);
             self.check_causal(dev, tab)?;
             return Ok(());
         }
@@ -435,6 +443,25 @@ impl World {
             self.release_lock(dev, Writer::Tab(tab))?;
         }
         Ok(())
+    }
+
+    /// Remembers every value the tab's record and the device store hold (shown values, the
+    /// server state they are based on, a conflict's other side).
+    fn note_seen(&mut self, dev: usize, tab: usize) {
+        let records = [
+            self.devices[dev].tabs[tab].machine.record().cloned(),
+            self.devices[dev].store.clone(),
+        ];
+        for record in records.into_iter().flatten() {
+            let mut states = vec![record.local.clone()];
+            states.extend(record.base.as_ref().map(ServerProfile::fields));
+            states.extend(record.conflict.as_ref().map(|c| c.remote.fields()));
+            for fields in states {
+                for field in Field::ALL {
+                    self.seen[dev].insert((field, field.get(&fields).to_owned()));
+                }
+            }
+        }
     }
 
     /// The invariants that must hold after every step (see the module documentation).
@@ -651,6 +678,16 @@ impl World {
         }
         let version = write.if_match + 1;
         for field in Field::ALL {
+            let old = field.get(&self.server.profile.fields()).to_owned();
+            if field.get(&write.fields) != old
+                && !self.seen[dev].contains(&(field, old.clone()))
+                && self.unseen_overwrite.is_none()
+            {
+                self.unseen_overwrite = Some(format!(
+                    "dev{dev} wrote {field:?} = {:?} over {old:?}, which it had never seen",
+                    field.get(&write.fields)
+                ));
+            }
             if field.get(&write.fields) != field.get(&self.server.profile.fields()) {
                 self.server
                     .changes
@@ -1036,6 +1073,9 @@ impl World {
 
     pub fn check(&self) -> Check {
         ensure!(!self.key_reused, "a mutation id named two different writes");
+        if let Some(overwrite) = &self.unseen_overwrite {
+            return Err(overwrite.clone());
+        }
         let server = self.server.profile.fields();
         for (i, d) in self.devices.iter().enumerate() {
             ensure!(
