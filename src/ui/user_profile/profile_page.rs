@@ -80,9 +80,11 @@ pub fn ProfilePage(
     });
     let sign_out = move || {
         leptos::task::spawn_local(async move {
-            if vm.sign_out().await.is_ok() {
-                on_signed_out.run(());
+            // The repository stopped either way, so the page shows sign-in in any case.
+            if let Err(error) = vm.sign_out().await {
+                leptos::logging::error!("signing out left data on this device: {error}");
             }
+            on_signed_out.run(());
         });
     };
     let on_sign_out = move |_| {

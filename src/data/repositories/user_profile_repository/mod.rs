@@ -315,23 +315,33 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
     /// Stops this repository for good (sign-out here or in another tab): the retry timer,
     /// the cross-tab channel and every later store or request. Subscribers see `closed`.
     pub fn shutdown(&self) {
+        if self.stop() {
+            self.notify();
+        }
+        self.inner.listeners.borrow_mut().clear();
+    }
+
+    /// Tells the other tabs that this account signed out here, then stops without telling
+    /// this tab's view: the page shows sign-in once the account's data is deleted, not before.
+    pub fn announce_sign_out(&self) {
+        if let Some(channel) = self.inner.channel.borrow().as_ref() {
+            channel.post(&TabMessage::SignedOut(self.inner.account.clone()));
+        }
+        self.stop();
+        self.inner.listeners.borrow_mut().clear();
+    }
+
+    /// Stops the timer, the channel and every later store or request; false if already
+    /// stopped.
+    fn stop(&self) -> bool {
         if self.inner.closed.replace(true) {
-            return;
+            return false;
         }
         self.inner.retry.cancel();
         self.inner.channel.borrow_mut().take();
         self.inner.token.borrow_mut().take();
         self.inner.queue.borrow_mut().clear();
-        self.notify();
-        self.inner.listeners.borrow_mut().clear();
-    }
-
-    /// Tells the other tabs that this account signed out here, then shuts down.
-    pub fn announce_sign_out(&self) {
-        if let Some(channel) = self.inner.channel.borrow().as_ref() {
-            channel.post(&TabMessage::SignedOut(self.inner.account.clone()));
-        }
-        self.shutdown();
+        true
     }
 
     /// The token a 401 was answered to, if the session ended that way.
