@@ -103,6 +103,43 @@ async fn a_writer_with_an_outdated_read_never_puts_its_older_state_over_a_newer_
 }
 
 #[wasm_bindgen_test]
+async fn a_stored_record_this_build_cannot_read_is_never_overwritten() {
+    let name = unique("odd-");
+    let db = DatabaseService::named(&name);
+    db.save_settings(&Settings::default()).await.unwrap();
+    let raw = DatabaseService::open_version(&name, 2).await.unwrap();
+    let tx = raw
+        .transaction(&[PROFILES], TransactionMode::ReadWrite)
+        .unwrap();
+    tx.store(PROFILES)
+        .unwrap()
+        .put(
+            &JsValue::from_str("not a record"),
+            Some(&JsValue::from_str("ann")),
+        )
+        .await
+        .unwrap();
+    tx.done().await.unwrap();
+    raw.close();
+    let record = LocalRecord::from_local_edit(fields("New"), vec![Field::Name], 1);
+    assert!(db.replace_profile("ann", None, &record).await.is_err());
+    let still = DatabaseService::open_version(&name, 2).await.unwrap();
+    let tx = still
+        .transaction(&[PROFILES], TransactionMode::ReadOnly)
+        .unwrap();
+    let value = tx
+        .store(PROFILES)
+        .unwrap()
+        .get(JsValue::from_str("ann"))
+        .await
+        .unwrap();
+    assert_eq!(
+        value.and_then(|v| v.as_string()).as_deref(),
+        Some("not a record")
+    );
+}
+
+#[wasm_bindgen_test]
 async fn a_version_1_database_is_migrated_without_losing_data() {
     let name = unique("old-");
     let old = DatabaseService::open_version(&name, 1).await.unwrap();

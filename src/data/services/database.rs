@@ -311,11 +311,13 @@ impl Database for DatabaseService {
             serde_wasm_bindgen::to_value(record).map_err(|e| DbError::Failed(e.to_string()))?;
         for attempt in 0..2 {
             let found = Rc::new(RefCell::new(None::<Option<LocalRecord>>));
+            let unreadable = Rc::new(RefCell::new(None::<String>));
             let (seen, expected, value) = (found.clone(), expected.cloned(), value.clone());
+            let bad = unreadable.clone();
             let connection = self.strict().await?;
             let result = connection
                 .update(PROFILES, account, move |current| {
-                    // A stored value this build cannot read counts as "something else".
+                    // A stored value this build cannot read is never overwritten blindly.
                     let current = if current.is_undefined() {
                         Ok(None)
                     } else {
@@ -327,8 +329,8 @@ impl Database for DatabaseService {
                             *seen.borrow_mut() = Some(current);
                             None
                         }
-                        Err(_) => {
-                            *seen.borrow_mut() = Some(None);
+                        Err(e) => {
+                            *bad.borrow_mut() = Some(e.to_string());
                             None
                         }
                     }
@@ -337,7 +339,16 @@ impl Database for DatabaseService {
             match result {
                 Ok(true) => return Ok(Replaced::Written),
                 Ok(false) => {
-                    let held = found.borrow_mut().take().unwrap_or_default();
+                    if let Some(error) = unreadable.borrow_mut().take() {
+                        return Err(DbError::Failed(format!(
+                            "the profile stored on this device could not be read ({error})"
+                        )));
+                    }
+                    let Some(held) = found.borrow_mut().take() else {
+                        return Err(DbError::Failed(
+                            "the device store answered without the stored profile".to_owned(),
+                        ));
+                    };
                     return Ok(Replaced::Outdated(Box::new(held)));
                 }
                 Err(e) if attempt == 0 && e.name == "InvalidStateError" => {
