@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, startServer, useServerAndBrowser, waitFor } from "./lib/harness.mjs";
 import {
-  PASSWORD, newUsername, signUp, signIn, saveName, waitForStatus, waitForServiceWorker, apiToken, apiProfile, apiPut,
+  PASSWORD, newUsername, signUp, signIn, saveName, waitForStatus, apiToken, apiProfile, apiPut, newSignedUpPage,
   readAppStore,
 } from "./lib/app.mjs";
 
@@ -24,11 +24,7 @@ async function currentVersion(url, token) {
 
 test("a field the person did not touch follows another device's change, and Save keeps it", async () => {
   const context = await env.browser.newContext();
-  const page = await context.newPage();
-  const username = newUsername("stale");
-  await page.goto(env.server.url);
-  await signUp(page, username);
-  await waitForStatus(page, "synced");
+  const { page, username } = await newSignedUpPage(context, env.server.url, "stale");
   const token = await apiToken(env.server.url, username);
 
   // The person starts typing a name; meanwhile another device sets the photo (pushed here).
@@ -83,11 +79,7 @@ test("a name typed before the first answer arrives keeps the photo the server ha
 
 test("a write whose answer was lost is not taken for another device's change", async () => {
   const context = await env.browser.newContext({ serviceWorkers: "block" });
-  const page = await context.newPage();
-  const username = newUsername("lost");
-  await page.goto(env.server.url);
-  await signUp(page, username);
-  await waitForStatus(page, "synced");
+  const { page, username } = await newSignedUpPage(context, env.server.url, "lost", { serviceWorker: false });
   const token = await apiToken(env.server.url, username);
   const keys = [];
   let dropped = false;
@@ -208,11 +200,7 @@ test("push works at once after an offline spell long enough to grow the stream's
   let server = await startServer({ addr: `127.0.0.1:${port}`, db });
   const context = await env.browser.newContext();
   try {
-    const page = await context.newPage();
-    const username = newUsername("spell");
-    await page.goto(server.url);
-    await signUp(page, username);
-    await waitForStatus(page, "synced");
+    const { page, username } = await newSignedUpPage(context, server.url, "spell");
     const isEvents = (r) => new URL(r.url()).pathname === "/api/events";
     let offline = false;
     let tries = 0;
@@ -250,12 +238,7 @@ test("push works at once after an offline spell long enough to grow the stream's
 
 test("rapid saves while the service worker's Background Sync sends the queue are not a conflict", async () => {
   const context = await env.browser.newContext();
-  const page = await context.newPage();
-  const username = newUsername("rapid");
-  await page.goto(env.server.url);
-  await signUp(page, username);
-  await waitForStatus(page, "synced");
-  await waitForServiceWorker(page);
+  const { page, username } = await newSignedUpPage(context, env.server.url, "rapid");
   const cdp = await context.newCDPSession(page);
   const registrations = [];
   cdp.on("ServiceWorker.workerRegistrationUpdated", (e) => registrations.push(...e.registrations));

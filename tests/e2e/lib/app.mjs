@@ -89,15 +89,16 @@ export async function apiPut(url, token, fields) {
 
 /**
  * Opens the app in a new page of `context`, creates an account, and waits until it is synced
- * and the service worker controls the page (so it can go offline).
+ * and the service worker controls the page (so it can go offline). `serviceWorker: false`
+ * skips that wait, for contexts that block service workers.
  */
-export async function newSignedUpPage(context, url, prefix) {
+export async function newSignedUpPage(context, url, prefix, { serviceWorker = true } = {}) {
   const page = await context.newPage();
   const username = newUsername(prefix);
   await page.goto(url);
   await signUp(page, username);
   await waitForStatus(page, "synced");
-  await waitForServiceWorker(page);
+  if (serviceWorker) await waitForServiceWorker(page);
   return { page, username };
 }
 
