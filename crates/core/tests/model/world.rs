@@ -135,6 +135,8 @@ pub struct Tab {
     /// A request waiting for the device's lock.
     waiting: Option<Req>,
     pub open: bool,
+    /// What the form showed when the tab opened (used only by the old, stale form).
+    form: ProfileFields,
 }
 
 pub struct Device {
@@ -170,6 +172,9 @@ pub struct World {
     seen: Vec<HashSet<(Field, String)>>,
     /// A write replaced a value its device had never seen (checked at the end).
     unseen_overwrite: Option<String>,
+    /// Saves send every field of a form filled when the tab opened (the old form; for the
+    /// test that shows the invariants catch it).
+    pub stale_forms: bool,
     /// Values replaced by their own device's later edit, or discarded by a conflict choice.
     excused: HashSet<(Field, String)>,
     /// Per device and field: its last acknowledged value.
@@ -203,6 +208,7 @@ impl Tab {
             outstanding: None,
             waiting: None,
             open: true,
+            form: ProfileFields::default(),
         }
     }
 }
@@ -250,6 +256,7 @@ impl World {
             typed: vec![HashSet::new(); n],
             seen: vec![HashSet::new(); n],
             unseen_overwrite: None,
+            stale_forms: false,
             devices,
             net: Vec::new(),
             remote_wins_ever: policy == ConflictPolicy::RemoteWins,
@@ -524,7 +531,13 @@ impl World {
             // Typed before it is handled: the checks during the step know it as this device's.
             self.typed[dev].insert(patch.get(field).unwrap_or_default().to_owned());
         }
-        self.tab_step(dev, tab, Input::LocalEdit(patch.clone()))?;
+        let sent = if self.stale_forms {
+            // The old form: every field, as it showed when the tab opened, plus the typing.
+            ProfilePatch::all(&patch.apply(&self.devices[dev].tabs[tab].form))
+        } else {
+            patch.clone()
+        };
+        self.tab_step(dev, tab, Input::LocalEdit(sent))?;
         let stored = self.devices[dev].store.as_ref().ok_or("edit not stored")?;
         let shown = patch
             .fields()
@@ -917,6 +930,8 @@ impl World {
         *t = Tab::new(&self.config);
         let stored = self.devices[dev].store.clone();
         self.devices[dev].tabs[tab].last_persisted = stored.clone();
+        self.devices[dev].tabs[tab].form =
+            stored.as_ref().map(|r| r.local.clone()).unwrap_or_default();
         if !self.devices[dev].online {
             self.tab_step(dev, tab, Input::WentOffline)?;
         }
