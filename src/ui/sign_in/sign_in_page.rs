@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use outpost_core::validate;
 
 use crate::data::services::StoredSession;
+use crate::ui::core::confirm_dialog::ConfirmDialog;
 use crate::ui::user_profile::view_model::Sessions;
 
 /// The sign-in page; `on_signed_in` receives the new session.
@@ -58,15 +59,6 @@ pub fn SignInPage(
         ev.prevent_default();
         submit(false);
     };
-    // The warning takes focus on its safe choice when it opens, as the sign-out one does.
-    let cancel_button = NodeRef::<leptos::html::Button>::new();
-    Effect::new(move |_| {
-        if switching_from.with(Option::is_some)
-            && let Some(button) = cancel_button.get()
-        {
-            let _ = button.focus();
-        }
-    });
     let field_error = move |field: &'static str| {
         move || {
             error
@@ -124,27 +116,19 @@ pub fn SignInPage(
                 switching_from
                     .get()
                     .map(|other| {
+                        let words = format!(
+                            "Changes made as {other} have not reached the server yet. They stay on this device and are sent when {other} signs in here again."
+                        );
                         view! {
-                            <div class="confirm" role="alertdialog" aria-labelledby="switch-title" aria-describedby="switch-help">
-                                <h2 id="switch-title">"Switch account with unsynced changes?"</h2>
-                                <p id="switch-help">
-                                    "Changes made as " {other.clone()}
-                                    " have not reached the server yet. They stay on this device and are sent when "
-                                    {other.clone()} " signs in here again."
-                                </p>
-                                <div class="actions">
-                                    <button type="button" on:click=move |_| submit(true)>
-                                        "Sign in anyway"
-                                    </button>
-                                    <button
-                                        type="button"
-                                        node_ref=cancel_button
-                                        on:click=move |_| switching_from.set(None)
-                                    >
-                                        "Cancel"
-                                    </button>
-                                </div>
-                            </div>
+                            <ConfirmDialog
+                                id="switch"
+                                title="Switch account with unsynced changes?"
+                                confirm="Sign in anyway"
+                                on_confirm=Callback::new(move |()| submit(true))
+                                on_cancel=Callback::new(move |()| switching_from.set(None))
+                            >
+                                {words}
+                            </ConfirmDialog>
                         }
                     })
             }}

@@ -8,6 +8,7 @@ use outpost_core::patch::ProfileForm;
 
 use super::conflict_dialog::ConflictDialog;
 use super::view_model::UserProfileViewModel;
+use crate::ui::core::confirm_dialog::ConfirmDialog;
 
 /// The profile page.
 #[component]
@@ -69,15 +70,6 @@ pub fn ProfilePage(
         vm.resolve(choice);
     });
     let confirm_sign_out = RwSignal::new(false);
-    // The confirmation takes focus when it opens, on its safe choice.
-    let cancel_button = NodeRef::<leptos::html::Button>::new();
-    Effect::new(move |_| {
-        if confirm_sign_out.get()
-            && let Some(button) = cancel_button.get()
-        {
-            let _ = button.focus();
-        }
-    });
     let sign_out = move || {
         leptos::task::spawn_local(async move {
             // The repository stopped either way, so the page shows sign-in in any case.
@@ -196,22 +188,15 @@ pub fn ProfilePage(
             </form>
 
             <Show when=move || confirm_sign_out.get()>
-                <div class="confirm" role="alertdialog" aria-labelledby="signout-title" aria-describedby="signout-help">
-                    <h2 id="signout-title">"Sign out with unsynced changes?"</h2>
-                    <p id="signout-help">
-                        "Some changes have not reached the server yet. Signing out deletes them from this device."
-                    </p>
-                    <div class="actions">
-                        <button type="button" on:click=move |_| sign_out()>"Sign out anyway"</button>
-                        <button
-                            type="button"
-                            node_ref=cancel_button
-                            on:click=move |_| confirm_sign_out.set(false)
-                        >
-                            "Cancel"
-                        </button>
-                    </div>
-                </div>
+                <ConfirmDialog
+                    id="signout"
+                    title="Sign out with unsynced changes?"
+                    confirm="Sign out anyway"
+                    on_confirm=Callback::new(move |()| sign_out())
+                    on_cancel=Callback::new(move |()| confirm_sign_out.set(false))
+                >
+                    "Some changes have not reached the server yet. Signing out deletes them from this device."
+                </ConfirmDialog>
             </Show>
         </section>
     }
