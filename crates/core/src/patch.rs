@@ -70,6 +70,12 @@ impl ProfilePatch {
         self.fields().next().is_none()
     }
 
+    /// Whether `fields` hold every value of this patch (the save is in them). During a
+    /// conflict "mine" is in the record's values too, so this holds for a save stored there.
+    pub fn is_in(&self, fields: &ProfileFields) -> bool {
+        self.fields().all(|f| Some(f.get(fields)) == self.get(f))
+    }
+
     /// `fields` with this patch's values written over it: the one way every writer applies a
     /// save.
     pub fn apply(&self, fields: &ProfileFields) -> ProfileFields {
@@ -173,6 +179,8 @@ mod tests {
         // Another device set the photo after the form was filled: it stays.
         let newer = f("Ann", "https://p/1");
         assert_eq!(patch.apply(&newer), f("Anna", "https://p/1"));
+        assert!(patch.is_in(&patch.apply(&newer)));
+        assert!(!patch.is_in(&newer));
     }
 
     #[test]

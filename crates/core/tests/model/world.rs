@@ -539,9 +539,7 @@ impl World {
         };
         self.tab_step(dev, tab, Input::LocalEdit(sent))?;
         let stored = self.devices[dev].store.as_ref().ok_or("edit not stored")?;
-        let shown = patch
-            .fields()
-            .all(|f| Some(f.get(&stored.local)) == patch.get(f));
+        let shown = patch.is_in(&stored.local);
         ensure!(
             shown || stored.conflict.is_some(),
             "dev{dev}.{tab}: edit not stored"

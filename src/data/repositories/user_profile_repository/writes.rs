@@ -38,16 +38,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                     .last_persisted
                     .borrow()
                     .as_ref()
-                    .is_some_and(|r| {
-                        patch.fields().all(|f| {
-                            Some(f.get(&r.local)) == patch.get(f)
-                                || r.conflict.as_ref().is_some_and(|c| {
-                                    c.fields.iter().any(|x| {
-                                        x.field == f && Some(x.mine.as_str()) == patch.get(f)
-                                    })
-                                })
-                        })
-                    });
+                    .is_some_and(|r| patch.is_in(&r.local));
                 if stored {
                     Ok(SaveOutcome::SavedOnDevice)
                 } else {
