@@ -125,6 +125,15 @@ function newMutationId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+// The sync core's rule for a record's revision (LocalRecord::next_revision): the successor of
+// the stored one, or a random start below 2^52 for a record from before revisions. A tab
+// commits only while the store holds the revision it read, so every write here bumps it.
+function nextRevision(record) {
+  if (record && record.revision > 0) return record.revision + 1;
+  const [high, low] = crypto.getRandomValues(new Uint32Array(2));
+  return Math.max(1, (high >>> 12) * 2 ** 32 + low);
+}
+
 const sameFields = (a, b) => a && b && a.name === b.name && a.photo_url === b.photo_url;
 
 // Runs `change(current)` on the stored record in one readwrite transaction; `change` returns
@@ -157,7 +166,7 @@ async function sendRecord(db, session) {
     }
     if (record.synchronized) return undefined;
     write = { mutation: newMutationId(), fields: { ...record.local }, if_match: record.base.version };
-    return { ...record, sent: write };
+    return { ...record, sent: write, revision: nextRevision(record) };
   });
   if (!write) return;
   const response = await fetch("/api/profile", {
@@ -189,10 +198,10 @@ async function sendRecord(db, session) {
     if (current.base && current.base.version > profile.version) {
       // Another writer already stored a newer server state; only the doubt is settled.
       return current.sent && current.sent.mutation === write.mutation
-        ? { ...current, sent: undefined }
+        ? { ...current, sent: undefined, revision: nextRevision(current) }
         : undefined;
     }
-    const next = { ...current, base: profile };
+    const next = { ...current, base: profile, revision: nextRevision(current) };
     if (current.sent && current.sent.mutation === write.mutation) next.sent = undefined;
     if (sameFields(current.local, write.fields)) {
       // Nothing typed since: synchronized on the server's values.

@@ -60,22 +60,71 @@ async fn records_round_trip_through_indexeddb() {
     db.save_profile("ann", &record).await.unwrap();
     assert_eq!(db.load_profile("ann").await.unwrap(), Some(record));
     assert_eq!(db.load_settings().await.unwrap(), Settings::default());
-    db.delete_profile("ann").await.unwrap();
+}
+
+/// Sign-out's delete decides inside its own transaction: what another tab saved after the
+/// person was warned (a newer revision) is kept.
+#[wasm_bindgen_test]
+async fn a_delete_keeps_unsynced_changes_the_person_was_not_warned_about() {
+    let db = DatabaseService::named(&unique("delete-"));
+    let warned = LocalRecord {
+        revision: 7,
+        ..LocalRecord::from_local_edit(fields("Typed"), vec![Field::Name], 1)
+    };
+    db.save_profile("ann", &warned).await.unwrap();
+    assert!(!db.delete_profile_if_synced("ann", None).await.unwrap());
+    let newer = LocalRecord {
+        revision: 8,
+        ..LocalRecord::from_local_edit(fields("Typed later"), vec![Field::Name], 2)
+    };
+    db.save_profile("ann", &newer).await.unwrap();
+    assert!(!db.delete_profile_if_synced("ann", Some(7)).await.unwrap());
+    assert_eq!(db.load_profile("ann").await.unwrap(), Some(newer));
+    assert!(db.delete_profile_if_synced("ann", Some(8)).await.unwrap());
+    assert_eq!(db.load_profile("ann").await.unwrap(), None);
+    let synced = LocalRecord {
+        revision: 9,
+        ..LocalRecord::from_server(
+            ServerProfile {
+                name: "Ann".into(),
+                photo_url: String::new(),
+                version: 2,
+                updated_at: "2026-01-01T00:00:00Z".into(),
+                mutation_id: None,
+            },
+            3,
+        )
+    };
+    db.save_profile("ann", &synced).await.unwrap();
+    assert!(db.delete_profile_if_synced("ann", None).await.unwrap());
     assert_eq!(db.load_profile("ann").await.unwrap(), None);
 }
 
 #[wasm_bindgen_test]
 async fn a_writer_with_an_outdated_read_never_puts_its_older_state_over_a_newer_one() {
+    for legacy in [false, true] {
+        outdated_writes_are_refused(legacy).await;
+    }
+}
+
+/// Writers stamp the next revision and the compare looks at it alone; records from before
+/// revisions (`legacy`, revision 0) are compared whole.
+async fn outdated_writes_are_refused(legacy: bool) {
     let name = unique("cas-");
     let db = DatabaseService::named(&name);
     let other_tab = DatabaseService::named(&name);
-    let first = LocalRecord::from_local_edit(fields("First"), vec![Field::Name], 1);
+    let revision = |r: u64| if legacy { 0 } else { r };
+    let stamped = |name: &str, r: u64| LocalRecord {
+        revision: revision(r),
+        ..LocalRecord::from_local_edit(fields(name), vec![Field::Name], r)
+    };
+    let first = stamped("First", 10);
     assert_eq!(
         db.replace_profile("ann", None, &first).await.unwrap(),
         Replaced::Written
     );
     // Another tab (its own connection) stores a newer record.
-    let newer = LocalRecord::from_local_edit(fields("Newer"), vec![Field::Name], 2);
+    let newer = stamped("Newer", 11);
     assert_eq!(
         other_tab
             .replace_profile("ann", Some(&first), &newer)
@@ -84,7 +133,8 @@ async fn a_writer_with_an_outdated_read_never_puts_its_older_state_over_a_newer_
         Replaced::Written
     );
     // This tab still believes `first` is stored: its write is refused and it learns `newer`.
-    let stale = LocalRecord::from_local_edit(fields("Stale"), vec![Field::Name], 3);
+    // (Its next revision is the one the other tab stored: only the read decides.)
+    let stale = stamped("Stale", 11);
     assert_eq!(
         db.replace_profile("ann", Some(&first), &stale)
             .await
@@ -94,12 +144,26 @@ async fn a_writer_with_an_outdated_read_never_puts_its_older_state_over_a_newer_
     assert_eq!(db.load_profile("ann").await.unwrap(), Some(newer.clone()));
     // Built on what it just learned, the write goes through.
     assert_eq!(
-        db.replace_profile("ann", Some(&newer), &stale)
-            .await
-            .unwrap(),
+        db.replace_profile(
+            "ann",
+            Some(&newer),
+            &LocalRecord {
+                revision: revision(12),
+                ..stale.clone()
+            }
+        )
+        .await
+        .unwrap(),
         Replaced::Written
     );
-    assert_eq!(other_tab.load_profile("ann").await.unwrap(), Some(stale));
+    assert_eq!(
+        other_tab
+            .load_profile("ann")
+            .await
+            .unwrap()
+            .map(|r| r.local),
+        Some(stale.local)
+    );
 }
 
 #[wasm_bindgen_test]

@@ -56,17 +56,26 @@ impl Database for FakeDatabase {
         record: &LocalRecord,
     ) -> Result<Replaced, DbError> {
         let held = self.0.borrow().profiles.get(account).cloned();
-        if held.as_ref() != expected {
+        if !LocalRecord::unchanged_since(held.as_ref(), expected) {
             return Ok(Replaced::Outdated(Box::new(held)));
         }
         self.save_profile(account, record).await?;
         Ok(Replaced::Written)
     }
 
-    async fn delete_profile(&self, account: &str) -> Result<(), DbError> {
+    async fn delete_profile_if_synced(
+        &self,
+        account: &str,
+        confirmed: Option<u64>,
+    ) -> Result<bool, DbError> {
+        let held = self.0.borrow().profiles.get(account).cloned();
+        if !LocalRecord::may_delete(held.as_ref(), confirmed) {
+            return Ok(false);
+        }
         self.write(|s| {
             s.profiles.remove(account);
-        })
+        })?;
+        Ok(true)
     }
 
     async fn load_session(&self) -> Result<Option<StoredSession>, DbError> {

@@ -4,5 +4,5 @@
 pub mod session_repository;
 pub mod user_profile_repository;
 
-pub use session_repository::{SessionError, SessionRepository};
+pub use session_repository::{SessionError, SessionRepository, SignOut};
 pub use user_profile_repository::{ProfileState, SaveError, SaveOutcome, UserProfileRepository};

@@ -59,6 +59,16 @@ pub struct SessionRepository<A, D> {
     db: D,
 }
 
+/// How a sign-out ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignOut {
+    /// The account's data is gone from this device and the session is forgotten.
+    Done,
+    /// Nothing was deleted: the device holds unsynced changes the person was not warned
+    /// about (saved meanwhile in another tab).
+    NewerChanges,
+}
+
 impl<A: ApiClient, D: Database> SessionRepository<A, D> {
     /// A session repository over these services.
     pub fn new(api: A, db: D) -> Self {
@@ -109,12 +119,12 @@ impl<A: ApiClient, D: Database> SessionRepository<A, D> {
             // Tabs still open as that account stop, so they write nothing back.
             TabChannel::open(|_| {}).post(&TabMessage::SignedOut(previous.account.clone()));
             // Another account's leftovers: a new person must not be able to read them, but
-            // changes the server has not confirmed are never deleted; they wait for that
+            // changes the server has not confirmed are never deleted (decided inside the
+            // delete's transaction, so a tab's late save is kept too); they wait for that
             // account's next sign-in on this device.
-            let record = self.db.load_profile(&previous.account).await?;
-            if !record.is_some_and(|r| r.has_unsynced_changes()) {
-                self.db.delete_profile(&previous.account).await?;
-            }
+            self.db
+                .delete_profile_if_synced(&previous.account, None)
+                .await?;
         }
         let session = StoredSession {
             account: credentials.username,
@@ -146,14 +156,27 @@ impl<A: ApiClient, D: Database> SessionRepository<A, D> {
 
     /// Signs out: removes the account's data from this device, then revokes the token on the
     /// server if reachable (the device is clean at once, even when the server is slow).
-    pub async fn sign_out(&self, session: &StoredSession) -> Result<(), DbError> {
-        self.db.delete_profile(&session.account).await?;
+    /// `confirmed` is the revision whose unsynced changes the person chose to discard after
+    /// the warning. If the device holds other unsynced changes (another tab's save the
+    /// warning did not cover), nothing is deleted and `SignOut::NewerChanges` says so.
+    pub async fn sign_out(
+        &self,
+        session: &StoredSession,
+        confirmed: Option<u64>,
+    ) -> Result<SignOut, DbError> {
+        if !self
+            .db
+            .delete_profile_if_synced(&session.account, confirmed)
+            .await?
+        {
+            return Ok(SignOut::NewerChanges);
+        }
         self.db.clear_session().await?;
         if let Some(token) = &session.token {
             // Offline sign-out still forgets the token here; it expires on the server.
             let _ = self.api.sign_out(token).await;
         }
-        Ok(())
+        Ok(SignOut::Done)
     }
 
     /// Asks the browser to keep this origin's storage under pressure (once per device), and

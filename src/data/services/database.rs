@@ -11,8 +11,10 @@
 //!
 //! Every change of a profile record made by the app is a [`Database::replace_profile`]: a
 //! read-compare-write in one readwrite transaction with strict durability
-//! ([`super::strict_write`]), so a writer that read an outdated record never puts its older
-//! state over a newer one; it is told what the device holds now and re-applies its change.
+//! ([`super::strict_write`]) against the record's revision
+//! ([`LocalRecord::next_revision`]), so a writer that read an outdated record never puts its
+//! older state over a newer one; it is told what the device holds now and re-applies its
+//! change.
 //! The service worker follows the same rule (`static/sw.js`, `updateRecord`).
 
 use std::cell::RefCell;
@@ -24,7 +26,7 @@ use rexie::{ObjectStore, Rexie, TransactionMode};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use wasm_bindgen::JsValue;
 
-use super::strict_write::{self, TxError};
+use super::strict_write::{self, Change, TxError};
 
 /// The database's name in this origin.
 pub use crate::data::shared_names::DB_NAME;
@@ -135,16 +137,25 @@ pub trait Database {
     /// Stores the record whatever the device holds (tests use it to play another writer);
     /// returns once the transaction committed.
     async fn save_profile(&self, account: &str, record: &LocalRecord) -> Result<(), DbError>;
-    /// Stores `record` only if the device still holds `expected` (what this writer last read
-    /// or wrote), in one readwrite transaction; returns once it committed.
+    /// Stores `record` (stamped with the next revision) only if the device still holds
+    /// `expected`, what this writer last read or wrote
+    /// ([`LocalRecord::unchanged_since`]), in one readwrite transaction; returns once it
+    /// committed.
     async fn replace_profile(
         &self,
         account: &str,
         expected: Option<&LocalRecord>,
         record: &LocalRecord,
     ) -> Result<Replaced, DbError>;
-    /// Removes the record (sign-out).
-    async fn delete_profile(&self, account: &str) -> Result<(), DbError>;
+    /// Removes the record (sign-out, or leftovers of another account) if
+    /// [`LocalRecord::may_delete`] allows it for what the device holds, decided inside the
+    /// delete's transaction; `confirmed` is the revision the person chose to discard after a
+    /// warning. `false`: kept, because it holds changes the server has not got.
+    async fn delete_profile_if_synced(
+        &self,
+        account: &str,
+        confirmed: Option<u64>,
+    ) -> Result<bool, DbError>;
     /// The current session, if any.
     async fn load_session(&self) -> Result<Option<StoredSession>, DbError>;
     /// Stores the session.
@@ -292,6 +303,16 @@ impl DatabaseService {
     }
 }
 
+/// The `revision` of a stored profile record, read off the JS object as it is.
+fn stored_revision(stored: &JsValue) -> Option<f64> {
+    if !stored.is_object() {
+        return None;
+    }
+    js_sys::Reflect::get(stored, &JsValue::from_str("revision"))
+        .ok()
+        .and_then(|r| r.as_f64())
+}
+
 impl Database for DatabaseService {
     async fn load_profile(&self, account: &str) -> Result<Option<LocalRecord>, DbError> {
         self.get(PROFILES, account).await
@@ -317,6 +338,13 @@ impl Database for DatabaseService {
             let connection = self.strict().await?;
             let result = connection
                 .update(PROFILES, account, move |current| {
+                    // The usual case, decided on one number without converting the record:
+                    // the store holds the revision this writer read.
+                    let read_revision = expected.as_ref().map_or(0, |e| e.revision);
+                    if read_revision > 0 && stored_revision(&current) == Some(read_revision as f64)
+                    {
+                        return Change::Put(value);
+                    }
                     // A stored value this build cannot read is never overwritten blindly.
                     let current = if current.is_undefined() {
                         Ok(None)
@@ -324,14 +352,21 @@ impl Database for DatabaseService {
                         serde_wasm_bindgen::from_value::<LocalRecord>(current).map(Some)
                     };
                     match current {
-                        Ok(current) if current == expected => Some(value),
+                        Ok(current)
+                            if LocalRecord::unchanged_since(
+                                current.as_ref(),
+                                expected.as_ref(),
+                            ) =>
+                        {
+                            Change::Put(value)
+                        }
                         Ok(current) => {
                             *seen.borrow_mut() = Some(current);
-                            None
+                            Change::Keep
                         }
                         Err(e) => {
                             *bad.borrow_mut() = Some(e.to_string());
-                            None
+                            Change::Keep
                         }
                     }
                 })
@@ -360,8 +395,43 @@ impl Database for DatabaseService {
         Err(DbError::Failed("the device store kept closing".to_owned()))
     }
 
-    async fn delete_profile(&self, account: &str) -> Result<(), DbError> {
-        self.delete(PROFILES, account).await
+    async fn delete_profile_if_synced(
+        &self,
+        account: &str,
+        confirmed: Option<u64>,
+    ) -> Result<bool, DbError> {
+        let kept = Rc::new(RefCell::new(None::<Result<(), String>>));
+        let verdict = kept.clone();
+        let connection = self.strict().await?;
+        connection
+            .update(PROFILES, account, move |current| {
+                if current.is_undefined() {
+                    return Change::Keep;
+                }
+                match serde_wasm_bindgen::from_value::<LocalRecord>(current) {
+                    Ok(stored) if LocalRecord::may_delete(Some(&stored), confirmed) => {
+                        Change::Delete
+                    }
+                    Ok(_) => {
+                        *verdict.borrow_mut() = Some(Ok(()));
+                        Change::Keep
+                    }
+                    // What this build cannot read may hold someone's changes: kept.
+                    Err(e) => {
+                        *verdict.borrow_mut() = Some(Err(e.to_string()));
+                        Change::Keep
+                    }
+                }
+            })
+            .await
+            .map_err(|e| DbError::from_tx(&e))?;
+        match kept.borrow_mut().take() {
+            Some(Ok(())) => Ok(false),
+            Some(Err(error)) => Err(DbError::Failed(format!(
+                "the profile stored on this device could not be read ({error}), so it was kept"
+            ))),
+            None => Ok(true),
+        }
     }
 
     async fn load_session(&self) -> Result<Option<StoredSession>, DbError> {

@@ -42,6 +42,16 @@ impl TxError {
     }
 }
 
+/// What a read-compare-write does with the value it read.
+pub enum Change {
+    /// Put this value under the key.
+    Put(JsValue),
+    /// Delete the key.
+    Delete,
+    /// Leave the store as it is.
+    Keep,
+}
+
 /// A connection of its own, closed when another tab upgrades the schema (so the upgrade is
 /// never blocked by it); the next write then opens a new one.
 pub struct Connection {
@@ -98,13 +108,13 @@ impl Connection {
     }
 
     /// Reads `key` of `store`, calls `change` with the stored value (`undefined` if none)
-    /// and puts what it returns, if anything, all in one strict readwrite transaction.
-    /// Resolves once the transaction completed: `true` when a value was written.
+    /// and does what it returns, all in one strict readwrite transaction. Resolves once the
+    /// transaction completed: `true` when the store was changed.
     pub async fn update(
         &self,
         store: &str,
         key: &str,
-        change: impl FnOnce(JsValue) -> Option<JsValue> + 'static,
+        change: impl FnOnce(JsValue) -> Change + 'static,
     ) -> Result<bool, TxError> {
         let options = IdbTransactionOptions::new();
         options.set_durability(IdbTransactionDurability::Strict);
@@ -126,11 +136,15 @@ impl Connection {
             let (read, wrote, put_error) = (read.clone(), wrote.clone(), put_error.clone());
             Closure::<dyn FnMut()>::new(move || {
                 let current = read.result().unwrap_or(JsValue::UNDEFINED);
-                if let Some(next) = change.take().and_then(|change| change(current)) {
-                    match object_store.put_with_key(&next, &key) {
-                        Ok(_) => wrote.set(true),
-                        Err(e) => *put_error.borrow_mut() = Some(TxError::from_js(&e)),
-                    }
+                let issued = match change.take().map_or(Change::Keep, |change| change(current)) {
+                    Change::Put(next) => object_store.put_with_key(&next, &key).map(Some),
+                    Change::Delete => object_store.delete(&key).map(Some),
+                    Change::Keep => Ok(None),
+                };
+                match issued {
+                    Ok(Some(_)) => wrote.set(true),
+                    Ok(None) => {}
+                    Err(e) => *put_error.borrow_mut() = Some(TxError::from_js(&e)),
                 }
             })
         };

@@ -8,6 +8,7 @@ use outpost_core::patch::ProfileForm;
 
 use super::conflict_dialog::ConflictDialog;
 use super::view_model::UserProfileViewModel;
+use crate::data::repositories::SignOut;
 use crate::ui::core::confirm_dialog::ConfirmDialog;
 
 /// The profile page.
@@ -69,22 +70,23 @@ pub fn ProfilePage(
         form.update(|f| f.baseline = f.shown.clone());
         vm.resolve(choice);
     });
-    let confirm_sign_out = RwSignal::new(false);
-    let sign_out = move || {
+    // The revision the open sign-out warning is about: "Sign out anyway" discards that and
+    // nothing saved after it.
+    let warned_revision = RwSignal::new(None::<u64>);
+    let sign_out = move |confirmed: Option<u64>| {
         leptos::task::spawn_local(async move {
-            // The repository stopped either way, so the page shows sign-in in any case.
-            if let Err(error) = vm.sign_out().await {
-                leptos::logging::error!("signing out left data on this device: {error}");
+            match vm.sign_out(confirmed).await {
+                Ok(SignOut::Done) => on_signed_out.run(()),
+                // Another tab's save arrived meanwhile: warn about what is here now.
+                Ok(SignOut::NewerChanges) => warned_revision.set(vm.unsynced_revision()),
+                // The view model says what failed; the page stays.
+                Err(_) => {}
             }
-            on_signed_out.run(());
         });
     };
-    let on_sign_out = move |_| {
-        if vm.has_unsynced_changes() {
-            confirm_sign_out.set(true);
-        } else {
-            sign_out();
-        }
+    let on_sign_out = move |_| match vm.unsynced_revision() {
+        Some(revision) => warned_revision.set(Some(revision)),
+        None => sign_out(None),
     };
     let notice = vm.notice;
     let saving = vm.saving;
@@ -187,13 +189,17 @@ pub fn ProfilePage(
                 }}
             </form>
 
-            <Show when=move || confirm_sign_out.get()>
+            <Show when=move || warned_revision.get().is_some()>
                 <ConfirmDialog
                     id="signout"
                     title="Sign out with unsynced changes?"
                     confirm="Sign out anyway"
-                    on_confirm=Callback::new(move |()| sign_out())
-                    on_cancel=Callback::new(move |()| confirm_sign_out.set(false))
+                    on_confirm=Callback::new(move |()| {
+                        let confirmed = warned_revision.get_untracked();
+                        warned_revision.set(None);
+                        sign_out(confirmed);
+                    })
+                    on_cancel=Callback::new(move |()| warned_revision.set(None))
                 >
                     "Some changes have not reached the server yet. Signing out deletes them from this device."
                 </ConfirmDialog>

@@ -10,7 +10,8 @@ use outpost_core::patch::ProfilePatch;
 use outpost_core::sync::Resolution;
 
 use crate::data::repositories::{
-    ProfileState, SaveError, SaveOutcome, SessionError, SessionRepository, UserProfileRepository,
+    ProfileState, SaveError, SaveOutcome, SessionError, SessionRepository, SignOut,
+    UserProfileRepository,
 };
 use crate::data::services::{
     ApiClientService, DatabaseService, DbError, Settings, StoredSession, connectivity,
@@ -172,27 +173,50 @@ impl UserProfileViewModel {
         leptos::task::spawn_local(async move { repo.resolve(choice, seen).await });
     }
 
-    /// Whether signing out now would delete changes the server has not got.
-    pub fn has_unsynced_changes(&self) -> bool {
-        self.repo().has_unsynced_changes()
+    /// If signing out now would delete changes the server has not got: the revision of the
+    /// record holding them (what the warning covers).
+    pub fn unsynced_revision(&self) -> Option<u64> {
+        self.repo().unsynced_revision()
     }
 
-    /// Signs out and forgets this account's data on this device.
-    pub async fn sign_out(&self) -> Result<(), DbError> {
+    /// Signs out and forgets this account's data on this device; `confirmed` is the revision
+    /// the person chose to discard after the warning. `SignOut::NewerChanges`: another tab
+    /// saved something meanwhile, nothing was deleted and this tab goes on (warn again).
+    pub async fn sign_out(&self, confirmed: Option<u64>) -> Result<SignOut, DbError> {
         let Parts {
             repo,
             sessions,
             triggers,
             ..
         } = self.parts.get_value();
-        triggers.borrow_mut().take();
         let session = StoredSession {
             account: repo.account().to_owned(),
             token: repo.token(),
         };
-        // Stop every tab's repository first, so nothing writes the account's data back.
-        repo.announce_sign_out();
-        sessions.sign_out(&session).await
+        let outcome = sessions
+            .sign_out(&session, confirmed)
+            .await
+            .inspect_err(|error| {
+                self.notice.set(Some(Notice {
+                    text: format!(
+                        "Signing out failed, so this account's data is still here: {error}"
+                    ),
+                    is_error: true,
+                }));
+            })?;
+        if outcome == SignOut::Done {
+            triggers.borrow_mut().take();
+            // Every tab's repository stops; a commit that was already on its way finds the
+            // record gone and stops too, so nothing writes the account's data back.
+            repo.announce_sign_out();
+        } else {
+            repo.reload_from_device().await;
+            self.notice.set(Some(Notice {
+                text: "Another tab saved changes that have not reached the server yet, so nothing was deleted.".to_owned(),
+                is_error: true,
+            }));
+        }
+        Ok(outcome)
     }
 
     /// Signs in again to the same account after the session ended; pending changes are sent.

@@ -218,6 +218,15 @@ impl SyncMachine {
         self.record.as_ref()
     }
 
+    /// The shell committed this machine's record under `revision`
+    /// ([`LocalRecord::next_revision`]); the machine's copy carries it too, so it equals what
+    /// the store holds.
+    pub fn committed(&mut self, revision: u64) {
+        if let Some(record) = self.record.as_mut() {
+            record.revision = revision;
+        }
+    }
+
     /// The status as it is now (also emitted as [`Action::Status`] whenever it changes).
     pub fn status(&self) -> Status {
         let conflict = self.record.as_ref().and_then(|r| r.conflict.clone());

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Millis;
+use super::{Entropy, Millis};
 use crate::merge::{Field, FieldConflict};
 use crate::patch::ProfilePatch;
 use crate::wire::{ProfileFields, ServerProfile};
@@ -37,6 +37,13 @@ pub struct LocalRecord {
     /// server's values instead of the form's empty defaults.
     #[serde(default)]
     pub changed: Vec<Field>,
+    /// Which write of the device store produced this record. Every writer (a tab, the service
+    /// worker) stores [`LocalRecord::next_revision`] of the record it read, and a tab commits
+    /// only while the store still holds the revision it last read or wrote: one number is
+    /// compared instead of the whole record. 0 in records stored before revisions existed
+    /// (those are compared whole).
+    #[serde(default)]
+    pub revision: u64,
 }
 
 /// One `PUT /api/profile`, as stored while its outcome is unknown.
@@ -62,6 +69,7 @@ impl LocalRecord {
             conflict: None,
             sent: None,
             changed: Vec::new(),
+            revision: 0,
         }
     }
 
@@ -76,7 +84,55 @@ impl LocalRecord {
             conflict: None,
             sent: None,
             changed,
+            revision: 0,
         }
+    }
+
+    /// The revision a writer stores its record under, `read` being what it read from the
+    /// store (`None`: nothing). The successor of the stored revision; a record that starts
+    /// anew (none stored, or one from before revisions) takes a random start below 2^52, so
+    /// a tab that still remembers a deleted record (signed out elsewhere) never finds its
+    /// old revision in the new one. JavaScript numbers hold every value exactly.
+    pub fn next_revision(read: Option<&LocalRecord>, entropy: &mut impl Entropy) -> u64 {
+        match read {
+            Some(record) if record.revision > 0 => record.revision + 1,
+            _ => (entropy.next_u64() >> 12).max(1),
+        }
+    }
+
+    /// Whether a writer that last read (or wrote) `read` may commit over `stored`, what the
+    /// store holds now: nobody wrote in between. Revisions are compared; records from before
+    /// revisions (0) are compared whole.
+    pub fn unchanged_since(stored: Option<&LocalRecord>, read: Option<&LocalRecord>) -> bool {
+        match (stored, read) {
+            (None, None) => true,
+            (Some(stored), Some(read)) if read.revision > 0 => stored.revision == read.revision,
+            (Some(stored), Some(read)) => stored == read,
+            _ => false,
+        }
+    }
+
+    /// Whether signing out (or signing in as another account) may delete `stored`, what the
+    /// device holds for the account when the delete runs, inside the same transaction: when
+    /// nothing in it is unsynced, or when the person chose to discard exactly this revision
+    /// after being warned (`confirmed`). A save made meanwhile by another tab or the service
+    /// worker is a newer revision: it is kept, and the person is warned again.
+    pub fn may_delete(stored: Option<&LocalRecord>, confirmed: Option<u64>) -> bool {
+        match stored {
+            None => true,
+            Some(record) if !record.has_unsynced_changes() => true,
+            Some(record) => record.revision > 0 && confirmed == Some(record.revision),
+        }
+    }
+
+    /// Whether the two hold the same facts, whatever their revisions (a writer has nothing
+    /// to commit when its new record is the one it read).
+    pub fn same_content(&self, other: &LocalRecord) -> bool {
+        *self
+            == LocalRecord {
+                revision: self.revision,
+                ..other.clone()
+            }
     }
 
     /// Whether something typed on this device has not been confirmed by the server: a
@@ -134,4 +190,91 @@ pub enum Resolution {
     /// New values typed while looking at both sides, for the fields typed in only (a patch:
     /// the dialog may have been filled from an older record than the device holds now).
     Edit(ProfilePatch),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::SplitMix64;
+
+    fn record(name: &str, revision: u64) -> LocalRecord {
+        let fields = ProfileFields {
+            name: name.to_owned(),
+            photo_url: String::new(),
+        };
+        LocalRecord {
+            revision,
+            ..LocalRecord::from_local_edit(fields, vec![Field::Name], 1)
+        }
+    }
+
+    #[test]
+    fn revisions_follow_the_stored_one_and_start_at_random() {
+        let mut entropy = SplitMix64(7);
+        assert_eq!(
+            LocalRecord::next_revision(Some(&record("a", 41)), &mut entropy),
+            42
+        );
+        let fresh = LocalRecord::next_revision(None, &mut entropy);
+        let legacy = LocalRecord::next_revision(Some(&record("a", 0)), &mut entropy);
+        for start in [fresh, legacy] {
+            assert!((1..1 << 52).contains(&start), "{start}");
+        }
+        assert_ne!(fresh, legacy);
+    }
+
+    #[test]
+    fn a_commit_is_allowed_only_over_what_the_writer_read() {
+        let read = record("a", 5);
+        assert!(LocalRecord::unchanged_since(Some(&read), Some(&read)));
+        assert!(LocalRecord::unchanged_since(None, None));
+        assert!(!LocalRecord::unchanged_since(
+            Some(&record("a", 6)),
+            Some(&read)
+        ));
+        assert!(!LocalRecord::unchanged_since(None, Some(&read)));
+        assert!(!LocalRecord::unchanged_since(Some(&read), None));
+        // Records from before revisions are compared whole.
+        assert!(LocalRecord::unchanged_since(
+            Some(&record("a", 0)),
+            Some(&record("a", 0))
+        ));
+        assert!(!LocalRecord::unchanged_since(
+            Some(&record("b", 0)),
+            Some(&record("a", 0))
+        ));
+    }
+
+    #[test]
+    fn only_synced_records_or_the_confirmed_revision_are_deleted() {
+        let synced = LocalRecord {
+            revision: 3,
+            ..LocalRecord::from_server(
+                crate::wire::ServerProfile {
+                    name: "a".into(),
+                    photo_url: String::new(),
+                    version: 1,
+                    updated_at: "t".into(),
+                    mutation_id: None,
+                },
+                1,
+            )
+        };
+        assert!(LocalRecord::may_delete(None, None));
+        assert!(LocalRecord::may_delete(Some(&synced), None));
+        let pending = record("typed", 4);
+        assert!(!LocalRecord::may_delete(Some(&pending), None));
+        assert!(
+            !LocalRecord::may_delete(Some(&pending), Some(3)),
+            "a newer save than warned about"
+        );
+        assert!(LocalRecord::may_delete(Some(&pending), Some(4)));
+        assert!(!LocalRecord::may_delete(Some(&record("typed", 0)), Some(0)));
+    }
+
+    #[test]
+    fn same_content_ignores_the_revision() {
+        assert!(record("a", 1).same_content(&record("a", 9)));
+        assert!(!record("a", 1).same_content(&record("b", 1)));
+    }
 }

@@ -160,3 +160,46 @@ fn invariants_catch_a_stale_form_that_sends_every_field() {
     });
     assert!(found.is_some(), "no schedule caught the stale form");
 }
+
+/// Searches schedules of a world changed by `old` for one whose invariants fail with one of
+/// `errors`; the old shell behaviour must be caught.
+fn caught(old: impl Fn(&mut World), errors: &[&str]) -> Option<String> {
+    (1..3000u64).find_map(|seed| {
+        let mut world = World::new(seed);
+        old(&mut world);
+        match run_world(world).1 {
+            Err(error) if errors.iter().any(|e| error.contains(e)) => Some(error),
+            _ => None,
+        }
+    })
+}
+
+/// The invariants catch the old shell's writers, which put the whole record without comparing
+/// it with what they read: a tab's older copy replaced another tab's newer save.
+#[test]
+fn invariants_catch_writers_that_put_without_comparing() {
+    let found = caught(
+        |w| w.blind_commits = true,
+        &["never seen", "lost update", "false conflict"],
+    );
+    assert!(found.is_some(), "no schedule caught the blind put");
+}
+
+/// The revision is all the compares look at: writers that stored their changes under the
+/// revision they had read would overwrite each other unnoticed, and the invariants catch it.
+#[test]
+fn invariants_catch_writers_that_keep_the_revision() {
+    let found = caught(
+        |w| w.writers_keep_revision = true,
+        &["never seen", "lost update"],
+    );
+    assert!(found.is_some(), "no schedule caught the unchanged revision");
+}
+
+/// The invariants catch the old sign-out, which deleted the record whenever the tab's own
+/// view was clean: another tab's save, not shown there yet, was deleted without a warning.
+#[test]
+fn invariants_catch_a_sign_out_that_deletes_unseen_saves() {
+    let found = caught(|w| w.blind_sign_out = true, &["lost update"]);
+    assert!(found.is_some(), "no schedule caught the blind sign-out");
+}

@@ -15,6 +15,11 @@
 //!   atomic read-modify-write.
 //! * Tabs are reloaded, closed and reopened at any point (their lock and their requests'
 //!   answers are gone; what the server applied stays).
+//! * The person signs out, or signs in as another account, and later back in: the record is
+//!   deleted only inside the transaction that finds it synced, or finds exactly the revision
+//!   the person was warned about and chose to discard (`LocalRecord::may_delete`); the
+//!   device's tabs hear it later (BroadcastChannel) and stop; a tab that finds the record
+//!   gone when it commits stops too.
 
 use std::collections::{HashMap, HashSet};
 
@@ -97,6 +102,11 @@ pub enum Msg {
         to: Writer,
         input: Input,
     },
+    /// BroadcastChannel: this account signed out (or another signed in); the tab stops.
+    SignedOut {
+        dev: usize,
+        tab: usize,
+    },
     /// BroadcastChannel: the store changed, re-read it.
     Refresh {
         dev: usize,
@@ -144,6 +154,9 @@ pub struct Device {
     /// The device store (IndexedDB), shared by the tabs and the service worker.
     pub store: Option<LocalRecord>,
     pub online: bool,
+    /// Whether this account is the device's session (else signed out, or another account is
+    /// signed in): no tab of it opens and the service worker sends nothing for it.
+    pub signed_in: bool,
     lock: Option<Writer>,
     /// The service worker's request under the lock, and what it sent.
     worker: Option<(RequestId, SentWrite)>,
@@ -175,6 +188,16 @@ pub struct World {
     /// Saves send every field of a form filled when the tab opened (the old form; for the
     /// test that shows the invariants catch it).
     pub stale_forms: bool,
+    /// Tabs put their record without the compare (the old shell; for the test that shows
+    /// the invariants catch it).
+    pub blind_commits: bool,
+    /// Writers store their records under the revision they read instead of the next one
+    /// (so the other writers' compares miss their writes; for the test that shows the
+    /// invariants catch it).
+    pub writers_keep_revision: bool,
+    /// Signing out deletes the record whatever it holds once the tab's own view is clean
+    /// (the old sign-out; for the test that shows the invariants catch it).
+    pub blind_sign_out: bool,
     /// Values replaced by their own device's later edit, or discarded by a conflict choice.
     excused: HashSet<(Field, String)>,
     /// Per device and field: its last acknowledged value.
@@ -237,6 +260,7 @@ impl World {
                     tabs: (0..tabs).map(|_| Tab::new(&config)).collect(),
                     store: None,
                     online: true,
+                    signed_in: true,
                     lock: None,
                     worker: None,
                 }
@@ -257,6 +281,9 @@ impl World {
             seen: vec![HashSet::new(); n],
             unseen_overwrite: None,
             stale_forms: false,
+            blind_commits: false,
+            writers_keep_revision: false,
+            blind_sign_out: false,
             devices,
             net: Vec::new(),
             remote_wins_ever: policy == ConflictPolicy::RemoteWins,
@@ -297,8 +324,23 @@ impl World {
             if let Some(Action::Persist(record)) = actions.first() {
                 let device = &mut self.devices[dev];
                 let t = &mut device.tabs[tab];
-                if t.last_persisted.as_ref() != Some(record) {
-                    if device.store != t.last_persisted {
+                if !t
+                    .last_persisted
+                    .as_ref()
+                    .is_some_and(|read| read.same_content(record))
+                {
+                    if !self.blind_commits
+                        && !LocalRecord::unchanged_since(
+                            device.store.as_ref(),
+                            t.last_persisted.as_ref(),
+                        )
+                    {
+                        if device.store.is_none() && t.last_persisted.is_some() {
+                            // Signed out in another tab: the account's data must not return.
+                            self.log
+                                .push(format!("    dev{dev}.{tab}: record gone, stops"));
+                            return self.close_tab(dev, tab);
+                        }
                         // Another writer committed first: re-apply on top of its record.
                         self.log
                             .push(format!("    dev{dev}.{tab}: outdated, re-applying"));
@@ -307,8 +349,17 @@ impl World {
                         t.last_persisted = device.store.clone();
                         continue;
                     }
-                    device.store = Some(record.clone());
-                    t.last_persisted = Some(record.clone());
+                    let revision = match &t.last_persisted {
+                        Some(read) if self.writers_keep_revision => read.revision,
+                        read => LocalRecord::next_revision(read.as_ref(), &mut self.rng),
+                    };
+                    let stamped = LocalRecord {
+                        revision,
+                        ..record.clone()
+                    };
+                    t.machine.committed(revision);
+                    device.store = Some(stamped.clone());
+                    t.last_persisted = Some(stamped);
                     self.broadcast(dev, Some(tab));
                 }
             }
@@ -538,6 +589,10 @@ impl World {
             patch.clone()
         };
         self.tab_step(dev, tab, Input::LocalEdit(sent))?;
+        if !self.devices[dev].tabs[tab].open {
+            // Signed out in another tab: the save was refused and said so.
+            return Ok(());
+        }
         let stored = self.devices[dev].store.as_ref().ok_or("edit not stored")?;
         let shown = patch.is_in(&stored.local);
         ensure!(
@@ -754,13 +809,18 @@ impl World {
                 _ => {}
             },
             // A tab that missed a message re-reads before its next save anyway.
-            Msg::Refresh { .. } | Msg::Local { .. } => {}
+            Msg::Refresh { .. } | Msg::Local { .. } | Msg::SignedOut { .. } => {}
         }
     }
 
     fn deliver(&mut self, index: usize) -> Check {
         let msg = self.net.remove(index);
-        if self.chaos && !matches!(msg, Msg::Refresh { .. } | Msg::Local { .. }) {
+        if self.chaos
+            && !matches!(
+                msg,
+                Msg::Refresh { .. } | Msg::Local { .. } | Msg::SignedOut { .. }
+            )
+        {
             if self.rng.chance(8) {
                 self.log.push(format!("    lost {msg:?}"));
                 self.lose(&msg);
@@ -791,6 +851,11 @@ impl World {
             } => self.worker_answered(dev, input)?,
             Msg::Refresh { dev, tab } => self.refresh(dev, tab)?,
             Msg::Local { dev, tab, input } => self.answer_tab(dev, tab, input)?,
+            Msg::SignedOut { dev, tab } => {
+                if self.devices[dev].tabs[tab].open {
+                    self.close_tab(dev, tab)?;
+                }
+            }
         }
         Ok(())
     }
@@ -798,7 +863,7 @@ impl World {
     /// Background Sync fires: `sendPendingChange` of `static/sw.js`, under the lock.
     fn worker_sync(&mut self, dev: usize) -> Check {
         let device = &mut self.devices[dev];
-        if !device.online || device.lock.is_some() {
+        if !device.online || !device.signed_in || device.lock.is_some() {
             return Ok(());
         }
         let Some(record) = device.store.clone() else {
@@ -817,9 +882,15 @@ impl World {
                     if_match: base.version,
                 };
                 // Stored as in doubt before it leaves, in one readwrite transaction.
+                let revision = if self.writers_keep_revision {
+                    record.revision
+                } else {
+                    LocalRecord::next_revision(Some(&record), &mut self.rng)
+                };
                 let device = &mut self.devices[dev];
                 device.store = Some(LocalRecord {
                     sent: Some(write.clone()),
+                    revision,
                     ..record
                 });
                 self.broadcast(dev, None);
@@ -894,11 +965,89 @@ impl World {
                 next.base = Some(profile);
             }
             if next != current {
+                if !self.writers_keep_revision {
+                    next.revision = LocalRecord::next_revision(Some(&current), &mut self.rng);
+                }
                 self.devices[dev].store = Some(next);
                 self.broadcast(dev, None);
             }
         }
         self.release_lock(dev, Writer::Worker)
+    }
+
+    /// "Sign out" in a tab. Its view decides whether the person is warned first; the delete
+    /// itself checks what the store holds in the same transaction (`may_delete`): a save of
+    /// another tab that this one has not shown yet is kept, and the person is warned again
+    /// (here: cancels).
+    fn sign_out(&mut self, dev: usize, tab: usize) -> Check {
+        if !self.devices[dev].signed_in || !self.devices[dev].tabs[tab].open {
+            return Ok(());
+        }
+        let view = self.devices[dev].tabs[tab].machine.record().cloned();
+        let warned = view.as_ref().is_some_and(LocalRecord::has_unsynced_changes);
+        let confirmed = match &view {
+            // Warned: "Sign out anyway" discards exactly what the tab showed, or cancel.
+            Some(view) if warned => {
+                if !self.rng.chance(50) {
+                    return Ok(());
+                }
+                Some(view.revision)
+            }
+            _ => None,
+        };
+        let store = self.devices[dev].store.clone();
+        if !self.blind_sign_out && !LocalRecord::may_delete(store.as_ref(), confirmed) {
+            self.log.push(format!(
+                "dev{dev}.{tab} sign-out kept a newer unsynced save"
+            ));
+            return Ok(());
+        }
+        if warned && let Some(view) = view {
+            // The person's explicit choice: what they were shown as unsynced is discarded.
+            let mut states = vec![view.local.clone()];
+            states.extend(view.sent.as_ref().map(|s| s.fields.clone()));
+            for fields in states {
+                for field in Field::ALL {
+                    self.excused.insert((field, field.get(&fields).to_owned()));
+                }
+            }
+            for c in view.conflict.iter().flat_map(|c| &c.fields) {
+                self.excused.insert((c.field, c.mine.clone()));
+            }
+        }
+        self.log.push(format!("dev{dev}.{tab} signs out"));
+        self.devices[dev].store = None;
+        self.leave_account(dev, tab)
+    }
+
+    /// Signing in as another account on the device: this account's record stays unless it
+    /// is synced (checked inside the delete's transaction), and its tabs stop.
+    fn switch_account(&mut self, dev: usize) -> Check {
+        if !self.devices[dev].signed_in {
+            return Ok(());
+        }
+        self.log
+            .push(format!("dev{dev} signs in as another account"));
+        if LocalRecord::may_delete(self.devices[dev].store.as_ref(), None) {
+            self.devices[dev].store = None;
+        }
+        let tab = self.rng.below(self.devices[dev].tabs.len() as u64) as usize;
+        self.leave_account(dev, tab)
+    }
+
+    /// The session is no longer this account: the tab that did it stops at once, the others
+    /// when the message reaches them.
+    fn leave_account(&mut self, dev: usize, tab: usize) -> Check {
+        self.devices[dev].signed_in = false;
+        if self.devices[dev].tabs[tab].open {
+            self.close_tab(dev, tab)?;
+        }
+        for other in 0..self.devices[dev].tabs.len() {
+            if self.devices[dev].tabs[other].open {
+                self.net.push(Msg::SignedOut { dev, tab: other });
+            }
+        }
+        Ok(())
     }
 
     fn fire_timer(&mut self, dev: usize, tab: usize) -> Check {
@@ -920,6 +1069,9 @@ impl World {
     }
 
     fn open_tab(&mut self, dev: usize, tab: usize) -> Check {
+        if !self.devices[dev].signed_in {
+            return Ok(());
+        }
         let t = &mut self.devices[dev].tabs[tab];
         if t.open {
             return Ok(());
@@ -1002,6 +1154,15 @@ impl World {
                 self.tab_step(dev, tab, Input::BecameVisible)?;
             }
             92..=93 => self.tab_step(dev, tab, Input::SyncRequested)?,
+            95 => self.sign_out(dev, tab)?,
+            96 => self.switch_account(dev)?,
+            97 => {
+                if !self.devices[dev].signed_in {
+                    self.log.push(format!("dev{dev} signs in again"));
+                    self.devices[dev].signed_in = true;
+                    self.open_tab(dev, tab)?;
+                }
+            }
             94 => {
                 let policy = match self.rng.below(3) {
                     0 => ConflictPolicy::Ask,
@@ -1029,7 +1190,16 @@ impl World {
 
     pub fn quiesce(&mut self) -> Check {
         self.chaos = false;
+        // Every tab hears of a sign-out before the person signs in again.
+        while let Some(i) = self
+            .net
+            .iter()
+            .position(|m| matches!(m, Msg::SignedOut { .. }))
+        {
+            self.deliver(i)?;
+        }
         for dev in 0..self.devices.len() {
+            self.devices[dev].signed_in = true;
             if !self.devices[dev].online {
                 self.devices[dev].online = true;
                 for t in self.each_tab(dev) {

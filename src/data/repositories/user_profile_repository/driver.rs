@@ -16,8 +16,9 @@ pub(super) const MAX_REAPPLY: usize = 8;
 
 /// What happened to a record this tab tried to commit.
 pub(super) enum Stored {
-    /// Committed, or there was nothing new to commit, or the store failed (then
-    /// `storage_error` says so).
+    /// Committed, under this revision.
+    Written(u64),
+    /// There was nothing new to commit, or the store failed (then `storage_error` says so).
     Done,
     /// Another writer changed the record first; this is what the device holds.
     Outdated(Box<Option<LocalRecord>>),
@@ -90,6 +91,12 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                 return actions;
             };
             match self.store(&record).await {
+                Stored::Written(revision) => {
+                    self.inner.machine.borrow_mut().committed(revision);
+                    actions.remove(0);
+                    self.notify();
+                    return actions;
+                }
                 Stored::Done => {
                     actions.remove(0);
                     self.notify();
@@ -124,25 +131,36 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             .handle(now_ms(), input, &mut *entropy)
     }
 
-    /// Commits `record` if the device still holds what this tab last read or wrote.
+    /// Commits `record`, under the next revision, if the device still holds what this tab
+    /// last read or wrote.
     pub(super) async fn store(&self, record: &LocalRecord) -> Stored {
         let expected = self.inner.last_persisted.borrow().clone();
-        if self.inner.closed.get() || expected.as_ref() == Some(record) {
+        if self.inner.closed.get()
+            || expected
+                .as_ref()
+                .is_some_and(|read| read.same_content(record))
+        {
             return Stored::Done;
         }
+        let revision =
+            LocalRecord::next_revision(expected.as_ref(), &mut *self.inner.entropy.borrow_mut());
+        let stamped = LocalRecord {
+            revision,
+            ..record.clone()
+        };
         match self
             .inner
             .db
-            .replace_profile(&self.inner.account, expected.as_ref(), record)
+            .replace_profile(&self.inner.account, expected.as_ref(), &stamped)
             .await
         {
             Ok(Replaced::Written) => {
                 *self.inner.storage_error.borrow_mut() = None;
-                *self.inner.last_persisted.borrow_mut() = Some(record.clone());
+                *self.inner.last_persisted.borrow_mut() = Some(stamped);
                 if let Some(channel) = self.inner.channel.borrow().as_ref() {
                     channel.post(&TabMessage::Profile(self.inner.account.clone()));
                 }
-                Stored::Done
+                Stored::Written(revision)
             }
             Ok(Replaced::Outdated(held)) if held.is_none() && expected.is_some() => Stored::Removed,
             Ok(Replaced::Outdated(held)) => Stored::Outdated(held),
@@ -201,6 +219,13 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             Ok(read) if read.store => {
                 self.inner.source.set(Source::Remote);
                 match self.store(&read.record).await {
+                    Stored::Written(revision) => {
+                        let record = LocalRecord {
+                            revision,
+                            ..read.record
+                        };
+                        self.step(Input::Loaded(Some(record))).await
+                    }
                     Stored::Done => self.step(Input::Loaded(Some(read.record))).await,
                     // Another writer got there first; the machine's own fetch will settle it.
                     Stored::Outdated(_) | Stored::Removed => Vec::new(),

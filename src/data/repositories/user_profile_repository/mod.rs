@@ -255,6 +255,11 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         self.enqueue(Job::Input(input), None);
     }
 
+    /// Re-reads the device store and adopts what another tab stored; returns once done.
+    pub async fn reload_from_device(&self) {
+        self.run(Job::RefreshFromDevice).await;
+    }
+
     /// The server pushed a new version.
     pub fn push_received(&self, version: u64) {
         self.enqueue(Job::Input(Input::PushReceived { version }), None);
@@ -305,11 +310,18 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
 
     /// Whether anything typed here has not reached the server yet.
     pub fn has_unsynced_changes(&self) -> bool {
+        self.unsynced_revision().is_some()
+    }
+
+    /// The revision of the record shown here if it holds something the server has not got:
+    /// what a warned person's "sign out anyway" discards, and nothing newer.
+    pub fn unsynced_revision(&self) -> Option<u64> {
         self.inner
             .machine
             .borrow()
             .record()
-            .is_some_and(LocalRecord::has_unsynced_changes)
+            .filter(|r| r.has_unsynced_changes())
+            .map(|r| r.revision)
     }
 
     /// Stops this repository for good (sign-out here or in another tab): the retry timer,
