@@ -145,6 +145,51 @@ test("two tabs offline: a save in one shows in the other, whose next save keeps 
   await context.close();
 });
 
+test("a tab's older synchronized copy never replaces another tab's newer unsynced save", async () => {
+  const context = await env.browser.newContext({ serviceWorkers: "block" });
+  const { page: tab2, username } = await newSignedUpPage(context, env.server.url, "overwrite", { serviceWorker: false });
+  const token = await apiToken(env.server.url, username);
+  // Tab one does not hear the other tab's news (as in a browser without BroadcastChannel, or
+  // a message still on its way), and the answer to its next read is held back: it read the
+  // record before tab two's save and writes after it.
+  const tab1 = await context.newPage();
+  await tab1.addInitScript(() => { delete window.BroadcastChannel; });
+  await tab1.goto(env.server.url);
+  await waitForStatus(tab1, "synced");
+  let release;
+  const released = new Promise((r) => { release = r; });
+  await tab1.route("**/api/profile", async (route) => {
+    if (route.request().method() === "GET") await released;
+    await route.continue();
+  });
+  // Another device sets the photo; the push makes tab one ask for the new version (held).
+  await apiPut(env.server.url, token, { photo_url: "https://example.com/other-device.png" });
+  await waitFor(async () => (await photoBox(tab2).inputValue()) === "https://example.com/other-device.png",
+    "tab two to show the other device's photo");
+  // Tab two saves a name. Its PUT waits for the device's lock, which tab one's read holds,
+  // and fails when it goes out: the save is on this device only.
+  await tab2.route("**/api/profile", (route) =>
+    route.request().method() === "PUT" ? route.abort("internetdisconnected") : route.continue());
+  await saveName(tab2, "Saved in tab two only");
+  await tab2.getByText("Saved on this device.", { exact: true }).waitFor();
+
+  // Tab one stores the server's state it asked for; then tab two is closed.
+  release();
+  await waitFor(async () => (await photoBox(tab1).inputValue()) === "https://example.com/other-device.png",
+    "tab one to take the other device's photo");
+  await tab2.close();
+  const stored = await readAppStore(tab1, "profiles", "get", username);
+  assert.equal(stored.local.name, "Saved in tab two only", "the device still holds tab two's save");
+  await tab1.unroute("**/api/profile");
+  await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Saved in tab two only",
+    "tab two's save to reach the server from tab one");
+  const server = await apiProfile(env.server.url, token);
+  assert.equal(server.photo_url, "https://example.com/other-device.png", "the other device's photo is kept");
+  await waitFor(async () => (await nameBox(tab1).inputValue()) === "Saved in tab two only", "tab one to show it");
+  assert.equal(await tab1.getByRole("dialog").count(), 0, "no conflict");
+  await context.close();
+});
+
 test("signing in as another account warns, keeps the first account's unsent change and stops its tabs", async () => {
   const context = await env.browser.newContext({ serviceWorkers: "block" });
   // A tab left on the sign-in page from before anyone signed in on this browser.
