@@ -121,6 +121,33 @@ pub mod error_code {
     pub const OVERLOADED: &str = "overloaded";
     /// 500: a fault on the server (never expected; logged there).
     pub const INTERNAL: &str = "internal";
+
+    /// Every code with the HTTP status it is answered with: the one table the server answers
+    /// by and its tests check against.
+    pub const STATUSES: [(&str, u16); 14] = [
+        (BAD_REQUEST, 400),
+        (UNAUTHORIZED, 401),
+        (NOT_FOUND, 404),
+        (METHOD_NOT_ALLOWED, 405),
+        (USERNAME_TAKEN, 409),
+        (STALE_VERSION, 412),
+        (PAYLOAD_TOO_LARGE, 413),
+        (UNSUPPORTED_MEDIA_TYPE, 415),
+        (INVALID_FIELD, 422),
+        (IDEMPOTENCY_KEY_REUSED, 422),
+        (PRECONDITION_REQUIRED, 428),
+        (TOO_MANY_REQUESTS, 429),
+        (OVERLOADED, 503),
+        (INTERNAL, 500),
+    ];
+
+    /// The HTTP status of `code` (500 for a code not in [`STATUSES`]).
+    pub fn status(code: &str) -> u16 {
+        STATUSES
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map_or(500, |(_, status)| *status)
+    }
 }
 
 /// Formats a version as the quoted entity tag used in `ETag` and `If-Match`.

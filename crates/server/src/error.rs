@@ -4,10 +4,10 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use outpost_core::validate::FieldError;
 use outpost_core::wire::{ErrorBody, ServerProfile, error_code, etag};
-use serde::de::DeserializeOwned;
 
 use crate::store::StoreError;
 
@@ -65,23 +65,10 @@ pub enum AppError {
 }
 
 impl AppError {
-    /// The HTTP status of this error.
+    /// The HTTP status of this error: the one of its code ([`error_code::status`]).
     pub fn status(&self) -> StatusCode {
-        match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::UsernameTaken => StatusCode::CONFLICT,
-            Self::StaleVersion(_) => StatusCode::PRECONDITION_FAILED,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::InvalidField(_) | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        StatusCode::from_u16(error_code::status(self.code()))
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     /// The stable machine-readable code of this error (see [`error_code`]).
@@ -149,9 +136,6 @@ impl From<JsonRejection> for AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if let Self::Internal(detail) = &self {
-            tracing::error!(%detail, "internal error");
-        }
         let mut body = ErrorBody {
             error: self.code().to_owned(),
             message: self.to_string(),
@@ -159,7 +143,9 @@ impl IntoResponse for AppError {
             current: None,
         };
         let mut extra_headers = Vec::new();
+        let mut detail = None;
         match self {
+            Self::Internal(d) => detail = Some(InternalDetail(d)),
             Self::InvalidField(e) => body.field = Some(e.field.to_owned()),
             Self::StaleVersion(current) => {
                 if let Ok(v) = HeaderValue::from_str(&etag(current.version)) {
@@ -177,29 +163,76 @@ impl IntoResponse for AppError {
         }
         let mut response = (status, Json(body)).into_response();
         response.headers_mut().extend(extra_headers);
+        if let Some(detail) = detail {
+            response.extensions_mut().insert(detail);
+        }
         response
     }
 }
 
-/// `axum::Json`, but its rejections are [`AppError`]s, so a bad body gets our error format.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ApiJson<T>(pub T);
+/// What went wrong behind a 500, carried to [`log_internal_errors`] in the response's
+/// extensions (never in the body).
+#[derive(Clone, Debug)]
+struct InternalDetail(String);
 
-impl<S, T> FromRequest<S> for ApiJson<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = AppError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let Json(value) = Json::<T>::from_request(req, state).await?;
-        Ok(Self(value))
+/// Logs the detail of every 500, inside the request's span: responses are built without side
+/// effects, and this is the one place faults are written down.
+pub async fn log_internal_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if let Some(InternalDetail(detail)) = response.extensions().get::<InternalDetail>() {
+        tracing::error!(%detail, "internal error");
     }
+    response
 }
+
+/// `axum::Json`, but its rejections are [`AppError`]s, so a bad body gets our error format.
+#[derive(Debug, Clone, Copy, Default, FromRequest)]
+#[from_request(via(Json), rejection(AppError))]
+pub struct ApiJson<T>(pub T);
 
 impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {
         Json(self.0).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_500_keeps_its_detail_out_of_the_body_and_hands_it_to_the_log() {
+        let response = AppError::Internal("disk on fire".to_owned()).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let detail = response.extensions().get::<InternalDetail>().cloned();
+        assert_eq!(detail.map(|d| d.0).as_deref(), Some("disk on fire"));
+        let ok = AppError::NotFound.into_response();
+        assert!(ok.extensions().get::<InternalDetail>().is_none());
+    }
+
+    #[test]
+    fn every_error_is_answered_with_the_status_of_its_code() {
+        let errors = [
+            (AppError::BadRequest("x".into()), 400),
+            (AppError::Unauthorized("x"), 401),
+            (AppError::NotFound, 404),
+            (AppError::MethodNotAllowed, 405),
+            (AppError::UsernameTaken, 409),
+            (AppError::PayloadTooLarge, 413),
+            (AppError::UnsupportedMediaType, 415),
+            (AppError::IdempotencyKeyReused, 422),
+            (AppError::PreconditionRequired, 428),
+            (
+                AppError::TooManyRequests {
+                    retry_after_secs: 1,
+                },
+                429,
+            ),
+            (AppError::Overloaded, 503),
+            (AppError::Internal("x".into()), 500),
+        ];
+        for (error, status) in errors {
+            assert_eq!(error.status().as_u16(), status, "{}", error.code());
+        }
     }
 }

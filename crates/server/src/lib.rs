@@ -112,6 +112,7 @@ pub fn app(state: AppState) -> Router {
             outpost_core::validate::MAX_BODY_BYTES,
         ))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(error::log_internal_errors))
         .layer(middleware::from_fn(security_headers::api_headers))
         .layer(tower::util::option_layer(cors))
         .layer(middleware::from_fn(security_headers::security_headers))

@@ -68,7 +68,7 @@ async fn sign_up_sign_in_sign_out() {
         .send()
         .await
         .unwrap();
-    expect_error(resp, StatusCode::CONFLICT, error_code::USERNAME_TAKEN).await;
+    expect_error(resp, error_code::USERNAME_TAKEN).await;
 
     let resp = sign_in(&ts, "ann", "password123").await;
     assert_eq!(resp.status(), StatusCode::OK);
@@ -76,9 +76,9 @@ async fn sign_up_sign_in_sign_out() {
     assert_ne!(second, token);
 
     let resp = sign_in(&ts, "ann", "wrong-password").await;
-    expect_error(resp, StatusCode::UNAUTHORIZED, error_code::UNAUTHORIZED).await;
+    expect_error(resp, error_code::UNAUTHORIZED).await;
     let resp = sign_in(&ts, "nobody", "password123").await;
-    expect_error(resp, StatusCode::UNAUTHORIZED, error_code::UNAUTHORIZED).await;
+    expect_error(resp, error_code::UNAUTHORIZED).await;
 
     let resp = ts
         .request(Method::DELETE, "/api/sessions/current")
@@ -88,12 +88,7 @@ async fn sign_up_sign_in_sign_out() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     // The revoked token no longer works; the other session does.
-    expect_error(
-        ts.get_profile(&second).await,
-        StatusCode::UNAUTHORIZED,
-        error_code::UNAUTHORIZED,
-    )
-    .await;
+    expect_error(ts.get_profile(&second).await, error_code::UNAUTHORIZED).await;
     assert_eq!(ts.get_profile(&token).await.status(), StatusCode::OK);
     let resp = ts
         .request(Method::DELETE, "/api/sessions/current")
@@ -101,7 +96,7 @@ async fn sign_up_sign_in_sign_out() {
         .send()
         .await
         .unwrap();
-    expect_error(resp, StatusCode::UNAUTHORIZED, error_code::UNAUTHORIZED).await;
+    expect_error(resp, error_code::UNAUTHORIZED).await;
 }
 
 #[tokio::test]
@@ -124,33 +119,27 @@ async fn tokens_are_stored_hashed() {
 async fn missing_bad_and_expired_tokens_are_401() {
     let ts = TestServer::start_with(|c| c.token_ttl = std::time::Duration::ZERO).await;
     let expired = ts.sign_up("ann").await;
-    expect_error(
-        ts.get_profile(&expired).await,
-        StatusCode::UNAUTHORIZED,
-        error_code::UNAUTHORIZED,
-    )
-    .await;
+    expect_error(ts.get_profile(&expired).await, error_code::UNAUTHORIZED).await;
     let resp = ts
         .request(Method::GET, "/api/profile")
         .send()
         .await
         .unwrap();
-    expect_error(resp, StatusCode::UNAUTHORIZED, error_code::UNAUTHORIZED).await;
+    expect_error(resp, error_code::UNAUTHORIZED).await;
     let resp = ts
         .request(Method::GET, "/api/profile")
         .header("authorization", "Basic YW5uOnBhc3N3b3Jk")
         .send()
         .await
         .unwrap();
-    expect_error(resp, StatusCode::UNAUTHORIZED, error_code::UNAUTHORIZED).await;
+    expect_error(resp, error_code::UNAUTHORIZED).await;
     expect_error(
         ts.get_profile("not-a-token").await,
-        StatusCode::UNAUTHORIZED,
         error_code::UNAUTHORIZED,
     )
     .await;
     let resp = ts.request(Method::GET, "/api/events").send().await.unwrap();
-    expect_error(resp, StatusCode::UNAUTHORIZED, error_code::UNAUTHORIZED).await;
+    expect_error(resp, error_code::UNAUTHORIZED).await;
     let resp = ts
         .put_profile(
             &expired,
@@ -158,7 +147,7 @@ async fn missing_bad_and_expired_tokens_are_401() {
             json!({"name": "x", "photo_url": ""}),
         )
         .await;
-    expect_error(resp, StatusCode::UNAUTHORIZED, error_code::UNAUTHORIZED).await;
+    expect_error(resp, error_code::UNAUTHORIZED).await;
 }
 
 #[tokio::test]
@@ -193,24 +182,14 @@ async fn put_profile_versions_and_preconditions() {
         )
         .await;
     assert_eq!(resp.headers()["etag"], "\"2\"");
-    let body = expect_error(
-        resp,
-        StatusCode::PRECONDITION_FAILED,
-        error_code::STALE_VERSION,
-    )
-    .await;
+    let body = expect_error(resp, error_code::STALE_VERSION).await;
     assert_eq!(body.current, Some(p.clone()));
     // An If-Match that names no version never matches.
     for tag in ["*", "garbage", "\"99999999999999999999999\"", "\"3\""] {
         let resp = ts
             .put_profile(&token, Some(tag), json!({"name": "Old", "photo_url": ""}))
             .await;
-        expect_error(
-            resp,
-            StatusCode::PRECONDITION_FAILED,
-            error_code::STALE_VERSION,
-        )
-        .await;
+        expect_error(resp, error_code::STALE_VERSION).await;
     }
     // Weak tags name the version too.
     let resp = ts
@@ -226,19 +205,9 @@ async fn put_profile_versions_and_preconditions() {
     let resp = ts
         .put_profile(&token, None, json!({"name": "X", "photo_url": ""}))
         .await;
-    expect_error(
-        resp,
-        StatusCode::PRECONDITION_REQUIRED,
-        error_code::PRECONDITION_REQUIRED,
-    )
-    .await;
+    expect_error(resp, error_code::PRECONDITION_REQUIRED).await;
     let resp = ts.put_profile(&token, None, json!({"name": ""})).await;
-    expect_error(
-        resp,
-        StatusCode::PRECONDITION_REQUIRED,
-        error_code::PRECONDITION_REQUIRED,
-    )
-    .await;
+    expect_error(resp, error_code::PRECONDITION_REQUIRED).await;
     assert_eq!(ts.profile(&token).await.version, 3);
 }
 
@@ -256,12 +225,7 @@ async fn invalid_fields_are_422_with_the_field() {
             .send()
             .await
             .unwrap();
-        let err = expect_error(
-            resp,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            error_code::INVALID_FIELD,
-        )
-        .await;
+        let err = expect_error(resp, error_code::INVALID_FIELD).await;
         assert_eq!(err.field.as_deref(), Some(field));
         let resp = ts
             .request(Method::POST, "/api/sessions")
@@ -269,12 +233,7 @@ async fn invalid_fields_are_422_with_the_field() {
             .send()
             .await
             .unwrap();
-        let err = expect_error(
-            resp,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            error_code::INVALID_FIELD,
-        )
-        .await;
+        let err = expect_error(resp, error_code::INVALID_FIELD).await;
         assert_eq!(err.field.as_deref(), Some(field));
     }
     let token = ts.sign_up("ann").await;
@@ -292,12 +251,7 @@ async fn invalid_fields_are_422_with_the_field() {
         ),
     ] {
         let resp = ts.put_profile(&token, Some("\"1\""), body).await;
-        let err = expect_error(
-            resp,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            error_code::INVALID_FIELD,
-        )
-        .await;
+        let err = expect_error(resp, error_code::INVALID_FIELD).await;
         assert_eq!(err.field.as_deref(), Some(field));
     }
     assert_eq!(ts.profile(&token).await.version, 1);
@@ -323,7 +277,7 @@ async fn bad_bodies_are_400_413_415() {
                 .send()
                 .await
                 .unwrap();
-            expect_error(resp, StatusCode::BAD_REQUEST, error_code::BAD_REQUEST).await;
+            expect_error(resp, error_code::BAD_REQUEST).await;
         }
         let resp = ts
             .request(Method::POST, path)
@@ -332,19 +286,9 @@ async fn bad_bodies_are_400_413_415() {
             .send()
             .await
             .unwrap();
-        expect_error(
-            resp,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            error_code::UNSUPPORTED_MEDIA_TYPE,
-        )
-        .await;
+        expect_error(resp, error_code::UNSUPPORTED_MEDIA_TYPE).await;
         let resp = ts.request(Method::POST, path).send().await.unwrap();
-        expect_error(
-            resp,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            error_code::UNSUPPORTED_MEDIA_TYPE,
-        )
-        .await;
+        expect_error(resp, error_code::UNSUPPORTED_MEDIA_TYPE).await;
         let big = json!({ "username": "x".repeat(MAX_BODY_BYTES), "password": "password123" });
         let resp = ts
             .request(Method::POST, path)
@@ -352,21 +296,11 @@ async fn bad_bodies_are_400_413_415() {
             .send()
             .await
             .unwrap();
-        expect_error(
-            resp,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            error_code::PAYLOAD_TOO_LARGE,
-        )
-        .await;
+        expect_error(resp, error_code::PAYLOAD_TOO_LARGE).await;
     }
     let big = json!({ "name": "x".repeat(MAX_BODY_BYTES), "photo_url": "" });
     let resp = ts.put_profile(&token, Some("\"1\""), big).await;
-    expect_error(
-        resp,
-        StatusCode::PAYLOAD_TOO_LARGE,
-        error_code::PAYLOAD_TOO_LARGE,
-    )
-    .await;
+    expect_error(resp, error_code::PAYLOAD_TOO_LARGE).await;
     let resp = ts
         .request(Method::PUT, "/api/profile")
         .bearer_auth(&token)
@@ -376,16 +310,11 @@ async fn bad_bodies_are_400_413_415() {
         .send()
         .await
         .unwrap();
-    expect_error(resp, StatusCode::BAD_REQUEST, error_code::BAD_REQUEST).await;
+    expect_error(resp, error_code::BAD_REQUEST).await;
     // Just under the limit is fine (the field rule answers, not the size limit).
     let near = json!({ "name": "x".repeat(MAX_BODY_BYTES - 64), "photo_url": "" });
     let resp = ts.put_profile(&token, Some("\"1\""), near).await;
-    expect_error(
-        resp,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        error_code::INVALID_FIELD,
-    )
-    .await;
+    expect_error(resp, error_code::INVALID_FIELD).await;
 }
 
 #[tokio::test]
@@ -399,7 +328,7 @@ async fn unknown_routes_404_and_wrong_methods_405_as_json() {
     ] {
         let resp = ts.request(Method::GET, path).send().await.unwrap();
         assert_eq!(resp.headers()["cache-control"], "no-store");
-        expect_error(resp, StatusCode::NOT_FOUND, error_code::NOT_FOUND).await;
+        expect_error(resp, error_code::NOT_FOUND).await;
     }
     for (method, path) in [
         (Method::GET, "/api/accounts"),
@@ -412,12 +341,7 @@ async fn unknown_routes_404_and_wrong_methods_405_as_json() {
         (Method::POST, "/"),
     ] {
         let resp = ts.request(method.clone(), path).send().await.unwrap();
-        expect_error(
-            resp,
-            StatusCode::METHOD_NOT_ALLOWED,
-            error_code::METHOD_NOT_ALLOWED,
-        )
-        .await;
+        expect_error(resp, error_code::METHOD_NOT_ALLOWED).await;
     }
 }
 
@@ -440,12 +364,7 @@ async fn accounts_are_isolated() {
             json!({"name": "Mallory", "photo_url": ""}),
         )
         .await;
-    expect_error(
-        resp,
-        StatusCode::PRECONDITION_FAILED,
-        error_code::STALE_VERSION,
-    )
-    .await;
+    expect_error(resp, error_code::STALE_VERSION).await;
     let resp = ts
         .put_profile(&bob, Some("\"1\""), json!({"name": "Bob", "photo_url": ""}))
         .await;
@@ -469,7 +388,7 @@ async fn failed_sign_ins_are_limited_per_username_and_address() {
     ts.sign_up("ann").await;
     for _ in 0..5 {
         let resp = sign_in(&ts, "ann", "wrong-password").await;
-        expect_error(resp, StatusCode::UNAUTHORIZED, error_code::UNAUTHORIZED).await;
+        expect_error(resp, error_code::UNAUTHORIZED).await;
     }
     // Even the right password waits now.
     let resp = sign_in(&ts, "ann", "password123").await;
@@ -479,20 +398,10 @@ async fn failed_sign_ins_are_limited_per_username_and_address() {
         .parse()
         .unwrap();
     assert!((1..=60).contains(&retry));
-    expect_error(
-        resp,
-        StatusCode::TOO_MANY_REQUESTS,
-        error_code::TOO_MANY_REQUESTS,
-    )
-    .await;
+    expect_error(resp, error_code::TOO_MANY_REQUESTS).await;
     // The address is limited too: another username from the same address is refused.
     let resp = sign_in(&ts, "someone", "password123").await;
-    expect_error(
-        resp,
-        StatusCode::TOO_MANY_REQUESTS,
-        error_code::TOO_MANY_REQUESTS,
-    )
-    .await;
+    expect_error(resp, error_code::TOO_MANY_REQUESTS).await;
 }
 
 #[tokio::test]
@@ -501,16 +410,11 @@ async fn failed_sign_ins_are_limited_per_address_across_usernames() {
     ts.sign_up("ann").await;
     for i in 0..5 {
         let resp = sign_in(&ts, &format!("user{i}"), "password123").await;
-        expect_error(resp, StatusCode::UNAUTHORIZED, error_code::UNAUTHORIZED).await;
+        expect_error(resp, error_code::UNAUTHORIZED).await;
     }
     let resp = sign_in(&ts, "ann", "password123").await;
     assert!(resp.headers().contains_key("retry-after"));
-    expect_error(
-        resp,
-        StatusCode::TOO_MANY_REQUESTS,
-        error_code::TOO_MANY_REQUESTS,
-    )
-    .await;
+    expect_error(resp, error_code::TOO_MANY_REQUESTS).await;
 }
 
 #[tokio::test]
@@ -521,24 +425,14 @@ async fn overload_sheds_api_requests_but_not_event_streams() {
     let held = permits.acquire_many_owned(4).await.unwrap();
     let resp = ts.get_profile(&token).await;
     assert_eq!(resp.headers()["retry-after"], "1");
-    expect_error(
-        resp,
-        StatusCode::SERVICE_UNAVAILABLE,
-        error_code::OVERLOADED,
-    )
-    .await;
+    expect_error(resp, error_code::OVERLOADED).await;
     let resp = ts
         .request(Method::POST, "/api/accounts")
         .json(&creds("bob", "password123"))
         .send()
         .await
         .unwrap();
-    expect_error(
-        resp,
-        StatusCode::SERVICE_UNAVAILABLE,
-        error_code::OVERLOADED,
-    )
-    .await;
+    expect_error(resp, error_code::OVERLOADED).await;
     // Streams are not counted against the request limit, nor is the health check.
     let _stream = open_events(&ts, &token).await;
     assert_eq!(
@@ -565,12 +459,7 @@ async fn event_streams_are_capped() {
         .await
         .unwrap();
     assert_eq!(resp.headers()["retry-after"], "1");
-    expect_error(
-        resp,
-        StatusCode::SERVICE_UNAVAILABLE,
-        error_code::OVERLOADED,
-    )
-    .await;
+    expect_error(resp, error_code::OVERLOADED).await;
     drop(first);
     // The permit comes back when the server notices the closed stream; poll for it.
     let mut reopened = false;
@@ -656,7 +545,7 @@ async fn static_files_cache_and_spa_fallback() {
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     // /api never falls back to the app shell.
     let resp = get("/api/unknown", "text/html").await.unwrap();
-    expect_error(resp, StatusCode::NOT_FOUND, error_code::NOT_FOUND).await;
+    expect_error(resp, error_code::NOT_FOUND).await;
 }
 
 #[tokio::test]

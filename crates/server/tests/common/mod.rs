@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use outpost_core::wire::{ErrorBody, IDEMPOTENCY_KEY, ServerProfile, TokenResponse};
+use outpost_core::wire::{ErrorBody, IDEMPOTENCY_KEY, ServerProfile, TokenResponse, error_code};
 use outpost_server::{Argon2Cost, Config, Server, launch_with_listener};
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
@@ -164,8 +164,12 @@ impl TestServer {
 }
 
 /// Asserts an error answer: status, JSON body with the code; returns the body.
-pub async fn expect_error(resp: Response, status: StatusCode, code: &str) -> ErrorBody {
-    assert_eq!(resp.status(), status, "status");
+pub async fn expect_error(resp: Response, code: &str) -> ErrorBody {
+    assert_eq!(
+        resp.status().as_u16(),
+        error_code::status(code),
+        "status for {code}"
+    );
     let ct = resp
         .headers()
         .get("content-type")
