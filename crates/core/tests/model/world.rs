@@ -203,6 +203,8 @@ pub struct World {
     /// Per device and field: its last acknowledged value.
     last_own: HashMap<(usize, Field), String>,
     counter: u64,
+    /// Mutation ids of writes in doubt discarded by a warned sign-out ("Sign out anyway").
+    disowned: HashSet<String>,
     /// Values a conflict choice being made would discard (excused once it applies).
     pending_excuses: Vec<(Field, String)>,
     next_worker_request: u64,
@@ -284,6 +286,7 @@ impl World {
             blind_commits: false,
             writers_keep_revision: false,
             blind_sign_out: false,
+            disowned: HashSet::new(),
             devices,
             net: Vec::new(),
             remote_wins_ever: policy == ConflictPolicy::RemoteWins,
@@ -530,6 +533,14 @@ impl World {
         if let Some(conflict) = &record.conflict {
             let index = usize::try_from(conflict.remote.version.saturating_sub(1)).unwrap_or(0);
             let author = self.server.authors.get(index).copied().flatten();
+            // A write the person discarded by signing out while it was on its way is no
+            // longer this device's: it forgot it, by the person's choice.
+            let disowned = self
+                .server
+                .history
+                .get(index)
+                .and_then(|p| p.mutation_id.as_ref())
+                .is_some_and(|m| self.disowned.contains(m));
             for c in &conflict.fields {
                 ensure!(
                     self.typed[dev].contains(&c.mine),
@@ -538,7 +549,7 @@ impl World {
                     c.mine
                 );
                 ensure!(
-                    author != Some(dev),
+                    author != Some(dev) || disowned,
                     "dev{dev}.{tab}: false conflict: its own write v{} ({:?} = {:?}) shown as \
                      the other side's",
                     conflict.remote.version,
@@ -611,7 +622,9 @@ impl World {
     fn refresh(&mut self, dev: usize, tab: usize) -> Check {
         let device = &mut self.devices[dev];
         let t = &mut device.tabs[tab];
-        if !t.open || t.last_persisted == device.store {
+        // As `refresh_from_device`: a record gone (signed out elsewhere) is not adopted; the
+        // tab's next commit finds it gone and stops.
+        if !t.open || t.last_persisted == device.store || device.store.is_none() {
             return Ok(());
         }
         let stored = device.store.clone();
@@ -633,6 +646,7 @@ impl World {
     }
 
     fn resolve(&mut self, dev: usize, tab: usize) -> Check {
+        let mut typed_in = None;
         let Some(conflict) = self.devices[dev].tabs[tab].machine.status().conflict else {
             return Ok(());
         };
@@ -662,9 +676,10 @@ impl World {
                     patch.set(c.field, value.clone());
                     new.push((c.field, value));
                 }
-                for (field, value) in new {
-                    self.ack(dev, field, value, base_version);
+                for (_, value) in &new {
+                    self.typed[dev].insert(value.clone());
                 }
+                typed_in = Some((new, base_version));
                 Resolution::Edit(patch)
             }
         };
@@ -677,6 +692,15 @@ impl World {
                 seen: conflict,
             },
         )?;
+        if !self.devices[dev].tabs[tab].open {
+            // Signed out in another tab: the choice was refused and said so.
+            return Ok(());
+        }
+        if let Some((new, base_version)) = typed_in {
+            for (field, value) in new {
+                self.ack(dev, field, value, base_version);
+            }
+        }
         // A choice made on a conflict that changed meanwhile is not applied: nothing of it
         // was discarded then.
         if self.devices[dev].tabs[tab]
@@ -1006,6 +1030,8 @@ impl World {
             // The person's explicit choice: what they were shown as unsynced is discarded.
             let mut states = vec![view.local.clone()];
             states.extend(view.sent.as_ref().map(|s| s.fields.clone()));
+            self.disowned
+                .extend(view.sent.as_ref().map(|s| s.mutation.clone()));
             for fields in states {
                 for field in Field::ALL {
                     self.excused.insert((field, field.get(&fields).to_owned()));
