@@ -190,6 +190,78 @@ test("a tab's older synchronized copy never replaces another tab's newer unsynce
   await context.close();
 });
 
+/** A tab that does not hear the other tabs (as in a browser without BroadcastChannel, or a
+ *  message still on its way), recording the durability of every readwrite transaction. */
+async function deafTab(context, url) {
+  const page = await context.newPage();
+  await page.addInitScript(() => {
+    delete window.BroadcastChannel;
+    window.__durability = [];
+    const open = IDBDatabase.prototype.transaction;
+    IDBDatabase.prototype.transaction = function (stores, mode, options) {
+      if (mode === "readwrite") window.__durability.push([String(stores), options?.durability ?? "default"]);
+      return open.call(this, stores, mode, options);
+    };
+  });
+  await page.goto(url);
+  await waitForStatus(page, "synced");
+  return page;
+}
+
+test("a save in a tab whose account signed out elsewhere stores nothing and shows sign-in; saves are strict", async () => {
+  const context = await env.browser.newContext({ serviceWorkers: "block" });
+  const { page: tab1, username } = await newSignedUpPage(context, env.server.url, "closed", { serviceWorker: false });
+  const tab2 = await deafTab(context, env.server.url);
+  await saveName(tab2, "Saved with strict durability");
+  await tab2.getByText("Saved on this device.", { exact: true }).waitFor();
+  const durability = await tab2.evaluate(() => window.__durability.filter(([s]) => s.includes("profiles")));
+  assert.ok(durability.length > 0, "the save committed a readwrite transaction");
+  assert.deepEqual([...new Set(durability.map(([, d]) => d))], ["strict"], "every profile write is strict");
+  await waitFor(async () => (await nameBox(tab1).inputValue()) === "Saved with strict durability", "tab one to follow");
+
+  await tab1.getByRole("button", { name: "Sign out" }).click();
+  await tab1.getByRole("button", { name: "Sign in" }).waitFor();
+  await nameBox(tab2).fill("Too late");
+  await tab2.getByRole("button", { name: "Save" }).click();
+  // The commit finds the record gone: the tab stops and shows sign-in, not "saved".
+  await tab2.getByRole("button", { name: "Sign in" }).waitFor();
+  await tab2.getByText("Not signed in.", { exact: true }).waitFor();
+  assert.equal(await tab2.getByText("Saved on this device.", { exact: true }).count(), 0);
+  assert.deepEqual(await readAppStore(tab2, "profiles", "getAllKeys"), [], "nothing written back");
+  const token = await apiToken(env.server.url, username);
+  assert.equal((await apiProfile(env.server.url, token)).name, "Saved with strict durability");
+  await context.close();
+});
+
+test("signing out keeps a save another tab made after the warning, and warns again", async () => {
+  const context = await env.browser.newContext({ serviceWorkers: "block" });
+  const { page: tab1 } = await newSignedUpPage(context, env.server.url, "warned", { serviceWorker: false });
+  const tab2 = await deafTab(context, env.server.url);
+  await context.setOffline(true);
+  await waitForStatus(tab1, "synced", "offline");
+  await saveName(tab1, "Typed in tab one");
+  await waitForStatus(tab1, "pending", "offline");
+  await tab1.getByRole("button", { name: "Sign out" }).click();
+  await tab1.getByRole("alertdialog").waitFor();
+
+  // While the warning is open, the other tab saves (on top of tab one's save).
+  await photoBox(tab2).fill("https://example.com/after-the-warning.png");
+  await tab2.getByRole("button", { name: "Save" }).click();
+  await tab2.getByText("Saved on this device.", { exact: true }).waitFor();
+
+  await tab1.getByRole("alertdialog").getByRole("button", { name: "Sign out anyway" }).click();
+  await tab1.getByText("Another tab saved changes that have not reached the server yet, so nothing was deleted.",
+    { exact: true }).waitFor();
+  await tab1.getByRole("alertdialog").waitFor();
+  const stored = await readAppStore(tab1, "profiles", "getAllKeys");
+  assert.equal(stored.length, 1, "the record is kept");
+  await waitFor(async () => (await photoBox(tab1).inputValue()) === "https://example.com/after-the-warning.png",
+    "tab one to show the other tab's save");
+  assert.equal(await nameBox(tab1).inputValue(), "Typed in tab one");
+  await tab1.getByRole("alertdialog").getByRole("button", { name: "Cancel" }).click();
+  await context.close();
+});
+
 test("signing in as another account warns, keeps the first account's unsent change and stops its tabs", async () => {
   const context = await env.browser.newContext({ serviceWorkers: "block" });
   // A tab left on the sign-in page from before anyone signed in on this browser.
