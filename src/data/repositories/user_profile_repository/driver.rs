@@ -90,14 +90,12 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             let Some(Action::Persist(record)) = actions.first().cloned() else {
                 return actions;
             };
-            match self.store(&record).await {
-                Stored::Written(revision) => {
-                    self.inner.machine.borrow_mut().committed(revision);
-                    actions.remove(0);
-                    self.notify();
-                    return actions;
-                }
-                Stored::Done => {
+            let stored = self.store(&record).await;
+            match stored {
+                Stored::Written(_) | Stored::Done => {
+                    if let Stored::Written(revision) = stored {
+                        self.inner.machine.borrow_mut().committed(revision);
+                    }
                     actions.remove(0);
                     self.notify();
                     return actions;
@@ -218,18 +216,17 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         match strategy::fallback_read(Ok(profile), local.as_ref(), now_ms()) {
             Ok(read) if read.store => {
                 self.inner.source.set(Source::Remote);
-                match self.store(&read.record).await {
-                    Stored::Written(revision) => {
-                        let record = LocalRecord {
-                            revision,
-                            ..read.record
-                        };
-                        self.step(Input::Loaded(Some(record))).await
-                    }
-                    Stored::Done => self.step(Input::Loaded(Some(read.record))).await,
+                let revision = match self.store(&read.record).await {
+                    Stored::Written(revision) => revision,
+                    Stored::Done => read.record.revision,
                     // Another writer got there first; the machine's own fetch will settle it.
-                    Stored::Outdated(_) | Stored::Removed => Vec::new(),
-                }
+                    Stored::Outdated(_) | Stored::Removed => return Vec::new(),
+                };
+                let record = LocalRecord {
+                    revision,
+                    ..read.record
+                };
+                self.step(Input::Loaded(Some(record))).await
             }
             Ok(read) => {
                 if read.source == Source::Remote {

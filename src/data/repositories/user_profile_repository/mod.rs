@@ -308,11 +308,6 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         self.enqueue(Job::Input(Input::PolicyChanged(policy)), None);
     }
 
-    /// Whether anything typed here has not reached the server yet.
-    pub fn has_unsynced_changes(&self) -> bool {
-        self.unsynced_revision().is_some()
-    }
-
     /// The revision of the record shown here if it holds something the server has not got:
     /// what a warned person's "sign out anyway" discards, and nothing newer.
     pub fn unsynced_revision(&self) -> Option<u64> {
