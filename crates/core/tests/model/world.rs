@@ -352,16 +352,16 @@ impl World {
                         t.last_persisted = device.store.clone();
                         continue;
                     }
-                    let revision = match &t.last_persisted {
-                        Some(read) if self.writers_keep_revision => read.revision,
-                        read => LocalRecord::next_revision(read.as_ref(), &mut self.rng),
-                    };
+                    let read = t.last_persisted.clone();
+                    let revision = self.revision_after(read.as_ref());
                     let stamped = LocalRecord {
                         revision,
                         ..record.clone()
                     };
-                    t.machine.committed(revision);
+                    let device = &mut self.devices[dev];
                     device.store = Some(stamped.clone());
+                    let t = &mut device.tabs[tab];
+                    t.machine.committed(revision);
                     t.last_persisted = Some(stamped);
                     self.broadcast(dev, Some(tab));
                 }
@@ -377,6 +377,15 @@ impl World {
             return Ok(());
         }
         Err(format!("dev{dev}.{tab}: re-applied an input eight times"))
+    }
+
+    /// The revision a writer stores over `read`, as the shell does (or, for the test of the
+    /// invariants, the one it read).
+    fn revision_after(&mut self, read: Option<&LocalRecord>) -> u64 {
+        match read {
+            Some(read) if self.writers_keep_revision => read.revision,
+            read => LocalRecord::next_revision(read, &mut self.rng),
+        }
     }
 
     fn broadcast(&mut self, dev: usize, except: Option<usize>) {
@@ -906,11 +915,7 @@ impl World {
                     if_match: base.version,
                 };
                 // Stored as in doubt before it leaves, in one readwrite transaction.
-                let revision = if self.writers_keep_revision {
-                    record.revision
-                } else {
-                    LocalRecord::next_revision(Some(&record), &mut self.rng)
-                };
+                let revision = self.revision_after(Some(&record));
                 let device = &mut self.devices[dev];
                 device.store = Some(LocalRecord {
                     sent: Some(write.clone()),
@@ -989,9 +994,7 @@ impl World {
                 next.base = Some(profile);
             }
             if next != current {
-                if !self.writers_keep_revision {
-                    next.revision = LocalRecord::next_revision(Some(&current), &mut self.rng);
-                }
+                next.revision = self.revision_after(Some(&current));
                 self.devices[dev].store = Some(next);
                 self.broadcast(dev, None);
             }
