@@ -337,13 +337,13 @@ impl Database for DatabaseService {
             let bad = unreadable.clone();
             let connection = self.strict().await?;
             let result = connection
-                .update(PROFILES, account, move |current| {
+                .write_if(PROFILES, account, Change::Put(value), move |current| {
                     // The usual case, decided on one number without converting the record:
                     // the store holds the revision this writer read.
                     let read_revision = expected.as_ref().map_or(0, |e| e.revision);
                     if read_revision > 0 && stored_revision(&current) == Some(read_revision as f64)
                     {
-                        return Change::Put(value);
+                        return true;
                     }
                     // A stored value this build cannot read is never overwritten blindly.
                     let current = if current.is_undefined() {
@@ -358,15 +358,15 @@ impl Database for DatabaseService {
                                 expected.as_ref(),
                             ) =>
                         {
-                            Change::Put(value)
+                            true
                         }
                         Ok(current) => {
                             *seen.borrow_mut() = Some(current);
-                            Change::Keep
+                            false
                         }
                         Err(e) => {
                             *bad.borrow_mut() = Some(e.to_string());
-                            Change::Keep
+                            false
                         }
                     }
                 })
@@ -404,22 +404,22 @@ impl Database for DatabaseService {
         let verdict = kept.clone();
         let connection = self.strict().await?;
         connection
-            .update(PROFILES, account, move |current| {
+            .write_if(PROFILES, account, Change::Delete, move |current| {
                 if current.is_undefined() {
-                    return Change::Keep;
+                    return true;
                 }
                 match serde_wasm_bindgen::from_value::<LocalRecord>(current) {
-                    Ok(stored) if LocalRecord::may_delete(Some(&stored), confirmed) => {
-                        Change::Delete
-                    }
-                    Ok(_) => {
-                        *verdict.borrow_mut() = Some(Ok(()));
-                        Change::Keep
+                    Ok(stored) => {
+                        let allowed = LocalRecord::may_delete(Some(&stored), confirmed);
+                        if !allowed {
+                            *verdict.borrow_mut() = Some(Ok(()));
+                        }
+                        allowed
                     }
                     // What this build cannot read may hold someone's changes: kept.
                     Err(e) => {
                         *verdict.borrow_mut() = Some(Err(e.to_string()));
-                        Change::Keep
+                        false
                     }
                 }
             })

@@ -2,11 +2,13 @@
 //! `durability: "strict"` (committed to disk, not only to the OS cache, before `complete`).
 //!
 //! rexie offers neither transaction options nor a way to run code between a read and a write
-//! of one transaction, so this uses the IndexedDB API directly. The compare runs inside the
-//! read's `success` handler and the write is issued there, synchronously: the transaction is
-//! still active, and no other writer (another tab, the service worker) can slip in between.
+//! of one transaction, so this uses the IndexedDB API directly. The read and the write are
+//! issued together and the compare runs in the read's `success` handler, while the
+//! transaction is still active: it lets the transaction commit or aborts it, so no other
+//! writer (another tab, the service worker) can slip in between, and nobody ever sees a write
+//! the compare refused.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::rc::Rc;
 
 use js_sys::{Function, Promise};
@@ -42,14 +44,12 @@ impl TxError {
     }
 }
 
-/// What a read-compare-write does with the value it read.
+/// The write of a [`Connection::write_if`].
 pub enum Change {
     /// Put this value under the key.
     Put(JsValue),
     /// Delete the key.
     Delete,
-    /// Leave the store as it is.
-    Keep,
 }
 
 /// A connection of its own, closed when another tab upgrades the schema (so the upgrade is
@@ -107,14 +107,19 @@ impl Connection {
         self.closed.get()
     }
 
-    /// Reads `key` of `store`, calls `change` with the stored value (`undefined` if none)
-    /// and does what it returns, all in one strict readwrite transaction. Resolves once the
-    /// transaction completed: `true` when the store was changed.
-    pub async fn update(
+    /// Writes `change` under `key` of `store` and keeps it only if `allow`, called with the
+    /// value the same transaction read just before (`undefined` if none), says so; all in one
+    /// strict readwrite transaction. The write is issued together with the read instead of
+    /// after its answer, so a save waits for one request, not two; when `allow` refuses, the
+    /// transaction is aborted and the write never happened for anyone (readers of the store
+    /// wait for this transaction to end). Resolves once the transaction ended: `true` when
+    /// the change was committed, `false` when `allow` refused it.
+    pub async fn write_if(
         &self,
         store: &str,
         key: &str,
-        change: impl FnOnce(JsValue) -> Change + 'static,
+        change: Change,
+        allow: impl FnOnce(JsValue) -> bool + 'static,
     ) -> Result<bool, TxError> {
         let options = IdbTransactionOptions::new();
         options.set_durability(IdbTransactionDurability::Strict);
@@ -129,22 +134,24 @@ impl Connection {
         let object_store = tx.object_store(store).map_err(|e| TxError::from_js(&e))?;
         let key = JsValue::from_str(key);
         let read = object_store.get(&key).map_err(|e| TxError::from_js(&e))?;
-        let wrote = Rc::new(Cell::new(false));
-        let put_error = Rc::new(RefCell::new(None::<TxError>));
-        let mut change = Some(change);
+        let issued = match &change {
+            Change::Put(value) => object_store.put_with_key(value, &key),
+            Change::Delete => object_store.delete(&key),
+        };
+        if let Err(e) = issued {
+            // Not cloneable, say: nothing of this transaction may commit.
+            let _ = tx.abort();
+            return Err(TxError::from_js(&e));
+        }
+        let refused = Rc::new(Cell::new(false));
+        let mut allow = Some(allow);
         let on_read = {
-            let (read, wrote, put_error) = (read.clone(), wrote.clone(), put_error.clone());
+            let (read, tx, refused) = (read.clone(), tx.clone(), refused.clone());
             Closure::<dyn FnMut()>::new(move || {
                 let current = read.result().unwrap_or(JsValue::UNDEFINED);
-                let issued = match change.take().map_or(Change::Keep, |change| change(current)) {
-                    Change::Put(next) => object_store.put_with_key(&next, &key).map(Some),
-                    Change::Delete => object_store.delete(&key).map(Some),
-                    Change::Keep => Ok(None),
-                };
-                match issued {
-                    Ok(Some(_)) => wrote.set(true),
-                    Ok(None) => {}
-                    Err(e) => *put_error.borrow_mut() = Some(TxError::from_js(&e)),
+                if !allow.take().is_some_and(|allow| allow(current)) {
+                    refused.set(true);
+                    let _ = tx.abort();
                 }
             })
         };
@@ -155,11 +162,9 @@ impl Connection {
         });
         let outcome = JsFuture::from(done).await;
         drop(on_read);
-        if let Some(error) = put_error.borrow_mut().take() {
-            return Err(error);
-        }
         match outcome {
-            Ok(_) => Ok(wrote.get()),
+            Ok(_) => Ok(true),
+            Err(_) if refused.get() => Ok(false),
             Err(_) => Err(tx.error().map_or_else(
                 || TxError {
                     name: "AbortError".to_owned(),
