@@ -5,6 +5,7 @@
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used, missing_docs)]
 
+use futures_channel::oneshot;
 use outpost::data::repositories::{SaveError, SaveOutcome, UserProfileRepository};
 use outpost::data::services::{Database, DbError, Settings};
 use outpost::testing::{FakeApi, FakeDatabase};
@@ -300,15 +301,30 @@ async fn a_save_cut_short_by_a_sign_out_elsewhere_is_not_reported_as_saved() {
     );
     repo.start(true).await.unwrap();
     eventually("synced", || repo.state().status.state == SyncState::Synced).await;
-    let before = db.load_profile("fay").await.unwrap();
-    // Another tab's sign-out reaches this tab while its save waits in the queue.
-    let closing = repo.clone();
-    wasm_bindgen_futures::spawn_local(async move { closing.shutdown() });
-    assert_eq!(
-        repo.save(ProfilePatch::all(&fields("Never stored"))).await,
-        Err(SaveError::SignedOut)
-    );
-    assert_eq!(db.load_profile("fay").await.unwrap(), before);
+    // The save's commit is under way (a slow disk) and a second save waits behind it when
+    // another tab signs out: it deletes the record, then tells this tab.
+    let (release, hold) = oneshot::channel();
+    db.0.borrow_mut().hold_next_commit = Some(hold);
+    let saving = |repo: &UserProfileRepository<FakeApi, FakeDatabase>, name: &'static str| {
+        let (outcome, answer) = oneshot::channel();
+        let repo = repo.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = outcome.send(repo.save(ProfilePatch::all(&fields(name))).await);
+        });
+        answer
+    };
+    let first = saving(&repo, "Never stored");
+    let second = saving(&repo, "Nor this");
+    eventually("the first commit under way", || {
+        db.0.borrow().hold_next_commit.is_none()
+    })
+    .await;
+    assert!(db.delete_profile_if_synced("fay", None).await.unwrap());
+    repo.shutdown();
+    let _ = release.send(());
+    assert_eq!(first.await.unwrap(), Err(SaveError::SignedOut));
+    assert_eq!(second.await.unwrap(), Err(SaveError::SignedOut));
+    assert_eq!(db.load_profile("fay").await.unwrap(), None);
 }
 
 #[wasm_bindgen_test]

@@ -21,6 +21,9 @@ pub struct FakeStore {
     pub meta: HashMap<String, String>,
     /// When set, every write fails with this error and changes nothing.
     pub fail_writes: Option<DbError>,
+    /// When set, the next profile commit waits for this before it compares and writes (a
+    /// slow disk: lets a test act while a save is under way).
+    pub hold_next_commit: Option<futures_channel::oneshot::Receiver<()>>,
 }
 
 /// A clonable handle on one [`FakeStore`].
@@ -55,6 +58,10 @@ impl Database for FakeDatabase {
         expected: Option<&LocalRecord>,
         record: &LocalRecord,
     ) -> Result<Replaced, DbError> {
+        let hold = self.0.borrow_mut().hold_next_commit.take();
+        if let Some(hold) = hold {
+            let _ = hold.await;
+        }
         let held = self.0.borrow().profiles.get(account).cloned();
         if !LocalRecord::unchanged_since(held.as_ref(), expected) {
             return Ok(Replaced::Outdated(Box::new(held)));

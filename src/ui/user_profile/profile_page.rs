@@ -54,7 +54,9 @@ pub fn ProfilePage(
             field_error.set(Some((error.field, error.message)));
             return;
         }
-        field_error.set(None);
+        if field_error.with_untracked(Option::is_some) {
+            field_error.set(None);
+        }
         leptos::task::spawn_local(async move {
             // Whatever was typed while the save was under way stays in the form.
             if vm.save(patch.clone()).await.is_ok() {

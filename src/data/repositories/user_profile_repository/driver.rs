@@ -39,6 +39,22 @@ pub(super) enum Job {
     AdoptRemote(ServerProfile),
 }
 
+/// Ends a job run in its caller's task: the jobs queued meanwhile get a drain of their own,
+/// also when the caller's future is dropped half-way (nothing would run them otherwise).
+struct Handoff<A: ApiClient + 'static, D: Database + 'static>(UserProfileRepository<A, D>);
+
+impl<A: ApiClient + 'static, D: Database + 'static> Drop for Handoff<A, D> {
+    fn drop(&mut self) {
+        let repo = &self.0;
+        if repo.inner.queue.borrow().is_empty() {
+            repo.inner.draining.set(false);
+        } else {
+            let repo = repo.clone();
+            wasm_bindgen_futures::spawn_local(async move { repo.drain().await });
+        }
+    }
+}
+
 impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> {
     pub(super) fn enqueue(&self, job: Job, done: Option<oneshot::Sender<()>>) {
         if self.inner.closed.get() {
@@ -52,30 +68,47 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         }
     }
 
-    /// Queues `job` and waits until it and everything it caused locally (persisting) is done.
+    /// Runs `job` and waits until it and everything it caused locally (persisting) is done.
+    /// With nothing else under way it runs at once in the caller's task (a save then reaches
+    /// IndexedDB without waiting for another turn of the task queue); otherwise after the
+    /// jobs before it.
     pub(super) async fn run(&self, job: Job) {
-        let (tx, rx) = oneshot::channel();
-        self.enqueue(job, Some(tx));
-        let _ = rx.await;
+        if self.inner.closed.get() {
+            return;
+        }
+        if self.inner.draining.get() {
+            let (tx, rx) = oneshot::channel();
+            self.enqueue(job, Some(tx));
+            let _ = rx.await;
+            return;
+        }
+        self.inner.draining.set(true);
+        let handoff = Handoff(self.clone());
+        self.process(job).await;
+        drop(handoff);
     }
 
     async fn drain(&self) {
         loop {
             let next = self.inner.queue.borrow_mut().pop_front();
             let Some((job, done)) = next else { break };
-            let actions = match job {
-                Job::Input(input) => self.step(input).await,
-                Job::AdoptRemote(profile) => self.adopt_remote(profile).await,
-                Job::RefreshFromDevice => self.refresh_from_device().await,
-            };
-            for action in actions {
-                self.perform(action).await;
-            }
+            self.process(job).await;
             if let Some(done) = done {
                 let _ = done.send(());
             }
         }
         self.inner.draining.set(false);
+    }
+
+    async fn process(&self, job: Job) {
+        let actions = match job {
+            Job::Input(input) => self.step(input).await,
+            Job::AdoptRemote(profile) => self.adopt_remote(profile).await,
+            Job::RefreshFromDevice => self.refresh_from_device().await,
+        };
+        for action in actions {
+            self.perform(action).await;
+        }
     }
 
     /// Handles one input and commits the record it produced before anything else happens.
