@@ -3,9 +3,11 @@
 //!
 //! Layers, arrows pointing one way: `ui` (views and view models) -> `data::repositories`
 //! (the single source of truth) -> `data::services` (IndexedDB, HTTP, connectivity). The sync
-//! decisions live in `outpost_core::sync`; `data::sync` only carries them out.
+//! decisions live in `outpost_core::sync`; `data::sync` only carries them out. `dependencies`
+//! makes the services and repositories and connects them, in one place.
 
 pub mod data;
+pub mod dependencies;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod ui;

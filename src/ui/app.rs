@@ -4,12 +4,9 @@
 use leptos::ev;
 use leptos::prelude::*;
 
-use crate::data::repositories::SessionRepository;
 use crate::data::repositories::user_profile_repository::now_ms;
-use crate::data::services::{
-    ApiClientService, Database, DatabaseService, Settings, StoredSession, connectivity,
-    service_worker,
-};
+use crate::data::services::{Settings, StoredSession, connectivity, service_worker};
+use crate::dependencies::Dependencies;
 use crate::ui::core::status_bar::StatusBar;
 use crate::ui::core::update_banner::UpdateBanner;
 use crate::ui::settings::settings_page::SettingsPage;
@@ -36,9 +33,6 @@ const SLOW_OPEN_MS: u32 = 4_000;
 /// The whole app.
 #[component]
 pub fn App() -> impl IntoView {
-    let api = ApiClientService::new("");
-    let db = DatabaseService::new();
-    let sessions = SessionRepository::new(api.clone(), db.clone());
     let phase = RwSignal::new(Phase::Opening);
     let settings = RwSignal::new(Settings::default());
 
@@ -61,14 +55,14 @@ pub fn App() -> impl IntoView {
     );
 
     // Browser-only services live in thread-local arena slots so views can capture them.
-    let services = StoredValue::new_local((api, db));
-    let sessions = StoredValue::new_local(sessions);
+    let dependencies = StoredValue::new_local(Dependencies::new());
+    let sessions = StoredValue::new_local(dependencies.with_value(|d| d.sessions.clone()));
     let open_session = move |session: StoredSession| {
-        let (api, db) = services.get_value();
+        let dependencies = dependencies.get_value();
         leptos::task::spawn_local(async move {
-            let stored = db.load_settings().await.unwrap_or_default();
+            let stored = dependencies.settings.load().await;
             settings.set(stored.clone());
-            match UserProfileViewModel::open(api, db, session, stored).await {
+            match UserProfileViewModel::open(&dependencies, session, stored).await {
                 Ok(vm) => {
                     vm.load();
                     phase.set(Phase::SignedIn(vm));
@@ -98,9 +92,11 @@ pub fn App() -> impl IntoView {
         if let Phase::SignedIn(vm) = phase.get_untracked() {
             vm.apply_settings(next.clone());
         }
-        let (_, db) = services.get_value();
+        let stored = dependencies.with_value(|d| d.settings.clone());
         leptos::task::spawn_local(async move {
-            let _ = db.save_settings(&next).await;
+            if let Err(error) = stored.save(&next).await {
+                leptos::logging::error!("storing the settings on this device failed: {error}");
+            }
         });
     });
     // Signed out in another tab: this tab's repository closed itself; show sign-in here too.

@@ -2,7 +2,9 @@
 //! data only through them.
 
 pub mod session_repository;
+pub mod settings_repository;
 pub mod user_profile_repository;
 
 pub use session_repository::{SessionError, SessionRepository, SignOut};
+pub use settings_repository::SettingsRepository;
 pub use user_profile_repository::{ProfileState, SaveError, SaveOutcome, UserProfileRepository};

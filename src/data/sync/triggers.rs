@@ -10,7 +10,7 @@ use crate::data::services::event_stream::EventStream;
 use crate::data::services::{ApiClient, Database, connectivity};
 
 /// Keeps the triggers alive; dropping it stops the timer and the push stream.
-pub struct SyncTriggers {
+struct SyncTriggers {
     _interval: Interval,
     _events: Option<EventStream>,
     listeners: Vec<leptos::prelude::WindowListenerHandle>,
@@ -24,9 +24,43 @@ impl Drop for SyncTriggers {
     }
 }
 
+/// The triggers of one repository, started again when what they use changes (a new token
+/// for the push stream, another interval).
+pub struct SyncLoop {
+    events_url: String,
+    running: std::cell::RefCell<Option<SyncTriggers>>,
+}
+
+impl SyncLoop {
+    /// A loop whose push stream is the server's event stream at `events_url`; not running.
+    pub fn new(events_url: String) -> Self {
+        Self {
+            events_url,
+            running: std::cell::RefCell::default(),
+        }
+    }
+
+    /// (Re)starts the triggers of `repo` with its current token and interval. The old ones
+    /// stop first, so the account never holds two event streams from this tab.
+    pub fn restart<A, D>(&self, repo: &UserProfileRepository<A, D>)
+    where
+        A: ApiClient + 'static,
+        D: Database + 'static,
+    {
+        self.stop();
+        let interval = repo.settings().sync_interval_secs;
+        *self.running.borrow_mut() = Some(start(repo, self.events_url.clone(), interval));
+    }
+
+    /// Stops every trigger (signed out).
+    pub fn stop(&self) {
+        self.running.borrow_mut().take();
+    }
+}
+
 /// Starts feeding `repo` from the browser: connectivity, visibility, a timer every
 /// `interval_secs`, and the server's event stream at `events_url` (when signed in).
-pub fn start<A, D>(
+fn start<A, D>(
     repo: &UserProfileRepository<A, D>,
     events_url: String,
     interval_secs: u32,

@@ -6,8 +6,8 @@ use leptos::prelude::*;
 use outpost_core::validate;
 
 use crate::data::services::StoredSession;
+use crate::dependencies::Sessions;
 use crate::ui::core::confirm_dialog::ConfirmDialog;
-use crate::ui::user_profile::view_model::Sessions;
 
 /// The sign-in page; `on_signed_in` receives the new session.
 #[component]

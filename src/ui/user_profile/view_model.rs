@@ -2,27 +2,16 @@
 //! `save(name, photo_url)`, the sync status, and the conflict and session actions, and turns
 //! every outcome into words for the person. It talks only to the repositories.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use leptos::prelude::*;
 use outpost_core::patch::ProfilePatch;
 use outpost_core::sync::Resolution;
 
-use crate::data::repositories::{
-    ProfileState, SaveError, SaveOutcome, SessionError, SessionRepository, SignOut,
-    UserProfileRepository,
-};
-use crate::data::services::{
-    ApiClientService, DatabaseService, DbError, Settings, StoredSession, connectivity,
-    service_worker,
-};
-use crate::data::sync::triggers::{self, SyncTriggers};
-
-/// The repository type the app runs with.
-pub type ProfileRepo = UserProfileRepository<ApiClientService, DatabaseService>;
-/// The session repository type the app runs with.
-pub type Sessions = SessionRepository<ApiClientService, DatabaseService>;
+use crate::data::repositories::{ProfileState, SaveError, SaveOutcome, SessionError, SignOut};
+use crate::data::services::{DbError, Settings, StoredSession, service_worker};
+use crate::data::sync::triggers::SyncLoop;
+use crate::dependencies::{Dependencies, ProfileRepo, Sessions};
 
 /// A message about the last action, shown under the form.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,36 +39,25 @@ pub struct UserProfileViewModel {
 struct Parts {
     repo: ProfileRepo,
     sessions: Sessions,
-    api: ApiClientService,
-    triggers: Rc<RefCell<Option<SyncTriggers>>>,
+    sync: Rc<SyncLoop>,
 }
 
 impl UserProfileViewModel {
     /// Opens the profile of the signed-in `session` and starts syncing it.
     pub async fn open(
-        api: ApiClientService,
-        db: DatabaseService,
+        dependencies: &Dependencies,
         session: StoredSession,
         settings: Settings,
     ) -> Result<Self, DbError> {
-        let interval = settings.sync_interval_secs;
-        let repo = UserProfileRepository::new(
-            api.clone(),
-            db.clone(),
-            session.account.clone(),
-            session.token.clone(),
-            settings,
-        );
-        repo.start(connectivity::is_online()).await?;
+        let (repo, sync) = dependencies.open_profile(&session, settings).await?;
         let state = RwSignal::new(repo.state());
         let parts = Parts {
             repo: repo.clone(),
-            sessions: SessionRepository::new(api.clone(), db),
-            api: api.clone(),
-            triggers: Rc::default(),
+            sessions: dependencies.sessions.clone(),
+            sync: Rc::new(sync),
         };
         let sessions = parts.sessions.clone();
-        let triggers = parts.triggers.clone();
+        let sync = parts.sync.clone();
         let vm = Self {
             parts: StoredValue::new_local(parts),
             state,
@@ -103,7 +81,7 @@ impl UserProfileViewModel {
             }
             state.set(s.clone());
         });
-        *triggers.borrow_mut() = Some(triggers::start(&repo, api.url("/api/events"), interval));
+        sync.restart(&repo);
         Ok(vm)
     }
 
@@ -186,8 +164,7 @@ impl UserProfileViewModel {
         let Parts {
             repo,
             sessions,
-            triggers,
-            ..
+            sync,
         } = self.parts.get_value();
         let session = StoredSession {
             account: repo.account().to_owned(),
@@ -205,7 +182,7 @@ impl UserProfileViewModel {
                 }));
             })?;
         if outcome == SignOut::Done {
-            triggers.borrow_mut().take();
+            sync.stop();
             // Every tab's repository stops; a commit that was already on its way finds the
             // record gone and stops too, so nothing writes the account's data back.
             repo.announce_sign_out();
@@ -224,33 +201,25 @@ impl UserProfileViewModel {
         let Parts {
             repo,
             sessions,
-            api,
-            triggers,
+            sync,
         } = self.parts.get_value();
         let session = sessions.sign_in(repo.account(), &password, false).await?;
         if let Some(token) = session.token {
             repo.announce_token(&token);
             repo.signed_in_again(token);
             // The push stream needs the new token too.
-            let interval = repo.settings().sync_interval_secs;
-            *triggers.borrow_mut() = Some(triggers::start(&repo, api.url("/api/events"), interval));
+            sync.restart(&repo);
         }
         Ok(())
     }
 
     /// Applies new settings to the running repository.
     pub fn apply_settings(&self, settings: Settings) {
-        let Parts {
-            repo,
-            api,
-            triggers,
-            ..
-        } = self.parts.get_value();
+        let Parts { repo, sync, .. } = self.parts.get_value();
         let restart = repo.settings().sync_interval_secs != settings.sync_interval_secs;
-        let interval = settings.sync_interval_secs;
         repo.apply_settings(settings);
         if restart {
-            *triggers.borrow_mut() = Some(triggers::start(&repo, api.url("/api/events"), interval));
+            sync.restart(&repo);
         }
     }
 }
