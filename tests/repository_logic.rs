@@ -8,7 +8,7 @@
 use futures_channel::oneshot;
 use outpost::data::repositories::{SaveError, SaveOutcome, UserProfileRepository};
 use outpost::data::services::{Database, DbError, Settings};
-use outpost::testing::{FakeApi, FakeDatabase};
+use outpost::testing::{FakeApiClient, FakeDatabase};
 use outpost_core::patch::ProfilePatch;
 use outpost_core::sync::{Field, LocalRecord, SyncState};
 use wasm_bindgen_test::*;
@@ -19,10 +19,10 @@ use common::{eventually, fields};
 wasm_bindgen_test_configure!(run_in_browser);
 
 async fn started(
-    api: &FakeApi,
+    api: &FakeApiClient,
     db: &FakeDatabase,
     token: &str,
-) -> UserProfileRepository<FakeApi, FakeDatabase> {
+) -> UserProfileRepository<FakeApiClient, FakeDatabase> {
     let repo = UserProfileRepository::new(
         api.clone(),
         db.clone(),
@@ -36,7 +36,7 @@ async fn started(
 
 #[wasm_bindgen_test]
 async fn a_401_keeps_the_change_until_the_same_account_signs_in_again() {
-    let api = FakeApi::new("ann", "good");
+    let api = FakeApiClient::new("ann", "good");
     let db = FakeDatabase::default();
     let repo = started(&api, &db, "expired").await;
     assert_eq!(
@@ -59,7 +59,7 @@ async fn a_401_keeps_the_change_until_the_same_account_signs_in_again() {
 
 #[wasm_bindgen_test]
 async fn a_full_disk_is_reported_in_words_and_the_stored_record_stays() {
-    let api = FakeApi::new("ann", "t");
+    let api = FakeApiClient::new("ann", "t");
     let db = FakeDatabase::default();
     let before = LocalRecord::from_local_edit(fields("Before"), vec![Field::Name], 1);
     db.save_profile("ann", &before).await.unwrap();
@@ -86,7 +86,7 @@ async fn a_full_disk_is_reported_in_words_and_the_stored_record_stays() {
 
 #[wasm_bindgen_test]
 async fn an_unreachable_server_is_retried_on_the_backoff_without_another_edit() {
-    let api = FakeApi::new("ann", "t");
+    let api = FakeApiClient::new("ann", "t");
     api.0.borrow_mut().reachable = false;
     let db = FakeDatabase::default();
     db.save_profile(
@@ -114,7 +114,7 @@ async fn an_unreachable_server_is_retried_on_the_backoff_without_another_edit() 
 
 #[wasm_bindgen_test]
 async fn online_only_saves_store_nothing_when_the_server_refuses() {
-    let api = FakeApi::new("ann", "t");
+    let api = FakeApiClient::new("ann", "t");
     let db = FakeDatabase::default();
     let settings = Settings {
         write_strategy: outpost_core::strategy::WriteStrategy::OnlineOnly,
@@ -149,7 +149,7 @@ async fn online_only_saves_store_nothing_when_the_server_refuses() {
 
 #[wasm_bindgen_test]
 async fn a_save_applies_only_the_changed_fields_over_what_another_tab_stored() {
-    let api = FakeApi::new("cat", "t");
+    let api = FakeApiClient::new("cat", "t");
     api.0.borrow_mut().reachable = false;
     let db = FakeDatabase::default();
     db.save_profile(
@@ -188,9 +188,9 @@ async fn a_save_applies_only_the_changed_fields_over_what_another_tab_stored() {
 
 #[wasm_bindgen_test]
 async fn signing_out_in_one_tab_stops_the_others_and_they_store_nothing_more() {
-    let api = FakeApi::new("dan", "t");
+    let api = FakeApiClient::new("dan", "t");
     let db = FakeDatabase::default();
-    let start = |api: &FakeApi, db: &FakeDatabase| {
+    let start = |api: &FakeApiClient, db: &FakeDatabase| {
         UserProfileRepository::new(
             api.clone(),
             db.clone(),
@@ -234,7 +234,7 @@ async fn an_expired_session_forgets_only_the_token_that_failed() {
     use outpost::data::services::StoredSession;
 
     let db = FakeDatabase::default();
-    let sessions = SessionRepository::new(FakeApi::new("eve", "new"), db.clone());
+    let sessions = SessionRepository::new(FakeApiClient::new("eve", "new"), db.clone());
     let current = StoredSession {
         account: "eve".into(),
         token: Some("new".into()),
@@ -255,7 +255,7 @@ async fn an_expired_session_forgets_only_the_token_that_failed() {
 
 #[wasm_bindgen_test]
 async fn a_refused_change_is_kept_and_the_reason_shown_without_a_retry_storm() {
-    let api = FakeApi::new("fay", "t");
+    let api = FakeApiClient::new("fay", "t");
     api.0.borrow_mut().reject_puts = Some("Name is not allowed.".into());
     let db = FakeDatabase::default();
     let repo = UserProfileRepository::new(
@@ -290,7 +290,7 @@ async fn a_refused_change_is_kept_and_the_reason_shown_without_a_retry_storm() {
 
 #[wasm_bindgen_test]
 async fn a_save_cut_short_by_a_sign_out_elsewhere_is_not_reported_as_saved() {
-    let api = FakeApi::new("fay", "t");
+    let api = FakeApiClient::new("fay", "t");
     let db = FakeDatabase::default();
     let repo = UserProfileRepository::new(
         api.clone(),
@@ -305,7 +305,7 @@ async fn a_save_cut_short_by_a_sign_out_elsewhere_is_not_reported_as_saved() {
     // another tab signs out: it deletes the record, then tells this tab.
     let (release, hold) = oneshot::channel();
     db.0.borrow_mut().hold_next_commit = Some(hold);
-    let saving = |repo: &UserProfileRepository<FakeApi, FakeDatabase>, name: &'static str| {
+    let saving = |repo: &UserProfileRepository<FakeApiClient, FakeDatabase>, name: &'static str| {
         let (outcome, answer) = oneshot::channel();
         let repo = repo.clone();
         wasm_bindgen_futures::spawn_local(async move {
@@ -332,7 +332,7 @@ async fn switching_account_keeps_unsynced_changes_and_removes_synchronized_lefto
     use outpost::data::repositories::SessionRepository;
     use outpost::data::services::StoredSession;
 
-    let api = FakeApi::new("bob", "t");
+    let api = FakeApiClient::new("bob", "t");
     let db = FakeDatabase::default();
     let sessions = SessionRepository::new(api.clone(), db.clone());
     // Ann's session ended with a change the server never confirmed.

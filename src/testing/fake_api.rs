@@ -1,4 +1,4 @@
-//! `FakeApi`: a tiny in-memory Outpost server with the contract's version checks.
+//! `FakeApiClient`: a tiny in-memory Outpost server with the contract's version checks.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -29,9 +29,9 @@ pub struct FakeServer {
 
 /// A clonable handle on one [`FakeServer`].
 #[derive(Clone, Debug)]
-pub struct FakeApi(pub Rc<RefCell<FakeServer>>);
+pub struct FakeApiClient(pub Rc<RefCell<FakeServer>>);
 
-impl FakeApi {
+impl FakeApiClient {
     /// A reachable server holding `name` at version 1 and accepting `token`.
     pub fn new(name: &str, token: &str) -> Self {
         Self(Rc::new(RefCell::new(FakeServer {
@@ -63,7 +63,7 @@ impl FakeApi {
     }
 }
 
-impl ApiClient for FakeApi {
+impl ApiClient for FakeApiClient {
     async fn create_account(&self, _: &Credentials) -> Result<String, ApiError> {
         Ok(self.0.borrow().valid_token.clone())
     }

@@ -5,5 +5,5 @@
 pub mod fake_api;
 pub mod fake_database;
 
-pub use fake_api::FakeApi;
+pub use fake_api::FakeApiClient;
 pub use fake_database::FakeDatabase;

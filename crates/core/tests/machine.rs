@@ -86,7 +86,7 @@ impl T {
 
 fn fetch_id(actions: &[Action]) -> Option<RequestId> {
     actions.iter().find_map(|a| match a {
-        Action::Fetch { request } => Some(*request),
+        Action::SendGet { request } => Some(*request),
         _ => None,
     })
 }
@@ -117,7 +117,7 @@ fn retry(actions: &[Action]) -> Option<Millis> {
 fn requests(actions: &[Action]) -> usize {
     actions
         .iter()
-        .filter(|a| matches!(a, Action::SendPut { .. } | Action::Fetch { .. }))
+        .filter(|a| matches!(a, Action::SendPut { .. } | Action::SendGet { .. }))
         .count()
 }
 

@@ -137,7 +137,7 @@ pub enum Action {
         write: SentWrite,
     },
     /// `GET /api/profile`.
-    Fetch {
+    SendGet {
         /// The id to answer with.
         request: RequestId,
     },
@@ -778,7 +778,7 @@ impl SyncMachine {
         let id = self.next_id(entropy);
         self.refresh_wanted = false;
         match &request {
-            Request::Get => out.push(Action::Fetch { request: id }),
+            Request::Get => out.push(Action::SendGet { request: id }),
             Request::Put { write, .. } => {
                 if let Some(record) = self.record.as_mut() {
                     // Stored before it leaves: after a reload it is sent again, same key.

@@ -16,11 +16,11 @@
 //!
 //! # Transitions
 //! * Whenever idle (nothing in flight, online, signed in, no retry armed) the machine *drives*:
-//!   no record or no base → `Fetch`; a write in doubt (`sent`) → `SendPut` of exactly that
-//!   write again (same mutation id, body and If-Match); conflict → `Fetch` only if a push
+//!   no record or no base → `SendGet`; a write in doubt (`sent`) → `SendPut` of exactly that
+//!   write again (same mutation id, body and If-Match); conflict → `SendGet` only if a push
 //!   announced a newer version; not synchronized → a new write with a fresh random 128-bit
 //!   mutation id, `SendPut(local, If-Match: base.version, Idempotency-Key: id)`, stored as
-//!   `sent` and persisted before it leaves; synchronized → `Fetch` if a push announced a
+//!   `sent` and persisted before it leaves; synchronized → `SendGet` if a push announced a
 //!   newer version or a refresh is wanted.
 //! * Exactly once: a write stays in `sent` until the server answers it with 200 (its outcome,
 //!   a replay if it was applied before) or 412 (not applied, and with an older If-Match it

@@ -418,7 +418,7 @@ impl World {
                 });
                 self.grant_lock(dev)?;
             }
-            Action::Fetch { request } => {
+            Action::SendGet { request } => {
                 ensure!(
                     t.outstanding.is_none() && t.waiting.is_none(),
                     "dev{dev}.{tab}: second request in flight"

@@ -223,7 +223,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                 });
             }
             Action::SendPut { request, write } => self.spawn_request(request, Some(write)),
-            Action::Fetch { request } => self.spawn_request(request, None),
+            Action::SendGet { request } => self.spawn_request(request, None),
         }
     }
 
