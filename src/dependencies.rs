@@ -4,26 +4,26 @@
 
 use crate::data::repositories::{SessionRepository, SettingsRepository, UserProfileRepository};
 use crate::data::services::{
-    ApiClientService, DatabaseService, DbError, Settings, StoredSession, connectivity,
+    ApiClient, ApiClientService, Database, DatabaseService, DbError, Settings, StoredSession,
+    connectivity,
 };
 use crate::data::sync::triggers::SyncLoop;
 
-/// The profile repository the app runs with.
-pub type ProfileRepo = UserProfileRepository<ApiClientService, DatabaseService>;
 /// The session repository the app runs with.
 pub type Sessions = SessionRepository<ApiClientService, DatabaseService>;
-/// The settings repository the app runs with.
-pub type SettingsRepo = SettingsRepository<DatabaseService>;
 
-/// The app's services and the repositories that outlive a signed-in account.
+/// The app's services and the repositories that outlive a signed-in account. The real
+/// services by default; tests of the view model build it over the fakes of
+/// `crate::testing` with [`Dependencies::with_services`].
 #[derive(Clone)]
-pub struct Dependencies {
-    api: ApiClientService,
-    db: DatabaseService,
+pub struct Dependencies<A = ApiClientService, D = DatabaseService> {
+    api: A,
+    db: D,
+    events_url: String,
     /// Who is signed in on this device.
-    pub sessions: Sessions,
+    pub sessions: SessionRepository<A, D>,
     /// This device's settings.
-    pub settings: SettingsRepo,
+    pub settings: SettingsRepository<D>,
 }
 
 impl Dependencies {
@@ -31,10 +31,18 @@ impl Dependencies {
     /// [`crate::data::services::DB_NAME`].
     pub fn new() -> Self {
         let api = ApiClientService::new("");
-        let db = DatabaseService::new();
+        let events_url = api.url("/api/events");
+        Self::with_services(api, DatabaseService::new(), events_url)
+    }
+}
+
+impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> Dependencies<A, D> {
+    /// The repositories over `api` and `db`; push comes from the event stream at `events_url`.
+    pub fn with_services(api: A, db: D, events_url: String) -> Self {
         Self {
             sessions: SessionRepository::new(api.clone(), db.clone()),
             settings: SettingsRepository::new(db.clone()),
+            events_url,
             api,
             db,
         }
@@ -46,7 +54,7 @@ impl Dependencies {
         &self,
         session: &StoredSession,
         settings: Settings,
-    ) -> Result<(ProfileRepo, SyncLoop), DbError> {
+    ) -> Result<(UserProfileRepository<A, D>, SyncLoop), DbError> {
         let repo = UserProfileRepository::new(
             self.api.clone(),
             self.db.clone(),
@@ -55,7 +63,7 @@ impl Dependencies {
             settings,
         );
         repo.start(connectivity::is_online()).await?;
-        Ok((repo, SyncLoop::new(self.api.url("/api/events"))))
+        Ok((repo, SyncLoop::new(self.events_url.clone())))
     }
 }
 

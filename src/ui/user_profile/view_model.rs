@@ -8,10 +8,16 @@ use leptos::prelude::*;
 use outpost_core::patch::ProfilePatch;
 use outpost_core::sync::Resolution;
 
-use crate::data::repositories::{ProfileState, SaveError, SaveOutcome, SessionError, SignOut};
-use crate::data::services::{DbError, Settings, StoredSession, service_worker};
+use crate::data::repositories::{
+    ProfileState, SaveError, SaveOutcome, SessionError, SessionRepository, SignOut,
+    UserProfileRepository,
+};
+use crate::data::services::{
+    ApiClient, ApiClientService, Database, DatabaseService, DbError, Settings, StoredSession,
+    service_worker,
+};
 use crate::data::sync::triggers::SyncLoop;
-use crate::dependencies::{Dependencies, ProfileRepo, Sessions};
+use crate::dependencies::Dependencies;
 
 /// A message about the last action, shown under the form.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,10 +29,10 @@ pub struct Notice {
 }
 
 /// The profile page's state and actions. `Copy`, so views capture it freely: the
-/// browser-only parts (repository, triggers) live in a thread-local arena slot.
-#[derive(Clone, Copy)]
-pub struct UserProfileViewModel {
-    parts: StoredValue<Parts, LocalStorage>,
+/// browser-only parts (repository, triggers) live in a thread-local arena slot. Over the real
+/// services by default; its tests run it over the fakes.
+pub struct UserProfileViewModel<A: 'static = ApiClientService, D: 'static = DatabaseService> {
+    parts: StoredValue<Parts<A, D>, LocalStorage>,
     /// The latest state from the repository.
     pub state: RwSignal<ProfileState>,
     /// The outcome of the last save or action.
@@ -35,17 +41,25 @@ pub struct UserProfileViewModel {
     pub saving: RwSignal<bool>,
 }
 
+impl<A, D> Clone for UserProfileViewModel<A, D> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<A, D> Copy for UserProfileViewModel<A, D> {}
+
 #[derive(Clone)]
-struct Parts {
-    repo: ProfileRepo,
-    sessions: Sessions,
+struct Parts<A: 'static, D: 'static> {
+    repo: UserProfileRepository<A, D>,
+    sessions: SessionRepository<A, D>,
     sync: Rc<SyncLoop>,
 }
 
-impl UserProfileViewModel {
+impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileViewModel<A, D> {
     /// Opens the profile of the signed-in `session` and starts syncing it.
     pub async fn open(
-        dependencies: &Dependencies,
+        dependencies: &Dependencies<A, D>,
         session: StoredSession,
         settings: Settings,
     ) -> Result<Self, DbError> {
@@ -85,7 +99,7 @@ impl UserProfileViewModel {
         Ok(vm)
     }
 
-    fn repo(&self) -> ProfileRepo {
+    fn repo(&self) -> UserProfileRepository<A, D> {
         self.parts.with_value(|p| p.repo.clone())
     }
 
