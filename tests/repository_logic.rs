@@ -10,7 +10,7 @@ use outpost::data::repositories::{SaveError, SaveOutcome, UserProfileRepository}
 use outpost::data::services::{Database, DbError, Settings};
 use outpost::testing::{FakeApiClient, FakeDatabase};
 use outpost_core::patch::ProfilePatch;
-use outpost_core::sync::{Field, LocalRecord, SyncState};
+use outpost_core::sync::{Field, LocalRecord, SyncProblem, SyncState};
 use wasm_bindgen_test::*;
 
 mod common;
@@ -279,7 +279,10 @@ async fn a_refused_change_is_kept_and_the_reason_shown_without_a_retry_storm() {
     })
     .await;
     let status = repo.state().status;
-    assert!(status.last_error.unwrap().contains("Name is not allowed."));
+    assert!(matches!(
+        status.last_error,
+        Some(SyncProblem::Refused(message)) if message.contains("Name is not allowed.")
+    ));
     assert!(status.next_retry_at.unwrap() >= js_sys::Date::now() as u64 + 200_000);
     assert_eq!(api.0.borrow().puts, 1);
     assert_eq!(

@@ -3,7 +3,7 @@
 use outpost_core::patch::ProfilePatch;
 use outpost_core::sync::{
     Action, Conflict, ConflictPolicy, Field, FieldConflict, Input, LocalRecord, Millis, RequestId,
-    Resolution, SentWrite, SyncConfig, SyncMachine, SyncState, backoff_ceiling,
+    Resolution, SentWrite, SyncConfig, SyncMachine, SyncProblem, SyncState, backoff_ceiling,
 };
 use outpost_core::wire::{ProfileFields, ServerProfile};
 
@@ -468,7 +468,7 @@ fn failures_back_off_with_jitter_and_honour_retry_after() {
         let s = t.m.status();
         assert_eq!(s.state, SyncState::Error);
         assert_eq!(s.next_retry_at, Some(t.now + after));
-        assert_eq!(s.last_error.as_deref(), Some("server unreachable"));
+        assert_eq!(s.last_error, Some(SyncProblem::Unreachable));
         assert_eq!(
             requests(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))),
             0
@@ -481,7 +481,7 @@ fn failures_back_off_with_jitter_and_honour_retry_after() {
         retry_after: Some(30_000),
     });
     assert_eq!(retry(&a), Some(30_000));
-    assert_eq!(t.m.status().last_error.as_deref(), Some("server busy"));
+    assert_eq!(t.m.status().last_error, Some(SyncProblem::Busy));
 }
 
 #[test]
@@ -743,8 +743,8 @@ fn a_rejected_put_keeps_the_edit_says_why_and_waits_for_the_cap() {
     assert_eq!(t.state(), SyncState::Error);
     let status = t.m.status();
     assert_eq!(
-        status.last_error.as_deref(),
-        Some("Name must not be empty.")
+        status.last_error,
+        Some(SyncProblem::Refused("Name must not be empty.".into()))
     );
     let record = t.m.record().expect("record");
     assert!(!record.synchronized);

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 use outpost_core::strategy::Source;
-use outpost_core::sync::{self, SyncState};
+use outpost_core::sync::{SyncProblem, SyncState};
 
 use crate::data::repositories::ProfileState;
 use crate::ui::core::time::{ago, clock};
@@ -34,10 +34,12 @@ pub fn sync_words(state: &ProfileState) -> String {
                 .to_owned()
         }
         SyncState::Error => {
-            let reason = match status.last_error.as_deref() {
-                None | Some(sync::UNREACHABLE) => "The server could not be reached.",
-                Some(sync::BUSY) => "The server is busy.",
-                Some(reason) => reason,
+            let reason = match &status.last_error {
+                None | Some(SyncProblem::Unreachable) => "The server could not be reached.",
+                Some(SyncProblem::Busy) => "The server is busy.",
+                // Comes with `needs_sign_in`, answered above; worded here all the same.
+                Some(SyncProblem::SignedOut) => "The session ended.",
+                Some(SyncProblem::Refused(message)) => message,
             };
             format!("{reason} Your changes are kept on this device.")
         }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::Millis;
 use super::backoff::{self, Entropy};
 use super::record::{Conflict, LocalRecord, Resolution, SentWrite};
-use super::status::{Status, SyncState};
+use super::status::{Status, SyncProblem, SyncState};
 use crate::merge::{self, ConflictPolicy};
 use crate::patch::ProfilePatch;
 use crate::wire::{ProfileFields, ServerProfile};
@@ -181,17 +181,9 @@ pub struct SyncMachine {
     max_pushed: u64,
     refresh_wanted: bool,
     started: bool,
-    last_error: Option<String>,
+    last_error: Option<SyncProblem>,
     last_status: Option<Status>,
 }
-
-/// [`Status::last_error`] after a network failure, a timeout or a 5xx without `Retry-After`;
-/// public so the UI can put it into a sentence of its own.
-pub const UNREACHABLE: &str = "server unreachable";
-/// [`Status::last_error`] after a 429 or 503 with `Retry-After`.
-pub const BUSY: &str = "server busy";
-/// [`Status::last_error`] after a 401.
-pub const SIGNED_OUT: &str = "signed out";
 
 impl SyncMachine {
     /// A machine with no record, assumed online, waiting for [`Input::Loaded`].
@@ -352,7 +344,7 @@ impl SyncMachine {
                     if let Request::Put { write, .. } = &failed {
                         self.settle_doubt(write);
                     }
-                    self.last_error = Some(reason);
+                    self.last_error = Some(SyncProblem::Refused(reason));
                     let after = self.config.backoff_cap;
                     self.attempt = self.attempt.saturating_add(1);
                     self.next_retry_at = Some(now.saturating_add(after));
@@ -367,14 +359,11 @@ impl SyncMachine {
                     // A failed fetch is retried as a fetch (a failed PUT retries by itself:
                     // the record is still not synchronized).
                     self.refresh_wanted |= matches!(failed, Request::Get);
-                    self.last_error = Some(
-                        if retry_after.is_some() {
-                            BUSY
-                        } else {
-                            UNREACHABLE
-                        }
-                        .into(),
-                    );
+                    self.last_error = Some(if retry_after.is_some() {
+                        SyncProblem::Busy
+                    } else {
+                        SyncProblem::Unreachable
+                    });
                     let after = backoff::delay(
                         self.config.backoff_base,
                         self.config.backoff_cap,
@@ -392,7 +381,7 @@ impl SyncMachine {
                     // The write stays in doubt: this copy was refused, but an earlier copy
                     // (before a reload, or the service worker's) may have been applied.
                     self.needs_sign_in = true;
-                    self.last_error = Some(SIGNED_OUT.into());
+                    self.last_error = Some(SyncProblem::SignedOut);
                     self.next_retry_at = None;
                 }
             }

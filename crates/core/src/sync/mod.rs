@@ -62,12 +62,9 @@ mod status;
 
 pub use crate::merge::{ConflictPolicy, Field, FieldConflict};
 pub use backoff::{Entropy, SplitMix64, ceiling as backoff_ceiling, delay as backoff_delay};
-pub use machine::{
-    Action, BUSY, Input, RequestId, SIGNED_OUT, SyncConfig, SyncMachine, UNREACHABLE,
-    new_mutation_id,
-};
+pub use machine::{Action, Input, RequestId, SyncConfig, SyncMachine, new_mutation_id};
 pub use record::{Conflict, LocalRecord, Resolution, SentWrite};
-pub use status::{Status, SyncState};
+pub use status::{Status, SyncProblem, SyncState};
 
 /// Wall-clock milliseconds since the Unix epoch (JavaScript's `Date.now()`); the shell passes
 /// the current time with every input because the machine has no clock of its own.

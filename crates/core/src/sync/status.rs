@@ -34,6 +34,19 @@ impl SyncState {
     }
 }
 
+/// Why the last request failed. The UI says it in its own words (`ui/core/status_bar.rs`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyncProblem {
+    /// No answer: the network is down, the request timed out, or a 5xx without `Retry-After`.
+    Unreachable,
+    /// A 429 or 503 with `Retry-After`: the server asked to wait.
+    Busy,
+    /// A 401: the session ended (local changes are kept).
+    SignedOut,
+    /// The server refused the change for good (a 4xx); its message, written for people.
+    Refused(String),
+}
+
 /// Everything the status bar needs to tell the truth, in one value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
@@ -49,8 +62,8 @@ pub struct Status {
     pub next_retry_at: Option<Millis>,
     /// The conflict to show, if any.
     pub conflict: Option<Conflict>,
-    /// A short reason for the last failure, in plain words; the UI builds the sentence.
-    pub last_error: Option<String>,
+    /// Why the last request failed, if it did.
+    pub last_error: Option<SyncProblem>,
 }
 
 #[cfg(test)]
