@@ -5,8 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::connect_info::MockConnectInfo;
 use outpost_core::wire::{ErrorBody, IDEMPOTENCY_KEY, ServerProfile, TokenResponse, error_code};
-use outpost_server::{Argon2Cost, Config, Server, launch_with_listener};
+use outpost_server::store::SqliteStore;
+use outpost_server::{AppState, Argon2Cost, Config, Server, launch_with_listener};
+use reqwest::header::HeaderMap;
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -165,22 +168,86 @@ impl TestServer {
 
 /// Asserts an error answer: status, JSON body with the code; returns the body.
 pub async fn expect_error(resp: Response, code: &str) -> ErrorBody {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    check_error(status, &headers, &resp.bytes().await.expect("body"), code)
+}
+
+fn check_error(status: StatusCode, headers: &HeaderMap, body: &[u8], code: &str) -> ErrorBody {
     assert_eq!(
-        resp.status().as_u16(),
+        status.as_u16(),
         error_code::status(code),
         "status for {code}"
     );
-    let ct = resp
-        .headers()
+    let ct = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+        .unwrap_or_default();
     assert!(ct.starts_with("application/json"), "content type {ct}");
-    let body: ErrorBody = resp.json().await.expect("error body");
+    let body: ErrorBody = serde_json::from_slice(body).expect("error body");
     assert_eq!(body.error, code);
     assert!(!body.message.is_empty());
     body
+}
+
+/// The app in memory, called with `oneshot` and no TCP listener: for checks of one answer
+/// (status, headers, body) that need no connection of their own.
+pub struct InMemoryApp {
+    router: axum::Router,
+    _dir: TempDir,
+}
+
+/// One answer of an [`InMemoryApp`].
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: axum::body::Bytes,
+}
+
+impl Answer {
+    /// Asserts an error answer, as [`expect_error`] does.
+    pub fn expect_error(&self, code: &str) -> ErrorBody {
+        check_error(self.status, &self.headers, &self.body, code)
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+}
+
+impl InMemoryApp {
+    /// The app over a fresh SQLite file, as [`TestServer::start`] configures it.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = test_config(&dir);
+        std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
+        let store = SqliteStore::open(&config.db_path).expect("store");
+        let (_shutdown, down) = tokio::sync::watch::channel(false);
+        let state = AppState::new(config, Arc::new(store), down);
+        // Routes that count per client address read it from the connection.
+        let router = outpost_server::app(state).layer(MockConnectInfo(std::net::SocketAddr::from(
+            ([127, 0, 0, 1], 1),
+        )));
+        Self { router, _dir: dir }
+    }
+
+    /// `method path` with no body.
+    pub async fn call(&self, method: Method, path: &str) -> Answer {
+        use tower::ServiceExt;
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .body(axum::body::Body::empty())
+            .expect("request");
+        let response = self.router.clone().oneshot(request).await.expect("answer");
+        let (parts, body) = response.into_parts();
+        Answer {
+            status: parts.status,
+            headers: parts.headers,
+            body: axum::body::to_bytes(body, usize::MAX).await.expect("body"),
+        }
+    }
 }
 
 /// A minimal server-sent events reader over a streaming response.
@@ -262,4 +329,18 @@ pub async fn open_events(ts: &TestServer, token: &str) -> SseReader {
         .expect("first block");
     assert_eq!(first.comments, vec!["connected".to_owned()]);
     reader
+}
+
+/// Sign-up or sign-in credentials as JSON.
+pub fn creds(username: &str, password: &str) -> Value {
+    json!({ "username": username, "password": password })
+}
+
+/// `POST /api/sessions` with these credentials; the answer as it is.
+pub async fn sign_in(ts: &TestServer, username: &str, password: &str) -> Response {
+    ts.request(Method::POST, "/api/sessions")
+        .json(&creds(username, password))
+        .send()
+        .await
+        .unwrap()
 }

@@ -1,0 +1,183 @@
+//! Accounts and sessions: sign-up, sign-in, sign-out, tokens, 401s, the failed sign-in limits, and
+//! one account never seeing another's data, against a real server on 127.0.0.1:0.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
+
+use common::{TestServer, creds, expect_error, sign_in};
+use outpost_core::wire::{TokenResponse, error_code};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test]
+async fn sign_up_sign_in_sign_out() {
+    let ts = TestServer::start().await;
+    let token = ts.sign_up("ann").await;
+    assert!(token.len() >= 32);
+
+    let p = ts.profile(&token).await;
+    assert_eq!(
+        (p.name.as_str(), p.photo_url.as_str(), p.version),
+        ("ann", "", 1)
+    );
+    assert!(p.updated_at.ends_with('Z'));
+
+    let resp = ts
+        .request(Method::POST, "/api/accounts")
+        .json(&creds("ann", "another-password"))
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, error_code::USERNAME_TAKEN).await;
+
+    let resp = sign_in(&ts, "ann", "password123").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let second = resp.json::<TokenResponse>().await.unwrap().token;
+    assert_ne!(second, token);
+
+    let resp = sign_in(&ts, "ann", "wrong-password").await;
+    expect_error(resp, error_code::UNAUTHORIZED).await;
+    let resp = sign_in(&ts, "nobody", "password123").await;
+    expect_error(resp, error_code::UNAUTHORIZED).await;
+
+    let resp = ts
+        .request(Method::DELETE, "/api/sessions/current")
+        .bearer_auth(&second)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    // The revoked token no longer works; the other session does.
+    expect_error(ts.get_profile(&second).await, error_code::UNAUTHORIZED).await;
+    assert_eq!(ts.get_profile(&token).await.status(), StatusCode::OK);
+    let resp = ts
+        .request(Method::DELETE, "/api/sessions/current")
+        .bearer_auth(&second)
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, error_code::UNAUTHORIZED).await;
+}
+
+#[tokio::test]
+async fn tokens_are_stored_hashed() {
+    let ts = TestServer::start().await;
+    let token = ts.sign_up("ann").await;
+    let conn = rusqlite::Connection::open(ts.db_path()).unwrap();
+    let stored: Vec<u8> = conn
+        .query_row("SELECT token_hash FROM sessions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored.len(), 32);
+    assert_ne!(stored, token.as_bytes());
+    let hash: String = conn
+        .query_row("SELECT password_hash FROM accounts", [], |r| r.get(0))
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$") && !hash.contains("password123"));
+}
+
+#[tokio::test]
+async fn missing_bad_and_expired_tokens_are_401() {
+    let ts = TestServer::start_with(|c| c.token_ttl = std::time::Duration::ZERO).await;
+    let expired = ts.sign_up("ann").await;
+    expect_error(ts.get_profile(&expired).await, error_code::UNAUTHORIZED).await;
+    let resp = ts
+        .request(Method::GET, "/api/profile")
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, error_code::UNAUTHORIZED).await;
+    let resp = ts
+        .request(Method::GET, "/api/profile")
+        .header("authorization", "Basic YW5uOnBhc3N3b3Jk")
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, error_code::UNAUTHORIZED).await;
+    expect_error(
+        ts.get_profile("not-a-token").await,
+        error_code::UNAUTHORIZED,
+    )
+    .await;
+    let resp = ts.request(Method::GET, "/api/events").send().await.unwrap();
+    expect_error(resp, error_code::UNAUTHORIZED).await;
+    let resp = ts
+        .put_profile(
+            &expired,
+            Some("\"1\""),
+            json!({"name": "x", "photo_url": ""}),
+        )
+        .await;
+    expect_error(resp, error_code::UNAUTHORIZED).await;
+}
+
+#[tokio::test]
+async fn accounts_are_isolated() {
+    let ts = TestServer::start().await;
+    let ann = ts.sign_up("ann").await;
+    let bob = ts.sign_up("bob").await;
+    let resp = ts
+        .put_profile(&ann, Some("\"1\""), json!({"name": "Ann", "photo_url": ""}))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    // Bob sees his own profile only, and his writes change only his own.
+    let b = ts.profile(&bob).await;
+    assert_eq!((b.name.as_str(), b.version), ("bob", 1));
+    let resp = ts
+        .put_profile(
+            &bob,
+            Some("\"2\""),
+            json!({"name": "Mallory", "photo_url": ""}),
+        )
+        .await;
+    expect_error(resp, error_code::STALE_VERSION).await;
+    let resp = ts
+        .put_profile(&bob, Some("\"1\""), json!({"name": "Bob", "photo_url": ""}))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let a = ts.profile(&ann).await;
+    assert_eq!((a.name.as_str(), a.version), ("Ann", 2));
+    // Signing Bob out does not sign Ann out.
+    let resp = ts
+        .request(Method::DELETE, "/api/sessions/current")
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(ts.profile(&ann).await.version, 2);
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_limited_per_username_and_address() {
+    let ts = TestServer::start().await;
+    ts.sign_up("ann").await;
+    for _ in 0..5 {
+        let resp = sign_in(&ts, "ann", "wrong-password").await;
+        expect_error(resp, error_code::UNAUTHORIZED).await;
+    }
+    // Even the right password waits now.
+    let resp = sign_in(&ts, "ann", "password123").await;
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry));
+    expect_error(resp, error_code::TOO_MANY_REQUESTS).await;
+    // The address is limited too: another username from the same address is refused.
+    let resp = sign_in(&ts, "someone", "password123").await;
+    expect_error(resp, error_code::TOO_MANY_REQUESTS).await;
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_limited_per_address_across_usernames() {
+    let ts = TestServer::start().await;
+    ts.sign_up("ann").await;
+    for i in 0..5 {
+        let resp = sign_in(&ts, &format!("user{i}"), "password123").await;
+        expect_error(resp, error_code::UNAUTHORIZED).await;
+    }
+    let resp = sign_in(&ts, "ann", "password123").await;
+    assert!(resp.headers().contains_key("retry-after"));
+    expect_error(resp, error_code::TOO_MANY_REQUESTS).await;
+}

@@ -1,0 +1,130 @@
+//! The profile routes: versions, preconditions, field rules, and the database under them, against a real server on 127.0.0.1:0.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
+
+use common::{TestServer, creds, expect_error};
+use outpost_core::wire::{ServerProfile, error_code};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test]
+async fn put_profile_versions_and_preconditions() {
+    let ts = TestServer::start().await;
+    let token = ts.sign_up("ann").await;
+
+    let resp = ts
+        .put_profile(
+            &token,
+            Some("\"1\""),
+            json!({"name": "  Ann Lee ", "photo_url": "https://example.com/a.png"}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["etag"], "\"2\"");
+    let p: ServerProfile = resp.json().await.unwrap();
+    assert_eq!(p.name, "Ann Lee", "stored trimmed");
+    assert_eq!(p.photo_url, "https://example.com/a.png");
+    assert_eq!(p.version, 2);
+
+    let resp = ts.get_profile(&token).await;
+    assert_eq!(resp.headers()["etag"], "\"2\"");
+    assert_eq!(resp.json::<ServerProfile>().await.unwrap(), p);
+
+    // Stale: 412 with the current profile and its ETag; nothing changes.
+    let resp = ts
+        .put_profile(
+            &token,
+            Some("\"1\""),
+            json!({"name": "Old", "photo_url": ""}),
+        )
+        .await;
+    assert_eq!(resp.headers()["etag"], "\"2\"");
+    let body = expect_error(resp, error_code::STALE_VERSION).await;
+    assert_eq!(body.current, Some(p.clone()));
+    // An If-Match that names no version never matches.
+    for tag in ["*", "garbage", "\"99999999999999999999999\"", "\"3\""] {
+        let resp = ts
+            .put_profile(&token, Some(tag), json!({"name": "Old", "photo_url": ""}))
+            .await;
+        expect_error(resp, error_code::STALE_VERSION).await;
+    }
+    // Weak tags name the version too.
+    let resp = ts
+        .put_profile(
+            &token,
+            Some("W/\"2\""),
+            json!({"name": "Ann", "photo_url": ""}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+
+    // No If-Match: 428, also before the body is looked at.
+    let resp = ts
+        .put_profile(&token, None, json!({"name": "X", "photo_url": ""}))
+        .await;
+    expect_error(resp, error_code::PRECONDITION_REQUIRED).await;
+    let resp = ts.put_profile(&token, None, json!({"name": ""})).await;
+    expect_error(resp, error_code::PRECONDITION_REQUIRED).await;
+    assert_eq!(ts.profile(&token).await.version, 3);
+}
+
+#[tokio::test]
+async fn invalid_fields_are_422_with_the_field() {
+    let ts = TestServer::start().await;
+    for (body, field) in [
+        (creds("A", "password123"), "username"),
+        (creds("ann lee", "password123"), "username"),
+        (creds("ann", "short"), "password"),
+    ] {
+        let resp = ts
+            .request(Method::POST, "/api/accounts")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let err = expect_error(resp, error_code::INVALID_FIELD).await;
+        assert_eq!(err.field.as_deref(), Some(field));
+        let resp = ts
+            .request(Method::POST, "/api/sessions")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let err = expect_error(resp, error_code::INVALID_FIELD).await;
+        assert_eq!(err.field.as_deref(), Some(field));
+    }
+    let token = ts.sign_up("ann").await;
+    for (body, field) in [
+        (json!({"name": "   ", "photo_url": ""}), "name"),
+        (json!({"name": "x".repeat(101), "photo_url": ""}), "name"),
+        (json!({"name": "a\u{7}b", "photo_url": ""}), "name"),
+        (
+            json!({"name": "Ann", "photo_url": "ftp://x.y/z"}),
+            "photo_url",
+        ),
+        (
+            json!({"name": "Ann", "photo_url": "javascript:alert(1)"}),
+            "photo_url",
+        ),
+    ] {
+        let resp = ts.put_profile(&token, Some("\"1\""), body).await;
+        let err = expect_error(resp, error_code::INVALID_FIELD).await;
+        assert_eq!(err.field.as_deref(), Some(field));
+    }
+    assert_eq!(ts.profile(&token).await.version, 1);
+}
+
+#[tokio::test]
+async fn database_directory_is_created_and_migrated() {
+    let ts = TestServer::start().await;
+    let conn = rusqlite::Connection::open(ts.db_path()).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    let mode: String = conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}

@@ -1,0 +1,126 @@
+//! The app's files: caching, the single-page fallback, compression, against a real server on 127.0.0.1:0.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
+
+use common::{TestServer, expect_error};
+use outpost_core::wire::error_code;
+use reqwest::{Method, StatusCode};
+
+#[tokio::test]
+async fn static_files_cache_and_spa_fallback() {
+    let ts = TestServer::start().await;
+    let get = |path: &'static str, accept: &'static str| {
+        ts.request(Method::GET, path)
+            .header("accept", accept)
+            .send()
+    };
+    let resp = get("/", "text/html").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["cache-control"], "no-cache");
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("<title>Outpost</title>")
+    );
+    for path in ["/index.html", "/sw.js", "/manifest.webmanifest"] {
+        let resp = get(path, "*/*").await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        assert_eq!(resp.headers()["cache-control"], "no-cache", "{path}");
+    }
+    let resp = get("/outpost-0123456789abcdef.js", "*/*").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    // Page navigations get the app shell; other unknown files are 404.
+    let resp = get("/profile/settings", "text/html,application/xhtml+xml")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["cache-control"], "no-cache");
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("<title>Outpost</title>")
+    );
+    let resp = get("/missing-0123456789abcdef.js", "*/*").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    // /api never falls back to the app shell.
+    let resp = get("/api/unknown", "text/html").await.unwrap();
+    expect_error(resp, error_code::NOT_FOUND).await;
+}
+
+#[tokio::test]
+async fn compresses_assets_but_never_event_streams() {
+    let ts = TestServer::start().await;
+    let token = ts.sign_up("ann").await;
+    let resp = ts
+        .request(Method::GET, "/outpost-0123456789abcdef.js")
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-encoding"], "gzip");
+    let resp = ts
+        .request(Method::GET, "/api/openapi.json")
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-encoding"], "br");
+    let resp = ts
+        .request(Method::GET, "/api/events")
+        .bearer_auth(&token)
+        .header("accept-encoding", "gzip, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(!resp.headers().contains_key("content-encoding"));
+    let mut reader = common::SseReader::new(resp);
+    let first = reader.next_block().await.unwrap();
+    assert_eq!(first.comments, vec!["connected".to_owned()]);
+}
+
+#[tokio::test]
+async fn precompressed_siblings_of_hashed_assets_are_sent_as_they_are() {
+    let ts = TestServer::start().await;
+    // What tools/post-build.mjs writes next to each hashed file (any bytes do here).
+    let dist = ts
+        .db_path()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("dist");
+    std::fs::write(dist.join("app-0123456789abcdef_bg.wasm"), b"\0asm plain").unwrap();
+    std::fs::write(
+        dist.join("app-0123456789abcdef_bg.wasm.br"),
+        b"built-in brotli",
+    )
+    .unwrap();
+    let resp = ts
+        .request(Method::GET, "/app-0123456789abcdef_bg.wasm")
+        .header("accept-encoding", "gzip, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-encoding"], "br");
+    assert_eq!(
+        resp.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"built-in brotli");
+    let plain = ts
+        .request(Method::GET, "/app-0123456789abcdef_bg.wasm")
+        .send()
+        .await
+        .unwrap();
+    assert!(!plain.headers().contains_key("content-encoding"));
+    assert_eq!(plain.bytes().await.unwrap().as_ref(), b"\0asm plain");
+}
