@@ -105,7 +105,7 @@ impl AppState {
             .map_err(Into::into)
     }
 
-    /// The push hub.
+    /// Where accepted writes are announced to this process's event streams.
     pub fn hub(&self) -> &Arc<Hub> {
         &self.inner.hub
     }

@@ -88,7 +88,7 @@ impl DbError {
 /// The signed-in account on this device. The token stays here so the app opens offline.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredSession {
-    /// The account name.
+    /// The username signed in; the profile record is stored under it.
     pub account: String,
     /// Bearer token; `None` after the server said it is no longer valid (401) while local
     /// changes still wait for a sign-in to the same account.

@@ -18,7 +18,7 @@ pub enum TabMessage {
     SignedOut(String),
     /// This account signed in again (after its session ended): its new token.
     SignedIn(String, String),
-    /// The settings changed.
+    /// Another tab changed the settings: re-read them from the store.
     Settings,
 }
 

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 pub fn ConfirmDialog(
     /// Prefix of the element ids (unique on the page).
     id: &'static str,
-    /// The question.
+    /// The question the dialog asks, also its accessible name.
     title: &'static str,
     /// The label of the risky choice.
     confirm: &'static str,

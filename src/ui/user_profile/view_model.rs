@@ -22,7 +22,7 @@ use crate::dependencies::Dependencies;
 /// A message about the last action, shown under the form.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notice {
-    /// The words.
+    /// A whole sentence for the person, ready to show.
     pub text: String,
     /// Whether it reports a problem (shown as an alert).
     pub is_error: bool,

@@ -66,14 +66,15 @@ pub enum Input {
     },
     /// 200 to a PUT.
     PutAccepted {
-        /// The request answered.
+        /// The id of the `SendPut` or `SendGet` this answers; an answer to a request the
+        /// machine no longer waits for (a reload, a newer request) is ignored.
         request: RequestId,
         /// The server's new state.
         profile: ServerProfile,
     },
     /// 412 to a PUT: someone else wrote first.
     PutStale {
-        /// The request answered.
+        /// As in `PutAccepted`.
         request: RequestId,
         /// The server's current state, from the error body.
         current: ServerProfile,
@@ -90,19 +91,19 @@ pub enum Input {
     /// is tried again only at the backoff cap (a deployed fix may accept it) or after the
     /// next edit or "Sync now"; nothing local is dropped.
     RequestRejected {
-        /// The request answered.
+        /// As in `PutAccepted`.
         request: RequestId,
         /// The server's words, for people.
         reason: String,
     },
     /// 401: the session is gone.
     Unauthorized {
-        /// The request answered.
+        /// As in `PutAccepted`.
         request: RequestId,
     },
     /// 200 to a GET.
     GetAnswered {
-        /// The request answered.
+        /// As in `PutAccepted`.
         request: RequestId,
         /// The server's state.
         profile: ServerProfile,

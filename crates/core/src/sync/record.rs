@@ -51,7 +51,8 @@ pub struct LocalRecord {
 pub struct SentWrite {
     /// The random 128-bit mutation id, sent as `Idempotency-Key`.
     pub mutation: String,
-    /// The body.
+    /// The whole body of the PUT: the local values when it was first sent, kept so that a
+    /// repeat sends exactly the same write.
     pub fields: ProfileFields,
     /// The version the write is based on (`If-Match`).
     pub if_match: u64,

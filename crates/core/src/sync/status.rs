@@ -50,7 +50,7 @@ pub enum SyncProblem {
 /// Everything the status bar needs to tell the truth, in one value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
-    /// The sync state.
+    /// The one word the status bar and `data-sync` show.
     pub state: SyncState,
     /// Whether the machine believes the network is up.
     pub online: bool,

@@ -208,7 +208,8 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         self.inner.listeners.borrow_mut().push(listener);
     }
 
-    /// The current state.
+    /// What subscribers are told, computed now (the record, the sync status, where the
+    /// values come from, a storage failure).
     pub fn state(&self) -> ProfileState {
         let machine = self.inner.machine.borrow();
         ProfileState {
