@@ -7,7 +7,6 @@ mod common;
 use common::{TestServer, creds, expect_error, sign_in};
 use outpost_core::wire::{TokenResponse, error_code};
 use reqwest::{Method, StatusCode};
-use serde_json::json;
 
 #[tokio::test]
 async fn sign_up_sign_in_sign_out() {
@@ -100,13 +99,7 @@ async fn missing_bad_and_expired_tokens_are_401() {
     .await;
     let resp = ts.request(Method::GET, "/api/events").send().await.unwrap();
     expect_error(resp, error_code::UNAUTHORIZED).await;
-    let resp = ts
-        .put_profile(
-            &expired,
-            Some("\"1\""),
-            json!({"name": "x", "photo_url": ""}),
-        )
-        .await;
+    let resp = ts.put_name(&expired, Some("\"1\""), "x").await;
     expect_error(resp, error_code::UNAUTHORIZED).await;
 }
 
@@ -115,24 +108,14 @@ async fn accounts_are_isolated() {
     let ts = TestServer::start().await;
     let ann = ts.sign_up("ann").await;
     let bob = ts.sign_up("bob").await;
-    let resp = ts
-        .put_profile(&ann, Some("\"1\""), json!({"name": "Ann", "photo_url": ""}))
-        .await;
+    let resp = ts.put_name(&ann, Some("\"1\""), "Ann").await;
     assert_eq!(resp.status(), StatusCode::OK);
     // Bob sees his own profile only, and his writes change only his own.
     let b = ts.profile(&bob).await;
     assert_eq!((b.name.as_str(), b.version), ("bob", 1));
-    let resp = ts
-        .put_profile(
-            &bob,
-            Some("\"2\""),
-            json!({"name": "Mallory", "photo_url": ""}),
-        )
-        .await;
+    let resp = ts.put_name(&bob, Some("\"2\""), "Mallory").await;
     expect_error(resp, error_code::STALE_VERSION).await;
-    let resp = ts
-        .put_profile(&bob, Some("\"1\""), json!({"name": "Bob", "photo_url": ""}))
-        .await;
+    let resp = ts.put_name(&bob, Some("\"1\""), "Bob").await;
     assert_eq!(resp.status(), StatusCode::OK);
     let a = ts.profile(&ann).await;
     assert_eq!((a.name.as_str(), a.version), ("Ann", 2));

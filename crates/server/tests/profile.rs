@@ -32,37 +32,21 @@ async fn put_profile_versions_and_preconditions() {
     assert_eq!(resp.json::<ServerProfile>().await.unwrap(), p);
 
     // Stale: 412 with the current profile and its ETag; nothing changes.
-    let resp = ts
-        .put_profile(
-            &token,
-            Some("\"1\""),
-            json!({"name": "Old", "photo_url": ""}),
-        )
-        .await;
+    let resp = ts.put_name(&token, Some("\"1\""), "Old").await;
     assert_eq!(resp.headers()["etag"], "\"2\"");
     let body = expect_error(resp, error_code::STALE_VERSION).await;
     assert_eq!(body.current, Some(p.clone()));
     // An If-Match that names no version never matches.
     for tag in ["*", "garbage", "\"99999999999999999999999\"", "\"3\""] {
-        let resp = ts
-            .put_profile(&token, Some(tag), json!({"name": "Old", "photo_url": ""}))
-            .await;
+        let resp = ts.put_name(&token, Some(tag), "Old").await;
         expect_error(resp, error_code::STALE_VERSION).await;
     }
     // Weak tags name the version too.
-    let resp = ts
-        .put_profile(
-            &token,
-            Some("W/\"2\""),
-            json!({"name": "Ann", "photo_url": ""}),
-        )
-        .await;
+    let resp = ts.put_name(&token, Some("W/\"2\""), "Ann").await;
     assert_eq!(resp.status(), StatusCode::OK);
 
     // No If-Match: 428, also before the body is looked at.
-    let resp = ts
-        .put_profile(&token, None, json!({"name": "X", "photo_url": ""}))
-        .await;
+    let resp = ts.put_name(&token, None, "X").await;
     expect_error(resp, error_code::PRECONDITION_REQUIRED).await;
     let resp = ts.put_profile(&token, None, json!({"name": ""})).await;
     expect_error(resp, error_code::PRECONDITION_REQUIRED).await;

@@ -136,6 +136,12 @@ impl TestServer {
     }
 
     /// `PUT /api/profile` with `Idempotency-Key: key`.
+    /// `PUT /api/profile` of `name` and no photo.
+    pub async fn put_name(&self, token: &str, if_match: Option<&str>, name: &str) -> Response {
+        self.put_profile(token, if_match, json!({ "name": name, "photo_url": "" }))
+            .await
+    }
+
     pub async fn put_profile_keyed(
         &self,
         token: &str,
