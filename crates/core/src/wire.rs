@@ -115,7 +115,8 @@ pub mod error_code {
     pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
     /// 428: a write without `If-Match`.
     pub const PRECONDITION_REQUIRED: &str = "precondition_required";
-    /// 429: too many failed sign-ins; see `Retry-After`.
+    /// 429: a limit was reached (failed sign-ins, event streams of one account); see
+    /// `Retry-After`.
     pub const TOO_MANY_REQUESTS: &str = "too_many_requests";
     /// 503: the server is shedding load; see `Retry-After`.
     pub const OVERLOADED: &str = "overloaded";

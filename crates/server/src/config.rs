@@ -58,6 +58,9 @@ pub struct Config {
     pub max_concurrent_requests: usize,
     /// Event streams open at once; more get 503.
     pub max_event_streams: usize,
+    /// Event streams one account may hold open at once (each tab and device needs one);
+    /// more get 429, so one account cannot take the whole `max_event_streams`.
+    pub max_streams_per_account: usize,
     /// Interval of keep-alive comments on event streams.
     pub keep_alive: Duration,
     /// Origins allowed to call the API cross-origin (CORS). Empty (the default) means same
@@ -78,6 +81,7 @@ impl Config {
             login_window: Duration::from_secs(60),
             max_concurrent_requests: 512,
             max_event_streams: 20_000,
+            max_streams_per_account: 8,
             keep_alive: Duration::from_secs(15),
             allowed_origins: Vec::new(),
         }

@@ -56,6 +56,15 @@ pub enum AppError {
         /// Seconds until the next attempt is allowed.
         retry_after_secs: u64,
     },
+    /// 429: the account has `max` event streams open already (one per tab or device).
+    #[error(
+        "This account already has {max} event streams open, the most allowed: one per open \
+         tab or device. Close one, or try again later."
+    )]
+    TooManyStreams {
+        /// The limit.
+        max: usize,
+    },
     /// 503: the server is shedding load.
     #[error("The server is busy. Try again in a moment.")]
     Overloaded,
@@ -63,6 +72,10 @@ pub enum AppError {
     #[error("internal error")]
     Internal(String),
 }
+
+/// `Retry-After` of a refused event stream: a tab closed elsewhere frees its stream within
+/// a keep-alive interval or so.
+pub const STREAMS_RETRY_AFTER_SECS: u64 = 30;
 
 impl AppError {
     /// The HTTP status of this error: the one of its code ([`error_code::status`]).
@@ -85,7 +98,9 @@ impl AppError {
             Self::InvalidField(_) => error_code::INVALID_FIELD,
             Self::IdempotencyKeyReused => error_code::IDEMPOTENCY_KEY_REUSED,
             Self::PreconditionRequired => error_code::PRECONDITION_REQUIRED,
-            Self::TooManyRequests { .. } => error_code::TOO_MANY_REQUESTS,
+            Self::TooManyRequests { .. } | Self::TooManyStreams { .. } => {
+                error_code::TOO_MANY_REQUESTS
+            }
             Self::Overloaded => error_code::OVERLOADED,
             Self::Internal(_) => error_code::INTERNAL,
         }
@@ -159,6 +174,12 @@ impl IntoResponse for AppError {
             Self::Overloaded => {
                 extra_headers.push((header::RETRY_AFTER, HeaderValue::from_static("1")));
             }
+            Self::TooManyStreams { .. } => {
+                extra_headers.push((
+                    header::RETRY_AFTER,
+                    HeaderValue::from(STREAMS_RETRY_AFTER_SECS),
+                ));
+            }
             _ => {}
         }
         let mut response = (status, Json(body)).into_response();
@@ -228,6 +249,7 @@ mod tests {
                 },
                 429,
             ),
+            (AppError::TooManyStreams { max: 8 }, 429),
             (AppError::Overloaded, 503),
             (AppError::Internal("x".into()), 500),
         ];

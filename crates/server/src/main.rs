@@ -37,6 +37,9 @@ struct Args {
     /// Event streams open at once; more get 503.
     #[arg(long, env = "OUTPOST_MAX_STREAMS", default_value_t = 20_000)]
     max_streams: usize,
+    /// Event streams one account may hold open at once; more get 429.
+    #[arg(long, env = "OUTPOST_MAX_STREAMS_PER_ACCOUNT", default_value_t = 8)]
+    max_streams_per_account: usize,
     /// An origin allowed to call the API cross-origin (CORS); repeatable, comma-separated in
     /// the environment. None by default: same origin only. Meant for the browser test runner.
     #[arg(long, env = "OUTPOST_ALLOW_ORIGIN", value_delimiter = ',')]
@@ -87,6 +90,7 @@ async fn main() -> ExitCode {
     };
     config.max_concurrent_requests = args.max_requests;
     config.max_event_streams = args.max_streams;
+    config.max_streams_per_account = args.max_streams_per_account;
     config.allowed_origins = args.allow_origin;
 
     let listener = match tokio::net::TcpListener::bind(config.addr).await {

@@ -28,21 +28,29 @@ pub struct Subscription {
 }
 
 impl Hub {
-    /// Subscribes to the profile changes of `account`.
-    pub fn subscribe(self: &Arc<Self>, account: AccountId) -> Subscription {
+    /// Subscribes to the profile changes of `account`, unless it already has `max` open
+    /// streams (`None`): counted and taken under one lock, so concurrent opens never pass
+    /// the limit together.
+    pub fn subscribe(self: &Arc<Self>, account: AccountId, max: usize) -> Option<Subscription> {
         let mut channels = self
             .channels
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let open = channels
+            .get(&account)
+            .map_or(0, broadcast::Sender::receiver_count);
+        if open >= max {
+            return None;
+        }
         let rx = channels
             .entry(account)
             .or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0)
             .subscribe();
-        Subscription {
+        Some(Subscription {
             hub: Arc::clone(self),
             account,
             rx,
-        }
+        })
     }
 
     /// Tells every open stream of `account` that its profile is now at `version`.
@@ -90,9 +98,9 @@ mod tests {
     #[tokio::test]
     async fn delivers_to_own_account_and_cleans_up() {
         let hub = Arc::new(Hub::default());
-        let mut a1 = hub.subscribe(1);
-        let mut a2 = hub.subscribe(1);
-        let mut b = hub.subscribe(2);
+        let mut a1 = hub.subscribe(1, 8).expect("under the limit");
+        let mut a2 = hub.subscribe(1, 8).expect("under the limit");
+        let mut b = hub.subscribe(2, 8).expect("under the limit");
         hub.publish(1, 7);
         assert_eq!(a1.rx.recv().await.ok(), Some(7));
         assert_eq!(a2.rx.recv().await.ok(), Some(7));
@@ -102,5 +110,17 @@ mod tests {
         drop(a2);
         drop(b);
         assert_eq!(hub.accounts(), 0);
+    }
+
+    #[test]
+    fn an_account_holds_at_most_max_streams_and_a_closed_one_frees_its_place() {
+        let hub = Arc::new(Hub::default());
+        let first = hub.subscribe(1, 2).expect("under the limit");
+        let _second = hub.subscribe(1, 2).expect("under the limit");
+        assert!(hub.subscribe(1, 2).is_none());
+        // Another account is not affected.
+        assert!(hub.subscribe(2, 2).is_some());
+        drop(first);
+        assert!(hub.subscribe(1, 2).is_some());
     }
 }

@@ -37,34 +37,56 @@ async fn overload_sheds_api_requests_but_not_event_streams() {
     assert_eq!(ts.get_profile(&token).await.status(), StatusCode::OK);
 }
 
+/// `GET /api/events` with `token`; the answer as it is.
+async fn events(ts: &TestServer, token: &str) -> reqwest::Response {
+    ts.request(Method::GET, "/api/events")
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Whether a new stream for `token` opens within ~10 s. A closed stream's place comes back
+/// when the server notices the connection went away, so this polls for it.
+async fn reopens(ts: &TestServer, token: &str) -> bool {
+    for _ in 0..200 {
+        if events(ts, token).await.status() == StatusCode::OK {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
 #[tokio::test]
 async fn event_streams_are_capped() {
     let ts = TestServer::start_with(|c| c.max_event_streams = 1).await;
     let token = ts.sign_up("ann").await;
     let first = open_events(&ts, &token).await;
-    let resp = ts
-        .request(Method::GET, "/api/events")
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let resp = events(&ts, &token).await;
     assert_eq!(resp.headers()["retry-after"], "1");
     expect_error(resp, error_code::OVERLOADED).await;
     drop(first);
-    // The permit comes back when the server notices the closed stream; poll for it.
-    let mut reopened = false;
-    for _ in 0..200 {
-        let resp = ts
-            .request(Method::GET, "/api/events")
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        if resp.status() == StatusCode::OK {
-            reopened = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(reopened, "a closed stream frees its slot");
+    assert!(reopens(&ts, &token).await, "a closed stream frees its slot");
+}
+
+#[tokio::test]
+async fn one_account_cannot_take_every_event_stream() {
+    let ts = TestServer::start_with(|c| c.max_streams_per_account = 2).await;
+    let ann = ts.sign_up("ann").await;
+    let bob = ts.sign_up("bob").await;
+    let first = open_events(&ts, &ann).await;
+    let _second = open_events(&ts, &ann).await;
+    let resp = events(&ts, &ann).await;
+    assert_eq!(resp.headers()["retry-after"], "30");
+    let body = expect_error(resp, error_code::TOO_MANY_REQUESTS).await;
+    assert!(body.message.contains("2 event streams"), "{}", body.message);
+    // Another account still gets its streams.
+    let _bob = open_events(&ts, &bob).await;
+    // Closing a tab's stream makes room for another.
+    drop(first);
+    assert!(
+        reopens(&ts, &ann).await,
+        "a closed stream frees the account's place"
+    );
 }

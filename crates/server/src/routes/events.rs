@@ -22,6 +22,8 @@ use crate::state::AppState;
         (status = 200, description = "Event stream; `event: profile`, `data: {\"version\":N}`",
             content_type = "text/event-stream", body = String),
         (status = 401, description = "No valid session", body = ErrorBodyDoc),
+        (status = 429, description = "This account has the most streams allowed open; see `Retry-After`",
+            body = ErrorBodyDoc),
         (status = 503, description = "Too many open streams", body = ErrorBodyDoc),
     ))]
 pub async fn events(
@@ -33,7 +35,11 @@ pub async fn events(
         .clone()
         .try_acquire_owned()
         .map_err(|_| AppError::Overloaded)?;
-    let subscription = state.hub().subscribe(caller.account);
+    let max = state.config().max_streams_per_account;
+    let subscription = state
+        .hub()
+        .subscribe(caller.account, max)
+        .ok_or(AppError::TooManyStreams { max })?;
     let shutdown = state.shutdown();
 
     let connected = stream::once(async { Ok(Event::default().comment("connected")) });
