@@ -301,6 +301,33 @@ impl DatabaseService {
         .await;
         result.map(|_| ()).map_err(DbError::from_rexie)
     }
+
+    /// [`strict_write::Connection::write_if`] on the profile of `account`, tried once more on
+    /// a new connection when another tab's schema upgrade closed this one just before the
+    /// transaction began (`InvalidStateError`). `allow` makes the compare of each attempt.
+    async fn write_profile_if<F>(
+        &self,
+        account: &str,
+        change: Change,
+        allow: impl Fn() -> F,
+    ) -> Result<bool, DbError>
+    where
+        F: FnOnce(JsValue) -> bool + 'static,
+    {
+        for attempt in 0..2 {
+            let connection = self.strict().await?;
+            match connection
+                .write_if(PROFILES, account, change.clone(), allow())
+                .await
+            {
+                Err(e) if attempt == 0 && e.name == "InvalidStateError" => {
+                    self.strict.borrow_mut().take();
+                }
+                result => return result.map_err(|e| DbError::from_tx(&e)),
+            }
+        }
+        Err(DbError::Failed("the device store kept closing".to_owned()))
+    }
 }
 
 /// The `revision` of a stored profile record, read off the JS object as it is.
@@ -330,14 +357,15 @@ impl Database for DatabaseService {
     ) -> Result<Replaced, DbError> {
         let value =
             serde_wasm_bindgen::to_value(record).map_err(|e| DbError::Failed(e.to_string()))?;
-        for attempt in 0..2 {
-            let found = Rc::new(RefCell::new(None::<Option<LocalRecord>>));
-            let unreadable = Rc::new(RefCell::new(None::<String>));
-            let (seen, expected, value) = (found.clone(), expected.cloned(), value.clone());
-            let bad = unreadable.clone();
-            let connection = self.strict().await?;
-            let result = connection
-                .write_if(PROFILES, account, Change::Put(value), move |current| {
+        let found = Rc::new(RefCell::new(None::<Option<LocalRecord>>));
+        let unreadable = Rc::new(RefCell::new(None::<String>));
+        let written = self
+            .write_profile_if(account, Change::Put(value), || {
+                // Each attempt reports afresh.
+                found.borrow_mut().take();
+                unreadable.borrow_mut().take();
+                let (seen, bad, expected) = (found.clone(), unreadable.clone(), expected.cloned());
+                move |current| {
                     // The usual case, decided on one number without converting the record:
                     // the store holds the revision this writer read.
                     let read_revision = expected.as_ref().map_or(0, |e| e.revision);
@@ -369,30 +397,23 @@ impl Database for DatabaseService {
                             false
                         }
                     }
-                })
-                .await;
-            match result {
-                Ok(true) => return Ok(Replaced::Written),
-                Ok(false) => {
-                    if let Some(error) = unreadable.borrow_mut().take() {
-                        return Err(DbError::Failed(format!(
-                            "the profile stored on this device could not be read ({error})"
-                        )));
-                    }
-                    let Some(held) = found.borrow_mut().take() else {
-                        return Err(DbError::Failed(
-                            "the device store answered without the stored profile".to_owned(),
-                        ));
-                    };
-                    return Ok(Replaced::Outdated(Box::new(held)));
                 }
-                Err(e) if attempt == 0 && e.name == "InvalidStateError" => {
-                    self.strict.borrow_mut().take();
-                }
-                Err(e) => return Err(DbError::from_tx(&e)),
-            }
+            })
+            .await?;
+        if written {
+            return Ok(Replaced::Written);
         }
-        Err(DbError::Failed("the device store kept closing".to_owned()))
+        if let Some(error) = unreadable.borrow_mut().take() {
+            return Err(DbError::Failed(format!(
+                "the profile stored on this device could not be read ({error})"
+            )));
+        }
+        let Some(held) = found.borrow_mut().take() else {
+            return Err(DbError::Failed(
+                "the device store answered without the stored profile".to_owned(),
+            ));
+        };
+        Ok(Replaced::Outdated(Box::new(held)))
     }
 
     async fn delete_profile_if_synced(
@@ -401,10 +422,10 @@ impl Database for DatabaseService {
         confirmed: Option<u64>,
     ) -> Result<bool, DbError> {
         let kept = Rc::new(RefCell::new(None::<Result<(), String>>));
-        let verdict = kept.clone();
-        let connection = self.strict().await?;
-        connection
-            .write_if(PROFILES, account, Change::Delete, move |current| {
+        self.write_profile_if(account, Change::Delete, || {
+            kept.borrow_mut().take();
+            let verdict = kept.clone();
+            move |current| {
                 if current.is_undefined() {
                     return true;
                 }
@@ -422,9 +443,9 @@ impl Database for DatabaseService {
                         false
                     }
                 }
-            })
-            .await
-            .map_err(|e| DbError::from_tx(&e))?;
+            }
+        })
+        .await?;
         match kept.borrow_mut().take() {
             Some(Ok(())) => Ok(false),
             Some(Err(error)) => Err(DbError::Failed(format!(

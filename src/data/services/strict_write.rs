@@ -45,6 +45,7 @@ impl TxError {
 }
 
 /// The write of a [`Connection::write_if`].
+#[derive(Clone)]
 pub enum Change {
     /// Put this value under the key.
     Put(JsValue),
