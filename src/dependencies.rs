@@ -2,6 +2,8 @@
 //! the services, the repositories over them, and the sync loop of a signed-in profile. Views
 //! and view models get what they need from here; none of them builds a service.
 
+use std::rc::Rc;
+
 use crate::data::repositories::{SessionRepository, SettingsRepository, UserProfileRepository};
 use crate::data::services::{
     ApiClient, ApiClientService, Database, DatabaseService, DbError, Settings, StoredSession,
@@ -11,6 +13,9 @@ use crate::data::sync::triggers::SyncLoop;
 
 /// The session repository the app runs with.
 pub type Sessions = SessionRepository<ApiClientService, DatabaseService>;
+
+/// A signed-in profile's repository and its sync loop.
+pub type ProfileParts<A, D> = (UserProfileRepository<A, D>, Rc<SyncLoop<A, D>>);
 
 /// The app's services and the repositories that outlive a signed-in account. The real
 /// services by default; tests of the view model build it over the fakes of
@@ -50,20 +55,22 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> Dependencies
 
     /// The profile of the signed-in `session`, read from the device, and its sync loop (not
     /// running yet: [`SyncLoop::restart`] starts it once the caller listens to the repository).
+    /// The repository and the loop share one [`crate::data::repositories::Session`], owned by
+    /// the session repository.
     pub async fn open_profile(
         &self,
         session: &StoredSession,
         settings: Settings,
-    ) -> Result<(UserProfileRepository<A, D>, SyncLoop), DbError> {
+    ) -> Result<ProfileParts<A, D>, DbError> {
         let repo = UserProfileRepository::new(
             self.api.clone(),
             self.db.clone(),
-            session.account.clone(),
-            session.token.clone(),
+            self.sessions.open(session),
             settings,
         );
         repo.start(connectivity::is_online()).await?;
-        Ok((repo, SyncLoop::new(self.events_url.clone())))
+        let sync = SyncLoop::new(self.events_url.clone(), repo.clone());
+        Ok((repo, sync))
     }
 }
 

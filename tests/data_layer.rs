@@ -17,7 +17,7 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
 mod common;
-use common::{eventually, fields};
+use common::{eventually, fields, session};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -268,13 +268,8 @@ async fn repo(
     token: &str,
     s: Settings,
 ) -> UserProfileRepository<ApiClientService, DatabaseService> {
-    let repo = UserProfileRepository::new(
-        ApiClientService::new(base),
-        db,
-        account.to_owned(),
-        Some(token.to_owned()),
-        s,
-    );
+    let repo =
+        UserProfileRepository::new(ApiClientService::new(base), db, session(account, token), s);
     repo.start(true).await.unwrap();
     repo
 }

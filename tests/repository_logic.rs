@@ -6,31 +6,46 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use futures_channel::oneshot;
-use outpost::data::repositories::{SaveError, SaveOutcome, UserProfileRepository};
-use outpost::data::services::{Database, DbError, Settings};
+use outpost::data::repositories::{
+    SaveError, SaveOutcome, SessionRepository, SignOut, UserProfileRepository,
+};
+use outpost::data::services::{Database, DbError, Settings, StoredSession};
 use outpost::testing::{FakeApiClient, FakeDatabase};
 use outpost_core::patch::ProfilePatch;
 use outpost_core::sync::{Field, LocalRecord, SyncProblem, SyncState};
 use wasm_bindgen_test::*;
 
 mod common;
-use common::{eventually, fields};
+use common::{eventually, fields, session};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-async fn started(
-    api: &FakeApiClient,
-    db: &FakeDatabase,
-    token: &str,
-) -> UserProfileRepository<FakeApiClient, FakeDatabase> {
-    let repo = UserProfileRepository::new(
+type Repo = UserProfileRepository<FakeApiClient, FakeDatabase>;
+
+/// A tab's repository of `account` signed in with `token`, not started.
+fn tab(api: &FakeApiClient, db: &FakeDatabase, account: &str, token: &str) -> Repo {
+    UserProfileRepository::new(
         api.clone(),
         db.clone(),
-        "ann".into(),
-        Some(token.into()),
+        session(account, token),
         Settings::default(),
-    );
+    )
+}
+
+async fn started(api: &FakeApiClient, db: &FakeDatabase, token: &str) -> Repo {
+    let repo = tab(api, db, "ann", token);
     repo.start(true).await.unwrap();
+    repo
+}
+
+/// A started repository of `account` (token `t`) once its first sync is done.
+async fn synced(api: &FakeApiClient, db: &FakeDatabase, account: &str) -> Repo {
+    let repo = tab(api, db, account, "t");
+    repo.start(true).await.unwrap();
+    eventually("first sync", || {
+        repo.state().status.state == SyncState::Synced
+    })
+    .await;
     repo
 }
 
@@ -38,23 +53,74 @@ async fn started(
 async fn a_401_keeps_the_change_until_the_same_account_signs_in_again() {
     let api = FakeApiClient::new("ann", "good");
     let db = FakeDatabase::default();
-    let repo = started(&api, &db, "expired").await;
+    let sessions = SessionRepository::new(api.clone(), db.clone());
+    let stored = StoredSession {
+        account: "ann".into(),
+        token: Some("expired".into()),
+    };
+    db.save_session(&stored).await.unwrap();
+    let repo = UserProfileRepository::new(
+        api.clone(),
+        db.clone(),
+        sessions.open(&stored),
+        Settings::default(),
+    );
+    repo.start(true).await.unwrap();
     assert_eq!(
         repo.save(ProfilePatch::all(&fields("Kept"))).await,
         Ok(SaveOutcome::SavedOnDevice)
     );
     eventually("sign-in needed", || repo.state().status.needs_sign_in).await;
     assert_eq!(repo.state().status.state, SyncState::Error);
+    assert_eq!(repo.session().token(), None);
     assert_eq!(
         db.load_profile("ann").await.unwrap().unwrap().local.name,
         "Kept"
     );
     assert_eq!(api.0.borrow().profile.name, "ann");
+    // The device remembers that the session ended, so the next start asks to sign in too.
+    eventually("the ended session stored", || {
+        db.0.borrow().session.as_ref().unwrap().token.is_none()
+    })
+    .await;
 
-    repo.signed_in_again("good".into());
+    sessions
+        .sign_in_again(repo.session(), "password123")
+        .await
+        .unwrap();
     eventually("synced", || repo.state().status.state == SyncState::Synced).await;
     assert_eq!(api.0.borrow().profile.name, "Kept");
     assert!(db.load_profile("ann").await.unwrap().unwrap().synchronized);
+    assert_eq!(
+        db.load_session().await.unwrap().unwrap().token.as_deref(),
+        Some("good")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn signing_in_again_in_one_tab_resumes_the_others() {
+    let api = FakeApiClient::new("gus", "good");
+    let db = FakeDatabase::default();
+    let sessions = SessionRepository::new(api.clone(), db.clone());
+    let here = tab(&api, &db, "gus", "expired");
+    let other = tab(&api, &db, "gus", "expired");
+    here.start(true).await.unwrap();
+    other.start(true).await.unwrap();
+    eventually("both asked to sign in", || {
+        here.state().status.needs_sign_in && other.state().status.needs_sign_in
+    })
+    .await;
+
+    sessions
+        .sign_in_again(here.session(), "password123")
+        .await
+        .unwrap();
+    eventually("the other tab synced with the new token", || {
+        other.state().status.state == SyncState::Synced
+    })
+    .await;
+    assert_eq!(other.session().token().as_deref(), Some("good"));
+    assert!(!other.state().status.needs_sign_in);
 }
 
 #[wasm_bindgen_test]
@@ -80,8 +146,7 @@ async fn a_full_disk_is_reported_in_words_and_the_stored_record_stays() {
         stored,
         "the stored record is untouched"
     );
-    let words = repo.state().storage_error.unwrap();
-    assert!(words.contains("out of storage space"), "{words}");
+    assert_eq!(repo.state().storage_error, Some(DbError::QuotaExceeded));
 }
 
 #[wasm_bindgen_test]
@@ -120,13 +185,7 @@ async fn online_only_saves_store_nothing_when_the_server_refuses() {
         write_strategy: outpost_core::strategy::WriteStrategy::OnlineOnly,
         ..Settings::default()
     };
-    let repo = UserProfileRepository::new(
-        api.clone(),
-        db.clone(),
-        "ann".into(),
-        Some("t".into()),
-        settings,
-    );
+    let repo = UserProfileRepository::new(api.clone(), db.clone(), session("ann", "t"), settings);
     repo.start(true).await.unwrap();
     eventually("first sync", || {
         repo.state().status.state == SyncState::Synced
@@ -158,13 +217,7 @@ async fn a_save_applies_only_the_changed_fields_over_what_another_tab_stored() {
     )
     .await
     .unwrap();
-    let repo = UserProfileRepository::new(
-        api.clone(),
-        db.clone(),
-        "cat".into(),
-        Some("t".into()),
-        Settings::default(),
-    );
+    let repo = tab(&api, &db, "cat", "t");
     repo.start(false).await.unwrap();
 
     // Another tab stored a new name and this tab missed its message (it was frozen).
@@ -190,18 +243,9 @@ async fn a_save_applies_only_the_changed_fields_over_what_another_tab_stored() {
 async fn signing_out_in_one_tab_stops_the_others_and_they_store_nothing_more() {
     let api = FakeApiClient::new("dan", "t");
     let db = FakeDatabase::default();
-    let start = |api: &FakeApiClient, db: &FakeDatabase| {
-        UserProfileRepository::new(
-            api.clone(),
-            db.clone(),
-            "dan".into(),
-            Some("t".into()),
-            Settings::default(),
-        )
-    };
-    let here = start(&api, &db);
+    let here = tab(&api, &db, "dan", "t");
     here.start(true).await.unwrap();
-    let other = start(&api, &db);
+    let other = tab(&api, &db, "dan", "t");
     other.start(true).await.unwrap();
     eventually("both synced", || {
         here.state().status.state == SyncState::Synced
@@ -218,7 +262,12 @@ async fn signing_out_in_one_tab_stops_the_others_and_they_store_nothing_more() {
         Err(SaveError::SignedOut)
     );
     assert!(other.state().closed);
-    here.announce_sign_out();
+    let sessions = SessionRepository::new(api.clone(), db.clone());
+    assert_eq!(
+        sessions.sign_out(here.session(), None).await.unwrap(),
+        SignOut::Done
+    );
+    assert!(here.state().closed);
     other.sync();
     assert_eq!(
         db.load_profile("dan").await.unwrap(),
@@ -229,10 +278,30 @@ async fn signing_out_in_one_tab_stops_the_others_and_they_store_nothing_more() {
 }
 
 #[wasm_bindgen_test]
-async fn an_expired_session_forgets_only_the_token_that_failed() {
-    use outpost::data::repositories::SessionRepository;
-    use outpost::data::services::StoredSession;
+async fn signing_out_in_one_tab_ends_the_session_of_the_others() {
+    let api = FakeApiClient::new("hal", "t");
+    let db = FakeDatabase::default();
+    let here = tab(&api, &db, "hal", "t");
+    let other = tab(&api, &db, "hal", "t");
+    here.start(true).await.unwrap();
+    other.start(true).await.unwrap();
+    eventually("both synced", || {
+        here.state().status.state == SyncState::Synced
+            && other.state().status.state == SyncState::Synced
+    })
+    .await;
+    let sessions = SessionRepository::new(api.clone(), db.clone());
+    assert_eq!(
+        sessions.sign_out(here.session(), None).await.unwrap(),
+        SignOut::Done
+    );
+    eventually("the other tab closed", || other.state().closed).await;
+    assert_eq!(other.session().token(), None);
+    assert_eq!(db.load_profile("hal").await.unwrap(), None);
+}
 
+#[wasm_bindgen_test]
+async fn an_expired_session_forgets_only_the_token_that_failed() {
     let db = FakeDatabase::default();
     let sessions = SessionRepository::new(FakeApiClient::new("eve", "new"), db.clone());
     let current = StoredSession {
@@ -258,18 +327,7 @@ async fn a_refused_change_is_kept_and_the_reason_shown_without_a_retry_storm() {
     let api = FakeApiClient::new("fay", "t");
     api.0.borrow_mut().reject_puts = Some("Name is not allowed.".into());
     let db = FakeDatabase::default();
-    let repo = UserProfileRepository::new(
-        api.clone(),
-        db.clone(),
-        "fay".into(),
-        Some("t".into()),
-        Settings::default(),
-    );
-    repo.start(true).await.unwrap();
-    eventually("first sync", || {
-        repo.state().status.state == SyncState::Synced
-    })
-    .await;
+    let repo = synced(&api, &db, "fay").await;
     assert_eq!(
         repo.save(ProfilePatch::all(&fields("Odd"))).await,
         Ok(SaveOutcome::SavedOnDevice)
@@ -295,20 +353,12 @@ async fn a_refused_change_is_kept_and_the_reason_shown_without_a_retry_storm() {
 async fn a_save_cut_short_by_a_sign_out_elsewhere_is_not_reported_as_saved() {
     let api = FakeApiClient::new("fay", "t");
     let db = FakeDatabase::default();
-    let repo = UserProfileRepository::new(
-        api.clone(),
-        db.clone(),
-        "fay".into(),
-        Some("t".into()),
-        Settings::default(),
-    );
-    repo.start(true).await.unwrap();
-    eventually("synced", || repo.state().status.state == SyncState::Synced).await;
+    let repo = synced(&api, &db, "fay").await;
     // The save's commit is under way (a slow disk) and a second save waits behind it when
     // another tab signs out: it deletes the record, then tells this tab.
     let (release, hold) = oneshot::channel();
     db.0.borrow_mut().hold_next_commit = Some(hold);
-    let saving = |repo: &UserProfileRepository<FakeApiClient, FakeDatabase>, name: &'static str| {
+    let saving = |repo: &Repo, name: &'static str| {
         let (outcome, answer) = oneshot::channel();
         let repo = repo.clone();
         wasm_bindgen_futures::spawn_local(async move {
@@ -332,9 +382,6 @@ async fn a_save_cut_short_by_a_sign_out_elsewhere_is_not_reported_as_saved() {
 
 #[wasm_bindgen_test]
 async fn switching_account_keeps_unsynced_changes_and_removes_synchronized_leftovers() {
-    use outpost::data::repositories::SessionRepository;
-    use outpost::data::services::StoredSession;
-
     let api = FakeApiClient::new("bob", "t");
     let db = FakeDatabase::default();
     let sessions = SessionRepository::new(api.clone(), db.clone());

@@ -9,6 +9,7 @@ use outpost::data::repositories::{SaveError, SaveOutcome, SignOut};
 use outpost::data::services::{Database, DbError, Settings, StoredSession};
 use outpost::dependencies::Dependencies;
 use outpost::testing::{FakeApiClient, FakeDatabase};
+use outpost::ui::core::words;
 use outpost::ui::user_profile::view_model::{Notice, UserProfileViewModel};
 use outpost_core::patch::ProfilePatch;
 use outpost_core::strategy::WriteStrategy;
@@ -93,7 +94,7 @@ async fn a_full_disk_is_reported_in_words_and_nothing_is_claimed_saved() {
     assert_eq!(
         notice(&vm),
         Notice {
-            text: SaveError::Storage(DbError::QuotaExceeded).to_string(),
+            text: words::save(&SaveError::Storage(DbError::QuotaExceeded)),
             is_error: true,
         }
     );
@@ -147,4 +148,36 @@ async fn signing_out_deletes_unsynced_changes_only_after_the_warning_about_them(
     assert_eq!(vm.sign_out(Some(warned_again)).await, Ok(SignOut::Done));
     assert_eq!(db.load_profile("ann").await.unwrap(), None);
     assert_eq!(db.load_session().await.unwrap(), None);
+}
+
+#[wasm_bindgen_test]
+async fn signing_in_again_after_the_session_ended_sends_the_kept_change() {
+    let api = FakeApiClient::new("ann", "t");
+    let db = FakeDatabase::default();
+    let vm = opened(&api, &db, Settings::default()).await;
+    // The server forgets the session (it expired), then the person saves.
+    api.0.borrow_mut().valid_token = "renewed".into();
+    assert_eq!(
+        vm.save(ProfilePatch::all(&fields("Kept for later"))).await,
+        Ok(SaveOutcome::SavedOnDevice)
+    );
+    eventually("the sign-in request", || {
+        vm.state.get_untracked().status.needs_sign_in
+    })
+    .await;
+    assert_eq!(api.0.borrow().profile.name, "ann");
+
+    assert_eq!(vm.sign_in_again("password123".into()).await, Ok(()));
+    eventually("the change on the server", || {
+        api.0.borrow().profile.name == "Kept for later"
+    })
+    .await;
+    eventually("synced", || {
+        vm.state.get_untracked().status.state == SyncState::Synced
+    })
+    .await;
+    assert_eq!(
+        db.load_session().await.unwrap().unwrap().token.as_deref(),
+        Some("renewed")
+    );
 }

@@ -9,6 +9,7 @@ use crate::data::services::{Settings, StoredSession, connectivity, service_worke
 use crate::dependencies::Dependencies;
 use crate::ui::core::status_bar::StatusBar;
 use crate::ui::core::update_banner::UpdateBanner;
+use crate::ui::core::words;
 use crate::ui::settings::settings_page::SettingsPage;
 use crate::ui::sign_in::sign_in_page::SignInPage;
 use crate::ui::user_profile::profile_page::ProfilePage;
@@ -67,7 +68,7 @@ pub fn App() -> impl IntoView {
                     vm.load();
                     phase.set(Phase::SignedIn(vm));
                 }
-                Err(e) => phase.set(Phase::Failed(e.to_string())),
+                Err(e) => phase.set(Phase::Failed(words::storage(&e))),
             }
         });
     };
@@ -75,7 +76,7 @@ pub fn App() -> impl IntoView {
         match sessions.get_value().current().await {
             Ok(Some(session)) => open_session(session),
             Ok(None) => phase.set(Phase::SignedOut),
-            Err(e) => phase.set(Phase::Failed(e.to_string())),
+            Err(e) => phase.set(Phase::Failed(words::storage(&e))),
         }
     });
 

@@ -78,7 +78,7 @@ pub enum RemoteFailure {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ReadError {
     /// No local copy yet and the server is out of reach.
-    #[error("Your profile is not available offline yet. Connect once to load it.")]
+    #[error("no copy on this device and the server is out of reach")]
     NotAvailableOffline,
 }
 

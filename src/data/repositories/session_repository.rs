@@ -5,38 +5,46 @@
 use outpost_core::validate;
 use outpost_core::wire::Credentials;
 
+use super::session::{Session, SessionEvent, tell_tabs_signed_out};
 use crate::data::services::{ApiClient, ApiError, Database, DbError, StoredSession};
-use crate::data::sync::channel::{TabChannel, TabMessage};
 
 /// The meta key remembering the answer of `navigator.storage.persist()`.
 pub const PERSIST_KEY: &str = "storage-persisted";
 
-/// Why signing in or up failed; the words are for people.
+/// Why signing in or up failed (`ui::core::words::session` says it to people).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
     /// A field breaks a rule; nothing was sent.
     #[error("{0}")]
     Invalid(#[from] validate::FieldError),
     /// Wrong username or password.
-    #[error("The username or password is wrong.")]
+    #[error("wrong username or password")]
     WrongCredentials,
     /// The username is taken.
-    #[error("That username is taken. Choose another, or sign in.")]
+    #[error("the username is taken")]
     Taken,
     /// No connection: signing in needs the server once.
-    #[error("Signing in needs a connection. Check the network and try again.")]
+    #[error("the server could not be reached")]
     Offline,
     /// Too many attempts or an overloaded server.
-    #[error("The server asked to wait before trying again.")]
+    #[error("the server asked to wait")]
     TryLater,
     /// The device store failed.
-    #[error("{0}")]
+    #[error("device store: {0}")]
     Storage(#[from] DbError),
-    /// Anything else the server said.
-    #[error("{0}")]
-    Other(String),
+    /// The server failed (a 5xx other than 503).
+    #[error("the server failed (HTTP {0})")]
+    ServerFailed(u16),
+    /// The server refused the request; its message, written for people.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The answer broke the contract (a bug on one side).
+    #[error("unexpected answer: {0}")]
+    Unexpected(String),
 }
 
+/// What a failed sign-in or sign-up means. Unlike the profile's requests (whose reading is in
+/// `user_profile_repository/failure.rs`), a 401 here is a wrong password, not an ended session.
 impl From<ApiError> for SessionError {
     fn from(error: ApiError) -> Self {
         match error {
@@ -46,8 +54,10 @@ impl From<ApiError> for SessionError {
             ApiError::Server { status: 429, .. } | ApiError::Server { status: 503, .. } => {
                 SessionError::TryLater
             }
-            ApiError::Invalid { message, .. } => SessionError::Other(message),
-            other => SessionError::Other(other.to_string()),
+            ApiError::Server { status, .. } => SessionError::ServerFailed(status),
+            ApiError::Invalid { message, .. } => SessionError::Refused(message),
+            ApiError::Protocol(message) => SessionError::Unexpected(message),
+            ApiError::Stale(_) => SessionError::Unexpected("a sign-in was answered 412".into()),
         }
     }
 }
@@ -73,6 +83,30 @@ impl<A: ApiClient, D: Database> SessionRepository<A, D> {
     /// A session repository over these services.
     pub fn new(api: A, db: D) -> Self {
         Self { api, db }
+    }
+
+    /// The tab's handle on the `stored` session, shared by everything that uses its token. A
+    /// 401 it hears of is remembered on the device, so the next start asks to sign in.
+    pub fn open(&self, stored: &StoredSession) -> Session
+    where
+        A: Clone + 'static,
+        D: Clone + 'static,
+    {
+        let session = Session::open(stored);
+        let sessions = self.clone();
+        let account = stored.account.clone();
+        session.subscribe(move |event| {
+            if let SessionEvent::Expired(failed) = event {
+                let (sessions, account, failed) =
+                    (sessions.clone(), account.clone(), failed.clone());
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Err(error) = sessions.mark_expired(&account, &failed).await {
+                        leptos::logging::error!("remembering the ended session failed: {error}");
+                    }
+                });
+            }
+        });
+        session
     }
 
     /// The session stored on this device, if any.
@@ -117,7 +151,7 @@ impl<A: ApiClient, D: Database> SessionRepository<A, D> {
         let previous = self.db.load_session().await?;
         if let Some(previous) = previous.filter(|p| p.account != credentials.username) {
             // Tabs still open as that account stop, so they write nothing back.
-            TabChannel::open(|_| {}).post(&TabMessage::SignedOut(previous.account.clone()));
+            tell_tabs_signed_out(&previous.account);
             // Another account's leftovers: a new person must not be able to read them, but
             // changes the server has not confirmed are never deleted (decided inside the
             // delete's transaction, so a tab's late save is kept too); they wait for that
@@ -132,6 +166,20 @@ impl<A: ApiClient, D: Database> SessionRepository<A, D> {
         };
         self.db.save_session(&session).await?;
         Ok(session)
+    }
+
+    /// Signs in again to `session`'s account after its token ended; the profile repository,
+    /// the event stream and the account's other tabs take the new token.
+    pub async fn sign_in_again(
+        &self,
+        session: &Session,
+        password: &str,
+    ) -> Result<(), SessionError> {
+        let stored = self.sign_in(session.account(), password, false).await?;
+        if let Some(token) = stored.token {
+            session.renew(token);
+        }
+        Ok(())
     }
 
     /// Marks the stored session as needing a new sign-in (after a 401 to `failed_token`),
@@ -154,27 +202,32 @@ impl<A: ApiClient, D: Database> SessionRepository<A, D> {
         }
     }
 
-    /// Signs out: removes the account's data from this device, then revokes the token on the
-    /// server if reachable (the device is clean at once, even when the server is slow).
-    /// `confirmed` is the revision whose unsynced changes the person chose to discard after
-    /// the warning. If the device holds other unsynced changes (another tab's save the
-    /// warning did not cover), nothing is deleted and `SignOut::NewerChanges` says so.
+    /// Signs out: removes the account's data from this device, ends `session` in every tab,
+    /// then revokes the token on the server if reachable (the device is clean at once, even
+    /// when the server is slow). `confirmed` is the revision whose unsynced changes the person
+    /// chose to discard after the warning. If the device holds other unsynced changes
+    /// (another tab's save the warning did not cover), nothing is deleted and
+    /// `SignOut::NewerChanges` says so.
     pub async fn sign_out(
         &self,
-        session: &StoredSession,
+        session: &Session,
         confirmed: Option<u64>,
     ) -> Result<SignOut, DbError> {
         if !self
             .db
-            .delete_profile_if_synced(&session.account, confirmed)
+            .delete_profile_if_synced(session.account(), confirmed)
             .await?
         {
             return Ok(SignOut::NewerChanges);
         }
         self.db.clear_session().await?;
-        if let Some(token) = &session.token {
+        let token = session.token();
+        // Every tab's repository stops; a commit already on its way finds the record gone
+        // and stops too, so nothing writes the account's data back.
+        session.end();
+        if let Some(token) = token {
             // Offline sign-out still forgets the token here; it expires on the server.
-            let _ = self.api.sign_out(token).await;
+            let _ = self.api.sign_out(&token).await;
         }
         Ok(SignOut::Done)
     }

@@ -16,10 +16,10 @@ pub const REQUEST_TIMEOUT_MS: u32 = 10_000;
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ApiError {
     /// No answer: offline, DNS, refused connection, CORS, or the request was aborted.
-    #[error("The server could not be reached.")]
+    #[error("no answer from the server")]
     Unreachable,
     /// No answer within [`REQUEST_TIMEOUT_MS`].
-    #[error("The server took too long to answer.")]
+    #[error("the server did not answer in time")]
     Timeout,
     /// 401: the session is unknown, revoked or expired, or the password was wrong.
     #[error("{0}")]
@@ -28,7 +28,7 @@ pub enum ApiError {
     #[error("{0}")]
     Taken(String),
     /// 412: someone else changed the profile first; this is their version.
-    #[error("The profile was changed elsewhere.")]
+    #[error("changed elsewhere first")]
     Stale(Box<ServerProfile>),
     /// 400/413/415/422: the request broke a rule; `field` names it when known.
     #[error("{message}")]
@@ -39,7 +39,7 @@ pub enum ApiError {
         message: String,
     },
     /// 429/503 or another 5xx: try again later, not before `retry_after_ms` if given.
-    #[error("The server is busy or failing (HTTP {status}).")]
+    #[error("the server is busy or failing (HTTP {status})")]
     Server {
         /// The HTTP status.
         status: u16,
@@ -47,18 +47,8 @@ pub enum ApiError {
         retry_after_ms: Option<u64>,
     },
     /// The answer was not what the contract says (a bug on one side).
-    #[error("Unexpected answer from the server: {0}")]
+    #[error("unexpected answer: {0}")]
     Protocol(String),
-}
-
-impl ApiError {
-    /// Whether trying the same request later may succeed (the sync loop retries these).
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            ApiError::Unreachable | ApiError::Timeout | ApiError::Server { .. }
-        )
-    }
 }
 
 /// The API operations the repository needs. `token` is the bearer token of the session.
@@ -161,7 +151,7 @@ impl Deadline {
 }
 
 /// Reads `Retry-After` (seconds) as milliseconds.
-fn retry_after_ms(response: &Response) -> Option<u64> {
+pub(super) fn retry_after_ms(response: &Response) -> Option<u64> {
     response
         .headers()
         .get("retry-after")

@@ -49,20 +49,16 @@ pub const SCHEMA: [&[&str]; 2] = [&[PROFILES, SESSION], &[PROFILES, SESSION, SET
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DbError {
     /// The disk or the origin's quota is full; nothing of the failed write was kept.
-    #[error(
-        "This device is out of storage space, so the change was not saved here. Free some space and try again."
-    )]
+    #[error("the device's storage is full")]
     QuotaExceeded,
     /// IndexedDB cannot be opened at all (private mode in some browsers, or disabled).
-    #[error("This browser does not allow saving data on this device: {0}")]
+    #[error("IndexedDB is unavailable: {0}")]
     Unavailable(String),
     /// Another tab of a newer build upgraded the database: this page's code is outdated.
-    #[error(
-        "Outpost was updated in another tab. Reload this page to continue; saved changes are kept."
-    )]
+    #[error("a newer build upgraded the database in another tab")]
     Outdated,
     /// Any other failure of a read or write.
-    #[error("Saving on this device failed: {0}")]
+    #[error("IndexedDB failed: {0}")]
     Failed(String),
 }
 

@@ -1,11 +1,13 @@
 //! The sync loop's triggers: everything in the browser that should make the repository sync.
 //! `online` / `offline` events, `visibilitychange`, a periodic timer, and server pushes.
 
+use std::rc::Rc;
+
 use gloo_timers::callback::Interval;
 use leptos::ev;
 use leptos::prelude::window_event_listener;
 
-use crate::data::repositories::UserProfileRepository;
+use crate::data::repositories::{SessionEvent, UserProfileRepository};
 use crate::data::services::event_stream::EventStream;
 use crate::data::services::{ApiClient, Database, connectivity};
 
@@ -24,35 +26,49 @@ impl Drop for SyncTriggers {
     }
 }
 
-/// The triggers of one repository, started again when what they use changes (a new token
-/// for the push stream, another interval).
-pub struct SyncLoop {
+/// The triggers of one repository, started again when what they use changes: the session's
+/// token (for the push stream) and the interval.
+pub struct SyncLoop<A: 'static, D: 'static> {
     events_url: String,
+    repo: UserProfileRepository<A, D>,
     running: std::cell::RefCell<Option<SyncTriggers>>,
 }
 
-impl SyncLoop {
-    /// A loop whose push stream is the server's event stream at `events_url`; not running.
-    pub fn new(events_url: String) -> Self {
-        Self {
+impl<A: ApiClient + 'static, D: Database + 'static> SyncLoop<A, D> {
+    /// The loop of `repo`, whose push stream is the server's event stream at `events_url`;
+    /// not running until [`Self::restart`]. It follows the repository's session: a new token
+    /// or an expiry restarts it (the stream needs the token), the end of the session stops it.
+    pub fn new(events_url: String, repo: UserProfileRepository<A, D>) -> Rc<Self> {
+        let sync = Rc::new(Self {
             events_url,
+            repo,
             running: std::cell::RefCell::default(),
-        }
+        });
+        let weak = Rc::downgrade(&sync);
+        sync.repo.session().subscribe(move |event| {
+            let Some(sync) = weak.upgrade() else { return };
+            match event {
+                SessionEvent::Ended => sync.stop(),
+                SessionEvent::Expired(_) | SessionEvent::Renewed => {
+                    if sync.running.borrow().is_some() {
+                        sync.restart();
+                    }
+                }
+            }
+        });
+        sync
     }
 
-    /// (Re)starts the triggers of `repo` with its current token and interval. The old ones
-    /// stop first, so the account never holds two event streams from this tab.
-    pub fn restart<A, D>(&self, repo: &UserProfileRepository<A, D>)
-    where
-        A: ApiClient + 'static,
-        D: Database + 'static,
-    {
+    /// (Re)starts the triggers with the session's current token and the repository's
+    /// interval. The old ones stop first, so the account never holds two event streams from
+    /// this tab.
+    pub fn restart(&self) {
         self.stop();
-        let interval = repo.settings().sync_interval_secs;
-        *self.running.borrow_mut() = Some(start(repo, self.events_url.clone(), interval));
+        let interval = self.repo.settings().sync_interval_secs;
+        *self.running.borrow_mut() = Some(start(&self.repo, self.events_url.clone(), interval));
     }
 
-    /// Stops every trigger (signed out).
+    /// Stops every trigger.
     pub fn stop(&self) {
         self.running.borrow_mut().take();
     }
@@ -69,7 +85,7 @@ where
     A: ApiClient + 'static,
     D: Database + 'static,
 {
-    let events = repo.token().map(|token| {
+    let events = repo.session().token().map(|token| {
         let pushed = repo.clone();
         let reopened = repo.clone();
         EventStream::open(

@@ -8,12 +8,13 @@ use outpost_core::sync::{SyncProblem, SyncState};
 
 use crate::data::repositories::ProfileState;
 use crate::ui::core::time::{ago, clock};
+use crate::ui::core::words;
 
 /// The sentence for the sync part of the status.
 pub fn sync_words(state: &ProfileState) -> String {
     let status = &state.status;
     if let Some(error) = &state.storage_error {
-        return error.clone();
+        return words::storage(error);
     }
     match status.state {
         SyncState::Synced => match status.last_synced_at {
@@ -35,11 +36,11 @@ pub fn sync_words(state: &ProfileState) -> String {
         }
         SyncState::Error => {
             let reason = match &status.last_error {
-                None | Some(SyncProblem::Unreachable) => "The server could not be reached.",
-                Some(SyncProblem::Busy) => "The server is busy.",
+                None | Some(SyncProblem::Unreachable) => "The server could not be reached.".into(),
+                Some(SyncProblem::Busy) => "The server is busy.".into(),
                 // Comes with `needs_sign_in`, answered above; worded here all the same.
-                Some(SyncProblem::SignedOut) => "The session ended.",
-                Some(SyncProblem::Refused(message)) => message,
+                Some(SyncProblem::SignedOut) => "The session ended.".into(),
+                Some(SyncProblem::Refused(message)) => words::refused(message),
             };
             format!("{reason} Your changes are kept on this device.")
         }

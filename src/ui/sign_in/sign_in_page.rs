@@ -8,6 +8,7 @@ use outpost_core::validate;
 use crate::data::services::StoredSession;
 use crate::dependencies::Sessions;
 use crate::ui::core::confirm_dialog::ConfirmDialog;
+use crate::ui::core::words;
 
 /// The sign-in page; `on_signed_in` receives the new session.
 #[component]
@@ -51,7 +52,7 @@ pub fn SignInPage(
                     // May show a browser prompt; the app does not wait for the answer.
                     let _ = sessions.request_persistent_storage().await;
                 }
-                Err(e) => error.set(Some((None, e.to_string()))),
+                Err(e) => error.set(Some((None, words::session(&e)))),
             }
         });
     };

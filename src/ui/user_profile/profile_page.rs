@@ -10,6 +10,7 @@ use super::conflict_dialog::ConflictDialog;
 use super::view_model::UserProfileViewModel;
 use crate::data::repositories::SignOut;
 use crate::ui::core::confirm_dialog::ConfirmDialog;
+use crate::ui::core::words;
 
 /// The profile page.
 #[component]
@@ -223,7 +224,7 @@ fn ReauthForm(vm: UserProfileViewModel) -> impl IntoView {
                     password.set(String::new());
                     error.set(None);
                 }
-                Err(e) => error.set(Some(e.to_string())),
+                Err(e) => error.set(Some(words::session(&e))),
             }
         });
     };

@@ -18,6 +18,7 @@ use crate::data::services::{
 };
 use crate::data::sync::triggers::SyncLoop;
 use crate::dependencies::Dependencies;
+use crate::ui::core::words;
 
 /// A message about the last action, shown under the form.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,7 +54,7 @@ impl<A, D> Copy for UserProfileViewModel<A, D> {}
 struct Parts<A: 'static, D: 'static> {
     repo: UserProfileRepository<A, D>,
     sessions: SessionRepository<A, D>,
-    sync: Rc<SyncLoop>,
+    sync: Rc<SyncLoop<A, D>>,
 }
 
 impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileViewModel<A, D> {
@@ -65,38 +66,18 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
     ) -> Result<Self, DbError> {
         let (repo, sync) = dependencies.open_profile(&session, settings).await?;
         let state = RwSignal::new(repo.state());
-        let parts = Parts {
-            repo: repo.clone(),
-            sessions: dependencies.sessions.clone(),
-            sync: Rc::new(sync),
-        };
-        let sessions = parts.sessions.clone();
-        let sync = parts.sync.clone();
-        let vm = Self {
-            parts: StoredValue::new_local(parts),
+        repo.subscribe(move |s| state.set(s.clone()));
+        sync.restart();
+        Ok(Self {
+            parts: StoredValue::new_local(Parts {
+                repo,
+                sessions: dependencies.sessions.clone(),
+                sync,
+            }),
             state,
             notice: RwSignal::new(None),
             saving: RwSignal::new(false),
-        };
-        let account = session.account.clone();
-        let expired_marked = Rc::new(std::cell::Cell::new(false));
-        let watched = repo.clone();
-        repo.subscribe(move |s| {
-            if !s.status.needs_sign_in {
-                expired_marked.set(false);
-            } else if !expired_marked.replace(true)
-                && let Some(failed) = watched.expired_token()
-            {
-                let sessions = sessions.clone();
-                let account = account.clone();
-                leptos::task::spawn_local(async move {
-                    let _ = sessions.mark_expired(&account, &failed).await;
-                });
-            }
-            state.set(s.clone());
-        });
-        sync.restart(&repo);
-        Ok(vm)
+        })
     }
 
     fn repo(&self) -> UserProfileRepository<A, D> {
@@ -115,7 +96,7 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
         leptos::task::spawn_local(async move {
             if let Err(error) = repo.load().await {
                 notice.set(Some(Notice {
-                    text: error.to_string(),
+                    text: words::read(&error),
                     is_error: true,
                 }));
             }
@@ -144,7 +125,7 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
                 is_error: false,
             },
             Err(error) => Notice {
-                text: error.to_string(),
+                text: words::save(error),
                 is_error: true,
             },
         }));
@@ -175,32 +156,20 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
     /// the person chose to discard after the warning. `SignOut::NewerChanges`: another tab
     /// saved something meanwhile, nothing was deleted and this tab goes on (warn again).
     pub async fn sign_out(&self, confirmed: Option<u64>) -> Result<SignOut, DbError> {
-        let Parts {
-            repo,
-            sessions,
-            sync,
-        } = self.parts.get_value();
-        let session = StoredSession {
-            account: repo.account().to_owned(),
-            token: repo.token(),
-        };
+        let Parts { repo, sessions, .. } = self.parts.get_value();
         let outcome = sessions
-            .sign_out(&session, confirmed)
+            .sign_out(repo.session(), confirmed)
             .await
             .inspect_err(|error| {
                 self.notice.set(Some(Notice {
                     text: format!(
-                        "Signing out failed, so this account's data is still here: {error}"
+                        "Signing out failed, so this account's data is still here. {}",
+                        words::storage(error)
                     ),
                     is_error: true,
                 }));
             })?;
-        if outcome == SignOut::Done {
-            sync.stop();
-            // Every tab's repository stops; a commit that was already on its way finds the
-            // record gone and stops too, so nothing writes the account's data back.
-            repo.announce_sign_out();
-        } else {
+        if outcome == SignOut::NewerChanges {
             repo.reload_from_device().await;
             self.notice.set(Some(Notice {
                 text: "Another tab saved changes that have not reached the server yet, so nothing was deleted.".to_owned(),
@@ -212,19 +181,8 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
 
     /// Signs in again to the same account after the session ended; pending changes are sent.
     pub async fn sign_in_again(&self, password: String) -> Result<(), SessionError> {
-        let Parts {
-            repo,
-            sessions,
-            sync,
-        } = self.parts.get_value();
-        let session = sessions.sign_in(repo.account(), &password, false).await?;
-        if let Some(token) = session.token {
-            repo.announce_token(&token);
-            repo.signed_in_again(token);
-            // The push stream needs the new token too.
-            sync.restart(&repo);
-        }
-        Ok(())
+        let Parts { repo, sessions, .. } = self.parts.get_value();
+        sessions.sign_in_again(repo.session(), &password).await
     }
 
     /// Applies new settings to the running repository.
@@ -233,7 +191,7 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
         let restart = repo.settings().sync_interval_secs != settings.sync_interval_secs;
         repo.apply_settings(settings);
         if restart {
-            sync.restart(&repo);
+            sync.restart();
         }
     }
 }

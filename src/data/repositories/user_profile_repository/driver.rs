@@ -182,14 +182,14 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         match self
             .inner
             .db
-            .replace_profile(&self.inner.account, expected.as_ref(), &stamped)
+            .replace_profile(self.account(), expected.as_ref(), &stamped)
             .await
         {
             Ok(Replaced::Written) => {
                 *self.inner.storage_error.borrow_mut() = None;
                 *self.inner.last_persisted.borrow_mut() = Some(stamped);
                 if let Some(channel) = self.inner.channel.borrow().as_ref() {
-                    channel.post(&TabMessage::Profile(self.inner.account.clone()));
+                    channel.post(&TabMessage::Profile(self.account().to_owned()));
                 }
                 Stored::Written(revision)
             }
@@ -229,7 +229,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
 
     /// Adopts what another tab stored since this tab last wrote or read (runs in the queue).
     pub(super) async fn refresh_from_device(&self) -> Vec<Action> {
-        let Ok(Some(stored)) = self.inner.db.load_profile(&self.inner.account).await else {
+        let Ok(Some(stored)) = self.inner.db.load_profile(self.account()).await else {
             return Vec::new();
         };
         if self.inner.last_persisted.borrow().as_ref() == Some(&stored) {

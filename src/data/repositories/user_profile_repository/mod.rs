@@ -17,6 +17,7 @@
 //! lock; [`reads`] and [`writes`] are the guide's strategies on top.
 
 mod driver;
+mod failure;
 mod reads;
 mod requests;
 mod writes;
@@ -32,6 +33,7 @@ use outpost_core::sync::{
 };
 use outpost_core::validate;
 
+use super::session::{Session, SessionEvent};
 use crate::data::services::{ApiClient, Database, DbError, Settings};
 use crate::data::sync::channel::{TabChannel, TabMessage};
 use crate::data::sync::timer::RetryTimer;
@@ -47,8 +49,8 @@ pub struct ProfileState {
     /// Whether what is shown was confirmed by the server in this session or only comes from
     /// this device (then the UI says how old it is).
     pub source: Source,
-    /// A problem with the device store, in words (e.g. the disk is full).
-    pub storage_error: Option<String>,
+    /// The device store's last failure, if its last write failed (e.g. the disk is full).
+    pub storage_error: Option<DbError>,
     /// The repository was shut down (signed out here or in another tab): show sign-in.
     pub closed: bool,
 }
@@ -62,31 +64,29 @@ pub enum SaveOutcome {
     Synced,
 }
 
-/// Why a save did not happen; the words are for people.
+/// Why a save did not happen (`ui::core::words::save` says it to people).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SaveError {
     /// A field breaks a rule; nothing was stored.
     #[error("{0}")]
     Invalid(#[from] validate::FieldError),
     /// The device store refused the write.
-    #[error("{0}")]
+    #[error("device store: {0}")]
     Storage(#[from] DbError),
     /// Online-only writing and the server could not be reached.
-    #[error(
-        "Saving needs a connection in online-only mode. Nothing was changed; try again when online."
-    )]
+    #[error("online-only save without a connection")]
     NeedsConnection,
     /// Online-only writing and the session has ended.
-    #[error("Your session has ended. Sign in again to save.")]
+    #[error("online-only save after the session ended")]
     SignInRequired,
     /// This account signed out (here or in another tab); nothing was stored.
-    #[error("You signed out of this account. Sign in to save changes.")]
+    #[error("signed out")]
     SignedOut,
     /// Online-only writing and someone changed the profile first; the form shows theirs.
-    #[error("The profile was changed on another device. Review it and save again.")]
+    #[error("changed elsewhere first")]
     ChangedElsewhere,
-    /// The server refused the values.
-    #[error("{0}")]
+    /// The server refused the values; its message.
+    #[error("refused: {0}")]
     Rejected(String),
 }
 
@@ -96,8 +96,7 @@ type Listener = Rc<dyn Fn(&ProfileState)>;
 struct Inner<A, D> {
     api: A,
     db: D,
-    account: String,
-    token: RefCell<Option<String>>,
+    session: Session,
     settings: RefCell<Settings>,
     machine: RefCell<SyncMachine>,
     entropy: RefCell<SplitMix64>,
@@ -113,8 +112,6 @@ struct Inner<A, D> {
     puts_sent: Cell<u32>,
     /// Set by [`UserProfileRepository::shutdown`]: nothing is stored or sent any more.
     closed: Cell<bool>,
-    /// The token a 401 was answered to, so only that token is forgotten on the device.
-    expired_token: RefCell<Option<String>>,
 }
 
 /// The repository; cheap to clone (clones share one state).
@@ -136,9 +133,9 @@ pub fn now_ms() -> Millis {
 }
 
 impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> {
-    /// The repository of `account`'s profile. `token` is `None` when the session ended and
-    /// local changes wait for a new sign-in. Call [`Self::start`] next.
-    pub fn new(api: A, db: D, account: String, token: Option<String>, settings: Settings) -> Self {
+    /// The repository of `session`'s profile; requests use its token (none when the session
+    /// ended and local changes wait for a new sign-in). Call [`Self::start`] next.
+    pub fn new(api: A, db: D, session: Session, settings: Settings) -> Self {
         let config = SyncConfig {
             policy: settings.conflict_policy,
             ..SyncConfig::default()
@@ -147,8 +144,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         let inner = Rc::new(Inner {
             api,
             db,
-            account,
-            token: RefCell::new(token),
+            session,
             settings: RefCell::new(settings),
             machine: RefCell::new(SyncMachine::new(config)),
             entropy: RefCell::new(SplitMix64(seed)),
@@ -162,30 +158,34 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             listeners: RefCell::default(),
             puts_sent: Cell::new(0),
             closed: Cell::new(false),
-            expired_token: RefCell::new(None),
         });
         Self { inner }
     }
 
     /// Loads the stored record into the sync machine, tells it whether the browser is online,
-    /// and joins the cross-tab channel. Returns once the record is loaded.
+    /// joins the cross-tab channel and follows the session. Returns once the record is loaded.
     pub async fn start(&self, online: bool) -> Result<(), DbError> {
         let weak = Rc::downgrade(&self.inner);
-        let account = self.inner.account.clone();
+        let account = self.account().to_owned();
         let channel = TabChannel::open(move |message| {
             let Some(inner) = weak.upgrade() else { return };
-            let repo = UserProfileRepository { inner };
-            match message {
-                TabMessage::Profile(a) if a == account => {
-                    repo.enqueue(Job::RefreshFromDevice, None);
-                }
-                TabMessage::SignedOut(a) if a == account => repo.shutdown(),
-                TabMessage::SignedIn(a, token) if a == account => repo.signed_in_again(token),
-                _ => {}
+            if matches!(message, TabMessage::Profile(a) if a == account) {
+                UserProfileRepository { inner }.enqueue(Job::RefreshFromDevice, None);
             }
         });
         *self.inner.channel.borrow_mut() = Some(channel);
-        let record = self.inner.db.load_profile(&self.inner.account).await?;
+        let weak = Rc::downgrade(&self.inner);
+        self.inner.session.subscribe(move |event| {
+            let Some(inner) = weak.upgrade() else { return };
+            let repo = UserProfileRepository { inner };
+            match event {
+                // The request that got the 401 tells the machine; nothing else to do.
+                SessionEvent::Expired(_) => {}
+                SessionEvent::Renewed => repo.enqueue(Job::Input(Input::SignedIn), None),
+                SessionEvent::Ended => repo.shutdown(),
+            }
+        });
+        let record = self.inner.db.load_profile(self.account()).await?;
         *self.inner.last_persisted.borrow_mut() = record.clone();
         if !online {
             self.enqueue(Job::Input(Input::WentOffline), None);
@@ -198,7 +198,12 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
 
     /// The account this repository serves.
     pub fn account(&self) -> &str {
-        &self.inner.account
+        self.inner.session.account()
+    }
+
+    /// The session this repository sends with.
+    pub fn session(&self) -> &Session {
+        &self.inner.session
     }
 
     /// Calls `listener` with every new state (and once now).
@@ -216,12 +221,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             record: machine.record().cloned(),
             status: machine.status(),
             source: self.inner.source.get(),
-            storage_error: self
-                .inner
-                .storage_error
-                .borrow()
-                .as_ref()
-                .map(DbError::to_string),
+            storage_error: self.inner.storage_error.borrow().clone(),
             closed: self.inner.closed.get(),
         }
     }
@@ -279,29 +279,6 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         self.enqueue(Job::Input(Input::BecameVisible), None);
     }
 
-    /// A new token for the same account after a 401: local changes are sent now.
-    pub fn signed_in_again(&self, token: String) {
-        self.inner.expired_token.borrow_mut().take();
-        *self.inner.token.borrow_mut() = Some(token);
-        self.enqueue(Job::Input(Input::SignedIn), None);
-    }
-
-    /// Tells the other tabs of this account about a new token (after signing in again), so
-    /// they resume syncing too.
-    pub fn announce_token(&self, token: &str) {
-        if let Some(channel) = self.inner.channel.borrow().as_ref() {
-            channel.post(&TabMessage::SignedIn(
-                self.inner.account.clone(),
-                token.to_owned(),
-            ));
-        }
-    }
-
-    /// The current token, if the session is valid as far as this device knows.
-    pub fn token(&self) -> Option<String> {
-        self.inner.token.borrow().clone()
-    }
-
     /// Applies new settings (the conflict policy reaches the sync core at once).
     pub fn apply_settings(&self, settings: Settings) {
         let policy = settings.conflict_policy;
@@ -329,16 +306,6 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         self.inner.listeners.borrow_mut().clear();
     }
 
-    /// Tells the other tabs that this account signed out here, then stops without telling
-    /// this tab's view: the page shows sign-in once the account's data is deleted, not before.
-    pub fn announce_sign_out(&self) {
-        if let Some(channel) = self.inner.channel.borrow().as_ref() {
-            channel.post(&TabMessage::SignedOut(self.inner.account.clone()));
-        }
-        self.stop();
-        self.inner.listeners.borrow_mut().clear();
-    }
-
     /// Stops the timer, the channel and every later store or request; false if already
     /// stopped.
     fn stop(&self) -> bool {
@@ -347,13 +314,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         }
         self.inner.retry.cancel();
         self.inner.channel.borrow_mut().take();
-        self.inner.token.borrow_mut().take();
         self.inner.queue.borrow_mut().clear();
         true
-    }
-
-    /// The token a 401 was answered to, if the session ended that way.
-    pub fn expired_token(&self) -> Option<String> {
-        self.inner.expired_token.borrow().clone()
     }
 }

@@ -5,15 +5,7 @@ use outpost_core::sync::{Input, LocalRecord, RequestId};
 
 use super::driver::Job;
 use super::{UserProfileRepository, now_ms};
-use crate::data::services::{ApiClient, ApiError, Database};
-
-fn remote_failure(error: &ApiError) -> RemoteFailure {
-    match error {
-        ApiError::Unauthorized(_) => RemoteFailure::Unauthorized,
-        e if e.is_transient() => RemoteFailure::Network,
-        e => RemoteFailure::Rejected(e.to_string()),
-    }
-}
+use crate::data::services::{ApiClient, Database};
 
 impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> {
     /// Reads the profile with the chosen [`ReadStrategy`]; the result is also published to
@@ -37,7 +29,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
 
     /// Fallback read: the server's copy, stored and returned; on failure the device's.
     pub(super) async fn fetch_and_adopt(&self) -> Result<LocalRecord, ReadError> {
-        let Some(token) = self.inner.token.borrow().clone() else {
+        let Some(token) = self.inner.session.token() else {
             let local = self.inner.machine.borrow().record().cloned();
             return strategy::local_only_read(local.as_ref()).map(|r| r.record);
         };
@@ -50,7 +42,8 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                 strategy::fallback_read(Ok(profile), local.as_ref(), now_ms()).map(|r| r.record)
             }
             Err(error) => {
-                if matches!(error, ApiError::Unauthorized(_)) {
+                let failure = self.failure(&token, error).into_remote();
+                if failure == RemoteFailure::Unauthorized {
                     self.enqueue(
                         Job::Input(Input::Unauthorized {
                             request: RequestId(0),
@@ -59,8 +52,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                     );
                 }
                 let local = self.inner.machine.borrow().record().cloned();
-                strategy::fallback_read(Err(remote_failure(&error)), local.as_ref(), now_ms())
-                    .map(|r| r.record)
+                strategy::fallback_read(Err(failure), local.as_ref(), now_ms()).map(|r| r.record)
             }
         }
     }

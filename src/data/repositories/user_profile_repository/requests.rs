@@ -6,7 +6,7 @@ use outpost_core::sync::{Input, RequestId, SentWrite};
 
 use super::UserProfileRepository;
 use super::driver::Job;
-use crate::data::services::{ApiClient, ApiError, Database};
+use crate::data::services::{ApiClient, Database};
 use crate::data::sync::lock::{lock_name, with_lock};
 
 impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> {
@@ -16,7 +16,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             return;
         }
         let repo = self.clone();
-        let name = lock_name(&self.inner.account);
+        let name = lock_name(self.account());
         wasm_bindgen_futures::spawn_local(async move {
             let locked = repo.clone();
             with_lock(&name, move || async move {
@@ -28,7 +28,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
     }
 
     pub(super) async fn exchange(&self, request: RequestId, put: Option<SentWrite>) -> Input {
-        let Some(token) = self.inner.token.borrow().clone() else {
+        let Some(token) = self.inner.session.token() else {
             return Input::Unauthorized { request };
         };
         match put {
@@ -37,7 +37,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                 // we waited for the lock: its stored outcome answers it without a request.
                 // Anything else goes to the server, whose idempotency key makes a repeat
                 // harmless; a 412 made up here could hide an applied write of ours.
-                if let Ok(Some(stored)) = self.inner.db.load_profile(&self.inner.account).await
+                if let Ok(Some(stored)) = self.inner.db.load_profile(self.account()).await
                     && let Some(base) = stored
                         .base
                         .filter(|b| b.mutation_id.as_deref() == Some(write.mutation.as_str()))
@@ -58,7 +58,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                         self.inner.source.set(Source::Remote);
                         Input::PutAccepted { request, profile }
                     }
-                    Err(error) => self.failure(request, error),
+                    Err(error) => self.failure(&token, error).into_input(request),
                 }
             }
             None => match self.inner.api.get_profile(&token).await {
@@ -66,37 +66,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                     self.inner.source.set(Source::Remote);
                     Input::GetAnswered { request, profile }
                 }
-                Err(error) => self.failure(request, error),
-            },
-        }
-    }
-
-    pub(super) fn failure(&self, request: RequestId, error: ApiError) -> Input {
-        match error {
-            ApiError::Stale(current) => Input::PutStale {
-                request,
-                current: *current,
-            },
-            ApiError::Unauthorized(_) => {
-                let failed = self.inner.token.borrow_mut().take();
-                *self.inner.expired_token.borrow_mut() = failed;
-                Input::Unauthorized { request }
-            }
-            ApiError::Server { retry_after_ms, .. } => Input::RequestFailed {
-                request,
-                retry_after: retry_after_ms,
-            },
-            ApiError::Invalid { message, .. } => Input::RequestRejected {
-                request,
-                reason: format!("The server refused the change: {message}"),
-            },
-            ApiError::Protocol(message) | ApiError::Taken(message) => Input::RequestRejected {
-                request,
-                reason: format!("The server gave an unexpected answer: {message}"),
-            },
-            _ => Input::RequestFailed {
-                request,
-                retry_after: None,
+                Err(error) => self.failure(&token, error).into_input(request),
             },
         }
     }

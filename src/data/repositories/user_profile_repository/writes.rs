@@ -6,8 +6,9 @@ use outpost_core::sync::{Input, new_mutation_id};
 use outpost_core::validate;
 
 use super::driver::Job;
+use super::failure::Failure;
 use super::{SaveError, SaveOutcome, UserProfileRepository};
-use crate::data::services::{ApiClient, ApiError, Database, DbError};
+use crate::data::services::{ApiClient, Database, DbError};
 
 impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> {
     /// Saves the fields the person changed (`patch`, against what the form was filled from)
@@ -50,9 +51,8 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             WriteStrategy::OnlineOnly => {
                 let token = self
                     .inner
-                    .token
-                    .borrow()
-                    .clone()
+                    .session
+                    .token()
                     .ok_or(SaveError::SignInRequired)?;
                 let (fields, if_match) = {
                     let machine = self.inner.machine.borrow();
@@ -77,13 +77,13 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                         self.run(Job::AdoptRemote(profile)).await;
                         Ok(SaveOutcome::Synced)
                     }
-                    Err(ApiError::Stale(current)) => {
-                        self.run(Job::AdoptRemote(*current)).await;
-                        Err(SaveError::ChangedElsewhere)
+                    Err(error) => {
+                        let failure = self.failure(&token, error);
+                        if let Failure::Stale(current) = &failure {
+                            self.run(Job::AdoptRemote(current.clone())).await;
+                        }
+                        Err(failure.into_save_error())
                     }
-                    Err(ApiError::Unauthorized(_)) => Err(SaveError::SignInRequired),
-                    Err(e) if e.is_transient() => Err(SaveError::NeedsConnection),
-                    Err(e) => Err(SaveError::Rejected(e.to_string())),
                 }
             }
         }

@@ -1,0 +1,81 @@
+//! The one reading of a failed request: what an [`ApiError`] means for the profile, whichever
+//! path sent the request (the sync machine's, a fallback read, an online-only save). A 401
+//! ends the session here, so every path forgets the token the same way.
+
+use outpost_core::strategy::RemoteFailure;
+use outpost_core::sync::{Input, RequestId};
+use outpost_core::wire::ServerProfile;
+
+use super::{SaveError, UserProfileRepository};
+use crate::data::services::{ApiClient, ApiError, Database};
+
+/// What a failed request means.
+pub(super) enum Failure {
+    /// 412: another writer got there first; their version.
+    Stale(ServerProfile),
+    /// 401: the session ended (already told to [`super::Session::expire`]).
+    SignedOut,
+    /// Worth trying again later: no answer, a timeout, a 429 or 5xx; not before
+    /// `retry_after` milliseconds when the server said so.
+    Transient { retry_after: Option<u64> },
+    /// Refused for good: the server's message (written for people), or what was wrong with
+    /// an answer that broke the contract.
+    Refused(String),
+}
+
+impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> {
+    /// Reads `error`, the answer to a request sent with `token`.
+    pub(super) fn failure(&self, token: &str, error: ApiError) -> Failure {
+        match error {
+            ApiError::Stale(current) => Failure::Stale(*current),
+            ApiError::Unauthorized(_) => {
+                self.inner.session.expire(token);
+                Failure::SignedOut
+            }
+            ApiError::Server { retry_after_ms, .. } => Failure::Transient {
+                retry_after: retry_after_ms,
+            },
+            ApiError::Unreachable | ApiError::Timeout => Failure::Transient { retry_after: None },
+            ApiError::Invalid { message, .. } => Failure::Refused(message),
+            // A bug on one side: retried on the long backoff of a refusal, not in a storm.
+            ApiError::Protocol(detail) | ApiError::Taken(detail) => {
+                Failure::Refused(format!("unexpected answer ({detail})"))
+            }
+        }
+    }
+}
+
+impl Failure {
+    /// The sync machine's input for the answer to `request`.
+    pub(super) fn into_input(self, request: RequestId) -> Input {
+        match self {
+            Failure::Stale(current) => Input::PutStale { request, current },
+            Failure::SignedOut => Input::Unauthorized { request },
+            Failure::Transient { retry_after } => Input::RequestFailed {
+                request,
+                retry_after,
+            },
+            Failure::Refused(reason) => Input::RequestRejected { request, reason },
+        }
+    }
+
+    /// Why an online-only save failed (a 412 is handled before: the form gets their version).
+    pub(super) fn into_save_error(self) -> SaveError {
+        match self {
+            Failure::Stale(_) => SaveError::ChangedElsewhere,
+            Failure::SignedOut => SaveError::SignInRequired,
+            Failure::Transient { .. } => SaveError::NeedsConnection,
+            Failure::Refused(reason) => SaveError::Rejected(reason),
+        }
+    }
+
+    /// Why a read has no server copy.
+    pub(super) fn into_remote(self) -> RemoteFailure {
+        match self {
+            Failure::SignedOut => RemoteFailure::Unauthorized,
+            Failure::Transient { .. } => RemoteFailure::Network,
+            Failure::Refused(reason) => RemoteFailure::Rejected(reason),
+            Failure::Stale(_) => RemoteFailure::Rejected("a read was answered 412".to_owned()),
+        }
+    }
+}
