@@ -11,8 +11,10 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 runner_port=$(free_port)
 export WASM_BINDGEN_TEST_ADDRESS="127.0.0.1:$runner_port"
 
+# Every browser test signs up from 127.0.0.1: the per-address limits are raised for them.
 target/debug/outpost-server --addr 127.0.0.1:0 --db "$dir/outpost.db" --dist "${OUTPOST_DIST:-dist}" \
-  --allow-origin "http://127.0.0.1:$runner_port" 2>"$dir/server.log" &
+  --allow-origin "http://127.0.0.1:$runner_port" \
+  --max-signups-per-address 100000 --max-connections-per-address 100000 2>"$dir/server.log" &
 pid=$!
 cleanup() {
   kill "$pid" 2>/dev/null || true

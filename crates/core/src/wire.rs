@@ -101,6 +101,9 @@ pub mod error_code {
     pub const NOT_FOUND: &str = "not_found";
     /// 405: the route exists but not with this method.
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    /// 408: the request took longer than the server's request timeout to arrive and be
+    /// handled.
+    pub const REQUEST_TIMEOUT: &str = "request_timeout";
     /// 409: the username is taken.
     pub const USERNAME_TAKEN: &str = "username_taken";
     /// 412: `If-Match` names an older version; `current` holds the latest.
@@ -115,8 +118,8 @@ pub mod error_code {
     pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
     /// 428: a write without `If-Match`.
     pub const PRECONDITION_REQUIRED: &str = "precondition_required";
-    /// 429: a limit was reached (failed sign-ins, event streams of one account); see
-    /// `Retry-After`.
+    /// 429: a limit was reached (failed sign-ins, accounts created from one address,
+    /// connections of one address, event streams of one account); see `Retry-After`.
     pub const TOO_MANY_REQUESTS: &str = "too_many_requests";
     /// 503: the server is shedding load; see `Retry-After`.
     pub const OVERLOADED: &str = "overloaded";
@@ -125,11 +128,12 @@ pub mod error_code {
 
     /// Every code with the HTTP status it is answered with: the one table the server answers
     /// by and its tests check against.
-    pub const STATUSES: [(&str, u16); 14] = [
+    pub const STATUSES: [(&str, u16); 15] = [
         (BAD_REQUEST, 400),
         (UNAUTHORIZED, 401),
         (NOT_FOUND, 404),
         (METHOD_NOT_ALLOWED, 405),
+        (REQUEST_TIMEOUT, 408),
         (USERNAME_TAKEN, 409),
         (STALE_VERSION, 412),
         (PAYLOAD_TOO_LARGE, 413),

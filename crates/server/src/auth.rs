@@ -96,20 +96,33 @@ pub struct Bearer {
     pub token_hash: [u8; 32],
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Bearer {
+/// A token that used up its budget ([`crate::Config::max_requests_per_token`]) is refused
+/// here, before any store call. Requests are counted once the token proved valid
+/// ([`Bearer::count`]), so made-up tokens cannot fill the limiter's memory.
+impl FromRequestParts<AppState> for Bearer {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let token = bearer_token(parts).ok_or(AppError::Unauthorized(
             "Sign in first: no bearer token was sent.",
         ))?;
-        Ok(Self {
-            token_hash: hash_token(token),
-        })
+        let token_hash = hash_token(token);
+        state
+            .token_requests()
+            .check(&[hex::encode(token_hash)])
+            .map_err(|retry_after_secs| AppError::TooManyTokenRequests { retry_after_secs })?;
+        Ok(Self { token_hash })
     }
 }
 
 impl Bearer {
+    /// Counts this request against its token's budget; call once the token proved valid.
+    pub fn count(&self, state: &AppState) {
+        state
+            .token_requests()
+            .record(&[hex::encode(self.token_hash)]);
+    }
+
     /// Checks the token against the store (one blocking store call): the caller, or 401.
     pub async fn authenticate(self, state: &AppState) -> Result<Caller, AppError> {
         let token_hash = self.token_hash;
@@ -118,6 +131,7 @@ impl Bearer {
             .store_read(move |s| s.session_account(&token_hash, now))
             .await?
             .ok_or(AppError::Unauthorized(INVALID_SESSION))?;
+        self.count(state);
         Ok(Caller {
             account,
             token_hash,

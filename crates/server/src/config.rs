@@ -63,6 +63,29 @@ pub struct Config {
     pub max_streams_per_account: usize,
     /// Interval of keep-alive comments on event streams.
     pub keep_alive: Duration,
+    /// Requests one session token may make per [`Config::token_window`] (event streams
+    /// opened included); more get 429.
+    pub max_requests_per_token: u32,
+    /// The window of [`Config::max_requests_per_token`].
+    pub token_window: Duration,
+    /// Accounts one client address may create per [`Config::signup_window`]; more get 429.
+    pub max_signups_per_address: u32,
+    /// The window of [`Config::max_signups_per_address`].
+    pub signup_window: Duration,
+    /// Connections one client address may hold open at once; more are answered 429 and
+    /// closed. A trusted proxy's own address is exempt.
+    pub max_connections_per_address: usize,
+    /// How long a client may take to send a request head; also how long a keep-alive
+    /// connection may sit idle between requests. Slow or silent connections are closed.
+    pub header_timeout: Duration,
+    /// How long a short request (not an event stream) may take from its head to its answer,
+    /// body upload included; past it the client gets 408.
+    pub request_timeout: Duration,
+    /// The largest request head accepted (request line and headers); larger gets 431.
+    pub max_header_bytes: usize,
+    /// Proxies whose `X-Forwarded-For` names the client (a load balancer in front). From any
+    /// other peer the header is ignored, so a client cannot choose its own address.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Origins allowed to call the API cross-origin (CORS). Empty (the default) means same
     /// origin only; the browser test runner, served from another port, is the one user.
     pub allowed_origins: Vec<String>,
@@ -83,6 +106,15 @@ impl Config {
             max_event_streams: 20_000,
             max_streams_per_account: 8,
             keep_alive: Duration::from_secs(15),
+            max_requests_per_token: 600,
+            token_window: Duration::from_secs(60),
+            max_signups_per_address: 10,
+            signup_window: Duration::from_secs(3600),
+            max_connections_per_address: 256,
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_header_bytes: 16 * 1024,
+            trusted_proxies: Vec::new(),
             allowed_origins: Vec::new(),
         }
     }

@@ -26,6 +26,11 @@ pub enum AppError {
     /// 405: the route exists, but not with this method.
     #[error("This method is not allowed here.")]
     MethodNotAllowed,
+    /// 408: the request was not received and answered within [`Config::request_timeout`].
+    ///
+    /// [`Config::request_timeout`]: crate::Config::request_timeout
+    #[error("The request took too long to arrive. Send it again.")]
+    RequestTimeout,
     /// 409: the username is taken.
     #[error("This username is taken.")]
     UsernameTaken,
@@ -56,6 +61,27 @@ pub enum AppError {
         /// Seconds until the next attempt is allowed.
         retry_after_secs: u64,
     },
+    /// 429: this session token made its most requests in the current window.
+    #[error("This session sent too many requests. Try again in a moment.")]
+    TooManyTokenRequests {
+        /// Seconds until the window ends.
+        retry_after_secs: u64,
+    },
+    /// 429: this address created its most accounts in the current window.
+    #[error("Too many accounts were created from this address. Try again later.")]
+    TooManySignups {
+        /// Seconds until the next account may be created.
+        retry_after_secs: u64,
+    },
+    /// 429: this address has `max` connections open already.
+    #[error(
+        "This address has {max} connections open, the most allowed. Close some, or try \
+         again shortly."
+    )]
+    TooManyConnections {
+        /// The limit.
+        max: usize,
+    },
     /// 429: the account has `max` event streams open already (one per tab or device).
     #[error(
         "This account already has {max} event streams open, the most allowed: one per open \
@@ -77,6 +103,10 @@ pub enum AppError {
 /// a keep-alive interval or so.
 pub const STREAMS_RETRY_AFTER_SECS: u64 = 30;
 
+/// `Retry-After` of a connection over its address's limit: other connections of a page end
+/// or go idle within seconds.
+pub const CONNECTIONS_RETRY_AFTER_SECS: u64 = 5;
+
 impl AppError {
     /// The HTTP status of this error: the one of its code ([`error_code::status`]).
     pub fn status(&self) -> StatusCode {
@@ -91,6 +121,7 @@ impl AppError {
             Self::Unauthorized(_) => error_code::UNAUTHORIZED,
             Self::NotFound => error_code::NOT_FOUND,
             Self::MethodNotAllowed => error_code::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout => error_code::REQUEST_TIMEOUT,
             Self::UsernameTaken => error_code::USERNAME_TAKEN,
             Self::StaleVersion(_) => error_code::STALE_VERSION,
             Self::PayloadTooLarge => error_code::PAYLOAD_TOO_LARGE,
@@ -98,9 +129,11 @@ impl AppError {
             Self::InvalidField(_) => error_code::INVALID_FIELD,
             Self::IdempotencyKeyReused => error_code::IDEMPOTENCY_KEY_REUSED,
             Self::PreconditionRequired => error_code::PRECONDITION_REQUIRED,
-            Self::TooManyRequests { .. } | Self::TooManyStreams { .. } => {
-                error_code::TOO_MANY_REQUESTS
-            }
+            Self::TooManyRequests { .. }
+            | Self::TooManySignups { .. }
+            | Self::TooManyTokenRequests { .. }
+            | Self::TooManyConnections { .. }
+            | Self::TooManyStreams { .. } => error_code::TOO_MANY_REQUESTS,
             Self::Overloaded => error_code::OVERLOADED,
             Self::Internal(_) => error_code::INTERNAL,
         }
@@ -168,8 +201,16 @@ impl IntoResponse for AppError {
                 }
                 body.current = Some(*current);
             }
-            Self::TooManyRequests { retry_after_secs } => {
+            Self::TooManyRequests { retry_after_secs }
+            | Self::TooManySignups { retry_after_secs }
+            | Self::TooManyTokenRequests { retry_after_secs } => {
                 extra_headers.push((header::RETRY_AFTER, HeaderValue::from(retry_after_secs)));
+            }
+            Self::TooManyConnections { .. } => {
+                extra_headers.push((
+                    header::RETRY_AFTER,
+                    HeaderValue::from(CONNECTIONS_RETRY_AFTER_SECS),
+                ));
             }
             Self::Overloaded => {
                 extra_headers.push((header::RETRY_AFTER, HeaderValue::from_static("1")));
@@ -250,6 +291,20 @@ mod tests {
                 429,
             ),
             (AppError::TooManyStreams { max: 8 }, 429),
+            (
+                AppError::TooManySignups {
+                    retry_after_secs: 1,
+                },
+                429,
+            ),
+            (AppError::TooManyConnections { max: 8 }, 429),
+            (
+                AppError::TooManyTokenRequests {
+                    retry_after_secs: 1,
+                },
+                429,
+            ),
+            (AppError::RequestTimeout, 408),
             (AppError::Overloaded, 503),
             (AppError::Internal("x".into()), 500),
         ];

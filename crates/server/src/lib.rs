@@ -5,6 +5,7 @@
 //! listener, which is how both `main` and the tests (on `127.0.0.1:0`) start it.
 
 pub mod auth;
+pub mod client_addr;
 pub mod config;
 pub mod error;
 pub mod openapi;
@@ -13,6 +14,7 @@ pub mod rate_limit;
 pub mod read_pool;
 pub mod routes;
 pub mod security_headers;
+pub mod serve;
 pub mod state;
 pub mod static_files;
 pub mod store;
@@ -46,6 +48,8 @@ use crate::store::{SqliteStore, StoreError};
 async fn shed_or_fail(error: BoxError) -> Response {
     if error.is::<tower::load_shed::error::Overloaded>() {
         AppError::Overloaded.into_response()
+    } else if error.is::<tower::timeout::error::Elapsed>() {
+        AppError::RequestTimeout.into_response()
     } else {
         AppError::Internal(format!("middleware: {error}")).into_response()
     }
@@ -83,7 +87,8 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
 /// The whole HTTP application for `state`.
 pub fn app(state: AppState) -> Router {
     // Short requests share one bounded pool of permits; when it is empty they are shed with
-    // 503 at once instead of queueing. Event streams are long-lived and capped separately.
+    // 503 at once instead of queueing. Each has `request_timeout` to arrive (body included)
+    // and be answered, or gets 408. Event streams are long-lived and capped separately.
     let limited = Router::new()
         .route("/api/accounts", post(routes::accounts::create_account))
         .route("/api/sessions", post(routes::sessions::sign_in))
@@ -96,6 +101,7 @@ pub fn app(state: AppState) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(shed_or_fail))
+                .timeout(state.config().request_timeout)
                 .load_shed()
                 .layer(GlobalConcurrencyLimitLayer::with_semaphore(Arc::clone(
                     state.request_permits(),
@@ -187,17 +193,11 @@ pub async fn launch_with_listener(
     let state = AppState::new(config, Arc::new(store), shutdown_rx.clone());
     let addr = listener.local_addr()?;
     let router = app(state.clone());
-    let mut signal = shutdown_rx;
-    let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = signal.wait_for(|down| *down).await;
-        })
-        .await
-    });
+    let served = state.clone();
+    let task =
+        tokio::spawn(
+            async move { serve::serve(listener, router, served.config(), shutdown_rx).await },
+        );
     tracing::info!("listening on http://{addr}");
     Ok(Server {
         addr,

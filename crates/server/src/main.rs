@@ -40,6 +40,33 @@ struct Args {
     /// Event streams one account may hold open at once; more get 429.
     #[arg(long, env = "OUTPOST_MAX_STREAMS_PER_ACCOUNT", default_value_t = 8)]
     max_streams_per_account: usize,
+    /// Requests one session token may make per minute; more get 429.
+    #[arg(long, env = "OUTPOST_MAX_REQUESTS_PER_TOKEN", default_value_t = 600)]
+    max_requests_per_token: u32,
+    /// Accounts one client address may create per hour; more get 429.
+    #[arg(long, env = "OUTPOST_MAX_SIGNUPS_PER_ADDRESS", default_value_t = 10)]
+    max_signups_per_address: u32,
+    /// Connections one client address may hold open; more are answered 429 and closed.
+    #[arg(
+        long,
+        env = "OUTPOST_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 256
+    )]
+    max_connections_per_address: usize,
+    /// Seconds a client may take to send a request's head, and a keep-alive connection may
+    /// sit idle; then the connection is closed.
+    #[arg(long, env = "OUTPOST_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    header_timeout_secs: u64,
+    /// Seconds a request (not an event stream) may take, body included; then 408.
+    #[arg(long, env = "OUTPOST_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    request_timeout_secs: u64,
+    /// The largest request head in bytes (at least 8192); larger gets 431.
+    #[arg(long, env = "OUTPOST_MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
+    max_header_bytes: usize,
+    /// A proxy (load balancer) whose X-Forwarded-For names the client; repeatable,
+    /// comma-separated in the environment. From any other peer the header is ignored.
+    #[arg(long, env = "OUTPOST_TRUSTED_PROXY", value_delimiter = ',')]
+    trusted_proxy: Vec<std::net::IpAddr>,
     /// An origin allowed to call the API cross-origin (CORS); repeatable, comma-separated in
     /// the environment. None by default: same origin only. Meant for the browser test runner.
     #[arg(long, env = "OUTPOST_ALLOW_ORIGIN", value_delimiter = ',')]
@@ -92,6 +119,13 @@ async fn main() -> ExitCode {
     config.max_event_streams = args.max_streams;
     config.max_streams_per_account = args.max_streams_per_account;
     config.allowed_origins = args.allow_origin;
+    config.max_signups_per_address = args.max_signups_per_address;
+    config.max_requests_per_token = args.max_requests_per_token;
+    config.max_connections_per_address = args.max_connections_per_address;
+    config.header_timeout = Duration::from_secs(args.header_timeout_secs.max(1));
+    config.request_timeout = Duration::from_secs(args.request_timeout_secs.max(1));
+    config.max_header_bytes = args.max_header_bytes;
+    config.trusted_proxies = args.trusted_proxy;
 
     let listener = match tokio::net::TcpListener::bind(config.addr).await {
         Ok(l) => l,

@@ -1,23 +1,25 @@
-//! Failed sign-in limiting: a fixed window per key (username or client address) in a bounded
-//! in-memory map.
+//! Counting per key in fixed windows, in a bounded in-memory map: failed sign-ins per username
+//! and per address, accounts created per address, requests per session token.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// How many keys the limiter tracks at most; the oldest windows are dropped beyond it.
-pub const MAX_KEYS: usize = 10_000;
+/// How many keys the limiter tracks at most; beyond it, ended windows are dropped, then the
+/// oldest (which forgets that key's count: a bound on memory, not a way past the limit for
+/// anyone who is not already among the busiest).
+pub const MAX_KEYS: usize = 100_000;
 
-/// Counts failures per key within a window.
+/// Counts events (a failed sign-in, a created account) per key within a window.
 #[derive(Debug)]
-pub struct FailureLimiter {
+pub struct WindowLimiter {
     allowed: u32,
     window: Duration,
     entries: Mutex<HashMap<String, (Instant, u32)>>,
 }
 
-impl FailureLimiter {
-    /// A limiter that allows `allowed` failures per key per `window`.
+impl WindowLimiter {
+    /// A limiter that allows `allowed` events per key per `window`.
     pub fn new(allowed: u32, window: Duration) -> Self {
         Self {
             allowed,
@@ -45,32 +47,54 @@ impl FailureLimiter {
         wait.map_or(Ok(()), Err)
     }
 
-    /// Records one failure for each of `keys`.
-    pub fn record_failure(&self, keys: &[String]) {
+    /// Records one event for each of `keys`.
+    pub fn record(&self, keys: &[String]) {
         let now = Instant::now();
         let Ok(mut entries) = self.entries.lock() else {
             return;
         };
         for key in keys {
-            if !entries.contains_key(key) && entries.len() >= MAX_KEYS {
-                let window = self.window;
-                entries.retain(|_, (start, _)| now.duration_since(*start) < window);
-                if entries.len() >= MAX_KEYS {
-                    let oldest = entries
-                        .iter()
-                        .min_by_key(|(_, (start, _))| *start)
-                        .map(|(k, _)| k.clone());
-                    if let Some(oldest) = oldest {
-                        entries.remove(&oldest);
-                    }
+            self.count(&mut entries, key, now);
+        }
+    }
+
+    /// Counts one event for `key` unless it has used up its window, then `Err(seconds to
+    /// wait)` and nothing is counted. One lock for both, so concurrent requests cannot slip
+    /// past the limit together.
+    pub fn admit(&self, key: &str) -> Result<(), u64> {
+        let now = Instant::now();
+        let Ok(mut entries) = self.entries.lock() else {
+            return Ok(());
+        };
+        if let Some((start, count)) = entries.get(key) {
+            let elapsed = now.duration_since(*start);
+            if elapsed < self.window && *count >= self.allowed {
+                return Err((self.window - elapsed).as_secs().max(1));
+            }
+        }
+        self.count(&mut entries, key, now);
+        Ok(())
+    }
+
+    fn count(&self, entries: &mut HashMap<String, (Instant, u32)>, key: &str, now: Instant) {
+        if !entries.contains_key(key) && entries.len() >= MAX_KEYS {
+            let window = self.window;
+            entries.retain(|_, (start, _)| now.duration_since(*start) < window);
+            if entries.len() >= MAX_KEYS {
+                let oldest = entries
+                    .iter()
+                    .min_by_key(|(_, (start, _))| *start)
+                    .map(|(k, _)| k.clone());
+                if let Some(oldest) = oldest {
+                    entries.remove(&oldest);
                 }
             }
-            let entry = entries.entry(key.clone()).or_insert((now, 0));
-            if now.duration_since(entry.0) >= self.window {
-                *entry = (now, 0);
-            }
-            entry.1 = entry.1.saturating_add(1);
         }
+        let entry = entries.entry(key.to_owned()).or_insert((now, 0));
+        if now.duration_since(entry.0) >= self.window {
+            *entry = (now, 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
     }
 
     /// Forgets the failures of `key` (after a successful sign-in for a username).
@@ -96,18 +120,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn admit_counts_and_refuses_past_the_limit() {
+        let l = WindowLimiter::new(2, Duration::from_secs(60));
+        assert_eq!(l.admit("t"), Ok(()));
+        assert_eq!(l.admit("t"), Ok(()));
+        let wait = l.admit("t").expect_err("limited");
+        assert!((1..=60).contains(&wait));
+        assert_eq!(l.admit("other"), Ok(()), "keys are counted apart");
+    }
+
+    #[test]
     fn blocks_after_allowed_failures_and_stays_bounded() {
-        let l = FailureLimiter::new(2, Duration::from_secs(60));
+        let l = WindowLimiter::new(2, Duration::from_secs(60));
         let k = vec!["u:ann".to_owned()];
         assert!(l.check(&k).is_ok());
-        l.record_failure(&k);
-        l.record_failure(&k);
+        l.record(&k);
+        l.record(&k);
         let wait = l.check(&k).expect_err("limited");
         assert!((1..=60).contains(&wait));
         l.clear("u:ann");
         assert!(l.check(&k).is_ok());
         for i in 0..(MAX_KEYS + 50) {
-            l.record_failure(&[format!("a:{i}")]);
+            l.record(&[format!("a:{i}")]);
         }
         assert!(l.len() <= MAX_KEYS);
     }

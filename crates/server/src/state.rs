@@ -7,7 +7,7 @@ use tokio::sync::{Semaphore, watch};
 use crate::config::Config;
 use crate::error::AppError;
 use crate::push::Hub;
-use crate::rate_limit::FailureLimiter;
+use crate::rate_limit::WindowLimiter;
 use crate::read_pool::ReadPool;
 use crate::store::Store;
 
@@ -21,7 +21,9 @@ struct Inner {
     config: Config,
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
-    limiter: FailureLimiter,
+    limiter: WindowLimiter,
+    signups: WindowLimiter,
+    token_requests: WindowLimiter,
     streams: Arc<Semaphore>,
     requests: Arc<Semaphore>,
     reads: Option<ReadPool>,
@@ -40,7 +42,9 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// Builds the state. Event streams end when `shutdown` turns `true`.
     pub fn new(config: Config, store: Arc<dyn Store>, shutdown: watch::Receiver<bool>) -> Self {
-        let limiter = FailureLimiter::new(config.login_failures_allowed, config.login_window);
+        let limiter = WindowLimiter::new(config.login_failures_allowed, config.login_window);
+        let signups = WindowLimiter::new(config.max_signups_per_address, config.signup_window);
+        let token_requests = WindowLimiter::new(config.max_requests_per_token, config.token_window);
         let streams = Arc::new(Semaphore::new(config.max_event_streams));
         let requests = Arc::new(Semaphore::new(config.max_concurrent_requests));
         Self {
@@ -49,6 +53,8 @@ impl AppState {
                 store,
                 hub: Arc::new(Hub::default()),
                 limiter,
+                signups,
+                token_requests,
                 streams,
                 requests,
                 // Without threads (cannot happen in practice) reads use the blocking pool.
@@ -111,8 +117,18 @@ impl AppState {
     }
 
     /// The failed sign-in limiter.
-    pub fn limiter(&self) -> &FailureLimiter {
+    pub fn limiter(&self) -> &WindowLimiter {
         &self.inner.limiter
+    }
+
+    /// Accounts created per client address.
+    pub fn signups(&self) -> &WindowLimiter {
+        &self.inner.signups
+    }
+
+    /// Requests per session token.
+    pub fn token_requests(&self) -> &WindowLimiter {
+        &self.inner.token_requests
     }
 
     /// Permits for open event streams.

@@ -5,7 +5,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, freePort, waitFor } from "./harness.mjs";
+import { LOOPBACK_CROWD, ROOT, freePort, waitFor } from "./harness.mjs";
 
 export { freePort };
 
@@ -196,7 +196,7 @@ export class RestartableServer {
     const child = spawn(
       SERVER_BIN,
       ["--addr", `127.0.0.1:${this.port}`, "--db", this.db, "--dist", join(ROOT, "dist")],
-      { env: { ...process.env, RUST_LOG: "warn,outpost_server=info" }, stdio: ["ignore", "ignore", "pipe"] },
+      { env: { ...process.env, ...LOOPBACK_CROWD, RUST_LOG: "warn,outpost_server=info" }, stdio: ["ignore", "ignore", "pipe"] },
     );
     this.child = child;
     let ownLog = "";

@@ -25,6 +25,15 @@ export const CHROMIUM_ARGS = [
 const SERVER_BIN = process.env.OUTPOST_SERVER_BIN ?? join(ROOT, "target/debug/outpost-server");
 
 /**
+ * Every test person and browser comes from 127.0.0.1, so the per-address limits (accounts
+ * created, connections) are raised for them; the limits' own tests lower them again.
+ */
+export const LOOPBACK_CROWD = {
+  OUTPOST_MAX_SIGNUPS_PER_ADDRESS: "100000",
+  OUTPOST_MAX_CONNECTIONS_PER_ADDRESS: "100000",
+};
+
+/**
  * Starts the real server with a temporary database (or `db`, kept by `stop`) on `addr`.
  * Resolves once `/healthz` answers. `dist` defaults to the release build of the app in
  * `dist/` (or `$OUTPOST_E2E_DIST`).
@@ -39,7 +48,7 @@ export async function startServer({
   const child = spawn(
     SERVER_BIN,
     ["--addr", addr, "--db", db ?? join(dir, "outpost.db"), "--dist", dist],
-    { env: { ...process.env, RUST_LOG: "warn,outpost_server=info", ...env }, stdio: ["ignore", "ignore", "pipe"] },
+    { env: { ...process.env, ...LOOPBACK_CROWD, RUST_LOG: "warn,outpost_server=info", ...env }, stdio: ["ignore", "ignore", "pipe"] },
   );
   let log = "";
   const url = await new Promise((resolveUrl, reject) => {

@@ -6,6 +6,7 @@ use outpost_core::validate;
 use outpost_core::wire::{Credentials, TokenResponse};
 
 use crate::auth;
+use crate::client_addr::ClientAddr;
 use crate::error::{ApiJson, AppError};
 use crate::openapi::{CredentialsDoc, ErrorBodyDoc, TokenResponseDoc};
 use crate::state::AppState;
@@ -20,13 +21,25 @@ use crate::state::AppState;
         (status = 413, description = "Body too large", body = ErrorBodyDoc),
         (status = 415, description = "Body is not JSON", body = ErrorBodyDoc),
         (status = 422, description = "A field breaks a rule", body = ErrorBodyDoc),
+        (status = 429, description = "Too many accounts created from this address; see Retry-After",
+            body = ErrorBodyDoc,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 408, description = "The request did not arrive and finish within the request timeout", body = ErrorBodyDoc),
         (status = 503, description = "Overloaded", body = ErrorBodyDoc),
     ))]
 pub async fn create_account(
     State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     ApiJson(creds): ApiJson<Credentials>,
 ) -> Result<(StatusCode, ApiJson<TokenResponse>), AppError> {
     validate::credentials(&creds)?;
+    // Every valid attempt costs an argon2 hash, so attempts are counted, not only successes.
+    if let Some(addr) = addr {
+        state
+            .signups()
+            .admit(&addr.to_string())
+            .map_err(|retry_after_secs| AppError::TooManySignups { retry_after_secs })?;
+    }
     let cost = state.config().argon2;
     let Credentials { username, password } = creds;
     let hash = tokio::task::spawn_blocking(move || auth::hash_password(cost, &password)).await??;

@@ -75,6 +75,9 @@ fn with_etag(profile: ServerProfile) -> Response {
         (status = 200, description = "The caller's profile", body = ServerProfileDoc,
             headers(("ETag" = String, description = "The version, quoted: \"7\""))),
         (status = 401, description = "No valid session", body = ErrorBodyDoc),
+        (status = 429, description = "This session token made its most requests this minute; see Retry-After", body = ErrorBodyDoc,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 408, description = "The request did not arrive and finish within the request timeout", body = ErrorBodyDoc),
         (status = 503, description = "Overloaded", body = ErrorBodyDoc),
     ))]
 pub async fn get_profile(
@@ -88,6 +91,7 @@ pub async fn get_profile(
         .store_read(move |s| s.session_profile(&token_hash, now))
         .await?
         .ok_or(AppError::Unauthorized(INVALID_SESSION))?;
+    bearer.count(&state);
     Ok(with_etag(profile))
 }
 
@@ -120,6 +124,9 @@ pub async fn get_profile(
         (status = 415, description = "Body is not JSON", body = ErrorBodyDoc),
         (status = 422, description = "A field breaks a rule (`invalid_field`; `field` names it), or the Idempotency-Key was already applied to a write of other values (`idempotency_key_reused`)", body = ErrorBodyDoc),
         (status = 428, description = "If-Match missing", body = ErrorBodyDoc),
+        (status = 429, description = "This session token made its most requests this minute; see Retry-After", body = ErrorBodyDoc,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 408, description = "The request did not arrive and finish within the request timeout", body = ErrorBodyDoc),
         (status = 503, description = "Overloaded", body = ErrorBodyDoc),
     ))]
 pub async fn put_profile(
@@ -161,6 +168,7 @@ pub async fn put_profile(
         })
         .await?
         .ok_or(AppError::Unauthorized(INVALID_SESSION))?;
+    bearer.count(&state);
     // A replay changed nothing, so there is nothing to announce.
     if let ProfileWrite::Applied(profile) = &written {
         state.hub().publish(account, profile.version);

@@ -1,35 +1,15 @@
 //! `POST /api/sessions` (sign in) and `DELETE /api/sessions/current` (sign out).
 
-use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
-
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use outpost_core::validate;
 use outpost_core::wire::{Credentials, TokenResponse};
 
 use crate::auth::{self, Caller};
+use crate::client_addr::ClientAddr;
 use crate::error::{ApiJson, AppError};
 use crate::openapi::{CredentialsDoc, ErrorBodyDoc, TokenResponseDoc};
 use crate::state::AppState;
-
-/// The peer address of the connection, when the server was started with connect info.
-#[derive(Clone, Copy, Debug)]
-pub struct ClientAddr(pub Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip()),
-        ))
-    }
-}
 
 /// Signs in: a new session token for correct credentials. Failed attempts are limited per
 /// username and per client address.
@@ -44,6 +24,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
         (status = 422, description = "A field breaks a rule", body = ErrorBodyDoc),
         (status = 429, description = "Too many failed sign-ins; see Retry-After", body = ErrorBodyDoc,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 408, description = "The request did not arrive and finish within the request timeout", body = ErrorBodyDoc),
         (status = 503, description = "Overloaded", body = ErrorBodyDoc),
     ))]
 pub async fn sign_in(
@@ -79,7 +60,7 @@ pub async fn sign_in(
     .await?;
 
     let Some(account) = account else {
-        state.limiter().record_failure(&keys);
+        state.limiter().record(&keys);
         tracing::info!(username = %creds.username, "failed sign-in");
         return Err(AppError::Unauthorized("Wrong username or password."));
     };
@@ -97,6 +78,9 @@ pub async fn sign_in(
     responses(
         (status = 204, description = "Signed out"),
         (status = 401, description = "No valid session", body = ErrorBodyDoc),
+        (status = 429, description = "This session token made its most requests this minute; see Retry-After", body = ErrorBodyDoc,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 408, description = "The request did not arrive and finish within the request timeout", body = ErrorBodyDoc),
         (status = 503, description = "Overloaded", body = ErrorBodyDoc),
     ))]
 pub async fn sign_out(

@@ -1,0 +1,103 @@
+//! Who the client is, for the limits kept per address: the connection's peer, or behind a
+//! trusted proxy the address that proxy saw (`X-Forwarded-For`). From any other peer the
+//! header is ignored, so a client cannot pick the address it is counted under.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+
+use crate::state::AppState;
+
+/// The client's address (`None` when the server runs without connection info, as in some
+/// in-process tests).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        Ok(Self(peer.map(|peer| {
+            client_of(peer, &parts.headers, &state.config().trusted_proxies)
+        })))
+    }
+}
+
+/// The client behind `peer`: `peer` itself unless it is one of `trusted`; then the nearest
+/// `X-Forwarded-For` hop that is not a trusted proxy (each proxy appends the address it saw,
+/// so hops are read from the right; anything left of the first untrusted hop was written by
+/// the client and is not believed). An unreadable hop counts the request under the proxy.
+pub fn client_of(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect();
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => continue,
+            Ok(ip) => return ip,
+            Err(_) => return peer,
+        }
+    }
+    peer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(
+                "x-forwarded-for",
+                HeaderValue::from_str(value).expect("header"),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn the_header_counts_only_from_a_trusted_proxy() {
+        let proxy: IpAddr = [10, 0, 0, 2].into();
+        let client: IpAddr = [203, 0, 113, 7].into();
+        let headers = forwarded(&["203.0.113.7"]);
+        assert_eq!(client_of(proxy, &headers, &[proxy]), client);
+        assert_eq!(
+            client_of(client, &forwarded(&["192.0.2.1"]), &[proxy]),
+            client
+        );
+        assert_eq!(client_of(proxy, &HeaderMap::new(), &[proxy]), proxy);
+    }
+
+    #[test]
+    fn a_client_cannot_pick_its_address_behind_the_proxy() {
+        let proxy: IpAddr = [10, 0, 0, 2].into();
+        let inner: IpAddr = [10, 0, 0, 3].into();
+        // The client sent "192.0.2.1" itself; the proxies appended what they saw.
+        let headers = forwarded(&["192.0.2.1, 203.0.113.7", "10.0.0.3"]);
+        assert_eq!(
+            client_of(proxy, &headers, &[proxy, inner]),
+            IpAddr::from([203, 0, 113, 7])
+        );
+        assert_eq!(
+            client_of(proxy, &forwarded(&["unknown"]), &[proxy]),
+            proxy,
+            "an unreadable hop is counted under the proxy"
+        );
+    }
+}
