@@ -410,3 +410,39 @@ async fn switching_account_keeps_unsynced_changes_and_removes_synchronized_lefto
     assert_eq!(db.load_profile("bob").await.unwrap(), None);
     assert_eq!(db.load_profile("ann").await.unwrap(), Some(unsent));
 }
+
+#[wasm_bindgen_test]
+async fn a_429_on_a_write_keeps_the_change_and_retries_after_retry_after() {
+    let api = FakeApiClient::new("ivy", "t");
+    let db = FakeDatabase::default();
+    let repo = synced(&api, &db, "ivy").await;
+
+    api.0.borrow_mut().busy_retry_after = Some(1_500);
+    let before = js_sys::Date::now() as u64;
+    assert_eq!(
+        repo.save(ProfilePatch::all(&fields("Later"))).await,
+        Ok(SaveOutcome::SavedOnDevice)
+    );
+    eventually("the refusal", || {
+        repo.state().status.last_error == Some(SyncProblem::Busy)
+    })
+    .await;
+    let status = repo.state().status;
+    assert!(!status.needs_sign_in);
+    assert!(
+        status.next_retry_at.unwrap() >= before + 1_500,
+        "{status:?}"
+    );
+    let stored = db.load_profile("ivy").await.unwrap().unwrap();
+    assert!(!stored.synchronized);
+    assert_eq!(stored.local.name, "Later");
+    let refused = api.0.borrow().puts;
+
+    api.0.borrow_mut().busy_retry_after = None;
+    eventually("sent by the retry", || {
+        api.0.borrow().profile.name == "Later"
+    })
+    .await;
+    assert_eq!(api.0.borrow().puts, refused + 1, "one retry, not a storm");
+    eventually("synced", || repo.state().status.state == SyncState::Synced).await;
+}

@@ -19,6 +19,8 @@ pub struct FakeServer {
     pub reachable: bool,
     /// When set, every PUT is refused as invalid with this message (a 422).
     pub reject_puts: Option<String>,
+    /// When set, every profile request is answered 429 with this `Retry-After` (ms).
+    pub busy_retry_after: Option<u64>,
     /// PUT requests received (answered or not).
     pub puts: u32,
     /// GET requests received.
@@ -46,6 +48,7 @@ impl FakeApiClient {
             valid_token: token.to_owned(),
             reachable: true,
             reject_puts: None,
+            busy_retry_after: None,
             puts: 0,
             gets: 0,
         })))
@@ -55,6 +58,12 @@ impl FakeApiClient {
         let server = self.0.borrow();
         if !server.reachable {
             return Err(ApiError::Unreachable);
+        }
+        if let Some(wait) = server.busy_retry_after {
+            return Err(ApiError::Server {
+                status: 429,
+                retry_after_ms: Some(wait),
+            });
         }
         if token != server.valid_token {
             return Err(ApiError::Unauthorized("session ended".into()));

@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use gloo_net::http::Request;
 use js_sys::{Reflect, Uint8Array};
+use outpost_core::sync::{STREAM_FIRST_WAIT, stream_wait};
 use outpost_core::wire::{PROFILE_EVENT, ProfileChanged};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -38,7 +39,9 @@ const KICK_POLL_MS: u32 = 250;
 impl EventStream {
     /// Opens the stream at `url` with `token`, calling `on_change` with every new version and
     /// `on_open` each time a connection is established (a missed event may hide in the gap, so
-    /// the caller re-checks then). Reconnects after failures, 1 s doubling to 60 s.
+    /// the caller re-checks then). Reconnects after failures, 1 s doubling to 60 s, and not
+    /// before the server's `Retry-After` when it refused the stream (a 429 when the account
+    /// has its most streams open): silently, since the other sync triggers go on.
     pub fn open(
         url: String,
         token: String,
@@ -50,28 +53,28 @@ impl EventStream {
         let kick = Rc::new(Cell::new(false));
         let (stop, ctrl, kicked) = (stopped.clone(), controller.clone(), kick.clone());
         wasm_bindgen_futures::spawn_local(async move {
-            let mut delay_ms = 1_000u32;
+            let mut next = STREAM_FIRST_WAIT;
             while !stop.get() {
                 kicked.set(false);
                 let abort = AbortController::new().ok();
                 *ctrl.borrow_mut() = abort.clone();
-                let opened = read_once(&url, &token, abort.as_ref(), &on_change, &on_open).await;
+                let ended = read_once(&url, &token, abort.as_ref(), &on_change, &on_open).await;
                 if stop.get() {
                     break;
                 }
-                if opened {
-                    delay_ms = 1_000;
-                }
+                let retry_after = ended.err().flatten();
+                let (wait, after) = stream_wait(next, ended.is_ok(), retry_after);
+                next = after;
                 let mut waited = 0;
-                while waited < delay_ms && !stop.get() {
-                    if kicked.replace(false) {
-                        delay_ms = 1_000;
+                while u64::from(waited) < wait && !stop.get() {
+                    // The network came back: reconnect now, unless the server asked to wait.
+                    if kicked.replace(false) && retry_after.is_none() {
+                        next = STREAM_FIRST_WAIT;
                         break;
                     }
                     gloo_timers::future::TimeoutFuture::new(KICK_POLL_MS).await;
                     waited += KICK_POLL_MS;
                 }
-                delay_ms = (delay_ms * 2).min(60_000);
             }
         });
         Self {
@@ -101,29 +104,30 @@ impl Drop for EventStream {
     }
 }
 
-/// Reads one connection until it ends. Returns whether it was established.
+/// Reads one connection until it ends. `Ok` if it was established; otherwise the server's
+/// `Retry-After` in milliseconds, if it refused with one.
 async fn read_once(
     url: &str,
     token: &str,
     abort: Option<&AbortController>,
     on_change: &impl Fn(u64),
     on_open: &impl Fn(),
-) -> bool {
+) -> Result<(), Option<u64>> {
     let request = Request::get(url)
         .header("Authorization", &format!("Bearer {token}"))
         .header("Accept", "text/event-stream")
         .abort_signal(abort.map(|a| a.signal()).as_ref());
     let Ok(response) = request.send().await else {
-        return false;
+        return Err(None);
     };
     if !response.ok() {
-        return false;
+        return Err(super::api_client::retry_after_ms(&response));
     }
     let Some(body) = response.body() else {
-        return false;
+        return Err(None);
     };
     let Ok(reader) = body.get_reader().dyn_into::<ReadableStreamDefaultReader>() else {
-        return false;
+        return Err(None);
     };
     on_open();
     let mut parser = SseParser::default();
@@ -150,5 +154,5 @@ async fn read_once(
             }
         }
     }
-    true
+    Ok(())
 }

@@ -55,9 +55,52 @@ pub fn delay(
     jittered.max(retry_after.unwrap_or(0))
 }
 
+/// The event stream's first reconnect wait, and where it starts again after a connection that
+/// was established.
+pub const STREAM_FIRST_WAIT: Millis = 1_000;
+/// The event stream's longest reconnect wait.
+pub const STREAM_MAX_WAIT: Millis = 60_000;
+
+/// How long the event stream waits before connecting again, and the wait after that.
+/// `previous` is the wait used last time; `opened` whether the connection that just ended had
+/// been established; `retry_after` the server's `Retry-After` when it refused the stream (a
+/// 429 or 503), which is kept even beyond the usual cap: a refused stream is no emergency,
+/// the sync loop's other triggers still run, so it waits as asked and says nothing.
+pub fn stream_wait(
+    previous: Millis,
+    opened: bool,
+    retry_after: Option<Millis>,
+) -> (Millis, Millis) {
+    let wait = if opened {
+        STREAM_FIRST_WAIT
+    } else {
+        previous.max(STREAM_FIRST_WAIT)
+    };
+    let wait = wait.max(retry_after.unwrap_or(0));
+    (wait, wait.saturating_mul(2).min(STREAM_MAX_WAIT.max(wait)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stream_waits_double_to_a_minute_and_keep_the_servers_retry_after() {
+        assert_eq!(stream_wait(1_000, false, None), (1_000, 2_000));
+        assert_eq!(stream_wait(2_000, false, None), (2_000, 4_000));
+        assert_eq!(stream_wait(60_000, false, None), (60_000, 60_000));
+        assert_eq!(
+            stream_wait(32_000, true, None),
+            (1_000, 2_000),
+            "a good connection resets"
+        );
+        assert_eq!(stream_wait(1_000, false, Some(30_000)), (30_000, 60_000));
+        assert_eq!(
+            stream_wait(1_000, false, Some(120_000)),
+            (120_000, 120_000),
+            "a longer Retry-After is kept, not cut to the cap"
+        );
+    }
 
     #[test]
     fn ceiling_doubles_to_the_cap() {

@@ -61,7 +61,10 @@ mod record;
 mod status;
 
 pub use crate::merge::{ConflictPolicy, Field, FieldConflict};
-pub use backoff::{Entropy, SplitMix64, ceiling as backoff_ceiling, delay as backoff_delay};
+pub use backoff::{
+    Entropy, STREAM_FIRST_WAIT, SplitMix64, ceiling as backoff_ceiling, delay as backoff_delay,
+    stream_wait,
+};
 pub use machine::{Action, Input, RequestId, SyncConfig, SyncMachine, new_mutation_id};
 pub use record::{Conflict, LocalRecord, Resolution, SentWrite};
 pub use status::{Status, SyncProblem, SyncState};
