@@ -32,8 +32,11 @@ lint:
 	cargo clippy -p outpost-core -p outpost-server -p outpost-bench --all-targets -- -D warnings
 	cargo clippy -p outpost $(WASM) --all-targets --features testing -- -D warnings
 
+## Native tests, the server's suite twice: on SQLite, then on PostgreSQL (a throwaway cluster
+## for the whole run, one database per test; instances.rs runs on it in both passes).
 test-native:
-	cargo test -p outpost-core -p outpost-server -p outpost-bench
+	tools/with-postgres.sh sh -c 'cargo test -p outpost-core -p outpost-server -p outpost-bench \
+	  && OUTPOST_TEST_STORE=postgres cargo test -p outpost-server'
 
 ## Browser tests (wasm-bindgen-test) in headless Chromium against a real server.
 test-wasm:

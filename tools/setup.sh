@@ -47,6 +47,15 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# PostgreSQL's server programs for the tests' throwaway clusters (tools/with-postgres.sh);
+# the package's own cluster and service are not used.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  say "installing Debian postgresql"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq postgresql >/dev/null
+fi
+
 # npm projects: wasm-opt (binaryen) for the build, Playwright and axe for the tests. `npm ci`
 # only when the lockfile changed since the last install.
 for dir in tools tests/e2e; do

@@ -42,8 +42,11 @@ impl Argon2Cost {
 pub struct Config {
     /// Address to listen on (used by `main`; tests pass their own listener).
     pub addr: SocketAddr,
-    /// SQLite database file; its parent directory is created.
+    /// SQLite database file; its parent directory is created. Unused with `postgres_url`.
     pub db_path: PathBuf,
+    /// A PostgreSQL database (`postgres://…`) to use instead of the SQLite file: the store
+    /// several instances share.
+    pub postgres_url: Option<String>,
     /// Directory of the built app (Trunk's `dist`).
     pub dist_dir: PathBuf,
     /// How long a session token stays valid.
@@ -97,6 +100,7 @@ impl Config {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             db_path: db_path.into(),
+            postgres_url: None,
             dist_dir: dist_dir.into(),
             token_ttl: Duration::from_secs(30 * 24 * 3600),
             argon2: Argon2Cost::default(),

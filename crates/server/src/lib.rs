@@ -43,7 +43,7 @@ pub use config::{Argon2Cost, Config};
 pub use error::AppError;
 pub use state::AppState;
 
-use crate::store::{SqliteStore, StoreError};
+use crate::store::{PgStore, SqliteStore, Store, StoreError};
 
 async fn shed_or_fail(error: BoxError) -> Response {
     if error.is::<tower::load_shed::error::Overloaded>() {
@@ -182,15 +182,28 @@ pub async fn launch_with_listener(
     listener: TcpListener,
     config: Config,
 ) -> Result<Server, LaunchError> {
-    if let Some(parent) = config.db_path.parent()
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent)?;
-    }
-    let path = config.db_path.clone();
-    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path)).await??;
+    let store: Arc<dyn Store> = match &config.postgres_url {
+        Some(url) => Arc::new(PgStore::open(url).await?),
+        None => {
+            if let Some(parent) = config.db_path.parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent)?;
+            }
+            let path = config.db_path.clone();
+            Arc::new(tokio::task::spawn_blocking(move || SqliteStore::open(&path)).await??)
+        }
+    };
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let state = AppState::new(config, Arc::new(store), shutdown_rx.clone());
+    let listen_url = config.postgres_url.clone();
+    let state = AppState::new(config, store, shutdown_rx.clone());
+    if let Some(url) = listen_url {
+        tokio::spawn(store::postgres::listen::run(
+            url,
+            Arc::clone(state.hub()),
+            shutdown_rx.clone(),
+        ));
+    }
     let addr = listener.local_addr()?;
     let router = app(state.clone());
     let served = state.clone();

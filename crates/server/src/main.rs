@@ -16,7 +16,8 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "OUTPOST_ADDR", default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
-    /// SQLite database file (its directory is created).
+    /// SQLite database file (its directory is created), or a PostgreSQL URL
+    /// (`postgres://user:password@host/db`) for several instances on one database.
     #[arg(long, env = "OUTPOST_DB", default_value = "./data/outpost.db")]
     db: PathBuf,
     /// Directory of the built app (Trunk's output).
@@ -107,7 +108,13 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
+    let postgres_url = args
+        .db
+        .to_str()
+        .filter(|db| outpost_server::store::postgres::is_postgres_url(db))
+        .map(str::to_owned);
     let mut config = Config::new(args.db, args.dist);
+    config.postgres_url = postgres_url;
     config.addr = args.addr;
     config.token_ttl = Duration::from_secs(args.token_days.saturating_mul(24 * 3600));
     config.argon2 = Argon2Cost {

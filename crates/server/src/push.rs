@@ -1,5 +1,6 @@
 //! Push: one broadcast channel per account with open event streams, removed when its last
-//! stream closes.
+//! stream closes. Writes reach it from this instance's routes (SQLite) or from the database's
+//! notifications (PostgreSQL, `store/postgres/listen.rs`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,7 +15,21 @@ const CHANNEL_CAPACITY: usize = 16;
 /// The registry of event streams by account.
 #[derive(Debug, Default)]
 pub struct Hub {
-    channels: Mutex<HashMap<AccountId, broadcast::Sender<u64>>>,
+    channels: Mutex<Channels>,
+}
+
+#[derive(Debug, Default)]
+struct Channels {
+    by_account: HashMap<AccountId, Channel>,
+    /// Numbers the channels, so a stream of a channel that [`Hub::disconnect_all`] dropped
+    /// does not remove its successor when it closes.
+    next_generation: u64,
+}
+
+#[derive(Debug)]
+struct Channel {
+    generation: u64,
+    tx: broadcast::Sender<u64>,
 }
 
 /// A stream's subscription; dropping it unregisters the account's channel when it was the
@@ -23,6 +38,7 @@ pub struct Hub {
 pub struct Subscription {
     hub: Arc<Hub>,
     account: AccountId,
+    generation: u64,
     /// The receiving end: new profile versions.
     pub rx: broadcast::Receiver<u64>,
 }
@@ -37,18 +53,28 @@ impl Hub {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let open = channels
+            .by_account
             .get(&account)
-            .map_or(0, broadcast::Sender::receiver_count);
+            .map_or(0, |c| c.tx.receiver_count());
         if open >= max {
             return None;
         }
-        let rx = channels
+        let next = channels.next_generation;
+        let channel = channels
+            .by_account
             .entry(account)
-            .or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0)
-            .subscribe();
+            .or_insert_with(|| Channel {
+                generation: next,
+                tx: broadcast::channel(CHANNEL_CAPACITY).0,
+            });
+        let (generation, rx) = (channel.generation, channel.tx.subscribe());
+        if generation == next {
+            channels.next_generation += 1;
+        }
         Some(Subscription {
             hub: Arc::clone(self),
             account,
+            generation,
             rx,
         })
     }
@@ -59,10 +85,20 @@ impl Hub {
             .channels
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(tx) = channels.get(&account) {
+        if let Some(channel) = channels.by_account.get(&account) {
             // No receiver left is fine: the stream is closing.
-            let _ = tx.send(version);
+            let _ = channel.tx.send(version);
         }
+    }
+
+    /// Ends every open stream (each gets what was already sent to it first). Clients
+    /// reconnect and re-check their profile: for when changes may have gone unannounced.
+    pub fn disconnect_all(&self) {
+        self.channels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .by_account
+            .clear();
     }
 
     /// Number of accounts with at least one open stream.
@@ -70,6 +106,7 @@ impl Hub {
         self.channels
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .by_account
             .len()
     }
 }
@@ -83,10 +120,11 @@ impl Drop for Subscription {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         // `self.rx` is still alive here, so 1 means "only this one".
         if channels
+            .by_account
             .get(&self.account)
-            .is_some_and(|tx| tx.receiver_count() <= 1)
+            .is_some_and(|c| c.generation == self.generation && c.tx.receiver_count() <= 1)
         {
-            channels.remove(&self.account);
+            channels.by_account.remove(&self.account);
         }
     }
 }
@@ -122,5 +160,29 @@ mod tests {
         assert!(hub.subscribe(2, 2).is_some());
         drop(first);
         assert!(hub.subscribe(1, 2).is_some());
+    }
+
+    #[tokio::test]
+    async fn disconnect_all_ends_every_stream_and_an_old_one_leaves_the_new_channel_alone() {
+        use tokio::sync::broadcast::error::RecvError;
+        let hub = Arc::new(Hub::default());
+        let mut old = hub.subscribe(1, 8).expect("under the limit");
+        hub.publish(1, 3);
+        hub.disconnect_all();
+        assert_eq!(
+            old.rx.recv().await.ok(),
+            Some(3),
+            "what was sent still arrives"
+        );
+        assert!(matches!(old.rx.recv().await, Err(RecvError::Closed)));
+        let mut new = hub.subscribe(1, 8).expect("under the limit");
+        drop(old);
+        assert_eq!(
+            hub.accounts(),
+            1,
+            "the old stream did not remove the new channel"
+        );
+        hub.publish(1, 4);
+        assert_eq!(new.rx.recv().await.ok(), Some(4));
     }
 }

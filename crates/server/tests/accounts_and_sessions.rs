@@ -62,15 +62,11 @@ async fn sign_up_sign_in_sign_out() {
 async fn tokens_are_stored_hashed() {
     let ts = TestServer::start().await;
     let token = ts.sign_up("ann").await;
-    let conn = rusqlite::Connection::open(ts.db_path()).unwrap();
-    let stored: Vec<u8> = conn
-        .query_row("SELECT token_hash FROM sessions", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(stored.len(), 32);
-    assert_ne!(stored, token.as_bytes());
-    let hash: String = conn
-        .query_row("SELECT password_hash FROM accounts", [], |r| r.get(0))
-        .unwrap();
+    let stored = ts.stored_token_hashes().await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].len(), 32);
+    assert_ne!(stored[0], token.as_bytes());
+    let (hash, _) = ts.stored_account("ann").await;
     assert!(hash.starts_with("$argon2id$") && !hash.contains("password123"));
 }
 

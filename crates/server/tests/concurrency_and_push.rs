@@ -56,18 +56,8 @@ async fn concurrent_writers_never_lose_an_update() {
     assert_eq!(last.version, 1 + accepted.len() as u64);
 
     // The history holds every accepted version exactly once, as answered.
-    let conn = rusqlite::Connection::open(ts.db_path()).unwrap();
-    let mut stmt = conn
-        .prepare(
-            "SELECT h.version, h.name FROM profile_history h JOIN accounts a ON a.id = h.account_id \
-             WHERE a.username = 'ann' ORDER BY h.version",
-        )
-        .unwrap();
-    let history: Vec<(u64, String)> = stmt
-        .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let (_, stored) = ts.stored_account("ann").await;
+    let history: Vec<(u64, String)> = stored.into_iter().map(|p| (p.version, p.name)).collect();
     let versions: Vec<u64> = history.iter().map(|(v, _)| *v).collect();
     assert_eq!(versions, (1..=last.version).collect::<Vec<_>>());
     for p in &accepted {

@@ -102,6 +102,19 @@ async fn invalid_fields_are_422_with_the_field() {
 #[tokio::test]
 async fn database_directory_is_created_and_migrated() {
     let ts = TestServer::start().await;
+    if let Some(url) = ts.postgres_url() {
+        // PostgreSQL: the schema version is kept in a table of its own.
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let row = client
+            .query_one("SELECT version FROM outpost_schema", &[])
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, i32>(0), 1);
+        return;
+    }
     let conn = rusqlite::Connection::open(ts.db_path()).unwrap();
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))

@@ -90,13 +90,7 @@ async fn compresses_assets_but_never_event_streams() {
 async fn precompressed_siblings_of_hashed_assets_are_sent_as_they_are() {
     let ts = TestServer::start().await;
     // What tools/post-build.mjs writes next to each hashed file (any bytes do here).
-    let dist = ts
-        .db_path()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("dist");
+    let dist = ts.dist();
     std::fs::write(dist.join("app-0123456789abcdef_bg.wasm"), b"\0asm plain").unwrap();
     std::fs::write(
         dist.join("app-0123456789abcdef_bg.wasm.br"),

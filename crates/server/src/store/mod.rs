@@ -1,10 +1,13 @@
-//! Storage behind one narrow interface, so another database (PostgreSQL) can be added
-//! without touching the HTTP layer. Methods are blocking: callers run them on
-//! `tokio::task::spawn_blocking` (see [`crate::state::AppState::store_call`]), one call per
-//! request where possible (the `session_*` methods authenticate and act in one call).
+//! Storage behind one narrow interface: SQLite (one process, the default) or PostgreSQL
+//! (several instances on one database), chosen at start-up, the HTTP layer the same for both.
+//! Methods are blocking: callers run them on blocking threads (see
+//! [`crate::state::AppState::store_call`]), one call per request where possible (the
+//! `session_*` methods authenticate and act in one call).
 
+pub mod postgres;
 mod sqlite;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use outpost_core::wire::{ProfileFields, ServerProfile};
@@ -126,6 +129,12 @@ pub trait Store: Send + Sync + 'static {
         let expected = expected_version.unwrap_or(0);
         let written = self.update_profile(account, expected, fields, mutation_id, now)?;
         Ok(Some((account, written)))
+    }
+
+    /// Whether the store itself announces applied writes to every instance's event streams
+    /// (PostgreSQL's `NOTIFY`); otherwise the route that wrote tells this instance's hub.
+    fn announces_writes(&self) -> bool {
+        false
     }
 }
 

@@ -1,5 +1,7 @@
 //! Shared helpers of the integration tests: a real server on 127.0.0.1:0 with a temporary
-//! SQLite file, and a small HTTP client around it.
+//! SQLite file, or with `OUTPOST_TEST_STORE=postgres` a database of its own in the throwaway
+//! cluster of `tools/with-postgres.sh` (the same suite runs against both stores), and a
+//! small HTTP client around it.
 #![allow(dead_code, clippy::unwrap_used, missing_docs)]
 
 use std::sync::Arc;
@@ -13,6 +15,28 @@ use reqwest::header::HeaderMap;
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
+
+/// A new empty database in the cluster of `tools/with-postgres.sh`; its URL.
+pub async fn new_postgres_database() -> String {
+    let admin = std::env::var("OUTPOST_TEST_POSTGRES").expect(
+        "OUTPOST_TEST_POSTGRES: run the tests through tools/with-postgres.sh (make test-native)",
+    );
+    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test cluster");
+    let driver = tokio::spawn(connection);
+    let mut id = [0u8; 8];
+    getrandom::fill(&mut id).expect("random");
+    let name = format!("t_{}", hex::encode(id));
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    drop(client);
+    let _ = driver.await;
+    let (base, _) = admin.rsplit_once('/').expect("a URL with a database");
+    format!("{base}/{name}")
+}
 
 /// A running server with its temporary directory.
 pub struct TestServer {
@@ -67,7 +91,33 @@ impl TestServer {
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = test_config(&dir);
+        if std::env::var("OUTPOST_TEST_STORE").as_deref() == Ok("postgres") {
+            config.postgres_url = Some(new_postgres_database().await);
+        }
         adjust(&mut config);
+        Self::launch(config, dir).await
+    }
+
+    /// A server on a database of its own in the test cluster, whatever the suite's store.
+    pub async fn start_postgres() -> Self {
+        let url = new_postgres_database().await;
+        Self::start_on(&url).await
+    }
+
+    /// Another instance on the PostgreSQL database `url` (as `make run-cluster` runs two).
+    pub async fn start_on(url: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = test_config(&dir);
+        config.postgres_url = Some(url.to_owned());
+        Self::launch(config, dir).await
+    }
+
+    /// The PostgreSQL database this server uses, if it uses one.
+    pub fn postgres_url(&self) -> Option<String> {
+        self.server.state().config().postgres_url.clone()
+    }
+
+    async fn launch(config: Config, dir: TempDir) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -85,6 +135,48 @@ impl TestServer {
 
     pub fn db_path(&self) -> std::path::PathBuf {
         self.dir.path().join("data").join("outpost.db")
+    }
+
+    /// The built app's folder this server serves.
+    pub fn dist(&self) -> std::path::PathBuf {
+        self.dir.path().join("dist")
+    }
+
+    /// What the store holds for `username`: its password hash and every version of its
+    /// profile, oldest first, read through the store itself (either kind).
+    pub async fn stored_account(&self, username: &str) -> (String, Vec<ServerProfile>) {
+        let username = username.to_owned();
+        self.server
+            .state()
+            .store_call(move |s| {
+                let (account, hash) = s.credentials(&username)?.expect("the account exists");
+                Ok::<_, outpost_server::store::StoreError>((hash, s.history(account)?))
+            })
+            .await
+            .expect("store")
+    }
+
+    /// Every session's stored token hash, read with the store's own SQL.
+    pub async fn stored_token_hashes(&self) -> Vec<Vec<u8>> {
+        let sql = "SELECT token_hash FROM sessions";
+        match self.postgres_url() {
+            Some(url) => {
+                let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .expect("connect");
+                tokio::spawn(connection);
+                let rows = client.query(sql, &[]).await.expect("query");
+                rows.iter().map(|r| r.get(0)).collect()
+            }
+            None => {
+                let conn = rusqlite::Connection::open(self.db_path()).expect("open");
+                let mut stmt = conn.prepare(sql).expect("prepare");
+                stmt.query_map([], |r| r.get(0))
+                    .expect("query")
+                    .collect::<Result<_, _>>()
+                    .expect("rows")
+            }
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

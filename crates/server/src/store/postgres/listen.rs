@@ -1,0 +1,120 @@
+//! One `LISTEN` connection per instance: every write applied through any instance is
+//! announced with `NOTIFY` in its transaction, and this connection hands it to the event
+//! streams of this instance. When the connection is lost, notifications sent meanwhile are
+//! lost with it, so after reconnecting every stream of this instance is ended: clients
+//! reconnect at once and re-check the profile on connecting, as they do after any gap.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, watch};
+use tokio_postgres::{AsyncMessage, NoTls};
+
+use super::NOTIFY_CHANNEL;
+use crate::push::Hub;
+use crate::store::AccountId;
+
+/// The wait before reconnecting, doubling to [`MAX_WAIT`] while the database is away.
+const FIRST_WAIT: Duration = Duration::from_millis(100);
+const MAX_WAIT: Duration = Duration::from_secs(5);
+
+/// A notification's payload, `account:version`.
+pub fn parse_payload(payload: &str) -> Option<(AccountId, u64)> {
+    let (account, version) = payload.split_once(':')?;
+    Some((account.parse().ok()?, version.parse().ok()?))
+}
+
+/// Listens until `shutdown` turns true, reconnecting whenever the connection is lost.
+pub async fn run(url: String, hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) {
+    let mut config: tokio_postgres::Config = match url.parse() {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!(%error, "the database URL cannot be parsed; push across instances is off");
+            return;
+        }
+    };
+    // A silent network loss is noticed within about a minute, not two hours.
+    config.keepalives_idle(Duration::from_secs(30));
+    let mut wait = FIRST_WAIT;
+    let mut listened_before = false;
+    loop {
+        let lost = tokio::select! {
+            lost = listen_once(&config, &hub, &mut listened_before, &mut wait) => lost,
+            _ = shutdown.wait_for(|down| *down) => return,
+        };
+        tracing::warn!(error = %lost, "the LISTEN connection to the database ended; reconnecting");
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = shutdown.wait_for(|down| *down) => return,
+        }
+        wait = (wait * 2).min(MAX_WAIT);
+    }
+}
+
+/// One connection: `LISTEN`, then every notification to the hub until the connection ends.
+/// Returns why it ended.
+async fn listen_once(
+    config: &tokio_postgres::Config,
+    hub: &Hub,
+    listened_before: &mut bool,
+    wait: &mut Duration,
+) -> String {
+    let (client, mut connection) = match config.connect(NoTls).await {
+        Ok(pair) => pair,
+        Err(error) => return error.to_string(),
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    // The connection yields notifications only while it is polled, on its own task.
+    let driver = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            let forwarded = match message {
+                Ok(AsyncMessage::Notification(n)) => tx.send(Ok(n.payload().to_owned())),
+                Ok(_) => Ok(()),
+                Err(error) => tx.send(Err(error.to_string())),
+            };
+            if forwarded.is_err() {
+                break;
+            }
+        }
+    });
+    if let Err(error) = client
+        .batch_execute(&format!("LISTEN {NOTIFY_CHANNEL}"))
+        .await
+    {
+        driver.abort();
+        return error.to_string();
+    }
+    if *listened_before {
+        hub.disconnect_all();
+    }
+    *listened_before = true;
+    *wait = FIRST_WAIT;
+    let ended = loop {
+        match rx.recv().await {
+            Some(Ok(payload)) => match parse_payload(&payload) {
+                Some((account, version)) => hub.publish(account, version),
+                None => tracing::warn!(%payload, "a notification that is not account:version"),
+            },
+            Some(Err(error)) => break error,
+            None => break "the connection closed".to_owned(),
+        }
+    };
+    drop(client);
+    driver.abort();
+    ended
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_name_an_account_and_a_version() {
+        assert_eq!(parse_payload("12:7"), Some((12, 7)));
+        assert_eq!(parse_payload("12"), None);
+        assert_eq!(parse_payload("x:7"), None);
+        assert_eq!(parse_payload("12:-1"), None);
+    }
+}

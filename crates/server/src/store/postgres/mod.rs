@@ -1,0 +1,256 @@
+//! The PostgreSQL implementation of [`Store`], for several server instances on one database.
+//!
+//! Every write is one transaction that locks the profile row before it checks `If-Match` and
+//! the mutation id, so writes through different instances are ordered and none is lost; an
+//! applied write is announced with `NOTIFY` in the same transaction ([`listen`] carries it to
+//! every instance's event streams). Migrations run at start under an advisory lock, so
+//! instances starting together apply each one once.
+//!
+//! The [`Store`] interface is blocking, as SQLite's writer thread needs; calls already run on
+//! blocking threads ([`crate::state::AppState::store_call`]), where this store waits for its
+//! async client (tokio-postgres over a deadpool pool) on the server's runtime.
+
+pub mod listen;
+mod queries;
+
+use std::future::Future;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use outpost_core::wire::{ProfileFields, ServerProfile};
+use tokio_postgres::NoTls;
+
+use super::{AccountId, NewSession, ProfileWrite, Store, StoreError};
+
+/// The channel applied writes are announced on; the payload is `account:version`.
+pub const NOTIFY_CHANNEL: &str = "outpost_profile";
+
+/// The migrations, in order; migration `i` (0-based) brings `outpost_schema.version` to
+/// `i + 1`.
+const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_init.sql")];
+
+/// The advisory lock key migrations run under ("outpost" in ASCII).
+const MIGRATION_LOCK: i64 = 0x006f_7574_706f_7374;
+
+/// Pooled connections per instance: more than the blocking calls the server runs at once on
+/// reads and writes together would ever use at peak, well under PostgreSQL's default 100
+/// connections for a few instances.
+const POOL_SIZE: usize = 16;
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        match e.as_db_error() {
+            Some(db) => StoreError::Database(format!("{}: {}", db.code().code(), db.message())),
+            None => StoreError::Database(e.to_string()),
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        StoreError::Database(format!("connection pool: {e}"))
+    }
+}
+
+/// A PostgreSQL database reached through a pool of connections.
+pub struct PgStore {
+    pool: Pool,
+    runtime: tokio::runtime::Handle,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+/// Whether `db` names a PostgreSQL database (`postgres://` or `postgresql://`) rather than a
+/// SQLite file.
+pub fn is_postgres_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+impl PgStore {
+    /// Connects to `url` and applies pending migrations. Call from the server's runtime.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Database(format!("database URL: {e}")))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()
+            .map_err(|e| StoreError::Database(format!("connection pool: {e}")))?;
+        let store = Self {
+            pool,
+            runtime: tokio::runtime::Handle::current(),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS outpost_schema (version INTEGER NOT NULL)")
+            .await?;
+        let applied: i32 = match tx
+            .query_opt("SELECT version FROM outpost_schema", &[])
+            .await?
+        {
+            Some(row) => row.try_get(0)?,
+            None => {
+                tx.execute("INSERT INTO outpost_schema (version) VALUES (0)", &[])
+                    .await?;
+                0
+            }
+        };
+        let applied = usize::try_from(applied).unwrap_or(0);
+        if applied > MIGRATIONS.len() {
+            return Err(StoreError::Database(format!(
+                "the database is at schema version {applied}, newer than this server's {}",
+                MIGRATIONS.len()
+            )));
+        }
+        for migration in &MIGRATIONS[applied..] {
+            tx.batch_execute(migration).await?;
+        }
+        let version = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
+        tx.execute("UPDATE outpost_schema SET version = $1", &[&version])
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Waits for `work` on the server's runtime. Store calls run on blocking threads, where
+    /// this is allowed.
+    fn run<T>(&self, work: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+        self.runtime.block_on(work)
+    }
+}
+
+impl Store for PgStore {
+    fn create_account(
+        &self,
+        username: &str,
+        password_hash: &str,
+        session: NewSession,
+        now: &str,
+    ) -> Result<AccountId, StoreError> {
+        self.run(async {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            let account = queries::insert_account(&tx, username, password_hash, now).await?;
+            queries::insert_session(&tx, account, session).await?;
+            tx.commit().await?;
+            Ok(account)
+        })
+    }
+
+    fn credentials(&self, username: &str) -> Result<Option<(AccountId, String)>, StoreError> {
+        self.run(async { queries::credentials(&self.pool.get().await?, username).await })
+    }
+
+    fn create_session(&self, account: AccountId, session: NewSession) -> Result<(), StoreError> {
+        self.run(async {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            // Expired sessions of this account are of no use to anyone: drop them here.
+            queries::delete_expired_sessions(&tx, account, session.created_unix).await?;
+            queries::insert_session(&tx, account, session).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn session_account(
+        &self,
+        token_hash: &[u8; 32],
+        now_unix: i64,
+    ) -> Result<Option<AccountId>, StoreError> {
+        self.run(async {
+            queries::session_account(&self.pool.get().await?, token_hash, now_unix).await
+        })
+    }
+
+    fn delete_session(&self, token_hash: &[u8; 32]) -> Result<(), StoreError> {
+        self.run(async { queries::delete_session(&self.pool.get().await?, token_hash).await })
+    }
+
+    fn profile(&self, account: AccountId) -> Result<ServerProfile, StoreError> {
+        self.run(async { queries::profile(&self.pool.get().await?, account).await })
+    }
+
+    fn update_profile(
+        &self,
+        account: AccountId,
+        expected_version: u64,
+        fields: &ProfileFields,
+        mutation_id: Option<&str>,
+        now: &str,
+    ) -> Result<ProfileWrite, StoreError> {
+        self.run(async {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            let written = queries::update_profile(
+                &tx,
+                account,
+                Some(expected_version),
+                fields,
+                mutation_id,
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(written)
+        })
+    }
+
+    fn history(&self, account: AccountId) -> Result<Vec<ServerProfile>, StoreError> {
+        self.run(async { queries::history(&self.pool.get().await?, account).await })
+    }
+
+    fn session_profile(
+        &self,
+        token_hash: &[u8; 32],
+        now_unix: i64,
+    ) -> Result<Option<(AccountId, ServerProfile)>, StoreError> {
+        self.run(async {
+            queries::session_profile(&self.pool.get().await?, token_hash, now_unix).await
+        })
+    }
+
+    fn session_update_profile(
+        &self,
+        token_hash: &[u8; 32],
+        now_unix: i64,
+        expected_version: Option<u64>,
+        fields: &ProfileFields,
+        mutation_id: Option<&str>,
+        now: &str,
+    ) -> Result<Option<(AccountId, ProfileWrite)>, StoreError> {
+        self.run(async {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            let Some(account) = queries::session_account(&tx, token_hash, now_unix).await? else {
+                return Ok(None);
+            };
+            let written =
+                queries::update_profile(&tx, account, expected_version, fields, mutation_id, now)
+                    .await?;
+            tx.commit().await?;
+            Ok(Some((account, written)))
+        })
+    }
+
+    fn announces_writes(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,309 @@
+//! The SQL of the PostgreSQL store, one function per statement, each prepared once per pooled
+//! connection (`prepare_cached`). They run on a pooled client or inside a transaction alike.
+
+use deadpool_postgres::GenericClient;
+use outpost_core::wire::{ProfileFields, ServerProfile};
+use tokio_postgres::Row;
+use tokio_postgres::error::SqlState;
+
+use super::NOTIFY_CHANNEL;
+use crate::store::{AccountId, NewSession, ProfileWrite, StoreError};
+
+fn version_to_sql(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A profile from the columns `name, photo_url, version, updated_at, mutation_id` starting at
+/// column `at`.
+fn row_to_profile(row: &Row, at: usize) -> Result<ServerProfile, StoreError> {
+    let version: i64 = row.try_get(at + 2)?;
+    Ok(ServerProfile {
+        name: row.try_get(at)?,
+        photo_url: row.try_get(at + 1)?,
+        version: u64::try_from(version).unwrap_or(0),
+        updated_at: row.try_get(at + 3)?,
+        mutation_id: row.try_get(at + 4)?,
+    })
+}
+
+const PROFILE_COLUMNS: &str = "name, photo_url, version, updated_at, mutation_id";
+
+/// The current profile of an account.
+pub(super) async fn profile(
+    c: &impl GenericClient,
+    account: AccountId,
+) -> Result<ServerProfile, StoreError> {
+    let sql = format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE account_id = $1");
+    let statement = c.prepare_cached(&sql).await?;
+    let row = c
+        .query_opt(&statement, &[&account])
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    row_to_profile(&row, 0)
+}
+
+/// The current profile, with its row locked until the transaction ends: every writer of the
+/// profile takes this lock first, on whichever instance it runs.
+async fn profile_for_update(
+    c: &impl GenericClient,
+    account: AccountId,
+) -> Result<ServerProfile, StoreError> {
+    let sql = format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE account_id = $1 FOR UPDATE");
+    let statement = c.prepare_cached(&sql).await?;
+    let row = c
+        .query_opt(&statement, &[&account])
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    row_to_profile(&row, 0)
+}
+
+/// The account of an unexpired session.
+pub(super) async fn session_account(
+    c: &impl GenericClient,
+    token_hash: &[u8; 32],
+    now_unix: i64,
+) -> Result<Option<AccountId>, StoreError> {
+    let statement = c
+        .prepare_cached("SELECT account_id FROM sessions WHERE token_hash = $1 AND expires_at > $2")
+        .await?;
+    let row = c
+        .query_opt(&statement, &[&&token_hash[..], &now_unix])
+        .await?;
+    Ok(row.map(|r| r.try_get(0)).transpose()?)
+}
+
+/// The account of an unexpired session and its profile, in one statement.
+pub(super) async fn session_profile(
+    c: &impl GenericClient,
+    token_hash: &[u8; 32],
+    now_unix: i64,
+) -> Result<Option<(AccountId, ServerProfile)>, StoreError> {
+    let statement = c
+        .prepare_cached(
+            "SELECT s.account_id, p.name, p.photo_url, p.version, p.updated_at, p.mutation_id \
+             FROM sessions s JOIN profiles p ON p.account_id = s.account_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
+        )
+        .await?;
+    let Some(row) = c
+        .query_opt(&statement, &[&&token_hash[..], &now_unix])
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some((row.try_get(0)?, row_to_profile(&row, 1)?)))
+}
+
+/// The account id and password hash of a username.
+pub(super) async fn credentials(
+    c: &impl GenericClient,
+    username: &str,
+) -> Result<Option<(AccountId, String)>, StoreError> {
+    let statement = c
+        .prepare_cached("SELECT id, password_hash FROM accounts WHERE username = $1")
+        .await?;
+    let row = c.query_opt(&statement, &[&username]).await?;
+    match row {
+        Some(row) => Ok(Some((row.try_get(0)?, row.try_get(1)?))),
+        None => Ok(None),
+    }
+}
+
+/// Every version of a profile, oldest first.
+pub(super) async fn history(
+    c: &impl GenericClient,
+    account: AccountId,
+) -> Result<Vec<ServerProfile>, StoreError> {
+    let sql = format!(
+        "SELECT {PROFILE_COLUMNS} FROM profile_history WHERE account_id = $1 ORDER BY version"
+    );
+    let statement = c.prepare_cached(&sql).await?;
+    c.query(&statement, &[&account])
+        .await?
+        .iter()
+        .map(|row| row_to_profile(row, 0))
+        .collect()
+}
+
+/// The version a mutation id wrote, if the account has one (one lookup in the partial unique
+/// index).
+async fn applied_mutation(
+    c: &impl GenericClient,
+    account: AccountId,
+    mutation_id: &str,
+) -> Result<Option<ServerProfile>, StoreError> {
+    let sql = format!(
+        "SELECT {PROFILE_COLUMNS} FROM profile_history WHERE account_id = $1 AND mutation_id = $2"
+    );
+    let statement = c.prepare_cached(&sql).await?;
+    c.query_opt(&statement, &[&account, &mutation_id])
+        .await?
+        .map(|row| row_to_profile(&row, 0))
+        .transpose()
+}
+
+/// Inserts an account with its first profile (also in the history). Inside a transaction.
+pub(super) async fn insert_account(
+    c: &impl GenericClient,
+    username: &str,
+    password_hash: &str,
+    now: &str,
+) -> Result<AccountId, StoreError> {
+    let statement = c
+        .prepare_cached(
+            "INSERT INTO accounts (username, password_hash, created_at) VALUES ($1, $2, $3) \
+             RETURNING id",
+        )
+        .await?;
+    let account: AccountId = match c
+        .query_one(&statement, &[&username, &password_hash, &now])
+        .await
+    {
+        Ok(row) => row.try_get(0)?,
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            return Err(StoreError::UsernameTaken);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let statement = c
+        .prepare_cached(
+            "INSERT INTO profiles (account_id, name, photo_url, version, updated_at) \
+             VALUES ($1, $2, '', 1, $3)",
+        )
+        .await?;
+    c.execute(&statement, &[&account, &username, &now]).await?;
+    let statement = c
+        .prepare_cached(
+            "INSERT INTO profile_history (account_id, version, name, photo_url, updated_at) \
+             VALUES ($1, 1, $2, '', $3)",
+        )
+        .await?;
+    c.execute(&statement, &[&account, &username, &now]).await?;
+    Ok(account)
+}
+
+/// Inserts a session.
+pub(super) async fn insert_session(
+    c: &impl GenericClient,
+    account: AccountId,
+    session: NewSession,
+) -> Result<(), StoreError> {
+    let statement = c
+        .prepare_cached(
+            "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .await?;
+    c.execute(
+        &statement,
+        &[
+            &&session.token_hash[..],
+            &account,
+            &session.created_unix,
+            &session.expires_unix,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Deletes the sessions of an account that expired by `now_unix`.
+pub(super) async fn delete_expired_sessions(
+    c: &impl GenericClient,
+    account: AccountId,
+    now_unix: i64,
+) -> Result<(), StoreError> {
+    let statement = c
+        .prepare_cached("DELETE FROM sessions WHERE account_id = $1 AND expires_at <= $2")
+        .await?;
+    c.execute(&statement, &[&account, &now_unix]).await?;
+    Ok(())
+}
+
+/// Deletes a session (an unknown one is not an error).
+pub(super) async fn delete_session(
+    c: &impl GenericClient,
+    token_hash: &[u8; 32],
+) -> Result<(), StoreError> {
+    let statement = c
+        .prepare_cached("DELETE FROM sessions WHERE token_hash = $1")
+        .await?;
+    c.execute(&statement, &[&&token_hash[..]]).await?;
+    Ok(())
+}
+
+/// The replay check, the version check and the write of
+/// [`crate::store::Store::update_profile`], and the notification of an applied write. Must
+/// run inside a transaction: the profile row is locked first, so the checks see every write
+/// committed before (through any instance) and nothing can come between them and the write;
+/// the notification is delivered when the transaction commits, and never if it does not.
+pub(super) async fn update_profile(
+    c: &impl GenericClient,
+    account: AccountId,
+    expected_version: Option<u64>,
+    fields: &ProfileFields,
+    mutation_id: Option<&str>,
+    now: &str,
+) -> Result<ProfileWrite, StoreError> {
+    let current = profile_for_update(c, account).await?;
+    if let Some(id) = mutation_id
+        && let Some(applied) = applied_mutation(c, account, id).await?
+    {
+        if applied.name != fields.name || applied.photo_url != fields.photo_url {
+            return Err(StoreError::MutationIdReused);
+        }
+        return Ok(ProfileWrite::Replayed(applied));
+    }
+    if Some(current.version) != expected_version {
+        return Err(StoreError::Stale(Box::new(current)));
+    }
+    let next = ServerProfile {
+        name: fields.name.clone(),
+        photo_url: fields.photo_url.clone(),
+        version: current.version + 1,
+        updated_at: now.to_owned(),
+        mutation_id: mutation_id.map(str::to_owned),
+    };
+    let v = version_to_sql(next.version);
+    let statement = c
+        .prepare_cached(
+            "UPDATE profiles SET name = $2, photo_url = $3, version = $4, updated_at = $5, \
+             mutation_id = $6 WHERE account_id = $1",
+        )
+        .await?;
+    c.execute(
+        &statement,
+        &[
+            &account,
+            &next.name,
+            &next.photo_url,
+            &v,
+            &next.updated_at,
+            &next.mutation_id,
+        ],
+    )
+    .await?;
+    let statement = c
+        .prepare_cached(
+            "INSERT INTO profile_history \
+             (account_id, version, name, photo_url, updated_at, mutation_id) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .await?;
+    c.execute(
+        &statement,
+        &[
+            &account,
+            &v,
+            &next.name,
+            &next.photo_url,
+            &next.updated_at,
+            &next.mutation_id,
+        ],
+    )
+    .await?;
+    let statement = c.prepare_cached("SELECT pg_notify($1, $2)").await?;
+    let payload = format!("{account}:{}", next.version);
+    c.execute(&statement, &[&NOTIFY_CHANNEL, &payload]).await?;
+    Ok(ProfileWrite::Applied(next))
+}
