@@ -182,8 +182,12 @@ pub async fn launch_with_listener(
     listener: TcpListener,
     config: Config,
 ) -> Result<Server, LaunchError> {
-    let store: Arc<dyn Store> = match &config.postgres_url {
-        Some(url) => Arc::new(PgStore::open(url).await?),
+    let (store, pool): (Arc<dyn Store>, _) = match &config.postgres_url {
+        Some(url) => {
+            let store = PgStore::open(url).await?;
+            let pool = store.pool().clone();
+            (Arc::new(store), Some(pool))
+        }
         None => {
             if let Some(parent) = config.db_path.parent()
                 && !parent.as_os_str().is_empty()
@@ -191,12 +195,16 @@ pub async fn launch_with_listener(
                 std::fs::create_dir_all(parent)?;
             }
             let path = config.db_path.clone();
-            Arc::new(tokio::task::spawn_blocking(move || SqliteStore::open(&path)).await??)
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path)).await??;
+            (Arc::new(store), None)
         }
     };
     let (shutdown, shutdown_rx) = watch::channel(false);
     let listen_url = config.postgres_url.clone();
-    let state = AppState::new(config, store, shutdown_rx.clone());
+    let state = match pool {
+        Some(pool) => AppState::shared(config, store, pool, shutdown_rx.clone()),
+        None => AppState::new(config, store, shutdown_rx.clone()),
+    };
     if let Some(url) = listen_url {
         tokio::spawn(store::postgres::listen::run(
             url,

@@ -115,6 +115,50 @@ impl WindowLimiter {
     }
 }
 
+/// A limit's counters: in this process (SQLite, one instance), or in PostgreSQL for every
+/// instance at once.
+#[derive(Debug)]
+pub enum Counter {
+    /// In memory.
+    Local(WindowLimiter),
+    /// In the shared database.
+    Shared(crate::store::postgres::counters::SharedCounter),
+}
+
+impl Counter {
+    /// `Err(seconds to wait)` when any of `keys` has used up its window.
+    pub async fn check(&self, keys: &[String]) -> Result<(), u64> {
+        match self {
+            Self::Local(l) => l.check(keys),
+            Self::Shared(s) => s.check(keys).await,
+        }
+    }
+
+    /// Counts one event for each of `keys`.
+    pub async fn record(&self, keys: &[String]) {
+        match self {
+            Self::Local(l) => l.record(keys),
+            Self::Shared(s) => s.record(keys).await,
+        }
+    }
+
+    /// Counts one event for `key` unless (or refusing it when) that passes the limit.
+    pub async fn admit(&self, key: &str) -> Result<(), u64> {
+        match self {
+            Self::Local(l) => l.admit(key),
+            Self::Shared(s) => s.admit(key).await,
+        }
+    }
+
+    /// Forgets `key`.
+    pub async fn clear(&self, key: &str) {
+        match self {
+            Self::Local(l) => l.clear(key),
+            Self::Shared(s) => s.clear(key).await,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,9 +7,10 @@ use tokio::sync::{Semaphore, watch};
 use crate::config::Config;
 use crate::error::AppError;
 use crate::push::Hub;
-use crate::rate_limit::WindowLimiter;
+use crate::rate_limit::{Counter, WindowLimiter};
 use crate::read_pool::ReadPool;
 use crate::store::Store;
+use crate::store::postgres::counters::SharedCounter;
 
 /// Cheap to clone: everything lives behind one `Arc`.
 #[derive(Clone)]
@@ -21,8 +22,8 @@ struct Inner {
     config: Config,
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
-    limiter: WindowLimiter,
-    signups: WindowLimiter,
+    limiter: Counter,
+    signups: Counter,
     token_requests: WindowLimiter,
     streams: Arc<Semaphore>,
     requests: Arc<Semaphore>,
@@ -40,10 +41,58 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// Builds the state. Event streams end when `shutdown` turns `true`.
+    /// Builds the state, with every limit counted in this process. Event streams end when
+    /// `shutdown` turns `true`.
     pub fn new(config: Config, store: Arc<dyn Store>, shutdown: watch::Receiver<bool>) -> Self {
         let limiter = WindowLimiter::new(config.login_failures_allowed, config.login_window);
         let signups = WindowLimiter::new(config.max_signups_per_address, config.signup_window);
+        Self::build(
+            config,
+            store,
+            shutdown,
+            Counter::Local(limiter),
+            Counter::Local(signups),
+        )
+    }
+
+    /// Builds the state of one of several instances on the PostgreSQL database of `pool`:
+    /// failed sign-ins and accounts created per address are counted there, for all of them.
+    /// The other limits guard what each instance has alone (its connections, streams and
+    /// CPU), so each counts them itself.
+    pub fn shared(
+        config: Config,
+        store: Arc<dyn Store>,
+        pool: deadpool_postgres::Pool,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        let limiter = SharedCounter::new(
+            pool.clone(),
+            "login",
+            config.login_failures_allowed,
+            config.login_window,
+        );
+        let signups = SharedCounter::new(
+            pool,
+            "signup",
+            config.max_signups_per_address,
+            config.signup_window,
+        );
+        Self::build(
+            config,
+            store,
+            shutdown,
+            Counter::Shared(limiter),
+            Counter::Shared(signups),
+        )
+    }
+
+    fn build(
+        config: Config,
+        store: Arc<dyn Store>,
+        shutdown: watch::Receiver<bool>,
+        limiter: Counter,
+        signups: Counter,
+    ) -> Self {
         let token_requests = WindowLimiter::new(config.max_requests_per_token, config.token_window);
         let streams = Arc::new(Semaphore::new(config.max_event_streams));
         let requests = Arc::new(Semaphore::new(config.max_concurrent_requests));
@@ -117,12 +166,12 @@ impl AppState {
     }
 
     /// The failed sign-in limiter.
-    pub fn limiter(&self) -> &WindowLimiter {
+    pub fn limiter(&self) -> &Counter {
         &self.inner.limiter
     }
 
     /// Accounts created per client address.
-    pub fn signups(&self) -> &WindowLimiter {
+    pub fn signups(&self) -> &Counter {
         &self.inner.signups
     }
 

@@ -12,11 +12,17 @@ use outpost_core::wire::{ErrorBody, PROFILE_EVENT, ProfileChanged, ServerProfile
 use reqwest::StatusCode;
 use serde_json::json;
 
-/// Instance A on a new database and instance B on the same one.
-async fn two_instances() -> (TestServer, TestServer) {
-    let a = TestServer::start_postgres().await;
-    let b = TestServer::start_on(&a.postgres_url().unwrap()).await;
+/// Instance A on a new database and instance B on the same one, both configured by `adjust`.
+async fn two_instances_with(
+    adjust: impl Fn(&mut outpost_server::Config),
+) -> (TestServer, TestServer) {
+    let a = TestServer::start_postgres(&adjust).await;
+    let b = TestServer::start_on(&a.postgres_url().unwrap(), &adjust).await;
     (a, b)
+}
+
+async fn two_instances() -> (TestServer, TestServer) {
+    two_instances_with(|_| {}).await
 }
 
 fn version_of(block: &common::SseBlock) -> u64 {
@@ -125,4 +131,36 @@ async fn a_retried_write_through_the_other_instance_answers_its_first_outcome() 
         3,
         "the retry wrote nothing"
     );
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_counted_across_instances() {
+    let (a, b) = two_instances_with(|c| c.login_failures_allowed = 4).await;
+    a.sign_up("ann").await;
+    for ts in [&a, &b, &a, &b] {
+        let resp = common::sign_in(ts, "ann", "wrong-password").await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Four failures in all, two through each: both instances now refuse, even the right one.
+    for ts in [&a, &b] {
+        let resp = common::sign_in(ts, "ann", "password123").await;
+        assert!(resp.headers().contains_key("retry-after"));
+        common::expect_error(resp, outpost_core::wire::error_code::TOO_MANY_REQUESTS).await;
+    }
+}
+
+#[tokio::test]
+async fn accounts_created_per_address_are_counted_across_instances() {
+    let (a, b) = two_instances_with(|c| c.max_signups_per_address = 2).await;
+    a.sign_up("ann").await;
+    b.sign_up("bob").await;
+    for ts in [&a, &b] {
+        let resp = ts
+            .request(reqwest::Method::POST, "/api/accounts")
+            .json(&common::creds("cat", "password123"))
+            .send()
+            .await
+            .unwrap();
+        common::expect_error(resp, outpost_core::wire::error_code::TOO_MANY_REQUESTS).await;
+    }
 }

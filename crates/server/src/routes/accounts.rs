@@ -38,6 +38,7 @@ pub async fn create_account(
         state
             .signups()
             .admit(&addr.to_string())
+            .await
             .map_err(|retry_after_secs| AppError::TooManySignups { retry_after_secs })?;
     }
     let cost = state.config().argon2;

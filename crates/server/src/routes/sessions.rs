@@ -41,6 +41,7 @@ pub async fn sign_in(
     state
         .limiter()
         .check(&keys)
+        .await
         .map_err(|retry_after_secs| AppError::TooManyRequests { retry_after_secs })?;
 
     let username = creds.username.clone();
@@ -60,11 +61,11 @@ pub async fn sign_in(
     .await?;
 
     let Some(account) = account else {
-        state.limiter().record(&keys);
+        state.limiter().record(&keys).await;
         tracing::info!(username = %creds.username, "failed sign-in");
         return Err(AppError::Unauthorized("Wrong username or password."));
     };
-    state.limiter().clear(&user_key);
+    state.limiter().clear(&user_key).await;
     let (token, session) = auth::new_session(state.config().token_ttl)?;
     state
         .store_call(move |s| s.create_session(account, session))

@@ -99,16 +99,17 @@ impl TestServer {
     }
 
     /// A server on a database of its own in the test cluster, whatever the suite's store.
-    pub async fn start_postgres() -> Self {
+    pub async fn start_postgres(adjust: impl FnOnce(&mut Config)) -> Self {
         let url = new_postgres_database().await;
-        Self::start_on(&url).await
+        Self::start_on(&url, adjust).await
     }
 
     /// Another instance on the PostgreSQL database `url` (as `make run-cluster` runs two).
-    pub async fn start_on(url: &str) -> Self {
+    pub async fn start_on(url: &str, adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = test_config(&dir);
         config.postgres_url = Some(url.to_owned());
+        adjust(&mut config);
         Self::launch(config, dir).await
     }
 

@@ -10,6 +10,7 @@
 //! blocking threads ([`crate::state::AppState::store_call`]), where this store waits for its
 //! async client (tokio-postgres over a deadpool pool) on the server's runtime.
 
+pub mod counters;
 pub mod listen;
 mod queries;
 
@@ -26,7 +27,10 @@ pub const NOTIFY_CHANNEL: &str = "outpost_profile";
 
 /// The migrations, in order; migration `i` (0-based) brings `outpost_schema.version` to
 /// `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/0001_init.sql"),
+    include_str!("../../../migrations/postgres/0002_rate_counts.sql"),
+];
 
 /// The advisory lock key migrations run under ("outpost" in ASCII).
 const MIGRATION_LOCK: i64 = 0x006f_7574_706f_7374;
@@ -92,6 +96,11 @@ impl PgStore {
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// The connection pool, which the shared counters use too.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
