@@ -123,12 +123,14 @@ pub mod error_code {
     pub const TOO_MANY_REQUESTS: &str = "too_many_requests";
     /// 503: the server is shedding load; see `Retry-After`.
     pub const OVERLOADED: &str = "overloaded";
+    /// 503: the server cannot reach its database (`GET /readyz`).
+    pub const NOT_READY: &str = "not_ready";
     /// 500: a fault on the server (never expected; logged there).
     pub const INTERNAL: &str = "internal";
 
     /// Every code with the HTTP status it is answered with: the one table the server answers
     /// by and its tests check against.
-    pub const STATUSES: [(&str, u16); 15] = [
+    pub const STATUSES: [(&str, u16); 16] = [
         (BAD_REQUEST, 400),
         (UNAUTHORIZED, 401),
         (NOT_FOUND, 404),
@@ -143,6 +145,7 @@ pub mod error_code {
         (PRECONDITION_REQUIRED, 428),
         (TOO_MANY_REQUESTS, 429),
         (OVERLOADED, 503),
+        (NOT_READY, 503),
         (INTERNAL, 500),
     ];
 

@@ -91,6 +91,9 @@ pub enum AppError {
         /// The limit.
         max: usize,
     },
+    /// 503: the database does not answer (readiness).
+    #[error("The server cannot reach its database.")]
+    NotReady,
     /// 503: the server is shedding load.
     #[error("The server is busy. Try again in a moment.")]
     Overloaded,
@@ -135,6 +138,7 @@ impl AppError {
             | Self::TooManyConnections { .. }
             | Self::TooManyStreams { .. } => error_code::TOO_MANY_REQUESTS,
             Self::Overloaded => error_code::OVERLOADED,
+            Self::NotReady => error_code::NOT_READY,
             Self::Internal(_) => error_code::INTERNAL,
         }
     }
@@ -306,6 +310,7 @@ mod tests {
             ),
             (AppError::RequestTimeout, 408),
             (AppError::Overloaded, 503),
+            (AppError::NotReady, 503),
             (AppError::Internal("x".into()), 500),
         ];
         for (error, status) in errors {

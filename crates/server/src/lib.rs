@@ -8,6 +8,7 @@ pub mod auth;
 pub mod client_addr;
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod openapi;
 pub mod push;
 pub mod rate_limit;
@@ -113,11 +114,17 @@ pub fn app(state: AppState) -> Router {
         .merge(limited)
         .route("/api/events", get(routes::events::events))
         .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .fallback(static_files::serve)
         .layer(DefaultBodyLimit::max(
             outpost_core::validate::MAX_BODY_BYTES,
         ))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(middleware::from_fn(error::log_internal_errors))
         .layer(middleware::from_fn(security_headers::api_headers))
         .layer(tower::util::option_layer(cors))

@@ -9,10 +9,22 @@ use clap::Parser;
 use outpost_server::{Argon2Cost, Config, launch_with_listener};
 use tracing_subscriber::EnvFilter;
 
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LogFormat {
+    /// For people: one line per event, coloured on a terminal.
+    Text,
+    /// One JSON object per line, for a log collector.
+    Json,
+}
+
 /// Outpost's sync server: the API under /api and the built app from --dist.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
+    /// How log lines are written (to standard error).
+    #[arg(long, env = "OUTPOST_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     /// Address to listen on.
     #[arg(long, env = "OUTPOST_ADDR", default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
@@ -99,15 +111,19 @@ async fn shutdown_signal() {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
+    let args = Args::parse();
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info")),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    let args = Args::parse();
+        .with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let postgres_url = args
         .db
         .to_str()

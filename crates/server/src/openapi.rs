@@ -157,6 +157,8 @@ impl Modify for BearerScheme {
         routes::profile::put_profile,
         routes::events::events,
         routes::health::healthz,
+        routes::health::readyz,
+        crate::metrics::metrics,
     ),
     components(schemas(
         CredentialsDoc, TokenResponseDoc, ProfileFieldsDoc, ServerProfileDoc, ErrorBodyDoc,
@@ -241,6 +243,8 @@ mod tests {
             "/api/profile",
             "/api/events",
             "/healthz",
+            "/readyz",
+            "/metrics",
         ] {
             assert!(doc["paths"][path].is_object(), "{path} documented");
         }

@@ -6,6 +6,7 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::config::Config;
 use crate::error::AppError;
+use crate::metrics::Metrics;
 use crate::push::Hub;
 use crate::rate_limit::{Counter, WindowLimiter};
 use crate::read_pool::ReadPool;
@@ -30,6 +31,7 @@ struct Inner {
     reads: Option<ReadPool>,
     shutdown: watch::Receiver<bool>,
     dummy_hash: OnceLock<String>,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for AppState {
@@ -110,6 +112,7 @@ impl AppState {
                 reads: ReadPool::start(crate::store::READ_CONCURRENCY).ok(),
                 shutdown,
                 dummy_hash: OnceLock::new(),
+                metrics: Metrics::default(),
             }),
         }
     }
@@ -134,9 +137,22 @@ impl AppState {
         E: Into<AppError> + Send + 'static,
     {
         let store = Arc::clone(&self.inner.store);
-        tokio::task::spawn_blocking(move || f(store.as_ref()))
-            .await?
-            .map_err(Into::into)
+        let result = tokio::task::spawn_blocking(move || f(store.as_ref())).await?;
+        self.counted(result.map_err(Into::into))
+    }
+
+    /// Counts a store call's internal failure (the database's, not a refusal such as a
+    /// stale version).
+    fn counted<T>(&self, result: Result<T, AppError>) -> Result<T, AppError> {
+        if let Err(AppError::Internal(_)) = &result {
+            self.inner.metrics.store_error();
+        }
+        result
+    }
+
+    /// The server's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// Like [`AppState::store_call`] for a short read-only operation: runs it on one of the
@@ -153,11 +169,11 @@ impl AppState {
             return self.store_call(f).await;
         };
         let store = Arc::clone(&self.inner.store);
-        reads
+        let result = reads
             .run(move || f(store.as_ref()))
             .await
-            .ok_or_else(|| AppError::Internal("a store read failed to run".to_owned()))?
-            .map_err(Into::into)
+            .ok_or_else(|| AppError::Internal("a store read failed to run".to_owned()))?;
+        self.counted(result.map_err(Into::into))
     }
 
     /// Where accepted writes are announced to this process's event streams.

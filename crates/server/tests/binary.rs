@@ -34,14 +34,17 @@ impl Drop for Running {
 
 /// Starts the binary with env configuration and polls /healthz until it answers.
 async fn spawn(dir: &Path, log_name: &str) -> Running {
+    let db = dir.join("nested").join("dir").join("outpost.db");
+    spawn_with(dir, log_name, &[("OUTPOST_DB", db.to_str().unwrap())]).await
+}
+
+/// [`spawn`] with more environment (`OUTPOST_DB` among it).
+async fn spawn_with(dir: &Path, log_name: &str, env: &[(&str, &str)]) -> Running {
     let port = free_port();
     let log = std::fs::File::create(dir.join(log_name)).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_outpost-server"))
         .env("OUTPOST_ADDR", format!("127.0.0.1:{port}"))
-        .env(
-            "OUTPOST_DB",
-            dir.join("nested").join("dir").join("outpost.db"),
-        )
+        .envs(env.iter().copied())
         .env("OUTPOST_ARGON2_M_KIB", "64")
         .env("OUTPOST_ARGON2_T", "1")
         .env("RUST_LOG", "debug")
@@ -176,4 +179,96 @@ async fn sigterm_exits_cleanly_and_logs_no_secrets() {
             .join("outpost.db")
             .exists()
     );
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("outpost.db");
+    let mut server = spawn_with(
+        dir.path(),
+        "server.log",
+        &[
+            ("OUTPOST_DB", db.to_str().unwrap()),
+            ("OUTPOST_LOG_FORMAT", "json"),
+        ],
+    )
+    .await;
+    let resp = common::client()
+        .get(format!("{}/api/profile", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(server.child.wait().unwrap().success());
+
+    let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["level"].is_string() && l["fields"].is_object())
+    );
+    let listening = format!("listening on {}", server.base);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == listening.as_str()),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn an_instance_killed_on_postgres_loses_no_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::new_postgres_database().await;
+    let env = [("OUTPOST_DB", url.as_str())];
+    let a = spawn_with(dir.path(), "a.log", &env).await;
+    let b = spawn_with(dir.path(), "b.log", &env).await;
+    let client = common::client();
+    let resp = client
+        .post(format!("{}/api/accounts", a.base))
+        .json(&json!({"username": "ann", "password": "password123"}))
+        .send()
+        .await
+        .unwrap();
+    let token = resp.json::<TokenResponse>().await.unwrap().token;
+    let mut versions = Vec::new();
+    for (i, if_match) in ["\"1\"", "\"2\"", "\"3\""].iter().enumerate() {
+        let resp = client
+            .put(format!("{}/api/profile", a.base))
+            .bearer_auth(&token)
+            .header("if-match", *if_match)
+            .json(&json!({"name": format!("Ann {i}"), "photo_url": ""}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        versions.push(resp.json::<ServerProfile>().await.unwrap().version);
+    }
+    drop(a); // SIGKILL right after the last 200.
+
+    let resp = client
+        .get(format!("{}/api/profile", b.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "the other instance serves the session"
+    );
+    let p: ServerProfile = resp.json().await.unwrap();
+    assert_eq!((p.name.as_str(), p.version), ("Ann 2", 4));
+    assert_eq!(versions, vec![2, 3, 4]);
 }

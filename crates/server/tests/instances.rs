@@ -164,3 +164,44 @@ async fn accounts_created_per_address_are_counted_across_instances() {
         common::expect_error(resp, outpost_core::wire::error_code::TOO_MANY_REQUESTS).await;
     }
 }
+
+#[tokio::test]
+async fn an_instance_whose_database_is_gone_is_not_ready_and_counts_store_errors() {
+    let ts = TestServer::start_postgres(|_| {}).await;
+    let token = ts.sign_up("ann").await;
+    let url = ts.postgres_url().unwrap();
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    let admin = std::env::var("OUTPOST_TEST_POSTGRES").unwrap();
+    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .await
+        .unwrap();
+
+    let resp = ts
+        .request(reqwest::Method::GET, "/readyz")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    common::expect_error(resp, outpost_core::wire::error_code::NOT_READY).await;
+    let resp = ts.get_profile(&token).await;
+    assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let text = ts
+        .request(reqwest::Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let errors = text
+        .lines()
+        .find_map(|l| l.strip_prefix("outpost_store_errors_total "))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap();
+    assert!(errors >= 2.0, "{text}");
+}

@@ -170,10 +170,11 @@ pub async fn put_profile(
         .ok_or(AppError::Unauthorized(INVALID_SESSION))?;
     bearer.count(&state);
     // A replay changed nothing, so there is nothing to announce.
-    if let ProfileWrite::Applied(profile) = &written
-        && !state.store().announces_writes()
-    {
-        state.hub().publish(account, profile.version);
+    if let ProfileWrite::Applied(profile) = &written {
+        state.metrics().profile_written();
+        if !state.store().announces_writes() {
+            state.hub().publish(account, profile.version);
+        }
     }
     Ok(with_etag(written.into_profile()))
 }

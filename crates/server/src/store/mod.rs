@@ -42,6 +42,9 @@ pub enum StoreError {
 
 /// What the server needs from its database. Every write is one transaction.
 pub trait Store: Send + Sync + 'static {
+    /// Whether the database answers (readiness): one trivial query.
+    fn ping(&self) -> Result<(), StoreError>;
+
     /// Creates an account with its first profile (name = username, version 1, also in the
     /// history) and a first session, atomically.
     fn create_account(

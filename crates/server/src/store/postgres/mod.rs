@@ -146,6 +146,13 @@ impl PgStore {
 }
 
 impl Store for PgStore {
+    fn ping(&self) -> Result<(), StoreError> {
+        self.run(async {
+            self.pool.get().await?.query_one("SELECT 1", &[]).await?;
+            Ok(())
+        })
+    }
+
     fn create_account(
         &self,
         username: &str,

@@ -102,6 +102,10 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 impl Store for SqliteStore {
+    fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+    }
+
     fn create_account(
         &self,
         username: &str,

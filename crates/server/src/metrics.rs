@@ -1,0 +1,167 @@
+//! `GET /metrics` in the Prometheus text format: requests by route, method and status, their
+//! latency, open event streams, store errors and profile writes committed. Counted in this
+//! process; with several instances Prometheus scrapes each one.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::state::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 1 ms to about 16 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+/// The server's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    open_streams: Gauge,
+    store_errors: Counter,
+    profile_writes: Counter,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("outpost");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "Requests answered, by route, method and status",
+            requests.clone(),
+        );
+        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time from a request's head to its answer's head (an event stream's opening)",
+            latency.clone(),
+        );
+        let open_streams = Gauge::default();
+        registry.register(
+            "event_streams_open",
+            "Event streams open now",
+            open_streams.clone(),
+        );
+        let store_errors = Counter::default();
+        registry.register(
+            "store_errors",
+            "Store calls that failed with a database error",
+            store_errors.clone(),
+        );
+        let profile_writes = Counter::default();
+        registry.register(
+            "profile_writes",
+            "Profile writes committed (replays of an applied write not counted)",
+            profile_writes.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            open_streams,
+            store_errors,
+            profile_writes,
+        }
+    }
+}
+
+impl Metrics {
+    /// One store call failed with a database error.
+    pub fn store_error(&self) {
+        self.store_errors.inc();
+    }
+
+    /// One profile write was committed.
+    pub fn profile_written(&self) {
+        self.profile_writes.inc();
+    }
+
+    /// The text exposition, with `open_streams` as the gauge's value now.
+    pub fn render(&self, open_streams: i64) -> Result<String, std::fmt::Error> {
+        self.open_streams.set(open_streams);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+/// Counts and times every request. The route is the matched pattern (or `static` for the
+/// app's files), so the label set stays small whatever paths clients send.
+pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "static".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    let metrics = state.metrics();
+    metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            route: route.clone(),
+            method,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    metrics
+        .latency
+        .get_or_create(&RouteLabels { route })
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "The metrics in the Prometheus (OpenMetrics) text format",
+        content_type = "application/openmetrics-text", body = String)))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let open = state.config().max_event_streams - state.stream_permits().available_permits();
+    match state
+        .metrics()
+        .render(i64::try_from(open).unwrap_or(i64::MAX))
+    {
+        Ok(text) => {
+            let mut response = text.into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
+            );
+            response
+        }
+        Err(error) => crate::AppError::Internal(format!("metrics: {error}")).into_response(),
+    }
+}
