@@ -7,7 +7,7 @@ export CHROMEDRIVER := /usr/bin/chromedriver
 
 WASM := --target wasm32-unknown-unknown
 
-.PHONY: setup app server run test lint test-native test-wasm test-e2e test-model chaos bench
+.PHONY: setup app server run run-cluster test lint test-native test-wasm test-e2e test-model chaos bench
 
 setup:
 	@tools/setup.sh
@@ -59,6 +59,12 @@ chaos: app
 ## The sync core's randomized model test at full length (100,000 schedules).
 test-model:
 	OUTPOST_SCHEDULES=100000 cargo test --release -p outpost-core --test model -- --nocapture
+
+## Two instances on a throwaway PostgreSQL behind nginx, on http://127.0.0.1:8080
+## (OUTPOST_CLUSTER_ADDR overrides); Ctrl-C stops all of it and the database goes with it.
+run-cluster: setup app
+	cargo build --release -p outpost-server
+	tools/with-postgres.sh tools/run-cluster.sh
 
 ## Benchmarks (not part of `make test`): release builds, then P1-P9 of docs/BENCHMARKS.md.
 ## Prints `name value unit` lines and a table; writes target/bench/results.json.

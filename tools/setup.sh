@@ -47,13 +47,16 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
-# PostgreSQL's server programs for the tests' throwaway clusters (tools/with-postgres.sh);
-# the package's own cluster and service are not used.
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  say "installing Debian postgresql"
+# PostgreSQL's server programs for the tests' throwaway clusters (tools/with-postgres.sh) and
+# nginx for `make run-cluster`; the packages' own clusters and services are not used.
+missing=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq postgresql >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 # npm projects: wasm-opt (binaryen) for the build, Playwright and axe for the tests. `npm ci`

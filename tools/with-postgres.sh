@@ -31,6 +31,7 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
+trap 'exit 143' INT TERM
 
 export OUTPOST_TEST_POSTGRES="postgres://outpost@127.0.0.1:$port/postgres"
 "$@"

@@ -89,6 +89,60 @@ export async function startServer({
   };
 }
 
+/**
+ * `make run-cluster` on a free port: a throwaway PostgreSQL, two instances of the server and
+ * nginx in front. Resolves once nginx serves, with the balancer's URL and each instance's.
+ */
+export async function startCluster() {
+  const port = await freePort();
+  const child = spawn(join(ROOT, "tools/with-postgres.sh"), [join(ROOT, "tools/run-cluster.sh")], {
+    cwd: ROOT,
+    detached: true,
+    env: {
+      ...process.env,
+      ...LOOPBACK_CROWD,
+      OUTPOST_CLUSTER_ADDR: `127.0.0.1:${port}`,
+      OUTPOST_SERVER_BIN: SERVER_BIN,
+      OUTPOST_DIST: process.env.OUTPOST_E2E_DIST ?? join(ROOT, "dist"),
+      RUST_LOG: "warn",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let errors = "";
+  child.stderr.on("data", (chunk) => { errors += chunk; });
+  const instances = [];
+  const url = await new Promise((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`cluster did not start:\n${out}${errors}`)), 60_000);
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      for (const line of out.split("\n")) {
+        const instance = line.match(/^instance (http:\/\/\S+)/);
+        if (instance && !instances.includes(instance[1])) instances.push(instance[1]);
+        const ready = line.match(/^cluster ready on (http:\/\/\S+)/);
+        if (ready) {
+          clearTimeout(timer);
+          resolveUrl(ready[1]);
+        }
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`cluster exited with ${code}:\n${out}${errors}`)));
+  });
+  return {
+    url,
+    instances,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        process.kill(-child.pid, "SIGTERM");
+        const timer = setTimeout(() => process.kill(-child.pid, "SIGKILL"), 15_000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
 /** Launches headless Chromium (a fresh profile per call). */
 export function launchBrowser() {
   return chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: CHROMIUM_ARGS });

@@ -1,0 +1,65 @@
+// Through `make run-cluster`'s load balancer: two devices whose event streams are held by
+// different instances see each other's saves by push (PostgreSQL's NOTIFY carries them).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { launchBrowser, startCluster, waitFor } from "./lib/harness.mjs";
+import { newUsername, signUp, signIn, saveName, waitForStatus } from "./lib/app.mjs";
+
+let cluster;
+let browser;
+before(async () => {
+  cluster = await startCluster();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await cluster?.stop();
+});
+
+/** How many event streams each instance holds now, from its /metrics. */
+async function streamsPerInstance() {
+  return Promise.all(cluster.instances.map(async (instance) => {
+    const text = await (await fetch(`${instance}/metrics`)).text();
+    const line = text.split("\n").find((l) => l.startsWith("outpost_event_streams_open "));
+    return Number(line.split(" ")[1]);
+  }));
+}
+
+test("two devices on different instances see each other's saves by push", async () => {
+  assert.equal(cluster.instances.length, 2);
+  const a = await browser.newContext();
+  const b = await browser.newContext();
+  const pageA = await a.newPage();
+  const pageB = await b.newPage();
+  const username = newUsername("cluster");
+  await pageA.goto(cluster.url);
+  await signUp(pageA, username);
+  await pageB.goto(cluster.url);
+  await signIn(pageB, username);
+  await waitForStatus(pageA, "synced");
+  await waitForStatus(pageB, "synced");
+  // The balancer takes turns; until each instance holds one of the two streams, device B
+  // opens its stream again.
+  for (let attempt = 0; ; attempt += 1) {
+    let counts = [];
+    await waitFor(async () => {
+      counts = await streamsPerInstance();
+      return counts[0] + counts[1] === 2;
+    }, "both event streams open");
+    if (counts[0] === 1 && counts[1] === 1) break;
+    assert.ok(attempt < 10, `streams stay on one instance: ${counts}`);
+    await pageB.reload();
+    await waitForStatus(pageB, "synced");
+  }
+
+  await saveName(pageA, "Saved through one instance");
+  const nameB = pageB.getByRole("textbox", { name: "Name", exact: true });
+  await waitFor(async () => (await nameB.inputValue()) === "Saved through one instance",
+    "device B to show device A's save", 2_000);
+  await saveName(pageB, "And back through the other");
+  const nameA = pageA.getByRole("textbox", { name: "Name", exact: true });
+  await waitFor(async () => (await nameA.inputValue()) === "And back through the other",
+    "device A to show device B's save", 2_000);
+  await a.close();
+  await b.close();
+});
