@@ -70,4 +70,4 @@ run-cluster: setup app
 ## Prints `name value unit` lines and a table; writes target/bench/results.json.
 bench: setup app
 	cargo build --release -p outpost-server -p outpost-bench
-	tools/bench/run.sh
+	OUTPOST_PG_FSYNC=on tools/with-postgres.sh tools/bench/run.sh

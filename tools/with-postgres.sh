@@ -5,8 +5,8 @@
 # Debian's package creates (initdb refuses root). The command sees OUTPOST_TEST_POSTGRES, a
 # superuser URL; each test creates a database of its own there.
 #
-# fsync is off: the cluster lives for one test run, and the tests that kill a process kill
-# an Outpost instance, never PostgreSQL.
+# fsync is off unless OUTPOST_PG_FSYNC=on (as `make bench` sets it): the cluster lives for
+# one test run, and the tests that kill a process kill an Outpost instance, never PostgreSQL.
 set -euo pipefail
 
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
@@ -24,7 +24,7 @@ if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
 
 as_owner "$bin/initdb" -D "$dir/data" -U outpost --auth=trust -E UTF8 --no-sync >"$dir/initdb.log"
 as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400" \
+  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=${OUTPOST_PG_FSYNC:-off} -c max_connections=400" \
   start >/dev/null
 cleanup() {
   as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true

@@ -34,6 +34,11 @@ const put1k = rounds("profile-put-1k");
 const getBig = rounds("profile-get-big");
 const putBig = rounds("profile-put-big");
 const sqlite = rounds("sqlite-baseline");
+const pgGet = rounds("pg-profile-get");
+const pgPut = rounds("pg-profile-put");
+const pgBaseGet = rounds("pg-baseline-get");
+const pgBasePut = rounds("pg-baseline-put");
+const pushAcross = raw("push-across");
 const streams = raw("streams");
 const seedBig = raw("seed-big");
 const b = raw("browser") ?? {};
@@ -90,6 +95,13 @@ figure("P9", "get_big_vs_1k", ratio(getBig?.rps, get1k?.rps), "x", atLeast(0.9, 
   detail({ accounts: big, get_big_rps: getBig?.rps, get_big_p95_ms: getBig?.p95_ms, get_1k_rps: get1k?.rps }));
 figure("P9", "put_big_vs_1k", ratio(putBig?.rps, put1k?.rps), "x", atLeast(0.9, ">= 0.9x"),
   detail({ accounts: big, put_big_rps: putBig?.rps, put_big_p95_ms: putBig?.p95_ms, put_1k_rps: put1k?.rps }));
+// P6, P7 on PostgreSQL; P10
+figure("P6", "pg_get_profile_ratio", ratio(pgGet?.rps, pgBaseGet?.rps), "x", atLeast(0.5, ">= 0.5x"),
+  detail({ server_rps: pgGet?.rps, server_rps_rounds: pgGet?.rps_rounds, server_p95_ms: pgGet?.p95_ms, statements_rps: pgBaseGet?.rps, statements_rps_rounds: pgBaseGet?.rps_rounds, errors: pgGet?.errors }));
+figure("P7", "pg_put_profile_ratio", ratio(pgPut?.rps, pgBasePut?.rps), "x", atLeast(0.8, ">= 0.8x"),
+  detail({ server_rps: pgPut?.rps, server_rps_rounds: pgPut?.rps_rounds, server_p95_ms: pgPut?.p95_ms, statements_rps: pgBasePut?.rps, statements_rps_rounds: pgBasePut?.rps_rounds, errors: pgPut?.errors }));
+figure("P10", "push_across_instances_p95", pushAcross?.p95_ms ?? null, "ms", atMost(50, "< 50 ms"),
+  detail({ p50_ms: pushAcross?.p50_ms, max_ms: pushAcross?.max_ms, samples: pushAcross?.samples }));
 
 const loadStart = existsSync(join(rawDir, "loadavg-start.txt")) ? readFileSync(join(rawDir, "loadavg-start.txt"), "utf8").trim() : null;
 const machine = { date: new Date().toISOString(), loadavg_at_start: loadStart, loadavg_1_5_15: loadavg().map((x) => round(x, 2)), cores: cpus().length, cpu: cpus()[0]?.model, memory_gib: round(totalmem() / 2 ** 30, 1), chromium: b.chromium };

@@ -15,6 +15,7 @@ RAW=$OUT/raw
 WORK=$OUT/work
 SERVER=$ROOT/target/release/outpost-server
 BENCH=$ROOT/target/release/outpost-bench
+EXTRA_SERVER_ARGS=()
 RUN_SECONDS=${BENCH_SECONDS:-5}
 STREAMS=${BENCH_STREAMS:-10000}
 BIG=${BENCH_BIG_ACCOUNTS:-1000000}
@@ -61,7 +62,7 @@ start_server() {
   # The load comes from 127.0.0.1 only: the per-address limits would cut it short.
   env -u RUST_LOG "$SERVER" --addr 127.0.0.1:0 --db "$db" --dist "$ROOT/dist" \
     --max-signups-per-address 1000000 --max-connections-per-address 1000000 \
-    --max-requests-per-token 1000000000 2>"$log" &
+    --max-requests-per-token 1000000000 --max-streams-per-account 1000000 "${EXTRA_SERVER_ARGS[@]}" 2>"$log" &
   SERVER_PID=$!
   SERVER_PIDS+=("$SERVER_PID")
   SERVER_URL=
@@ -119,6 +120,38 @@ say "opening $STREAMS event streams"
 "$BENCH" streams --url "$SERVER_URL" --token "$(head -n1 "$WORK/tokens-1k.txt")" \
   --count "$STREAMS" --pid "$SERVER_PID" >"$RAW/streams.json"
 stop_servers
+
+# P6, P7 and P10 on PostgreSQL (the cluster of tools/with-postgres.sh, fsync on): two
+# instances on one database, the HTTP load against instance A and the same statements from
+# plain clients as the yardstick, rounds interleaved; then saves through A timed to their
+# event on a stream held by B.
+if [ -n "${OUTPOST_TEST_POSTGRES:-}" ]; then
+  psql "$OUTPOST_TEST_POSTGRES" -qc "CREATE DATABASE bench" >/dev/null
+  PG_URL="${OUTPOST_TEST_POSTGRES%/*}/bench"
+  start_server "$PG_URL"
+  URL_A=$SERVER_URL
+  say "seeding PostgreSQL with 1,000 accounts"
+  "$BENCH" seed-postgres --url "$PG_URL" --accounts 1000 --tokens 1000 \
+    --tokens-out "$WORK/tokens-pg.txt" >"$RAW/seed-pg.json"
+  start_server "$PG_URL"
+  URL_B=$SERVER_URL
+  for round in $(seq 1 "$ROUNDS"); do
+    load "$URL_A" "pg-profile-get-r$round" get /api/profile "$WORK/tokens-pg.txt"
+    say "postgres baseline get (round $round)"
+    "$BENCH" postgres-baseline --url "$PG_URL" --tokens-file "$WORK/tokens-pg.txt" --method get \
+      --seconds "$RUN_SECONDS" --warmup 1 >"$RAW/pg-baseline-get-r$round.json"
+    load "$URL_A" "pg-profile-put-r$round" put /api/profile "$WORK/tokens-pg.txt"
+    say "postgres baseline put (round $round)"
+    "$BENCH" postgres-baseline --url "$PG_URL" --tokens-file "$WORK/tokens-pg.txt" --method put \
+      --seconds "$RUN_SECONDS" --warmup 1 >"$RAW/pg-baseline-put-r$round.json"
+  done
+  say "push across instances"
+  "$BENCH" push-latency --from "$URL_A" --to "$URL_B" --token "$(tail -n1 "$WORK/tokens-pg.txt")" \
+    --samples 200 >"$RAW/push-across.json"
+  stop_servers
+else
+  say "no PostgreSQL (run through tools/with-postgres.sh): P6/P7 on PostgreSQL and P10 skipped"
+fi
 
 # P1-P5: headless Chromium against the release server (harness.mjs starts it).
 say "browser figures"

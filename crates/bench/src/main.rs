@@ -4,6 +4,7 @@
 //! script collects them and `tools/bench/report.mjs` turns them into the figures table.
 
 mod load;
+mod postgres;
 mod seed;
 mod sqlite_baseline;
 mod stats;
@@ -92,6 +93,59 @@ enum Command {
         #[arg(long, default_value_t = 1.0)]
         warmup: f64,
     },
+    /// Fills a PostgreSQL database the server has migrated with N accounts and sessions;
+    /// writes their bearer tokens, one a line.
+    SeedPostgres {
+        /// The database, e.g. postgres://outpost@127.0.0.1:5432/bench.
+        #[arg(long)]
+        url: String,
+        /// Accounts to create.
+        #[arg(long)]
+        accounts: u64,
+        /// Sessions to create, spread evenly over the accounts.
+        #[arg(long, default_value_t = 1000)]
+        tokens: u64,
+        /// Where to write the tokens.
+        #[arg(long)]
+        tokens_out: PathBuf,
+    },
+    /// The server's statements for a profile read or write, from plain clients in a loop on
+    /// the same database: the yardstick of P6 and P7 on PostgreSQL.
+    PostgresBaseline {
+        /// The database.
+        #[arg(long)]
+        url: String,
+        /// Tokens of seeded sessions (client i uses token i modulo their number).
+        #[arg(long)]
+        tokens_file: PathBuf,
+        /// Concurrent clients (the server's pool holds 16 connections).
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        /// The read's statement, or the write's transaction.
+        #[arg(long, value_enum)]
+        method: Method,
+        /// Seconds measured.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Seconds of warm-up before measuring.
+        #[arg(long, default_value_t = 1.0)]
+        warmup: f64,
+    },
+    /// Saves through one instance and times each save's event on a stream held by another.
+    PushLatency {
+        /// The instance that takes the saves.
+        #[arg(long)]
+        from: String,
+        /// The instance that holds the event stream.
+        #[arg(long)]
+        to: String,
+        /// Bearer token of the account.
+        #[arg(long)]
+        token: String,
+        /// Saves timed.
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+    },
     /// Opens many event streams of one account, reads the server's RSS, then saves once and
     /// times the push reaching every stream.
     Streams {
@@ -149,6 +203,37 @@ fn main() -> ExitCode {
                 label,
             }))
         }),
+        Command::SeedPostgres {
+            url,
+            accounts,
+            tokens,
+            tokens_out,
+        } => runtime()
+            .and_then(|rt| rt.block_on(postgres::seed(&url, accounts, tokens, &tokens_out))),
+        Command::PostgresBaseline {
+            url,
+            tokens_file,
+            connections,
+            method,
+            seconds,
+            warmup,
+        } => runtime().and_then(|rt| {
+            rt.block_on(postgres::baseline(
+                &url,
+                &tokens_file,
+                connections,
+                method,
+                seconds,
+                warmup,
+            ))
+        }),
+        Command::PushLatency {
+            from,
+            to,
+            token,
+            samples,
+        } => runtime()
+            .and_then(|rt| rt.block_on(postgres::push_latency(&from, &to, &token, samples))),
         Command::Streams {
             url,
             token,
