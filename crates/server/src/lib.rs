@@ -189,11 +189,10 @@ pub async fn launch_with_listener(
     listener: TcpListener,
     config: Config,
 ) -> Result<Server, LaunchError> {
-    let (store, pool): (Arc<dyn Store>, _) = match &config.postgres_url {
+    let (store, postgres): (Arc<dyn Store>, _) = match &config.postgres_url {
         Some(url) => {
-            let store = PgStore::open(url).await?;
-            let pool = store.pool().clone();
-            (Arc::new(store), Some(pool))
+            let store = Arc::new(PgStore::open(url).await?);
+            (Arc::clone(&store) as Arc<dyn Store>, Some(store))
         }
         None => {
             if let Some(parent) = config.db_path.parent()
@@ -208,8 +207,8 @@ pub async fn launch_with_listener(
     };
     let (shutdown, shutdown_rx) = watch::channel(false);
     let listen_url = config.postgres_url.clone();
-    let state = match pool {
-        Some(pool) => AppState::shared(config, store, pool, shutdown_rx.clone()),
+    let state = match postgres {
+        Some(pg) => AppState::shared(config, pg, shutdown_rx.clone()),
         None => AppState::new(config, store, shutdown_rx.clone()),
     };
     if let Some(url) = listen_url {

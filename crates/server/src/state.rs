@@ -10,8 +10,9 @@ use crate::metrics::Metrics;
 use crate::push::Hub;
 use crate::rate_limit::{Counter, WindowLimiter};
 use crate::read_pool::ReadPool;
-use crate::store::Store;
 use crate::store::postgres::counters::SharedCounter;
+use crate::store::{AccountId, PgStore, ProfileWrite, Store};
+use outpost_core::wire::{ProfileFields, ServerProfile};
 
 /// Cheap to clone: everything lives behind one `Arc`.
 #[derive(Clone)]
@@ -32,6 +33,8 @@ struct Inner {
     shutdown: watch::Receiver<bool>,
     dummy_hash: OnceLock<String>,
     metrics: Metrics,
+    /// The same store as `store` when it is PostgreSQL: the hot paths await it directly.
+    postgres: Option<Arc<PgStore>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -48,12 +51,15 @@ impl AppState {
     pub fn new(config: Config, store: Arc<dyn Store>, shutdown: watch::Receiver<bool>) -> Self {
         let limiter = WindowLimiter::new(config.login_failures_allowed, config.login_window);
         let signups = WindowLimiter::new(config.max_signups_per_address, config.signup_window);
+        // SQLite's reads queue for its few read connections on as many threads.
+        let reads = ReadPool::start(crate::store::READ_CONCURRENCY).ok();
         Self::build(
             config,
             store,
             shutdown,
-            Counter::Local(limiter),
-            Counter::Local(signups),
+            [Counter::Local(limiter), Counter::Local(signups)],
+            reads,
+            None,
         )
     }
 
@@ -61,12 +67,8 @@ impl AppState {
     /// failed sign-ins and accounts created per address are counted there, for all of them.
     /// The other limits guard what each instance has alone (its connections, streams and
     /// CPU), so each counts them itself.
-    pub fn shared(
-        config: Config,
-        store: Arc<dyn Store>,
-        pool: deadpool_postgres::Pool,
-        shutdown: watch::Receiver<bool>,
-    ) -> Self {
+    pub fn shared(config: Config, store: Arc<PgStore>, shutdown: watch::Receiver<bool>) -> Self {
+        let pool = store.pool().clone();
         let limiter = SharedCounter::new(
             pool.clone(),
             "login",
@@ -79,12 +81,15 @@ impl AppState {
             config.max_signups_per_address,
             config.signup_window,
         );
+        // No read threads: PostgreSQL's pool bounds its reads, and the profile routes await
+        // it directly (`session_profile`, `session_update_profile`).
         Self::build(
             config,
-            store,
+            Arc::clone(&store) as Arc<dyn Store>,
             shutdown,
-            Counter::Shared(limiter),
-            Counter::Shared(signups),
+            [Counter::Shared(limiter), Counter::Shared(signups)],
+            None,
+            Some(store),
         )
     }
 
@@ -92,8 +97,9 @@ impl AppState {
         config: Config,
         store: Arc<dyn Store>,
         shutdown: watch::Receiver<bool>,
-        limiter: Counter,
-        signups: Counter,
+        [limiter, signups]: [Counter; 2],
+        reads: Option<ReadPool>,
+        postgres: Option<Arc<PgStore>>,
     ) -> Self {
         let token_requests = WindowLimiter::new(config.max_requests_per_token, config.token_window);
         let streams = Arc::new(Semaphore::new(config.max_event_streams));
@@ -108,11 +114,12 @@ impl AppState {
                 token_requests,
                 streams,
                 requests,
-                // Without threads (cannot happen in practice) reads use the blocking pool.
-                reads: ReadPool::start(crate::store::READ_CONCURRENCY).ok(),
+                // Without read threads, reads use the blocking pool.
+                reads,
                 shutdown,
                 dummy_hash: OnceLock::new(),
                 metrics: Metrics::default(),
+                postgres,
             }),
         }
     }
@@ -148,6 +155,64 @@ impl AppState {
             self.inner.metrics.store_error();
         }
         result
+    }
+
+    /// The caller's account and profile, by session (`GET /api/profile`).
+    pub async fn session_profile(
+        &self,
+        token_hash: [u8; 32],
+        now: i64,
+    ) -> Result<Option<(AccountId, ServerProfile)>, AppError> {
+        match &self.inner.postgres {
+            Some(pg) => self.counted(
+                pg.read_session_profile(&token_hash, now)
+                    .await
+                    .map_err(Into::into),
+            ),
+            None => {
+                self.store_read(move |s| s.session_profile(&token_hash, now))
+                    .await
+            }
+        }
+    }
+
+    /// Authenticates and writes the caller's profile in one transaction (`PUT /api/profile`).
+    pub async fn session_update_profile(
+        &self,
+        token_hash: [u8; 32],
+        now_unix: i64,
+        expected: Option<u64>,
+        fields: ProfileFields,
+        key: Option<String>,
+        now: String,
+    ) -> Result<Option<(AccountId, ProfileWrite)>, AppError> {
+        match &self.inner.postgres {
+            Some(pg) => self.counted(
+                pg.write_session_profile(
+                    &token_hash,
+                    now_unix,
+                    expected,
+                    &fields,
+                    key.as_deref(),
+                    &now,
+                )
+                .await
+                .map_err(Into::into),
+            ),
+            None => {
+                self.store_call(move |s| {
+                    s.session_update_profile(
+                        &token_hash,
+                        now_unix,
+                        expected,
+                        &fields,
+                        key.as_deref(),
+                        &now,
+                    )
+                })
+                .await
+            }
+        }
     }
 
     /// The server's metrics.

@@ -112,7 +112,7 @@ async fn database_directory_is_created_and_migrated() {
             .query_one("SELECT version FROM outpost_schema", &[])
             .await
             .unwrap();
-        assert_eq!(row.get::<_, i32>(0), 1);
+        assert_eq!(row.get::<_, i32>(0), 2);
         return;
     }
     let conn = rusqlite::Connection::open(ts.db_path()).unwrap();

@@ -88,7 +88,7 @@ pub async fn get_profile(
     let now = auth::now_unix();
     // Authenticate and read in one store call.
     let (_, profile) = state
-        .store_read(move |s| s.session_profile(&token_hash, now))
+        .session_profile(token_hash, now)
         .await?
         .ok_or(AppError::Unauthorized(INVALID_SESSION))?;
     bearer.count(&state);
@@ -156,16 +156,7 @@ pub async fn put_profile(
     // Authenticate, look up the key, check the version and write in one store call (one
     // transaction).
     let (account, written) = state
-        .store_call(move |s| {
-            s.session_update_profile(
-                &token_hash,
-                now_unix,
-                expected,
-                &fields,
-                key.as_deref(),
-                &now,
-            )
-        })
+        .session_update_profile(token_hash, now_unix, expected, fields, key, now)
         .await?
         .ok_or(AppError::Unauthorized(INVALID_SESSION))?;
     bearer.count(&state);

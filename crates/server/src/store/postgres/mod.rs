@@ -138,6 +138,38 @@ impl PgStore {
         Ok(())
     }
 
+    /// [`Store::session_profile`], awaited: the profile routes call it from async code
+    /// directly, with no blocking thread between the request and the pool.
+    pub async fn read_session_profile(
+        &self,
+        token_hash: &[u8; 32],
+        now_unix: i64,
+    ) -> Result<Option<(AccountId, ServerProfile)>, StoreError> {
+        queries::session_profile(&self.pool.get().await?, token_hash, now_unix).await
+    }
+
+    /// [`Store::session_update_profile`], awaited (as [`Self::read_session_profile`]).
+    pub async fn write_session_profile(
+        &self,
+        token_hash: &[u8; 32],
+        now_unix: i64,
+        expected_version: Option<u64>,
+        fields: &ProfileFields,
+        mutation_id: Option<&str>,
+        now: &str,
+    ) -> Result<Option<(AccountId, ProfileWrite)>, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let Some(account) = queries::session_account(&tx, token_hash, now_unix).await? else {
+            return Ok(None);
+        };
+        let written =
+            queries::update_profile(&tx, account, expected_version, fields, mutation_id, now)
+                .await?;
+        tx.commit().await?;
+        Ok(Some((account, written)))
+    }
+
     /// Waits for `work` on the server's runtime. Store calls run on blocking threads, where
     /// this is allowed.
     fn run<T>(&self, work: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
@@ -238,9 +270,7 @@ impl Store for PgStore {
         token_hash: &[u8; 32],
         now_unix: i64,
     ) -> Result<Option<(AccountId, ServerProfile)>, StoreError> {
-        self.run(async {
-            queries::session_profile(&self.pool.get().await?, token_hash, now_unix).await
-        })
+        self.run(self.read_session_profile(token_hash, now_unix))
     }
 
     fn session_update_profile(
@@ -252,18 +282,14 @@ impl Store for PgStore {
         mutation_id: Option<&str>,
         now: &str,
     ) -> Result<Option<(AccountId, ProfileWrite)>, StoreError> {
-        self.run(async {
-            let mut client = self.pool.get().await?;
-            let tx = client.transaction().await?;
-            let Some(account) = queries::session_account(&tx, token_hash, now_unix).await? else {
-                return Ok(None);
-            };
-            let written =
-                queries::update_profile(&tx, account, expected_version, fields, mutation_id, now)
-                    .await?;
-            tx.commit().await?;
-            Ok(Some((account, written)))
-        })
+        self.run(self.write_session_profile(
+            token_hash,
+            now_unix,
+            expected_version,
+            fields,
+            mutation_id,
+            now,
+        ))
     }
 
     fn announces_writes(&self) -> bool {
