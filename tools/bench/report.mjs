@@ -39,6 +39,7 @@ const pgPut = rounds("pg-profile-put");
 const pgBaseGet = rounds("pg-baseline-get");
 const pgBasePut = rounds("pg-baseline-put");
 const pushAcross = raw("push-across");
+const streamsTwo = raw("streams-two");
 const streams = raw("streams");
 const seedBig = raw("seed-big");
 const b = raw("browser") ?? {};
@@ -102,6 +103,10 @@ figure("P7", "pg_put_profile_ratio", ratio(pgPut?.rps, pgBasePut?.rps), "x", atL
   detail({ server_rps: pgPut?.rps, server_rps_rounds: pgPut?.rps_rounds, server_p95_ms: pgPut?.p95_ms, statements_rps: pgBasePut?.rps, statements_rps_rounds: pgBasePut?.rps_rounds, errors: pgPut?.errors }));
 figure("P10", "push_across_instances_p95", pushAcross?.p95_ms ?? null, "ms", atMost(50, "< 50 ms"),
   detail({ p50_ms: pushAcross?.p50_ms, max_ms: pushAcross?.max_ms, samples: pushAcross?.samples }));
+figure("P8", "streams_open_two_instances", streamsTwo?.opened ?? null, "streams", atLeast(20_000, ">= 20,000"),
+  detail({ failed: streamsTwo?.failed, open_seconds: streamsTwo?.open_seconds, rss_mb_each: streamsTwo?.rss_open_mb_each?.map((m) => round(m, 1)).join("/") }));
+figure("P8", "push_to_all_two_instances", streamsTwo?.push_all_ms ?? null, "ms", atMost(1000, "< 1 s"),
+  detail({ reached: streamsTwo?.reached, push_p50_ms: streamsTwo?.push_p50_ms, put_ms: streamsTwo?.put_ms }));
 
 const loadStart = existsSync(join(rawDir, "loadavg-start.txt")) ? readFileSync(join(rawDir, "loadavg-start.txt"), "utf8").trim() : null;
 const machine = { date: new Date().toISOString(), loadavg_at_start: loadStart, loadavg_1_5_15: loadavg().map((x) => round(x, 2)), cores: cpus().length, cpu: cpus()[0]?.model, memory_gib: round(totalmem() / 2 ** 30, 1), chromium: b.chromium };

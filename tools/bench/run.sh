@@ -130,11 +130,13 @@ if [ -n "${OUTPOST_TEST_POSTGRES:-}" ]; then
   PG_URL="${OUTPOST_TEST_POSTGRES%/*}/bench"
   start_server "$PG_URL"
   URL_A=$SERVER_URL
+  PID_A=$SERVER_PID
   say "seeding PostgreSQL with 1,000 accounts"
   "$BENCH" seed-postgres --url "$PG_URL" --accounts 1000 --tokens 1000 \
     --tokens-out "$WORK/tokens-pg.txt" >"$RAW/seed-pg.json"
   start_server "$PG_URL"
   URL_B=$SERVER_URL
+  PID_B=$SERVER_PID
   for round in $(seq 1 "$ROUNDS"); do
     load "$URL_A" "pg-profile-get-r$round" get /api/profile "$WORK/tokens-pg.txt"
     say "postgres baseline get (round $round)"
@@ -148,6 +150,9 @@ if [ -n "${OUTPOST_TEST_POSTGRES:-}" ]; then
   say "push across instances"
   "$BENCH" push-latency --from "$URL_A" --to "$URL_B" --token "$(tail -n1 "$WORK/tokens-pg.txt")" \
     --samples 200 >"$RAW/push-across.json"
+  say "opening $((STREAMS * 2)) event streams over the two instances"
+  "$BENCH" streams --url "$URL_A" --url "$URL_B" --pid "$PID_A" --pid "$PID_B" \
+    --token "$(head -n1 "$WORK/tokens-pg.txt")" --count "$((STREAMS * 2))" >"$RAW/streams-two.json"
   stop_servers
 else
   say "no PostgreSQL (run through tools/with-postgres.sh): P6/P7 on PostgreSQL and P10 skipped"

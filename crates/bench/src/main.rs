@@ -149,9 +149,9 @@ enum Command {
     /// Opens many event streams of one account, reads the server's RSS, then saves once and
     /// times the push reaching every stream.
     Streams {
-        /// Base URL of the server.
-        #[arg(long)]
-        url: String,
+        /// Base URL of an instance; repeat it to spread the streams over several.
+        #[arg(long, required = true)]
+        url: Vec<String>,
         /// Bearer token of the account whose streams are opened.
         #[arg(long)]
         token: String,
@@ -161,9 +161,9 @@ enum Command {
         /// Streams being opened at once.
         #[arg(long, default_value_t = 200)]
         concurrency: usize,
-        /// The server's process id (for VmRSS in /proc/PID/status).
-        #[arg(long)]
-        pid: u32,
+        /// The process id of each instance (for VmRSS in /proc/PID/status).
+        #[arg(long, required = true)]
+        pid: Vec<u32>,
     },
 }
 
@@ -242,11 +242,11 @@ fn main() -> ExitCode {
             pid,
         } => runtime().and_then(|rt| {
             rt.block_on(streams::run(streams::StreamArgs {
-                url,
+                urls: url,
                 token,
                 count,
                 concurrency,
-                pid,
+                pids: pid,
             }))
         }),
     };

@@ -1,5 +1,6 @@
-//! `streams`: many event streams of one account held open at once; the server's memory with
-//! all of them open; the time one save takes to reach every one of them.
+//! `streams`: many event streams of one account held open at once, on one instance or spread
+//! over several; the servers' memory with all of them open; the time one save (through the
+//! first instance) takes to reach every one of them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,16 +19,16 @@ use crate::stats::Summary;
 /// What to open.
 #[derive(Debug)]
 pub struct StreamArgs {
-    /// Base URL of the server.
-    pub url: String,
+    /// Base URLs of the instances; stream i goes to `urls[i % len]`.
+    pub urls: Vec<String>,
     /// Bearer token of the account.
     pub token: String,
     /// Streams to open.
     pub count: usize,
     /// Streams being opened at once.
     pub concurrency: usize,
-    /// The server's process id.
-    pub pid: u32,
+    /// The instances' process ids.
+    pub pids: Vec<u32>,
 }
 
 /// Resident memory of a process in KiB (`VmRSS` of /proc/PID/status).
@@ -88,23 +89,33 @@ async fn one_stream(
 
 /// Opens the streams, measures, saves once, times the push.
 pub async fn run(args: StreamArgs) -> BenchResult<Value> {
-    let base = args.url.trim_end_matches('/').to_owned();
+    let bases: Vec<String> = args
+        .urls
+        .iter()
+        .map(|u| u.trim_end_matches('/').to_owned())
+        .collect();
+    let base = bases.first().ok_or("no --url")?.clone();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .tcp_nodelay(true)
         .build()?;
-    let rss_before = rss_kib(args.pid)?;
-    let url: Arc<str> = format!("{base}/api/events").into();
+    let rss =
+        |pids: &[u32]| -> BenchResult<Vec<u64>> { pids.iter().map(|p| rss_kib(*p)).collect() };
+    let rss_before = rss(&args.pids)?;
+    let urls: Vec<Arc<str>> = bases
+        .iter()
+        .map(|b| format!("{b}/api/events").into())
+        .collect();
     let token: Arc<str> = args.token.clone().into();
     let gate = Arc::new(Semaphore::new(args.concurrency.max(1)));
     let opened = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
     let open_started = Instant::now();
     let handles: Vec<_> = (0..args.count)
-        .map(|_| {
+        .map(|i| {
             tokio::spawn(one_stream(
                 client.clone(),
-                Arc::clone(&url),
+                Arc::clone(&urls[i % urls.len()]),
                 Arc::clone(&token),
                 Arc::clone(&gate),
                 Arc::clone(&opened),
@@ -121,7 +132,7 @@ pub async fn run(args: StreamArgs) -> BenchResult<Value> {
     let open_seconds = open_started.elapsed().as_secs_f64();
     // Let the server settle (allocator, buffers) before reading its memory.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss_open = rss_kib(args.pid)?;
+    let rss_open = rss(&args.pids)?;
     let held = opened.load(Ordering::SeqCst);
 
     // One save, through the API like any client.
@@ -164,9 +175,12 @@ pub async fn run(args: StreamArgs) -> BenchResult<Value> {
         "opened": held,
         "failed": failed.load(Ordering::SeqCst),
         "open_seconds": open_seconds,
-        "rss_before_mb": rss_before as f64 / 1024.0,
-        "rss_open_mb": rss_open as f64 / 1024.0,
-        "rss_per_stream_kib": (rss_open.saturating_sub(rss_before)) as f64 / held.max(1) as f64,
+        "instances": bases.len(),
+        "rss_before_mb": rss_before.iter().sum::<u64>() as f64 / 1024.0,
+        "rss_open_mb": rss_open.iter().sum::<u64>() as f64 / 1024.0,
+        "rss_open_mb_each": rss_open.iter().map(|k| *k as f64 / 1024.0).collect::<Vec<_>>(),
+        "rss_per_stream_kib": (rss_open.iter().sum::<u64>().saturating_sub(rss_before.iter().sum::<u64>())) as f64
+            / held.max(1) as f64,
         "put_ms": put_ms,
         "reached": reached,
         "timed_out": timed_out,
