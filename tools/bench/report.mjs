@@ -39,7 +39,20 @@ const pgPut = rounds("pg-profile-put");
 const pgBaseGet = rounds("pg-baseline-get");
 const pgBasePut = rounds("pg-baseline-put");
 const pushAcross = raw("push-across");
-const streamsTwo = raw("streams-two");
+// P8 through two instances: A's streams and the save in one process, B's in another.
+const twoA = raw("streams-two-a");
+const twoB = raw("streams-two-b");
+const streamsTwo = twoA && twoB ? {
+  opened: twoA.opened + twoB.opened,
+  failed: twoA.failed + twoB.failed,
+  reached: twoA.reached + twoB.reached,
+  open_seconds: Math.max(twoA.open_seconds, twoB.open_seconds),
+  rss_open_mb_each: [twoA.rss_open_mb, twoB.rss_open_mb],
+  push_all_ms: Math.max(twoA.last_arrival_unix_ms, twoB.last_arrival_unix_ms) - twoA.saved_at_unix_ms,
+  push_all_on_b_ms: twoB.last_arrival_unix_ms - twoA.saved_at_unix_ms,
+  push_p50_ms: twoA.push_p50_ms,
+  put_ms: twoA.put_ms,
+} : null;
 const streams = raw("streams");
 const seedBig = raw("seed-big");
 const b = raw("browser") ?? {};
@@ -106,7 +119,7 @@ figure("P10", "push_across_instances_p95", pushAcross?.p95_ms ?? null, "ms", atM
 figure("P8", "streams_open_two_instances", streamsTwo?.opened ?? null, "streams", atLeast(20_000, ">= 20,000"),
   detail({ failed: streamsTwo?.failed, open_seconds: streamsTwo?.open_seconds, rss_mb_each: streamsTwo?.rss_open_mb_each?.map((m) => round(m, 1)).join("/") }));
 figure("P8", "push_to_all_two_instances", streamsTwo?.push_all_ms ?? null, "ms", atMost(1000, "< 1 s"),
-  detail({ reached: streamsTwo?.reached, push_p50_ms: streamsTwo?.push_p50_ms, put_ms: streamsTwo?.put_ms }));
+  detail({ reached: streamsTwo?.reached, push_all_on_b_ms: streamsTwo?.push_all_on_b_ms, push_p50_on_a_ms: streamsTwo?.push_p50_ms, put_ms: streamsTwo?.put_ms }));
 
 const loadStart = existsSync(join(rawDir, "loadavg-start.txt")) ? readFileSync(join(rawDir, "loadavg-start.txt"), "utf8").trim() : null;
 const machine = { date: new Date().toISOString(), loadavg_at_start: loadStart, loadavg_1_5_15: loadavg().map((x) => round(x, 2)), cores: cpus().length, cpu: cpus()[0]?.model, memory_gib: round(totalmem() / 2 ** 30, 1), chromium: b.chromium };

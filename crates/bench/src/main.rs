@@ -164,6 +164,13 @@ enum Command {
         /// The process id of each instance (for VmRSS in /proc/PID/status).
         #[arg(long, required = true)]
         pid: Vec<u32>,
+        /// Only hold the streams: write this file once they are open, then wait for a save
+        /// made by another process.
+        #[arg(long)]
+        ready_file: Option<PathBuf>,
+        /// Before saving, wait until this file exists.
+        #[arg(long)]
+        wait_for: Option<PathBuf>,
     },
 }
 
@@ -240,6 +247,8 @@ fn main() -> ExitCode {
             count,
             concurrency,
             pid,
+            ready_file,
+            wait_for,
         } => runtime().and_then(|rt| {
             rt.block_on(streams::run(streams::StreamArgs {
                 urls: url,
@@ -247,6 +256,8 @@ fn main() -> ExitCode {
                 count,
                 concurrency,
                 pids: pid,
+                ready_file,
+                wait_for,
             }))
         }),
     };

@@ -29,6 +29,11 @@ pub struct StreamArgs {
     pub concurrency: usize,
     /// The instances' process ids.
     pub pids: Vec<u32>,
+    /// Only hold the streams: write this file once they are open, then wait for the save
+    /// another process makes (one process cannot hold more sockets than its file limit).
+    pub ready_file: Option<std::path::PathBuf>,
+    /// Before saving, wait until this file exists (a holder's streams are open).
+    pub wait_for: Option<std::path::PathBuf>,
 }
 
 /// Resident memory of a process in KiB (`VmRSS` of /proc/PID/status).
@@ -111,6 +116,12 @@ pub async fn run(args: StreamArgs) -> BenchResult<Value> {
     let opened = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
     let open_started = Instant::now();
+    // Arrival times are also given on the wall clock, to be set against another process's.
+    let wall_start = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
+    let unix_ms = move |at: Instant| {
+        wall_start.as_secs_f64() * 1e3
+            + at.saturating_duration_since(open_started).as_secs_f64() * 1e3
+    };
     let handles: Vec<_> = (0..args.count)
         .map(|i| {
             tokio::spawn(one_stream(
@@ -134,6 +145,51 @@ pub async fn run(args: StreamArgs) -> BenchResult<Value> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_open = rss(&args.pids)?;
     let held = opened.load(Ordering::SeqCst);
+    let mut out = json!({
+        "label": "streams",
+        "requested": args.count,
+        "opened": held,
+        "failed": failed.load(Ordering::SeqCst),
+        "open_seconds": open_seconds,
+        "instances": bases.len(),
+        "rss_before_mb": rss_before.iter().sum::<u64>() as f64 / 1024.0,
+        "rss_open_mb": rss_open.iter().sum::<u64>() as f64 / 1024.0,
+        "rss_open_mb_each": rss_open.iter().map(|k| *k as f64 / 1024.0).collect::<Vec<_>>(),
+        "rss_per_stream_kib": (rss_open.iter().sum::<u64>().saturating_sub(rss_before.iter().sum::<u64>())) as f64
+            / held.max(1) as f64,
+    });
+    if let Some(ready) = &args.ready_file {
+        std::fs::write(ready, held.to_string())?;
+        let mut arrivals = Vec::with_capacity(held);
+        let collect = async {
+            for handle in handles {
+                if let Ok(Some(at)) = handle.await {
+                    arrivals.push(unix_ms(at));
+                }
+            }
+        };
+        let timed_out = tokio::time::timeout(Duration::from_secs(60), collect)
+            .await
+            .is_err();
+        if let Some(o) = out.as_object_mut() {
+            o.insert("reached".into(), json!(arrivals.len()));
+            o.insert("timed_out".into(), json!(timed_out));
+            o.insert(
+                "last_arrival_unix_ms".into(),
+                json!(arrivals.iter().copied().fold(f64::MIN, f64::max)),
+            );
+        }
+        return Ok(out);
+    }
+    if let Some(wait) = &args.wait_for {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        while !wait.exists() {
+            if Instant::now() > deadline {
+                return Err(format!("{} never appeared", wait.display()).into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 
     // One save, through the API like any client.
     let profile = format!("{base}/api/profile");
@@ -145,6 +201,7 @@ pub async fn run(args: StreamArgs) -> BenchResult<Value> {
         .and_then(parse_etag)
         .ok_or("GET /api/profile gave no ETag")?;
     let saved_at = Instant::now();
+    let saved_at_unix_ms = unix_ms(saved_at);
     let put = client
         .put(&profile)
         .bearer_auth(&args.token)
@@ -157,10 +214,12 @@ pub async fn run(args: StreamArgs) -> BenchResult<Value> {
         return Err(format!("PUT answered {}", put.status()).into());
     }
     let mut delays = Vec::with_capacity(held);
+    let mut last_arrival = f64::MIN;
     let collect = async {
         for handle in handles {
             if let Ok(Some(at)) = handle.await {
                 delays.push(at.saturating_duration_since(saved_at).as_secs_f64() * 1e3);
+                last_arrival = last_arrival.max(unix_ms(at));
             }
         }
     };
@@ -169,25 +228,17 @@ pub async fn run(args: StreamArgs) -> BenchResult<Value> {
         .is_err();
     let reached = delays.len();
     let summary = Summary::of(delays).ok_or("the push reached no stream")?;
-    Ok(json!({
-        "label": "streams",
-        "requested": args.count,
-        "opened": held,
-        "failed": failed.load(Ordering::SeqCst),
-        "open_seconds": open_seconds,
-        "instances": bases.len(),
-        "rss_before_mb": rss_before.iter().sum::<u64>() as f64 / 1024.0,
-        "rss_open_mb": rss_open.iter().sum::<u64>() as f64 / 1024.0,
-        "rss_open_mb_each": rss_open.iter().map(|k| *k as f64 / 1024.0).collect::<Vec<_>>(),
-        "rss_per_stream_kib": (rss_open.iter().sum::<u64>().saturating_sub(rss_before.iter().sum::<u64>())) as f64
-            / held.max(1) as f64,
-        "put_ms": put_ms,
-        "reached": reached,
-        "timed_out": timed_out,
-        "push_all_ms": summary.max,
-        "push_p50_ms": summary.p50,
-        "push_p95_ms": summary.p95,
-    }))
+    if let Some(o) = out.as_object_mut() {
+        o.insert("put_ms".into(), json!(put_ms));
+        o.insert("reached".into(), json!(reached));
+        o.insert("timed_out".into(), json!(timed_out));
+        o.insert("push_all_ms".into(), json!(summary.max));
+        o.insert("push_p50_ms".into(), json!(summary.p50));
+        o.insert("push_p95_ms".into(), json!(summary.p95));
+        o.insert("saved_at_unix_ms".into(), json!(saved_at_unix_ms));
+        o.insert("last_arrival_unix_ms".into(), json!(last_arrival));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -32,6 +32,18 @@ impl Drop for Running {
     }
 }
 
+/// SIGTERM, and the exit must be a clean one.
+fn terminate(server: &mut Running) {
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = server.child.wait().unwrap();
+    assert!(exit.success(), "graceful exit: {exit}");
+}
+
 /// Starts the binary with env configuration and polls /healthz until it answers.
 async fn spawn(dir: &Path, log_name: &str) -> Running {
     let db = dir.join("nested").join("dir").join("outpost.db");
@@ -149,14 +161,7 @@ async fn sigterm_exits_cleanly_and_logs_no_secrets() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(server.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = server.child.wait().unwrap();
-    assert!(exit.success(), "graceful exit: {exit}");
+    terminate(&mut server);
 
     let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
     assert!(
@@ -200,13 +205,7 @@ async fn json_logs_are_one_object_a_line() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(server.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(server.child.wait().unwrap().success());
+    terminate(&mut server);
 
     let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
     let lines: Vec<serde_json::Value> = log

@@ -6,9 +6,8 @@ mod common;
 use std::sync::Arc;
 
 use common::{TestServer, open_events};
-use outpost_core::wire::{ErrorBody, PROFILE_EVENT, ProfileChanged, ServerProfile, etag};
+use outpost_core::wire::{PROFILE_EVENT, ProfileChanged};
 use reqwest::StatusCode;
-use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writers_never_lose_an_update() {
@@ -19,37 +18,14 @@ async fn concurrent_writers_never_lose_an_update() {
             let ts = Arc::clone(&ts);
             let token = Arc::clone(&token);
             tokio::spawn(async move {
-                let mut base = ts.profile(&token).await;
-                let mut accepted = Vec::new();
-                loop {
-                    let name = format!("writer {i} on v{}", base.version);
-                    let resp = ts
-                        .put_profile(
-                            &token,
-                            Some(&etag(base.version)),
-                            json!({"name": name, "photo_url": ""}),
-                        )
-                        .await;
-                    match resp.status() {
-                        StatusCode::OK => {
-                            let p: ServerProfile = resp.json().await.unwrap();
-                            assert_eq!(p.version, base.version + 1);
-                            accepted.push(p);
-                            return accepted;
-                        }
-                        StatusCode::PRECONDITION_FAILED => {
-                            let body: ErrorBody = resp.json().await.unwrap();
-                            base = body.current.expect("412 carries the current profile");
-                        }
-                        other => panic!("unexpected status {other}"),
-                    }
-                }
+                ts.write_until_accepted(&token, |v| format!("writer {i} on v{v}"))
+                    .await
             })
         })
         .collect();
     let mut accepted = Vec::new();
     for task in tasks {
-        accepted.extend(task.await.unwrap());
+        accepted.push(task.await.unwrap());
     }
     assert_eq!(accepted.len(), 50);
     let last = ts.profile(&token).await;

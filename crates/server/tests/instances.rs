@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{TestServer, open_events};
-use outpost_core::wire::{ErrorBody, PROFILE_EVENT, ProfileChanged, ServerProfile, etag};
+use outpost_core::wire::{PROFILE_EVENT, ProfileChanged, ServerProfile};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -62,25 +62,8 @@ async fn concurrent_writers_through_both_instances_lose_no_update() {
             let ts = Arc::clone(&instances[i % 2]);
             let token = Arc::clone(&token);
             tokio::spawn(async move {
-                let mut base = ts.profile(&token).await;
-                loop {
-                    let name = format!("writer {i} on v{}", base.version);
-                    let resp = ts
-                        .put_profile(
-                            &token,
-                            Some(&etag(base.version)),
-                            json!({"name": name, "photo_url": ""}),
-                        )
-                        .await;
-                    match resp.status() {
-                        StatusCode::OK => return resp.json::<ServerProfile>().await.unwrap(),
-                        StatusCode::PRECONDITION_FAILED => {
-                            let body: ErrorBody = resp.json().await.unwrap();
-                            base = body.current.expect("412 carries the current profile");
-                        }
-                        other => panic!("unexpected status {other}"),
-                    }
-                }
+                ts.write_until_accepted(&token, |v| format!("writer {i} on v{v}"))
+                    .await
             })
         })
         .collect();

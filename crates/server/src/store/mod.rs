@@ -141,6 +141,38 @@ pub trait Store: Send + Sync + 'static {
     }
 }
 
+/// What a profile write does, decided alike by every store inside the write's transaction
+/// from what it read there: the `current` profile and the version the mutation id already
+/// wrote (`applied`), if it did. A repeat of an applied id is answered with that version,
+/// whatever `expected_version` says (never 412), unless the fields differ; otherwise the
+/// write goes ahead only on the current version.
+pub(crate) fn decide_write(
+    current: ServerProfile,
+    applied: Option<ServerProfile>,
+    expected_version: Option<u64>,
+    fields: &ProfileFields,
+    mutation_id: Option<&str>,
+    now: &str,
+) -> Result<ProfileWrite, StoreError> {
+    if let Some(applied) = applied {
+        // `fields` arrive normalized and were stored normalized: equal means the same write.
+        if applied.name != fields.name || applied.photo_url != fields.photo_url {
+            return Err(StoreError::MutationIdReused);
+        }
+        return Ok(ProfileWrite::Replayed(applied));
+    }
+    if Some(current.version) != expected_version {
+        return Err(StoreError::Stale(Box::new(current)));
+    }
+    Ok(ProfileWrite::Applied(ServerProfile {
+        name: fields.name.clone(),
+        photo_url: fields.photo_url.clone(),
+        version: current.version + 1,
+        updated_at: now.to_owned(),
+        mutation_id: mutation_id.map(str::to_owned),
+    }))
+}
+
 /// What an accepted [`Store::update_profile`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProfileWrite {
@@ -157,6 +189,85 @@ impl ProfileWrite {
         match self {
             Self::Applied(profile) | Self::Replayed(profile) => profile,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(name: &str, version: u64, mutation_id: Option<&str>) -> ServerProfile {
+        ServerProfile {
+            name: name.to_owned(),
+            photo_url: String::new(),
+            version,
+            updated_at: "t0".to_owned(),
+            mutation_id: mutation_id.map(str::to_owned),
+        }
+    }
+
+    fn fields(name: &str) -> ProfileFields {
+        ProfileFields {
+            name: name.to_owned(),
+            photo_url: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_write_on_the_current_version_is_the_next_version() {
+        let written = decide_write(
+            profile("a", 3, None),
+            None,
+            Some(3),
+            &fields("b"),
+            Some("m"),
+            "t1",
+        );
+        assert_eq!(
+            written.ok(),
+            Some(ProfileWrite::Applied(ServerProfile {
+                updated_at: "t1".to_owned(),
+                ..profile("b", 4, Some("m"))
+            }))
+        );
+    }
+
+    #[test]
+    fn an_older_version_is_stale_and_carries_the_current_one() {
+        let stale = decide_write(
+            profile("a", 3, None),
+            None,
+            Some(2),
+            &fields("b"),
+            None,
+            "t1",
+        );
+        assert!(matches!(stale, Err(StoreError::Stale(current)) if current.version == 3));
+        let none = decide_write(profile("a", 3, None), None, None, &fields("b"), None, "t1");
+        assert!(matches!(none, Err(StoreError::Stale(_))));
+    }
+
+    #[test]
+    fn a_repeat_answers_its_first_outcome_whatever_its_if_match() {
+        let first = profile("b", 4, Some("m"));
+        let repeat = decide_write(
+            profile("c", 9, None),
+            Some(first.clone()),
+            Some(3),
+            &fields("b"),
+            Some("m"),
+            "t2",
+        );
+        assert_eq!(repeat.ok(), Some(ProfileWrite::Replayed(first.clone())));
+        let other = decide_write(
+            profile("c", 9, None),
+            Some(first),
+            Some(9),
+            &fields("x"),
+            Some("m"),
+            "t2",
+        );
+        assert!(matches!(other, Err(StoreError::MutationIdReused)));
     }
 }
 

@@ -253,6 +253,37 @@ impl TestServer {
             .expect("send")
     }
 
+    /// Read-modify-write as a client does: PUTs `name(base version)` with `If-Match` until one
+    /// is accepted, taking the current profile from each 412. The accepted profile.
+    pub async fn write_until_accepted(
+        &self,
+        token: &str,
+        name: impl Fn(u64) -> String,
+    ) -> ServerProfile {
+        let mut base = self.profile(token).await;
+        loop {
+            let resp = self
+                .put_profile(
+                    token,
+                    Some(&outpost_core::wire::etag(base.version)),
+                    json!({"name": name(base.version), "photo_url": ""}),
+                )
+                .await;
+            match resp.status() {
+                StatusCode::OK => {
+                    let accepted: ServerProfile = resp.json().await.unwrap();
+                    assert_eq!(accepted.version, base.version + 1);
+                    return accepted;
+                }
+                StatusCode::PRECONDITION_FAILED => {
+                    let body: ErrorBody = resp.json().await.unwrap();
+                    base = body.current.expect("412 carries the current profile");
+                }
+                other => panic!("unexpected status {other}"),
+            }
+        }
+    }
+
     /// The profile history of the token's account, read through the server's own store.
     pub async fn history(&self, token: &str) -> Vec<ServerProfile> {
         let store = Arc::clone(self.server.state().store());

@@ -7,7 +7,7 @@ use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
 use super::NOTIFY_CHANNEL;
-use crate::store::{AccountId, NewSession, ProfileWrite, StoreError};
+use crate::store::{AccountId, NewSession, ProfileWrite, StoreError, decide_write};
 
 fn version_to_sql(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -33,13 +33,7 @@ pub(super) async fn profile(
     c: &impl GenericClient,
     account: AccountId,
 ) -> Result<ServerProfile, StoreError> {
-    let sql = format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE account_id = $1");
-    let statement = c.prepare_cached(&sql).await?;
-    let row = c
-        .query_opt(&statement, &[&account])
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    row_to_profile(&row, 0)
+    select_profile(c, account, "").await
 }
 
 /// The current profile, with its row locked until the transaction ends: every writer of the
@@ -48,7 +42,15 @@ async fn profile_for_update(
     c: &impl GenericClient,
     account: AccountId,
 ) -> Result<ServerProfile, StoreError> {
-    let sql = format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE account_id = $1 FOR UPDATE");
+    select_profile(c, account, " FOR UPDATE").await
+}
+
+async fn select_profile(
+    c: &impl GenericClient,
+    account: AccountId,
+    lock: &str,
+) -> Result<ServerProfile, StoreError> {
+    let sql = format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE account_id = $1{lock}");
     let statement = c.prepare_cached(&sql).await?;
     let row = c
         .query_opt(&statement, &[&account])
@@ -246,23 +248,13 @@ pub(super) async fn update_profile(
     now: &str,
 ) -> Result<ProfileWrite, StoreError> {
     let current = profile_for_update(c, account).await?;
-    if let Some(id) = mutation_id
-        && let Some(applied) = applied_mutation(c, account, id).await?
-    {
-        if applied.name != fields.name || applied.photo_url != fields.photo_url {
-            return Err(StoreError::MutationIdReused);
-        }
-        return Ok(ProfileWrite::Replayed(applied));
-    }
-    if Some(current.version) != expected_version {
-        return Err(StoreError::Stale(Box::new(current)));
-    }
-    let next = ServerProfile {
-        name: fields.name.clone(),
-        photo_url: fields.photo_url.clone(),
-        version: current.version + 1,
-        updated_at: now.to_owned(),
-        mutation_id: mutation_id.map(str::to_owned),
+    let applied = match mutation_id {
+        Some(id) => applied_mutation(c, account, id).await?,
+        None => None,
+    };
+    let next = match decide_write(current, applied, expected_version, fields, mutation_id, now)? {
+        ProfileWrite::Applied(next) => next,
+        replayed @ ProfileWrite::Replayed(_) => return Ok(replayed),
     };
     let v = version_to_sql(next.version);
     let statement = c

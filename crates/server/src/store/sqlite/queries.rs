@@ -5,7 +5,7 @@
 use outpost_core::wire::{ProfileFields, ServerProfile};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
-use crate::store::{AccountId, NewSession, ProfileWrite, StoreError};
+use crate::store::{AccountId, NewSession, ProfileWrite, StoreError, decide_write};
 
 fn version_to_sql(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -206,25 +206,14 @@ pub(super) fn update_profile(
     mutation_id: Option<&str>,
     now: &str,
 ) -> Result<ProfileWrite, StoreError> {
-    if let Some(id) = mutation_id
-        && let Some(applied) = applied_mutation(conn, account, id)?
-    {
-        // `fields` arrive normalized and were stored normalized: equal means the same write.
-        if applied.name != fields.name || applied.photo_url != fields.photo_url {
-            return Err(StoreError::MutationIdReused);
-        }
-        return Ok(ProfileWrite::Replayed(applied));
-    }
+    let applied = match mutation_id {
+        Some(id) => applied_mutation(conn, account, id)?,
+        None => None,
+    };
     let current = profile(conn, account)?;
-    if Some(current.version) != expected_version {
-        return Err(StoreError::Stale(Box::new(current)));
-    }
-    let next = ServerProfile {
-        name: fields.name.clone(),
-        photo_url: fields.photo_url.clone(),
-        version: current.version + 1,
-        updated_at: now.to_owned(),
-        mutation_id: mutation_id.map(str::to_owned),
+    let next = match decide_write(current, applied, expected_version, fields, mutation_id, now)? {
+        ProfileWrite::Applied(next) => next,
+        replayed @ ProfileWrite::Replayed(_) => return Ok(replayed),
     };
     let v = version_to_sql(next.version);
     conn.prepare_cached(
