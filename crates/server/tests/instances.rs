@@ -188,3 +188,44 @@ async fn an_instance_whose_database_is_gone_is_not_ready_and_counts_store_errors
         .unwrap();
     assert!(errors >= 2.0, "{text}");
 }
+
+#[tokio::test]
+async fn a_lost_listen_connection_ends_the_streams_so_clients_reconnect_and_recheck() {
+    let (a, b) = two_instances().await;
+    let token = a.sign_up("ann").await;
+    let mut before = open_events(&a, &token).await;
+    // The database drops the instances' LISTEN connections, as a restart or a network loss
+    // would: notifications sent meanwhile are lost.
+    let url = a.postgres_url().unwrap();
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    let (admin, connection) = tokio_postgres::connect(
+        &std::env::var("OUTPOST_TEST_POSTGRES").unwrap(),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let terminated = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND query LIKE 'LISTEN%'",
+            &[&name],
+        )
+        .await
+        .unwrap();
+    assert_eq!(terminated.len(), 2, "one LISTEN connection per instance");
+    // Instance A ends its streams once it listens again, so their clients reconnect and
+    // re-check the profile (as they do after any gap).
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while before.next_block().await.is_some() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream on A was ended");
+    // And A hears of writes through B again.
+    let mut after = open_events(&a, &token).await;
+    assert_eq!(
+        b.put_name(&token, Some("\"1\""), "After").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(version_of(&after.next_event().await.unwrap()), 2);
+}
