@@ -109,7 +109,7 @@ impl FromRequestParts<AppState> for Bearer {
         let token_hash = hash_token(token);
         state
             .token_requests()
-            .check(&[hex::encode(token_hash)])
+            .check(&[token_hash])
             .map_err(|retry_after_secs| AppError::TooManyTokenRequests { retry_after_secs })?;
         Ok(Self { token_hash })
     }
@@ -118,9 +118,7 @@ impl FromRequestParts<AppState> for Bearer {
 impl Bearer {
     /// Counts this request against its token's budget; call once the token proved valid.
     pub fn count(&self, state: &AppState) {
-        state
-            .token_requests()
-            .record(&[hex::encode(self.token_hash)]);
+        state.token_requests().record(&[self.token_hash]);
     }
 
     /// Checks the token against the store (one blocking store call): the caller, or 401.

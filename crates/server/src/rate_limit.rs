@@ -1,7 +1,9 @@
 //! Counting per key in fixed windows, in a bounded in-memory map: failed sign-ins per username
 //! and per address, accounts created per address, requests per session token.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -10,15 +12,16 @@ use std::time::{Duration, Instant};
 /// anyone who is not already among the busiest).
 pub const MAX_KEYS: usize = 100_000;
 
-/// Counts events (a failed sign-in, a created account) per key within a window.
+/// Counts events (a failed sign-in, a created account, a request) per key within a window.
+/// Keys are strings, or a token's hash as it is (no text made of it on every request).
 #[derive(Debug)]
-pub struct WindowLimiter {
+pub struct WindowLimiter<K = String> {
     allowed: u32,
     window: Duration,
-    entries: Mutex<HashMap<String, (Instant, u32)>>,
+    entries: Mutex<HashMap<K, (Instant, u32)>>,
 }
 
-impl WindowLimiter {
+impl<K: Hash + Eq + Clone> WindowLimiter<K> {
     /// A limiter that allows `allowed` events per key per `window`.
     pub fn new(allowed: u32, window: Duration) -> Self {
         Self {
@@ -29,7 +32,7 @@ impl WindowLimiter {
     }
 
     /// `Err(seconds to wait)` when any of `keys` has used up its failures in this window.
-    pub fn check(&self, keys: &[String]) -> Result<(), u64> {
+    pub fn check(&self, keys: &[K]) -> Result<(), u64> {
         let now = Instant::now();
         let Ok(entries) = self.entries.lock() else {
             return Ok(());
@@ -48,7 +51,7 @@ impl WindowLimiter {
     }
 
     /// Records one event for each of `keys`.
-    pub fn record(&self, keys: &[String]) {
+    pub fn record(&self, keys: &[K]) {
         let now = Instant::now();
         let Ok(mut entries) = self.entries.lock() else {
             return;
@@ -61,7 +64,7 @@ impl WindowLimiter {
     /// Counts one event for `key` unless it has used up its window, then `Err(seconds to
     /// wait)` and nothing is counted. One lock for both, so concurrent requests cannot slip
     /// past the limit together.
-    pub fn admit(&self, key: &str) -> Result<(), u64> {
+    pub fn admit(&self, key: &K) -> Result<(), u64> {
         let now = Instant::now();
         let Ok(mut entries) = self.entries.lock() else {
             return Ok(());
@@ -76,7 +79,7 @@ impl WindowLimiter {
         Ok(())
     }
 
-    fn count(&self, entries: &mut HashMap<String, (Instant, u32)>, key: &str, now: Instant) {
+    fn count(&self, entries: &mut HashMap<K, (Instant, u32)>, key: &K, now: Instant) {
         if !entries.contains_key(key) && entries.len() >= MAX_KEYS {
             let window = self.window;
             entries.retain(|_, (start, _)| now.duration_since(*start) < window);
@@ -90,7 +93,7 @@ impl WindowLimiter {
                 }
             }
         }
-        let entry = entries.entry(key.to_owned()).or_insert((now, 0));
+        let entry = entries.entry(key.clone()).or_insert((now, 0));
         if now.duration_since(entry.0) >= self.window {
             *entry = (now, 0);
         }
@@ -98,7 +101,10 @@ impl WindowLimiter {
     }
 
     /// Forgets the failures of `key` (after a successful sign-in for a username).
-    pub fn clear(&self, key: &str) {
+    pub fn clear<Q: Hash + Eq + ?Sized>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+    {
         if let Ok(mut entries) = self.entries.lock() {
             entries.remove(key);
         }
@@ -145,7 +151,7 @@ impl Counter {
     /// Counts one event for `key` unless (or refusing it when) that passes the limit.
     pub async fn admit(&self, key: &str) -> Result<(), u64> {
         match self {
-            Self::Local(l) => l.admit(key),
+            Self::Local(l) => l.admit(&key.to_owned()),
             Self::Shared(s) => s.admit(key).await,
         }
     }
@@ -166,11 +172,12 @@ mod tests {
     #[test]
     fn admit_counts_and_refuses_past_the_limit() {
         let l = WindowLimiter::new(2, Duration::from_secs(60));
-        assert_eq!(l.admit("t"), Ok(()));
-        assert_eq!(l.admit("t"), Ok(()));
-        let wait = l.admit("t").expect_err("limited");
+        let (t, other) = ("t".to_owned(), "other".to_owned());
+        assert_eq!(l.admit(&t), Ok(()));
+        assert_eq!(l.admit(&t), Ok(()));
+        let wait = l.admit(&t).expect_err("limited");
         assert!((1..=60).contains(&wait));
-        assert_eq!(l.admit("other"), Ok(()), "keys are counted apart");
+        assert_eq!(l.admit(&other), Ok(()), "keys are counted apart");
     }
 
     #[test]

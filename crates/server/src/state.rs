@@ -26,7 +26,7 @@ struct Inner {
     hub: Arc<Hub>,
     limiter: Counter,
     signups: Counter,
-    token_requests: WindowLimiter,
+    token_requests: WindowLimiter<[u8; 32]>,
     streams: Arc<Semaphore>,
     requests: Arc<Semaphore>,
     reads: Option<ReadPool>,
@@ -257,7 +257,7 @@ impl AppState {
     }
 
     /// Requests per session token.
-    pub fn token_requests(&self) -> &WindowLimiter {
+    pub fn token_requests(&self) -> &WindowLimiter<[u8; 32]> {
         &self.inner.token_requests
     }
 
