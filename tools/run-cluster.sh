@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Two Outpost instances on one PostgreSQL database behind nginx, on OUTPOST_CLUSTER_ADDR
 # (default 127.0.0.1:8080). Run under tools/with-postgres.sh, which provides the throwaway
-# cluster (OUTPOST_TEST_POSTGRES). Prints "instance http://..." for each instance and
+# cluster (OUTPOST_TEST_POSTGRES). Prints "instance http://... pid N" for each instance and
 # "cluster ready on http://..." once nginx serves; stops everything on exit or SIGTERM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +38,7 @@ for i in $(seq 1 "$instances"); do
     sleep 0.05
   done
   ready "http://127.0.0.1:$port/readyz" || { cat "$dir/instance-$i.log" >&2; exit 1; }
-  echo "instance http://127.0.0.1:$port"
+  echo "instance http://127.0.0.1:$port pid ${pids[-1]}"
   upstreams+="server 127.0.0.1:$port max_fails=1 fail_timeout=2s; "
 done
 
@@ -58,4 +58,5 @@ for _ in $(seq 1 200); do
 done
 ready "http://$addr/readyz" || { cat "$dir/error.log" >&2; exit 1; }
 echo "cluster ready on http://$addr"
-wait -n "${pids[@]}"
+# Until nginx ends (or a signal): an instance that dies is nginx's to route around.
+wait "${pids[-1]}"

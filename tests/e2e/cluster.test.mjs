@@ -1,9 +1,11 @@
 // Through `make run-cluster`'s load balancer: two devices whose event streams are held by
-// different instances see each other's saves by push (PostgreSQL's NOTIFY carries them).
+// different instances see each other's saves by push (PostgreSQL's NOTIFY carries them), and
+// an instance killed with SIGKILL loses no acknowledged save while its devices reconnect
+// through the balancer to the other one.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { launchBrowser, startCluster, waitFor } from "./lib/harness.mjs";
-import { newUsername, signUp, signIn, saveName, waitForStatus } from "./lib/app.mjs";
+import { newUsername, signUp, signIn, saveName, waitForStatus, apiToken, apiProfile } from "./lib/app.mjs";
 
 let cluster;
 let browser;
@@ -18,8 +20,8 @@ after(async () => {
 
 /** How many event streams each instance holds now, from its /metrics. */
 async function streamsPerInstance() {
-  return Promise.all(cluster.instances.map(async (instance) => {
-    const text = await (await fetch(`${instance}/metrics`)).text();
+  return Promise.all(cluster.instances.map(async ({ url }) => {
+    const text = await (await fetch(`${url}/metrics`)).text();
     const line = text.split("\n").find((l) => l.startsWith("outpost_event_streams_open "));
     return Number(line.split(" ")[1]);
   }));
@@ -60,6 +62,50 @@ test("two devices on different instances see each other's saves by push", async 
   const nameA = pageA.getByRole("textbox", { name: "Name", exact: true });
   await waitFor(async () => (await nameA.inputValue()) === "And back through the other",
     "device A to show device B's save", 2_000);
+  await a.close();
+  await b.close();
+});
+
+test("an instance killed with SIGKILL loses no acknowledged save, and its devices reconnect through the balancer", async () => {
+  const a = await browser.newContext();
+  const b = await browser.newContext();
+  const pageA = await a.newPage();
+  const pageB = await b.newPage();
+  const username = newUsername("crash");
+  await pageA.goto(cluster.url);
+  await signUp(pageA, username);
+  await pageB.goto(cluster.url);
+  await signIn(pageB, username);
+  await waitForStatus(pageA, "synced");
+  await waitForStatus(pageB, "synced");
+  let counts = [];
+  await waitFor(async () => {
+    counts = await streamsPerInstance();
+    return counts[0] + counts[1] === 2;
+  }, "both event streams open");
+
+  await saveName(pageA, "Before the crash");
+  const token = await apiToken(cluster.url, username);
+  await waitFor(async () => (await apiProfile(cluster.url, token)).name === "Before the crash",
+    "the save acknowledged by the cluster");
+  await waitForStatus(pageA, "synced");
+
+  // Kill an instance that holds at least one of the two streams.
+  const victim = counts[0] > 0 ? 0 : 1;
+  const survivor = cluster.instances[1 - victim];
+  process.kill(cluster.instances[victim].pid, "SIGKILL");
+  const streamsOn = async ({ url }) => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    return Number(text.split("\n").find((l) => l.startsWith("outpost_event_streams_open ")).split(" ")[1]);
+  };
+  await waitFor(async () => (await streamsOn(survivor)) === 2,
+    "both devices' streams to reconnect to the other instance through the balancer", 20_000);
+  assert.equal((await apiProfile(cluster.url, token)).name, "Before the crash", "the acknowledged save survived");
+
+  await saveName(pageB, "After the crash");
+  const nameA = pageA.getByRole("textbox", { name: "Name", exact: true });
+  await waitFor(async () => (await nameA.inputValue()) === "After the crash",
+    "device A to get device B's save by push after reconnecting", 5_000);
   await a.close();
   await b.close();
 });

@@ -91,7 +91,8 @@ export async function startServer({
 
 /**
  * `make run-cluster` on a free port: a throwaway PostgreSQL, two instances of the server and
- * nginx in front. Resolves once nginx serves, with the balancer's URL and each instance's.
+ * nginx in front. Resolves once nginx serves, with the balancer's URL and each instance's URL
+ * and process id.
  */
 export async function startCluster() {
   const port = await freePort();
@@ -117,8 +118,10 @@ export async function startCluster() {
     child.stdout.on("data", (chunk) => {
       out += chunk;
       for (const line of out.split("\n")) {
-        const instance = line.match(/^instance (http:\/\/\S+)/);
-        if (instance && !instances.includes(instance[1])) instances.push(instance[1]);
+        const instance = line.match(/^instance (http:\/\/\S+) pid (\d+)/);
+        if (instance && !instances.some((i) => i.url === instance[1])) {
+          instances.push({ url: instance[1], pid: Number(instance[2]) });
+        }
         const ready = line.match(/^cluster ready on (http:\/\/\S+)/);
         if (ready) {
           clearTimeout(timer);
