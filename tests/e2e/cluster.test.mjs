@@ -18,13 +18,16 @@ after(async () => {
   await cluster?.stop();
 });
 
-/** How many event streams each instance holds now, from its /metrics. */
-async function streamsPerInstance() {
-  return Promise.all(cluster.instances.map(async ({ url }) => {
-    const text = await (await fetch(`${url}/metrics`)).text();
-    const line = text.split("\n").find((l) => l.startsWith("outpost_event_streams_open "));
-    return Number(line.split(" ")[1]);
-  }));
+/** How many event streams an instance holds now, from its /metrics. */
+async function streamsOn({ url }) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith("outpost_event_streams_open "));
+  return Number(line.split(" ")[1]);
+}
+
+/** The same for each instance of the cluster. */
+function streamsPerInstance() {
+  return Promise.all(cluster.instances.map(streamsOn));
 }
 
 test("two devices on different instances see each other's saves by push", async () => {
@@ -94,10 +97,6 @@ test("an instance killed with SIGKILL loses no acknowledged save, and its device
   const victim = counts[0] > 0 ? 0 : 1;
   const survivor = cluster.instances[1 - victim];
   process.kill(cluster.instances[victim].pid, "SIGKILL");
-  const streamsOn = async ({ url }) => {
-    const text = await (await fetch(`${url}/metrics`)).text();
-    return Number(text.split("\n").find((l) => l.startsWith("outpost_event_streams_open ")).split(" ")[1]);
-  };
   await waitFor(async () => (await streamsOn(survivor)) === 2,
     "both devices' streams to reconnect to the other instance through the balancer", 20_000);
   assert.equal((await apiProfile(cluster.url, token)).name, "Before the crash", "the acknowledged save survived");

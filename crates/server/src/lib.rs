@@ -44,7 +44,7 @@ pub use config::{Argon2Cost, Config};
 pub use error::AppError;
 pub use state::AppState;
 
-use crate::store::{PgStore, SqliteStore, Store, StoreError};
+use crate::store::{PgStore, SqliteStore, StoreError};
 
 async fn shed_or_fail(error: BoxError) -> Response {
     if error.is::<tower::load_shed::error::Overloaded>() {
@@ -189,10 +189,17 @@ pub async fn launch_with_listener(
     listener: TcpListener,
     config: Config,
 ) -> Result<Server, LaunchError> {
-    let (store, postgres): (Arc<dyn Store>, _) = match &config.postgres_url {
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let state = match config.postgres_url.clone() {
         Some(url) => {
-            let store = Arc::new(PgStore::open(url).await?);
-            (Arc::clone(&store) as Arc<dyn Store>, Some(store))
+            let store = Arc::new(PgStore::open(&url).await?);
+            let state = AppState::shared(config, store, shutdown_rx.clone());
+            tokio::spawn(store::postgres::listen::run(
+                url,
+                Arc::clone(state.hub()),
+                shutdown_rx.clone(),
+            ));
+            state
         }
         None => {
             if let Some(parent) = config.db_path.parent()
@@ -202,22 +209,9 @@ pub async fn launch_with_listener(
             }
             let path = config.db_path.clone();
             let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path)).await??;
-            (Arc::new(store), None)
+            AppState::new(config, Arc::new(store), shutdown_rx.clone())
         }
     };
-    let (shutdown, shutdown_rx) = watch::channel(false);
-    let listen_url = config.postgres_url.clone();
-    let state = match postgres {
-        Some(pg) => AppState::shared(config, pg, shutdown_rx.clone()),
-        None => AppState::new(config, store, shutdown_rx.clone()),
-    };
-    if let Some(url) = listen_url {
-        tokio::spawn(store::postgres::listen::run(
-            url,
-            Arc::clone(state.hub()),
-            shutdown_rx.clone(),
-        ));
-    }
     let addr = listener.local_addr()?;
     let router = app(state.clone());
     let served = state.clone();

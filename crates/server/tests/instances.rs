@@ -181,11 +181,7 @@ async fn an_instance_whose_database_is_gone_is_not_ready_and_counts_store_errors
         .text()
         .await
         .unwrap();
-    let errors = text
-        .lines()
-        .find_map(|l| l.strip_prefix("outpost_store_errors_total "))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap();
+    let errors = common::sample(&text, "outpost_store_errors_total").unwrap();
     assert!(errors >= 2.0, "{text}");
 }
 

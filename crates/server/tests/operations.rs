@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestServer, open_events};
+use common::{TestServer, open_events, sample};
 use reqwest::{Method, StatusCode};
 
 async fn metrics(ts: &TestServer) -> String {
@@ -12,12 +12,6 @@ async fn metrics(ts: &TestServer) -> String {
     let kind = resp.headers()["content-type"].to_str().unwrap().to_owned();
     assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
     resp.text().await.unwrap()
-}
-
-/// The value of the sample `name{labels}` (exactly as written), if present.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
 #[tokio::test]

@@ -74,14 +74,6 @@ impl Session {
         self.inner.token.borrow().clone()
     }
 
-    /// The session as the device stores it.
-    pub fn stored(&self) -> StoredSession {
-        StoredSession {
-            account: self.inner.account.clone(),
-            token: self.token(),
-        }
-    }
-
     /// Calls `subscriber` with every later event.
     pub fn subscribe(&self, subscriber: impl Fn(&SessionEvent) + 'static) {
         self.inner

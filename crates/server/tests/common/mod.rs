@@ -16,6 +16,12 @@ use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+/// The value of the sample `name{labels}` (exactly as written) in a `/metrics` text.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
 /// A new empty database in the cluster of `tools/with-postgres.sh`; its URL.
 pub async fn new_postgres_database() -> String {
     let admin = std::env::var("OUTPOST_TEST_POSTGRES").expect(
