@@ -108,13 +108,22 @@ test("sign-in works with the keyboard alone and every view passes axe", async ()
 test("offline after the first load: the app opens signed in from IndexedDB and says so", async () => {
   const context = await env.browser.newContext();
   const page = await context.newPage();
+  // This wait failed in some clean-clone runs only: keep what the page and server said.
+  const consoleLines = [];
+  page.on("console", (message) => consoleLines.push(`${message.type()}: ${message.text()}`));
   const username = newUsername("cold");
   await page.goto(env.server.url);
   await signUp(page, username);
   await saveName(page, "Stored here");
   await page.getByText("Saved on this device.", { exact: true }).waitFor();
   const token = await apiToken(env.server.url, username);
-  await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Stored here", "the save to sync");
+  await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Stored here", "the save to sync")
+    .catch(async (error) => {
+      const status = await page.getByRole("status").textContent().catch(() => "?");
+      error.message += `\nstatus bar: ${status}\npage console:\n${consoleLines.join("\n")}` +
+        `\nserver log (end):\n${env.server.log().slice(-4000)}`;
+      throw error;
+    });
   await waitForStatus(page, "synced");
   await waitForServiceWorker(page);
 
