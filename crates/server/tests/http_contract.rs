@@ -13,7 +13,7 @@ use serde_json::json;
 
 #[tokio::test]
 async fn healthz_and_openapi() {
-    let app = InMemoryApp::new();
+    let app = InMemoryApp::new().await;
     assert_eq!(
         app.call(Method::GET, "/healthz").await.status,
         StatusCode::OK
@@ -98,7 +98,7 @@ async fn bad_bodies_are_400_413_415() {
 
 #[tokio::test]
 async fn unknown_routes_404_and_wrong_methods_405_as_json() {
-    let app = InMemoryApp::new();
+    let app = InMemoryApp::new().await;
     for path in [
         "/api",
         "/api/nope",

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::extract::connect_info::MockConnectInfo;
 use outpost_core::wire::{ErrorBody, IDEMPOTENCY_KEY, ServerProfile, TokenResponse, error_code};
-use outpost_server::store::SqliteStore;
+use outpost_server::store::{PgStore, SqliteStore};
 use outpost_server::{AppState, Argon2Cost, Config, Server, launch_with_listener};
 use reqwest::header::HeaderMap;
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
@@ -357,14 +357,21 @@ impl Answer {
 }
 
 impl InMemoryApp {
-    /// The app over a fresh SQLite file, as [`TestServer::start`] configures it.
-    pub fn new() -> Self {
+    /// The app over a fresh SQLite file, or with `OUTPOST_TEST_STORE=postgres` a fresh database
+    /// in the test cluster, as [`TestServer::start`] configures it.
+    pub async fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = test_config(&dir);
         std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
-        let store = SqliteStore::open(&config.db_path).expect("store");
         let (_shutdown, down) = tokio::sync::watch::channel(false);
-        let state = AppState::new(config, Arc::new(store), down);
+        let state = if std::env::var("OUTPOST_TEST_STORE").as_deref() == Ok("postgres") {
+            let url = new_postgres_database().await;
+            let store = PgStore::open(&url).await.expect("store");
+            AppState::shared(config, Arc::new(store), down)
+        } else {
+            let store = SqliteStore::open(&config.db_path).expect("store");
+            AppState::new(config, Arc::new(store), down)
+        };
         // Routes that count per client address read it from the connection.
         let router = outpost_server::app(state).layer(MockConnectInfo(std::net::SocketAddr::from(
             ([127, 0, 0, 1], 1),
