@@ -225,3 +225,44 @@ async fn a_lost_listen_connection_ends_the_streams_so_clients_reconnect_and_rech
     );
     assert_eq!(version_of(&after.next_event().await.unwrap()), 2);
 }
+
+#[tokio::test]
+async fn a_lost_session_read_connection_is_replaced() {
+    let (a, _b) = two_instances().await;
+    let token = a.sign_up("ann").await;
+    assert_eq!(a.profile(&token).await.name, "ann");
+    // The database drops the connection A's session reads are batched on.
+    let name = a
+        .postgres_url()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (admin, connection) = tokio_postgres::connect(
+        &std::env::var("OUTPOST_TEST_POSTGRES").unwrap(),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let terminated = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND query LIKE '%token_hash = ANY%'",
+            &[&name],
+        )
+        .await
+        .unwrap();
+    assert_eq!(terminated.len(), 1, "one session read connection on A");
+    // A read already on its way to the lost connection may fail with it; the next connects
+    // again and every later read is answered.
+    let first = a.get_profile(&token).await.status();
+    assert!(
+        first == StatusCode::OK || first == StatusCode::INTERNAL_SERVER_ERROR,
+        "{first}"
+    );
+    for _ in 0..5 {
+        assert_eq!(a.profile(&token).await.name, "ann");
+    }
+}

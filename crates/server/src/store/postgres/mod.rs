@@ -13,6 +13,7 @@
 pub mod counters;
 pub mod listen;
 mod queries;
+mod readers;
 
 use std::future::Future;
 
@@ -20,6 +21,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use outpost_core::wire::{ProfileFields, ServerProfile};
 use tokio_postgres::NoTls;
 
+use self::readers::Readers;
 use super::{AccountId, NewSession, ProfileWrite, Store, StoreError};
 
 /// The channel applied writes are announced on; the payload is `account:version`.
@@ -35,10 +37,13 @@ const MIGRATIONS: &[&str] = &[
 /// The advisory lock key migrations run under ("outpost" in ASCII).
 const MIGRATION_LOCK: i64 = 0x006f_7574_706f_7374;
 
-/// Pooled connections per instance: more than the blocking calls the server runs at once on
-/// reads and writes together would ever use at peak, well under PostgreSQL's default 100
-/// connections for a few instances.
+/// Pooled connections per instance: more than the writes and other calls the server runs at
+/// once would ever use at peak (session reads use [`readers`]), well under PostgreSQL's
+/// default 100 connections for a few instances.
 const POOL_SIZE: usize = 16;
+
+/// How long opening a connection to the database may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
@@ -55,9 +60,11 @@ impl From<deadpool_postgres::PoolError> for StoreError {
     }
 }
 
-/// A PostgreSQL database reached through a pool of connections.
+/// A PostgreSQL database reached through a pool of connections, and for the session reads a
+/// few connections of their own that batch them ([`readers`]).
 pub struct PgStore {
     pool: Pool,
+    readers: Readers,
     runtime: tokio::runtime::Handle,
 }
 
@@ -76,9 +83,17 @@ pub fn is_postgres_url(db: &str) -> bool {
 impl PgStore {
     /// Connects to `url` and applies pending migrations. Call from the server's runtime.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let config: tokio_postgres::Config = url
+        let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Database(format!("database URL: {e}")))?;
+        // A database that does not answer fails the request that needed a connection within
+        // seconds, rather than holding it until the request timeout (the URL may say more).
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        // A silent network loss is noticed within about a minute, not two hours.
+        config.keepalives_idle(std::time::Duration::from_secs(30));
+        let readers = Readers::start(config.clone());
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -92,6 +107,7 @@ impl PgStore {
             .map_err(|e| StoreError::Database(format!("connection pool: {e}")))?;
         let store = Self {
             pool,
+            readers,
             runtime: tokio::runtime::Handle::current(),
         };
         store.migrate().await?;
@@ -139,13 +155,13 @@ impl PgStore {
     }
 
     /// [`Store::session_profile`], awaited: the profile routes call it from async code
-    /// directly, with no blocking thread between the request and the pool.
+    /// directly, with no blocking thread between the request and its batch.
     pub async fn read_session_profile(
         &self,
         token_hash: &[u8; 32],
         now_unix: i64,
     ) -> Result<Option<(AccountId, ServerProfile)>, StoreError> {
-        queries::session_profile(&self.pool.get().await?, token_hash, now_unix).await
+        self.readers.session_profile(token_hash, now_unix).await
     }
 
     /// [`Store::session_update_profile`], awaited (as [`Self::read_session_profile`]).

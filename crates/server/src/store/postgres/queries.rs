@@ -74,26 +74,34 @@ pub(super) async fn session_account(
     Ok(row.map(|r| r.try_get(0)).transpose()?)
 }
 
-/// The account of an unexpired session and its profile, in one statement.
-pub(super) async fn session_profile(
-    c: &impl GenericClient,
-    token_hash: &[u8; 32],
-    now_unix: i64,
-) -> Result<Option<(AccountId, ServerProfile)>, StoreError> {
-    let statement = c
-        .prepare_cached(
-            "SELECT s.account_id, p.name, p.photo_url, p.version, p.updated_at, p.mutation_id \
-             FROM sessions s JOIN profiles p ON p.account_id = s.account_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
-        )
-        .await?;
-    let Some(row) = c
-        .query_opt(&statement, &[&&token_hash[..], &now_unix])
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some((row.try_get(0)?, row_to_profile(&row, 1)?)))
+/// The sessions of several token hashes (`$1`, an array) with their accounts' profiles, in
+/// one statement; [`session_profiles_row`] reads a row. Expiry is left to the caller, who
+/// checks each read against its own time.
+pub(super) const SESSION_PROFILES: &str = "SELECT s.token_hash, s.expires_at, s.account_id, \
+     p.name, p.photo_url, p.version, p.updated_at, p.mutation_id \
+     FROM sessions s JOIN profiles p ON p.account_id = s.account_id \
+     WHERE s.token_hash = ANY($1)";
+
+/// A session of [`SESSION_PROFILES`].
+pub(super) struct SessionProfile {
+    pub token_hash: [u8; 32],
+    pub expires_unix: i64,
+    pub account: AccountId,
+    pub profile: ServerProfile,
+}
+
+/// Reads a [`SESSION_PROFILES`] row.
+pub(super) fn session_profiles_row(row: &Row) -> Result<SessionProfile, StoreError> {
+    let hash: &[u8] = row.try_get(0)?;
+    let token_hash = hash
+        .try_into()
+        .map_err(|_| StoreError::Database("a session token hash is not 32 bytes".to_owned()))?;
+    Ok(SessionProfile {
+        token_hash,
+        expires_unix: row.try_get(1)?,
+        account: row.try_get(2)?,
+        profile: row_to_profile(row, 3)?,
+    })
 }
 
 /// The account id and password hash of a username.
