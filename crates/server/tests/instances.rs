@@ -25,6 +25,34 @@ async fn two_instances() -> (TestServer, TestServer) {
     two_instances_with(|_| {}).await
 }
 
+/// Terminates the backends of `ts`'s database whose last query is `LIKE query`, as a
+/// database restart or a network loss would end them; how many there were.
+async fn terminate_backends(ts: &TestServer, query: &str) -> usize {
+    let name = ts
+        .postgres_url()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (admin, connection) = tokio_postgres::connect(
+        &std::env::var("OUTPOST_TEST_POSTGRES").unwrap(),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND query LIKE $2",
+            &[&name, &query],
+        )
+        .await
+        .unwrap()
+        .len()
+}
+
 fn version_of(block: &common::SseBlock) -> u64 {
     assert_eq!(block.event.as_deref(), Some(PROFILE_EVENT));
     serde_json::from_str::<ProfileChanged>(block.data.as_deref().unwrap())
@@ -190,26 +218,13 @@ async fn a_lost_listen_connection_ends_the_streams_so_clients_reconnect_and_rech
     let (a, b) = two_instances().await;
     let token = a.sign_up("ann").await;
     let mut before = open_events(&a, &token).await;
-    // The database drops the instances' LISTEN connections, as a restart or a network loss
-    // would: notifications sent meanwhile are lost.
-    let url = a.postgres_url().unwrap();
-    let name = url.rsplit('/').next().unwrap().to_owned();
-    let (admin, connection) = tokio_postgres::connect(
-        &std::env::var("OUTPOST_TEST_POSTGRES").unwrap(),
-        tokio_postgres::NoTls,
-    )
-    .await
-    .unwrap();
-    tokio::spawn(connection);
-    let terminated = admin
-        .query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = $1 AND query LIKE 'LISTEN%'",
-            &[&name],
-        )
-        .await
-        .unwrap();
-    assert_eq!(terminated.len(), 2, "one LISTEN connection per instance");
+    // The database drops the instances' LISTEN connections: notifications sent meanwhile
+    // are lost.
+    assert_eq!(
+        terminate_backends(&a, "LISTEN%").await,
+        2,
+        "one LISTEN connection per instance"
+    );
     // Instance A ends its streams once it listens again, so their clients reconnect and
     // re-check the profile (as they do after any gap).
     let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
@@ -232,29 +247,11 @@ async fn a_lost_session_read_connection_is_replaced() {
     let token = a.sign_up("ann").await;
     assert_eq!(a.profile(&token).await.name, "ann");
     // The database drops the connection A's session reads are batched on.
-    let name = a
-        .postgres_url()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    let (admin, connection) = tokio_postgres::connect(
-        &std::env::var("OUTPOST_TEST_POSTGRES").unwrap(),
-        tokio_postgres::NoTls,
-    )
-    .await
-    .unwrap();
-    tokio::spawn(connection);
-    let terminated = admin
-        .query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = $1 AND query LIKE '%token_hash = ANY%'",
-            &[&name],
-        )
-        .await
-        .unwrap();
-    assert_eq!(terminated.len(), 1, "one session read connection on A");
+    assert_eq!(
+        terminate_backends(&a, "%token_hash = ANY%").await,
+        1,
+        "one session read connection on A"
+    );
     // A read already on its way to the lost connection may fail with it; the next connects
     // again and every later read is answered.
     let first = a.get_profile(&token).await.status();

@@ -61,7 +61,7 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 }
 
 /// A PostgreSQL database reached through a pool of connections, and for the session reads a
-/// few connections of their own that batch them ([`readers`]).
+/// connection of their own that batches them ([`readers`]).
 pub struct PgStore {
     pool: Pool,
     readers: Readers,
