@@ -26,7 +26,8 @@ async fn two_instances() -> (TestServer, TestServer) {
 }
 
 /// Terminates the backends of `ts`'s database whose last query is `LIKE query`, as a
-/// database restart or a network loss would end them; how many there were.
+/// database restart or a network loss would end them, and waits (up to 10 s) until they are
+/// gone; how many there were.
 async fn terminate_backends(ts: &TestServer, query: &str) -> usize {
     let name = ts
         .postgres_url()
@@ -44,7 +45,7 @@ async fn terminate_backends(ts: &TestServer, query: &str) -> usize {
     tokio::spawn(connection);
     admin
         .query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+            "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity \
              WHERE datname = $1 AND query LIKE $2",
             &[&name, &query],
         )

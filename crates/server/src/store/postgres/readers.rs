@@ -27,8 +27,8 @@ use crate::store::{AccountId, StoreError};
 /// The most reads in one statement; more wait for the next batch.
 const MAX_BATCH: usize = 128;
 
-/// How long a batch may take before its connection is given up: a database that stopped
-/// answering must not hold every later read of the instance behind it.
+/// How long opening the connection or a batch may take before it is given up: a database
+/// that stopped answering must not hold every later read of the instance behind it.
 const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 type Answer = Result<Option<(AccountId, ServerProfile)>, StoreError>;
@@ -124,9 +124,16 @@ async fn read_batches(config: tokio_postgres::Config, mut queue: mpsc::Unbounded
         }
         let open = match connection.take().filter(|c| !c.client.is_closed()) {
             Some(open) => open,
-            None => match Connection::open(&config).await {
-                Ok(opened) => opened,
-                Err(error) => {
+            None => match tokio::time::timeout(READ_TIMEOUT, Connection::open(&config)).await {
+                Ok(Ok(opened)) => opened,
+                Ok(Err(error)) => {
+                    fail(&mut batch, &error);
+                    continue;
+                }
+                Err(_) => {
+                    let error = StoreError::Database(
+                        "opening the session read connection timed out".to_owned(),
+                    );
                     fail(&mut batch, &error);
                     continue;
                 }
