@@ -27,15 +27,13 @@ pub fn parse_payload(payload: &str) -> Option<(AccountId, u64)> {
 
 /// Listens until `shutdown` turns true, reconnecting whenever the connection is lost.
 pub async fn run(url: String, hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) {
-    let mut config: tokio_postgres::Config = match url.parse() {
+    let config = match super::client_config(&url) {
         Ok(config) => config,
         Err(error) => {
             tracing::error!(%error, "the database URL cannot be parsed; push across instances is off");
             return;
         }
     };
-    // A silent network loss is noticed within about a minute, not two hours.
-    config.keepalives_idle(Duration::from_secs(30));
     let mut wait = FIRST_WAIT;
     let mut listened_before = false;
     loop {

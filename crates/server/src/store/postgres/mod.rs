@@ -80,19 +80,24 @@ pub fn is_postgres_url(db: &str) -> bool {
     db.starts_with("postgres://") || db.starts_with("postgresql://")
 }
 
+/// The client settings of `url` with what every connection of an instance needs on top.
+pub fn client_config(url: &str) -> Result<tokio_postgres::Config, tokio_postgres::Error> {
+    let mut config: tokio_postgres::Config = url.parse()?;
+    // A silent network loss is noticed within about a minute, not two hours.
+    config.keepalives_idle(std::time::Duration::from_secs(30));
+    Ok(config)
+}
+
 impl PgStore {
     /// Connects to `url` and applies pending migrations. Call from the server's runtime.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Database(format!("database URL: {e}")))?;
+        let mut config =
+            client_config(url).map_err(|e| StoreError::Database(format!("database URL: {e}")))?;
         // A database that does not answer fails the request that needed a connection within
         // seconds, rather than holding it until the request timeout (the URL may say more).
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
-        // A silent network loss is noticed within about a minute, not two hours.
-        config.keepalives_idle(std::time::Duration::from_secs(30));
         let readers = Readers::start(config.clone());
         let manager = Manager::from_config(
             config,
