@@ -25,33 +25,27 @@ async fn two_instances() -> (TestServer, TestServer) {
     two_instances_with(|_| {}).await
 }
 
+/// The name of `ts`'s database in the test cluster.
+fn database_name(ts: &TestServer) -> String {
+    let url = ts.postgres_url().unwrap();
+    url.rsplit('/').next().unwrap().to_owned()
+}
+
 /// Terminates the backends of `ts`'s database whose last query is `LIKE query`, as a
 /// database restart or a network loss would end them, and waits (up to 10 s) until they are
-/// gone; how many there were.
+/// gone; how many were ended.
 async fn terminate_backends(ts: &TestServer, query: &str) -> usize {
-    let name = ts
-        .postgres_url()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    let (admin, connection) = tokio_postgres::connect(
-        &std::env::var("OUTPOST_TEST_POSTGRES").unwrap(),
-        tokio_postgres::NoTls,
-    )
-    .await
-    .unwrap();
-    tokio::spawn(connection);
-    admin
+    let (admin, _driver) = common::admin_client().await;
+    let rows = admin
         .query(
             "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity \
              WHERE datname = $1 AND query LIKE $2",
-            &[&name, &query],
+            &[&database_name(ts), &query],
         )
         .await
-        .unwrap()
-        .len()
+        .unwrap();
+    // `false` for a backend still there after the wait.
+    rows.iter().filter(|row| row.get::<_, bool>(0)).count()
 }
 
 fn version_of(block: &common::SseBlock) -> u64 {
@@ -181,15 +175,12 @@ async fn accounts_created_per_address_are_counted_across_instances() {
 async fn an_instance_whose_database_is_gone_is_not_ready_and_counts_store_errors() {
     let ts = TestServer::start_postgres(|_| {}).await;
     let token = ts.sign_up("ann").await;
-    let url = ts.postgres_url().unwrap();
-    let name = url.rsplit('/').next().unwrap().to_owned();
-    let admin = std::env::var("OUTPOST_TEST_POSTGRES").unwrap();
-    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+    let (admin, _driver) = common::admin_client().await;
+    admin
+        .batch_execute(&format!(
+            "DROP DATABASE {} WITH (FORCE)",
+            database_name(&ts)
+        ))
         .await
         .unwrap();
 

@@ -22,15 +22,32 @@ pub fn sample(text: &str, series: &str) -> Option<f64> {
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
-/// A new empty database in the cluster of `tools/with-postgres.sh`; its URL.
-pub async fn new_postgres_database() -> String {
-    let admin = std::env::var("OUTPOST_TEST_POSTGRES").expect(
+/// Whether this run of the suite is on PostgreSQL (`OUTPOST_TEST_STORE=postgres`).
+fn suite_on_postgres() -> bool {
+    std::env::var("OUTPOST_TEST_STORE").as_deref() == Ok("postgres")
+}
+
+/// The URL of the cluster of `tools/with-postgres.sh`, on its `postgres` database.
+fn admin_url() -> String {
+    std::env::var("OUTPOST_TEST_POSTGRES").expect(
         "OUTPOST_TEST_POSTGRES: run the tests through tools/with-postgres.sh (make test-native)",
-    );
-    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+    )
+}
+
+/// A client on the test cluster's `postgres` database, and the task driving its connection.
+pub async fn admin_client() -> (tokio_postgres::Client, tokio::task::JoinHandle<()>) {
+    let (client, connection) = tokio_postgres::connect(&admin_url(), tokio_postgres::NoTls)
         .await
         .expect("connect to the test cluster");
-    let driver = tokio::spawn(connection);
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    (client, driver)
+}
+
+/// A new empty database in the cluster of `tools/with-postgres.sh`; its URL.
+pub async fn new_postgres_database() -> String {
+    let (client, driver) = admin_client().await;
     let mut id = [0u8; 8];
     getrandom::fill(&mut id).expect("random");
     let name = format!("t_{}", hex::encode(id));
@@ -40,6 +57,7 @@ pub async fn new_postgres_database() -> String {
         .expect("create database");
     drop(client);
     let _ = driver.await;
+    let admin = admin_url();
     let (base, _) = admin.rsplit_once('/').expect("a URL with a database");
     format!("{base}/{name}")
 }
@@ -97,7 +115,7 @@ impl TestServer {
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = test_config(&dir);
-        if std::env::var("OUTPOST_TEST_STORE").as_deref() == Ok("postgres") {
+        if suite_on_postgres() {
             config.postgres_url = Some(new_postgres_database().await);
         }
         adjust(&mut config);
@@ -364,7 +382,7 @@ impl InMemoryApp {
         let config = test_config(&dir);
         std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
         let (_shutdown, down) = tokio::sync::watch::channel(false);
-        let state = if std::env::var("OUTPOST_TEST_STORE").as_deref() == Ok("postgres") {
+        let state = if suite_on_postgres() {
             let url = new_postgres_database().await;
             let store = PgStore::open(&url).await.expect("store");
             AppState::shared(config, Arc::new(store), down)
