@@ -77,6 +77,41 @@ test("a name typed before the first answer arrives keeps the photo the server ha
   await context.close();
 });
 
+test("the first answer landing while the person is in the Name box does not change what they type", async () => {
+  const username = newUsername("typing");
+  const setup = await env.browser.newContext();
+  const first = await setup.newPage();
+  await first.goto(env.server.url);
+  await signUp(first, username);
+  await setup.close();
+  const token = await apiToken(env.server.url, username);
+
+  // A new device: the first GET is held until the person has clicked into the empty Name box.
+  const context = await env.browser.newContext({ serviceWorkers: "block" });
+  const page = await context.newPage();
+  let release;
+  const released = new Promise((r) => { release = r; });
+  await page.route("**/api/profile", async (route) => {
+    if (route.request().method() === "GET") await released;
+    await route.continue();
+  });
+  await page.goto(env.server.url);
+  await signIn(page, username);
+  await nameBox(page).click();
+  assert.equal(await nameBox(page).inputValue(), "");
+  release();
+  // The answer is in: the heading shows the server's name, the box the person is in does not.
+  await page.getByRole("heading", { name: username, exact: true }).waitFor();
+  assert.equal(await nameBox(page).inputValue(), "", "the focused box did not change under the person");
+  await page.keyboard.type("Typed while it landed");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Saved on this device.", { exact: true }).waitFor();
+  await waitForStatus(page, "synced");
+  assert.equal((await apiProfile(env.server.url, token)).name, "Typed while it landed");
+  assert.equal(await nameBox(page).inputValue(), "Typed while it landed");
+  await context.close();
+});
+
 test("a write whose answer was lost is not taken for another device's change", async () => {
   const context = await env.browser.newContext({ serviceWorkers: "block" });
   const { page, username } = await newSignedUpPage(context, env.server.url, "lost", { serviceWorker: false });

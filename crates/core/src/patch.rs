@@ -105,15 +105,22 @@ impl ProfilePatch {
 }
 
 /// What an edit form holds: per field, the stored value it was filled from (`baseline`) and
-/// what the field shows now (`shown`). A field the person has not changed (`shown ==
-/// baseline`) keeps following the stored record; a changed one keeps the typing and its old
-/// baseline, so the save is a patch of exactly the changed fields.
+/// what the field shows now (`shown`), plus the field that has the focus. A field the person
+/// has not changed (`shown == baseline`) and is not in keeps following the stored record; a
+/// changed one keeps the typing and its old baseline, so the save is a patch of exactly the
+/// changed fields. The field the person is in never changes under them, even untouched: a
+/// value arriving between their click and their first key would otherwise have their typing
+/// added to it (`"<server name><typed>"` saved and synced). It catches up when they leave it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProfileForm {
     /// The stored values each field was last filled from.
     pub baseline: ProfileFields,
     /// What each field shows.
     pub shown: ProfileFields,
+    /// The newest stored values: what an untouched field takes when the person leaves it.
+    stored: ProfileFields,
+    /// The field the person is in, if any.
+    focused: Option<Field>,
 }
 
 impl ProfileForm {
@@ -122,17 +129,42 @@ impl ProfileForm {
         Self {
             baseline: stored.clone(),
             shown: stored.clone(),
+            stored: stored.clone(),
+            focused: None,
         }
     }
 
     /// The stored record changed (a push, another tab, a sync): untouched fields take the
-    /// new values, fields being edited keep the typing.
+    /// new values, fields being edited keep the typing, and the field the person is in keeps
+    /// what it shows until they leave it.
     pub fn follow(&mut self, stored: &ProfileFields) {
+        self.stored = stored.clone();
         for field in Field::ALL {
-            if field.get(&self.shown) == field.get(&self.baseline) {
-                field.set(&mut self.shown, field.get(stored).to_owned());
-                field.set(&mut self.baseline, field.get(stored).to_owned());
+            if self.focused != Some(field) {
+                self.catch_up(field);
             }
+        }
+    }
+
+    /// An untouched `field` takes the newest stored value.
+    fn catch_up(&mut self, field: Field) {
+        if field.get(&self.shown) == field.get(&self.baseline) {
+            let value = field.get(&self.stored).to_owned();
+            field.set(&mut self.shown, value.clone());
+            field.set(&mut self.baseline, value);
+        }
+    }
+
+    /// The person entered `field` (it has the focus).
+    pub fn focus(&mut self, field: Field) {
+        self.focused = Some(field);
+    }
+
+    /// The person left `field`: if they did not change it, it shows the stored value now.
+    pub fn blur(&mut self, field: Field) {
+        if self.focused == Some(field) {
+            self.focused = None;
+            self.catch_up(field);
         }
     }
 
@@ -157,6 +189,12 @@ impl ProfileForm {
                 field.set(&mut self.baseline, value.to_owned());
             }
         }
+    }
+
+    /// The person settled a conflict: what the fields show is their choice, and the form
+    /// follows the record again from there.
+    pub fn settled(&mut self) {
+        self.baseline = self.shown.clone();
     }
 }
 
@@ -233,5 +271,44 @@ mod tests {
         form.input(Field::Name, "Anna B".into());
         form.saved(&patch);
         assert_eq!(form.patch().name.as_deref(), Some("Anna B"));
+    }
+
+    #[test]
+    fn the_field_the_person_is_in_does_not_change_under_them() {
+        // The first answer lands between the click into the empty Name box and the first key.
+        let mut form = ProfileForm::new(&f("", ""));
+        form.focus(Field::Name);
+        form.follow(&f("ann_2", "https://p/1"));
+        assert_eq!(
+            form.shown,
+            f("", "https://p/1"),
+            "only the field not in focus follows"
+        );
+        form.input(Field::Name, "Stored here".into());
+        assert_eq!(form.patch().name.as_deref(), Some("Stored here"));
+        assert_eq!(form.patch().photo_url, None);
+        form.blur(Field::Name);
+        assert_eq!(
+            form.shown.name, "Stored here",
+            "typing stays after leaving the field"
+        );
+    }
+
+    #[test]
+    fn an_untouched_field_catches_up_when_the_person_leaves_it() {
+        let mut form = ProfileForm::new(&f("Ann", ""));
+        form.focus(Field::Name);
+        form.follow(&f("Bea", ""));
+        assert_eq!(form.shown.name, "Ann");
+        assert!(
+            form.patch().is_empty(),
+            "an untouched focused field is not a change"
+        );
+        // Leaving another field changes nothing here.
+        form.blur(Field::PhotoUrl);
+        assert_eq!(form.shown.name, "Ann");
+        form.blur(Field::Name);
+        assert_eq!(form.shown.name, "Bea");
+        assert!(form.patch().is_empty());
     }
 }

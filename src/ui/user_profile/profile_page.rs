@@ -70,7 +70,7 @@ pub fn ProfilePage(
     let shown = move || local();
     let on_choice = Callback::new(move |choice| {
         // The choice settles the fields: the form follows the record again.
-        form.update(|f| f.baseline = f.shown.clone());
+        form.update(ProfileForm::settled);
         vm.resolve(choice);
     });
     // The revision the open sign-out warning is about: "Sign out anyway" discards that and
@@ -149,6 +149,8 @@ pub fn ProfilePage(
                     prop:value=name
                     aria-invalid=move || error_for("name")().is_some().to_string()
                     aria-describedby="name-error"
+                    on:focus=move |_| form.update(|f| f.focus(Field::Name))
+                    on:blur=move |_| form.update(|f| f.blur(Field::Name))
                     on:input=move |ev| form.update(|f| f.input(Field::Name, event_target_value(&ev)))
                 />
                 <p id="name-error" class="field-error" role="alert">{error_for("name")}</p>
@@ -162,6 +164,8 @@ pub fn ProfilePage(
                     prop:value=photo_url
                     aria-invalid=move || error_for("photo_url")().is_some().to_string()
                     aria-describedby="photo-error"
+                    on:focus=move |_| form.update(|f| f.focus(Field::PhotoUrl))
+                    on:blur=move |_| form.update(|f| f.blur(Field::PhotoUrl))
                     on:input=move |ev| {
                         photo_broken.set(false);
                         form.update(|f| f.input(Field::PhotoUrl, event_target_value(&ev)));
