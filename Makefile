@@ -7,7 +7,7 @@ export CHROMEDRIVER := /usr/bin/chromedriver
 
 WASM := --target wasm32-unknown-unknown
 
-.PHONY: setup app server run run-cluster test lint test-native test-wasm test-e2e test-model chaos bench
+.PHONY: setup app server run run-cluster test lint test-native test-wasm test-e2e test-model test-model-faults chaos bench
 
 setup:
 	@tools/setup.sh
@@ -59,6 +59,11 @@ chaos: app
 ## The sync core's randomized model test at full length (100,000 schedules).
 test-model:
 	OUTPOST_SCHEDULES=100000 cargo test --release -p outpost-core --test model -- --nocapture
+
+## Each known defect of the core switched back on, one at a time: the model must find every
+## one within its default schedule count (prints the schedules each took).
+test-model-faults:
+	cargo test --release -p outpost-core --test model_faults -- --nocapture
 
 ## Two instances on a throwaway PostgreSQL behind nginx, on http://127.0.0.1:8080
 ## (OUTPOST_CLUSTER_ADDR overrides); Ctrl-C stops all of it and the database goes with it.

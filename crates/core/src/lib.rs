@@ -11,6 +11,8 @@
 //! This crate does no I/O and depends on serde alone, so it builds for native targets (fast,
 //! exhaustive tests) and for wasm32 (the app).
 
+#[cfg(feature = "faults")]
+pub mod faults;
 pub mod merge;
 pub mod patch;
 pub mod strategy;

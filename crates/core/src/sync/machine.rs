@@ -9,6 +9,7 @@ use super::record::{Conflict, LocalRecord, Resolution, SentWrite};
 use super::status::{Status, SyncProblem, SyncState};
 use crate::merge::{self, ConflictPolicy};
 use crate::patch::ProfilePatch;
+use crate::strategy;
 use crate::wire::{ProfileFields, ServerProfile};
 
 /// Identifies one request so its answer can be matched; answers with any other id are
@@ -117,6 +118,10 @@ pub enum Input {
         /// The conflict the dialog showed.
         seen: Conflict,
     },
+    /// A server state obtained outside the machine's own requests (a fallback read, an
+    /// online-only write's answer): taken only where it cannot hide a local change
+    /// ([`strategy::fallback_read`] decides).
+    RemoteRead(ServerProfile),
     /// A session for the same account exists again after a 401.
     SignedIn,
     /// The person changed the conflict policy in settings.
@@ -395,6 +400,7 @@ impl SyncMachine {
                 }
             }
             Input::Resolve { choice, seen } => self.resolve(now, choice, &seen),
+            Input::RemoteRead(profile) => self.remote_read(now, profile),
             Input::PolicyChanged(policy) => {
                 self.config.policy = policy;
                 if let Some(remote) = self.conflict_remote() {
@@ -403,6 +409,53 @@ impl SyncMachine {
             }
         }
         false
+    }
+
+    /// The record this machine produced for its last input could not be stored (the device
+    /// store failed, or other writers kept changing it); `before` is the machine as it was
+    /// before that input and `stored` what the store holds. The record goes back to
+    /// `stored`; a request the input would have sent did not leave, and an answer it handled
+    /// counts as lost (a write stays in doubt and is sent again with its key); everything
+    /// else the input said (online, a push, a sign-in) still holds. A retry is armed when a
+    /// request was dropped.
+    pub fn not_stored(
+        &mut self,
+        now: Millis,
+        before: &SyncMachine,
+        stored: Option<LocalRecord>,
+        entropy: &mut impl Entropy,
+    ) -> Vec<Action> {
+        self.record = stored;
+        let mut out = Vec::new();
+        let same = |a: &Option<InFlight>, b: &Option<InFlight>| {
+            a.as_ref().map(|f| f.id) == b.as_ref().map(|f| f.id)
+        };
+        if !same(&before.in_flight, &self.in_flight) {
+            self.refresh_wanted |= matches!(
+                before.in_flight,
+                Some(InFlight {
+                    request: Request::Get,
+                    ..
+                })
+            );
+            self.in_flight = None;
+            let after = backoff::delay(
+                self.config.backoff_base,
+                self.config.backoff_cap,
+                self.attempt,
+                None,
+                entropy.next_u64(),
+            );
+            self.attempt = self.attempt.saturating_add(1);
+            self.next_retry_at = Some(now.saturating_add(after));
+            out.push(Action::ScheduleRetry { after });
+        }
+        let status = self.status();
+        if self.last_status.as_ref() != Some(&status) {
+            self.last_status = Some(status.clone());
+            out.push(Action::Status(status));
+        }
+        out
     }
 
     /// Takes over what the device store holds now, found when a write of this machine's
@@ -443,6 +496,24 @@ impl SyncMachine {
         // sent; the write in doubt is only ever changed by the lock holder).
         self.record = Some(record);
         true
+    }
+
+    fn remote_read(&mut self, now: Millis, profile: ServerProfile) {
+        let Ok(read) = strategy::fallback_read(Ok(profile), self.record.as_ref(), now) else {
+            return;
+        };
+        if read.store {
+            // A write in doubt keeps its doubt: only its own answer settles it.
+            let (sent, revision) = self
+                .record
+                .as_ref()
+                .map_or((None, 0), |r| (r.sent.clone(), r.revision));
+            self.record = Some(LocalRecord {
+                sent,
+                revision,
+                ..read.record
+            });
+        }
     }
 
     fn local_edit(&mut self, now: Millis, patch: &ProfilePatch) {

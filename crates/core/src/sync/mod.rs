@@ -59,6 +59,7 @@ mod backoff;
 mod machine;
 mod record;
 mod status;
+mod tab;
 
 pub use crate::merge::{ConflictPolicy, Field, FieldConflict};
 pub use backoff::{
@@ -68,6 +69,7 @@ pub use backoff::{
 pub use machine::{Action, Input, RequestId, SyncConfig, SyncMachine, new_mutation_id};
 pub use record::{Conflict, LocalRecord, Resolution, SentWrite};
 pub use status::{Status, SyncProblem, SyncState};
+pub use tab::{CommitResult, MAX_REAPPLY, NotStored, Step, TabSync};
 
 /// Wall-clock milliseconds since the Unix epoch (JavaScript's `Date.now()`); the shell passes
 /// the current time with every input because the machine has no clock of its own.

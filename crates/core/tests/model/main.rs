@@ -191,17 +191,6 @@ fn invariants_catch_writers_that_put_without_comparing() {
     assert!(found.is_some(), "no schedule caught the blind put");
 }
 
-/// The revision is all the compares look at: writers that stored their changes under the
-/// revision they had read would overwrite each other unnoticed, and the invariants catch it.
-#[test]
-fn invariants_catch_writers_that_keep_the_revision() {
-    let found = caught(
-        |w| w.writers_keep_revision = true,
-        &["never seen", "lost update"],
-    );
-    assert!(found.is_some(), "no schedule caught the unchanged revision");
-}
-
 /// The invariants catch the old sign-out, which deleted the record whenever the tab's own
 /// view was clean: another tab's save, not shown there yet, was deleted without a warning.
 #[test]

@@ -2,10 +2,11 @@
 //! store each, a network that loses, delays, duplicates and reorders, and a server with
 //! `If-Match` and `Idempotency-Key` semantics. Each piece does what the real shell does:
 //!
-//! * A tab handles an input like `UserProfileRepository::step`: the machine's record is
-//!   committed with a compare against what the tab last read or wrote; if another writer got
-//!   there first, the machine is rolled back, adopts the stored record and handles the input
-//!   again. A commit tells the device's other tabs (BroadcastChannel), which re-read.
+//! * A tab is the app's own core type, `TabSync`, performed as the repository's driver performs
+//!   it: each `Step::Commit` is committed with the device store's compare and its result
+//!   reported back (the core re-applies the input on another writer's newer record), then the
+//!   actions are performed. A commit tells the device's other tabs (BroadcastChannel), which
+//!   re-read the store and hand it to their `TabSync::stored`.
 //! * A save is `LocalEdit(patch)` of the fields the person typed in, whatever the form was
 //!   filled from and however stale the tab's view of the store is.
 //! * Requests go out under the device's lock (Web Locks), held until the answer is handled;
@@ -23,10 +24,12 @@
 
 use std::collections::{HashMap, HashSet};
 
+use outpost_core::faults::{self, Fault};
 use outpost_core::patch::ProfilePatch;
 use outpost_core::sync::{
-    Action, ConflictPolicy, Entropy, Field, Input, LocalRecord, Millis, RequestId, Resolution,
-    SentWrite, SyncConfig, SyncMachine, SyncState, new_mutation_id,
+    Action, CommitResult, ConflictPolicy, Entropy, Field, Input, LocalRecord, Millis, NotStored,
+    RequestId, Resolution, SentWrite, Step, SyncConfig, SyncMachine, SyncState, TabSync,
+    new_mutation_id,
 };
 use outpost_core::wire::{ProfileFields, ServerProfile};
 
@@ -112,6 +115,14 @@ pub enum Msg {
         dev: usize,
         tab: usize,
     },
+    /// What the store held when a tab opened: the repository's `start` reads it outside the
+    /// tab's queue, so other jobs (a BroadcastChannel message) may run before it is handed
+    /// to the tab's core. Never lost; gone with a reload.
+    Start {
+        dev: usize,
+        tab: usize,
+        stored: Option<LocalRecord>,
+    },
     /// An answer made up in the tab itself (never lost; gone with a reload).
     Local {
         dev: usize,
@@ -136,15 +147,16 @@ pub struct Server {
 }
 
 pub struct Tab {
-    pub machine: SyncMachine,
-    /// What this tab last read from or wrote to the store (the compare of its commits).
-    last_persisted: Option<LocalRecord>,
+    /// The app's core for one tab: the sync machine and the rules of its commits.
+    pub sync: TabSync,
     timer: Option<Millis>,
     /// The request sent under the lock whose answer this tab waits for.
     outstanding: Option<RequestId>,
     /// A request waiting for the device's lock.
     waiting: Option<Req>,
     pub open: bool,
+    /// Opened, and the store's record not yet handed to its core: no view to edit in yet.
+    starting: bool,
     /// What the form showed when the tab opened (used only by the old, stale form).
     form: ProfileFields,
 }
@@ -191,10 +203,6 @@ pub struct World {
     /// Tabs put their record without the compare (the old shell; for the test that shows
     /// the invariants catch it).
     pub blind_commits: bool,
-    /// Writers store their records under the revision they read instead of the next one
-    /// (so the other writers' compares miss their writes; for the test that shows the
-    /// invariants catch it).
-    pub writers_keep_revision: bool,
     /// Signing out deletes the record whatever it holds once the tab's own view is clean
     /// (the old sign-out; for the test that shows the invariants catch it).
     pub blind_sign_out: bool,
@@ -211,6 +219,11 @@ pub struct World {
     /// A mutation id was sent again naming another write (checked at the end).
     key_reused: bool,
     pub chaos: bool,
+    /// Draws the device stores' failed commits, apart from `rng` so the rest of a schedule
+    /// stays the same.
+    store_trouble: Rng,
+    /// A tab's commit failed since this was last cleared (a save then is refused, not kept).
+    not_stored: bool,
     pub log: Vec<String>,
 }
 
@@ -227,12 +240,12 @@ fn server_profile(fields: &ProfileFields, version: u64) -> ServerProfile {
 impl Tab {
     fn new(config: &SyncConfig) -> Self {
         Tab {
-            machine: SyncMachine::new(config.clone()),
-            last_persisted: None,
+            sync: TabSync::new(SyncMachine::new(config.clone())),
             timer: None,
             outstanding: None,
             waiting: None,
             open: true,
+            starting: false,
             form: ProfileFields::default(),
         }
     }
@@ -284,7 +297,6 @@ impl World {
             unseen_overwrite: None,
             stale_forms: false,
             blind_commits: false,
-            writers_keep_revision: false,
             blind_sign_out: false,
             disowned: HashSet::new(),
             devices,
@@ -299,6 +311,8 @@ impl World {
             next_worker_request: 1 << 60,
             key_reused: false,
             chaos: true,
+            store_trouble: Rng::new(seed ^ 0x005e_ed0f_d15c),
+            not_stored: false,
             log: Vec::new(),
         }
     }
@@ -306,84 +320,110 @@ impl World {
     pub fn start(&mut self) -> Check {
         for dev in 0..self.devices.len() {
             for tab in 0..self.devices[dev].tabs.len() {
-                self.tab_step(dev, tab, Input::Loaded(None))?;
+                self.tab_stored(dev, tab, None)?;
             }
         }
         Ok(())
     }
 
-    /// Handles one input in a tab the way the repository does (see the module docs).
+    /// Hands an input to a tab's core and performs what it asks.
     fn tab_step(&mut self, dev: usize, tab: usize, input: Input) -> Check {
         if !self.devices[dev].tabs[tab].open {
             return Ok(());
         }
         self.log
             .push(format!("t={} dev{dev}.{tab} <- {input:?}", self.now));
-        let now = self.now;
-        for _ in 0..8 {
-            let t = &mut self.devices[dev].tabs[tab];
-            let before = t.machine.clone();
-            let actions = t.machine.handle(now, input.clone(), &mut self.rng);
-            if let Some(Action::Persist(record)) = actions.first() {
-                let device = &mut self.devices[dev];
-                let t = &mut device.tabs[tab];
-                if !t
-                    .last_persisted
-                    .as_ref()
-                    .is_some_and(|read| read.same_content(record))
-                {
-                    if !self.blind_commits
-                        && !LocalRecord::unchanged_since(
-                            device.store.as_ref(),
-                            t.last_persisted.as_ref(),
-                        )
-                    {
-                        if device.store.is_none() && t.last_persisted.is_some() {
-                            // Signed out in another tab: the account's data must not return.
-                            self.log
-                                .push(format!("    dev{dev}.{tab}: record gone, stops"));
-                            return self.close_tab(dev, tab);
-                        }
-                        // Another writer committed first: re-apply on top of its record.
-                        self.log
-                            .push(format!("    dev{dev}.{tab}: outdated, re-applying"));
-                        t.machine = before;
-                        t.machine.adopt(device.store.clone());
-                        t.last_persisted = device.store.clone();
-                        continue;
-                    }
-                    let read = t.last_persisted.clone();
-                    let revision = self.revision_after(read.as_ref());
-                    let stamped = LocalRecord {
-                        revision,
-                        ..record.clone()
-                    };
-                    let device = &mut self.devices[dev];
-                    device.store = Some(stamped.clone());
-                    let t = &mut device.tabs[tab];
-                    t.machine.committed(revision);
-                    t.last_persisted = Some(stamped);
-                    self.broadcast(dev, Some(tab));
-                }
-            }
-            for action in &actions {
-                if !matches!(action, Action::Status(_)) {
-                    self.log.push(format!("    -> {action:?}"));
-                }
-                self.perform(dev, tab, action)?;
-            }
-            self.note_seen(dev, tab);
-            self.check_causal(dev, tab)?;
-            return Ok(());
-        }
-        Err(format!("dev{dev}.{tab}: re-applied an input eight times"))
+        let step = self.devices[dev].tabs[tab]
+            .sync
+            .handle(self.now, input, &mut self.rng);
+        self.tab_settle(dev, tab, step)
     }
 
-    /// The revision a writer stores over `read`, as the shell does (or, for the test of the
-    /// invariants, the one it read).
+    /// Hands what the device store held when read to a tab's core (its start, a
+    /// BroadcastChannel message, `visibilitychange`) and performs what it asks.
+    fn tab_stored(&mut self, dev: usize, tab: usize, stored: Option<LocalRecord>) -> Check {
+        if !self.devices[dev].tabs[tab].open {
+            return Ok(());
+        }
+        self.log.push(format!(
+            "t={} dev{dev}.{tab} <- stored rev {:?}",
+            self.now,
+            stored.as_ref().map(|r| r.revision)
+        ));
+        let step = self.devices[dev].tabs[tab]
+            .sync
+            .stored(self.now, stored, &mut self.rng);
+        self.tab_settle(dev, tab, step)
+    }
+
+    /// Performs a tab's step as the repository's driver does: each commit with the device
+    /// store's compare (skipped by the old shell's blind put), then the actions.
+    fn tab_settle(&mut self, dev: usize, tab: usize, mut step: Step) -> Check {
+        loop {
+            match step {
+                Step::Commit { expected, record } => {
+                    let device = &mut self.devices[dev];
+                    // IndexedDB can fail a transaction (a full disk, a closed connection).
+                    let result = if self.chaos && self.store_trouble.chance(3) {
+                        self.log.push(format!("    dev{dev}.{tab}: commit failed"));
+                        self.not_stored = true;
+                        CommitResult::Failed
+                    } else if self.blind_commits
+                        || LocalRecord::unchanged_since(device.store.as_ref(), expected.as_ref())
+                    {
+                        device.store = Some(record);
+                        CommitResult::Written
+                    } else {
+                        self.log
+                            .push(format!("    dev{dev}.{tab}: outdated, re-applying"));
+                        CommitResult::Outdated(device.store.clone())
+                    };
+                    let written = result == CommitResult::Written;
+                    step = self.devices[dev].tabs[tab].sync.commit_result(
+                        self.now,
+                        result,
+                        &mut self.rng,
+                    );
+                    if written {
+                        self.broadcast(dev, Some(tab));
+                    }
+                }
+                Step::Removed => {
+                    // Signed out in another tab: the account's data must not return.
+                    self.log
+                        .push(format!("    dev{dev}.{tab}: record gone, stops"));
+                    return self.close_tab(dev, tab);
+                }
+                Step::NotStored {
+                    reason: NotStored::KeptChanging,
+                    ..
+                } => {
+                    return Err(format!("dev{dev}.{tab}: re-applied an input eight times"));
+                }
+                Step::Done(actions)
+                | Step::NotStored {
+                    reason: NotStored::StoreFailed,
+                    actions,
+                } => {
+                    for action in &actions {
+                        if !matches!(action, Action::Status(_)) {
+                            self.log.push(format!("    -> {action:?}"));
+                        }
+                        self.perform(dev, tab, action)?;
+                    }
+                    self.note_seen(dev, tab);
+                    self.check_causal(dev, tab)?;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// The revision the service worker stores over `read`, as `sw.js` does (or, with the
+    /// fault switched on, the one it read, like the tabs' core).
     fn revision_after(&mut self, read: Option<&LocalRecord>) -> u64 {
         match read {
-            Some(read) if self.writers_keep_revision => read.revision,
+            Some(read) if faults::on(Fault::KeepRevision) => read.revision,
             read => LocalRecord::next_revision(read, &mut self.rng),
         }
     }
@@ -405,9 +445,13 @@ impl World {
                     t.outstanding.is_none() && t.waiting.is_none(),
                     "dev{dev}.{tab}: second request in flight"
                 );
-                let stored = t.machine.record().ok_or("PUT without a record")?;
-                // (The record may be synchronized meanwhile: a write in doubt taken over from
-                // another tab is still settled by sending it.)
+                // Committed as the write in doubt by this tab (or read so from the store)
+                // before it leaves. (The record may be synchronized meanwhile: a write in
+                // doubt taken over from another tab is still settled by sending it.)
+                let stored = t
+                    .sync
+                    .last_persisted()
+                    .ok_or("PUT without a stored record")?;
                 ensure!(
                     stored.sent.as_ref() == Some(write),
                     "dev{dev}.{tab}: PUT not committed as the write in doubt before it left"
@@ -435,7 +479,7 @@ impl World {
             }
             Action::Status(status) => {
                 ensure!(
-                    *status == t.machine.status(),
+                    *status == t.sync.machine().status(),
                     "emitted status differs from status()"
                 );
             }
@@ -519,7 +563,7 @@ impl World {
     /// server state they are based on, a conflict's other side).
     fn note_seen(&mut self, dev: usize, tab: usize) {
         let records = [
-            self.devices[dev].tabs[tab].machine.record().cloned(),
+            self.devices[dev].tabs[tab].sync.machine().record().cloned(),
             self.devices[dev].store.clone(),
         ];
         for record in records.into_iter().flatten() {
@@ -536,7 +580,7 @@ impl World {
 
     /// The invariants that must hold after every step (see the module documentation).
     fn check_causal(&self, dev: usize, tab: usize) -> Check {
-        let Some(record) = self.devices[dev].tabs[tab].machine.record() else {
+        let Some(record) = self.devices[dev].tabs[tab].sync.machine().record() else {
             return Ok(());
         };
         if let Some(conflict) = &record.conflict {
@@ -586,7 +630,7 @@ impl World {
     /// The person types new values into one or both fields of a tab and saves the patch of
     /// the typed fields (the commit's compare puts it on top of the newest stored record).
     fn edit(&mut self, dev: usize, tab: usize) -> Check {
-        if !self.devices[dev].tabs[tab].open {
+        if !self.devices[dev].tabs[tab].open || self.devices[dev].tabs[tab].starting {
             return Ok(());
         }
         self.counter += 1;
@@ -608,9 +652,11 @@ impl World {
         } else {
             patch.clone()
         };
+        self.not_stored = false;
         self.tab_step(dev, tab, Input::LocalEdit(sent))?;
-        if !self.devices[dev].tabs[tab].open {
-            // Signed out in another tab: the save was refused and said so.
+        if !self.devices[dev].tabs[tab].open || self.not_stored {
+            // Signed out in another tab, or the device store failed: the save was refused
+            // and said so; the typing stays in the person's form, not in any record.
             return Ok(());
         }
         let stored = self.devices[dev].store.as_ref().ok_or("edit not stored")?;
@@ -629,16 +675,8 @@ impl World {
 
     /// BroadcastChannel message or `visibilitychange`: re-read the store.
     fn refresh(&mut self, dev: usize, tab: usize) -> Check {
-        let device = &mut self.devices[dev];
-        let t = &mut device.tabs[tab];
-        // As `refresh_from_device`: a record gone (signed out elsewhere) is not adopted; the
-        // tab's next commit finds it gone and stops.
-        if !t.open || t.last_persisted == device.store || device.store.is_none() {
-            return Ok(());
-        }
-        let stored = device.store.clone();
-        t.last_persisted = stored.clone();
-        self.tab_step(dev, tab, Input::Loaded(stored))
+        let stored = self.devices[dev].store.clone();
+        self.tab_stored(dev, tab, stored)
     }
 
     pub fn ack(&mut self, dev: usize, field: Field, value: String, base_version: u64) {
@@ -656,7 +694,7 @@ impl World {
 
     fn resolve(&mut self, dev: usize, tab: usize) -> Check {
         let mut typed_in = None;
-        let Some(conflict) = self.devices[dev].tabs[tab].machine.status().conflict else {
+        let Some(conflict) = self.devices[dev].tabs[tab].sync.machine().status().conflict else {
             return Ok(());
         };
         let choice = self.rng.below(3);
@@ -693,6 +731,7 @@ impl World {
             }
         };
         let discarded = std::mem::take(&mut self.pending_excuses);
+        self.not_stored = false;
         self.tab_step(
             dev,
             tab,
@@ -701,8 +740,9 @@ impl World {
                 seen: conflict,
             },
         )?;
-        if !self.devices[dev].tabs[tab].open {
-            // Signed out in another tab: the choice was refused and said so.
+        if !self.devices[dev].tabs[tab].open || self.not_stored {
+            // Signed out in another tab, or the device store failed: the choice was refused
+            // and said so; the dialog stays.
             return Ok(());
         }
         if let Some((new, base_version)) = typed_in {
@@ -713,7 +753,8 @@ impl World {
         // A choice made on a conflict that changed meanwhile is not applied: nothing of it
         // was discarded then.
         if self.devices[dev].tabs[tab]
-            .machine
+            .sync
+            .machine()
             .status()
             .conflict
             .is_none()
@@ -842,7 +883,8 @@ impl World {
                 _ => {}
             },
             // A tab that missed a message re-reads before its next save anyway.
-            Msg::Refresh { .. } | Msg::Local { .. } | Msg::SignedOut { .. } => {}
+            Msg::Refresh { .. } | Msg::Local { .. } | Msg::SignedOut { .. } | Msg::Start { .. } => {
+            }
         }
     }
 
@@ -851,7 +893,7 @@ impl World {
         if self.chaos
             && !matches!(
                 msg,
-                Msg::Refresh { .. } | Msg::Local { .. } | Msg::SignedOut { .. }
+                Msg::Refresh { .. } | Msg::Local { .. } | Msg::SignedOut { .. } | Msg::Start { .. }
             )
         {
             if self.rng.chance(8) {
@@ -884,6 +926,13 @@ impl World {
             } => self.worker_answered(dev, input)?,
             Msg::Refresh { dev, tab } => self.refresh(dev, tab)?,
             Msg::Local { dev, tab, input } => self.answer_tab(dev, tab, input)?,
+            Msg::Start { dev, tab, stored } => {
+                let t = &mut self.devices[dev].tabs[tab];
+                if t.open && t.starting {
+                    t.starting = false;
+                    self.tab_stored(dev, tab, stored)?;
+                }
+            }
             Msg::SignedOut { dev, tab } => {
                 if self.devices[dev].tabs[tab].open {
                     self.close_tab(dev, tab)?;
@@ -1010,7 +1059,7 @@ impl World {
         if !self.devices[dev].signed_in || !self.devices[dev].tabs[tab].open {
             return Ok(());
         }
-        let view = self.devices[dev].tabs[tab].machine.record().cloned();
+        let view = self.devices[dev].tabs[tab].sync.machine().record().cloned();
         let warned = view.as_ref().is_some_and(LocalRecord::has_unsynced_changes);
         let confirmed = match &view {
             // Warned: "Sign out anyway" discards exactly what the tab showed, or cancel.
@@ -1094,6 +1143,8 @@ impl World {
         let t = &mut self.devices[dev].tabs[tab];
         *t = Tab::new(&self.config);
         t.open = false;
+        self.net
+            .retain(|m| !matches!(m, Msg::Start { dev: d, tab: t, .. } if (*d, *t) == (dev, tab)));
         self.release_lock(dev, Writer::Tab(tab))
     }
 
@@ -1108,13 +1159,14 @@ impl World {
         self.log.push(format!("dev{dev}.{tab} opens"));
         *t = Tab::new(&self.config);
         let stored = self.devices[dev].store.clone();
-        self.devices[dev].tabs[tab].last_persisted = stored.clone();
         self.devices[dev].tabs[tab].form =
             stored.as_ref().map(|r| r.local.clone()).unwrap_or_default();
         if !self.devices[dev].online {
             self.tab_step(dev, tab, Input::WentOffline)?;
         }
-        self.tab_step(dev, tab, Input::Loaded(stored))
+        self.devices[dev].tabs[tab].starting = true;
+        self.net.push(Msg::Start { dev, tab, stored });
+        Ok(())
     }
 
     fn restart_server(&mut self) {
@@ -1174,7 +1226,12 @@ impl World {
             76..=78 => self.worker_sync(dev)?,
             79..=85 => self.resolve(dev, tab)?,
             86..=88 => {
-                if self.devices[dev].tabs[tab].machine.status().needs_sign_in {
+                if self.devices[dev].tabs[tab]
+                    .sync
+                    .machine()
+                    .status()
+                    .needs_sign_in
+                {
                     self.tab_step(dev, tab, Input::SignedIn)?;
                 }
             }
@@ -1251,7 +1308,7 @@ impl World {
             }
             for dev in 0..self.devices.len() {
                 for tab in self.each_tab(dev) {
-                    let status = self.devices[dev].tabs[tab].machine.status();
+                    let status = self.devices[dev].tabs[tab].sync.machine().status();
                     if status.needs_sign_in {
                         // A 401 that was still on the wire: the person signs in again.
                         self.tab_step(dev, tab, Input::SignedIn)?;
@@ -1297,7 +1354,8 @@ impl World {
             );
             for (t, tab) in d.tabs.iter().enumerate() {
                 let record = tab
-                    .machine
+                    .sync
+                    .machine()
                     .record()
                     .ok_or(format!("dev{i}.{t}: no record"))?;
                 ensure!(
@@ -1316,7 +1374,7 @@ impl World {
                     record.base.as_ref() == Some(&self.server.profile),
                     "dev{i}.{t}: base is not the server's state"
                 );
-                let status = tab.machine.status();
+                let status = tab.sync.machine().status();
                 ensure!(
                     status.state == SyncState::Synced,
                     "dev{i}.{t}: status {:?}",

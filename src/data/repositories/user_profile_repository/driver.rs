@@ -1,42 +1,25 @@
-//! Runs each input through the sync machine, commits the record it produced with a compare
-//! against what this tab last read or wrote, and performs the actions that follow.
+//! Runs each input through the tab's [`TabSync`] (the core: the sync machine and the rules of
+//! its commits) and performs what it asks: the compare-and-commit in IndexedDB, telling the
+//! other tabs, and the actions that follow.
 
 use futures_channel::oneshot;
 use outpost_core::strategy::{self, Source};
-use outpost_core::sync::{Action, Input, LocalRecord};
-use outpost_core::wire::ServerProfile;
+use outpost_core::sync::{Action, CommitResult, Input, LocalRecord, NotStored, Step};
 
 use super::{UserProfileRepository, now_ms};
 use crate::data::services::{ApiClient, Database, DbError, Replaced};
 use crate::data::sync::channel::TabMessage;
-
-/// How often one input is re-applied on top of other writers' newer records before the tab
-/// gives up (each round means another writer committed in between; a handful is plenty).
-pub(super) const MAX_REAPPLY: usize = 8;
-
-/// What happened to a record this tab tried to commit.
-pub(super) enum Stored {
-    /// Committed, under this revision.
-    Written(u64),
-    /// There was nothing new to commit, or the store failed (then `storage_error` says so).
-    Done,
-    /// Another writer changed the record first; this is what the device holds.
-    Outdated(Box<Option<LocalRecord>>),
-    /// The record was deleted (sign-out in another tab).
-    Removed,
-}
 
 // The queue holds a handful of jobs at a time: boxing the input would cost an allocation per
 // job and buy nothing.
 #[allow(clippy::large_enum_variant)]
 pub(super) enum Job {
     Input(Input),
+    /// What the store held when the tab started.
+    Start(Option<LocalRecord>),
     /// Re-read the device store and adopt what another tab (or the service worker) stored,
     /// inside the queue so no local edit can slip between the read and the adoption.
     RefreshFromDevice,
-    /// A server state obtained outside the machine (fallback read, online-only write): adopted
-    /// only if it cannot hide local changes.
-    AdoptRemote(ServerProfile),
 }
 
 /// Ends a job run in its caller's task: the jobs queued meanwhile get a drain of their own,
@@ -103,102 +86,121 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
     async fn process(&self, job: Job) {
         let actions = match job {
             Job::Input(input) => self.step(input).await,
-            Job::AdoptRemote(profile) => self.adopt_remote(profile).await,
-            Job::RefreshFromDevice => self.refresh_from_device().await,
+            Job::Start(record) => self.adopt_stored(record).await,
+            Job::RefreshFromDevice => match self.inner.db.load_profile(self.account()).await {
+                Ok(record) => self.adopt_stored(record).await,
+                Err(_) => Vec::new(),
+            },
         };
         for action in actions {
             self.perform(action).await;
         }
     }
 
-    /// Handles one input and commits the record it produced before anything else happens.
-    /// If another writer (a tab, the service worker) changed the stored record since this
-    /// tab last read or wrote it, nothing is written over it: the machine goes back to its
-    /// state before the input, takes over the stored record and handles the input again on
-    /// top of it. The returned actions follow the commit; `Persist` is done.
+    /// Handles one input and commits the record it produced before anything else happens
+    /// (the core's [`TabSync`](outpost_core::sync::TabSync) decides what is committed over
+    /// what, and what follows); returns the actions that follow the commit.
     pub(super) async fn step(&self, input: Input) -> Vec<Action> {
-        for _ in 0..MAX_REAPPLY {
-            let before = self.inner.machine.borrow().clone();
-            let mut actions = self.handle(input.clone());
-            let Some(Action::Persist(record)) = actions.first().cloned() else {
-                return actions;
-            };
-            let stored = self.store(&record).await;
-            match stored {
-                Stored::Written(_) | Stored::Done => {
-                    if let Stored::Written(revision) = stored {
-                        self.inner.machine.borrow_mut().committed(revision);
+        if let Input::RemoteRead(profile) = &input {
+            let local = self.inner.sync.borrow().machine().record().cloned();
+            if let Ok(read) = strategy::fallback_read(Ok(profile.clone()), local.as_ref(), now_ms())
+                && read.source == Source::Remote
+            {
+                self.inner.source.set(Source::Remote);
+            }
+        }
+        let step = {
+            let mut entropy = self.inner.entropy.borrow_mut();
+            self.inner
+                .sync
+                .borrow_mut()
+                .handle(now_ms(), input, &mut *entropy)
+        };
+        self.settle(step).await
+    }
+
+    /// Adopts what the store holds (at start, or written by another tab) if it is newer than
+    /// what this tab has.
+    async fn adopt_stored(&self, record: Option<LocalRecord>) -> Vec<Action> {
+        let step = {
+            let mut entropy = self.inner.entropy.borrow_mut();
+            self.inner
+                .sync
+                .borrow_mut()
+                .stored(now_ms(), record, &mut *entropy)
+        };
+        let actions = self.settle(step).await;
+        // Adopting another writer's record may leave the status as it was, so no Status
+        // action follows: the views must still show the new values (and a later save must
+        // start from them).
+        self.notify();
+        actions
+    }
+
+    /// Performs the commits `step` asks for until it is done; returns the actions after them.
+    async fn settle(&self, mut step: Step) -> Vec<Action> {
+        loop {
+            if self.inner.closed.get() {
+                return Vec::new();
+            }
+            match step {
+                Step::Commit { expected, record } => {
+                    let result = self.commit(expected.as_ref(), &record).await;
+                    let written = result == CommitResult::Written;
+                    step = {
+                        let mut entropy = self.inner.entropy.borrow_mut();
+                        self.inner
+                            .sync
+                            .borrow_mut()
+                            .commit_result(now_ms(), result, &mut *entropy)
+                    };
+                    if written {
+                        self.notify();
                     }
-                    actions.remove(0);
-                    self.notify();
-                    return actions;
                 }
-                Stored::Removed => {
+                Step::Done(actions) => return actions,
+                Step::Removed => {
                     // Signed out in another tab: the account's data must not come back.
                     self.shutdown();
                     return Vec::new();
                 }
-                Stored::Outdated(held) => {
-                    let held = *held;
-                    *self.inner.machine.borrow_mut() = before;
-                    self.inner.machine.borrow_mut().adopt(held.clone());
-                    *self.inner.last_persisted.borrow_mut() = held;
+                Step::NotStored { reason, actions } => {
+                    if reason == NotStored::KeptChanging {
+                        leptos::logging::error!(
+                            "the profile on this device kept changing under this tab"
+                        );
+                        *self.inner.storage_error.borrow_mut() = Some(DbError::Failed(
+                            "other tabs kept changing the profile; reload this page".to_owned(),
+                        ));
+                    }
+                    self.notify();
+                    return actions;
                 }
             }
         }
-        leptos::logging::error!("the profile on this device kept changing under this tab");
-        *self.inner.storage_error.borrow_mut() = Some(DbError::Failed(
-            "other tabs kept changing the profile; reload this page".to_owned(),
-        ));
-        self.notify();
-        Vec::new()
     }
 
-    pub(super) fn handle(&self, input: Input) -> Vec<Action> {
-        let mut entropy = self.inner.entropy.borrow_mut();
-        self.inner
-            .machine
-            .borrow_mut()
-            .handle(now_ms(), input, &mut *entropy)
-    }
-
-    /// Commits `record`, under the next revision, if the device still holds what this tab
-    /// last read or wrote.
-    pub(super) async fn store(&self, record: &LocalRecord) -> Stored {
-        let expected = self.inner.last_persisted.borrow().clone();
-        if self.inner.closed.get()
-            || expected
-                .as_ref()
-                .is_some_and(|read| read.same_content(record))
-        {
-            return Stored::Done;
-        }
-        let revision =
-            LocalRecord::next_revision(expected.as_ref(), &mut *self.inner.entropy.borrow_mut());
-        let stamped = LocalRecord {
-            revision,
-            ..record.clone()
-        };
+    /// Commits `record` in one transaction if the device still holds `expected`, and tells
+    /// the other tabs when it did.
+    async fn commit(&self, expected: Option<&LocalRecord>, record: &LocalRecord) -> CommitResult {
         match self
             .inner
             .db
-            .replace_profile(self.account(), expected.as_ref(), &stamped)
+            .replace_profile(self.account(), expected, record)
             .await
         {
             Ok(Replaced::Written) => {
                 *self.inner.storage_error.borrow_mut() = None;
-                *self.inner.last_persisted.borrow_mut() = Some(stamped);
                 if let Some(channel) = self.inner.channel.borrow().as_ref() {
                     channel.post(&TabMessage::Profile(self.account().to_owned()));
                 }
-                Stored::Written(revision)
+                CommitResult::Written
             }
-            Ok(Replaced::Outdated(held)) if held.is_none() && expected.is_some() => Stored::Removed,
-            Ok(Replaced::Outdated(held)) => Stored::Outdated(held),
+            Ok(Replaced::Outdated(held)) => CommitResult::Outdated(*held),
             Err(error) => {
                 leptos::logging::error!("saving the profile on this device failed: {error}");
                 *self.inner.storage_error.borrow_mut() = Some(error);
-                Stored::Done
+                CommitResult::Failed
             }
         }
     }
@@ -224,50 +226,6 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             }
             Action::SendPut { request, write } => self.spawn_request(request, Some(write)),
             Action::SendGet { request } => self.spawn_request(request, None),
-        }
-    }
-
-    /// Adopts what another tab stored since this tab last wrote or read (runs in the queue).
-    pub(super) async fn refresh_from_device(&self) -> Vec<Action> {
-        let Ok(Some(stored)) = self.inner.db.load_profile(self.account()).await else {
-            return Vec::new();
-        };
-        if self.inner.last_persisted.borrow().as_ref() == Some(&stored) {
-            return Vec::new();
-        }
-        *self.inner.last_persisted.borrow_mut() = Some(stored.clone());
-        let actions = self.step(Input::Loaded(Some(stored))).await;
-        // Adopting another writer's record may leave the status as it was, so no Status
-        // action follows: the views must still show the new values (and a later save must
-        // start from them).
-        self.notify();
-        actions
-    }
-
-    pub(super) async fn adopt_remote(&self, profile: ServerProfile) -> Vec<Action> {
-        let local = self.inner.machine.borrow().record().cloned();
-        match strategy::fallback_read(Ok(profile), local.as_ref(), now_ms()) {
-            Ok(read) if read.store => {
-                self.inner.source.set(Source::Remote);
-                let revision = match self.store(&read.record).await {
-                    Stored::Written(revision) => revision,
-                    Stored::Done => read.record.revision,
-                    // Another writer got there first; the machine's own fetch will settle it.
-                    Stored::Outdated(_) | Stored::Removed => return Vec::new(),
-                };
-                let record = LocalRecord {
-                    revision,
-                    ..read.record
-                };
-                self.step(Input::Loaded(Some(record))).await
-            }
-            Ok(read) => {
-                if read.source == Source::Remote {
-                    self.inner.source.set(Source::Remote);
-                }
-                Vec::new()
-            }
-            Err(_) => Vec::new(),
         }
     }
 }

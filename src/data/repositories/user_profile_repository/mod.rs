@@ -30,6 +30,7 @@ use futures_channel::oneshot;
 use outpost_core::strategy::Source;
 use outpost_core::sync::{
     Conflict, Input, LocalRecord, Millis, Resolution, SplitMix64, Status, SyncConfig, SyncMachine,
+    TabSync,
 };
 use outpost_core::validate;
 
@@ -98,13 +99,13 @@ struct Inner<A, D> {
     db: D,
     session: Session,
     settings: RefCell<Settings>,
-    machine: RefCell<SyncMachine>,
+    /// The core: the sync machine and the rules of this tab's commits.
+    sync: RefCell<TabSync>,
     entropy: RefCell<SplitMix64>,
     queue: RefCell<VecDeque<(Job, Option<oneshot::Sender<()>>)>>,
     draining: Cell<bool>,
     retry: RetryTimer,
     channel: RefCell<Option<TabChannel>>,
-    last_persisted: RefCell<Option<LocalRecord>>,
     source: Cell<Source>,
     storage_error: RefCell<Option<DbError>>,
     listeners: RefCell<Vec<Listener>>,
@@ -146,13 +147,12 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             db,
             session,
             settings: RefCell::new(settings),
-            machine: RefCell::new(SyncMachine::new(config)),
+            sync: RefCell::new(TabSync::new(SyncMachine::new(config))),
             entropy: RefCell::new(SplitMix64(seed)),
             queue: RefCell::default(),
             draining: Cell::new(false),
             retry: RetryTimer::default(),
             channel: RefCell::new(None),
-            last_persisted: RefCell::new(None),
             source: Cell::new(Source::Local),
             storage_error: RefCell::new(None),
             listeners: RefCell::default(),
@@ -186,13 +186,13 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             }
         });
         let record = self.inner.db.load_profile(self.account()).await?;
-        *self.inner.last_persisted.borrow_mut() = record.clone();
         if !online {
             self.enqueue(Job::Input(Input::WentOffline), None);
         }
         // Without a token (a 401 ended the session earlier) the machine's first request is
         // answered "unauthorized" at once: the changes stay and the person is asked to sign in.
-        self.run(Job::Input(Input::Loaded(record))).await;
+        // Another tab's newer record, adopted meanwhile from the channel, is not taken back.
+        self.run(Job::Start(record)).await;
         Ok(())
     }
 
@@ -216,7 +216,8 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
     /// What subscribers are told, computed now (the record, the sync status, where the
     /// values come from, a storage failure).
     pub fn state(&self) -> ProfileState {
-        let machine = self.inner.machine.borrow();
+        let sync = self.inner.sync.borrow();
+        let machine = sync.machine();
         ProfileState {
             record: machine.record().cloned(),
             status: machine.status(),
@@ -290,8 +291,9 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
     /// what a warned person's "sign out anyway" discards, and nothing newer.
     pub fn unsynced_revision(&self) -> Option<u64> {
         self.inner
-            .machine
+            .sync
             .borrow()
+            .machine()
             .record()
             .filter(|r| r.has_unsynced_changes())
             .map(|r| r.revision)

@@ -13,7 +13,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
     /// arrives; this call returns after the first.
     pub async fn load(&self) -> Result<LocalRecord, ReadError> {
         let strategy = self.inner.settings.borrow().read_strategy;
-        let local = self.inner.machine.borrow().record().cloned();
+        let local = self.inner.sync.borrow().machine().record().cloned();
         match strategy {
             ReadStrategy::LocalOnly => strategy::local_only_read(local.as_ref()).map(|r| r.record),
             ReadStrategy::Stream => {
@@ -30,15 +30,16 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
     /// Fallback read: the server's copy, stored and returned; on failure the device's.
     pub(super) async fn fetch_and_adopt(&self) -> Result<LocalRecord, ReadError> {
         let Some(token) = self.inner.session.token() else {
-            let local = self.inner.machine.borrow().record().cloned();
+            let local = self.inner.sync.borrow().machine().record().cloned();
             return strategy::local_only_read(local.as_ref()).map(|r| r.record);
         };
         match self.inner.api.get_profile(&token).await {
             Ok(profile) => {
-                self.run(Job::AdoptRemote(profile.clone())).await;
+                self.run(Job::Input(Input::RemoteRead(profile.clone())))
+                    .await;
                 // What the strategy shows: the server's copy unless local changes wait (the
                 // machine may not have adopted it yet if its own request is in flight).
-                let local = self.inner.machine.borrow().record().cloned();
+                let local = self.inner.sync.borrow().machine().record().cloned();
                 strategy::fallback_read(Ok(profile), local.as_ref(), now_ms()).map(|r| r.record)
             }
             Err(error) => {
@@ -51,7 +52,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                         None,
                     );
                 }
-                let local = self.inner.machine.borrow().record().cloned();
+                let local = self.inner.sync.borrow().machine().record().cloned();
                 strategy::fallback_read(Err(failure), local.as_ref(), now_ms()).map(|r| r.record)
             }
         }

@@ -36,9 +36,9 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                 }
                 let stored = self
                     .inner
-                    .last_persisted
+                    .sync
                     .borrow()
-                    .as_ref()
+                    .last_persisted()
                     .is_some_and(|r| patch.is_in(&r.local));
                 if stored {
                     Ok(SaveOutcome::SavedOnDevice)
@@ -55,8 +55,8 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                     .token()
                     .ok_or(SaveError::SignInRequired)?;
                 let (fields, if_match) = {
-                    let machine = self.inner.machine.borrow();
-                    let record = machine.record();
+                    let sync = self.inner.sync.borrow();
+                    let record = sync.machine().record();
                     (
                         patch.apply(&record.map(|r| r.local.clone()).unwrap_or_default()),
                         record
@@ -74,13 +74,14 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                     .await
                 {
                     Ok(profile) => {
-                        self.run(Job::AdoptRemote(profile)).await;
+                        self.run(Job::Input(Input::RemoteRead(profile))).await;
                         Ok(SaveOutcome::Synced)
                     }
                     Err(error) => {
                         let failure = self.failure(&token, error);
                         if let Failure::Stale(current) = &failure {
-                            self.run(Job::AdoptRemote(current.clone())).await;
+                            self.run(Job::Input(Input::RemoteRead(current.clone())))
+                                .await;
                         }
                         Err(failure.into_save_error())
                     }

@@ -1,0 +1,64 @@
+//! `make test-model-faults`: each known defect of the core is switched back on, one at a time
+//! (the `faults` feature, compiled into this crate's test build only), and the model test must
+//! find it within the default schedule count. A model that cannot find a defect it is shown
+//! would pass a broken app too. Prints, per fault, how many schedules it took.
+
+// The model's world as `make test-model` runs it; its log printer is not needed here.
+#[allow(dead_code)]
+#[path = "model/world.rs"]
+mod world;
+
+use outpost_core::faults::{self, Fault};
+use world::{Check, World};
+
+/// As many schedules as `make test` runs of the model (`OUTPOST_SCHEDULES`' default).
+const DEFAULT_SCHEDULES: u64 = 1000;
+
+fn play(mut world: World) -> Check {
+    world.start()?;
+    let steps = 40 + world.rng.below(160);
+    for _ in 0..steps {
+        world.step()?;
+    }
+    world.quiesce()?;
+    world.check()
+}
+
+/// The first schedule (from seed 1) whose invariants fail with `fault` on, and the error.
+fn find(fault: Fault) -> Option<(u64, String)> {
+    faults::set(Some(fault));
+    let found =
+        (1..=DEFAULT_SCHEDULES).find_map(|seed| play(World::new(seed)).err().map(|e| (seed, e)));
+    faults::set(None);
+    found
+}
+
+#[test]
+fn the_model_finds_every_fault_switched_on() {
+    let all = [
+        Fault::KeepRevision,
+        Fault::AdoptOlderRecord,
+        Fault::SendAfterFailedCommit,
+    ];
+    let mut missed = Vec::new();
+    for fault in all {
+        match find(fault) {
+            Some((seed, error)) => eprintln!("{fault:?}: found at schedule {seed}: {error}"),
+            None => {
+                eprintln!("{fault:?}: NOT found in {DEFAULT_SCHEDULES} schedules");
+                missed.push(fault);
+            }
+        }
+    }
+    assert!(missed.is_empty(), "the model missed {missed:?}");
+}
+
+/// With no fault on, the same schedules pass: what the test above finds is the fault's doing.
+#[test]
+fn without_faults_the_same_schedules_pass() {
+    for seed in 1..=200 {
+        if let Err(error) = play(World::new(seed)) {
+            panic!("seed {seed} fails with no fault on: {error}");
+        }
+    }
+}
