@@ -146,7 +146,54 @@ async fn a_full_disk_is_reported_in_words_and_the_stored_record_stays() {
         stored,
         "the stored record is untouched"
     );
-    assert_eq!(repo.state().storage_error, Some(DbError::QuotaExceeded));
+    let state = repo.state();
+    assert_eq!(state.storage_error, Some(DbError::QuotaExceeded));
+    // Nothing that was not stored leaves: the tab shows what the device holds and sends no
+    // write of the refused change.
+    assert_eq!(state.record.unwrap().local.name, "Before");
+    assert_ne!(
+        state.status.state,
+        SyncState::Syncing,
+        "no PUT of it in flight"
+    );
+    assert!(state.status.last_error.is_none());
+}
+
+#[wasm_bindgen_test]
+async fn a_garbled_200_leaves_the_write_in_doubt_and_its_resend_settles_it() {
+    let api = FakeApiClient::new("gus", "t");
+    let db = FakeDatabase::default();
+    let repo = synced(&api, &db, "gus").await;
+
+    api.0.borrow_mut().garble_puts = 1;
+    assert_eq!(
+        repo.save(ProfilePatch::all(&fields("Applied, answer lost")))
+            .await,
+        Ok(SaveOutcome::SavedOnDevice)
+    );
+    eventually("the unreadable answer", || {
+        repo.state().status.last_error == Some(SyncProblem::Unreachable)
+    })
+    .await;
+    let stored = db.load_profile("gus").await.unwrap().unwrap();
+    let doubt = stored.sent.expect("the write stays in doubt, not refused");
+    assert_eq!(api.0.borrow().profile.name, "Applied, answer lost");
+
+    eventually("the resend's answer", || {
+        repo.state().status.state == SyncState::Synced
+    })
+    .await;
+    let server = api.0.borrow();
+    assert_eq!(
+        server.applied.len(),
+        1,
+        "applied once; the resend was answered from its key"
+    );
+    assert_eq!(
+        server.profile.mutation_id.as_deref(),
+        Some(doubt.mutation.as_str())
+    );
+    assert!(repo.state().status.conflict.is_none());
 }
 
 #[wasm_bindgen_test]

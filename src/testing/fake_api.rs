@@ -21,6 +21,9 @@ pub struct FakeServer {
     pub reject_puts: Option<String>,
     /// When set, every profile request is answered 429 with this `Retry-After` (ms).
     pub busy_retry_after: Option<u64>,
+    /// The next this many PUTs are applied, but their answer arrives unreadable (a proxy or a
+    /// cut connection garbled the 200).
+    pub garble_puts: u32,
     /// PUT requests received (answered or not).
     pub puts: u32,
     /// GET requests received.
@@ -49,6 +52,7 @@ impl FakeApiClient {
             reachable: true,
             reject_puts: None,
             busy_retry_after: None,
+            garble_puts: 0,
             puts: 0,
             gets: 0,
         })))
@@ -126,6 +130,10 @@ impl ApiClient for FakeApiClient {
         };
         let outcome = server.profile.clone();
         server.applied.push(outcome.clone());
+        if server.garble_puts > 0 {
+            server.garble_puts -= 1;
+            return Err(ApiError::OutcomeUnknown("unreadable answer".into()));
+        }
         Ok(outcome)
     }
 }

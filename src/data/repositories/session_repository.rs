@@ -56,7 +56,9 @@ impl From<ApiError> for SessionError {
             }
             ApiError::Server { status, .. } => SessionError::ServerFailed(status),
             ApiError::Invalid { message, .. } => SessionError::Refused(message),
-            ApiError::Protocol(message) => SessionError::Unexpected(message),
+            ApiError::Protocol(message) | ApiError::OutcomeUnknown(message) => {
+                SessionError::Unexpected(message)
+            }
             ApiError::Stale(_) => SessionError::Unexpected("a sign-in was answered 412".into()),
         }
     }

@@ -3,8 +3,7 @@
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use outpost_core::wire::{
-    Credentials, ErrorBody, IDEMPOTENCY_KEY, ProfileFields, ServerProfile, TokenResponse,
-    error_code, etag,
+    Credentials, ErrorBody, IDEMPOTENCY_KEY, ProfileFields, ServerProfile, TokenResponse, etag,
 };
 use serde::de::DeserializeOwned;
 use web_sys::AbortController;
@@ -49,6 +48,12 @@ pub enum ApiError {
     /// The answer was not what the contract says (a bug on one side).
     #[error("unexpected answer: {0}")]
     Protocol(String),
+    /// An answer that is not the server's own word on the request, so it may or may not have
+    /// been applied: a 2xx whose body cannot be read (a proxy or a cut connection garbled
+    /// it), a 408, a 404 while a deploy rolls, a proxy's 4xx without the JSON error body.
+    /// A write stays in doubt and is sent again with the same key.
+    #[error("outcome unknown: {0}")]
+    OutcomeUnknown(String),
 }
 
 /// The API operations the repository needs. `token` is the bearer token of the session.
@@ -160,6 +165,8 @@ pub(super) fn retry_after_ms(response: &Response) -> Option<u64> {
 }
 
 /// Turns a non-success answer into an [`ApiError`], reading the JSON error body if present.
+/// Only the server's own JSON body says what happened to the request; any other 4xx (a
+/// proxy's page, a 404 or 408 while a deploy rolls) leaves its outcome unknown.
 async fn error_from(response: Response) -> ApiError {
     let status = response.status();
     let retry_after = retry_after_ms(&response);
@@ -168,29 +175,23 @@ async fn error_from(response: Response) -> ApiError {
         .as_ref()
         .map(|b| b.message.clone())
         .unwrap_or_else(|| format!("HTTP {status}"));
-    match status {
-        401 => ApiError::Unauthorized(message),
-        409 => ApiError::Taken(message),
-        412 => match body.and_then(|b| b.current) {
-            Some(current) => ApiError::Stale(Box::new(current)),
-            None => ApiError::Protocol("412 without the current profile".into()),
-        },
-        400 | 413 | 415 | 422 => ApiError::Invalid {
-            field: body.and_then(|b| b.field),
-            message,
-        },
-        429 | 500..=599 => ApiError::Server {
+    match (status, body) {
+        (401, _) => ApiError::Unauthorized(message),
+        (429 | 500..=599, _) => ApiError::Server {
             status,
             retry_after_ms: retry_after,
         },
-        _ => {
-            let code = body.map(|b| b.error).unwrap_or_default();
-            if code == error_code::NOT_FOUND {
-                ApiError::Protocol(format!("route not found: {message}"))
-            } else {
-                ApiError::Protocol(format!("HTTP {status}: {message}"))
-            }
-        }
+        (404 | 408, _) | (_, None) => ApiError::OutcomeUnknown(format!("HTTP {status}")),
+        (409, Some(_)) => ApiError::Taken(message),
+        (412, Some(body)) => match body.current {
+            Some(current) => ApiError::Stale(Box::new(current)),
+            None => ApiError::Protocol("412 without the current profile".into()),
+        },
+        (400 | 413 | 415 | 422, Some(body)) => ApiError::Invalid {
+            field: body.field,
+            message,
+        },
+        (_, Some(_)) => ApiError::Protocol(format!("HTTP {status}: {message}")),
     }
 }
 
@@ -198,7 +199,9 @@ async fn json_of<T: DeserializeOwned>(
     (response, deadline): (Response, Deadline),
 ) -> Result<T, ApiError> {
     let result = if response.ok() {
-        read_json(&response).await.map_err(|e| deadline.or(e))
+        read_json(&response)
+            .await
+            .map_err(|e| deadline.or(ApiError::OutcomeUnknown(format!("unreadable answer: {e}"))))
     } else {
         Err(error_from(response).await)
     };

@@ -15,8 +15,8 @@ pub(super) enum Failure {
     Stale(ServerProfile),
     /// 401: the session ended (already told to [`super::Session::expire`]).
     SignedOut,
-    /// Worth trying again later: no answer, a timeout, a 429 or 5xx; not before
-    /// `retry_after` milliseconds when the server said so.
+    /// Worth trying again later: no answer, a timeout, a 429 or 5xx, an answer that is not
+    /// the server's own word; not before `retry_after` milliseconds when the server said so.
     Transient { retry_after: Option<u64> },
     /// Refused for good: the server's message (written for people), or what was wrong with
     /// an answer that broke the contract.
@@ -35,7 +35,10 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             ApiError::Server { retry_after_ms, .. } => Failure::Transient {
                 retry_after: retry_after_ms,
             },
-            ApiError::Unreachable | ApiError::Timeout => Failure::Transient { retry_after: None },
+            // The outcome is unknown: a write stays in doubt and is sent again with its key.
+            ApiError::Unreachable | ApiError::Timeout | ApiError::OutcomeUnknown(_) => {
+                Failure::Transient { retry_after: None }
+            }
             ApiError::Invalid { message, .. } => Failure::Refused(message),
             // A bug on one side: retried on the long backoff of a refusal, not in a storm.
             ApiError::Protocol(detail) | ApiError::Taken(detail) => {
