@@ -4,7 +4,9 @@
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header::{ACCEPT, CACHE_CONTROL};
+use axum::http::header::{
+    ACCEPT, CACHE_CONTROL, IF_MODIFIED_SINCE, IF_UNMODIFIED_SINCE, LAST_MODIFIED,
+};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tower::ServiceExt;
@@ -51,6 +53,16 @@ pub async fn serve(State(state): State<AppState>, req: Request) -> Response {
         return AppError::MethodNotAllowed.into_response();
     }
     let dist = state.config().dist_dir.clone();
+    let mut req = req;
+    if !is_hashed_asset(&path) {
+        // A file whose name does not change with its content is never answered 304 on its
+        // modification time: the time has a one-second resolution and deploys may keep it
+        // (reproducible builds, copies that keep times), so a new `sw.js` written within the
+        // same second as the old one, or with the same time, was judged unchanged and the
+        // installed app never saw the new build. These files are small; they are sent whole.
+        req.headers_mut().remove(IF_MODIFIED_SINCE);
+        req.headers_mut().remove(IF_UNMODIFIED_SINCE);
+    }
     let method = req.method().clone();
     let headers = req.headers().clone();
     let html = accepts_html(&req);
@@ -75,6 +87,7 @@ pub async fn serve(State(state): State<AppState>, req: Request) -> Response {
     let cache = if hashed && response.status().is_success() {
         IMMUTABLE
     } else {
+        response.headers_mut().remove(LAST_MODIFIED);
         NO_CACHE
     };
     response

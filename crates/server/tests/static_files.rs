@@ -118,3 +118,27 @@ async fn precompressed_siblings_of_hashed_assets_are_sent_as_they_are() {
     assert!(!plain.headers().contains_key("content-encoding"));
     assert_eq!(plain.bytes().await.unwrap().as_ref(), b"\0asm plain");
 }
+
+/// `sw.js`, `index.html` and the manifest keep their names across builds: the browser's
+/// update check of the service worker revalidates `sw.js`, and an answer by modification time
+/// (one-second resolution, kept by some deploys) once told it a new build was the old one.
+#[tokio::test]
+async fn files_named_without_a_hash_are_never_answered_by_their_modification_time() {
+    let ts = TestServer::start().await;
+    for path in ["/sw.js", "/index.html", "/manifest.webmanifest", "/"] {
+        let resp = ts.request(Method::GET, path).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        assert!(resp.headers().get("last-modified").is_none(), "{path}");
+        let resp = ts
+            .request(Method::GET, path)
+            .header("if-modified-since", "Fri, 01 Jan 2100 00:00:00 GMT")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::OK,
+            "{path}: sent whole, never 304"
+        );
+    }
+}
