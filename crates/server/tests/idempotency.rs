@@ -299,3 +299,35 @@ async fn openapi_documents_the_idempotency_key() {
         .collect();
     assert!(!required.contains(&"mutation_id"), "absent when none");
 }
+
+#[tokio::test]
+async fn a_resend_is_answered_by_its_key_before_its_body_meets_todays_rules() {
+    let ts = TestServer::start().await;
+    let token = ts.sign_up("rules").await;
+    // Applied under an older rule: today a name may not hold a control character.
+    let old = outpost_core::wire::ProfileFields {
+        name: "Tab\tName".into(),
+        photo_url: String::new(),
+    };
+    let applied = ts.write_unchecked("rules", old, "m-old").await;
+    assert_eq!(applied.version, 2);
+
+    // The client resends it as it was, with its key: its first outcome, not a refusal.
+    let resend = ts
+        .put_profile_keyed(&token, Some("\"1\""), "m-old", fields("Tab\tName"))
+        .await;
+    let (tag, answer) = accepted(resend).await;
+    assert_eq!(tag, "\"2\"");
+    assert_eq!(answer, applied);
+    assert_eq!(ts.history(&token).await.len(), 2, "nothing written again");
+
+    // Another body under that key, or the refused body under a new key, is refused as before.
+    let other = ts
+        .put_profile_keyed(&token, Some("\"2\""), "m-old", fields("Bad\u{7}"))
+        .await;
+    expect_error(other, error_code::INVALID_FIELD).await;
+    let fresh = ts
+        .put_profile_keyed(&token, Some("\"2\""), "m-new", fields("Tab\tName"))
+        .await;
+    expect_error(fresh, error_code::INVALID_FIELD).await;
+}

@@ -104,7 +104,9 @@ pub async fn get_profile(
 /// and answers 200 with the version that write produced, whatever its `If-Match` and even if
 /// the profile has moved on since: never 412. A repeat with other values is 422
 /// `idempotency_key_reused`. A request refused (412, 4xx) records nothing, so its key can be
-/// sent again once the request is fixed. Keys are per account.
+/// sent again once the request is fixed. The key is looked up before the body is checked: the
+/// resend of an applied write answers its outcome even if a rule changed since and refuses
+/// that body now. Keys are per account.
 #[utoipa::path(put, path = "/api/profile", tag = "profile",
     security(("bearer" = [])),
     params(
@@ -136,6 +138,14 @@ pub async fn put_profile(
     key: Result<IdempotencyKey, AppError>,
     body: Result<ApiJson<ProfileFields>, AppError>,
 ) -> Result<Response, AppError> {
+    // What a refused request may still be: the resend of a write applied before, whose body
+    // today's rules refuse (a rule changed since it was applied).
+    let resent = match (&key, &body) {
+        (Ok(IdempotencyKey(Some(key))), Ok(ApiJson(fields))) => {
+            Some((key.clone(), validate::normalize(fields)))
+        }
+        _ => None,
+    };
     let request = if_match.and_then(|IfMatch(expected)| {
         let IdempotencyKey(key) = key?;
         let ApiJson(fields) = body?;
@@ -146,7 +156,10 @@ pub async fn put_profile(
         Ok(request) => request,
         Err(e) => {
             // An unauthenticated caller learns nothing about its request: 401 comes first.
-            bearer.authenticate(&state).await?;
+            let caller = bearer.authenticate(&state).await?;
+            if let Some(applied) = applied_before(&state, caller.account, resent).await? {
+                return Ok(with_etag(applied));
+            }
             return Err(e);
         }
     };
@@ -168,4 +181,25 @@ pub async fn put_profile(
         }
     }
     Ok(with_etag(written.into_profile()))
+}
+
+/// The version that `resent` (a mutation id and its body) wrote, if the account applied that
+/// very write before: a resend is answered with its first outcome before its body is checked
+/// against today's rules, so a write the client holds in doubt is never refused after it was
+/// applied. Only asked for requests that would otherwise be refused (rare), so reading the
+/// history is enough here.
+async fn applied_before(
+    state: &AppState,
+    account: crate::store::AccountId,
+    resent: Option<(String, ProfileFields)>,
+) -> Result<Option<ServerProfile>, AppError> {
+    let Some((key, fields)) = resent else {
+        return Ok(None);
+    };
+    let history = state.store_read(move |s| s.history(account)).await?;
+    Ok(history.into_iter().find(|p| {
+        p.mutation_id.as_deref() == Some(key.as_str())
+            && p.name == fields.name
+            && p.photo_url == fields.photo_url
+    }))
 }

@@ -181,6 +181,34 @@ impl TestServer {
             .expect("store")
     }
 
+    /// Writes `fields` as the next version of `username`'s profile under `mutation_id`
+    /// straight through the store, without the route's validation: a write applied under an
+    /// older rule.
+    pub async fn write_unchecked(
+        &self,
+        username: &str,
+        fields: outpost_core::wire::ProfileFields,
+        mutation_id: &str,
+    ) -> ServerProfile {
+        let (username, mutation_id) = (username.to_owned(), mutation_id.to_owned());
+        self.server
+            .state()
+            .store_call(move |s| {
+                let (account, _) = s.credentials(&username)?.expect("the account exists");
+                let current = s.profile(account)?.version;
+                s.update_profile(
+                    account,
+                    current,
+                    &fields,
+                    Some(&mutation_id),
+                    "2026-01-01T00:00:00Z",
+                )
+            })
+            .await
+            .expect("store")
+            .into_profile()
+    }
+
     /// Every session's stored token hash, read with the store's own SQL.
     pub async fn stored_token_hashes(&self) -> Vec<Vec<u8>> {
         let sql = "SELECT token_hash FROM sessions";
