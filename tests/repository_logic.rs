@@ -7,12 +7,12 @@
 
 use futures_channel::oneshot;
 use outpost::data::repositories::{
-    SaveError, SaveOutcome, SessionRepository, SignOut, UserProfileRepository,
+    SaveError, SaveOutcome, SessionRepository, SettingsRepository, SignOut, UserProfileRepository,
 };
 use outpost::data::services::{Database, DbError, Settings, StoredSession};
 use outpost::testing::{FakeApiClient, FakeDatabase};
 use outpost_core::patch::ProfilePatch;
-use outpost_core::sync::{Field, LocalRecord, SyncProblem, SyncState};
+use outpost_core::sync::{ConflictPolicy, Field, LocalRecord, SyncProblem, SyncState};
 use wasm_bindgen_test::*;
 
 mod common;
@@ -492,4 +492,38 @@ async fn a_429_on_a_write_keeps_the_change_and_retries_after_retry_after() {
     .await;
     assert_eq!(api.0.borrow().puts, refused + 1, "one retry, not a storm");
     eventually("synced", || repo.state().status.state == SyncState::Synced).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_settings_change_in_one_tab_is_in_force_in_the_others_at_once() {
+    let db = FakeDatabase::default();
+    let here = SettingsRepository::new(db.clone());
+    let there = SettingsRepository::new(db.clone());
+    here.load().await;
+    there.load().await;
+    let heard = std::rc::Rc::new(std::cell::Cell::new(None));
+    let told = heard.clone();
+    there.subscribe(move |s| told.set(Some(s.conflict_policy)));
+
+    let mut next = here.current();
+    next.conflict_policy = ConflictPolicy::RemoteWins;
+    here.change(next.clone()).await.unwrap();
+    assert_eq!(here.current(), next, "in force here once stored");
+    assert_eq!(
+        db.load_settings().await.unwrap(),
+        next,
+        "stored on the device"
+    );
+    eventually("the other tab to follow", || {
+        heard.get() == Some(ConflictPolicy::RemoteWins)
+    })
+    .await;
+    assert_eq!(there.current(), next);
+
+    // A change that cannot be stored is in force nowhere.
+    db.0.borrow_mut().fail_writes = Some(DbError::QuotaExceeded);
+    let mut refused = next.clone();
+    refused.conflict_policy = ConflictPolicy::Ask;
+    assert_eq!(here.change(refused).await, Err(DbError::QuotaExceeded));
+    assert_eq!(here.current(), next);
 }

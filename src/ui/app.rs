@@ -58,13 +58,26 @@ pub fn App() -> impl IntoView {
     // Browser-only services live in thread-local arena slots so views can capture them.
     let dependencies = StoredValue::new_local(Dependencies::new());
     let sessions = StoredValue::new_local(dependencies.with_value(|d| d.sessions.clone()));
+    // The settings in force follow their one owner, whichever tab changed them.
+    dependencies.with_value(|d| {
+        d.settings.subscribe(move |next| {
+            settings.set(next.clone());
+            if let Phase::SignedIn(vm) = phase.get_untracked() {
+                vm.apply_settings(next.clone());
+            }
+        });
+    });
     let open_session = move |session: StoredSession| {
         let dependencies = dependencies.get_value();
         leptos::task::spawn_local(async move {
             let stored = dependencies.settings.load().await;
-            settings.set(stored.clone());
-            match UserProfileViewModel::open(&dependencies, session, stored).await {
+            match UserProfileViewModel::open(&dependencies, session, stored.clone()).await {
                 Ok(vm) => {
+                    // Changed in another tab while the profile opened: in force here too.
+                    let now = dependencies.settings.current();
+                    if now != stored {
+                        vm.apply_settings(now);
+                    }
                     vm.load();
                     phase.set(Phase::SignedIn(vm));
                 }
@@ -90,12 +103,9 @@ pub fn App() -> impl IntoView {
     };
     let on_signed_out = Callback::new(move |()| signed_out());
     let on_settings = Callback::new(move |next: Settings| {
-        if let Phase::SignedIn(vm) = phase.get_untracked() {
-            vm.apply_settings(next.clone());
-        }
-        let stored = dependencies.with_value(|d| d.settings.clone());
+        let owner = dependencies.with_value(|d| d.settings.clone());
         leptos::task::spawn_local(async move {
-            if let Err(error) = stored.save(&next).await {
+            if let Err(error) = owner.change(next).await {
                 leptos::logging::error!("storing the settings on this device failed: {error}");
             }
         });

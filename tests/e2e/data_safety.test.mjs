@@ -144,6 +144,60 @@ test("a write whose answer was lost is not taken for another device's change", a
   await context.close();
 });
 
+test("a garbled 200 leaves the write in doubt: it is sent again with its key, applied once, never a conflict", async () => {
+  const context = await env.browser.newContext({ serviceWorkers: "block" });
+  const { page, username } = await newSignedUpPage(context, env.server.url, "garbled", { serviceWorker: false });
+  const token = await apiToken(env.server.url, username);
+  const keys = [];
+  await page.route("**/api/profile", async (route) => {
+    const request = route.request();
+    if (request.method() !== "PUT") return route.continue();
+    keys.push(request.headers()["idempotency-key"]);
+    if (keys.length > 1) return route.continue();
+    // The write reaches the server and commits; a proxy garbles the answer.
+    await route.fetch();
+    await route.fulfill({ status: 200, contentType: "text/html", body: "<html>gateway</html>" });
+  });
+
+  await saveName(page, "Applied once");
+  await waitFor(() => keys.length >= 2, "the write in doubt to be sent again");
+  await waitForStatus(page, "synced");
+  const words = await page.getByRole("status").textContent();
+  assert.doesNotMatch(words, /refused/i, "an unreadable answer is not a refusal");
+  assert.equal(keys[1], keys[0], "sent again with the same Idempotency-Key");
+  assert.equal(await currentVersion(env.server.url, token), 2, "applied once");
+  assert.equal((await apiProfile(env.server.url, token)).name, "Applied once");
+  assert.equal(await page.getByRole("dialog").count(), 0, "no conflict with its own write");
+  await context.close();
+});
+
+test("a conflict policy chosen in one tab is in force in the others before they settle anything", async () => {
+  const context = await env.browser.newContext();
+  const { page: first, username } = await newSignedUpPage(context, env.server.url, "policy");
+  const policy = (page) => page.getByRole("combobox", { name: "Conflict policy" });
+  await policy(first).selectOption("remote-wins");
+  // The second tab opens while "The other device wins" is in force.
+  const second = await context.newPage();
+  await second.goto(env.server.url);
+  await waitForStatus(second, "synced");
+  assert.equal(await policy(second).inputValue(), "remote-wins");
+  await policy(first).selectOption("ask");
+  await waitFor(async () => (await policy(second).inputValue()) === "ask", "the second tab to follow the change");
+  await first.close();
+
+  await context.setOffline(true);
+  await saveName(second, "Mine, offline");
+  await waitForStatus(second, "pending", "offline");
+  const token = await apiToken(env.server.url, username);
+  await apiPut(env.server.url, token, { name: "Theirs, meanwhile" });
+  await context.setOffline(false);
+  await waitForStatus(second, "conflict");
+  const dialog = second.getByRole("dialog");
+  assert.match(await dialog.textContent(), /Mine, offline/, "the offline save is asked about, not dropped");
+  assert.match(await dialog.textContent(), /Theirs, meanwhile/);
+  await context.close();
+});
+
 test("two tabs offline: a save in one shows in the other, whose next save keeps it", async () => {
   const context = await env.browser.newContext();
   const tab1 = await context.newPage();

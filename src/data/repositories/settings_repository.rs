@@ -1,28 +1,122 @@
 //! `SettingsRepository`: this device's choices (reading and writing strategies, conflict
 //! policy, sync interval), kept in IndexedDB beside the profile.
+//!
+//! It is their one owner: a change is stored on the device first, then every tab follows it
+//! at once (its own through [`SettingsRepository::subscribe`], the others through the
+//! cross-tab channel, which makes them re-read the store). A tab that kept the settings it
+//! opened with would settle a conflict by a policy the person has since changed in another
+//! tab (it once dropped an offline save under "The other device wins" after "Ask me" was
+//! chosen).
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use crate::data::services::{Database, DbError, Settings};
+use crate::data::sync::channel::{TabChannel, TabMessage};
 
-/// Loads and stores the device's [`Settings`].
-#[derive(Clone)]
-pub struct SettingsRepository<D> {
+/// A subscriber to setting changes.
+type Listener = Rc<dyn Fn(&Settings)>;
+
+struct Inner<D> {
     db: D,
+    current: RefCell<Settings>,
+    listeners: RefCell<Vec<Listener>>,
+    channel: RefCell<Option<TabChannel>>,
 }
 
-impl<D: Database> SettingsRepository<D> {
-    /// Settings kept in `db`.
+/// Loads, stores and announces the device's [`Settings`]; cheap to clone (clones share one
+/// state).
+pub struct SettingsRepository<D> {
+    inner: Rc<Inner<D>>,
+}
+
+impl<D> Clone for SettingsRepository<D> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<D: Database + 'static> SettingsRepository<D> {
+    /// Settings kept in `db` (the defaults until [`Self::load`]).
     pub fn new(db: D) -> Self {
-        Self { db }
+        Self {
+            inner: Rc::new(Inner {
+                db,
+                current: RefCell::new(Settings::default()),
+                listeners: RefCell::default(),
+                channel: RefCell::new(None),
+            }),
+        }
     }
 
-    /// The stored settings; the defaults when none were saved or the store cannot be read
-    /// (the app must still open).
+    /// The stored settings, from now on followed as other tabs change them; the defaults
+    /// when none were saved or the store cannot be read (the app must still open).
     pub async fn load(&self) -> Settings {
-        self.db.load_settings().await.unwrap_or_default()
+        self.follow_other_tabs();
+        let stored = self.inner.db.load_settings().await.unwrap_or_default();
+        self.set(stored.clone());
+        stored
     }
 
-    /// Stores `settings` for the next start.
-    pub async fn save(&self, settings: &Settings) -> Result<(), DbError> {
-        self.db.save_settings(settings).await
+    /// The settings in force in this tab.
+    pub fn current(&self) -> Settings {
+        self.inner.current.borrow().clone()
+    }
+
+    /// Calls `listener` with the settings whenever they change, here or in another tab.
+    pub fn subscribe(&self, listener: impl Fn(&Settings) + 'static) {
+        self.inner.listeners.borrow_mut().push(Rc::new(listener));
+    }
+
+    /// The person's new choice: stored on the device, then in force in every tab. If it
+    /// cannot be stored nothing changes (the subscribers are told the settings in force).
+    pub async fn change(&self, settings: Settings) -> Result<(), DbError> {
+        if let Err(error) = self.inner.db.save_settings(&settings).await {
+            self.notify();
+            return Err(error);
+        }
+        self.set(settings);
+        if let Some(channel) = self.inner.channel.borrow().as_ref() {
+            channel.post(&TabMessage::Settings);
+        }
+        Ok(())
+    }
+
+    fn follow_other_tabs(&self) {
+        if self.inner.channel.borrow().is_some() {
+            return;
+        }
+        let weak = Rc::downgrade(&self.inner);
+        let channel = TabChannel::open(move |message| {
+            let Some(inner) = weak.upgrade() else { return };
+            if message == TabMessage::Settings {
+                let repo = SettingsRepository { inner };
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Ok(stored) = repo.inner.db.load_settings().await {
+                        repo.set(stored);
+                    }
+                });
+            }
+        });
+        *self.inner.channel.borrow_mut() = Some(channel);
+    }
+
+    /// Puts `settings` in force here and tells the subscribers if they changed.
+    fn set(&self, settings: Settings) {
+        if *self.inner.current.borrow() == settings {
+            return;
+        }
+        *self.inner.current.borrow_mut() = settings;
+        self.notify();
+    }
+
+    fn notify(&self) {
+        let settings = self.current();
+        let listeners: Vec<_> = self.inner.listeners.borrow().clone();
+        for listener in listeners {
+            listener(&settings);
+        }
     }
 }
