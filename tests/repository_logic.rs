@@ -225,6 +225,47 @@ async fn an_unreachable_server_is_retried_on_the_backoff_without_another_edit() 
 }
 
 #[wasm_bindgen_test]
+async fn online_only_keeps_a_write_whose_answer_was_lost_in_doubt_and_sends_it_again() {
+    let api = FakeApiClient::new("ola", "t");
+    let db = FakeDatabase::default();
+    let settings = Settings {
+        write_strategy: outpost_core::strategy::WriteStrategy::OnlineOnly,
+        ..Settings::default()
+    };
+    let repo = UserProfileRepository::new(api.clone(), db.clone(), session("ola", "t"), settings);
+    repo.start(true).await.unwrap();
+    eventually("first sync", || {
+        repo.state().status.state == SyncState::Synced
+    })
+    .await;
+
+    // Applied, but the answer is lost (and no event stream tells of it).
+    api.0.borrow_mut().garble_puts = 1;
+    assert_eq!(
+        repo.save(ProfilePatch::all(&fields("Lost answer"))).await,
+        Err(SaveError::NeedsConnection)
+    );
+    assert_eq!(api.0.borrow().profile.name, "Lost answer");
+    // Save again, the person having typed more meanwhile: the write in doubt goes first with
+    // its key (answered from it, not a 412 against their own write), then the newer values.
+    assert_eq!(
+        repo.save(ProfilePatch::all(&fields("Typed after"))).await,
+        Ok(SaveOutcome::Synced)
+    );
+    {
+        let server = api.0.borrow();
+        assert_eq!(server.applied.len(), 2, "each write applied once");
+        assert_eq!(server.applied[0].name, "Lost answer");
+        assert_eq!(server.profile.name, "Typed after");
+        assert_eq!(server.profile.version, 3);
+    }
+    assert_eq!(
+        db.load_profile("ola").await.unwrap().unwrap().local.name,
+        "Typed after"
+    );
+}
+
+#[wasm_bindgen_test]
 async fn online_only_saves_store_nothing_when_the_server_refuses() {
     let api = FakeApiClient::new("ann", "t");
     let db = FakeDatabase::default();

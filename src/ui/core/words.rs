@@ -24,7 +24,7 @@ pub fn save(error: &SaveError) -> String {
     match error {
         SaveError::Invalid(rule) => rule.to_string(),
         SaveError::Storage(error) => storage(error),
-        SaveError::NeedsConnection => "Saving needs a connection in online-only mode. Nothing was changed; try again when online.".to_owned(),
+        SaveError::NeedsConnection => "Saving needs a connection in online-only mode, and the server did not answer. Press Save again when online: a change the server already got is not saved twice.".to_owned(),
         SaveError::SignInRequired => "Your session has ended. Sign in again to save.".to_owned(),
         SaveError::SignedOut => "You signed out of this account. Sign in to save changes.".to_owned(),
         SaveError::ChangedElsewhere => {

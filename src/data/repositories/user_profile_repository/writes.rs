@@ -2,7 +2,7 @@
 
 use outpost_core::patch::ProfilePatch;
 use outpost_core::strategy::WriteStrategy;
-use outpost_core::sync::{Input, new_mutation_id};
+use outpost_core::sync::Input;
 use outpost_core::validate;
 
 use super::driver::Job;
@@ -48,45 +48,86 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                     )))
                 }
             }
-            WriteStrategy::OnlineOnly => {
-                let token = self
-                    .inner
-                    .session
-                    .token()
-                    .ok_or(SaveError::SignInRequired)?;
-                let (fields, if_match) = {
-                    let sync = self.inner.sync.borrow();
-                    let record = sync.machine().record();
-                    (
-                        patch.apply(&record.map(|r| r.local.clone()).unwrap_or_default()),
-                        record
-                            .and_then(|r| r.base.as_ref().map(|b| b.version))
-                            .unwrap_or(1),
-                    )
-                };
-                validate::profile(&fields)?;
-                let mutation = new_mutation_id(&mut *self.inner.entropy.borrow_mut());
-                self.inner.puts_sent.set(self.inner.puts_sent.get() + 1);
-                match self
-                    .inner
-                    .api
-                    .put_profile(&token, &fields, if_match, &mutation)
-                    .await
-                {
-                    Ok(profile) => {
-                        self.run(Job::Input(Input::RemoteRead(profile))).await;
+            WriteStrategy::OnlineOnly => self.save_online_only(&patch).await,
+        }
+    }
+}
+
+impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> {
+    /// Online-only: the server first, the device only once it accepted. A write whose answer
+    /// did not come stays in doubt and is sent again exactly by the next Save (the core's
+    /// [`OnlineOnlyWrite`](outpost_core::strategy::OnlineOnlyWrite)), before the newer
+    /// values if they differ, so a lost answer is never taken for another device's change.
+    async fn save_online_only(&self, patch: &ProfilePatch) -> Result<SaveOutcome, SaveError> {
+        let token = self
+            .inner
+            .session
+            .token()
+            .ok_or(SaveError::SignInRequired)?;
+        // At most twice: the write in doubt, then this save's values on top of its outcome.
+        for _ in 0..2 {
+            let (fields, if_match, base) = {
+                let sync = self.inner.sync.borrow();
+                let record = sync.machine().record();
+                (
+                    patch.apply(&record.map(|r| r.local.clone()).unwrap_or_default()),
+                    record
+                        .and_then(|r| r.base.as_ref().map(|b| b.version))
+                        .unwrap_or(1),
+                    record.and_then(|r| r.base.clone()),
+                )
+            };
+            validate::profile(&fields)?;
+            // A push or a read may already have shown that the write in doubt was applied.
+            if let Some(base) = &base {
+                self.inner.online_only.borrow_mut().seen_applied(base);
+            }
+            let (write, more) = self.inner.online_only.borrow_mut().next(
+                &fields,
+                if_match,
+                &mut *self.inner.entropy.borrow_mut(),
+            );
+            self.inner.puts_sent.set(self.inner.puts_sent.get() + 1);
+            let answer = self
+                .inner
+                .api
+                .put_profile(&token, &write.fields, write.if_match, &write.mutation)
+                .await;
+            let failure = match answer {
+                Ok(profile) => {
+                    self.inner.online_only.borrow_mut().settled(&write);
+                    self.run(Job::Input(Input::RemoteRead(profile))).await;
+                    if more {
+                        continue;
+                    }
+                    return Ok(SaveOutcome::Synced);
+                }
+                Err(error) => self.failure(&token, error),
+            };
+            match failure {
+                Failure::Stale(current) => {
+                    self.inner.online_only.borrow_mut().settled(&write);
+                    let own = current.mutation_id.as_deref() == Some(write.mutation.as_str());
+                    self.run(Job::Input(Input::RemoteRead(current))).await;
+                    if own && more {
+                        continue;
+                    }
+                    return if own {
                         Ok(SaveOutcome::Synced)
-                    }
-                    Err(error) => {
-                        let failure = self.failure(&token, error);
-                        if let Failure::Stale(current) = &failure {
-                            self.run(Job::Input(Input::RemoteRead(current.clone())))
-                                .await;
-                        }
-                        Err(failure.into_save_error())
-                    }
+                    } else {
+                        Err(SaveError::ChangedElsewhere)
+                    };
+                }
+                Failure::Refused(_) => {
+                    self.inner.online_only.borrow_mut().settled(&write);
+                    return Err(failure.into_save_error());
+                }
+                // No word from the server on it: it stays in doubt.
+                Failure::Transient { .. } | Failure::SignedOut => {
+                    return Err(failure.into_save_error());
                 }
             }
         }
+        Err(SaveError::ChangedElsewhere)
     }
 }
