@@ -294,6 +294,9 @@ test("the profile view fits 320 px and does not shift when data arrives", async 
   await page.goto(env.server.url);
   await signUp(page, username);
   await saveName(page, "A rather long display name that has to wrap on a narrow phone");
+  // The status said "synced" before the save too: wait for the save itself, or the reload can
+  // come before it was committed (seen: the page then reopened on the old name).
+  await page.getByText("Saved on this device.", { exact: true }).waitFor();
   await waitForStatus(page, "synced");
   await page.reload();
   await waitForStatus(page, "synced");
