@@ -68,15 +68,16 @@ self.addEventListener("fetch", (event) => {
 });
 
 // Background Sync: while a change is pending the app registers the tag below; the browser
-// fires it when connectivity returns, even with every tab closed. This routine follows the
-// sync core's rules for a write (outpost_core::sync, "Exactly once"): the write in doubt
-// (`record.sent`) is sent again as it is; otherwise a new write with a fresh random mutation
-// id is stored as `sent` *before* it leaves; the PUT carries it as Idempotency-Key, so a
-// repeat is answered with its first outcome and never applied twice. Every change of the
-// record is a read-compare-write inside one readwrite transaction. A 412 from another
-// device, or a 401, is left for the app to merge or resend when it next opens. It takes the
-// same cross-tab lock as the app, so it never races a tab's sync.
-
+// fires it when connectivity returns, even with every tab closed. This routine decides
+// nothing: the sync core (outpost_core::sync) has already decided the write and stored it in
+// the record, either as the write in doubt (`sent`) or as the next write (`prepared`, kept by
+// the core while it cannot send). Under the app's cross-tab lock it sends `sent` as it is, or
+// first moves `prepared` to `sent` in one readwrite transaction, so the write is in doubt
+// before it leaves. The PUT carries its mutation id as Idempotency-Key, so a repeat is
+// answered with its first outcome and never applied twice. The server's own answer about
+// that write (a 200, or a 412 naming its mutation) is stored beside it as `answer`, not
+// applied: the core applies it when a tab next reads the record. Anything else is left for
+// the app, which sends the write again with the same key.
 self.addEventListener("sync", (event) => {
   if (event.tag === NAMES.syncTag) event.waitUntil(sendPendingChange());
 });
@@ -133,9 +134,6 @@ function nextRevision(record) {
   const [high, low] = crypto.getRandomValues(new Uint32Array(2));
   return Math.max(1, (high >>> 12) * 2 ** 32 + low);
 }
-
-const sameFields = (a, b) => a && b && a.name === b.name && a.photo_url === b.photo_url;
-
 // Runs `change(current)` on the stored record in one readwrite transaction; `change` returns
 // the record to put, or undefined to leave it. Resolves with what was put (or undefined).
 function updateRecord(db, account, change) {
@@ -156,17 +154,18 @@ function updateRecord(db, account, change) {
 
 async function sendRecord(db, session) {
   const account = session.account;
-  // The write to send: the one in doubt, or a new one stored as in doubt before it leaves.
+  // The write the core decided: the one in doubt, or the prepared one, in doubt from now on.
   let write;
   await updateRecord(db, account, (record) => {
-    if (!record || record.conflict || !record.base) return undefined;
+    if (!record) return undefined;
     if (record.sent) {
-      write = record.sent;
+      // Already answered (an earlier sync stored the answer for the core): nothing to send.
+      if (!record.answer || record.answer.mutation_id !== record.sent.mutation) write = record.sent;
       return undefined;
     }
-    if (record.synchronized) return undefined;
-    write = { mutation: newMutationId(), fields: { ...record.local }, if_match: record.base.version };
-    return { ...record, sent: write, revision: nextRevision(record) };
+    if (!record.prepared) return undefined;
+    write = record.prepared;
+    return { ...record, sent: write, prepared: undefined, revision: nextRevision(record) };
   });
   if (!write) return;
   const response = await fetch("/api/profile", {
@@ -184,36 +183,16 @@ async function sendRecord(db, session) {
   if (response.status === 429 || response.status >= 500) {
     throw new Error(`server answered ${response.status}; the browser retries the sync later`);
   }
-  let profile;
-  if (response.ok) {
-    profile = await response.json();
-  } else if (response.status === 412) {
-    // A 412 naming this very mutation is its own earlier success (answer lost before).
-    const body = await response.json().catch(() => ({}));
-    if (body.current && body.current.mutation_id === write.mutation) profile = body.current;
-  }
-  if (!profile) return;
-  await updateRecord(db, account, (current) => {
-    if (!current || current.conflict) return undefined;
-    if (current.base && current.base.version > profile.version) {
-      // Another writer already stored a newer server state; only the doubt is settled.
-      return current.sent && current.sent.mutation === write.mutation
-        ? { ...current, sent: undefined, revision: nextRevision(current) }
-        : undefined;
-    }
-    const next = { ...current, base: profile, revision: nextRevision(current) };
-    if (current.sent && current.sent.mutation === write.mutation) next.sent = undefined;
-    if (sameFields(current.local, write.fields)) {
-      // Nothing typed since: synchronized on the server's values.
-      next.local = { name: profile.name, photo_url: profile.photo_url };
-      next.synchronized = true;
-      next.changed_at = undefined;
-      next.changed = [];
-      next.last_synced_at = Date.now();
-    }
-    // Otherwise the newer edit stays pending, on top of the version just written.
-    return next;
-  });
+  // Only the server's own JSON word on this very write is kept; an unreadable body leaves the
+  // write in doubt.
+  const body = await response.json().catch(() => undefined);
+  const answer = response.ok ? body : response.status === 412 ? body && body.current : undefined;
+  if (!answer || answer.mutation_id !== write.mutation) return;
+  await updateRecord(db, account, (current) =>
+    current && current.sent && current.sent.mutation === write.mutation
+      ? { ...current, answer, revision: nextRevision(current) }
+      : undefined,
+  );
   const channel = new BroadcastChannel(NAMES.channel);
   channel.postMessage(`profile:${account}`);
   channel.close();

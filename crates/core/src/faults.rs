@@ -1,10 +1,9 @@
 //! Known defects that can be switched back on, one at a time, in the test build only (feature
 //! `faults`): `make test-model-faults` turns each on and requires the model test to find it.
-//! A model that cannot find a defect it is shown is itself defective.
+//! A model that cannot find a defect it is shown is itself defective. Outside the test build
+//! [`on`] is always false and the checks compile away.
 //!
 //! The switches are per thread, so schedules on other test threads are not affected.
-
-use std::cell::Cell;
 
 /// A defect the core once had, or could have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,22 +11,45 @@ pub enum Fault {
     /// Writers store their record under the revision they read instead of the next one, so
     /// the other writers' compares miss their commits.
     KeepRevision,
-    /// A tab adopts any stored record it is handed, also one older than it already has.
+    /// A tab adopts a stored record it is handed although it already has a newer one.
     AdoptOlderRecord,
     /// A commit that failed still lets the actions after it happen (the write is sent).
     SendAfterFailedCommit,
+    /// The field the person is in follows the record like any untouched field (their typing
+    /// lands after a value that appeared under them).
+    FocusedFieldFollows,
+    /// Once the person typed in one field the form stops following the record, and a save
+    /// sends every field as the form shows it (stale values written back).
+    FormSendsEveryField,
+    /// An edit made before the device ever saw the server counts every field as changed, so
+    /// its untouched empty fields erase the server's values.
+    UntypedFieldsCountAsLocal,
+    /// A failed request forgets the write in doubt, so the next write gets a new key with the
+    /// old `If-Match` and meets its own applied twin as another device's change.
+    ForgetDoubtOnFailure,
 }
 
+#[cfg(feature = "faults")]
 thread_local! {
-    static ON: Cell<Option<Fault>> = const { Cell::new(None) };
+    static ON: std::cell::Cell<Option<Fault>> = const { std::cell::Cell::new(None) };
 }
 
 /// Switches `fault` on (or every fault off, with `None`) for this thread.
+#[cfg(feature = "faults")]
 pub fn set(fault: Option<Fault>) {
     ON.with(|on| on.set(fault));
 }
 
-/// Whether `fault` is on in this thread.
+/// Whether `fault` is on in this thread (never outside the test build).
+#[inline]
 pub fn on(fault: Fault) -> bool {
-    ON.with(|on| on.get() == Some(fault))
+    #[cfg(feature = "faults")]
+    {
+        ON.with(|on| on.get() == Some(fault))
+    }
+    #[cfg(not(feature = "faults"))]
+    {
+        let _ = fault;
+        false
+    }
 }

@@ -11,7 +11,6 @@
 //! This crate does no I/O and depends on serde alone, so it builds for native targets (fast,
 //! exhaustive tests) and for wasm32 (the app).
 
-#[cfg(feature = "faults")]
 pub mod faults;
 pub mod merge;
 pub mod patch;

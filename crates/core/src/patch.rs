@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::faults::{Fault, on as fault};
 use crate::merge::Field;
 use crate::validate::{self, FieldError};
 use crate::wire::ProfileFields;
@@ -139,8 +140,11 @@ impl ProfileForm {
     /// what it shows until they leave it.
     pub fn follow(&mut self, stored: &ProfileFields) {
         self.stored = stored.clone();
+        if fault(Fault::FormSendsEveryField) && self.patch_of_changes().fields().next().is_some() {
+            return;
+        }
         for field in Field::ALL {
-            if self.focused != Some(field) {
+            if self.focused != Some(field) || fault(Fault::FocusedFieldFollows) {
                 self.catch_up(field);
             }
         }
@@ -175,6 +179,14 @@ impl ProfileForm {
 
     /// The save to make: the changed fields.
     pub fn patch(&self) -> ProfilePatch {
+        let changes = self.patch_of_changes();
+        if fault(Fault::FormSendsEveryField) && !changes.is_empty() {
+            return ProfilePatch::all(&self.shown);
+        }
+        changes
+    }
+
+    fn patch_of_changes(&self) -> ProfilePatch {
         ProfilePatch::between(&self.baseline, &self.shown)
     }
 

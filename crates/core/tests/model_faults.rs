@@ -39,6 +39,10 @@ fn the_model_finds_every_fault_switched_on() {
         Fault::KeepRevision,
         Fault::AdoptOlderRecord,
         Fault::SendAfterFailedCommit,
+        Fault::FocusedFieldFollows,
+        Fault::FormSendsEveryField,
+        Fault::UntypedFieldsCountAsLocal,
+        Fault::ForgetDoubtOnFailure,
     ];
     let mut missed = Vec::new();
     for fault in all {

@@ -7,6 +7,7 @@ use super::Millis;
 use super::backoff::{self, Entropy};
 use super::record::{Conflict, LocalRecord, Resolution, SentWrite};
 use super::status::{Status, SyncProblem, SyncState};
+use crate::faults::{Fault, on as fault};
 use crate::merge::{self, ConflictPolicy};
 use crate::patch::ProfilePatch;
 use crate::strategy;
@@ -254,12 +255,15 @@ impl SyncMachine {
     pub fn handle(&mut self, now: Millis, input: Input, entropy: &mut impl Entropy) -> Vec<Action> {
         let mut before = self.record.clone();
         let mut out = Vec::new();
+        self.take_stored_answer(now);
         if self.apply(now, input, entropy, &mut out) {
             // Adopted from storage: only what the machine changes on top of it is new.
             before = self.record.clone();
+            self.take_stored_answer(now);
             self.settle_by_policy(now);
         }
         self.drive(entropy, &mut out);
+        self.prepare(entropy);
         let mut actions = Vec::with_capacity(out.len() + 2);
         if let Some(record) = self.record.as_ref().filter(|r| Some(*r) != before.as_ref()) {
             actions.push(Action::Persist(record.clone()));
@@ -365,6 +369,11 @@ impl SyncMachine {
                     // A failed fetch is retried as a fetch (a failed PUT retries by itself:
                     // the record is still not synchronized).
                     self.refresh_wanted |= matches!(failed, Request::Get);
+                    if let Request::Put { write, .. } = &failed
+                        && fault(Fault::ForgetDoubtOnFailure)
+                    {
+                        self.settle_doubt(write);
+                    }
                     self.last_error = Some(if retry_after.is_some() {
                         SyncProblem::Busy
                     } else {
@@ -551,6 +560,48 @@ impl SyncMachine {
         }
     }
 
+    /// The service worker's stored answer to the write in doubt: applied as a 200 to a
+    /// resend (a refresh follows, as the outcome may be a replay of an older version).
+    fn take_stored_answer(&mut self, now: Millis) {
+        let Some(record) = self.record.as_mut() else {
+            return;
+        };
+        let Some(answer) = record.answer.take() else {
+            return;
+        };
+        if let Some(sent) = record.sent.clone()
+            && answer.mutation_id.as_deref() == Some(sent.mutation.as_str())
+        {
+            self.put_accepted(now, &sent, true, answer);
+        }
+    }
+
+    /// Keeps [`LocalRecord::prepared`] equal to the write this device would send now: the
+    /// pending values on top of the base, when nothing is in doubt and no conflict waits; the
+    /// same mutation id as long as that write stays the same.
+    fn prepare(&mut self, entropy: &mut impl Entropy) {
+        let Some(record) = self.record.as_mut() else {
+            return;
+        };
+        let next = match (&record.base, &record.conflict, &record.sent) {
+            (Some(base), None, None) if !record.synchronized => {
+                Some((record.local.clone(), base.version))
+            }
+            _ => None,
+        };
+        record.prepared = match (next, record.prepared.take()) {
+            (Some((fields, if_match)), Some(p)) if p.fields == fields && p.if_match == if_match => {
+                Some(p)
+            }
+            (Some((fields, if_match)), _) => Some(SentWrite {
+                mutation: new_mutation_id(entropy),
+                fields,
+                if_match,
+            }),
+            (None, _) => None,
+        };
+    }
+
     /// A stored conflict met by a policy that settles conflicts (set while this tab was
     /// closed, or in another tab): settled now rather than shown.
     fn settle_by_policy(&mut self, now: Millis) {
@@ -680,7 +731,8 @@ impl SyncMachine {
                 // Never saw the server: only the fields typed here count as local changes.
                 let mut base = remote.fields();
                 for field in merge::Field::ALL {
-                    if !record.changed.contains(&field) {
+                    if !record.changed.contains(&field) && !fault(Fault::UntypedFieldsCountAsLocal)
+                    {
                         field.set(&mut base, field.get(&record.local).to_owned());
                     }
                 }
@@ -819,10 +871,14 @@ impl SyncMachine {
                     (self.max_pushed > c.remote.version).then_some(Request::Get)
                 }
                 (Some(b), None, None) if !r.synchronized => Some(Request::Put {
-                    write: SentWrite {
-                        mutation: new_mutation_id(entropy),
-                        fields: r.local.clone(),
-                        if_match: b.version,
+                    // The write decided earlier, if it is still this one.
+                    write: match &r.prepared {
+                        Some(p) if p.fields == r.local && p.if_match == b.version => p.clone(),
+                        _ => SentWrite {
+                            mutation: new_mutation_id(entropy),
+                            fields: r.local.clone(),
+                            if_match: b.version,
+                        },
                     },
                     resend: false,
                 }),
@@ -844,6 +900,7 @@ impl SyncMachine {
                 if let Some(record) = self.record.as_mut() {
                     // Stored before it leaves: after a reload it is sent again, same key.
                     record.sent = Some(write.clone());
+                    record.prepared = None;
                 }
                 out.push(Action::SendPut {
                     request: id,

@@ -37,6 +37,17 @@ pub struct LocalRecord {
     /// server's values instead of the form's empty defaults.
     #[serde(default)]
     pub changed: Vec<Field>,
+    /// The next write, decided while it cannot leave (offline, a retry armed, the session
+    /// ended): exactly what this device would send now, with its mutation id; kept in step
+    /// with the pending values by the machine. The service worker sends only writes decided
+    /// here: it moves this one to `sent` in one transaction, then sends it, so it holds no
+    /// rule of its own about what to send.
+    #[serde(default)]
+    pub prepared: Option<SentWrite>,
+    /// The server's answer to `sent` (its 200, or a 412 naming its mutation), stored by the
+    /// service worker as it came: the machine applies it when a tab next reads the record.
+    #[serde(default)]
+    pub answer: Option<ServerProfile>,
     /// Which write of the device store produced this record. Every writer (a tab, the service
     /// worker) stores [`LocalRecord::next_revision`] of the record it read, and a tab commits
     /// only while the store still holds the revision it last read or wrote: one number is
@@ -70,6 +81,8 @@ impl LocalRecord {
             conflict: None,
             sent: None,
             changed: Vec::new(),
+            prepared: None,
+            answer: None,
             revision: 0,
         }
     }
@@ -85,6 +98,8 @@ impl LocalRecord {
             conflict: None,
             sent: None,
             changed,
+            prepared: None,
+            answer: None,
             revision: 0,
         }
     }

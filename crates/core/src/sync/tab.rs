@@ -18,6 +18,7 @@
 use super::machine::{Action, Input, SyncMachine};
 use super::record::LocalRecord;
 use super::{Entropy, Millis};
+use crate::faults::{Fault, on as fault};
 
 /// How often one input is re-applied on top of other writers' newer records before the tab
 /// gives up (each round means another writer committed in between; a handful is plenty).
@@ -180,8 +181,14 @@ impl TabSync {
                     return self.not_stored(now, NotStored::KeptChanging, &pending.before, entropy);
                 }
                 self.machine = pending.before;
-                self.machine.adopt(held);
-                self.run(now, pending.input, entropy, pending.round + 1)
+                self.machine.adopt(held.clone());
+                // An adoption of a stored record is redone with what the store holds now, never
+                // with the record it was first handed (that would take the tab back to it).
+                let input = match pending.input {
+                    Input::Loaded(_) if !fault(Fault::AdoptOlderRecord) => Input::Loaded(held),
+                    input => input,
+                };
+                self.run(now, input, entropy, pending.round + 1)
             }
             CommitResult::Failed => {
                 if fault(Fault::SendAfterFailedCommit) {
@@ -247,21 +254,4 @@ fn next_revision(read: Option<&LocalRecord>, entropy: &mut impl Entropy) -> u64 
         return read.revision;
     }
     LocalRecord::next_revision(read, entropy)
-}
-
-#[cfg(feature = "faults")]
-use crate::faults::{Fault, on as fault};
-
-/// Without the test build's switches no fault is ever on.
-#[cfg(not(feature = "faults"))]
-fn fault(_: Fault) -> bool {
-    false
-}
-
-#[cfg(not(feature = "faults"))]
-#[derive(Clone, Copy)]
-enum Fault {
-    KeepRevision,
-    AdoptOlderRecord,
-    SendAfterFailedCommit,
 }

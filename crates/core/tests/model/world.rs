@@ -12,8 +12,8 @@
 //! * Requests go out under the device's lock (Web Locks), held until the answer is handled;
 //!   a PUT whose mutation is already the stored base is answered from the store.
 //! * The service worker (Background Sync) follows `static/sw.js`: under the same lock it sends
-//!   the write in doubt, or stores a new one before sending it, and applies a 200 with an
-//!   atomic read-modify-write.
+//!   the write in doubt, or first moves the core's prepared write to `sent`, and stores the
+//!   server's word on it beside it as `answer` for the core to apply.
 //! * Tabs are reloaded, closed and reopened at any point (their lock and their requests'
 //!   answers are gone; what the server applied stays).
 //! * The person signs out, or signs in as another account, and later back in: the record is
@@ -25,11 +25,10 @@
 use std::collections::{HashMap, HashSet};
 
 use outpost_core::faults::{self, Fault};
-use outpost_core::patch::ProfilePatch;
+use outpost_core::patch::{ProfileForm, ProfilePatch};
 use outpost_core::sync::{
     Action, CommitResult, ConflictPolicy, Entropy, Field, Input, LocalRecord, Millis, NotStored,
     RequestId, Resolution, SentWrite, Step, SyncConfig, SyncMachine, SyncState, TabSync,
-    new_mutation_id,
 };
 use outpost_core::wire::{ProfileFields, ServerProfile};
 
@@ -157,8 +156,20 @@ pub struct Tab {
     pub open: bool,
     /// Opened, and the store's record not yet handed to its core: no view to edit in yet.
     starting: bool,
-    /// What the form showed when the tab opened (used only by the old, stale form).
-    form: ProfileFields,
+    /// The profile form, while the person is editing in it.
+    form: Option<FormSession>,
+}
+
+/// The profile form of an open tab as the page holds it: the core's `ProfileForm`, told of
+/// every record the tab shows (the page's effect), and what the person does in it. A person
+/// clicks into a field, selects what it shows and types over it; if the field changed under
+/// them after that, their typing lands after the new text, as in a real input.
+struct FormSession {
+    form: ProfileForm,
+    /// The field the person is in, and what it showed when they selected it.
+    focus: Option<(Field, String)>,
+    /// What the person typed, per field, in this session (to be saved as typed).
+    typed: Vec<(Field, String)>,
 }
 
 pub struct Device {
@@ -197,9 +208,6 @@ pub struct World {
     seen: Vec<HashSet<(Field, String)>>,
     /// A write replaced a value its device had never seen (checked at the end).
     unseen_overwrite: Option<String>,
-    /// Saves send every field of a form filled when the tab opened (the old form; for the
-    /// test that shows the invariants catch it).
-    pub stale_forms: bool,
     /// Tabs put their record without the compare (the old shell; for the test that shows
     /// the invariants catch it).
     pub blind_commits: bool,
@@ -246,7 +254,7 @@ impl Tab {
             waiting: None,
             open: true,
             starting: false,
-            form: ProfileFields::default(),
+            form: None,
         }
     }
 }
@@ -295,7 +303,6 @@ impl World {
             typed: vec![HashSet::new(); n],
             seen: vec![HashSet::new(); n],
             unseen_overwrite: None,
-            stale_forms: false,
             blind_commits: false,
             blind_sign_out: false,
             disowned: HashSet::new(),
@@ -411,6 +418,7 @@ impl World {
                         }
                         self.perform(dev, tab, action)?;
                     }
+                    self.follow_form(dev, tab);
                     self.note_seen(dev, tab);
                     self.check_causal(dev, tab)?;
                     return Ok(());
@@ -627,50 +635,137 @@ impl World {
         Ok(())
     }
 
-    /// The person types new values into one or both fields of a tab and saves the patch of
-    /// the typed fields (the commit's compare puts it on top of the newest stored record).
+    /// The person works in a tab's profile form: one to three of [`World::form_action`].
     fn edit(&mut self, dev: usize, tab: usize) -> Check {
+        // Often a few in a row (a person typing and saving), sometimes with others between.
+        for _ in 0..3 {
+            self.form_action(dev, tab)?;
+            if self.devices[dev].tabs[tab].form.is_none() || self.rng.chance(30) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// One thing the person does in a tab's profile form: click into a field, type in it (or
+    /// move on to the other field), or press Save. Between these, answers, pushes and other
+    /// tabs' commits reach the tab and its form follows them as the page does.
+    fn form_action(&mut self, dev: usize, tab: usize) -> Check {
         if !self.devices[dev].tabs[tab].open || self.devices[dev].tabs[tab].starting {
             return Ok(());
         }
-        self.counter += 1;
-        let which = self.rng.below(3);
-        let mut patch = ProfilePatch::default();
-        if which != 1 {
-            patch.set(Field::Name, format!("n{}", self.counter));
+        let t = &mut self.devices[dev].tabs[tab];
+        let shown = t
+            .sync
+            .machine()
+            .record()
+            .map(|r| r.local.clone())
+            .unwrap_or_default();
+        let session = t.form.get_or_insert_with(|| FormSession {
+            form: ProfileForm::new(&shown),
+            focus: None,
+            typed: Vec::new(),
+        });
+        let typed_in_focus = session
+            .focus
+            .as_ref()
+            .is_some_and(|(f, _)| session.typed.iter().any(|(t, _)| t == f));
+        match (&session.focus, typed_in_focus) {
+            // Clicks into a field (the other one, after typing in one).
+            (None, _) | (Some(_), true) if self.rng.chance(60) || session.typed.is_empty() => {
+                let field = if self.rng.chance(50) {
+                    Field::Name
+                } else {
+                    Field::PhotoUrl
+                };
+                if let Some((old, _)) = session.focus.take() {
+                    session.form.blur(old);
+                }
+                session.form.focus(field);
+                let seen = field.get(&session.form.shown).to_owned();
+                session.focus = Some((field, seen));
+                Ok(())
+            }
+            // Types over what the field showed when selected.
+            (Some((field, seen)), false) => {
+                let field = *field;
+                self.counter += 1;
+                let value = match field {
+                    Field::Name => format!("n{}", self.counter),
+                    Field::PhotoUrl => format!("https://p/{}", self.counter),
+                };
+                let now = field.get(&session.form.shown).to_owned();
+                let text = if now == *seen {
+                    value.clone()
+                } else {
+                    format!("{now}{value}")
+                };
+                session.form.input(field, text);
+                session.typed.retain(|(f, _)| *f != field);
+                session.typed.push((field, value.clone()));
+                // Typed before it is handled: the checks during the step know it as this
+                // device's.
+                self.typed[dev].insert(value);
+                Ok(())
+            }
+            // Presses Save (leaving the field).
+            _ => self.save_form(dev, tab),
         }
-        if which != 0 {
-            patch.set(Field::PhotoUrl, format!("https://p/{}", self.counter));
-        }
-        for field in patch.fields() {
-            // Typed before it is handled: the checks during the step know it as this device's.
-            self.typed[dev].insert(patch.get(field).unwrap_or_default().to_owned());
-        }
-        let sent = if self.stale_forms {
-            // The old form: every field, as it showed when the tab opened, plus the typing.
-            ProfilePatch::all(&patch.apply(&self.devices[dev].tabs[tab].form))
-        } else {
-            patch.clone()
+    }
+
+    /// The person presses Save: the form's patch goes in as the page sends it, and what they
+    /// typed must be what is stored.
+    fn save_form(&mut self, dev: usize, tab: usize) -> Check {
+        let Some(session) = self.devices[dev].tabs[tab].form.as_mut() else {
+            return Ok(());
         };
+        if let Some((field, _)) = session.focus.take() {
+            session.form.blur(field);
+        }
+        let patch = session.form.patch();
+        let typed = session.typed.clone();
+        if patch.is_empty() {
+            self.devices[dev].tabs[tab].form = None;
+            return Ok(());
+        }
         self.not_stored = false;
-        self.tab_step(dev, tab, Input::LocalEdit(sent))?;
+        self.tab_step(dev, tab, Input::LocalEdit(patch.clone()))?;
         if !self.devices[dev].tabs[tab].open || self.not_stored {
             // Signed out in another tab, or the device store failed: the save was refused
             // and said so; the typing stays in the person's form, not in any record.
             return Ok(());
         }
         let stored = self.devices[dev].store.as_ref().ok_or("edit not stored")?;
-        let shown = patch.is_in(&stored.local);
-        ensure!(
-            shown || stored.conflict.is_some(),
-            "dev{dev}.{tab}: edit not stored"
-        );
         let base_version = stored.base.as_ref().map_or(0, |b| b.version);
-        for field in patch.fields().collect::<Vec<_>>() {
-            let value = patch.get(field).unwrap_or_default().to_owned();
+        for (field, value) in &typed {
+            let saved = field.get(&stored.local);
+            let in_conflict = stored.conflict.as_ref().is_some_and(|c| {
+                c.fields
+                    .iter()
+                    .any(|f| f.field == *field && f.mine == *value)
+            });
+            ensure!(
+                saved == value || in_conflict,
+                "dev{dev}.{tab}: typed {value:?} into {field:?}, but {saved:?} was saved"
+            );
+        }
+        if let Some(session) = self.devices[dev].tabs[tab].form.as_mut() {
+            session.form.saved(&patch);
+        }
+        self.devices[dev].tabs[tab].form = None;
+        for (field, value) in typed {
             self.ack(dev, field, value, base_version);
         }
         Ok(())
+    }
+
+    /// The page's effect: the form follows the record the tab shows.
+    fn follow_form(&mut self, dev: usize, tab: usize) {
+        let t = &mut self.devices[dev].tabs[tab];
+        let shown = t.sync.machine().record().map(|r| r.local.clone());
+        if let (Some(session), Some(shown)) = (t.form.as_mut(), shown) {
+            session.form.follow(&shown);
+        }
     }
 
     /// BroadcastChannel message or `visibilitychange`: re-read the store.
@@ -951,23 +1046,25 @@ impl World {
         let Some(record) = device.store.clone() else {
             return Ok(());
         };
-        if record.conflict.is_some() || record.base.is_none() {
-            return Ok(());
-        }
-        let write = match (&record.sent, &record.base) {
+        // Only what a tab's core decided: the write in doubt, or the prepared one, moved to
+        // `sent` in one readwrite transaction before it leaves.
+        let answered = |sent: &SentWrite| {
+            record
+                .answer
+                .as_ref()
+                .is_some_and(|a| a.mutation_id.as_deref() == Some(sent.mutation.as_str()))
+        };
+        let write = match (&record.sent, &record.prepared) {
+            // Already answered (stored for the core): nothing to send.
+            (Some(sent), _) if answered(sent) => return Ok(()),
             (Some(sent), _) => sent.clone(),
-            (None, _) if record.synchronized => return Ok(()),
-            (None, Some(base)) => {
-                let write = SentWrite {
-                    mutation: new_mutation_id(&mut self.rng),
-                    fields: record.local.clone(),
-                    if_match: base.version,
-                };
-                // Stored as in doubt before it leaves, in one readwrite transaction.
+            (None, Some(prepared)) => {
+                let write = prepared.clone();
                 let revision = self.revision_after(Some(&record));
                 let device = &mut self.devices[dev];
                 device.store = Some(LocalRecord {
                     sent: Some(write.clone()),
+                    prepared: None,
                     revision,
                     ..record
                 });
@@ -991,21 +1088,17 @@ impl World {
         Ok(())
     }
 
-    /// The service worker's answer: a 200 (or a 412 naming its own mutation) is applied with
-    /// one read-modify-write, as `sw.js` does; anything else is left for the app.
+    /// The service worker's answer: the server's word on its write (a 200, or a 412 naming
+    /// its mutation) is stored beside the write as `answer`, not applied, as `sw.js` does;
+    /// anything else is left for the app.
     fn worker_answered(&mut self, dev: usize, input: Input) -> Check {
         let Some((id, write)) = self.devices[dev].worker.clone() else {
             return Ok(());
         };
-        let (request, profile) = match input {
+        let (request, answer) = match input {
             Input::PutAccepted { request, profile } => (request, Some(profile)),
-            Input::PutStale { request, current }
-                if current.mutation_id.as_deref() == Some(write.mutation.as_str()) =>
-            {
-                (request, Some(current))
-            }
-            Input::PutStale { request, .. }
-            | Input::RequestFailed { request, .. }
+            Input::PutStale { request, current } => (request, Some(current)),
+            Input::RequestFailed { request, .. }
             | Input::RequestRejected { request, .. }
             | Input::Unauthorized { request } => (request, None),
             _ => return Ok(()),
@@ -1014,39 +1107,23 @@ impl World {
             return Ok(());
         }
         self.log
-            .push(format!("t={} dev{dev}.sw <- {profile:?}", self.now));
+            .push(format!("t={} dev{dev}.sw <- {answer:?}", self.now));
         self.devices[dev].worker = None;
-        if let Some(profile) = profile
+        if let Some(answer) =
+            answer.filter(|a| a.mutation_id.as_deref() == Some(write.mutation.as_str()))
             && let Some(current) = self.devices[dev].store.clone()
-            && current.conflict.is_none()
-        {
-            let own = current
+            && current
                 .sent
                 .as_ref()
-                .is_some_and(|s| s.mutation == write.mutation);
-            let mut next = current.clone();
-            if own {
-                next.sent = None;
-            }
-            let newer = current
-                .base
-                .as_ref()
-                .is_some_and(|b| b.version > profile.version);
-            if !newer {
-                if current.local == write.fields {
-                    next.local = profile.fields();
-                    next.synchronized = true;
-                    next.changed_at = None;
-                    next.changed.clear();
-                    next.last_synced_at = Some(self.now);
-                }
-                next.base = Some(profile);
-            }
-            if next != current {
-                next.revision = self.revision_after(Some(&current));
-                self.devices[dev].store = Some(next);
-                self.broadcast(dev, None);
-            }
+                .is_some_and(|s| s.mutation == write.mutation)
+        {
+            let revision = self.revision_after(Some(&current));
+            self.devices[dev].store = Some(LocalRecord {
+                answer: Some(answer),
+                revision,
+                ..current
+            });
+            self.broadcast(dev, None);
         }
         self.release_lock(dev, Writer::Worker)
     }
@@ -1159,8 +1236,6 @@ impl World {
         self.log.push(format!("dev{dev}.{tab} opens"));
         *t = Tab::new(&self.config);
         let stored = self.devices[dev].store.clone();
-        self.devices[dev].tabs[tab].form =
-            stored.as_ref().map(|r| r.local.clone()).unwrap_or_default();
         if !self.devices[dev].online {
             self.tab_step(dev, tab, Input::WentOffline)?;
         }
@@ -1368,7 +1443,9 @@ impl World {
                 ensure!(record.sent.is_none(), "dev{i}.{t}: a write still in doubt");
                 ensure!(
                     d.store.as_ref() == Some(record),
-                    "dev{i}.{t}: stored record differs"
+                    "dev{i}.{t}: stored record differs: {:?} vs {:?}",
+                    d.store,
+                    record
                 );
                 ensure!(
                     record.base.as_ref() == Some(&self.server.profile),
