@@ -198,6 +198,43 @@ test("a conflict policy chosen in one tab is in force in the others before they 
   await context.close();
 });
 
+test("online-only: a save whose answer was lost is sent again with its key, never a conflict with itself", async () => {
+  const context = await env.browser.newContext({ serviceWorkers: "block" });
+  const { page, username } = await newSignedUpPage(context, env.server.url, "online", { serviceWorker: false });
+  await page.getByRole("combobox", { name: "Write strategy" }).selectOption("online-only");
+  const token = await apiToken(env.server.url, username);
+  // No push, and no read after the write: nothing tells the page its first write was applied
+  // (a read that shows its mutation id settles it without a resend, also tested in wasm).
+  await page.route("**/api/events", (route) => route.abort("connectionrefused"));
+  const keys = [];
+  await page.route("**/api/profile", async (route) => {
+    const request = route.request();
+    if (request.method() !== "PUT") return keys.length > 0 ? route.abort("connectionrefused") : route.continue();
+    keys.push(request.headers()["idempotency-key"]);
+    if (keys.length > 1) return route.continue();
+    // Applied on the server; the answer never reaches the page.
+    await route.fetch();
+    await route.abort("connectionreset");
+  });
+
+  await saveName(page, "Applied, answer lost");
+  await page.getByText(/server did not answer/).waitFor();
+  assert.doesNotMatch(await page.locator(".notice").textContent(), /Nothing was changed/);
+  assert.equal((await apiProfile(env.server.url, token)).name, "Applied, answer lost");
+
+  await saveName(page, "Typed after");
+  await page.getByText("Saved and synced.", { exact: true }).waitFor();
+  assert.equal(keys.length, 3, "the write in doubt again, then the newer one");
+  assert.equal(keys[1], keys[0], "sent again with the same Idempotency-Key");
+  assert.notEqual(keys[2], keys[0]);
+  const server = await apiProfile(env.server.url, token);
+  assert.equal(server.name, "Typed after");
+  assert.equal(server.version, 3, "each write applied once");
+  assert.equal(await page.getByText(/changed on another device/).count(), 0);
+  assert.equal(await page.getByRole("dialog").count(), 0);
+  await context.close();
+});
+
 test("two tabs offline: a save in one shows in the other, whose next save keeps it", async () => {
   const context = await env.browser.newContext();
   const tab1 = await context.newPage();
