@@ -10,7 +10,7 @@ use outpost::data::services::{
 };
 use outpost_core::patch::ProfilePatch;
 use outpost_core::strategy::{ReadError, ReadStrategy, WriteStrategy};
-use outpost_core::sync::{Field, LocalRecord, SyncState};
+use outpost_core::sync::{Field, LocalRecord, Resolution, SyncState};
 use outpost_core::wire::{Credentials, ServerProfile};
 use rexie::TransactionMode;
 use wasm_bindgen::JsValue;
@@ -363,8 +363,20 @@ async fn offline_first_saves_on_the_device_and_syncs_when_reachable() {
     .await;
     drop(down);
 
-    // A restart with the server reachable sends the stored change.
+    // A restart with the server reachable: the change was typed before this device ever saw
+    // the server, so its name replaces one nobody here saw: the person is asked, and their
+    // choice sends it.
     let up = repo(SERVER, db.clone(), &user, &token, Settings::default()).await;
+    eventually("asked", || up.state().status.state == SyncState::Conflict).await;
+    let seen = up.state().status.conflict.unwrap();
+    assert_eq!(seen.fields.len(), 1, "only the name differs: {seen:?}");
+    assert_eq!(seen.fields[0].mine, "Typed offline");
+    assert_eq!(
+        api.get_profile(&token).await.unwrap().name,
+        user,
+        "nothing written unseen"
+    );
+    up.resolve(Resolution::KeepMine, seen).await;
     eventually("synced", || up.state().status.state == SyncState::Synced).await;
     assert_eq!(api.get_profile(&token).await.unwrap().name, "Typed offline");
     assert!(db.load_profile(&user).await.unwrap().unwrap().synchronized);

@@ -38,6 +38,18 @@ async fn started(api: &FakeApiClient, db: &FakeDatabase, token: &str) -> Repo {
     repo
 }
 
+/// A change typed on this device over the (fake) server's current profile, not sent yet.
+fn pending(api: &FakeApiClient, name: &str) -> LocalRecord {
+    let base = api.0.borrow().profile.clone();
+    LocalRecord {
+        local: fields(name),
+        synchronized: false,
+        changed_at: Some(1),
+        changed: vec![Field::Name],
+        ..LocalRecord::from_server(base, 1)
+    }
+}
+
 /// A started repository of `account` (token `t`) once its first sync is done.
 async fn synced(api: &FakeApiClient, db: &FakeDatabase, account: &str) -> Repo {
     let repo = tab(api, db, account, "t");
@@ -59,6 +71,9 @@ async fn a_401_keeps_the_change_until_the_same_account_signs_in_again() {
         token: Some("expired".into()),
     };
     db.save_session(&stored).await.unwrap();
+    // The device knew the profile before the session ended.
+    let known = LocalRecord::from_server(api.0.borrow().profile.clone(), 1);
+    db.save_profile("ann", &known).await.unwrap();
     let repo = UserProfileRepository::new(
         api.clone(),
         db.clone(),
@@ -127,7 +142,7 @@ async fn signing_in_again_in_one_tab_resumes_the_others() {
 async fn a_full_disk_is_reported_in_words_and_the_stored_record_stays() {
     let api = FakeApiClient::new("ann", "t");
     let db = FakeDatabase::default();
-    let before = LocalRecord::from_local_edit(fields("Before"), vec![Field::Name], 1);
+    let before = pending(&api, "Before");
     db.save_profile("ann", &before).await.unwrap();
     let repo = started(&api, &db, "t").await;
     eventually("first sync", || {
@@ -201,12 +216,9 @@ async fn an_unreachable_server_is_retried_on_the_backoff_without_another_edit() 
     let api = FakeApiClient::new("ann", "t");
     api.0.borrow_mut().reachable = false;
     let db = FakeDatabase::default();
-    db.save_profile(
-        "ann",
-        &LocalRecord::from_local_edit(fields("Waiting"), vec![Field::Name], 1),
-    )
-    .await
-    .unwrap();
+    db.save_profile("ann", &pending(&api, "Waiting"))
+        .await
+        .unwrap();
     let repo = started(&api, &db, "t").await;
     eventually("a failed attempt", || {
         repo.state().status.state == SyncState::Error

@@ -44,7 +44,7 @@ test("a field the person did not touch follows another device's change, and Save
   await context.close();
 });
 
-test("a name typed before the first answer arrives keeps the photo the server had", async () => {
+test("before the first answer the form is read-only; the name saved after it keeps the photo the server had", async () => {
   const username = newUsername("first");
   const setup = await env.browser.newContext();
   const first = await setup.newPage();
@@ -54,7 +54,8 @@ test("a name typed before the first answer arrives keeps the photo the server ha
   const token = await apiToken(env.server.url, username);
   await apiPut(env.server.url, token, { photo_url: "https://example.com/kept.png" });
 
-  // A new device whose first GET of the profile is held back while the person types.
+  // A new device whose first GET of the profile is held back: nothing is known here yet, so
+  // nothing typed could say what it replaces.
   const context = await env.browser.newContext({ serviceWorkers: "block" });
   const page = await context.newPage();
   let release;
@@ -65,11 +66,15 @@ test("a name typed before the first answer arrives keeps the photo the server ha
   });
   await page.goto(env.server.url);
   await signIn(page, username);
-  await saveName(page, "Named before the first answer");
-  await page.getByText("Saved on this device.", { exact: true }).waitFor();
+  assert.equal(await nameBox(page).isEditable(), false, "read-only until the profile is known");
+  await nameBox(page).click();
+  await page.keyboard.type("lost keys");
+  assert.equal(await nameBox(page).inputValue(), "", "no typing is taken before");
   release();
 
-  await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Named before the first answer",
+  await waitFor(async () => (await nameBox(page).inputValue()) === username, "the form filled from the answer");
+  await saveName(page, "Named after the first answer");
+  await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Named after the first answer",
     "the server to hold the new name");
   await waitForStatus(page, "synced");
   assert.equal((await apiProfile(env.server.url, token)).photo_url, "https://example.com/kept.png");
@@ -77,7 +82,7 @@ test("a name typed before the first answer arrives keeps the photo the server ha
   await context.close();
 });
 
-test("the first answer landing while the person is in the Name box does not change what they type", async () => {
+test("the first answer landing while the person is in the Name box fills it, and what they type then is saved", async () => {
   const username = newUsername("typing");
   const setup = await env.browser.newContext();
   const first = await setup.newPage();
@@ -98,17 +103,39 @@ test("the first answer landing while the person is in the Name box does not chan
   await page.goto(env.server.url);
   await signIn(page, username);
   await nameBox(page).click();
-  assert.equal(await nameBox(page).inputValue(), "");
   release();
-  // The answer is in: the heading shows the server's name, the box the person is in does not.
-  await page.getByRole("heading", { name: username, exact: true }).waitFor();
-  assert.equal(await nameBox(page).inputValue(), "", "the focused box did not change under the person");
+  // The box fills under the focus once, as nothing could be typed into it before.
+  await waitFor(async () => (await nameBox(page).inputValue()) === username, "the box filled from the answer");
+  await page.keyboard.press("Control+A");
   await page.keyboard.type("Typed while it landed");
   await page.getByRole("button", { name: "Save" }).click();
   await page.getByText("Saved on this device.", { exact: true }).waitFor();
   await waitForStatus(page, "synced");
   assert.equal((await apiProfile(env.server.url, token)).name, "Typed while it landed");
   assert.equal(await nameBox(page).inputValue(), "Typed while it landed");
+  await context.close();
+});
+
+test("a name another device saves while the person is in the Name box is asked about, never overwritten unseen", async () => {
+  const context = await env.browser.newContext();
+  const { page, username } = await newSignedUpPage(context, env.server.url, "unseen");
+  const token = await apiToken(env.server.url, username);
+  await nameBox(page).click();
+  await page.keyboard.press("Control+A");
+  // Another device renames the profile; the push arrives while the person is in the box.
+  await apiPut(env.server.url, token, { name: "Renamed elsewhere" });
+  await page.getByRole("heading", { name: "Renamed elsewhere", exact: true }).waitFor();
+  assert.equal(await nameBox(page).inputValue(), username, "the box the person is in did not change");
+  await page.keyboard.type("Typed here");
+  await page.getByRole("button", { name: "Save" }).click();
+  await waitForStatus(page, "conflict");
+  const dialog = page.getByRole("dialog");
+  assert.match(await dialog.textContent(), /Typed here/);
+  assert.match(await dialog.textContent(), /Renamed elsewhere/);
+  assert.equal((await apiProfile(env.server.url, token)).name, "Renamed elsewhere", "nothing written unseen");
+  await dialog.getByRole("button", { name: "Keep mine" }).click();
+  await waitForStatus(page, "synced");
+  assert.equal((await apiProfile(env.server.url, token)).name, "Typed here");
   await context.close();
 });
 

@@ -21,9 +21,18 @@ pub enum Fault {
     /// Once the person typed in one field the form stops following the record, and a save
     /// sends every field as the form shows it (stale values written back).
     FormSendsEveryField,
-    /// An edit made before the device ever saw the server counts every field as changed, so
-    /// its untouched empty fields erase the server's values.
-    UntypedFieldsCountAsLocal,
+    /// The old first sign-in: the form takes typing before anything was read, and that edit
+    /// counts every field as changed, so its empty untouched fields erase the server's values.
+    EarlySave,
+    /// A save replaces a field's value that another device wrote after the person's form
+    /// showed something else, without asking (the old save, which did not say what the person
+    /// typed over).
+    TypingOverUnseenValues,
+    /// New values typed in the form for every field of an open conflict settle it, as if the
+    /// person had seen the other side (a tab with an older view had not).
+    TypingSettlesConflict,
+    /// A merge shows a value this device wrote (another tab's save) as the other device's.
+    OwnWriteAsTheirs,
     /// A failed request forgets the write in doubt, so the next write gets a new key with the
     /// old `If-Match` and meets its own applied twin as another device's change.
     ForgetDoubtOnFailure,

@@ -23,6 +23,11 @@ pub struct ProfilePatch {
     /// The new photo URL, if the person changed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photo_url: Option<String>,
+    /// What the form showed in each field before the person typed (its baseline), when a
+    /// form made the patch. A field whose stored value another device changed since then
+    /// would be replaced unseen: the core asks instead (see `SyncMachine`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<ProfileFields>,
 }
 
 impl ProfilePatch {
@@ -42,6 +47,7 @@ impl ProfilePatch {
         Self {
             name: Some(fields.name.clone()),
             photo_url: Some(fields.photo_url.clone()),
+            replaces: None,
         }
     }
 
@@ -101,6 +107,7 @@ impl ProfilePatch {
         Ok(Self {
             name: self.name.as_ref().map(|n| n.trim().to_owned()),
             photo_url: self.photo_url.as_ref().map(|u| u.trim().to_owned()),
+            replaces: self.replaces.clone(),
         })
     }
 }
@@ -122,6 +129,10 @@ pub struct ProfileForm {
     stored: ProfileFields,
     /// The field the person is in, if any.
     focused: Option<Field>,
+    /// Whether the form was filled from a stored record yet. Before that it shows nothing
+    /// and takes no typing (the page keeps it read-only): an edit there would replace values
+    /// nobody saw.
+    filled: bool,
 }
 
 impl ProfileForm {
@@ -132,7 +143,23 @@ impl ProfileForm {
             shown: stored.clone(),
             stored: stored.clone(),
             focused: None,
+            filled: true,
         }
+    }
+
+    /// A form with nothing stored to fill it from yet: empty and read-only until the first
+    /// [`ProfileForm::follow`], which fills every field, the focused one too (nothing can
+    /// have been typed into it).
+    pub fn unfilled() -> Self {
+        Self {
+            filled: fault(Fault::EarlySave),
+            ..Self::default()
+        }
+    }
+
+    /// Whether the person can type in it (it was filled from a stored record).
+    pub fn is_filled(&self) -> bool {
+        self.filled
     }
 
     /// The stored record changed (a push, another tab, a sync): untouched fields take the
@@ -140,6 +167,13 @@ impl ProfileForm {
     /// what it shows until they leave it.
     pub fn follow(&mut self, stored: &ProfileFields) {
         self.stored = stored.clone();
+        if !self.filled {
+            *self = Self {
+                focused: self.focused,
+                ..Self::new(stored)
+            };
+            return;
+        }
         if fault(Fault::FormSendsEveryField) && self.patch_of_changes().fields().next().is_some() {
             return;
         }
@@ -187,7 +221,14 @@ impl ProfileForm {
     }
 
     fn patch_of_changes(&self) -> ProfilePatch {
-        ProfilePatch::between(&self.baseline, &self.shown)
+        let patch = ProfilePatch::between(&self.baseline, &self.shown);
+        if patch.is_empty() {
+            return patch;
+        }
+        ProfilePatch {
+            replaces: Some(self.baseline.clone()),
+            ..patch
+        }
     }
 
     /// `patch` was stored: its fields that still show the saved value are untouched again
@@ -245,12 +286,12 @@ mod tests {
     fn validation_checks_touched_fields_and_normalizes() {
         let ok = ProfilePatch {
             name: Some("  Ann ".into()),
-            photo_url: None,
+            ..ProfilePatch::default()
         };
         assert_eq!(ok.validated().expect("valid").name.as_deref(), Some("Ann"));
         let bad = ProfilePatch {
-            name: None,
             photo_url: Some("ftp://x".into()),
+            ..ProfilePatch::default()
         };
         assert_eq!(bad.validated().expect_err("invalid").field, "photo_url");
     }
@@ -287,22 +328,48 @@ mod tests {
 
     #[test]
     fn the_field_the_person_is_in_does_not_change_under_them() {
-        // The first answer lands between the click into the empty Name box and the first key.
-        let mut form = ProfileForm::new(&f("", ""));
+        // Another device's name lands between the click into the Name box and the first key.
+        let mut form = ProfileForm::new(&f("Ann", ""));
         form.focus(Field::Name);
-        form.follow(&f("ann_2", "https://p/1"));
+        form.follow(&f("Bea", "https://p/1"));
         assert_eq!(
             form.shown,
-            f("", "https://p/1"),
+            f("Ann", "https://p/1"),
             "only the field not in focus follows"
         );
         form.input(Field::Name, "Stored here".into());
-        assert_eq!(form.patch().name.as_deref(), Some("Stored here"));
-        assert_eq!(form.patch().photo_url, None);
+        let patch = form.patch();
+        assert_eq!(patch.name.as_deref(), Some("Stored here"));
+        assert_eq!(patch.photo_url, None);
+        assert_eq!(
+            patch.replaces.map(|r| r.name),
+            Some("Ann".to_owned()),
+            "the save says what the person typed over"
+        );
         form.blur(Field::Name);
         assert_eq!(
             form.shown.name, "Stored here",
             "typing stays after leaving the field"
+        );
+    }
+
+    #[test]
+    fn a_form_with_nothing_stored_fills_every_field_first() {
+        let mut form = ProfileForm::unfilled();
+        assert!(!form.is_filled());
+        form.focus(Field::Name);
+        form.follow(&f("ann_2", "https://p/1"));
+        assert!(form.is_filled());
+        assert_eq!(
+            form.shown,
+            f("ann_2", "https://p/1"),
+            "the focused field too"
+        );
+        assert!(form.patch().is_empty());
+        form.follow(&f("Bea", ""));
+        assert_eq!(
+            form.shown.name, "ann_2",
+            "from then on the focused field keeps its value"
         );
     }
 

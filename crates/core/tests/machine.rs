@@ -316,7 +316,7 @@ fn a_choice_made_on_a_conflict_that_changed_meanwhile_is_asked_again() {
     // Another tab's edit of one field reaches the machine before the choice does.
     t.go(Input::LocalEdit(ProfilePatch {
         name: Some("eve".into()),
-        photo_url: None,
+        ..ProfilePatch::default()
     }));
     let now = t.m.status().conflict.expect("still a conflict");
     assert_ne!(now, seen);
@@ -366,14 +366,14 @@ fn edit_during_conflict_redoes_the_merge() {
     // One of the two fields typed anew: still a conflict, with the new "mine".
     t.go(Input::LocalEdit(ProfilePatch {
         name: Some("eve".into()),
-        photo_url: None,
+        ..ProfilePatch::default()
     }));
     let c = t.m.status().conflict.expect("still a conflict");
     assert_eq!((c.fields.len(), c.fields[0].mine.as_str()), (2, "eve"));
     // Typing their value into the other one settles that field; the name still conflicts.
     let a = t.go(Input::LocalEdit(ProfilePatch {
-        name: None,
         photo_url: Some("https://x/b".into()),
+        ..ProfilePatch::default()
     }));
     assert_eq!(requests(&a), 0);
     let c = t.m.status().conflict.expect("the name still conflicts");
@@ -381,13 +381,27 @@ fn edit_during_conflict_redoes_the_merge() {
 }
 
 #[test]
-fn new_values_for_every_conflicting_field_settle_the_conflict() {
+fn typing_in_the_form_during_a_conflict_asks_again_and_only_the_dialog_settles() {
     let (mut t, _) = into_conflict(ConflictPolicy::Ask);
-    // The person saw "cat" (theirs) and typed "eve": that is the newest choice.
+    // "eve" typed over every conflicting field, maybe in a tab that never showed the dialog:
+    // it becomes "mine", and the person is asked again about "cat".
     let a = t.go(Input::LocalEdit(ProfilePatch {
         name: Some("eve".into()),
-        photo_url: None,
+        ..ProfilePatch::default()
     }));
+    assert_eq!(requests(&a), 0);
+    let conflict = t.m.status().conflict.expect("still asked");
+    assert_eq!(
+        (
+            conflict.fields[0].mine.as_str(),
+            conflict.fields[0].theirs.as_str()
+        ),
+        ("eve", "cat")
+    );
+    let a = t.go(Input::Resolve {
+        choice: Resolution::KeepMine,
+        seen: conflict,
+    });
     assert_eq!(t.m.status().conflict, None);
     assert_eq!(
         put(&a).map(|p| (p.1, p.2)),
@@ -591,19 +605,40 @@ fn fetch_answered_while_pending_is_merged_and_sent() {
 #[test]
 fn get_answered_while_pending_merges_right_away() {
     // A record edited before the first fetch: base None, so the fetch comes first.
-    let mut t = T::new(ConflictPolicy::Ask);
-    t.go(Input::WentOffline);
-    t.go(Input::Loaded(None));
-    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))));
-    assert!(persisted(&a).expect("persist").base.is_none());
-    assert_eq!(t.state(), SyncState::Pending);
-    let id = fetch_id(&t.go(Input::WentOnline)).expect("fetch first");
-    let a = t.go(Input::GetAnswered {
-        request: id,
-        profile: server("ann", "https://x/p", 7),
-    });
-    // Local wins where there is no base.
-    assert_eq!(put(&a).map(|p| (p.1, p.2)), Some((fields("bob", ""), 7)));
+    for (policy, expected) in [
+        (
+            ConflictPolicy::LocalWins,
+            Some((fields("bob", "https://x/p"), 7)),
+        ),
+        (ConflictPolicy::Ask, None),
+    ] {
+        let mut t = T::new(policy);
+        t.go(Input::WentOffline);
+        t.go(Input::Loaded(None));
+        let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))));
+        assert!(persisted(&a).expect("persist").base.is_none());
+        assert_eq!(t.state(), SyncState::Pending);
+        let id = fetch_id(&t.go(Input::WentOnline)).expect("fetch first");
+        let a = t.go(Input::GetAnswered {
+            request: id,
+            profile: server("ann", "https://x/p", 7),
+        });
+        // The photo was typed over the empty form and the server holds another: taken in,
+        // typed "" over "" changed nothing. The name was typed over the empty form too, but
+        // the server's "ann" was never seen here: a conflict, unless this device wins.
+        assert_eq!(put(&a).map(|p| (p.1, p.2)), expected, "{policy:?}");
+        if expected.is_none() {
+            let conflict = t.record().conflict.expect("a conflict");
+            assert_eq!(conflict.fields.len(), 1);
+            assert_eq!(
+                (
+                    conflict.fields[0].mine.as_str(),
+                    conflict.fields[0].theirs.as_str()
+                ),
+                ("bob", "ann")
+            );
+        }
+    }
 }
 
 #[test]
@@ -772,7 +807,7 @@ fn own(mut profile: ServerProfile, mutation: &str) -> ServerProfile {
 fn name_only(name: &str) -> ProfilePatch {
     ProfilePatch {
         name: Some(name.into()),
-        photo_url: None,
+        ..ProfilePatch::default()
     }
 }
 
@@ -879,8 +914,113 @@ fn an_edit_before_the_first_fetch_keeps_the_servers_other_fields() {
         request: id,
         profile: server("ann", "https://x/p", 3),
     });
+    // The name typed before anything was read replaces a server name nobody here saw: the
+    // person is asked; the untouched photo takes the server's value.
+    assert_eq!(put(&a), None);
+    let record = t.record();
+    assert_eq!(record.local.photo_url, "https://x/p");
+    let conflict = record.conflict.expect("a conflict on the name");
+    assert_eq!(conflict.fields.len(), 1);
+    assert_eq!(conflict.fields[0].mine, "bob");
+    let mut t = T::new(ConflictPolicy::LocalWins);
+    let id = fetch_id(&t.go(Input::Loaded(None))).expect("fetch");
+    t.go(Input::LocalEdit(name_only("bob")));
+    let a = t.go(Input::GetAnswered {
+        request: id,
+        profile: server("ann", "https://x/p", 3),
+    });
     assert_eq!(
         put(&a).map(|p| (p.1, p.2)),
         Some((fields("bob", "https://x/p"), 3))
     );
+}
+
+/// A save that says what the person typed over (`replaces`, from the form).
+fn typed_over(name: &str, seen: ProfileFields) -> ProfilePatch {
+    ProfilePatch {
+        name: Some(name.into()),
+        replaces: Some(seen),
+        ..ProfilePatch::default()
+    }
+}
+
+#[test]
+fn typing_over_a_value_another_device_wrote_since_the_form_showed_it_is_asked_about() {
+    // The form showed "ann"; a push brought "cat" (another device) while the person typed.
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let id = fetch_id(&t.go(Input::PushReceived { version: 4 })).expect("fetch");
+    t.go(Input::GetAnswered {
+        request: id,
+        profile: server("cat", "", 4),
+    });
+    let a = t.go(Input::LocalEdit(typed_over("dan", fields("ann", ""))));
+    assert_eq!(
+        requests(&a),
+        0,
+        "nothing written over what the person never saw"
+    );
+    let conflict = t.m.status().conflict.expect("asked");
+    assert_eq!(
+        (
+            conflict.fields[0].mine.as_str(),
+            conflict.fields[0].theirs.as_str()
+        ),
+        ("dan", "cat")
+    );
+    // Under "This device wins" the typing goes through.
+    let mut t = T::synced(ConflictPolicy::LocalWins, server("ann", "", 3));
+    let id = fetch_id(&t.go(Input::PushReceived { version: 4 })).expect("fetch");
+    t.go(Input::GetAnswered {
+        request: id,
+        profile: server("cat", "", 4),
+    });
+    let a = t.go(Input::LocalEdit(typed_over("dan", fields("ann", ""))));
+    assert_eq!(put(&a).map(|p| (p.1, p.2)), Some((fields("dan", ""), 4)));
+}
+
+#[test]
+fn typing_over_this_devices_own_saved_value_is_no_conflict() {
+    // Another tab of this device saved "bob" (accepted); this tab's form still showed "ann".
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let (id, _, _) =
+        put(&t.go(Input::LocalEdit(typed_over("bob", fields("ann", ""))))).expect("put");
+    let accepted = ServerProfile {
+        mutation_id: t.record().sent.map(|s| s.mutation),
+        ..server("bob", "", 4)
+    };
+    t.go(Input::PutAccepted {
+        request: id,
+        profile: accepted,
+    });
+    assert!(t.record().wrote(Field::Name, "bob"));
+    let a = t.go(Input::LocalEdit(typed_over("eve", fields("ann", ""))));
+    assert_eq!(
+        t.m.status().conflict,
+        None,
+        "the person's own value, not another device's"
+    );
+    assert_eq!(put(&a).map(|p| (p.1, p.2)), Some((fields("eve", ""), 4)));
+}
+
+#[test]
+fn a_write_in_doubt_is_sent_again_before_anything_else_during_a_conflict() {
+    // A stored record with a conflict on screen and a write still in doubt (a local edit can
+    // open a conflict while an earlier write's answer is missing).
+    let (t, _) = into_conflict(ConflictPolicy::Ask);
+    let doubt = SentWrite {
+        mutation: "0123456789abcdef0123456789abcdef".into(),
+        fields: fields("bob", ""),
+        if_match: 3,
+    };
+    let stored = LocalRecord {
+        sent: Some(doubt.clone()),
+        ..t.record()
+    };
+    let mut fresh = T::new(ConflictPolicy::Ask);
+    let a = fresh.go(Input::Loaded(Some(stored)));
+    let resent = a.iter().find_map(|a| match a {
+        Action::SendPut { write, .. } => Some(write.clone()),
+        _ => None,
+    });
+    assert_eq!(resent, Some(doubt), "the write in doubt first, not a fetch");
 }

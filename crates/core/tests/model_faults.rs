@@ -41,8 +41,11 @@ fn the_model_finds_every_fault_switched_on() {
         Fault::SendAfterFailedCommit,
         Fault::FocusedFieldFollows,
         Fault::FormSendsEveryField,
-        Fault::UntypedFieldsCountAsLocal,
+        Fault::EarlySave,
         Fault::ForgetDoubtOnFailure,
+        Fault::TypingOverUnseenValues,
+        Fault::TypingSettlesConflict,
+        Fault::OwnWriteAsTheirs,
     ];
     let mut missed = Vec::new();
     for fault in all {
@@ -60,7 +63,7 @@ fn the_model_finds_every_fault_switched_on() {
 /// With no fault on, the same schedules pass: what the test above finds is the fault's doing.
 #[test]
 fn without_faults_the_same_schedules_pass() {
-    for seed in 1..=200 {
+    for seed in 1..=DEFAULT_SCHEDULES {
         if let Err(error) = play(World::new(seed)) {
             panic!("seed {seed} fails with no fault on: {error}");
         }

@@ -30,12 +30,17 @@ pub fn ProfilePage(
         })
     };
     // Each field follows the stored values until the person types in it; a save sends only
-    // the fields they changed (see `ProfileForm`).
-    let form = RwSignal::new(ProfileForm::new(&local()));
+    // the fields they changed and what they typed over (see `ProfileForm`). Until the profile
+    // is known on this device the form is empty and read-only: typing there would replace
+    // values nobody saw.
+    let stored = move || state.with(|s| s.record.as_ref().map(|r| r.local.clone()));
+    let form = RwSignal::new(stored().map_or_else(ProfileForm::unfilled, |s| ProfileForm::new(&s)));
     Effect::new(move |_| {
-        let stored = local();
-        form.update(|f| f.follow(&stored));
+        if let Some(stored) = stored() {
+            form.update(|f| f.follow(&stored));
+        }
     });
+    let read_only = move || form.with(|f| !f.is_filled());
     let name = move || form.with(|f| f.shown.name.clone());
     let photo_url = move || form.with(|f| f.shown.photo_url.clone());
     let field_error = RwSignal::new(None::<(&'static str, String)>);
@@ -146,6 +151,7 @@ pub fn ProfilePage(
                     type="text"
                     autocomplete="name"
                     maxlength="200"
+                    readonly=read_only
                     prop:value=name
                     aria-invalid=move || error_for("name")().is_some().to_string()
                     aria-describedby="name-error"
@@ -161,6 +167,7 @@ pub fn ProfilePage(
                     type="url"
                     inputmode="url"
                     placeholder="https://…"
+                    readonly=read_only
                     prop:value=photo_url
                     aria-invalid=move || error_for("photo_url")().is_some().to_string()
                     aria-describedby="photo-error"

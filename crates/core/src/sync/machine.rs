@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Millis;
 use super::backoff::{self, Entropy};
-use super::record::{Conflict, LocalRecord, Resolution, SentWrite};
+use super::record::{Conflict, LocalRecord, OWN_WRITES, Resolution, SentWrite};
 use super::status::{Status, SyncProblem, SyncState};
 use crate::faults::{Fault, on as fault};
 use crate::merge::{self, ConflictPolicy};
@@ -535,6 +535,27 @@ impl SyncMachine {
             ));
             return;
         };
+        // Fields whose stored value another device wrote after the person's form showed them
+        // something else: typing over it would replace a value they never saw. The other
+        // device's state is the conflict's while one is open, else the base.
+        let other = record
+            .conflict
+            .as_ref()
+            .map(|c| c.remote.clone())
+            .or_else(|| record.base.clone());
+        let unseen: Vec<merge::Field> = match (&patch.replaces, &other) {
+            (Some(seen), Some(other)) => patch
+                .fields()
+                .filter(|f| {
+                    let current = f.get(&record.local);
+                    current != f.get(seen)
+                        && current == f.get(&other.fields())
+                        && patch.get(*f) != Some(current)
+                        && !record.wrote(*f, current)
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         let fields = patch.apply(&record.local);
         if record.local == fields {
             return;
@@ -547,12 +568,38 @@ impl SyncMachine {
         record.local = fields;
         record.synchronized = false;
         record.changed_at = Some(now);
+        if let (false, Some(seen), Some(other)) =
+            (unseen.is_empty(), patch.replaces.as_ref(), other)
+            && !fault(Fault::TypingOverUnseenValues)
+        {
+            // Merged as if the other device had changed those fields after the person's edit
+            // began: asked under "Ask me", settled by the policy otherwise.
+            let mut ancestor = match &record.conflict {
+                Some(Conflict {
+                    ancestor: Some(ancestor),
+                    ..
+                }) => ancestor.clone(),
+                _ => record
+                    .base
+                    .as_ref()
+                    .map_or_else(|| other.fields(), ServerProfile::fields),
+            };
+            for field in &unseen {
+                field.set(&mut ancestor, field.get(seen).to_owned());
+            }
+            self.merge_from(now, ancestor, other);
+            return;
+        }
         let Some(conflict) = record.conflict.clone() else {
             return;
         };
-        if conflict.fields.iter().all(|c| patch.get(c.field).is_some()) {
-            // New values typed for every conflicting field while both sides were shown: the
-            // person's newest choice, made having seen theirs.
+        // Typing in the form never settles a conflict, not even over every conflicting field:
+        // the form may be in a tab whose view is older than the conflict, so nothing says the
+        // person saw the other side. The merge is redone with the new values as "mine", and
+        // only the dialog's choices settle it.
+        if fault(Fault::TypingSettlesConflict)
+            && conflict.fields.iter().all(|c| patch.get(c.field).is_some())
+        {
             let fields = record.local.clone();
             settle(record, now, fields, conflict.remote);
         } else {
@@ -652,6 +699,20 @@ impl SyncMachine {
         {
             record.sent = None;
         }
+        // The fields this write changed (over the base it was sent on) now hold the person's
+        // own values on the server.
+        for field in merge::Field::ALL {
+            let value = field.get(&sent.fields);
+            let changed = record
+                .base
+                .as_ref()
+                .is_none_or(|b| field.get(&b.fields()) != value);
+            if changed && !record.wrote(field, value) {
+                record.own.push((field, value.to_owned()));
+            }
+        }
+        let excess = record.own.len().saturating_sub(OWN_WRITES);
+        record.own.drain(..excess);
         if record
             .base
             .as_ref()
@@ -728,18 +789,41 @@ impl SyncMachine {
             ) => ancestor.clone(),
             (_, Some(base)) => base.fields(),
             (_, None) => {
-                // Never saw the server: only the fields typed here count as local changes.
-                let mut base = remote.fields();
+                // Never saw the server: only the fields typed here count as local changes, and
+                // they replaced what the form showed before anything was read (the empty
+                // values). A different server value there is one the person never saw: a
+                // conflict, not a silent overwrite.
+                let mut base = ProfileFields::default();
                 for field in merge::Field::ALL {
-                    if !record.changed.contains(&field) && !fault(Fault::UntypedFieldsCountAsLocal)
-                    {
-                        field.set(&mut base, field.get(&record.local).to_owned());
+                    if !record.changed.contains(&field) {
+                        let untouched = if fault(Fault::EarlySave) {
+                            field.get(&remote.fields()).to_owned()
+                        } else {
+                            field.get(&record.local).to_owned()
+                        };
+                        field.set(&mut base, untouched);
                     }
                 }
                 base
             }
         };
-        let merged = merge::three_way(Some(&base), &record.local, &remote.fields());
+        self.merge_from(now, base, remote);
+    }
+
+    /// Three-way merges the record's values with `remote` over `base`, their common ancestor,
+    /// and settles the result by the policy, or stores the conflict for the person.
+    fn merge_from(&mut self, now: Millis, base: ProfileFields, remote: ServerProfile) {
+        let Some(record) = self.record.as_mut() else {
+            return;
+        };
+        let mut merged = merge::three_way(Some(&base), &record.local, &remote.fields());
+        // A field whose other side this device wrote (another tab's save) is no conflict: both
+        // values are the person's, and the record's holds their latest typing.
+        if !fault(Fault::OwnWriteAsTheirs) {
+            merged
+                .conflicts
+                .retain(|c| !record.wrote(c.field, &c.theirs));
+        }
         match merged.settle(self.config.policy) {
             Some(fields) => settle(record, now, fields, remote),
             None => {
@@ -863,7 +947,9 @@ impl SyncMachine {
             None => Some(Request::Get),
             Some(r) => match (&r.base, &r.conflict, &r.sent) {
                 (None, _, _) => Some(Request::Get),
-                (Some(_), None, Some(sent)) => Some(Request::Put {
+                // The write in doubt first, also during a conflict: until its answer, no
+                // newer server state can be told apart from its outcome.
+                (Some(_), _, Some(sent)) => Some(Request::Put {
                     write: sent.clone(),
                     resend: true,
                 }),

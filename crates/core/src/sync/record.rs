@@ -48,6 +48,10 @@ pub struct LocalRecord {
     /// service worker as it came: the machine applies it when a tab next reads the record.
     #[serde(default)]
     pub answer: Option<ServerProfile>,
+    /// The values this device's latest accepted writes changed, per field (at most
+    /// [`OWN_WRITES`]): such a server value is the person's own, never "the other device's".
+    #[serde(default)]
+    pub own: Vec<(Field, String)>,
     /// Which write of the device store produced this record. Every writer (a tab, the service
     /// worker) stores [`LocalRecord::next_revision`] of the record it read, and a tab commits
     /// only while the store still holds the revision it last read or wrote: one number is
@@ -56,6 +60,9 @@ pub struct LocalRecord {
     #[serde(default)]
     pub revision: u64,
 }
+
+/// How many values of its own accepted writes a device remembers ([`LocalRecord::own`]).
+pub const OWN_WRITES: usize = 8;
 
 /// One `PUT /api/profile`, as stored while its outcome is unknown.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +90,7 @@ impl LocalRecord {
             changed: Vec::new(),
             prepared: None,
             answer: None,
+            own: Vec::new(),
             revision: 0,
         }
     }
@@ -100,6 +108,7 @@ impl LocalRecord {
             changed,
             prepared: None,
             answer: None,
+            own: Vec::new(),
             revision: 0,
         }
     }
@@ -156,6 +165,12 @@ impl LocalRecord {
     /// never be deleted from the device (signing out warns; switching account keeps it).
     pub fn has_unsynced_changes(&self) -> bool {
         !self.synchronized || self.conflict.is_some() || self.sent.is_some()
+    }
+
+    /// Whether `value` of `field` was written by this device (one of its latest accepted
+    /// writes changed the field to it).
+    pub fn wrote(&self, field: Field, value: &str) -> bool {
+        self.own.iter().any(|(f, v)| *f == field && v == value)
     }
 
     /// Whether `profile` is the outcome of this device's write in doubt (its mutation id).

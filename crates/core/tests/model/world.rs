@@ -185,6 +185,16 @@ pub struct Device {
     worker: Option<(RequestId, SentWrite)>,
 }
 
+/// What the edit that made a value (typed, or typed in a conflict dialog) had seen of its
+/// field: the value it replaced, and the other sides it was kept over in a conflict; whether
+/// "This device wins" has been in force since. A write may replace a server value only with a value whose edit had
+/// seen it, or was kept over it, or was made while "This device wins" was in force.
+#[derive(Clone, Debug, Default)]
+struct Provenance {
+    seen: HashSet<String>,
+    local_wins: bool,
+}
+
 struct Acked {
     dev: usize,
     field: Field,
@@ -208,6 +218,10 @@ pub struct World {
     seen: Vec<HashSet<(Field, String)>>,
     /// A write replaced a value its device had never seen (checked at the end).
     unseen_overwrite: Option<String>,
+    /// Per field and value typed or chosen: what its edit had seen (values are unique).
+    provenance: HashMap<(Field, String), Provenance>,
+    /// An accepted write broke the causal rule (reported by the step that delivered it).
+    causal_violation: Option<String>,
     /// Tabs put their record without the compare (the old shell; for the test that shows
     /// the invariants catch it).
     pub blind_commits: bool,
@@ -303,6 +317,8 @@ impl World {
             typed: vec![HashSet::new(); n],
             seen: vec![HashSet::new(); n],
             unseen_overwrite: None,
+            provenance: HashMap::new(),
+            causal_violation: None,
             blind_commits: false,
             blind_sign_out: false,
             disowned: HashSet::new(),
@@ -592,16 +608,6 @@ impl World {
             return Ok(());
         };
         if let Some(conflict) = &record.conflict {
-            let index = usize::try_from(conflict.remote.version.saturating_sub(1)).unwrap_or(0);
-            let author = self.server.authors.get(index).copied().flatten();
-            // A write the person discarded by signing out while it was on its way is no
-            // longer this device's: it forgot it, by the person's choice.
-            let disowned = self
-                .server
-                .history
-                .get(index)
-                .and_then(|p| p.mutation_id.as_ref())
-                .is_some_and(|m| self.disowned.contains(m));
             for c in &conflict.fields {
                 ensure!(
                     self.typed[dev].contains(&c.mine),
@@ -609,11 +615,31 @@ impl World {
                     c.field,
                     c.mine
                 );
+                // Who put the other side's value of this field on the server (a version may
+                // carry other devices' values in the fields it did not change).
+                let introduced = self
+                    .server
+                    .changes
+                    .get(&c.field)
+                    .and_then(|changes| changes.iter().find(|(_, v)| *v == c.theirs))
+                    .map(|(version, _)| *version);
+                let index = introduced.map_or(usize::MAX, |v| {
+                    usize::try_from(v.saturating_sub(1)).unwrap_or(usize::MAX)
+                });
+                let author = self.server.authors.get(index).copied().flatten();
+                // A write the person discarded by signing out while it was on its way is no
+                // longer this device's: it forgot it, by the person's choice.
+                let disowned = self
+                    .server
+                    .history
+                    .get(index)
+                    .and_then(|p| p.mutation_id.as_ref())
+                    .is_some_and(|m| self.disowned.contains(m));
                 ensure!(
                     author != Some(dev) || disowned,
                     "dev{dev}.{tab}: false conflict: its own write v{} ({:?} = {:?}) shown as \
                      the other side's",
-                    conflict.remote.version,
+                    introduced.unwrap_or_default(),
                     c.field,
                     c.theirs
                 );
@@ -655,17 +681,18 @@ impl World {
             return Ok(());
         }
         let t = &mut self.devices[dev].tabs[tab];
-        let shown = t
-            .sync
-            .machine()
-            .record()
-            .map(|r| r.local.clone())
-            .unwrap_or_default();
+        let shown = t.sync.machine().record().map(|r| r.local.clone());
         let session = t.form.get_or_insert_with(|| FormSession {
-            form: ProfileForm::new(&shown),
+            form: shown
+                .as_ref()
+                .map_or_else(ProfileForm::unfilled, ProfileForm::new),
             focus: None,
             typed: Vec::new(),
         });
+        // Read-only until it was filled from a record, as the page keeps it.
+        if !session.form.is_filled() {
+            return Ok(());
+        }
         let typed_in_focus = session
             .focus
             .as_ref()
@@ -703,6 +730,8 @@ impl World {
                 session.form.input(field, text);
                 session.typed.retain(|(f, _)| *f != field);
                 session.typed.push((field, value.clone()));
+                let replaced = seen.clone();
+                self.note_edit(field, &value, [replaced]);
                 // Typed before it is handled: the checks during the step know it as this
                 // device's.
                 self.typed[dev].insert(value);
@@ -728,6 +757,24 @@ impl World {
             self.devices[dev].tabs[tab].form = None;
             return Ok(());
         }
+        // The save lands on what the device holds (re-applied there if this tab's view is
+        // older): a value typed there by the same person, in another tab, is one they saw.
+        let held = [
+            self.devices[dev].store.as_ref().map(|r| r.local.clone()),
+            self.devices[dev].tabs[tab]
+                .sync
+                .machine()
+                .record()
+                .map(|r| r.local.clone()),
+        ];
+        for (field, value) in &typed {
+            for local in held.iter().flatten() {
+                let current = field.get(local).to_owned();
+                if self.typed[dev].contains(&current) {
+                    self.note_edit(*field, value, [current]);
+                }
+            }
+        }
         self.not_stored = false;
         self.tab_step(dev, tab, Input::LocalEdit(patch.clone()))?;
         if !self.devices[dev].tabs[tab].open || self.not_stored {
@@ -735,28 +782,102 @@ impl World {
             // and said so; the typing stays in the person's form, not in any record.
             return Ok(());
         }
-        let stored = self.devices[dev].store.as_ref().ok_or("edit not stored")?;
+        let stored = self.devices[dev].store.clone().ok_or("edit not stored")?;
         let base_version = stored.base.as_ref().map_or(0, |b| b.version);
-        for (field, value) in &typed {
+        let mut kept = Vec::new();
+        for (field, value) in typed {
             let saved = field.get(&stored.local);
-            let in_conflict = stored.conflict.as_ref().is_some_and(|c| {
-                c.fields
-                    .iter()
-                    .any(|f| f.field == *field && f.mine == *value)
-            });
+            let in_conflict = stored
+                .conflict
+                .as_ref()
+                .is_some_and(|c| c.fields.iter().any(|f| f.field == field && f.mine == value));
+            // "The other device wins", chosen by the person, drops typing over a change made
+            // elsewhere that the form had not shown: the server's value stays.
+            let lost_by_policy = self.config.policy == ConflictPolicy::RemoteWins
+                && stored
+                    .base
+                    .as_ref()
+                    .is_some_and(|b| field.get(&b.fields()) == saved);
             ensure!(
-                saved == value || in_conflict,
+                saved == value || in_conflict || lost_by_policy,
                 "dev{dev}.{tab}: typed {value:?} into {field:?}, but {saved:?} was saved"
             );
+            if saved == value || in_conflict {
+                kept.push((field, value));
+            }
         }
         if let Some(session) = self.devices[dev].tabs[tab].form.as_mut() {
             session.form.saved(&patch);
         }
         self.devices[dev].tabs[tab].form = None;
-        for (field, value) in typed {
-            self.ack(dev, field, value, base_version);
+        for (field, value) in kept {
+            // Changes made elsewhere after what the person's form showed are concurrent with
+            // this edit, whatever the record's base says.
+            let seen_version = patch
+                .replaces
+                .as_ref()
+                .and_then(|seen| self.seen_version(dev, field, field.get(seen), 0));
+            self.ack(
+                dev,
+                field,
+                value,
+                seen_version.unwrap_or(base_version).min(base_version),
+            );
         }
         Ok(())
+    }
+
+    /// `value` was typed into `field` by a person who saw `replaced` there.
+    fn note_edit(&mut self, field: Field, value: &str, replaced: impl IntoIterator<Item = String>) {
+        let local_wins = self.config.policy == ConflictPolicy::LocalWins;
+        let p = self
+            .provenance
+            .entry((field, value.to_owned()))
+            .or_default();
+        p.seen.extend(replaced);
+        p.local_wins |= local_wins;
+    }
+
+    /// Whether device `dev` may write `new` over `old` in `field`: the edit that made `new`
+    /// had seen `old` (or was kept over it, or "This device wins" was in force), directly or
+    /// through the person's own chain of edits on that device (`new` typed over their own `m`,
+    /// which was allowed over `old`).
+    fn may_replace(&self, dev: usize, field: Field, new: &str, old: &str, depth: usize) -> bool {
+        if new == old || self.typed[dev].contains(old) {
+            return true;
+        }
+        let Some(p) = self.provenance.get(&(field, new.to_owned())) else {
+            return false;
+        };
+        p.local_wins
+            || p.seen.contains(old)
+            || depth < 16
+                && p.seen.iter().any(|m| {
+                    self.typed[dev].contains(m) && self.may_replace(dev, field, m, old, depth + 1)
+                })
+    }
+
+    /// The server version of what the person saw when `value` was in the field: the latest
+    /// version holding it, or, for their own typing that never reached the server, what that
+    /// typing replaced in turn.
+    fn seen_version(&self, dev: usize, field: Field, value: &str, depth: usize) -> Option<u64> {
+        if let Some(p) = self
+            .server
+            .history
+            .iter()
+            .rev()
+            .find(|p| field.get(&p.fields()) == value)
+        {
+            return Some(p.version);
+        }
+        if depth >= 16 || !self.typed[dev].contains(value) {
+            return None;
+        }
+        let p = self.provenance.get(&(field, value.to_owned()))?;
+        p.seen
+            .iter()
+            .filter_map(|old| self.seen_version(dev, field, old, depth + 1))
+            .min()
     }
 
     /// The page's effect: the form follows the record the tab shows.
@@ -826,6 +947,7 @@ impl World {
             }
         };
         let discarded = std::mem::take(&mut self.pending_excuses);
+        let (resolution_made, shown) = (resolution.clone(), conflict.clone());
         self.not_stored = false;
         self.tab_step(
             dev,
@@ -839,6 +961,26 @@ impl World {
             // Signed out in another tab, or the device store failed: the choice was refused
             // and said so; the dialog stays.
             return Ok(());
+        }
+        match &resolution_made {
+            Resolution::KeepMine => {
+                // Kept over the other side the dialog showed.
+                for c in &shown.fields {
+                    self.provenance
+                        .entry((c.field, c.mine.clone()))
+                        .or_default()
+                        .seen
+                        .insert(c.theirs.clone());
+                }
+            }
+            Resolution::Edit(patch) => {
+                for c in &shown.fields {
+                    if let Some(value) = patch.get(c.field) {
+                        self.note_edit(c.field, value, [c.mine.clone(), c.theirs.clone()]);
+                    }
+                }
+            }
+            Resolution::UseTheirs => {}
         }
         if let Some((new, base_version)) = typed_in {
             for (field, value) in new {
@@ -914,6 +1056,14 @@ impl World {
         let version = write.if_match + 1;
         for field in Field::ALL {
             let old = field.get(&self.server.profile.fields()).to_owned();
+            let new = field.get(&write.fields);
+            let allowed = self.may_replace(dev, field, new, &old, 0);
+            if !allowed && self.causal_violation.is_none() {
+                self.causal_violation = Some(format!(
+                    "dev{dev} wrote {field:?} = {new:?} over {old:?} (v{version}): no edit that \
+                     made {new:?} had seen {old:?} or been kept over it"
+                ));
+            }
             if field.get(&write.fields) != old
                 && !self.seen[dev].contains(&(field, old.clone()))
                 && self.unseen_overwrite.is_none()
@@ -1003,6 +1153,9 @@ impl World {
         match msg {
             Msg::ToServer { dev, from, req } => {
                 let input = self.server_answer(dev, &req);
+                if let Some(violation) = self.causal_violation.take() {
+                    return Err(violation);
+                }
                 self.net.push(Msg::ToWriter {
                     dev,
                     to: from,
@@ -1334,6 +1487,11 @@ impl World {
                     self.remote_wins_ever = true;
                 }
                 self.config.policy = policy;
+                if policy == ConflictPolicy::LocalWins {
+                    for p in self.provenance.values_mut() {
+                        p.local_wins = true;
+                    }
+                }
                 // Every tab gets the new setting, like a synced preference.
                 for d in 0..self.devices.len() {
                     for t in self.each_tab(d) {
