@@ -33,6 +33,9 @@ pub enum Fault {
     TypingSettlesConflict,
     /// A merge shows a value this device wrote (another tab's save) as the other device's.
     OwnWriteAsTheirs,
+    /// An answer that is not the server's own word (a garbled 200) is taken as a refusal,
+    /// and the write in doubt is dropped although it may have been applied.
+    UnknownOutcomeIsRefusal,
     /// A failed request forgets the write in doubt, so the next write gets a new key with the
     /// old `If-Match` and meets its own applied twin as another device's change.
     ForgetDoubtOnFailure,

@@ -46,6 +46,7 @@ fn the_model_finds_every_fault_switched_on() {
         Fault::TypingOverUnseenValues,
         Fault::TypingSettlesConflict,
         Fault::OwnWriteAsTheirs,
+        Fault::UnknownOutcomeIsRefusal,
     ];
     let mut missed = Vec::new();
     for fault in all {

@@ -998,6 +998,24 @@ impl SyncMachine {
     }
 }
 
+/// The input for an answer to `request` that is not the server's own word on it: a 2xx whose
+/// body cannot be read (a proxy or a cut connection garbled it), a 408, a 404 while a deploy
+/// rolls, a proxy's page without the JSON error body. The request may have been applied, so
+/// its outcome is unknown: a write stays in doubt and is sent again with its key, on the
+/// backoff. Only the server's JSON answer about the write ends the doubt.
+pub fn outcome_unknown(request: RequestId) -> Input {
+    if fault(Fault::UnknownOutcomeIsRefusal) {
+        return Input::RequestRejected {
+            request,
+            reason: "unexpected answer".to_owned(),
+        };
+    }
+    Input::RequestFailed {
+        request,
+        retry_after: None,
+    }
+}
+
 /// A fresh random 128-bit mutation id, as 32 lowercase hex digits.
 pub fn new_mutation_id(entropy: &mut impl Entropy) -> String {
     format!("{:016x}{:016x}", entropy.next_u64(), entropy.next_u64())

@@ -66,7 +66,9 @@ pub use backoff::{
     Entropy, STREAM_FIRST_WAIT, SplitMix64, ceiling as backoff_ceiling, delay as backoff_delay,
     stream_wait,
 };
-pub use machine::{Action, Input, RequestId, SyncConfig, SyncMachine, new_mutation_id};
+pub use machine::{
+    Action, Input, RequestId, SyncConfig, SyncMachine, new_mutation_id, outcome_unknown,
+};
 pub use record::{Conflict, LocalRecord, Resolution, SentWrite};
 pub use status::{Status, SyncProblem, SyncState};
 pub use tab::{CommitResult, MAX_REAPPLY, NotStored, Step, TabSync};

@@ -29,6 +29,7 @@ use outpost_core::patch::{ProfileForm, ProfilePatch};
 use outpost_core::sync::{
     Action, CommitResult, ConflictPolicy, Entropy, Field, Input, LocalRecord, Millis, NotStored,
     RequestId, Resolution, SentWrite, Step, SyncConfig, SyncMachine, SyncState, TabSync,
+    outcome_unknown,
 };
 use outpost_core::wire::{ProfileFields, ServerProfile};
 
@@ -1119,6 +1120,17 @@ impl World {
         match msg {
             Msg::ToServer { dev, from, req } => self.net.push(timeout(*dev, *from, req.id())),
             Msg::ToWriter { dev, to, input } => match input {
+                // An answer garbled on its way (a proxy, a cut connection): it arrives, but is
+                // not the server's word the shell can read.
+                Input::PutAccepted { request, .. } | Input::PutStale { request, .. }
+                    if self.rng.chance(50) =>
+                {
+                    self.net.push(Msg::ToWriter {
+                        dev: *dev,
+                        to: *to,
+                        input: outcome_unknown(*request),
+                    });
+                }
                 Input::PutAccepted { request, .. }
                 | Input::PutStale { request, .. }
                 | Input::GetAnswered { request, .. }

@@ -3,7 +3,7 @@
 //! ends the session here, so every path forgets the token the same way.
 
 use outpost_core::strategy::RemoteFailure;
-use outpost_core::sync::{Input, RequestId};
+use outpost_core::sync::{Input, RequestId, outcome_unknown};
 use outpost_core::wire::ServerProfile;
 
 use super::{SaveError, UserProfileRepository};
@@ -15,9 +15,12 @@ pub(super) enum Failure {
     Stale(ServerProfile),
     /// 401: the session ended (already told to [`super::Session::expire`]).
     SignedOut,
-    /// Worth trying again later: no answer, a timeout, a 429 or 5xx, an answer that is not
-    /// the server's own word; not before `retry_after` milliseconds when the server said so.
+    /// Worth trying again later: no answer, a timeout, a 429 or 5xx; not before
+    /// `retry_after` milliseconds when the server said so.
     Transient { retry_after: Option<u64> },
+    /// An answer that is not the server's own word on the request: whether it was applied is
+    /// unknown (the core decides what that means, `outcome_unknown`).
+    Unknown,
     /// Refused for good: the server's message (written for people), or what was wrong with
     /// an answer that broke the contract.
     Refused(String),
@@ -35,10 +38,8 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             ApiError::Server { retry_after_ms, .. } => Failure::Transient {
                 retry_after: retry_after_ms,
             },
-            // The outcome is unknown: a write stays in doubt and is sent again with its key.
-            ApiError::Unreachable | ApiError::Timeout | ApiError::OutcomeUnknown(_) => {
-                Failure::Transient { retry_after: None }
-            }
+            ApiError::Unreachable | ApiError::Timeout => Failure::Transient { retry_after: None },
+            ApiError::OutcomeUnknown(_) => Failure::Unknown,
             ApiError::Invalid { message, .. } => Failure::Refused(message),
             // A bug on one side: retried on the long backoff of a refusal, not in a storm.
             ApiError::Protocol(detail) | ApiError::Taken(detail) => {
@@ -59,6 +60,7 @@ impl Failure {
                 retry_after,
             },
             Failure::Refused(reason) => Input::RequestRejected { request, reason },
+            Failure::Unknown => outcome_unknown(request),
         }
     }
 
@@ -67,7 +69,7 @@ impl Failure {
         match self {
             Failure::Stale(_) => SaveError::ChangedElsewhere,
             Failure::SignedOut => SaveError::SignInRequired,
-            Failure::Transient { .. } => SaveError::NeedsConnection,
+            Failure::Transient { .. } | Failure::Unknown => SaveError::NeedsConnection,
             Failure::Refused(reason) => SaveError::Rejected(reason),
         }
     }
@@ -76,7 +78,7 @@ impl Failure {
     pub(super) fn into_remote(self) -> RemoteFailure {
         match self {
             Failure::SignedOut => RemoteFailure::Unauthorized,
-            Failure::Transient { .. } => RemoteFailure::Network,
+            Failure::Transient { .. } | Failure::Unknown => RemoteFailure::Network,
             Failure::Refused(reason) => RemoteFailure::Rejected(reason),
             Failure::Stale(_) => RemoteFailure::Rejected("a read was answered 412".to_owned()),
         }

@@ -123,7 +123,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                     return Err(failure.into_save_error());
                 }
                 // No word from the server on it: it stays in doubt.
-                Failure::Transient { .. } | Failure::SignedOut => {
+                Failure::Transient { .. } | Failure::Unknown | Failure::SignedOut => {
                     return Err(failure.into_save_error());
                 }
             }
