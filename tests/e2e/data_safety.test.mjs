@@ -22,6 +22,29 @@ async function currentVersion(url, token) {
   return current.version;
 }
 
+/**
+ * An account made on a first device, then a new device (no service worker) signed in to it
+ * whose first GET of the profile is held until `release()`; `open()` loads the app and signs in.
+ */
+async function newDeviceWithHeldFirstRead(prefix) {
+  const username = newUsername(prefix);
+  const setup = await env.browser.newContext();
+  const first = await setup.newPage();
+  await first.goto(env.server.url);
+  await signUp(first, username);
+  await setup.close();
+  const token = await apiToken(env.server.url, username);
+  const context = await env.browser.newContext({ serviceWorkers: "block" });
+  const page = await context.newPage();
+  let release;
+  const released = new Promise((r) => { release = r; });
+  await page.route("**/api/profile", async (route) => {
+    if (route.request().method() === "GET") await released;
+    await route.continue();
+  });
+  return { username, token, context, page, release, open: () => page.goto(env.server.url).then(() => signIn(page, username)) };
+}
+
 test("a field the person did not touch follows another device's change, and Save keeps it", async () => {
   const context = await env.browser.newContext();
   const { page, username } = await newSignedUpPage(context, env.server.url, "stale");
@@ -45,27 +68,10 @@ test("a field the person did not touch follows another device's change, and Save
 });
 
 test("before the first answer the form is read-only; the name saved after it keeps the photo the server had", async () => {
-  const username = newUsername("first");
-  const setup = await env.browser.newContext();
-  const first = await setup.newPage();
-  await first.goto(env.server.url);
-  await signUp(first, username);
-  await setup.close();
-  const token = await apiToken(env.server.url, username);
+  const { username, token, context, page, release, open } = await newDeviceWithHeldFirstRead("first");
   await apiPut(env.server.url, token, { photo_url: "https://example.com/kept.png" });
-
-  // A new device whose first GET of the profile is held back: nothing is known here yet, so
-  // nothing typed could say what it replaces.
-  const context = await env.browser.newContext({ serviceWorkers: "block" });
-  const page = await context.newPage();
-  let release;
-  const released = new Promise((r) => { release = r; });
-  await page.route("**/api/profile", async (route) => {
-    if (route.request().method() === "GET") await released;
-    await route.continue();
-  });
-  await page.goto(env.server.url);
-  await signIn(page, username);
+  // Nothing is known on this device yet, so nothing typed could say what it replaces.
+  await open();
   assert.equal(await nameBox(page).isEditable(), false, "read-only until the profile is known");
   await nameBox(page).click();
   await page.keyboard.type("lost keys");
@@ -83,25 +89,9 @@ test("before the first answer the form is read-only; the name saved after it kee
 });
 
 test("the first answer landing while the person is in the Name box fills it, and what they type then is saved", async () => {
-  const username = newUsername("typing");
-  const setup = await env.browser.newContext();
-  const first = await setup.newPage();
-  await first.goto(env.server.url);
-  await signUp(first, username);
-  await setup.close();
-  const token = await apiToken(env.server.url, username);
-
-  // A new device: the first GET is held until the person has clicked into the empty Name box.
-  const context = await env.browser.newContext({ serviceWorkers: "block" });
-  const page = await context.newPage();
-  let release;
-  const released = new Promise((r) => { release = r; });
-  await page.route("**/api/profile", async (route) => {
-    if (route.request().method() === "GET") await released;
-    await route.continue();
-  });
-  await page.goto(env.server.url);
-  await signIn(page, username);
+  // The first GET is held until the person has clicked into the empty Name box.
+  const { username, token, context, page, release, open } = await newDeviceWithHeldFirstRead("typing");
+  await open();
   await nameBox(page).click();
   release();
   // The box fills under the focus once, as nothing could be typed into it before.

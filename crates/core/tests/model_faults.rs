@@ -15,13 +15,7 @@ use world::{Check, World};
 const DEFAULT_SCHEDULES: u64 = 1000;
 
 fn play(mut world: World) -> Check {
-    world.start()?;
-    let steps = 40 + world.rng.below(160);
-    for _ in 0..steps {
-        world.step()?;
-    }
-    world.quiesce()?;
-    world.check()
+    world.play()
 }
 
 /// The first schedule (from seed 1) whose invariants fail with `fault` on, and the error.

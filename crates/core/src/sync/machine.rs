@@ -379,16 +379,7 @@ impl SyncMachine {
                     } else {
                         SyncProblem::Unreachable
                     });
-                    let after = backoff::delay(
-                        self.config.backoff_base,
-                        self.config.backoff_cap,
-                        self.attempt,
-                        retry_after,
-                        entropy.next_u64(),
-                    );
-                    self.attempt = self.attempt.saturating_add(1);
-                    self.next_retry_at = Some(now.saturating_add(after));
-                    out.push(Action::ScheduleRetry { after });
+                    out.push(self.retry_later(now, retry_after, entropy));
                 }
             }
             Input::Unauthorized { request } => {
@@ -448,16 +439,7 @@ impl SyncMachine {
                 })
             );
             self.in_flight = None;
-            let after = backoff::delay(
-                self.config.backoff_base,
-                self.config.backoff_cap,
-                self.attempt,
-                None,
-                entropy.next_u64(),
-            );
-            self.attempt = self.attempt.saturating_add(1);
-            self.next_retry_at = Some(now.saturating_add(after));
-            out.push(Action::ScheduleRetry { after });
+            out.push(self.retry_later(now, None, entropy));
         }
         let status = self.status();
         if self.last_status.as_ref() != Some(&status) {
@@ -916,6 +898,25 @@ impl SyncMachine {
         self.attempt = 0;
         self.last_error = None;
         self.refresh_wanted = false;
+    }
+
+    /// Arms the retry timer after the next full-jitter backoff delay (at least `retry_after`).
+    fn retry_later(
+        &mut self,
+        now: Millis,
+        retry_after: Option<Millis>,
+        entropy: &mut impl Entropy,
+    ) -> Action {
+        let after = backoff::delay(
+            self.config.backoff_base,
+            self.config.backoff_cap,
+            self.attempt,
+            retry_after,
+            entropy.next_u64(),
+        );
+        self.attempt = self.attempt.saturating_add(1);
+        self.next_retry_at = Some(now.saturating_add(after));
+        Action::ScheduleRetry { after }
     }
 
     fn reset_backoff(&mut self) {

@@ -55,16 +55,7 @@ fn run(seed: u64) -> (World, Check) {
 }
 
 fn run_world(mut world: World) -> (World, Check) {
-    let play = |w: &mut World| -> Check {
-        w.start()?;
-        let steps = 40 + w.rng.below(160);
-        for _ in 0..steps {
-            w.step()?;
-        }
-        w.quiesce()?;
-        w.check()
-    };
-    let result = play(&mut world);
+    let result = world.play();
     (world, result)
 }
 

@@ -341,6 +341,17 @@ impl World {
         }
     }
 
+    /// One whole schedule: start, 40-199 random steps, quiescence, the final checks.
+    pub fn play(&mut self) -> Check {
+        self.start()?;
+        let steps = 40 + self.rng.below(160);
+        for _ in 0..steps {
+            self.step()?;
+        }
+        self.quiesce()?;
+        self.check()
+    }
+
     pub fn start(&mut self) -> Check {
         for dev in 0..self.devices.len() {
             for tab in 0..self.devices[dev].tabs.len() {

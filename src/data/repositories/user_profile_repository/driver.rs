@@ -4,7 +4,9 @@
 
 use futures_channel::oneshot;
 use outpost_core::strategy::{self, Source};
-use outpost_core::sync::{Action, CommitResult, Input, LocalRecord, NotStored, Step};
+use outpost_core::sync::{
+    Action, CommitResult, Input, LocalRecord, NotStored, SplitMix64, Step, TabSync,
+};
 
 use super::{UserProfileRepository, now_ms};
 use crate::data::services::{ApiClient, Database, DbError, Replaced};
@@ -109,26 +111,22 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                 self.inner.source.set(Source::Remote);
             }
         }
-        let step = {
-            let mut entropy = self.inner.entropy.borrow_mut();
-            self.inner
-                .sync
-                .borrow_mut()
-                .handle(now_ms(), input, &mut *entropy)
-        };
+        let step = self.with_sync(|sync, entropy| sync.handle(now_ms(), input, entropy));
         self.settle(step).await
+    }
+
+    /// Runs `f` on this tab's core with the tab's random source.
+    fn with_sync<T>(&self, f: impl FnOnce(&mut TabSync, &mut SplitMix64) -> T) -> T {
+        f(
+            &mut self.inner.sync.borrow_mut(),
+            &mut self.inner.entropy.borrow_mut(),
+        )
     }
 
     /// Adopts what the store holds (at start, or written by another tab) if it is newer than
     /// what this tab has.
     async fn adopt_stored(&self, record: Option<LocalRecord>) -> Vec<Action> {
-        let step = {
-            let mut entropy = self.inner.entropy.borrow_mut();
-            self.inner
-                .sync
-                .borrow_mut()
-                .stored(now_ms(), record, &mut *entropy)
-        };
+        let step = self.with_sync(|sync, entropy| sync.stored(now_ms(), record, entropy));
         let actions = self.settle(step).await;
         // Adopting another writer's record may leave the status as it was, so no Status
         // action follows: the views must still show the new values (and a later save must
@@ -147,13 +145,8 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                 Step::Commit { expected, record } => {
                     let result = self.commit(expected.as_ref(), &record).await;
                     let written = result == CommitResult::Written;
-                    step = {
-                        let mut entropy = self.inner.entropy.borrow_mut();
-                        self.inner
-                            .sync
-                            .borrow_mut()
-                            .commit_result(now_ms(), result, &mut *entropy)
-                    };
+                    step = self
+                        .with_sync(|sync, entropy| sync.commit_result(now_ms(), result, entropy));
                     if written {
                         self.notify();
                     }
