@@ -9,6 +9,7 @@
 //!   re-read the store and hand it to their `TabSync::stored`.
 //! * A save is `LocalEdit(patch)` of the fields the person typed in, whatever the form was
 //!   filled from and however stale the tab's view of the store is.
+//! * The server sometimes refuses a write with its own JSON error (a 4xx): nothing applied.
 //! * Requests go out under the device's lock (Web Locks), held until the answer is handled;
 //!   a PUT whose mutation is already the stored base is answered from the store.
 //! * The service worker (Background Sync) follows `static/sw.js`: under the same lock it sends
@@ -247,6 +248,10 @@ pub struct World {
     store_trouble: Rng,
     /// A tab's commit failed since this was last cleared (a save then is refused, not kept).
     not_stored: bool,
+    /// Draws the server's refusals, apart from `rng` so the rest of a schedule stays the same.
+    refusals: Rng,
+    /// Mutation ids the server refused (every copy of such a write is refused).
+    refused_keys: HashSet<String>,
     pub log: Vec<String>,
 }
 
@@ -337,6 +342,8 @@ impl World {
             chaos: true,
             store_trouble: Rng::new(seed ^ 0x005e_ed0f_d15c),
             not_stored: false,
+            refusals: Rng::new(seed ^ 0x4c22_0000_0422),
+            refused_keys: HashSet::new(),
             log: Vec::new(),
         }
     }
@@ -1036,6 +1043,7 @@ impl World {
             Req::Put { write, .. } => write.clone(),
         };
         let seen = self.server.keys.get(&write.mutation).cloned();
+        let known = seen.is_some();
         if let Some((first, _)) = &seen
             && *first != write
         {
@@ -1053,6 +1061,19 @@ impl World {
             return Input::PutAccepted {
                 request: id,
                 profile: self.server.history[index].clone(),
+            };
+        }
+        // The server's own refusal of the body (a 4xx with its JSON error, as after a rule
+        // changed), decided after the key's lookup, as the server does: an applied write is
+        // answered by its key above, never refused. Nothing applied, nothing recorded.
+        // The verdict depends on the body, so every copy of one write gets the same one.
+        let refused = self.refused_keys.contains(&write.mutation)
+            || (self.chaos && !known && self.refusals.chance(3));
+        if refused {
+            self.refused_keys.insert(write.mutation.clone());
+            return Input::RequestRejected {
+                request: id,
+                reason: "refused".to_owned(),
             };
         }
         self.server
@@ -1145,6 +1166,7 @@ impl World {
                 Input::PutAccepted { request, .. }
                 | Input::PutStale { request, .. }
                 | Input::GetAnswered { request, .. }
+                | Input::RequestRejected { request, .. }
                 | Input::Unauthorized { request } => self.net.push(timeout(*dev, *to, *request)),
                 // A lost timeout is re-armed; pushes are just lost.
                 Input::RequestFailed { .. } => self.net.push(msg.clone()),
