@@ -14,20 +14,21 @@
 //! 2. the server accepted `v` at some version and later accepted a different value of `f`
 //!    (a later edit, as ordered by server acceptance), or
 //! 3. a person's explicit conflict choice discarded `v` (use theirs / keep mine / edit), or
-//! 4. the policy `remote-wins` was in force and the server accepted a different value of `f`
-//!    at a version newer than the device's base when `v` was typed (a concurrent change).
+//! 4. "The other device wins" was in force when a tab replaced `v` by the server's value
+//!    (the person's standing choice, at that very step).
 //!
-//! Causal invariants, checked after every input:
-//! * no conflict shows a version this device wrote as the other side's (its own write, whose
-//!   answer was lost, taken for another device's change), nor as "mine" a value this device
-//!   never typed (another device's change it had taken in);
+//! Causal invariants, checked as the schedule runs:
+//! * at every write the server accepts, each changed field's new value comes from an edit
+//!   that had seen the value it replaces (through the person's own chain of edits on that
+//!   device), was kept over it in a conflict, or was made while "This device wins" was in
+//!   force; and the writing device had held the replaced value;
+//! * after every save, what the person typed is what was stored;
+//! * no conflict shows, for any field, a value this device wrote as the other side's (its own
+//!   write taken for another device's change), nor as "mine" a value this device never typed;
 //! * every base a tab or a device store holds is the server's history at that version (same
 //!   values, same mutation);
 //! * a mutation id always names one write (same body, same If-Match) and the server applies
-//!   it at most once; a repeat is answered with the original outcome;
-//! * a value on the server is replaced only by a write from a device that had seen it (held it
-//!   in a record, as its own value, its base or a conflict's other side): no write reverts a
-//!   change its author never saw.
+//!   it at most once; a repeat is answered with the original outcome.
 //!
 //! Schedules: `OUTPOST_SCHEDULES` (default 1000), seeds from `OUTPOST_SEED` (default fixed),
 //! plus [`REGRESSION_SEEDS`] always.
@@ -116,7 +117,7 @@ fn randomized_schedules() {
 #[test]
 fn invariant_detects_a_lost_update() {
     let mut world = World::new(7);
-    world.ack(0, Field::Name, "never-sent".into(), 1);
+    world.ack(0, Field::Name, "never-sent".into());
     world.chaos = false;
     world.start().expect("start");
     world.quiesce().expect("quiesce");

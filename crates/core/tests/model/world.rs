@@ -201,7 +201,6 @@ struct Acked {
     dev: usize,
     field: Field,
     value: String,
-    base_version: u64,
 }
 
 pub struct World {
@@ -211,7 +210,6 @@ pub struct World {
     pub devices: Vec<Device>,
     net: Vec<Msg>,
     config: SyncConfig,
-    remote_wins_ever: bool,
     acked: Vec<Acked>,
     /// Per device: every value it typed (values are unique, so a value names its author).
     typed: Vec<HashSet<String>>,
@@ -330,7 +328,6 @@ impl World {
             disowned: HashSet::new(),
             devices,
             net: Vec::new(),
-            remote_wins_ever: policy == ConflictPolicy::RemoteWins,
             config,
             acked: Vec::new(),
             excused: HashSet::new(),
@@ -375,10 +372,13 @@ impl World {
         }
         self.log
             .push(format!("t={} dev{dev}.{tab} <- {input:?}", self.now));
+        let before = self.records_before(dev, tab, None);
         let step = self.devices[dev].tabs[tab]
             .sync
             .handle(self.now, input, &mut self.rng);
-        self.tab_settle(dev, tab, step)
+        self.tab_settle(dev, tab, step)?;
+        self.note_policy_losses(dev, tab, before);
+        Ok(())
     }
 
     /// Hands what the device store held when read to a tab's core (its start, a
@@ -392,10 +392,59 @@ impl World {
             self.now,
             stored.as_ref().map(|r| r.revision)
         ));
+        // A tab that adopts a stored conflict may settle it in the same step.
+        let before = self.records_before(dev, tab, stored.clone());
         let step = self.devices[dev].tabs[tab]
             .sync
             .stored(self.now, stored, &mut self.rng);
-        self.tab_settle(dev, tab, step)
+        self.tab_settle(dev, tab, step)?;
+        self.note_policy_losses(dev, tab, before);
+        Ok(())
+    }
+
+    fn shown_record(&self, dev: usize, tab: usize) -> Option<LocalRecord> {
+        self.devices[dev].tabs[tab].sync.machine().record().cloned()
+    }
+
+    /// The records a tab's step may start from: its own, what the device store holds (a
+    /// re-applied input lands on it), and a stored record it is handed.
+    fn records_before(
+        &self,
+        dev: usize,
+        tab: usize,
+        handed: Option<LocalRecord>,
+    ) -> Vec<LocalRecord> {
+        [
+            self.shown_record(dev, tab),
+            self.devices[dev].store.clone(),
+            handed,
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    /// "The other device wins", in force when a tab's step replaced the person's value of a
+    /// field by the server's, is the person's choice: that value is discarded by it (the only
+    /// loss the final check excuses for the policy, and only this one).
+    fn note_policy_losses(&mut self, dev: usize, tab: usize, before: Vec<LocalRecord>) {
+        if self.config.policy != ConflictPolicy::RemoteWins {
+            return;
+        }
+        let Some(after) = self.shown_record(dev, tab) else {
+            return;
+        };
+        let Some(server) = after.base.as_ref().map(ServerProfile::fields) else {
+            return;
+        };
+        for before in before {
+            for field in Field::ALL {
+                let (was, now) = (field.get(&before.local), field.get(&after.local));
+                if was != now && now == field.get(&server) && self.typed[dev].contains(was) {
+                    self.excused.insert((field, was.to_owned()));
+                }
+            }
+        }
     }
 
     /// Performs a tab's step as the repository's driver does: each commit with the device
@@ -802,7 +851,6 @@ impl World {
             return Ok(());
         }
         let stored = self.devices[dev].store.clone().ok_or("edit not stored")?;
-        let base_version = stored.base.as_ref().map_or(0, |b| b.version);
         let mut kept = Vec::new();
         for (field, value) in typed {
             let saved = field.get(&stored.local);
@@ -830,18 +878,7 @@ impl World {
         }
         self.devices[dev].tabs[tab].form = None;
         for (field, value) in kept {
-            // Changes made elsewhere after what the person's form showed are concurrent with
-            // this edit, whatever the record's base says.
-            let seen_version = patch
-                .replaces
-                .as_ref()
-                .and_then(|seen| self.seen_version(dev, field, field.get(seen), 0));
-            self.ack(
-                dev,
-                field,
-                value,
-                seen_version.unwrap_or(base_version).min(base_version),
-            );
+            self.ack(dev, field, value);
         }
         Ok(())
     }
@@ -876,29 +913,6 @@ impl World {
                 })
     }
 
-    /// The server version of what the person saw when `value` was in the field: the latest
-    /// version holding it, or, for their own typing that never reached the server, what that
-    /// typing replaced in turn.
-    fn seen_version(&self, dev: usize, field: Field, value: &str, depth: usize) -> Option<u64> {
-        if let Some(p) = self
-            .server
-            .history
-            .iter()
-            .rev()
-            .find(|p| field.get(&p.fields()) == value)
-        {
-            return Some(p.version);
-        }
-        if depth >= 16 || !self.typed[dev].contains(value) {
-            return None;
-        }
-        let p = self.provenance.get(&(field, value.to_owned()))?;
-        p.seen
-            .iter()
-            .filter_map(|old| self.seen_version(dev, field, old, depth + 1))
-            .min()
-    }
-
     /// The page's effect: the form follows the record the tab shows.
     fn follow_form(&mut self, dev: usize, tab: usize) {
         let t = &mut self.devices[dev].tabs[tab];
@@ -914,17 +928,12 @@ impl World {
         self.tab_stored(dev, tab, stored)
     }
 
-    pub fn ack(&mut self, dev: usize, field: Field, value: String, base_version: u64) {
+    pub fn ack(&mut self, dev: usize, field: Field, value: String) {
         self.typed[dev].insert(value.clone());
         if let Some(old) = self.last_own.insert((dev, field), value.clone()) {
             self.excused.insert((field, old));
         }
-        self.acked.push(Acked {
-            dev,
-            field,
-            value,
-            base_version,
-        });
+        self.acked.push(Acked { dev, field, value });
     }
 
     fn resolve(&mut self, dev: usize, tab: usize) -> Check {
@@ -948,7 +957,6 @@ impl World {
             }
             _ => {
                 let mut patch = ProfilePatch::default();
-                let base_version = conflict.remote.version;
                 self.counter += 1;
                 let mut new = Vec::new();
                 for c in &conflict.fields {
@@ -961,7 +969,7 @@ impl World {
                 for (_, value) in &new {
                     self.typed[dev].insert(value.clone());
                 }
-                typed_in = Some((new, base_version));
+                typed_in = Some(new);
                 Resolution::Edit(patch)
             }
         };
@@ -1001,9 +1009,9 @@ impl World {
             }
             Resolution::UseTheirs => {}
         }
-        if let Some((new, base_version)) = typed_in {
+        if let Some(new) = typed_in {
             for (field, value) in new {
-                self.ack(dev, field, value, base_version);
+                self.ack(dev, field, value);
             }
         }
         // A choice made on a conflict that changed meanwhile is not applied: nothing of it
@@ -1528,9 +1536,6 @@ impl World {
                     1 => ConflictPolicy::LocalWins,
                     _ => ConflictPolicy::RemoteWins,
                 };
-                if policy == ConflictPolicy::RemoteWins {
-                    self.remote_wins_ever = true;
-                }
                 self.config.policy = policy;
                 if policy == ConflictPolicy::LocalWins {
                     for p in self.provenance.values_mut() {
@@ -1672,13 +1677,6 @@ impl World {
             let accepted_at = changes.iter().find(|(_, x)| x == v).map(|(ver, _)| *ver);
             if let Some(at) = accepted_at
                 && changes.iter().any(|(ver, x)| *ver > at && x != v)
-            {
-                continue;
-            }
-            if self.remote_wins_ever
-                && changes
-                    .iter()
-                    .any(|(ver, x)| *ver > a.base_version && x != v)
             {
                 continue;
             }
