@@ -55,9 +55,15 @@ impl<D: Database + 'static> SettingsRepository<D> {
     /// when none were saved or the store cannot be read (the app must still open).
     pub async fn load(&self) -> Settings {
         self.follow_other_tabs();
-        let stored = self.inner.db.load_settings().await.unwrap_or_default();
-        self.set(stored.clone());
-        stored
+        self.reload().await;
+        self.current()
+    }
+
+    /// Puts what the store holds in force (kept as it is when the store cannot be read).
+    async fn reload(&self) {
+        if let Ok(stored) = self.inner.db.load_settings().await {
+            self.set(stored);
+        }
     }
 
     /// The settings in force in this tab.
@@ -93,11 +99,7 @@ impl<D: Database + 'static> SettingsRepository<D> {
             let Some(inner) = weak.upgrade() else { return };
             if message == TabMessage::Settings {
                 let repo = SettingsRepository { inner };
-                wasm_bindgen_futures::spawn_local(async move {
-                    if let Ok(stored) = repo.inner.db.load_settings().await {
-                        repo.set(stored);
-                    }
-                });
+                wasm_bindgen_futures::spawn_local(async move { repo.reload().await });
             }
         });
         *self.inner.channel.borrow_mut() = Some(channel);
