@@ -278,6 +278,51 @@ async fn online_only_keeps_a_write_whose_answer_was_lost_in_doubt_and_sends_it_a
 }
 
 #[wasm_bindgen_test]
+async fn online_only_never_writes_over_a_value_changed_elsewhere_the_person_has_not_seen() {
+    let api = FakeApiClient::new("uma", "t");
+    let db = FakeDatabase::default();
+    let settings = Settings {
+        write_strategy: outpost_core::strategy::WriteStrategy::OnlineOnly,
+        ..Settings::default()
+    };
+    let repo = UserProfileRepository::new(api.clone(), db.clone(), session("uma", "t"), settings);
+    repo.start(true).await.unwrap();
+    eventually("first sync", || {
+        repo.state().status.state == SyncState::Synced
+    })
+    .await;
+    // Another device renames the profile; this device reads it while the form still shows
+    // "uma" in the field the person types in.
+    {
+        let mut server = api.0.borrow_mut();
+        server.profile.name = "Renamed".into();
+        server.profile.version = 2;
+    }
+    repo.sync();
+    eventually("the rename read", || {
+        repo.state().record.unwrap().local.name == "Renamed"
+    })
+    .await;
+    let typed = |over: &str| ProfilePatch {
+        name: Some("Typed".into()),
+        replaces: Some(fields(over)),
+        ..ProfilePatch::default()
+    };
+    assert_eq!(
+        repo.save(typed("uma")).await,
+        Err(SaveError::ChangedElsewhere)
+    );
+    assert_eq!(
+        api.0.borrow().profile.name,
+        "Renamed",
+        "nothing written unseen"
+    );
+    // Saved again having seen it: the person's choice.
+    assert_eq!(repo.save(typed("Renamed")).await, Ok(SaveOutcome::Synced));
+    assert_eq!(api.0.borrow().profile.name, "Typed");
+}
+
+#[wasm_bindgen_test]
 async fn online_only_saves_store_nothing_when_the_server_refuses() {
     let api = FakeApiClient::new("ann", "t");
     let db = FakeDatabase::default();

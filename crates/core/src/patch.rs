@@ -244,6 +244,18 @@ impl ProfileForm {
         }
     }
 
+    /// The person was told that the fields they typed in changed elsewhere since the form
+    /// showed them: they have seen the stored values now, so those become what the typing
+    /// replaces (a save again is their choice, made having seen them).
+    pub fn seen_stored(&mut self) {
+        for field in Field::ALL {
+            if field.get(&self.shown) != field.get(&self.baseline) {
+                let stored = field.get(&self.stored).to_owned();
+                field.set(&mut self.baseline, stored);
+            }
+        }
+    }
+
     /// The person settled a conflict: what the fields show is their choice, and the form
     /// follows the record again from there.
     pub fn settled(&mut self) {

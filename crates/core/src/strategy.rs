@@ -167,6 +167,9 @@ pub fn local_only_read(local: Option<&LocalRecord>) -> Result<Read, ReadError> {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OnlineOnlyWrite {
     doubt: Option<SentWrite>,
+    /// The mutation ids of the latest writes the server applied for this tab: a 412 naming
+    /// one is the tab's own write (its answer was not stored), not another device's change.
+    applied: Vec<String>,
 }
 
 impl OnlineOnlyWrite {
@@ -189,6 +192,25 @@ impl OnlineOnlyWrite {
         };
         self.doubt = Some(write.clone());
         (write, false)
+    }
+
+    /// The server applied `write` (its 200, or a 412 naming it): no longer in doubt, and its
+    /// outcome is this tab's own.
+    pub fn applied(&mut self, write: &SentWrite) {
+        self.settled(write);
+        if !self.applied.contains(&write.mutation) {
+            self.applied.push(write.mutation.clone());
+            let excess = self.applied.len().saturating_sub(crate::sync::OWN_WRITES);
+            self.applied.drain(..excess);
+        }
+    }
+
+    /// Whether `profile` is the outcome of one of this tab's applied writes.
+    pub fn is_own(&self, profile: &ServerProfile) -> bool {
+        profile
+            .mutation_id
+            .as_ref()
+            .is_some_and(|m| self.applied.contains(m))
     }
 
     /// The server's own word on `write` came (200, 412, or a refusal of its body): it is no

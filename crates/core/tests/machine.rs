@@ -1024,3 +1024,27 @@ fn a_write_in_doubt_is_sent_again_before_anything_else_during_a_conflict() {
     });
     assert_eq!(resent, Some(doubt), "the write in doubt first, not a fetch");
 }
+
+#[test]
+fn an_applied_online_only_write_is_taken_in_and_its_values_are_this_devices_own() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let write = SentWrite {
+        mutation: "00112233445566778899aabbccddeeff".into(),
+        fields: fields("bob", ""),
+        if_match: 3,
+    };
+    let profile = ServerProfile {
+        mutation_id: Some(write.mutation.clone()),
+        ..server("bob", "", 4)
+    };
+    t.go(Input::OnlineWriteApplied { write, profile });
+    let record = t.record();
+    assert_eq!(record.local.name, "bob");
+    assert_eq!(record.base.as_ref().map(|b| b.version), Some(4));
+    assert!(record.synchronized);
+    assert!(record.wrote(Field::Name, "bob"), "the person's own value");
+    assert!(
+        !record.wrote(Field::PhotoUrl, ""),
+        "a field the write did not change"
+    );
+}

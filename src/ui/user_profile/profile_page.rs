@@ -8,7 +8,7 @@ use outpost_core::patch::ProfileForm;
 
 use super::conflict_dialog::ConflictDialog;
 use super::view_model::UserProfileViewModel;
-use crate::data::repositories::SignOut;
+use crate::data::repositories::{SaveError, SignOut};
 use crate::ui::core::confirm_dialog::ConfirmDialog;
 use crate::ui::core::words;
 
@@ -65,8 +65,12 @@ pub fn ProfilePage(
         }
         leptos::task::spawn_local(async move {
             // Whatever was typed while the save was under way stays in the form.
-            if vm.save(patch.clone()).await.is_ok() {
-                form.update(|f| f.saved(&patch));
+            match vm.save(patch.clone()).await {
+                Ok(_) => form.update(|f| f.saved(&patch)),
+                // Told now that what they typed over changed elsewhere: a save again is their
+                // choice over the values they have seen.
+                Err(SaveError::ChangedElsewhere) => form.update(ProfileForm::seen_stored),
+                Err(_) => {}
             }
         });
     };

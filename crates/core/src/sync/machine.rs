@@ -123,6 +123,14 @@ pub enum Input {
     /// online-only write's answer): taken only where it cannot hide a local change
     /// ([`strategy::fallback_read`] decides).
     RemoteRead(ServerProfile),
+    /// An online-only write of this device was applied (`profile` is its outcome): taken in
+    /// like a [`Input::RemoteRead`], and the values it changed are this device's own.
+    OnlineWriteApplied {
+        /// The write as sent.
+        write: SentWrite,
+        /// The server's answer to it.
+        profile: ServerProfile,
+    },
     /// A session for the same account exists again after a 401.
     SignedIn,
     /// The person changed the conflict policy in settings.
@@ -401,6 +409,10 @@ impl SyncMachine {
             }
             Input::Resolve { choice, seen } => self.resolve(now, choice, &seen),
             Input::RemoteRead(profile) => self.remote_read(now, profile),
+            Input::OnlineWriteApplied { write, profile } => {
+                self.note_own(&write);
+                self.remote_read(now, profile);
+            }
             Input::PolicyChanged(policy) => {
                 self.config.policy = policy;
                 if let Some(remote) = self.conflict_remote() {
@@ -494,13 +506,14 @@ impl SyncMachine {
             return;
         };
         if read.store {
-            // A write in doubt keeps its doubt: only its own answer settles it.
-            let (sent, revision) = self
-                .record
-                .as_ref()
-                .map_or((None, 0), |r| (r.sent.clone(), r.revision));
+            // A write in doubt keeps its doubt: only its own answer settles it. What this
+            // device wrote stays known as its own.
+            let (sent, own, revision) = self.record.as_ref().map_or((None, Vec::new(), 0), |r| {
+                (r.sent.clone(), r.own.clone(), r.revision)
+            });
             self.record = Some(LocalRecord {
                 sent,
+                own,
                 revision,
                 ..read.record
             });
@@ -517,27 +530,12 @@ impl SyncMachine {
             ));
             return;
         };
-        // Fields whose stored value another device wrote after the person's form showed them
-        // something else: typing over it would replace a value they never saw. The other
-        // device's state is the conflict's while one is open, else the base.
+        let unseen = record.unseen(patch);
         let other = record
             .conflict
             .as_ref()
             .map(|c| c.remote.clone())
             .or_else(|| record.base.clone());
-        let unseen: Vec<merge::Field> = match (&patch.replaces, &other) {
-            (Some(seen), Some(other)) => patch
-                .fields()
-                .filter(|f| {
-                    let current = f.get(&record.local);
-                    current != f.get(seen)
-                        && current == f.get(&other.fields())
-                        && patch.get(*f) != Some(current)
-                        && !record.wrote(*f, current)
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
         let fields = patch.apply(&record.local);
         if record.local == fields {
             return;
@@ -661,6 +659,13 @@ impl SyncMachine {
             .map(|c| c.remote.clone())
     }
 
+    /// `sent` was applied: see [`note_own`].
+    fn note_own(&mut self, sent: &SentWrite) {
+        if let Some(record) = self.record.as_mut() {
+            note_own(record, sent);
+        }
+    }
+
     fn put_accepted(
         &mut self,
         now: Millis,
@@ -681,20 +686,7 @@ impl SyncMachine {
         {
             record.sent = None;
         }
-        // The fields this write changed (over the base it was sent on) now hold the person's
-        // own values on the server.
-        for field in merge::Field::ALL {
-            let value = field.get(&sent.fields);
-            let changed = record
-                .base
-                .as_ref()
-                .is_none_or(|b| field.get(&b.fields()) != value);
-            if changed && !record.wrote(field, value) {
-                record.own.push((field, value.to_owned()));
-            }
-        }
-        let excess = record.own.len().saturating_sub(OWN_WRITES);
-        record.own.drain(..excess);
+        note_own(record, sent);
         if record
             .base
             .as_ref()
@@ -1020,6 +1012,23 @@ pub fn outcome_unknown(request: RequestId) -> Input {
 /// A fresh random 128-bit mutation id, as 32 lowercase hex digits.
 pub fn new_mutation_id(entropy: &mut impl Entropy) -> String {
     format!("{:016x}{:016x}", entropy.next_u64(), entropy.next_u64())
+}
+
+/// The fields `sent` changed (over the base it was sent on) now hold the person's own values on
+/// the server: remembered, the latest [`OWN_WRITES`].
+fn note_own(record: &mut LocalRecord, sent: &SentWrite) {
+    for field in merge::Field::ALL {
+        let value = field.get(&sent.fields);
+        let changed = record
+            .base
+            .as_ref()
+            .is_none_or(|b| field.get(&b.fields()) != value);
+        if changed && !record.wrote(field, value) {
+            record.own.push((field, value.to_owned()));
+        }
+    }
+    let excess = record.own.len().saturating_sub(OWN_WRITES);
+    record.own.drain(..excess);
 }
 
 /// Makes `fields` the local values on top of the server state `remote`: synchronized if they

@@ -69,7 +69,7 @@ pub use backoff::{
 pub use machine::{
     Action, Input, RequestId, SyncConfig, SyncMachine, new_mutation_id, outcome_unknown,
 };
-pub use record::{Conflict, LocalRecord, Resolution, SentWrite};
+pub use record::{Conflict, LocalRecord, OWN_WRITES, Resolution, SentWrite};
 pub use status::{Status, SyncProblem, SyncState};
 pub use tab::{CommitResult, MAX_REAPPLY, NotStored, Step, TabSync};
 

@@ -167,6 +167,31 @@ impl LocalRecord {
         !self.synchronized || self.conflict.is_some() || self.sent.is_some()
     }
 
+    /// The fields of `patch` whose value here another device wrote after the person's form
+    /// showed them something else (`ProfilePatch::replaces`): saving them would replace a value
+    /// the person never saw. The other device's state is the conflict's while one is open,
+    /// else the base.
+    pub fn unseen(&self, patch: &ProfilePatch) -> Vec<Field> {
+        let other = self
+            .conflict
+            .as_ref()
+            .map(|c| &c.remote)
+            .or(self.base.as_ref());
+        let (Some(seen), Some(other)) = (&patch.replaces, other) else {
+            return Vec::new();
+        };
+        patch
+            .fields()
+            .filter(|f| {
+                let current = f.get(&self.local);
+                current != f.get(seen)
+                    && current == f.get(&other.fields())
+                    && patch.get(*f) != Some(current)
+                    && !self.wrote(*f, current)
+            })
+            .collect()
+    }
+
     /// Whether `value` of `field` was written by this device (one of its latest accepted
     /// writes changed the field to it).
     pub fn wrote(&self, field: Field, value: &str) -> bool {

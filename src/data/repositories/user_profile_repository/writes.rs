@@ -64,8 +64,9 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             .session
             .token()
             .ok_or(SaveError::SignInRequired)?;
-        // At most twice: the write in doubt, then this save's values on top of its outcome.
-        for _ in 0..2 {
+        // At most three sends: the write in doubt, this tab's own outcome not stored yet, then
+        // this save's values on top.
+        for _ in 0..3 {
             let (fields, if_match, base) = {
                 let sync = self.inner.sync.borrow();
                 let record = sync.machine().record();
@@ -78,6 +79,18 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                 )
             };
             validate::profile(&fields)?;
+            // Typing over a value another device wrote since the form showed the field would
+            // replace it unseen: the person is told, and sees it first.
+            let unseen = self
+                .inner
+                .sync
+                .borrow()
+                .machine()
+                .record()
+                .is_some_and(|r| !r.unseen(patch).is_empty());
+            if unseen {
+                return Err(SaveError::ChangedElsewhere);
+            }
             // A push or a read may already have shown that the write in doubt was applied.
             if let Some(base) = &base {
                 self.inner.online_only.borrow_mut().seen_applied(base);
@@ -95,8 +108,9 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                 .await;
             let failure = match answer {
                 Ok(profile) => {
-                    self.inner.online_only.borrow_mut().settled(&write);
-                    self.run(Job::Input(Input::RemoteRead(profile))).await;
+                    self.inner.online_only.borrow_mut().applied(&write);
+                    self.run(Job::Input(Input::OnlineWriteApplied { write, profile }))
+                        .await;
                     if more {
                         continue;
                     }
@@ -106,13 +120,31 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             };
             match failure {
                 Failure::Stale(current) => {
-                    self.inner.online_only.borrow_mut().settled(&write);
-                    let own = current.mutation_id.as_deref() == Some(write.mutation.as_str());
-                    self.run(Job::Input(Input::RemoteRead(current))).await;
-                    if own && more {
+                    let this = current.mutation_id.as_deref() == Some(write.mutation.as_str());
+                    // An earlier write of this tab whose outcome was not stored: taken in, and
+                    // the save goes again on top of it.
+                    let earlier = {
+                        let mut online = self.inner.online_only.borrow_mut();
+                        if this {
+                            online.applied(&write);
+                        } else {
+                            online.settled(&write);
+                        }
+                        !this && online.is_own(&current)
+                    };
+                    let input = if this {
+                        Input::OnlineWriteApplied {
+                            write: write.clone(),
+                            profile: current,
+                        }
+                    } else {
+                        Input::RemoteRead(current)
+                    };
+                    self.run(Job::Input(input)).await;
+                    if (this && more) || earlier {
                         continue;
                     }
-                    return if own {
+                    return if this {
                         Ok(SaveOutcome::Synced)
                     } else {
                         Err(SaveError::ChangedElsewhere)
