@@ -26,6 +26,8 @@ pub struct FakeServer {
     pub garble_puts: u32,
     /// PUT requests received (answered or not).
     pub puts: u32,
+    /// The Idempotency-Key of every PUT received, in order.
+    pub put_keys: Vec<String>,
     /// GET requests received.
     pub gets: u32,
     /// Every applied write, with its mutation id: a repeat is answered from here.
@@ -54,6 +56,7 @@ impl FakeApiClient {
             busy_retry_after: None,
             garble_puts: 0,
             puts: 0,
+            put_keys: Vec::new(),
             gets: 0,
         })))
     }
@@ -102,7 +105,11 @@ impl ApiClient for FakeApiClient {
         if_match: u64,
         mutation: &str,
     ) -> Result<ServerProfile, ApiError> {
-        self.0.borrow_mut().puts += 1;
+        {
+            let mut server = self.0.borrow_mut();
+            server.puts += 1;
+            server.put_keys.push(mutation.to_owned());
+        }
         self.check(token)?;
         let mut server = self.0.borrow_mut();
         if let Some(message) = server.reject_puts.clone() {
