@@ -531,11 +531,7 @@ impl SyncMachine {
             return;
         };
         let unseen = record.unseen(patch);
-        let other = record
-            .conflict
-            .as_ref()
-            .map(|c| c.remote.clone())
-            .or_else(|| record.base.clone());
+        let other = record.other_side().cloned();
         let fields = patch.apply(&record.local);
         if record.local == fields {
             return;
@@ -610,22 +606,11 @@ impl SyncMachine {
         let Some(record) = self.record.as_mut() else {
             return;
         };
-        let next = match (&record.base, &record.conflict, &record.sent) {
+        record.prepared = match (&record.base, &record.conflict, &record.sent) {
             (Some(base), None, None) if !record.synchronized => {
-                Some((record.local.clone(), base.version))
+                Some(pending_write(record, base.version, entropy))
             }
             _ => None,
-        };
-        record.prepared = match (next, record.prepared.take()) {
-            (Some((fields, if_match)), Some(p)) if p.fields == fields && p.if_match == if_match => {
-                Some(p)
-            }
-            (Some((fields, if_match)), _) => Some(SentWrite {
-                mutation: new_mutation_id(entropy),
-                fields,
-                if_match,
-            }),
-            (None, _) => None,
         };
     }
 
@@ -950,15 +935,7 @@ impl SyncMachine {
                     (self.max_pushed > c.remote.version).then_some(Request::Get)
                 }
                 (Some(b), None, None) if !r.synchronized => Some(Request::Put {
-                    // The write decided earlier, if it is still this one.
-                    write: match &r.prepared {
-                        Some(p) if p.fields == r.local && p.if_match == b.version => p.clone(),
-                        _ => SentWrite {
-                            mutation: new_mutation_id(entropy),
-                            fields: r.local.clone(),
-                            if_match: b.version,
-                        },
-                    },
+                    write: pending_write(r, b.version, entropy),
                     resend: false,
                 }),
                 // A failure not yet followed by any answer (the record got synchronized by
@@ -1006,6 +983,19 @@ pub fn outcome_unknown(request: RequestId) -> Input {
     Input::RequestFailed {
         request,
         retry_after: None,
+    }
+}
+
+/// The write of `record`'s pending values on top of version `if_match`: the one decided
+/// earlier ([`LocalRecord::prepared`]) while it is still that write, else a new one.
+fn pending_write(record: &LocalRecord, if_match: u64, entropy: &mut impl Entropy) -> SentWrite {
+    match &record.prepared {
+        Some(p) if p.fields == record.local && p.if_match == if_match => p.clone(),
+        _ => SentWrite {
+            mutation: new_mutation_id(entropy),
+            fields: record.local.clone(),
+            if_match,
+        },
     }
 }
 

@@ -169,15 +169,9 @@ impl LocalRecord {
 
     /// The fields of `patch` whose value here another device wrote after the person's form
     /// showed them something else (`ProfilePatch::replaces`): saving them would replace a value
-    /// the person never saw. The other device's state is the conflict's while one is open,
-    /// else the base.
+    /// the person never saw (compared with [`LocalRecord::other_side`]).
     pub fn unseen(&self, patch: &ProfilePatch) -> Vec<Field> {
-        let other = self
-            .conflict
-            .as_ref()
-            .map(|c| &c.remote)
-            .or(self.base.as_ref());
-        let (Some(seen), Some(other)) = (&patch.replaces, other) else {
+        let (Some(seen), Some(other)) = (&patch.replaces, self.other_side()) else {
             return Vec::new();
         };
         patch
@@ -190,6 +184,15 @@ impl LocalRecord {
                     && !self.wrote(*f, current)
             })
             .collect()
+    }
+
+    /// The server state other devices' changes reach this device through: the conflict's
+    /// while one is open, else the base.
+    pub fn other_side(&self) -> Option<&ServerProfile> {
+        self.conflict
+            .as_ref()
+            .map(|c| &c.remote)
+            .or(self.base.as_ref())
     }
 
     /// Whether `value` of `field` was written by this device (one of its latest accepted

@@ -67,27 +67,18 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         // At most three sends: the write in doubt, this tab's own outcome not stored yet, then
         // this save's values on top.
         for _ in 0..3 {
-            let (fields, if_match, base) = {
+            let (fields, base, unseen) = {
                 let sync = self.inner.sync.borrow();
                 let record = sync.machine().record();
                 (
                     patch.apply(&record.map(|r| r.local.clone()).unwrap_or_default()),
-                    record
-                        .and_then(|r| r.base.as_ref().map(|b| b.version))
-                        .unwrap_or(1),
                     record.and_then(|r| r.base.clone()),
+                    // Typing over a value another device wrote since the form showed the
+                    // field would replace it unseen: the person is told, and sees it first.
+                    record.is_some_and(|r| !r.unseen(patch).is_empty()),
                 )
             };
             validate::profile(&fields)?;
-            // Typing over a value another device wrote since the form showed the field would
-            // replace it unseen: the person is told, and sees it first.
-            let unseen = self
-                .inner
-                .sync
-                .borrow()
-                .machine()
-                .record()
-                .is_some_and(|r| !r.unseen(patch).is_empty());
             if unseen {
                 return Err(SaveError::ChangedElsewhere);
             }
@@ -97,7 +88,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             }
             let (write, more) = self.inner.online_only.borrow_mut().next(
                 &fields,
-                if_match,
+                base.map_or(1, |b| b.version),
                 &mut *self.inner.entropy.borrow_mut(),
             );
             self.inner.puts_sent.set(self.inner.puts_sent.get() + 1);
@@ -106,59 +97,46 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                 .api
                 .put_profile(&token, &write.fields, write.if_match, &write.mutation)
                 .await;
-            let failure = match answer {
-                Ok(profile) => {
-                    self.inner.online_only.borrow_mut().applied(&write);
-                    self.run(Job::Input(Input::OnlineWriteApplied { write, profile }))
-                        .await;
-                    if more {
-                        continue;
-                    }
-                    return Ok(SaveOutcome::Synced);
+            // The server state it answered with, and whether that is this write applied (a 200,
+            // or a 412 naming it).
+            let (profile, applied) = match answer.map_err(|e| self.failure(&token, e)) {
+                Ok(profile) => (profile, true),
+                Err(Failure::Stale(current)) => {
+                    let applied = current.mutation_id.as_deref() == Some(write.mutation.as_str());
+                    (current, applied)
                 }
-                Err(error) => self.failure(&token, error),
-            };
-            match failure {
-                Failure::Stale(current) => {
-                    let this = current.mutation_id.as_deref() == Some(write.mutation.as_str());
-                    // An earlier write of this tab whose outcome was not stored: taken in, and
-                    // the save goes again on top of it.
-                    let earlier = {
-                        let mut online = self.inner.online_only.borrow_mut();
-                        if this {
-                            online.applied(&write);
-                        } else {
-                            online.settled(&write);
-                        }
-                        !this && online.is_own(&current)
-                    };
-                    let input = if this {
-                        Input::OnlineWriteApplied {
-                            write: write.clone(),
-                            profile: current,
-                        }
-                    } else {
-                        Input::RemoteRead(current)
-                    };
-                    self.run(Job::Input(input)).await;
-                    if (this && more) || earlier {
-                        continue;
-                    }
-                    return if this {
-                        Ok(SaveOutcome::Synced)
-                    } else {
-                        Err(SaveError::ChangedElsewhere)
-                    };
-                }
-                Failure::Refused(_) => {
+                Err(refused @ Failure::Refused(_)) => {
                     self.inner.online_only.borrow_mut().settled(&write);
-                    return Err(failure.into_save_error());
+                    return Err(refused.into_save_error());
                 }
                 // No word from the server on it: it stays in doubt.
-                Failure::Transient { .. } | Failure::Unknown | Failure::SignedOut => {
-                    return Err(failure.into_save_error());
+                Err(failure) => return Err(failure.into_save_error()),
+            };
+            // An earlier write of this tab whose outcome was not stored: taken in, and the
+            // save goes again on top of it.
+            let earlier = {
+                let mut online = self.inner.online_only.borrow_mut();
+                if applied {
+                    online.applied(&write);
+                } else {
+                    online.settled(&write);
                 }
+                !applied && online.is_own(&profile)
+            };
+            let input = if applied {
+                Input::OnlineWriteApplied { write, profile }
+            } else {
+                Input::RemoteRead(profile)
+            };
+            self.run(Job::Input(input)).await;
+            if (applied && more) || earlier {
+                continue;
             }
+            return if applied {
+                Ok(SaveOutcome::Synced)
+            } else {
+                Err(SaveError::ChangedElsewhere)
+            };
         }
         Err(SaveError::ChangedElsewhere)
     }
