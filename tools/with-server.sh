@@ -33,5 +33,8 @@ done
 [ -n "$url" ] || { cat "$dir/server.log"; echo "with-server: server did not start" >&2; exit 1; }
 curl -fsS "$url/healthz" >/dev/null
 export OUTPOST_TEST_SERVER="$url"
+# chromedriver leaves a 70 MB profile in the temporary folder per session: keep it in ours.
+mkdir -p "$dir/tmp"
+export TMPDIR="$dir/tmp"
 echo "with-server: $url (runner on $WASM_BINDGEN_TEST_ADDRESS)"
 "$@"
