@@ -215,7 +215,9 @@ test("a conflict policy chosen in one tab is in force in the others before they 
   await context.close();
 });
 
-test("online-only: a save whose answer was lost is sent again with its key, never a conflict with itself", async () => {
+/// Online-only, the answer to a save lost; `reload`: the page is reloaded before the next save
+/// (the write in doubt is kept on the device, not in the page's memory).
+async function onlineOnlyLostAnswer(reload) {
   const context = await env.browser.newContext({ serviceWorkers: "block" });
   const { page, username } = await newSignedUpPage(context, env.server.url, "online", { serviceWorker: false });
   await page.getByRole("combobox", { name: "Write strategy" }).selectOption("online-only");
@@ -239,6 +241,11 @@ test("online-only: a save whose answer was lost is sent again with its key, neve
   assert.doesNotMatch(await page.locator(".notice").textContent(), /Nothing was changed/);
   assert.equal((await apiProfile(env.server.url, token)).name, "Applied, answer lost");
 
+  if (reload) {
+    await page.reload();
+    await nameBox(page).waitFor();
+    await waitFor(async () => (await nameBox(page).getAttribute("readonly")) === null, "the form to be filled");
+  }
   await saveName(page, "Typed after");
   await page.getByText("Saved and synced.", { exact: true }).waitFor();
   assert.equal(keys.length, 3, "the write in doubt again, then the newer one");
@@ -250,7 +257,13 @@ test("online-only: a save whose answer was lost is sent again with its key, neve
   assert.equal(await page.getByText(/changed on another device/).count(), 0);
   assert.equal(await page.getByRole("dialog").count(), 0);
   await context.close();
-});
+}
+
+test("online-only: a save whose answer was lost is sent again with its key, never a conflict with itself", () =>
+  onlineOnlyLostAnswer(false));
+
+test("online-only: a reload between keeps the write in doubt, sent again with its key", () =>
+  onlineOnlyLostAnswer(true));
 
 test("two tabs offline: a save in one shows in the other, whose next save keeps it", async () => {
   const context = await env.browser.newContext();

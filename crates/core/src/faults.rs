@@ -39,6 +39,10 @@ pub enum Fault {
     /// A failed request forgets the write in doubt, so the next write gets a new key with the
     /// old `If-Match` and meets its own applied twin as another device's change.
     ForgetDoubtOnFailure,
+    /// The old online-only save: its write in doubt lived in the tab's memory, not the
+    /// device's record, so a reload (here: every save) forgot it and the next save sent a new
+    /// write on the old `If-Match`, meeting its own applied twin as another device's change.
+    OnlineDoubtInMemory,
 }
 
 #[cfg(feature = "faults")]

@@ -5,12 +5,13 @@
 //! and [`local_only_read`] what to show and what to store, so those are tested here without a
 //! browser. The stream read is the machine's own refresh (the stored copy is shown at once,
 //! the answer when it comes), and both writes go through the machine (`LocalEdit`) or
-//! straight to the server (online-only), so they need no function here. The settings store
-//! the serde names (`fallback`, `stream`, `local-only`, `online-only`, `offline-first`).
+//! straight to the server (online-only, [`crate::sync::OnlineSave`]), so they need no
+//! function here. The settings store the serde names (`fallback`, `stream`, `local-only`,
+//! `online-only`, `offline-first`).
 
 use serde::{Deserialize, Serialize};
 
-use crate::sync::{Entropy, LocalRecord, Millis, SentWrite, new_mutation_id};
+use crate::sync::{LocalRecord, Millis};
 use crate::wire::{ProfileFields, ServerProfile};
 
 /// How the profile is read.
@@ -159,86 +160,6 @@ pub fn local_only_read(local: Option<&LocalRecord>) -> Result<Read, ReadError> {
         .ok_or(ReadError::NotAvailableOffline)
 }
 
-/// Online-only writing's write in doubt. A save sent to the server whose answer did not come
-/// (no answer, a timeout, an unreadable one) may have been applied: the next Save sends that
-/// same write again, with the same mutation id, body and `If-Match`, until the server answers
-/// it with 200 or 412. A fresh write with the old `If-Match` would meet its own applied twin
-/// as a 412, and the person would be told their own save came from another device.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct OnlineOnlyWrite {
-    doubt: Option<SentWrite>,
-    /// The mutation ids of the latest writes the server applied for this tab: a 412 naming
-    /// one is the tab's own write (its answer was not stored), not another device's change.
-    applied: Vec<String>,
-}
-
-impl OnlineOnlyWrite {
-    /// The write to send for a save of `fields` on top of server version `if_match`: the one
-    /// in doubt, if any, and whether the save still has to be sent after it (its values
-    /// differ); otherwise a new write, in doubt from now until answered.
-    pub fn next(
-        &mut self,
-        fields: &ProfileFields,
-        if_match: u64,
-        entropy: &mut impl Entropy,
-    ) -> (SentWrite, bool) {
-        if let Some(doubt) = &self.doubt {
-            return (doubt.clone(), doubt.fields != *fields);
-        }
-        let write = SentWrite {
-            mutation: new_mutation_id(entropy),
-            fields: fields.clone(),
-            if_match,
-        };
-        self.doubt = Some(write.clone());
-        (write, false)
-    }
-
-    /// The server applied `write` (its 200, or a 412 naming it): no longer in doubt, and its
-    /// outcome is this tab's own.
-    pub fn applied(&mut self, write: &SentWrite) {
-        self.settled(write);
-        if !self.applied.contains(&write.mutation) {
-            self.applied.push(write.mutation.clone());
-            let excess = self.applied.len().saturating_sub(crate::sync::OWN_WRITES);
-            self.applied.drain(..excess);
-        }
-    }
-
-    /// Whether `profile` is the outcome of one of this tab's applied writes.
-    pub fn is_own(&self, profile: &ServerProfile) -> bool {
-        profile
-            .mutation_id
-            .as_ref()
-            .is_some_and(|m| self.applied.contains(m))
-    }
-
-    /// The server's own word on `write` came (200, 412, or a refusal of its body): it is no
-    /// longer in doubt.
-    pub fn settled(&mut self, write: &SentWrite) {
-        if self
-            .doubt
-            .as_ref()
-            .is_some_and(|d| d.mutation == write.mutation)
-        {
-            self.doubt = None;
-        }
-    }
-
-    /// Whether `profile`, a server state this device holds (a push or a read brought it), is
-    /// the outcome of the write in doubt: then it is settled without another request.
-    pub fn seen_applied(&mut self, profile: &ServerProfile) -> bool {
-        let mine = self
-            .doubt
-            .as_ref()
-            .is_some_and(|d| profile.mutation_id.as_deref() == Some(d.mutation.as_str()));
-        if mine {
-            self.doubt = None;
-        }
-        mine
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,31 +255,5 @@ mod tests {
         assert_eq!(local_only_read(None), Err(ReadError::NotAvailableOffline));
         let local = LocalRecord::from_server(server("ann", 2), 1);
         assert_eq!(local_only_read(Some(&local)).expect("read").record, local);
-    }
-
-    #[test]
-    fn an_online_only_write_in_doubt_is_sent_again_exactly_until_answered() {
-        let mut entropy = crate::sync::SplitMix64(3);
-        let mut online = OnlineOnlyWrite::default();
-        let (first, more) = online.next(&fields("Ann"), 4, &mut entropy);
-        assert!(!more);
-        // No answer came: the next Save sends the same write, even with other values typed.
-        let (again, more) = online.next(&fields("Anna"), 9, &mut entropy);
-        assert_eq!(again, first);
-        assert!(more, "the newer values go after it");
-        assert_eq!(
-            online.next(&fields("Ann"), 9, &mut entropy),
-            (first.clone(), false)
-        );
-        online.settled(&first);
-        let (fresh, _) = online.next(&fields("Anna"), 5, &mut entropy);
-        assert_ne!(fresh.mutation, first.mutation);
-        assert_eq!(fresh.if_match, 5);
-        // A server state carrying its mutation id settles it.
-        let mut applied = server("Anna", 6);
-        assert!(!online.seen_applied(&applied));
-        applied.mutation_id = Some(fresh.mutation.clone());
-        assert!(online.seen_applied(&applied));
-        assert_ne!(online.next(&fields("Anna"), 6, &mut entropy).0, fresh);
     }
 }

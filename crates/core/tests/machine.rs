@@ -2,8 +2,9 @@
 
 use outpost_core::patch::ProfilePatch;
 use outpost_core::sync::{
-    Action, Conflict, ConflictPolicy, Field, FieldConflict, Input, LocalRecord, Millis, RequestId,
-    Resolution, SentWrite, SyncConfig, SyncMachine, SyncProblem, SyncState, backoff_ceiling,
+    Action, Conflict, ConflictPolicy, Field, FieldConflict, Input, LocalRecord, Millis,
+    OnlineAnswer, OnlineFailure, OnlineSave, OnlineStep, RequestId, Resolution, SentWrite,
+    SyncConfig, SyncMachine, SyncProblem, SyncState, backoff_ceiling,
 };
 use outpost_core::wire::{ProfileFields, ServerProfile};
 
@@ -1011,6 +1012,7 @@ fn a_write_in_doubt_is_sent_again_before_anything_else_during_a_conflict() {
         mutation: "0123456789abcdef0123456789abcdef".into(),
         fields: fields("bob", ""),
         if_match: 3,
+        changes: vec![Field::Name],
     };
     let stored = LocalRecord {
         sent: Some(doubt.clone()),
@@ -1025,26 +1027,188 @@ fn a_write_in_doubt_is_sent_again_before_anything_else_during_a_conflict() {
     assert_eq!(resent, Some(doubt), "the write in doubt first, not a fetch");
 }
 
+/// Runs an online-only save against `t` until it sends, fails or is saved: its `Store`
+/// steps are handed to the machine, as the repository does.
+fn online_step(t: &mut T, save: &mut OnlineSave) -> OnlineStep {
+    loop {
+        let record = t.m.record().cloned();
+        let mut random = t.random;
+        let mut entropy = || {
+            random += 1;
+            random
+        };
+        match save.next(record.as_ref(), &mut entropy) {
+            OnlineStep::Store(input) => {
+                t.random = random;
+                t.go(input);
+            }
+            step => return step,
+        }
+    }
+}
+
+fn applied(write: &SentWrite, version: u64) -> ServerProfile {
+    ServerProfile {
+        mutation_id: Some(write.mutation.clone()),
+        ..server(&write.fields.name, &write.fields.photo_url, version)
+    }
+}
+
 #[test]
 fn an_applied_online_only_write_is_taken_in_and_its_values_are_this_devices_own() {
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
-    let write = SentWrite {
-        mutation: "00112233445566778899aabbccddeeff".into(),
-        fields: fields("bob", ""),
-        if_match: 3,
+    let mut save = OnlineSave::new(typed_over("bob", fields("ann", "")));
+    let OnlineStep::Send(write) = online_step(&mut t, &mut save) else {
+        panic!("a send");
     };
-    let profile = ServerProfile {
-        mutation_id: Some(write.mutation.clone()),
-        ..server("bob", "", 4)
-    };
-    t.go(Input::OnlineWriteApplied { write, profile });
+    assert_eq!(
+        t.record().online_sent.as_ref(),
+        Some(&write),
+        "stored as the write in doubt before it leaves"
+    );
+    assert!(t.record().has_unsynced_changes());
+    let input = save.answered(write.clone(), OnlineAnswer::Applied(applied(&write, 4)));
+    t.go(input);
+    assert_eq!(online_step(&mut t, &mut save), OnlineStep::Saved);
     let record = t.record();
     assert_eq!(record.local.name, "bob");
     assert_eq!(record.base.as_ref().map(|b| b.version), Some(4));
     assert!(record.synchronized);
+    assert_eq!(record.online_sent, None);
     assert!(record.wrote(Field::Name, "bob"), "the person's own value");
     assert!(
         !record.wrote(Field::PhotoUrl, ""),
         "a field the write did not change"
     );
+}
+
+#[test]
+fn an_online_only_write_whose_answer_was_lost_is_sent_again_after_a_reload() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let mut save = OnlineSave::new(typed_over("bob", fields("ann", "")));
+    let OnlineStep::Send(lost) = online_step(&mut t, &mut save) else {
+        panic!("a send");
+    };
+    // The answer never came; the page is reloaded from the stored record.
+    let mut reloaded = T::new(ConflictPolicy::Ask);
+    reloaded.random = 1 << 40; // the new page's own random source
+    reloaded.go(Input::Loaded(Some(t.record())));
+    // The person types "cat" over what the form shows ("ann") and saves: the lost write goes
+    // first, exactly, and its outcome (applied meanwhile) is theirs, not another device's.
+    let mut again = OnlineSave::new(typed_over("cat", fields("ann", "")));
+    assert_eq!(
+        online_step(&mut reloaded, &mut again),
+        OnlineStep::Send(lost.clone())
+    );
+    let input = again.answered(lost.clone(), OnlineAnswer::Stale(applied(&lost, 4)));
+    reloaded.go(input);
+    let OnlineStep::Send(next) = online_step(&mut reloaded, &mut again) else {
+        panic!("this save's values go next, on top of its own earlier write");
+    };
+    assert_eq!((next.fields.name.as_str(), next.if_match), ("cat", 4));
+    assert_ne!(next.mutation, lost.mutation);
+    let input = again.answered(next.clone(), OnlineAnswer::Applied(applied(&next, 5)));
+    reloaded.go(input);
+    assert_eq!(online_step(&mut reloaded, &mut again), OnlineStep::Saved);
+}
+
+#[test]
+fn a_read_that_shows_the_online_write_applied_settles_its_doubt() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let mut save = OnlineSave::new(typed_over("bob", fields("ann", "")));
+    let OnlineStep::Send(write) = online_step(&mut t, &mut save) else {
+        panic!("a send");
+    };
+    t.go(Input::RemoteRead(applied(&write, 4)));
+    let record = t.record();
+    assert_eq!(record.online_sent, None);
+    assert!(record.wrote(Field::Name, "bob"));
+}
+
+#[test]
+fn an_online_only_save_over_another_devices_change_is_refused_unless_untouched() {
+    // The other device changed the name this person typed over: they are told.
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let mut save = OnlineSave::new(typed_over("bob", fields("ann", "")));
+    let OnlineStep::Send(write) = online_step(&mut t, &mut save) else {
+        panic!("a send");
+    };
+    let input = save.answered(write, OnlineAnswer::Stale(server("eve", "", 4)));
+    t.go(input);
+    assert_eq!(
+        online_step(&mut t, &mut save),
+        OnlineStep::Failed(OnlineFailure::ChangedElsewhere)
+    );
+    assert_eq!(t.record().online_sent, None, "a 412 ends the doubt");
+    // It changed only the photo: the name goes on top of it.
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let mut save = OnlineSave::new(typed_over("bob", fields("ann", "")));
+    let OnlineStep::Send(write) = online_step(&mut t, &mut save) else {
+        panic!("a send");
+    };
+    let input = save.answered(write, OnlineAnswer::Stale(server("ann", "https://p/1", 4)));
+    t.go(input);
+    let OnlineStep::Send(next) = online_step(&mut t, &mut save) else {
+        panic!("sent on top");
+    };
+    assert_eq!(next.fields, fields("bob", "https://p/1"));
+    assert_eq!(next.if_match, 4);
+}
+
+#[test]
+fn an_online_only_save_with_no_profile_on_the_device_is_not_sent() {
+    // Never reached the server: nothing to write on top of, nowhere to keep the doubt.
+    let mut t = T::new(ConflictPolicy::Ask);
+    let mut save = OnlineSave::new(ProfilePatch::all(&fields("bob", "")));
+    assert_eq!(
+        online_step(&mut t, &mut save),
+        OnlineStep::Failed(OnlineFailure::NotLoaded)
+    );
+}
+
+#[test]
+fn a_refused_online_only_save_ends_its_doubt_and_says_why() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let mut save = OnlineSave::new(typed_over("bob", fields("ann", "")));
+    let OnlineStep::Send(write) = online_step(&mut t, &mut save) else {
+        panic!("a send");
+    };
+    let input = save.answered(write, OnlineAnswer::Refused("too long".into()));
+    t.go(input);
+    assert_eq!(
+        online_step(&mut t, &mut save),
+        OnlineStep::Failed(OnlineFailure::Refused("too long".into()))
+    );
+    assert_eq!(t.record().online_sent, None);
+    assert_eq!(
+        t.record().local.name,
+        "ann",
+        "nothing changed on the device"
+    );
+}
+
+#[test]
+fn an_online_write_whose_answer_comes_after_a_newer_version_is_still_own() {
+    // The write changed the name (v2); another device then changed the photo (v3), and a read
+    // brought v3 before the write's own answer: the name is still this device's own value.
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 1));
+    let mut save = OnlineSave::new(typed_over("bob", fields("ann", "")));
+    let OnlineStep::Send(write) = online_step(&mut t, &mut save) else {
+        panic!("a send");
+    };
+    t.go(Input::RemoteRead(server("bob", "https://p/1", 3)));
+    let input = save.answered(write.clone(), OnlineAnswer::Applied(applied(&write, 2)));
+    t.go(input);
+    assert_eq!(online_step(&mut t, &mut save), OnlineStep::Saved);
+    let record = t.record();
+    assert_eq!(
+        record.base.as_ref().map(|b| b.version),
+        Some(3),
+        "never older"
+    );
+    assert!(record.wrote(Field::Name, "bob"));
+    assert!(!record.wrote(Field::PhotoUrl, "https://p/1"));
+    // Typing over "bob" where the form still showed "ann" is not over another device's value.
+    let next = typed_over("cat", fields("ann", ""));
+    assert!(record.unseen(&next).is_empty());
 }

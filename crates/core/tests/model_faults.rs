@@ -41,6 +41,7 @@ fn the_model_finds_every_fault_switched_on() {
         Fault::TypingSettlesConflict,
         Fault::OwnWriteAsTheirs,
         Fault::UnknownOutcomeIsRefusal,
+        Fault::OnlineDoubtInMemory,
     ];
     let mut missed = Vec::new();
     for fault in all {

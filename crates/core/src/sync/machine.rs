@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Millis;
 use super::backoff::{self, Entropy};
+use super::online::OnlineAnswer;
 use super::record::{Conflict, LocalRecord, OWN_WRITES, Resolution, SentWrite};
 use super::status::{Status, SyncProblem, SyncState};
 use crate::faults::{Fault, on as fault};
@@ -123,18 +124,39 @@ pub enum Input {
     /// online-only write's answer): taken only where it cannot hide a local change
     /// ([`strategy::fallback_read`] decides).
     RemoteRead(ServerProfile),
-    /// An online-only write of this device was applied (`profile` is its outcome): taken in
-    /// like a [`Input::RemoteRead`], and the values it changed are this device's own.
-    OnlineWriteApplied {
+    /// An online-only save is about to send `write` ([`OnlineSave`]): it is stored as the
+    /// device's online write in doubt, unless one is there already (that one goes first).
+    OnlineWriteSent(SentWrite),
+    /// The server's word on an online-only write of this device: its doubt ends; an applied
+    /// write's values are this device's own, and the server state is taken in like a
+    /// [`Input::RemoteRead`].
+    OnlineWriteAnswered {
         /// The write as sent.
         write: SentWrite,
-        /// The server's answer to it.
-        profile: ServerProfile,
+        /// What the server said.
+        answer: OnlineAnswer,
     },
     /// A session for the same account exists again after a 401.
     SignedIn,
     /// The person changed the conflict policy in settings.
     PolicyChanged(ConflictPolicy),
+}
+
+impl Input {
+    /// The server state this input brings, if any.
+    fn server_state(&self) -> Option<&ServerProfile> {
+        match self {
+            Input::PutAccepted { profile, .. }
+            | Input::GetAnswered { profile, .. }
+            | Input::RemoteRead(profile)
+            | Input::OnlineWriteAnswered {
+                answer: OnlineAnswer::Applied(profile) | OnlineAnswer::Stale(profile),
+                ..
+            } => Some(profile),
+            Input::PutStale { current, .. } => Some(current),
+            _ => None,
+        }
+    }
 }
 
 /// Something the shell must do, in the order returned.
@@ -294,6 +316,9 @@ impl SyncMachine {
         entropy: &mut impl Entropy,
         out: &mut Vec<Action>,
     ) -> bool {
+        if let Some(profile) = input.server_state() {
+            self.online_outcome_seen(profile);
+        }
         match input {
             Input::Loaded(record) => return self.loaded(record),
             Input::LocalEdit(patch) => self.local_edit(now, &patch),
@@ -409,9 +434,23 @@ impl SyncMachine {
             }
             Input::Resolve { choice, seen } => self.resolve(now, choice, &seen),
             Input::RemoteRead(profile) => self.remote_read(now, profile),
-            Input::OnlineWriteApplied { write, profile } => {
-                self.note_own(&write);
-                self.remote_read(now, profile);
+            Input::OnlineWriteSent(write) => {
+                if let Some(record) = self.record.as_mut()
+                    && record.online_sent.is_none()
+                {
+                    record.online_sent = Some(write);
+                }
+            }
+            Input::OnlineWriteAnswered { write, answer } => {
+                self.settle_online(&write.mutation);
+                match answer {
+                    OnlineAnswer::Applied(profile) => {
+                        self.note_own(&write);
+                        self.remote_read(now, profile);
+                    }
+                    OnlineAnswer::Stale(current) => self.remote_read(now, current),
+                    OnlineAnswer::Refused(_) => {}
+                }
             }
             Input::PolicyChanged(policy) => {
                 self.config.policy = policy;
@@ -508,12 +547,21 @@ impl SyncMachine {
         if read.store {
             // A write in doubt keeps its doubt: only its own answer settles it. What this
             // device wrote stays known as its own.
-            let (sent, own, revision) = self.record.as_ref().map_or((None, Vec::new(), 0), |r| {
-                (r.sent.clone(), r.own.clone(), r.revision)
-            });
+            let (sent, own, online_sent, revision) =
+                self.record
+                    .as_ref()
+                    .map_or((None, Vec::new(), None, 0), |r| {
+                        (
+                            r.sent.clone(),
+                            r.own.clone(),
+                            r.online_sent.clone(),
+                            r.revision,
+                        )
+                    });
             self.record = Some(LocalRecord {
                 sent,
                 own,
+                online_sent,
                 revision,
                 ..read.record
             });
@@ -642,6 +690,33 @@ impl SyncMachine {
             .as_ref()
             .and_then(|r| r.conflict.as_ref())
             .map(|c| c.remote.clone())
+    }
+
+    /// The online-only write in doubt named `mutation` has had the server's word.
+    fn settle_online(&mut self, mutation: &str) {
+        if let Some(record) = self.record.as_mut()
+            && record
+                .online_sent
+                .as_ref()
+                .is_some_and(|s| s.mutation == mutation)
+        {
+            record.online_sent = None;
+        }
+    }
+
+    /// Any server state this device receives (an answer, a read, a push's fetch) that is the
+    /// outcome of its online-only write in doubt settles it: the write was applied, and its
+    /// values are this device's own, whoever's request brought the news.
+    fn online_outcome_seen(&mut self, profile: &ServerProfile) {
+        let Some(record) = self.record.as_mut() else {
+            return;
+        };
+        if let Some(sent) = record
+            .online_sent
+            .take_if(|s| profile.mutation_id.as_deref() == Some(s.mutation.as_str()))
+        {
+            note_own(record, &sent);
+        }
     }
 
     /// `sent` was applied: see [`note_own`].
@@ -992,9 +1067,12 @@ fn pending_write(record: &LocalRecord, if_match: u64, entropy: &mut impl Entropy
     match &record.prepared {
         Some(p) if p.fields == record.local && p.if_match == if_match => p.clone(),
         _ => SentWrite {
-            mutation: new_mutation_id(entropy),
-            fields: record.local.clone(),
             if_match,
+            ..SentWrite::new(
+                new_mutation_id(entropy),
+                record.local.clone(),
+                record.base.as_ref(),
+            )
         },
     }
 }
@@ -1009,10 +1087,14 @@ pub fn new_mutation_id(entropy: &mut impl Entropy) -> String {
 fn note_own(record: &mut LocalRecord, sent: &SentWrite) {
     for field in merge::Field::ALL {
         let value = field.get(&sent.fields);
-        let changed = record
-            .base
-            .as_ref()
-            .is_none_or(|b| field.get(&b.fields()) != value);
+        let changed = if sent.changes.is_empty() {
+            record
+                .base
+                .as_ref()
+                .is_none_or(|b| field.get(&b.fields()) != value)
+        } else {
+            sent.changes.contains(&field)
+        };
         if changed && !record.wrote(field, value) {
             record.own.push((field, value.to_owned()));
         }

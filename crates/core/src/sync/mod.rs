@@ -4,7 +4,8 @@
 //!
 //! # State
 //! The durable part is the [`LocalRecord`] (local values, `base` = last known server state,
-//! `synchronized`, an unresolved [`Conflict`], the write in doubt `sent`); the rest lives
+//! `synchronized`, an unresolved [`Conflict`], the write in doubt `sent`, and an online-only
+//! save's write in doubt `online_sent`, see [`OnlineSave`]); the rest lives
 //! only in memory: `online`,
 //! `needs_sign_in`, the one request in flight (with its [`RequestId`]), the backoff attempt and
 //! the armed retry time, the highest pushed version, and a "refresh wanted" flag.
@@ -57,6 +58,7 @@
 
 mod backoff;
 mod machine;
+mod online;
 mod record;
 mod status;
 mod tab;
@@ -69,6 +71,7 @@ pub use backoff::{
 pub use machine::{
     Action, Input, RequestId, SyncConfig, SyncMachine, new_mutation_id, outcome_unknown,
 };
+pub use online::{OnlineAnswer, OnlineFailure, OnlineSave, OnlineStep};
 pub use record::{Conflict, LocalRecord, OWN_WRITES, Resolution, SentWrite};
 pub use status::{Status, SyncProblem, SyncState};
 pub use tab::{CommitResult, MAX_REAPPLY, NotStored, Step, TabSync};

@@ -52,6 +52,13 @@ pub struct LocalRecord {
     /// [`OWN_WRITES`]): such a server value is the person's own, never "the other device's".
     #[serde(default)]
     pub own: Vec<(Field, String)>,
+    /// An online-only save's write whose outcome is unknown (sent, and no answer read yet).
+    /// It is stored before it leaves, so the next Save sends it again exactly, with its key,
+    /// before anything newer, whether it comes from this tab, another one, or after a
+    /// reload; only the server's word on it ends it ([`super::OnlineSave`]). The sync loop and
+    /// the service worker never send it: repeating an online-only save is the person's act.
+    #[serde(default)]
+    pub online_sent: Option<SentWrite>,
     /// Which write of the device store produced this record. Every writer (a tab, the service
     /// worker) stores [`LocalRecord::next_revision`] of the record it read, and a tab commits
     /// only while the store still holds the revision it last read or wrote: one number is
@@ -74,6 +81,27 @@ pub struct SentWrite {
     pub fields: ProfileFields,
     /// The version the write is based on (`If-Match`).
     pub if_match: u64,
+    /// The fields whose values it changes over that version: once it is applied, those
+    /// values are this device's own, even when its answer arrives after newer versions (not
+    /// sent; empty in writes stored before it existed, which are compared with the base).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Field>,
+}
+
+impl SentWrite {
+    /// A write of `fields` on top of `base` (the device's last known server state, if any).
+    pub fn new(mutation: String, fields: ProfileFields, base: Option<&ServerProfile>) -> Self {
+        let changes = Field::ALL
+            .into_iter()
+            .filter(|f| base.is_none_or(|b| f.get(&b.fields()) != f.get(&fields)))
+            .collect();
+        Self {
+            mutation,
+            fields,
+            if_match: base.map_or(1, |b| b.version),
+            changes,
+        }
+    }
 }
 
 impl LocalRecord {
@@ -91,6 +119,7 @@ impl LocalRecord {
             prepared: None,
             answer: None,
             own: Vec::new(),
+            online_sent: None,
             revision: 0,
         }
     }
@@ -109,6 +138,7 @@ impl LocalRecord {
             prepared: None,
             answer: None,
             own: Vec::new(),
+            online_sent: None,
             revision: 0,
         }
     }
@@ -161,10 +191,13 @@ impl LocalRecord {
     }
 
     /// Whether something typed on this device has not been confirmed by the server: a
-    /// pending change, a conflict, or a write whose outcome is unknown. Such a record must
+    /// pending change, a conflict, or a write whose outcome is unknown (either strategy's). Such a record must
     /// never be deleted from the device (signing out warns; switching account keeps it).
     pub fn has_unsynced_changes(&self) -> bool {
-        !self.synchronized || self.conflict.is_some() || self.sent.is_some()
+        !self.synchronized
+            || self.conflict.is_some()
+            || self.sent.is_some()
+            || self.online_sent.is_some()
     }
 
     /// The fields of `patch` whose value here another device wrote after the person's form

@@ -8,7 +8,11 @@
 //!   actions are performed. A commit tells the device's other tabs (BroadcastChannel), which
 //!   re-read the store and hand it to their `TabSync::stored`.
 //! * A save is `LocalEdit(patch)` of the fields the person typed in, whatever the form was
-//!   filled from and however stale the tab's view of the store is.
+//!   filled from and however stale the tab's view of the store is. On a device set to
+//!   online-only writing, a save is the core's `OnlineSave` instead, performed as
+//!   `writes.rs` performs it: its `Store` steps committed like any input, its PUTs sent
+//!   straight from the tab (no lock) and their answers handed back; an answer that does not
+//!   come ends the save with its write in doubt on the device.
 //! * The server sometimes refuses a write with its own JSON error (a 4xx): nothing applied.
 //! * Requests go out under the device's lock (Web Locks), held until the answer is handled;
 //!   a PUT whose mutation is already the stored base is answered from the store.
@@ -29,8 +33,8 @@ use outpost_core::faults::{self, Fault};
 use outpost_core::patch::{ProfileForm, ProfilePatch};
 use outpost_core::sync::{
     Action, CommitResult, ConflictPolicy, Entropy, Field, Input, LocalRecord, Millis, NotStored,
-    RequestId, Resolution, SentWrite, Step, SyncConfig, SyncMachine, SyncState, TabSync,
-    outcome_unknown,
+    OnlineAnswer, OnlineFailure, OnlineSave, OnlineStep, RequestId, Resolution, SentWrite, Step,
+    SyncConfig, SyncMachine, SyncState, TabSync, outcome_unknown,
 };
 use outpost_core::wire::{ProfileFields, ServerProfile};
 
@@ -160,6 +164,20 @@ pub struct Tab {
     starting: bool,
     /// The profile form, while the person is editing in it.
     form: Option<FormSession>,
+    /// An online-only save under way (gone with a reload, like the page's promise).
+    online: Option<OnlineRun>,
+}
+
+/// An online-only save in a tab: the core's `OnlineSave`, what the person typed, and the PUT
+/// it waits for.
+struct OnlineRun {
+    save: OnlineSave,
+    patch: ProfilePatch,
+    typed: Vec<(Field, String)>,
+    waiting: Option<(RequestId, SentWrite)>,
+    /// A 412 during this save named a version another device wrote: the profile changed
+    /// elsewhere while the save tried.
+    changed_elsewhere: bool,
 }
 
 /// The profile form of an open tab as the page holds it: the core's `ProfileForm`, told of
@@ -179,6 +197,8 @@ pub struct Device {
     /// The device store (IndexedDB), shared by the tabs and the service worker.
     pub store: Option<LocalRecord>,
     pub online: bool,
+    /// The device's write strategy is online-only (its saves go to the server first).
+    pub online_only: bool,
     /// Whether this account is the device's session (else signed out, or another account is
     /// signed in): no tab of it opens and the service worker sends nothing for it.
     pub signed_in: bool,
@@ -250,6 +270,8 @@ pub struct World {
     refusals: Rng,
     /// Mutation ids the server refused (every copy of such a write is refused).
     refused_keys: HashSet<String>,
+    /// The next id of an online-only save's PUT (apart from the cores' own request ids).
+    next_online_request: u64,
     pub log: Vec<String>,
 }
 
@@ -273,6 +295,7 @@ impl Tab {
             open: true,
             starting: false,
             form: None,
+            online: None,
         }
     }
 }
@@ -294,6 +317,8 @@ impl World {
             name: "initial".into(),
             photo_url: String::new(),
         };
+        // Drawn apart from `rng`, so the rest of a schedule stays what it was without them.
+        let mut strategies = Rng::new(seed ^ 0x0011_0e0f_f11e);
         let devices = (0..n)
             .map(|_| {
                 let tabs = 1 + rng.below(2) as usize;
@@ -301,6 +326,7 @@ impl World {
                     tabs: (0..tabs).map(|_| Tab::new(&config)).collect(),
                     store: None,
                     online: true,
+                    online_only: strategies.chance(25),
                     signed_in: true,
                     lock: None,
                     worker: None,
@@ -341,6 +367,7 @@ impl World {
             not_stored: false,
             refusals: Rng::new(seed ^ 0x4c22_0000_0422),
             refused_keys: HashSet::new(),
+            next_online_request: 1 << 61,
             log: Vec::new(),
         }
     }
@@ -640,6 +667,14 @@ impl World {
             | Input::Unauthorized { request } => Some(*request),
             _ => None,
         };
+        let online = self.devices[dev].tabs[tab]
+            .online
+            .as_ref()
+            .and_then(|r| r.waiting.as_ref())
+            .map(|(id, _)| *id);
+        if request.is_some() && request == online {
+            return self.online_answered(dev, tab, input);
+        }
         let mine = request.is_some() && self.devices[dev].tabs[tab].outstanding == request;
         if mine {
             self.devices[dev].tabs[tab].outstanding = None;
@@ -745,7 +780,9 @@ impl World {
     /// move on to the other field), or press Save. Between these, answers, pushes and other
     /// tabs' commits reach the tab and its form follows them as the page does.
     fn form_action(&mut self, dev: usize, tab: usize) -> Check {
-        if !self.devices[dev].tabs[tab].open || self.devices[dev].tabs[tab].starting {
+        let t = &self.devices[dev].tabs[tab];
+        // The Save button waits while an online-only save is on its way.
+        if !t.open || t.starting || t.online.is_some() {
             return Ok(());
         }
         let t = &mut self.devices[dev].tabs[tab];
@@ -843,6 +880,16 @@ impl World {
                 }
             }
         }
+        if self.devices[dev].online_only {
+            self.devices[dev].tabs[tab].online = Some(OnlineRun {
+                save: OnlineSave::new(patch.clone()),
+                patch,
+                typed,
+                waiting: None,
+                changed_elsewhere: false,
+            });
+            return self.drive_online(dev, tab);
+        }
         self.not_stored = false;
         self.tab_step(dev, tab, Input::LocalEdit(patch.clone()))?;
         if !self.devices[dev].tabs[tab].open || self.not_stored {
@@ -879,6 +926,141 @@ impl World {
         self.devices[dev].tabs[tab].form = None;
         for (field, value) in kept {
             self.ack(dev, field, value);
+        }
+        Ok(())
+    }
+
+    /// Performs a tab's online-only save up to its next PUT or its end, as `writes.rs` does.
+    fn drive_online(&mut self, dev: usize, tab: usize) -> Check {
+        loop {
+            let t = &mut self.devices[dev].tabs[tab];
+            let Some(run) = t.online.as_mut() else {
+                return Ok(());
+            };
+            let step = run.save.next(t.sync.machine().record(), &mut self.rng);
+            self.log.push(format!(
+                "t={} dev{dev}.{tab} online save: {step:?}",
+                self.now
+            ));
+            match step {
+                OnlineStep::Store(input) => {
+                    self.tab_step(dev, tab, input)?;
+                    if !self.devices[dev].tabs[tab].open {
+                        return Ok(());
+                    }
+                }
+                OnlineStep::Send(write) => {
+                    let id = RequestId(self.next_online_request);
+                    self.next_online_request += 1;
+                    run.waiting = Some((id, write.clone()));
+                    self.net.push(Msg::ToServer {
+                        dev,
+                        from: Writer::Tab(tab),
+                        req: Req::Put { id, write },
+                    });
+                    return Ok(());
+                }
+                OnlineStep::Saved => return self.online_saved(dev, tab),
+                OnlineStep::Failed(failure) => return self.online_failed(dev, tab, &failure),
+            }
+        }
+    }
+
+    /// The server's answer (or its absence) to an online-only save's PUT.
+    fn online_answered(&mut self, dev: usize, tab: usize, input: Input) -> Check {
+        let Some(run) = self.devices[dev].tabs[tab].online.as_mut() else {
+            return Ok(());
+        };
+        let Some((_, write)) = run.waiting.take() else {
+            return Ok(());
+        };
+        let answer = match input {
+            Input::PutAccepted { profile, .. } => OnlineAnswer::Applied(profile),
+            Input::PutStale { current, .. } => {
+                let index =
+                    usize::try_from(current.version.saturating_sub(1)).unwrap_or(usize::MAX);
+                if self.server.authors.get(index).copied().flatten() != Some(dev) {
+                    run.changed_elsewhere = true;
+                }
+                OnlineAnswer::Stale(current)
+            }
+            Input::RequestRejected { reason, .. } => OnlineAnswer::Refused(reason),
+            // No word from the server on it: the save ends, its write in doubt on the device;
+            // the typing stays in the form for the person to save again.
+            _ => {
+                self.log
+                    .push(format!("    dev{dev}.{tab}: online save got no answer"));
+                self.devices[dev].tabs[tab].online = None;
+                return Ok(());
+            }
+        };
+        let input = run.save.answered(write, answer);
+        self.tab_step(dev, tab, input)?;
+        self.drive_online(dev, tab)
+    }
+
+    /// "Saved" after an online-only save: what the person typed is what the server accepted
+    /// (a later write, another tab's newer save say, may have replaced it since).
+    fn online_saved(&mut self, dev: usize, tab: usize) -> Check {
+        let Some(run) = self.devices[dev].tabs[tab].online.take() else {
+            return Ok(());
+        };
+        for (field, value) in &run.typed {
+            let accepted = self
+                .server
+                .changes
+                .get(field)
+                .is_some_and(|changes| changes.iter().any(|(_, v)| v == value));
+            ensure!(
+                accepted,
+                "dev{dev}.{tab}: typed {value:?} into {field:?} and was told it was saved, but \
+                 the server never accepted it"
+            );
+        }
+        if let Some(session) = self.devices[dev].tabs[tab].form.as_mut() {
+            session.form.saved(&run.patch);
+        }
+        self.devices[dev].tabs[tab].form = None;
+        for (field, value) in run.typed {
+            self.ack(dev, field, value);
+        }
+        Ok(())
+    }
+
+    /// An online-only save that did not save. "Changed on another device" must be true: a
+    /// field the person typed in holds a value this device never wrote, other than what the
+    /// form showed, or another device wrote while the save tried.
+    fn online_failed(&mut self, dev: usize, tab: usize, failure: &OnlineFailure) -> Check {
+        let Some(run) = self.devices[dev].tabs[tab].online.take() else {
+            return Ok(());
+        };
+        if *failure != OnlineFailure::ChangedElsewhere {
+            return Ok(());
+        }
+        let record = self
+            .shown_record(dev, tab)
+            .ok_or("online save without a record")?;
+        let mut foreign = false;
+        for field in run.patch.fields() {
+            let current = field.get(&record.local).to_owned();
+            let shown = run.patch.replaces.as_ref().map(|r| field.get(r));
+            if shown != Some(current.as_str()) && !self.typed[dev].contains(&current) {
+                foreign = true;
+                // The person is told, and has seen it: saving again is their choice.
+                for (typed, value) in &run.typed {
+                    if *typed == field {
+                        self.note_edit(field, value, [current.clone()]);
+                    }
+                }
+            }
+        }
+        ensure!(
+            foreign || run.changed_elsewhere,
+            "dev{dev}.{tab}: an online-only save was told the profile changed on another \
+             device, but only this device's own writes changed it"
+        );
+        if let Some(session) = self.devices[dev].tabs[tab].form.as_mut() {
+            session.form.seen_stored();
         }
         Ok(())
     }
@@ -1365,8 +1547,12 @@ impl World {
             // The person's explicit choice: what they were shown as unsynced is discarded.
             let mut states = vec![view.local.clone()];
             states.extend(view.sent.as_ref().map(|s| s.fields.clone()));
-            self.disowned
-                .extend(view.sent.as_ref().map(|s| s.mutation.clone()));
+            self.disowned.extend(
+                [&view.sent, &view.online_sent]
+                    .into_iter()
+                    .flatten()
+                    .map(|s| s.mutation.clone()),
+            );
             for fields in states {
                 for field in Field::ALL {
                     self.excused.insert((field, field.get(&fields).to_owned()));

@@ -5,7 +5,7 @@
 use futures_channel::oneshot;
 use outpost_core::strategy::{self, Source};
 use outpost_core::sync::{
-    Action, CommitResult, Input, LocalRecord, NotStored, SplitMix64, Step, TabSync,
+    Action, CommitResult, Input, LocalRecord, NotStored, OnlineAnswer, SplitMix64, Step, TabSync,
 };
 
 use super::{UserProfileRepository, now_ms};
@@ -103,7 +103,12 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
     /// (the core's [`TabSync`](outpost_core::sync::TabSync) decides what is committed over
     /// what, and what follows); returns the actions that follow the commit.
     pub(super) async fn step(&self, input: Input) -> Vec<Action> {
-        if let Input::RemoteRead(profile) | Input::OnlineWriteApplied { profile, .. } = &input {
+        if let Input::RemoteRead(profile)
+        | Input::OnlineWriteAnswered {
+            answer: OnlineAnswer::Applied(profile) | OnlineAnswer::Stale(profile),
+            ..
+        } = &input
+        {
             let local = self.inner.sync.borrow().machine().record().cloned();
             if let Ok(read) = strategy::fallback_read(Ok(profile.clone()), local.as_ref(), now_ms())
                 && read.source == Source::Remote

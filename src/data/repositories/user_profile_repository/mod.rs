@@ -27,7 +27,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use futures_channel::oneshot;
-use outpost_core::strategy::{OnlineOnlyWrite, Source};
+use outpost_core::strategy::Source;
 use outpost_core::sync::{
     Conflict, Input, LocalRecord, Millis, Resolution, SplitMix64, Status, SyncConfig, SyncMachine,
     TabSync,
@@ -102,8 +102,6 @@ struct Inner<A, D> {
     /// The core: the sync machine and the rules of this tab's commits.
     sync: RefCell<TabSync>,
     entropy: RefCell<SplitMix64>,
-    /// Online-only writing's write in doubt (sent, no answer yet).
-    online_only: RefCell<OnlineOnlyWrite>,
     queue: RefCell<VecDeque<(Job, Option<oneshot::Sender<()>>)>>,
     draining: Cell<bool>,
     retry: RetryTimer,
@@ -151,7 +149,6 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             settings: RefCell::new(settings),
             sync: RefCell::new(TabSync::new(SyncMachine::new(config))),
             entropy: RefCell::new(SplitMix64(seed)),
-            online_only: RefCell::default(),
             queue: RefCell::default(),
             draining: Cell::new(false),
             retry: RetryTimer::default(),

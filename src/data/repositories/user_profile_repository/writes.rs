@@ -2,8 +2,7 @@
 
 use outpost_core::patch::ProfilePatch;
 use outpost_core::strategy::WriteStrategy;
-use outpost_core::sync::Input;
-use outpost_core::validate;
+use outpost_core::sync::{Input, OnlineAnswer, OnlineFailure, OnlineSave, OnlineStep};
 
 use super::driver::Job;
 use super::failure::Failure;
@@ -54,90 +53,66 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
 }
 
 impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> {
-    /// Online-only: the server first, the device only once it accepted. A write whose answer
-    /// did not come stays in doubt and is sent again exactly by the next Save (the core's
-    /// [`OnlineOnlyWrite`](outpost_core::strategy::OnlineOnlyWrite)), before the newer
-    /// values if they differ, so a lost answer is never taken for another device's change.
+    /// Online-only: the server first, the device only once it accepted. The core's
+    /// [`OnlineSave`] decides every step: the write is stored on the device as the write in
+    /// doubt before it leaves, so an answer lost to a timeout or a reload is sent again exactly
+    /// by the next Save (from any tab) and never taken for another device's change.
     async fn save_online_only(&self, patch: &ProfilePatch) -> Result<SaveOutcome, SaveError> {
         let token = self
             .inner
             .session
             .token()
             .ok_or(SaveError::SignInRequired)?;
-        // At most three sends: the write in doubt, this tab's own outcome not stored yet, then
-        // this save's values on top.
-        for _ in 0..3 {
-            let (fields, base, unseen) = {
-                let sync = self.inner.sync.borrow();
-                let record = sync.machine().record();
-                (
-                    patch.apply(&record.map(|r| r.local.clone()).unwrap_or_default()),
-                    record.and_then(|r| r.base.clone()),
-                    // Typing over a value another device wrote since the form showed the
-                    // field would replace it unseen: the person is told, and sees it first.
-                    record.is_some_and(|r| !r.unseen(patch).is_empty()),
-                )
-            };
-            validate::profile(&fields)?;
-            if unseen {
-                return Err(SaveError::ChangedElsewhere);
-            }
-            // A push or a read may already have shown that the write in doubt was applied.
-            if let Some(base) = &base {
-                self.inner.online_only.borrow_mut().seen_applied(base);
-            }
-            let (write, more) = self.inner.online_only.borrow_mut().next(
-                &fields,
-                base.map_or(1, |b| b.version),
+        let mut save = OnlineSave::new(patch.clone());
+        loop {
+            let step = save.next(
+                self.inner.sync.borrow().machine().record(),
                 &mut *self.inner.entropy.borrow_mut(),
             );
-            self.inner.puts_sent.set(self.inner.puts_sent.get() + 1);
-            let answer = self
-                .inner
-                .api
-                .put_profile(&token, &write.fields, write.if_match, &write.mutation)
-                .await;
-            // The server state it answered with, and whether that is this write applied (a 200,
-            // or a 412 naming it).
-            let (profile, applied) = match answer.map_err(|e| self.failure(&token, e)) {
-                Ok(profile) => (profile, true),
-                Err(Failure::Stale(current)) => {
-                    let applied = current.mutation_id.as_deref() == Some(write.mutation.as_str());
-                    (current, applied)
+            match step {
+                OnlineStep::Store(input) => {
+                    self.run(Job::Input(input)).await;
+                    if self.inner.closed.get() {
+                        return Err(SaveError::SignedOut);
+                    }
                 }
-                Err(refused @ Failure::Refused(_)) => {
-                    self.inner.online_only.borrow_mut().settled(&write);
-                    return Err(refused.into_save_error());
+                OnlineStep::Send(write) => {
+                    self.inner.puts_sent.set(self.inner.puts_sent.get() + 1);
+                    let answer = self
+                        .inner
+                        .api
+                        .put_profile(&token, &write.fields, write.if_match, &write.mutation)
+                        .await;
+                    let answer = match answer.map_err(|e| self.failure(&token, e)) {
+                        Ok(profile) => OnlineAnswer::Applied(profile),
+                        Err(Failure::Stale(current)) => OnlineAnswer::Stale(current),
+                        Err(Failure::Refused(reason)) => OnlineAnswer::Refused(reason),
+                        // No word from the server on it: it stays in doubt on the device.
+                        Err(failure) => return Err(failure.into_save_error()),
+                    };
+                    self.run(Job::Input(save.answered(write, answer))).await;
                 }
-                // No word from the server on it: it stays in doubt.
-                Err(failure) => return Err(failure.into_save_error()),
-            };
-            // An earlier write of this tab whose outcome was not stored: taken in, and the
-            // save goes again on top of it.
-            let earlier = {
-                let mut online = self.inner.online_only.borrow_mut();
-                if applied {
-                    online.applied(&write);
-                } else {
-                    online.settled(&write);
+                OnlineStep::Saved => return Ok(SaveOutcome::Synced),
+                OnlineStep::Failed(failure) => {
+                    return Err(match failure {
+                        OnlineFailure::Invalid(rule) => rule.into(),
+                        OnlineFailure::ChangedElsewhere => SaveError::ChangedElsewhere,
+                        OnlineFailure::NotLoaded => SaveError::NeedsConnection,
+                        OnlineFailure::Refused(reason) => SaveError::Rejected(reason),
+                        OnlineFailure::NotStored => SaveError::Storage(
+                            self.inner
+                                .storage_error
+                                .borrow()
+                                .clone()
+                                .unwrap_or_else(|| {
+                                    DbError::Failed(
+                                        "the change could not be kept on this device".to_owned(),
+                                    )
+                                }),
+                        ),
+                    });
                 }
-                !applied && online.is_own(&profile)
-            };
-            let input = if applied {
-                Input::OnlineWriteApplied { write, profile }
-            } else {
-                Input::RemoteRead(profile)
-            };
-            self.run(Job::Input(input)).await;
-            if (applied && more) || earlier {
-                continue;
             }
-            return if applied {
-                Ok(SaveOutcome::Synced)
-            } else {
-                Err(SaveError::ChangedElsewhere)
-            };
         }
-        Err(SaveError::ChangedElsewhere)
     }
 }
