@@ -10,7 +10,7 @@ use outpost::data::services::{
 };
 use outpost_core::patch::ProfilePatch;
 use outpost_core::strategy::{ReadError, ReadStrategy, WriteStrategy};
-use outpost_core::sync::{Field, LocalRecord, Resolution, SyncState};
+use outpost_core::sync::{ConflictPolicy, Field, LocalRecord, Resolution, SyncState};
 use outpost_core::wire::{Credentials, ServerProfile};
 use rexie::TransactionMode;
 use wasm_bindgen::JsValue;
@@ -120,14 +120,16 @@ async fn outdated_writes_are_refused(legacy: bool) {
     };
     let first = stamped("First", 10);
     assert_eq!(
-        db.replace_profile("ann", None, &first).await.unwrap(),
+        db.replace_profile("ann", None, &first, Some(ConflictPolicy::Ask))
+            .await
+            .unwrap(),
         Replaced::Written
     );
     // Another tab (its own connection) stores a newer record.
     let newer = stamped("Newer", 11);
     assert_eq!(
         other_tab
-            .replace_profile("ann", Some(&first), &newer)
+            .replace_profile("ann", Some(&first), &newer, None)
             .await
             .unwrap(),
         Replaced::Written
@@ -136,7 +138,7 @@ async fn outdated_writes_are_refused(legacy: bool) {
     // (Its next revision is the one the other tab stored: only the read decides.)
     let stale = stamped("Stale", 11);
     assert_eq!(
-        db.replace_profile("ann", Some(&first), &stale)
+        db.replace_profile("ann", Some(&first), &stale, None)
             .await
             .unwrap(),
         Replaced::Outdated(Box::new(Some(newer.clone())))
@@ -150,7 +152,8 @@ async fn outdated_writes_are_refused(legacy: bool) {
             &LocalRecord {
                 revision: revision(12),
                 ..stale.clone()
-            }
+            },
+            None,
         )
         .await
         .unwrap(),
@@ -186,7 +189,11 @@ async fn a_stored_record_this_build_cannot_read_is_never_overwritten() {
     tx.done().await.unwrap();
     raw.close();
     let record = LocalRecord::from_local_edit(fields("New"), vec![Field::Name], 1);
-    assert!(db.replace_profile("ann", None, &record).await.is_err());
+    assert!(
+        db.replace_profile("ann", None, &record, None)
+            .await
+            .is_err()
+    );
     let still = DatabaseService::open_version(&name, 2).await.unwrap();
     let tx = still
         .transaction(&[PROFILES], TransactionMode::ReadOnly)
@@ -474,5 +481,35 @@ async fn another_tab_upgrading_the_schema_is_not_blocked_by_this_one() {
     assert_eq!(
         db.load_meta("kept").await,
         Err(outpost::data::services::DbError::Outdated)
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_commit_decided_under_a_policy_the_person_has_since_changed_is_refused() {
+    let db = DatabaseService::named(&unique("policy-"));
+    let record = LocalRecord::from_local_edit(fields("Decided"), vec![Field::Name], 1);
+    // Another tab stored "Ask me" after this tab decided under "The other device wins".
+    db.save_settings(&Settings {
+        conflict_policy: ConflictPolicy::Ask,
+        ..Settings::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        db.replace_profile("ann", None, &record, Some(ConflictPolicy::RemoteWins))
+            .await
+            .unwrap(),
+        Replaced::PolicyChanged(ConflictPolicy::Ask)
+    );
+    assert_eq!(
+        db.load_profile("ann").await.unwrap(),
+        None,
+        "nothing written"
+    );
+    assert_eq!(
+        db.replace_profile("ann", None, &record, Some(ConflictPolicy::Ask))
+            .await
+            .unwrap(),
+        Replaced::Written
     );
 }

@@ -628,3 +628,37 @@ async fn a_settings_change_in_one_tab_is_in_force_in_the_others_at_once() {
     assert_eq!(here.change(refused).await, Err(DbError::QuotaExceeded));
     assert_eq!(here.current(), next);
 }
+
+#[wasm_bindgen_test]
+async fn a_tab_that_has_not_heard_of_a_new_policy_does_not_settle_by_the_old_one() {
+    let api = FakeApiClient::new("ann", "t");
+    let db = FakeDatabase::default();
+    db.save_profile("ann", &pending(&api, "Mine"))
+        .await
+        .unwrap();
+    {
+        // Another device renamed the profile meanwhile.
+        let mut server = api.0.borrow_mut();
+        server.profile.name = "Theirs".into();
+        server.profile.version += 1;
+    }
+    // The person chose "Ask me" in another tab; this one opened under "The other device
+    // wins" and has not heard of the change yet.
+    db.save_settings(&Settings {
+        conflict_policy: ConflictPolicy::Ask,
+        ..Settings::default()
+    })
+    .await
+    .unwrap();
+    let stale = Settings {
+        conflict_policy: ConflictPolicy::RemoteWins,
+        ..Settings::default()
+    };
+    let repo = UserProfileRepository::new(api.clone(), db.clone(), session("ann", "t"), stale);
+    repo.start(true).await.unwrap();
+    eventually("asked", || repo.state().status.state == SyncState::Conflict).await;
+    let stored = db.load_profile("ann").await.unwrap().unwrap();
+    assert_eq!(stored.local.name, "Mine", "the person's change is kept");
+    assert!(stored.conflict.is_some(), "and asked about");
+    assert_eq!(api.0.borrow().profile.name, "Theirs");
+}

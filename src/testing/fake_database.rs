@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use outpost_core::sync::LocalRecord;
+use outpost_core::sync::{ConflictPolicy, LocalRecord};
 
 use crate::data::services::{Database, DbError, Replaced, Settings, StoredSession};
 
@@ -57,10 +57,20 @@ impl Database for FakeDatabase {
         account: &str,
         expected: Option<&LocalRecord>,
         record: &LocalRecord,
+        policy: Option<ConflictPolicy>,
     ) -> Result<Replaced, DbError> {
         let hold = self.0.borrow_mut().hold_next_commit.take();
         if let Some(hold) = hold {
             let _ = hold.await;
+        }
+        let stored = self
+            .0
+            .borrow()
+            .settings
+            .as_ref()
+            .map_or_else(ConflictPolicy::default, |s| s.conflict_policy);
+        if policy.is_some_and(|p| p != stored) {
+            return Ok(Replaced::PolicyChanged(stored));
         }
         let held = self.0.borrow().profiles.get(account).cloned();
         if !LocalRecord::unchanged_since(held.as_ref(), expected) {

@@ -43,6 +43,9 @@ pub enum Fault {
     /// device's record, so a reload (here: every save) forgot it and the next save sent a new
     /// write on the old `If-Match`, meeting its own applied twin as another device's change.
     OnlineDoubtInMemory,
+    /// Commits are not compared with the conflict policy the device's settings hold: a tab
+    /// that has not heard of the person's new choice yet settles by the old one.
+    CommitIgnoresPolicy,
 }
 
 #[cfg(feature = "faults")]

@@ -42,6 +42,7 @@ fn the_model_finds_every_fault_switched_on() {
         Fault::OwnWriteAsTheirs,
         Fault::UnknownOutcomeIsRefusal,
         Fault::OnlineDoubtInMemory,
+        Fault::CommitIgnoresPolicy,
     ];
     let mut missed = Vec::new();
     for fault in all {

@@ -6,7 +6,9 @@
 //! cross-tab channel, which makes them re-read the store). A tab that kept the settings it
 //! opened with would settle a conflict by a policy the person has since changed in another
 //! tab (it once dropped an offline save under "The other device wins" after "Ask me" was
-//! chosen).
+//! chosen). The message takes a moment to arrive: meanwhile every commit of the profile reads
+//! the stored policy in its own transaction and is refused if it was decided under another
+//! one (`Database::replace_profile`), so the core decides again under the person's choice.
 
 use std::cell::RefCell;
 use std::rc::Rc;

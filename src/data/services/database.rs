@@ -124,6 +124,9 @@ pub enum Replaced {
     /// The device held something else than expected (another tab or the service worker
     /// wrote meanwhile); nothing was written. This is what it holds.
     Outdated(Box<Option<LocalRecord>>),
+    /// The device's settings hold another conflict policy than the record was decided
+    /// under (the person changed it, maybe in another tab); nothing was written. This one.
+    PolicyChanged(ConflictPolicy),
 }
 
 /// Local data operations the repository needs.
@@ -135,13 +138,15 @@ pub trait Database {
     async fn save_profile(&self, account: &str, record: &LocalRecord) -> Result<(), DbError>;
     /// Stores `record` (stamped with the next revision) only if the device still holds
     /// `expected`, what this writer last read or wrote
-    /// ([`LocalRecord::unchanged_since`]), in one readwrite transaction; returns once it
-    /// committed.
+    /// ([`LocalRecord::unchanged_since`]) and its settings hold `policy` (when given: the
+    /// conflict policy the record was decided under), in one readwrite transaction; returns
+    /// once it committed.
     async fn replace_profile(
         &self,
         account: &str,
         expected: Option<&LocalRecord>,
         record: &LocalRecord,
+        policy: Option<ConflictPolicy>,
     ) -> Result<Replaced, DbError>;
     /// Removes the record (sign-out, or leftovers of another account) if
     /// [`LocalRecord::may_delete`] allows it for what the device holds, decided inside the
@@ -300,20 +305,23 @@ impl DatabaseService {
 
     /// [`strict_write::Connection::write_if`] on the profile of `account`, tried once more on
     /// a new connection when another tab's schema upgrade closed this one just before the
-    /// transaction began (`InvalidStateError`). `allow` makes the compare of each attempt.
+    /// transaction began (`InvalidStateError`). `allow` makes the compare of each attempt;
+    /// with `settings`, it gets the stored settings too (read in the same transaction).
     async fn write_profile_if<F>(
         &self,
         account: &str,
+        settings: bool,
         change: Change,
         allow: impl Fn() -> F,
     ) -> Result<bool, DbError>
     where
-        F: FnOnce(JsValue) -> bool + 'static,
+        F: FnOnce(JsValue, JsValue) -> bool + 'static,
     {
+        let also = settings.then_some((SETTINGS, CURRENT));
         for attempt in 0..2 {
             let connection = self.strict().await?;
             match connection
-                .write_if(PROFILES, account, change.clone(), allow())
+                .write_if(PROFILES, account, also, change.clone(), allow())
                 .await
             {
                 Err(e) if attempt == 0 && e.name == "InvalidStateError" => {
@@ -324,6 +332,18 @@ impl DatabaseService {
         }
         Err(DbError::Failed("the device store kept closing".to_owned()))
     }
+}
+
+/// The conflict policy of the stored settings (the default when none are stored or they
+/// cannot be read, as [`crate::data::repositories::SettingsRepository`] then uses too).
+fn stored_policy(settings: &JsValue) -> ConflictPolicy {
+    if !settings.is_object() {
+        return ConflictPolicy::default();
+    }
+    js_sys::Reflect::get(settings, &JsValue::from_str("conflict_policy"))
+        .ok()
+        .and_then(|p| serde_wasm_bindgen::from_value(p).ok())
+        .unwrap_or_default()
 }
 
 /// The `revision` of a stored profile record, read off the JS object as it is.
@@ -350,18 +370,31 @@ impl Database for DatabaseService {
         account: &str,
         expected: Option<&LocalRecord>,
         record: &LocalRecord,
+        policy: Option<ConflictPolicy>,
     ) -> Result<Replaced, DbError> {
         let value =
             serde_wasm_bindgen::to_value(record).map_err(|e| DbError::Failed(e.to_string()))?;
         let found = Rc::new(RefCell::new(None::<Option<LocalRecord>>));
         let unreadable = Rc::new(RefCell::new(None::<String>));
+        let other_policy = Rc::new(RefCell::new(None::<ConflictPolicy>));
         let written = self
-            .write_profile_if(account, Change::Put(value), || {
+            .write_profile_if(account, policy.is_some(), Change::Put(value), || {
                 // Each attempt reports afresh.
                 found.borrow_mut().take();
                 unreadable.borrow_mut().take();
+                other_policy.borrow_mut().take();
                 let (seen, bad, expected) = (found.clone(), unreadable.clone(), expected.cloned());
-                move |current| {
+                let changed = other_policy.clone();
+                move |current, settings| {
+                    // Decided under another policy than the person's latest choice: refused,
+                    // and decided again under the stored one.
+                    if let Some(policy) = policy {
+                        let stored = stored_policy(&settings);
+                        if stored != policy {
+                            *changed.borrow_mut() = Some(stored);
+                            return false;
+                        }
+                    }
                     // The usual case, decided on one number without converting the record:
                     // the store holds the revision this writer read.
                     let read_revision = expected.as_ref().map_or(0, |e| e.revision);
@@ -399,6 +432,9 @@ impl Database for DatabaseService {
         if written {
             return Ok(Replaced::Written);
         }
+        if let Some(policy) = other_policy.borrow_mut().take() {
+            return Ok(Replaced::PolicyChanged(policy));
+        }
         if let Some(error) = unreadable.borrow_mut().take() {
             return Err(DbError::Failed(format!(
                 "the profile stored on this device could not be read ({error})"
@@ -418,10 +454,10 @@ impl Database for DatabaseService {
         confirmed: Option<u64>,
     ) -> Result<bool, DbError> {
         let kept = Rc::new(RefCell::new(None::<Result<(), String>>));
-        self.write_profile_if(account, Change::Delete, || {
+        self.write_profile_if(account, false, Change::Delete, || {
             kept.borrow_mut().take();
             let verdict = kept.clone();
-            move |current| {
+            move |current, _| {
                 if current.is_undefined() {
                     return true;
                 }

@@ -115,23 +115,42 @@ impl Connection {
     /// transaction is aborted and the write never happened for anyone (readers of the store
     /// wait for this transaction to end). Resolves once the transaction ended: `true` when
     /// the change was committed, `false` when `allow` refused it.
+    ///
+    /// `also` names one more value (a store and a key) that the same transaction reads first:
+    /// `allow` gets it as its second argument (`undefined` if none), so a compare can depend
+    /// on another store too.
     pub async fn write_if(
         &self,
         store: &str,
         key: &str,
+        also: Option<(&str, &str)>,
         change: Change,
-        allow: impl FnOnce(JsValue) -> bool + 'static,
+        allow: impl FnOnce(JsValue, JsValue) -> bool + 'static,
     ) -> Result<bool, TxError> {
         let options = IdbTransactionOptions::new();
         options.set_durability(IdbTransactionDurability::Strict);
+        let mut stores = vec![js_sys::JsString::from(store)];
+        if let Some((other, _)) = also {
+            stores.push(js_sys::JsString::from(other));
+        }
         let tx = self
             .db
-            .transaction_with_str_and_mode_and_options(
-                store,
+            .transaction_with_str_sequence_and_mode_and_options(
+                &stores,
                 IdbTransactionMode::Readwrite,
                 &options,
             )
             .map_err(|e| TxError::from_js(&e))?;
+        // Requests of one transaction are answered in the order they were made: this read's
+        // answer is in before the compare runs.
+        let other_read = match also {
+            Some((other, other_key)) => Some(
+                tx.object_store(other)
+                    .and_then(|s| s.get(&JsValue::from_str(other_key)))
+                    .map_err(|e| TxError::from_js(&e))?,
+            ),
+            None => None,
+        };
         let object_store = tx.object_store(store).map_err(|e| TxError::from_js(&e))?;
         let key = JsValue::from_str(key);
         let read = object_store.get(&key).map_err(|e| TxError::from_js(&e))?;
@@ -150,7 +169,11 @@ impl Connection {
             let (read, tx, refused) = (read.clone(), tx.clone(), refused.clone());
             Closure::<dyn FnMut()>::new(move || {
                 let current = read.result().unwrap_or(JsValue::UNDEFINED);
-                if !allow.take().is_some_and(|allow| allow(current)) {
+                let other = other_read
+                    .as_ref()
+                    .and_then(|r| r.result().ok())
+                    .unwrap_or(JsValue::UNDEFINED);
+                if !allow.take().is_some_and(|allow| allow(current, other)) {
                     refused.set(true);
                     let _ = tx.abort();
                 }

@@ -242,6 +242,17 @@ impl SyncMachine {
         }
     }
 
+    /// The conflict policy this machine settles conflicts by.
+    pub fn policy(&self) -> ConflictPolicy {
+        self.config.policy
+    }
+
+    /// Takes `policy` without acting on it: the device's settings held it when this
+    /// machine's commit was refused for deciding under another one (see `TabSync`).
+    pub(super) fn follow_policy(&mut self, policy: ConflictPolicy) {
+        self.config.policy = policy;
+    }
+
     /// The current record, if any: what the UI shows.
     pub fn record(&self) -> Option<&LocalRecord> {
         self.record.as_ref()

@@ -13,12 +13,17 @@
 //!   on the commit is sent: an answer that could not be stored counts as lost (retried later;
 //!   a write stays in doubt), a save that could not be stored is refused in words, and what
 //!   else the input said (online, a push) still holds ([`SyncMachine::not_stored`]);
-//! * a stored record older than what this tab already has is never adopted.
+//! * a stored record older than what this tab already has is never adopted;
+//! * every commit is made under the conflict policy the device's settings hold at that
+//!   moment: a commit decided under another one (the person changed it in another tab, whose
+//!   message has not arrived) is refused, and the input is handled again under the stored
+//!   policy, so no tab settles a conflict by a policy the person has since changed.
 
 use super::machine::{Action, Input, SyncMachine};
 use super::record::LocalRecord;
 use super::{Entropy, Millis};
 use crate::faults::{Fault, on as fault};
+use crate::merge::ConflictPolicy;
 
 /// How often one input is re-applied on top of other writers' newer records before the tab
 /// gives up (each round means another writer committed in between; a handful is plenty).
@@ -36,6 +41,9 @@ pub enum Step {
         expected: Option<LocalRecord>,
         /// What to store, already under its new revision.
         record: LocalRecord,
+        /// The conflict policy the record was decided under: commit only if the device's
+        /// settings hold it too (`None`: not compared, the old shell of a fault switch).
+        policy: Option<ConflictPolicy>,
     },
     /// The input is done: perform these actions in order (no `Persist` among them).
     Done(Vec<Action>),
@@ -69,6 +77,9 @@ pub enum CommitResult {
     Written,
     /// Another writer changed the record first; what the store holds now.
     Outdated(Option<LocalRecord>),
+    /// The device's settings hold another conflict policy than the commit was decided
+    /// under (the person changed it, maybe in another tab): this one; nothing was written.
+    PolicyChanged(ConflictPolicy),
     /// The transaction failed; nothing was written.
     Failed,
 }
@@ -190,6 +201,19 @@ impl TabSync {
                 };
                 self.run(now, input, entropy, pending.round + 1)
             }
+            CommitResult::PolicyChanged(policy) => {
+                if pending.round + 1 >= MAX_REAPPLY {
+                    return self.not_stored(now, NotStored::KeptChanging, &pending.before, entropy);
+                }
+                self.machine = pending.before;
+                self.machine.follow_policy(policy);
+                // A change of policy itself is redone with the one the person chose last.
+                let input = match pending.input {
+                    Input::PolicyChanged(_) => Input::PolicyChanged(policy),
+                    input => input,
+                };
+                self.run(now, input, entropy, pending.round + 1)
+            }
             CommitResult::Failed => {
                 if fault(Fault::SendAfterFailedCommit) {
                     return Step::Done(pending.actions);
@@ -229,6 +253,7 @@ impl TabSync {
         Step::Commit {
             expected: self.last_persisted.clone(),
             record: stamped,
+            policy: (!fault(Fault::CommitIgnoresPolicy)).then(|| self.machine.policy()),
         }
     }
 

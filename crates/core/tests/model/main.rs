@@ -14,7 +14,8 @@
 //! 2. the server accepted `v` at some version and later accepted a different value of `f`
 //!    (a later edit, as ordered by server acceptance), or
 //! 3. a person's explicit conflict choice discarded `v` (use theirs / keep mine / edit), or
-//! 4. "The other device wins" was in force when a tab replaced `v` by the server's value
+//! 4. "The other device wins" was the device's setting (the person's latest choice there,
+//!    whatever the tab had heard) when a tab replaced `v` by the server's value
 //!    (the person's standing choice, at that very step).
 //!
 //! Causal invariants, checked as the schedule runs:

@@ -19,6 +19,11 @@
 //! * The service worker (Background Sync) follows `static/sw.js`: under the same lock it sends
 //!   the write in doubt, or first moves the core's prepared write to `sent`, and stores the
 //!   server's word on it beside it as `answer` for the core to apply.
+//! * Settings are per device: the person picks a conflict policy in one tab (sometimes
+//!   instead of answering a conflict on screen); it is stored, in force in that tab, and
+//!   announced to the others, which re-read it when the message arrives. Every commit reads
+//!   the settings in its transaction (`Step::Commit::policy`), and no commit may be decided
+//!   under a policy other than the device's.
 //! * Tabs are reloaded, closed and reopened at any point (their lock and their requests'
 //!   answers are gone; what the server applied stays).
 //! * The person signs out, or signs in as another account, and later back in: the record is
@@ -120,6 +125,11 @@ pub enum Msg {
         dev: usize,
         tab: usize,
     },
+    /// BroadcastChannel: the settings changed, re-read them.
+    Settings {
+        dev: usize,
+        tab: usize,
+    },
     /// What the store held when a tab opened: the repository's `start` reads it outside the
     /// tab's queue, so other jobs (a BroadcastChannel message) may run before it is handed
     /// to the tab's core. Never lost; gone with a reload.
@@ -199,6 +209,8 @@ pub struct Device {
     pub online: bool,
     /// The device's write strategy is online-only (its saves go to the server first).
     pub online_only: bool,
+    /// The conflict policy the device's settings hold: the person's latest choice on it.
+    pub policy: ConflictPolicy,
     /// Whether this account is the device's session (else signed out, or another account is
     /// signed in): no tab of it opens and the service worker sends nothing for it.
     pub signed_in: bool,
@@ -327,6 +339,7 @@ impl World {
                     store: None,
                     online: true,
                     online_only: strategies.chance(25),
+                    policy,
                     signed_in: true,
                     lock: None,
                     worker: None,
@@ -455,7 +468,9 @@ impl World {
     /// field by the server's, is the person's choice: that value is discarded by it (the only
     /// loss the final check excuses for the policy, and only this one).
     fn note_policy_losses(&mut self, dev: usize, tab: usize, before: Vec<LocalRecord>) {
-        if self.config.policy != ConflictPolicy::RemoteWins {
+        // The person's choice in force is what the device's settings hold now: a tab that
+        // settled by "The other device wins" after the person left it is not excused.
+        if self.devices[dev].policy != ConflictPolicy::RemoteWins {
             return;
         }
         let Some(after) = self.shown_record(dev, tab) else {
@@ -479,13 +494,24 @@ impl World {
     fn tab_settle(&mut self, dev: usize, tab: usize, mut step: Step) -> Check {
         loop {
             match step {
-                Step::Commit { expected, record } => {
+                Step::Commit {
+                    expected,
+                    record,
+                    policy,
+                } => {
                     let device = &mut self.devices[dev];
                     // IndexedDB can fail a transaction (a full disk, a closed connection).
                     let result = if self.chaos && self.store_trouble.chance(3) {
                         self.log.push(format!("    dev{dev}.{tab}: commit failed"));
                         self.not_stored = true;
                         CommitResult::Failed
+                    } else if policy.is_some_and(|p| p != device.policy) {
+                        // The same transaction reads the settings (the repository's driver).
+                        self.log.push(format!(
+                            "    dev{dev}.{tab}: decided under {policy:?}, settings hold {:?}",
+                            device.policy
+                        ));
+                        CommitResult::PolicyChanged(device.policy)
                     } else if self.blind_commits
                         || LocalRecord::unchanged_since(device.store.as_ref(), expected.as_ref())
                     {
@@ -497,6 +523,16 @@ impl World {
                         CommitResult::Outdated(device.store.clone())
                     };
                     let written = result == CommitResult::Written;
+                    // Every commit is decided under the policy the person chose last on the
+                    // device: a tab that has not heard of a change yet must not settle (or
+                    // decide anything else) by the old one.
+                    let decided = self.devices[dev].tabs[tab].sync.machine().policy();
+                    ensure!(
+                        !written || decided == self.devices[dev].policy,
+                        "dev{dev}.{tab}: committed a record decided under {decided:?}, after the \
+                         person chose {:?}",
+                        self.devices[dev].policy
+                    );
                     step = self.devices[dev].tabs[tab].sync.commit_result(
                         self.now,
                         result,
@@ -836,7 +872,7 @@ impl World {
                 session.typed.retain(|(f, _)| *f != field);
                 session.typed.push((field, value.clone()));
                 let replaced = seen.clone();
-                self.note_edit(field, &value, [replaced]);
+                self.note_edit(dev, field, &value, [replaced]);
                 // Typed before it is handled: the checks during the step know it as this
                 // device's.
                 self.typed[dev].insert(value);
@@ -876,7 +912,7 @@ impl World {
             for local in held.iter().flatten() {
                 let current = field.get(local).to_owned();
                 if self.typed[dev].contains(&current) {
-                    self.note_edit(*field, value, [current]);
+                    self.note_edit(dev, *field, value, [current]);
                 }
             }
         }
@@ -907,7 +943,7 @@ impl World {
                 .is_some_and(|c| c.fields.iter().any(|f| f.field == field && f.mine == value));
             // "The other device wins", chosen by the person, drops typing over a change made
             // elsewhere that the form had not shown: the server's value stays.
-            let lost_by_policy = self.config.policy == ConflictPolicy::RemoteWins
+            let lost_by_policy = self.devices[dev].policy == ConflictPolicy::RemoteWins
                 && stored
                     .base
                     .as_ref()
@@ -1049,7 +1085,7 @@ impl World {
                 // The person is told, and has seen it: saving again is their choice.
                 for (typed, value) in &run.typed {
                     if *typed == field {
-                        self.note_edit(field, value, [current.clone()]);
+                        self.note_edit(dev, field, value, [current.clone()]);
                     }
                 }
             }
@@ -1065,9 +1101,15 @@ impl World {
         Ok(())
     }
 
-    /// `value` was typed into `field` by a person who saw `replaced` there.
-    fn note_edit(&mut self, field: Field, value: &str, replaced: impl IntoIterator<Item = String>) {
-        let local_wins = self.config.policy == ConflictPolicy::LocalWins;
+    /// `value` was typed into `field` on device `dev` by a person who saw `replaced` there.
+    fn note_edit(
+        &mut self,
+        dev: usize,
+        field: Field,
+        value: &str,
+        replaced: impl IntoIterator<Item = String>,
+    ) {
+        let local_wins = self.devices[dev].policy == ConflictPolicy::LocalWins;
         let p = self
             .provenance
             .entry((field, value.to_owned()))
@@ -1185,7 +1227,7 @@ impl World {
             Resolution::Edit(patch) => {
                 for c in &shown.fields {
                     if let Some(value) = patch.get(c.field) {
-                        self.note_edit(c.field, value, [c.mine.clone(), c.theirs.clone()]);
+                        self.note_edit(dev, c.field, value, [c.mine.clone(), c.theirs.clone()]);
                     }
                 }
             }
@@ -1363,8 +1405,11 @@ impl World {
                 _ => {}
             },
             // A tab that missed a message re-reads before its next save anyway.
-            Msg::Refresh { .. } | Msg::Local { .. } | Msg::SignedOut { .. } | Msg::Start { .. } => {
-            }
+            Msg::Refresh { .. }
+            | Msg::Settings { .. }
+            | Msg::Local { .. }
+            | Msg::SignedOut { .. }
+            | Msg::Start { .. } => {}
         }
     }
 
@@ -1373,7 +1418,11 @@ impl World {
         if self.chaos
             && !matches!(
                 msg,
-                Msg::Refresh { .. } | Msg::Local { .. } | Msg::SignedOut { .. } | Msg::Start { .. }
+                Msg::Refresh { .. }
+                    | Msg::Settings { .. }
+                    | Msg::Local { .. }
+                    | Msg::SignedOut { .. }
+                    | Msg::Start { .. }
             )
         {
             if self.rng.chance(8) {
@@ -1408,6 +1457,10 @@ impl World {
                 input,
             } => self.worker_answered(dev, input)?,
             Msg::Refresh { dev, tab } => self.refresh(dev, tab)?,
+            Msg::Settings { dev, tab } => {
+                let policy = self.devices[dev].policy;
+                self.tab_step(dev, tab, Input::PolicyChanged(policy))?;
+            }
             Msg::Local { dev, tab, input } => self.answer_tab(dev, tab, input)?,
             Msg::Start { dev, tab, stored } => {
                 let t = &mut self.devices[dev].tabs[tab];
@@ -1605,12 +1658,21 @@ impl World {
         Ok(())
     }
 
+    /// The sync configuration a page opening on `dev` reads from its settings now.
+    fn settings(&self, dev: usize) -> SyncConfig {
+        SyncConfig {
+            policy: self.devices[dev].policy,
+            ..self.config.clone()
+        }
+    }
+
     /// A reload (or a close, then a reopen later): the page's memory, its lock and its
     /// requests' answers are gone.
     fn close_tab(&mut self, dev: usize, tab: usize) -> Check {
         self.log.push(format!("dev{dev}.{tab} closes"));
+        let config = self.settings(dev);
         let t = &mut self.devices[dev].tabs[tab];
-        *t = Tab::new(&self.config);
+        *t = Tab::new(&config);
         t.open = false;
         self.net
             .retain(|m| !matches!(m, Msg::Start { dev: d, tab: t, .. } if (*d, *t) == (dev, tab)));
@@ -1621,12 +1683,14 @@ impl World {
         if !self.devices[dev].signed_in {
             return Ok(());
         }
+        let config = self.settings(dev);
         let t = &mut self.devices[dev].tabs[tab];
         if t.open {
             return Ok(());
         }
         self.log.push(format!("dev{dev}.{tab} opens"));
-        *t = Tab::new(&self.config);
+        // The page reads the settings as it opens; the record comes later.
+        *t = Tab::new(&config);
         let stored = self.devices[dev].store.clone();
         if !self.devices[dev].online {
             self.tab_step(dev, tab, Input::WentOffline)?;
@@ -1649,6 +1713,36 @@ impl World {
 
     fn each_tab(&self, dev: usize) -> impl Iterator<Item = usize> + use<> {
         0..self.devices[dev].tabs.len()
+    }
+
+    /// The person picks a conflict policy in one tab's Settings: stored on the device, in
+    /// force in that tab, announced to the device's other tabs (they re-read the settings when
+    /// the message arrives; until then their commits are refused).
+    fn choose_policy(&mut self, dev: usize, tab: usize) -> Check {
+        let policy = match self.rng.below(3) {
+            0 => ConflictPolicy::Ask,
+            1 => ConflictPolicy::LocalWins,
+            _ => ConflictPolicy::RemoteWins,
+        };
+        self.log.push(format!("dev{dev}.{tab} chooses {policy:?}"));
+        self.devices[dev].policy = policy;
+        if policy == ConflictPolicy::LocalWins {
+            let typed = &self.typed[dev];
+            for ((_, value), p) in &mut self.provenance {
+                if typed.contains(value) {
+                    p.local_wins = true;
+                }
+            }
+        }
+        if self.devices[dev].tabs[tab].open {
+            self.tab_step(dev, tab, Input::PolicyChanged(policy))?;
+        }
+        for other in self.each_tab(dev) {
+            if other != tab && self.devices[dev].tabs[other].open {
+                self.net.push(Msg::Settings { dev, tab: other });
+            }
+        }
+        Ok(())
     }
 
     pub fn step(&mut self) -> Check {
@@ -1691,7 +1785,21 @@ impl World {
             }
             74..=75 => self.open_tab(dev, tab)?,
             76..=78 => self.worker_sync(dev)?,
-            79..=85 => self.resolve(dev, tab)?,
+            79..=85 => {
+                // Shown a conflict, the person sometimes goes to Settings and picks another
+                // policy instead of answering it (in this tab; the others hear later).
+                let shown = self.devices[dev].tabs[tab]
+                    .sync
+                    .machine()
+                    .status()
+                    .conflict
+                    .is_some();
+                if shown && self.rng.chance(25) {
+                    self.choose_policy(dev, tab)?;
+                } else {
+                    self.resolve(dev, tab)?;
+                }
+            }
             86..=88 => {
                 if self.devices[dev].tabs[tab]
                     .sync
@@ -1716,25 +1824,7 @@ impl World {
                     self.open_tab(dev, tab)?;
                 }
             }
-            94 => {
-                let policy = match self.rng.below(3) {
-                    0 => ConflictPolicy::Ask,
-                    1 => ConflictPolicy::LocalWins,
-                    _ => ConflictPolicy::RemoteWins,
-                };
-                self.config.policy = policy;
-                if policy == ConflictPolicy::LocalWins {
-                    for p in self.provenance.values_mut() {
-                        p.local_wins = true;
-                    }
-                }
-                // Every tab gets the new setting, like a synced preference.
-                for d in 0..self.devices.len() {
-                    for t in self.each_tab(d) {
-                        self.tab_step(d, t, Input::PolicyChanged(policy))?;
-                    }
-                }
-            }
+            94 => self.choose_policy(dev, tab)?,
             _ => {
                 let version = self.server.profile.version;
                 self.tab_step(dev, tab, Input::PushReceived { version })?;

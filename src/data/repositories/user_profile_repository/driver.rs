@@ -5,7 +5,8 @@
 use futures_channel::oneshot;
 use outpost_core::strategy::{self, Source};
 use outpost_core::sync::{
-    Action, CommitResult, Input, LocalRecord, NotStored, OnlineAnswer, SplitMix64, Step, TabSync,
+    Action, CommitResult, ConflictPolicy, Input, LocalRecord, NotStored, OnlineAnswer, SplitMix64,
+    Step, TabSync,
 };
 
 use super::{UserProfileRepository, now_ms};
@@ -147,8 +148,12 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                 return Vec::new();
             }
             match step {
-                Step::Commit { expected, record } => {
-                    let result = self.commit(expected.as_ref(), &record).await;
+                Step::Commit {
+                    expected,
+                    record,
+                    policy,
+                } => {
+                    let result = self.commit(expected.as_ref(), &record, policy).await;
                     let written = result == CommitResult::Written;
                     step = self
                         .with_sync(|sync, entropy| sync.commit_result(now_ms(), result, entropy));
@@ -178,13 +183,18 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         }
     }
 
-    /// Commits `record` in one transaction if the device still holds `expected`, and tells
-    /// the other tabs when it did.
-    async fn commit(&self, expected: Option<&LocalRecord>, record: &LocalRecord) -> CommitResult {
+    /// Commits `record` in one transaction if the device still holds `expected` and its
+    /// settings still hold `policy`, and tells the other tabs when it did.
+    async fn commit(
+        &self,
+        expected: Option<&LocalRecord>,
+        record: &LocalRecord,
+        policy: Option<ConflictPolicy>,
+    ) -> CommitResult {
         match self
             .inner
             .db
-            .replace_profile(self.account(), expected, record)
+            .replace_profile(self.account(), expected, record, policy)
             .await
         {
             Ok(Replaced::Written) => {
@@ -195,6 +205,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                 CommitResult::Written
             }
             Ok(Replaced::Outdated(held)) => CommitResult::Outdated(*held),
+            Ok(Replaced::PolicyChanged(policy)) => CommitResult::PolicyChanged(policy),
             Err(error) => {
                 leptos::logging::error!("saving the profile on this device failed: {error}");
                 *self.inner.storage_error.borrow_mut() = Some(error);
