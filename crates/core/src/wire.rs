@@ -108,6 +108,10 @@ pub mod error_code {
     pub const USERNAME_TAKEN: &str = "username_taken";
     /// 412: `If-Match` names an older version; `current` holds the latest.
     pub const STALE_VERSION: &str = "stale_version";
+    /// 409: the `Idempotency-Key` is not in the history any more and the version its write
+    /// would have produced was pruned: whether it was applied is unknown. `current` holds the
+    /// latest; the client re-reads and merges, and never takes it for another device's change.
+    pub const HISTORY_PRUNED: &str = "history_pruned";
     /// 413: the body is over the size limit.
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     /// 415: the body is not JSON.
@@ -130,7 +134,7 @@ pub mod error_code {
 
     /// Every code with the HTTP status it is answered with: the one table the server answers
     /// by and its tests check against.
-    pub const STATUSES: [(&str, u16); 16] = [
+    pub const STATUSES: [(&str, u16); 17] = [
         (BAD_REQUEST, 400),
         (UNAUTHORIZED, 401),
         (NOT_FOUND, 404),
@@ -138,6 +142,7 @@ pub mod error_code {
         (REQUEST_TIMEOUT, 408),
         (USERNAME_TAKEN, 409),
         (STALE_VERSION, 412),
+        (HISTORY_PRUNED, 409),
         (PAYLOAD_TOO_LARGE, 413),
         (UNSUPPORTED_MEDIA_TYPE, 415),
         (INVALID_FIELD, 422),

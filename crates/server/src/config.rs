@@ -92,6 +92,10 @@ pub struct Config {
     /// Origins allowed to call the API cross-origin (CORS). Empty (the default) means same
     /// origin only; the browser test runner, served from another port, is the one user.
     pub allowed_origins: Vec<String>,
+    /// Which versions of each profile's history are kept (and with them their mutation ids).
+    pub history: crate::store::HistoryRetention,
+    /// How often the history is pruned (off the request path).
+    pub prune_every: Duration,
 }
 
 impl Config {
@@ -120,6 +124,8 @@ impl Config {
             max_header_bytes: 16 * 1024,
             trusted_proxies: Vec::new(),
             allowed_origins: Vec::new(),
+            history: crate::store::HistoryRetention::default(),
+            prune_every: Duration::from_secs(300),
         }
     }
 }

@@ -37,6 +37,13 @@ pub enum AppError {
     /// 412: `If-Match` does not name the current version; carries the current profile.
     #[error("The profile changed since you loaded it.")]
     StaleVersion(Box<ServerProfile>),
+    /// 409: the `Idempotency-Key` is unknown and the version its write would have produced
+    /// was pruned from the history: its outcome is unknown. Carries the current profile.
+    #[error(
+        "Whether this write was applied is no longer known: the server's history of it was \
+         pruned. The current profile is in `current`."
+    )]
+    HistoryPruned(Box<ServerProfile>),
     /// 413: the body is over [`outpost_core::validate::MAX_BODY_BYTES`].
     #[error("The request body is too large.")]
     PayloadTooLarge,
@@ -127,6 +134,7 @@ impl AppError {
             Self::RequestTimeout => error_code::REQUEST_TIMEOUT,
             Self::UsernameTaken => error_code::USERNAME_TAKEN,
             Self::StaleVersion(_) => error_code::STALE_VERSION,
+            Self::HistoryPruned(_) => error_code::HISTORY_PRUNED,
             Self::PayloadTooLarge => error_code::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => error_code::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidField(_) => error_code::INVALID_FIELD,
@@ -155,6 +163,7 @@ impl From<StoreError> for AppError {
         match e {
             StoreError::UsernameTaken => Self::UsernameTaken,
             StoreError::Stale(current) => Self::StaleVersion(current),
+            StoreError::HistoryPruned(current) => Self::HistoryPruned(current),
             StoreError::MutationIdReused => Self::IdempotencyKeyReused,
             StoreError::NotFound => Self::Unauthorized("This session is no longer valid."),
             StoreError::Database(msg) => Self::Internal(msg),
@@ -199,7 +208,7 @@ impl IntoResponse for AppError {
         match self {
             Self::Internal(d) => detail = Some(InternalDetail(d)),
             Self::InvalidField(e) => body.field = Some(e.field.to_owned()),
-            Self::StaleVersion(current) => {
+            Self::StaleVersion(current) | Self::HistoryPruned(current) => {
                 if let Ok(v) = HeaderValue::from_str(&etag(current.version)) {
                     extra_headers.push((header::ETAG, v));
                 }

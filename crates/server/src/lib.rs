@@ -8,6 +8,7 @@ pub mod auth;
 pub mod client_addr;
 pub mod config;
 pub mod error;
+pub mod history;
 pub mod metrics;
 pub mod openapi;
 pub mod push;
@@ -212,6 +213,12 @@ pub async fn launch_with_listener(
             AppState::new(config, Arc::new(store), shutdown_rx.clone())
         }
     };
+    tokio::spawn(history::run(
+        Arc::clone(state.store()),
+        state.config().history,
+        state.config().prune_every,
+        shutdown_rx.clone(),
+    ));
     let addr = listener.local_addr()?;
     let router = app(state.clone());
     let served = state.clone();

@@ -84,6 +84,12 @@ struct Args {
     /// the environment. None by default: same origin only. Meant for the browser test runner.
     #[arg(long, env = "OUTPOST_ALLOW_ORIGIN", value_delimiter = ',')]
     allow_origin: Vec<String>,
+    /// How many of each profile's latest versions the history always keeps.
+    #[arg(long, env = "OUTPOST_HISTORY_VERSIONS", default_value_t = 100)]
+    history_versions: u64,
+    /// Versions younger than this many days are kept too.
+    #[arg(long, env = "OUTPOST_HISTORY_DAYS", default_value_t = 30)]
+    history_days: u32,
 }
 
 async fn shutdown_signal() {
@@ -149,6 +155,8 @@ async fn main() -> ExitCode {
     config.request_timeout = Duration::from_secs(args.request_timeout_secs.max(1));
     config.max_header_bytes = args.max_header_bytes;
     config.trusted_proxies = args.trusted_proxy;
+    config.history.versions = args.history_versions.max(1);
+    config.history.days = args.history_days;
 
     let listener = match tokio::net::TcpListener::bind(config.addr).await {
         Ok(l) => l,

@@ -9,6 +9,8 @@ use common::{TestServer, expect_error, open_events};
 use outpost_core::wire::{
     ErrorBody, IDEMPOTENCY_KEY, PROFILE_EVENT, ProfileChanged, ServerProfile, error_code,
 };
+use outpost_server::history;
+use outpost_server::store::HistoryRetention;
 use reqwest::StatusCode;
 use reqwest::header::HeaderValue;
 use serde_json::{Value, json};
@@ -330,4 +332,103 @@ async fn a_resend_is_answered_by_its_key_before_its_body_meets_todays_rules() {
         .put_profile_keyed(&token, Some("\"2\""), "m-new", fields("Tab\tName"))
         .await;
     expect_error(fresh, error_code::INVALID_FIELD).await;
+}
+
+/// Seven keyed writes (versions 2-8, keys m-1..m-7, each on the version before).
+async fn seven_writes(ts: &TestServer, token: &str) {
+    for v in 1..=7 {
+        let written = ts
+            .put_profile_keyed(
+                token,
+                Some(&format!("\"{v}\"")),
+                &format!("m-{v}"),
+                fields(&format!("N{v}")),
+            )
+            .await;
+        accepted(written).await;
+    }
+}
+
+#[tokio::test]
+async fn young_history_is_kept_however_long() {
+    let ts = TestServer::start_with(|c| {
+        c.history = HistoryRetention {
+            versions: 3,
+            days: 30,
+            batch: 2,
+        };
+    })
+    .await;
+    let token = ts.sign_up("ann").await;
+    seven_writes(&ts, &token).await;
+    let store = Arc::clone(ts.server.state().store());
+    let retention = ts.server.state().config().history;
+    assert_eq!(history::prune(store, retention).await.unwrap(), 0);
+    assert_eq!(ts.history(&token).await.len(), 8);
+}
+
+#[tokio::test]
+async fn a_repeat_whose_version_was_pruned_is_answered_unknown_never_stale() {
+    let retention = HistoryRetention {
+        versions: 3,
+        days: 0,
+        batch: 2,
+    };
+    let ts = TestServer::start_with(|c| c.history = retention).await;
+    let token = ts.sign_up("ann").await;
+    let other = ts.sign_up("bob").await;
+    seven_writes(&ts, &token).await;
+    seven_writes(&ts, &other).await;
+
+    // In steps of at most two versions, over both accounts: the last three of each stay.
+    let store = Arc::clone(ts.server.state().store());
+    assert_eq!(
+        history::prune(Arc::clone(&store), retention).await.unwrap(),
+        10
+    );
+    let kept: Vec<u64> = ts.history(&token).await.iter().map(|p| p.version).collect();
+    assert_eq!(kept, [6, 7, 8]);
+    assert_eq!(ts.history(&other).await.len(), 3);
+    assert_eq!(
+        history::prune(store, retention).await.unwrap(),
+        0,
+        "nothing left"
+    );
+
+    // m-1 wrote version 2, pruned with its key: its outcome is unknown, and said so.
+    let body = expect_error(
+        ts.put_profile_keyed(&token, Some("\"1\""), "m-1", fields("N1"))
+            .await,
+        error_code::HISTORY_PRUNED,
+    )
+    .await;
+    assert_eq!(body.current.map(|p| p.version), Some(8));
+    // So is any unknown key whose write would have made a pruned version.
+    expect_error(
+        ts.put_profile_keyed(&token, Some("\"4\""), "m-new", fields("X"))
+            .await,
+        error_code::HISTORY_PRUNED,
+    )
+    .await;
+    // m-6 wrote version 7, still kept: its own outcome, as ever.
+    let (_, replayed) = accepted(
+        ts.put_profile_keyed(&token, Some("\"6\""), "m-6", fields("N6"))
+            .await,
+    )
+    .await;
+    assert_eq!(replayed.version, 7);
+    // A new key on a kept older version was never applied: a plain 412.
+    expect_error(
+        ts.put_profile_keyed(&token, Some("\"6\""), "m-fresh", fields("Y"))
+            .await,
+        error_code::STALE_VERSION,
+    )
+    .await;
+    // Nothing of these was written; the next write goes on as usual.
+    let (_, next) = accepted(
+        ts.put_profile_keyed(&token, Some("\"8\""), "m-8", fields("N8"))
+            .await,
+    )
+    .await;
+    assert_eq!(next.version, 9);
 }

@@ -106,7 +106,10 @@ pub async fn get_profile(
 /// `idempotency_key_reused`. A request refused (412, 4xx) records nothing, so its key can be
 /// sent again once the request is fixed. The key is looked up before the body is checked: the
 /// resend of an applied write answers its outcome even if a rule changed since and refuses
-/// that body now. Keys are per account.
+/// that body now. Keys are per account, and kept as long as the history keeps their version
+/// (the last `--history-versions`, and all younger than `--history-days`): a key no longer
+/// known whose write would have produced a pruned version is answered 409 `history_pruned`
+/// with `current` (its outcome is unknown; never 412 as if another device had written).
 #[utoipa::path(put, path = "/api/profile", tag = "profile",
     security(("bearer" = [])),
     params(
@@ -120,6 +123,8 @@ pub async fn get_profile(
             headers(("ETag" = String, description = "The version of the profile in the body, quoted"))),
         (status = 400, description = "Malformed JSON or Idempotency-Key", body = ErrorBodyDoc),
         (status = 401, description = "No valid session", body = ErrorBodyDoc),
+        (status = 409, description = "`history_pruned`: the Idempotency-Key is no longer known and the version its write would have produced was pruned, so its outcome is unknown; `current` holds the latest profile", body = ErrorBodyDoc,
+            headers(("ETag" = String, description = "The current version, quoted"))),
         (status = 412, description = "Stale version; `current` holds the latest profile", body = ErrorBodyDoc,
             headers(("ETag" = String, description = "The current version, quoted"))),
         (status = 413, description = "Body too large", body = ErrorBodyDoc),

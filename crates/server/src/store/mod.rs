@@ -32,6 +32,11 @@ pub enum StoreError {
     /// this request cannot be a repeat of it. Nothing is written.
     #[error("mutation id already used for other fields")]
     MutationIdReused,
+    /// `update_profile`: the mutation id is not in the history, and the version its write
+    /// would have produced was pruned with its key: whether it was applied cannot be told.
+    /// Nothing is written; the current profile is carried.
+    #[error("the history of this write was pruned")]
+    HistoryPruned(Box<ServerProfile>),
     /// The account or profile does not exist.
     #[error("not found")]
     NotFound,
@@ -93,8 +98,20 @@ pub trait Store: Send + Sync + 'static {
         now: &str,
     ) -> Result<ProfileWrite, StoreError>;
 
-    /// Every accepted version of an account's profile, oldest first.
+    /// The accepted versions of an account's profile the history still holds (the pruned
+    /// ones are gone), oldest first.
     fn history(&self, account: AccountId) -> Result<Vec<ServerProfile>, StoreError>;
+
+    /// One short step of history pruning ([`HistoryRetention`]), off the request path: for
+    /// the accounts after `after` (in id order), raises their `history_floor` and deletes the
+    /// versions below it, at most `retention.batch` versions in one transaction. `cutoff` is
+    /// the RFC 3339 time before which a version counts as old.
+    fn prune_history(
+        &self,
+        retention: &HistoryRetention,
+        cutoff: &str,
+        after: AccountId,
+    ) -> Result<PruneStep, StoreError>;
 
     /// The account of an unexpired session and its profile, in one call: `None` for an
     /// unknown or expired session.
@@ -173,6 +190,75 @@ pub(crate) fn decide_write(
     }))
 }
 
+/// Which versions of each profile the history keeps: the last `versions`, and every version
+/// younger than `days` days; older ones are pruned with their mutation ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistoryRetention {
+    /// How many of the latest versions are always kept (at least 1: the current one).
+    pub versions: u64,
+    /// Versions younger than this many days are kept, however many.
+    pub days: u32,
+    /// At most this many versions are deleted by one [`Store::prune_history`] step.
+    pub batch: u64,
+}
+
+impl Default for HistoryRetention {
+    fn default() -> Self {
+        Self {
+            versions: 100,
+            days: 30,
+            batch: 500,
+        }
+    }
+}
+
+/// What one [`Store::prune_history`] step did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PruneStep {
+    /// Versions deleted.
+    pub deleted: u64,
+    /// Where the next step goes on (`None`: every account was looked at; start again).
+    pub next: Option<AccountId>,
+}
+
+/// How many accounts one pruning step looks at.
+pub(crate) const PRUNE_ACCOUNTS: u32 = 64;
+
+/// The new `history_floor` of an account whose profile is at `current`, whose history holds
+/// the versions from `floor` up, with `budget` versions still to delete in this step; `young`
+/// is the lowest version in `[floor, window_end(..))` younger than the cutoff, if any. Only a
+/// prefix of the history is ever pruned, so every version at or above the floor is still
+/// there with its mutation id.
+pub(crate) fn next_floor(
+    retention: &HistoryRetention,
+    current: u64,
+    floor: u64,
+    budget: u64,
+    young: Option<u64>,
+) -> u64 {
+    let end = window_end(retention, current, floor, budget);
+    young.map_or(end, |young| end.min(young)).max(floor)
+}
+
+/// The end (exclusive) of the versions a pruning step may consider for one account: below
+/// the last `retention.versions`, and at most `budget` of them.
+pub(crate) fn window_end(
+    retention: &HistoryRetention,
+    current: u64,
+    floor: u64,
+    budget: u64,
+) -> u64 {
+    let keep_from = current.saturating_sub(retention.versions.max(1)) + 1;
+    keep_from.min(floor.saturating_add(budget)).max(floor)
+}
+
+/// Whether a write whose mutation id the history does not hold may have been applied all the
+/// same: it would have produced version `expected + 1`, and that version was pruned (it is
+/// below the account's `floor`) with its key. Then neither "applied" nor "stale" is true.
+pub(crate) fn outcome_forgotten(expected_version: Option<u64>, floor: u64) -> bool {
+    expected_version.is_some_and(|v| v.saturating_add(1) < floor)
+}
+
 /// What an accepted [`Store::update_profile`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProfileWrite {
@@ -194,6 +280,35 @@ impl ProfileWrite {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn pruning_keeps_the_last_versions_and_the_young_ones_and_goes_in_steps() {
+        let r = HistoryRetention {
+            versions: 3,
+            days: 1,
+            batch: 100,
+        };
+        // At version 10 with the whole history: versions 8-10 stay.
+        assert_eq!(window_end(&r, 10, 1, 100), 8);
+        assert_eq!(next_floor(&r, 10, 1, 100, None), 8);
+        // A young version 5 stops the floor there; a budget of 2 stops it at 3.
+        assert_eq!(next_floor(&r, 10, 1, 100, Some(5)), 5);
+        assert_eq!(next_floor(&r, 10, 1, 2, None), 3);
+        // Never down, and nothing while there are no more than three versions.
+        assert_eq!(next_floor(&r, 10, 8, 100, None), 8);
+        assert_eq!(next_floor(&r, 3, 1, 100, None), 1);
+    }
+
+    #[test]
+    fn only_a_write_that_would_have_made_a_pruned_version_is_unknown() {
+        // The history holds versions 6 and up.
+        assert!(outcome_forgotten(Some(4), 6), "would have made 5");
+        assert!(
+            !outcome_forgotten(Some(5), 6),
+            "would have made 6, which is kept"
+        );
+        assert!(!outcome_forgotten(None, 6));
+    }
     use super::*;
 
     fn profile(name: &str, version: u64, mutation_id: Option<&str>) -> ServerProfile {

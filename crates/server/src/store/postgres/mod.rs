@@ -22,7 +22,7 @@ use outpost_core::wire::{ProfileFields, ServerProfile};
 use tokio_postgres::NoTls;
 
 use self::readers::Readers;
-use super::{AccountId, NewSession, ProfileWrite, Store, StoreError};
+use super::{AccountId, HistoryRetention, NewSession, ProfileWrite, PruneStep, Store, StoreError};
 
 /// The channel applied writes are announced on; the payload is `account:version`.
 pub const NOTIFY_CHANNEL: &str = "outpost_profile";
@@ -32,6 +32,7 @@ pub const NOTIFY_CHANNEL: &str = "outpost_profile";
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_init.sql"),
     include_str!("../../../migrations/postgres/0002_rate_counts.sql"),
+    include_str!("../../../migrations/postgres/0003_history_floor.sql"),
 ];
 
 /// The advisory lock key migrations run under ("outpost" in ASCII).
@@ -284,6 +285,21 @@ impl Store for PgStore {
 
     fn history(&self, account: AccountId) -> Result<Vec<ServerProfile>, StoreError> {
         self.run(async { queries::history(&self.pool.get().await?, account).await })
+    }
+
+    fn prune_history(
+        &self,
+        retention: &HistoryRetention,
+        cutoff: &str,
+        after: AccountId,
+    ) -> Result<PruneStep, StoreError> {
+        self.run(async {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            let step = queries::prune_history(&tx, retention, cutoff, after).await?;
+            tx.commit().await?;
+            Ok(step)
+        })
     }
 
     fn session_profile(

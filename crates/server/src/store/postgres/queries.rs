@@ -7,7 +7,10 @@ use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
 use super::NOTIFY_CHANNEL;
-use crate::store::{AccountId, NewSession, ProfileWrite, StoreError, decide_write};
+use crate::store::{
+    AccountId, HistoryRetention, NewSession, PRUNE_ACCOUNTS, ProfileWrite, PruneStep, StoreError,
+    decide_write, next_floor, outcome_forgotten, window_end,
+};
 
 fn version_to_sql(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -260,9 +263,19 @@ pub(super) async fn update_profile(
         Some(id) => applied_mutation(c, account, id).await?,
         None => None,
     };
-    let next = match decide_write(current, applied, expected_version, fields, mutation_id, now)? {
-        ProfileWrite::Applied(next) => next,
-        replayed @ ProfileWrite::Replayed(_) => return Ok(replayed),
+    let next = match decide_write(current, applied, expected_version, fields, mutation_id, now) {
+        Ok(ProfileWrite::Applied(next)) => next,
+        Ok(replayed @ ProfileWrite::Replayed(_)) => return Ok(replayed),
+        Err(StoreError::Stale(current)) if mutation_id.is_some() => {
+            return Err(
+                if outcome_forgotten(expected_version, history_floor(c, account).await?) {
+                    StoreError::HistoryPruned(current)
+                } else {
+                    StoreError::Stale(current)
+                },
+            );
+        }
+        Err(e) => return Err(e),
     };
     let v = version_to_sql(next.version);
     let statement = c
@@ -306,4 +319,87 @@ pub(super) async fn update_profile(
     let payload = format!("{account}:{}", next.version);
     c.execute(&statement, &[&NOTIFY_CHANNEL, &payload]).await?;
     Ok(ProfileWrite::Applied(next))
+}
+
+/// The lowest version the account's history still holds (see migration 0003).
+async fn history_floor(c: &impl GenericClient, account: AccountId) -> Result<u64, StoreError> {
+    let statement = c
+        .prepare_cached("SELECT history_floor FROM profiles WHERE account_id = $1")
+        .await?;
+    let floor: i64 = c.query_one(&statement, &[&account]).await?.try_get(0)?;
+    Ok(u64::try_from(floor).unwrap_or(1))
+}
+
+/// One step of [`crate::store::Store::prune_history`]. Inside a transaction; each account's
+/// profile row is locked while its floor moves, so no write of it comes in between.
+pub(super) async fn prune_history(
+    c: &impl GenericClient,
+    retention: &HistoryRetention,
+    cutoff: &str,
+    after: AccountId,
+) -> Result<PruneStep, StoreError> {
+    let keep = i64::try_from(retention.versions.max(1)).unwrap_or(i64::MAX);
+    let statement = c
+        .prepare_cached(
+            "SELECT account_id, version, history_floor FROM profiles \
+             WHERE account_id > $1 AND history_floor + $2 <= version \
+             ORDER BY account_id LIMIT $3 FOR UPDATE SKIP LOCKED",
+        )
+        .await?;
+    let rows = c
+        .query(&statement, &[&after, &keep, &i64::from(PRUNE_ACCOUNTS)])
+        .await?;
+    let young_statement = c
+        .prepare_cached(
+            "SELECT MIN(version) FROM profile_history \
+             WHERE account_id = $1 AND version >= $2 AND version < $3 AND updated_at >= $4",
+        )
+        .await?;
+    let delete = c
+        .prepare_cached("DELETE FROM profile_history WHERE account_id = $1 AND version < $2")
+        .await?;
+    let raise = c
+        .prepare_cached("UPDATE profiles SET history_floor = $2 WHERE account_id = $1")
+        .await?;
+    let mut deleted = 0;
+    let mut last = after;
+    for row in &rows {
+        let account: AccountId = row.try_get(0)?;
+        last = account;
+        let current = u64::try_from(row.try_get::<_, i64>(1)?).unwrap_or(1);
+        let floor = u64::try_from(row.try_get::<_, i64>(2)?).unwrap_or(1);
+        let budget = retention.batch.saturating_sub(deleted);
+        let end = window_end(retention, current, floor, budget);
+        let young: Option<i64> = c
+            .query_one(
+                &young_statement,
+                &[
+                    &account,
+                    &version_to_sql(floor),
+                    &version_to_sql(end),
+                    &cutoff,
+                ],
+            )
+            .await?
+            .try_get(0)?;
+        let young = young.and_then(|v| u64::try_from(v).ok());
+        let new_floor = next_floor(retention, current, floor, budget, young);
+        if new_floor > floor {
+            let floor_sql = version_to_sql(new_floor);
+            deleted += c.execute(&delete, &[&account, &floor_sql]).await?;
+            c.execute(&raise, &[&account, &floor_sql]).await?;
+        }
+        if deleted >= retention.batch {
+            // This account may have more to prune: the next step starts with it again.
+            return Ok(PruneStep {
+                deleted,
+                next: Some(last - 1),
+            });
+        }
+    }
+    let more = rows.len() == PRUNE_ACCOUNTS as usize;
+    Ok(PruneStep {
+        deleted,
+        next: more.then_some(last),
+    })
 }

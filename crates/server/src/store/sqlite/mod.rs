@@ -15,7 +15,7 @@ use std::time::Duration;
 use outpost_core::wire::{ProfileFields, ServerProfile};
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::{AccountId, NewSession, ProfileWrite, Store, StoreError};
+use super::{AccountId, HistoryRetention, NewSession, ProfileWrite, PruneStep, Store, StoreError};
 use readers::Readers;
 use writer::Writer;
 
@@ -23,6 +23,7 @@ use writer::Writer;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0001_init.sql"),
     include_str!("../../../migrations/0002_mutation_ids.sql"),
+    include_str!("../../../migrations/0003_history_floor.sql"),
 ];
 
 /// How many read connections the pool opens at most.
@@ -182,6 +183,17 @@ impl Store for SqliteStore {
 
     fn history(&self, account: AccountId) -> Result<Vec<ServerProfile>, StoreError> {
         self.read(|conn| queries::history(conn, account))
+    }
+
+    fn prune_history(
+        &self,
+        retention: &HistoryRetention,
+        cutoff: &str,
+        after: AccountId,
+    ) -> Result<PruneStep, StoreError> {
+        let (retention, cutoff) = (*retention, cutoff.to_owned());
+        self.writer
+            .write(move |conn| queries::prune_history(conn, &retention, &cutoff, after))
     }
 
     fn session_profile(

@@ -5,7 +5,10 @@
 use outpost_core::wire::{ProfileFields, ServerProfile};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
-use crate::store::{AccountId, NewSession, ProfileWrite, StoreError, decide_write};
+use crate::store::{
+    AccountId, HistoryRetention, NewSession, PRUNE_ACCOUNTS, ProfileWrite, PruneStep, StoreError,
+    decide_write, next_floor, outcome_forgotten, window_end,
+};
 
 fn version_to_sql(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -211,9 +214,19 @@ pub(super) fn update_profile(
         None => None,
     };
     let current = profile(conn, account)?;
-    let next = match decide_write(current, applied, expected_version, fields, mutation_id, now)? {
-        ProfileWrite::Applied(next) => next,
-        replayed @ ProfileWrite::Replayed(_) => return Ok(replayed),
+    let next = match decide_write(current, applied, expected_version, fields, mutation_id, now) {
+        Ok(ProfileWrite::Applied(next)) => next,
+        Ok(replayed @ ProfileWrite::Replayed(_)) => return Ok(replayed),
+        Err(StoreError::Stale(current)) if mutation_id.is_some() => {
+            return Err(
+                if outcome_forgotten(expected_version, history_floor(conn, account)?) {
+                    StoreError::HistoryPruned(current)
+                } else {
+                    StoreError::Stale(current)
+                },
+            );
+        }
+        Err(e) => return Err(e),
     };
     let v = version_to_sql(next.version);
     conn.prepare_cached(
@@ -242,4 +255,76 @@ pub(super) fn update_profile(
         next.mutation_id
     ])?;
     Ok(ProfileWrite::Applied(next))
+}
+
+/// The lowest version the account's history still holds (see migration 0003).
+fn history_floor(conn: &Connection, account: AccountId) -> Result<u64, StoreError> {
+    let floor: i64 = conn
+        .prepare_cached("SELECT history_floor FROM profiles WHERE account_id = ?1")?
+        .query_row(params![account], |row| row.get(0))?;
+    Ok(u64::try_from(floor).unwrap_or(1))
+}
+
+/// One step of [`crate::store::Store::prune_history`]. Inside a write transaction.
+pub(super) fn prune_history(
+    conn: &Connection,
+    retention: &HistoryRetention,
+    cutoff: &str,
+    after: AccountId,
+) -> Result<PruneStep, StoreError> {
+    let keep = i64::try_from(retention.versions.max(1)).unwrap_or(i64::MAX);
+    let candidates: Vec<(AccountId, i64, i64)> = conn
+        .prepare_cached(
+            "SELECT account_id, version, history_floor FROM profiles \
+             WHERE account_id > ?1 AND history_floor + ?2 <= version \
+             ORDER BY account_id LIMIT ?3",
+        )?
+        .query_map(params![after, keep, PRUNE_ACCOUNTS], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut deleted = 0;
+    let mut last = after;
+    for (account, current, floor) in &candidates {
+        last = *account;
+        let (current, floor) = (
+            u64::try_from(*current).unwrap_or(1),
+            u64::try_from(*floor).unwrap_or(1),
+        );
+        let budget = retention.batch.saturating_sub(deleted);
+        let end = window_end(retention, current, floor, budget);
+        let young: Option<i64> = conn
+            .prepare_cached(
+                "SELECT MIN(version) FROM profile_history \
+                 WHERE account_id = ?1 AND version >= ?2 AND version < ?3 AND updated_at >= ?4",
+            )?
+            .query_row(
+                params![account, version_to_sql(floor), version_to_sql(end), cutoff],
+                |row| row.get(0),
+            )?;
+        let young = young.and_then(|v| u64::try_from(v).ok());
+        let new_floor = next_floor(retention, current, floor, budget, young);
+        if new_floor > floor {
+            let gone = conn
+                .prepare_cached(
+                    "DELETE FROM profile_history WHERE account_id = ?1 AND version < ?2",
+                )?
+                .execute(params![account, version_to_sql(new_floor)])?;
+            conn.prepare_cached("UPDATE profiles SET history_floor = ?2 WHERE account_id = ?1")?
+                .execute(params![account, version_to_sql(new_floor)])?;
+            deleted += u64::try_from(gone).unwrap_or(0);
+        }
+        if deleted >= retention.batch {
+            // This account may have more to prune: the next step starts with it again.
+            return Ok(PruneStep {
+                deleted,
+                next: Some(last - 1),
+            });
+        }
+    }
+    let more = candidates.len() == PRUNE_ACCOUNTS as usize;
+    Ok(PruneStep {
+        deleted,
+        next: more.then_some(last),
+    })
 }

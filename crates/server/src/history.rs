@@ -1,0 +1,67 @@
+//! History retention, off the request path: every [`Config::prune_every`], one sweep over the
+//! accounts in short steps (each one transaction of at most `batch` deleted versions), so the
+//! `profile_history` table keeps the last `--history-versions` of each profile and every
+//! version younger than `--history-days`, and no more.
+//!
+//! Pruning a version forgets its mutation id. What a late repeat of such a write is answered
+//! (409 `history_pruned`, never 412) is decided in the stores' `update_profile` with
+//! `history_floor`; see [`crate::store::outcome_forgotten`].
+//!
+//! [`Config::prune_every`]: crate::Config::prune_every
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::store::{HistoryRetention, Store, StoreError};
+
+/// The RFC 3339 time `days` days before now: versions older than it may be pruned.
+pub fn cutoff(days: u32) -> String {
+    let then = time::OffsetDateTime::now_utc() - time::Duration::days(i64::from(days));
+    then.replace_nanosecond(0)
+        .unwrap_or(then)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+}
+
+/// One sweep over every account; returns how many versions were deleted.
+pub async fn prune(store: Arc<dyn Store>, retention: HistoryRetention) -> Result<u64, StoreError> {
+    let cutoff = cutoff(retention.days);
+    let mut after = 0;
+    let mut deleted = 0;
+    loop {
+        let (store, cutoff) = (Arc::clone(&store), cutoff.clone());
+        let step =
+            tokio::task::spawn_blocking(move || store.prune_history(&retention, &cutoff, after))
+                .await
+                .map_err(|e| StoreError::Database(format!("pruning task failed: {e}")))??;
+        deleted += step.deleted;
+        match step.next {
+            Some(next) => after = next,
+            None => return Ok(deleted),
+        }
+        // Requests come first: each step is short, and the next one waits its turn.
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Sweeps every `every` until shutdown; failures are logged and tried again next time.
+pub async fn run(
+    store: Arc<dyn Store>,
+    retention: HistoryRetention,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+        match prune(Arc::clone(&store), retention).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "pruned profile history"),
+            Err(error) => tracing::warn!(%error, "pruning the profile history failed"),
+        }
+    }
+}
