@@ -12,7 +12,8 @@ use outpost::data::repositories::{
 use outpost::data::services::{Database, DbError, Settings, StoredSession};
 use outpost::testing::{FakeApiClient, FakeDatabase};
 use outpost_core::patch::ProfilePatch;
-use outpost_core::sync::{ConflictPolicy, Field, LocalRecord, SyncProblem, SyncState};
+use outpost_core::sync::{ConflictPolicy, Field, LocalRecord, SentWrite, SyncProblem, SyncState};
+use outpost_core::wire::ServerProfile;
 use wasm_bindgen_test::*;
 
 mod common;
@@ -661,4 +662,64 @@ async fn a_tab_that_has_not_heard_of_a_new_policy_does_not_settle_by_the_old_one
     assert_eq!(stored.local.name, "Mine", "the person's change is kept");
     assert!(stored.conflict.is_some(), "and asked about");
     assert_eq!(api.0.borrow().profile.name, "Theirs");
+}
+
+#[wasm_bindgen_test]
+async fn a_write_the_server_forgot_is_never_shown_as_the_other_devices() {
+    let api = FakeApiClient::new("ann", "t");
+    let db = FakeDatabase::default();
+    let base = api.0.borrow().profile.clone();
+    // "Bob" was sent (and applied at version 2, its answer lost); the person has typed "Cat"
+    // since. Another device then changed the photo, and the server pruned the history below
+    // version 3, the key of "Bob" with it.
+    let lost = SentWrite::new(
+        "00112233445566778899aabbccddeeff".into(),
+        fields("Bob"),
+        Some(&base),
+    );
+    db.save_profile(
+        "ann",
+        &LocalRecord {
+            sent: Some(lost.clone()),
+            ..pending(&api, "Cat")
+        },
+    )
+    .await
+    .unwrap();
+    {
+        let mut server = api.0.borrow_mut();
+        server.profile = ServerProfile {
+            name: "Bob".into(),
+            photo_url: "https://example.com/p.png".into(),
+            version: 3,
+            updated_at: "2026-01-01T00:00:03Z".into(),
+            mutation_id: None,
+        };
+        let applied = ServerProfile {
+            version: 2,
+            mutation_id: Some(lost.mutation.clone()),
+            ..server.profile.clone()
+        };
+        server.applied.push(applied);
+        server.history_floor = 3;
+    }
+    let repo = tab(&api, &db, "ann", "t");
+    repo.start(true).await.unwrap();
+    eventually("synced", || {
+        repo.state().status.state == SyncState::Synced && api.0.borrow().profile.name == "Cat"
+    })
+    .await;
+    assert!(
+        repo.state().status.conflict.is_none(),
+        "no conflict with itself"
+    );
+    let server = api.0.borrow();
+    assert_eq!(
+        server.put_keys[0], lost.mutation,
+        "the write in doubt went first"
+    );
+    assert_eq!(
+        server.profile.photo_url, "https://example.com/p.png",
+        "kept"
+    );
 }

@@ -32,6 +32,9 @@ pub struct FakeServer {
     pub gets: u32,
     /// Every applied write, with its mutation id: a repeat is answered from here.
     pub applied: Vec<ServerProfile>,
+    /// The lowest version whose key it still knows (the history below was pruned): a write
+    /// that would have made an older one is answered 409 `history_pruned`.
+    pub history_floor: u64,
 }
 
 /// A clonable handle on one [`FakeServer`].
@@ -50,6 +53,7 @@ impl FakeApiClient {
                 mutation_id: None,
             },
             applied: Vec::new(),
+            history_floor: 1,
             valid_token: token.to_owned(),
             reachable: true,
             reject_puts: None,
@@ -118,14 +122,15 @@ impl ApiClient for FakeApiClient {
                 message,
             });
         }
-        if let Some(outcome) = server
-            .applied
-            .iter()
-            .find(|p| p.mutation_id.as_deref() == Some(mutation))
-        {
+        if let Some(outcome) = server.applied.iter().find(|p| {
+            p.mutation_id.as_deref() == Some(mutation) && p.version >= server.history_floor
+        }) {
             return Ok(outcome.clone());
         }
         if if_match != server.profile.version {
+            if if_match + 1 < server.history_floor {
+                return Err(ApiError::Forgotten(Box::new(server.profile.clone())));
+            }
             return Err(ApiError::Stale(Box::new(server.profile.clone())));
         }
         server.profile = ServerProfile {

@@ -46,6 +46,9 @@ pub enum Fault {
     /// Commits are not compared with the conflict policy the device's settings hold: a tab
     /// that has not heard of the person's new choice yet settles by the old one.
     CommitIgnoresPolicy,
+    /// A write whose key the server forgot (409 `history_pruned`) is taken for a plain 412:
+    /// its values, which may be on the server, are merged as another device's change.
+    ForgottenWriteIsTheirs,
 }
 
 #[cfg(feature = "faults")]

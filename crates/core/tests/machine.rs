@@ -1212,3 +1212,30 @@ fn an_online_write_whose_answer_comes_after_a_newer_version_is_still_own() {
     let next = typed_over("cat", fields("ann", ""));
     assert!(record.unseen(&next).is_empty());
 }
+
+#[test]
+fn a_write_whose_key_the_server_forgot_is_never_the_other_devices_change() {
+    // "bob" left and was applied (its answer lost); the person then typed "cat". By the time
+    // the resend arrives the server has pruned that version with its key, and another device
+    // has changed the photo since.
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let (request, ..) =
+        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    t.go(Input::LocalEdit(ProfilePatch::all(&fields("cat", ""))));
+    let a = t.go(Input::PutForgotten {
+        request,
+        current: server("bob", "https://p/1", 9),
+    });
+    assert_eq!(
+        t.state(),
+        SyncState::Syncing,
+        "no conflict with its own write"
+    );
+    assert!(t.record().conflict.is_none());
+    assert_eq!(t.record().sent.as_ref().map(|s| s.if_match), Some(9));
+    assert_eq!(
+        put(&a).map(|p| (p.1, p.2)),
+        Some((fields("cat", "https://p/1"), 9)),
+        "the newer typing goes on top of the server's state, the photo kept"
+    );
+}

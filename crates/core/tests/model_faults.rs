@@ -43,6 +43,7 @@ fn the_model_finds_every_fault_switched_on() {
         Fault::UnknownOutcomeIsRefusal,
         Fault::OnlineDoubtInMemory,
         Fault::CommitIgnoresPolicy,
+        Fault::ForgottenWriteIsTheirs,
     ];
     let mut missed = Vec::new();
     for fault in all {

@@ -424,6 +424,14 @@ async fn a_repeat_whose_version_was_pruned_is_answered_unknown_never_stale() {
         error_code::STALE_VERSION,
     )
     .await;
+    // Also when today's rules refuse its body: unknown, not refused (it may be applied).
+    let long = "x".repeat(10_000);
+    expect_error(
+        ts.put_profile_keyed(&token, Some("\"2\""), "m-2", fields(&long))
+            .await,
+        error_code::HISTORY_PRUNED,
+    )
+    .await;
     // Nothing of these was written; the next write goes on as usual.
     let (_, next) = accepted(
         ts.put_profile_keyed(&token, Some("\"8\""), "m-8", fields("N8"))

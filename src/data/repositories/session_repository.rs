@@ -59,7 +59,9 @@ impl From<ApiError> for SessionError {
             ApiError::Protocol(message) | ApiError::OutcomeUnknown(message) => {
                 SessionError::Unexpected(message)
             }
-            ApiError::Stale(_) => SessionError::Unexpected("a sign-in was answered 412".into()),
+            ApiError::Stale(_) | ApiError::Forgotten(_) => {
+                SessionError::Unexpected("a sign-in was answered as a profile write".into())
+            }
         }
     }
 }

@@ -3,7 +3,8 @@
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use outpost_core::wire::{
-    Credentials, ErrorBody, IDEMPOTENCY_KEY, ProfileFields, ServerProfile, TokenResponse, etag,
+    Credentials, ErrorBody, IDEMPOTENCY_KEY, ProfileFields, ServerProfile, TokenResponse,
+    error_code, etag,
 };
 use serde::de::DeserializeOwned;
 use web_sys::AbortController;
@@ -29,6 +30,10 @@ pub enum ApiError {
     /// 412: someone else changed the profile first; this is their version.
     #[error("changed elsewhere first")]
     Stale(Box<ServerProfile>),
+    /// 409 `history_pruned`: the server forgot the write's key with the version it may have
+    /// written (its history was pruned); whether it was applied is unknown. Its current state.
+    #[error("the server no longer knows whether this write was applied")]
+    Forgotten(Box<ServerProfile>),
     /// 400/413/415/422: the request broke a rule; `field` names it when known.
     #[error("{message}")]
     Invalid {
@@ -182,6 +187,10 @@ async fn error_from(response: Response) -> ApiError {
             retry_after_ms: retry_after,
         },
         (404 | 408, _) | (_, None) => ApiError::OutcomeUnknown(format!("HTTP {status}")),
+        (409, Some(body)) if body.error == error_code::HISTORY_PRUNED => match body.current {
+            Some(current) => ApiError::Forgotten(Box::new(current)),
+            None => ApiError::Protocol("409 history_pruned without the current profile".into()),
+        },
         (409, Some(_)) => ApiError::Taken(message),
         (412, Some(body)) => match body.current {
             Some(current) => ApiError::Stale(Box::new(current)),

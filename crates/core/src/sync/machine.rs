@@ -82,6 +82,16 @@ pub enum Input {
         /// The server's current state, from the error body.
         current: ServerProfile,
     },
+    /// 409 `history_pruned` to a PUT: the server no longer knows the write's key (the version
+    /// it may have written was pruned from its history), so whether it was applied cannot be
+    /// told, and it moved on to `current`. The write is no longer in doubt (a resend gets the
+    /// same answer); its values are this device's own either way, and `current` is merged.
+    PutForgotten {
+        /// As in `PutAccepted`.
+        request: RequestId,
+        /// The server's current state, from the error body.
+        current: ServerProfile,
+    },
     /// Network error, timeout, 5xx or 429, with the server's `Retry-After` if it sent one.
     RequestFailed {
         /// The request that failed.
@@ -150,10 +160,13 @@ impl Input {
             | Input::GetAnswered { profile, .. }
             | Input::RemoteRead(profile)
             | Input::OnlineWriteAnswered {
-                answer: OnlineAnswer::Applied(profile) | OnlineAnswer::Stale(profile),
+                answer:
+                    OnlineAnswer::Applied(profile)
+                    | OnlineAnswer::Stale(profile)
+                    | OnlineAnswer::Forgotten(profile),
                 ..
             } => Some(profile),
-            Input::PutStale { current, .. } => Some(current),
+            Input::PutStale { current, .. } | Input::PutForgotten { current, .. } => Some(current),
             _ => None,
         }
     }
@@ -358,6 +371,20 @@ impl SyncMachine {
                     self.put_accepted(now, &write, resend, profile);
                 }
             }
+            Input::PutForgotten { request, current } => {
+                if let Some(Request::Put { write, .. }) = self.take_put(request) {
+                    self.answered();
+                    self.settle_doubt(&write);
+                    if !fault(Fault::ForgottenWriteIsTheirs) {
+                        // Applied or not, what it carried is what this person typed here.
+                        self.note_own(&write);
+                    }
+                    match self.record.as_ref().and_then(|r| r.sent.clone()) {
+                        Some(_) => self.refresh_wanted = true,
+                        None => self.merge_with(now, current),
+                    }
+                }
+            }
             Input::PutStale { request, current } => {
                 if let Some(Request::Put { write, resend }) = self.take_put(request) {
                     self.answered();
@@ -460,6 +487,12 @@ impl SyncMachine {
                         self.remote_read(now, profile);
                     }
                     OnlineAnswer::Stale(current) => self.remote_read(now, current),
+                    OnlineAnswer::Forgotten(current) => {
+                        if !fault(Fault::ForgottenWriteIsTheirs) {
+                            self.note_own(&write);
+                        }
+                        self.remote_read(now, current);
+                    }
                     OnlineAnswer::Refused(_) => {}
                 }
             }
@@ -893,18 +926,29 @@ impl SyncMachine {
         let Some(record) = self.record.as_mut() else {
             return;
         };
+        // Settled meanwhile (in another tab, or by a newer answer), or changed: values the
+        // person typed in the dialog are still their newest edit, made over what the dialog
+        // showed as the other side, so a value that arrived since is asked about, never
+        // replaced unseen; a bare choice of sides no longer has sides to choose between.
+        let stale_edit = |resolution: Resolution| match resolution {
+            Resolution::Edit(patch) => Some(ProfilePatch {
+                replaces: patch
+                    .replaces
+                    .clone()
+                    .or_else(|| Some(seen.remote.fields())),
+                ..patch
+            }),
+            _ => None,
+        };
         let Some(conflict) = record.conflict.take() else {
-            // Settled meanwhile (in another tab, or by a newer answer). Values the person
-            // typed in the dialog are still their newest edit; a bare choice of sides no
-            // longer has sides to choose between.
-            if let Resolution::Edit(patch) = resolution {
+            if let Some(patch) = stale_edit(resolution) {
                 self.local_edit(now, &patch);
             }
             return;
         };
         if conflict != *seen {
             record.conflict = Some(conflict);
-            if let Resolution::Edit(patch) = resolution {
+            if let Some(patch) = stale_edit(resolution) {
                 self.local_edit(now, &patch);
             }
             return;

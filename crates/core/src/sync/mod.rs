@@ -34,6 +34,9 @@
 //! * `PutAccepted` → base = answer; synchronized if no edit arrived meanwhile, else the newer
 //!   edit is sent with the new If-Match. A 200 to a resent write may replay an old version,
 //!   so a refresh follows it.
+//! * `PutForgotten(current)` (409 `history_pruned`: the server pruned the key with the version
+//!   it may have written): the write leaves doubt, its values are this device's own either
+//!   way, and `current` is merged like a 412's.
 //! * `PutStale(current)` whose `mutation_id` is the write's own counts as accepted; a
 //!   `GetAnswered` while a write is in doubt is merged only after the resend settled it.
 //! * `PutStale(current)` and `GetAnswered(newer)` while not synchronized → three-way merge of

@@ -32,6 +32,10 @@ pub enum OnlineAnswer {
     /// 412 with the server's current state, which is not this write's outcome: it was not
     /// applied, and with its `If-Match` it never can be.
     Stale(ServerProfile),
+    /// 409 `history_pruned`: the server forgot the write's key with the version it may have
+    /// written; whether it was applied is unknown, and the server is at this state now. Its
+    /// values are this device's own either way.
+    Forgotten(ServerProfile),
     /// A 4xx refusal of the body, with the server's words: not applied.
     Refused(String),
 }
@@ -163,7 +167,7 @@ impl OnlineSave {
             answer => answer,
         };
         let carries_this_save = self.patch.is_in(&write.fields);
-        self.stale |= matches!(answer, OnlineAnswer::Stale(_));
+        self.stale |= matches!(answer, OnlineAnswer::Stale(_) | OnlineAnswer::Forgotten(_));
         self.saved = matches!(answer, OnlineAnswer::Applied(_)) && carries_this_save;
         // A refused earlier write ends only its own doubt: this save's values go next.
         if let OnlineAnswer::Refused(reason) = &answer

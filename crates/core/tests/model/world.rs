@@ -14,6 +14,9 @@
 //!   straight from the tab (no lock) and their answers handed back; an answer that does not
 //!   come ends the save with its write in doubt on the device.
 //! * The server sometimes refuses a write with its own JSON error (a 4xx): nothing applied.
+//! * The server prunes its history (keeping the last one or two versions), now and then and
+//!   often right after a write: a resend whose key went with a pruned version is answered
+//!   `PutForgotten` (409 `history_pruned`), as the real stores answer it.
 //! * Requests go out under the device's lock (Web Locks), held until the answer is handled;
 //!   a PUT whose mutation is already the stored base is answered from the store.
 //! * The service worker (Background Sync) follows `static/sw.js`: under the same lock it sends
@@ -159,6 +162,8 @@ pub struct Server {
     /// Whether the server keeps `Idempotency-Key`s (false: the old server, for the test that
     /// shows the invariants catch what it did).
     pub idempotent: bool,
+    /// The lowest version whose key the server still knows: history below it was pruned.
+    pub floor: u64,
 }
 
 pub struct Tab {
@@ -356,6 +361,7 @@ impl World {
                 authors: vec![None],
                 keys: HashMap::new(),
                 idempotent: true,
+                floor: 1,
             },
             typed: vec![HashSet::new(); n],
             seen: vec![HashSet::new(); n],
@@ -482,7 +488,13 @@ impl World {
         for before in before {
             for field in Field::ALL {
                 let (was, now) = (field.get(&before.local), field.get(&after.local));
-                if was != now && now == field.get(&server) && self.typed[dev].contains(was) {
+                // Only another device's value wins by the policy: a value this device wrote
+                // itself is never "the other device's".
+                if was != now
+                    && now == field.get(&server)
+                    && self.typed[dev].contains(was)
+                    && !self.typed[dev].contains(now)
+                {
                     self.excused.insert((field, was.to_owned()));
                 }
             }
@@ -697,6 +709,7 @@ impl World {
         let request = match &input {
             Input::PutAccepted { request, .. }
             | Input::PutStale { request, .. }
+            | Input::PutForgotten { request, .. }
             | Input::GetAnswered { request, .. }
             | Input::RequestFailed { request, .. }
             | Input::RequestRejected { request, .. }
@@ -933,29 +946,7 @@ impl World {
             // and said so; the typing stays in the person's form, not in any record.
             return Ok(());
         }
-        let stored = self.devices[dev].store.clone().ok_or("edit not stored")?;
-        let mut kept = Vec::new();
-        for (field, value) in typed {
-            let saved = field.get(&stored.local);
-            let in_conflict = stored
-                .conflict
-                .as_ref()
-                .is_some_and(|c| c.fields.iter().any(|f| f.field == field && f.mine == value));
-            // "The other device wins", chosen by the person, drops typing over a change made
-            // elsewhere that the form had not shown: the server's value stays.
-            let lost_by_policy = self.devices[dev].policy == ConflictPolicy::RemoteWins
-                && stored
-                    .base
-                    .as_ref()
-                    .is_some_and(|b| field.get(&b.fields()) == saved);
-            ensure!(
-                saved == value || in_conflict || lost_by_policy,
-                "dev{dev}.{tab}: typed {value:?} into {field:?}, but {saved:?} was saved"
-            );
-            if saved == value || in_conflict {
-                kept.push((field, value));
-            }
-        }
+        let kept = self.kept_typing(dev, tab, typed)?;
         if let Some(session) = self.devices[dev].tabs[tab].form.as_mut() {
             session.form.saved(&patch);
         }
@@ -1020,6 +1011,7 @@ impl World {
                 }
                 OnlineAnswer::Stale(current)
             }
+            Input::PutForgotten { current, .. } => OnlineAnswer::Forgotten(current),
             Input::RequestRejected { reason, .. } => OnlineAnswer::Refused(reason),
             // No word from the server on it: the save ends, its write in doubt on the device;
             // the typing stays in the form for the person to save again.
@@ -1099,6 +1091,41 @@ impl World {
             session.form.seen_stored();
         }
         Ok(())
+    }
+
+    /// What the person typed (`typed`) after a save or a conflict choice that was stored:
+    /// each value is what the device holds, or "mine" in a conflict, or was dropped by "The
+    /// other device wins" (the server's value stays). Returns the values kept.
+    fn kept_typing(
+        &self,
+        dev: usize,
+        tab: usize,
+        typed: Vec<(Field, String)>,
+    ) -> Result<Vec<(Field, String)>, String> {
+        let stored = self.devices[dev].store.clone().ok_or("edit not stored")?;
+        let mut kept = Vec::new();
+        for (field, value) in typed {
+            let saved = field.get(&stored.local);
+            let in_conflict = stored
+                .conflict
+                .as_ref()
+                .is_some_and(|c| c.fields.iter().any(|f| f.field == field && f.mine == value));
+            // "The other device wins", chosen by the person, drops typing over a change made
+            // elsewhere that the form had not shown: the server's value stays.
+            let lost_by_policy = self.devices[dev].policy == ConflictPolicy::RemoteWins
+                && stored
+                    .base
+                    .as_ref()
+                    .is_some_and(|b| field.get(&b.fields()) == saved);
+            ensure!(
+                saved == value || in_conflict || lost_by_policy,
+                "dev{dev}.{tab}: typed {value:?} into {field:?}, but {saved:?} was saved"
+            );
+            if saved == value || in_conflict {
+                kept.push((field, value));
+            }
+        }
+        Ok(kept)
     }
 
     /// `value` was typed into `field` on device `dev` by a person who saw `replaced` there.
@@ -1234,7 +1261,7 @@ impl World {
             Resolution::UseTheirs => {}
         }
         if let Some(new) = typed_in {
-            for (field, value) in new {
+            for (field, value) in self.kept_typing(dev, tab, new)? {
                 self.ack(dev, field, value);
             }
         }
@@ -1285,7 +1312,10 @@ impl World {
             ));
             self.key_reused = true;
         }
-        if let Some((_, Some(applied))) = seen.filter(|_| self.server.idempotent) {
+        if let Some((_, Some(applied))) = seen
+            .filter(|_| self.server.idempotent)
+            .filter(|(_, v)| v.is_some_and(|v| v >= self.server.floor))
+        {
             let index = usize::try_from(applied - 1).unwrap_or(usize::MAX);
             self.log.push(format!(
                 "    server replays v{applied} for the repeated key"
@@ -1313,6 +1343,14 @@ impl World {
             .entry(write.mutation.clone())
             .or_insert((write.clone(), None));
         if write.if_match != self.server.profile.version {
+            // Its key unknown (or pruned), and the version it would have made pruned too:
+            // whether it was applied cannot be told (409 `history_pruned`).
+            if write.if_match + 1 < self.server.floor {
+                return Input::PutForgotten {
+                    request: id,
+                    current: self.server.profile.clone(),
+                };
+            }
             return Input::PutStale {
                 request: id,
                 current: self.server.profile.clone(),
@@ -1356,6 +1394,10 @@ impl World {
             entry.1 = Some(version);
         }
         self.log.push(format!("    server accepted v{version}"));
+        // The pruning task runs while writes come in: sometimes right after one.
+        if self.chaos && self.refusals.chance(40) {
+            self.prune_history();
+        }
         for d in 0..self.devices.len() {
             for t in 0..self.devices[d].tabs.len() {
                 self.net.push(Msg::ToWriter {
@@ -1386,7 +1428,9 @@ impl World {
             Msg::ToWriter { dev, to, input } => match input {
                 // An answer garbled on its way (a proxy, a cut connection): it arrives, but is
                 // not the server's word the shell can read.
-                Input::PutAccepted { request, .. } | Input::PutStale { request, .. }
+                Input::PutAccepted { request, .. }
+                | Input::PutStale { request, .. }
+                | Input::PutForgotten { request, .. }
                     if self.rng.chance(50) =>
                 {
                     self.net.push(Msg::ToWriter {
@@ -1397,6 +1441,7 @@ impl World {
                 }
                 Input::PutAccepted { request, .. }
                 | Input::PutStale { request, .. }
+                | Input::PutForgotten { request, .. }
                 | Input::GetAnswered { request, .. }
                 | Input::RequestRejected { request, .. }
                 | Input::Unauthorized { request } => self.net.push(timeout(*dev, *to, *request)),
@@ -1540,6 +1585,7 @@ impl World {
             Input::PutAccepted { request, profile } => (request, Some(profile)),
             Input::PutStale { request, current } => (request, Some(current)),
             Input::RequestFailed { request, .. }
+            | Input::PutForgotten { request, .. }
             | Input::RequestRejected { request, .. }
             | Input::Unauthorized { request } => (request, None),
             _ => return Ok(()),
@@ -1700,6 +1746,19 @@ impl World {
         Ok(())
     }
 
+    /// The server prunes its history: the last one or two versions keep their keys.
+    fn prune_history(&mut self) {
+        let keep = 1 + self.rng.below(2);
+        let floor = (self.server.profile.version + 1)
+            .saturating_sub(keep)
+            .max(1);
+        if floor > self.server.floor {
+            self.log
+                .push(format!("server prunes the history below v{floor}"));
+            self.server.floor = floor;
+        }
+    }
+
     fn restart_server(&mut self) {
         self.log.push("server restarts".into());
         let (lost, kept): (Vec<Msg>, Vec<Msg>) = std::mem::take(&mut self.net)
@@ -1776,7 +1835,14 @@ impl World {
                     self.tab_step(dev, t, input.clone())?;
                 }
             }
-            68..=69 => self.restart_server(),
+            68..=69 => {
+                // A restart, or the server's pruning task at work.
+                if self.rng.chance(50) {
+                    self.restart_server();
+                } else {
+                    self.prune_history();
+                }
+            }
             70..=73 => {
                 self.close_tab(dev, tab)?;
                 if self.rng.chance(70) {

@@ -146,9 +146,11 @@ pub async fn put_profile(
     // What a refused request may still be: the resend of a write applied before, whose body
     // today's rules refuse (a rule changed since it was applied).
     let resent = match (&key, &body) {
-        (Ok(IdempotencyKey(Some(key))), Ok(ApiJson(fields))) => {
-            Some((key.clone(), validate::normalize(fields)))
-        }
+        (Ok(IdempotencyKey(Some(key))), Ok(ApiJson(fields))) => Some(Resent {
+            key: key.clone(),
+            fields: validate::normalize(fields),
+            expected: if_match.as_ref().ok().and_then(|IfMatch(v)| *v),
+        }),
         _ => None,
     };
     let request = if_match.and_then(|IfMatch(expected)| {
@@ -162,10 +164,11 @@ pub async fn put_profile(
         Err(e) => {
             // An unauthenticated caller learns nothing about its request: 401 comes first.
             let caller = bearer.authenticate(&state).await?;
-            if let Some(applied) = applied_before(&state, caller.account, resent).await? {
-                return Ok(with_etag(applied));
-            }
-            return Err(e);
+            return match applied_before(&state, caller.account, resent).await? {
+                Before::Applied(applied) => Ok(with_etag(applied)),
+                Before::Forgotten(current) => Err(AppError::HistoryPruned(Box::new(current))),
+                Before::Not => Err(e),
+            };
         }
     };
     let token_hash = bearer.token_hash;
@@ -188,23 +191,51 @@ pub async fn put_profile(
     Ok(with_etag(written.into_profile()))
 }
 
-/// The version that `resent` (a mutation id and its body) wrote, if the account applied that
-/// very write before: a resend is answered with its first outcome before its body is checked
-/// against today's rules, so a write the client holds in doubt is never refused after it was
-/// applied. Only asked for requests that would otherwise be refused (rare), so reading the
-/// history is enough here.
+/// A request with a key that may be the resend of an earlier write.
+struct Resent {
+    key: String,
+    fields: ProfileFields,
+    /// Its `If-Match`, if it had a valid one.
+    expected: Option<u64>,
+}
+
+/// What the history says of a resend.
+enum Before {
+    /// The account applied this very write: its outcome.
+    Applied(ServerProfile),
+    /// The key is gone with a pruned version it may have written: outcome unknown (the
+    /// current profile).
+    Forgotten(ServerProfile),
+    /// Never applied.
+    Not,
+}
+
+/// What the history says of `resent`, for a request that would otherwise be refused (rare,
+/// so reading the history is enough here): a resend is answered with its first outcome
+/// before its body is checked against today's rules, so a write the client holds in doubt is
+/// never refused after it was applied; and one whose history was pruned is answered as
+/// unknown, as the store's write answers it.
 async fn applied_before(
     state: &AppState,
     account: crate::store::AccountId,
-    resent: Option<(String, ProfileFields)>,
-) -> Result<Option<ServerProfile>, AppError> {
-    let Some((key, fields)) = resent else {
-        return Ok(None);
+    resent: Option<Resent>,
+) -> Result<Before, AppError> {
+    let Some(resent) = resent else {
+        return Ok(Before::Not);
     };
     let history = state.store_read(move |s| s.history(account)).await?;
-    Ok(history.into_iter().find(|p| {
-        p.mutation_id.as_deref() == Some(key.as_str())
-            && p.name == fields.name
-            && p.photo_url == fields.photo_url
-    }))
+    if let Some(applied) = history.iter().find(|p| {
+        p.mutation_id.as_deref() == Some(resent.key.as_str())
+            && p.name == resent.fields.name
+            && p.photo_url == resent.fields.photo_url
+    }) {
+        return Ok(Before::Applied(applied.clone()));
+    }
+    let floor = history.first().map_or(1, |p| p.version);
+    match history.last() {
+        Some(current) if crate::store::outcome_forgotten(resent.expected, floor) => {
+            Ok(Before::Forgotten(current.clone()))
+        }
+        _ => Ok(Before::Not),
+    }
 }

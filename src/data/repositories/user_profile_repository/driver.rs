@@ -106,7 +106,10 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
     pub(super) async fn step(&self, input: Input) -> Vec<Action> {
         if let Input::RemoteRead(profile)
         | Input::OnlineWriteAnswered {
-            answer: OnlineAnswer::Applied(profile) | OnlineAnswer::Stale(profile),
+            answer:
+                OnlineAnswer::Applied(profile)
+                | OnlineAnswer::Stale(profile)
+                | OnlineAnswer::Forgotten(profile),
             ..
         } = &input
         {

@@ -13,6 +13,8 @@ use crate::data::services::{ApiClient, ApiError, Database};
 pub(super) enum Failure {
     /// 412: another writer got there first; their version.
     Stale(ServerProfile),
+    /// 409 `history_pruned`: the write's outcome is unknown for good; the server's version.
+    Forgotten(ServerProfile),
     /// 401: the session ended (already told to [`super::Session::expire`]).
     SignedOut,
     /// Worth trying again later: no answer, a timeout, a 429 or 5xx; not before
@@ -31,6 +33,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
     pub(super) fn failure(&self, token: &str, error: ApiError) -> Failure {
         match error {
             ApiError::Stale(current) => Failure::Stale(*current),
+            ApiError::Forgotten(current) => Failure::Forgotten(*current),
             ApiError::Unauthorized(_) => {
                 self.inner.session.expire(token);
                 Failure::SignedOut
@@ -54,6 +57,7 @@ impl Failure {
     pub(super) fn into_input(self, request: RequestId) -> Input {
         match self {
             Failure::Stale(current) => Input::PutStale { request, current },
+            Failure::Forgotten(current) => Input::PutForgotten { request, current },
             Failure::SignedOut => Input::Unauthorized { request },
             Failure::Transient { retry_after } => Input::RequestFailed {
                 request,
@@ -67,7 +71,7 @@ impl Failure {
     /// Why an online-only save failed (a 412 is handled before: the form gets their version).
     pub(super) fn into_save_error(self) -> SaveError {
         match self {
-            Failure::Stale(_) => SaveError::ChangedElsewhere,
+            Failure::Stale(_) | Failure::Forgotten(_) => SaveError::ChangedElsewhere,
             Failure::SignedOut => SaveError::SignInRequired,
             Failure::Transient { .. } | Failure::Unknown => SaveError::NeedsConnection,
             Failure::Refused(reason) => SaveError::Rejected(reason),
@@ -80,7 +84,9 @@ impl Failure {
             Failure::SignedOut => RemoteFailure::Unauthorized,
             Failure::Transient { .. } | Failure::Unknown => RemoteFailure::Network,
             Failure::Refused(reason) => RemoteFailure::Rejected(reason),
-            Failure::Stale(_) => RemoteFailure::Rejected("a read was answered 412".to_owned()),
+            Failure::Stale(_) | Failure::Forgotten(_) => {
+                RemoteFailure::Rejected("a read was answered as a write".to_owned())
+            }
         }
     }
 }

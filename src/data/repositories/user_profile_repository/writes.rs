@@ -86,6 +86,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                     let answer = match answer.map_err(|e| self.failure(&token, e)) {
                         Ok(profile) => OnlineAnswer::Applied(profile),
                         Err(Failure::Stale(current)) => OnlineAnswer::Stale(current),
+                        Err(Failure::Forgotten(current)) => OnlineAnswer::Forgotten(current),
                         Err(Failure::Refused(reason)) => OnlineAnswer::Refused(reason),
                         // No word from the server on it: it stays in doubt on the device.
                         Err(failure) => return Err(failure.into_save_error()),
