@@ -121,6 +121,14 @@ figure("P8", "streams_open_two_instances", streamsTwo?.opened ?? null, "streams"
 figure("P8", "push_to_all_two_instances", streamsTwo?.push_all_ms ?? null, "ms", atMost(1000, "< 1 s"),
   detail({ reached: streamsTwo?.reached, push_all_on_b_ms: streamsTwo?.push_all_on_b_ms, push_p50_on_a_ms: streamsTwo?.push_p50_ms, put_ms: streamsTwo?.put_ms }));
 
+// History retention: profile_history after a million writes, without and with pruning.
+const hist = raw("history-size");
+figure("H", "history_bytes_unpruned", hist?.bytes_unpruned ?? null, "B", { ok: () => true, text: "for comparison" },
+  detail({ rows: hist?.rows_unpruned, writes: hist?.writes }));
+figure("H", "history_bytes_pruned", hist?.bytes_pruned ?? null, "B",
+  { ok: (v) => hist != null && v < hist.bytes_unpruned / 2, text: "< half the unpruned size" },
+  detail({ rows: hist?.rows_pruned, deleted: hist?.deleted, prune_seconds: hist?.prune_seconds, keep: `${hist?.retention_versions} versions, ${hist?.retention_days} days` }));
+
 const loadStart = existsSync(join(rawDir, "loadavg-start.txt")) ? readFileSync(join(rawDir, "loadavg-start.txt"), "utf8").trim() : null;
 const machine = { date: new Date().toISOString(), loadavg_at_start: loadStart, loadavg_1_5_15: loadavg().map((x) => round(x, 2)), cores: cpus().length, cpu: cpus()[0]?.model, memory_gib: round(totalmem() / 2 ** 30, 1), chromium: b.chromium };
 writeFileSync(outPath, JSON.stringify({ machine, figures, browser_error: b.error ?? null }, null, 2) + "\n");

@@ -92,6 +92,13 @@ say "seeding 1,000 and $BIG accounts"
 "$BENCH" seed --db "$WORK/seed-big.db" --accounts "$BIG" --tokens 1000 \
   --tokens-out "$WORK/tokens-big.txt" >"$RAW/seed-big.json"
 
+# History: a million writes (1,000 profiles x 1,000 versions over 100 days), then the
+# server's pruning with the default retention; the table's size before and after.
+say "history size after a million writes, unpruned and pruned"
+cp "$WORK/seed-1k.db" "$WORK/history.db"
+"$BENCH" history-size --db "$WORK/history.db" --accounts 1000 --versions 1001 >"$RAW/history-size.json"
+rm -f "$WORK/history.db" "$WORK/history.db-wal" "$WORK/history.db-shm"
+
 # P6, P7, P9: two servers side by side (1,000 and $BIG accounts; only one is loaded at a
 # time), and the SQLite baseline on its own copy in the same directory. Rounds interleave
 # every run with its baseline so background load on the machine hits both alike.

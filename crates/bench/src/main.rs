@@ -3,6 +3,7 @@
 //! Every subcommand prints one JSON object on stdout (the raw figures of one run); the bench
 //! script collects them and `tools/bench/report.mjs` turns them into the figures table.
 
+mod history_size;
 mod load;
 mod postgres;
 mod seed;
@@ -49,6 +50,19 @@ enum Command {
         /// Where to write the tokens.
         #[arg(long)]
         tokens_out: PathBuf,
+    },
+    /// Writes `versions` versions of each of `accounts` profiles into a database made by
+    /// `seed`, then prunes it as the server does; prints the history's size before and after.
+    HistorySize {
+        /// A database made by `seed` with at least `accounts` accounts (it is written to).
+        #[arg(long)]
+        db: PathBuf,
+        /// Accounts written to.
+        #[arg(long, default_value_t = 1000)]
+        accounts: u64,
+        /// Versions of each profile (1,000 x 1,000: a million writes).
+        #[arg(long, default_value_t = 1000)]
+        versions: u64,
     },
     /// HTTP load against a running server: fixed connections, bounded duration.
     Load {
@@ -183,6 +197,11 @@ fn main() -> ExitCode {
             tokens,
             tokens_out,
         } => seed::run(&db, accounts, tokens, &tokens_out),
+        Command::HistorySize {
+            db,
+            accounts,
+            versions,
+        } => history_size::run(&db, accounts, versions),
         Command::SqliteBaseline {
             db,
             accounts,

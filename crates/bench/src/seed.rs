@@ -14,6 +14,7 @@ use crate::BenchResult;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../server/migrations/0001_init.sql"),
     include_str!("../../server/migrations/0002_mutation_ids.sql"),
+    include_str!("../../server/migrations/0003_history_floor.sql"),
 ];
 
 /// A password hash no password matches: seeded accounts are used through their sessions only.
