@@ -5,11 +5,10 @@
 //! server's `Store::prune_history` steps exactly as its pruning task runs them.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use outpost_server::history;
-use outpost_server::store::{HistoryRetention, SqliteStore, Store};
+use outpost_server::store::{HistoryRetention, SqliteStore};
 use rusqlite::{Connection, params};
 use serde_json::{Value, json};
 
@@ -70,13 +69,13 @@ pub fn run(db: &Path, accounts: u64, versions: u64) -> BenchResult<Value> {
     }
     let seeded = started.elapsed().as_secs_f64();
     let (rows_before, bytes_before) = measure(db)?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(db)?);
+    let store = SqliteStore::open(db)?;
     let retention = HistoryRetention::default();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let pruning = Instant::now();
-    let deleted = runtime.block_on(history::prune(Arc::clone(&store), retention))?;
+    let deleted = runtime.block_on(history::prune(&store, retention))?;
     let prune_seconds = pruning.elapsed().as_secs_f64();
     drop(store);
     {

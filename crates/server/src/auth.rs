@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::config::Argon2Cost;
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::store::Store;
 use crate::store::{AccountId, NewSession};
 
 fn argon2(cost: Argon2Cost) -> Result<Argon2<'static>, AppError> {
@@ -121,13 +122,12 @@ impl Bearer {
         state.token_requests().record(&[self.token_hash]);
     }
 
-    /// Checks the token against the store (one blocking store call): the caller, or 401.
+    /// Checks the token against the store (one store call): the caller, or 401.
     pub async fn authenticate(self, state: &AppState) -> Result<Caller, AppError> {
         let token_hash = self.token_hash;
         let now = now_unix();
         let account = state
-            .store_read(move |s| s.session_account(&token_hash, now))
-            .await?
+            .checked(state.store().session_account(&token_hash, now).await)?
             .ok_or(AppError::Unauthorized(INVALID_SESSION))?;
         self.count(state);
         Ok(Caller {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::store::{HistoryRetention, Store, StoreError};
+use crate::store::{AnyStore, HistoryRetention, Store, StoreError};
 
 /// The RFC 3339 time `days` days before now: versions older than it may be pruned.
 pub fn cutoff(days: u32) -> String {
@@ -26,16 +26,12 @@ pub fn cutoff(days: u32) -> String {
 }
 
 /// One sweep over every account; returns how many versions were deleted.
-pub async fn prune(store: Arc<dyn Store>, retention: HistoryRetention) -> Result<u64, StoreError> {
+pub async fn prune(store: &impl Store, retention: HistoryRetention) -> Result<u64, StoreError> {
     let cutoff = cutoff(retention.days);
     let mut after = 0;
     let mut deleted = 0;
     loop {
-        let (store, cutoff) = (Arc::clone(&store), cutoff.clone());
-        let step =
-            tokio::task::spawn_blocking(move || store.prune_history(&retention, &cutoff, after))
-                .await
-                .map_err(|e| StoreError::Database(format!("pruning task failed: {e}")))??;
+        let step = store.prune_history(&retention, &cutoff, after).await?;
         deleted += step.deleted;
         match step.next {
             Some(next) => after = next,
@@ -48,7 +44,7 @@ pub async fn prune(store: Arc<dyn Store>, retention: HistoryRetention) -> Result
 
 /// Sweeps every `every` until shutdown; failures are logged and tried again next time.
 pub async fn run(
-    store: Arc<dyn Store>,
+    store: Arc<AnyStore>,
     retention: HistoryRetention,
     every: Duration,
     mut shutdown: watch::Receiver<bool>,
@@ -58,7 +54,7 @@ pub async fn run(
             () = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => return,
         }
-        match prune(Arc::clone(&store), retention).await {
+        match prune(store.as_ref(), retention).await {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "pruned profile history"),
             Err(error) => tracing::warn!(%error, "pruning the profile history failed"),

@@ -45,7 +45,7 @@ pub use config::{Argon2Cost, Config};
 pub use error::AppError;
 pub use state::AppState;
 
-use crate::store::{PgStore, SqliteStore, StoreError};
+use crate::store::{AnyStore, PgStore, SqliteStore, StoreError};
 
 async fn shed_or_fail(error: BoxError) -> Response {
     if error.is::<tower::load_shed::error::Overloaded>() {
@@ -193,7 +193,7 @@ pub async fn launch_with_listener(
     let (shutdown, shutdown_rx) = watch::channel(false);
     let state = match config.postgres_url.clone() {
         Some(url) => {
-            let store = Arc::new(PgStore::open(&url).await?);
+            let store = PgStore::open(&url).await?;
             let state = AppState::shared(config, store, shutdown_rx.clone());
             tokio::spawn(store::postgres::listen::run(
                 url,
@@ -210,7 +210,7 @@ pub async fn launch_with_listener(
             }
             let path = config.db_path.clone();
             let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path)).await??;
-            AppState::new(config, Arc::new(store), shutdown_rx.clone())
+            AppState::new(config, AnyStore::Sqlite(store), shutdown_rx.clone())
         }
     };
     tokio::spawn(history::run(

@@ -9,10 +9,8 @@ use crate::error::AppError;
 use crate::metrics::Metrics;
 use crate::push::Hub;
 use crate::rate_limit::{Counter, WindowLimiter};
-use crate::read_pool::ReadPool;
 use crate::store::postgres::counters::SharedCounter;
-use crate::store::{AccountId, PgStore, ProfileWrite, Store};
-use outpost_core::wire::{ProfileFields, ServerProfile};
+use crate::store::{AnyStore, PgStore, StoreError};
 
 /// Cheap to clone: everything lives behind one `Arc`.
 #[derive(Clone)]
@@ -22,19 +20,16 @@ pub struct AppState {
 
 struct Inner {
     config: Config,
-    store: Arc<dyn Store>,
+    store: Arc<AnyStore>,
     hub: Arc<Hub>,
     limiter: Counter,
     signups: Counter,
     token_requests: WindowLimiter<[u8; 32]>,
     streams: Arc<Semaphore>,
     requests: Arc<Semaphore>,
-    reads: Option<ReadPool>,
     shutdown: watch::Receiver<bool>,
     dummy_hash: OnceLock<String>,
     metrics: Metrics,
-    /// The same store as `store` when it is PostgreSQL: the hot paths await it directly.
-    postgres: Option<Arc<PgStore>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -48,18 +43,14 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// Builds the state, with every limit counted in this process. Event streams end when
     /// `shutdown` turns `true`.
-    pub fn new(config: Config, store: Arc<dyn Store>, shutdown: watch::Receiver<bool>) -> Self {
+    pub fn new(config: Config, store: AnyStore, shutdown: watch::Receiver<bool>) -> Self {
         let limiter = WindowLimiter::new(config.login_failures_allowed, config.login_window);
         let signups = WindowLimiter::new(config.max_signups_per_address, config.signup_window);
-        // SQLite's reads queue for its few read connections on as many threads.
-        let reads = ReadPool::start(crate::store::READ_CONCURRENCY).ok();
         Self::build(
             config,
             store,
             shutdown,
             [Counter::Local(limiter), Counter::Local(signups)],
-            reads,
-            None,
         )
     }
 
@@ -67,7 +58,7 @@ impl AppState {
     /// failed sign-ins and accounts created per address are counted there, for all of them.
     /// The other limits guard what each instance has alone (its connections, streams and
     /// CPU), so each counts them itself.
-    pub fn shared(config: Config, store: Arc<PgStore>, shutdown: watch::Receiver<bool>) -> Self {
+    pub fn shared(config: Config, store: PgStore, shutdown: watch::Receiver<bool>) -> Self {
         let pool = store.pool().clone();
         let limiter = SharedCounter::new(
             pool.clone(),
@@ -81,25 +72,19 @@ impl AppState {
             config.max_signups_per_address,
             config.signup_window,
         );
-        // No read threads: PostgreSQL's pool bounds its reads, and the profile routes await
-        // it directly (`session_profile`, `session_update_profile`).
         Self::build(
             config,
-            Arc::clone(&store) as Arc<dyn Store>,
+            AnyStore::Postgres(store),
             shutdown,
             [Counter::Shared(limiter), Counter::Shared(signups)],
-            None,
-            Some(store),
         )
     }
 
     fn build(
         config: Config,
-        store: Arc<dyn Store>,
+        store: AnyStore,
         shutdown: watch::Receiver<bool>,
         [limiter, signups]: [Counter; 2],
-        reads: Option<ReadPool>,
-        postgres: Option<Arc<PgStore>>,
     ) -> Self {
         let token_requests = WindowLimiter::new(config.max_requests_per_token, config.token_window);
         let streams = Arc::new(Semaphore::new(config.max_event_streams));
@@ -107,19 +92,16 @@ impl AppState {
         Self {
             inner: Arc::new(Inner {
                 config,
-                store,
+                store: Arc::new(store),
                 hub: Arc::new(Hub::default()),
                 limiter,
                 signups,
                 token_requests,
                 streams,
                 requests,
-                // Without read threads, reads use the blocking pool.
-                reads,
                 shutdown,
                 dummy_hash: OnceLock::new(),
                 metrics: Metrics::default(),
-                postgres,
             }),
         }
     }
@@ -129,116 +111,23 @@ impl AppState {
         &self.inner.config
     }
 
-    /// The store (blocking; prefer [`AppState::store_call`] from async code).
-    pub fn store(&self) -> &Arc<dyn Store> {
+    /// The store: every method is awaited (see [`crate::store::Store`]).
+    pub fn store(&self) -> &Arc<AnyStore> {
         &self.inner.store
     }
 
-    /// Runs a blocking store operation on the blocking thread pool.
-    pub async fn store_call<T, E>(
-        &self,
-        f: impl FnOnce(&dyn Store) -> Result<T, E> + Send + 'static,
-    ) -> Result<T, AppError>
-    where
-        T: Send + 'static,
-        E: Into<AppError> + Send + 'static,
-    {
-        let store = Arc::clone(&self.inner.store);
-        let result = tokio::task::spawn_blocking(move || f(store.as_ref())).await?;
-        self.counted(result.map_err(Into::into))
-    }
-
-    /// Counts a store call's internal failure (the database's, not a refusal such as a
-    /// stale version).
-    fn counted<T>(&self, result: Result<T, AppError>) -> Result<T, AppError> {
-        if let Err(AppError::Internal(_)) = &result {
+    /// A store call's result for a handler: its error as the HTTP error, and the database's
+    /// own failures (not refusals such as a stale version) counted in the metrics.
+    pub fn checked<T>(&self, result: Result<T, StoreError>) -> Result<T, AppError> {
+        if let Err(StoreError::Database(_)) = &result {
             self.inner.metrics.store_error();
         }
-        result
-    }
-
-    /// The caller's account and profile, by session (`GET /api/profile`).
-    pub async fn session_profile(
-        &self,
-        token_hash: [u8; 32],
-        now: i64,
-    ) -> Result<Option<(AccountId, ServerProfile)>, AppError> {
-        match &self.inner.postgres {
-            Some(pg) => self.counted(
-                pg.read_session_profile(&token_hash, now)
-                    .await
-                    .map_err(Into::into),
-            ),
-            None => {
-                self.store_read(move |s| s.session_profile(&token_hash, now))
-                    .await
-            }
-        }
-    }
-
-    /// Authenticates and writes the caller's profile in one transaction (`PUT /api/profile`).
-    pub async fn session_update_profile(
-        &self,
-        token_hash: [u8; 32],
-        now_unix: i64,
-        expected: Option<u64>,
-        fields: ProfileFields,
-        key: Option<String>,
-        now: String,
-    ) -> Result<Option<(AccountId, ProfileWrite)>, AppError> {
-        match &self.inner.postgres {
-            Some(pg) => self.counted(
-                pg.write_session_profile(
-                    &token_hash,
-                    now_unix,
-                    expected,
-                    &fields,
-                    key.as_deref(),
-                    &now,
-                )
-                .await
-                .map_err(Into::into),
-            ),
-            None => {
-                self.store_call(move |s| {
-                    s.session_update_profile(
-                        &token_hash,
-                        now_unix,
-                        expected,
-                        &fields,
-                        key.as_deref(),
-                        &now,
-                    )
-                })
-                .await
-            }
-        }
+        result.map_err(Into::into)
     }
 
     /// The server's metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
-    }
-
-    /// Like [`AppState::store_call`] for a short read-only operation: runs it on one of the
-    /// [`crate::store::READ_CONCURRENCY`] read threads, queued in order (see [`ReadPool`]).
-    pub async fn store_read<T, E>(
-        &self,
-        f: impl FnOnce(&dyn Store) -> Result<T, E> + Send + 'static,
-    ) -> Result<T, AppError>
-    where
-        T: Send + 'static,
-        E: Into<AppError> + Send + 'static,
-    {
-        let Some(reads) = &self.inner.reads else {
-            return self.store_call(f).await;
-        };
-        let store = Arc::clone(&self.inner.store);
-        let result = reads
-            .run(move || f(store.as_ref()))
-            .await
-            .ok_or_else(|| AppError::Internal("a store read failed to run".to_owned()))?;
-        self.counted(result.map_err(Into::into))
     }
 
     /// Where accepted writes are announced to this process's event streams.

@@ -361,8 +361,8 @@ async fn young_history_is_kept_however_long() {
     .await;
     let token = ts.sign_up("ann").await;
     seven_writes(&ts, &token).await;
-    let store = Arc::clone(ts.server.state().store());
     let retention = ts.server.state().config().history;
+    let store = ts.server.state().store().as_ref();
     assert_eq!(history::prune(store, retention).await.unwrap(), 0);
     assert_eq!(ts.history(&token).await.len(), 8);
 }
@@ -381,11 +381,8 @@ async fn a_repeat_whose_version_was_pruned_is_answered_unknown_never_stale() {
     seven_writes(&ts, &other).await;
 
     // In steps of at most two versions, over both accounts: the last three of each stay.
-    let store = Arc::clone(ts.server.state().store());
-    assert_eq!(
-        history::prune(Arc::clone(&store), retention).await.unwrap(),
-        10
-    );
+    let store = ts.server.state().store().as_ref();
+    assert_eq!(history::prune(store, retention).await.unwrap(), 10);
     let kept: Vec<u64> = ts.history(&token).await.iter().map(|p| p.version).collect();
     assert_eq!(kept, [6, 7, 8]);
     assert_eq!(ts.history(&other).await.len(), 3);

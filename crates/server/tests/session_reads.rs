@@ -8,7 +8,7 @@ mod common;
 use common::TestServer;
 use futures_util::future::join_all;
 use outpost_core::wire::error_code;
-use outpost_server::store::NewSession;
+use outpost_server::store::{NewSession, Store};
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -50,13 +50,8 @@ async fn concurrent_reads_of_many_accounts_each_get_their_own_profile() {
 async fn each_read_checks_expiry_against_its_own_time() {
     let ts = TestServer::start().await;
     ts.sign_up("ann").await;
-    let (account, _) = ts
-        .server
-        .state()
-        .store_call(|s| s.credentials("ann"))
-        .await
-        .unwrap()
-        .unwrap();
+    let store = ts.server.state().store();
+    let (account, _) = store.credentials("ann").await.unwrap().unwrap();
     // Session i expires at BASE + i.
     const BASE: i64 = 1_900_000_000;
     let hash = |i: i64| -> [u8; 32] {
@@ -66,28 +61,22 @@ async fn each_read_checks_expiry_against_its_own_time() {
         h
     };
     for i in 0..20 {
-        ts.server
-            .state()
-            .store_call(move |s| {
-                s.create_session(
-                    account,
-                    NewSession {
-                        token_hash: hash(i),
-                        created_unix: BASE - 100,
-                        expires_unix: BASE + i,
-                    },
-                )
-            })
+        store
+            .create_session(
+                account,
+                NewSession {
+                    token_hash: hash(i),
+                    created_unix: BASE - 100,
+                    expires_unix: BASE + i,
+                },
+            )
             .await
             .unwrap();
     }
     // Every session read at several times at once: valid exactly while now < its expiry.
-    let state = ts.server.state();
     let reads = (0..20).flat_map(|i| {
-        [BASE - 1, BASE + i - 1, BASE + i, BASE + 30].map(|now| {
-            let state = state.clone();
-            async move { (i, now, state.session_profile(hash(i), now).await) }
-        })
+        [BASE - 1, BASE + i - 1, BASE + i, BASE + 30]
+            .map(|now| async move { (i, now, store.session_profile(&hash(i), now).await) })
     });
     for (i, now, answer) in join_all(reads).await {
         let answer = answer.unwrap();

@@ -10,6 +10,7 @@ use crate::client_addr::ClientAddr;
 use crate::error::{ApiJson, AppError};
 use crate::openapi::{CredentialsDoc, ErrorBodyDoc, TokenResponseDoc};
 use crate::state::AppState;
+use crate::store::Store;
 
 /// Creates an account (with its first profile: name = username, version 1) and signs it in.
 #[utoipa::path(post, path = "/api/accounts", tag = "accounts",
@@ -47,9 +48,12 @@ pub async fn create_account(
     let (token, session) = auth::new_session(state.config().token_ttl)?;
     let now = auth::now_rfc3339();
     let name = username.clone();
-    state
-        .store_call(move |s| s.create_account(&name, &hash, session, &now))
-        .await?;
+    state.checked(
+        state
+            .store()
+            .create_account(&name, &hash, session, &now)
+            .await,
+    )?;
     tracing::info!(%username, "account created");
     Ok((StatusCode::CREATED, ApiJson(TokenResponse { token })))
 }

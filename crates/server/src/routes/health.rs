@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::store::Store;
 
 /// Liveness: answers 200 once the server accepts requests.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
@@ -22,7 +23,7 @@ pub async fn healthz() -> Json<Value> {
         (status = 503, description = "The database does not answer", body = crate::openapi::ErrorBodyDoc),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
-    match state.store_read(|s| s.ping()).await {
+    match state.checked(state.store().ping().await) {
         Ok(()) => Ok(Json(json!({ "status": "ready" }))),
         Err(error) => {
             tracing::warn!(%error, "not ready: the database does not answer");

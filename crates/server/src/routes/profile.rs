@@ -13,6 +13,7 @@ use crate::error::{ApiJson, AppError};
 use crate::openapi::{ErrorBodyDoc, ProfileFieldsDoc, ServerProfileDoc};
 use crate::state::AppState;
 use crate::store::ProfileWrite;
+use crate::store::Store;
 
 /// The version named by `If-Match`; `None` when the header does not name one (it then
 /// matches no version). A missing header is rejected with 428.
@@ -88,8 +89,7 @@ pub async fn get_profile(
     let now = auth::now_unix();
     // Authenticate and read in one store call.
     let (_, profile) = state
-        .session_profile(token_hash, now)
-        .await?
+        .checked(state.store().session_profile(&token_hash, now).await)?
         .ok_or(AppError::Unauthorized(INVALID_SESSION))?;
     bearer.count(&state);
     Ok(with_etag(profile))
@@ -176,9 +176,19 @@ pub async fn put_profile(
     let now = auth::now_rfc3339();
     // Authenticate, look up the key, check the version and write in one store call (one
     // transaction).
+    let written = state
+        .store()
+        .session_update_profile(
+            &token_hash,
+            now_unix,
+            expected,
+            &fields,
+            key.as_deref(),
+            &now,
+        )
+        .await;
     let (account, written) = state
-        .session_update_profile(token_hash, now_unix, expected, fields, key, now)
-        .await?
+        .checked(written)?
         .ok_or(AppError::Unauthorized(INVALID_SESSION))?;
     bearer.count(&state);
     // A replay changed nothing, so there is nothing to announce.
@@ -223,7 +233,7 @@ async fn applied_before(
     let Some(resent) = resent else {
         return Ok(Before::Not);
     };
-    let history = state.store_read(move |s| s.history(account)).await?;
+    let history = state.checked(state.store().history(account).await)?;
     if let Some(applied) = history.iter().find(|p| {
         p.mutation_id.as_deref() == Some(resent.key.as_str())
             && p.name == resent.fields.name

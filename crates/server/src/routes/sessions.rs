@@ -10,6 +10,7 @@ use crate::client_addr::ClientAddr;
 use crate::error::{ApiJson, AppError};
 use crate::openapi::{CredentialsDoc, ErrorBodyDoc, TokenResponseDoc};
 use crate::state::AppState;
+use crate::store::Store;
 
 /// Signs in: a new session token for correct credentials. Failed attempts are limited per
 /// username and per client address.
@@ -45,7 +46,7 @@ pub async fn sign_in(
         .map_err(|retry_after_secs| AppError::TooManyRequests { retry_after_secs })?;
 
     let username = creds.username.clone();
-    let found = state.store_call(move |s| s.credentials(&username)).await?;
+    let found = state.checked(state.store().credentials(&username).await)?;
     let password = creds.password;
     let blocking_state = state.clone();
     let account = tokio::task::spawn_blocking(move || match found {
@@ -67,9 +68,7 @@ pub async fn sign_in(
     };
     state.limiter().clear(&user_key).await;
     let (token, session) = auth::new_session(state.config().token_ttl)?;
-    state
-        .store_call(move |s| s.create_session(account, session))
-        .await?;
+    state.checked(state.store().create_session(account, session).await)?;
     Ok(ApiJson(TokenResponse { token }))
 }
 
@@ -89,6 +88,6 @@ pub async fn sign_out(
     caller: Caller,
 ) -> Result<StatusCode, AppError> {
     let hash = caller.token_hash;
-    state.store_call(move |s| s.delete_session(&hash)).await?;
+    state.checked(state.store().delete_session(&hash).await)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,14 +1,15 @@
 //! Storage behind one narrow interface: SQLite (one process, the default) or PostgreSQL
 //! (several instances on one database), chosen at start-up, the HTTP layer the same for both.
-//! Methods are blocking: callers run them on blocking threads (see
-//! [`crate::state::AppState::store_call`]), one call per request where possible (the
-//! `session_*` methods authenticate and act in one call).
+//! Methods are async ([`Store`]), one call per request where possible (the `session_*`
+//! methods authenticate and act in one call).
 
 pub mod postgres;
 mod sqlite;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+
+use std::future::Future;
 
 use outpost_core::wire::{ProfileFields, ServerProfile};
 
@@ -45,10 +46,12 @@ pub enum StoreError {
     Database(String),
 }
 
-/// What the server needs from its database. Every write is one transaction.
+/// What the server needs from its database. Every write is one transaction. Every method is
+/// async: SQLite runs its writes on its writer thread and its reads on a few read threads,
+/// PostgreSQL is awaited directly; callers await either the same way ([`AnyStore`]).
 pub trait Store: Send + Sync + 'static {
     /// Whether the database answers (readiness): one trivial query.
-    fn ping(&self) -> Result<(), StoreError>;
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Creates an account with its first profile (name = username, version 1, also in the
     /// history) and a first session, atomically.
@@ -58,26 +61,39 @@ pub trait Store: Send + Sync + 'static {
         password_hash: &str,
         session: NewSession,
         now: &str,
-    ) -> Result<AccountId, StoreError>;
+    ) -> impl Future<Output = Result<AccountId, StoreError>> + Send;
 
     /// The account id and password hash (PHC string) of a username, if it exists.
-    fn credentials(&self, username: &str) -> Result<Option<(AccountId, String)>, StoreError>;
+    fn credentials(
+        &self,
+        username: &str,
+    ) -> impl Future<Output = Result<Option<(AccountId, String)>, StoreError>> + Send;
 
     /// Stores a new session for an account (and forgets its expired ones).
-    fn create_session(&self, account: AccountId, session: NewSession) -> Result<(), StoreError>;
+    fn create_session(
+        &self,
+        account: AccountId,
+        session: NewSession,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The account of an unexpired session, by token hash.
     fn session_account(
         &self,
         token_hash: &[u8; 32],
         now_unix: i64,
-    ) -> Result<Option<AccountId>, StoreError>;
+    ) -> impl Future<Output = Result<Option<AccountId>, StoreError>> + Send;
 
     /// Revokes a session. Revoking an unknown session is not an error.
-    fn delete_session(&self, token_hash: &[u8; 32]) -> Result<(), StoreError>;
+    fn delete_session(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The current profile of an account.
-    fn profile(&self, account: AccountId) -> Result<ServerProfile, StoreError>;
+    fn profile(
+        &self,
+        account: AccountId,
+    ) -> impl Future<Output = Result<ServerProfile, StoreError>> + Send;
 
     /// Replaces the profile if its version is still `expected_version`: bumps the version,
     /// records the new version in the history, all in one transaction. Otherwise
@@ -88,7 +104,9 @@ pub trait Store: Send + Sync + 'static {
     /// that write produced (a client repeating a write whose answer it lost must learn that
     /// it was applied, not that it is now stale), or [`StoreError::MutationIdReused`] when
     /// `fields` differ from that write's. A new id is stored with the version it writes; a
-    /// write refused as stale records nothing, so the id stays free for a later attempt.
+    /// write refused as stale records nothing, so the id stays free for a later attempt. An
+    /// unknown id whose write would have made a pruned version is
+    /// [`StoreError::HistoryPruned`].
     fn update_profile(
         &self,
         account: AccountId,
@@ -96,11 +114,14 @@ pub trait Store: Send + Sync + 'static {
         fields: &ProfileFields,
         mutation_id: Option<&str>,
         now: &str,
-    ) -> Result<ProfileWrite, StoreError>;
+    ) -> impl Future<Output = Result<ProfileWrite, StoreError>> + Send;
 
     /// The accepted versions of an account's profile the history still holds (the pruned
     /// ones are gone), oldest first.
-    fn history(&self, account: AccountId) -> Result<Vec<ServerProfile>, StoreError>;
+    fn history(
+        &self,
+        account: AccountId,
+    ) -> impl Future<Output = Result<Vec<ServerProfile>, StoreError>> + Send;
 
     /// One short step of history pruning ([`HistoryRetention`]), off the request path: for
     /// the accounts after `after` (in id order), raises their `history_floor` and deletes the
@@ -111,7 +132,7 @@ pub trait Store: Send + Sync + 'static {
         retention: &HistoryRetention,
         cutoff: &str,
         after: AccountId,
-    ) -> Result<PruneStep, StoreError>;
+    ) -> impl Future<Output = Result<PruneStep, StoreError>> + Send;
 
     /// The account of an unexpired session and its profile, in one call: `None` for an
     /// unknown or expired session.
@@ -119,20 +140,13 @@ pub trait Store: Send + Sync + 'static {
         &self,
         token_hash: &[u8; 32],
         now_unix: i64,
-    ) -> Result<Option<(AccountId, ServerProfile)>, StoreError> {
-        match self.session_account(token_hash, now_unix)? {
-            Some(account) => Ok(Some((account, self.profile(account)?))),
-            None => Ok(None),
-        }
-    }
+    ) -> impl Future<Output = Result<Option<(AccountId, ServerProfile)>, StoreError>> + Send;
 
-    /// Authenticates a session and updates its account's profile, in one call: `None` (and
-    /// nothing written) for an unknown or expired session, otherwise as
+    /// Authenticates a session and updates its account's profile, in one transaction: `None`
+    /// (and nothing written) for an unknown or expired session, otherwise as
     /// [`Store::update_profile`]. An `expected_version` of `None` matches no version, so it
     /// yields [`StoreError::Stale`] with the current profile unless the mutation id replays.
-    ///
-    /// This default makes two store calls (and so two transactions); a store that can should
-    /// authenticate and write in one, as [`SqliteStore`] does.
+    #[allow(clippy::too_many_arguments)]
     fn session_update_profile(
         &self,
         token_hash: &[u8; 32],
@@ -141,20 +155,131 @@ pub trait Store: Send + Sync + 'static {
         fields: &ProfileFields,
         mutation_id: Option<&str>,
         now: &str,
-    ) -> Result<Option<(AccountId, ProfileWrite)>, StoreError> {
-        let Some(account) = self.session_account(token_hash, now_unix)? else {
-            return Ok(None);
-        };
-        // Versions start at 1, so 0 matches none, and a replay is still recognised.
-        let expected = expected_version.unwrap_or(0);
-        let written = self.update_profile(account, expected, fields, mutation_id, now)?;
-        Ok(Some((account, written)))
-    }
+    ) -> impl Future<Output = Result<Option<(AccountId, ProfileWrite)>, StoreError>> + Send;
 
     /// Whether the store itself announces applied writes to every instance's event streams
     /// (PostgreSQL's `NOTIFY`); otherwise the route that wrote tells this instance's hub.
     fn announces_writes(&self) -> bool {
         false
+    }
+}
+
+/// The store the server runs on, chosen at start-up: one type for the HTTP layer, whichever
+/// database is behind it.
+#[derive(Debug)]
+pub enum AnyStore {
+    /// One SQLite file.
+    Sqlite(SqliteStore),
+    /// A PostgreSQL database, shared by several instances.
+    Postgres(PgStore),
+}
+
+/// Calls the same method on whichever store is behind an [`AnyStore`].
+macro_rules! either {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            AnyStore::Sqlite($store) => $call.await,
+            AnyStore::Postgres($store) => $call.await,
+        }
+    };
+}
+
+impl Store for AnyStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        either!(self, s => s.ping())
+    }
+
+    async fn create_account(
+        &self,
+        username: &str,
+        password_hash: &str,
+        session: NewSession,
+        now: &str,
+    ) -> Result<AccountId, StoreError> {
+        either!(self, s => s.create_account(username, password_hash, session, now))
+    }
+
+    async fn credentials(&self, username: &str) -> Result<Option<(AccountId, String)>, StoreError> {
+        either!(self, s => s.credentials(username))
+    }
+
+    async fn create_session(
+        &self,
+        account: AccountId,
+        session: NewSession,
+    ) -> Result<(), StoreError> {
+        either!(self, s => s.create_session(account, session))
+    }
+
+    async fn session_account(
+        &self,
+        token_hash: &[u8; 32],
+        now_unix: i64,
+    ) -> Result<Option<AccountId>, StoreError> {
+        either!(self, s => s.session_account(token_hash, now_unix))
+    }
+
+    async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<(), StoreError> {
+        either!(self, s => s.delete_session(token_hash))
+    }
+
+    async fn profile(&self, account: AccountId) -> Result<ServerProfile, StoreError> {
+        either!(self, s => s.profile(account))
+    }
+
+    async fn update_profile(
+        &self,
+        account: AccountId,
+        expected_version: u64,
+        fields: &ProfileFields,
+        mutation_id: Option<&str>,
+        now: &str,
+    ) -> Result<ProfileWrite, StoreError> {
+        either!(self, s => s.update_profile(account, expected_version, fields, mutation_id, now))
+    }
+
+    async fn history(&self, account: AccountId) -> Result<Vec<ServerProfile>, StoreError> {
+        either!(self, s => s.history(account))
+    }
+
+    async fn prune_history(
+        &self,
+        retention: &HistoryRetention,
+        cutoff: &str,
+        after: AccountId,
+    ) -> Result<PruneStep, StoreError> {
+        either!(self, s => s.prune_history(retention, cutoff, after))
+    }
+
+    async fn session_profile(
+        &self,
+        token_hash: &[u8; 32],
+        now_unix: i64,
+    ) -> Result<Option<(AccountId, ServerProfile)>, StoreError> {
+        either!(self, s => s.session_profile(token_hash, now_unix))
+    }
+
+    async fn session_update_profile(
+        &self,
+        token_hash: &[u8; 32],
+        now_unix: i64,
+        expected_version: Option<u64>,
+        fields: &ProfileFields,
+        mutation_id: Option<&str>,
+        now: &str,
+    ) -> Result<Option<(AccountId, ProfileWrite)>, StoreError> {
+        either!(self, s => s.session_update_profile(
+            token_hash,
+            now_unix,
+            expected_version,
+            fields,
+            mutation_id,
+            now
+        ))
+    }
+
+    fn announces_writes(&self) -> bool {
+        matches!(self, AnyStore::Postgres(_))
     }
 }
 

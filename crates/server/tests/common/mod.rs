@@ -4,12 +4,11 @@
 //! small HTTP client around it.
 #![allow(dead_code, clippy::unwrap_used, missing_docs)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::connect_info::MockConnectInfo;
 use outpost_core::wire::{ErrorBody, IDEMPOTENCY_KEY, ServerProfile, TokenResponse, error_code};
-use outpost_server::store::{PgStore, SqliteStore};
+use outpost_server::store::{AnyStore, PgStore, SqliteStore, Store};
 use outpost_server::{AppState, Argon2Cost, Config, Server, launch_with_listener};
 use reqwest::header::HeaderMap;
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
@@ -170,15 +169,13 @@ impl TestServer {
     /// What the store holds for `username`: its password hash and every version of its
     /// profile, oldest first, read through the store itself (either kind).
     pub async fn stored_account(&self, username: &str) -> (String, Vec<ServerProfile>) {
-        let username = username.to_owned();
-        self.server
-            .state()
-            .store_call(move |s| {
-                let (account, hash) = s.credentials(&username)?.expect("the account exists");
-                Ok::<_, outpost_server::store::StoreError>((hash, s.history(account)?))
-            })
+        let store = self.server.state().store();
+        let (account, hash) = store
+            .credentials(username)
             .await
             .expect("store")
+            .expect("the account exists");
+        (hash, store.history(account).await.expect("store"))
     }
 
     /// Writes `fields` as the next version of `username`'s profile under `mutation_id`
@@ -190,20 +187,21 @@ impl TestServer {
         fields: outpost_core::wire::ProfileFields,
         mutation_id: &str,
     ) -> ServerProfile {
-        let (username, mutation_id) = (username.to_owned(), mutation_id.to_owned());
-        self.server
-            .state()
-            .store_call(move |s| {
-                let (account, _) = s.credentials(&username)?.expect("the account exists");
-                let current = s.profile(account)?.version;
-                s.update_profile(
-                    account,
-                    current,
-                    &fields,
-                    Some(&mutation_id),
-                    "2026-01-01T00:00:00Z",
-                )
-            })
+        let store = self.server.state().store();
+        let (account, _) = store
+            .credentials(username)
+            .await
+            .expect("store")
+            .expect("the account exists");
+        let current = store.profile(account).await.expect("store").version;
+        store
+            .update_profile(
+                account,
+                current,
+                &fields,
+                Some(mutation_id),
+                "2026-01-01T00:00:00Z",
+            )
             .await
             .expect("store")
             .into_profile()
@@ -338,17 +336,14 @@ impl TestServer {
 
     /// The profile history of the token's account, read through the server's own store.
     pub async fn history(&self, token: &str) -> Vec<ServerProfile> {
-        let store = Arc::clone(self.server.state().store());
+        let store = self.server.state().store();
         let token_hash = outpost_server::auth::hash_token(token);
-        tokio::task::spawn_blocking(move || {
-            let account = store
-                .session_account(&token_hash, outpost_server::auth::now_unix())
-                .unwrap()
-                .expect("a valid session");
-            store.history(account).unwrap()
-        })
-        .await
-        .unwrap()
+        let account = store
+            .session_account(&token_hash, outpost_server::auth::now_unix())
+            .await
+            .unwrap()
+            .expect("a valid session");
+        store.history(account).await.unwrap()
     }
 }
 
@@ -413,10 +408,10 @@ impl InMemoryApp {
         let state = if suite_on_postgres() {
             let url = new_postgres_database().await;
             let store = PgStore::open(&url).await.expect("store");
-            AppState::shared(config, Arc::new(store), down)
+            AppState::shared(config, store, down)
         } else {
             let store = SqliteStore::open(&config.db_path).expect("store");
-            AppState::new(config, Arc::new(store), down)
+            AppState::new(config, AnyStore::Sqlite(store), down)
         };
         // Routes that count per client address read it from the connection.
         let router = outpost_server::app(state).layer(MockConnectInfo(std::net::SocketAddr::from(

@@ -6,16 +6,13 @@
 //! every instance's event streams). Migrations run at start under an advisory lock, so
 //! instances starting together apply each one once.
 //!
-//! The [`Store`] interface is blocking, as SQLite's writer thread needs; calls already run on
-//! blocking threads ([`crate::state::AppState::store_call`]), where this store waits for its
-//! async client (tokio-postgres over a deadpool pool) on the server's runtime.
+//! Every call is awaited directly on the server's runtime (tokio-postgres over a deadpool
+//! pool; session reads batched by [`readers`]): no blocking thread in between.
 
 pub mod counters;
 pub mod listen;
 mod queries;
 mod readers;
-
-use std::future::Future;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use outpost_core::wire::{ProfileFields, ServerProfile};
@@ -66,7 +63,6 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 pub struct PgStore {
     pool: Pool,
     readers: Readers,
-    runtime: tokio::runtime::Handle,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -111,11 +107,7 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .build()
             .map_err(|e| StoreError::Database(format!("connection pool: {e}")))?;
-        let store = Self {
-            pool,
-            readers,
-            runtime: tokio::runtime::Handle::current(),
-        };
+        let store = Self { pool, readers };
         store.migrate().await?;
         Ok(store)
     }
@@ -159,10 +151,104 @@ impl PgStore {
         tx.commit().await?;
         Ok(())
     }
+}
 
-    /// [`Store::session_profile`], awaited: the profile routes call it from async code
-    /// directly, with no blocking thread between the request and its batch.
-    pub async fn read_session_profile(
+impl Store for PgStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.pool.get().await?.query_one("SELECT 1", &[]).await?;
+        Ok(())
+    }
+
+    async fn create_account(
+        &self,
+        username: &str,
+        password_hash: &str,
+        session: NewSession,
+        now: &str,
+    ) -> Result<AccountId, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let account = queries::insert_account(&tx, username, password_hash, now).await?;
+        queries::insert_session(&tx, account, session).await?;
+        tx.commit().await?;
+        Ok(account)
+    }
+
+    async fn credentials(&self, username: &str) -> Result<Option<(AccountId, String)>, StoreError> {
+        queries::credentials(&self.pool.get().await?, username).await
+    }
+
+    async fn create_session(
+        &self,
+        account: AccountId,
+        session: NewSession,
+    ) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        // Expired sessions of this account are of no use to anyone: drop them here.
+        queries::delete_expired_sessions(&tx, account, session.created_unix).await?;
+        queries::insert_session(&tx, account, session).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn session_account(
+        &self,
+        token_hash: &[u8; 32],
+        now_unix: i64,
+    ) -> Result<Option<AccountId>, StoreError> {
+        queries::session_account(&self.pool.get().await?, token_hash, now_unix).await
+    }
+
+    async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<(), StoreError> {
+        queries::delete_session(&self.pool.get().await?, token_hash).await
+    }
+
+    async fn profile(&self, account: AccountId) -> Result<ServerProfile, StoreError> {
+        queries::profile(&self.pool.get().await?, account).await
+    }
+
+    async fn update_profile(
+        &self,
+        account: AccountId,
+        expected_version: u64,
+        fields: &ProfileFields,
+        mutation_id: Option<&str>,
+        now: &str,
+    ) -> Result<ProfileWrite, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let written = queries::update_profile(
+            &tx,
+            account,
+            Some(expected_version),
+            fields,
+            mutation_id,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    async fn history(&self, account: AccountId) -> Result<Vec<ServerProfile>, StoreError> {
+        queries::history(&self.pool.get().await?, account).await
+    }
+
+    async fn prune_history(
+        &self,
+        retention: &HistoryRetention,
+        cutoff: &str,
+        after: AccountId,
+    ) -> Result<PruneStep, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let step = queries::prune_history(&tx, retention, cutoff, after).await?;
+        tx.commit().await?;
+        Ok(step)
+    }
+
+    async fn session_profile(
         &self,
         token_hash: &[u8; 32],
         now_unix: i64,
@@ -170,8 +256,7 @@ impl PgStore {
         self.readers.session_profile(token_hash, now_unix).await
     }
 
-    /// [`Store::session_update_profile`], awaited (as [`Self::read_session_profile`]).
-    pub async fn write_session_profile(
+    async fn session_update_profile(
         &self,
         token_hash: &[u8; 32],
         now_unix: i64,
@@ -190,143 +275,6 @@ impl PgStore {
                 .await?;
         tx.commit().await?;
         Ok(Some((account, written)))
-    }
-
-    /// Waits for `work` on the server's runtime. Store calls run on blocking threads, where
-    /// this is allowed.
-    fn run<T>(&self, work: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
-        self.runtime.block_on(work)
-    }
-}
-
-impl Store for PgStore {
-    fn ping(&self) -> Result<(), StoreError> {
-        self.run(async {
-            self.pool.get().await?.query_one("SELECT 1", &[]).await?;
-            Ok(())
-        })
-    }
-
-    fn create_account(
-        &self,
-        username: &str,
-        password_hash: &str,
-        session: NewSession,
-        now: &str,
-    ) -> Result<AccountId, StoreError> {
-        self.run(async {
-            let mut client = self.pool.get().await?;
-            let tx = client.transaction().await?;
-            let account = queries::insert_account(&tx, username, password_hash, now).await?;
-            queries::insert_session(&tx, account, session).await?;
-            tx.commit().await?;
-            Ok(account)
-        })
-    }
-
-    fn credentials(&self, username: &str) -> Result<Option<(AccountId, String)>, StoreError> {
-        self.run(async { queries::credentials(&self.pool.get().await?, username).await })
-    }
-
-    fn create_session(&self, account: AccountId, session: NewSession) -> Result<(), StoreError> {
-        self.run(async {
-            let mut client = self.pool.get().await?;
-            let tx = client.transaction().await?;
-            // Expired sessions of this account are of no use to anyone: drop them here.
-            queries::delete_expired_sessions(&tx, account, session.created_unix).await?;
-            queries::insert_session(&tx, account, session).await?;
-            tx.commit().await?;
-            Ok(())
-        })
-    }
-
-    fn session_account(
-        &self,
-        token_hash: &[u8; 32],
-        now_unix: i64,
-    ) -> Result<Option<AccountId>, StoreError> {
-        self.run(async {
-            queries::session_account(&self.pool.get().await?, token_hash, now_unix).await
-        })
-    }
-
-    fn delete_session(&self, token_hash: &[u8; 32]) -> Result<(), StoreError> {
-        self.run(async { queries::delete_session(&self.pool.get().await?, token_hash).await })
-    }
-
-    fn profile(&self, account: AccountId) -> Result<ServerProfile, StoreError> {
-        self.run(async { queries::profile(&self.pool.get().await?, account).await })
-    }
-
-    fn update_profile(
-        &self,
-        account: AccountId,
-        expected_version: u64,
-        fields: &ProfileFields,
-        mutation_id: Option<&str>,
-        now: &str,
-    ) -> Result<ProfileWrite, StoreError> {
-        self.run(async {
-            let mut client = self.pool.get().await?;
-            let tx = client.transaction().await?;
-            let written = queries::update_profile(
-                &tx,
-                account,
-                Some(expected_version),
-                fields,
-                mutation_id,
-                now,
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(written)
-        })
-    }
-
-    fn history(&self, account: AccountId) -> Result<Vec<ServerProfile>, StoreError> {
-        self.run(async { queries::history(&self.pool.get().await?, account).await })
-    }
-
-    fn prune_history(
-        &self,
-        retention: &HistoryRetention,
-        cutoff: &str,
-        after: AccountId,
-    ) -> Result<PruneStep, StoreError> {
-        self.run(async {
-            let mut client = self.pool.get().await?;
-            let tx = client.transaction().await?;
-            let step = queries::prune_history(&tx, retention, cutoff, after).await?;
-            tx.commit().await?;
-            Ok(step)
-        })
-    }
-
-    fn session_profile(
-        &self,
-        token_hash: &[u8; 32],
-        now_unix: i64,
-    ) -> Result<Option<(AccountId, ServerProfile)>, StoreError> {
-        self.run(self.read_session_profile(token_hash, now_unix))
-    }
-
-    fn session_update_profile(
-        &self,
-        token_hash: &[u8; 32],
-        now_unix: i64,
-        expected_version: Option<u64>,
-        fields: &ProfileFields,
-        mutation_id: Option<&str>,
-        now: &str,
-    ) -> Result<Option<(AccountId, ProfileWrite)>, StoreError> {
-        self.run(self.write_session_profile(
-            token_hash,
-            now_unix,
-            expected_version,
-            fields,
-            mutation_id,
-            now,
-        ))
     }
 
     fn announces_writes(&self) -> bool {

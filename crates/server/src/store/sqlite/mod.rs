@@ -2,20 +2,24 @@
 //! is on disk), foreign keys on, migrations tracked with `PRAGMA user_version`.
 //!
 //! Every write goes through one writer connection on its own thread ([`writer`]), reads
-//! through a small fixed pool of read-only connections ([`readers`]); WAL lets both run at
-//! once. Statements are prepared once per connection ([`queries`]).
+//! through a small fixed pool of read-only connections ([`readers`]) on as many read threads
+//! ([`crate::read_pool`]); WAL lets both run at once. Callers await either: no request holds
+//! a runtime thread while SQLite works. Statements are prepared once per connection
+//! ([`queries`]).
 
 mod queries;
 mod readers;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use outpost_core::wire::{ProfileFields, ServerProfile};
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::{AccountId, HistoryRetention, NewSession, ProfileWrite, PruneStep, Store, StoreError};
+use crate::read_pool::ReadPool;
 use readers::Readers;
 use writer::Writer;
 
@@ -32,12 +36,19 @@ const READERS: usize = super::READ_CONCURRENCY;
 /// Prepared statements kept per connection (more than the store has).
 const STATEMENT_CACHE: usize = 32;
 
-/// A SQLite database file: one writer thread and a pool of readers.
+/// A SQLite database file: one writer thread, and read threads with a connection each.
 #[derive(Debug)]
 pub struct SqliteStore {
+    reads: Arc<Reads>,
+    threads: ReadPool,
+    writer: Writer,
+}
+
+/// What the read threads share: the file and its read connections.
+#[derive(Debug)]
+struct Reads {
     path: PathBuf,
     readers: Readers,
-    writer: Writer,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -54,24 +65,39 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         migrate(&mut conn)?;
         Ok(Self {
-            path: path.to_owned(),
-            readers: Readers::new(READERS),
+            reads: Arc::new(Reads {
+                path: path.to_owned(),
+                readers: Readers::new(READERS),
+            }),
+            threads: ReadPool::start(READERS)
+                .map_err(|e| StoreError::Database(format!("cannot start read threads: {e}")))?,
             writer: Writer::start(conn)?,
         })
     }
 
-    fn read<T>(
+    /// Runs `f` on a read connection, on one of the read threads.
+    async fn read<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        self.readers.with(
-            || {
-                let conn = connect(&self.path)?;
-                conn.pragma_update(None, "query_only", "ON")?;
-                Ok(conn)
-            },
-            f,
-        )
+        let reads = Arc::clone(&self.reads);
+        self.threads
+            .run(move || {
+                reads.readers.with(
+                    || {
+                        let conn = connect(&reads.path)?;
+                        conn.pragma_update(None, "query_only", "ON")?;
+                        Ok(conn)
+                    },
+                    f,
+                )
+            })
+            .await
+            .unwrap_or_else(|| {
+                Err(StoreError::Database(
+                    "a store read failed to run".to_owned(),
+                ))
+            })
     }
 }
 
@@ -103,11 +129,12 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 impl Store for SqliteStore {
-    fn ping(&self) -> Result<(), StoreError> {
+    async fn ping(&self) -> Result<(), StoreError> {
         self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
     }
 
-    fn create_account(
+    async fn create_account(
         &self,
         username: &str,
         password_hash: &str,
@@ -119,44 +146,57 @@ impl Store for SqliteStore {
             password_hash.to_owned(),
             now.to_owned(),
         );
-        self.writer.write(move |conn| {
-            let account = queries::insert_account(conn, &username, &password_hash, &now)?;
-            queries::insert_session(conn, account, session)?;
-            Ok(account)
-        })
+        self.writer
+            .write(move |conn| {
+                let account = queries::insert_account(conn, &username, &password_hash, &now)?;
+                queries::insert_session(conn, account, session)?;
+                Ok(account)
+            })
+            .await
     }
 
-    fn credentials(&self, username: &str) -> Result<Option<(AccountId, String)>, StoreError> {
-        self.read(|conn| queries::credentials(conn, username))
+    async fn credentials(&self, username: &str) -> Result<Option<(AccountId, String)>, StoreError> {
+        let username = username.to_owned();
+        self.read(move |conn| queries::credentials(conn, &username))
+            .await
     }
 
-    fn create_session(&self, account: AccountId, session: NewSession) -> Result<(), StoreError> {
-        self.writer.write(move |conn| {
-            // Expired sessions of this account are of no use to anyone: drop them here.
-            queries::delete_expired_sessions(conn, account, session.created_unix)?;
-            queries::insert_session(conn, account, session)
-        })
+    async fn create_session(
+        &self,
+        account: AccountId,
+        session: NewSession,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| {
+                // Expired sessions of this account are of no use to anyone: drop them here.
+                queries::delete_expired_sessions(conn, account, session.created_unix)?;
+                queries::insert_session(conn, account, session)
+            })
+            .await
     }
 
-    fn session_account(
+    async fn session_account(
         &self,
         token_hash: &[u8; 32],
         now_unix: i64,
     ) -> Result<Option<AccountId>, StoreError> {
-        self.read(|conn| queries::session_account(conn, token_hash, now_unix))
+        let token_hash = *token_hash;
+        self.read(move |conn| queries::session_account(conn, &token_hash, now_unix))
+            .await
     }
 
-    fn delete_session(&self, token_hash: &[u8; 32]) -> Result<(), StoreError> {
+    async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<(), StoreError> {
         let token_hash = *token_hash;
         self.writer
             .write(move |conn| queries::delete_session(conn, &token_hash))
+            .await
     }
 
-    fn profile(&self, account: AccountId) -> Result<ServerProfile, StoreError> {
-        self.read(|conn| queries::profile(conn, account))
+    async fn profile(&self, account: AccountId) -> Result<ServerProfile, StoreError> {
+        self.read(move |conn| queries::profile(conn, account)).await
     }
 
-    fn update_profile(
+    async fn update_profile(
         &self,
         account: AccountId,
         expected_version: u64,
@@ -169,23 +209,25 @@ impl Store for SqliteStore {
             mutation_id.map(str::to_owned),
             now.to_owned(),
         );
-        self.writer.write(move |conn| {
-            queries::update_profile(
-                conn,
-                account,
-                Some(expected_version),
-                &fields,
-                mutation_id.as_deref(),
-                &now,
-            )
-        })
+        self.writer
+            .write(move |conn| {
+                queries::update_profile(
+                    conn,
+                    account,
+                    Some(expected_version),
+                    &fields,
+                    mutation_id.as_deref(),
+                    &now,
+                )
+            })
+            .await
     }
 
-    fn history(&self, account: AccountId) -> Result<Vec<ServerProfile>, StoreError> {
-        self.read(|conn| queries::history(conn, account))
+    async fn history(&self, account: AccountId) -> Result<Vec<ServerProfile>, StoreError> {
+        self.read(move |conn| queries::history(conn, account)).await
     }
 
-    fn prune_history(
+    async fn prune_history(
         &self,
         retention: &HistoryRetention,
         cutoff: &str,
@@ -194,17 +236,20 @@ impl Store for SqliteStore {
         let (retention, cutoff) = (*retention, cutoff.to_owned());
         self.writer
             .write(move |conn| queries::prune_history(conn, &retention, &cutoff, after))
+            .await
     }
 
-    fn session_profile(
+    async fn session_profile(
         &self,
         token_hash: &[u8; 32],
         now_unix: i64,
     ) -> Result<Option<(AccountId, ServerProfile)>, StoreError> {
-        self.read(|conn| queries::session_profile(conn, token_hash, now_unix))
+        let token_hash = *token_hash;
+        self.read(move |conn| queries::session_profile(conn, &token_hash, now_unix))
+            .await
     }
 
-    fn session_update_profile(
+    async fn session_update_profile(
         &self,
         token_hash: &[u8; 32],
         now_unix: i64,
@@ -219,26 +264,36 @@ impl Store for SqliteStore {
             mutation_id.map(str::to_owned),
             now.to_owned(),
         );
-        self.writer.write(move |conn| {
-            let Some(account) = queries::session_account(conn, &token_hash, now_unix)? else {
-                return Ok(None);
-            };
-            let written = queries::update_profile(
-                conn,
-                account,
-                expected_version,
-                &fields,
-                mutation_id.as_deref(),
-                &now,
-            )?;
-            Ok(Some((account, written)))
-        })
+        self.writer
+            .write(move |conn| {
+                let Some(account) = queries::session_account(conn, &token_hash, now_unix)? else {
+                    return Ok(None);
+                };
+                let written = queries::update_profile(
+                    conn,
+                    account,
+                    expected_version,
+                    &fields,
+                    mutation_id.as_deref(),
+                    &now,
+                )?;
+                Ok(Some((account, written)))
+            })
+            .await
     }
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+
+    /// Waits for a store call (the store's futures need no runtime of their own).
+    fn run<T>(call: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(call)
+    }
     use rusqlite::params;
 
     use super::*;
@@ -257,9 +312,9 @@ mod tests {
         let path = dir.path().join("t.db");
         drop(SqliteStore::open(&path).unwrap());
         let store = SqliteStore::open(&path).unwrap();
-        let v: i64 = store
-            .read(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
-            .unwrap();
+        let v: i64 =
+            run(store.read(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?)))
+                .unwrap();
         assert_eq!(v, i64::try_from(MIGRATIONS.len()).unwrap());
     }
 
@@ -267,52 +322,49 @@ mod tests {
     fn update_checks_version_and_records_history() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
-        let id = store.create_account("ann", "h", session(1), "t0").unwrap();
+        let id = run(store.create_account("ann", "h", session(1), "t0")).unwrap();
         assert!(matches!(
-            store.create_account("ann", "h", session(2), "t0"),
+            run(store.create_account("ann", "h", session(2), "t0")),
             Err(StoreError::UsernameTaken)
         ));
         let fields = ProfileFields {
             name: "Ann".into(),
             photo_url: String::new(),
         };
-        let p = store
-            .update_profile(id, 1, &fields, None, "t1")
+        let p = run(store.update_profile(id, 1, &fields, None, "t1"))
             .unwrap()
             .into_profile();
         assert_eq!(p.version, 2);
-        match store.update_profile(id, 1, &fields, None, "t2") {
+        match run(store.update_profile(id, 1, &fields, None, "t2")) {
             Err(StoreError::Stale(cur)) => assert_eq!(cur.version, 2),
             other => panic!("expected stale, got {other:?}"),
         }
-        let versions: Vec<u64> = store
-            .history(id)
+        let versions: Vec<u64> = run(store.history(id))
             .unwrap()
             .iter()
             .map(|p| p.version)
             .collect();
         assert_eq!(versions, vec![1, 2]);
-        assert_eq!(store.session_account(&[1; 32], 50).unwrap(), Some(id));
-        assert_eq!(store.session_account(&[1; 32], 100).unwrap(), None);
+        assert_eq!(run(store.session_account(&[1; 32], 50)).unwrap(), Some(id));
+        assert_eq!(run(store.session_account(&[1; 32], 100)).unwrap(), None);
     }
 
     #[test]
     fn session_calls_authenticate_and_act_in_one() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
-        let id = store.create_account("ann", "h", session(1), "t0").unwrap();
-        let (account, p) = store.session_profile(&[1; 32], 50).unwrap().unwrap();
+        let id = run(store.create_account("ann", "h", session(1), "t0")).unwrap();
+        let (account, p) = run(store.session_profile(&[1; 32], 50)).unwrap().unwrap();
         assert_eq!((account, p.version, p.name.as_str()), (id, 1, "ann"));
-        assert!(store.session_profile(&[1; 32], 100).unwrap().is_none());
-        assert!(store.session_profile(&[9; 32], 50).unwrap().is_none());
+        assert!(run(store.session_profile(&[1; 32], 100)).unwrap().is_none());
+        assert!(run(store.session_profile(&[9; 32], 50)).unwrap().is_none());
 
         let fields = ProfileFields {
             name: "Ann".into(),
             photo_url: String::new(),
         };
         let put = |hash: [u8; 32], now: i64, expected| {
-            store
-                .session_update_profile(&hash, now, expected, &fields, None, "t1")
+            run(store.session_update_profile(&hash, now, expected, &fields, None, "t1"))
                 .map(|o| o.map(|(account, written)| (account, written.into_profile())))
         };
         assert!(put([9; 32], 50, Some(1)).unwrap().is_none());
@@ -321,14 +373,14 @@ mod tests {
         let (account, p) = put([1; 32], 50, Some(1)).unwrap().unwrap();
         assert_eq!((account, p.version), (id, 2));
         assert!(matches!(put([1; 32], 50, Some(1)), Err(StoreError::Stale(p)) if p.version == 2));
-        assert_eq!(store.history(id).unwrap().len(), 2);
+        assert_eq!(run(store.history(id)).unwrap().len(), 2);
     }
 
     #[test]
     fn queued_writes_commit_together_and_fail_alone() {
         let dir = tempfile::tempdir().unwrap();
         let store = std::sync::Arc::new(SqliteStore::open(&dir.path().join("t.db")).unwrap());
-        let id = store.create_account("ann", "h", session(1), "t0").unwrap();
+        let id = run(store.create_account("ann", "h", session(1), "t0")).unwrap();
         // 16 threads each try every version from 1 to 40: exactly one write per version
         // wins, the rest are stale, and every loser is answered without disturbing its
         // batch. Taken usernames fail inside the same batches, alone.
@@ -342,7 +394,7 @@ mod tests {
                             name: format!("t{t} v{v}"),
                             photo_url: String::new(),
                         };
-                        match store.update_profile(id, v, &fields, None, "t") {
+                        match run(store.update_profile(id, v, &fields, None, "t")) {
                             Ok(ProfileWrite::Applied(p)) => {
                                 assert_eq!(p.version, v + 1);
                                 won += 1;
@@ -351,7 +403,7 @@ mod tests {
                             other => panic!("{other:?}"),
                         }
                         assert!(matches!(
-                            store.create_account("ann", "h", session(100 + t), "t"),
+                            run(store.create_account("ann", "h", session(100 + t), "t")),
                             Err(StoreError::UsernameTaken)
                         ));
                     }
@@ -361,14 +413,13 @@ mod tests {
             .collect();
         let won: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
         assert_eq!(won, 40);
-        let versions: Vec<u64> = store
-            .history(id)
+        let versions: Vec<u64> = run(store.history(id))
             .unwrap()
             .iter()
             .map(|p| p.version)
             .collect();
         assert_eq!(versions, (1..=41).collect::<Vec<_>>());
-        assert_eq!(store.profile(id).unwrap().version, 41);
+        assert_eq!(run(store.profile(id)).unwrap().version, 41);
     }
 
     #[test]
@@ -381,10 +432,10 @@ mod tests {
         let id = queries::insert_account(&conn, "ann", "h", "t0").unwrap();
         drop(conn);
         let store = SqliteStore::open(&path).unwrap();
-        let old = store.profile(id).unwrap();
+        let old = run(store.profile(id)).unwrap();
         assert_eq!((old.version, old.mutation_id), (1, None));
         assert!(matches!(
-            store.update_profile(id, 1, &fields("Ann"), Some("m"), "t1"),
+            run(store.update_profile(id, 1, &fields("Ann"), Some("m"), "t1")),
             Ok(ProfileWrite::Applied(p)) if p.mutation_id.as_deref() == Some("m")
         ));
     }
@@ -400,9 +451,9 @@ mod tests {
     fn a_mutation_id_is_applied_once_per_account() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
-        let ann = store.create_account("ann", "h", session(1), "t0").unwrap();
-        let bob = store.create_account("bob", "h", session(2), "t0").unwrap();
-        let first = match store.update_profile(ann, 1, &fields("A"), Some("m1"), "t1") {
+        let ann = run(store.create_account("ann", "h", session(1), "t0")).unwrap();
+        let bob = run(store.create_account("bob", "h", session(2), "t0")).unwrap();
+        let first = match run(store.update_profile(ann, 1, &fields("A"), Some("m1"), "t1")) {
             Ok(ProfileWrite::Applied(p)) => p,
             other => panic!("expected applied, got {other:?}"),
         };
@@ -410,40 +461,35 @@ mod tests {
             (first.version, first.mutation_id.as_deref()),
             (2, Some("m1"))
         );
-        store
-            .update_profile(ann, 2, &fields("B"), None, "t2")
-            .unwrap();
+        run(store.update_profile(ann, 2, &fields("B"), None, "t2")).unwrap();
         // The repeat answers the first outcome, whatever its If-Match, and writes nothing.
         for expected in [1, 2, 3] {
             assert_eq!(
-                store
-                    .update_profile(ann, expected, &fields("A"), Some("m1"), "t9")
-                    .unwrap(),
+                run(store.update_profile(ann, expected, &fields("A"), Some("m1"), "t9")).unwrap(),
                 ProfileWrite::Replayed(first.clone())
             );
         }
         assert!(matches!(
-            store.update_profile(ann, 3, &fields("C"), Some("m1"), "t3"),
+            run(store.update_profile(ann, 3, &fields("C"), Some("m1"), "t3")),
             Err(StoreError::MutationIdReused)
         ));
-        let current = store.profile(ann).unwrap();
+        let current = run(store.profile(ann)).unwrap();
         assert_eq!((current.version, current.mutation_id), (3, None));
         // A stale write records nothing: its id applies later.
         assert!(matches!(
-            store.update_profile(ann, 1, &fields("D"), Some("m2"), "t4"),
+            run(store.update_profile(ann, 1, &fields("D"), Some("m2"), "t4")),
             Err(StoreError::Stale(p)) if p.version == 3
         ));
         assert!(matches!(
-            store.update_profile(ann, 3, &fields("D"), Some("m2"), "t4"),
+            run(store.update_profile(ann, 3, &fields("D"), Some("m2"), "t4")),
             Ok(ProfileWrite::Applied(p)) if p.version == 4
         ));
         // Another account's ids are its own.
         assert!(matches!(
-            store.update_profile(bob, 1, &fields("Bob"), Some("m1"), "t5"),
+            run(store.update_profile(bob, 1, &fields("Bob"), Some("m1"), "t5")),
             Ok(ProfileWrite::Applied(p)) if p.version == 2
         ));
-        let ids: Vec<Option<String>> = store
-            .history(ann)
+        let ids: Vec<Option<String>> = run(store.history(ann))
             .unwrap()
             .into_iter()
             .map(|p| p.mutation_id)
@@ -451,11 +497,11 @@ mod tests {
         assert_eq!(ids, vec![None, Some("m1".into()), None, Some("m2".into())]);
         // Without an If-Match a repeat still replays; anything else is stale.
         assert!(matches!(
-            store.session_update_profile(&[1; 32], 50, None, &fields("A"), Some("m1"), "t6"),
+            run(store.session_update_profile(&[1; 32], 50, None, &fields("A"), Some("m1"), "t6")),
             Ok(Some((a, ProfileWrite::Replayed(p)))) if a == ann && p == first
         ));
         assert!(matches!(
-            store.session_update_profile(&[1; 32], 50, None, &fields("E"), Some("m3"), "t6"),
+            run(store.session_update_profile(&[1; 32], 50, None, &fields("E"), Some("m3"), "t6")),
             Err(StoreError::Stale(p)) if p.version == 4
         ));
     }
@@ -464,34 +510,31 @@ mod tests {
     fn a_repeat_is_found_through_the_unique_index() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
-        let plan: Vec<String> = store
-            .read(|c| {
-                let mut stmt = c.prepare(
-                    "EXPLAIN QUERY PLAN SELECT name, photo_url, version, updated_at, mutation_id \
+        let plan: Vec<String> = run(store.read(|c| {
+            let mut stmt = c.prepare(
+                "EXPLAIN QUERY PLAN SELECT name, photo_url, version, updated_at, mutation_id \
                      FROM profile_history WHERE account_id = ?1 AND mutation_id = ?2",
-                )?;
-                let rows = stmt.query_map(params![1, "m"], |r| r.get::<_, String>(3))?;
-                Ok(rows.collect::<Result<Vec<_>, _>>()?)
-            })
-            .unwrap();
+            )?;
+            let rows = stmt.query_map(params![1, "m"], |r| r.get::<_, String>(3))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        }))
+        .unwrap();
         assert!(
             plan.iter()
                 .any(|step| step.contains("profile_history_by_mutation")),
             "{plan:?}"
         );
         // The index refuses a second row with the same id in one account.
-        let id = store.create_account("ann", "h", session(1), "t0").unwrap();
-        store
-            .update_profile(id, 1, &fields("A"), Some("m"), "t1")
-            .unwrap();
-        let dup = store.writer.write(move |c| {
+        let id = run(store.create_account("ann", "h", session(1), "t0")).unwrap();
+        run(store.update_profile(id, 1, &fields("A"), Some("m"), "t1")).unwrap();
+        let dup = run(store.writer.write(move |c| {
             Ok(c.execute(
                 "INSERT INTO profile_history \
                  (account_id, version, name, photo_url, updated_at, mutation_id) \
                  VALUES (?1, 9, 'x', '', 't', 'm')",
                 params![id],
             )?)
-        });
+        }));
         assert!(matches!(dup, Err(StoreError::Database(_))), "{dup:?}");
     }
 }

@@ -15,6 +15,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
+use tokio::sync::oneshot;
 
 use crate::store::StoreError;
 
@@ -33,7 +34,7 @@ trait Job: Send {
 struct Pending<T, F> {
     work: Option<F>,
     result: Option<Result<T, StoreError>>,
-    reply: mpsc::SyncSender<Result<T, StoreError>>,
+    reply: Option<oneshot::Sender<Result<T, StoreError>>>,
 }
 
 impl<T, F> Job for Pending<T, F>
@@ -59,21 +60,23 @@ where
             (Ok(()), None) => Err(StoreError::Database("write was not run".to_owned())),
         };
         // The caller may have gone away; nothing to do then.
-        let _ = self.reply.send(answer);
+        if let Some(reply) = self.reply {
+            let _ = reply.send(answer);
+        }
     }
 }
 
 /// A job for `work` and the receiver of its answer.
-fn job<T, F>(work: F) -> (Box<dyn Job>, mpsc::Receiver<Result<T, StoreError>>)
+fn job<T, F>(work: F) -> (Box<dyn Job>, oneshot::Receiver<Result<T, StoreError>>)
 where
     T: Send + 'static,
     F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
 {
-    let (reply, answer) = mpsc::sync_channel(1);
+    let (reply, answer) = oneshot::channel();
     let job = Box::new(Pending {
         work: Some(work),
         result: None,
-        reply,
+        reply: Some(reply),
     });
     (job, answer)
 }
@@ -107,8 +110,8 @@ impl Writer {
 
     /// Runs `work` on the writer connection inside a write transaction and returns its
     /// result once the transaction is committed. An `Err` from `work` rolls back its
-    /// changes only. Blocking: waits for the jobs queued before it, then for the commit.
-    pub(super) fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    /// changes only. Resolves after the jobs queued before it, and after the commit.
+    pub(super) async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -120,7 +123,7 @@ impl Writer {
             .ok_or_else(stopped)?
             .send(job)
             .map_err(|_| stopped())?;
-        answer.recv().map_err(|_| stopped())?
+        answer.await.map_err(|_| stopped())?
     }
 }
 
@@ -195,7 +198,7 @@ mod tests {
     }
 
     /// Where a test job's answer arrives.
-    type Answer = mpsc::Receiver<Result<u64, StoreError>>;
+    type Answer = oneshot::Receiver<Result<u64, StoreError>>;
 
     /// Job 1 writes version 2; job 2 expects version 1, so it fails on its own with
     /// `Stale`, carrying the version 2 that job 1 wrote in the same batch.
@@ -229,8 +232,10 @@ mod tests {
     fn a_committed_batch_answers_each_job_with_its_own_result() {
         let conn = table();
         let (written, refused) = two_jobs(&conn);
-        assert_eq!(written.recv().unwrap().unwrap(), 2);
-        assert!(matches!(refused.recv().unwrap(), Err(StoreError::Stale(p)) if p.version == 2));
+        assert_eq!(written.blocking_recv().unwrap().unwrap(), 2);
+        assert!(
+            matches!(refused.blocking_recv().unwrap(), Err(StoreError::Stale(p)) if p.version == 2)
+        );
         assert_eq!(value(&conn).unwrap(), 2);
     }
 
@@ -242,11 +247,11 @@ mod tests {
         let (written, refused) = two_jobs(&conn);
         // Version 2 never committed: no answer may carry it, not even the stale one's.
         assert!(matches!(
-            written.recv().unwrap(),
+            written.blocking_recv().unwrap(),
             Err(StoreError::Database(_))
         ));
         assert!(matches!(
-            refused.recv().unwrap(),
+            refused.blocking_recv().unwrap(),
             Err(StoreError::Database(_))
         ));
         conn.commit_hook(None::<fn() -> bool>);
