@@ -166,6 +166,7 @@ impl From<StoreError> for AppError {
             StoreError::HistoryPruned(current) => Self::HistoryPruned(current),
             StoreError::MutationIdReused => Self::IdempotencyKeyReused,
             StoreError::NotFound => Self::Unauthorized("This session is no longer valid."),
+            StoreError::Busy => Self::Overloaded,
             StoreError::Database(msg) => Self::Internal(msg),
         }
     }

@@ -101,6 +101,17 @@ impl Hub {
             .clear();
     }
 
+    /// The accounts with at least one open stream.
+    pub fn account_ids(&self) -> Vec<AccountId> {
+        self.channels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .by_account
+            .keys()
+            .copied()
+            .collect()
+    }
+
     /// Number of accounts with at least one open stream.
     pub fn accounts(&self) -> usize {
         self.channels

@@ -206,31 +206,39 @@ async fn an_instance_whose_database_is_gone_is_not_ready_and_counts_store_errors
 }
 
 #[tokio::test]
-async fn a_lost_listen_connection_ends_the_streams_so_clients_reconnect_and_recheck() {
+async fn after_a_lost_listen_connection_the_streams_hear_what_they_missed() {
     let (a, b) = two_instances().await;
     let token = a.sign_up("ann").await;
     let mut before = open_events(&a, &token).await;
-    // The database drops the instances' LISTEN connections: notifications sent meanwhile
-    // are lost.
+    // A change the instances are never notified of, committed while A is not listening:
+    // the table stays locked until A listens again and reads the versions, so A's read comes
+    // after it, whatever the timing.
+    let (admin, connection) =
+        tokio_postgres::connect(&a.postgres_url().unwrap(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    admin
+        .batch_execute(
+            "BEGIN; LOCK TABLE profiles IN ACCESS EXCLUSIVE MODE; \
+         UPDATE profiles SET version = 2, name = 'Missed'",
+        )
+        .await
+        .unwrap();
     assert_eq!(
         terminate_backends(&a, "LISTEN%").await,
         2,
         "one LISTEN connection per instance"
     );
-    // Instance A ends its streams once it listens again, so their clients reconnect and
-    // re-check the profile (as they do after any gap).
-    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-        while before.next_block().await.is_some() {}
-    })
-    .await;
-    assert!(ended.is_ok(), "the stream on A was ended");
+    admin.batch_execute("COMMIT").await.unwrap();
+    // The stream stays open and is told the version it missed.
+    assert_eq!(version_of(&before.next_event().await.unwrap()), 2);
     // And A hears of writes through B again.
-    let mut after = open_events(&a, &token).await;
     assert_eq!(
-        b.put_name(&token, Some("\"1\""), "After").await.status(),
+        b.put_name(&token, Some("\"2\""), "After").await.status(),
         StatusCode::OK
     );
-    assert_eq!(version_of(&after.next_event().await.unwrap()), 2);
+    assert_eq!(version_of(&before.next_event().await.unwrap()), 3);
 }
 
 #[tokio::test]
@@ -254,4 +262,44 @@ async fn a_lost_session_read_connection_is_replaced() {
     for _ in 0..5 {
         assert_eq!(a.profile(&token).await.name, "ann");
     }
+}
+
+#[tokio::test]
+async fn a_request_that_finds_no_free_connection_is_answered_busy_not_held() {
+    let (a, _b) = two_instances().await;
+    let a = Arc::new(a);
+    let token = Arc::new(a.sign_up("ann").await);
+    // Every write waits on a lock: the pool's 16 connections are all taken by writes.
+    let (admin, connection) =
+        tokio_postgres::connect(&a.postgres_url().unwrap(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    admin
+        .batch_execute("BEGIN; LOCK TABLE profiles IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for _ in 0..24 {
+        let (a, token, tx) = (Arc::clone(&a), Arc::clone(&token), tx.clone());
+        tokio::spawn(async move {
+            let status = a.put_name(&token, Some("\"1\""), "Busy").await.status();
+            let _ = tx.send(status);
+        });
+    }
+    // The eight that found no connection are answered 503 with Retry-After, while the lock
+    // is still held.
+    for _ in 0..8 {
+        assert_eq!(rx.recv().await, Some(StatusCode::SERVICE_UNAVAILABLE));
+    }
+    admin.batch_execute("COMMIT").await.unwrap();
+    let mut rest = Vec::new();
+    for _ in 0..16 {
+        rest.push(rx.recv().await.unwrap());
+    }
+    assert_eq!(rest.iter().filter(|s| **s == StatusCode::OK).count(), 1);
+    assert!(
+        rest.iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::PRECONDITION_FAILED)
+    );
 }

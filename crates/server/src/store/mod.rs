@@ -38,6 +38,10 @@ pub enum StoreError {
     /// Nothing is written; the current profile is carried.
     #[error("the history of this write was pruned")]
     HistoryPruned(Box<ServerProfile>),
+    /// The database has no connection free for this call in time (all in use): try again
+    /// shortly.
+    #[error("the database is busy")]
+    Busy,
     /// The account or profile does not exist.
     #[error("not found")]
     NotFound,

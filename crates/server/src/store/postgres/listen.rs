@@ -1,8 +1,10 @@
 //! One `LISTEN` connection per instance: every write applied through any instance is
 //! announced with `NOTIFY` in its transaction, and this connection hands it to the event
 //! streams of this instance. When the connection is lost, notifications sent meanwhile are
-//! lost with it, so after reconnecting every stream of this instance is ended: clients
-//! reconnect at once and re-check the profile on connecting, as they do after any gap.
+//! lost with it: once it listens again, it reads the current version of every account with
+//! an open stream here and announces it, so a client that missed a change fetches it, and no
+//! stream is ended (ending them all made every client of the instance reconnect at once).
+//! Only if that read fails are the streams ended, for their clients to re-check.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,7 +86,8 @@ async fn listen_once(
         driver.abort();
         return error.to_string();
     }
-    if *listened_before {
+    if *listened_before && let Err(error) = announce_current(&client, hub).await {
+        tracing::warn!(%error, "the versions missed while not listening could not be read");
         hub.disconnect_all();
     }
     *listened_before = true;
@@ -102,6 +105,29 @@ async fn listen_once(
     drop(client);
     driver.abort();
     ended
+}
+
+/// Announces the current version of every account with an open stream here (read after
+/// `LISTEN`, so nothing committed since goes unannounced).
+async fn announce_current(
+    client: &tokio_postgres::Client,
+    hub: &Hub,
+) -> Result<(), tokio_postgres::Error> {
+    let accounts = hub.account_ids();
+    if accounts.is_empty() {
+        return Ok(());
+    }
+    let rows = client
+        .query(
+            "SELECT account_id, version FROM profiles WHERE account_id = ANY($1)",
+            &[&accounts],
+        )
+        .await?;
+    for row in rows {
+        let (account, version): (AccountId, i64) = (row.try_get(0)?, row.try_get(1)?);
+        hub.publish(account, u64::try_from(version).unwrap_or(0));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

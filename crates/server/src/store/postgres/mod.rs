@@ -43,6 +43,11 @@ const POOL_SIZE: usize = 16;
 /// How long opening a connection to the database may take.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// How long a request waits for a pooled connection when all are in use: then it is
+/// answered 503 with `Retry-After` ([`StoreError::Busy`]) rather than queued until the
+/// request timeout.
+const CHECKOUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
         match e.as_db_error() {
@@ -54,7 +59,10 @@ impl From<tokio_postgres::Error> for StoreError {
 
 impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
-        StoreError::Database(format!("connection pool: {e}"))
+        match e {
+            deadpool_postgres::PoolError::Timeout(_) => StoreError::Busy,
+            e => StoreError::Database(format!("connection pool: {e}")),
+        }
     }
 }
 
@@ -105,6 +113,8 @@ impl PgStore {
         );
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(CHECKOUT_TIMEOUT))
             .build()
             .map_err(|e| StoreError::Database(format!("connection pool: {e}")))?;
         let store = Self { pool, readers };
