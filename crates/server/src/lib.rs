@@ -28,7 +28,7 @@ use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::get;
 use axum::{BoxError, Router, middleware};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -91,15 +91,11 @@ pub fn app(state: AppState) -> Router {
     // Short requests share one bounded pool of permits; when it is empty they are shed with
     // 503 at once instead of queueing. Each has `request_timeout` to arrive (body included)
     // and be answered, or gets 408. Event streams are long-lived and capped separately.
-    let limited = Router::new()
-        .route("/api/accounts", post(routes::accounts::create_account))
-        .route("/api/sessions", post(routes::sessions::sign_in))
-        .route("/api/sessions/current", delete(routes::sessions::sign_out))
-        .route(
-            "/api/profile",
-            get(routes::profile::get_profile).put(routes::profile::put_profile),
-        )
-        .route("/api/openapi.json", get(openapi::openapi_json))
+    let (limited, open) = routes::api();
+    let (limited, _) = limited.split_for_parts();
+    let (open, _) = open.split_for_parts();
+    let limited = limited
+        .route(openapi::DOCUMENT_PATH, get(openapi::openapi_json))
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(shed_or_fail))
@@ -113,10 +109,7 @@ pub fn app(state: AppState) -> Router {
     let cors = cors_layer(&state.config().allowed_origins);
     Router::new()
         .merge(limited)
-        .route("/api/events", get(routes::events::events))
-        .route("/healthz", get(routes::health::healthz))
-        .route("/readyz", get(routes::health::readyz))
-        .route("/metrics", get(metrics::metrics))
+        .merge(open)
         .fallback(static_files::serve)
         .layer(DefaultBodyLimit::max(
             outpost_core::validate::MAX_BODY_BYTES,

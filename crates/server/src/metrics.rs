@@ -29,23 +29,13 @@ struct RouteLabels {
     route: &'static str,
 }
 
-/// The routes, as their labels: static strings, so counting a request allocates nothing. A new
-/// route belongs here too, or it is counted as `static`.
-const ROUTES: &[&str] = &[
-    "/api/accounts",
-    "/api/sessions",
-    "/api/sessions/current",
-    "/api/profile",
-    "/api/openapi.json",
-    "/api/events",
-    "/healthz",
-    "/readyz",
-    "/metrics",
-];
-
 fn route_label(matched: Option<&MatchedPath>) -> &'static str {
     matched
-        .and_then(|path| ROUTES.iter().find(|r| **r == path.as_str()))
+        .and_then(|path| {
+            crate::openapi::route_paths()
+                .iter()
+                .find(|r| **r == path.as_str())
+        })
         .copied()
         .unwrap_or("static")
 }

@@ -1,4 +1,6 @@
-//! The OpenAPI document, generated from the handlers' `#[utoipa::path]` annotations.
+//! The OpenAPI document, generated from the one declaration of the routes
+//! ([`crate::routes::api`]) and their `#[utoipa::path]` annotations, with the refusals that
+//! whole classes of routes share added here once ([`shared_refusals`]).
 //!
 //! The wire types live in `outpost-core`, which depends on serde alone, so their schemas are
 //! built here with utoipa's builders under the same names; a test checks that every schema
@@ -6,12 +8,15 @@
 
 use std::borrow::Cow;
 
+use std::sync::OnceLock;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Ref, RefOr};
-use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
-use crate::routes;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
 
 fn string(description: &str) -> ObjectBuilder {
     ObjectBuilder::new()
@@ -145,21 +150,10 @@ impl Modify for BearerScheme {
     }
 }
 
-/// The API's OpenAPI document.
+/// The document's frame: what is not a route (title, schemas, the bearer scheme).
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Outpost API", description = "Accounts, sessions and the versioned profile of an offline-first app."),
-    paths(
-        routes::accounts::create_account,
-        routes::sessions::sign_in,
-        routes::sessions::sign_out,
-        routes::profile::get_profile,
-        routes::profile::put_profile,
-        routes::events::events,
-        routes::health::healthz,
-        routes::health::readyz,
-        crate::metrics::metrics,
-    ),
     components(schemas(
         CredentialsDoc, TokenResponseDoc, ProfileFieldsDoc, ServerProfileDoc, ErrorBodyDoc,
         ProfileChangedDoc
@@ -168,9 +162,105 @@ impl Modify for BearerScheme {
 )]
 pub struct ApiDoc;
 
+/// The path of the document itself (served, not documented).
+pub const DOCUMENT_PATH: &str = "/api/openapi.json";
+
+/// A refusal with the error body.
+fn refusal(description: &str, retry_after: bool) -> RefOr<Response> {
+    let mut response = ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("ErrorBody")))
+            .build(),
+    );
+    if retry_after {
+        response = response.header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(u64::schema())
+                .description(Some("Seconds to wait"))
+                .build(),
+        );
+    }
+    RefOr::T(response.build())
+}
+
+/// Adds the refusals a class of routes shares, declared here once instead of on every route
+/// (a route's own description of the same status is kept): every `limited` route may be
+/// answered 408 (it did not arrive in time) and 503 (the server sheds load), every route
+/// with the bearer scheme 401.
+pub fn shared_refusals(doc: &mut utoipa::openapi::OpenApi, limited: &[String]) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let is_limited = limited.contains(path);
+        for operation in operations(item) {
+            let authed = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+            let responses = &mut operation.responses.responses;
+            let mut add = |status: &str, response: RefOr<Response>| {
+                responses.entry(status.to_owned()).or_insert(response);
+            };
+            if authed {
+                add("401", refusal("No valid session", false));
+            }
+            if is_limited {
+                add(
+                    "408",
+                    refusal(
+                        "The request did not arrive and finish within the request timeout",
+                        false,
+                    ),
+                );
+                add("503", refusal("Overloaded; see Retry-After", true));
+            }
+        }
+    }
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.patch.as_mut(),
+        item.head.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// The API's OpenAPI document, built once from [`crate::routes::api`].
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOCUMENT: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let (limited, open) = crate::routes::api();
+        let limited_paths: Vec<String> =
+            limited.get_openapi().paths.paths.keys().cloned().collect();
+        let mut doc = OpenApiRouter::<crate::AppState>::with_openapi(ApiDoc::openapi())
+            .merge(limited)
+            .merge(open)
+            .into_openapi();
+        shared_refusals(&mut doc, &limited_paths);
+        doc
+    })
+}
+
+/// Every route the server documents, and the document's own path: the metrics' route labels.
+pub fn route_paths() -> &'static [&'static str] {
+    static PATHS: OnceLock<Vec<&'static str>> = OnceLock::new();
+    PATHS.get_or_init(|| {
+        document()
+            .paths
+            .paths
+            .keys()
+            .map(|path| -> &'static str { Box::leak(path.clone().into_boxed_str()) })
+            .chain([DOCUMENT_PATH])
+            .collect()
+    })
+}
+
 /// `GET /api/openapi.json`.
-pub async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
-    axum::Json(ApiDoc::openapi())
+pub async fn openapi_json() -> axum::Json<&'static utoipa::openapi::OpenApi> {
+    axum::Json(document())
 }
 
 #[cfg(test)]
@@ -202,7 +292,7 @@ mod tests {
 
     #[test]
     fn schemas_match_the_wire_types() {
-        let doc = serde_json::to_value(ApiDoc::openapi()).expect("serialises");
+        let doc = serde_json::to_value(document()).expect("serialises");
         let profile = ServerProfile {
             name: "a".into(),
             photo_url: String::new(),

@@ -202,3 +202,51 @@ async fn cors_only_for_configured_origins() {
         .unwrap();
     assert!(!resp.headers().contains_key("access-control-allow-origin"));
 }
+
+#[tokio::test]
+async fn every_documented_route_is_routed_described_and_counted_under_its_own_label() {
+    let app = InMemoryApp::new().await;
+    let doc = app.call(Method::GET, "/api/openapi.json").await.json();
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 7, "{paths:?}");
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            let answer = app
+                .call(
+                    Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
+                    path,
+                )
+                .await;
+            assert!(
+                answer.status != StatusCode::NOT_FOUND
+                    && answer.status != StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path} is documented but not routed: {}",
+                answer.status
+            );
+            // The refusals a class of routes shares are in every one of its descriptions.
+            if operation["security"].is_array() {
+                assert!(operation["responses"]["401"].is_object(), "{method} {path}");
+            }
+            if path.starts_with("/api/") && path != "/api/events" {
+                for status in ["408", "503"] {
+                    assert!(
+                        operation["responses"][status].is_object(),
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+        }
+    }
+    let metrics = app.call(Method::GET, "/metrics").await;
+    let text = String::from_utf8(metrics.body.to_vec()).unwrap();
+    for path in paths.keys() {
+        assert!(
+            text.contains(&format!("route=\"{path}\"")),
+            "{path} is counted under its own label: {text}"
+        );
+    }
+    assert!(
+        !text.contains("route=\"static\""),
+        "no documented route counted as a static file"
+    );
+}

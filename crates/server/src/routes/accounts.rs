@@ -25,8 +25,6 @@ use crate::store::Store;
         (status = 429, description = "Too many accounts created from this address; see Retry-After",
             body = ErrorBodyDoc,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 408, description = "The request did not arrive and finish within the request timeout", body = ErrorBodyDoc),
-        (status = 503, description = "Overloaded", body = ErrorBodyDoc),
     ))]
 pub async fn create_account(
     State(state): State<AppState>,

@@ -21,7 +21,6 @@ use crate::state::AppState;
     responses(
         (status = 200, description = "Event stream; `event: profile`, `data: {\"version\":N}`",
             content_type = "text/event-stream", body = String),
-        (status = 401, description = "No valid session", body = ErrorBodyDoc),
         (status = 429, description = "This account has the most streams allowed open, or this token made its most requests this minute; see `Retry-After`",
             body = ErrorBodyDoc),
         (status = 503, description = "Too many open streams", body = ErrorBodyDoc),

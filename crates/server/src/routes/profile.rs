@@ -75,11 +75,8 @@ fn with_etag(profile: ServerProfile) -> Response {
     responses(
         (status = 200, description = "The caller's profile", body = ServerProfileDoc,
             headers(("ETag" = String, description = "The version, quoted: \"7\""))),
-        (status = 401, description = "No valid session", body = ErrorBodyDoc),
         (status = 429, description = "This session token made its most requests this minute; see Retry-After", body = ErrorBodyDoc,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 408, description = "The request did not arrive and finish within the request timeout", body = ErrorBodyDoc),
-        (status = 503, description = "Overloaded", body = ErrorBodyDoc),
     ))]
 pub async fn get_profile(
     State(state): State<AppState>,
@@ -122,7 +119,6 @@ pub async fn get_profile(
         (status = 200, description = "Accepted; the new profile (version + 1). For a repeated Idempotency-Key: the profile that write produced, which may no longer be the current one", body = ServerProfileDoc,
             headers(("ETag" = String, description = "The version of the profile in the body, quoted"))),
         (status = 400, description = "Malformed JSON or Idempotency-Key", body = ErrorBodyDoc),
-        (status = 401, description = "No valid session", body = ErrorBodyDoc),
         (status = 409, description = "`history_pruned`: the Idempotency-Key is no longer known and the version its write would have produced was pruned, so its outcome is unknown; `current` holds the latest profile", body = ErrorBodyDoc,
             headers(("ETag" = String, description = "The current version, quoted"))),
         (status = 412, description = "Stale version; `current` holds the latest profile", body = ErrorBodyDoc,
@@ -133,8 +129,6 @@ pub async fn get_profile(
         (status = 428, description = "If-Match missing", body = ErrorBodyDoc),
         (status = 429, description = "This session token made its most requests this minute; see Retry-After", body = ErrorBodyDoc,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 408, description = "The request did not arrive and finish within the request timeout", body = ErrorBodyDoc),
-        (status = 503, description = "Overloaded", body = ErrorBodyDoc),
     ))]
 pub async fn put_profile(
     State(state): State<AppState>,

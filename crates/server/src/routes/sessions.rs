@@ -25,8 +25,6 @@ use crate::store::Store;
         (status = 422, description = "A field breaks a rule", body = ErrorBodyDoc),
         (status = 429, description = "Too many failed sign-ins; see Retry-After", body = ErrorBodyDoc,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 408, description = "The request did not arrive and finish within the request timeout", body = ErrorBodyDoc),
-        (status = 503, description = "Overloaded", body = ErrorBodyDoc),
     ))]
 pub async fn sign_in(
     State(state): State<AppState>,
@@ -77,11 +75,8 @@ pub async fn sign_in(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Signed out"),
-        (status = 401, description = "No valid session", body = ErrorBodyDoc),
         (status = 429, description = "This session token made its most requests this minute; see Retry-After", body = ErrorBodyDoc,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 408, description = "The request did not arrive and finish within the request timeout", body = ErrorBodyDoc),
-        (status = 503, description = "Overloaded", body = ErrorBodyDoc),
     ))]
 pub async fn sign_out(
     State(state): State<AppState>,
