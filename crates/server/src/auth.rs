@@ -1,49 +1,19 @@
-//! Passwords (argon2id), session tokens (256 random bits, stored as SHA-256), the [`Caller`]
+//! Session tokens (256 random bits, stored as SHA-256), the [`Caller`]
 //! extractor that turns `Authorization: Bearer` into an account, and [`Bearer`] for handlers
 //! that authenticate inside their own store call.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
-use axum::extract::FromRequestParts;
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 
-use crate::config::Argon2Cost;
+use crate::clock::now_unix;
 use crate::error::AppError;
-use crate::state::AppState;
-use crate::store::Store;
-use crate::store::{AccountId, NewSession};
-
-fn argon2(cost: Argon2Cost) -> Result<Argon2<'static>, AppError> {
-    let params = Params::new(cost.m_kib, cost.t, cost.p, None)
-        .map_err(|e| AppError::Internal(format!("argon2 params: {e}")))?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
-}
-
-/// Hashes a password with a fresh random salt; the PHC string carries salt and parameters.
-/// Blocking and slow by design: call it on the blocking pool.
-pub fn hash_password(cost: Argon2Cost, password: &str) -> Result<String, AppError> {
-    let mut salt = [0_u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| AppError::Internal(format!("getrandom: {e}")))?;
-    let salt =
-        SaltString::encode_b64(&salt).map_err(|e| AppError::Internal(format!("salt: {e}")))?;
-    argon2(cost)?
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| AppError::Internal(format!("argon2: {e}")))
-}
-
-/// Whether `password` matches the PHC string `hash`. Blocking and slow by design.
-pub fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-        .unwrap_or(false)
-}
+use crate::metrics::Metrics;
+use crate::rate_limit::WindowLimiter;
+use crate::store::{AccountId, AnyStore, NewSession, Store};
 
 /// SHA-256 of a bearer token: what the database keeps.
 pub fn hash_token(token: &str) -> [u8; 32] {
@@ -63,18 +33,6 @@ pub fn new_session(ttl: std::time::Duration) -> Result<(String, NewSession), App
         expires_unix: now.saturating_add(ttl),
     };
     Ok((token, session))
-}
-
-/// Now, in unix seconds.
-pub fn now_unix() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-/// Now, as RFC 3339 in UTC.
-pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }
 
 /// The bearer token of a request, if it has a well-formed `Authorization: Bearer` header.
@@ -100,16 +58,19 @@ pub struct Bearer {
 /// A token that used up its budget ([`crate::Config::max_requests_per_token`]) is refused
 /// here, before any store call. Requests are counted once the token proved valid
 /// ([`Bearer::count`]), so made-up tokens cannot fill the limiter's memory.
-impl FromRequestParts<AppState> for Bearer {
+impl<S: Send + Sync> FromRequestParts<S> for Bearer
+where
+    Authenticator: FromRef<S>,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         let token = bearer_token(parts).ok_or(AppError::Unauthorized(
             "Sign in first: no bearer token was sent.",
         ))?;
         let token_hash = hash_token(token);
-        state
-            .token_requests()
+        Authenticator::from_ref(state)
+            .token_requests
             .check(&[token_hash])
             .map_err(|retry_after_secs| AppError::TooManyTokenRequests { retry_after_secs })?;
         Ok(Self { token_hash })
@@ -118,18 +79,19 @@ impl FromRequestParts<AppState> for Bearer {
 
 impl Bearer {
     /// Counts this request against its token's budget; call once the token proved valid.
-    pub fn count(&self, state: &AppState) {
-        state.token_requests().record(&[self.token_hash]);
+    pub fn count(&self, auth: &Authenticator) {
+        auth.token_requests.record(&[self.token_hash]);
     }
 
     /// Checks the token against the store (one store call): the caller, or 401.
-    pub async fn authenticate(self, state: &AppState) -> Result<Caller, AppError> {
+    pub async fn authenticate(self, auth: &Authenticator) -> Result<Caller, AppError> {
         let token_hash = self.token_hash;
         let now = now_unix();
-        let account = state
-            .checked(state.store().session_account(&token_hash, now).await)?
+        let account = auth
+            .metrics
+            .checked(auth.store.session_account(&token_hash, now).await)?
             .ok_or(AppError::Unauthorized(INVALID_SESSION))?;
-        self.count(state);
+        self.count(auth);
         Ok(Caller {
             account,
             token_hash,
@@ -146,32 +108,35 @@ pub struct Caller {
     pub token_hash: [u8; 32],
 }
 
-impl FromRequestParts<AppState> for Caller {
+impl<S: Send + Sync> FromRequestParts<S> for Caller
+where
+    Authenticator: FromRef<S>,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         Bearer::from_request_parts(parts, state)
             .await?
-            .authenticate(state)
+            .authenticate(&Authenticator::from_ref(state))
             .await
     }
+}
+
+/// The slice of the server's state that authenticating a request takes: the store, the
+/// per-token request budget, and the metrics that count the store's failures.
+#[derive(Clone, Debug)]
+pub struct Authenticator {
+    /// Where sessions are looked up.
+    pub store: Arc<AnyStore>,
+    /// Requests per session token.
+    pub token_requests: Arc<WindowLimiter<[u8; 32]>>,
+    /// Counts the store's failures.
+    pub metrics: Arc<Metrics>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hashes_verify_and_are_salted() {
-        let cost = Argon2Cost::insecure_for_tests();
-        let a = hash_password(cost, "correct horse").expect("hash");
-        let b = hash_password(cost, "correct horse").expect("hash");
-        assert_ne!(a, b);
-        assert!(a.starts_with("$argon2id$"));
-        assert!(verify_password(&a, "correct horse"));
-        assert!(!verify_password(&a, "wrong horse"));
-        assert!(!verify_password("garbage", "x"));
-    }
 
     #[test]
     fn tokens_are_long_and_stored_hashed() {

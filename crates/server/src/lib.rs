@@ -6,15 +6,18 @@
 
 pub mod auth;
 pub mod client_addr;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod history;
 pub mod metrics;
 pub mod openapi;
+pub mod password;
 pub mod push;
 pub mod rate_limit;
 pub mod read_pool;
 pub mod routes;
+pub mod schemas;
 pub mod security_headers;
 pub mod serve;
 pub mod state;
@@ -116,7 +119,10 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            metrics::Tracking {
+                metrics: Arc::clone(state.metrics()),
+                routes: openapi::route_paths(),
+            },
             metrics::track,
         ))
         .layer(middleware::from_fn(error::log_internal_errors))
@@ -188,7 +194,7 @@ pub async fn launch_with_listener(
         Some(url) => {
             let store = PgStore::open(&url).await?;
             let state = AppState::shared(config, store, shutdown_rx.clone());
-            tokio::spawn(store::postgres::listen::run(
+            tokio::spawn(push::listen::run(
                 url,
                 Arc::clone(state.hub()),
                 shutdown_rx.clone(),

@@ -5,9 +5,8 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -15,7 +14,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::state::AppState;
+use crate::error::AppError;
+use crate::store::StoreError;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -29,13 +29,9 @@ struct RouteLabels {
     route: &'static str,
 }
 
-fn route_label(matched: Option<&MatchedPath>) -> &'static str {
+fn route_label(routes: &[&'static str], matched: Option<&MatchedPath>) -> &'static str {
     matched
-        .and_then(|path| {
-            crate::openapi::route_paths()
-                .iter()
-                .find(|r| **r == path.as_str())
-        })
+        .and_then(|path| routes.iter().find(|r| **r == path.as_str()))
         .copied()
         .unwrap_or("static")
 }
@@ -121,9 +117,13 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// One store call failed with a database error.
-    pub fn store_error(&self) {
-        self.store_errors.inc();
+    /// A store call's result for a handler: its error as the HTTP error, and the database's
+    /// own failures (not refusals such as a stale version) counted.
+    pub fn checked<T>(&self, result: Result<T, StoreError>) -> Result<T, AppError> {
+        if let Err(StoreError::Database(_)) = &result {
+            self.store_errors.inc();
+        }
+        result.map_err(Into::into)
     }
 
     /// One profile write was committed.
@@ -140,14 +140,24 @@ impl Metrics {
     }
 }
 
+/// What [`track`] needs: the metrics, and the routes that are labels of their own (the
+/// declared ones: the OpenAPI document's paths).
+#[derive(Clone, Debug)]
+pub struct Tracking {
+    /// Where requests are counted.
+    pub metrics: std::sync::Arc<Metrics>,
+    /// The route labels.
+    pub routes: &'static [&'static str],
+}
+
 /// Counts and times every request. The route is the matched pattern (or `static` for the
 /// app's files), so the label set stays small whatever paths clients send.
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn track(State(tracking): State<Tracking>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = route_label(request.extensions().get::<MatchedPath>());
+    let route = route_label(tracking.routes, request.extensions().get::<MatchedPath>());
     let method = method_label(request.method());
     let response = next.run(request).await;
-    let metrics = state.metrics();
+    let metrics = &tracking.metrics;
     metrics
         .requests
         .get_or_create(&RequestLabels {
@@ -161,28 +171,4 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         .get_or_create(&RouteLabels { route })
         .observe(started.elapsed().as_secs_f64());
     response
-}
-
-/// `GET /metrics`.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "The metrics in the Prometheus (OpenMetrics) text format",
-        content_type = "application/openmetrics-text", body = String)))]
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    let open = state.config().max_event_streams - state.stream_permits().available_permits();
-    match state
-        .metrics()
-        .render(i64::try_from(open).unwrap_or(i64::MAX))
-    {
-        Ok(text) => {
-            let mut response = text.into_response();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(
-                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                ),
-            );
-            response
-        }
-        Err(error) => crate::AppError::Internal(format!("metrics: {error}")).into_response(),
-    }
 }

@@ -1,141 +1,21 @@
 //! The OpenAPI document, generated from the one declaration of the routes
 //! ([`crate::routes::api`]) and their `#[utoipa::path]` annotations, with the refusals that
 //! whole classes of routes share added here once ([`shared_refusals`]).
-//!
-//! The wire types live in `outpost-core`, which depends on serde alone, so their schemas are
-//! built here with utoipa's builders under the same names; a test checks that every schema
-//! lists exactly the fields serde writes, so the two cannot drift.
-
-use std::borrow::Cow;
+//! The schemas of the wire types are in [`crate::schemas`].
 
 use std::sync::OnceLock;
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr};
-use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+use utoipa::{Modify, OpenApi, PartialSchema};
 use utoipa_axum::router::OpenApiRouter;
 
-fn string(description: &str) -> ObjectBuilder {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .description(Some(description))
-}
-
-fn version(description: &str) -> ObjectBuilder {
-    ObjectBuilder::new()
-        .schema_type(Type::Integer)
-        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-        .minimum(Some(1))
-        .description(Some(description))
-}
-
-macro_rules! doc_schema {
-    ($(#[$meta:meta])* $doc:ident, $name:literal, $build:expr) => {
-        $(#[$meta])*
-        #[derive(Debug)]
-        pub struct $doc;
-
-        impl PartialSchema for $doc {
-            fn schema() -> RefOr<Schema> {
-                let object: ObjectBuilder = $build;
-                RefOr::T(Schema::Object(object.build()))
-            }
-        }
-
-        impl ToSchema for $doc {
-            fn name() -> Cow<'static, str> {
-                Cow::Borrowed($name)
-            }
-        }
-    };
-}
-
-doc_schema!(
-    /// Schema of [`outpost_core::wire::Credentials`].
-    CredentialsDoc,
-    "Credentials",
-    ObjectBuilder::new()
-        .description(Some("Sign-up or sign-in"))
-        .property("username", string("3-32 of [a-z0-9_.-]").min_length(Some(3)).max_length(Some(32)))
-        .property("password", string("8-128 characters"))
-        .required("username")
-        .required("password")
-);
-
-doc_schema!(
-    /// Schema of [`outpost_core::wire::TokenResponse`].
+use crate::schemas::{
+    CredentialsDoc, ErrorBodyDoc, ProfileChangedDoc, ProfileFieldsDoc, ServerProfileDoc,
     TokenResponseDoc,
-    "TokenResponse",
-    ObjectBuilder::new()
-        .property("token", string("Bearer token for `Authorization: Bearer <token>`"))
-        .required("token")
-);
-
-doc_schema!(
-    /// Schema of [`outpost_core::wire::ProfileFields`].
-    ProfileFieldsDoc,
-    "ProfileFields",
-    ObjectBuilder::new()
-        .property("name", string("1-100 characters after trimming, no control characters"))
-        .property("photo_url", string("Empty or an absolute http(s) URL, at most 2048 bytes"))
-        .required("name")
-        .required("photo_url")
-);
-
-doc_schema!(
-    /// Schema of [`outpost_core::wire::ServerProfile`].
-    ServerProfileDoc,
-    "ServerProfile",
-    ObjectBuilder::new()
-        .property("name", string("Display name"))
-        .property("photo_url", string("Photo URL, possibly empty"))
-        .property("version", version("Grows by one with every accepted write; the ETag"))
-        .property(
-            "updated_at",
-            string("When this version was accepted, RFC 3339 UTC")
-                .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
-        )
-        .property(
-            "mutation_id",
-            string(
-                "The Idempotency-Key of the write that produced this version; absent for the \
-                 first version and for writes sent without a key. A client that lost the \
-                 answer to its write recognises the write here"
-            )
-            .min_length(Some(1))
-            .max_length(Some(outpost_core::validate::MUTATION_ID_MAX))
-            .pattern(Some("^[A-Za-z0-9_-]+$"))
-        )
-        .required("name")
-        .required("photo_url")
-        .required("version")
-        .required("updated_at")
-);
-
-doc_schema!(
-    /// Schema of [`outpost_core::wire::ErrorBody`].
-    ErrorBodyDoc,
-    "ErrorBody",
-    ObjectBuilder::new()
-        .property("error", string("Stable machine-readable code"))
-        .property("message", string("Explanation for people"))
-        .property("field", string("The invalid field (422 `invalid_field` only)"))
-        .property("current", Ref::from_schema_name("ServerProfile"))
-        .required("error")
-        .required("message")
-);
-
-doc_schema!(
-    /// Schema of [`outpost_core::wire::ProfileChanged`], the data of a `profile` event.
-    ProfileChangedDoc,
-    "ProfileChanged",
-    ObjectBuilder::new()
-        .property("version", version("The new version"))
-        .required("version")
-);
+};
 
 /// Adds the bearer security scheme.
 struct BearerScheme;

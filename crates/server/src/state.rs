@@ -2,8 +2,10 @@
 
 use std::sync::{Arc, OnceLock};
 
+use axum::extract::FromRef;
 use tokio::sync::{Semaphore, watch};
 
+use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::metrics::Metrics;
@@ -24,12 +26,12 @@ struct Inner {
     hub: Arc<Hub>,
     limiter: Counter,
     signups: Counter,
-    token_requests: WindowLimiter<[u8; 32]>,
+    token_requests: Arc<WindowLimiter<[u8; 32]>>,
     streams: Arc<Semaphore>,
     requests: Arc<Semaphore>,
     shutdown: watch::Receiver<bool>,
     dummy_hash: OnceLock<String>,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -86,7 +88,10 @@ impl AppState {
         shutdown: watch::Receiver<bool>,
         [limiter, signups]: [Counter; 2],
     ) -> Self {
-        let token_requests = WindowLimiter::new(config.max_requests_per_token, config.token_window);
+        let token_requests = Arc::new(WindowLimiter::new(
+            config.max_requests_per_token,
+            config.token_window,
+        ));
         let streams = Arc::new(Semaphore::new(config.max_event_streams));
         let requests = Arc::new(Semaphore::new(config.max_concurrent_requests));
         Self {
@@ -101,7 +106,7 @@ impl AppState {
                 requests,
                 shutdown,
                 dummy_hash: OnceLock::new(),
-                metrics: Metrics::default(),
+                metrics: Arc::new(Metrics::default()),
             }),
         }
     }
@@ -116,17 +121,18 @@ impl AppState {
         &self.inner.store
     }
 
-    /// A store call's result for a handler: its error as the HTTP error, and the database's
-    /// own failures (not refusals such as a stale version) counted in the metrics.
+    /// A store call's result for a handler ([`Metrics::checked`]).
     pub fn checked<T>(&self, result: Result<T, StoreError>) -> Result<T, AppError> {
-        if let Err(StoreError::Database(_)) = &result {
-            self.inner.metrics.store_error();
-        }
-        result.map_err(Into::into)
+        self.inner.metrics.checked(result)
+    }
+
+    /// What authenticating a request needs (see [`Authenticator`]).
+    pub fn authenticator(&self) -> Authenticator {
+        Authenticator::from_ref(self)
     }
 
     /// The server's metrics.
-    pub fn metrics(&self) -> &Metrics {
+    pub fn metrics(&self) -> &Arc<Metrics> {
         &self.inner.metrics
     }
 
@@ -146,7 +152,7 @@ impl AppState {
     }
 
     /// Requests per session token.
-    pub fn token_requests(&self) -> &WindowLimiter<[u8; 32]> {
+    pub fn token_requests(&self) -> &Arc<WindowLimiter<[u8; 32]>> {
         &self.inner.token_requests
     }
 
@@ -172,7 +178,18 @@ impl AppState {
         if let Some(h) = self.inner.dummy_hash.get() {
             return Some(h);
         }
-        let h = crate::auth::hash_password(self.inner.config.argon2, "\u{0}not-a-password").ok()?;
+        let h =
+            crate::password::hash_password(self.inner.config.argon2, "\u{0}not-a-password").ok()?;
         Some(self.inner.dummy_hash.get_or_init(|| h))
+    }
+}
+
+impl FromRef<AppState> for Authenticator {
+    fn from_ref(state: &AppState) -> Self {
+        Authenticator {
+            store: Arc::clone(&state.inner.store),
+            token_requests: Arc::clone(&state.inner.token_requests),
+            metrics: Arc::clone(&state.inner.metrics),
+        }
     }
 }

@@ -8,7 +8,7 @@ use outpost_core::wire::{Credentials, TokenResponse};
 use crate::auth;
 use crate::client_addr::ClientAddr;
 use crate::error::{ApiJson, AppError};
-use crate::openapi::{CredentialsDoc, ErrorBodyDoc, TokenResponseDoc};
+use crate::schemas::{CredentialsDoc, ErrorBodyDoc, TokenResponseDoc};
 use crate::state::AppState;
 use crate::store::Store;
 
@@ -42,9 +42,10 @@ pub async fn create_account(
     }
     let cost = state.config().argon2;
     let Credentials { username, password } = creds;
-    let hash = tokio::task::spawn_blocking(move || auth::hash_password(cost, &password)).await??;
+    let hash = tokio::task::spawn_blocking(move || crate::password::hash_password(cost, &password))
+        .await??;
     let (token, session) = auth::new_session(state.config().token_ttl)?;
-    let now = auth::now_rfc3339();
+    let now = crate::clock::now_rfc3339();
     let name = username.clone();
     state.checked(
         state

@@ -10,7 +10,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::Caller;
 use crate::error::AppError;
-use crate::openapi::ErrorBodyDoc;
+use crate::schemas::ErrorBodyDoc;
 use crate::state::AppState;
 
 /// Opens the stream: a `: connected` comment, then `event: profile` / `data: {"version":N}`

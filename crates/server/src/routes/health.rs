@@ -20,7 +20,7 @@ pub async fn healthz() -> Json<Value> {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "The database answers", body = Object),
-        (status = 503, description = "The database does not answer", body = crate::openapi::ErrorBodyDoc),
+        (status = 503, description = "The database does not answer", body = crate::schemas::ErrorBodyDoc),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
     match state.checked(state.store().ping().await) {

@@ -1,10 +1,11 @@
 //! The HTTP handlers, one file per resource, and the one declaration of the API's routes
-//! ([`api`]): the router, the OpenAPI document ([`crate::openapi::document`]) and the
+//! ([`api`]): the router, the OpenAPI document ([`crate::schemas::document`]) and the
 //! metrics' route labels all come from it.
 
 pub mod accounts;
 pub mod events;
 pub mod health;
+pub mod metrics;
 pub mod profile;
 pub mod sessions;
 
@@ -15,7 +16,7 @@ use crate::state::AppState;
 
 /// Every documented route, declared once with its handler and its `#[utoipa::path]`
 /// description: the short API requests, which share the request limits (and the refusals
-/// that come with them, [`crate::openapi::shared_refusals`]), then the long-lived and
+/// that come with them, [`crate::schemas::shared_refusals`]), then the long-lived and
 /// operational ones.
 pub fn api() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
     let limited = OpenApiRouter::new()
@@ -27,6 +28,6 @@ pub fn api() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
         .routes(routes!(events::events))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
-        .routes(routes!(crate::metrics::metrics));
+        .routes(routes!(metrics::metrics));
     (limited, open)
 }

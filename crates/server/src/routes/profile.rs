@@ -8,9 +8,9 @@ use axum::response::{IntoResponse, Response};
 use outpost_core::validate;
 use outpost_core::wire::{IDEMPOTENCY_KEY, ProfileFields, ServerProfile, etag, parse_etag};
 
-use crate::auth::{self, Bearer, INVALID_SESSION};
+use crate::auth::{Bearer, INVALID_SESSION};
 use crate::error::{ApiJson, AppError};
-use crate::openapi::{ErrorBodyDoc, ProfileFieldsDoc, ServerProfileDoc};
+use crate::schemas::{ErrorBodyDoc, ProfileFieldsDoc, ServerProfileDoc};
 use crate::state::AppState;
 use crate::store::ProfileWrite;
 use crate::store::Store;
@@ -83,12 +83,12 @@ pub async fn get_profile(
     bearer: Bearer,
 ) -> Result<Response, AppError> {
     let token_hash = bearer.token_hash;
-    let now = auth::now_unix();
+    let now = crate::clock::now_unix();
     // Authenticate and read in one store call.
     let (_, profile) = state
         .checked(state.store().session_profile(&token_hash, now).await)?
         .ok_or(AppError::Unauthorized(INVALID_SESSION))?;
-    bearer.count(&state);
+    bearer.count(&state.authenticator());
     Ok(with_etag(profile))
 }
 
@@ -157,7 +157,7 @@ pub async fn put_profile(
         Ok(request) => request,
         Err(e) => {
             // An unauthenticated caller learns nothing about its request: 401 comes first.
-            let caller = bearer.authenticate(&state).await?;
+            let caller = bearer.authenticate(&state.authenticator()).await?;
             return match applied_before(&state, caller.account, resent).await? {
                 Before::Applied(applied) => Ok(with_etag(applied)),
                 Before::Forgotten(current) => Err(AppError::HistoryPruned(Box::new(current))),
@@ -166,8 +166,8 @@ pub async fn put_profile(
         }
     };
     let token_hash = bearer.token_hash;
-    let now_unix = auth::now_unix();
-    let now = auth::now_rfc3339();
+    let now_unix = crate::clock::now_unix();
+    let now = crate::clock::now_rfc3339();
     // Authenticate, look up the key, check the version and write in one store call (one
     // transaction).
     let written = state
@@ -184,7 +184,7 @@ pub async fn put_profile(
     let (account, written) = state
         .checked(written)?
         .ok_or(AppError::Unauthorized(INVALID_SESSION))?;
-    bearer.count(&state);
+    bearer.count(&state.authenticator());
     // A replay changed nothing, so there is nothing to announce.
     if let ProfileWrite::Applied(profile) = &written {
         state.metrics().profile_written();

@@ -8,7 +8,7 @@ use outpost_core::wire::{Credentials, TokenResponse};
 use crate::auth::{self, Caller};
 use crate::client_addr::ClientAddr;
 use crate::error::{ApiJson, AppError};
-use crate::openapi::{CredentialsDoc, ErrorBodyDoc, TokenResponseDoc};
+use crate::schemas::{CredentialsDoc, ErrorBodyDoc, TokenResponseDoc};
 use crate::state::AppState;
 use crate::store::Store;
 
@@ -48,11 +48,13 @@ pub async fn sign_in(
     let password = creds.password;
     let blocking_state = state.clone();
     let account = tokio::task::spawn_blocking(move || match found {
-        Some((account, hash)) => auth::verify_password(&hash, &password).then_some(account),
+        Some((account, hash)) => {
+            crate::password::verify_password(&hash, &password).then_some(account)
+        }
         None => {
             // Spend the same time as for a wrong password: no username probing by timing.
             if let Some(dummy) = blocking_state.dummy_hash() {
-                let _ = auth::verify_password(dummy, &password);
+                let _ = crate::password::verify_password(dummy, &password);
             }
             None
         }

@@ -339,7 +339,7 @@ impl TestServer {
         let store = self.server.state().store();
         let token_hash = outpost_server::auth::hash_token(token);
         let account = store
-            .session_account(&token_hash, outpost_server::auth::now_unix())
+            .session_account(&token_hash, outpost_server::clock::now_unix())
             .await
             .unwrap()
             .expect("a valid session");

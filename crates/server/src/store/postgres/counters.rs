@@ -6,7 +6,7 @@
 
 use deadpool_postgres::Pool;
 
-use crate::auth::now_unix;
+use crate::clock::now_unix;
 
 /// Expired rows are deleted about once per this many recorded events.
 const CLEANUP_EVERY: u8 = 64;

@@ -2,7 +2,7 @@
 //!
 //! Every write is one transaction that locks the profile row before it checks `If-Match` and
 //! the mutation id, so writes through different instances are ordered and none is lost; an
-//! applied write is announced with `NOTIFY` in the same transaction ([`listen`] carries it to
+//! applied write is announced with `NOTIFY` in the same transaction (`push::listen` carries it to
 //! every instance's event streams). Migrations run at start under an advisory lock, so
 //! instances starting together apply each one once.
 //!
@@ -10,7 +10,6 @@
 //! pool; session reads batched by [`readers`]): no blocking thread in between.
 
 pub mod counters;
-pub mod listen;
 mod queries;
 mod readers;
 

@@ -1,6 +1,8 @@
 //! Push: one broadcast channel per account with open event streams, removed when its last
 //! stream closes. Writes reach it from this instance's routes (SQLite) or from the database's
-//! notifications (PostgreSQL, `store/postgres/listen.rs`).
+//! notifications (PostgreSQL, [`listen`]).
+
+pub mod listen;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

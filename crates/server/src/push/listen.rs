@@ -13,9 +13,9 @@ use futures_util::StreamExt;
 use tokio::sync::{mpsc, watch};
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use super::NOTIFY_CHANNEL;
-use crate::push::Hub;
+use super::Hub;
 use crate::store::AccountId;
+use crate::store::postgres::{NOTIFY_CHANNEL, client_config};
 
 /// The wait before reconnecting, doubling to [`MAX_WAIT`] while the database is away.
 const FIRST_WAIT: Duration = Duration::from_millis(100);
@@ -29,7 +29,7 @@ pub fn parse_payload(payload: &str) -> Option<(AccountId, u64)> {
 
 /// Listens until `shutdown` turns true, reconnecting whenever the connection is lost.
 pub async fn run(url: String, hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) {
-    let config = match super::client_config(&url) {
+    let config = match client_config(&url) {
         Ok(config) => config,
         Err(error) => {
             tracing::error!(%error, "the database URL cannot be parsed; push across instances is off");
