@@ -1,9 +1,6 @@
 //! The app's files: caching, the single-page fallback, compression, against a real server on 127.0.0.1:0.
-#![allow(clippy::unwrap_used, missing_docs)]
 
-mod common;
-
-use common::{TestServer, expect_error};
+use crate::common::{TestServer, expect_error};
 use outpost_core::wire::error_code;
 use reqwest::{Method, StatusCode};
 
@@ -81,7 +78,7 @@ async fn compresses_assets_but_never_event_streams() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(!resp.headers().contains_key("content-encoding"));
-    let mut reader = common::SseReader::new(resp);
+    let mut reader = crate::common::SseReader::new(resp);
     let first = reader.next_block().await.unwrap();
     assert_eq!(first.comments, vec!["connected".to_owned()]);
 }

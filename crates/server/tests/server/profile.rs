@@ -1,9 +1,6 @@
 //! The profile routes: versions, preconditions, field rules, and the database under them, against a real server on 127.0.0.1:0.
-#![allow(clippy::unwrap_used, missing_docs)]
 
-mod common;
-
-use common::{TestServer, creds, expect_error};
+use crate::common::{TestServer, creds, expect_error};
 use outpost_core::wire::{ServerProfile, error_code};
 use reqwest::{Method, StatusCode};
 use serde_json::json;

@@ -1,13 +1,10 @@
 //! Slow and greedy clients against a real server on 127.0.0.1:0: accounts created per address,
 //! the trusted proxy's `X-Forwarded-For`, connections per address, the header and request
 //! timeouts, and the request head's size cap. Bounded loops on loopback only.
-#![allow(clippy::unwrap_used, missing_docs)]
-
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{TestServer, creds, expect_error};
+use crate::common::{TestServer, creds, expect_error};
 use outpost_core::wire::error_code;
 use reqwest::{Method, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -46,7 +43,7 @@ async fn accounts_created_from_one_address_are_limited() {
     let body = expect_error(resp, error_code::TOO_MANY_REQUESTS).await;
     assert!(body.message.contains("accounts"), "{}", body.message);
     // Signing in to an existing account is not an account creation.
-    let resp = common::sign_in(&ts, "ann", "password123").await;
+    let resp = crate::common::sign_in(&ts, "ann", "password123").await;
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
@@ -217,7 +214,7 @@ async fn requests_per_token_are_limited_and_made_up_tokens_are_not_tracked() {
     expect_error(resp, error_code::TOO_MANY_REQUESTS).await;
 
     // Another session of the same person has its own budget; the refused write wrote nothing.
-    let resp = common::sign_in(&ts, "ann", "password123").await;
+    let resp = crate::common::sign_in(&ts, "ann", "password123").await;
     let other: outpost_core::wire::TokenResponse = resp.json().await.unwrap();
     assert_eq!(ts.profile(&other.token).await.version, 1);
 

@@ -2,7 +2,7 @@
 //! SQLite file, or with `OUTPOST_TEST_STORE=postgres` a database of its own in the throwaway
 //! cluster of `tools/with-postgres.sh` (the same suite runs against both stores), and a
 //! small HTTP client around it.
-#![allow(dead_code, clippy::unwrap_used, missing_docs)]
+#![allow(clippy::unwrap_used, missing_docs)]
 
 use std::time::Duration;
 

@@ -1,8 +1,5 @@
 //! The real binary: durability across SIGKILL, graceful exit on SIGTERM, flags and env, and
 //! logs that never contain secrets.
-#![allow(clippy::unwrap_used, missing_docs)]
-
-mod common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -71,7 +68,7 @@ async fn spawn_with(dir: &Path, log_name: &str, env: &[(&str, &str)]) -> Running
         child,
         base: format!("http://127.0.0.1:{port}"),
     };
-    let client = common::client();
+    let client = crate::common::client();
     for _ in 0..600 {
         if let Some(status) = running.child.try_wait().unwrap() {
             panic!("server exited early: {status}");
@@ -89,7 +86,7 @@ async fn spawn_with(dir: &Path, log_name: &str, env: &[(&str, &str)]) -> Running
 #[tokio::test]
 async fn accepted_write_survives_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let client = common::client();
+    let client = crate::common::client();
     let first = spawn(dir.path(), "first.log").await;
     let resp = client
         .post(format!("{}/api/accounts", first.base))
@@ -131,7 +128,7 @@ async fn sigterm_exits_cleanly_and_logs_no_secrets() {
         "<title>x</title>",
     )
     .unwrap();
-    let client = common::client();
+    let client = crate::common::client();
     let mut server = spawn(dir.path(), "server.log").await;
     let resp = client
         .post(format!("{}/api/accounts", server.base))
@@ -199,7 +196,7 @@ async fn json_logs_are_one_object_a_line() {
         ],
     )
     .await;
-    let resp = common::client()
+    let resp = crate::common::client()
         .get(format!("{}/api/profile", server.base))
         .send()
         .await
@@ -229,11 +226,11 @@ async fn json_logs_are_one_object_a_line() {
 #[tokio::test]
 async fn an_instance_killed_on_postgres_loses_no_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
-    let url = common::new_postgres_database().await;
+    let url = crate::common::new_postgres_database().await;
     let env = [("OUTPOST_DB", url.as_str())];
     let a = spawn_with(dir.path(), "a.log", &env).await;
     let b = spawn_with(dir.path(), "b.log", &env).await;
-    let client = common::client();
+    let client = crate::common::client();
     let resp = client
         .post(format!("{}/api/accounts", a.base))
         .json(&json!({"username": "ann", "password": "password123"}))

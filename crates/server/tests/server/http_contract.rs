@@ -1,11 +1,8 @@
 //! The HTTP contract around the routes: health, the OpenAPI document, bad bodies, unknown routes
 //! and methods, security headers, CORS, against a real server on 127.0.0.1:0 or, for
 //! single answers, the app in memory.
-#![allow(clippy::unwrap_used, missing_docs)]
 
-mod common;
-
-use common::{InMemoryApp, TestServer, creds, expect_error};
+use crate::common::{InMemoryApp, TestServer, creds, expect_error};
 use outpost_core::validate::MAX_BODY_BYTES;
 use outpost_core::wire::error_code;
 use reqwest::{Method, StatusCode};

@@ -1,11 +1,8 @@
 //! Exactly-once profile writes with `Idempotency-Key`, against a real server on 127.0.0.1:0.
-#![allow(clippy::unwrap_used, missing_docs)]
-
-mod common;
 
 use std::sync::Arc;
 
-use common::{TestServer, expect_error, open_events};
+use crate::common::{TestServer, expect_error, open_events};
 use outpost_core::wire::{
     ErrorBody, IDEMPOTENCY_KEY, PROFILE_EVENT, ProfileChanged, ServerProfile, error_code,
 };

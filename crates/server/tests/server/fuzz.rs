@@ -1,10 +1,7 @@
 //! Randomised requests never get a 5xx, and every error is the JSON error body. Cases that
 //! once mattered are kept below as plain tests.
-#![allow(clippy::unwrap_used, missing_docs)]
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 use outpost_core::wire::ErrorBody;
 use proptest::prelude::*;
 use reqwest::header::HeaderValue;

@@ -1,9 +1,6 @@
 //! Load limits: short requests shed under overload, event streams capped, against a real server on 127.0.0.1:0.
-#![allow(clippy::unwrap_used, missing_docs)]
 
-mod common;
-
-use common::{TestServer, creds, expect_error, open_events};
+use crate::common::{TestServer, creds, expect_error, open_events};
 use outpost_core::wire::error_code;
 use reqwest::{Method, StatusCode};
 

@@ -1,13 +1,10 @@
 //! Two instances on one PostgreSQL database, as behind a load balancer: push crosses them, no
 //! update is lost between them, and a retried write is recognised by either. Each test has a
 //! database of its own in the cluster of `tools/with-postgres.sh`.
-#![allow(clippy::unwrap_used, missing_docs)]
-
-mod common;
 
 use std::sync::Arc;
 
-use common::{TestServer, open_events};
+use crate::common::{TestServer, open_events};
 use outpost_core::wire::{PROFILE_EVENT, ProfileChanged, ServerProfile};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -35,7 +32,7 @@ fn database_name(ts: &TestServer) -> String {
 /// database restart or a network loss would end them, and waits (up to 10 s) until they are
 /// gone; how many were ended.
 async fn terminate_backends(ts: &TestServer, query: &str) -> usize {
-    let (admin, _driver) = common::admin_client().await;
+    let (admin, _driver) = crate::common::admin_client().await;
     let rows = admin
         .query(
             "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity \
@@ -48,7 +45,7 @@ async fn terminate_backends(ts: &TestServer, query: &str) -> usize {
     rows.iter().filter(|row| row.get::<_, bool>(0)).count()
 }
 
-fn version_of(block: &common::SseBlock) -> u64 {
+fn version_of(block: &crate::common::SseBlock) -> u64 {
     assert_eq!(block.event.as_deref(), Some(PROFILE_EVENT));
     serde_json::from_str::<ProfileChanged>(block.data.as_deref().unwrap())
         .unwrap()
@@ -144,14 +141,14 @@ async fn failed_sign_ins_are_counted_across_instances() {
     let (a, b) = two_instances_with(|c| c.login_failures_allowed = 4).await;
     a.sign_up("ann").await;
     for ts in [&a, &b, &a, &b] {
-        let resp = common::sign_in(ts, "ann", "wrong-password").await;
+        let resp = crate::common::sign_in(ts, "ann", "wrong-password").await;
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     }
     // Four failures in all, two through each: both instances now refuse, even the right one.
     for ts in [&a, &b] {
-        let resp = common::sign_in(ts, "ann", "password123").await;
+        let resp = crate::common::sign_in(ts, "ann", "password123").await;
         assert!(resp.headers().contains_key("retry-after"));
-        common::expect_error(resp, outpost_core::wire::error_code::TOO_MANY_REQUESTS).await;
+        crate::common::expect_error(resp, outpost_core::wire::error_code::TOO_MANY_REQUESTS).await;
     }
 }
 
@@ -163,11 +160,11 @@ async fn accounts_created_per_address_are_counted_across_instances() {
     for ts in [&a, &b] {
         let resp = ts
             .request(reqwest::Method::POST, "/api/accounts")
-            .json(&common::creds("cat", "password123"))
+            .json(&crate::common::creds("cat", "password123"))
             .send()
             .await
             .unwrap();
-        common::expect_error(resp, outpost_core::wire::error_code::TOO_MANY_REQUESTS).await;
+        crate::common::expect_error(resp, outpost_core::wire::error_code::TOO_MANY_REQUESTS).await;
     }
 }
 
@@ -175,7 +172,7 @@ async fn accounts_created_per_address_are_counted_across_instances() {
 async fn an_instance_whose_database_is_gone_is_not_ready_and_counts_store_errors() {
     let ts = TestServer::start_postgres(|_| {}).await;
     let token = ts.sign_up("ann").await;
-    let (admin, _driver) = common::admin_client().await;
+    let (admin, _driver) = crate::common::admin_client().await;
     admin
         .batch_execute(&format!(
             "DROP DATABASE {} WITH (FORCE)",
@@ -190,7 +187,7 @@ async fn an_instance_whose_database_is_gone_is_not_ready_and_counts_store_errors
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
-    common::expect_error(resp, outpost_core::wire::error_code::NOT_READY).await;
+    crate::common::expect_error(resp, outpost_core::wire::error_code::NOT_READY).await;
     let resp = ts.get_profile(&token).await;
     assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let text = ts
@@ -201,7 +198,7 @@ async fn an_instance_whose_database_is_gone_is_not_ready_and_counts_store_errors
         .text()
         .await
         .unwrap();
-    let errors = common::sample(&text, "outpost_store_errors_total").unwrap();
+    let errors = crate::common::sample(&text, "outpost_store_errors_total").unwrap();
     assert!(errors >= 2.0, "{text}");
 }
 

@@ -1,10 +1,7 @@
 //! Accounts and sessions: sign-up, sign-in, sign-out, tokens, 401s, the failed sign-in limits, and
 //! one account never seeing another's data, against a real server on 127.0.0.1:0.
-#![allow(clippy::unwrap_used, missing_docs)]
 
-mod common;
-
-use common::{TestServer, creds, expect_error, sign_in};
+use crate::common::{TestServer, creds, expect_error, sign_in};
 use outpost_core::wire::{TokenResponse, error_code};
 use reqwest::{Method, StatusCode};
 

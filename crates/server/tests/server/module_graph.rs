@@ -1,7 +1,6 @@
 //! The server's top-level modules depend on each other without circles: a module that needs
 //! a piece of another takes that piece (a leaf module, a substate), never the whole thing
 //! back. Read off the sources: every `crate::<module>` a file names outside its tests.
-#![allow(clippy::unwrap_used, missing_docs)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -25,7 +24,12 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for path in all {
         let relative = path.strip_prefix(&src).unwrap();
-        let first = relative.components().next().unwrap().as_os_str().to_string_lossy();
+        let first = relative
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy();
         let module = first.trim_end_matches(".rs").to_owned();
         if module == "lib" || module == "main" {
             continue;
@@ -67,9 +71,16 @@ fn the_modules_form_no_circle() {
     let graph = graph();
     assert!(graph.len() > 10, "{graph:?}");
     let circular: Vec<&String> = graph.keys().filter(|m| reaches(&graph, m, m)).collect();
-    assert!(circular.is_empty(), "modules in a circle: {circular:?}\n{graph:#?}");
+    assert!(
+        circular.is_empty(),
+        "modules in a circle: {circular:?}\n{graph:#?}"
+    );
     // The leaves the others lean on stay leaves.
     for leaf in ["clock", "schemas"] {
-        assert!(graph[leaf].is_empty(), "{leaf} depends on {:?}", graph[leaf]);
+        assert!(
+            graph[leaf].is_empty(),
+            "{leaf} depends on {:?}",
+            graph[leaf]
+        );
     }
 }

@@ -1,11 +1,8 @@
 //! Reads of a session's profile made at the same moment: on PostgreSQL they are answered in
 //! batches of one statement, so these check that each read still gets exactly its own answer
 //! (run on both stores, like the rest of the suite).
-#![allow(clippy::unwrap_used, missing_docs)]
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 use futures_util::future::join_all;
 use outpost_core::wire::error_code;
 use outpost_server::store::{NewSession, Store};
@@ -40,7 +37,7 @@ async fn concurrent_reads_of_many_accounts_each_get_their_own_profile() {
                 assert_eq!(profile.name, username);
             }
             None => {
-                common::expect_error(resp, error_code::UNAUTHORIZED).await;
+                crate::common::expect_error(resp, error_code::UNAUTHORIZED).await;
             }
         }
     }

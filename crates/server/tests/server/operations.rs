@@ -1,9 +1,6 @@
 //! What an operator watches: `/metrics` in the Prometheus text format and `/readyz`.
-#![allow(clippy::unwrap_used, missing_docs)]
 
-mod common;
-
-use common::{TestServer, open_events, sample};
+use crate::common::{TestServer, open_events, sample};
 use reqwest::{Method, StatusCode};
 
 async fn metrics(ts: &TestServer) -> String {

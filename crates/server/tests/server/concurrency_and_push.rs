@@ -1,11 +1,8 @@
 //! Concurrent read-modify-write on one profile, and push over server-sent events.
-#![allow(clippy::unwrap_used, missing_docs)]
-
-mod common;
 
 use std::sync::Arc;
 
-use common::{TestServer, open_events};
+use crate::common::{TestServer, open_events};
 use outpost_core::wire::{PROFILE_EVENT, ProfileChanged};
 use reqwest::StatusCode;
 
@@ -45,7 +42,7 @@ async fn concurrent_writers_never_lose_an_update() {
     }
 }
 
-fn version_of(block: &common::SseBlock) -> u64 {
+fn version_of(block: &crate::common::SseBlock) -> u64 {
     assert_eq!(block.event.as_deref(), Some(PROFILE_EVENT));
     serde_json::from_str::<ProfileChanged>(block.data.as_deref().unwrap())
         .unwrap()
