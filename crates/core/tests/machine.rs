@@ -1239,3 +1239,32 @@ fn a_write_whose_key_the_server_forgot_is_never_the_other_devices_change() {
         "the newer typing goes on top of the server's state, the photo kept"
     );
 }
+
+#[test]
+fn a_sign_of_the_server_sends_a_waiting_change_at_once_unless_it_asked_to_wait() {
+    // No answer (the server was down): the change waits for the retry timer...
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    t.random = u64::MAX;
+    let (id, ..) =
+        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    let a = t.go(Input::RequestFailed {
+        request: id,
+        retry_after: None,
+    });
+    assert!(retry(&a).is_some());
+    // ...until the event stream connects (or the page is shown): then it goes at once.
+    let a = t.go(Input::TryNow);
+    assert_eq!(put(&a).map(|p| (p.1, p.2)), Some((fields("bob", ""), 3)));
+    assert_eq!(t.m.status().next_retry_at, None);
+
+    // The server answered and asked to wait (or failed with a 5xx): its wait holds.
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let (id, ..) =
+        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    t.go(Input::RequestFailed {
+        request: id,
+        retry_after: Some(30_000),
+    });
+    assert_eq!(requests(&t.go(Input::TryNow)), 0);
+    assert!(t.m.status().next_retry_at.is_some());
+}

@@ -50,8 +50,12 @@ pub fn register(on_update_ready: impl Fn() + Clone + 'static) {
         });
         registration.set_onupdatefound(Some(on_found.as_ref().unchecked_ref()));
         on_found.forget();
-        // Look for a new build now (the browser also does on navigations).
-        let _ = registration.update();
+        // Look for a new build now (the browser also does on navigations). Offline, or with
+        // the server down, the check fails: that is no error of the page's (the rejection is
+        // handled here, or Firefox and WebKit report it as an uncaught page error).
+        if let Ok(check) = registration.update() {
+            let _ = JsFuture::from(check).await;
+        }
     });
 }
 

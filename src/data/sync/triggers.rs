@@ -1,5 +1,6 @@
 //! The sync loop's triggers: everything in the browser that should make the repository sync.
-//! `online` / `offline` events, `visibilitychange`, a periodic timer, and server pushes.
+//! `online` / `offline` events, `visibilitychange` and `focus`, a periodic timer, and the
+//! server's event stream (its pushes, and its connecting: the server is reachable).
 
 use std::rc::Rc;
 
@@ -92,8 +93,9 @@ where
             events_url,
             token,
             move |version| pushed.push_received(version),
-            // A change may have happened while the stream was down: check once.
-            move || reopened.became_visible(),
+            // The server is reachable: a waiting change goes now, and a change may have
+            // happened while the stream was down: check once.
+            move || reopened.server_reached(),
         )
     });
     let reconnect = events.as_ref().map(EventStream::reconnect_handle);
@@ -120,6 +122,11 @@ where
         }
     };
     let document_listener = visibility_listener(on_visibility);
+    // The person came back to the window (alt-tab, a click): as good a sign as being shown.
+    let focused = repo.clone();
+    listeners.push(window_event_listener(ev::focus, move |_| {
+        focused.became_visible()
+    }));
 
     let periodic = repo.clone();
     let interval = Interval::new(interval_secs.max(5).saturating_mul(1000), move || {

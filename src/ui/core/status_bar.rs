@@ -37,7 +37,7 @@ pub fn sync_words(state: &ProfileState) -> String {
         SyncState::Error => {
             let reason = match &status.last_error {
                 None | Some(SyncProblem::Unreachable) => "The server could not be reached.".into(),
-                Some(SyncProblem::Busy) => "The server is busy.".into(),
+                Some(SyncProblem::Busy) => "The server is busy or failing.".into(),
                 // Comes with `needs_sign_in`, answered above; worded here all the same.
                 Some(SyncProblem::SignedOut) => "The session ended.".into(),
                 Some(SyncProblem::Refused(message)) => words::refused(message),

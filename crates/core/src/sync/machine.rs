@@ -62,6 +62,11 @@ pub enum Input {
     BecameVisible,
     /// The person pressed "Sync now".
     SyncRequested,
+    /// A sign that the server may be reachable again: the event stream connected, the page
+    /// was shown or focused. A change waiting for the retry timer after the server could not
+    /// be reached goes at once (a refresh is wanted too, for what the stream may have missed);
+    /// a server that answered with an error or `Retry-After` keeps its backoff.
+    TryNow,
     /// The server's event stream says the profile is now at `version`.
     PushReceived {
         /// The new server version.
@@ -354,6 +359,12 @@ impl SyncMachine {
             Input::WentOffline => self.online = false,
             Input::TimerFired => self.next_retry_at = None,
             Input::BecameVisible => self.refresh_wanted = true,
+            Input::TryNow => {
+                self.refresh_wanted = true;
+                if self.last_error == Some(SyncProblem::Unreachable) {
+                    self.reset_backoff();
+                }
+            }
             Input::SyncRequested => {
                 self.refresh_wanted = true;
                 self.reset_backoff();

@@ -37,9 +37,9 @@ impl SyncState {
 /// Why the last request failed. The UI says it in its own words (`ui/core/status_bar.rs`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SyncProblem {
-    /// No answer: the network is down, the request timed out, or a 5xx without `Retry-After`.
+    /// No answer: the network is down, or the request timed out.
     Unreachable,
-    /// A 429 or 503 with `Retry-After`: the server asked to wait.
+    /// The server answered with an error (a 5xx, a 429), asking to wait or not.
     Busy,
     /// A 401: the session ended (local changes are kept).
     SignedOut,

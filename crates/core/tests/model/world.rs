@@ -1877,8 +1877,15 @@ impl World {
                 }
             }
             89..=91 => {
+                // Shown or focused again (`became_visible`), or its event stream connected:
+                // re-read the store, then try at once.
                 self.refresh(dev, tab)?;
-                self.tab_step(dev, tab, Input::BecameVisible)?;
+                let input = if self.rng.chance(50) {
+                    Input::TryNow
+                } else {
+                    Input::BecameVisible
+                };
+                self.tab_step(dev, tab, input)?;
             }
             92..=93 => self.tab_step(dev, tab, Input::SyncRequested)?,
             95 => self.sign_out(dev, tab)?,

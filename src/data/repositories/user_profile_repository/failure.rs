@@ -38,8 +38,10 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                 self.inner.session.expire(token);
                 Failure::SignedOut
             }
+            // The server answered: it is reachable, and busy or failing. Its own wait (0 when it
+            // named none) marks it so, and keeps the backoff when a sign of reachability comes.
             ApiError::Server { retry_after_ms, .. } => Failure::Transient {
-                retry_after: retry_after_ms,
+                retry_after: Some(retry_after_ms.unwrap_or(0)),
             },
             ApiError::Unreachable | ApiError::Timeout => Failure::Transient { retry_after: None },
             ApiError::OutcomeUnknown(_) => Failure::Unknown,

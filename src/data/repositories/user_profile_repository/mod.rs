@@ -267,11 +267,18 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         self.enqueue(Job::Input(Input::PushReceived { version }), None);
     }
 
-    /// The tab became visible again: it may have been frozen while other tabs wrote, so it
-    /// re-reads the device store before anything else, then refreshes.
+    /// The tab became visible or got the focus again: it may have been frozen while other
+    /// tabs wrote, so it re-reads the device store before anything else; then a change that
+    /// waits for the retry timer goes at once ([`Input::TryNow`]).
     pub fn became_visible(&self) {
         self.enqueue(Job::RefreshFromDevice, None);
-        self.enqueue(Job::Input(Input::BecameVisible), None);
+        self.enqueue(Job::Input(Input::TryNow), None);
+    }
+
+    /// The event stream connected: the server is reachable. A waiting change goes at once,
+    /// and the profile is checked for what the stream may have missed while it was down.
+    pub fn server_reached(&self) {
+        self.enqueue(Job::Input(Input::TryNow), None);
     }
 
     /// The periodic timer: a refresh that respects an armed retry (and so a server's
