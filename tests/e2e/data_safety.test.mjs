@@ -509,6 +509,39 @@ test("push works at once after an offline spell long enough to grow the stream's
   }
 });
 
+test("a change that failed while the server was down goes when the person comes back, not at the retry timer", async () => {
+  // A server of its own, to stop and start again at the same address. The network stays up,
+  // so `navigator.onLine` never changes: the common case of a server restart.
+  const dir = mkdtempSync(join(tmpdir(), "outpost-back-"));
+  const db = join(dir, "outpost.db");
+  const port = await freePort();
+  let server = await startServer({ addr: `127.0.0.1:${port}`, db });
+  // No service worker: its Background Sync would send the change on its own.
+  const context = await env.browser.newContext({ serviceWorkers: "block" });
+  try {
+    const { page, username } = await newSignedUpPage(context, server.url, "back", { serviceWorker: false });
+    await server.kill();
+    // From here the page's time stands still: no timer of the app fires (its retry timer, the
+    // event stream's reconnect), so only a sign of the server can send the change.
+    await page.clock.install();
+    await page.clock.pauseAt(new Date(Date.now() + 1_000));
+    await saveName(page, "Typed while the server was down");
+    await page.getByText("Saved on this device.", { exact: true }).waitFor();
+    await waitForStatus(page, "error");
+    server = await startServer({ addr: `127.0.0.1:${port}`, db });
+    const token = await apiToken(server.url, username);
+    assert.equal((await apiProfile(server.url, token)).name, username, "nothing sent yet");
+    // The person comes back to the window.
+    await page.evaluate(() => window.dispatchEvent(new Event("focus")));
+    await waitFor(async () => (await apiProfile(server.url, token)).name === "Typed while the server was down",
+      "the change to reach the server");
+  } finally {
+    await context.close();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("rapid saves while the service worker's Background Sync sends the queue are not a conflict", async () => {
   const context = await env.browser.newContext();
   const { page, username } = await newSignedUpPage(context, env.server.url, "rapid");
