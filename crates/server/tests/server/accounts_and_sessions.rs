@@ -36,22 +36,12 @@ async fn sign_up_sign_in_sign_out() {
     let resp = sign_in(&ts, "nobody", "password123").await;
     expect_error(resp, error_code::UNAUTHORIZED).await;
 
-    let resp = ts
-        .request(Method::DELETE, "/api/sessions/current")
-        .bearer_auth(&second)
-        .send()
-        .await
-        .unwrap();
+    let resp = ts.sign_out(&second).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     // The revoked token no longer works; the other session does.
     expect_error(ts.get_profile(&second).await, error_code::UNAUTHORIZED).await;
     assert_eq!(ts.get_profile(&token).await.status(), StatusCode::OK);
-    let resp = ts
-        .request(Method::DELETE, "/api/sessions/current")
-        .bearer_auth(&second)
-        .send()
-        .await
-        .unwrap();
+    let resp = ts.sign_out(&second).await;
     expect_error(resp, error_code::UNAUTHORIZED).await;
 }
 
@@ -113,12 +103,7 @@ async fn accounts_are_isolated() {
     let a = ts.profile(&ann).await;
     assert_eq!((a.name.as_str(), a.version), ("Ann", 2));
     // Signing Bob out does not sign Ann out.
-    let resp = ts
-        .request(Method::DELETE, "/api/sessions/current")
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap();
+    let resp = ts.sign_out(&bob).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert_eq!(ts.profile(&ann).await.version, 2);
 }

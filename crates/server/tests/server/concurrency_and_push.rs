@@ -10,20 +10,7 @@ use reqwest::StatusCode;
 async fn concurrent_writers_never_lose_an_update() {
     let ts = Arc::new(TestServer::start().await);
     let token = Arc::new(ts.sign_up("ann").await);
-    let tasks: Vec<_> = (0..50)
-        .map(|i| {
-            let ts = Arc::clone(&ts);
-            let token = Arc::clone(&token);
-            tokio::spawn(async move {
-                ts.write_until_accepted(&token, |v| format!("writer {i} on v{v}"))
-                    .await
-            })
-        })
-        .collect();
-    let mut accepted = Vec::new();
-    for task in tasks {
-        accepted.push(task.await.unwrap());
-    }
+    let accepted = crate::common::race_writers(&[Arc::clone(&ts)], &token, 50).await;
     assert_eq!(accepted.len(), 50);
     let last = ts.profile(&token).await;
     assert_eq!(last.version, 1 + accepted.len() as u64);

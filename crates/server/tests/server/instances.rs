@@ -77,20 +77,7 @@ async fn concurrent_writers_through_both_instances_lose_no_update() {
     let (a, b) = two_instances().await;
     let token = Arc::new(a.sign_up("ann").await);
     let instances = [Arc::new(a), Arc::new(b)];
-    let tasks: Vec<_> = (0..20)
-        .map(|i| {
-            let ts = Arc::clone(&instances[i % 2]);
-            let token = Arc::clone(&token);
-            tokio::spawn(async move {
-                ts.write_until_accepted(&token, |v| format!("writer {i} on v{v}"))
-                    .await
-            })
-        })
-        .collect();
-    let mut accepted = Vec::new();
-    for task in tasks {
-        accepted.push(task.await.unwrap());
-    }
+    let accepted = crate::common::race_writers(&instances, &token, 20).await;
     let (_, history) = instances[1].stored_account("ann").await;
     let versions: Vec<u64> = history.iter().map(|p| p.version).collect();
     assert_eq!(

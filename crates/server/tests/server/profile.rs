@@ -2,7 +2,7 @@
 
 use crate::common::{TestServer, creds, expect_error};
 use outpost_core::wire::{ServerProfile, error_code};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 
 #[tokio::test]
@@ -58,20 +58,10 @@ async fn invalid_fields_are_422_with_the_field() {
         (creds("ann lee", "password123"), "username"),
         (creds("ann", "short"), "password"),
     ] {
-        let resp = ts
-            .request(Method::POST, "/api/accounts")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let resp = ts.post_json("/api/accounts", &body).await;
         let err = expect_error(resp, error_code::INVALID_FIELD).await;
         assert_eq!(err.field.as_deref(), Some(field));
-        let resp = ts
-            .request(Method::POST, "/api/sessions")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let resp = ts.post_json("/api/sessions", &body).await;
         let err = expect_error(resp, error_code::INVALID_FIELD).await;
         assert_eq!(err.field.as_deref(), Some(field));
     }

@@ -56,26 +56,14 @@ async fn compresses_assets_but_never_event_streams() {
     let ts = TestServer::start().await;
     let token = ts.sign_up("ann").await;
     let resp = ts
-        .request(Method::GET, "/outpost-0123456789abcdef.js")
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
+        .get_encoded("/outpost-0123456789abcdef.js", "gzip", None)
+        .await;
     assert_eq!(resp.headers()["content-encoding"], "gzip");
-    let resp = ts
-        .request(Method::GET, "/api/openapi.json")
-        .header("accept-encoding", "br")
-        .send()
-        .await
-        .unwrap();
+    let resp = ts.get_encoded("/api/openapi.json", "br", None).await;
     assert_eq!(resp.headers()["content-encoding"], "br");
     let resp = ts
-        .request(Method::GET, "/api/events")
-        .bearer_auth(&token)
-        .header("accept-encoding", "gzip, br")
-        .send()
-        .await
-        .unwrap();
+        .get_encoded("/api/events", "gzip, br", Some(&token))
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(!resp.headers().contains_key("content-encoding"));
     let mut reader = crate::common::SseReader::new(resp);
@@ -95,11 +83,8 @@ async fn precompressed_siblings_of_hashed_assets_are_sent_as_they_are() {
     )
     .unwrap();
     let resp = ts
-        .request(Method::GET, "/app-0123456789abcdef_bg.wasm")
-        .header("accept-encoding", "gzip, br")
-        .send()
-        .await
-        .unwrap();
+        .get_encoded("/app-0123456789abcdef_bg.wasm", "gzip, br", None)
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["content-encoding"], "br");
     assert_eq!(

@@ -303,6 +303,36 @@ impl TestServer {
             .expect("send")
     }
 
+    /// `DELETE /api/sessions/current` with `token`.
+    pub async fn sign_out(&self, token: &str) -> Response {
+        self.request(Method::DELETE, "/api/sessions/current")
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("send")
+    }
+
+    /// `POST` of a JSON `body` to `path`, with no token.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .expect("send")
+    }
+
+    /// `GET path` asking for `encoding`, with `token` if given.
+    pub async fn get_encoded(&self, path: &str, encoding: &str, token: Option<&str>) -> Response {
+        let request = self
+            .request(Method::GET, path)
+            .header("accept-encoding", encoding);
+        let request = match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        request.send().await.expect("send")
+    }
+
     /// Read-modify-write as a client does: PUTs `name(base version)` with `If-Match` until one
     /// is accepted, taking the current profile from each 412. The accepted profile.
     pub async fn write_until_accepted(
@@ -531,4 +561,29 @@ pub async fn sign_in(ts: &TestServer, username: &str, password: &str) -> Respons
         .send()
         .await
         .unwrap()
+}
+
+/// `writers` clients at once, writer `i` through `servers[i % servers.len()]`, each writing
+/// until accepted (see [`TestServer::write_until_accepted`]); the accepted profiles.
+pub async fn race_writers(
+    servers: &[std::sync::Arc<TestServer>],
+    token: &str,
+    writers: usize,
+) -> Vec<ServerProfile> {
+    let token = std::sync::Arc::new(token.to_owned());
+    let tasks: Vec<_> = (0..writers)
+        .map(|i| {
+            let ts = std::sync::Arc::clone(&servers[i % servers.len()]);
+            let token = std::sync::Arc::clone(&token);
+            tokio::spawn(async move {
+                ts.write_until_accepted(&token, |v| format!("writer {i} on v{v}"))
+                    .await
+            })
+        })
+        .collect();
+    let mut accepted = Vec::new();
+    for task in tasks {
+        accepted.push(task.await.expect("writer"));
+    }
+    accepted
 }
