@@ -1,6 +1,6 @@
 // Data safety in the real browser (issue: per-field saves, exactly-once writes): each test is
 // a way data was lost or shown wrongly before, driven through the UI against the real server.
-import { test, before, after } from "node:test";
+import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +11,7 @@ import {
   readAppStore,
 } from "./lib/app.mjs";
 
-const env = useServerAndBrowser({ before, after });
+const env = useServerAndBrowser({ before, after, afterEach });
 
 const nameBox = (page) => page.getByRole("textbox", { name: "Name", exact: true });
 const photoBox = (page) => page.getByRole("textbox", { name: "Photo URL", exact: true });

@@ -1,7 +1,7 @@
 // The installable PWA and the truthful UI (issue: Leptos UI and installable PWA): installability,
 // offline start, clean updates, background sync with every tab closed, conflicts, accessibility,
 // and screenshots of each view at phone and desktop widths.
-import { test, before, after } from "node:test";
+import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
@@ -15,7 +15,7 @@ import {
 import { stampServiceWorker } from "../../tools/stamp-sw.mjs";
 
 const SHOTS = join(ROOT, "tests/e2e/artifacts");
-const env = useServerAndBrowser({ before, after });
+const env = useServerAndBrowser({ before, after, afterEach });
 before(() => mkdirSync(SHOTS, { recursive: true }));
 
 /** Saves a screenshot of `page` at phone and desktop widths. */

@@ -1,10 +1,10 @@
 // The harness works end to end: the real server serves the app shell, the Leptos app mounts,
 // and the service worker installs and controls the page.
-import { test, before, after } from "node:test";
+import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { useServerAndBrowser } from "./lib/harness.mjs";
 
-const env = useServerAndBrowser({ before, after });
+const env = useServerAndBrowser({ before, after, afterEach });
 
 test("the app shell loads, mounts, and is controlled by the service worker", async () => {
   const context = await env.browser.newContext();

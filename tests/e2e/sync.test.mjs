@@ -1,13 +1,13 @@
 // The data layer end to end (issue: browser data layer): a real server, real IndexedDB, real
 // Chromium going offline and online.
-import { test, before, after } from "node:test";
+import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { useServerAndBrowser, waitFor } from "./lib/harness.mjs";
 import {
   newUsername, signUp, signIn, saveName, waitForStatus, waitForServiceWorker, apiToken, apiProfile, newSignedUpPage, readAppStore,
 } from "./lib/app.mjs";
 
-const env = useServerAndBrowser({ before, after });
+const env = useServerAndBrowser({ before, after, afterEach });
 
 test("an edit made offline survives a reload and reaches the server when back online", async () => {
   const context = await env.browser.newContext();

@@ -146,9 +146,23 @@ export async function startCluster() {
   };
 }
 
-/** Launches headless Chromium (a fresh profile per call). */
-export function launchBrowser() {
-  return chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: CHROMIUM_ARGS });
+/**
+ * Launches headless Chromium (a fresh profile per call). Every page of every context it opens
+ * reports its uncaught exceptions and unhandled rejections into `browser.pageErrors`, which
+ * `useServerAndBrowser` checks after each test: a page error fails the test.
+ */
+export async function launchBrowser() {
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: CHROMIUM_ARGS });
+  browser.pageErrors = [];
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (...args) => {
+    const context = await newContext(...args);
+    context.on("page", (page) => {
+      page.on("pageerror", (error) => browser.pageErrors.push(`${page.url()}: ${error.stack ?? error}`));
+    });
+    return context;
+  };
+  return browser;
 }
 
 /**
@@ -189,13 +203,18 @@ export async function waitFor(check, what, timeout = 15_000) {
 
 /**
  * Registers `before`/`after` hooks that start one server and one browser for a test file,
- * and returns an object whose `server` and `browser` are set once they run.
+ * and returns an object whose `server` and `browser` are set once they run. With an
+ * `afterEach` hook, a test during which a page had an uncaught error fails.
  */
 export function useServerAndBrowser(hooks) {
   const shared = {};
   hooks.before(async () => {
     shared.server = await startServer();
     shared.browser = await launchBrowser();
+  });
+  hooks.afterEach?.(() => {
+    const errors = shared.browser?.pageErrors.splice(0) ?? [];
+    if (errors.length) throw new Error(`page errors during the test:\n${errors.join("\n")}`);
   });
   hooks.after(async () => {
     await shared.browser?.close();
