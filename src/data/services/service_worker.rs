@@ -50,13 +50,38 @@ pub fn register(on_update_ready: impl Fn() + Clone + 'static) {
         });
         registration.set_onupdatefound(Some(on_found.as_ref().unchecked_ref()));
         on_found.forget();
-        // Look for a new build now (the browser also does on navigations). Offline, or with
-        // the server down, the check fails: that is no error of the page's (the rejection is
-        // handled here, or Firefox and WebKit report it as an uncaught page error).
-        if let Ok(check) = registration.update() {
-            let _ = JsFuture::from(check).await;
+        // Look for a new build now (the browser also does on navigations), and whenever the
+        // page is shown again: an installed app on iOS comes back from the background without
+        // a navigation, and would otherwise never see a new build.
+        check_for_update(&registration).await;
+        let on_visible = Closure::<dyn Fn()>::new(move || {
+            let visible = web_sys::window()
+                .and_then(|w| w.document())
+                .is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
+            if visible {
+                let registration = registration.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    check_for_update(&registration).await;
+                });
+            }
+        });
+        if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+            let _ = document.add_event_listener_with_callback(
+                "visibilitychange",
+                on_visible.as_ref().unchecked_ref(),
+            );
         }
+        on_visible.forget();
     });
+}
+
+/// Asks the browser to look for a new `sw.js`. Offline, or with the server down, the check
+/// fails: that is no error of the page's (the rejection is handled here, or Firefox and
+/// WebKit report it as an uncaught page error).
+async fn check_for_update(registration: &ServiceWorkerRegistration) {
+    if let Ok(check) = registration.update() {
+        let _ = JsFuture::from(check).await;
+    }
 }
 
 /// Activates the waiting build and reloads the page once it controls it.
