@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use gloo_net::http::Request;
 use js_sys::{Reflect, Uint8Array};
-use outpost_core::sync::{STREAM_FIRST_WAIT, stream_wait};
+use outpost_core::sync::{STREAM_FIRST_WAIT, StreamEnd, stream_wait};
 use outpost_core::wire::{PROFILE_EVENT, ProfileChanged};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -39,9 +39,11 @@ const KICK_POLL_MS: u32 = 250;
 impl EventStream {
     /// Opens the stream at `url` with `token`, calling `on_change` with every new version and
     /// `on_open` each time a connection is established (a missed event may hide in the gap, so
-    /// the caller re-checks then). Reconnects after failures, 1 s doubling to 60 s, and not
-    /// before the server's `Retry-After` when it refused the stream (a 429 when the account
-    /// has its most streams open): silently, since the other sync triggers go on.
+    /// the caller re-checks then). Reconnects as the core's `stream_wait` says: every 1-2 s
+    /// while nothing answers (the server is down: its return is what a waiting change waits
+    /// for), 1 s doubling to 60 s after the server answered with an error, never before its
+    /// `Retry-After`, and not at all while offline until the `online` event: silently, since
+    /// the other sync triggers go on.
     pub fn open(
         url: String,
         token: String,
@@ -62,8 +64,11 @@ impl EventStream {
                 if stop.get() {
                     break;
                 }
-                let retry_after = ended.err().flatten();
-                let (wait, after) = stream_wait(next, ended.is_ok(), retry_after);
+                let retry_after = match ended {
+                    StreamEnd::Refused(retry_after) => retry_after,
+                    StreamEnd::Opened | StreamEnd::NoAnswer => None,
+                };
+                let (wait, after) = stream_wait(next, ended, super::connectivity::is_online());
                 next = after;
                 let mut waited = 0;
                 while u64::from(waited) < wait && !stop.get() {
@@ -104,30 +109,29 @@ impl Drop for EventStream {
     }
 }
 
-/// Reads one connection until it ends. `Ok` if it was established; otherwise the server's
-/// `Retry-After` in milliseconds, if it refused with one.
+/// Reads one connection until it ends; how it ended.
 async fn read_once(
     url: &str,
     token: &str,
     abort: Option<&AbortController>,
     on_change: &impl Fn(u64),
     on_open: &impl Fn(),
-) -> Result<(), Option<u64>> {
+) -> StreamEnd {
     let request = Request::get(url)
         .header("Authorization", &format!("Bearer {token}"))
         .header("Accept", "text/event-stream")
         .abort_signal(abort.map(|a| a.signal()).as_ref());
     let Ok(response) = request.send().await else {
-        return Err(None);
+        return StreamEnd::NoAnswer;
     };
     if !response.ok() {
-        return Err(super::api_client::retry_after_ms(&response));
+        return StreamEnd::Refused(super::api_client::retry_after_ms(&response));
     }
     let Some(body) = response.body() else {
-        return Err(None);
+        return StreamEnd::Refused(None);
     };
     let Ok(reader) = body.get_reader().dyn_into::<ReadableStreamDefaultReader>() else {
-        return Err(None);
+        return StreamEnd::Refused(None);
     };
     on_open();
     let mut parser = SseParser::default();
@@ -154,5 +158,5 @@ async fn read_once(
             }
         }
     }
-    Ok(())
+    StreamEnd::Opened
 }

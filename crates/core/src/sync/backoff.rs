@@ -58,26 +58,47 @@ pub fn delay(
 /// The event stream's first reconnect wait, and where it starts again after a connection that
 /// was established.
 pub const STREAM_FIRST_WAIT: Millis = 1_000;
-/// The event stream's longest reconnect wait.
+/// The event stream's longest reconnect wait after a server that answered with an error.
 pub const STREAM_MAX_WAIT: Millis = 60_000;
+/// The event stream's longest reconnect wait while nothing answers at all (the server is down,
+/// restarting, or unreachable with the network up): short, because its coming back is what a
+/// waiting change waits for (`Input::TryNow` on connecting), and a failed connection attempt
+/// costs next to nothing.
+pub const STREAM_UNANSWERED_MAX_WAIT: Millis = 2_000;
+
+/// How the event stream's last connection ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// It had been established (and then closed or broke).
+    Opened,
+    /// Nothing answered: a network error, a refused connection.
+    NoAnswer,
+    /// The server answered with an error, with its `Retry-After` if it sent one.
+    Refused(Option<Millis>),
+}
 
 /// How long the event stream waits before connecting again, and the wait after that.
-/// `previous` is the wait used last time; `opened` whether the connection that just ended had
-/// been established; `retry_after` the server's `Retry-After` when it refused the stream (a
-/// 429 or 503), which is kept even beyond the usual cap: a refused stream is no emergency,
-/// the sync loop's other triggers still run, so it waits as asked and says nothing.
-pub fn stream_wait(
-    previous: Millis,
-    opened: bool,
-    retry_after: Option<Millis>,
-) -> (Millis, Millis) {
-    let wait = if opened {
-        STREAM_FIRST_WAIT
-    } else {
-        previous.max(STREAM_FIRST_WAIT)
-    };
-    let wait = wait.max(retry_after.unwrap_or(0));
-    (wait, wait.saturating_mul(2).min(STREAM_MAX_WAIT.max(wait)))
+/// `previous` is the wait planned last time; `online` whether the browser has a network (while
+/// it has none the stream waits for the `online` event, which cuts any wait short). A server's
+/// `Retry-After` is kept even beyond the usual cap: a refused stream is no emergency, the sync
+/// loop's other triggers still run, so it waits as asked and says nothing.
+pub fn stream_wait(previous: Millis, end: StreamEnd, online: bool) -> (Millis, Millis) {
+    if !online {
+        return (STREAM_MAX_WAIT, STREAM_FIRST_WAIT);
+    }
+    match end {
+        StreamEnd::Opened => (STREAM_FIRST_WAIT, STREAM_FIRST_WAIT * 2),
+        StreamEnd::NoAnswer => {
+            let wait = previous.clamp(STREAM_FIRST_WAIT, STREAM_UNANSWERED_MAX_WAIT);
+            (wait, (wait * 2).min(STREAM_UNANSWERED_MAX_WAIT))
+        }
+        StreamEnd::Refused(retry_after) => {
+            let wait = previous
+                .max(STREAM_FIRST_WAIT)
+                .max(retry_after.unwrap_or(0));
+            (wait, wait.saturating_mul(2).min(STREAM_MAX_WAIT.max(wait)))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -85,20 +106,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stream_waits_double_to_a_minute_and_keep_the_servers_retry_after() {
-        assert_eq!(stream_wait(1_000, false, None), (1_000, 2_000));
-        assert_eq!(stream_wait(2_000, false, None), (2_000, 4_000));
-        assert_eq!(stream_wait(60_000, false, None), (60_000, 60_000));
+    fn stream_waits_double_to_a_minute_after_errors_and_keep_the_servers_retry_after() {
+        let refused = StreamEnd::Refused(None);
+        assert_eq!(stream_wait(1_000, refused, true), (1_000, 2_000));
+        assert_eq!(stream_wait(2_000, refused, true), (2_000, 4_000));
+        assert_eq!(stream_wait(60_000, refused, true), (60_000, 60_000));
         assert_eq!(
-            stream_wait(32_000, true, None),
+            stream_wait(32_000, StreamEnd::Opened, true),
             (1_000, 2_000),
             "a good connection resets"
         );
-        assert_eq!(stream_wait(1_000, false, Some(30_000)), (30_000, 60_000));
         assert_eq!(
-            stream_wait(1_000, false, Some(120_000)),
+            stream_wait(1_000, StreamEnd::Refused(Some(30_000)), true),
+            (30_000, 60_000)
+        );
+        assert_eq!(
+            stream_wait(1_000, StreamEnd::Refused(Some(120_000)), true),
             (120_000, 120_000),
             "a longer Retry-After is kept, not cut to the cap"
+        );
+    }
+
+    #[test]
+    fn while_nothing_answers_the_stream_tries_every_two_seconds_and_offline_not_at_all() {
+        assert_eq!(
+            stream_wait(1_000, StreamEnd::NoAnswer, true),
+            (1_000, 2_000)
+        );
+        assert_eq!(
+            stream_wait(2_000, StreamEnd::NoAnswer, true),
+            (2_000, 2_000)
+        );
+        assert_eq!(
+            stream_wait(60_000, StreamEnd::NoAnswer, true),
+            (2_000, 2_000),
+            "a wait grown on errors shrinks once nothing answers (the server went down)"
+        );
+        assert_eq!(
+            stream_wait(2_000, StreamEnd::NoAnswer, false),
+            (60_000, 1_000),
+            "offline: wait for the network (the online event ends the wait), then start over"
         );
     }
 

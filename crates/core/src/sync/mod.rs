@@ -68,8 +68,8 @@ mod tab;
 
 pub use crate::merge::{ConflictPolicy, Field, FieldConflict};
 pub use backoff::{
-    Entropy, STREAM_FIRST_WAIT, SplitMix64, ceiling as backoff_ceiling, delay as backoff_delay,
-    stream_wait,
+    Entropy, STREAM_FIRST_WAIT, SplitMix64, StreamEnd, ceiling as backoff_ceiling,
+    delay as backoff_delay, stream_wait,
 };
 pub use machine::{
     Action, Input, RequestId, SyncConfig, SyncMachine, new_mutation_id, outcome_unknown,
