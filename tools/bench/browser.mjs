@@ -1,10 +1,12 @@
-// Browser figures P1-P5 of `make bench` (method: docs/BENCHMARKS.md). Starts the release
+// Browser figures P1-P5 and P12 of `make bench` (method: docs/BENCHMARKS.md). Starts the release
 // server through the e2e harness (OUTPOST_SERVER_BIN), drives headless Chromium, and writes
 // the raw samples as JSON to the path given as the first argument.
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
-import { ROOT, startServer, launchBrowser, waitFor } from "../../tests/e2e/lib/harness.mjs";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { ROOT, freePort, startServer, launchBrowser, waitFor } from "../../tests/e2e/lib/harness.mjs";
 
 const out = process.argv[2] ?? join(ROOT, "target/bench/raw/browser.json");
 const N = Number(process.env.BENCH_BROWSER_RUNS ?? 30);
@@ -430,6 +432,55 @@ async function p5Push(pageA, pageB) {
   return { push_ms: stats(times) };
 }
 
+/**
+ * P12: the server comes back after a restart (the network stayed up, so `navigator.onLine`
+ * never changed) while a change waits on the device: from the moment the server listens
+ * again to the change on the server. A server of its own on a fixed port; no service worker
+ * (its Background Sync would race the page).
+ */
+async function p12ServerBack(browser) {
+  const dir = mkdtempSync(join(tmpdir(), "outpost-bench-p12-"));
+  const db = join(dir, "outpost.db");
+  const port = await freePort();
+  const addr = `127.0.0.1:${port}`;
+  let own = await startServer({ dist: benchDist, addr, db });
+  const context = await browser.newContext({ serviceWorkers: "block" });
+  const times = [];
+  try {
+    const page = await context.newPage();
+    const name = `${username}r`;
+    await signUp(page, own.url, name);
+    await synced(page);
+    const login = await fetch(`${own.url}/api/sessions`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: name, password: PASSWORD }),
+    });
+    const { token } = await login.json();
+    for (let i = 0; i < Math.min(N, 15); i++) {
+      await own.kill();
+      const wanted = `Back ${i}`;
+      await setName(page, wanted);
+      await page.getByRole("button", { name: "Save" }).click();
+      await page.getByText("Saved on this device.", { exact: true }).waitFor();
+      // Down for a while, as a restart is: the stream and the save have failed, maybe twice.
+      await page.waitForTimeout(1_500 + (i % 3) * 1_000);
+      own = await startServer({ dist: benchDist, addr, db });
+      const back = performance.now();
+      await waitFor(async () => {
+        const r = await fetch(`${own.url}/api/profile`, { headers: { authorization: `Bearer ${token}` } });
+        return r.ok && (await r.json()).name === wanted;
+      }, "the waiting change to reach the server", 30_000);
+      times.push(performance.now() - back);
+      await synced(page);
+    }
+  } finally {
+    await context.close();
+    await own.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { server_back_ms: stats(times) };
+}
+
 const server = await startServer({ dist: benchDist });
 const browser = await launchBrowser();
 const result = { runs: N, chromium: browser.version() };
@@ -462,6 +513,8 @@ try {
   result.p5 = await p5Push(pageA, pageB);
   await contextB.close();
   await contextA.close();
+  log("P12 server back");
+  result.p12 = await p12ServerBack(browser);
 } catch (error) {
   result.error = String(error?.stack ?? error);
   log(result.error);
