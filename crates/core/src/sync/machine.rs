@@ -385,15 +385,11 @@ impl SyncMachine {
             Input::PutForgotten { request, current } => {
                 if let Some(Request::Put { write, .. }) = self.take_put(request) {
                     self.answered();
-                    self.settle_doubt(&write);
                     if !fault(Fault::ForgottenWriteIsTheirs) {
                         // Applied or not, what it carried is what this person typed here.
                         self.note_own(&write);
                     }
-                    match self.record.as_ref().and_then(|r| r.sent.clone()) {
-                        Some(_) => self.refresh_wanted = true,
-                        None => self.merge_with(now, current),
-                    }
+                    self.moved_on(now, &write, current);
                 }
             }
             Input::PutStale { request, current } => {
@@ -405,21 +401,8 @@ impl SyncMachine {
                         self.put_accepted(now, &write, resend, current);
                     } else {
                         // 412 means this mutation was not applied, and with an older
-                        // `If-Match` it never can be: it is no longer in doubt.
-                        self.settle_doubt(&write);
-                        // The record may hold another write in doubt (taken over from another
-                        // tab): the current version may be its outcome, or come after it, so
-                        // only its own answer (or its mutation id here) can tell.
-                        match self.record.as_ref().and_then(|r| r.sent.clone()) {
-                            Some(other)
-                                if current.mutation_id.as_deref()
-                                    == Some(other.mutation.as_str()) =>
-                            {
-                                self.put_accepted(now, &other, true, current);
-                            }
-                            Some(_) => self.refresh_wanted = true,
-                            None => self.merge_with(now, current),
-                        }
+                        // `If-Match` it never can be.
+                        self.moved_on(now, &write, current);
                     }
                 }
             }
@@ -686,6 +669,22 @@ impl SyncMachine {
         }
     }
 
+    /// The server's answer to `write` leaves it out of doubt (a 412: not applied; a 409
+    /// `history_pruned`: never to be known) and says the server is at `current` now.
+    fn moved_on(&mut self, now: Millis, write: &SentWrite, current: ServerProfile) {
+        self.settle_doubt(write);
+        // The record may hold another write in doubt (taken over from another tab): the
+        // current version may be its outcome, or come after it, so only its own answer (or its
+        // mutation id here) can tell.
+        match self.record.as_ref().and_then(|r| r.sent.clone()) {
+            Some(other) if current.mutation_id.as_deref() == Some(other.mutation.as_str()) => {
+                self.put_accepted(now, &other, true, current);
+            }
+            Some(_) => self.refresh_wanted = true,
+            None => self.merge_with(now, current),
+        }
+    }
+
     /// The service worker's stored answer to the write in doubt: applied as a 200 to a
     /// resend (a refresh follows, as the outcome may be a replay of an older version).
     fn take_stored_answer(&mut self, now: Millis) {
@@ -710,9 +709,7 @@ impl SyncMachine {
             return;
         };
         record.prepared = match (&record.base, &record.conflict, &record.sent) {
-            (Some(base), None, None) if !record.synchronized => {
-                Some(pending_write(record, base.version, entropy))
-            }
+            (Some(_), None, None) if !record.synchronized => Some(pending_write(record, entropy)),
             _ => None,
         };
     }
@@ -1075,8 +1072,8 @@ impl SyncMachine {
                 (Some(_), Some(c), _) => {
                     (self.max_pushed > c.remote.version).then_some(Request::Get)
                 }
-                (Some(b), None, None) if !r.synchronized => Some(Request::Put {
-                    write: pending_write(r, b.version, entropy),
+                (Some(_), None, None) if !r.synchronized => Some(Request::Put {
+                    write: pending_write(r, entropy),
                     resend: false,
                 }),
                 // A failure not yet followed by any answer (the record got synchronized by
@@ -1127,19 +1124,21 @@ pub fn outcome_unknown(request: RequestId) -> Input {
     }
 }
 
-/// The write of `record`'s pending values on top of version `if_match`: the one decided
-/// earlier ([`LocalRecord::prepared`]) while it is still that write, else a new one.
-fn pending_write(record: &LocalRecord, if_match: u64, entropy: &mut impl Entropy) -> SentWrite {
+/// The write of `record`'s pending values on top of its base: the one decided earlier
+/// ([`LocalRecord::prepared`]) while it is still that write, else a new one.
+fn pending_write(record: &LocalRecord, entropy: &mut impl Entropy) -> SentWrite {
     match &record.prepared {
-        Some(p) if p.fields == record.local && p.if_match == if_match => p.clone(),
-        _ => SentWrite {
-            if_match,
-            ..SentWrite::new(
-                new_mutation_id(entropy),
-                record.local.clone(),
-                record.base.as_ref(),
-            )
-        },
+        Some(p)
+            if p.fields == record.local
+                && Some(p.if_match) == record.base.as_ref().map(|b| b.version) =>
+        {
+            p.clone()
+        }
+        _ => SentWrite::new(
+            new_mutation_id(entropy),
+            record.local.clone(),
+            record.base.as_ref(),
+        ),
     }
 }
 
