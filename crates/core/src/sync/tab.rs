@@ -188,31 +188,26 @@ impl TabSync {
                     return Step::Removed;
                 }
                 self.last_persisted = held.clone();
-                if pending.round + 1 >= MAX_REAPPLY {
-                    return self.not_stored(now, NotStored::KeptChanging, &pending.before, entropy);
-                }
-                self.machine = pending.before;
-                self.machine.adopt(held.clone());
-                // An adoption of a stored record is redone with what the store holds now, never
-                // with the record it was first handed (that would take the tab back to it).
-                let input = match pending.input {
-                    Input::Loaded(_) if !fault(Fault::AdoptOlderRecord) => Input::Loaded(held),
-                    input => input,
-                };
-                self.run(now, input, entropy, pending.round + 1)
+                self.again(now, pending, entropy, |machine, input| {
+                    machine.adopt(held.clone());
+                    // An adoption of a stored record is redone with what the store holds now,
+                    // never with the record it was first handed (that would take the tab back
+                    // to it).
+                    match input {
+                        Input::Loaded(_) if !fault(Fault::AdoptOlderRecord) => Input::Loaded(held),
+                        input => input,
+                    }
+                })
             }
             CommitResult::PolicyChanged(policy) => {
-                if pending.round + 1 >= MAX_REAPPLY {
-                    return self.not_stored(now, NotStored::KeptChanging, &pending.before, entropy);
-                }
-                self.machine = pending.before;
-                self.machine.follow_policy(policy);
-                // A change of policy itself is redone with the one the person chose last.
-                let input = match pending.input {
-                    Input::PolicyChanged(_) => Input::PolicyChanged(policy),
-                    input => input,
-                };
-                self.run(now, input, entropy, pending.round + 1)
+                self.again(now, pending, entropy, |machine, input| {
+                    machine.follow_policy(policy);
+                    // A change of policy itself is redone with the one the person chose last.
+                    match input {
+                        Input::PolicyChanged(_) => Input::PolicyChanged(policy),
+                        input => input,
+                    }
+                })
             }
             CommitResult::Failed => {
                 if fault(Fault::SendAfterFailedCommit) {
@@ -221,6 +216,24 @@ impl TabSync {
                 self.not_stored(now, NotStored::StoreFailed, &pending.before, entropy)
             }
         }
+    }
+
+    /// The pending input handled again, on the machine as it was before it, brought up to
+    /// what the store holds now by `catch_up` (which also says which input to redo): unless it
+    /// was redone [`MAX_REAPPLY`] times already.
+    fn again(
+        &mut self,
+        now: Millis,
+        pending: Pending,
+        entropy: &mut impl Entropy,
+        catch_up: impl FnOnce(&mut SyncMachine, Input) -> Input,
+    ) -> Step {
+        if pending.round + 1 >= MAX_REAPPLY {
+            return self.not_stored(now, NotStored::KeptChanging, &pending.before, entropy);
+        }
+        self.machine = pending.before;
+        let input = catch_up(&mut self.machine, pending.input);
+        self.run(now, input, entropy, pending.round + 1)
     }
 
     fn run(&mut self, now: Millis, input: Input, entropy: &mut impl Entropy, round: usize) -> Step {
