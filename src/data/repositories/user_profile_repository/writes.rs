@@ -42,9 +42,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                 if stored {
                     Ok(SaveOutcome::SavedOnDevice)
                 } else {
-                    Err(SaveError::Storage(DbError::Failed(
-                        "the change did not reach this device's store".to_owned(),
-                    )))
+                    Err(self.not_stored())
                 }
             }
             WriteStrategy::OnlineOnly => self.save_online_only(&patch).await,
@@ -53,6 +51,19 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
 }
 
 impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> {
+    /// A save that did not reach the device store: the store's own error if it reported one.
+    fn not_stored(&self) -> SaveError {
+        SaveError::Storage(
+            self.inner
+                .storage_error
+                .borrow()
+                .clone()
+                .unwrap_or_else(|| {
+                    DbError::Failed("the change did not reach this device's store".to_owned())
+                }),
+        )
+    }
+
     /// Online-only: the server first, the device only once it accepted. The core's
     /// [`OnlineSave`] decides every step: the write is stored on the device as the write in
     /// doubt before it leaves, so an answer lost to a timeout or a reload is sent again exactly
@@ -100,17 +111,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                         OnlineFailure::ChangedElsewhere => SaveError::ChangedElsewhere,
                         OnlineFailure::NotLoaded => SaveError::NeedsConnection,
                         OnlineFailure::Refused(reason) => SaveError::Rejected(reason),
-                        OnlineFailure::NotStored => SaveError::Storage(
-                            self.inner
-                                .storage_error
-                                .borrow()
-                                .clone()
-                                .unwrap_or_else(|| {
-                                    DbError::Failed(
-                                        "the change could not be kept on this device".to_owned(),
-                                    )
-                                }),
-                        ),
+                        OnlineFailure::NotStored => self.not_stored(),
                     });
                 }
             }
