@@ -8,7 +8,17 @@ pub fn now_unix() -> i64 {
 
 /// Now, as RFC 3339 in UTC.
 pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
+    rfc3339(time::OffsetDateTime::now_utc())
+}
+
+/// `days` days before now, to the second, as RFC 3339 in UTC (comparable as text with the
+/// times the stores keep).
+pub fn days_ago_rfc3339(days: u32) -> String {
+    let then = time::OffsetDateTime::now_utc() - time::Duration::days(i64::from(days));
+    rfc3339(then.replace_nanosecond(0).unwrap_or(then))
+}
+
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }

@@ -16,18 +16,10 @@ use tokio::sync::watch;
 
 use crate::store::{AnyStore, HistoryRetention, Store, StoreError};
 
-/// The RFC 3339 time `days` days before now: versions older than it may be pruned.
-pub fn cutoff(days: u32) -> String {
-    let then = time::OffsetDateTime::now_utc() - time::Duration::days(i64::from(days));
-    then.replace_nanosecond(0)
-        .unwrap_or(then)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
-}
-
 /// One sweep over every account; returns how many versions were deleted.
 pub async fn prune(store: &impl Store, retention: HistoryRetention) -> Result<u64, StoreError> {
-    let cutoff = cutoff(retention.days);
+    // Versions older than this may be pruned.
+    let cutoff = crate::clock::days_ago_rfc3339(retention.days);
     let mut after = 0;
     let mut deleted = 0;
     loop {
