@@ -2,8 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::common::{TestServer, open_events};
-use outpost_core::wire::{PROFILE_EVENT, ProfileChanged};
+use crate::common::{TestServer, open_events, version_of};
 use reqwest::StatusCode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -27,13 +26,6 @@ async fn concurrent_writers_never_lose_an_update() {
             p.version
         );
     }
-}
-
-fn version_of(block: &crate::common::SseBlock) -> u64 {
-    assert_eq!(block.event.as_deref(), Some(PROFILE_EVENT));
-    serde_json::from_str::<ProfileChanged>(block.data.as_deref().unwrap())
-        .unwrap()
-        .version
 }
 
 #[tokio::test]

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use crate::common::{TestServer, open_events};
-use outpost_core::wire::{PROFILE_EVENT, ProfileChanged, ServerProfile};
+use crate::common::{TestServer, open_events, version_of};
+use outpost_core::wire::ServerProfile;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -43,13 +43,6 @@ async fn terminate_backends(ts: &TestServer, query: &str) -> usize {
         .unwrap();
     // `false` for a backend still there after the wait.
     rows.iter().filter(|row| row.get::<_, bool>(0)).count()
-}
-
-fn version_of(block: &crate::common::SseBlock) -> u64 {
-    assert_eq!(block.event.as_deref(), Some(PROFILE_EVENT));
-    serde_json::from_str::<ProfileChanged>(block.data.as_deref().unwrap())
-        .unwrap()
-        .version
 }
 
 #[tokio::test]
@@ -197,11 +190,7 @@ async fn after_a_lost_listen_connection_the_streams_hear_what_they_missed() {
     // A change the instances are never notified of, committed while A is not listening:
     // the table stays locked until A listens again and reads the versions, so A's read comes
     // after it, whatever the timing.
-    let (admin, connection) =
-        tokio_postgres::connect(&a.postgres_url().unwrap(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-    tokio::spawn(connection);
+    let (admin, _driver) = crate::common::client_of(&a.postgres_url().unwrap()).await;
     admin
         .batch_execute(
             "BEGIN; LOCK TABLE profiles IN ACCESS EXCLUSIVE MODE; \
@@ -254,11 +243,7 @@ async fn a_request_that_finds_no_free_connection_is_answered_busy_not_held() {
     let a = Arc::new(a);
     let token = Arc::new(a.sign_up("ann").await);
     // Every write waits on a lock: the pool's 16 connections are all taken by writes.
-    let (admin, connection) =
-        tokio_postgres::connect(&a.postgres_url().unwrap(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-    tokio::spawn(connection);
+    let (admin, _driver) = crate::common::client_of(&a.postgres_url().unwrap()).await;
     admin
         .batch_execute("BEGIN; LOCK TABLE profiles IN ACCESS EXCLUSIVE MODE")
         .await

@@ -35,7 +35,12 @@ fn admin_url() -> String {
 
 /// A client on the test cluster's `postgres` database, and the task driving its connection.
 pub async fn admin_client() -> (tokio_postgres::Client, tokio::task::JoinHandle<()>) {
-    let (client, connection) = tokio_postgres::connect(&admin_url(), tokio_postgres::NoTls)
+    client_of(&admin_url()).await
+}
+
+/// A client of the database at `url`, its connection driven on a task of its own.
+pub async fn client_of(url: &str) -> (tokio_postgres::Client, tokio::task::JoinHandle<()>) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .expect("connect to the test cluster");
     let driver = tokio::spawn(async move {
@@ -375,6 +380,17 @@ impl TestServer {
             .expect("a valid session");
         store.history(account).await.unwrap()
     }
+}
+
+/// The new version an `event: profile` block announces.
+pub fn version_of(block: &SseBlock) -> u64 {
+    assert_eq!(
+        block.event.as_deref(),
+        Some(outpost_core::wire::PROFILE_EVENT)
+    );
+    serde_json::from_str::<outpost_core::wire::ProfileChanged>(block.data.as_deref().unwrap())
+        .unwrap()
+        .version
 }
 
 /// Asserts an error answer: status, JSON body with the code; returns the body.
