@@ -1,8 +1,9 @@
 //! One `LISTEN` connection per instance: every write applied through any instance is
 //! announced with `NOTIFY` in its transaction, and this connection hands it to the event
 //! streams of this instance. When the connection is lost, notifications sent meanwhile are
-//! lost with it: once it listens again, it reads the current version of every account with
-//! an open stream here and announces it, so a client that missed a change fetches it, and no
+//! lost with it: whenever it starts listening (at start-up too, for streams opened before the
+//! first `LISTEN` took effect), it reads the current version of every account with an open
+//! stream here and announces it, so a client that missed a change fetches it, and no
 //! stream is ended (ending them all made every client of the instance reconnect at once).
 //! Only if that read fails are the streams ended, for their clients to re-check.
 
@@ -21,6 +22,10 @@ use crate::store::postgres::{NOTIFY_CHANNEL, client_config};
 const FIRST_WAIT: Duration = Duration::from_millis(100);
 const MAX_WAIT: Duration = Duration::from_secs(5);
 
+/// The `application_name` of the `LISTEN` connection, to tell it apart in
+/// `pg_stat_activity`.
+pub const LISTEN_APPLICATION_NAME: &str = "outpost-listen";
+
 /// A notification's payload, `account:version`.
 pub fn parse_payload(payload: &str) -> Option<(AccountId, u64)> {
     let (account, version) = payload.split_once(':')?;
@@ -29,18 +34,18 @@ pub fn parse_payload(payload: &str) -> Option<(AccountId, u64)> {
 
 /// Listens until `shutdown` turns true, reconnecting whenever the connection is lost.
 pub async fn run(url: String, hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) {
-    let config = match client_config(&url) {
+    let mut config = match client_config(&url) {
         Ok(config) => config,
         Err(error) => {
             tracing::error!(%error, "the database URL cannot be parsed; push across instances is off");
             return;
         }
     };
+    config.application_name(LISTEN_APPLICATION_NAME);
     let mut wait = FIRST_WAIT;
-    let mut listened_before = false;
     loop {
         let lost = tokio::select! {
-            lost = listen_once(&config, &hub, &mut listened_before, &mut wait) => lost,
+            lost = listen_once(&config, &hub, &mut wait) => lost,
             _ = shutdown.wait_for(|down| *down) => return,
         };
         tracing::warn!(error = %lost, "the LISTEN connection to the database ended; reconnecting");
@@ -54,12 +59,7 @@ pub async fn run(url: String, hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>
 
 /// One connection: `LISTEN`, then every notification to the hub until the connection ends.
 /// Returns why it ended.
-async fn listen_once(
-    config: &tokio_postgres::Config,
-    hub: &Hub,
-    listened_before: &mut bool,
-    wait: &mut Duration,
-) -> String {
+async fn listen_once(config: &tokio_postgres::Config, hub: &Hub, wait: &mut Duration) -> String {
     let (client, mut connection) = match config.connect(NoTls).await {
         Ok(pair) => pair,
         Err(error) => return error.to_string(),
@@ -86,11 +86,12 @@ async fn listen_once(
         driver.abort();
         return error.to_string();
     }
-    if *listened_before && let Err(error) = announce_current(&client, hub).await {
+    // Streams opened before this `LISTEN` took effect (at start-up, or while reconnecting)
+    // missed what was committed meanwhile: announce what they may have missed.
+    if let Err(error) = announce_current(&client, hub).await {
         tracing::warn!(%error, "the versions missed while not listening could not be read");
         hub.disconnect_all();
     }
-    *listened_before = true;
     *wait = FIRST_WAIT;
     let ended = loop {
         match rx.recv().await {

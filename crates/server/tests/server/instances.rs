@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use crate::common::{TestServer, open_events, version_of};
 use outpost_core::wire::ServerProfile;
+use outpost_server::push::listen::LISTEN_APPLICATION_NAME;
+use outpost_server::store::postgres::READERS_APPLICATION_NAME;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -28,16 +30,33 @@ fn database_name(ts: &TestServer) -> String {
     url.rsplit('/').next().unwrap().to_owned()
 }
 
-/// Terminates the backends of `ts`'s database whose last query is `LIKE query`, as a
-/// database restart or a network loss would end them, and waits (up to 10 s) until they are
-/// gone; how many were ended.
-async fn terminate_backends(ts: &TestServer, query: &str) -> usize {
+/// Waits until `count` connections named `application` are open on `ts`'s database (they
+/// connect in the background), then ends them; returns how many ended.
+async fn terminate_backends(ts: &TestServer, application: &str, count: usize) -> usize {
     let (admin, _driver) = crate::common::admin_client().await;
+    let database = database_name(ts);
+    let open = "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2";
+    // A hang guard, not a timing assumption: the connections are made at start-up.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let row = admin
+            .query_one(open, &[&database, &application])
+            .await
+            .unwrap();
+        if usize::try_from(row.get::<_, i64>(0)).unwrap() >= count {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{count} {application} connections"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let rows = admin
         .query(
             "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity \
-             WHERE datname = $1 AND query LIKE $2",
-            &[&database_name(ts), &query],
+             WHERE datname = $1 AND application_name = $2",
+            &[&database, &application],
         )
         .await
         .unwrap();
@@ -199,7 +218,7 @@ async fn after_a_lost_listen_connection_the_streams_hear_what_they_missed() {
         .await
         .unwrap();
     assert_eq!(
-        terminate_backends(&a, "LISTEN%").await,
+        terminate_backends(&a, LISTEN_APPLICATION_NAME, 2).await,
         2,
         "one LISTEN connection per instance"
     );
@@ -221,7 +240,7 @@ async fn a_lost_session_read_connection_is_replaced() {
     assert_eq!(a.profile(&token).await.name, "ann");
     // The database drops the connection A's session reads are batched on.
     assert_eq!(
-        terminate_backends(&a, "%token_hash = ANY%").await,
+        terminate_backends(&a, READERS_APPLICATION_NAME, 1).await,
         1,
         "one session read connection on A"
     );

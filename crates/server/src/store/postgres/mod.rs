@@ -17,6 +17,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use outpost_core::wire::{ProfileFields, ServerProfile};
 use tokio_postgres::NoTls;
 
+pub use self::readers::READERS_APPLICATION_NAME;
 use self::readers::Readers;
 use super::{AccountId, HistoryRetention, NewSession, ProfileWrite, PruneStep, Store, StoreError};
 

@@ -24,6 +24,10 @@ use tokio_postgres::{Client, NoTls, Statement};
 use super::queries;
 use crate::store::{AccountId, StoreError};
 
+/// The `application_name` of the session-read connection, to tell it apart in
+/// `pg_stat_activity`.
+pub const READERS_APPLICATION_NAME: &str = "outpost-session-reads";
+
 /// The most reads in one statement; more wait for the next batch.
 const MAX_BATCH: usize = 128;
 
@@ -48,7 +52,8 @@ pub struct Readers {
 impl Readers {
     /// Starts the reader task on the current runtime for the database of `config`; it
     /// connects on first use.
-    pub fn start(config: tokio_postgres::Config) -> Self {
+    pub fn start(mut config: tokio_postgres::Config) -> Self {
+        config.application_name(READERS_APPLICATION_NAME);
         let (queue, receiver) = mpsc::unbounded_channel();
         tokio::spawn(read_batches(config, receiver));
         Self { queue }
