@@ -27,7 +27,8 @@ fn write_once(conn: &mut Connection, account: i64, n: u64) -> BenchResult<()> {
     }
     let version: i64 = tx
         .query_row(
-            "SELECT name, photo_url, version, updated_at FROM profiles WHERE account_id = ?1",
+            "SELECT name, photo_url, version, updated_at, mutation_id, history_floor FROM profiles \
+             WHERE account_id = ?1",
             params![account],
             |r| r.get(2),
         )
@@ -44,8 +45,9 @@ fn write_once(conn: &mut Connection, account: i64, n: u64) -> BenchResult<()> {
     tx.execute(
         "INSERT INTO profile_history \
          (account_id, version, name, photo_url, updated_at, mutation_id) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![account, next, name, "", now, mutation],
+         SELECT account_id, version, name, photo_url, updated_at, mutation_id \
+         FROM profiles WHERE account_id = ?1",
+        params![account],
     )?;
     tx.commit()?;
     Ok(())

@@ -13,7 +13,7 @@ use crate::clock::now_unix;
 use crate::error::AppError;
 use crate::metrics::Metrics;
 use crate::rate_limit::WindowLimiter;
-use crate::store::{AccountId, AnyStore, NewSession, Store};
+use crate::store::{AccountId, AnyStore, NewSession, SessionAt, Store};
 
 /// SHA-256 of a bearer token: what the database keeps.
 pub fn hash_token(token: &str) -> [u8; 32] {
@@ -83,13 +83,20 @@ impl Bearer {
         auth.token_requests.record(&[self.token_hash]);
     }
 
+    /// The session this request presents, checked for expiry now.
+    pub fn session_now(&self) -> SessionAt {
+        SessionAt {
+            token_hash: self.token_hash,
+            now_unix: now_unix(),
+        }
+    }
+
     /// Checks the token against the store (one store call): the caller, or 401.
     pub async fn authenticate(self, auth: &Authenticator) -> Result<Caller, AppError> {
         let token_hash = self.token_hash;
-        let now = now_unix();
         let account = auth
             .metrics
-            .checked(auth.store.session_account(&token_hash, now).await)?
+            .checked(auth.store.session_account(self.session_now()).await)?
             .ok_or(AppError::Unauthorized(INVALID_SESSION))?;
         self.count(auth);
         Ok(Caller {

@@ -14,19 +14,22 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::store::{AnyStore, HistoryRetention, Store, StoreError};
+use crate::store::{AnyStore, HistoryRetention, PruneFrom, Store, StoreError};
 
 /// One sweep over every account; returns how many versions were deleted.
 pub async fn prune(store: &impl Store, retention: HistoryRetention) -> Result<u64, StoreError> {
-    // Versions older than this may be pruned.
-    let cutoff = crate::clock::days_ago_rfc3339(retention.days);
-    let mut after = 0;
+    let mut from = PruneFrom {
+        retention,
+        // Versions older than this may be pruned.
+        cutoff: crate::clock::days_ago_rfc3339(retention.days),
+        after: 0,
+    };
     let mut deleted = 0;
     loop {
-        let step = store.prune_history(&retention, &cutoff, after).await?;
+        let step = store.prune_history(from.clone()).await?;
         deleted += step.deleted;
         match step.next {
-            Some(next) => after = next,
+            Some(next) => from.after = next,
             None => return Ok(deleted),
         }
         // Requests come first: each step is short, and the next one waits its turn.

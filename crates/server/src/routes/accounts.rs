@@ -10,7 +10,7 @@ use crate::client_addr::ClientAddr;
 use crate::error::{ApiJson, AppError};
 use crate::schemas::{CredentialsDoc, ErrorBodyDoc, TokenResponseDoc};
 use crate::state::AppState;
-use crate::store::Store;
+use crate::store::{NewAccount, Store};
 
 /// Creates an account (with its first profile: name = username, version 1) and signs it in.
 #[utoipa::path(post, path = "/api/accounts", tag = "accounts",
@@ -45,14 +45,13 @@ pub async fn create_account(
     let hash = tokio::task::spawn_blocking(move || crate::password::hash_password(cost, &password))
         .await??;
     let (token, session) = auth::new_session(state.config().token_ttl)?;
-    let now = crate::clock::now_rfc3339();
-    let name = username.clone();
-    state.checked(
-        state
-            .store()
-            .create_account(&name, &hash, session, &now)
-            .await,
-    )?;
+    let account = NewAccount {
+        username: username.clone(),
+        password_hash: hash,
+        session,
+        now: crate::clock::now_rfc3339(),
+    };
+    state.checked(state.store().create_account(account).await)?;
     tracing::info!(%username, "account created");
     Ok((StatusCode::CREATED, ApiJson(TokenResponse { token })))
 }

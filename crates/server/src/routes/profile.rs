@@ -12,8 +12,8 @@ use crate::auth::{Bearer, INVALID_SESSION};
 use crate::error::{ApiJson, AppError};
 use crate::schemas::{ErrorBodyDoc, ProfileFieldsDoc, ServerProfileDoc};
 use crate::state::AppState;
-use crate::store::ProfileWrite;
 use crate::store::Store;
+use crate::store::{ProfileWrite, WriteRequest};
 
 /// The version named by `If-Match`; `None` when the header does not name one (it then
 /// matches no version). A missing header is rejected with 428.
@@ -82,11 +82,9 @@ pub async fn get_profile(
     State(state): State<AppState>,
     bearer: Bearer,
 ) -> Result<Response, AppError> {
-    let token_hash = bearer.token_hash;
-    let now = crate::clock::now_unix();
     // Authenticate and read in one store call.
     let (_, profile) = state
-        .checked(state.store().session_profile(&token_hash, now).await)?
+        .checked(state.store().session_profile(bearer.session_now()).await)?
         .ok_or(AppError::Unauthorized(INVALID_SESSION))?;
     bearer.count(&state.authenticator());
     Ok(with_etag(profile))
@@ -165,21 +163,17 @@ pub async fn put_profile(
             };
         }
     };
-    let token_hash = bearer.token_hash;
-    let now_unix = crate::clock::now_unix();
-    let now = crate::clock::now_rfc3339();
+    let write = WriteRequest {
+        expected_version: expected,
+        fields,
+        mutation_id: key,
+        now: crate::clock::now_rfc3339(),
+    };
     // Authenticate, look up the key, check the version and write in one store call (one
     // transaction).
     let written = state
         .store()
-        .session_update_profile(
-            &token_hash,
-            now_unix,
-            expected,
-            &fields,
-            key.as_deref(),
-            &now,
-        )
+        .session_update_profile(bearer.session_now(), write)
         .await;
     let (account, written) = state
         .checked(written)?

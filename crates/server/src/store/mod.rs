@@ -4,9 +4,12 @@
 //! methods authenticate and act in one call).
 
 pub mod postgres;
+mod retention;
 mod sqlite;
 
 pub use postgres::PgStore;
+pub(crate) use retention::PruneWalk;
+pub use retention::{HistoryRetention, PruneFrom, PruneStep};
 pub use sqlite::SqliteStore;
 
 use std::future::Future;
@@ -61,10 +64,7 @@ pub trait Store: Send + Sync + 'static {
     /// history) and a first session, atomically.
     fn create_account(
         &self,
-        username: &str,
-        password_hash: &str,
-        session: NewSession,
-        now: &str,
+        account: NewAccount,
     ) -> impl Future<Output = Result<AccountId, StoreError>> + Send;
 
     /// The account id and password hash (PHC string) of a username, if it exists.
@@ -80,11 +80,10 @@ pub trait Store: Send + Sync + 'static {
         session: NewSession,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The account of an unexpired session, by token hash.
+    /// The account of an unexpired session.
     fn session_account(
         &self,
-        token_hash: &[u8; 32],
-        now_unix: i64,
+        session: SessionAt,
     ) -> impl Future<Output = Result<Option<AccountId>, StoreError>> + Send;
 
     /// Revokes a session. Revoking an unknown session is not an error.
@@ -99,7 +98,8 @@ pub trait Store: Send + Sync + 'static {
         account: AccountId,
     ) -> impl Future<Output = Result<ServerProfile, StoreError>> + Send;
 
-    /// Replaces the profile if its version is still `expected_version`: bumps the version,
+    /// Replaces the profile if its version is still the write's `expected_version` (`None`
+    /// matches no version): bumps the version,
     /// records the new version in the history, all in one transaction. Otherwise
     /// [`StoreError::Stale`] with the current profile.
     ///
@@ -107,17 +107,14 @@ pub trait Store: Send + Sync + 'static {
     /// the version check is skipped: the answer is [`ProfileWrite::Replayed`] with the version
     /// that write produced (a client repeating a write whose answer it lost must learn that
     /// it was applied, not that it is now stale), or [`StoreError::MutationIdReused`] when
-    /// `fields` differ from that write's. A new id is stored with the version it writes; a
+    /// the fields differ from that write's. A new id is stored with the version it writes; a
     /// write refused as stale records nothing, so the id stays free for a later attempt. An
     /// unknown id whose write would have made a pruned version is
     /// [`StoreError::HistoryPruned`].
     fn update_profile(
         &self,
         account: AccountId,
-        expected_version: u64,
-        fields: &ProfileFields,
-        mutation_id: Option<&str>,
-        now: &str,
+        write: WriteRequest,
     ) -> impl Future<Output = Result<ProfileWrite, StoreError>> + Send;
 
     /// The accepted versions of an account's profile the history still holds (the pruned
@@ -128,37 +125,28 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<ServerProfile>, StoreError>> + Send;
 
     /// One short step of history pruning ([`HistoryRetention`]), off the request path: for
-    /// the accounts after `after` (in id order), raises their `history_floor` and deletes the
-    /// versions below it, at most `retention.batch` versions in one transaction. `cutoff` is
-    /// the RFC 3339 time before which a version counts as old.
+    /// the accounts after `from.after` (in id order), raises their `history_floor` and
+    /// deletes the versions below it, at most `retention.batch` versions in one transaction
+    /// ([`PruneWalk`] decides which).
     fn prune_history(
         &self,
-        retention: &HistoryRetention,
-        cutoff: &str,
-        after: AccountId,
+        from: PruneFrom,
     ) -> impl Future<Output = Result<PruneStep, StoreError>> + Send;
 
     /// The account of an unexpired session and its profile, in one call: `None` for an
     /// unknown or expired session.
     fn session_profile(
         &self,
-        token_hash: &[u8; 32],
-        now_unix: i64,
+        session: SessionAt,
     ) -> impl Future<Output = Result<Option<(AccountId, ServerProfile)>, StoreError>> + Send;
 
     /// Authenticates a session and updates its account's profile, in one transaction: `None`
     /// (and nothing written) for an unknown or expired session, otherwise as
-    /// [`Store::update_profile`]. An `expected_version` of `None` matches no version, so it
-    /// yields [`StoreError::Stale`] with the current profile unless the mutation id replays.
-    #[allow(clippy::too_many_arguments)]
+    /// [`Store::update_profile`].
     fn session_update_profile(
         &self,
-        token_hash: &[u8; 32],
-        now_unix: i64,
-        expected_version: Option<u64>,
-        fields: &ProfileFields,
-        mutation_id: Option<&str>,
-        now: &str,
+        session: SessionAt,
+        write: WriteRequest,
     ) -> impl Future<Output = Result<Option<(AccountId, ProfileWrite)>, StoreError>> + Send;
 
     /// Whether the store itself announces applied writes to every instance's event streams
@@ -193,14 +181,8 @@ impl Store for AnyStore {
         either!(self, s => s.ping())
     }
 
-    async fn create_account(
-        &self,
-        username: &str,
-        password_hash: &str,
-        session: NewSession,
-        now: &str,
-    ) -> Result<AccountId, StoreError> {
-        either!(self, s => s.create_account(username, password_hash, session, now))
+    async fn create_account(&self, account: NewAccount) -> Result<AccountId, StoreError> {
+        either!(self, s => s.create_account(account))
     }
 
     async fn credentials(&self, username: &str) -> Result<Option<(AccountId, String)>, StoreError> {
@@ -215,12 +197,8 @@ impl Store for AnyStore {
         either!(self, s => s.create_session(account, session))
     }
 
-    async fn session_account(
-        &self,
-        token_hash: &[u8; 32],
-        now_unix: i64,
-    ) -> Result<Option<AccountId>, StoreError> {
-        either!(self, s => s.session_account(token_hash, now_unix))
+    async fn session_account(&self, session: SessionAt) -> Result<Option<AccountId>, StoreError> {
+        either!(self, s => s.session_account(session))
     }
 
     async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<(), StoreError> {
@@ -234,52 +212,32 @@ impl Store for AnyStore {
     async fn update_profile(
         &self,
         account: AccountId,
-        expected_version: u64,
-        fields: &ProfileFields,
-        mutation_id: Option<&str>,
-        now: &str,
+        write: WriteRequest,
     ) -> Result<ProfileWrite, StoreError> {
-        either!(self, s => s.update_profile(account, expected_version, fields, mutation_id, now))
+        either!(self, s => s.update_profile(account, write))
     }
 
     async fn history(&self, account: AccountId) -> Result<Vec<ServerProfile>, StoreError> {
         either!(self, s => s.history(account))
     }
 
-    async fn prune_history(
-        &self,
-        retention: &HistoryRetention,
-        cutoff: &str,
-        after: AccountId,
-    ) -> Result<PruneStep, StoreError> {
-        either!(self, s => s.prune_history(retention, cutoff, after))
+    async fn prune_history(&self, from: PruneFrom) -> Result<PruneStep, StoreError> {
+        either!(self, s => s.prune_history(from))
     }
 
     async fn session_profile(
         &self,
-        token_hash: &[u8; 32],
-        now_unix: i64,
+        session: SessionAt,
     ) -> Result<Option<(AccountId, ServerProfile)>, StoreError> {
-        either!(self, s => s.session_profile(token_hash, now_unix))
+        either!(self, s => s.session_profile(session))
     }
 
     async fn session_update_profile(
         &self,
-        token_hash: &[u8; 32],
-        now_unix: i64,
-        expected_version: Option<u64>,
-        fields: &ProfileFields,
-        mutation_id: Option<&str>,
-        now: &str,
+        session: SessionAt,
+        write: WriteRequest,
     ) -> Result<Option<(AccountId, ProfileWrite)>, StoreError> {
-        either!(self, s => s.session_update_profile(
-            token_hash,
-            now_unix,
-            expected_version,
-            fields,
-            mutation_id,
-            now
-        ))
+        either!(self, s => s.session_update_profile(session, write))
     }
 
     fn announces_writes(&self) -> bool {
@@ -287,19 +245,50 @@ impl Store for AnyStore {
     }
 }
 
+/// A profile write as a route hands it to the store.
+#[derive(Clone, Debug)]
+pub struct WriteRequest {
+    /// The version the client based the write on (its `If-Match`); `None` matches no version,
+    /// so the write is stale unless its mutation id replays.
+    pub expected_version: Option<u64>,
+    /// The new fields, normalized.
+    pub fields: ProfileFields,
+    /// The write's `Idempotency-Key`.
+    pub mutation_id: Option<String>,
+    /// When the write is applied (RFC 3339).
+    pub now: String,
+}
+
+/// A session as a request presents it: the hash of its token, checked for expiry at
+/// `now_unix`.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionAt {
+    /// SHA-256 of the bearer token.
+    pub token_hash: [u8; 32],
+    /// The time of the request, unix seconds.
+    pub now_unix: i64,
+}
+
+/// What a profile write reads first, in its transaction: the current profile and the
+/// account's `history_floor` (the lowest version its history still holds).
+#[derive(Clone, Debug)]
+pub(crate) struct WriteBase {
+    pub current: ServerProfile,
+    pub floor: u64,
+}
+
 /// What a profile write does, decided alike by every store inside the write's transaction
-/// from what it read there: the `current` profile and the version the mutation id already
-/// wrote (`applied`), if it did. A repeat of an applied id is answered with that version,
-/// whatever `expected_version` says (never 412), unless the fields differ; otherwise the
-/// write goes ahead only on the current version.
+/// from what it read there (`base`, and the version the mutation id already wrote,
+/// `applied`, if it did). A repeat of an applied id is answered with that version, whatever
+/// the expected version says (never 412), unless the fields differ; otherwise the write goes
+/// ahead only on the current version. A keyed write refused as stale whose own version may
+/// have been pruned with its key is [`StoreError::HistoryPruned`], not stale.
 pub(crate) fn decide_write(
-    current: ServerProfile,
+    base: WriteBase,
     applied: Option<ServerProfile>,
-    expected_version: Option<u64>,
-    fields: &ProfileFields,
-    mutation_id: Option<&str>,
-    now: &str,
+    write: &WriteRequest,
 ) -> Result<ProfileWrite, StoreError> {
+    let fields = &write.fields;
     if let Some(applied) = applied {
         // `fields` arrive normalized and were stored normalized: equal means the same write.
         if applied.name != fields.name || applied.photo_url != fields.photo_url {
@@ -307,78 +296,24 @@ pub(crate) fn decide_write(
         }
         return Ok(ProfileWrite::Replayed(applied));
     }
-    if Some(current.version) != expected_version {
-        return Err(StoreError::Stale(Box::new(current)));
+    let current = base.current;
+    if Some(current.version) != write.expected_version {
+        let forgotten =
+            write.mutation_id.is_some() && outcome_forgotten(write.expected_version, base.floor);
+        let current = Box::new(current);
+        return Err(if forgotten {
+            StoreError::HistoryPruned(current)
+        } else {
+            StoreError::Stale(current)
+        });
     }
     Ok(ProfileWrite::Applied(ServerProfile {
         name: fields.name.clone(),
         photo_url: fields.photo_url.clone(),
         version: current.version + 1,
-        updated_at: now.to_owned(),
-        mutation_id: mutation_id.map(str::to_owned),
+        updated_at: write.now.clone(),
+        mutation_id: write.mutation_id.clone(),
     }))
-}
-
-/// Which versions of each profile the history keeps: the last `versions`, and every version
-/// younger than `days` days; older ones are pruned with their mutation ids.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HistoryRetention {
-    /// How many of the latest versions are always kept (at least 1: the current one).
-    pub versions: u64,
-    /// Versions younger than this many days are kept, however many.
-    pub days: u32,
-    /// At most this many versions are deleted by one [`Store::prune_history`] step.
-    pub batch: u64,
-}
-
-impl Default for HistoryRetention {
-    fn default() -> Self {
-        Self {
-            versions: 100,
-            days: 30,
-            batch: 500,
-        }
-    }
-}
-
-/// What one [`Store::prune_history`] step did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PruneStep {
-    /// Versions deleted.
-    pub deleted: u64,
-    /// Where the next step goes on (`None`: every account was looked at; start again).
-    pub next: Option<AccountId>,
-}
-
-/// How many accounts one pruning step looks at.
-pub(crate) const PRUNE_ACCOUNTS: u32 = 64;
-
-/// The new `history_floor` of an account whose profile is at `current`, whose history holds
-/// the versions from `floor` up, with `budget` versions still to delete in this step; `young`
-/// is the lowest version in `[floor, window_end(..))` younger than the cutoff, if any. Only a
-/// prefix of the history is ever pruned, so every version at or above the floor is still
-/// there with its mutation id.
-pub(crate) fn next_floor(
-    retention: &HistoryRetention,
-    current: u64,
-    floor: u64,
-    budget: u64,
-    young: Option<u64>,
-) -> u64 {
-    let end = window_end(retention, current, floor, budget);
-    young.map_or(end, |young| end.min(young)).max(floor)
-}
-
-/// The end (exclusive) of the versions a pruning step may consider for one account: below
-/// the last `retention.versions`, and at most `budget` of them.
-pub(crate) fn window_end(
-    retention: &HistoryRetention,
-    current: u64,
-    floor: u64,
-    budget: u64,
-) -> u64 {
-    let keep_from = current.saturating_sub(retention.versions.max(1)) + 1;
-    keep_from.min(floor.saturating_add(budget)).max(floor)
 }
 
 /// Whether a write whose mutation id the history does not hold may have been applied all the
@@ -411,24 +346,6 @@ impl ProfileWrite {
 mod tests {
 
     #[test]
-    fn pruning_keeps_the_last_versions_and_the_young_ones_and_goes_in_steps() {
-        let r = HistoryRetention {
-            versions: 3,
-            days: 1,
-            batch: 100,
-        };
-        // At version 10 with the whole history: versions 8-10 stay.
-        assert_eq!(window_end(&r, 10, 1, 100), 8);
-        assert_eq!(next_floor(&r, 10, 1, 100, None), 8);
-        // A young version 5 stops the floor there; a budget of 2 stops it at 3.
-        assert_eq!(next_floor(&r, 10, 1, 100, Some(5)), 5);
-        assert_eq!(next_floor(&r, 10, 1, 2, None), 3);
-        // Never down, and nothing while there are no more than three versions.
-        assert_eq!(next_floor(&r, 10, 8, 100, None), 8);
-        assert_eq!(next_floor(&r, 3, 1, 100, None), 1);
-    }
-
-    #[test]
     fn only_a_write_that_would_have_made_a_pruned_version_is_unknown() {
         // The history holds versions 6 and up.
         assert!(outcome_forgotten(Some(4), 6), "would have made 5");
@@ -450,23 +367,29 @@ mod tests {
         }
     }
 
-    fn fields(name: &str) -> ProfileFields {
-        ProfileFields {
-            name: name.to_owned(),
-            photo_url: String::new(),
+    /// The profile at `version` whose history holds every version from `floor` up.
+    fn base(name: &str, version: u64, floor: u64) -> WriteBase {
+        WriteBase {
+            current: profile(name, version, None),
+            floor,
+        }
+    }
+
+    fn write(expected: Option<u64>, name: &str, key: Option<&str>) -> WriteRequest {
+        WriteRequest {
+            expected_version: expected,
+            fields: ProfileFields {
+                name: name.to_owned(),
+                photo_url: String::new(),
+            },
+            mutation_id: key.map(str::to_owned),
+            now: "t1".to_owned(),
         }
     }
 
     #[test]
     fn a_write_on_the_current_version_is_the_next_version() {
-        let written = decide_write(
-            profile("a", 3, None),
-            None,
-            Some(3),
-            &fields("b"),
-            Some("m"),
-            "t1",
-        );
+        let written = decide_write(base("a", 3, 1), None, &write(Some(3), "b", Some("m")));
         assert_eq!(
             written.ok(),
             Some(ProfileWrite::Applied(ServerProfile {
@@ -478,41 +401,51 @@ mod tests {
 
     #[test]
     fn an_older_version_is_stale_and_carries_the_current_one() {
-        let stale = decide_write(
-            profile("a", 3, None),
-            None,
-            Some(2),
-            &fields("b"),
-            None,
-            "t1",
-        );
+        let stale = decide_write(base("a", 3, 1), None, &write(Some(2), "b", None));
         assert!(matches!(stale, Err(StoreError::Stale(current)) if current.version == 3));
-        let none = decide_write(profile("a", 3, None), None, None, &fields("b"), None, "t1");
+        let none = decide_write(base("a", 3, 1), None, &write(None, "b", None));
         assert!(matches!(none, Err(StoreError::Stale(_))));
+    }
+
+    #[test]
+    fn a_keyed_write_whose_version_was_pruned_is_neither_stale_nor_applied() {
+        // The history holds 6 and up: a write on 4 would have made 5, which is gone.
+        let forgotten = decide_write(base("a", 9, 6), None, &write(Some(4), "b", Some("m")));
+        assert!(matches!(forgotten, Err(StoreError::HistoryPruned(c)) if c.version == 9));
+        // Without a key it cannot be a resend: plainly stale.
+        let unkeyed = decide_write(base("a", 9, 6), None, &write(Some(4), "b", None));
+        assert!(matches!(unkeyed, Err(StoreError::Stale(_))));
     }
 
     #[test]
     fn a_repeat_answers_its_first_outcome_whatever_its_if_match() {
         let first = profile("b", 4, Some("m"));
         let repeat = decide_write(
-            profile("c", 9, None),
+            base("c", 9, 1),
             Some(first.clone()),
-            Some(3),
-            &fields("b"),
-            Some("m"),
-            "t2",
+            &write(Some(3), "b", Some("m")),
         );
         assert_eq!(repeat.ok(), Some(ProfileWrite::Replayed(first.clone())));
         let other = decide_write(
-            profile("c", 9, None),
+            base("c", 9, 1),
             Some(first),
-            Some(9),
-            &fields("x"),
-            Some("m"),
-            "t2",
+            &write(Some(9), "x", Some("m")),
         );
         assert!(matches!(other, Err(StoreError::MutationIdReused)));
     }
+}
+
+/// An account to create, with its first session.
+#[derive(Clone, Debug)]
+pub struct NewAccount {
+    /// The username, validated.
+    pub username: String,
+    /// The argon2 hash of the password (PHC string).
+    pub password_hash: String,
+    /// The first session.
+    pub session: NewSession,
+    /// When the account is created (RFC 3339).
+    pub now: String,
 }
 
 /// A session to store: the SHA-256 of its token and its lifetime.

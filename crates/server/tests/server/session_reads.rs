@@ -5,7 +5,7 @@
 use crate::common::TestServer;
 use futures_util::future::join_all;
 use outpost_core::wire::error_code;
-use outpost_server::store::{NewSession, Store};
+use outpost_server::store::{NewSession, SessionAt, Store};
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -72,8 +72,13 @@ async fn each_read_checks_expiry_against_its_own_time() {
     }
     // Every session read at several times at once: valid exactly while now < its expiry.
     let reads = (0..20).flat_map(|i| {
-        [BASE - 1, BASE + i - 1, BASE + i, BASE + 30]
-            .map(|now| async move { (i, now, store.session_profile(&hash(i), now).await) })
+        [BASE - 1, BASE + i - 1, BASE + i, BASE + 30].map(|now| async move {
+            let session = SessionAt {
+                token_hash: hash(i),
+                now_unix: now,
+            };
+            (i, now, store.session_profile(session).await)
+        })
     });
     for (i, now, answer) in join_all(reads).await {
         let answer = answer.unwrap();

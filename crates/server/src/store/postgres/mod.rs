@@ -14,12 +14,15 @@ mod queries;
 mod readers;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use outpost_core::wire::{ProfileFields, ServerProfile};
+use outpost_core::wire::ServerProfile;
 use tokio_postgres::NoTls;
 
 pub use self::readers::READERS_APPLICATION_NAME;
 use self::readers::Readers;
-use super::{AccountId, HistoryRetention, NewSession, ProfileWrite, PruneStep, Store, StoreError};
+use super::{
+    AccountId, NewAccount, NewSession, ProfileWrite, PruneFrom, PruneStep, SessionAt, Store,
+    StoreError, WriteRequest,
+};
 
 /// The channel applied writes are announced on; the payload is `account:version`.
 pub const NOTIFY_CHANNEL: &str = "outpost_profile";
@@ -169,17 +172,12 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn create_account(
-        &self,
-        username: &str,
-        password_hash: &str,
-        session: NewSession,
-        now: &str,
-    ) -> Result<AccountId, StoreError> {
+    async fn create_account(&self, new: NewAccount) -> Result<AccountId, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let account = queries::insert_account(&tx, username, password_hash, now).await?;
-        queries::insert_session(&tx, account, session).await?;
+        let account =
+            queries::insert_account(&tx, &new.username, &new.password_hash, &new.now).await?;
+        queries::insert_session(&tx, account, new.session).await?;
         tx.commit().await?;
         Ok(account)
     }
@@ -202,12 +200,8 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn session_account(
-        &self,
-        token_hash: &[u8; 32],
-        now_unix: i64,
-    ) -> Result<Option<AccountId>, StoreError> {
-        queries::session_account(&self.pool.get().await?, token_hash, now_unix).await
+    async fn session_account(&self, session: SessionAt) -> Result<Option<AccountId>, StoreError> {
+        queries::session_account(&self.pool.get().await?, session).await
     }
 
     async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<(), StoreError> {
@@ -221,22 +215,11 @@ impl Store for PgStore {
     async fn update_profile(
         &self,
         account: AccountId,
-        expected_version: u64,
-        fields: &ProfileFields,
-        mutation_id: Option<&str>,
-        now: &str,
+        write: WriteRequest,
     ) -> Result<ProfileWrite, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let written = queries::update_profile(
-            &tx,
-            account,
-            Some(expected_version),
-            fields,
-            mutation_id,
-            now,
-        )
-        .await?;
+        let written = queries::update_profile(&tx, account, &write).await?;
         tx.commit().await?;
         Ok(written)
     }
@@ -245,44 +228,32 @@ impl Store for PgStore {
         queries::history(&self.pool.get().await?, account).await
     }
 
-    async fn prune_history(
-        &self,
-        retention: &HistoryRetention,
-        cutoff: &str,
-        after: AccountId,
-    ) -> Result<PruneStep, StoreError> {
+    async fn prune_history(&self, from: PruneFrom) -> Result<PruneStep, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let step = queries::prune_history(&tx, retention, cutoff, after).await?;
+        let step = queries::prune_history(&tx, &from).await?;
         tx.commit().await?;
         Ok(step)
     }
 
     async fn session_profile(
         &self,
-        token_hash: &[u8; 32],
-        now_unix: i64,
+        session: SessionAt,
     ) -> Result<Option<(AccountId, ServerProfile)>, StoreError> {
-        self.readers.session_profile(token_hash, now_unix).await
+        self.readers.session_profile(session).await
     }
 
     async fn session_update_profile(
         &self,
-        token_hash: &[u8; 32],
-        now_unix: i64,
-        expected_version: Option<u64>,
-        fields: &ProfileFields,
-        mutation_id: Option<&str>,
-        now: &str,
+        session: SessionAt,
+        write: WriteRequest,
     ) -> Result<Option<(AccountId, ProfileWrite)>, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let Some(account) = queries::session_account(&tx, token_hash, now_unix).await? else {
+        let Some(account) = queries::session_account(&tx, session).await? else {
             return Ok(None);
         };
-        let written =
-            queries::update_profile(&tx, account, expected_version, fields, mutation_id, now)
-                .await?;
+        let written = queries::update_profile(&tx, account, &write).await?;
         tx.commit().await?;
         Ok(Some((account, written)))
     }

@@ -2,15 +2,32 @@
 //! connection (`prepare_cached`). They run on a pooled client or inside a transaction alike.
 
 use deadpool_postgres::GenericClient;
-use outpost_core::wire::{ProfileFields, ServerProfile};
+use outpost_core::wire::ServerProfile;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 
 use super::NOTIFY_CHANNEL;
 use crate::store::{
-    AccountId, HistoryRetention, NewSession, PRUNE_ACCOUNTS, ProfileWrite, PruneStep, StoreError,
-    decide_write, next_floor, outcome_forgotten, window_end,
+    AccountId, NewSession, ProfileWrite, PruneFrom, PruneStep, PruneWalk, SessionAt, StoreError,
+    WriteBase, WriteRequest, decide_write,
 };
+
+/// Runs one statement, prepared once per connection; returns how many rows it changed.
+async fn execute(
+    c: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64, StoreError> {
+    let statement = c.prepare_cached(sql).await?;
+    Ok(c.execute(&statement, params).await?)
+}
+
+/// Copies an account's profile as it now is into its history: the version just written.
+const RECORD_VERSION: &str = "INSERT INTO profile_history \
+     (account_id, version, name, photo_url, updated_at, mutation_id) \
+     SELECT account_id, version, name, photo_url, updated_at, mutation_id \
+     FROM profiles WHERE account_id = $1";
 
 fn version_to_sql(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -36,24 +53,7 @@ pub(super) async fn profile(
     c: &impl GenericClient,
     account: AccountId,
 ) -> Result<ServerProfile, StoreError> {
-    select_profile(c, account, "").await
-}
-
-/// The current profile, with its row locked until the transaction ends: every writer of the
-/// profile takes this lock first, on whichever instance it runs.
-async fn profile_for_update(
-    c: &impl GenericClient,
-    account: AccountId,
-) -> Result<ServerProfile, StoreError> {
-    select_profile(c, account, " FOR UPDATE").await
-}
-
-async fn select_profile(
-    c: &impl GenericClient,
-    account: AccountId,
-    lock: &str,
-) -> Result<ServerProfile, StoreError> {
-    let sql = format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE account_id = $1{lock}");
+    let sql = format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE account_id = $1");
     let statement = c.prepare_cached(&sql).await?;
     let row = c
         .query_opt(&statement, &[&account])
@@ -62,17 +62,38 @@ async fn select_profile(
     row_to_profile(&row, 0)
 }
 
+/// The current profile and the lowest version the account's history still holds (see
+/// migration 0003), with the profile row locked until the transaction ends: every writer of
+/// the profile takes this lock first, on whichever instance it runs.
+async fn write_base_for_update(
+    c: &impl GenericClient,
+    account: AccountId,
+) -> Result<WriteBase, StoreError> {
+    let sql = format!(
+        "SELECT {PROFILE_COLUMNS}, history_floor FROM profiles WHERE account_id = $1 FOR UPDATE"
+    );
+    let statement = c.prepare_cached(&sql).await?;
+    let row = c
+        .query_opt(&statement, &[&account])
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let floor: i64 = row.try_get(5)?;
+    Ok(WriteBase {
+        current: row_to_profile(&row, 0)?,
+        floor: u64::try_from(floor).unwrap_or(1),
+    })
+}
+
 /// The account of an unexpired session.
 pub(super) async fn session_account(
     c: &impl GenericClient,
-    token_hash: &[u8; 32],
-    now_unix: i64,
+    session: SessionAt,
 ) -> Result<Option<AccountId>, StoreError> {
     let statement = c
         .prepare_cached("SELECT account_id FROM sessions WHERE token_hash = $1 AND expires_at > $2")
         .await?;
     let row = c
-        .query_opt(&statement, &[&&token_hash[..], &now_unix])
+        .query_opt(&statement, &[&&session.token_hash[..], &session.now_unix])
         .await?;
     Ok(row.map(|r| r.try_get(0)).transpose()?)
 }
@@ -178,20 +199,10 @@ pub(super) async fn insert_account(
         }
         Err(e) => return Err(e.into()),
     };
-    let statement = c
-        .prepare_cached(
-            "INSERT INTO profiles (account_id, name, photo_url, version, updated_at) \
-             VALUES ($1, $2, '', 1, $3)",
-        )
-        .await?;
-    c.execute(&statement, &[&account, &username, &now]).await?;
-    let statement = c
-        .prepare_cached(
-            "INSERT INTO profile_history (account_id, version, name, photo_url, updated_at) \
-             VALUES ($1, 1, $2, '', $3)",
-        )
-        .await?;
-    c.execute(&statement, &[&account, &username, &now]).await?;
+    let profile = "INSERT INTO profiles (account_id, name, photo_url, version, updated_at) \
+                   VALUES ($1, $2, '', 1, $3)";
+    execute(c, profile, &[&account, &username, &now]).await?;
+    execute(c, RECORD_VERSION, &[&account]).await?;
     Ok(account)
 }
 
@@ -226,10 +237,12 @@ pub(super) async fn delete_expired_sessions(
     account: AccountId,
     now_unix: i64,
 ) -> Result<(), StoreError> {
-    let statement = c
-        .prepare_cached("DELETE FROM sessions WHERE account_id = $1 AND expires_at <= $2")
-        .await?;
-    c.execute(&statement, &[&account, &now_unix]).await?;
+    execute(
+        c,
+        "DELETE FROM sessions WHERE account_id = $1 AND expires_at <= $2",
+        &[&account, &now_unix],
+    )
+    .await?;
     Ok(())
 }
 
@@ -238,10 +251,12 @@ pub(super) async fn delete_session(
     c: &impl GenericClient,
     token_hash: &[u8; 32],
 ) -> Result<(), StoreError> {
-    let statement = c
-        .prepare_cached("DELETE FROM sessions WHERE token_hash = $1")
-        .await?;
-    c.execute(&statement, &[&&token_hash[..]]).await?;
+    execute(
+        c,
+        "DELETE FROM sessions WHERE token_hash = $1",
+        &[&&token_hash[..]],
+    )
+    .await?;
     Ok(())
 }
 
@@ -253,92 +268,43 @@ pub(super) async fn delete_session(
 pub(super) async fn update_profile(
     c: &impl GenericClient,
     account: AccountId,
-    expected_version: Option<u64>,
-    fields: &ProfileFields,
-    mutation_id: Option<&str>,
-    now: &str,
+    write: &WriteRequest,
 ) -> Result<ProfileWrite, StoreError> {
-    let current = profile_for_update(c, account).await?;
-    let applied = match mutation_id {
+    let base = write_base_for_update(c, account).await?;
+    let applied = match &write.mutation_id {
         Some(id) => applied_mutation(c, account, id).await?,
         None => None,
     };
-    let next = match decide_write(current, applied, expected_version, fields, mutation_id, now) {
-        Ok(ProfileWrite::Applied(next)) => next,
-        Ok(replayed @ ProfileWrite::Replayed(_)) => return Ok(replayed),
-        Err(StoreError::Stale(current)) if mutation_id.is_some() => {
-            return Err(
-                if outcome_forgotten(expected_version, history_floor(c, account).await?) {
-                    StoreError::HistoryPruned(current)
-                } else {
-                    StoreError::Stale(current)
-                },
-            );
-        }
-        Err(e) => return Err(e),
+    let next = match decide_write(base, applied, write)? {
+        ProfileWrite::Applied(next) => next,
+        replayed @ ProfileWrite::Replayed(_) => return Ok(replayed),
     };
     let v = version_to_sql(next.version);
-    let statement = c
-        .prepare_cached(
-            "UPDATE profiles SET name = $2, photo_url = $3, version = $4, updated_at = $5, \
-             mutation_id = $6 WHERE account_id = $1",
-        )
-        .await?;
-    c.execute(
-        &statement,
-        &[
-            &account,
-            &next.name,
-            &next.photo_url,
-            &v,
-            &next.updated_at,
-            &next.mutation_id,
-        ],
-    )
-    .await?;
-    let statement = c
-        .prepare_cached(
-            "INSERT INTO profile_history \
-             (account_id, version, name, photo_url, updated_at, mutation_id) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .await?;
-    c.execute(
-        &statement,
-        &[
-            &account,
-            &v,
-            &next.name,
-            &next.photo_url,
-            &next.updated_at,
-            &next.mutation_id,
-        ],
-    )
-    .await?;
-    let statement = c.prepare_cached("SELECT pg_notify($1, $2)").await?;
+    let update = "UPDATE profiles SET name = $2, photo_url = $3, version = $4, updated_at = $5, \
+                  mutation_id = $6 WHERE account_id = $1";
+    let (name, photo_url) = (&next.name, &next.photo_url);
+    let changes: [&(dyn ToSql + Sync); 6] = [
+        &account,
+        name,
+        photo_url,
+        &v,
+        &next.updated_at,
+        &next.mutation_id,
+    ];
+    execute(c, update, &changes).await?;
+    execute(c, RECORD_VERSION, &[&account]).await?;
     let payload = format!("{account}:{}", next.version);
-    c.execute(&statement, &[&NOTIFY_CHANNEL, &payload]).await?;
+    execute(c, "SELECT pg_notify($1, $2)", &[&NOTIFY_CHANNEL, &payload]).await?;
     Ok(ProfileWrite::Applied(next))
-}
-
-/// The lowest version the account's history still holds (see migration 0003).
-async fn history_floor(c: &impl GenericClient, account: AccountId) -> Result<u64, StoreError> {
-    let statement = c
-        .prepare_cached("SELECT history_floor FROM profiles WHERE account_id = $1")
-        .await?;
-    let floor: i64 = c.query_one(&statement, &[&account]).await?.try_get(0)?;
-    Ok(u64::try_from(floor).unwrap_or(1))
 }
 
 /// One step of [`crate::store::Store::prune_history`]. Inside a transaction; each account's
 /// profile row is locked while its floor moves, so no write of it comes in between.
 pub(super) async fn prune_history(
     c: &impl GenericClient,
-    retention: &HistoryRetention,
-    cutoff: &str,
-    after: AccountId,
+    from: &PruneFrom,
 ) -> Result<PruneStep, StoreError> {
-    let keep = i64::try_from(retention.versions.max(1)).unwrap_or(i64::MAX);
+    let mut walk = PruneWalk::new(from);
     let statement = c
         .prepare_cached(
             "SELECT account_id, version, history_floor FROM profiles \
@@ -347,7 +313,7 @@ pub(super) async fn prune_history(
         )
         .await?;
     let rows = c
-        .query(&statement, &[&after, &keep, &i64::from(PRUNE_ACCOUNTS)])
+        .query(&statement, &[&walk.after(), &walk.keep(), &walk.limit()])
         .await?;
     let young_statement = c
         .prepare_cached(
@@ -361,45 +327,24 @@ pub(super) async fn prune_history(
     let raise = c
         .prepare_cached("UPDATE profiles SET history_floor = $2 WHERE account_id = $1")
         .await?;
-    let mut deleted = 0;
-    let mut last = after;
     for row in &rows {
         let account: AccountId = row.try_get(0)?;
-        last = account;
-        let current = u64::try_from(row.try_get::<_, i64>(1)?).unwrap_or(1);
-        let floor = u64::try_from(row.try_get::<_, i64>(2)?).unwrap_or(1);
-        let budget = retention.batch.saturating_sub(deleted);
-        let end = window_end(retention, current, floor, budget);
+        let window = walk.window(account, row.try_get(1)?, row.try_get(2)?);
         let young: Option<i64> = c
             .query_one(
                 &young_statement,
-                &[
-                    &account,
-                    &version_to_sql(floor),
-                    &version_to_sql(end),
-                    &cutoff,
-                ],
+                &[&account, &window.floor, &window.end, &walk.cutoff()],
             )
             .await?
             .try_get(0)?;
-        let young = young.and_then(|v| u64::try_from(v).ok());
-        let new_floor = next_floor(retention, current, floor, budget, young);
-        if new_floor > floor {
-            let floor_sql = version_to_sql(new_floor);
-            deleted += c.execute(&delete, &[&account, &floor_sql]).await?;
-            c.execute(&raise, &[&account, &floor_sql]).await?;
+        let mut gone = 0;
+        if let Some(new_floor) = walk.raise(&window, young) {
+            gone = c.execute(&delete, &[&account, &new_floor]).await?;
+            c.execute(&raise, &[&account, &new_floor]).await?;
         }
-        if deleted >= retention.batch {
-            // This account may have more to prune: the next step starts with it again.
-            return Ok(PruneStep {
-                deleted,
-                next: Some(last - 1),
-            });
+        if let Some(step) = walk.deleted(gone) {
+            return Ok(step);
         }
     }
-    let more = rows.len() == PRUNE_ACCOUNTS as usize;
-    Ok(PruneStep {
-        deleted,
-        next: more.then_some(last),
-    })
+    Ok(walk.finish())
 }

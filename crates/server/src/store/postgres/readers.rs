@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::{Client, NoTls, Statement};
 
 use super::queries;
-use crate::store::{AccountId, StoreError};
+use crate::store::{AccountId, SessionAt, StoreError};
 
 /// The `application_name` of the session-read connection, to tell it apart in
 /// `pg_stat_activity`.
@@ -60,11 +60,11 @@ impl Readers {
     }
 
     /// [`crate::store::Store::session_profile`], in the next batch.
-    pub async fn session_profile(&self, token_hash: &[u8; 32], now_unix: i64) -> Answer {
+    pub async fn session_profile(&self, session: SessionAt) -> Answer {
         let (reply, answer) = oneshot::channel();
         let lookup = Lookup {
-            token_hash: *token_hash,
-            now_unix,
+            token_hash: session.token_hash,
+            now_unix: session.now_unix,
             reply,
         };
         let stopped = || StoreError::Database("the session reader stopped".to_owned());

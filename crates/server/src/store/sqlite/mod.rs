@@ -15,10 +15,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use outpost_core::wire::{ProfileFields, ServerProfile};
+use outpost_core::wire::ServerProfile;
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::{AccountId, HistoryRetention, NewSession, ProfileWrite, PruneStep, Store, StoreError};
+use super::{
+    AccountId, NewAccount, NewSession, ProfileWrite, PruneFrom, PruneStep, SessionAt, Store,
+    StoreError, WriteRequest,
+};
 use crate::read_pool::ReadPool;
 use readers::Readers;
 use writer::Writer;
@@ -134,22 +137,12 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn create_account(
-        &self,
-        username: &str,
-        password_hash: &str,
-        session: NewSession,
-        now: &str,
-    ) -> Result<AccountId, StoreError> {
-        let (username, password_hash, now) = (
-            username.to_owned(),
-            password_hash.to_owned(),
-            now.to_owned(),
-        );
+    async fn create_account(&self, new: NewAccount) -> Result<AccountId, StoreError> {
         self.writer
             .write(move |conn| {
-                let account = queries::insert_account(conn, &username, &password_hash, &now)?;
-                queries::insert_session(conn, account, session)?;
+                let account =
+                    queries::insert_account(conn, &new.username, &new.password_hash, &new.now)?;
+                queries::insert_session(conn, account, new.session)?;
                 Ok(account)
             })
             .await
@@ -175,13 +168,8 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn session_account(
-        &self,
-        token_hash: &[u8; 32],
-        now_unix: i64,
-    ) -> Result<Option<AccountId>, StoreError> {
-        let token_hash = *token_hash;
-        self.read(move |conn| queries::session_account(conn, &token_hash, now_unix))
+    async fn session_account(&self, session: SessionAt) -> Result<Option<AccountId>, StoreError> {
+        self.read(move |conn| queries::session_account(conn, session))
             .await
     }
 
@@ -199,27 +187,10 @@ impl Store for SqliteStore {
     async fn update_profile(
         &self,
         account: AccountId,
-        expected_version: u64,
-        fields: &ProfileFields,
-        mutation_id: Option<&str>,
-        now: &str,
+        write: WriteRequest,
     ) -> Result<ProfileWrite, StoreError> {
-        let (fields, mutation_id, now) = (
-            fields.clone(),
-            mutation_id.map(str::to_owned),
-            now.to_owned(),
-        );
         self.writer
-            .write(move |conn| {
-                queries::update_profile(
-                    conn,
-                    account,
-                    Some(expected_version),
-                    &fields,
-                    mutation_id.as_deref(),
-                    &now,
-                )
-            })
+            .write(move |conn| queries::update_profile(conn, account, &write))
             .await
     }
 
@@ -227,57 +198,34 @@ impl Store for SqliteStore {
         self.read(move |conn| queries::history(conn, account)).await
     }
 
-    async fn prune_history(
-        &self,
-        retention: &HistoryRetention,
-        cutoff: &str,
-        after: AccountId,
-    ) -> Result<PruneStep, StoreError> {
-        let (retention, cutoff) = (*retention, cutoff.to_owned());
+    async fn prune_history(&self, from: PruneFrom) -> Result<PruneStep, StoreError> {
         self.writer
-            .write(move |conn| queries::prune_history(conn, &retention, &cutoff, after))
+            .write(move |conn| queries::prune_history(conn, &from))
             .await
     }
 
     async fn session_profile(
         &self,
-        token_hash: &[u8; 32],
-        now_unix: i64,
+        session: SessionAt,
     ) -> Result<Option<(AccountId, ServerProfile)>, StoreError> {
-        let token_hash = *token_hash;
-        self.read(move |conn| queries::session_profile(conn, &token_hash, now_unix))
+        self.read(move |conn| queries::session_profile(conn, session))
             .await
     }
 
     async fn session_update_profile(
         &self,
-        token_hash: &[u8; 32],
-        now_unix: i64,
-        expected_version: Option<u64>,
-        fields: &ProfileFields,
-        mutation_id: Option<&str>,
-        now: &str,
+        session: SessionAt,
+        write: WriteRequest,
     ) -> Result<Option<(AccountId, ProfileWrite)>, StoreError> {
-        let (token_hash, fields, mutation_id, now) = (
-            *token_hash,
-            fields.clone(),
-            mutation_id.map(str::to_owned),
-            now.to_owned(),
-        );
         self.writer
             .write(move |conn| {
-                let Some(account) = queries::session_account(conn, &token_hash, now_unix)? else {
+                let Some(account) = queries::session_account(conn, session)? else {
                     return Ok(None);
                 };
-                let written = queries::update_profile(
-                    conn,
+                Ok(Some((
                     account,
-                    expected_version,
-                    &fields,
-                    mutation_id.as_deref(),
-                    &now,
-                )?;
-                Ok(Some((account, written)))
+                    queries::update_profile(conn, account, &write)?,
+                )))
             })
             .await
     }
@@ -297,6 +245,44 @@ mod tests {
     use rusqlite::params;
 
     use super::*;
+
+    /// The session of token hash `[byte; 32]` at `now_unix`.
+    fn at(byte: u8, now_unix: i64) -> SessionAt {
+        SessionAt {
+            token_hash: [byte; 32],
+            now_unix,
+        }
+    }
+
+    /// An unkeyed write of `name` on `expected`.
+    fn write(expected: Option<u64>, name: &str) -> WriteRequest {
+        WriteRequest {
+            expected_version: expected,
+            fields: outpost_core::wire::ProfileFields {
+                name: name.to_owned(),
+                photo_url: String::new(),
+            },
+            mutation_id: None,
+            now: "t1".to_owned(),
+        }
+    }
+
+    /// A write of `name` on `expected` with the key `key`.
+    fn keyed(expected: Option<u64>, name: &str, key: &str) -> WriteRequest {
+        WriteRequest {
+            mutation_id: Some(key.to_owned()),
+            ..write(expected, name)
+        }
+    }
+
+    fn account(username: &str, session: NewSession) -> NewAccount {
+        NewAccount {
+            username: username.to_owned(),
+            password_hash: "h".to_owned(),
+            session,
+            now: "t0".to_owned(),
+        }
+    }
 
     fn session(byte: u8) -> NewSession {
         NewSession {
@@ -322,20 +308,16 @@ mod tests {
     fn update_checks_version_and_records_history() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
-        let id = run(store.create_account("ann", "h", session(1), "t0")).unwrap();
+        let id = run(store.create_account(account("ann", session(1)))).unwrap();
         assert!(matches!(
-            run(store.create_account("ann", "h", session(2), "t0")),
+            run(store.create_account(account("ann", session(2)))),
             Err(StoreError::UsernameTaken)
         ));
-        let fields = ProfileFields {
-            name: "Ann".into(),
-            photo_url: String::new(),
-        };
-        let p = run(store.update_profile(id, 1, &fields, None, "t1"))
+        let p = run(store.update_profile(id, write(Some(1), "Ann")))
             .unwrap()
             .into_profile();
         assert_eq!(p.version, 2);
-        match run(store.update_profile(id, 1, &fields, None, "t2")) {
+        match run(store.update_profile(id, write(Some(1), "Ann"))) {
             Err(StoreError::Stale(cur)) => assert_eq!(cur.version, 2),
             other => panic!("expected stale, got {other:?}"),
         }
@@ -345,34 +327,30 @@ mod tests {
             .map(|p| p.version)
             .collect();
         assert_eq!(versions, vec![1, 2]);
-        assert_eq!(run(store.session_account(&[1; 32], 50)).unwrap(), Some(id));
-        assert_eq!(run(store.session_account(&[1; 32], 100)).unwrap(), None);
+        assert_eq!(run(store.session_account(at(1, 50))).unwrap(), Some(id));
+        assert_eq!(run(store.session_account(at(1, 100))).unwrap(), None);
     }
 
     #[test]
     fn session_calls_authenticate_and_act_in_one() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
-        let id = run(store.create_account("ann", "h", session(1), "t0")).unwrap();
-        let (account, p) = run(store.session_profile(&[1; 32], 50)).unwrap().unwrap();
+        let id = run(store.create_account(account("ann", session(1)))).unwrap();
+        let (account, p) = run(store.session_profile(at(1, 50))).unwrap().unwrap();
         assert_eq!((account, p.version, p.name.as_str()), (id, 1, "ann"));
-        assert!(run(store.session_profile(&[1; 32], 100)).unwrap().is_none());
-        assert!(run(store.session_profile(&[9; 32], 50)).unwrap().is_none());
+        assert!(run(store.session_profile(at(1, 100))).unwrap().is_none());
+        assert!(run(store.session_profile(at(9, 50))).unwrap().is_none());
 
-        let fields = ProfileFields {
-            name: "Ann".into(),
-            photo_url: String::new(),
-        };
-        let put = |hash: [u8; 32], now: i64, expected| {
-            run(store.session_update_profile(&hash, now, expected, &fields, None, "t1"))
+        let put = |byte: u8, now: i64, expected| {
+            run(store.session_update_profile(at(byte, now), write(expected, "Ann")))
                 .map(|o| o.map(|(account, written)| (account, written.into_profile())))
         };
-        assert!(put([9; 32], 50, Some(1)).unwrap().is_none());
-        assert!(put([1; 32], 100, Some(1)).unwrap().is_none());
-        assert!(matches!(put([1; 32], 50, None), Err(StoreError::Stale(p)) if p.version == 1));
-        let (account, p) = put([1; 32], 50, Some(1)).unwrap().unwrap();
+        assert!(put(9, 50, Some(1)).unwrap().is_none());
+        assert!(put(1, 100, Some(1)).unwrap().is_none());
+        assert!(matches!(put(1, 50, None), Err(StoreError::Stale(p)) if p.version == 1));
+        let (account, p) = put(1, 50, Some(1)).unwrap().unwrap();
         assert_eq!((account, p.version), (id, 2));
-        assert!(matches!(put([1; 32], 50, Some(1)), Err(StoreError::Stale(p)) if p.version == 2));
+        assert!(matches!(put(1, 50, Some(1)), Err(StoreError::Stale(p)) if p.version == 2));
         assert_eq!(run(store.history(id)).unwrap().len(), 2);
     }
 
@@ -380,7 +358,7 @@ mod tests {
     fn queued_writes_commit_together_and_fail_alone() {
         let dir = tempfile::tempdir().unwrap();
         let store = std::sync::Arc::new(SqliteStore::open(&dir.path().join("t.db")).unwrap());
-        let id = run(store.create_account("ann", "h", session(1), "t0")).unwrap();
+        let id = run(store.create_account(account("ann", session(1)))).unwrap();
         // 16 threads each try every version from 1 to 40: exactly one write per version
         // wins, the rest are stale, and every loser is answered without disturbing its
         // batch. Taken usernames fail inside the same batches, alone.
@@ -390,11 +368,7 @@ mod tests {
                 std::thread::spawn(move || {
                     let mut won = 0;
                     for v in 1..=40 {
-                        let fields = ProfileFields {
-                            name: format!("t{t} v{v}"),
-                            photo_url: String::new(),
-                        };
-                        match run(store.update_profile(id, v, &fields, None, "t")) {
+                        match run(store.update_profile(id, write(Some(v), &format!("t{t} v{v}")))) {
                             Ok(ProfileWrite::Applied(p)) => {
                                 assert_eq!(p.version, v + 1);
                                 won += 1;
@@ -403,7 +377,7 @@ mod tests {
                             other => panic!("{other:?}"),
                         }
                         assert!(matches!(
-                            run(store.create_account("ann", "h", session(100 + t), "t")),
+                            run(store.create_account(account("ann", session(100 + t)))),
                             Err(StoreError::UsernameTaken)
                         ));
                     }
@@ -429,31 +403,34 @@ mod tests {
         let conn = connect(&path).unwrap();
         conn.execute_batch(MIGRATIONS[0]).unwrap();
         conn.pragma_update(None, "user_version", 1).unwrap();
-        let id = queries::insert_account(&conn, "ann", "h", "t0").unwrap();
+        // An account as the server of migration 1 wrote it.
+        conn.execute_batch(
+            "INSERT INTO accounts (id, username, password_hash, created_at) \
+             VALUES (1, 'ann', 'h', 't0'); \
+             INSERT INTO profiles (account_id, name, photo_url, version, updated_at) \
+             VALUES (1, 'ann', '', 1, 't0'); \
+             INSERT INTO profile_history (account_id, version, name, photo_url, updated_at) \
+             VALUES (1, 1, 'ann', '', 't0');",
+        )
+        .unwrap();
+        let id = 1;
         drop(conn);
         let store = SqliteStore::open(&path).unwrap();
         let old = run(store.profile(id)).unwrap();
         assert_eq!((old.version, old.mutation_id), (1, None));
         assert!(matches!(
-            run(store.update_profile(id, 1, &fields("Ann"), Some("m"), "t1")),
+            run(store.update_profile(id, keyed(Some(1), "Ann", "m"))),
             Ok(ProfileWrite::Applied(p)) if p.mutation_id.as_deref() == Some("m")
         ));
-    }
-
-    fn fields(name: &str) -> ProfileFields {
-        ProfileFields {
-            name: name.into(),
-            photo_url: String::new(),
-        }
     }
 
     #[test]
     fn a_mutation_id_is_applied_once_per_account() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
-        let ann = run(store.create_account("ann", "h", session(1), "t0")).unwrap();
-        let bob = run(store.create_account("bob", "h", session(2), "t0")).unwrap();
-        let first = match run(store.update_profile(ann, 1, &fields("A"), Some("m1"), "t1")) {
+        let ann = run(store.create_account(account("ann", session(1)))).unwrap();
+        let bob = run(store.create_account(account("bob", session(2)))).unwrap();
+        let first = match run(store.update_profile(ann, keyed(Some(1), "A", "m1"))) {
             Ok(ProfileWrite::Applied(p)) => p,
             other => panic!("expected applied, got {other:?}"),
         };
@@ -461,32 +438,32 @@ mod tests {
             (first.version, first.mutation_id.as_deref()),
             (2, Some("m1"))
         );
-        run(store.update_profile(ann, 2, &fields("B"), None, "t2")).unwrap();
+        run(store.update_profile(ann, write(Some(2), "B"))).unwrap();
         // The repeat answers the first outcome, whatever its If-Match, and writes nothing.
         for expected in [1, 2, 3] {
             assert_eq!(
-                run(store.update_profile(ann, expected, &fields("A"), Some("m1"), "t9")).unwrap(),
+                run(store.update_profile(ann, keyed(Some(expected), "A", "m1"))).unwrap(),
                 ProfileWrite::Replayed(first.clone())
             );
         }
         assert!(matches!(
-            run(store.update_profile(ann, 3, &fields("C"), Some("m1"), "t3")),
+            run(store.update_profile(ann, keyed(Some(3), "C", "m1"))),
             Err(StoreError::MutationIdReused)
         ));
         let current = run(store.profile(ann)).unwrap();
         assert_eq!((current.version, current.mutation_id), (3, None));
         // A stale write records nothing: its id applies later.
         assert!(matches!(
-            run(store.update_profile(ann, 1, &fields("D"), Some("m2"), "t4")),
+            run(store.update_profile(ann, keyed(Some(1), "D", "m2"))),
             Err(StoreError::Stale(p)) if p.version == 3
         ));
         assert!(matches!(
-            run(store.update_profile(ann, 3, &fields("D"), Some("m2"), "t4")),
+            run(store.update_profile(ann, keyed(Some(3), "D", "m2"))),
             Ok(ProfileWrite::Applied(p)) if p.version == 4
         ));
         // Another account's ids are its own.
         assert!(matches!(
-            run(store.update_profile(bob, 1, &fields("Bob"), Some("m1"), "t5")),
+            run(store.update_profile(bob, keyed(Some(1), "Bob", "m1"))),
             Ok(ProfileWrite::Applied(p)) if p.version == 2
         ));
         let ids: Vec<Option<String>> = run(store.history(ann))
@@ -497,11 +474,11 @@ mod tests {
         assert_eq!(ids, vec![None, Some("m1".into()), None, Some("m2".into())]);
         // Without an If-Match a repeat still replays; anything else is stale.
         assert!(matches!(
-            run(store.session_update_profile(&[1; 32], 50, None, &fields("A"), Some("m1"), "t6")),
+            run(store.session_update_profile(at(1, 50), keyed(None, "A", "m1"))),
             Ok(Some((a, ProfileWrite::Replayed(p)))) if a == ann && p == first
         ));
         assert!(matches!(
-            run(store.session_update_profile(&[1; 32], 50, None, &fields("E"), Some("m3"), "t6")),
+            run(store.session_update_profile(at(1, 50), keyed(None, "E", "m3"))),
             Err(StoreError::Stale(p)) if p.version == 4
         ));
     }
@@ -525,8 +502,8 @@ mod tests {
             "{plan:?}"
         );
         // The index refuses a second row with the same id in one account.
-        let id = run(store.create_account("ann", "h", session(1), "t0")).unwrap();
-        run(store.update_profile(id, 1, &fields("A"), Some("m"), "t1")).unwrap();
+        let id = run(store.create_account(account("ann", session(1)))).unwrap();
+        run(store.update_profile(id, keyed(Some(1), "A", "m"))).unwrap();
         let dup = run(store.writer.write(move |c| {
             Ok(c.execute(
                 "INSERT INTO profile_history \

@@ -2,13 +2,19 @@
 //! (`prepare_cached`) and reused. They run on whatever connection they are given: a reader
 //! outside a transaction, or the writer inside its batch transaction.
 
-use outpost_core::wire::{ProfileFields, ServerProfile};
+use outpost_core::wire::ServerProfile;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use crate::store::{
-    AccountId, HistoryRetention, NewSession, PRUNE_ACCOUNTS, ProfileWrite, PruneStep, StoreError,
-    decide_write, next_floor, outcome_forgotten, window_end,
+    AccountId, NewSession, ProfileWrite, PruneFrom, PruneStep, PruneWalk, SessionAt, StoreError,
+    WriteBase, WriteRequest, decide_write,
 };
+
+/// Copies an account's profile as it now is into its history: the version just written.
+const RECORD_VERSION: &str = "INSERT INTO profile_history \
+     (account_id, version, name, photo_url, updated_at, mutation_id) \
+     SELECT account_id, version, name, photo_url, updated_at, mutation_id \
+     FROM profiles WHERE account_id = ?1";
 
 fn version_to_sql(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -40,14 +46,15 @@ pub(super) fn profile(conn: &Connection, account: AccountId) -> Result<ServerPro
 /// The account of an unexpired session.
 pub(super) fn session_account(
     conn: &Connection,
-    token_hash: &[u8; 32],
-    now_unix: i64,
+    session: SessionAt,
 ) -> Result<Option<AccountId>, StoreError> {
     Ok(conn
         .prepare_cached(
             "SELECT account_id FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
         )?
-        .query_row(params![&token_hash[..], now_unix], |r| r.get(0))
+        .query_row(params![&session.token_hash[..], session.now_unix], |r| {
+            r.get(0)
+        })
         .optional()?)
 }
 
@@ -55,8 +62,7 @@ pub(super) fn session_account(
 /// profile is missing (which the schema does not allow to happen) is [`StoreError::NotFound`].
 pub(super) fn session_profile(
     conn: &Connection,
-    token_hash: &[u8; 32],
-    now_unix: i64,
+    session: SessionAt,
 ) -> Result<Option<(AccountId, ServerProfile)>, StoreError> {
     let row = conn
         .prepare_cached(
@@ -64,7 +70,7 @@ pub(super) fn session_profile(
              FROM sessions s LEFT JOIN profiles p ON p.account_id = s.account_id \
              WHERE s.token_hash = ?1 AND s.expires_at > ?2",
         )?
-        .query_row(params![&token_hash[..], now_unix], |r| {
+        .query_row(params![&session.token_hash[..], session.now_unix], |r| {
             let account: AccountId = r.get(0)?;
             let version: Option<i64> = r.get(3)?;
             let profile = match version {
@@ -153,11 +159,8 @@ pub(super) fn insert_account(
          VALUES (?1, ?2, '', 1, ?3)",
     )?
     .execute(params![account, username, now])?;
-    conn.prepare_cached(
-        "INSERT INTO profile_history (account_id, version, name, photo_url, updated_at) \
-         VALUES (?1, 1, ?2, '', ?3)",
-    )?
-    .execute(params![account, username, now])?;
+    conn.prepare_cached(RECORD_VERSION)?
+        .execute(params![account])?;
     Ok(account)
 }
 
@@ -204,29 +207,15 @@ pub(super) fn delete_session(conn: &Connection, token_hash: &[u8; 32]) -> Result
 pub(super) fn update_profile(
     conn: &Connection,
     account: AccountId,
-    expected_version: Option<u64>,
-    fields: &ProfileFields,
-    mutation_id: Option<&str>,
-    now: &str,
+    write: &WriteRequest,
 ) -> Result<ProfileWrite, StoreError> {
-    let applied = match mutation_id {
+    let applied = match &write.mutation_id {
         Some(id) => applied_mutation(conn, account, id)?,
         None => None,
     };
-    let current = profile(conn, account)?;
-    let next = match decide_write(current, applied, expected_version, fields, mutation_id, now) {
-        Ok(ProfileWrite::Applied(next)) => next,
-        Ok(replayed @ ProfileWrite::Replayed(_)) => return Ok(replayed),
-        Err(StoreError::Stale(current)) if mutation_id.is_some() => {
-            return Err(
-                if outcome_forgotten(expected_version, history_floor(conn, account)?) {
-                    StoreError::HistoryPruned(current)
-                } else {
-                    StoreError::Stale(current)
-                },
-            );
-        }
-        Err(e) => return Err(e),
+    let next = match decide_write(write_base(conn, account)?, applied, write)? {
+        ProfileWrite::Applied(next) => next,
+        replayed @ ProfileWrite::Replayed(_) => return Ok(replayed),
     };
     let v = version_to_sql(next.version);
     conn.prepare_cached(
@@ -241,90 +230,66 @@ pub(super) fn update_profile(
         next.updated_at,
         next.mutation_id
     ])?;
-    conn.prepare_cached(
-        "INSERT INTO profile_history \
-         (account_id, version, name, photo_url, updated_at, mutation_id) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        account,
-        v,
-        next.name,
-        next.photo_url,
-        next.updated_at,
-        next.mutation_id
-    ])?;
+    conn.prepare_cached(RECORD_VERSION)?
+        .execute(params![account])?;
     Ok(ProfileWrite::Applied(next))
 }
 
-/// The lowest version the account's history still holds (see migration 0003).
-fn history_floor(conn: &Connection, account: AccountId) -> Result<u64, StoreError> {
-    let floor: i64 = conn
-        .prepare_cached("SELECT history_floor FROM profiles WHERE account_id = ?1")?
-        .query_row(params![account], |row| row.get(0))?;
-    Ok(u64::try_from(floor).unwrap_or(1))
+/// The current profile and the lowest version the account's history still holds (see
+/// migration 0003).
+fn write_base(conn: &Connection, account: AccountId) -> Result<WriteBase, StoreError> {
+    conn.prepare_cached(
+        "SELECT name, photo_url, version, updated_at, mutation_id, history_floor FROM profiles \
+         WHERE account_id = ?1",
+    )?
+    .query_row(params![account], |row| {
+        let floor: i64 = row.get(5)?;
+        Ok(WriteBase {
+            current: row_to_profile(row)?,
+            floor: u64::try_from(floor).unwrap_or(1),
+        })
+    })
+    .optional()?
+    .ok_or(StoreError::NotFound)
 }
 
 /// One step of [`crate::store::Store::prune_history`]. Inside a write transaction.
-pub(super) fn prune_history(
-    conn: &Connection,
-    retention: &HistoryRetention,
-    cutoff: &str,
-    after: AccountId,
-) -> Result<PruneStep, StoreError> {
-    let keep = i64::try_from(retention.versions.max(1)).unwrap_or(i64::MAX);
+pub(super) fn prune_history(conn: &Connection, from: &PruneFrom) -> Result<PruneStep, StoreError> {
+    let mut walk = PruneWalk::new(from);
     let candidates: Vec<(AccountId, i64, i64)> = conn
         .prepare_cached(
             "SELECT account_id, version, history_floor FROM profiles \
              WHERE account_id > ?1 AND history_floor + ?2 <= version \
              ORDER BY account_id LIMIT ?3",
         )?
-        .query_map(params![after, keep, PRUNE_ACCOUNTS], |row| {
+        .query_map(params![walk.after(), walk.keep(), walk.limit()], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?))
         })?
         .collect::<Result<_, _>>()?;
-    let mut deleted = 0;
-    let mut last = after;
-    for (account, current, floor) in &candidates {
-        last = *account;
-        let (current, floor) = (
-            u64::try_from(*current).unwrap_or(1),
-            u64::try_from(*floor).unwrap_or(1),
-        );
-        let budget = retention.batch.saturating_sub(deleted);
-        let end = window_end(retention, current, floor, budget);
+    for (account, current, floor) in candidates {
+        let window = walk.window(account, current, floor);
         let young: Option<i64> = conn
             .prepare_cached(
                 "SELECT MIN(version) FROM profile_history \
                  WHERE account_id = ?1 AND version >= ?2 AND version < ?3 AND updated_at >= ?4",
             )?
             .query_row(
-                params![account, version_to_sql(floor), version_to_sql(end), cutoff],
+                params![account, window.floor, window.end, walk.cutoff()],
                 |row| row.get(0),
             )?;
-        let young = young.and_then(|v| u64::try_from(v).ok());
-        let new_floor = next_floor(retention, current, floor, budget, young);
-        if new_floor > floor {
-            let gone = conn
+        let mut gone = 0;
+        if let Some(new_floor) = walk.raise(&window, young) {
+            gone = conn
                 .prepare_cached(
                     "DELETE FROM profile_history WHERE account_id = ?1 AND version < ?2",
                 )?
-                .execute(params![account, version_to_sql(new_floor)])?;
+                .execute(params![account, new_floor])?;
             conn.prepare_cached("UPDATE profiles SET history_floor = ?2 WHERE account_id = ?1")?
-                .execute(params![account, version_to_sql(new_floor)])?;
-            deleted += u64::try_from(gone).unwrap_or(0);
+                .execute(params![account, new_floor])?;
         }
-        if deleted >= retention.batch {
-            // This account may have more to prune: the next step starts with it again.
-            return Ok(PruneStep {
-                deleted,
-                next: Some(last - 1),
-            });
+        if let Some(step) = walk.deleted(u64::try_from(gone).unwrap_or(0)) {
+            return Ok(step);
         }
     }
-    let more = candidates.len() == PRUNE_ACCOUNTS as usize;
-    Ok(PruneStep {
-        deleted,
-        next: more.then_some(last),
-    })
+    Ok(walk.finish())
 }

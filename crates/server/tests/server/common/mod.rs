@@ -199,14 +199,14 @@ impl TestServer {
             .expect("store")
             .expect("the account exists");
         let current = store.profile(account).await.expect("store").version;
+        let write = outpost_server::store::WriteRequest {
+            expected_version: Some(current),
+            fields,
+            mutation_id: Some(mutation_id.to_owned()),
+            now: "2026-01-01T00:00:00Z".to_owned(),
+        };
         store
-            .update_profile(
-                account,
-                current,
-                &fields,
-                Some(mutation_id),
-                "2026-01-01T00:00:00Z",
-            )
+            .update_profile(account, write)
             .await
             .expect("store")
             .into_profile()
@@ -372,9 +372,12 @@ impl TestServer {
     /// The profile history of the token's account, read through the server's own store.
     pub async fn history(&self, token: &str) -> Vec<ServerProfile> {
         let store = self.server.state().store();
-        let token_hash = outpost_server::auth::hash_token(token);
+        let session = outpost_server::store::SessionAt {
+            token_hash: outpost_server::auth::hash_token(token),
+            now_unix: outpost_server::clock::now_unix(),
+        };
         let account = store
-            .session_account(&token_hash, outpost_server::clock::now_unix())
+            .session_account(session)
             .await
             .unwrap()
             .expect("a valid session");

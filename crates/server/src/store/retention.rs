@@ -1,0 +1,250 @@
+//! Which versions of each profile's history are kept, and how one pruning step walks the
+//! accounts: the rules both stores follow ([`PruneWalk`]), each with its own SQL.
+
+use super::AccountId;
+
+/// Which versions of each profile the history keeps: the last `versions`, and every version
+/// younger than `days` days; older ones are pruned with their mutation ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistoryRetention {
+    /// How many of the latest versions are always kept (at least 1: the current one).
+    pub versions: u64,
+    /// Versions younger than this many days are kept, however many.
+    pub days: u32,
+    /// At most this many versions are deleted by one [`Store::prune_history`](super::Store::prune_history) step.
+    pub batch: u64,
+}
+
+impl Default for HistoryRetention {
+    fn default() -> Self {
+        Self {
+            versions: 100,
+            days: 30,
+            batch: 500,
+        }
+    }
+}
+
+/// What one [`Store::prune_history`](super::Store::prune_history) step did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PruneStep {
+    /// Versions deleted.
+    pub deleted: u64,
+    /// Where the next step goes on (`None`: every account was looked at; start again).
+    pub next: Option<AccountId>,
+}
+
+/// How many accounts one pruning step looks at.
+const PRUNE_ACCOUNTS: u32 = 64;
+
+/// The new `history_floor` of an account whose profile is at `current`, whose history holds
+/// the versions from `floor` up, with `budget` versions still to delete in this step; `young`
+/// is the lowest version in `[floor, window_end(..))` younger than the cutoff, if any. Only a
+/// prefix of the history is ever pruned, so every version at or above the floor is still
+/// there with its mutation id.
+fn next_floor(
+    retention: &HistoryRetention,
+    current: u64,
+    floor: u64,
+    budget: u64,
+    young: Option<u64>,
+) -> u64 {
+    let end = window_end(retention, current, floor, budget);
+    young.map_or(end, |young| end.min(young)).max(floor)
+}
+
+/// The end (exclusive) of the versions a pruning step may consider for one account: below
+/// the last `retention.versions`, and at most `budget` of them.
+fn window_end(retention: &HistoryRetention, current: u64, floor: u64, budget: u64) -> u64 {
+    let keep_from = current.saturating_sub(retention.versions.max(1)) + 1;
+    keep_from.min(floor.saturating_add(budget)).max(floor)
+}
+
+/// Where one pruning step starts.
+#[derive(Clone, Debug)]
+pub struct PruneFrom {
+    /// Which versions are kept.
+    pub retention: HistoryRetention,
+    /// The RFC 3339 time before which a version counts as old.
+    pub cutoff: String,
+    /// The last account the previous step finished (0 at the start of a sweep).
+    pub after: AccountId,
+}
+
+fn to_sql(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn from_sql(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(1)
+}
+
+/// The versions `[floor, end)` of one account's history a step may delete, unless one of
+/// them is young (both as SQL integers).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PruneWindow {
+    pub floor: i64,
+    pub end: i64,
+    current: u64,
+    budget: u64,
+}
+
+/// One pruning step as either store runs it: the store reads the candidate accounts
+/// (`account_id > after()` with `history_floor + keep() <= version`, in id order, at most
+/// [`PRUNE_ACCOUNTS`]), asks [`PruneWalk::window`] for each, reads the lowest young version
+/// in the window, and deletes below [`PruneWalk::raise`]'s floor when there is one.
+pub(crate) struct PruneWalk<'a> {
+    from: &'a PruneFrom,
+    deleted: u64,
+    last: AccountId,
+    seen: usize,
+}
+
+impl<'a> PruneWalk<'a> {
+    pub fn new(from: &'a PruneFrom) -> Self {
+        Self {
+            from,
+            deleted: 0,
+            last: from.after,
+            seen: 0,
+        }
+    }
+
+    /// The candidates come after this account.
+    pub fn after(&self) -> AccountId {
+        self.from.after
+    }
+
+    /// A candidate holds more versions than this many.
+    pub fn keep(&self) -> i64 {
+        to_sql(self.from.retention.versions.max(1))
+    }
+
+    /// At most this many candidates.
+    pub fn limit(&self) -> i64 {
+        i64::from(PRUNE_ACCOUNTS)
+    }
+
+    /// Versions updated at or after this time are young.
+    pub fn cutoff(&self) -> &str {
+        &self.from.cutoff
+    }
+
+    /// The window of the next candidate, from its `account_id, version, history_floor`.
+    pub fn window(&mut self, account: AccountId, current: i64, floor: i64) -> PruneWindow {
+        self.last = account;
+        self.seen += 1;
+        let (current, floor) = (from_sql(current), from_sql(floor));
+        let budget = self.from.retention.batch.saturating_sub(self.deleted);
+        let end = window_end(&self.from.retention, current, floor, budget);
+        PruneWindow {
+            floor: to_sql(floor),
+            end: to_sql(end),
+            current,
+            budget,
+        }
+    }
+
+    /// The account's new floor, given the lowest young version in its window: `Some` when
+    /// it rises (delete the versions below it, then store it).
+    pub fn raise(&self, window: &PruneWindow, young: Option<i64>) -> Option<i64> {
+        let floor = from_sql(window.floor);
+        let young = young.and_then(|v| u64::try_from(v).ok());
+        let new = next_floor(
+            &self.from.retention,
+            window.current,
+            floor,
+            window.budget,
+            young,
+        );
+        (new > floor).then_some(to_sql(new))
+    }
+
+    /// Counts versions deleted; `Some` (the step's outcome) once the step's budget is spent.
+    pub fn deleted(&mut self, gone: u64) -> Option<PruneStep> {
+        self.deleted += gone;
+        // This account may have more to prune: the next step starts with it again.
+        (self.deleted >= self.from.retention.batch).then_some(PruneStep {
+            deleted: self.deleted,
+            next: Some(self.last - 1),
+        })
+    }
+
+    /// The step's outcome once every candidate was looked at.
+    pub fn finish(self) -> PruneStep {
+        let more = self.seen == PRUNE_ACCOUNTS as usize;
+        PruneStep {
+            deleted: self.deleted,
+            next: more.then_some(self.last),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pruning_keeps_the_last_versions_and_the_young_ones_and_goes_in_steps() {
+        let r = HistoryRetention {
+            versions: 3,
+            days: 1,
+            batch: 100,
+        };
+        // At version 10 with the whole history: versions 8-10 stay.
+        assert_eq!(window_end(&r, 10, 1, 100), 8);
+        assert_eq!(next_floor(&r, 10, 1, 100, None), 8);
+        // A young version 5 stops the floor there; a budget of 2 stops it at 3.
+        assert_eq!(next_floor(&r, 10, 1, 100, Some(5)), 5);
+        assert_eq!(next_floor(&r, 10, 1, 2, None), 3);
+        // Never down, and nothing while there are no more than three versions.
+        assert_eq!(next_floor(&r, 10, 8, 100, None), 8);
+        assert_eq!(next_floor(&r, 3, 1, 100, None), 1);
+    }
+
+    #[test]
+    fn a_step_stops_when_its_budget_is_spent_and_resumes_with_that_account() {
+        let from = PruneFrom {
+            retention: HistoryRetention {
+                versions: 3,
+                days: 1,
+                batch: 5,
+            },
+            cutoff: "t".to_owned(),
+            after: 0,
+        };
+        let mut walk = PruneWalk::new(&from);
+        // Account 7 at version 10, floor 1: versions 1-5 may go (the budget), none young.
+        let window = walk.window(7, 10, 1);
+        assert_eq!((window.floor, window.end), (1, 6));
+        assert_eq!(walk.raise(&window, None), Some(6));
+        // A young version 1 keeps everything.
+        assert_eq!(walk.raise(&window, Some(1)), None);
+        assert_eq!(
+            walk.deleted(5),
+            Some(PruneStep {
+                deleted: 5,
+                next: Some(6)
+            })
+        );
+    }
+
+    #[test]
+    fn a_step_over_fewer_accounts_than_its_limit_ends_the_sweep() {
+        let from = PruneFrom {
+            retention: HistoryRetention::default(),
+            cutoff: "t".to_owned(),
+            after: 3,
+        };
+        let mut walk = PruneWalk::new(&from);
+        walk.window(4, 200, 1);
+        assert_eq!(walk.deleted(99), None);
+        assert_eq!(
+            walk.finish(),
+            PruneStep {
+                deleted: 99,
+                next: None
+            }
+        );
+    }
+}
