@@ -128,10 +128,7 @@ fn first_start_fetches_and_stores_the_server_state() {
     let a = t.go(Input::Loaded(None));
     let id = fetch_id(&a).expect("fetch");
     assert_eq!(t.state(), SyncState::Syncing);
-    let a = t.go(Input::GetAnswered {
-        request: id,
-        profile: server("ann", "", 1),
-    });
+    let a = t.go(answered(id, server("ann", "", 1)));
     let r = persisted(&a).expect("persist");
     assert!(r.synchronized);
     assert_eq!(r.local, fields("ann", ""));
@@ -163,10 +160,7 @@ fn edit_is_persisted_before_the_put_with_if_match_base() {
     let (id, f, if_match) = put(&a).expect("put");
     assert_eq!((f, if_match), (fields("bob", ""), 3));
     assert_eq!(t.state(), SyncState::Syncing);
-    let a = t.go(Input::PutAccepted {
-        request: id,
-        profile: server("bob", "", 4),
-    });
+    let a = t.go(accepted(id, "bob", 4));
     let r = persisted(&a).expect("persist");
     assert!(r.synchronized);
     assert_eq!(r.base.map(|b| b.version), Some(4));
@@ -177,16 +171,11 @@ fn edit_is_persisted_before_the_put_with_if_match_base() {
 
 #[test]
 fn edits_during_a_put_are_sent_after_it() {
-    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
-    let (id, _, _) =
-        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    let (mut t, id) = bob_sent_over_ann();
     let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields("cat", ""))));
     assert_eq!(requests(&a), 0, "one request in flight at most");
     assert!(persisted(&a).is_some());
-    let a = t.go(Input::PutAccepted {
-        request: id,
-        profile: server("bob", "", 4),
-    });
+    let a = t.go(accepted(id, "bob", 4));
     let (_, f, if_match) = put(&a).expect("second put");
     assert_eq!((f, if_match), (fields("cat", ""), 4));
     assert!(!persisted(&a).expect("persist").synchronized);
@@ -194,9 +183,7 @@ fn edits_during_a_put_are_sent_after_it() {
 
 #[test]
 fn stale_put_with_clean_merge_sends_the_merge() {
-    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
-    let (id, _, _) =
-        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    let (mut t, id) = bob_sent_over_ann();
     let a = t.go(Input::PutStale {
         request: id,
         current: server("ann", "https://x/p", 5),
@@ -207,9 +194,7 @@ fn stale_put_with_clean_merge_sends_the_merge() {
 
 #[test]
 fn stale_put_whose_200_was_lost_is_idempotent() {
-    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
-    let (id, _, _) =
-        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    let (mut t, id) = bob_sent_over_ann();
     t.go(Input::RequestFailed {
         request: id,
         retry_after: None,
@@ -278,10 +263,7 @@ fn true_conflict_asks_and_is_persisted() {
 fn resolve_keep_mine_sends_mine_against_the_remote() {
     let (mut t, _) = into_conflict(ConflictPolicy::Ask);
     let a = t.answer(Resolution::KeepMine);
-    assert_eq!(
-        put(&a).map(|p| (p.1, p.2)),
-        Some((fields("bob", "https://x/p"), 4))
-    );
+    assert_eq!(put_fields(&a), Some((fields("bob", "https://x/p"), 4)));
     assert_eq!(persisted(&a).expect("persist").conflict, None);
 }
 
@@ -302,10 +284,7 @@ fn resolve_edit_sends_the_edited_values() {
         "dan",
         "https://x/p",
     ))));
-    assert_eq!(
-        put(&a).map(|p| (p.1, p.2)),
-        Some((fields("dan", "https://x/p"), 4))
-    );
+    assert_eq!(put_fields(&a), Some((fields("dan", "https://x/p"), 4)));
     // A second resolution without a conflict is ignored.
     assert_eq!(requests(&t.answer(Resolution::UseTheirs)), 0);
 }
@@ -341,10 +320,7 @@ fn a_choice_made_on_a_conflict_that_changed_meanwhile_is_asked_again() {
 #[test]
 fn local_wins_and_remote_wins_settle_without_asking() {
     let (t, a) = into_conflict(ConflictPolicy::LocalWins);
-    assert_eq!(
-        put(&a).map(|p| (p.1, p.2)),
-        Some((fields("bob", "https://x/p"), 4))
-    );
+    assert_eq!(put_fields(&a), Some((fields("bob", "https://x/p"), 4)));
     assert_eq!(t.state(), SyncState::Syncing);
     let (t, a) = into_conflict(ConflictPolicy::RemoteWins);
     assert_eq!(requests(&a), 0);
@@ -404,10 +380,7 @@ fn typing_in_the_form_during_a_conflict_asks_again_and_only_the_dialog_settles()
         seen: conflict,
     });
     assert_eq!(t.m.status().conflict, None);
-    assert_eq!(
-        put(&a).map(|p| (p.1, p.2)),
-        Some((fields("eve", "https://x/p"), 4))
-    );
+    assert_eq!(put_fields(&a), Some((fields("eve", "https://x/p"), 4)));
 }
 
 #[test]
@@ -428,10 +401,7 @@ fn the_other_sides_absorbed_changes_are_not_taken_for_mine_in_a_new_merge() {
     // The other device changes the photo again: that is theirs to change, not a conflict,
     // and "mine" must never show a value this device did not have.
     let id = fetch_id(&t.go(Input::PushReceived { version: 5 })).expect("fetch");
-    t.go(Input::GetAnswered {
-        request: id,
-        profile: server("cat", "https://x/q", 5),
-    });
+    t.go(answered(id, server("cat", "https://x/q", 5)));
     let c = t.m.status().conflict.expect("the name still conflicts");
     assert_eq!(
         c.fields,
@@ -444,20 +414,14 @@ fn the_other_sides_absorbed_changes_are_not_taken_for_mine_in_a_new_merge() {
     assert_eq!(t.record().local, fields("bob", "https://x/q"));
     // "Keep mine" then writes only what this device chose.
     let a = t.answer(Resolution::KeepMine);
-    assert_eq!(
-        put(&a).map(|p| (p.1, p.2)),
-        Some((fields("bob", "https://x/q"), 5))
-    );
+    assert_eq!(put_fields(&a), Some((fields("bob", "https://x/q"), 5)));
 }
 
 #[test]
 fn newer_server_state_during_conflict_is_merged_again() {
     let (mut t, _) = into_conflict(ConflictPolicy::Ask);
     let id = fetch_id(&t.go(Input::PushReceived { version: 5 })).expect("fetch");
-    t.go(Input::GetAnswered {
-        request: id,
-        profile: server("bob", "https://x/p", 5),
-    });
+    t.go(answered(id, server("bob", "https://x/p", 5)));
     // The other side now agrees with mine: no conflict, synchronized.
     assert_eq!(t.state(), SyncState::Synced);
     assert_eq!(t.record().base.map(|b| b.version), Some(5));
@@ -509,10 +473,7 @@ fn failed_fetch_is_retried_as_a_fetch() {
     });
     assert_eq!(t.state(), SyncState::Error);
     let id = fetch_id(&t.go(Input::TimerFired)).expect("fetch again");
-    t.go(Input::GetAnswered {
-        request: id,
-        profile: server("ann", "", 3),
-    });
+    t.go(answered(id, server("ann", "", 3)));
     assert_eq!(t.state(), SyncState::Synced);
     assert_eq!(t.m.status().last_error, None);
 }
@@ -558,10 +519,7 @@ fn pushes_fetch_only_newer_versions() {
     assert_eq!(requests(&t.go(Input::PushReceived { version: 3 })), 0);
     assert_eq!(requests(&t.go(Input::PushReceived { version: 2 })), 0);
     let id = fetch_id(&t.go(Input::PushReceived { version: 4 })).expect("fetch");
-    let a = t.go(Input::GetAnswered {
-        request: id,
-        profile: server("bob", "", 4),
-    });
+    let a = t.go(answered(id, server("bob", "", 4)));
     assert_eq!(persisted(&a).expect("adopted").local, fields("bob", ""));
 }
 
@@ -569,10 +527,7 @@ fn pushes_fetch_only_newer_versions() {
 fn older_server_state_never_replaces_a_newer_one() {
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
     let id = fetch_id(&t.go(Input::BecameVisible)).expect("fetch");
-    t.go(Input::GetAnswered {
-        request: id,
-        profile: server("old", "", 2),
-    });
+    t.go(answered(id, server("old", "", 2)));
     assert_eq!(t.record().local, fields("ann", ""));
 }
 
@@ -593,14 +548,8 @@ fn fetch_answered_while_pending_is_merged_and_sent() {
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
     let id = fetch_id(&t.go(Input::BecameVisible)).expect("fetch");
     t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))));
-    let a = t.go(Input::GetAnswered {
-        request: id,
-        profile: server("ann", "https://x/p", 4),
-    });
-    assert_eq!(
-        put(&a).map(|p| (p.1, p.2)),
-        Some((fields("bob", "https://x/p"), 4))
-    );
+    let a = t.go(answered(id, server("ann", "https://x/p", 4)));
+    assert_eq!(put_fields(&a), Some((fields("bob", "https://x/p"), 4)));
 }
 
 #[test]
@@ -620,14 +569,11 @@ fn get_answered_while_pending_merges_right_away() {
         assert!(persisted(&a).expect("persist").base.is_none());
         assert_eq!(t.state(), SyncState::Pending);
         let id = fetch_id(&t.go(Input::WentOnline)).expect("fetch first");
-        let a = t.go(Input::GetAnswered {
-            request: id,
-            profile: server("ann", "https://x/p", 7),
-        });
+        let a = t.go(answered(id, server("ann", "https://x/p", 7)));
         // The photo was typed over the empty form and the server holds another: taken in,
         // typed "" over "" changed nothing. The name was typed over the empty form too, but
         // the server's "ann" was never seen here: a conflict, unless this device wins.
-        assert_eq!(put(&a).map(|p| (p.1, p.2)), expected, "{policy:?}");
+        assert_eq!(put_fields(&a), expected, "{policy:?}");
         if expected.is_none() {
             let conflict = t.record().conflict.expect("a conflict");
             assert_eq!(conflict.fields.len(), 1);
@@ -644,9 +590,7 @@ fn get_answered_while_pending_merges_right_away() {
 
 #[test]
 fn unauthorized_stops_syncing_and_keeps_edits_until_signed_in() {
-    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
-    let (id, _, _) =
-        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    let (mut t, id) = bob_sent_over_ann();
     let a = t.go(Input::Unauthorized { request: id });
     assert_eq!(retry(&a), None);
     let s = t.m.status();
@@ -666,32 +610,21 @@ fn unauthorized_stops_syncing_and_keeps_edits_until_signed_in() {
     let (id, f, _) = put(&a).expect("resend");
     assert_eq!(f, fields("bob", ""));
     assert!(!t.m.status().needs_sign_in);
-    let a = t.go(Input::PutAccepted {
-        request: id,
-        profile: server("bob", "", 4),
-    });
-    assert_eq!(put(&a).map(|p| (p.1, p.2)), Some((fields("cat", ""), 4)));
+    let a = t.go(accepted(id, "bob", 4));
+    assert_eq!(put_fields(&a), Some((fields("cat", ""), 4)));
 }
 
 #[test]
 fn answers_to_unknown_or_old_requests_are_ignored() {
-    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
-    let (id, _, _) =
-        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    let (mut t, id) = bob_sent_over_ann();
     let other = RequestId(id.0.wrapping_add(100));
     for input in [
-        Input::PutAccepted {
-            request: other,
-            profile: server("x", "", 9),
-        },
+        accepted(other, "x", 9),
         Input::PutStale {
             request: other,
             current: server("x", "", 9),
         },
-        Input::GetAnswered {
-            request: id,
-            profile: server("x", "", 9),
-        },
+        answered(id, server("x", "", 9)),
         Input::RequestFailed {
             request: other,
             retry_after: None,
@@ -701,10 +634,7 @@ fn answers_to_unknown_or_old_requests_are_ignored() {
         let a = t.go(input);
         assert!(a.is_empty(), "{a:?}");
     }
-    let ok = Input::PutAccepted {
-        request: id,
-        profile: server("bob", "", 4),
-    };
+    let ok = accepted(id, "bob", 4);
     assert!(persisted(&t.go(ok.clone())).is_some());
     // The duplicate of the answer changes nothing.
     assert!(t.go(ok).is_empty());
@@ -712,17 +642,12 @@ fn answers_to_unknown_or_old_requests_are_ignored() {
 
 #[test]
 fn loaded_while_in_flight_keeps_the_other_tabs_typing() {
-    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
-    let (id, _, _) =
-        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    let (mut t, id) = bob_sent_over_ann();
     let mut other = t.record();
     other.local = fields("cat", "");
     assert_eq!(requests(&t.go(Input::Loaded(Some(other)))), 0);
-    let a = t.go(Input::PutAccepted {
-        request: id,
-        profile: server("bob", "", 4),
-    });
-    assert_eq!(put(&a).map(|p| (p.1, p.2)), Some((fields("cat", ""), 4)));
+    let a = t.go(accepted(id, "bob", 4));
+    assert_eq!(put_fields(&a), Some((fields("cat", ""), 4)));
 }
 
 #[test]
@@ -911,10 +836,7 @@ fn an_edit_before_the_first_fetch_keeps_the_servers_other_fields() {
     let mut t = T::new(ConflictPolicy::Ask);
     let id = fetch_id(&t.go(Input::Loaded(None))).expect("fetch");
     t.go(Input::LocalEdit(name_only("bob")));
-    let a = t.go(Input::GetAnswered {
-        request: id,
-        profile: server("ann", "https://x/p", 3),
-    });
+    let a = t.go(answered(id, server("ann", "https://x/p", 3)));
     // The name typed before anything was read replaces a server name nobody here saw: the
     // person is asked; the untouched photo takes the server's value.
     assert_eq!(put(&a), None);
@@ -926,14 +848,8 @@ fn an_edit_before_the_first_fetch_keeps_the_servers_other_fields() {
     let mut t = T::new(ConflictPolicy::LocalWins);
     let id = fetch_id(&t.go(Input::Loaded(None))).expect("fetch");
     t.go(Input::LocalEdit(name_only("bob")));
-    let a = t.go(Input::GetAnswered {
-        request: id,
-        profile: server("ann", "https://x/p", 3),
-    });
-    assert_eq!(
-        put(&a).map(|p| (p.1, p.2)),
-        Some((fields("bob", "https://x/p"), 3))
-    );
+    let a = t.go(answered(id, server("ann", "https://x/p", 3)));
+    assert_eq!(put_fields(&a), Some((fields("bob", "https://x/p"), 3)));
 }
 
 /// A save that says what the person typed over (`replaces`, from the form).
@@ -950,10 +866,7 @@ fn typing_over_a_value_another_device_wrote_since_the_form_showed_it_is_asked_ab
     // The form showed "ann"; a push brought "cat" (another device) while the person typed.
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
     let id = fetch_id(&t.go(Input::PushReceived { version: 4 })).expect("fetch");
-    t.go(Input::GetAnswered {
-        request: id,
-        profile: server("cat", "", 4),
-    });
+    t.go(answered(id, server("cat", "", 4)));
     let a = t.go(Input::LocalEdit(typed_over("dan", fields("ann", ""))));
     assert_eq!(
         requests(&a),
@@ -971,12 +884,9 @@ fn typing_over_a_value_another_device_wrote_since_the_form_showed_it_is_asked_ab
     // Under "This device wins" the typing goes through.
     let mut t = T::synced(ConflictPolicy::LocalWins, server("ann", "", 3));
     let id = fetch_id(&t.go(Input::PushReceived { version: 4 })).expect("fetch");
-    t.go(Input::GetAnswered {
-        request: id,
-        profile: server("cat", "", 4),
-    });
+    t.go(answered(id, server("cat", "", 4)));
     let a = t.go(Input::LocalEdit(typed_over("dan", fields("ann", ""))));
-    assert_eq!(put(&a).map(|p| (p.1, p.2)), Some((fields("dan", ""), 4)));
+    assert_eq!(put_fields(&a), Some((fields("dan", ""), 4)));
 }
 
 #[test]
@@ -1000,7 +910,7 @@ fn typing_over_this_devices_own_saved_value_is_no_conflict() {
         None,
         "the person's own value, not another device's"
     );
-    assert_eq!(put(&a).map(|p| (p.1, p.2)), Some((fields("eve", ""), 4)));
+    assert_eq!(put_fields(&a), Some((fields("eve", ""), 4)));
 }
 
 #[test]
@@ -1029,6 +939,48 @@ fn a_write_in_doubt_is_sent_again_before_anything_else_during_a_conflict() {
 
 /// Runs an online-only save against `t` until it sends, fails or is saved: its `Store`
 /// steps are handed to the machine, as the repository does.
+/// The answer to the read `request`: `profile`.
+fn answered(request: RequestId, profile: ServerProfile) -> Input {
+    Input::GetAnswered { request, profile }
+}
+
+/// The fields and base version of the write the actions send, if they send one.
+fn put_fields(actions: &[Action]) -> Option<(ProfileFields, u64)> {
+    put(actions).map(|p| (p.1, p.2))
+}
+
+/// The answer that request `id` was applied as version `version` named `name`.
+fn accepted(request: RequestId, name: &str, version: u64) -> Input {
+    Input::PutAccepted {
+        request,
+        profile: server(name, "", version),
+    }
+}
+
+/// A tab synced at version 3 of "ann" whose person typed "bob": the request it sent.
+fn bob_sent_over_ann() -> (T, RequestId) {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let (id, _, _) =
+        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    (t, id)
+}
+
+/// A tab synced at version `version` of "ann", and an online save of "bob" typed over it.
+fn bob_typed_over_ann(version: u64) -> (T, OnlineSave) {
+    (
+        T::synced(ConflictPolicy::Ask, server("ann", "", version)),
+        OnlineSave::new(typed_over("bob", fields("ann", ""))),
+    )
+}
+
+/// The write an online save sends next (it must send one).
+fn sent(t: &mut T, save: &mut OnlineSave) -> SentWrite {
+    match online_step(t, save) {
+        OnlineStep::Send(write) => write,
+        other => panic!("expected a send, got {other:?}"),
+    }
+}
+
 fn online_step(t: &mut T, save: &mut OnlineSave) -> OnlineStep {
     loop {
         let record = t.m.record().cloned();
@@ -1056,11 +1008,8 @@ fn applied(write: &SentWrite, version: u64) -> ServerProfile {
 
 #[test]
 fn an_applied_online_only_write_is_taken_in_and_its_values_are_this_devices_own() {
-    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
-    let mut save = OnlineSave::new(typed_over("bob", fields("ann", "")));
-    let OnlineStep::Send(write) = online_step(&mut t, &mut save) else {
-        panic!("a send");
-    };
+    let (mut t, mut save) = bob_typed_over_ann(3);
+    let write = sent(&mut t, &mut save);
     assert_eq!(
         t.record().online_sent.as_ref(),
         Some(&write),
@@ -1084,11 +1033,8 @@ fn an_applied_online_only_write_is_taken_in_and_its_values_are_this_devices_own(
 
 #[test]
 fn an_online_only_write_whose_answer_was_lost_is_sent_again_after_a_reload() {
-    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
-    let mut save = OnlineSave::new(typed_over("bob", fields("ann", "")));
-    let OnlineStep::Send(lost) = online_step(&mut t, &mut save) else {
-        panic!("a send");
-    };
+    let (mut t, mut save) = bob_typed_over_ann(3);
+    let lost = sent(&mut t, &mut save);
     // The answer never came; the page is reloaded from the stored record.
     let mut reloaded = T::new(ConflictPolicy::Ask);
     reloaded.random = 1 << 40; // the new page's own random source
@@ -1114,11 +1060,8 @@ fn an_online_only_write_whose_answer_was_lost_is_sent_again_after_a_reload() {
 
 #[test]
 fn a_read_that_shows_the_online_write_applied_settles_its_doubt() {
-    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
-    let mut save = OnlineSave::new(typed_over("bob", fields("ann", "")));
-    let OnlineStep::Send(write) = online_step(&mut t, &mut save) else {
-        panic!("a send");
-    };
+    let (mut t, mut save) = bob_typed_over_ann(3);
+    let write = sent(&mut t, &mut save);
     t.go(Input::RemoteRead(applied(&write, 4)));
     let record = t.record();
     assert_eq!(record.online_sent, None);
@@ -1128,11 +1071,8 @@ fn a_read_that_shows_the_online_write_applied_settles_its_doubt() {
 #[test]
 fn an_online_only_save_over_another_devices_change_is_refused_unless_untouched() {
     // The other device changed the name this person typed over: they are told.
-    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
-    let mut save = OnlineSave::new(typed_over("bob", fields("ann", "")));
-    let OnlineStep::Send(write) = online_step(&mut t, &mut save) else {
-        panic!("a send");
-    };
+    let (mut t, mut save) = bob_typed_over_ann(3);
+    let write = sent(&mut t, &mut save);
     let input = save.answered(write, OnlineAnswer::Stale(server("eve", "", 4)));
     t.go(input);
     assert_eq!(
@@ -1141,11 +1081,8 @@ fn an_online_only_save_over_another_devices_change_is_refused_unless_untouched()
     );
     assert_eq!(t.record().online_sent, None, "a 412 ends the doubt");
     // It changed only the photo: the name goes on top of it.
-    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
-    let mut save = OnlineSave::new(typed_over("bob", fields("ann", "")));
-    let OnlineStep::Send(write) = online_step(&mut t, &mut save) else {
-        panic!("a send");
-    };
+    let (mut t, mut save) = bob_typed_over_ann(3);
+    let write = sent(&mut t, &mut save);
     let input = save.answered(write, OnlineAnswer::Stale(server("ann", "https://p/1", 4)));
     t.go(input);
     let OnlineStep::Send(next) = online_step(&mut t, &mut save) else {
@@ -1168,11 +1105,8 @@ fn an_online_only_save_with_no_profile_on_the_device_is_not_sent() {
 
 #[test]
 fn a_refused_online_only_save_ends_its_doubt_and_says_why() {
-    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
-    let mut save = OnlineSave::new(typed_over("bob", fields("ann", "")));
-    let OnlineStep::Send(write) = online_step(&mut t, &mut save) else {
-        panic!("a send");
-    };
+    let (mut t, mut save) = bob_typed_over_ann(3);
+    let write = sent(&mut t, &mut save);
     let input = save.answered(write, OnlineAnswer::Refused("too long".into()));
     t.go(input);
     assert_eq!(
@@ -1191,11 +1125,8 @@ fn a_refused_online_only_save_ends_its_doubt_and_says_why() {
 fn an_online_write_whose_answer_comes_after_a_newer_version_is_still_own() {
     // The write changed the name (v2); another device then changed the photo (v3), and a read
     // brought v3 before the write's own answer: the name is still this device's own value.
-    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 1));
-    let mut save = OnlineSave::new(typed_over("bob", fields("ann", "")));
-    let OnlineStep::Send(write) = online_step(&mut t, &mut save) else {
-        panic!("a send");
-    };
+    let (mut t, mut save) = bob_typed_over_ann(1);
+    let write = sent(&mut t, &mut save);
     t.go(Input::RemoteRead(server("bob", "https://p/1", 3)));
     let input = save.answered(write.clone(), OnlineAnswer::Applied(applied(&write, 2)));
     t.go(input);
@@ -1234,7 +1165,7 @@ fn a_write_whose_key_the_server_forgot_is_never_the_other_devices_change() {
     assert!(t.record().conflict.is_none());
     assert_eq!(t.record().sent.as_ref().map(|s| s.if_match), Some(9));
     assert_eq!(
-        put(&a).map(|p| (p.1, p.2)),
+        put_fields(&a),
         Some((fields("cat", "https://p/1"), 9)),
         "the newer typing goes on top of the server's state, the photo kept"
     );
@@ -1254,7 +1185,7 @@ fn a_sign_of_the_server_sends_a_waiting_change_at_once_unless_it_asked_to_wait()
     assert!(retry(&a).is_some());
     // ...until the event stream connects (or the page is shown): then it goes at once.
     let a = t.go(Input::TryNow);
-    assert_eq!(put(&a).map(|p| (p.1, p.2)), Some((fields("bob", ""), 3)));
+    assert_eq!(put_fields(&a), Some((fields("bob", ""), 3)));
     assert_eq!(t.m.status().next_retry_at, None);
 
     // The server answered and asked to wait (or failed with a 5xx): its wait holds.
