@@ -10,7 +10,9 @@ use outpost::data::services::{
 };
 use outpost_core::patch::ProfilePatch;
 use outpost_core::strategy::{ReadError, ReadStrategy, WriteStrategy};
-use outpost_core::sync::{ConflictPolicy, Field, LocalRecord, Resolution, SyncState};
+use outpost_core::sync::{
+    Commit, ConflictPolicy, Field, LocalRecord, Resolution, SentWrite, SyncState,
+};
 use outpost_core::wire::{Credentials, ServerProfile};
 use rexie::TransactionMode;
 use wasm_bindgen::JsValue;
@@ -120,7 +122,7 @@ async fn outdated_writes_are_refused(legacy: bool) {
     };
     let first = stamped("First", 10);
     assert_eq!(
-        db.replace_profile("ann", None, &first, Some(ConflictPolicy::Ask))
+        db.replace_profile("ann", &commit(None, &first, Some(ConflictPolicy::Ask)))
             .await
             .unwrap(),
         Replaced::Written
@@ -129,7 +131,7 @@ async fn outdated_writes_are_refused(legacy: bool) {
     let newer = stamped("Newer", 11);
     assert_eq!(
         other_tab
-            .replace_profile("ann", Some(&first), &newer, None)
+            .replace_profile("ann", &commit(Some(&first), &newer, None))
             .await
             .unwrap(),
         Replaced::Written
@@ -138,7 +140,7 @@ async fn outdated_writes_are_refused(legacy: bool) {
     // (Its next revision is the one the other tab stored: only the read decides.)
     let stale = stamped("Stale", 11);
     assert_eq!(
-        db.replace_profile("ann", Some(&first), &stale, None)
+        db.replace_profile("ann", &commit(Some(&first), &stale, None))
             .await
             .unwrap(),
         Replaced::Outdated(Box::new(Some(newer.clone())))
@@ -148,12 +150,14 @@ async fn outdated_writes_are_refused(legacy: bool) {
     assert_eq!(
         db.replace_profile(
             "ann",
-            Some(&newer),
-            &LocalRecord {
-                revision: revision(12),
-                ..stale.clone()
-            },
-            None,
+            &commit(
+                Some(&newer),
+                &LocalRecord {
+                    revision: revision(12),
+                    ..stale.clone()
+                },
+                None,
+            ),
         )
         .await
         .unwrap(),
@@ -190,7 +194,7 @@ async fn a_stored_record_this_build_cannot_read_is_never_overwritten() {
     raw.close();
     let record = LocalRecord::from_local_edit(fields("New"), vec![Field::Name], 1);
     assert!(
-        db.replace_profile("ann", None, &record, None)
+        db.replace_profile("ann", &commit(None, &record, None))
             .await
             .is_err()
     );
@@ -240,6 +244,29 @@ async fn a_version_1_database_is_migrated_without_losing_data() {
     assert_eq!(db.load_settings().await.unwrap(), changed);
 }
 
+/// A commit of `record` over `expected`, decided under `policy`.
+fn commit(
+    expected: Option<&LocalRecord>,
+    record: &LocalRecord,
+    policy: Option<ConflictPolicy>,
+) -> Commit {
+    Commit {
+        expected: expected.cloned(),
+        record: record.clone(),
+        policy,
+    }
+}
+
+/// A write of `fields` on version `if_match` under the key `key`.
+fn write(fields: &outpost_core::wire::ProfileFields, if_match: u64, key: &str) -> SentWrite {
+    SentWrite {
+        mutation: key.to_owned(),
+        fields: fields.clone(),
+        if_match,
+        changes: Vec::new(),
+    }
+}
+
 #[wasm_bindgen_test]
 async fn api_client_speaks_the_contract() {
     let api = ApiClientService::new(SERVER);
@@ -247,12 +274,12 @@ async fn api_client_speaks_the_contract() {
     let profile = api.get_profile(&token).await.unwrap();
     assert_eq!(profile.version, 1);
     let saved = api
-        .put_profile(&token, &fields("New"), 1, "test-key-1")
+        .put_profile(&token, &write(&fields("New"), 1, "test-key-1"))
         .await
         .unwrap();
     assert_eq!((saved.name.as_str(), saved.version), ("New", 2));
     match api
-        .put_profile(&token, &fields("Stale"), 1, "test-key-2")
+        .put_profile(&token, &write(&fields("Stale"), 1, "test-key-2"))
         .await
     {
         Err(ApiError::Stale(current)) => assert_eq!(current.version, 2),
@@ -307,7 +334,7 @@ async fn fallback_read_uses_the_server_then_the_device() {
 async fn stream_read_shows_the_device_copy_then_the_server() {
     let api = ApiClientService::new(SERVER);
     let (user, token) = account(&api).await;
-    api.put_profile(&token, &fields("On server"), 1, "test-key-3")
+    api.put_profile(&token, &write(&fields("On server"), 1, "test-key-3"))
         .await
         .unwrap();
     let db = DatabaseService::named(&unique("db-"));
@@ -496,9 +523,12 @@ async fn a_commit_decided_under_a_policy_the_person_has_since_changed_is_refused
     .await
     .unwrap();
     assert_eq!(
-        db.replace_profile("ann", None, &record, Some(ConflictPolicy::RemoteWins))
-            .await
-            .unwrap(),
+        db.replace_profile(
+            "ann",
+            &commit(None, &record, Some(ConflictPolicy::RemoteWins))
+        )
+        .await
+        .unwrap(),
         Replaced::PolicyChanged(ConflictPolicy::Ask)
     );
     assert_eq!(
@@ -507,7 +537,7 @@ async fn a_commit_decided_under_a_policy_the_person_has_since_changed_is_refused
         "nothing written"
     );
     assert_eq!(
-        db.replace_profile("ann", None, &record, Some(ConflictPolicy::Ask))
+        db.replace_profile("ann", &commit(None, &record, Some(ConflictPolicy::Ask)))
             .await
             .unwrap(),
         Replaced::Written

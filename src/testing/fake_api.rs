@@ -3,7 +3,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use outpost_core::wire::{Credentials, ProfileFields, ServerProfile};
+use outpost_core::sync::SentWrite;
+use outpost_core::wire::{Credentials, ServerProfile};
 
 use crate::data::services::{ApiClient, ApiError};
 
@@ -102,13 +103,8 @@ impl ApiClient for FakeApiClient {
         Ok(self.0.borrow().profile.clone())
     }
 
-    async fn put_profile(
-        &self,
-        token: &str,
-        fields: &ProfileFields,
-        if_match: u64,
-        mutation: &str,
-    ) -> Result<ServerProfile, ApiError> {
+    async fn put_profile(&self, token: &str, write: &SentWrite) -> Result<ServerProfile, ApiError> {
+        let (fields, if_match, mutation) = (&write.fields, write.if_match, write.mutation.as_str());
         {
             let mut server = self.0.borrow_mut();
             server.puts += 1;

@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use outpost_core::sync::{ConflictPolicy, LocalRecord};
+use outpost_core::sync::{Commit, CommitResult, ConflictPolicy, LocalRecord};
 
 use crate::data::services::{Database, DbError, Replaced, Settings, StoredSession};
 
@@ -52,32 +52,27 @@ impl Database for FakeDatabase {
         })
     }
 
-    async fn replace_profile(
-        &self,
-        account: &str,
-        expected: Option<&LocalRecord>,
-        record: &LocalRecord,
-        policy: Option<ConflictPolicy>,
-    ) -> Result<Replaced, DbError> {
+    async fn replace_profile(&self, account: &str, commit: &Commit) -> Result<Replaced, DbError> {
         let hold = self.0.borrow_mut().hold_next_commit.take();
         if let Some(hold) = hold {
             let _ = hold.await;
         }
-        let stored = self
+        let settings = self
             .0
             .borrow()
             .settings
             .as_ref()
             .map_or_else(ConflictPolicy::default, |s| s.conflict_policy);
-        if policy.is_some_and(|p| p != stored) {
-            return Ok(Replaced::PolicyChanged(stored));
-        }
         let held = self.0.borrow().profiles.get(account).cloned();
-        if !LocalRecord::unchanged_since(held.as_ref(), expected) {
-            return Ok(Replaced::Outdated(Box::new(held)));
+        match commit.decide(held.as_ref(), settings) {
+            CommitResult::Written => {
+                self.save_profile(account, &commit.record).await?;
+                Ok(Replaced::Written)
+            }
+            CommitResult::Outdated(held) => Ok(Replaced::Outdated(Box::new(held))),
+            CommitResult::PolicyChanged(policy) => Ok(Replaced::PolicyChanged(policy)),
+            CommitResult::Failed => Err(DbError::Failed("the commit failed".to_owned())),
         }
-        self.save_profile(account, record).await?;
-        Ok(Replaced::Written)
     }
 
     async fn delete_profile_if_synced(

@@ -2,9 +2,9 @@
 //! timeout on every request, so a hung connection can never stall the sync loop.
 
 use gloo_net::http::{Request, RequestBuilder, Response};
+use outpost_core::sync::SentWrite;
 use outpost_core::wire::{
-    Credentials, ErrorBody, IDEMPOTENCY_KEY, ProfileFields, ServerProfile, TokenResponse,
-    error_code, etag,
+    Credentials, ErrorBody, IDEMPOTENCY_KEY, ServerProfile, TokenResponse, error_code, etag,
 };
 use serde::de::DeserializeOwned;
 use web_sys::AbortController;
@@ -73,13 +73,7 @@ pub trait ApiClient {
     async fn get_profile(&self, token: &str) -> Result<ServerProfile, ApiError>;
     /// `PUT /api/profile` with `If-Match: "<if_match>"` and `Idempotency-Key: <mutation>`:
     /// a repeat of an applied mutation answers its original outcome.
-    async fn put_profile(
-        &self,
-        token: &str,
-        fields: &ProfileFields,
-        if_match: u64,
-        mutation: &str,
-    ) -> Result<ServerProfile, ApiError>;
+    async fn put_profile(&self, token: &str, write: &SentWrite) -> Result<ServerProfile, ApiError>;
 }
 
 /// The real client: `fetch` against `base` (empty for the page's own origin).
@@ -139,6 +133,13 @@ impl ApiClientService {
 
     fn authorized(builder: RequestBuilder, token: &str) -> RequestBuilder {
         builder.header("Authorization", &format!("Bearer {token}"))
+    }
+
+    /// Posts credentials to `path` (sign-up or sign-in) and returns the session token.
+    async fn token_from(&self, path: &str, credentials: &Credentials) -> Result<String, ApiError> {
+        let body = Some(to_json(credentials)?);
+        let response = self.send(Request::post(&self.url(path)), body).await?;
+        json_of::<TokenResponse>(response).await.map(|t| t.token)
     }
 }
 
@@ -246,23 +247,11 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
 
 impl ApiClient for ApiClientService {
     async fn create_account(&self, credentials: &Credentials) -> Result<String, ApiError> {
-        let response = self
-            .send(
-                Request::post(&self.url("/api/accounts")),
-                Some(to_json(credentials)?),
-            )
-            .await?;
-        json_of::<TokenResponse>(response).await.map(|t| t.token)
+        self.token_from("/api/accounts", credentials).await
     }
 
     async fn sign_in(&self, credentials: &Credentials) -> Result<String, ApiError> {
-        let response = self
-            .send(
-                Request::post(&self.url("/api/sessions")),
-                Some(to_json(credentials)?),
-            )
-            .await?;
-        json_of::<TokenResponse>(response).await.map(|t| t.token)
+        self.token_from("/api/sessions", credentials).await
     }
 
     async fn sign_out(&self, token: &str) -> Result<(), ApiError> {
@@ -280,16 +269,10 @@ impl ApiClient for ApiClientService {
         json_of(self.send(builder, None).await?).await
     }
 
-    async fn put_profile(
-        &self,
-        token: &str,
-        fields: &ProfileFields,
-        if_match: u64,
-        mutation: &str,
-    ) -> Result<ServerProfile, ApiError> {
+    async fn put_profile(&self, token: &str, write: &SentWrite) -> Result<ServerProfile, ApiError> {
         let builder = Self::authorized(Request::put(&self.url("/api/profile")), token)
-            .header("If-Match", &etag(if_match))
-            .header(IDEMPOTENCY_KEY, mutation);
-        json_of(self.send(builder, Some(to_json(fields)?)).await?).await
+            .header("If-Match", &etag(write.if_match))
+            .header(IDEMPOTENCY_KEY, &write.mutation);
+        json_of(self.send(builder, Some(to_json(&write.fields)?)).await?).await
     }
 }

@@ -21,7 +21,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use outpost_core::strategy::{ReadStrategy, WriteStrategy};
-use outpost_core::sync::{ConflictPolicy, LocalRecord};
+use outpost_core::sync::{Commit, ConflictPolicy, LocalRecord};
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use wasm_bindgen::JsValue;
@@ -141,13 +141,7 @@ pub trait Database {
     /// ([`LocalRecord::unchanged_since`]) and its settings hold `policy` (when given: the
     /// conflict policy the record was decided under), in one readwrite transaction; returns
     /// once it committed.
-    async fn replace_profile(
-        &self,
-        account: &str,
-        expected: Option<&LocalRecord>,
-        record: &LocalRecord,
-        policy: Option<ConflictPolicy>,
-    ) -> Result<Replaced, DbError>;
+    async fn replace_profile(&self, account: &str, commit: &Commit) -> Result<Replaced, DbError>;
     /// Removes the record (sign-out, or leftovers of another account) if
     /// [`LocalRecord::may_delete`] allows it for what the device holds, decided inside the
     /// delete's transaction; `confirmed` is the revision the person chose to discard after a
@@ -365,13 +359,8 @@ impl Database for DatabaseService {
         self.put(PROFILES, account, record).await
     }
 
-    async fn replace_profile(
-        &self,
-        account: &str,
-        expected: Option<&LocalRecord>,
-        record: &LocalRecord,
-        policy: Option<ConflictPolicy>,
-    ) -> Result<Replaced, DbError> {
+    async fn replace_profile(&self, account: &str, commit: &Commit) -> Result<Replaced, DbError> {
+        let (expected, record, policy) = (commit.expected.as_ref(), &commit.record, commit.policy);
         let value =
             serde_wasm_bindgen::to_value(record).map_err(|e| DbError::Failed(e.to_string()))?;
         let found = Rc::new(RefCell::new(None::<Option<LocalRecord>>));

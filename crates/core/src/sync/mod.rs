@@ -77,7 +77,7 @@ pub use machine::{
 pub use online::{OnlineAnswer, OnlineFailure, OnlineSave, OnlineStep};
 pub use record::{Conflict, LocalRecord, OWN_WRITES, Resolution, SentWrite};
 pub use status::{Status, SyncProblem, SyncState};
-pub use tab::{CommitResult, MAX_REAPPLY, NotStored, Step, TabSync};
+pub use tab::{Commit, CommitResult, MAX_REAPPLY, NotStored, Step, TabSync};
 
 /// Wall-clock milliseconds since the Unix epoch (JavaScript's `Date.now()`); the shell passes
 /// the current time with every input because the machine has no clock of its own.

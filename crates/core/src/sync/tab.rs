@@ -33,18 +33,9 @@ pub const MAX_REAPPLY: usize = 8;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[allow(clippy::large_enum_variant)] // consumed at once, one at a time
 pub enum Step {
-    /// Commit `record` in one transaction if the store still holds what this tab last read or
-    /// wrote (`expected`, compared with [`LocalRecord::unchanged_since`]), then report what
-    /// happened with [`TabSync::commit_result`]. Nothing else of this input happens before.
-    Commit {
-        /// What the store must still hold.
-        expected: Option<LocalRecord>,
-        /// What to store, already under its new revision.
-        record: LocalRecord,
-        /// The conflict policy the record was decided under: commit only if the device's
-        /// settings hold it too (`None`: not compared, the old shell of a fault switch).
-        policy: Option<ConflictPolicy>,
-    },
+    /// Perform the commit in one transaction, then report what happened with
+    /// [`TabSync::commit_result`]. Nothing else of this input happens before.
+    Commit(Commit),
     /// The input is done: perform these actions in order (no `Persist` among them).
     Done(Vec<Action>),
     /// The account's record was deleted (signed out in another tab): the tab stops, and
@@ -58,6 +49,35 @@ pub enum Step {
         /// What to perform still (a retry timer, a status).
         actions: Vec<Action>,
     },
+}
+
+/// A record to store only if the store still holds what this tab last read or wrote and the
+/// device's settings still hold the policy the record was decided under: the store reads
+/// both in the commit's own transaction and follows [`Commit::decide`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Commit {
+    /// What the store must still hold.
+    pub expected: Option<LocalRecord>,
+    /// What to store, already under its new revision.
+    pub record: LocalRecord,
+    /// The conflict policy the record was decided under: commit only if the device's
+    /// settings hold it too (`None`: not compared, the old shell of a fault switch).
+    pub policy: Option<ConflictPolicy>,
+}
+
+impl Commit {
+    /// What the store does, given what it `held` and the policy its settings hold, both read
+    /// in the commit's transaction: [`CommitResult::Written`] means write `record` now.
+    pub fn decide(&self, held: Option<&LocalRecord>, settings: ConflictPolicy) -> CommitResult {
+        if self.policy.is_some_and(|p| p != settings) {
+            return CommitResult::PolicyChanged(settings);
+        }
+        if LocalRecord::unchanged_since(held, self.expected.as_ref()) {
+            CommitResult::Written
+        } else {
+            CommitResult::Outdated(held.cloned())
+        }
+    }
 }
 
 /// Why a commit did not happen.
@@ -263,11 +283,11 @@ impl TabSync {
             stamped: stamped.clone(),
             round,
         });
-        Step::Commit {
+        Step::Commit(Commit {
             expected: self.last_persisted.clone(),
             record: stamped,
             policy: (!fault(Fault::CommitIgnoresPolicy)).then(|| self.machine.policy()),
-        }
+        })
     }
 
     /// The input's record was not stored: the machine's record is what the store holds, and

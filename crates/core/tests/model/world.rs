@@ -25,7 +25,7 @@
 //! * Settings are per device: the person picks a conflict policy in one tab (sometimes
 //!   instead of answering a conflict on screen); it is stored, in force in that tab, and
 //!   announced to the others, which re-read it when the message arrives. Every commit reads
-//!   the settings in its transaction (`Step::Commit::policy`), and no commit may be decided
+//!   the settings in its transaction (`Commit::policy`), and no commit may be decided
 //!   under a policy other than the device's.
 //! * Tabs are reloaded, closed and reopened at any point (their lock and their requests'
 //!   answers are gone; what the server applied stays).
@@ -506,34 +506,34 @@ impl World {
     fn tab_settle(&mut self, dev: usize, tab: usize, mut step: Step) -> Check {
         loop {
             match step {
-                Step::Commit {
-                    expected,
-                    record,
-                    policy,
-                } => {
+                Step::Commit(commit) => {
                     let device = &mut self.devices[dev];
                     // IndexedDB can fail a transaction (a full disk, a closed connection).
                     let result = if self.chaos && self.store_trouble.chance(3) {
                         self.log.push(format!("    dev{dev}.{tab}: commit failed"));
                         self.not_stored = true;
                         CommitResult::Failed
-                    } else if policy.is_some_and(|p| p != device.policy) {
-                        // The same transaction reads the settings (the repository's driver).
-                        self.log.push(format!(
-                            "    dev{dev}.{tab}: decided under {policy:?}, settings hold {:?}",
-                            device.policy
-                        ));
-                        CommitResult::PolicyChanged(device.policy)
-                    } else if self.blind_commits
-                        || LocalRecord::unchanged_since(device.store.as_ref(), expected.as_ref())
-                    {
-                        device.store = Some(record);
-                        CommitResult::Written
                     } else {
-                        self.log
-                            .push(format!("    dev{dev}.{tab}: outdated, re-applying"));
-                        CommitResult::Outdated(device.store.clone())
+                        // The same transaction reads the settings (the repository's driver).
+                        match commit.decide(device.store.as_ref(), device.policy) {
+                            // The old shell's blind put: no compare.
+                            CommitResult::Outdated(_) if self.blind_commits => {
+                                CommitResult::Written
+                            }
+                            decided => decided,
+                        }
                     };
+                    match &result {
+                        CommitResult::Written => device.store = Some(commit.record),
+                        CommitResult::PolicyChanged(held) => self.log.push(format!(
+                            "    dev{dev}.{tab}: decided under {:?}, settings hold {held:?}",
+                            commit.policy
+                        )),
+                        CommitResult::Outdated(_) => self
+                            .log
+                            .push(format!("    dev{dev}.{tab}: outdated, re-applying")),
+                        CommitResult::Failed => {}
+                    }
                     let written = result == CommitResult::Written;
                     // Every commit is decided under the policy the person chose last on the
                     // device: a tab that has not heard of a change yet must not settle (or

@@ -5,8 +5,8 @@
 use futures_channel::oneshot;
 use outpost_core::strategy::{self, Source};
 use outpost_core::sync::{
-    Action, CommitResult, ConflictPolicy, Input, LocalRecord, NotStored, OnlineAnswer, SplitMix64,
-    Step, TabSync,
+    Action, Commit, CommitResult, Input, LocalRecord, NotStored, OnlineAnswer, SplitMix64, Step,
+    TabSync,
 };
 
 use super::{UserProfileRepository, now_ms};
@@ -151,12 +151,8 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                 return Vec::new();
             }
             match step {
-                Step::Commit {
-                    expected,
-                    record,
-                    policy,
-                } => {
-                    let result = self.commit(expected.as_ref(), &record, policy).await;
+                Step::Commit(commit) => {
+                    let result = self.commit(&commit).await;
                     let written = result == CommitResult::Written;
                     step = self
                         .with_sync(|sync, entropy| sync.commit_result(now_ms(), result, entropy));
@@ -186,20 +182,9 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         }
     }
 
-    /// Commits `record` in one transaction if the device still holds `expected` and its
-    /// settings still hold `policy`, and tells the other tabs when it did.
-    async fn commit(
-        &self,
-        expected: Option<&LocalRecord>,
-        record: &LocalRecord,
-        policy: Option<ConflictPolicy>,
-    ) -> CommitResult {
-        match self
-            .inner
-            .db
-            .replace_profile(self.account(), expected, record, policy)
-            .await
-        {
+    /// Performs `commit` in one transaction and tells the other tabs when it wrote.
+    async fn commit(&self, commit: &Commit) -> CommitResult {
+        match self.inner.db.replace_profile(self.account(), commit).await {
             Ok(Replaced::Written) => {
                 *self.inner.storage_error.borrow_mut() = None;
                 if let Some(channel) = self.inner.channel.borrow().as_ref() {

@@ -48,12 +48,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                     };
                 }
                 self.inner.puts_sent.set(self.inner.puts_sent.get() + 1);
-                match self
-                    .inner
-                    .api
-                    .put_profile(&token, &write.fields, write.if_match, &write.mutation)
-                    .await
-                {
+                match self.inner.api.put_profile(&token, &write).await {
                     Ok(profile) => {
                         self.inner.source.set(Source::Remote);
                         Input::PutAccepted { request, profile }

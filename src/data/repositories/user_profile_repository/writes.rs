@@ -89,11 +89,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                 }
                 OnlineStep::Send(write) => {
                     self.inner.puts_sent.set(self.inner.puts_sent.get() + 1);
-                    let answer = self
-                        .inner
-                        .api
-                        .put_profile(&token, &write.fields, write.if_match, &write.mutation)
-                        .await;
+                    let answer = self.inner.api.put_profile(&token, &write).await;
                     let answer = match answer.map_err(|e| self.failure(&token, e)) {
                         Ok(profile) => OnlineAnswer::Applied(profile),
                         Err(Failure::Stale(current)) => OnlineAnswer::Stale(current),
