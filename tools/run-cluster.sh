@@ -26,6 +26,14 @@ psql "$OUTPOST_TEST_POSTGRES" -qc "CREATE DATABASE outpost" >/dev/null
 db="${OUTPOST_TEST_POSTGRES%/*}/outpost"
 
 ready() { python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1" 2>/dev/null; }
+# Polls a readiness URL (up to 10 s, as start-up takes); on failure prints the log and stops.
+wait_ready() {
+  for _ in $(seq 1 200); do
+    if ready "$1"; then return 0; fi
+    sleep 0.05
+  done
+  ready "$1" || { cat "$2" >&2; exit 1; }
+}
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 upstreams=""
 for i in $(seq 1 "$instances"); do
@@ -33,11 +41,7 @@ for i in $(seq 1 "$instances"); do
   OUTPOST_DB="$db" "$server" --addr "127.0.0.1:$port" --dist "$dist" --trusted-proxy 127.0.0.1 \
     2>"$dir/instance-$i.log" &
   pids+=($!)
-  for _ in $(seq 1 200); do
-    if ready "http://127.0.0.1:$port/readyz"; then break; fi
-    sleep 0.05
-  done
-  ready "http://127.0.0.1:$port/readyz" || { cat "$dir/instance-$i.log" >&2; exit 1; }
+  wait_ready "http://127.0.0.1:$port/readyz" "$dir/instance-$i.log"
   echo "instance http://127.0.0.1:$port pid ${pids[-1]}"
   upstreams+="server 127.0.0.1:$port max_fails=1 fail_timeout=2s; "
 done
@@ -52,11 +56,7 @@ sed -e "s|@DIR@|$dir|g" -e "s|@LISTEN@|$addr|g" -e "s|@UPSTREAMS@|$upstreams|g" 
   -e "s|@USER@|$user|g" deploy/nginx.conf.template >"$dir/nginx.conf"
 nginx -c "$dir/nginx.conf" -e "$dir/error.log" &
 pids+=($!)
-for _ in $(seq 1 200); do
-  if ready "http://$addr/readyz"; then break; fi
-  sleep 0.05
-done
-ready "http://$addr/readyz" || { cat "$dir/error.log" >&2; exit 1; }
+wait_ready "http://$addr/readyz" "$dir/error.log"
 echo "cluster ready on http://$addr"
 # Until nginx ends (or a signal): an instance that dies is nginx's to route around.
 wait "${pids[-1]}"

@@ -195,8 +195,6 @@ pub async fn run(args: LoadArgs) -> BenchResult<Value> {
         "seconds": args.seconds,
         "rps": ok as f64 / args.seconds,
     });
-    if let (Some(o), Some(s)) = (out.as_object_mut(), summary.to_json("ms").as_object()) {
-        o.extend(s.clone());
-    }
+    summary.add_to(&mut out, "ms");
     Ok(out)
 }

@@ -14,7 +14,7 @@ mod streams;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Load and set-up tools for Outpost's benchmarks.
 #[derive(Debug, Parser)]
@@ -33,6 +33,20 @@ pub enum Method {
     Put,
 }
 
+/// The accounts and sessions a seed creates, and where their tokens go.
+#[derive(Debug, Args)]
+struct SeedArgs {
+    /// Accounts to create.
+    #[arg(long)]
+    accounts: u64,
+    /// Sessions to create, spread evenly over the accounts.
+    #[arg(long, default_value_t = 1000)]
+    tokens: u64,
+    /// Where to write the tokens.
+    #[arg(long)]
+    tokens_out: PathBuf,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Creates a fresh SQLite database with the server's schema and N accounts (profile,
@@ -41,15 +55,8 @@ enum Command {
         /// The database file to create (an existing one is replaced).
         #[arg(long)]
         db: PathBuf,
-        /// Accounts to create.
-        #[arg(long)]
-        accounts: u64,
-        /// Sessions to create, spread evenly over the accounts.
-        #[arg(long, default_value_t = 1000)]
-        tokens: u64,
-        /// Where to write the tokens.
-        #[arg(long)]
-        tokens_out: PathBuf,
+        #[command(flatten)]
+        seed: SeedArgs,
     },
     /// Writes `versions` versions of each of `accounts` profiles into a database made by
     /// `seed`, then prunes it as the server does; prints the history's size before and after.
@@ -113,15 +120,8 @@ enum Command {
         /// The database, e.g. postgres://outpost@127.0.0.1:5432/bench.
         #[arg(long)]
         url: String,
-        /// Accounts to create.
-        #[arg(long)]
-        accounts: u64,
-        /// Sessions to create, spread evenly over the accounts.
-        #[arg(long, default_value_t = 1000)]
-        tokens: u64,
-        /// Where to write the tokens.
-        #[arg(long)]
-        tokens_out: PathBuf,
+        #[command(flatten)]
+        seed: SeedArgs,
     },
     /// The server's statements for a profile read or write, from plain clients in a loop on
     /// the same database: the yardstick of P6 and P7 on PostgreSQL.
@@ -191,12 +191,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Seed {
-            db,
-            accounts,
-            tokens,
-            tokens_out,
-        } => seed::run(&db, accounts, tokens, &tokens_out),
+        Command::Seed { db, seed } => seed::run(&db, seed.accounts, seed.tokens, &seed.tokens_out),
         Command::HistorySize {
             db,
             accounts,
@@ -229,13 +224,14 @@ fn main() -> ExitCode {
                 label,
             }))
         }),
-        Command::SeedPostgres {
-            url,
-            accounts,
-            tokens,
-            tokens_out,
-        } => runtime()
-            .and_then(|rt| rt.block_on(postgres::seed(&url, accounts, tokens, &tokens_out))),
+        Command::SeedPostgres { url, seed } => runtime().and_then(|rt| {
+            rt.block_on(postgres::seed(
+                &url,
+                seed.accounts,
+                seed.tokens,
+                &seed.tokens_out,
+            ))
+        }),
         Command::PostgresBaseline {
             url,
             tokens_file,

@@ -269,9 +269,7 @@ pub async fn baseline(
         "seconds": seconds,
         "rps": ops as f64 / seconds,
     });
-    if let (Some(o), Some(s)) = (out.as_object_mut(), summary.to_json("ms").as_object()) {
-        o.extend(s.clone());
-    }
+    summary.add_to(&mut out, "ms");
     Ok(out)
 }
 
@@ -333,8 +331,6 @@ pub async fn push_latency(from: &str, to: &str, token: &str, samples: usize) -> 
     }
     let summary = Summary::of(latencies).ok_or("no sample")?;
     let mut out = json!({ "label": "push-across-instances", "samples": samples });
-    if let (Some(o), Some(s)) = (out.as_object_mut(), summary.to_json("ms").as_object()) {
-        o.extend(s.clone());
-    }
+    summary.add_to(&mut out, "ms");
     Ok(out)
 }

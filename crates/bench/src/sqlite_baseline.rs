@@ -87,8 +87,6 @@ pub fn run(db: &Path, accounts: i64, seconds: f64, warmup: f64) -> BenchResult<V
         "seconds": seconds,
         "rps": ops as f64 / seconds,
     });
-    if let (Some(o), Some(s)) = (out.as_object_mut(), summary.to_json("ms").as_object()) {
-        o.extend(s.clone());
-    }
+    summary.add_to(&mut out, "ms");
     Ok(out)
 }

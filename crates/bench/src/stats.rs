@@ -49,6 +49,13 @@ impl Summary {
     }
 
     /// The summary as JSON, each value suffixed with `unit` (e.g. `p50_ms`).
+    /// Adds the summary's figures (`count`, `p50_<unit>`...) to the JSON object `out`.
+    pub fn add_to(&self, out: &mut Value, unit: &str) {
+        if let (Some(o), Value::Object(s)) = (out.as_object_mut(), self.to_json(unit)) {
+            o.extend(s);
+        }
+    }
+
     pub fn to_json(&self, unit: &str) -> Value {
         json!({
             "count": self.count,

@@ -145,16 +145,9 @@ pub fn three_way(
 mod tests {
     use super::*;
 
-    fn f(name: &str, photo: &str) -> ProfileFields {
-        ProfileFields {
-            name: name.into(),
-            photo_url: photo.into(),
-        }
-    }
-
     #[test]
     fn unchanged_everywhere() {
-        let b = f("a", "p");
+        let b = ProfileFields::new("a", "p");
         let m = three_way(Some(&b), &b, &b);
         assert_eq!(m.merged, b);
         assert!(m.is_clean());
@@ -162,35 +155,55 @@ mod tests {
 
     #[test]
     fn changed_only_locally_keeps_local() {
-        let m = three_way(Some(&f("a", "p")), &f("b", "p"), &f("a", "p"));
-        assert_eq!(m.merged, f("b", "p"));
+        let m = three_way(
+            Some(&ProfileFields::new("a", "p")),
+            &ProfileFields::new("b", "p"),
+            &ProfileFields::new("a", "p"),
+        );
+        assert_eq!(m.merged, ProfileFields::new("b", "p"));
         assert!(m.is_clean());
     }
 
     #[test]
     fn changed_only_remotely_takes_remote() {
-        let m = three_way(Some(&f("a", "p")), &f("a", "p"), &f("a", "q"));
-        assert_eq!(m.merged, f("a", "q"));
+        let m = three_way(
+            Some(&ProfileFields::new("a", "p")),
+            &ProfileFields::new("a", "p"),
+            &ProfileFields::new("a", "q"),
+        );
+        assert_eq!(m.merged, ProfileFields::new("a", "q"));
         assert!(m.is_clean());
     }
 
     #[test]
     fn different_fields_changed_on_each_side_merge() {
-        let m = three_way(Some(&f("a", "p")), &f("b", "p"), &f("a", "q"));
-        assert_eq!(m.merged, f("b", "q"));
+        let m = three_way(
+            Some(&ProfileFields::new("a", "p")),
+            &ProfileFields::new("b", "p"),
+            &ProfileFields::new("a", "q"),
+        );
+        assert_eq!(m.merged, ProfileFields::new("b", "q"));
         assert!(m.is_clean());
     }
 
     #[test]
     fn same_change_on_both_sides_is_fine() {
-        let m = three_way(Some(&f("a", "p")), &f("b", "p"), &f("b", "p"));
-        assert_eq!(m.merged, f("b", "p"));
+        let m = three_way(
+            Some(&ProfileFields::new("a", "p")),
+            &ProfileFields::new("b", "p"),
+            &ProfileFields::new("b", "p"),
+        );
+        assert_eq!(m.merged, ProfileFields::new("b", "p"));
         assert!(m.is_clean());
     }
 
     #[test]
     fn different_changes_conflict_and_policies_settle() {
-        let m = three_way(Some(&f("a", "p")), &f("b", "p"), &f("c", "q"));
+        let m = three_way(
+            Some(&ProfileFields::new("a", "p")),
+            &ProfileFields::new("b", "p"),
+            &ProfileFields::new("c", "q"),
+        );
         assert_eq!(
             m.conflicts,
             vec![FieldConflict {
@@ -199,23 +212,37 @@ mod tests {
                 theirs: "c".into()
             }]
         );
-        assert_eq!(m.merged, f("b", "q"));
+        assert_eq!(m.merged, ProfileFields::new("b", "q"));
         assert_eq!(m.settle(ConflictPolicy::Ask), None);
-        assert_eq!(m.settle(ConflictPolicy::LocalWins), Some(f("b", "q")));
-        assert_eq!(m.settle(ConflictPolicy::RemoteWins), Some(f("c", "q")));
+        assert_eq!(
+            m.settle(ConflictPolicy::LocalWins),
+            Some(ProfileFields::new("b", "q"))
+        );
+        assert_eq!(
+            m.settle(ConflictPolicy::RemoteWins),
+            Some(ProfileFields::new("c", "q"))
+        );
     }
 
     #[test]
     fn both_fields_conflict() {
-        let m = three_way(Some(&f("a", "p")), &f("b", "r"), &f("c", "q"));
+        let m = three_way(
+            Some(&ProfileFields::new("a", "p")),
+            &ProfileFields::new("b", "r"),
+            &ProfileFields::new("c", "q"),
+        );
         assert_eq!(m.conflicts.len(), 2);
-        assert_eq!(m.with_theirs(), f("c", "q"));
+        assert_eq!(m.with_theirs(), ProfileFields::new("c", "q"));
     }
 
     #[test]
     fn no_base_means_local_wins() {
-        let m = three_way(None, &f("b", "p"), &f("c", "q"));
-        assert_eq!(m.merged, f("b", "p"));
+        let m = three_way(
+            None,
+            &ProfileFields::new("b", "p"),
+            &ProfileFields::new("c", "q"),
+        );
+        assert_eq!(m.merged, ProfileFields::new("b", "p"));
         assert!(m.is_clean());
     }
 

@@ -30,6 +30,16 @@ pub struct ProfileFields {
     pub photo_url: String,
 }
 
+impl ProfileFields {
+    /// The fields of a name and a photo URL.
+    pub fn new(name: &str, photo_url: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            photo_url: photo_url.to_owned(),
+        }
+    }
+}
+
 /// The server's copy of a profile: the answer of `GET /api/profile` and of an accepted PUT.
 ///
 /// `version` starts at 1 and grows by one with every accepted write; it is the `ETag`, and

@@ -4,6 +4,14 @@ use crate::common::{TestServer, expect_error};
 use outpost_core::wire::error_code;
 use reqwest::{Method, StatusCode};
 
+/// The app's page, fetched fresh every time (`no-cache`).
+async fn is_app_shell(resp: reqwest::Response) {
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["cache-control"], "no-cache");
+    let page = resp.text().await.unwrap();
+    assert!(page.contains("<title>Outpost</title>"), "{page}");
+}
+
 #[tokio::test]
 async fn static_files_cache_and_spa_fallback() {
     let ts = TestServer::start().await;
@@ -12,15 +20,7 @@ async fn static_files_cache_and_spa_fallback() {
             .header("accept", accept)
             .send()
     };
-    let resp = get("/", "text/html").await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(resp.headers()["cache-control"], "no-cache");
-    assert!(
-        resp.text()
-            .await
-            .unwrap()
-            .contains("<title>Outpost</title>")
-    );
+    is_app_shell(get("/", "text/html").await.unwrap()).await;
     for path in ["/index.html", "/sw.js", "/manifest.webmanifest"] {
         let resp = get(path, "*/*").await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK, "{path}");
@@ -33,17 +33,12 @@ async fn static_files_cache_and_spa_fallback() {
         "public, max-age=31536000, immutable"
     );
     // Page navigations get the app shell; other unknown files are 404.
-    let resp = get("/profile/settings", "text/html,application/xhtml+xml")
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(resp.headers()["cache-control"], "no-cache");
-    assert!(
-        resp.text()
+    is_app_shell(
+        get("/profile/settings", "text/html,application/xhtml+xml")
             .await
-            .unwrap()
-            .contains("<title>Outpost</title>")
-    );
+            .unwrap(),
+    )
+    .await;
     let resp = get("/missing-0123456789abcdef.js", "*/*").await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     // /api never falls back to the app shell.
@@ -117,10 +112,6 @@ async fn files_named_without_a_hash_are_never_answered_by_their_modification_tim
             .send()
             .await
             .unwrap();
-        assert_eq!(
-            resp.status(),
-            StatusCode::OK,
-            "{path}: sent whole, never 304"
-        );
+        assert_eq!(resp.status(), StatusCode::OK, "{path}: never 304");
     }
 }
