@@ -14,23 +14,31 @@ use crate::stats::Summary;
 use crate::{BenchResult, Method, read_tokens};
 
 /// What to load and for how long.
-#[derive(Debug)]
+#[derive(Debug, clap::Args)]
 pub struct LoadArgs {
-    /// Base URL of the server.
+    /// Base URL of the server, e.g. http://127.0.0.1:8080.
+    #[arg(long)]
     pub url: String,
-    /// Path requested.
+    /// Path to request.
+    #[arg(long, default_value = "/api/profile")]
     pub path: String,
-    /// GET, or read-modify-write PUT.
+    /// GET the path, or read-modify-write PUTs of the profile.
+    #[arg(long, value_enum, default_value_t = Method::Get)]
     pub method: Method,
-    /// Bearer tokens, one a line.
+    /// Bearer tokens, one a line (connection i uses token i modulo their number).
+    #[arg(long)]
     pub tokens_file: Option<PathBuf>,
     /// Concurrent connections.
+    #[arg(long, default_value_t = 64)]
     pub connections: usize,
     /// Seconds measured.
+    #[arg(long, default_value_t = 5.0)]
     pub seconds: f64,
-    /// Seconds of warm-up.
+    /// Seconds of warm-up before measuring.
+    #[arg(long, default_value_t = 1.0)]
     pub warmup: f64,
-    /// Name of the run.
+    /// A name for this run in the JSON output.
+    #[arg(long, default_value = "load")]
     pub label: String,
 }
 

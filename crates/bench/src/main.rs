@@ -72,32 +72,7 @@ enum Command {
         versions: u64,
     },
     /// HTTP load against a running server: fixed connections, bounded duration.
-    Load {
-        /// Base URL of the server, e.g. http://127.0.0.1:8080.
-        #[arg(long)]
-        url: String,
-        /// Path to request.
-        #[arg(long, default_value = "/api/profile")]
-        path: String,
-        /// GET the path, or read-modify-write PUTs of the profile.
-        #[arg(long, value_enum, default_value_t = Method::Get)]
-        method: Method,
-        /// Bearer tokens, one a line (connection i uses token i modulo their number).
-        #[arg(long)]
-        tokens_file: Option<PathBuf>,
-        /// Concurrent connections.
-        #[arg(long, default_value_t = 64)]
-        connections: usize,
-        /// Seconds measured.
-        #[arg(long, default_value_t = 5.0)]
-        seconds: f64,
-        /// Seconds of warm-up before measuring.
-        #[arg(long, default_value_t = 1.0)]
-        warmup: f64,
-        /// A name for this run in the JSON output.
-        #[arg(long, default_value = "load")]
-        label: String,
-    },
+    Load(load::LoadArgs),
     /// The server's profile write (IMMEDIATE transaction: read, check version, update, insert
     /// history, commit) in a tight loop on one connection with the server's pragmas.
     SqliteBaseline {
@@ -203,27 +178,7 @@ fn main() -> ExitCode {
             seconds,
             warmup,
         } => sqlite_baseline::run(&db, accounts, seconds, warmup),
-        Command::Load {
-            url,
-            path,
-            method,
-            tokens_file,
-            connections,
-            seconds,
-            warmup,
-            label,
-        } => runtime().and_then(|rt| {
-            rt.block_on(load::run(load::LoadArgs {
-                url,
-                path,
-                method,
-                tokens_file,
-                connections,
-                seconds,
-                warmup,
-                label,
-            }))
-        }),
+        Command::Load(args) => runtime().and_then(|rt| rt.block_on(load::run(args))),
         Command::SeedPostgres { url, seed } => runtime().and_then(|rt| {
             rt.block_on(postgres::seed(
                 &url,

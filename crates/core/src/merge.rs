@@ -145,65 +145,31 @@ pub fn three_way(
 mod tests {
     use super::*;
 
-    #[test]
-    fn unchanged_everywhere() {
-        let b = ProfileFields::new("a", "p");
-        let m = three_way(Some(&b), &b, &b);
-        assert_eq!(m.merged, b);
-        assert!(m.is_clean());
+    /// Fields written `"name/photo"`.
+    fn f(both: &str) -> ProfileFields {
+        let (name, photo) = both.split_once('/').unwrap_or((both, ""));
+        ProfileFields::new(name, photo)
     }
 
     #[test]
-    fn changed_only_locally_keeps_local() {
-        let m = three_way(
-            Some(&ProfileFields::new("a", "p")),
-            &ProfileFields::new("b", "p"),
-            &ProfileFields::new("a", "p"),
-        );
-        assert_eq!(m.merged, ProfileFields::new("b", "p"));
-        assert!(m.is_clean());
-    }
-
-    #[test]
-    fn changed_only_remotely_takes_remote() {
-        let m = three_way(
-            Some(&ProfileFields::new("a", "p")),
-            &ProfileFields::new("a", "p"),
-            &ProfileFields::new("a", "q"),
-        );
-        assert_eq!(m.merged, ProfileFields::new("a", "q"));
-        assert!(m.is_clean());
-    }
-
-    #[test]
-    fn different_fields_changed_on_each_side_merge() {
-        let m = three_way(
-            Some(&ProfileFields::new("a", "p")),
-            &ProfileFields::new("b", "p"),
-            &ProfileFields::new("a", "q"),
-        );
-        assert_eq!(m.merged, ProfileFields::new("b", "q"));
-        assert!(m.is_clean());
-    }
-
-    #[test]
-    fn same_change_on_both_sides_is_fine() {
-        let m = three_way(
-            Some(&ProfileFields::new("a", "p")),
-            &ProfileFields::new("b", "p"),
-            &ProfileFields::new("b", "p"),
-        );
-        assert_eq!(m.merged, ProfileFields::new("b", "p"));
-        assert!(m.is_clean());
+    fn a_field_changed_on_one_side_or_alike_on_both_merges_cleanly() {
+        // (base, mine, theirs, merged)
+        for (base, mine, theirs, merged) in [
+            ("a/p", "a/p", "a/p", "a/p"), // unchanged everywhere
+            ("a/p", "b/p", "a/p", "b/p"), // changed only here: kept
+            ("a/p", "a/p", "a/q", "a/q"), // changed only there: taken
+            ("a/p", "b/p", "a/q", "b/q"), // different fields on each side
+            ("a/p", "b/p", "b/p", "b/p"), // the same change on both sides
+        ] {
+            let m = three_way(Some(&f(base)), &f(mine), &f(theirs));
+            assert_eq!(m.merged, f(merged), "{base} {mine} {theirs}");
+            assert!(m.is_clean(), "{base} {mine} {theirs}");
+        }
     }
 
     #[test]
     fn different_changes_conflict_and_policies_settle() {
-        let m = three_way(
-            Some(&ProfileFields::new("a", "p")),
-            &ProfileFields::new("b", "p"),
-            &ProfileFields::new("c", "q"),
-        );
+        let m = three_way(Some(&f("a/p")), &f("b/p"), &f("c/q"));
         assert_eq!(
             m.conflicts,
             vec![FieldConflict {
@@ -212,37 +178,23 @@ mod tests {
                 theirs: "c".into()
             }]
         );
-        assert_eq!(m.merged, ProfileFields::new("b", "q"));
+        assert_eq!(m.merged, f("b/q"));
         assert_eq!(m.settle(ConflictPolicy::Ask), None);
-        assert_eq!(
-            m.settle(ConflictPolicy::LocalWins),
-            Some(ProfileFields::new("b", "q"))
-        );
-        assert_eq!(
-            m.settle(ConflictPolicy::RemoteWins),
-            Some(ProfileFields::new("c", "q"))
-        );
+        assert_eq!(m.settle(ConflictPolicy::LocalWins), Some(f("b/q")));
+        assert_eq!(m.settle(ConflictPolicy::RemoteWins), Some(f("c/q")));
     }
 
     #[test]
     fn both_fields_conflict() {
-        let m = three_way(
-            Some(&ProfileFields::new("a", "p")),
-            &ProfileFields::new("b", "r"),
-            &ProfileFields::new("c", "q"),
-        );
+        let m = three_way(Some(&f("a/p")), &f("b/r"), &f("c/q"));
         assert_eq!(m.conflicts.len(), 2);
-        assert_eq!(m.with_theirs(), ProfileFields::new("c", "q"));
+        assert_eq!(m.with_theirs(), f("c/q"));
     }
 
     #[test]
     fn no_base_means_local_wins() {
-        let m = three_way(
-            None,
-            &ProfileFields::new("b", "p"),
-            &ProfileFields::new("c", "q"),
-        );
-        assert_eq!(m.merged, ProfileFields::new("b", "p"));
+        let m = three_way(None, &f("b/p"), &f("c/q"));
+        assert_eq!(m.merged, f("b/p"));
         assert!(m.is_clean());
     }
 
