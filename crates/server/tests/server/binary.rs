@@ -22,6 +22,48 @@ struct Running {
     base: String,
 }
 
+impl Running {
+    /// `GET path`, with the bearer `token` if one is given.
+    async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut request = crate::common::client().get(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// `POST path` with a JSON body.
+    async fn post(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        let url = format!("{}{path}", self.base);
+        crate::common::client()
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates an account; its token.
+    async fn sign_up(&self, username: &str, password: &str) -> String {
+        let body = json!({"username": username, "password": password});
+        let resp = self.post("/api/accounts", body).await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        resp.json::<TokenResponse>().await.unwrap().token
+    }
+
+    /// `PUT /api/profile` with `If-Match: if_match`.
+    async fn put(&self, token: &str, if_match: &str, body: serde_json::Value) -> reqwest::Response {
+        crate::common::client()
+            .put(format!("{}/api/profile", self.base))
+            .bearer_auth(token)
+            .header("if-match", if_match)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -64,11 +106,11 @@ async fn spawn_with(dir: &Path, log_name: &str, env: &[(&str, &str)]) -> Running
         .stderr(log)
         .spawn()
         .unwrap();
+    let client = crate::common::client();
     let mut running = Running {
         child,
         base: format!("http://127.0.0.1:{port}"),
     };
-    let client = crate::common::client();
     for _ in 0..600 {
         if let Some(status) = running.child.try_wait().unwrap() {
             panic!("server exited early: {status}");
@@ -86,34 +128,20 @@ async fn spawn_with(dir: &Path, log_name: &str, env: &[(&str, &str)]) -> Running
 #[tokio::test]
 async fn accepted_write_survives_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let client = crate::common::client();
     let first = spawn(dir.path(), "first.log").await;
-    let resp = client
-        .post(format!("{}/api/accounts", first.base))
-        .json(&json!({"username": "ann", "password": "password123"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::CREATED);
-    let token = resp.json::<TokenResponse>().await.unwrap().token;
-    let resp = client
-        .put(format!("{}/api/profile", first.base))
-        .bearer_auth(&token)
-        .header("if-match", "\"1\"")
-        .json(&json!({"name": "Durable Ann", "photo_url": "https://example.com/a.png"}))
-        .send()
-        .await
-        .unwrap();
+    let token = first.sign_up("ann", "password123").await;
+    let resp = first
+        .put(
+            &token,
+            "\"1\"",
+            json!({"name": "Durable Ann", "photo_url": "https://example.com/a.png"}),
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
     drop(first); // SIGKILL at once after the 200, then reap.
 
     let second = spawn(dir.path(), "second.log").await;
-    let resp = client
-        .get(format!("{}/api/profile", second.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let resp = second.get("/api/profile", Some(&token)).await;
     assert_eq!(resp.status(), StatusCode::OK, "the session survived too");
     let p: ServerProfile = resp.json().await.unwrap();
     assert_eq!((p.name.as_str(), p.version), ("Durable Ann", 2));
@@ -128,34 +156,18 @@ async fn sigterm_exits_cleanly_and_logs_no_secrets() {
         "<title>x</title>",
     )
     .unwrap();
-    let client = crate::common::client();
     let mut server = spawn(dir.path(), "server.log").await;
-    let resp = client
-        .post(format!("{}/api/accounts", server.base))
-        .json(&json!({"username": "ann", "password": "secret-password-1"}))
-        .send()
-        .await
-        .unwrap();
-    let token = resp.json::<TokenResponse>().await.unwrap().token;
-    let resp = client
-        .get(format!("{}/api/profile", server.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let token = server.sign_up("ann", "secret-password-1").await;
+    let resp = server.get("/api/profile", Some(&token)).await;
     assert_eq!(resp.status(), StatusCode::OK);
-    let resp = client
-        .post(format!("{}/api/sessions", server.base))
-        .json(&json!({"username": "ann", "password": "wrong-password-2"}))
-        .send()
-        .await
-        .unwrap();
+    let resp = server
+        .post(
+            "/api/sessions",
+            json!({"username": "ann", "password": "wrong-password-2"}),
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    let resp = client
-        .get(format!("{}/", server.base))
-        .send()
-        .await
-        .unwrap();
+    let resp = server.get("/", None).await;
     assert_eq!(resp.status(), StatusCode::OK);
 
     terminate(&mut server);
@@ -196,11 +208,7 @@ async fn json_logs_are_one_object_a_line() {
         ],
     )
     .await;
-    let resp = crate::common::client()
-        .get(format!("{}/api/profile", server.base))
-        .send()
-        .await
-        .unwrap();
+    let resp = server.get("/api/profile", None).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     terminate(&mut server);
 
@@ -230,35 +238,22 @@ async fn an_instance_killed_on_postgres_loses_no_acknowledged_write() {
     let env = [("OUTPOST_DB", url.as_str())];
     let a = spawn_with(dir.path(), "a.log", &env).await;
     let b = spawn_with(dir.path(), "b.log", &env).await;
-    let client = crate::common::client();
-    let resp = client
-        .post(format!("{}/api/accounts", a.base))
-        .json(&json!({"username": "ann", "password": "password123"}))
-        .send()
-        .await
-        .unwrap();
-    let token = resp.json::<TokenResponse>().await.unwrap().token;
+    let token = a.sign_up("ann", "password123").await;
     let mut versions = Vec::new();
     for (i, if_match) in ["\"1\"", "\"2\"", "\"3\""].iter().enumerate() {
-        let resp = client
-            .put(format!("{}/api/profile", a.base))
-            .bearer_auth(&token)
-            .header("if-match", *if_match)
-            .json(&json!({"name": format!("Ann {i}"), "photo_url": ""}))
-            .send()
-            .await
-            .unwrap();
+        let resp = a
+            .put(
+                &token,
+                if_match,
+                json!({"name": format!("Ann {i}"), "photo_url": ""}),
+            )
+            .await;
         assert_eq!(resp.status(), StatusCode::OK);
         versions.push(resp.json::<ServerProfile>().await.unwrap().version);
     }
     drop(a); // SIGKILL right after the last 200.
 
-    let resp = client
-        .get(format!("{}/api/profile", b.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let resp = b.get("/api/profile", Some(&token)).await;
     assert_eq!(
         resp.status(),
         StatusCode::OK,
