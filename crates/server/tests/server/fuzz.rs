@@ -163,24 +163,30 @@ fn kept_cases() {
     let json = HeaderValue::from_static("application/json");
     let bearer = HeaderValue::from_str(&format!("Bearer {}", f.token)).unwrap();
     let nested = "[".repeat(5000);
+    // A signed-in JSON PUT of the profile with this If-Match.
+    let put = |if_match: HeaderValue, body, status| -> KeptCase {
+        let headers = vec![
+            ("authorization", bearer.clone()),
+            ("if-match", if_match),
+            ("content-type", json.clone()),
+        ];
+        (Method::PUT, "/api/profile", headers, body, status)
+    };
+    // A JSON POST.
+    let post = |path, body, status| -> KeptCase {
+        let headers = vec![("content-type", json.clone())];
+        (Method::POST, path, headers, body, status)
+    };
     let cases: Vec<KeptCase> = vec![
         // Invalid UTF-8 inside a JSON string.
-        (
-            Method::POST,
+        post(
             "/api/accounts",
-            vec![("content-type", json.clone())],
             b"{\"username\":\"\xff\xfe\",\"password\":\"x\"}",
             StatusCode::BAD_REQUEST,
         ),
         // Non-ASCII bytes in If-Match and Authorization.
-        (
-            Method::PUT,
-            "/api/profile",
-            vec![
-                ("authorization", bearer.clone()),
-                ("if-match", HeaderValue::from_bytes(b"\"\xe9\"").unwrap()),
-                ("content-type", json.clone()),
-            ],
+        put(
+            HeaderValue::from_bytes(b"\"\xe9\"").unwrap(),
             b"{\"name\":\"a\",\"photo_url\":\"\"}",
             StatusCode::PRECONDITION_FAILED,
         ),
@@ -195,71 +201,34 @@ fn kept_cases() {
             StatusCode::UNAUTHORIZED,
         ),
         // A version beyond i64 and u64.
-        (
-            Method::PUT,
-            "/api/profile",
-            vec![
-                ("authorization", bearer.clone()),
-                (
-                    "if-match",
-                    HeaderValue::from_static("\"18446744073709551615\""),
-                ),
-                ("content-type", json.clone()),
-            ],
+        put(
+            HeaderValue::from_static("\"18446744073709551615\""),
             b"{\"name\":\"a\",\"photo_url\":\"\"}",
             StatusCode::PRECONDITION_FAILED,
         ),
-        (
-            Method::PUT,
-            "/api/profile",
-            vec![
-                ("authorization", bearer.clone()),
-                ("if-match", HeaderValue::from_static("\"-1\"")),
-                ("content-type", json.clone()),
-            ],
+        put(
+            HeaderValue::from_static("\"-1\""),
             b"{\"name\":\"a\",\"photo_url\":\"\"}",
             StatusCode::PRECONDITION_FAILED,
         ),
         // Deeply nested JSON.
-        (
-            Method::POST,
-            "/api/sessions",
-            vec![("content-type", json.clone())],
-            nested.as_bytes(),
-            StatusCode::BAD_REQUEST,
-        ),
+        post("/api/sessions", nested.as_bytes(), StatusCode::BAD_REQUEST),
         // Empty body declared as JSON.
-        (
-            Method::POST,
-            "/api/sessions",
-            vec![("content-type", json.clone())],
-            b"",
-            StatusCode::BAD_REQUEST,
-        ),
+        post("/api/sessions", b"", StatusCode::BAD_REQUEST),
         // A NUL in a name is a control character.
-        (
-            Method::PUT,
-            "/api/profile",
-            vec![
-                ("authorization", bearer.clone()),
-                ("if-match", HeaderValue::from_static("\"1\"")),
-                ("content-type", json.clone()),
-            ],
+        put(
+            HeaderValue::from_static("\"1\""),
             b"{\"name\":\"a\\u0000\",\"photo_url\":\"\"}",
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         // Duplicate keys and extra fields.
-        (
-            Method::POST,
+        post(
             "/api/sessions",
-            vec![("content-type", json.clone())],
             b"{\"username\":\"a\",\"username\":\"b\",\"password\":\"x\"}",
             StatusCode::BAD_REQUEST,
         ),
-        (
-            Method::POST,
+        post(
             "/api/sessions",
-            vec![("content-type", json.clone())],
             b"{\"username\":\"nobody\",\"password\":\"password123\",\"extra\":1}",
             StatusCode::UNAUTHORIZED,
         ),
