@@ -19,11 +19,8 @@ async fn sign_up_sign_in_sign_out() {
     assert!(p.updated_at.ends_with('Z'));
 
     let resp = ts
-        .request(Method::POST, "/api/accounts")
-        .json(&creds("ann", "another-password"))
-        .send()
-        .await
-        .unwrap();
+        .post_json("/api/accounts", &creds("ann", "another-password"))
+        .await;
     expect_error(resp, error_code::USERNAME_TAKEN).await;
 
     let resp = sign_in(&ts, "ann", "password123").await;

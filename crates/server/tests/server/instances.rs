@@ -189,14 +189,7 @@ async fn an_instance_whose_database_is_gone_is_not_ready_and_counts_store_errors
     crate::common::expect_error(resp, outpost_core::wire::error_code::NOT_READY).await;
     let resp = ts.get_profile(&token).await;
     assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    let text = ts
-        .request(reqwest::Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = ts.get_text("/metrics").await;
     let errors = crate::common::sample(&text, "outpost_store_errors_total").unwrap();
     assert!(errors >= 2.0, "{text}");
 }

@@ -14,11 +14,8 @@ async fn overload_sheds_api_requests_but_not_event_streams() {
     assert_eq!(resp.headers()["retry-after"], "1");
     expect_error(resp, error_code::OVERLOADED).await;
     let resp = ts
-        .request(Method::POST, "/api/accounts")
-        .json(&creds("bob", "password123"))
-        .send()
-        .await
-        .unwrap();
+        .post_json("/api/accounts", &creds("bob", "password123"))
+        .await;
     expect_error(resp, error_code::OVERLOADED).await;
     // Streams are not counted against the request limit, nor is the health check.
     let _stream = open_events(&ts, &token).await;

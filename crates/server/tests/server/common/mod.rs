@@ -174,13 +174,16 @@ impl TestServer {
     /// What the store holds for `username`: its password hash and every version of its
     /// profile, oldest first, read through the store itself (either kind).
     pub async fn stored_account(&self, username: &str) -> (String, Vec<ServerProfile>) {
+        let (account, hash) = self.credentials(username).await;
         let store = self.server.state().store();
-        let (account, hash) = store
-            .credentials(username)
-            .await
-            .expect("store")
-            .expect("the account exists");
         (hash, store.history(account).await.expect("store"))
+    }
+
+    /// The account id and password hash of `username`, which must exist.
+    async fn credentials(&self, username: &str) -> (outpost_server::store::AccountId, String) {
+        let store = self.server.state().store();
+        let found = store.credentials(username).await.expect("store");
+        found.expect("the account exists")
     }
 
     /// Writes `fields` as the next version of `username`'s profile under `mutation_id`
@@ -192,12 +195,8 @@ impl TestServer {
         fields: outpost_core::wire::ProfileFields,
         mutation_id: &str,
     ) -> ServerProfile {
+        let (account, _) = self.credentials(username).await;
         let store = self.server.state().store();
-        let (account, _) = store
-            .credentials(username)
-            .await
-            .expect("store")
-            .expect("the account exists");
         let current = store.profile(account).await.expect("store").version;
         let write = outpost_server::store::WriteRequest {
             expected_version: Some(current),
@@ -245,11 +244,8 @@ impl TestServer {
 
     pub async fn sign_up(&self, username: &str) -> String {
         let resp = self
-            .request(Method::POST, "/api/accounts")
-            .json(&json!({ "username": username, "password": "password123" }))
-            .send()
-            .await
-            .expect("send");
+            .post_json("/api/accounts", &creds(username, "password123"))
+            .await;
         assert_eq!(resp.status(), StatusCode::CREATED);
         resp.json::<TokenResponse>().await.expect("token").token
     }
@@ -315,6 +311,12 @@ impl TestServer {
             .send()
             .await
             .expect("send")
+    }
+
+    /// The body of `GET path` as text, with no token.
+    pub async fn get_text(&self, path: &str) -> String {
+        let resp = self.request(Method::GET, path).send().await.expect("send");
+        resp.text().await.expect("body")
     }
 
     /// `POST` of a JSON `body` to `path`, with no token.
