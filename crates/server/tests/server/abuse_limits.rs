@@ -34,11 +34,7 @@ async fn accounts_created_from_one_address_are_limited() {
         );
     }
     let resp = sign_up_from(&ts, "dan", None).await;
-    let wait: u64 = resp.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let wait = crate::common::retry_after(&resp);
     assert!((1..=3600).contains(&wait), "{wait}");
     let body = expect_error(resp, error_code::TOO_MANY_REQUESTS).await;
     assert!(body.message.contains("accounts"), "{}", body.message);
@@ -205,11 +201,7 @@ async fn requests_per_token_are_limited_and_made_up_tokens_are_not_tracked() {
         assert_eq!(ts.get_profile(&token).await.status(), StatusCode::OK);
     }
     let resp = ts.put_name(&token, Some("\"1\""), "Ann").await;
-    let wait: u64 = resp.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let wait = crate::common::retry_after(&resp);
     assert!((1..=60).contains(&wait), "{wait}");
     expect_error(resp, error_code::TOO_MANY_REQUESTS).await;
 

@@ -115,11 +115,7 @@ async fn failed_sign_ins_are_limited_per_username_and_address() {
     }
     // Even the right password waits now.
     let resp = sign_in(&ts, "ann", "password123").await;
-    let retry: u64 = resp.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry = crate::common::retry_after(&resp);
     assert!((1..=60).contains(&retry));
     expect_error(resp, error_code::TOO_MANY_REQUESTS).await;
     // The address is limited too: another username from the same address is refused.

@@ -37,22 +37,30 @@ async fn events_reach_every_stream_of_the_account_and_no_other() {
     let mut ann2 = open_events(&ts, &ann).await;
     let mut bob1 = open_events(&ts, &bob).await;
 
-    let resp = ts.put_name(&ann, Some("\"1\""), "Ann").await;
-    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        ts.put_name(&ann, Some("\"1\""), "Ann").await.status(),
+        StatusCode::OK
+    );
     assert_eq!(version_of(&ann1.next_event().await.unwrap()), 2);
     assert_eq!(version_of(&ann2.next_event().await.unwrap()), 2);
 
     // Bob's stream got nothing from Ann: the first event it sees is Bob's own change.
-    let resp = ts.put_name(&bob, Some("\"1\""), "Bob").await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    let resp = ts.put_name(&bob, Some("\"2\""), "Bobby").await;
-    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        ts.put_name(&bob, Some("\"1\""), "Bob").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        ts.put_name(&bob, Some("\"2\""), "Bobby").await.status(),
+        StatusCode::OK
+    );
     assert_eq!(version_of(&bob1.next_event().await.unwrap()), 2);
     assert_eq!(version_of(&bob1.next_event().await.unwrap()), 3);
 
     // And Ann's streams did not get Bob's changes: their next event is Ann's next change.
-    let resp = ts.put_name(&ann, Some("\"2\""), "Ann L").await;
-    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        ts.put_name(&ann, Some("\"2\""), "Ann L").await.status(),
+        StatusCode::OK
+    );
     assert_eq!(version_of(&ann1.next_event().await.unwrap()), 3);
     assert_eq!(version_of(&ann2.next_event().await.unwrap()), 3);
 }

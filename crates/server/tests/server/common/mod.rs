@@ -251,11 +251,7 @@ impl TestServer {
     }
 
     pub async fn get_profile(&self, token: &str) -> Response {
-        self.request(Method::GET, "/api/profile")
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("send")
+        sent(self.request(Method::GET, "/api/profile").bearer_auth(token)).await
     }
 
     pub async fn profile(&self, token: &str) -> ServerProfile {
@@ -277,19 +273,16 @@ impl TestServer {
     }
 
     pub async fn put_profile(&self, token: &str, if_match: Option<&str>, body: Value) -> Response {
-        self.put_request(token, if_match, body)
-            .send()
-            .await
-            .expect("send")
+        sent(self.put_request(token, if_match, body)).await
     }
 
-    /// `PUT /api/profile` with `Idempotency-Key: key`.
     /// `PUT /api/profile` of `name` and no photo.
     pub async fn put_name(&self, token: &str, if_match: Option<&str>, name: &str) -> Response {
         self.put_profile(token, if_match, json!({ "name": name, "photo_url": "" }))
             .await
     }
 
+    /// `PUT /api/profile` with `Idempotency-Key: key`.
     pub async fn put_profile_keyed(
         &self,
         token: &str,
@@ -297,25 +290,25 @@ impl TestServer {
         key: &str,
         body: Value,
     ) -> Response {
-        self.put_request(token, if_match, body)
-            .header(IDEMPOTENCY_KEY, key)
-            .send()
-            .await
-            .expect("send")
+        sent(
+            self.put_request(token, if_match, body)
+                .header(IDEMPOTENCY_KEY, key),
+        )
+        .await
     }
 
     /// `DELETE /api/sessions/current` with `token`.
     pub async fn sign_out(&self, token: &str) -> Response {
-        self.request(Method::DELETE, "/api/sessions/current")
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("send")
+        sent(
+            self.request(Method::DELETE, "/api/sessions/current")
+                .bearer_auth(token),
+        )
+        .await
     }
 
     /// The body of `GET path` as text, with no token.
     pub async fn get_text(&self, path: &str) -> String {
-        let resp = self.request(Method::GET, path).send().await.expect("send");
+        let resp = sent(self.request(Method::GET, path)).await;
         resp.text().await.expect("body")
     }
 
@@ -385,6 +378,17 @@ impl TestServer {
             .expect("a valid session");
         store.history(account).await.unwrap()
     }
+}
+
+/// The seconds a refusal's `Retry-After` asks to wait.
+pub fn retry_after(resp: &Response) -> u64 {
+    let value = resp.headers()["retry-after"].to_str().expect("ASCII");
+    value.parse().expect("seconds")
+}
+
+/// Sends a request; a failure to send fails the test.
+async fn sent(request: RequestBuilder) -> Response {
+    request.send().await.expect("send")
 }
 
 /// The new version an `event: profile` block announces.
