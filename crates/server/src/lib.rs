@@ -194,6 +194,7 @@ pub async fn launch_with_listener(
         Some(url) => {
             let store = PgStore::open(&url).await?;
             let state = AppState::shared(config, store, shutdown_rx.clone());
+            state.hub().await_listener();
             tokio::spawn(push::listen::run(
                 url,
                 Arc::clone(state.hub()),

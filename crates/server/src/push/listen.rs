@@ -1,11 +1,12 @@
 //! One `LISTEN` connection per instance: every write applied through any instance is
 //! announced with `NOTIFY` in its transaction, and this connection hands it to the event
 //! streams of this instance. When the connection is lost, notifications sent meanwhile are
-//! lost with it: whenever it starts listening (at start-up too, for streams opened before the
-//! first `LISTEN` took effect), it reads the current version of every account with an open
-//! stream here and announces it, so a client that missed a change fetches it, and no
+//! lost with it: once it listens again, it reads the current version of every account with
+//! an open stream here and announces it, so a client that missed a change fetches it, and no
 //! stream is ended (ending them all made every client of the instance reconnect at once).
-//! Only if that read fails are the streams ended, for their clients to re-check.
+//! Only if that read fails are the streams ended, for their clients to re-check. At start-up
+//! event streams wait for the first `LISTEN` ([`Hub::wait_listening`]), so none opens
+//! before it and misses a change.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,9 +87,12 @@ async fn listen_once(config: &tokio_postgres::Config, hub: &Hub, wait: &mut Dura
         driver.abort();
         return error.to_string();
     }
-    // Streams opened before this `LISTEN` took effect (at start-up, or while reconnecting)
-    // missed what was committed meanwhile: announce what they may have missed.
-    if let Err(error) = announce_current(&client, hub).await {
+    // Streams open while the connection was lost missed what was committed meanwhile:
+    // announce what they may have missed. (At start-up no stream is open yet: streams wait
+    // for the first `LISTEN`, see [`Hub::wait_listening`].)
+    if hub.set_listening()
+        && let Err(error) = announce_current(&client, hub).await
+    {
         tracing::warn!(%error, "the versions missed while not listening could not be read");
         hub.disconnect_all();
     }

@@ -7,7 +7,7 @@ pub mod listen;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::store::AccountId;
 
@@ -15,9 +15,21 @@ use crate::store::AccountId;
 const CHANNEL_CAPACITY: usize = 16;
 
 /// The registry of event streams by account.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Hub {
     channels: Mutex<Channels>,
+    /// Whether changes reach the hub: always with SQLite (the routes publish); with
+    /// PostgreSQL once the first `LISTEN` took effect ([`Hub::await_listener`]).
+    listening: watch::Sender<bool>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self {
+            channels: Mutex::default(),
+            listening: watch::channel(true).0,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -46,6 +58,25 @@ pub struct Subscription {
 }
 
 impl Hub {
+    /// Changes will come from a database `LISTEN` connection that is not made yet: until
+    /// [`Hub::set_listening`], streams wait ([`Hub::wait_listening`]), since a stream opened
+    /// before the `LISTEN` took effect would miss the changes committed in between.
+    pub fn await_listener(&self) {
+        self.listening.send_replace(false);
+    }
+
+    /// The `LISTEN` took effect; whether it had before (a reconnection).
+    pub fn set_listening(&self) -> bool {
+        self.listening.send_replace(true)
+    }
+
+    /// Resolves once changes reach the hub (at once, but at a PostgreSQL instance's start).
+    pub async fn wait_listening(&self) {
+        let mut listening = self.listening.subscribe();
+        // The sender lives as long as the hub, which outlives this borrow.
+        let _ = listening.wait_for(|listening| *listening).await;
+    }
+
     /// Subscribes to the profile changes of `account`, unless it already has `max` open
     /// streams (`None`): counted and taken under one lock, so concurrent opens never pass
     /// the limit together.
@@ -145,6 +176,7 @@ impl Drop for Subscription {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[tokio::test]
     async fn delivers_to_own_account_and_cleans_up() {
@@ -197,5 +229,17 @@ mod tests {
         );
         hub.publish(1, 4);
         assert_eq!(new.rx.recv().await.ok(), Some(4));
+    }
+
+    #[tokio::test]
+    async fn streams_wait_for_the_first_listen_and_only_for_it() {
+        let hub = Hub::default();
+        hub.wait_listening().await; // SQLite: at once.
+        hub.await_listener();
+        let waiting = tokio::time::timeout(Duration::from_millis(50), hub.wait_listening());
+        assert!(waiting.await.is_err(), "no LISTEN yet");
+        assert!(!hub.set_listening(), "the first LISTEN");
+        hub.wait_listening().await;
+        assert!(hub.set_listening(), "a reconnection");
     }
 }

@@ -13,6 +13,9 @@ use crate::error::AppError;
 use crate::schemas::ErrorBodyDoc;
 use crate::state::AppState;
 
+/// How long a stream waits for its instance's first `LISTEN`.
+const LISTEN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Opens the stream: a `: connected` comment, then `event: profile` / `data: {"version":N}`
 /// on every accepted change of the caller's profile, and a keep-alive comment every 15 s.
 /// The stream ends when the server shuts down.
@@ -23,7 +26,7 @@ use crate::state::AppState;
             content_type = "text/event-stream", body = String),
         (status = 429, description = "This account has the most streams allowed open, or this token made its most requests this minute; see `Retry-After`",
             body = ErrorBodyDoc),
-        (status = 503, description = "Too many open streams", body = ErrorBodyDoc),
+        (status = 503, description = "Too many open streams, or the instance (PostgreSQL, just started) does not hear of changes yet; see `Retry-After`", body = ErrorBodyDoc),
     ))]
 pub async fn events(
     State(state): State<AppState>,
@@ -33,6 +36,11 @@ pub async fn events(
         .stream_permits()
         .clone()
         .try_acquire_owned()
+        .map_err(|_| AppError::Overloaded)?;
+    // A PostgreSQL instance just started may not listen to the database yet; a stream opened
+    // before it does could miss a change. It waits a moment, or comes back shortly.
+    tokio::time::timeout(LISTEN_WAIT, state.hub().wait_listening())
+        .await
         .map_err(|_| AppError::Overloaded)?;
     let max = state.config().max_streams_per_account;
     let subscription = state
