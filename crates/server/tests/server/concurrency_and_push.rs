@@ -2,8 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::common::{TestServer, open_events, version_of};
-use reqwest::StatusCode;
+use crate::common::{TestServer, open_events};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writers_never_lose_an_update() {
@@ -37,32 +36,20 @@ async fn events_reach_every_stream_of_the_account_and_no_other() {
     let mut ann2 = open_events(&ts, &ann).await;
     let mut bob1 = open_events(&ts, &bob).await;
 
-    assert_eq!(
-        ts.put_name(&ann, Some("\"1\""), "Ann").await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(version_of(&ann1.next_event().await.unwrap()), 2);
-    assert_eq!(version_of(&ann2.next_event().await.unwrap()), 2);
+    ts.rename(&ann, 1, "Ann").await;
+    assert_eq!(ann1.next_version().await, 2);
+    assert_eq!(ann2.next_version().await, 2);
 
     // Bob's stream got nothing from Ann: the first event it sees is Bob's own change.
-    assert_eq!(
-        ts.put_name(&bob, Some("\"1\""), "Bob").await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        ts.put_name(&bob, Some("\"2\""), "Bobby").await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(version_of(&bob1.next_event().await.unwrap()), 2);
-    assert_eq!(version_of(&bob1.next_event().await.unwrap()), 3);
+    ts.rename(&bob, 1, "Bob").await;
+    ts.rename(&bob, 2, "Bobby").await;
+    assert_eq!(bob1.next_version().await, 2);
+    assert_eq!(bob1.next_version().await, 3);
 
     // And Ann's streams did not get Bob's changes: their next event is Ann's next change.
-    assert_eq!(
-        ts.put_name(&ann, Some("\"2\""), "Ann L").await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(version_of(&ann1.next_event().await.unwrap()), 3);
-    assert_eq!(version_of(&ann2.next_event().await.unwrap()), 3);
+    ts.rename(&ann, 2, "Ann L").await;
+    assert_eq!(ann1.next_version().await, 3);
+    assert_eq!(ann2.next_version().await, 3);
 }
 
 #[tokio::test]

@@ -66,12 +66,7 @@ async fn bad_bodies_are_400_413_415() {
         let resp = ts.request(Method::POST, path).send().await.unwrap();
         expect_error(resp, error_code::UNSUPPORTED_MEDIA_TYPE).await;
         let big = json!({ "username": "x".repeat(MAX_BODY_BYTES), "password": "password123" });
-        let resp = ts
-            .request(Method::POST, path)
-            .json(&big)
-            .send()
-            .await
-            .unwrap();
+        let resp = ts.post_json(path, &big).await;
         expect_error(resp, error_code::PAYLOAD_TOO_LARGE).await;
     }
     let big = json!({ "name": "x".repeat(MAX_BODY_BYTES), "photo_url": "" });

@@ -16,6 +16,19 @@ fn fields(name: &str) -> Value {
     json!({ "name": name, "photo_url": "" })
 }
 
+/// `PUT /api/profile` of `name` from `version` under the key `key`.
+async fn keyed_put(
+    ts: &TestServer,
+    token: &str,
+    version: u64,
+    key: &str,
+    name: &str,
+) -> reqwest::Response {
+    let if_match = format!("\"{version}\"");
+    ts.put_profile_keyed(token, Some(&if_match), key, fields(name))
+        .await
+}
+
 /// A 200 answer: its ETag and its profile.
 async fn accepted(resp: reqwest::Response) -> (String, ServerProfile) {
     assert_eq!(resp.status(), StatusCode::OK);
@@ -64,11 +77,7 @@ async fn a_repeated_key_answers_the_original_outcome() {
     }
     // Replays wrote nothing and announced nothing: the next event is the next real write.
     assert_eq!(ts.profile(&token).await, moved);
-    let (_, next) = accepted(
-        ts.put_profile_keyed(&token, Some("\"3\""), "m-2", fields("Ann"))
-            .await,
-    )
-    .await;
+    let (_, next) = accepted(keyed_put(&ts, &token, 3, "m-2", "Ann").await).await;
     assert_eq!(next.version, 4);
     for version in [3, 4] {
         let event = events.next_event().await.unwrap();
@@ -96,11 +105,7 @@ async fn a_repeated_key_answers_the_original_outcome() {
 async fn a_stale_key_records_nothing_and_applies_later() {
     let ts = TestServer::start().await;
     let token = ts.sign_up("ann").await;
-    let (_, v2) = accepted(
-        ts.put_profile_keyed(&token, Some("\"1\""), "from-b", fields("Bee"))
-            .await,
-    )
-    .await;
+    let (_, v2) = accepted(keyed_put(&ts, &token, 1, "from-b", "Bee").await).await;
 
     let resp = ts
         .put_profile_keyed(&token, Some("\"1\""), "from-a", fields("Ay"))
@@ -123,11 +128,7 @@ async fn a_stale_key_records_nothing_and_applies_later() {
     );
 
     // The same key, now based on the current version, is applied (it was never used).
-    let (tag, v3) = accepted(
-        ts.put_profile_keyed(&token, Some("\"2\""), "from-a", fields("Ay"))
-            .await,
-    )
-    .await;
+    let (tag, v3) = accepted(keyed_put(&ts, &token, 2, "from-a", "Ay").await).await;
     assert_eq!(tag, "\"3\"");
     assert_eq!((v3.version, v3.mutation_id.as_deref()), (3, Some("from-a")));
     assert_eq!(ts.history(&token).await.len(), 3);
@@ -137,11 +138,7 @@ async fn a_stale_key_records_nothing_and_applies_later() {
 async fn a_key_reused_for_other_values_is_422() {
     let ts = TestServer::start().await;
     let token = ts.sign_up("ann").await;
-    let (_, written) = accepted(
-        ts.put_profile_keyed(&token, Some("\"1\""), "k", fields("Ann"))
-            .await,
-    )
-    .await;
+    let (_, written) = accepted(keyed_put(&ts, &token, 1, "k", "Ann").await).await;
     for body in [
         fields("Anne"),
         json!({ "name": "Ann", "photo_url": "https://example.com/a.png" }),
@@ -245,12 +242,9 @@ async fn concurrent_repeats_of_a_key_write_once() {
             let ts = Arc::clone(&ts);
             let token = Arc::clone(&token);
             tokio::spawn(async move {
-                accepted(
-                    ts.put_profile_keyed(&token, Some("\"1\""), "retried", fields("Ann"))
-                        .await,
-                )
-                .await
-                .1
+                accepted(keyed_put(&ts, &token, 1, "retried", "Ann").await)
+                    .await
+                    .1
             })
         })
         .collect();
@@ -384,46 +378,34 @@ async fn a_repeat_whose_version_was_pruned_is_answered_unknown_never_stale() {
 
     // m-1 wrote version 2, pruned with its key: its outcome is unknown, and said so.
     let body = expect_error(
-        ts.put_profile_keyed(&token, Some("\"1\""), "m-1", fields("N1"))
-            .await,
+        keyed_put(&ts, &token, 1, "m-1", "N1").await,
         error_code::HISTORY_PRUNED,
     )
     .await;
     assert_eq!(body.current.map(|p| p.version), Some(8));
     // So is any unknown key whose write would have made a pruned version.
     expect_error(
-        ts.put_profile_keyed(&token, Some("\"4\""), "m-new", fields("X"))
-            .await,
+        keyed_put(&ts, &token, 4, "m-new", "X").await,
         error_code::HISTORY_PRUNED,
     )
     .await;
     // m-6 wrote version 7, still kept: its own outcome, as ever.
-    let (_, replayed) = accepted(
-        ts.put_profile_keyed(&token, Some("\"6\""), "m-6", fields("N6"))
-            .await,
-    )
-    .await;
+    let (_, replayed) = accepted(keyed_put(&ts, &token, 6, "m-6", "N6").await).await;
     assert_eq!(replayed.version, 7);
     // A new key on a kept older version was never applied: a plain 412.
     expect_error(
-        ts.put_profile_keyed(&token, Some("\"6\""), "m-fresh", fields("Y"))
-            .await,
+        keyed_put(&ts, &token, 6, "m-fresh", "Y").await,
         error_code::STALE_VERSION,
     )
     .await;
     // Also when today's rules refuse its body: unknown, not refused (it may be applied).
     let long = "x".repeat(10_000);
     expect_error(
-        ts.put_profile_keyed(&token, Some("\"2\""), "m-2", fields(&long))
-            .await,
+        keyed_put(&ts, &token, 2, "m-2", &long).await,
         error_code::HISTORY_PRUNED,
     )
     .await;
     // Nothing of these was written; the next write goes on as usual.
-    let (_, next) = accepted(
-        ts.put_profile_keyed(&token, Some("\"8\""), "m-8", fields("N8"))
-            .await,
-    )
-    .await;
+    let (_, next) = accepted(keyed_put(&ts, &token, 8, "m-8", "N8").await).await;
     assert_eq!(next.version, 9);
 }

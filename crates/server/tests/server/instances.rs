@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::common::{TestServer, open_events, version_of};
+use crate::common::{TestServer, open_events};
 use outpost_core::wire::ServerProfile;
 use outpost_server::push::listen::LISTEN_APPLICATION_NAME;
 use outpost_server::store::postgres::READERS_APPLICATION_NAME;
@@ -70,18 +70,12 @@ async fn a_save_through_one_instance_reaches_a_stream_on_the_other() {
     let token = a.sign_up("ann").await;
     let mut on_a = open_events(&a, &token).await;
     let mut on_b = open_events(&b, &token).await;
-    assert_eq!(
-        a.put_name(&token, Some("\"1\""), "Ann").await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(version_of(&on_b.next_event().await.unwrap()), 2);
-    assert_eq!(version_of(&on_a.next_event().await.unwrap()), 2);
-    assert_eq!(
-        b.put_name(&token, Some("\"2\""), "Ann L").await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(version_of(&on_a.next_event().await.unwrap()), 3);
-    assert_eq!(version_of(&on_b.next_event().await.unwrap()), 3);
+    a.rename(&token, 1, "Ann").await;
+    assert_eq!(on_b.next_version().await, 2);
+    assert_eq!(on_a.next_version().await, 2);
+    b.rename(&token, 2, "Ann L").await;
+    assert_eq!(on_a.next_version().await, 3);
+    assert_eq!(on_b.next_version().await, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -119,10 +113,7 @@ async fn a_retried_write_through_the_other_instance_answers_its_first_outcome() 
     assert_eq!(first.status(), StatusCode::OK);
     let first: ServerProfile = first.json().await.unwrap();
     // Someone else writes meanwhile, then the retry of m-1 arrives at the other instance.
-    assert_eq!(
-        b.put_name(&token, Some("\"2\""), "Other").await.status(),
-        StatusCode::OK
-    );
+    b.rename(&token, 2, "Other").await;
     let retry = b
         .put_profile_keyed(&token, Some("\"1\""), "m-1", body)
         .await;
@@ -217,13 +208,10 @@ async fn after_a_lost_listen_connection_the_streams_hear_what_they_missed() {
     );
     admin.batch_execute("COMMIT").await.unwrap();
     // The stream stays open and is told the version it missed.
-    assert_eq!(version_of(&before.next_event().await.unwrap()), 2);
+    assert_eq!(before.next_version().await, 2);
     // And A hears of writes through B again.
-    assert_eq!(
-        b.put_name(&token, Some("\"2\""), "After").await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(version_of(&before.next_event().await.unwrap()), 3);
+    b.rename(&token, 2, "After").await;
+    assert_eq!(before.next_version().await, 3);
 }
 
 #[tokio::test]

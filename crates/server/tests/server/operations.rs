@@ -22,10 +22,7 @@ async fn metrics_count_requests_writes_and_open_streams() {
         ts.get_profile("not-a-token").await.status(),
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(
-        ts.put_name(&token, Some("\"1\""), "Ann").await.status(),
-        StatusCode::OK
-    );
+    ts.rename(&token, 1, "Ann").await;
     let stream = open_events(&ts, &token).await;
 
     let text = metrics(&ts).await;

@@ -282,6 +282,15 @@ impl TestServer {
             .await
     }
 
+    /// Renames the profile from `version`, which must be accepted.
+    pub async fn rename(&self, token: &str, version: u64, name: &str) -> ServerProfile {
+        let resp = self
+            .put_name(token, Some(&format!("\"{version}\"")), name)
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "rename from {version}");
+        resp.json().await.expect("profile")
+    }
+
     /// `PUT /api/profile` with `Idempotency-Key: key`.
     pub async fn put_profile_keyed(
         &self,
@@ -537,6 +546,11 @@ impl SseReader {
                 _ => return None,
             }
         }
+    }
+
+    /// The version the next `event:` block announces.
+    pub async fn next_version(&mut self) -> u64 {
+        version_of(&self.next_event().await.expect("an event"))
     }
 
     /// The next `event:` block (skipping comments), waiting at most 30 s (a hang guard).
