@@ -46,6 +46,28 @@ async fn account(api: &ApiClientService) -> (String, String) {
     (username, token)
 }
 
+/// Stores `value` as Ann's profile straight through IndexedDB, as an older build would.
+async fn put_raw(db: &rexie::Rexie, value: &JsValue) {
+    let tx = db
+        .transaction(&[PROFILES], TransactionMode::ReadWrite)
+        .unwrap();
+    let key = JsValue::from_str("ann");
+    tx.store(PROFILES)
+        .unwrap()
+        .put(value, Some(&key))
+        .await
+        .unwrap();
+    tx.done().await.unwrap();
+}
+
+/// A new account on the server and a new device database: the API, the username, the token
+/// and the database.
+async fn signed_up() -> (ApiClientService, String, String, DatabaseService) {
+    let api = ApiClientService::new(SERVER);
+    let (user, token) = account(&api).await;
+    (api, user, token, DatabaseService::named(&unique("db-")))
+}
+
 fn settings(read: ReadStrategy, write: WriteStrategy) -> Settings {
     Settings {
         read_strategy: read,
@@ -179,18 +201,7 @@ async fn a_stored_record_this_build_cannot_read_is_never_overwritten() {
     let db = DatabaseService::named(&name);
     db.save_settings(&Settings::default()).await.unwrap();
     let raw = DatabaseService::open_version(&name, 2).await.unwrap();
-    let tx = raw
-        .transaction(&[PROFILES], TransactionMode::ReadWrite)
-        .unwrap();
-    tx.store(PROFILES)
-        .unwrap()
-        .put(
-            &JsValue::from_str("not a record"),
-            Some(&JsValue::from_str("ann")),
-        )
-        .await
-        .unwrap();
-    tx.done().await.unwrap();
+    put_raw(&raw, &JsValue::from_str("not a record")).await;
     raw.close();
     let record = LocalRecord::from_local_edit(fields("New"), vec![Field::Name], 1);
     assert!(
@@ -220,18 +231,7 @@ async fn a_version_1_database_is_migrated_without_losing_data() {
     let old = DatabaseService::open_version(&name, 1).await.unwrap();
     assert!(!old.store_names().contains(&SETTINGS.to_owned()));
     let record = LocalRecord::from_local_edit(fields("From v1"), vec![Field::Name], 7);
-    let tx = old
-        .transaction(&[PROFILES], TransactionMode::ReadWrite)
-        .unwrap();
-    tx.store(PROFILES)
-        .unwrap()
-        .put(
-            &serde_wasm_bindgen::to_value(&record).unwrap(),
-            Some(&JsValue::from_str("ann")),
-        )
-        .await
-        .unwrap();
-    tx.done().await.unwrap();
+    put_raw(&old, &serde_wasm_bindgen::to_value(&record).unwrap()).await;
     old.close();
 
     let db = DatabaseService::named(&name);
@@ -310,9 +310,7 @@ async fn repo(
 
 #[wasm_bindgen_test]
 async fn fallback_read_uses_the_server_then_the_device() {
-    let api = ApiClientService::new(SERVER);
-    let (user, token) = account(&api).await;
-    let db = DatabaseService::named(&unique("db-"));
+    let (_, user, token, db) = signed_up().await;
     let s = settings(ReadStrategy::Fallback, WriteStrategy::OfflineFirst);
 
     let offline = repo(NOWHERE, db.clone(), &user, &token, s.clone()).await;
@@ -379,9 +377,7 @@ async fn local_only_read_never_calls_the_server_until_sync() {
 
 #[wasm_bindgen_test]
 async fn offline_first_saves_on_the_device_and_syncs_when_reachable() {
-    let api = ApiClientService::new(SERVER);
-    let (user, token) = account(&api).await;
-    let db = DatabaseService::named(&unique("db-"));
+    let (api, user, token, db) = signed_up().await;
 
     let down = repo(NOWHERE, db.clone(), &user, &token, Settings::default()).await;
     assert_eq!(
@@ -418,9 +414,7 @@ async fn offline_first_saves_on_the_device_and_syncs_when_reachable() {
 
 #[wasm_bindgen_test]
 async fn online_only_writes_need_the_server_and_store_nothing_without_it() {
-    let api = ApiClientService::new(SERVER);
-    let (user, token) = account(&api).await;
-    let db = DatabaseService::named(&unique("db-"));
+    let (api, user, token, db) = signed_up().await;
     let s = settings(ReadStrategy::Fallback, WriteStrategy::OnlineOnly);
 
     let down = repo(NOWHERE, db.clone(), &user, &token, s.clone()).await;
@@ -448,9 +442,7 @@ async fn online_only_writes_need_the_server_and_store_nothing_without_it() {
 
 #[wasm_bindgen_test]
 async fn two_instances_on_one_database_behave_as_two_tabs() {
-    let api = ApiClientService::new(SERVER);
-    let (user, token) = account(&api).await;
-    let db = DatabaseService::named(&unique("db-"));
+    let (api, user, token, db) = signed_up().await;
     let a = repo(SERVER, db.clone(), &user, &token, Settings::default()).await;
     let b = repo(SERVER, db.clone(), &user, &token, Settings::default()).await;
     eventually("both synced", || {

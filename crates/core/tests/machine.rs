@@ -212,6 +212,24 @@ fn stale_put_whose_200_was_lost_is_idempotent() {
     assert_eq!(t.state(), SyncState::Synced);
 }
 
+/// The conflict of a name that is `mine` here and `theirs` on the server.
+fn name_conflict(mine: &str, theirs: &str) -> Vec<FieldConflict> {
+    vec![FieldConflict {
+        field: Field::Name,
+        mine: mine.into(),
+        theirs: theirs.into(),
+    }]
+}
+
+/// A conflict stored under "Ask me", loaded by a new tab whose policy is `policy`: the tab
+/// and what it did at load.
+fn conflict_reloaded(policy: ConflictPolicy) -> (T, Vec<Action>) {
+    let (t, _) = into_conflict(ConflictPolicy::Ask);
+    let mut fresh = T::new(policy);
+    let actions = fresh.go(Input::Loaded(Some(t.record())));
+    (fresh, actions)
+}
+
 fn into_conflict(policy: ConflictPolicy) -> (T, Vec<Action>) {
     let mut t = T::synced(policy, server("ann", "", 3));
     let (id, _, _) =
@@ -242,14 +260,7 @@ fn true_conflict_asks_and_is_persisted() {
     assert_eq!(requests(&a), 0);
     let r = persisted(&a).expect("conflict persisted");
     let c = r.conflict.clone().expect("conflict");
-    assert_eq!(
-        c.fields,
-        vec![FieldConflict {
-            field: Field::Name,
-            mine: "bob".into(),
-            theirs: "cat".into()
-        }]
-    );
+    assert_eq!(c.fields, name_conflict("bob", "cat"));
     assert_eq!(c.remote.version, 4);
     // The clean remote change is already in local; the base is still the ancestor.
     assert_eq!(r.local, fields("bob", "https://x/p"));
@@ -385,10 +396,7 @@ fn typing_in_the_form_during_a_conflict_asks_again_and_only_the_dialog_settles()
 
 #[test]
 fn a_stored_conflict_meets_a_settling_policy_at_load() {
-    let (t, _) = into_conflict(ConflictPolicy::Ask);
-    let stored = t.record();
-    let mut fresh = T::new(ConflictPolicy::RemoteWins);
-    fresh.go(Input::Loaded(Some(stored)));
+    let (fresh, _) = conflict_reloaded(ConflictPolicy::RemoteWins);
     assert_eq!(fresh.m.status().conflict, None);
     assert_eq!(fresh.record().local, fields("cat", "https://x/p"));
 }
@@ -403,14 +411,7 @@ fn the_other_sides_absorbed_changes_are_not_taken_for_mine_in_a_new_merge() {
     let id = fetch_id(&t.go(Input::PushReceived { version: 5 })).expect("fetch");
     t.go(answered(id, server("cat", "https://x/q", 5)));
     let c = t.m.status().conflict.expect("the name still conflicts");
-    assert_eq!(
-        c.fields,
-        vec![FieldConflict {
-            field: Field::Name,
-            mine: "bob".into(),
-            theirs: "cat".into()
-        }]
-    );
+    assert_eq!(c.fields, name_conflict("bob", "cat"));
     assert_eq!(t.record().local, fields("bob", "https://x/q"));
     // "Keep mine" then writes only what this device chose.
     let a = t.answer(Resolution::KeepMine);
@@ -652,10 +653,7 @@ fn loaded_while_in_flight_keeps_the_other_tabs_typing() {
 
 #[test]
 fn restart_resumes_a_pending_record_and_its_conflict() {
-    let (t, _) = into_conflict(ConflictPolicy::Ask);
-    let stored = t.record();
-    let mut t2 = T::new(ConflictPolicy::Ask);
-    let a = t2.go(Input::Loaded(Some(stored)));
+    let (t2, a) = conflict_reloaded(ConflictPolicy::Ask);
     assert_eq!(requests(&a), 0);
     assert_eq!(t2.state(), SyncState::Conflict);
     let mut t3 = T::new(ConflictPolicy::Ask);
