@@ -68,7 +68,8 @@ fn refusal(description: &str, retry_after: bool) -> RefOr<Response> {
 /// Adds the refusals a class of routes shares, declared here once instead of on every route
 /// (a route's own description of the same status is kept): every `limited` route may be
 /// answered 408 (it did not arrive in time) and 503 (the server sheds load), every route
-/// with the bearer scheme 401.
+/// with the bearer scheme 401 and 429 (its token's request budget), every route with a JSON
+/// body 400, 413 and 415.
 pub fn shared_refusals(doc: &mut utoipa::openapi::OpenApi, limited: &[String]) {
     for (path, item) in doc.paths.paths.iter_mut() {
         let is_limited = limited.contains(path);
@@ -80,6 +81,14 @@ pub fn shared_refusals(doc: &mut utoipa::openapi::OpenApi, limited: &[String]) {
             };
             if authed {
                 add("401", refusal("No valid session", false));
+                let limit =
+                    "This session token made its most requests this minute; see Retry-After";
+                add("429", refusal(limit, true));
+            }
+            if operation.request_body.is_some() {
+                add("400", refusal("Malformed JSON", false));
+                add("413", refusal("Body too large", false));
+                add("415", refusal("Body is not JSON", false));
             }
             if is_limited {
                 add(

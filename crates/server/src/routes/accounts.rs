@@ -17,10 +17,7 @@ use crate::store::{NewAccount, Store};
     request_body = CredentialsDoc,
     responses(
         (status = 201, description = "Account created; a session token", body = TokenResponseDoc),
-        (status = 400, description = "Malformed JSON", body = ErrorBodyDoc),
         (status = 409, description = "Username taken", body = ErrorBodyDoc),
-        (status = 413, description = "Body too large", body = ErrorBodyDoc),
-        (status = 415, description = "Body is not JSON", body = ErrorBodyDoc),
         (status = 422, description = "A field breaks a rule", body = ErrorBodyDoc),
         (status = 429, description = "Too many accounts created from this address; see Retry-After",
             body = ErrorBodyDoc,

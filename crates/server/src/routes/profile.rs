@@ -75,8 +75,6 @@ fn with_etag(profile: ServerProfile) -> Response {
     responses(
         (status = 200, description = "The caller's profile", body = ServerProfileDoc,
             headers(("ETag" = String, description = "The version, quoted: \"7\""))),
-        (status = 429, description = "This session token made its most requests this minute; see Retry-After", body = ErrorBodyDoc,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn get_profile(
     State(state): State<AppState>,
@@ -121,12 +119,8 @@ pub async fn get_profile(
             headers(("ETag" = String, description = "The current version, quoted"))),
         (status = 412, description = "Stale version; `current` holds the latest profile", body = ErrorBodyDoc,
             headers(("ETag" = String, description = "The current version, quoted"))),
-        (status = 413, description = "Body too large", body = ErrorBodyDoc),
-        (status = 415, description = "Body is not JSON", body = ErrorBodyDoc),
         (status = 422, description = "A field breaks a rule (`invalid_field`; `field` names it), or the Idempotency-Key was already applied to a write of other values (`idempotency_key_reused`)", body = ErrorBodyDoc),
         (status = 428, description = "If-Match missing", body = ErrorBodyDoc),
-        (status = 429, description = "This session token made its most requests this minute; see Retry-After", body = ErrorBodyDoc,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn put_profile(
     State(state): State<AppState>,

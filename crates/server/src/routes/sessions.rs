@@ -18,10 +18,7 @@ use crate::store::Store;
     request_body = CredentialsDoc,
     responses(
         (status = 200, description = "Signed in; a session token", body = TokenResponseDoc),
-        (status = 400, description = "Malformed JSON", body = ErrorBodyDoc),
         (status = 401, description = "Wrong username or password", body = ErrorBodyDoc),
-        (status = 413, description = "Body too large", body = ErrorBodyDoc),
-        (status = 415, description = "Body is not JSON", body = ErrorBodyDoc),
         (status = 422, description = "A field breaks a rule", body = ErrorBodyDoc),
         (status = 429, description = "Too many failed sign-ins; see Retry-After", body = ErrorBodyDoc,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -77,8 +74,6 @@ pub async fn sign_in(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Signed out"),
-        (status = 429, description = "This session token made its most requests this minute; see Retry-After", body = ErrorBodyDoc,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn sign_out(
     State(state): State<AppState>,
