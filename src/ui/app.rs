@@ -5,7 +5,7 @@ use leptos::ev;
 use leptos::prelude::*;
 
 use crate::data::repositories::user_profile_repository::now_ms;
-use crate::data::services::{Settings, StoredSession, connectivity, service_worker};
+use crate::data::services::{Settings, StoredSession, connectivity, device_cookie, service_worker};
 use crate::dependencies::Dependencies;
 use crate::ui::core::status_bar::StatusBar;
 use crate::ui::core::update_banner::UpdateBanner;
@@ -85,15 +85,23 @@ pub fn App() -> impl IntoView {
             }
         });
     };
+    // Signed in once in this browser, yet nothing stored: the browser cleared the app's data.
+    let storage_cleared = RwSignal::new(false);
     leptos::task::spawn_local(async move {
         match sessions.get_value().current().await {
             Ok(Some(session)) => open_session(session),
-            Ok(None) => phase.set(Phase::SignedOut),
+            Ok(None) => {
+                storage_cleared.set(device_cookie::present());
+                phase.set(Phase::SignedOut);
+            }
             Err(e) => phase.set(Phase::Failed(words::storage(&e))),
         }
     });
 
-    let on_signed_in = Callback::new(open_session);
+    let on_signed_in = Callback::new(move |session| {
+        storage_cleared.set(false);
+        open_session(session);
+    });
     // Signing out is reported twice (the page, and the repository closing): setting the phase
     // again would rebuild the sign-in page and drop what the person already typed into it.
     let signed_out = move || {
@@ -147,7 +155,13 @@ pub fn App() -> impl IntoView {
                             .into_any()
                     }
                     Phase::SignedOut => {
-                        view! { <SignInPage sessions=sessions on_signed_in=on_signed_in /> }
+                        view! {
+                            <SignInPage
+                                sessions=sessions
+                                on_signed_in=on_signed_in
+                                storage_cleared=storage_cleared.get_untracked()
+                            />
+                        }
                             .into_any()
                     }
                     Phase::SignedIn(vm) => {

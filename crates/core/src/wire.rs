@@ -98,6 +98,13 @@ pub struct ProfileChanged {
 /// repeat of a key the server already applied answers that write's outcome instead of 412.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
+/// The cookie the server sets when a session starts and clears at sign-out: "this browser
+/// was signed in". It holds no secret. Safari deletes everything a page's scripts stored
+/// (IndexedDB, caches, the service worker) after seven days without a visit but keeps the
+/// cookies a server set, so an app that finds this cookie and no stored session knows the
+/// browser cleared its data, and says so.
+pub const DEVICE_COOKIE: &str = "outpost_device";
+
 /// The `event:` name of profile-change events on the event stream.
 pub const PROFILE_EVENT: &str = "profile";
 

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod client_addr;
 pub mod clock;
 pub mod config;
+pub mod device_cookie;
 pub mod error;
 pub mod history;
 pub mod metrics;

@@ -6,7 +6,7 @@ use outpost_core::validate;
 use outpost_core::wire::Credentials;
 
 use super::session::{Session, SessionEvent, tell_tabs_signed_out};
-use crate::data::services::{ApiClient, ApiError, Database, DbError, StoredSession};
+use crate::data::services::{ApiClient, ApiError, Database, DbError, StoredSession, device_cookie};
 
 /// The meta key remembering the answer of `navigator.storage.persist()`.
 pub const PERSIST_KEY: &str = "storage-persisted";
@@ -225,6 +225,7 @@ impl<A: ApiClient, D: Database> SessionRepository<A, D> {
             return Ok(SignOut::NewerChanges);
         }
         self.db.clear_session().await?;
+        device_cookie::forget();
         let token = session.token();
         // Every tab's repository stops; a commit already on its way finds the record gone
         // and stops too, so nothing writes the account's data back.

@@ -8,6 +8,7 @@
 pub mod api_client;
 pub mod connectivity;
 pub mod database;
+pub mod device_cookie;
 pub mod event_stream;
 pub mod service_worker;
 pub mod sse;

@@ -17,6 +17,9 @@ pub fn SignInPage(
     sessions: StoredValue<Sessions, LocalStorage>,
     /// Receives the new session.
     on_signed_in: Callback<StoredSession>,
+    /// The browser deleted what the app kept on this device (a signed-in browser without a
+    /// stored session): said first, so the person knows why they are signed out.
+    storage_cleared: bool,
 ) -> impl IntoView {
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
@@ -72,6 +75,14 @@ pub fn SignInPage(
         <section class="sign-in" aria-labelledby="sign-in-title">
             <h1 id="sign-in-title">"Welcome to Outpost"</h1>
             <p>"Your profile, on this device and in sync, online or not."</p>
+            {storage_cleared
+                .then(|| {
+                    view! {
+                        <p class="notice" role="note">
+                            "This browser cleared what Outpost kept on this device (Safari does after 7 days without a visit). Sign in again to get your profile as it was last synced; changes that had not synced could not be kept. Added to your Home Screen, Outpost keeps its data."
+                        </p>
+                    }
+                })}
             <form on:submit=on_submit novalidate>
                 <label for="username">"Username"</label>
                 <input

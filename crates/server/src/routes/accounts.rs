@@ -2,11 +2,13 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use outpost_core::validate;
 use outpost_core::wire::{Credentials, TokenResponse};
 
 use crate::auth;
 use crate::client_addr::ClientAddr;
+use crate::device_cookie;
 use crate::error::{ApiJson, AppError};
 use crate::schemas::{CredentialsDoc, ErrorBodyDoc, TokenResponseDoc};
 use crate::state::AppState;
@@ -16,7 +18,8 @@ use crate::store::{NewAccount, Store};
 #[utoipa::path(post, path = "/api/accounts", tag = "accounts",
     request_body = CredentialsDoc,
     responses(
-        (status = 201, description = "Account created; a session token", body = TokenResponseDoc),
+        (status = 201, description = "Account created; a session token", body = TokenResponseDoc,
+            headers(("Set-Cookie" = String, description = "`outpost_device=1`: this browser was signed in (no secret)"))),
         (status = 409, description = "Username taken", body = ErrorBodyDoc),
         (status = 422, description = "A field breaks a rule", body = ErrorBodyDoc),
         (status = 429, description = "Too many accounts created from this address; see Retry-After",
@@ -27,7 +30,7 @@ pub async fn create_account(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
     ApiJson(creds): ApiJson<Credentials>,
-) -> Result<(StatusCode, ApiJson<TokenResponse>), AppError> {
+) -> Result<impl IntoResponse, AppError> {
     validate::credentials(&creds)?;
     // Every valid attempt costs an argon2 hash, so attempts are counted, not only successes.
     if let Some(addr) = addr {
@@ -50,5 +53,9 @@ pub async fn create_account(
     };
     state.checked(state.store().create_account(account).await)?;
     tracing::info!(%username, "account created");
-    Ok((StatusCode::CREATED, ApiJson(TokenResponse { token })))
+    Ok((
+        StatusCode::CREATED,
+        device_cookie::set(),
+        ApiJson(TokenResponse { token }),
+    ))
 }

@@ -2,11 +2,13 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use outpost_core::validate;
 use outpost_core::wire::{Credentials, TokenResponse};
 
 use crate::auth::{self, Caller};
 use crate::client_addr::ClientAddr;
+use crate::device_cookie;
 use crate::error::{ApiJson, AppError};
 use crate::schemas::{CredentialsDoc, ErrorBodyDoc, TokenResponseDoc};
 use crate::state::AppState;
@@ -17,7 +19,8 @@ use crate::store::Store;
 #[utoipa::path(post, path = "/api/sessions", tag = "sessions",
     request_body = CredentialsDoc,
     responses(
-        (status = 200, description = "Signed in; a session token", body = TokenResponseDoc),
+        (status = 200, description = "Signed in; a session token", body = TokenResponseDoc,
+            headers(("Set-Cookie" = String, description = "`outpost_device=1`: this browser was signed in (no secret)"))),
         (status = 401, description = "Wrong username or password", body = ErrorBodyDoc),
         (status = 422, description = "A field breaks a rule", body = ErrorBodyDoc),
         (status = 429, description = "Too many failed sign-ins; see Retry-After", body = ErrorBodyDoc,
@@ -27,7 +30,7 @@ pub async fn sign_in(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
     ApiJson(creds): ApiJson<Credentials>,
-) -> Result<ApiJson<TokenResponse>, AppError> {
+) -> Result<impl IntoResponse, AppError> {
     validate::credentials(&creds)?;
     let user_key = format!("u:{}", creds.username);
     let mut keys = vec![user_key.clone()];
@@ -66,20 +69,21 @@ pub async fn sign_in(
     state.limiter().clear(&user_key).await;
     let (token, session) = auth::new_session(state.config().token_ttl)?;
     state.checked(state.store().create_session(account, session).await)?;
-    Ok(ApiJson(TokenResponse { token }))
+    Ok((device_cookie::set(), ApiJson(TokenResponse { token })))
 }
 
 /// Signs out: revokes the caller's token.
 #[utoipa::path(delete, path = "/api/sessions/current", tag = "sessions",
     security(("bearer" = [])),
     responses(
-        (status = 204, description = "Signed out"),
+        (status = 204, description = "Signed out",
+            headers(("Set-Cookie" = String, description = "Removes `outpost_device`"))),
     ))]
 pub async fn sign_out(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<StatusCode, AppError> {
+) -> Result<impl IntoResponse, AppError> {
     let hash = caller.token_hash;
     state.checked(state.store().delete_session(&hash).await)?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok((StatusCode::NO_CONTENT, device_cookie::clear()))
 }

@@ -42,6 +42,42 @@ async fn sign_up_sign_in_sign_out() {
     expect_error(resp, error_code::UNAUTHORIZED).await;
 }
 
+/// The `Set-Cookie` of an answer, if it has one.
+fn set_cookie(resp: &reqwest::Response) -> Option<&str> {
+    resp.headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+}
+
+#[tokio::test]
+async fn a_session_marks_the_browser_and_signing_out_unmarks_it() {
+    let ts = TestServer::start().await;
+    let resp = ts
+        .post_json("/api/accounts", &creds("ann", "password123"))
+        .await;
+    let mark = set_cookie(&resp)
+        .expect("sign-up marks the browser")
+        .to_owned();
+    assert!(mark.starts_with("outpost_device=1;"), "{mark}");
+    for attribute in ["Path=/", "SameSite=Strict", "Max-Age=34560000"] {
+        assert!(mark.contains(attribute), "{mark}");
+    }
+    assert!(!mark.contains("HttpOnly"), "the page reads it: {mark}");
+    let token = resp.json::<TokenResponse>().await.unwrap().token;
+    assert!(!mark.contains(&token), "no secret in it");
+
+    let resp = sign_in(&ts, "ann", "password123").await;
+    assert_eq!(set_cookie(&resp), Some(mark.as_str()), "so does a sign-in");
+    let resp = sign_in(&ts, "ann", "wrong-password").await;
+    assert_eq!(set_cookie(&resp), None, "not a failed one");
+
+    let resp = ts.sign_out(&token).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let gone = set_cookie(&resp).expect("sign-out unmarks");
+    assert!(gone.starts_with("outpost_device=;"), "{gone}");
+    assert!(gone.contains("Max-Age=0"), "{gone}");
+}
+
 #[tokio::test]
 async fn tokens_are_stored_hashed() {
     let ts = TestServer::start().await;
