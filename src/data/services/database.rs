@@ -57,6 +57,10 @@ pub enum DbError {
     /// Another tab of a newer build upgraded the database: this page's code is outdated.
     #[error("a newer build upgraded the database in another tab")]
     Outdated,
+    /// The browser lost its connection to the database, again after reopening it (Safari's
+    /// "Connection to Indexed Database server lost"); nothing of the failed write was kept.
+    #[error("the connection to the device's database was lost")]
+    ConnectionLost,
     /// Any other failure of a read or write.
     #[error("IndexedDB failed: {0}")]
     Failed(String),
@@ -67,6 +71,9 @@ impl DbError {
         match error.name.as_str() {
             "QuotaExceededError" => DbError::QuotaExceeded,
             "VersionError" => DbError::Outdated,
+            "UnknownError" if error.message.to_lowercase().contains("connection") => {
+                DbError::ConnectionLost
+            }
             _ => DbError::Failed(format!("{}: {}", error.name, error.message)),
         }
     }
@@ -298,8 +305,10 @@ impl DatabaseService {
     }
 
     /// [`strict_write::Connection::write_if`] on the profile of `account`, tried once more on
-    /// a new connection when another tab's schema upgrade closed this one just before the
-    /// transaction began (`InvalidStateError`). `allow` makes the compare of each attempt;
+    /// a new connection when this one was closed just before the transaction began (another
+    /// tab's schema upgrade: `InvalidStateError`) or lost under it (Safari: `UnknownError`,
+    /// "Connection to Indexed Database server lost"; the transaction did not commit, and the
+    /// attempt compares again what the store holds). `allow` makes the compare of each attempt;
     /// with `settings`, it gets the stored settings too (read in the same transaction).
     async fn write_profile_if<F>(
         &self,
@@ -318,7 +327,10 @@ impl DatabaseService {
                 .write_if(PROFILES, account, also, change.clone(), allow())
                 .await
             {
-                Err(e) if attempt == 0 && e.name == "InvalidStateError" => {
+                Err(e)
+                    if attempt == 0
+                        && matches!(e.name.as_str(), "InvalidStateError" | "UnknownError") =>
+                {
                     self.strict.borrow_mut().take();
                 }
                 result => return result.map_err(|e| DbError::from_tx(&e)),
@@ -502,5 +514,34 @@ impl Database for DatabaseService {
 
     async fn save_meta(&self, key: &str, value: &str) -> Result<(), DbError> {
         self.put(META, key, &value).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tx_error(name: &str, message: &str) -> TxError {
+        TxError {
+            name: name.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+
+    #[wasm_bindgen_test::wasm_bindgen_test]
+    fn a_lost_connection_is_told_apart_from_other_failures() {
+        let safari = "Connection to Indexed Database server lost. Refresh the page to try again";
+        assert_eq!(
+            DbError::from_tx(&tx_error("UnknownError", safari)),
+            DbError::ConnectionLost
+        );
+        assert!(matches!(
+            DbError::from_tx(&tx_error("UnknownError", "Internal error.")),
+            DbError::Failed(_)
+        ));
+        assert_eq!(
+            DbError::from_tx(&tx_error("QuotaExceededError", "")),
+            DbError::QuotaExceeded
+        );
     }
 }

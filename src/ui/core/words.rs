@@ -15,6 +15,7 @@ pub fn storage(error: &DbError) -> String {
             format!("This browser does not allow saving data on this device: {detail}")
         }
         DbError::Outdated => "Outpost was updated in another tab. Reload this page to continue; saved changes are kept.".to_owned(),
+        DbError::ConnectionLost => "The browser lost its connection to the data on this device, and again after reopening it, so the change was not saved here. Reload the page; what was saved before is kept.".to_owned(),
         DbError::Failed(detail) => format!("Saving on this device failed: {detail}"),
     }
 }
@@ -79,6 +80,7 @@ mod tests {
         let sentences = [
             storage(&DbError::QuotaExceeded),
             storage(&DbError::Outdated),
+            storage(&DbError::ConnectionLost),
             save(&SaveError::NeedsConnection),
             save(&SaveError::SignInRequired),
             save(&SaveError::SignedOut),
