@@ -9,7 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr};
-use utoipa::{Modify, OpenApi, PartialSchema};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::schemas::{
@@ -104,6 +104,34 @@ pub fn shared_refusals(doc: &mut utoipa::openapi::OpenApi, limited: &[String]) {
     }
 }
 
+/// Every answer that carries a session token also marks the browser
+/// ([`crate::device_cookie`]): its `Set-Cookie`, declared here once.
+pub fn device_cookie_headers(doc: &mut utoipa::openapi::OpenApi) {
+    let token = format!("#/components/schemas/{}", TokenResponseDoc::name());
+    for item in doc.paths.paths.values_mut() {
+        for operation in operations(item) {
+            for response in operation.responses.responses.values_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                let carries_token = response.content.values().any(|content| {
+                    matches!(&content.schema, Some(RefOr::Ref(r)) if r.ref_location == token)
+                });
+                if carries_token {
+                    let header = HeaderBuilder::new()
+                        .schema(String::schema())
+                        .description(Some(
+                            "`outpost_device=1`: this browser was signed in (no secret)",
+                        ));
+                    response
+                        .headers
+                        .insert("Set-Cookie".to_owned(), header.build());
+                }
+            }
+        }
+    }
+}
+
 fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     [
         item.get.as_mut(),
@@ -129,6 +157,7 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
             .merge(open)
             .into_openapi();
         shared_refusals(&mut doc, &limited_paths);
+        device_cookie_headers(&mut doc);
         doc
     })
 }

@@ -38,12 +38,16 @@ mod tests {
 
     #[wasm_bindgen_test::wasm_bindgen_test]
     fn only_the_mark_itself_counts() {
-        assert!(marked("outpost_device=1"));
-        assert!(marked("a=b; outpost_device=1; c=d"));
-        assert!(!marked(""));
-        assert!(!marked("outpost_device="));
-        assert!(!marked("my_outpost_device=1"));
-        assert!(!marked("outpost_device=10"));
+        for (cookies, mark) in [
+            ("outpost_device=1", true),
+            ("a=b; outpost_device=1; c=d", true),
+            ("", false),
+            ("outpost_device=", false),
+            ("my_outpost_device=1", false),
+            ("outpost_device=10", false),
+        ] {
+            assert_eq!(marked(cookies), mark, "{cookies}");
+        }
     }
 
     #[wasm_bindgen_test::wasm_bindgen_test]

@@ -18,8 +18,7 @@ use crate::store::{NewAccount, Store};
 #[utoipa::path(post, path = "/api/accounts", tag = "accounts",
     request_body = CredentialsDoc,
     responses(
-        (status = 201, description = "Account created; a session token", body = TokenResponseDoc,
-            headers(("Set-Cookie" = String, description = "`outpost_device=1`: this browser was signed in (no secret)"))),
+        (status = 201, description = "Account created; a session token", body = TokenResponseDoc),
         (status = 409, description = "Username taken", body = ErrorBodyDoc),
         (status = 422, description = "A field breaks a rule", body = ErrorBodyDoc),
         (status = 429, description = "Too many accounts created from this address; see Retry-After",

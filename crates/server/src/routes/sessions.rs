@@ -19,8 +19,7 @@ use crate::store::Store;
 #[utoipa::path(post, path = "/api/sessions", tag = "sessions",
     request_body = CredentialsDoc,
     responses(
-        (status = 200, description = "Signed in; a session token", body = TokenResponseDoc,
-            headers(("Set-Cookie" = String, description = "`outpost_device=1`: this browser was signed in (no secret)"))),
+        (status = 200, description = "Signed in; a session token", body = TokenResponseDoc),
         (status = 401, description = "Wrong username or password", body = ErrorBodyDoc),
         (status = 422, description = "A field breaks a rule", body = ErrorBodyDoc),
         (status = 429, description = "Too many failed sign-ins; see Retry-After", body = ErrorBodyDoc,
