@@ -18,3 +18,20 @@ pub mod strategy;
 pub mod sync;
 pub mod validate;
 pub mod wire;
+
+/// What the unit tests of several modules share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use serde::Serialize;
+    use serde::de::DeserializeOwned;
+
+    /// `value` is written as the JSON string `"name"` and read back from it.
+    pub fn named<T>(value: &T, name: &str)
+    where
+        T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        let json = format!("\"{name}\"");
+        assert_eq!(serde_json::to_string(value).expect("ser"), json);
+        assert_eq!(&serde_json::from_str::<T>(&json).expect("de"), value);
+    }
+}

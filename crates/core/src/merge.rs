@@ -205,12 +205,11 @@ mod tests {
         let json = serde_json::to_string(&Field::PhotoUrl).expect("ser");
         assert_eq!(json, "\"photo_url\"");
         for (p, s) in [
-            (ConflictPolicy::Ask, "\"ask\""),
-            (ConflictPolicy::LocalWins, "\"local-wins\""),
-            (ConflictPolicy::RemoteWins, "\"remote-wins\""),
+            (ConflictPolicy::Ask, "ask"),
+            (ConflictPolicy::LocalWins, "local-wins"),
+            (ConflictPolicy::RemoteWins, "remote-wins"),
         ] {
-            assert_eq!(serde_json::to_string(&p).expect("ser"), s);
-            assert_eq!(serde_json::from_str::<ConflictPolicy>(s).expect("de"), p);
+            crate::test_support::named(&p, s);
         }
         assert_eq!(ConflictPolicy::default(), ConflictPolicy::Ask);
     }

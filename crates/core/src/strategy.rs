@@ -189,22 +189,14 @@ mod tests {
             (ReadStrategy::LocalOnly, "local-only"),
         ] {
             assert_eq!(s.as_str(), n);
-            assert_eq!(serde_json::to_string(&s).expect("ser"), format!("\"{n}\""));
-            assert_eq!(
-                serde_json::from_str::<ReadStrategy>(&format!("\"{n}\"")).expect("de"),
-                s
-            );
+            crate::test_support::named(&s, n);
         }
         for (s, n) in [
             (WriteStrategy::OnlineOnly, "online-only"),
             (WriteStrategy::OfflineFirst, "offline-first"),
         ] {
             assert_eq!(s.as_str(), n);
-            assert_eq!(serde_json::to_string(&s).expect("ser"), format!("\"{n}\""));
-            assert_eq!(
-                serde_json::from_str::<WriteStrategy>(&format!("\"{n}\"")).expect("de"),
-                s
-            );
+            crate::test_support::named(&s, n);
         }
         assert_eq!(ReadStrategy::default(), ReadStrategy::Stream);
         assert_eq!(WriteStrategy::default(), WriteStrategy::OfflineFirst);

@@ -80,7 +80,7 @@ mod tests {
             (SyncState::Error, "error"),
         ] {
             assert_eq!(s.as_str(), n);
-            assert_eq!(serde_json::to_string(&s).expect("ser"), format!("\"{n}\""));
+            crate::test_support::named(&s, n);
         }
     }
 }
