@@ -170,7 +170,11 @@ pub fn App() -> impl IntoView {
                         untrack(move || {
                             view! {
                                 <ProfilePage vm=vm on_signed_out=on_signed_out />
-                                <SettingsPage settings=settings on_change=on_settings />
+                                <SettingsPage
+                                    settings=settings
+                                    on_change=on_settings
+                                    storage_kept=vm.storage_kept.into()
+                                />
                             }
                                 .into_any()
                         })

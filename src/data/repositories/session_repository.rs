@@ -237,11 +237,17 @@ impl<A: ApiClient, D: Database> SessionRepository<A, D> {
         Ok(SignOut::Done)
     }
 
-    /// Asks the browser to keep this origin's storage under pressure (once per device), and
-    /// remembers the answer.
+    /// The browser's answer to [`Self::request_persistent_storage`], if it was asked.
+    pub async fn persistent_storage(&self) -> Option<bool> {
+        let answer = self.db.load_meta(PERSIST_KEY).await.ok().flatten()?;
+        Some(answer == "true")
+    }
+
+    /// Asks the browser to keep this origin's storage under pressure (once per device, after
+    /// the person saved something: Firefox asks them), and remembers the answer.
     pub async fn request_persistent_storage(&self) -> Option<bool> {
-        if let Ok(Some(answer)) = self.db.load_meta(PERSIST_KEY).await {
-            return Some(answer == "true");
+        if let Some(answer) = self.persistent_storage().await {
+            return Some(answer);
         }
         let storage = web_sys::window()?.navigator().storage();
         let promise = storage.persist().ok()?;

@@ -18,6 +18,8 @@ pub fn SettingsPage(
     settings: RwSignal<Settings>,
     /// Stores and applies each change.
     on_change: Callback<Settings>,
+    /// The browser's answer about keeping this device's storage (`None`: not asked yet).
+    storage_kept: Signal<Option<bool>>,
 ) -> impl IntoView {
     let update = move |change: Box<dyn FnOnce(&mut Settings)>| {
         let mut next = settings.get_untracked();
@@ -89,6 +91,13 @@ pub fn SettingsPage(
                     }
                 }
             />
+            <p class="storage">
+                {move || match storage_kept.get() {
+                    Some(true) => "Storage on this device: kept. The browser will not clear it to free space.",
+                    Some(false) => "Storage on this device: the browser may clear it when space runs low (Safari also after 7 days without a visit); what has synced is safe on the server.",
+                    None => "Storage on this device: not asked yet. Outpost asks the browser to keep it after your first save.",
+                }}
+            </p>
         </section>
     }
 }

@@ -50,11 +50,7 @@ pub fn SignInPage(
             let result = sessions.sign_in(&user, &pass, creating).await;
             busy.set(false);
             match result {
-                Ok(session) => {
-                    on_signed_in.run(session);
-                    // May show a browser prompt; the app does not wait for the answer.
-                    let _ = sessions.request_persistent_storage().await;
-                }
+                Ok(session) => on_signed_in.run(session),
                 Err(e) => error.set(Some((None, words::session(&e)))),
             }
         });
@@ -79,7 +75,7 @@ pub fn SignInPage(
                 .then(|| {
                     view! {
                         <p class="notice" role="note">
-                            "This browser cleared what Outpost kept on this device (Safari does after 7 days without a visit). Sign in again to get your profile as it was last synced; changes that had not synced could not be kept. Added to your Home Screen, Outpost keeps its data."
+                            "This browser removed the data stored on this device (Safari does after 7 days without a visit). Sign in again to get your profile as it was last synced; changes that had not synced could not be kept. Added to your Home Screen, Outpost keeps its data."
                         </p>
                     }
                 })}

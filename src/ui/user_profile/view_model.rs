@@ -40,6 +40,9 @@ pub struct UserProfileViewModel<A: 'static = ApiClientService, D: 'static = Data
     pub notice: RwSignal<Option<Notice>>,
     /// Whether a save is under way.
     pub saving: RwSignal<bool>,
+    /// Whether the browser agreed to keep this device's storage under pressure (`None`: not
+    /// asked yet; it is asked after the first save).
+    pub storage_kept: RwSignal<Option<bool>>,
 }
 
 impl<A, D> Clone for UserProfileViewModel<A, D> {
@@ -68,6 +71,7 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
         let state = RwSignal::new(repo.state());
         repo.subscribe(move |s| state.set(s.clone()));
         sync.restart();
+        let storage_kept = RwSignal::new(dependencies.sessions.persistent_storage().await);
         Ok(Self {
             parts: StoredValue::new_local(Parts {
                 repo,
@@ -77,6 +81,7 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
             state,
             notice: RwSignal::new(None),
             saving: RwSignal::new(false),
+            storage_kept,
         })
     }
 
@@ -113,6 +118,16 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
             // If every tab closes before the sync, the service worker sends it.
             leptos::task::spawn_local(async {
                 service_worker::request_background_sync().await;
+            });
+        }
+        if result.is_ok() && self.storage_kept.get_untracked().is_none() {
+            // The person has something to keep now. Firefox may ask them; nothing waits.
+            let (sessions, kept) = (
+                self.parts.with_value(|p| p.sessions.clone()),
+                self.storage_kept,
+            );
+            leptos::task::spawn_local(async move {
+                kept.set(sessions.request_persistent_storage().await);
             });
         }
         self.notice.set(Some(match &result {
