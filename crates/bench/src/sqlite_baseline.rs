@@ -45,9 +45,8 @@ fn write_once(conn: &mut Connection, account: i64, n: u64) -> BenchResult<()> {
     tx.execute(
         "INSERT INTO profile_history \
          (account_id, version, name, photo_url, updated_at, mutation_id) \
-         SELECT account_id, version, name, photo_url, updated_at, mutation_id \
-         FROM profiles WHERE account_id = ?1",
-        params![account],
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![account, next, name, "", now, mutation],
     )?;
     tx.commit()?;
     Ok(())

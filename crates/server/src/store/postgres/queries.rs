@@ -23,11 +23,10 @@ async fn execute(
     Ok(c.execute(&statement, params).await?)
 }
 
-/// Copies an account's profile as it now is into its history: the version just written.
+/// Records a version in the history: account, version, name, photo URL, time, mutation id.
 const RECORD_VERSION: &str = "INSERT INTO profile_history \
      (account_id, version, name, photo_url, updated_at, mutation_id) \
-     SELECT account_id, version, name, photo_url, updated_at, mutation_id \
-     FROM profiles WHERE account_id = $1";
+     VALUES ($1, $2, $3, $4, $5, $6)";
 
 fn version_to_sql(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -199,10 +198,14 @@ pub(super) async fn insert_account(
         }
         Err(e) => return Err(e.into()),
     };
-    let profile = "INSERT INTO profiles (account_id, name, photo_url, version, updated_at) \
-                   VALUES ($1, $2, '', 1, $3)";
-    execute(c, profile, &[&account, &username, &now]).await?;
-    execute(c, RECORD_VERSION, &[&account]).await?;
+    // The first version (name = username), in the column order of both statements.
+    let no_key: Option<&str> = None;
+    let row: [&(dyn ToSql + Sync); 6] = [&account, &1_i64, &username, &"", &now, &no_key];
+    let profile = "INSERT INTO profiles \
+                   (account_id, version, name, photo_url, updated_at, mutation_id) \
+                   VALUES ($1, $2, $3, $4, $5, $6)";
+    execute(c, profile, &row).await?;
+    execute(c, RECORD_VERSION, &row).await?;
     Ok(account)
 }
 
@@ -279,20 +282,21 @@ pub(super) async fn update_profile(
         ProfileWrite::Applied(next) => next,
         replayed @ ProfileWrite::Replayed(_) => return Ok(replayed),
     };
+    // The new version's row, in the column order of both statements.
     let v = version_to_sql(next.version);
-    let update = "UPDATE profiles SET name = $2, photo_url = $3, version = $4, updated_at = $5, \
-                  mutation_id = $6 WHERE account_id = $1";
     let (name, photo_url) = (&next.name, &next.photo_url);
-    let changes: [&(dyn ToSql + Sync); 6] = [
+    let row: [&(dyn ToSql + Sync); 6] = [
         &account,
+        &v,
         name,
         photo_url,
-        &v,
         &next.updated_at,
         &next.mutation_id,
     ];
-    execute(c, update, &changes).await?;
-    execute(c, RECORD_VERSION, &[&account]).await?;
+    let update = "UPDATE profiles SET version = $2, name = $3, photo_url = $4, updated_at = $5, \
+                  mutation_id = $6 WHERE account_id = $1";
+    execute(c, update, &row).await?;
+    execute(c, RECORD_VERSION, &row).await?;
     let payload = format!("{account}:{}", next.version);
     execute(c, "SELECT pg_notify($1, $2)", &[&NOTIFY_CHANNEL, &payload]).await?;
     Ok(ProfileWrite::Applied(next))

@@ -10,11 +10,10 @@ use crate::store::{
     WriteBase, WriteRequest, decide_write,
 };
 
-/// Copies an account's profile as it now is into its history: the version just written.
+/// Records a version in the history: account, version, name, photo URL, time, mutation id.
 const RECORD_VERSION: &str = "INSERT INTO profile_history \
      (account_id, version, name, photo_url, updated_at, mutation_id) \
-     SELECT account_id, version, name, photo_url, updated_at, mutation_id \
-     FROM profiles WHERE account_id = ?1";
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
 fn version_to_sql(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -154,13 +153,14 @@ pub(super) fn insert_account(
         }
     }
     let account = conn.last_insert_rowid();
+    // The first version (name = username), in the column order of both statements.
+    let row = params![account, 1, username, "", now, None::<String>];
     conn.prepare_cached(
-        "INSERT INTO profiles (account_id, name, photo_url, version, updated_at) \
-         VALUES (?1, ?2, '', 1, ?3)",
+        "INSERT INTO profiles (account_id, version, name, photo_url, updated_at, mutation_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![account, username, now])?;
-    conn.prepare_cached(RECORD_VERSION)?
-        .execute(params![account])?;
+    .execute(row)?;
+    conn.prepare_cached(RECORD_VERSION)?.execute(row)?;
     Ok(account)
 }
 
@@ -217,21 +217,21 @@ pub(super) fn update_profile(
         ProfileWrite::Applied(next) => next,
         replayed @ ProfileWrite::Replayed(_) => return Ok(replayed),
     };
-    let v = version_to_sql(next.version);
-    conn.prepare_cached(
-        "UPDATE profiles SET name = ?2, photo_url = ?3, version = ?4, updated_at = ?5, \
-         mutation_id = ?6 WHERE account_id = ?1",
-    )?
-    .execute(params![
+    // The new version's row, in the column order of both statements.
+    let row = params![
         account,
+        version_to_sql(next.version),
         next.name,
         next.photo_url,
-        v,
         next.updated_at,
         next.mutation_id
-    ])?;
-    conn.prepare_cached(RECORD_VERSION)?
-        .execute(params![account])?;
+    ];
+    conn.prepare_cached(
+        "UPDATE profiles SET version = ?2, name = ?3, photo_url = ?4, updated_at = ?5, \
+         mutation_id = ?6 WHERE account_id = ?1",
+    )?
+    .execute(row)?;
+    conn.prepare_cached(RECORD_VERSION)?.execute(row)?;
     Ok(ProfileWrite::Applied(next))
 }
 
