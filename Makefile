@@ -43,11 +43,15 @@ test-wasm:
 	cargo build -p outpost-server
 	tools/with-server.sh cargo test -p outpost $(WASM) --features testing
 
-## Playwright end-to-end tests; each test file starts its own server on a free port. Node finds
-## every tests/e2e/*.test.mjs, chaos.test.mjs included (2 seeds by default).
+## End-to-end tests; each test file starts its own server on a free port. Chromium first: Node
+## finds every tests/e2e/*.test.mjs, chaos.test.mjs included (2 seeds by default). Then the
+## portable files on Firefox ESR and on WebKitGTK (under xvfb-run); see README "Engines".
+E2E_PORTABLE = shell.test.mjs sync.test.mjs pwa.test.mjs data_safety.test.mjs
 test-e2e: app
 	cargo build -p outpost-server
 	cd tests/e2e && npm test
+	cd tests/e2e && OUTPOST_E2E_ENGINE=firefox npm test -- $(E2E_PORTABLE)
+	cd tests/e2e && OUTPOST_E2E_ENGINE=webkit xvfb-run -a npm test -- $(E2E_PORTABLE)
 
 ## The real-browser chaos test at length: 20 seeds (`make test` runs it with 2). A failure
 ## prints its seed; `OUTPOST_CHAOS_SEEDS=<seed> make chaos` replays it.

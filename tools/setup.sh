@@ -47,6 +47,21 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# The other two engines of the end-to-end suite: Firefox ESR (driven over WebDriver BiDi by npm
+# puppeteer-core) and WebKitGTK's WebKitWebDriver with its MiniBrowser (npm selenium-webdriver),
+# which needs a display: xvfb-run.
+engines=()
+[ -x /usr/bin/firefox-esr ] || engines+=(firefox-esr)
+{ [ -x /usr/bin/WebKitWebDriver ] && [ -x /usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser ]; } ||
+  engines+=(webkit2gtk-driver)
+command -v xvfb-run >/dev/null || engines+=(xvfb)
+if [ ${#engines[@]} -gt 0 ]; then
+  say "installing Debian ${engines[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${engines[@]}" >/dev/null
+fi
+
 # PostgreSQL's server programs for the tests' throwaway clusters (tools/with-postgres.sh) and
 # nginx for `make run-cluster`; the packages' own clusters and services are not used.
 missing=()
@@ -59,13 +74,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# npm projects: wasm-opt (binaryen) for the build, Playwright and axe for the tests. `npm ci`
+# npm projects: wasm-opt (binaryen) for the build; Playwright, axe, puppeteer-core and
+# selenium-webdriver for the tests (PUPPETEER_SKIP_DOWNLOAD: puppeteer-core downloads no
+# browser, and none is wanted). `npm ci`
 # only when the lockfile changed since the last install.
 for dir in tools tests/e2e; do
   stamp="$dir/node_modules/.outpost-lock"
   if [ ! -f "$stamp" ] || ! cmp -s "$dir/package-lock.json" "$stamp"; then
     say "npm ci in $dir"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    (cd "$dir" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
     cp "$dir/package-lock.json" "$stamp"
   fi
 done

@@ -1,17 +1,20 @@
 // Data safety in the real browser (issue: per-field saves, exactly-once writes): each test is
 // a way data was lost or shown wrongly before, driven through the UI against the real server.
+// The tests Chromium alone can run say why (chromiumOnly); the others run on every engine
+// (OUTPOST_E2E_ENGINE).
 import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, startServer, useServerAndBrowser, waitFor } from "./lib/harness.mjs";
+import { freePort, startServer, waitFor } from "./lib/harness.mjs";
+import { chromiumOnly, useEngine } from "./lib/browser/index.mjs";
 import {
   PASSWORD, newUsername, signUp, signIn, saveName, waitForStatus, apiToken, apiProfile, apiPut, newSignedUpPage,
   readAppStore,
 } from "./lib/app.mjs";
 
-const env = useServerAndBrowser({ before, after, afterEach });
+const env = useEngine({ before, after, afterEach });
 
 const nameBox = (page) => page.getByRole("textbox", { name: "Name", exact: true });
 const photoBox = (page) => page.getByRole("textbox", { name: "Photo URL", exact: true });
@@ -46,8 +49,7 @@ async function newDeviceWithHeldFirstRead(prefix) {
 }
 
 test("a field the person did not touch follows another device's change, and Save keeps it", async () => {
-  const context = await env.browser.newContext();
-  const { page, username } = await newSignedUpPage(context, env.server.url, "stale");
+  const { page, username } = await newSignedUpPage(env.browser, env.url, "stale");
   const token = await apiToken(env.server.url, username);
 
   // The person starts typing a name; meanwhile another device sets the photo (pushed here).
@@ -64,10 +66,11 @@ test("a field the person did not touch follows another device's change, and Save
   const server = await apiProfile(env.server.url, token);
   assert.equal(server.photo_url, "https://example.com/other-device.png", "the other device's photo survives");
   assert.equal(await page.getByRole("dialog").count(), 0, "no conflict");
-  await context.close();
+  await page.close();
 });
 
-test("before the first answer the form is read-only; the name saved after it keeps the photo the server had", async () => {
+chromiumOnly("before the first answer the form is read-only; the name saved after it keeps the photo the server had",
+  "holds the first read with Playwright's page.route", async () => {
   const { username, token, context, page, release, open } = await newDeviceWithHeldFirstRead("first");
   await apiPut(env.server.url, token, { photo_url: "https://example.com/kept.png" });
   // Nothing is known on this device yet, so nothing typed could say what it replaces.
@@ -88,7 +91,8 @@ test("before the first answer the form is read-only; the name saved after it kee
   await context.close();
 });
 
-test("the first answer landing while the person is in the Name box fills it, and what they type then is saved", async () => {
+chromiumOnly("the first answer landing while the person is in the Name box fills it, and what they type then is saved",
+  "holds the first read with Playwright's page.route", async () => {
   // The first GET is held until the person has clicked into the empty Name box.
   const { username, token, context, page, release, open } = await newDeviceWithHeldFirstRead("typing");
   await open();
@@ -107,8 +111,7 @@ test("the first answer landing while the person is in the Name box fills it, and
 });
 
 test("a name another device saves while the person is in the Name box is asked about, never overwritten unseen", async () => {
-  const context = await env.browser.newContext();
-  const { page, username } = await newSignedUpPage(context, env.server.url, "unseen");
+  const { page, username } = await newSignedUpPage(env.browser, env.url, "unseen");
   const token = await apiToken(env.server.url, username);
   await nameBox(page).click();
   await page.keyboard.press("Control+A");
@@ -126,10 +129,11 @@ test("a name another device saves while the person is in the Name box is asked a
   await dialog.getByRole("button", { name: "Keep mine" }).click();
   await waitForStatus(page, "synced");
   assert.equal((await apiProfile(env.server.url, token)).name, "Typed here");
-  await context.close();
+  await page.close();
 });
 
-test("a write whose answer was lost is not taken for another device's change", async () => {
+chromiumOnly("a write whose answer was lost is not taken for another device's change",
+  "drops an answer with Playwright's page.route", async () => {
   const context = await env.browser.newContext({ serviceWorkers: "block" });
   const { page, username } = await newSignedUpPage(context, env.server.url, "lost", { serviceWorker: false });
   const token = await apiToken(env.server.url, username);
@@ -161,7 +165,8 @@ test("a write whose answer was lost is not taken for another device's change", a
   await context.close();
 });
 
-test("a garbled 200 leaves the write in doubt: it is sent again with its key, applied once, never a conflict", async () => {
+chromiumOnly("a garbled 200 leaves the write in doubt: it is sent again with its key, applied once, never a conflict",
+  "rewrites an answer with Playwright's page.route", async () => {
   const context = await env.browser.newContext({ serviceWorkers: "block" });
   const { page, username } = await newSignedUpPage(context, env.server.url, "garbled", { serviceWorker: false });
   const token = await apiToken(env.server.url, username);
@@ -188,7 +193,8 @@ test("a garbled 200 leaves the write in doubt: it is sent again with its key, ap
   await context.close();
 });
 
-test("a conflict policy chosen in one tab is in force in the others before they settle anything", async () => {
+chromiumOnly("a conflict policy chosen in one tab is in force in the others before they settle anything",
+  "two tabs in one context, navigator.onLine false (setOffline)", async () => {
   const context = await env.browser.newContext();
   const { page: first, username } = await newSignedUpPage(context, env.server.url, "policy");
   const policy = (page) => page.getByRole("combobox", { name: "Conflict policy" });
@@ -259,13 +265,16 @@ async function onlineOnlyLostAnswer(reload) {
   await context.close();
 }
 
-test("online-only: a save whose answer was lost is sent again with its key, never a conflict with itself", () =>
+chromiumOnly("online-only: a save whose answer was lost is sent again with its key, never a conflict with itself",
+  "drops answers with Playwright's page.route", () =>
   onlineOnlyLostAnswer(false));
 
-test("online-only: a reload between keeps the write in doubt, sent again with its key", () =>
+chromiumOnly("online-only: a reload between keeps the write in doubt, sent again with its key",
+  "drops answers with Playwright's page.route", () =>
   onlineOnlyLostAnswer(true));
 
-test("two tabs offline: a save in one shows in the other, whose next save keeps it", async () => {
+chromiumOnly("two tabs offline: a save in one shows in the other, whose next save keeps it",
+  "two tabs in one context, navigator.onLine false (setOffline)", async () => {
   const context = await env.browser.newContext();
   const tab1 = await context.newPage();
   const username = newUsername("tabs");
@@ -301,7 +310,8 @@ test("two tabs offline: a save in one shows in the other, whose next save keeps 
   await context.close();
 });
 
-test("a tab's older synchronized copy never replaces another tab's newer unsynced save", async () => {
+chromiumOnly("a tab's older synchronized copy never replaces another tab's newer unsynced save",
+  "two tabs in one context, Playwright's page.route and init script", async () => {
   const context = await env.browser.newContext({ serviceWorkers: "block" });
   const { page: tab2, username } = await newSignedUpPage(context, env.server.url, "overwrite", { serviceWorker: false });
   const token = await apiToken(env.server.url, username);
@@ -364,7 +374,8 @@ async function deafTab(context, url) {
   return page;
 }
 
-test("a save in a tab whose account signed out elsewhere stores nothing and shows sign-in; saves are strict", async () => {
+chromiumOnly("a save in a tab whose account signed out elsewhere stores nothing and shows sign-in; saves are strict",
+  "two tabs in one context, Playwright's init script", async () => {
   const context = await env.browser.newContext({ serviceWorkers: "block" });
   const { page: tab1, username } = await newSignedUpPage(context, env.server.url, "closed", { serviceWorker: false });
   const tab2 = await deafTab(context, env.server.url);
@@ -389,7 +400,8 @@ test("a save in a tab whose account signed out elsewhere stores nothing and show
   await context.close();
 });
 
-test("signing out keeps a save another tab made after the warning, and warns again", async () => {
+chromiumOnly("signing out keeps a save another tab made after the warning, and warns again",
+  "two tabs in one context, navigator.onLine false (setOffline)", async () => {
   const context = await env.browser.newContext({ serviceWorkers: "block" });
   const { page: tab1 } = await newSignedUpPage(context, env.server.url, "warned", { serviceWorker: false });
   const tab2 = await deafTab(context, env.server.url);
@@ -418,7 +430,8 @@ test("signing out keeps a save another tab made after the warning, and warns aga
   await context.close();
 });
 
-test("signing in as another account warns, keeps the first account's unsent change and stops its tabs", async () => {
+chromiumOnly("signing in as another account warns, keeps the first account's unsent change and stops its tabs",
+  "two tabs in one context, Playwright's page.route", async () => {
   const context = await env.browser.newContext({ serviceWorkers: "block" });
   // A tab left on the sign-in page from before anyone signed in on this browser.
   const other = await context.newPage();
@@ -465,7 +478,30 @@ test("signing in as another account warns, keeps the first account's unsent chan
   await context.close();
 });
 
-test("push works at once after the server was down long enough to grow a backoff", async () => {
+test("push works at once after the server was unreachable long enough to grow a backoff", async () => {
+  const { page, username } = await newSignedUpPage(env.browser, env.url, "spell");
+  const events = (cut) => env.proxy.requests.filter((r) => r.path === "/api/events" && r.cut === cut).length;
+  const before = events(false);
+
+  // A long spell with the network up: the server cannot be reached, and the stream breaks.
+  env.proxy.cut();
+  // Nothing answers: the stream keeps trying (every 1-2 s, not doubling to a minute).
+  await waitFor(() => events(true) >= 4, "the event stream to retry while the server is unreachable", 30_000);
+  await env.proxy.restore();
+  await waitFor(() => events(false) > before, "the event stream to reconnect once the server is back", 3_000);
+  await waitForStatus(page, "synced", "online");
+
+  // Only push (or the stream's reconnect check) can bring this change: the periodic sync is
+  // minutes away.
+  const token = await apiToken(env.server.url, username);
+  await apiPut(env.server.url, token, { name: "Pushed after the spell" });
+  await waitFor(async () => (await nameBox(page).inputValue()) === "Pushed after the spell",
+    "the pushed change to show", 3_000);
+  await page.close();
+});
+
+chromiumOnly("push works at once after the server was down long enough to grow a backoff",
+  "the server process killed and restarted (the portable test above cuts a proxy)", async () => {
   // A server of its own on a fixed port, so it can go down and come back at the same address.
   const dir = mkdtempSync(join(tmpdir(), "outpost-spell-"));
   const db = join(dir, "outpost.db");
@@ -507,7 +543,8 @@ test("push works at once after the server was down long enough to grow a backoff
   }
 });
 
-test("a change that failed while the server was down goes when the person comes back, not at the retry timer", async () => {
+chromiumOnly("a change that failed while the server was down goes when the person comes back, not at the retry timer",
+  "stops the page's timers with Playwright's clock", async () => {
   // A server of its own, to stop and start again at the same address. The network stays up,
   // so `navigator.onLine` never changes: the common case of a server restart.
   const dir = mkdtempSync(join(tmpdir(), "outpost-back-"));
@@ -540,7 +577,8 @@ test("a change that failed while the server was down goes when the person comes 
   }
 });
 
-test("rapid saves while the service worker's Background Sync sends the queue are not a conflict", async () => {
+chromiumOnly("rapid saves while the service worker's Background Sync sends the queue are not a conflict",
+  "Background Sync, fired through CDP", async () => {
   const context = await env.browser.newContext();
   const { page, username } = await newSignedUpPage(context, env.server.url, "rapid");
   const cdp = await context.newCDPSession(page);

@@ -1,6 +1,7 @@
 // The installable PWA and the truthful UI (issue: Leptos UI and installable PWA): installability,
 // offline start, clean updates, background sync with every tab closed, conflicts, accessibility,
-// and screenshots of each view at phone and desktop widths.
+// and screenshots of each view at phone and desktop widths. The tests Chromium alone can run say
+// why (chromiumOnly); the others run on every engine (OUTPOST_E2E_ENGINE).
 import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -8,14 +9,15 @@ import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AxeBuilder } from "@axe-core/playwright";
-import { ROOT, startServer, useServerAndBrowser, launchPersistent, waitFor } from "./lib/harness.mjs";
+import { ROOT, startServer, launchPersistent, waitFor } from "./lib/harness.mjs";
+import { ENGINE, chromiumOnly, useEngine } from "./lib/browser/index.mjs";
 import {
   newUsername, signUp, saveName, waitForStatus, waitForServiceWorker, apiToken, apiProfile, apiPut, newSignedUpPage, readAppStore,
 } from "./lib/app.mjs";
 import { stampServiceWorker } from "../../tools/stamp-sw.mjs";
 
 const SHOTS = join(ROOT, "tests/e2e/artifacts");
-const env = useServerAndBrowser({ before, after, afterEach });
+const env = useEngine({ before, after, afterEach });
 before(() => mkdirSync(SHOTS, { recursive: true }));
 
 /** Saves a screenshot of `page` at phone and desktop widths. */
@@ -37,7 +39,8 @@ function pngSize(bytes) {
   return `${bytes.readUInt32BE(16)}x${bytes.readUInt32BE(20)}`;
 }
 
-test("Chromium finds the app installable, and the manifest and icons load", async () => {
+chromiumOnly("Chromium finds the app installable, and the manifest and icons load",
+  "installability through CDP, in a persistent context", async () => {
   const { context, close } = await launchPersistent();
   try {
     const page = await context.newPage();
@@ -65,7 +68,8 @@ test("Chromium finds the app installable, and the manifest and icons load", asyn
   }
 });
 
-test("sign-in works with the keyboard alone and every view passes axe", async () => {
+chromiumOnly("sign-in works with the keyboard alone and every view passes axe",
+  "axe through @axe-core/playwright, screenshots", async () => {
   const context = await env.browser.newContext();
   const page = await context.newPage();
   await page.goto(env.server.url);
@@ -105,7 +109,40 @@ test("sign-in works with the keyboard alone and every view passes axe", async ()
   await context.close();
 });
 
-test("offline after the first load: the app opens signed in from IndexedDB and says so", async () => {
+test("with the server unreachable after the first load, the app opens signed in from IndexedDB and says so", async () => {
+  const page = await env.browser.newPage();
+  const username = newUsername("away");
+  await page.goto(env.url);
+  await signUp(page, username);
+  await saveName(page, "Stored here");
+  await page.getByText("Saved on this device.", { exact: true }).waitFor();
+  const token = await apiToken(env.server.url, username);
+  await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Stored here", "the save to sync");
+  await waitForStatus(page, "synced");
+  await waitForServiceWorker(page);
+
+  env.proxy.cut();
+  await page.reload();
+  const name = page.getByRole("textbox", { name: "Name", exact: true });
+  await waitFor(async () => (await name.inputValue()) === "Stored here", "the stored profile with the server unreachable");
+  // The browser says it is online; the status says the server could not be reached, and that
+  // the values shown are this device's copy.
+  await waitForStatus(page, "error", "online");
+  const words = await page.getByRole("status").textContent();
+  assert.match(words, /could not be reached/);
+  assert.match(words, /copy on this device/);
+  await saveName(page, "Still unreachable");
+  await page.getByText("Saved on this device.", { exact: true }).waitFor();
+  await waitForStatus(page, "error", "online");
+  await env.proxy.restore();
+  await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Still unreachable",
+    "the change to reach the server once it is reachable");
+  await waitForStatus(page, "synced", "online");
+  await page.close();
+});
+
+chromiumOnly("offline after the first load: the app opens signed in from IndexedDB and says so",
+  "navigator.onLine false (Playwright's context.setOffline), screenshots", async () => {
   const context = await env.browser.newContext();
   const page = await context.newPage();
   // This wait failed in some clean-clone runs only: keep what the page and server said.
@@ -144,7 +181,8 @@ test("offline after the first load: the app opens signed in from IndexedDB and s
   await context.close();
 });
 
-test("a change pending when every tab closed is sent by the service worker's background sync", async () => {
+chromiumOnly("a change pending when every tab closed is sent by the service worker's background sync",
+  "Background Sync, fired through CDP", async () => {
   const context = await env.browser.newContext();
   const { page, username } = await newSignedUpPage(context, env.server.url, "bg");
   await context.setOffline(true);
@@ -180,15 +218,16 @@ test("a change pending when every tab closed is sent by the service worker's bac
 });
 
 test("concurrent edits on two devices show a conflict with both values, and the choice syncs", async () => {
-  const a = await env.browser.newContext();
-  const { page: pageA, username } = await newSignedUpPage(a, env.server.url, "clash");
+  const { page: pageA, username } = await newSignedUpPage(env.browser, env.url, "clash");
 
-  await a.setOffline(true);
+  // Device A loses the server; meanwhile device B (the API) writes.
+  env.proxy.cut();
   await saveName(pageA, "Name from A");
-  await waitForStatus(pageA, "pending", "offline");
+  await pageA.getByText("Saved on this device.", { exact: true }).waitFor();
+  await waitForStatus(pageA, "error");
   const token = await apiToken(env.server.url, username);
   await apiPut(env.server.url, token, { name: "Name from B", photo_url: "https://example.com/b.png" });
-  await a.setOffline(false);
+  await env.proxy.restore();
 
   await waitForStatus(pageA, "conflict");
   const dialog = pageA.getByRole("dialog");
@@ -198,8 +237,11 @@ test("concurrent edits on two devices show a conflict with both values, and the 
   assert.match(text, /Name from A/);
   assert.match(text, /Name from B/);
   assert.doesNotMatch(text, /Photo URL/, "the photo changed on one side only: no conflict there");
-  await axe(pageA, "the conflict dialog");
-  await screenshots(pageA, "conflict");
+  if (ENGINE === "chromium") {
+    // axe and screenshots through Playwright: Chromium only.
+    await axe(pageA, "the conflict dialog");
+    await screenshots(pageA, "conflict");
+  }
 
   await dialog.getByRole("button", { name: "Keep mine" }).click();
   await waitForStatus(pageA, "synced");
@@ -207,7 +249,7 @@ test("concurrent edits on two devices show a conflict with both values, and the 
   assert.equal(final.name, "Name from A");
   assert.equal(final.photo_url, "https://example.com/b.png", "the other device's clean change is kept");
   await pageA.getByRole("img", { name: "Name from A" }).waitFor();
-  await a.close();
+  await pageA.close();
 });
 
 /** Makes "build B" from a copy of build A: a changed stylesheet under a new hashed name. */
@@ -226,7 +268,8 @@ function deployBuildB(dir) {
   return { build, css: name, oldCss: css };
 }
 
-test("a new build shows 'A new version is ready'; Reload runs it, drops old files, keeps an edit waiting for sign-in", async () => {
+chromiumOnly("a new build shows 'A new version is ready'; Reload runs it, drops old files, keeps an edit waiting for sign-in",
+  "not ported yet: redeploys a copy of the build under a server of its own", async () => {
   const live = mkdtempSync(join(tmpdir(), "outpost-live-"));
   cpSync(join(ROOT, "dist"), live, { recursive: true });
   const own = await startServer({ dist: live });
@@ -281,7 +324,8 @@ test("a new build shows 'A new version is ready'; Reload runs it, drops old file
   }
 });
 
-test("the profile view fits 320 px and does not shift when data arrives", async () => {
+chromiumOnly("the profile view fits 320 px and does not shift when data arrives",
+  "layout-shift entries (a Chromium API), viewport and init script through Playwright", async () => {
   const context = await env.browser.newContext({ viewport: { width: 320, height: 700 } });
   await context.addInitScript(() => {
     window.__shift = 0;

@@ -1,15 +1,48 @@
-// The data layer end to end (issue: browser data layer): a real server, real IndexedDB, real
+// The data layer end to end (issue: browser data layer): a real server, real IndexedDB, a real
+// browser (every engine: OUTPOST_E2E_ENGINE) losing the server and getting it back, and
 // Chromium going offline and online.
 import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { useServerAndBrowser, waitFor } from "./lib/harness.mjs";
+import { waitFor } from "./lib/harness.mjs";
+import { chromiumOnly, useEngine } from "./lib/browser/index.mjs";
 import {
   newUsername, signUp, signIn, saveName, waitForStatus, waitForServiceWorker, apiToken, apiProfile, newSignedUpPage, readAppStore,
 } from "./lib/app.mjs";
 
-const env = useServerAndBrowser({ before, after, afterEach });
+const env = useEngine({ before, after, afterEach });
 
-test("an edit made offline survives a reload and reaches the server when back online", async () => {
+test("an edit made while the server is unreachable survives a reload and reaches the server when it is back", async () => {
+  const page = await env.browser.newPage();
+  const username = newUsername("unr");
+  await page.goto(env.url);
+  await signUp(page, username);
+  await waitForStatus(page, "synced", "online");
+  await waitForServiceWorker(page);
+
+  env.proxy.cut();
+  await saveName(page, "Written while unreachable");
+  await page.getByText("Saved on this device.", { exact: true }).waitFor();
+  // The browser still says it is online: the sync fails, and the status says why.
+  await waitForStatus(page, "error", "online");
+  assert.match(await page.getByRole("status").textContent(), /could not be reached/);
+
+  await page.reload();
+  const name = page.getByRole("textbox", { name: "Name", exact: true });
+  await waitFor(async () => (await name.inputValue()) === "Written while unreachable", "the edit after a reload with the server unreachable");
+  await waitForStatus(page, "error", "online");
+
+  const token = await apiToken(env.server.url, username);
+  assert.equal((await apiProfile(env.server.url, token)).name, username, "nothing reached the server yet");
+  await env.proxy.restore();
+  await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Written while unreachable",
+    "the server to hold the edit", 2_000);
+  await waitForStatus(page, "synced", "online");
+  assert.match(await page.getByRole("status").textContent(), /Last synced at \d\d:\d\d:\d\d/);
+  await page.close();
+});
+
+chromiumOnly("an edit made offline survives a reload and reaches the server when back online",
+  "navigator.onLine false (Playwright's context.setOffline)", async () => {
   const context = await env.browser.newContext();
   const page = await context.newPage();
   const username = newUsername("off");
@@ -41,14 +74,12 @@ test("an edit made offline survives a reload and reaches the server when back on
 });
 
 test("a save on one device appears on another through push", async () => {
-  const a = await env.browser.newContext();
-  const b = await env.browser.newContext();
-  const pageA = await a.newPage();
-  const pageB = await b.newPage();
+  const pageA = await env.browser.newPage();
+  const pageB = await env.browser.newPage();
   const username = newUsername("push");
-  await pageA.goto(env.server.url);
+  await pageA.goto(env.url);
   await signUp(pageA, username);
-  await pageB.goto(env.server.url);
+  await pageB.goto(env.url);
   await signIn(pageB, username);
   await waitForStatus(pageA, "synced");
   await waitForStatus(pageB, "synced");
@@ -57,11 +88,12 @@ test("a save on one device appears on another through push", async () => {
   const nameB = pageB.getByRole("textbox", { name: "Name", exact: true });
   await waitFor(async () => (await nameB.inputValue()) === "Pushed across devices",
     "device B to show device A's save", 2_000);
-  await a.close();
-  await b.close();
+  await pageA.close();
+  await pageB.close();
 });
 
-test("two tabs of one browser send exactly one PUT per save and show the same state", async () => {
+chromiumOnly("two tabs of one browser send exactly one PUT per save and show the same state",
+  "two tabs in one context, and Playwright's request events", async () => {
   const context = await env.browser.newContext();
   let puts = 0;
   context.on("request", (request) => {
@@ -97,12 +129,11 @@ test("two tabs of one browser send exactly one PUT per save and show the same st
 });
 
 test("signing out warns about unsynced changes and leaves no data for the next person", async () => {
-  const context = await env.browser.newContext();
-  const { page, username } = await newSignedUpPage(context, env.server.url, "out");
+  const { page, username } = await newSignedUpPage(env.browser, env.url, "out");
 
-  await context.setOffline(true);
+  env.proxy.cut();
   await saveName(page, "Not on the server yet");
-  await waitForStatus(page, "pending", "offline");
+  await waitForStatus(page, "error");
   await page.getByRole("button", { name: "Sign out" }).click();
   const warning = page.getByRole("alertdialog");
   await warning.waitFor();
@@ -112,7 +143,7 @@ test("signing out warns about unsynced changes and leaves no data for the next p
   await warning.getByRole("button", { name: "Cancel" }).click();
   assert.equal(await page.getByRole("textbox", { name: "Name", exact: true }).inputValue(), "Not on the server yet");
 
-  await context.setOffline(false);
+  await env.proxy.restore();
   await waitForStatus(page, "synced", "online");
   assert.deepEqual(await readAppStore(page, "profiles", "getAllKeys"), [username]);
   await page.getByRole("button", { name: "Sign out" }).click();
@@ -122,7 +153,7 @@ test("signing out warns about unsynced changes and leaves no data for the next p
   await page.getByRole("button", { name: "Create account" }).waitFor();
   const token = await apiToken(env.server.url, username);
   assert.equal((await apiProfile(env.server.url, token)).name, "Not on the server yet");
-  await context.close();
+  await page.close();
 });
 
 test("a schema upgrade blocked by an old tab tells the person to close it, then continues", async () => {
@@ -130,7 +161,7 @@ test("a schema upgrade blocked by an old tab tells the person to close it, then 
   // An "old tab": a page of the same origin holding the version-1 database open and ignoring
   // `versionchange`, as a tab of an older build would.
   const old = await context.newPage();
-  await old.goto(`${env.server.url}/healthz`);
+  await old.goto(`${env.url}/healthz`);
   await old.evaluate(() => new Promise((resolve, reject) => {
     const open = indexedDB.open("outpost", 1);
     open.onupgradeneeded = () => {
@@ -145,7 +176,7 @@ test("a schema upgrade blocked by an old tab tells the person to close it, then 
   }));
 
   const page = await context.newPage();
-  await page.goto(env.server.url);
+  await page.goto(env.url);
   await page.getByText(/close that tab to continue/).waitFor();
   assert.equal(await page.getByRole("textbox", { name: "Username" }).count(), 0);
 

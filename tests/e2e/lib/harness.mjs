@@ -148,8 +148,9 @@ export async function startCluster() {
 
 /**
  * Launches headless Chromium (a fresh profile per call). Every page of every context it opens
- * reports its uncaught exceptions and unhandled rejections into `browser.pageErrors`, which
- * `useServerAndBrowser` checks after each test: a page error fails the test.
+ * reports its uncaught exceptions, unhandled rejections and console.error messages into
+ * `browser.pageErrors`, which `useServerAndBrowser` (and the seam's `useEngine`) checks after
+ * each test: a page error fails the test.
  */
 export async function launchBrowser() {
   const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: CHROMIUM_ARGS });
@@ -159,10 +160,27 @@ export async function launchBrowser() {
     const context = await newContext(...args);
     context.on("page", (page) => {
       page.on("pageerror", (error) => browser.pageErrors.push(`${page.url()}: ${error.stack ?? error}`));
+      page.on("console", (message) => {
+        if (message.type() === "error" && !isNetworkLogLine(message)) {
+          browser.pageErrors.push(`${page.url()}: console.error: ${message.text()}`);
+        }
+      });
     });
     return context;
   };
   return browser;
+}
+
+/**
+ * Chromium's own log line for a request that failed or was answered with an error status
+ * ("Failed to load resource: net::ERR_CONNECTION_REFUSED", "... status of 412"), which
+ * Playwright hands over as a console message of type "error" with no arguments. It is not a
+ * console.error of the page (Firefox and WebKit report no such line), and the tests cause these
+ * on purpose (offline, a server down, a conflict's 412): a call of console.error always has
+ * arguments, and any other browser log line of level "error" (a CSP violation...) still counts.
+ */
+function isNetworkLogLine(message) {
+  return message.args().length === 0 && message.text().startsWith("Failed to load resource: ");
 }
 
 /**

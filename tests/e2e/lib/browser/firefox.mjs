@@ -1,0 +1,113 @@
+// Debian's Firefox ESR, driven by puppeteer-core over WebDriver BiDi (no geckodriver). Each
+// page is opened in a browser context of its own: a fresh profile's worth of storage, like a
+// Playwright context. Page errors (uncaught exceptions, unhandled rejections, console.error)
+// arrive over BiDi from the start of each page.
+import puppeteer from "puppeteer-core";
+import { resolveInPage } from "./locator.mjs";
+import { EnginePage, parseKeys } from "./page.mjs";
+
+export const FIREFOX = "/usr/bin/firefox-esr";
+
+/** Playwright's key names where puppeteer's differ ("a" with Control is "KeyA"). */
+const keyName = (key) => (/^[a-zA-Z]$/.test(key) ? `Key${key.toUpperCase()}` : key);
+
+async function pressKeys(keyboard, keys) {
+  const { modifiers, key } = parseKeys(keys);
+  for (const m of modifiers) await keyboard.down(m);
+  await keyboard.press(keyName(key));
+  for (const m of modifiers.reverse()) await keyboard.up(m);
+}
+
+export async function launch() {
+  const browser = await puppeteer.launch({
+    browser: "firefox",
+    executablePath: FIREFOX,
+    headless: true,
+    protocol: "webDriverBiDi",
+  });
+  const pages = new Set();
+  /** Playwright's page API over a puppeteer page; `ownContext` is closed with the page. */
+  function wrap(page, ownContext) {
+    page.on("pageerror", (error) => seam.pageErrors.push(`${page.url()}: ${error.stack ?? error}`));
+    page.on("console", (message) => {
+      if (message.type() === "error") seam.pageErrors.push(`${page.url()}: console.error: ${message.text()}`);
+    });
+    const driver = {
+      keyboard: {
+        press: (keys) => pressKeys(page.keyboard, keys),
+        type: (text) => page.keyboard.type(text),
+      },
+      async query(steps, op) {
+        try {
+          if (op.kind === "read") return await page.evaluate(resolveInPage, steps, op);
+          const handle = await page.evaluateHandle(resolveInPage, steps, op);
+          const element = handle.asElement();
+          if (element) return { handle: element };
+          const answer = await handle.jsonValue();
+          await handle.dispose();
+          return answer;
+        } catch (error) {
+          // A navigation replaced the document while we looked: not found yet, as Playwright.
+          if (/context|navigat|destroyed|discarded/i.test(String(error))) return { count: 0, unmet: [], error };
+          throw error;
+        }
+      },
+      async click(handle) {
+        try {
+          await handle.click();
+        } finally {
+          await handle.dispose().catch(() => {});
+        }
+      },
+      async fill(handle, text) {
+        try {
+          await handle.focus();
+        } finally {
+          await handle.dispose().catch(() => {});
+        }
+        await pressKeys(page.keyboard, "Control+A");
+        await page.keyboard.press("Backspace");
+        if (text) await page.keyboard.type(text);
+      },
+      goto: async (url) => {
+        await page.goto(url);
+      },
+      reload: async () => {
+        await page.reload();
+      },
+      evaluate: (fn, arg) => page.evaluate(fn, arg),
+      url: () => page.url(),
+      async close() {
+        pages.delete(wrapped);
+        if (ownContext) await ownContext.close();
+        else await page.close();
+      },
+    };
+    const wrapped = new EnginePage(driver);
+    pages.add(wrapped);
+    return wrapped;
+  }
+
+  const seam = {
+    engine: "firefox",
+    pageErrors: [],
+    /** A context: pages that share storage, like tabs of one browser profile. */
+    async newContext() {
+      const context = await browser.createBrowserContext();
+      return {
+        newPage: async () => wrap(await context.newPage(), null),
+        close: () => context.close(),
+      };
+    },
+    /** A page in a fresh context of its own, closed with it. */
+    async newPage() {
+      const context = await browser.createBrowserContext();
+      return wrap(await context.newPage(), context);
+    },
+    async drainErrors() {},
+    async close() {
+      await browser.close();
+    },
+  };
+  return seam;
+}
