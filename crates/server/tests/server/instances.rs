@@ -70,12 +70,15 @@ async fn a_save_through_one_instance_reaches_a_stream_on_the_other() {
     let token = a.sign_up("ann").await;
     let mut on_a = open_events(&a, &token).await;
     let mut on_b = open_events(&b, &token).await;
-    a.rename(&token, 1, "Ann").await;
-    assert_eq!(on_b.next_version().await, 2);
-    assert_eq!(on_a.next_version().await, 2);
-    b.rename(&token, 2, "Ann L").await;
-    assert_eq!(on_a.next_version().await, 3);
-    assert_eq!(on_b.next_version().await, 3);
+    // A save through A, then one through B: each reaches the streams on both.
+    for (version, through) in [(1, &a), (2, &b)] {
+        through
+            .rename(&token, version, &format!("Ann {version}"))
+            .await;
+        for stream in [&mut on_a, &mut on_b] {
+            assert_eq!(stream.next_version().await, version + 1);
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
