@@ -92,6 +92,17 @@ figure("P5", "push_p95", b.p5?.push_ms.p95 ?? null, "ms", atMost(100, "p95 < 100
   detail({ push_p50_ms: b.p5?.push_ms.p50, ratio_p50_to_fetch_p50: ratio(b.p5?.push_ms.p50, plain?.p50), fetch_p50_ms: plain?.p50 }));
 figure("P12", "server_back_p95", b.p12?.server_back_ms.p95 ?? null, "ms", atMost(2000, "p95 <= 2 s"),
   detail({ p50_ms: b.p12?.server_back_ms.p50, max_ms: b.p12?.server_back_ms.max, samples: b.p12?.server_back_ms.count, engine: "chromium" }));
+// P12 on every engine, per outage length (tools/bench/engines.mjs).
+for (const [engine, run] of Object.entries(raw("engines")?.engines ?? {})) {
+  if (run.error) {
+    figure("P12", `server_back_p95_${engine}`, null, "ms", atMost(2000, "p95 <= 2 s"), detail({ error: run.error.split("\n")[0] }));
+    continue;
+  }
+  for (const [seconds, s] of Object.entries(run.outages)) {
+    figure("P12", `server_back_p95_${engine}_after_${seconds}s`, s.p95, "ms", atMost(2000, "p95 <= 2 s"),
+      detail({ p50_ms: s.p50, max_ms: s.max, samples: s.count, page_errors: run.page_errors.length }));
+  }
+}
 // P6
 figure("P6", "get_profile_ratio", ratio(get1k?.rps, healthz?.rps), "x", atLeast(0.5, ">= 0.5x"),
   detail({ get_rps: get1k?.rps, get_rounds: get1k?.rps_rounds, healthz_rounds: healthz?.rps_rounds, get_p50_ms: get1k?.p50_ms, get_p95_ms: get1k?.p95_ms, healthz_rps: healthz?.rps, healthz_p50_ms: healthz?.p50_ms, healthz_p95_ms: healthz?.p95_ms }));

@@ -6,7 +6,8 @@
 # and prints one `name value unit` line per figure plus a table.
 # BENCH_SECONDS (default 5) bounds each HTTP load run, BENCH_ROUNDS (default 3) repeats
 # them; BENCH_STREAMS (default 10000) and BENCH_BIG_ACCOUNTS (default 1000000) size P8 and
-# P9; BENCH_BROWSER_RUNS (default 30) repeats each browser timing.
+# P9; BENCH_BROWSER_RUNS (default 30) repeats each browser timing; BENCH_P12_OUTAGES
+# (default 5,60,600 seconds) and BENCH_P12_PAGES (default 3) shape P12 on every engine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -176,5 +177,11 @@ fi
 say "browser figures"
 OUTPOST_SERVER_BIN="$SERVER" node tools/bench/browser.mjs "$RAW/browser.json" \
   || say "some browser figures failed (see the error in $RAW/browser.json)"
+
+# P12 on Chromium, Firefox and WebKit side by side: outages of 5 s, 60 s and 10 minutes
+# (BENCH_P12_OUTAGES), so this part takes about 11 minutes.
+say "P12 on every engine"
+OUTPOST_SERVER_BIN="$SERVER" xvfb-run -a node tools/bench/engines.mjs "$RAW/engines.json" \
+  || say "P12 on the engines failed (see $RAW/engines.json)"
 
 node tools/bench/report.mjs "$RAW" "$OUT/results.json"
