@@ -33,12 +33,18 @@ export function chromiumOnly(name, reason, fn) {
 /**
  * The real server for `browser`: WebKit runs serve a copy of the build that loads the tests'
  * page-error collector first (see webkit.mjs); the copy goes with the server's `stop()`.
+ * `server.dist` is the folder it serves (where a test deploys a new build).
  */
 export async function startEngineServer(browser, options = {}) {
-  if (!browser.instrumentDist) return startServer(options);
+  if (!browser.instrumentDist) {
+    const server = await startServer(options);
+    server.dist = options.dist ?? process.env.OUTPOST_E2E_DIST ?? join(ROOT, "dist");
+    return server;
+  }
   const dist = browser.instrumentDist(options.dist ?? process.env.OUTPOST_E2E_DIST ?? join(ROOT, "dist"));
   try {
     const server = await startServer({ ...options, dist: dist.dir });
+    server.dist = dist.dir;
     const stop = server.stop.bind(server);
     server.stop = async () => {
       await stop();
