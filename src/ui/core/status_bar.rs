@@ -16,6 +16,13 @@ pub fn sync_words(state: &ProfileState) -> String {
     if let Some(error) = &state.storage_error {
         return words::storage(error);
     }
+    // Said only when it is true: a failed sync with nothing of the person's waiting has
+    // nothing to keep.
+    let kept = if state.record.as_ref().is_some_and(|r| !r.synchronized) {
+        "Your changes are kept on this device."
+    } else {
+        "Nothing is waiting to sync."
+    };
     match status.state {
         SyncState::Synced => match status.last_synced_at {
             Some(at) => format!("All changes synced. Last synced at {}.", clock(at)),
@@ -31,8 +38,7 @@ pub fn sync_words(state: &ProfileState) -> String {
                 .to_owned()
         }
         SyncState::Error if status.needs_sign_in => {
-            "Your session has ended. Sign in again to sync; your changes are kept on this device."
-                .to_owned()
+            format!("Your session has ended. Sign in again to sync. {kept}")
         }
         SyncState::Error => {
             let reason = match &status.last_error {
@@ -42,7 +48,7 @@ pub fn sync_words(state: &ProfileState) -> String {
                 Some(SyncProblem::SignedOut) => "The session ended.".into(),
                 Some(SyncProblem::Refused(message)) => words::refused(message),
             };
-            format!("{reason} Your changes are kept on this device.")
+            format!("{reason} {kept}")
         }
     }
 }
@@ -112,5 +118,60 @@ pub fn StatusBar(
         <span class="retry-words">
             {move || profile.get().and_then(|p| retry_words(&p, now.get()))}
         </span>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use outpost_core::sync::{Field, LocalRecord, Status};
+    use outpost_core::wire::{ProfileFields, ServerProfile};
+
+    use super::*;
+
+    /// A failed sync (the server unreachable) over `record`.
+    fn failed(record: LocalRecord, needs_sign_in: bool) -> ProfileState {
+        ProfileState {
+            record: Some(record),
+            status: Status {
+                state: SyncState::Error,
+                online: true,
+                needs_sign_in,
+                last_synced_at: None,
+                next_retry_at: None,
+                conflict: None,
+                last_error: Some(SyncProblem::Unreachable),
+            },
+            source: Source::Local,
+            storage_error: None,
+            closed: false,
+        }
+    }
+
+    #[wasm_bindgen_test::wasm_bindgen_test]
+    fn changes_are_said_to_be_kept_only_when_some_wait() {
+        let waiting =
+            LocalRecord::from_local_edit(ProfileFields::new("a", ""), vec![Field::Name], 1);
+        let synced = LocalRecord::from_server(
+            ServerProfile {
+                name: "a".into(),
+                photo_url: String::new(),
+                version: 1,
+                updated_at: "t".into(),
+                mutation_id: None,
+            },
+            1,
+        );
+        assert_eq!(
+            sync_words(&failed(waiting.clone(), false)),
+            "The server could not be reached. Your changes are kept on this device."
+        );
+        assert_eq!(
+            sync_words(&failed(synced.clone(), false)),
+            "The server could not be reached. Nothing is waiting to sync."
+        );
+        assert!(
+            sync_words(&failed(waiting, true)).ends_with("Your changes are kept on this device.")
+        );
+        assert!(sync_words(&failed(synced, true)).ends_with("Nothing is waiting to sync."));
     }
 }
