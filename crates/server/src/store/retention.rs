@@ -71,11 +71,13 @@ pub struct PruneFrom {
     pub after: AccountId,
 }
 
-fn to_sql(v: u64) -> i64 {
+/// A version as both databases store it.
+pub(crate) fn version_to_sql(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn from_sql(v: i64) -> u64 {
+/// A stored version or `history_floor` (1, the first version, if it is not one).
+pub(crate) fn version_from_sql(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(1)
 }
 
@@ -117,7 +119,7 @@ impl<'a> PruneWalk<'a> {
 
     /// A candidate holds more versions than this many.
     pub fn keep(&self) -> i64 {
-        to_sql(self.from.retention.versions.max(1))
+        version_to_sql(self.from.retention.versions.max(1))
     }
 
     /// At most this many candidates.
@@ -134,12 +136,12 @@ impl<'a> PruneWalk<'a> {
     pub fn window(&mut self, account: AccountId, current: i64, floor: i64) -> PruneWindow {
         self.last = account;
         self.seen += 1;
-        let (current, floor) = (from_sql(current), from_sql(floor));
+        let (current, floor) = (version_from_sql(current), version_from_sql(floor));
         let budget = self.from.retention.batch.saturating_sub(self.deleted);
         let end = window_end(&self.from.retention, current, floor, budget);
         PruneWindow {
-            floor: to_sql(floor),
-            end: to_sql(end),
+            floor: version_to_sql(floor),
+            end: version_to_sql(end),
             current,
             budget,
         }
@@ -148,7 +150,7 @@ impl<'a> PruneWalk<'a> {
     /// The account's new floor, given the lowest young version in its window: `Some` when
     /// it rises (delete the versions below it, then store it).
     pub fn raise(&self, window: &PruneWindow, young: Option<i64>) -> Option<i64> {
-        let floor = from_sql(window.floor);
+        let floor = version_from_sql(window.floor);
         let young = young.and_then(|v| u64::try_from(v).ok());
         let new = next_floor(
             &self.from.retention,
@@ -157,7 +159,7 @@ impl<'a> PruneWalk<'a> {
             window.budget,
             young,
         );
-        (new > floor).then_some(to_sql(new))
+        (new > floor).then_some(version_to_sql(new))
     }
 
     /// Counts versions deleted; `Some` (the step's outcome) once the step's budget is spent.

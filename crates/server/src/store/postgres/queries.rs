@@ -8,6 +8,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
 use super::NOTIFY_CHANNEL;
+use crate::store::retention::{version_from_sql, version_to_sql};
 use crate::store::{
     AccountId, NewSession, ProfileWrite, PruneFrom, PruneStep, PruneWalk, SessionAt, StoreError,
     WriteBase, WriteRequest, decide_write,
@@ -27,10 +28,6 @@ async fn execute(
 const RECORD_VERSION: &str = "INSERT INTO profile_history \
      (account_id, version, name, photo_url, updated_at, mutation_id) \
      VALUES ($1, $2, $3, $4, $5, $6)";
-
-fn version_to_sql(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
 
 /// A profile from the columns `name, photo_url, version, updated_at, mutation_id` starting at
 /// column `at`.
@@ -79,7 +76,7 @@ async fn write_base_for_update(
     let floor: i64 = row.try_get(5)?;
     Ok(WriteBase {
         current: row_to_profile(&row, 0)?,
-        floor: u64::try_from(floor).unwrap_or(1),
+        floor: version_from_sql(floor),
     })
 }
 

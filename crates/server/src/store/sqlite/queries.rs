@@ -5,6 +5,7 @@
 use outpost_core::wire::ServerProfile;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
+use crate::store::retention::{version_from_sql, version_to_sql};
 use crate::store::{
     AccountId, NewSession, ProfileWrite, PruneFrom, PruneStep, PruneWalk, SessionAt, StoreError,
     WriteBase, WriteRequest, decide_write,
@@ -14,10 +15,6 @@ use crate::store::{
 const RECORD_VERSION: &str = "INSERT INTO profile_history \
      (account_id, version, name, photo_url, updated_at, mutation_id) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-
-fn version_to_sql(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
 
 /// A profile from the columns `name, photo_url, version, updated_at, mutation_id`.
 fn row_to_profile(row: &rusqlite::Row<'_>) -> rusqlite::Result<ServerProfile> {
@@ -246,7 +243,7 @@ fn write_base(conn: &Connection, account: AccountId) -> Result<WriteBase, StoreE
         let floor: i64 = row.get(5)?;
         Ok(WriteBase {
             current: row_to_profile(row)?,
-            floor: u64::try_from(floor).unwrap_or(1),
+            floor: version_from_sql(floor),
         })
     })
     .optional()?
