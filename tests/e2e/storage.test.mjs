@@ -6,7 +6,7 @@
 // cookies, as Safari's rule does.
 import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { useServerAndBrowser } from "./lib/harness.mjs";
+import { useServerAndBrowser, waitFor } from "./lib/harness.mjs";
 import { newSignedUpPage, saveName, signIn, waitForStatus } from "./lib/app.mjs";
 
 const env = useServerAndBrowser({ before, after, afterEach });
@@ -68,6 +68,6 @@ test("persistence is asked for after the first save, and its answer shown and ke
   const answer = await storage.textContent();
   await page.reload();
   await waitForStatus(page, "synced");
-  assert.equal(await storage.textContent(), answer, "the answer is remembered");
+  await waitFor(async () => (await storage.textContent()) === answer, "the answer remembered after a reload");
   await context.close();
 });

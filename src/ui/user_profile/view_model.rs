@@ -71,7 +71,16 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
         let state = RwSignal::new(repo.state());
         repo.subscribe(move |s| state.set(s.clone()));
         sync.restart();
-        let storage_kept = RwSignal::new(dependencies.sessions.persistent_storage().await);
+        // Read after the profile opened, not before it: only Settings shows it.
+        let storage_kept = RwSignal::new(None);
+        let sessions = dependencies.sessions.clone();
+        leptos::task::spawn_local(async move {
+            let answer = sessions.persistent_storage().await;
+            // A save may have asked and set it meanwhile; that answer is the newer one.
+            if storage_kept.get_untracked().is_none() {
+                storage_kept.set(answer);
+            }
+        });
         Ok(Self {
             parts: StoredValue::new_local(Parts {
                 repo,
