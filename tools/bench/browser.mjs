@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { ROOT, freePort, startServer, launchBrowser, waitFor } from "../../tests/e2e/lib/harness.mjs";
+import { stats } from "./stats.mjs";
 
 const out = process.argv[2] ?? join(ROOT, "target/bench/raw/browser.json");
 const N = Number(process.env.BENCH_BROWSER_RUNS ?? 30);
@@ -43,12 +44,6 @@ if (sw === swBefore || !sw.includes("/bench-static.html") || !sw.includes("? url
 writeFileSync(join(benchDist, "sw.js"), sw);
 
 // ---------------------------------------------------------------------------------------
-const stats = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const at = (p) => s[Math.min(s.length, Math.max(1, Math.ceil((p / 100) * s.length))) - 1];
-  return { count: s.length, p50: at(50), p95: at(95), min: s[0], max: s.at(-1), samples: xs };
-};
-
 // Raw bytes of one response as served (no decompression), with Accept-Encoding br, gzip.
 function fetchRaw(url) {
   return new Promise((resolve, reject) => {

@@ -9,6 +9,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, waitFor } from "../../tests/e2e/lib/harness.mjs";
+import { stats } from "./stats.mjs";
 import { ENGINES, openBrowser, startEngineServer } from "../../tests/e2e/lib/browser/index.mjs";
 import { startProxy } from "../../tests/e2e/lib/proxy.mjs";
 import { apiProfile, apiToken, newUsername, saveName, signUp, waitForStatus } from "../../tests/e2e/lib/app.mjs";
@@ -18,12 +19,6 @@ const OUTAGES = (process.env.BENCH_P12_OUTAGES ?? "5,60,600").split(",").map(Num
 const PAGES = Number(process.env.BENCH_P12_PAGES ?? 3);
 const log = (...a) => console.error("bench(engines):", ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-const stats = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const at = (p) => s[Math.min(s.length, Math.max(1, Math.ceil((p / 100) * s.length))) - 1];
-  return { count: s.length, p50: at(50), p95: at(95), min: s[0], max: s.at(-1), samples: xs };
-};
 
 /** P12 samples of one engine, per outage length. */
 async function p12(engine) {
