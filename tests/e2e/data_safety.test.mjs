@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, startServer, waitFor } from "./lib/harness.mjs";
-import { chromiumOnly, useEngine } from "./lib/browser/index.mjs";
+import { chromiumOnly, startEngineServer, useEngine } from "./lib/browser/index.mjs";
+import { startProxy } from "./lib/proxy.mjs";
 import {
   PASSWORD, newUsername, signUp, signIn, saveName, waitForStatus, apiToken, apiProfile, apiPut, newSignedUpPage,
   readAppStore,
@@ -26,26 +27,24 @@ async function currentVersion(url, token) {
 }
 
 /**
- * An account made on a first device, then a new device (no service worker) signed in to it
- * whose first GET of the profile is held until `release()`; `open()` loads the app and signs in.
+ * An account made on a first device, then a new device signed in to it whose first GET of the
+ * profile is held by the proxy until `release()`; `open()` loads the app and signs in.
  */
 async function newDeviceWithHeldFirstRead(prefix) {
   const username = newUsername(prefix);
-  const setup = await env.browser.newContext();
-  const first = await setup.newPage();
-  await first.goto(env.server.url);
+  const first = await env.browser.newPage();
+  await first.goto(env.url);
   await signUp(first, username);
-  await setup.close();
+  await first.close();
   const token = await apiToken(env.server.url, username);
-  const context = await env.browser.newContext({ serviceWorkers: "block" });
-  const page = await context.newPage();
+  const page = await env.browser.newPage();
   let release;
   const released = new Promise((r) => { release = r; });
-  await page.route("**/api/profile", async (route) => {
-    if (route.request().method() === "GET") await released;
+  env.proxy.route("/api/profile", async (route) => {
+    if (route.request.method === "GET") await released;
     await route.continue();
   });
-  return { username, token, context, page, release, open: () => page.goto(env.server.url).then(() => signIn(page, username)) };
+  return { username, token, page, release, open: () => page.goto(env.url).then(() => signIn(page, username)) };
 }
 
 test("a field the person did not touch follows another device's change, and Save keeps it", async () => {
@@ -69,9 +68,8 @@ test("a field the person did not touch follows another device's change, and Save
   await page.close();
 });
 
-chromiumOnly("before the first answer the form is read-only; the name saved after it keeps the photo the server had",
-  "holds the first read with Playwright's page.route", async () => {
-  const { username, token, context, page, release, open } = await newDeviceWithHeldFirstRead("first");
+test("before the first answer the form is read-only; the name saved after it keeps the photo the server had", async () => {
+  const { username, token, page, release, open } = await newDeviceWithHeldFirstRead("first");
   await apiPut(env.server.url, token, { photo_url: "https://example.com/kept.png" });
   // Nothing is known on this device yet, so nothing typed could say what it replaces.
   await open();
@@ -88,13 +86,12 @@ chromiumOnly("before the first answer the form is read-only; the name saved afte
   await waitForStatus(page, "synced");
   assert.equal((await apiProfile(env.server.url, token)).photo_url, "https://example.com/kept.png");
   assert.equal(await photoBox(page).inputValue(), "https://example.com/kept.png");
-  await context.close();
+  await page.close();
 });
 
-chromiumOnly("the first answer landing while the person is in the Name box fills it, and what they type then is saved",
-  "holds the first read with Playwright's page.route", async () => {
+test("the first answer landing while the person is in the Name box fills it, and what they type then is saved", async () => {
   // The first GET is held until the person has clicked into the empty Name box.
-  const { username, token, context, page, release, open } = await newDeviceWithHeldFirstRead("typing");
+  const { username, token, page, release, open } = await newDeviceWithHeldFirstRead("typing");
   await open();
   await nameBox(page).click();
   release();
@@ -107,7 +104,7 @@ chromiumOnly("the first answer landing while the person is in the Name box fills
   await waitForStatus(page, "synced");
   assert.equal((await apiProfile(env.server.url, token)).name, "Typed while it landed");
   assert.equal(await nameBox(page).inputValue(), "Typed while it landed");
-  await context.close();
+  await page.close();
 });
 
 test("a name another device saves while the person is in the Name box is asked about, never overwritten unseen", async () => {
@@ -132,22 +129,19 @@ test("a name another device saves while the person is in the Name box is asked a
   await page.close();
 });
 
-chromiumOnly("a write whose answer was lost is not taken for another device's change",
-  "drops an answer with Playwright's page.route", async () => {
-  const context = await env.browser.newContext({ serviceWorkers: "block" });
-  const { page, username } = await newSignedUpPage(context, env.server.url, "lost", { serviceWorker: false });
+test("a write whose answer was lost is not taken for another device's change", async () => {
+  const { page, username } = await newSignedUpPage(env.browser, env.url, "lost");
   const token = await apiToken(env.server.url, username);
   const keys = [];
   let dropped = false;
-  await page.route("**/api/profile", async (route) => {
-    const request = route.request();
-    if (request.method() !== "PUT") return route.continue();
-    keys.push(request.headers()["idempotency-key"]);
+  env.proxy.route("/api/profile", async (route) => {
+    if (route.request.method !== "PUT") return route.continue();
+    keys.push(route.request.headers["idempotency-key"]);
     if (dropped) return route.continue();
     // The write reaches the server and commits; its answer never reaches the page.
     dropped = true;
     await route.fetch();
-    await route.abort("connectionreset");
+    route.abort();
   });
 
   await saveName(page, "First save");
@@ -162,23 +156,20 @@ chromiumOnly("a write whose answer was lost is not taken for another device's ch
   assert.equal(keys[0], keys[1], "the lost write was sent again with the same Idempotency-Key");
   assert.match(keys[0], /^[0-9a-f]{32}$/);
   assert.notEqual(keys.at(-1), keys[0], "the newer save is a new mutation");
-  await context.close();
+  await page.close();
 });
 
-chromiumOnly("a garbled 200 leaves the write in doubt: it is sent again with its key, applied once, never a conflict",
-  "rewrites an answer with Playwright's page.route", async () => {
-  const context = await env.browser.newContext({ serviceWorkers: "block" });
-  const { page, username } = await newSignedUpPage(context, env.server.url, "garbled", { serviceWorker: false });
+test("a garbled 200 leaves the write in doubt: it is sent again with its key, applied once, never a conflict", async () => {
+  const { page, username } = await newSignedUpPage(env.browser, env.url, "garbled");
   const token = await apiToken(env.server.url, username);
   const keys = [];
-  await page.route("**/api/profile", async (route) => {
-    const request = route.request();
-    if (request.method() !== "PUT") return route.continue();
-    keys.push(request.headers()["idempotency-key"]);
+  env.proxy.route("/api/profile", async (route) => {
+    if (route.request.method !== "PUT") return route.continue();
+    keys.push(route.request.headers["idempotency-key"]);
     if (keys.length > 1) return route.continue();
     // The write reaches the server and commits; a proxy garbles the answer.
     await route.fetch();
-    await route.fulfill({ status: 200, contentType: "text/html", body: "<html>gateway</html>" });
+    route.fulfill({ status: 200, contentType: "text/html", body: "<html>gateway</html>" });
   });
 
   await saveName(page, "Applied once");
@@ -190,30 +181,30 @@ chromiumOnly("a garbled 200 leaves the write in doubt: it is sent again with its
   assert.equal(await currentVersion(env.server.url, token), 2, "applied once");
   assert.equal((await apiProfile(env.server.url, token)).name, "Applied once");
   assert.equal(await page.getByRole("dialog").count(), 0, "no conflict with its own write");
-  await context.close();
+  await page.close();
 });
 
-chromiumOnly("a conflict policy chosen in one tab is in force in the others before they settle anything",
-  "two tabs in one context, navigator.onLine false (setOffline)", async () => {
+test("a conflict policy chosen in one tab is in force in the others before they settle anything", async () => {
   const context = await env.browser.newContext();
-  const { page: first, username } = await newSignedUpPage(context, env.server.url, "policy");
+  const { page: first, username } = await newSignedUpPage(context, env.url, "policy");
   const policy = (page) => page.getByRole("combobox", { name: "Conflict policy" });
   await policy(first).selectOption("remote-wins");
   // The second tab opens while "The other device wins" is in force.
   const second = await context.newPage();
-  await second.goto(env.server.url);
+  await second.goto(env.url);
   await waitForStatus(second, "synced");
   assert.equal(await policy(second).inputValue(), "remote-wins");
   await policy(first).selectOption("ask");
   await waitFor(async () => (await policy(second).inputValue()) === "ask", "the second tab to follow the change");
   await first.close();
 
-  await context.setOffline(true);
+  env.proxy.cut();
   await saveName(second, "Mine, offline");
-  await waitForStatus(second, "pending", "offline");
+  await second.getByText("Saved on this device.", { exact: true }).waitFor();
+  await waitForStatus(second, "error");
   const token = await apiToken(env.server.url, username);
   await apiPut(env.server.url, token, { name: "Theirs, meanwhile" });
-  await context.setOffline(false);
+  await env.proxy.restore();
   await waitForStatus(second, "conflict");
   const dialog = second.getByRole("dialog");
   assert.match(await dialog.textContent(), /Mine, offline/, "the offline save is asked about, not dropped");
@@ -224,22 +215,20 @@ chromiumOnly("a conflict policy chosen in one tab is in force in the others befo
 /// Online-only, the answer to a save lost; `reload`: the page is reloaded before the next save
 /// (the write in doubt is kept on the device, not in the page's memory).
 async function onlineOnlyLostAnswer(reload) {
-  const context = await env.browser.newContext({ serviceWorkers: "block" });
-  const { page, username } = await newSignedUpPage(context, env.server.url, "online", { serviceWorker: false });
+  const { page, username } = await newSignedUpPage(env.browser, env.url, "online");
   await page.getByRole("combobox", { name: "Write strategy" }).selectOption("online-only");
   const token = await apiToken(env.server.url, username);
   // No push, and no read after the write: nothing tells the page its first write was applied
   // (a read that shows its mutation id settles it without a resend, also tested in wasm).
-  await page.route("**/api/events", (route) => route.abort("connectionrefused"));
+  env.proxy.route("/api/events", (route) => route.abort());
   const keys = [];
-  await page.route("**/api/profile", async (route) => {
-    const request = route.request();
-    if (request.method() !== "PUT") return keys.length > 0 ? route.abort("connectionrefused") : route.continue();
-    keys.push(request.headers()["idempotency-key"]);
+  env.proxy.route("/api/profile", async (route) => {
+    if (route.request.method !== "PUT") return keys.length > 0 ? route.abort() : route.continue();
+    keys.push(route.request.headers["idempotency-key"]);
     if (keys.length > 1) return route.continue();
     // Applied on the server; the answer never reaches the page.
     await route.fetch();
-    await route.abort("connectionreset");
+    route.abort();
   });
 
   await saveName(page, "Applied, answer lost");
@@ -262,44 +251,40 @@ async function onlineOnlyLostAnswer(reload) {
   assert.equal(server.version, 3, "each write applied once");
   assert.equal(await page.getByText(/changed on another device/).count(), 0);
   assert.equal(await page.getByRole("dialog").count(), 0);
-  await context.close();
+  await page.close();
 }
 
-chromiumOnly("online-only: a save whose answer was lost is sent again with its key, never a conflict with itself",
-  "drops answers with Playwright's page.route", () =>
+test("online-only: a save whose answer was lost is sent again with its key, never a conflict with itself", () =>
   onlineOnlyLostAnswer(false));
 
-chromiumOnly("online-only: a reload between keeps the write in doubt, sent again with its key",
-  "drops answers with Playwright's page.route", () =>
+test("online-only: a reload between keeps the write in doubt, sent again with its key", () =>
   onlineOnlyLostAnswer(true));
 
-chromiumOnly("two tabs offline: a save in one shows in the other, whose next save keeps it",
-  "two tabs in one context, navigator.onLine false (setOffline)", async () => {
+test("two tabs offline: a save in one shows in the other, whose next save keeps it", async () => {
   const context = await env.browser.newContext();
   const tab1 = await context.newPage();
   const username = newUsername("tabs");
-  await tab1.goto(env.server.url);
+  await tab1.goto(env.url);
   await signUp(tab1, username);
   const tab2 = await context.newPage();
-  await tab2.goto(env.server.url);
+  await tab2.goto(env.url);
   await nameBox(tab2).waitFor();
   await waitForStatus(tab1, "synced");
   await waitForStatus(tab2, "synced");
 
-  await context.setOffline(true);
-  await waitForStatus(tab1, "synced", "offline");
-  // Both tabs pending: the next save in tab two leaves tab one's status as it is.
+  env.proxy.cut();
+  // Both tabs know a change waits: the next save in tab two leaves tab one's status as it is.
   await photoBox(tab1).fill("https://example.com/first.png");
   await tab1.getByRole("button", { name: "Save" }).click();
-  await waitForStatus(tab1, "pending", "offline");
-  await waitForStatus(tab2, "pending", "offline");
+  await waitForStatus(tab1, "error");
+  await waitForStatus(tab2, "error");
   await saveName(tab2, "Named in tab two");
   await waitFor(async () => (await nameBox(tab1).inputValue()) === "Named in tab two", "tab one to show tab two's save");
 
   await photoBox(tab1).fill("https://example.com/tab-one.png");
   await tab1.getByRole("button", { name: "Save" }).click();
   await tab1.getByText("Saved on this device.", { exact: true }).waitFor();
-  await context.setOffline(false);
+  await env.proxy.restore();
   const token = await apiToken(env.server.url, username);
   await waitFor(async () => {
     const p = await apiProfile(env.server.url, token);
@@ -430,22 +415,20 @@ chromiumOnly("signing out keeps a save another tab made after the warning, and w
   await context.close();
 });
 
-chromiumOnly("signing in as another account warns, keeps the first account's unsent change and stops its tabs",
-  "two tabs in one context, Playwright's page.route", async () => {
-  const context = await env.browser.newContext({ serviceWorkers: "block" });
+test("signing in as another account warns, keeps the first account's unsent change and stops its tabs", async () => {
+  const context = await env.browser.newContext();
   // A tab left on the sign-in page from before anyone signed in on this browser.
   const other = await context.newPage();
-  await other.goto(env.server.url);
+  await other.goto(env.url);
   await other.getByRole("button", { name: "Create account" }).waitFor();
 
   const tab = await context.newPage();
   const alice = newUsername("alice");
-  await tab.goto(env.server.url);
+  await tab.goto(env.url);
   await signUp(tab, alice);
   await waitForStatus(tab, "synced");
   // Alice's writes cannot reach the server: her change waits on the device.
-  await tab.route("**/api/profile", (route) =>
-    route.request().method() === "PUT" ? route.abort("connectionrefused") : route.continue());
+  env.proxy.route("/api/profile", (route) => (route.request.method === "PUT" ? route.abort() : route.continue()));
   await saveName(tab, "Alice, not sent yet");
   await tab.getByText("Saved on this device.", { exact: true }).waitFor();
 
@@ -468,6 +451,7 @@ chromiumOnly("signing in as another account warns, keeps the first account's uns
   assert.equal(kept.synchronized, false);
 
   // Bob signs out (nothing pending, so no warning); Alice signs in again and her change is sent.
+  env.proxy.unroute("/api/profile");
   await waitForStatus(other, "synced");
   await other.getByRole("button", { name: "Sign out" }).click();
   await signIn(other, alice);
@@ -500,34 +484,29 @@ test("push works at once after the server was unreachable long enough to grow a 
   await page.close();
 });
 
-chromiumOnly("push works at once after the server was down long enough to grow a backoff",
-  "the server process killed and restarted (the portable test above cuts a proxy)", async () => {
-  // A server of its own on a fixed port, so it can go down and come back at the same address.
+test("push works at once after the server was down long enough to grow a backoff", async () => {
+  // A server of its own on a fixed port, so it can go down and come back at the same address;
+  // a proxy in front only counts the page's requests (it answers nothing of its own).
   const dir = mkdtempSync(join(tmpdir(), "outpost-spell-"));
   const db = join(dir, "outpost.db");
-  const port = await freePort();
-  let server = await startServer({ addr: `127.0.0.1:${port}`, db });
+  const addr = `127.0.0.1:${await freePort()}`;
+  let server = await startEngineServer(env.browser, { addr, db });
+  const counter = await startProxy(server.url);
   const context = await env.browser.newContext();
   try {
-    const { page, username } = await newSignedUpPage(context, server.url, "spell");
-    const isEvents = (r) => new URL(r.url()).pathname === "/api/events";
-    let down = false;
-    let tries = 0;
-    let reconnects = 0;
-    context.on("request", (r) => {
-      if (!isEvents(r)) return;
-      if (down) tries += 1;
-      else reconnects += 1;
-    });
+    const { page, username } = await newSignedUpPage(context, counter.url, "spell");
+    const events = (since) => counter.requests.filter((r) => r.path === "/api/events" && r.at >= since).length;
 
     // A long spell with the network up: the server is gone, and the stream breaks with it.
-    down = true;
+    const downAt = Date.now();
     await server.kill();
     // Nothing answers: the stream keeps trying (every 1-2 s, not doubling to a minute).
-    await waitFor(() => tries >= 4, "the event stream to retry while the server is down", 30_000);
-    server = await startServer({ addr: `127.0.0.1:${port}`, db });
-    down = false;
-    await waitFor(() => reconnects > 0, "the event stream to reconnect once the server is back", 3_000);
+    await waitFor(() => events(downAt) >= 4, "the event stream to retry while the server is down", 30_000);
+    const old = server;
+    server = await startEngineServer(env.browser, { addr, db });
+    await old.stop();
+    const upAt = Date.now();
+    await waitFor(() => events(upAt) > 0, "the event stream to reconnect once the server is back", 3_000);
     await waitForStatus(page, "synced", "online");
 
     // Only push (or the stream's reconnect check) can bring this change: the periodic sync
@@ -538,6 +517,7 @@ chromiumOnly("push works at once after the server was down long enough to grow a
       "the pushed change to show", 3_000);
   } finally {
     await context.close();
+    await counter.close();
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }

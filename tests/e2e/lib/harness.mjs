@@ -76,8 +76,9 @@ export async function startServer({
         await exited;
       }
     },
+    /** A graceful shutdown (nothing to do after `kill()`), then its folder is removed. */
     async stop() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once("exit", r));
         child.kill("SIGTERM");
         const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);

@@ -60,7 +60,8 @@ export async function startEngineServer(browser, options = {}) {
 /**
  * Registers `before`/`after` hooks for a test file: the engine's browser, the real server and a
  * proxy in front of it (`url` is the proxy's: the address the pages use; `proxy.cut()` makes the
- * server unreachable). With `afterEach`, a test during which a page reported an error fails.
+ * server unreachable, `proxy.route()` holds, loses or garbles answers; both end with the test).
+ * With `afterEach`, a test during which a page reported an error fails.
  */
 export function useEngine(hooks) {
   const shared = { engine: ENGINE };
@@ -72,6 +73,7 @@ export function useEngine(hooks) {
   });
   hooks.afterEach?.(async () => {
     await shared.proxy?.restore();
+    shared.proxy?.unroute();
     await shared.browser?.drainErrors();
     const errors = shared.browser?.pageErrors.splice(0) ?? [];
     if (errors.length) throw new Error(`page errors during the test (${ENGINE}):\n${errors.join("\n")}`);

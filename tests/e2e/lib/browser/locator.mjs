@@ -10,12 +10,16 @@ export const DEFAULT_TIMEOUT = 30_000;
 /**
  * Evaluated in the page (self-contained: no closure over this module). `steps` narrow from the
  * document down: `{ kind: "role", role, name?, exact? }`, `{ kind: "text", text, exact? }`,
- * `{ kind: "css", selector }`; a string or `{ regex: { source, flags } }` is matched as
+ * `{ kind: "css", selector }`, `{ kind: "has-text", text }` (keeps the elements found so far that
+ * hold the text, as Playwright's `filter({ hasText })`); a string or `{ regex: { source, flags } }` is matched as
  * Playwright matches names and text. `op.kind`:
  * - "element": the one matching element when exactly one matches and it meets `op.require`
  *   ("visible", "enabled", "editable"), otherwise `{ count, unmet }`;
  * - "read": `{ count, value }` where `value` is `op.what` of the single match
- *   ("attribute" `op.arg`, "value", "text", "visible", "editable", "checked"), or `{ count }`.
+ *   ("attribute" `op.arg`, "value", "text", "visible", "editable", "checked"), or `{ count }`;
+ *   "select" is the one read that acts: it chooses the option whose value or label is `op.arg`
+ *   in a select the person could use, as Playwright's selectOption (input and change events),
+ *   and reads the value chosen (null if there was no such option or the select was disabled).
  */
 export function resolveInPage(steps, op) {
   const norm = (s) => String(s ?? "").replace(/\s+/g, " ").trim();
@@ -109,6 +113,7 @@ export function resolveInPage(steps, op) {
     for (const root of roots) {
       let candidates;
       if (step.kind === "css") candidates = [...root.querySelectorAll(step.selector)];
+      else if (step.kind === "has-text") candidates = matchText(textOf(root), step.text) ? [root] : [];
       else candidates = [...root.querySelectorAll("*")];
       for (const el of candidates) {
         if (step.kind === "role") {
@@ -145,6 +150,14 @@ export function resolveInPage(steps, op) {
     text: () => el.textContent,
     editable: () => editable(el),
     checked: () => !!el.checked,
+    select: () => {
+      const option = [...(el.options || [])].find((o) => o.value === op.arg || norm(o.label) === op.arg);
+      if (!option || !enabled(el) || !visible(el)) return null;
+      el.value = option.value;
+      el.dispatchEvent(new Event("input", { bubbles: true }));
+      el.dispatchEvent(new Event("change", { bubbles: true }));
+      return option.value;
+    },
   }[op.what]();
   return { count, value };
 }
@@ -160,6 +173,7 @@ function describe(steps) {
     if (s.kind === "role") return `getByRole(${JSON.stringify(s.role)}${s.name ? `, ${JSON.stringify(s.name.regex ? `/${s.name.regex.source}/` : s.name.value)}${s.name.exact ? " exact" : ""}` : ""})`;
     if (s.kind === "label") return `getByLabel(${JSON.stringify(s.name.regex ? `/${s.name.regex.source}/` : s.name.value)})`;
     if (s.kind === "text") return `getByText(${JSON.stringify(s.text.regex ? `/${s.text.regex.source}/` : s.text.value)})`;
+    if (s.kind === "has-text") return `filter(hasText ${JSON.stringify(s.text.regex ? `/${s.text.regex.source}/` : s.text.value)})`;
     return `locator(${JSON.stringify(s.selector)})`;
   }).join(".");
 }
@@ -193,6 +207,10 @@ export class Locator {
 
   locator(selector) {
     return new Locator(this.driver, [...this.steps, { kind: "css", selector }]);
+  }
+
+  filter({ hasText }) {
+    return new Locator(this.driver, [...this.steps, { kind: "has-text", text: matcher(hasText, false) }]);
   }
 
   toString() {
@@ -256,6 +274,16 @@ export class Locator {
 
   async check() {
     if (!(await this.isChecked())) await this.click();
+  }
+
+  /** Chooses the option with value or label `value`, once the select can be used. */
+  async selectOption(value) {
+    const deadline = Date.now() + DEFAULT_TIMEOUT;
+    while ((await this.#read("select", String(value))) === null) {
+      if (Date.now() > deadline) throw new Error(`timed out after ${DEFAULT_TIMEOUT} ms choosing ${JSON.stringify(value)} in ${this}`);
+      await sleep(POLL_MS);
+    }
+    return [String(value)];
   }
 
   getAttribute(name) {
