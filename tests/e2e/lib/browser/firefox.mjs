@@ -76,6 +76,10 @@ export async function launch() {
         await page.reload();
       },
       evaluate: (fn, arg) => page.evaluate(fn, arg),
+      // A string is evaluated as a script (BiDi's script.evaluate), not through the page's eval.
+      addScript: async (source) => {
+        await page.evaluate(source);
+      },
       url: () => page.url(),
       async close() {
         pages.delete(wrapped);

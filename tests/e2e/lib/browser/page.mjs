@@ -4,7 +4,7 @@ import { Locator } from "./locator.mjs";
 
 /**
  * `driver` gives `query`, `click`, `fill` (for locators), `goto(url)`, `reload()`,
- * `evaluate(fn, arg)`, `url()`, `close()` and `keyboard` (`press(keys)`, `type(text)`).
+ * `evaluate(fn, arg)`, `addScript(source)`, `url()`, `close()` and `keyboard` (`press(keys)`, `type(text)`).
  */
 export class EnginePage {
   constructor(driver) {
@@ -44,6 +44,14 @@ export class EnginePage {
   /** Runs `fn(arg)` in the page and resolves to its (awaited, serialisable) result. */
   evaluate(fn, arg) {
     return this.driver.evaluate(fn, arg);
+  }
+
+  /**
+   * Runs a script's source in the page by the driver, which the page's CSP does not stop (a
+   * library such as axe-core); Playwright's pages do the same with `evaluate(source)`.
+   */
+  addScript(source) {
+    return this.driver.addScript(source);
   }
 
   url() {

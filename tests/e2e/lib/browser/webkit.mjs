@@ -198,6 +198,7 @@ async function openSession(seam) {
           await run(() => driver.navigate().refresh());
         },
         evaluate: (fn, arg) => run(() => driver.executeScript(`return (${fn})(arguments[0]);`, arg)),
+        addScript: (source) => run(() => driver.executeScript(source)),
         url: () => run(() => driver.getCurrentUrl()),
         async close() {
           if (pageClosed || closed) return;
