@@ -214,6 +214,36 @@ chromiumOnly("a change pending when every tab closed is sent by the service work
   await context.close();
 });
 
+test("the form stays put while the server is unreachable and the retry countdown comes and goes", async () => {
+  // Seen in Firefox: the countdown line appeared under the status and moved the form down
+  // between the moment a click was aimed at Save and the moment it landed; it hit the Photo
+  // URL field instead, and the change typed there was never saved.
+  const { page } = await newSignedUpPage(env.browser, env.url, "still");
+  await page.evaluate(() => {
+    const save = document.querySelector("form.edit button[type=submit]");
+    window.__tops = new Set();
+    const watch = () => {
+      window.__tops.add(Math.round(save.getBoundingClientRect().top));
+      requestAnimationFrame(watch);
+    };
+    watch();
+  });
+  const attempts = () => env.proxy.requests.filter((r) => r.method === "PUT" && r.cut).length;
+  env.proxy.cut();
+  await saveName(page, "Still here");
+  await page.getByText("Saved on this device.", { exact: true }).waitFor();
+  await page.getByText(/^Retrying in \d+ s\.$/).waitFor();
+  // A retry comes and goes: the countdown line is replaced by the attempt, then back.
+  const before = attempts();
+  await waitFor(() => attempts() > before, "a retry while the server is unreachable");
+  await page.getByText(/^Retrying in \d+ s\.$/).waitFor();
+  await env.proxy.restore();
+  await waitForStatus(page, "synced");
+  const tops = await page.evaluate(() => [...window.__tops]);
+  assert.equal(tops.length, 1, `the Save button moved: its top was at ${tops.join(", ")} px`);
+  await page.close();
+});
+
 test("concurrent edits on two devices show a conflict with both values, and the choice syncs", async () => {
   const { page: pageA, username } = await newSignedUpPage(env.browser, env.url, "clash");
 

@@ -75,6 +75,14 @@ pub fn ProfilePage(
         });
     };
 
+    let notice = vm.notice;
+    // "Saved on this device." speaks of the form as it was saved: once the person types
+    // again it would claim the new typing is saved too. An error stays until the next save.
+    let edited = move || {
+        if notice.with_untracked(|n| n.as_ref().is_some_and(|n| !n.is_error)) {
+            notice.set(None);
+        }
+    };
     let photo_broken = RwSignal::new(false);
     let shown = move || local();
     let on_choice = Callback::new(move |choice| {
@@ -100,7 +108,6 @@ pub fn ProfilePage(
         Some(revision) => warned_revision.set(Some(revision)),
         None => sign_out(None),
     };
-    let notice = vm.notice;
     let saving = vm.saving;
     let account = vm.account();
 
@@ -161,7 +168,10 @@ pub fn ProfilePage(
                     aria-describedby="name-error"
                     on:focus=move |_| form.update(|f| f.focus(Field::Name))
                     on:blur=move |_| form.update(|f| f.blur(Field::Name))
-                    on:input=move |ev| form.update(|f| f.input(Field::Name, event_target_value(&ev)))
+                    on:input=move |ev| {
+                        edited();
+                        form.update(|f| f.input(Field::Name, event_target_value(&ev)));
+                    }
                 />
                 <p id="name-error" class="field-error" role="alert">{error_for("name")}</p>
                 <label for="photo_url">"Photo URL"</label>
@@ -178,6 +188,7 @@ pub fn ProfilePage(
                     on:focus=move |_| form.update(|f| f.focus(Field::PhotoUrl))
                     on:blur=move |_| form.update(|f| f.blur(Field::PhotoUrl))
                     on:input=move |ev| {
+                        edited();
                         photo_broken.set(false);
                         form.update(|f| f.input(Field::PhotoUrl, event_target_value(&ev)));
                     }

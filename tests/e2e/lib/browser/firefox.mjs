@@ -3,7 +3,7 @@
 // Playwright context. Page errors (uncaught exceptions, unhandled rejections, console.error)
 // arrive over BiDi from the start of each page.
 import puppeteer from "puppeteer-core";
-import { resolveInPage } from "./locator.mjs";
+import { DEFAULT_TIMEOUT, resolveInPage } from "./locator.mjs";
 import { EnginePage, parseKeys } from "./page.mjs";
 
 export const FIREFOX = "/usr/bin/firefox-esr";
@@ -16,6 +16,21 @@ async function pressKeys(keyboard, keys) {
   for (const m of modifiers) await keyboard.down(m);
   await keyboard.press(keyName(key));
   for (const m of modifiers.reverse()) await keyboard.up(m);
+}
+
+/**
+ * Evaluated in the page: the centre of `el` if the element (or one inside it) is what that
+ * point hits; otherwise null (covered, or moving under an overlay). Not waiting for animation
+ * frames as Playwright does: Firefox runs none in a page that is not in front.
+ */
+function clickablePoint(el) {
+  el.scrollIntoView({ block: "nearest", inline: "nearest" });
+  const box = el.getBoundingClientRect();
+  if (!box.width || !box.height) return null;
+  const x = box.x + box.width / 2;
+  const y = box.y + box.height / 2;
+  const hit = document.elementFromPoint(x, y);
+  return hit && (hit === el || el.contains(hit)) ? { x, y } : null;
 }
 
 export async function launch() {
@@ -52,9 +67,21 @@ export async function launch() {
           throw error;
         }
       },
+      /**
+       * Clicks where the element is now, once it is what that point hits (as Playwright checks
+       * its hit target). Puppeteer alone clicks where it found the box; a page that moved in
+       * between takes the click elsewhere (seen: a click meant for Save landed in the Photo
+       * URL field as a status line appeared above the form; the app no longer moves so).
+       */
       async click(handle) {
         try {
-          await handle.click();
+          const deadline = Date.now() + DEFAULT_TIMEOUT;
+          for (;;) {
+            const point = await handle.evaluate(clickablePoint);
+            if (point) return await page.mouse.click(point.x, point.y);
+            if (Date.now() > deadline) throw new Error(`timed out after ${DEFAULT_TIMEOUT} ms waiting for an unobscured element to click`);
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
         } finally {
           await handle.dispose().catch(() => {});
         }
