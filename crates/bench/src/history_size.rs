@@ -75,7 +75,11 @@ pub fn run(db: &Path, accounts: u64, versions: u64) -> BenchResult<Value> {
         .enable_all()
         .build()?;
     let pruning = Instant::now();
-    let deleted = runtime.block_on(history::prune(&store, retention))?;
+    // The server's default photo grace (the seeded accounts hold no photos).
+    let photo_grace = outpost_server::Config::new(db, db).photo_grace;
+    let deleted = runtime
+        .block_on(history::prune(&store, retention, photo_grace))?
+        .versions;
     let prune_seconds = pruning.elapsed().as_secs_f64();
     drop(store);
     {

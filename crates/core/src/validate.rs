@@ -20,6 +20,9 @@ pub const NAME_MAX: usize = 100;
 pub const PHOTO_URL_MAX: usize = 2048;
 /// Longest `Idempotency-Key` (a mutation id), in bytes; the app sends 32 hex digits.
 pub const MUTATION_ID_MAX: usize = 64;
+/// Where the server keeps a photo uploaded to it: this prefix and the SHA-256 of the photo's
+/// bytes as 64 lowercase hex digits. A profile's `photo_url` may name one.
+pub const PHOTO_PATH_PREFIX: &str = "/api/photos/";
 
 /// A rule a field broke: which field, and a sentence for people.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -101,11 +104,37 @@ pub fn name(value: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// Checks a photo URL: empty, or an absolute `http://` or `https://` URL of at most 2048 bytes
-/// with a host and no spaces or control characters.
+/// Whether `value` is a SHA-256 as the photo paths name it: exactly 64 lowercase hex digits
+/// (one spelling per photo, so equal photos have equal URLs).
+pub fn is_sha256_hex(value: &str) -> bool {
+    value.len() == 64
+        && value
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The SHA-256 (64 lowercase hex digits) of the uploaded photo that `photo_url` names, if it
+/// names one (`/api/photos/{sha256}`): the photo the server must hold before it accepts a
+/// profile naming it.
+pub fn uploaded_photo(photo_url: &str) -> Option<&str> {
+    photo_url
+        .strip_prefix(PHOTO_PATH_PREFIX)
+        .filter(|sha| is_sha256_hex(sha))
+}
+
+/// Checks a photo URL: empty, an absolute `http://` or `https://` URL of at most 2048 bytes
+/// with a host and no spaces or control characters, or the path of a photo uploaded to the
+/// server (`/api/photos/` and 64 lowercase hex digits, see [`uploaded_photo`]).
 pub fn photo_url(value: &str) -> Result<(), FieldError> {
-    if value.is_empty() {
+    if value.is_empty() || uploaded_photo(value).is_some() {
         return Ok(());
+    }
+    if value.starts_with(PHOTO_PATH_PREFIX) {
+        return Err(FieldError::new(
+            "photo_url",
+            "A photo on this server is named /api/photos/ and the 64 lowercase hex digits of \
+             its SHA-256.",
+        ));
     }
     if value.len() > PHOTO_URL_MAX {
         return Err(FieldError::new(
@@ -215,6 +244,30 @@ mod tests {
         assert!(photo_url("https://exa mple.com").is_err());
         let long = format!("https://example.com/{}", "a".repeat(2048));
         assert_eq!(photo_url(&long).expect_err("too long").field, "photo_url");
+    }
+
+    #[test]
+    fn uploaded_photos_are_named_by_their_lowercase_sha256() {
+        let sha = "0123456789abcdef".repeat(4);
+        let url = format!("{PHOTO_PATH_PREFIX}{sha}");
+        assert!(photo_url(&url).is_ok());
+        assert_eq!(uploaded_photo(&url), Some(sha.as_str()));
+        assert_eq!(uploaded_photo("https://example.com/a.png"), None);
+        assert_eq!(uploaded_photo(""), None);
+        for bad in [
+            format!("{PHOTO_PATH_PREFIX}{}", sha.to_uppercase()),
+            format!("{PHOTO_PATH_PREFIX}{}", &sha[1..]),
+            format!("{PHOTO_PATH_PREFIX}{sha}0"),
+            format!("{PHOTO_PATH_PREFIX}{sha}/x"),
+            format!("{PHOTO_PATH_PREFIX}{}g", &sha[1..]),
+            PHOTO_PATH_PREFIX.to_owned(),
+        ] {
+            assert_eq!(uploaded_photo(&bad), None, "{bad}");
+            assert_eq!(photo_url(&bad).expect_err(&bad).field, "photo_url");
+        }
+        // Other relative paths stay refused.
+        assert!(photo_url("/api/profile").is_err());
+        assert!(photo_url("api/photos/x").is_err());
     }
 
     #[test]

@@ -26,7 +26,8 @@ pub struct TokenResponse {
 pub struct ProfileFields {
     /// Display name, 1-100 characters after trimming.
     pub name: String,
-    /// Empty, or an absolute http(s) URL of the person's photo.
+    /// Empty, an absolute http(s) URL of the person's photo, or the path of a photo uploaded
+    /// to the server (`/api/photos/{sha256}`, see [`crate::validate::uploaded_photo`]).
     pub photo_url: String,
 }
 
@@ -129,14 +130,21 @@ pub mod error_code {
     /// would have produced was pruned: whether it was applied is unknown. `current` holds the
     /// latest; the client re-reads and merges, and never takes it for another device's change.
     pub const HISTORY_PRUNED: &str = "history_pruned";
-    /// 413: the body is over the size limit.
+    /// 413: the body is over the size limit (a photo's own limit for a photo upload).
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
-    /// 415: the body is not JSON.
+    /// 415: the body is not JSON (or, for a photo upload, not a JPEG, PNG or WebP image).
     pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
     /// 422: a field breaks a rule; `field` names it.
     pub const INVALID_FIELD: &str = "invalid_field";
     /// 422: an `Idempotency-Key` already applied to a write of other values.
     pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
+    /// 422: the bytes of an uploaded photo do not have the SHA-256 its path names.
+    pub const PHOTO_HASH_MISMATCH: &str = "photo_hash_mismatch";
+    /// 422: the account holds the most photos allowed; one more is refused.
+    pub const PHOTO_LIMIT: &str = "photo_limit";
+    /// 422: a profile write names a photo (`/api/photos/{sha256}`) the account has not
+    /// uploaded; nothing is written. Upload it first, then send the write again.
+    pub const PHOTO_MISSING: &str = "photo_missing";
     /// 428: a write without `If-Match`.
     pub const PRECONDITION_REQUIRED: &str = "precondition_required";
     /// 429: a limit was reached (failed sign-ins, accounts created from one address,
@@ -151,7 +159,7 @@ pub mod error_code {
 
     /// Every code with the HTTP status it is answered with: the one table the server answers
     /// by and its tests check against.
-    pub const STATUSES: [(&str, u16); 17] = [
+    pub const STATUSES: [(&str, u16); 20] = [
         (BAD_REQUEST, 400),
         (UNAUTHORIZED, 401),
         (NOT_FOUND, 404),
@@ -164,6 +172,9 @@ pub mod error_code {
         (UNSUPPORTED_MEDIA_TYPE, 415),
         (INVALID_FIELD, 422),
         (IDEMPOTENCY_KEY_REUSED, 422),
+        (PHOTO_HASH_MISMATCH, 422),
+        (PHOTO_LIMIT, 422),
+        (PHOTO_MISSING, 422),
         (PRECONDITION_REQUIRED, 428),
         (TOO_MANY_REQUESTS, 429),
         (OVERLOADED, 503),

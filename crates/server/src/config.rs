@@ -96,6 +96,18 @@ pub struct Config {
     pub history: crate::store::HistoryRetention,
     /// How often the history is pruned (off the request path).
     pub prune_every: Duration,
+    /// The largest photo upload accepted (`PUT /api/photos/{sha256}`), in bytes; larger gets
+    /// 413. The route's own limit: every other body stays within
+    /// [`outpost_core::validate::MAX_BODY_BYTES`].
+    pub max_photo_bytes: usize,
+    /// Photos one account may hold; an upload of one more gets 422 `photo_limit`. Photos no
+    /// kept version of the profile names are pruned after [`Config::photo_grace`], so only
+    /// someone uploading many photos in a short time meets it.
+    pub max_photos_per_account: u32,
+    /// How long a photo that no kept version of its profile names is kept after its last
+    /// upload (time for the profile write that names it to arrive), before the pruning pass
+    /// that runs with the history's removes it.
+    pub photo_grace: Duration,
 }
 
 impl Config {
@@ -126,6 +138,9 @@ impl Config {
             allowed_origins: Vec::new(),
             history: crate::store::HistoryRetention::default(),
             prune_every: Duration::from_secs(300),
+            max_photo_bytes: 1024 * 1024,
+            max_photos_per_account: 32,
+            photo_grace: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }

@@ -47,9 +47,20 @@ pub enum AppError {
     /// 413: the body is over [`outpost_core::validate::MAX_BODY_BYTES`].
     #[error("The request body is too large.")]
     PayloadTooLarge,
+    /// 413: a photo upload over [`Config::max_photo_bytes`].
+    ///
+    /// [`Config::max_photo_bytes`]: crate::Config::max_photo_bytes
+    #[error("A photo may be at most {max} bytes. Send a smaller one.")]
+    PhotoTooLarge {
+        /// The limit, in bytes.
+        max: usize,
+    },
     /// 415: the body is not declared as JSON.
     #[error("The request body must be JSON (Content-Type: application/json).")]
     UnsupportedMediaType,
+    /// 415: an uploaded photo's bytes are not a JPEG, PNG or WebP image.
+    #[error("A photo must be a JPEG, PNG or WebP image.")]
+    NotAnImage,
     /// 422: a field breaks a rule.
     #[error("{0}")]
     InvalidField(FieldError),
@@ -59,6 +70,27 @@ pub enum AppError {
          for a new write."
     )]
     IdempotencyKeyReused,
+    /// 422: an uploaded photo's bytes do not have the SHA-256 its path names.
+    #[error(
+        "The photo's bytes do not have the SHA-256 its path names: they were changed or cut \
+         short on the way, or the path is wrong. Send it again."
+    )]
+    PhotoHashMismatch,
+    /// 422: the account holds the most photos allowed.
+    #[error(
+        "This account holds {max} photos, the most allowed. Photos no profile uses any more \
+         are removed after a while; try again later."
+    )]
+    PhotoLimit {
+        /// The limit.
+        max: u32,
+    },
+    /// 422: a profile write names a photo the account has not uploaded. Nothing is written.
+    #[error(
+        "The photo this profile names is not on the server: upload it first \
+         (PUT /api/photos/{{sha256}}), then save the profile again."
+    )]
+    PhotoMissing,
     /// 428: a write without `If-Match`.
     #[error("This write needs an If-Match header with the version it is based on.")]
     PreconditionRequired,
@@ -135,10 +167,13 @@ impl AppError {
             Self::UsernameTaken => error_code::USERNAME_TAKEN,
             Self::StaleVersion(_) => error_code::STALE_VERSION,
             Self::HistoryPruned(_) => error_code::HISTORY_PRUNED,
-            Self::PayloadTooLarge => error_code::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => error_code::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge | Self::PhotoTooLarge { .. } => error_code::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType | Self::NotAnImage => error_code::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidField(_) => error_code::INVALID_FIELD,
             Self::IdempotencyKeyReused => error_code::IDEMPOTENCY_KEY_REUSED,
+            Self::PhotoHashMismatch => error_code::PHOTO_HASH_MISMATCH,
+            Self::PhotoLimit { .. } => error_code::PHOTO_LIMIT,
+            Self::PhotoMissing => error_code::PHOTO_MISSING,
             Self::PreconditionRequired => error_code::PRECONDITION_REQUIRED,
             Self::TooManyRequests { .. }
             | Self::TooManySignups { .. }
@@ -165,6 +200,8 @@ impl From<StoreError> for AppError {
             StoreError::Stale(current) => Self::StaleVersion(current),
             StoreError::HistoryPruned(current) => Self::HistoryPruned(current),
             StoreError::MutationIdReused => Self::IdempotencyKeyReused,
+            StoreError::PhotoMissing => Self::PhotoMissing,
+            StoreError::PhotoLimit(max) => Self::PhotoLimit { max },
             StoreError::NotFound => Self::Unauthorized("This session is no longer valid."),
             StoreError::Busy => Self::Overloaded,
             StoreError::Database(msg) => Self::Internal(msg),
@@ -297,6 +334,11 @@ mod tests {
             (AppError::PayloadTooLarge, 413),
             (AppError::UnsupportedMediaType, 415),
             (AppError::IdempotencyKeyReused, 422),
+            (AppError::PhotoTooLarge { max: 1 }, 413),
+            (AppError::NotAnImage, 415),
+            (AppError::PhotoHashMismatch, 422),
+            (AppError::PhotoLimit { max: 1 }, 422),
+            (AppError::PhotoMissing, 422),
             (AppError::PreconditionRequired, 428),
             (
                 AppError::TooManyRequests {

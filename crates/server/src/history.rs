@@ -7,7 +7,11 @@
 //! (409 `history_pruned`, never 412) is decided in the stores' `update_profile` with
 //! `history_floor`; see [`crate::store::outcome_forgotten`].
 //!
+//! The same pass removes the uploaded photos that no kept version names any more, once they
+//! are older than [`Config::photo_grace`] (see `store/retention.rs`).
+//!
 //! [`Config::prune_every`]: crate::Config::prune_every
+//! [`Config::photo_grace`]: crate::Config::photo_grace
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,21 +20,38 @@ use tokio::sync::watch;
 
 use crate::store::{AnyStore, HistoryRetention, PruneFrom, Store, StoreError};
 
-/// One sweep over every account; returns how many versions were deleted.
-pub async fn prune(store: &impl Store, retention: HistoryRetention) -> Result<u64, StoreError> {
+/// What one sweep deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Versions of profiles.
+    pub versions: u64,
+    /// Uploaded photos.
+    pub photos: u64,
+}
+
+/// One sweep over every account: the versions `retention` does not keep, and the photos no
+/// kept version names that were last uploaded more than `photo_grace` ago.
+pub async fn prune(
+    store: &impl Store,
+    retention: HistoryRetention,
+    photo_grace: Duration,
+) -> Result<Pruned, StoreError> {
+    let grace = i64::try_from(photo_grace.as_secs()).unwrap_or(i64::MAX);
     let mut from = PruneFrom {
         retention,
         // Versions older than this may be pruned.
         cutoff: crate::clock::days_ago_rfc3339(retention.days),
         after: 0,
+        photo_cutoff: crate::clock::now_unix().saturating_sub(grace),
     };
-    let mut deleted = 0;
+    let mut pruned = Pruned::default();
     loop {
         let step = store.prune_history(from.clone()).await?;
-        deleted += step.deleted;
+        pruned.versions += step.deleted;
+        pruned.photos += step.photos;
         match step.next {
             Some(next) => from.after = next,
-            None => return Ok(deleted),
+            None => return Ok(pruned),
         }
         // Requests come first: each step is short, and the next one waits its turn.
         tokio::task::yield_now().await;
@@ -41,6 +62,7 @@ pub async fn prune(store: &impl Store, retention: HistoryRetention) -> Result<u6
 pub async fn run(
     store: Arc<AnyStore>,
     retention: HistoryRetention,
+    photo_grace: Duration,
     every: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -49,9 +71,14 @@ pub async fn run(
             () = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => return,
         }
-        match prune(store.as_ref(), retention).await {
-            Ok(0) => {}
-            Ok(deleted) => tracing::info!(deleted, "pruned profile history"),
+        match prune(store.as_ref(), retention, photo_grace).await {
+            Ok(Pruned {
+                versions: 0,
+                photos: 0,
+            }) => {}
+            Ok(Pruned { versions, photos }) => {
+                tracing::info!(deleted = versions, photos, "pruned profile history");
+            }
             Err(error) => tracing::warn!(%error, "pruning the profile history failed"),
         }
     }

@@ -14,6 +14,7 @@ pub mod history;
 pub mod metrics;
 pub mod openapi;
 pub mod password;
+pub mod photo;
 pub mod push;
 pub mod rate_limit;
 pub mod read_pool;
@@ -217,6 +218,7 @@ pub async fn launch_with_listener(
     tokio::spawn(history::run(
         Arc::clone(state.store()),
         state.config().history,
+        state.config().photo_grace,
         state.config().prune_every,
         shutdown_rx.clone(),
     ));

@@ -90,6 +90,16 @@ struct Args {
     /// Versions younger than this many days are kept too.
     #[arg(long, env = "OUTPOST_HISTORY_DAYS", default_value_t = 30)]
     history_days: u32,
+    /// The largest photo upload in bytes; larger gets 413.
+    #[arg(long, env = "OUTPOST_MAX_PHOTO_BYTES", default_value_t = 1024 * 1024)]
+    max_photo_bytes: usize,
+    /// Photos one account may hold; one more gets 422 `photo_limit`.
+    #[arg(long, env = "OUTPOST_MAX_PHOTOS_PER_ACCOUNT", default_value_t = 32)]
+    max_photos_per_account: u32,
+    /// Days an uploaded photo that no kept version of its profile names is kept after its
+    /// last upload.
+    #[arg(long, env = "OUTPOST_PHOTO_GRACE_DAYS", default_value_t = 7)]
+    photo_grace_days: u64,
 }
 
 async fn shutdown_signal() {
@@ -157,6 +167,9 @@ async fn main() -> ExitCode {
     config.trusted_proxies = args.trusted_proxy;
     config.history.versions = args.history_versions.max(1);
     config.history.days = args.history_days;
+    config.max_photo_bytes = args.max_photo_bytes;
+    config.max_photos_per_account = args.max_photos_per_account;
+    config.photo_grace = Duration::from_secs(args.photo_grace_days.saturating_mul(24 * 3600));
 
     let listener = match tokio::net::TcpListener::bind(config.addr).await {
         Ok(l) => l,

@@ -72,7 +72,13 @@ doc_schema!(
     "ProfileFields",
     ObjectBuilder::new()
         .property("name", string("1-100 characters after trimming, no control characters"))
-        .property("photo_url", string("Empty or an absolute http(s) URL, at most 2048 bytes"))
+        .property(
+            "photo_url",
+            string(
+                "Empty, an absolute http(s) URL of at most 2048 bytes, or `/api/photos/{sha256}` \
+                 (64 lowercase hex digits) of a photo this account uploaded"
+            )
+        )
         .required("name")
         .required("photo_url")
 );

@@ -1,5 +1,5 @@
-//! Headers set on every response: the content security policy and friends, and
-//! `Cache-Control: no-store` plus JSON error bodies for `/api`.
+//! Headers set on every response: the content security policy and friends (`nosniff`
+//! included), and `Cache-Control: no-store` plus JSON error bodies for `/api`.
 
 use axum::extract::Request;
 use axum::http::header::{
@@ -28,8 +28,9 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     response
 }
 
-/// For `/api` and `/healthz`: `Cache-Control: no-store`, and the router's bodiless 404/405
-/// answers turned into JSON error bodies (keeping `Allow`).
+/// For `/api` and `/healthz`: `Cache-Control: no-store` unless the handler chose its own
+/// (a photo, named by its bytes' hash, is cached for good), and the router's bodiless
+/// 404/405 answers turned into JSON error bodies (keeping `Allow`).
 pub async fn api_headers(req: Request, next: Next) -> Response {
     let path = req.uri().path();
     let is_api = path == "/api" || path.starts_with("/api/") || path == "/healthz";
@@ -53,7 +54,8 @@ pub async fn api_headers(req: Request, next: Next) -> Response {
     if is_api {
         response
             .headers_mut()
-            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            .entry(CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
     }
     response
 }

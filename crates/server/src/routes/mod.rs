@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod events;
 pub mod health;
 pub mod metrics;
+pub mod photos;
 pub mod profile;
 pub mod sessions;
 
@@ -16,14 +17,15 @@ use crate::state::AppState;
 
 /// Every documented route, declared once with its handler and its `#[utoipa::path]`
 /// description: the short API requests, which share the request limits (and the refusals
-/// that come with them, [`crate::schemas::shared_refusals`]), then the long-lived and
-/// operational ones.
+/// that come with them, [`crate::schemas::shared_refusals`]; a photo upload's body has a size
+/// limit of its own, see [`photos`]), then the long-lived and operational ones.
 pub fn api() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
     let limited = OpenApiRouter::new()
         .routes(routes!(accounts::create_account))
         .routes(routes!(sessions::sign_in))
         .routes(routes!(sessions::sign_out))
-        .routes(routes!(profile::get_profile, profile::put_profile));
+        .routes(routes!(profile::get_profile, profile::put_profile))
+        .routes(routes!(photos::get_photo, photos::put_photo));
     let open = OpenApiRouter::new()
         .routes(routes!(events::events))
         .routes(routes!(health::healthz))

@@ -103,6 +103,11 @@ pub async fn get_profile(
 /// (the last `--history-versions`, and all younger than `--history-days`): a key no longer
 /// known whose write would have produced a pruned version is answered 409 `history_pruned`
 /// with `current` (its outcome is unknown; never 412 as if another device had written).
+///
+/// A `photo_url` of `/api/photos/{sha256}` must name a photo the account uploaded
+/// (`PUT /api/photos/{sha256}`): otherwise 422 `photo_missing` and nothing is written, checked
+/// in the write's transaction. So a profile never names a photo the server lacks. A resend of
+/// an applied write is answered its outcome without that check.
 #[utoipa::path(put, path = "/api/profile", tag = "profile",
     security(("bearer" = [])),
     params(
@@ -119,7 +124,7 @@ pub async fn get_profile(
             headers(("ETag" = String, description = "The current version, quoted"))),
         (status = 412, description = "Stale version; `current` holds the latest profile", body = ErrorBodyDoc,
             headers(("ETag" = String, description = "The current version, quoted"))),
-        (status = 422, description = "A field breaks a rule (`invalid_field`; `field` names it), or the Idempotency-Key was already applied to a write of other values (`idempotency_key_reused`)", body = ErrorBodyDoc),
+        (status = 422, description = "A field breaks a rule (`invalid_field`; `field` names it), the Idempotency-Key was already applied to a write of other values (`idempotency_key_reused`), or `photo_url` names a photo (`/api/photos/{sha256}`) this account has not uploaded (`photo_missing`: upload it, then send the write again; nothing was written)", body = ErrorBodyDoc),
         (status = 428, description = "If-Match missing", body = ErrorBodyDoc),
     ))]
 pub async fn put_profile(

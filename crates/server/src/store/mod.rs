@@ -41,6 +41,14 @@ pub enum StoreError {
     /// Nothing is written; the current profile is carried.
     #[error("the history of this write was pruned")]
     HistoryPruned(Box<ServerProfile>),
+    /// `update_profile`: the write would be applied, but it names a photo
+    /// (`/api/photos/{sha256}`) the account does not hold. Nothing is written.
+    #[error("the profile names a photo the account does not hold")]
+    PhotoMissing,
+    /// `put_photo`: the account holds this many photos already, the most allowed. Nothing is
+    /// written.
+    #[error("the account holds {0} photos, the most allowed")]
+    PhotoLimit(u32),
     /// The database has no connection free for this call in time (all in use): try again
     /// shortly.
     #[error("the database is busy")]
@@ -110,7 +118,10 @@ pub trait Store: Send + Sync + 'static {
     /// the fields differ from that write's. A new id is stored with the version it writes; a
     /// write refused as stale records nothing, so the id stays free for a later attempt. An
     /// unknown id whose write would have made a pruned version is
-    /// [`StoreError::HistoryPruned`].
+    /// [`StoreError::HistoryPruned`]. A write that would be applied and names a photo
+    /// (`/api/photos/{sha256}`) the account does not hold is [`StoreError::PhotoMissing`],
+    /// checked in the same transaction, so the photo cannot be pruned in between; a replay
+    /// is answered without that check (what it wrote stands, whatever happened since).
     fn update_profile(
         &self,
         account: AccountId,
@@ -127,7 +138,9 @@ pub trait Store: Send + Sync + 'static {
     /// One short step of history pruning ([`HistoryRetention`]), off the request path: for
     /// the accounts after `from.after` (in id order), raises their `history_floor` and
     /// deletes the versions below it, at most `retention.batch` versions in one transaction
-    /// ([`PruneWalk`] decides which).
+    /// ([`PruneWalk`] decides which); and deletes each account's photos that no kept version
+    /// of its profile names and that were last uploaded at or before `from.photo_cutoff`,
+    /// a bounded number per step too.
     fn prune_history(
         &self,
         from: PruneFrom,
@@ -148,6 +161,25 @@ pub trait Store: Send + Sync + 'static {
         session: SessionAt,
         write: WriteRequest,
     ) -> impl Future<Output = Result<Option<(AccountId, ProfileWrite)>, StoreError>> + Send;
+
+    /// Stores a photo for an account, in one transaction: a photo the account holds already
+    /// is not stored again, its upload time is renewed (the grace before pruning starts
+    /// again) and the answer is [`PhotoUpload::AlreadyStored`]; a new one beyond `limit`
+    /// photos is [`StoreError::PhotoLimit`].
+    fn put_photo(
+        &self,
+        account: AccountId,
+        photo: NewPhoto,
+        limit: u32,
+    ) -> impl Future<Output = Result<PhotoUpload, StoreError>> + Send;
+
+    /// A photo of an account by its SHA-256 (64 lowercase hex digits): `None` if this
+    /// account holds none such (whether another does is not told).
+    fn photo(
+        &self,
+        account: AccountId,
+        sha256: &str,
+    ) -> impl Future<Output = Result<Option<StoredPhoto>, StoreError>> + Send;
 
     /// Whether the store itself announces applied writes to every instance's event streams
     /// (PostgreSQL's `NOTIFY`); otherwise the route that wrote tells this instance's hub.
@@ -240,6 +272,23 @@ impl Store for AnyStore {
         either!(self, s => s.session_update_profile(session, write))
     }
 
+    async fn put_photo(
+        &self,
+        account: AccountId,
+        photo: NewPhoto,
+        limit: u32,
+    ) -> Result<PhotoUpload, StoreError> {
+        either!(self, s => s.put_photo(account, photo, limit))
+    }
+
+    async fn photo(
+        &self,
+        account: AccountId,
+        sha256: &str,
+    ) -> Result<Option<StoredPhoto>, StoreError> {
+        either!(self, s => s.photo(account, sha256))
+    }
+
     fn announces_writes(&self) -> bool {
         matches!(self, AnyStore::Postgres(_))
     }
@@ -257,6 +306,44 @@ pub struct WriteRequest {
     pub mutation_id: Option<String>,
     /// When the write is applied (RFC 3339).
     pub now: String,
+}
+
+/// A photo to store, checked by the route: its SHA-256 matches its bytes, its type is read
+/// from them.
+#[derive(Clone, Debug)]
+pub struct NewPhoto {
+    /// SHA-256 of the bytes, 64 lowercase hex digits: its name in `/api/photos/{sha256}`.
+    pub sha256: String,
+    /// `image/jpeg`, `image/png` or `image/webp` ([`crate::photo::ImageType::mime`]).
+    pub content_type: &'static str,
+    /// The image.
+    pub bytes: Vec<u8>,
+    /// When it is uploaded, unix seconds: pruning's grace counts from the last upload.
+    pub now_unix: i64,
+}
+
+/// A stored photo, as `GET /api/photos/{sha256}` sends it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredPhoto {
+    /// The media type read from its bytes at upload.
+    pub content_type: String,
+    /// The image.
+    pub bytes: Vec<u8>,
+}
+
+/// What [`Store::put_photo`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PhotoUpload {
+    /// The photo is new to the account and was stored.
+    Stored,
+    /// The account held it already; its upload time was renewed.
+    AlreadyStored,
+}
+
+/// The photo a profile write about to be applied needs the account to hold, if its
+/// `photo_url` names one: both stores check it inside the write's transaction.
+pub(crate) fn needed_photo(next: &ServerProfile) -> Option<&str> {
+    outpost_core::validate::uploaded_photo(&next.photo_url)
 }
 
 /// A session as a request presents it: the hash of its token, checked for expiry at

@@ -1,5 +1,11 @@
-//! Which versions of each profile's history are kept, and how one pruning step walks the
-//! accounts: the rules both stores follow ([`PruneWalk`]), each with its own SQL.
+//! Which versions of each profile's history are kept, which uploaded photos go with them, and
+//! how one pruning step walks the accounts: the rules both stores follow ([`PruneWalk`]), each
+//! with its own SQL.
+//!
+//! A photo is kept while a kept version of its profile names it (the current one, or any the
+//! history still holds) and, named or not, for a grace period after its last upload: the time
+//! for the profile write that names it to arrive. Pruning the history can leave a photo
+//! unnamed, so the same pass over an account does both, history first.
 
 use super::AccountId;
 
@@ -30,12 +36,18 @@ impl Default for HistoryRetention {
 pub struct PruneStep {
     /// Versions deleted.
     pub deleted: u64,
+    /// Photos deleted.
+    pub photos: u64,
     /// Where the next step goes on (`None`: every account was looked at; start again).
     pub next: Option<AccountId>,
 }
 
 /// How many accounts one pruning step looks at.
 const PRUNE_ACCOUNTS: u32 = 64;
+
+/// At most this many photos are deleted by one step: each may be a megabyte, and the step is
+/// one transaction that writes wait behind (SQLite's writer, PostgreSQL's row locks).
+const PRUNE_PHOTOS: u64 = 32;
 
 /// The new `history_floor` of an account whose profile is at `current`, whose history holds
 /// the versions from `floor` up, with `budget` versions still to delete in this step; `young`
@@ -69,6 +81,9 @@ pub struct PruneFrom {
     pub cutoff: String,
     /// The last account the previous step finished (0 at the start of a sweep).
     pub after: AccountId,
+    /// Unix seconds: photos last uploaded at or before it may go, if no kept version of
+    /// their profile names them.
+    pub photo_cutoff: i64,
 }
 
 /// A version as both databases store it.
@@ -92,12 +107,16 @@ pub(crate) struct PruneWindow {
 }
 
 /// One pruning step as either store runs it: the store reads the candidate accounts
-/// (`account_id > after()` with `history_floor + keep() <= version`, in id order, at most
+/// (`account_id > after()` with `history_floor + keep() <= version`, or with a photo last
+/// uploaded at or before `photo_cutoff()` that no kept version names; in id order, at most
 /// [`PRUNE_ACCOUNTS`]), asks [`PruneWalk::window`] for each, reads the lowest young version
-/// in the window, and deletes below [`PruneWalk::raise`]'s floor when there is one.
+/// in the window, and deletes below [`PruneWalk::raise`]'s floor when there is one; then
+/// deletes at most `photo_budget()` of the account's photos that are old and named by no
+/// version left, and reports both counts to [`PruneWalk::deleted`].
 pub(crate) struct PruneWalk<'a> {
     from: &'a PruneFrom,
     deleted: u64,
+    photos: u64,
     last: AccountId,
     seen: usize,
 }
@@ -107,6 +126,7 @@ impl<'a> PruneWalk<'a> {
         Self {
             from,
             deleted: 0,
+            photos: 0,
             last: from.after,
             seen: 0,
         }
@@ -130,6 +150,16 @@ impl<'a> PruneWalk<'a> {
     /// Versions updated at or after this time are young.
     pub fn cutoff(&self) -> &str {
         &self.from.cutoff
+    }
+
+    /// Photos last uploaded at or before this unix time are old enough to go.
+    pub fn photo_cutoff(&self) -> i64 {
+        self.from.photo_cutoff
+    }
+
+    /// How many more photos this step may delete (at least 1 while the step goes on).
+    pub fn photo_budget(&self) -> i64 {
+        i64::try_from(PRUNE_PHOTOS.saturating_sub(self.photos)).unwrap_or(0)
     }
 
     /// The window of the next candidate, from its `account_id, version, history_floor`.
@@ -162,12 +192,16 @@ impl<'a> PruneWalk<'a> {
         (new > floor).then_some(version_to_sql(new))
     }
 
-    /// Counts versions deleted; `Some` (the step's outcome) once the step's budget is spent.
-    pub fn deleted(&mut self, gone: u64) -> Option<PruneStep> {
-        self.deleted += gone;
+    /// Counts the versions and photos one account's pass deleted; `Some` (the step's
+    /// outcome) once either budget of the step is spent.
+    pub fn deleted(&mut self, versions: u64, photos: u64) -> Option<PruneStep> {
+        self.deleted += versions;
+        self.photos += photos;
+        let spent = self.deleted >= self.from.retention.batch || self.photos >= PRUNE_PHOTOS;
         // This account may have more to prune: the next step starts with it again.
-        (self.deleted >= self.from.retention.batch).then_some(PruneStep {
+        spent.then_some(PruneStep {
             deleted: self.deleted,
+            photos: self.photos,
             next: Some(self.last - 1),
         })
     }
@@ -177,6 +211,7 @@ impl<'a> PruneWalk<'a> {
         let more = self.seen == PRUNE_ACCOUNTS as usize;
         PruneStep {
             deleted: self.deleted,
+            photos: self.photos,
             next: more.then_some(self.last),
         }
     }
@@ -214,6 +249,7 @@ mod tests {
             },
             cutoff: "t".to_owned(),
             after: 0,
+            photo_cutoff: 0,
         };
         let mut walk = PruneWalk::new(&from);
         // Account 7 at version 10, floor 1: versions 1-5 may go (the budget), none young.
@@ -223,9 +259,10 @@ mod tests {
         // A young version 1 keeps everything.
         assert_eq!(walk.raise(&window, Some(1)), None);
         assert_eq!(
-            walk.deleted(5),
+            walk.deleted(5, 0),
             Some(PruneStep {
                 deleted: 5,
+                photos: 0,
                 next: Some(6)
             })
         );
@@ -237,16 +274,46 @@ mod tests {
             retention: HistoryRetention::default(),
             cutoff: "t".to_owned(),
             after: 3,
+            photo_cutoff: 0,
         };
         let mut walk = PruneWalk::new(&from);
         walk.window(4, 200, 1);
-        assert_eq!(walk.deleted(99), None);
+        assert_eq!(walk.deleted(99, 3), None);
         assert_eq!(
             walk.finish(),
             PruneStep {
                 deleted: 99,
+                photos: 3,
                 next: None
             }
         );
+    }
+
+    #[test]
+    fn a_step_deletes_a_bounded_number_of_photos_and_resumes_with_that_account() {
+        let from = PruneFrom {
+            retention: HistoryRetention::default(),
+            cutoff: "t".to_owned(),
+            after: 0,
+            photo_cutoff: 1_000,
+        };
+        let mut walk = PruneWalk::new(&from);
+        assert_eq!(walk.photo_cutoff(), 1_000);
+        assert_eq!(walk.photo_budget(), 32);
+        // Account 2 had 20 old unnamed photos, account 5 more than the rest of the budget.
+        walk.window(2, 1, 1);
+        assert_eq!(walk.deleted(0, 20), None);
+        assert_eq!(walk.photo_budget(), 12, "what account 5 may delete");
+        walk.window(5, 1, 1);
+        assert_eq!(
+            walk.deleted(1, 12),
+            Some(PruneStep {
+                deleted: 1,
+                photos: 32,
+                next: Some(4)
+            }),
+            "the next step starts with account 5 again"
+        );
+        assert_eq!(walk.photo_budget(), 0);
     }
 }

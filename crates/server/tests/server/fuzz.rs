@@ -111,6 +111,16 @@ fn route() -> impl Strategy<Value = (Method, &'static str)> {
         Just((Method::DELETE, "/api/profile")),
         Just((Method::PATCH, "/api/sessions")),
         Just((Method::GET, "/api/nowhere")),
+        // The SHA-256 of no bytes: a body is almost never its image.
+        Just((
+            Method::PUT,
+            "/api/photos/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        )),
+        Just((Method::PUT, "/api/photos/not-hex")),
+        Just((
+            Method::GET,
+            "/api/photos/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        )),
     ]
 }
 

@@ -6,7 +6,6 @@ use crate::common::{TestServer, expect_error, open_events};
 use outpost_core::wire::{
     ErrorBody, IDEMPOTENCY_KEY, PROFILE_EVENT, ProfileChanged, ServerProfile, error_code,
 };
-use outpost_server::history;
 use outpost_server::store::HistoryRetention;
 use reqwest::StatusCode;
 use reqwest::header::HeaderValue;
@@ -345,9 +344,7 @@ async fn young_history_is_kept_however_long() {
     .await;
     let token = ts.sign_up("ann").await;
     seven_writes(&ts, &token).await;
-    let retention = ts.server.state().config().history;
-    let store = ts.server.state().store().as_ref();
-    assert_eq!(history::prune(store, retention).await.unwrap(), 0);
+    assert_eq!(ts.prune().await.versions, 0);
     assert_eq!(ts.history(&token).await.len(), 8);
 }
 
@@ -365,16 +362,11 @@ async fn a_repeat_whose_version_was_pruned_is_answered_unknown_never_stale() {
     seven_writes(&ts, &other).await;
 
     // In steps of at most two versions, over both accounts: the last three of each stay.
-    let store = ts.server.state().store().as_ref();
-    assert_eq!(history::prune(store, retention).await.unwrap(), 10);
+    assert_eq!(ts.prune().await.versions, 10);
     let kept: Vec<u64> = ts.history(&token).await.iter().map(|p| p.version).collect();
     assert_eq!(kept, [6, 7, 8]);
     assert_eq!(ts.history(&other).await.len(), 3);
-    assert_eq!(
-        history::prune(store, retention).await.unwrap(),
-        0,
-        "nothing left"
-    );
+    assert_eq!(ts.prune().await.versions, 0, "nothing left");
 
     // m-1 wrote version 2, pruned with its key: its outcome is unknown, and said so.
     let body = expect_error(

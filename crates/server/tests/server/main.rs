@@ -16,6 +16,7 @@ mod instances;
 mod load_limits;
 mod module_graph;
 mod operations;
+mod photos;
 mod profile;
 mod session_reads;
 mod static_files;

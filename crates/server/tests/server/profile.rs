@@ -99,14 +99,14 @@ async fn database_directory_is_created_and_migrated() {
             .query_one("SELECT version FROM outpost_schema", &[])
             .await
             .unwrap();
-        assert_eq!(row.get::<_, i32>(0), 3);
+        assert_eq!(row.get::<_, i32>(0), 4);
         return;
     }
     let conn = rusqlite::Connection::open(ts.db_path()).unwrap();
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .unwrap();

@@ -20,8 +20,8 @@ use tokio_postgres::NoTls;
 pub use self::readers::READERS_APPLICATION_NAME;
 use self::readers::Readers;
 use super::{
-    AccountId, NewAccount, NewSession, ProfileWrite, PruneFrom, PruneStep, SessionAt, Store,
-    StoreError, WriteRequest,
+    AccountId, NewAccount, NewPhoto, NewSession, PhotoUpload, ProfileWrite, PruneFrom, PruneStep,
+    SessionAt, Store, StoreError, StoredPhoto, WriteRequest,
 };
 
 /// The channel applied writes are announced on; the payload is `account:version`.
@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_init.sql"),
     include_str!("../../../migrations/postgres/0002_rate_counts.sql"),
     include_str!("../../../migrations/postgres/0003_history_floor.sql"),
+    include_str!("../../../migrations/postgres/0004_photos.sql"),
 ];
 
 /// The advisory lock key migrations run under ("outpost" in ASCII).
@@ -256,6 +257,27 @@ impl Store for PgStore {
         let written = queries::update_profile(&tx, account, &write).await?;
         tx.commit().await?;
         Ok(Some((account, written)))
+    }
+
+    async fn put_photo(
+        &self,
+        account: AccountId,
+        photo: NewPhoto,
+        limit: u32,
+    ) -> Result<PhotoUpload, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let stored = queries::put_photo(&tx, account, &photo, limit).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn photo(
+        &self,
+        account: AccountId,
+        sha256: &str,
+    ) -> Result<Option<StoredPhoto>, StoreError> {
+        queries::photo(&self.pool.get().await?, account, sha256).await
     }
 
     fn announces_writes(&self) -> bool {

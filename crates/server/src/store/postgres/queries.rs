@@ -2,6 +2,7 @@
 //! connection (`prepare_cached`). They run on a pooled client or inside a transaction alike.
 
 use deadpool_postgres::GenericClient;
+use outpost_core::validate::PHOTO_PATH_PREFIX;
 use outpost_core::wire::ServerProfile;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
@@ -10,8 +11,8 @@ use tokio_postgres::types::ToSql;
 use super::NOTIFY_CHANNEL;
 use crate::store::retention::{version_from_sql, version_to_sql};
 use crate::store::{
-    AccountId, NewSession, ProfileWrite, PruneFrom, PruneStep, PruneWalk, SessionAt, StoreError,
-    WriteBase, WriteRequest, decide_write,
+    AccountId, NewPhoto, NewSession, PhotoUpload, ProfileWrite, PruneFrom, PruneStep, PruneWalk,
+    SessionAt, StoreError, StoredPhoto, WriteBase, WriteRequest, decide_write, needed_photo,
 };
 
 /// Runs one statement, prepared once per connection; returns how many rows it changed.
@@ -279,6 +280,12 @@ pub(super) async fn update_profile(
         ProfileWrite::Applied(next) => next,
         replayed @ ProfileWrite::Replayed(_) => return Ok(replayed),
     };
+    // Under the profile row's lock, which pruning takes too: the photo stays until the commit.
+    if let Some(sha256) = needed_photo(&next)
+        && !holds_photo(c, account, sha256).await?
+    {
+        return Err(StoreError::PhotoMissing);
+    }
     // The new version's row, in the column order of both statements.
     let v = version_to_sql(next.version);
     let (name, photo_url) = (&next.name, &next.photo_url);
@@ -299,22 +306,125 @@ pub(super) async fn update_profile(
     Ok(ProfileWrite::Applied(next))
 }
 
+/// Whether an account holds the photo of this SHA-256.
+async fn holds_photo(
+    c: &impl GenericClient,
+    account: AccountId,
+    sha256: &str,
+) -> Result<bool, StoreError> {
+    let statement = c
+        .prepare_cached("SELECT 1 FROM photos WHERE account_id = $1 AND sha256 = $2")
+        .await?;
+    Ok(c.query_opt(&statement, &[&account, &sha256])
+        .await?
+        .is_some())
+}
+
+/// The write of [`crate::store::Store::put_photo`]. Inside a transaction: the account's
+/// profile row is locked first, as profile writes and pruning lock it, so two uploads through
+/// different instances cannot both pass the count, and pruning waits for the upload.
+pub(super) async fn put_photo(
+    c: &impl GenericClient,
+    account: AccountId,
+    photo: &NewPhoto,
+    limit: u32,
+) -> Result<PhotoUpload, StoreError> {
+    execute(
+        c,
+        "SELECT 1 FROM profiles WHERE account_id = $1 FOR UPDATE",
+        &[&account],
+    )
+    .await?;
+    let renewed = execute(
+        c,
+        "UPDATE photos SET created_at = $3 WHERE account_id = $1 AND sha256 = $2",
+        &[&account, &photo.sha256, &photo.now_unix],
+    )
+    .await?;
+    if renewed > 0 {
+        return Ok(PhotoUpload::AlreadyStored);
+    }
+    let statement = c
+        .prepare_cached("SELECT COUNT(*) FROM photos WHERE account_id = $1")
+        .await?;
+    let held: i64 = c.query_one(&statement, &[&account]).await?.try_get(0)?;
+    if held >= i64::from(limit) {
+        return Err(StoreError::PhotoLimit(limit));
+    }
+    let size = i64::try_from(photo.bytes.len()).unwrap_or(i64::MAX);
+    execute(
+        c,
+        "INSERT INTO photos (account_id, sha256, content_type, bytes, size, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &account,
+            &photo.sha256,
+            &photo.content_type,
+            &photo.bytes,
+            &size,
+            &photo.now_unix,
+        ],
+    )
+    .await?;
+    Ok(PhotoUpload::Stored)
+}
+
+/// A photo of an account.
+pub(super) async fn photo(
+    c: &impl GenericClient,
+    account: AccountId,
+    sha256: &str,
+) -> Result<Option<StoredPhoto>, StoreError> {
+    let statement = c
+        .prepare_cached(
+            "SELECT content_type, bytes FROM photos WHERE account_id = $1 AND sha256 = $2",
+        )
+        .await?;
+    c.query_opt(&statement, &[&account, &sha256])
+        .await?
+        .map(|row| {
+            Ok(StoredPhoto {
+                content_type: row.try_get(0)?,
+                bytes: row.try_get(1)?,
+            })
+        })
+        .transpose()
+}
+
 /// One step of [`crate::store::Store::prune_history`]. Inside a transaction; each account's
-/// profile row is locked while its floor moves, so no write of it comes in between.
+/// profile row is locked while its floor moves and its photos go, so no write of it (nor an
+/// upload) comes in between.
 pub(super) async fn prune_history(
     c: &impl GenericClient,
     from: &PruneFrom,
 ) -> Result<PruneStep, StoreError> {
     let mut walk = PruneWalk::new(from);
+    // Accounts with versions beyond the kept ones, or with an old photo no version names
+    // (`$5` is the photo path prefix: photo_url = prefix || sha256).
     let statement = c
         .prepare_cached(
-            "SELECT account_id, version, history_floor FROM profiles \
-             WHERE account_id > $1 AND history_floor + $2 <= version \
-             ORDER BY account_id LIMIT $3 FOR UPDATE SKIP LOCKED",
+            "SELECT p.account_id, p.version, p.history_floor FROM profiles p \
+             WHERE p.account_id > $1 AND (p.history_floor + $2 <= p.version OR EXISTS ( \
+                 SELECT 1 FROM photos ph \
+                 WHERE ph.account_id = p.account_id AND ph.created_at <= $4 \
+                 AND p.photo_url <> ($5::text || ph.sha256) \
+                 AND NOT EXISTS (SELECT 1 FROM profile_history h \
+                     WHERE h.account_id = ph.account_id \
+                     AND h.photo_url = ($5::text || ph.sha256)))) \
+             ORDER BY p.account_id LIMIT $3 FOR UPDATE OF p SKIP LOCKED",
         )
         .await?;
     let rows = c
-        .query(&statement, &[&walk.after(), &walk.keep(), &walk.limit()])
+        .query(
+            &statement,
+            &[
+                &walk.after(),
+                &walk.keep(),
+                &walk.limit(),
+                &walk.photo_cutoff(),
+                &PHOTO_PATH_PREFIX,
+            ],
+        )
         .await?;
     let young_statement = c
         .prepare_cached(
@@ -327,6 +437,18 @@ pub(super) async fn prune_history(
         .await?;
     let raise = c
         .prepare_cached("UPDATE profiles SET history_floor = $2 WHERE account_id = $1")
+        .await?;
+    let delete_photos = c
+        .prepare_cached(
+            "DELETE FROM photos WHERE account_id = $1 AND sha256 IN ( \
+                 SELECT ph.sha256 FROM photos ph \
+                 WHERE ph.account_id = $1 AND ph.created_at <= $2 \
+                 AND NOT EXISTS (SELECT 1 FROM profiles p \
+                     WHERE p.account_id = $1 AND p.photo_url = ($3::text || ph.sha256)) \
+                 AND NOT EXISTS (SELECT 1 FROM profile_history h \
+                     WHERE h.account_id = $1 AND h.photo_url = ($3::text || ph.sha256)) \
+                 LIMIT $4)",
+        )
         .await?;
     for row in &rows {
         let account: AccountId = row.try_get(0)?;
@@ -343,7 +465,19 @@ pub(super) async fn prune_history(
             gone = c.execute(&delete, &[&account, &new_floor]).await?;
             c.execute(&raise, &[&account, &new_floor]).await?;
         }
-        if let Some(step) = walk.deleted(gone) {
+        // After the history: the versions just pruned name no photo any more.
+        let photos = c
+            .execute(
+                &delete_photos,
+                &[
+                    &account,
+                    &walk.photo_cutoff(),
+                    &PHOTO_PATH_PREFIX,
+                    &walk.photo_budget(),
+                ],
+            )
+            .await?;
+        if let Some(step) = walk.deleted(gone, photos) {
             return Ok(step);
         }
     }

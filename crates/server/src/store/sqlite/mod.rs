@@ -19,8 +19,8 @@ use outpost_core::wire::ServerProfile;
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::{
-    AccountId, NewAccount, NewSession, ProfileWrite, PruneFrom, PruneStep, SessionAt, Store,
-    StoreError, WriteRequest,
+    AccountId, NewAccount, NewPhoto, NewSession, PhotoUpload, ProfileWrite, PruneFrom, PruneStep,
+    SessionAt, Store, StoreError, StoredPhoto, WriteRequest,
 };
 use crate::read_pool::ReadPool;
 use readers::Readers;
@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0001_init.sql"),
     include_str!("../../../migrations/0002_mutation_ids.sql"),
     include_str!("../../../migrations/0003_history_floor.sql"),
+    include_str!("../../../migrations/0004_photos.sql"),
 ];
 
 /// How many read connections the pool opens at most.
@@ -227,6 +228,27 @@ impl Store for SqliteStore {
                     queries::update_profile(conn, account, &write)?,
                 )))
             })
+            .await
+    }
+
+    async fn put_photo(
+        &self,
+        account: AccountId,
+        photo: NewPhoto,
+        limit: u32,
+    ) -> Result<PhotoUpload, StoreError> {
+        self.writer
+            .write(move |conn| queries::put_photo(conn, account, &photo, limit))
+            .await
+    }
+
+    async fn photo(
+        &self,
+        account: AccountId,
+        sha256: &str,
+    ) -> Result<Option<StoredPhoto>, StoreError> {
+        let sha256 = sha256.to_owned();
+        self.read(move |conn| queries::photo(conn, account, &sha256))
             .await
     }
 }

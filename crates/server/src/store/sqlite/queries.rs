@@ -2,13 +2,14 @@
 //! (`prepare_cached`) and reused. They run on whatever connection they are given: a reader
 //! outside a transaction, or the writer inside its batch transaction.
 
+use outpost_core::validate::PHOTO_PATH_PREFIX;
 use outpost_core::wire::ServerProfile;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use crate::store::retention::{version_from_sql, version_to_sql};
 use crate::store::{
-    AccountId, NewSession, ProfileWrite, PruneFrom, PruneStep, PruneWalk, SessionAt, StoreError,
-    WriteBase, WriteRequest, decide_write,
+    AccountId, NewPhoto, NewSession, PhotoUpload, ProfileWrite, PruneFrom, PruneStep, PruneWalk,
+    SessionAt, StoreError, StoredPhoto, WriteBase, WriteRequest, decide_write, needed_photo,
 };
 
 /// Records a version in the history: account, version, name, photo URL, time, mutation id.
@@ -214,6 +215,12 @@ pub(super) fn update_profile(
         ProfileWrite::Applied(next) => next,
         replayed @ ProfileWrite::Replayed(_) => return Ok(replayed),
     };
+    // In the write's transaction: pruning cannot remove the photo between check and write.
+    if let Some(sha256) = needed_photo(&next)
+        && !holds_photo(conn, account, sha256)?
+    {
+        return Err(StoreError::PhotoMissing);
+    }
     // The new version's row, in the column order of both statements.
     let row = params![
         account,
@@ -250,18 +257,96 @@ fn write_base(conn: &Connection, account: AccountId) -> Result<WriteBase, StoreE
     .ok_or(StoreError::NotFound)
 }
 
+/// Whether an account holds the photo of this SHA-256.
+fn holds_photo(conn: &Connection, account: AccountId, sha256: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM photos WHERE account_id = ?1 AND sha256 = ?2")?
+        .query_row(params![account, sha256], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// The write of [`crate::store::Store::put_photo`]. Inside a write transaction, so the count
+/// and the insert see the same photos.
+pub(super) fn put_photo(
+    conn: &Connection,
+    account: AccountId,
+    photo: &NewPhoto,
+    limit: u32,
+) -> Result<PhotoUpload, StoreError> {
+    let renewed = conn
+        .prepare_cached("UPDATE photos SET created_at = ?3 WHERE account_id = ?1 AND sha256 = ?2")?
+        .execute(params![account, photo.sha256, photo.now_unix])?;
+    if renewed > 0 {
+        return Ok(PhotoUpload::AlreadyStored);
+    }
+    let held: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM photos WHERE account_id = ?1")?
+        .query_row(params![account], |row| row.get(0))?;
+    if held >= i64::from(limit) {
+        return Err(StoreError::PhotoLimit(limit));
+    }
+    let size = i64::try_from(photo.bytes.len()).unwrap_or(i64::MAX);
+    conn.prepare_cached(
+        "INSERT INTO photos (account_id, sha256, content_type, bytes, size, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        account,
+        photo.sha256,
+        photo.content_type,
+        photo.bytes,
+        size,
+        photo.now_unix
+    ])?;
+    Ok(PhotoUpload::Stored)
+}
+
+/// A photo of an account.
+pub(super) fn photo(
+    conn: &Connection,
+    account: AccountId,
+    sha256: &str,
+) -> Result<Option<StoredPhoto>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT content_type, bytes FROM photos WHERE account_id = ?1 AND sha256 = ?2",
+        )?
+        .query_row(params![account, sha256], |row| {
+            Ok(StoredPhoto {
+                content_type: row.get(0)?,
+                bytes: row.get(1)?,
+            })
+        })
+        .optional()?)
+}
+
 /// One step of [`crate::store::Store::prune_history`]. Inside a write transaction.
 pub(super) fn prune_history(conn: &Connection, from: &PruneFrom) -> Result<PruneStep, StoreError> {
     let mut walk = PruneWalk::new(from);
+    // Accounts with versions beyond the kept ones, or with an old photo no version names
+    // (`?5` is the photo path prefix: photo_url = prefix || sha256).
     let candidates: Vec<(AccountId, i64, i64)> = conn
         .prepare_cached(
-            "SELECT account_id, version, history_floor FROM profiles \
-             WHERE account_id > ?1 AND history_floor + ?2 <= version \
-             ORDER BY account_id LIMIT ?3",
+            "SELECT p.account_id, p.version, p.history_floor FROM profiles p \
+             WHERE p.account_id > ?1 AND (p.history_floor + ?2 <= p.version OR EXISTS ( \
+                 SELECT 1 FROM photos ph \
+                 WHERE ph.account_id = p.account_id AND ph.created_at <= ?4 \
+                 AND p.photo_url <> (?5 || ph.sha256) \
+                 AND NOT EXISTS (SELECT 1 FROM profile_history h \
+                     WHERE h.account_id = ph.account_id AND h.photo_url = (?5 || ph.sha256)))) \
+             ORDER BY p.account_id LIMIT ?3",
         )?
-        .query_map(params![walk.after(), walk.keep(), walk.limit()], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })?
+        .query_map(
+            params![
+                walk.after(),
+                walk.keep(),
+                walk.limit(),
+                walk.photo_cutoff(),
+                PHOTO_PATH_PREFIX
+            ],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )?
         .collect::<Result<_, _>>()?;
     for (account, current, floor) in candidates {
         let window = walk.window(account, current, floor);
@@ -284,7 +369,26 @@ pub(super) fn prune_history(conn: &Connection, from: &PruneFrom) -> Result<Prune
             conn.prepare_cached("UPDATE profiles SET history_floor = ?2 WHERE account_id = ?1")?
                 .execute(params![account, new_floor])?;
         }
-        if let Some(step) = walk.deleted(u64::try_from(gone).unwrap_or(0)) {
+        // After the history: the versions just pruned name no photo any more.
+        let photos = conn
+            .prepare_cached(
+                "DELETE FROM photos WHERE account_id = ?1 AND sha256 IN ( \
+                     SELECT ph.sha256 FROM photos ph \
+                     WHERE ph.account_id = ?1 AND ph.created_at <= ?2 \
+                     AND NOT EXISTS (SELECT 1 FROM profiles p \
+                         WHERE p.account_id = ?1 AND p.photo_url = (?3 || ph.sha256)) \
+                     AND NOT EXISTS (SELECT 1 FROM profile_history h \
+                         WHERE h.account_id = ?1 AND h.photo_url = (?3 || ph.sha256)) \
+                     LIMIT ?4)",
+            )?
+            .execute(params![
+                account,
+                walk.photo_cutoff(),
+                PHOTO_PATH_PREFIX,
+                walk.photo_budget()
+            ])?;
+        let count = |n: usize| u64::try_from(n).unwrap_or(0);
+        if let Some(step) = walk.deleted(count(gone), count(photos)) {
             return Ok(step);
         }
     }

@@ -211,6 +211,35 @@ impl TestServer {
             .into_profile()
     }
 
+    /// One pruning sweep as the server's background task runs it, with its configured
+    /// history retention and photo grace: what it deleted.
+    pub async fn prune(&self) -> outpost_server::history::Pruned {
+        let state = self.server.state();
+        let config = state.config();
+        outpost_server::history::prune(state.store().as_ref(), config.history, config.photo_grace)
+            .await
+            .expect("prune")
+    }
+
+    /// Runs one SQL statement without parameters straight on the server's database (either
+    /// kind), behind the store's back: for a state no route can make. The rows it changed.
+    pub async fn execute_sql(&self, sql: &str) -> u64 {
+        match self.postgres_url() {
+            Some(url) => {
+                let (client, driver) = client_of(&url).await;
+                let changed = client.execute(sql, &[]).await.expect("execute");
+                drop(client);
+                let _ = driver.await;
+                changed
+            }
+            None => {
+                let conn = rusqlite::Connection::open(self.db_path()).expect("open");
+                let changed = conn.execute(sql, []).expect("execute");
+                u64::try_from(changed).unwrap()
+            }
+        }
+    }
+
     /// Every session's stored token hash, read with the store's own SQL.
     pub async fn stored_token_hashes(&self) -> Vec<Vec<u8>> {
         let sql = "SELECT token_hash FROM sessions";

@@ -1,0 +1,168 @@
+//! `PUT /api/photos/{sha256}` (upload a profile photo) and `GET /api/photos/{sha256}` (its
+//! bytes, to the account that uploaded it).
+//!
+//! A photo is named by the SHA-256 of its bytes, so its URL never names other bytes: a
+//! repeated upload is recognised, and the answer can be cached for good. A profile names it
+//! as `photo_url = "/api/photos/{sha256}"` once it is uploaded (the profile write is refused
+//! with `photo_missing` before that). The upload's body has its own size limit
+//! ([`crate::Config::max_photo_bytes`]); every other limit of the API's requests (the
+//! per-token budget, the request timeout, the load shedding) applies as to any other.
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use outpost_core::validate::{PHOTO_PATH_PREFIX, is_sha256_hex};
+
+use crate::auth::Caller;
+use crate::error::AppError;
+use crate::photo::{ImageType, sha256_hex};
+use crate::schemas::ErrorBodyDoc;
+use crate::state::AppState;
+use crate::store::{NewPhoto, PhotoUpload, Store};
+
+/// How a photo may be cached: by this browser only (it is behind a bearer token), and for good
+/// (its URL names its bytes).
+pub const PHOTO_CACHE_CONTROL: &str = "private, max-age=31536000, immutable";
+
+/// The SHA-256 a photo path names: 64 lowercase hex digits, or 400.
+#[derive(Clone, Debug)]
+pub struct PhotoId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PhotoId {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let not_a_photo = || {
+            AppError::BadRequest(
+                "A photo's path ends in the 64 lowercase hex digits of its SHA-256.".to_owned(),
+            )
+        };
+        let Path(sha256) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| not_a_photo())?;
+        if is_sha256_hex(&sha256) {
+            Ok(Self(sha256))
+        } else {
+            Err(not_a_photo())
+        }
+    }
+}
+
+/// Uploads a photo for the caller's account. Its type is read from its first bytes (JPEG,
+/// PNG or WebP), never from `Content-Type`; the path names the SHA-256 of the bytes, checked
+/// here. A photo the account holds already is not stored twice: 200, and its grace before
+/// pruning starts again, so a profile write sent after a 200 or a 201 finds it. A photo no
+/// kept version of the profile names is removed after `--photo-grace-days`.
+#[utoipa::path(put, path = "/api/photos/{sha256}", tag = "photos",
+    security(("bearer" = [])),
+    params(("sha256" = String, Path, description = "SHA-256 of the body, 64 lowercase hex digits")),
+    request_body(
+        description = "The image, at most `--max-photo-bytes` (1 MiB by default); its type is read from its first bytes",
+        content(("image/jpeg"), ("image/png"), ("image/webp"))),
+    responses(
+        (status = 201, description = "Stored; a profile may now name it as `photo_url`",
+            headers(("Location" = String, description = "`/api/photos/{sha256}`"))),
+        (status = 200, description = "This account holds this photo already; kept as if uploaded now",
+            headers(("Location" = String, description = "`/api/photos/{sha256}`"))),
+        (status = 400, description = "The path does not end in 64 lowercase hex digits, or the body could not be read", body = ErrorBodyDoc),
+        (status = 413, description = "The body is over the photo size limit", body = ErrorBodyDoc),
+        (status = 415, description = "The body is not a JPEG, PNG or WebP image", body = ErrorBodyDoc),
+        (status = 422, description = "`photo_hash_mismatch`: the body's SHA-256 is not the one in the path; `photo_limit`: the account holds the most photos allowed (`--max-photos-per-account`)", body = ErrorBodyDoc),
+    ))]
+pub async fn put_photo(
+    State(state): State<AppState>,
+    caller: Caller,
+    PhotoId(sha256): PhotoId,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let max = state.config().max_photo_bytes;
+    let bytes = read_limited(&headers, body, max).await?;
+    let image = ImageType::sniff(&bytes).ok_or(AppError::NotAnImage)?;
+    if sha256_hex(&bytes) != sha256 {
+        return Err(AppError::PhotoHashMismatch);
+    }
+    let location = HeaderValue::from_str(&format!("{PHOTO_PATH_PREFIX}{sha256}"));
+    let photo = NewPhoto {
+        sha256,
+        content_type: image.mime(),
+        bytes,
+        now_unix: crate::clock::now_unix(),
+    };
+    let limit = state.config().max_photos_per_account;
+    let stored = state.checked(state.store().put_photo(caller.account, photo, limit).await)?;
+    let status = match stored {
+        PhotoUpload::Stored => StatusCode::CREATED,
+        PhotoUpload::AlreadyStored => StatusCode::OK,
+    };
+    let mut response = status.into_response();
+    if let Ok(location) = location {
+        response.headers_mut().insert(LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// A photo of the caller's account, with the type read from its bytes at upload. Another
+/// account's photo is answered as one that does not exist.
+#[utoipa::path(get, path = "/api/photos/{sha256}", tag = "photos",
+    security(("bearer" = [])),
+    params(("sha256" = String, Path, description = "SHA-256 of the photo, 64 lowercase hex digits")),
+    responses(
+        (status = 200, description = "The photo's bytes",
+            content(("image/jpeg"), ("image/png"), ("image/webp")),
+            headers(("Cache-Control" = String, description = "`private, max-age=31536000, immutable`: the URL names the bytes"))),
+        (status = 400, description = "The path does not end in 64 lowercase hex digits", body = ErrorBodyDoc),
+        (status = 404, description = "This account holds no such photo", body = ErrorBodyDoc),
+    ))]
+pub async fn get_photo(
+    State(state): State<AppState>,
+    caller: Caller,
+    PhotoId(sha256): PhotoId,
+) -> Result<Response, AppError> {
+    let photo = state
+        .checked(state.store().photo(caller.account, &sha256).await)?
+        .ok_or(AppError::NotFound)?;
+    let content_type = HeaderValue::from_str(&photo.content_type)
+        .map_err(|_| AppError::Internal("a stored photo's type is not a header".to_owned()))?;
+    Ok((
+        [
+            (CONTENT_TYPE, content_type),
+            (CACHE_CONTROL, HeaderValue::from_static(PHOTO_CACHE_CONTROL)),
+        ],
+        photo.bytes,
+    )
+        .into_response())
+}
+
+/// The body, if it is at most `max` bytes: a declared `Content-Length` over it is refused
+/// before anything is read, and a body without one is read no further than `max`. The
+/// API's general body limit does not apply here (a raw `Body` is not limited by it).
+async fn read_limited(headers: &HeaderMap, body: Body, max: usize) -> Result<Vec<u8>, AppError> {
+    let too_large = || AppError::PhotoTooLarge { max };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > u64::try_from(max).unwrap_or(u64::MAX)) {
+        return Err(too_large());
+    }
+    let capacity = declared
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0)
+        .min(max);
+    let mut bytes = Vec::with_capacity(capacity);
+    let mut chunks = body.into_data_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk =
+            chunk.map_err(|e| AppError::BadRequest(format!("The body could not be read: {e}")))?;
+        if bytes.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
