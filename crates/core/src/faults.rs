@@ -49,6 +49,9 @@ pub enum Fault {
     /// A write whose key the server forgot (409 `history_pruned`) is taken for a plain 412:
     /// its values, which may be on the server, are merged as another device's change.
     ForgottenWriteIsTheirs,
+    /// A profile write that names an uploaded photo leaves before the photo's upload was
+    /// answered (other devices would be told of a photo the server does not have).
+    WriteBeforeUpload,
 }
 
 #[cfg(feature = "faults")]

@@ -3,8 +3,8 @@
 use outpost_core::patch::ProfilePatch;
 use outpost_core::sync::{
     Action, Conflict, ConflictPolicy, Field, FieldConflict, Input, LocalRecord, Millis,
-    OnlineAnswer, OnlineFailure, OnlineSave, OnlineStep, RequestId, Resolution, SentWrite,
-    SyncConfig, SyncMachine, SyncProblem, SyncState, backoff_ceiling,
+    OnlineAnswer, OnlineFailure, OnlineSave, OnlineStep, PhotoAnswer, RequestId, Resolution,
+    SentWrite, SyncConfig, SyncMachine, SyncProblem, SyncState, backoff_ceiling,
 };
 use outpost_core::wire::{ProfileFields, ServerProfile};
 
@@ -1196,4 +1196,149 @@ fn a_sign_of_the_server_sends_a_waiting_change_at_once_unless_it_asked_to_wait()
     });
     assert_eq!(requests(&t.go(Input::TryNow)), 0);
     assert!(t.m.status().next_retry_at.is_some());
+}
+
+/// The path of an uploaded photo named `n` (its SHA-256: `n` in 64 hex digits).
+fn photo(n: u64) -> String {
+    format!("/api/photos/{n:064x}")
+}
+
+fn sha(n: u64) -> String {
+    format!("{n:064x}")
+}
+
+fn upload(actions: &[Action]) -> Option<(RequestId, String)> {
+    actions.iter().find_map(|a| match a {
+        Action::SendPhoto { request, sha256 } => Some((*request, sha256.clone())),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_chosen_photo_is_uploaded_before_the_write_that_names_it() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields(
+        "ann",
+        &photo(1),
+    ))));
+    assert!(put(&a).is_none(), "no write before the upload");
+    let stored = persisted(&a).expect("the save is stored first");
+    assert_eq!(stored.local.photo_url, photo(1));
+    assert_eq!(
+        stored.prepared, None,
+        "nothing for the service worker to send yet"
+    );
+    let (id, sha256) = upload(&a).expect("upload");
+    assert_eq!(sha256, sha(1));
+    assert_eq!(t.state(), SyncState::Syncing);
+    // A lost answer: the upload is tried again on the backoff, never the write.
+    let a = t.go(Input::RequestFailed {
+        request: id,
+        retry_after: None,
+    });
+    assert!(retry(&a).is_some() && put(&a).is_none());
+    let a = t.go(Input::TimerFired);
+    let (id, _) = upload(&a).expect("upload again");
+    let a = t.go(Input::PhotoStored { request: id });
+    let (id, f, if_match) = put(&a).expect("then the write");
+    assert_eq!((f, if_match), (fields("ann", &photo(1)), 3));
+    assert_eq!(
+        persisted(&a).expect("record").photos_on_server,
+        vec![sha(1)]
+    );
+    let a = t.go(accepted_photo(id, "ann", &photo(1), 4));
+    assert!(persisted(&a).expect("synced").synchronized);
+    assert_eq!(requests(&a), 0);
+}
+
+#[test]
+fn a_photo_replaced_before_its_upload_is_never_uploaded() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    t.go(Input::WentOffline);
+    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields(
+        "ann",
+        &photo(1),
+    ))));
+    assert!(upload(&a).is_none(), "offline: nothing leaves");
+    t.go(Input::LocalEdit(ProfilePatch::all(&fields(
+        "ann",
+        &photo(2),
+    ))));
+    let a = t.go(Input::WentOnline);
+    let (id, sha256) = upload(&a).expect("upload");
+    assert_eq!(sha256, sha(2), "only the photo the write names");
+    let a = t.go(Input::PhotoStored { request: id });
+    let (_, f, _) = put(&a).expect("write");
+    assert_eq!(f.photo_url, photo(2));
+}
+
+#[test]
+fn a_photo_the_server_named_is_not_uploaded_again() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", &photo(7), 3));
+    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields(
+        "bob",
+        &photo(7),
+    ))));
+    assert!(upload(&a).is_none());
+    let (_, f, _) = put(&a).expect("the write goes at once");
+    assert_eq!(f, fields("bob", &photo(7)));
+}
+
+#[test]
+fn a_photo_the_server_lost_is_uploaded_again_and_the_same_write_resent() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", &photo(7), 3));
+    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields(
+        "bob",
+        &photo(7),
+    ))));
+    let (id, _, _) = put(&a).expect("write");
+    let first = t.record().sent.expect("in doubt").mutation;
+    let a = t.go(Input::PhotoMissing { request: id });
+    assert!(retry(&a).is_some(), "after a short wait");
+    assert_eq!(t.state(), SyncState::Pending);
+    let a = t.go(Input::TimerFired);
+    let (id, sha256) = upload(&a).expect("upload");
+    assert_eq!(sha256, sha(7));
+    let a = t.go(Input::PhotoStored { request: id });
+    assert!(put(&a).is_some());
+    let again = t.record().sent.expect("the same write").mutation;
+    assert_eq!(again, first, "its key was never used: the same write goes");
+}
+
+#[test]
+fn an_online_only_save_uploads_its_photo_first() {
+    let t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let mut save = OnlineSave::new(ProfilePatch::all(&fields("ann", &photo(1))));
+    let mut entropy = || 5u64;
+    let record = t.record();
+    assert_eq!(
+        save.next(Some(&record), &mut entropy),
+        OnlineStep::Upload(sha(1))
+    );
+    let input = save.photo_answered(sha(1), PhotoAnswer::Stored);
+    assert_eq!(input, Some(Input::PhotoUploaded(sha(1))));
+    assert!(matches!(
+        save.next(Some(&record), &mut entropy),
+        OnlineStep::Store(Input::OnlineWriteSent(_))
+    ));
+    let mut refused = OnlineSave::new(ProfilePatch::all(&fields("ann", &photo(2))));
+    assert_eq!(
+        refused.next(Some(&record), &mut entropy),
+        OnlineStep::Upload(sha(2))
+    );
+    assert_eq!(
+        refused.photo_answered(sha(2), PhotoAnswer::Refused("not an image".into())),
+        None
+    );
+    assert_eq!(
+        refused.next(Some(&record), &mut entropy),
+        OnlineStep::Failed(OnlineFailure::Refused("not an image".into()))
+    );
+}
+
+fn accepted_photo(request: RequestId, name: &str, photo_url: &str, version: u64) -> Input {
+    Input::PutAccepted {
+        request,
+        profile: server(name, photo_url, version),
+    }
 }

@@ -119,6 +119,22 @@ pub enum Input {
         /// As in `PutAccepted`.
         request: RequestId,
     },
+    /// 201 or 200 to a photo upload ([`Action::SendPhoto`]): the server holds the photo.
+    PhotoStored {
+        /// The id of the `SendPhoto` this answers.
+        request: RequestId,
+    },
+    /// 422 `photo_missing` to a PUT: the server does not hold the photo the write names (it
+    /// pruned it, the device's news of it being older than its history). Nothing was applied
+    /// and the write's key is still free: the photo is uploaded again, then the same write
+    /// sent.
+    PhotoMissing {
+        /// As in `PutAccepted`.
+        request: RequestId,
+    },
+    /// The server holds this photo, told by an upload outside the machine's own requests (an
+    /// online-only save's, [`super::OnlineStep::Upload`]).
+    PhotoUploaded(String),
     /// 200 to a GET.
     GetAnswered {
         /// As in `PutAccepted`.
@@ -196,6 +212,15 @@ pub enum Action {
         /// The id to answer with.
         request: RequestId,
     },
+    /// `PUT /api/photos/{sha256}` with the photo's bytes as the device store holds them: the
+    /// write that names it waits for this upload's answer. A device that does not hold the
+    /// bytes answers [`Input::RequestRejected`] in words.
+    SendPhoto {
+        /// The id to answer with.
+        request: RequestId,
+        /// The photo's SHA-256, 64 lowercase hex digits.
+        sha256: String,
+    },
     /// Arm the (single) retry timer; replaces any armed one; send `TimerFired` when it fires.
     ScheduleRetry {
         /// Delay from now.
@@ -214,6 +239,10 @@ enum Request {
         resend: bool,
     },
     Get,
+    /// The upload of the photo the next write names.
+    Upload {
+        sha256: String,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -238,6 +267,10 @@ pub struct SyncMachine {
     started: bool,
     last_error: Option<SyncProblem>,
     last_status: Option<Status>,
+    /// Photos the server answered `photo_missing` for although this device took it to hold
+    /// them: uploaded again before the write that names them (in memory: after a reload the
+    /// server says it again).
+    missing_photos: Vec<String>,
 }
 
 impl SyncMachine {
@@ -257,6 +290,7 @@ impl SyncMachine {
             started: false,
             last_error: None,
             last_status: None,
+            missing_photos: Vec::new(),
         }
     }
 
@@ -404,6 +438,38 @@ impl SyncMachine {
                         // `If-Match` it never can be.
                         self.moved_on(now, &write, current);
                     }
+                }
+            }
+            Input::PhotoStored { request } => {
+                if let Some(sha256) = self.take_upload(request) {
+                    self.answered();
+                    self.missing_photos.retain(|m| *m != sha256);
+                    if let Some(record) = self.record.as_mut() {
+                        record.photo_stored(&sha256);
+                    }
+                }
+            }
+            Input::PhotoUploaded(sha256) => {
+                self.missing_photos.retain(|m| *m != sha256);
+                if let Some(record) = self.record.as_mut() {
+                    record.photo_stored(&sha256);
+                }
+            }
+            Input::PhotoMissing { request } => {
+                if let Some(Request::Put { write, .. }) = self.take_put(request) {
+                    // Not applied, and the key stays free: the same write goes again once the
+                    // photo is back on the server (after the backoff, as any refusal).
+                    if let Some(sha256) = crate::validate::uploaded_photo(&write.fields.photo_url) {
+                        if let Some(record) = self.record.as_mut() {
+                            record.photo_gone(sha256);
+                        }
+                        if !self.missing_photos.iter().any(|m| m == sha256) {
+                            self.missing_photos.push(sha256.to_owned());
+                        }
+                    }
+                    // After a short wait, in case a server keeps saying so.
+                    self.last_error = None;
+                    out.push(self.retry_later(now, None, entropy));
                 }
             }
             Input::GetAnswered { request, profile } => {
@@ -712,6 +778,16 @@ impl SyncMachine {
             (Some(_), None, None) if !record.synchronized => Some(pending_write(record, entropy)),
             _ => None,
         };
+        // The service worker sends a prepared write as it is: none while its photo waits for
+        // an upload (a tab uploads it, then sends the write).
+        if record
+            .prepared
+            .as_ref()
+            .is_some_and(|w| record.photo_to_upload(w, &self.missing_photos).is_some())
+        {
+            record.prepared = None;
+        }
+        record.keep_named_photos();
     }
 
     /// A stored conflict met by a policy that settles conflicts (set while this tab was
@@ -1000,6 +1076,19 @@ impl SyncMachine {
     }
 
     /// Takes the in-flight request if it is `id`, whatever its kind.
+    /// The photo of the upload in flight, if `id` is that upload.
+    fn take_upload(&mut self, id: RequestId) -> Option<String> {
+        match &self.in_flight {
+            Some(f) if f.id == id && matches!(f.request, Request::Upload { .. }) => {
+                match self.in_flight.take().map(|f| f.request) {
+                    Some(Request::Upload { sha256 }) => Some(sha256),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
     fn take_any(&mut self, id: RequestId) -> Option<Request> {
         if self.in_flight.as_ref().is_some_and(|f| f.id == id) {
             self.in_flight.take().map(|f| f.request)
@@ -1085,11 +1174,23 @@ impl SyncMachine {
                 .then_some(Request::Get),
             },
         };
-        let Some(request) = request else { return };
+        let Some(mut request) = request else { return };
+        // The record that names a photo leaves only once the server holds the photo.
+        if let (Request::Put { write, .. }, Some(record)) = (&request, &self.record)
+            && let Some(sha256) = record.photo_to_upload(write, &self.missing_photos)
+        {
+            request = Request::Upload {
+                sha256: sha256.to_owned(),
+            };
+        }
         let id = self.next_id(entropy);
         self.refresh_wanted = false;
         match &request {
             Request::Get => out.push(Action::SendGet { request: id }),
+            Request::Upload { sha256 } => out.push(Action::SendPhoto {
+                request: id,
+                sha256: sha256.clone(),
+            }),
             Request::Put { write, .. } => {
                 if let Some(record) = self.record.as_mut() {
                     // Stored before it leaves: after a reload it is sent again, same key.

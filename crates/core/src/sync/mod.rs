@@ -45,6 +45,14 @@
 //!   Unsettled (`Ask`) → conflict stored and persisted; base stays the ancestor.
 //! * `GetAnswered` while synchronized → adopt it if newer. With no record → first record.
 //! * `Resolve` → conflict settled as chosen, base = its remote, then as after a merge.
+//! * A write that names an uploaded photo (`photo_url` = `/api/photos/{sha256}`) leaves only
+//!   once the server holds the photo: a photo this device uploaded (answered `PhotoStored`,
+//!   kept in [`LocalRecord::photos_on_server`]) or one a server state it knows names. Until
+//!   then the machine sends `SendPhoto` instead, on the same backoff, `Retry-After` and 401
+//!   rules; no prepared write is kept for the service worker meanwhile. Only the photo of the
+//!   write about to leave is uploaded, so a photo replaced before its upload never leaves
+//!   the device. `PhotoMissing` (422 `photo_missing`: the server pruned it) uploads it again
+//!   after a short wait and resends the same write, whose key was never used.
 //! * `RequestFailed` → retry armed after a full-jitter backoff (1 s doubling to 5 min, at
 //!   least `Retry-After`), `ScheduleRetry`; `TimerFired` disarms it and drives again.
 //! * `Unauthorized` → syncing stops, every local change kept, until `SignedIn`.
@@ -74,7 +82,7 @@ pub use backoff::{
 pub use machine::{
     Action, Input, RequestId, SyncConfig, SyncMachine, new_mutation_id, outcome_unknown,
 };
-pub use online::{OnlineAnswer, OnlineFailure, OnlineSave, OnlineStep};
+pub use online::{OnlineAnswer, OnlineFailure, OnlineSave, OnlineStep, PhotoAnswer};
 pub use record::{Conflict, LocalRecord, OWN_WRITES, Resolution, SentWrite};
 pub use status::{Status, SyncProblem, SyncState};
 pub use tab::{Commit, CommitResult, MAX_REAPPLY, NotStored, Step, TabSync};

@@ -50,6 +50,10 @@ pub enum OnlineStep {
     /// word on it to [`OnlineSave::answered`]; with no such word the save ends there, its
     /// write in doubt on the device.
     Send(SentWrite),
+    /// Upload this photo (`PUT /api/photos/{sha256}` with the bytes the device store holds)
+    /// and hand the server's word to [`OnlineSave::photo_answered`]: the write that names it
+    /// waits for it. With no such word the save ends there, nothing sent.
+    Upload(String),
     /// Saved: the server applied the person's values (the device took its answer in, unless
     /// its store failed; then the write stays in doubt there and a read brings the outcome).
     Saved,
@@ -76,6 +80,16 @@ pub enum OnlineFailure {
     Refused(String),
 }
 
+/// The server's word on a photo upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PhotoAnswer {
+    /// 201 or 200: the server holds the photo.
+    Stored,
+    /// A 4xx refusal (not an image, too large, the account's limit), with the server's words;
+    /// or the device does not hold the photo's bytes.
+    Refused(String),
+}
+
 /// One online-only Save of `patch` (what the person typed, over what their form showed).
 #[derive(Clone, Debug)]
 pub struct OnlineSave {
@@ -91,6 +105,8 @@ pub struct OnlineSave {
     refused: Option<String>,
     /// A 412 showed a server state this save had not been written on.
     stale: bool,
+    /// Photos this save uploaded (the record learns of them through the core as well).
+    uploaded: Vec<String>,
 }
 
 impl OnlineSave {
@@ -104,6 +120,7 @@ impl OnlineSave {
             saved: false,
             refused: None,
             stale: false,
+            uploaded: Vec::new(),
         }
     }
 
@@ -147,12 +164,35 @@ impl OnlineSave {
             return OnlineStep::Failed(OnlineFailure::ChangedElsewhere);
         }
         let write = SentWrite::new(new_mutation_id(entropy), fields, record.base.as_ref());
+        // The record that names a photo leaves only once the server holds the photo.
+        if let Some(sha256) = record
+            .photo_to_upload(&write, &[])
+            .filter(|sha| !self.uploaded.iter().any(|u| u == sha))
+        {
+            return OnlineStep::Upload(sha256.to_owned());
+        }
         self.writes += 1;
         if fault(Fault::OnlineDoubtInMemory) {
             return OnlineStep::Send(write);
         }
         self.storing = true;
         OnlineStep::Store(Input::OnlineWriteSent(write))
+    }
+
+    /// The server's word on the photo of the last [`OnlineStep::Upload`]: the input for the
+    /// tab's core to store (the device remembers that the server holds it), if any, before
+    /// asking for the next step.
+    pub fn photo_answered(&mut self, sha256: String, answer: PhotoAnswer) -> Option<Input> {
+        match answer {
+            PhotoAnswer::Stored => {
+                self.uploaded.push(sha256.clone());
+                Some(Input::PhotoUploaded(sha256))
+            }
+            PhotoAnswer::Refused(reason) => {
+                self.refused = Some(reason);
+                None
+            }
+        }
     }
 
     /// The server's word on `write` (sent by the last [`OnlineStep::Send`]): the input to

@@ -4,8 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Entropy, Millis};
+use crate::faults::{Fault, on as fault};
 use crate::merge::{Field, FieldConflict};
 use crate::patch::ProfilePatch;
+use crate::validate::uploaded_photo;
 use crate::wire::{ProfileFields, ServerProfile};
 
 /// The device's copy of the profile and everything needed to sync it after a reload.
@@ -66,6 +68,12 @@ pub struct LocalRecord {
     /// (those are compared whole).
     #[serde(default)]
     pub revision: u64,
+    /// Photos this device uploaded and the server said it holds (201 or 200), by SHA-256. A
+    /// write that names a photo leaves only once the server holds it
+    /// ([`LocalRecord::photo_to_upload`]); only photos a write of this record may still name
+    /// are kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub photos_on_server: Vec<String>,
 }
 
 /// How many values of its own accepted writes a device remembers ([`LocalRecord::own`]).
@@ -121,6 +129,7 @@ impl LocalRecord {
             own: Vec::new(),
             online_sent: None,
             revision: 0,
+            photos_on_server: Vec::new(),
         }
     }
 
@@ -140,6 +149,7 @@ impl LocalRecord {
             own: Vec::new(),
             online_sent: None,
             revision: 0,
+            photos_on_server: Vec::new(),
         }
     }
 
@@ -239,6 +249,58 @@ impl LocalRecord {
         self.sent
             .as_ref()
             .is_some_and(|s| profile.mutation_id.as_deref() == Some(s.mutation.as_str()))
+    }
+
+    /// The uploaded photo `write` names (its SHA-256) if the server may not hold it yet: it is
+    /// uploaded before the write leaves, or the server refuses the write (422
+    /// `photo_missing`), and another device would be told of a photo it cannot fetch. The
+    /// server holds a photo this device uploaded, and one a server state this device knows
+    /// names (the server keeps every photo a kept version names), unless it said otherwise
+    /// (`missing`: it answered `photo_missing` to a write naming it).
+    pub fn photo_to_upload<'a>(&self, write: &'a SentWrite, missing: &[String]) -> Option<&'a str> {
+        let sha = uploaded_photo(&write.fields.photo_url)?;
+        if fault(Fault::WriteBeforeUpload) {
+            return None;
+        }
+        if missing.iter().any(|m| m == sha) {
+            return Some(sha);
+        }
+        let known = |p: Option<&ServerProfile>| {
+            p.is_some_and(|p| uploaded_photo(&p.photo_url) == Some(sha))
+        };
+        let held = self.photos_on_server.iter().any(|s| s == sha)
+            || known(self.base.as_ref())
+            || known(self.conflict.as_ref().map(|c| &c.remote));
+        (!held).then_some(sha)
+    }
+
+    /// The server said it holds photo `sha` (its upload was answered 201 or 200).
+    pub fn photo_stored(&mut self, sha: &str) {
+        if !self.photos_on_server.iter().any(|s| s == sha) {
+            self.photos_on_server.push(sha.to_owned());
+        }
+        self.keep_named_photos();
+    }
+
+    /// The server does not hold photo `sha` (it answered `photo_missing`).
+    pub fn photo_gone(&mut self, sha: &str) {
+        self.photos_on_server.retain(|s| s != sha);
+    }
+
+    /// Forgets the uploads no value of this record that may still be written names.
+    pub fn keep_named_photos(&mut self) {
+        let named: Vec<&str> = [
+            Some(&self.local),
+            self.sent.as_ref().map(|w| &w.fields),
+            self.prepared.as_ref().map(|w| &w.fields),
+            self.online_sent.as_ref().map(|w| &w.fields),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(|f| uploaded_photo(&f.photo_url))
+        .collect();
+        self.photos_on_server
+            .retain(|sha| named.contains(&sha.as_str()));
     }
 
     /// The version of the server state this device knows (the newest of `base` and a

@@ -31,7 +31,7 @@
 //! * a mutation id always names one write (same body, same If-Match) and the server applies
 //!   it at most once; a repeat is answered with the original outcome.
 //!
-//! Schedules: `OUTPOST_SCHEDULES` (default 1000), seeds from `OUTPOST_SEED` (default fixed),
+//! Schedules: `OUTPOST_SCHEDULES` (default 10,000), seeds from `OUTPOST_SEED` (default fixed),
 //! plus [`REGRESSION_SEEDS`] always.
 
 mod world;
@@ -90,7 +90,7 @@ fn randomized_schedules() {
     let count: u64 = std::env::var("OUTPOST_SCHEDULES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
+        .unwrap_or(10_000);
     let first: u64 = std::env::var("OUTPOST_SEED")
         .ok()
         .and_then(|v| v.parse().ok())

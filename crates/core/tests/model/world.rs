@@ -41,9 +41,10 @@ use outpost_core::faults::{self, Fault};
 use outpost_core::patch::{ProfileForm, ProfilePatch};
 use outpost_core::sync::{
     Action, CommitResult, ConflictPolicy, Entropy, Field, Input, LocalRecord, Millis, NotStored,
-    OnlineAnswer, OnlineFailure, OnlineSave, OnlineStep, RequestId, Resolution, SentWrite, Step,
-    SyncConfig, SyncMachine, SyncState, TabSync, outcome_unknown,
+    OnlineAnswer, OnlineFailure, OnlineSave, OnlineStep, PhotoAnswer, RequestId, Resolution,
+    SentWrite, Step, SyncConfig, SyncMachine, SyncState, TabSync, outcome_unknown,
 };
+use outpost_core::validate::uploaded_photo;
 use outpost_core::wire::{ProfileFields, ServerProfile};
 
 /// xorshift64*: tiny deterministic PRNG for the schedule and the machines' entropy.
@@ -92,14 +93,24 @@ pub enum Writer {
 
 #[derive(Clone, Debug)]
 pub enum Req {
-    Put { id: RequestId, write: SentWrite },
-    Get { id: RequestId },
+    Put {
+        id: RequestId,
+        write: SentWrite,
+    },
+    Get {
+        id: RequestId,
+    },
+    /// `PUT /api/photos/{sha256}` with the bytes.
+    Upload {
+        id: RequestId,
+        sha256: String,
+    },
 }
 
 impl Req {
     fn id(&self) -> RequestId {
         match self {
-            Req::Put { id, .. } | Req::Get { id } => *id,
+            Req::Put { id, .. } | Req::Get { id } | Req::Upload { id, .. } => *id,
         }
     }
 }
@@ -164,6 +175,8 @@ pub struct Server {
     pub idempotent: bool,
     /// The lowest version whose key the server still knows: history below it was pruned.
     pub floor: u64,
+    /// The photos uploaded (by SHA-256).
+    pub photos: HashSet<String>,
 }
 
 pub struct Tab {
@@ -190,6 +203,8 @@ struct OnlineRun {
     patch: ProfilePatch,
     typed: Vec<(Field, String)>,
     waiting: Option<(RequestId, SentWrite)>,
+    /// The photo upload it waits for.
+    uploading: Option<(RequestId, String)>,
     /// A 412 during this save named a version another device wrote: the profile changed
     /// elsewhere while the save tried.
     changed_elsewhere: bool,
@@ -222,6 +237,8 @@ pub struct Device {
     lock: Option<Writer>,
     /// The service worker's request under the lock, and what it sent.
     worker: Option<(RequestId, SentWrite)>,
+    /// The photos whose bytes the device store holds (by SHA-256): the ones its person chose.
+    pub photos: HashSet<String>,
 }
 
 /// What the edit that made a value (typed, or typed in a conflict dialog) had seen of its
@@ -285,6 +302,8 @@ pub struct World {
     not_stored: bool,
     /// Draws the server's refusals, apart from `rng` so the rest of a schedule stays the same.
     refusals: Rng,
+    /// Draws whether a photo is chosen rather than a URL typed, apart from `rng` likewise.
+    choices: Rng,
     /// Mutation ids the server refused (every copy of such a write is refused).
     refused_keys: HashSet<String>,
     /// The next id of an online-only save's PUT (apart from the cores' own request ids).
@@ -348,6 +367,7 @@ impl World {
                     signed_in: true,
                     lock: None,
                     worker: None,
+                    photos: HashSet::new(),
                 }
             })
             .collect();
@@ -362,6 +382,7 @@ impl World {
                 keys: HashMap::new(),
                 idempotent: true,
                 floor: 1,
+                photos: HashSet::new(),
             },
             typed: vec![HashSet::new(); n],
             seen: vec![HashSet::new(); n],
@@ -385,6 +406,7 @@ impl World {
             store_trouble: Rng::new(seed ^ 0x005e_ed0f_d15c),
             not_stored: false,
             refusals: Rng::new(seed ^ 0x4c22_0000_0422),
+            choices: Rng::new(seed ^ 0x0000_f070_c0de),
             refused_keys: HashSet::new(),
             next_online_request: 1 << 61,
             log: Vec::new(),
@@ -637,6 +659,28 @@ impl World {
                 t.waiting = Some(Req::Get { id: *request });
                 self.grant_lock(dev)?;
             }
+            Action::SendPhoto { request, sha256 } => {
+                ensure!(
+                    t.outstanding.is_none() && t.waiting.is_none(),
+                    "dev{dev}.{tab}: second request in flight"
+                );
+                // Only the photo the next write names is uploaded: one the person replaced
+                // before its upload never leaves the device.
+                let record = t.sync.machine().record().ok_or("upload without a record")?;
+                let named = [Some(&record.local), record.sent.as_ref().map(|w| &w.fields)]
+                    .into_iter()
+                    .flatten()
+                    .any(|f| uploaded_photo(&f.photo_url) == Some(sha256.as_str()));
+                ensure!(
+                    named,
+                    "dev{dev}.{tab}: uploads photo {sha256} that no write of its record names"
+                );
+                t.waiting = Some(Req::Upload {
+                    id: *request,
+                    sha256: sha256.clone(),
+                });
+                self.grant_lock(dev)?;
+            }
             Action::ScheduleRetry { after } => {
                 ensure!(
                     *after <= self.config.backoff_cap.max(60_000),
@@ -687,6 +731,22 @@ impl World {
             });
             return Ok(());
         }
+        // The bytes come from the device store: a device without them says so in words.
+        if let Req::Upload { id, sha256 } = &req
+            && !self.devices[dev].photos.contains(sha256)
+        {
+            let request = *id;
+            self.devices[dev].tabs[tab].outstanding = Some(request);
+            self.net.push(Msg::Local {
+                dev,
+                tab,
+                input: Input::RequestRejected {
+                    request,
+                    reason: "This photo is not on this device.".to_owned(),
+                },
+            });
+            return Ok(());
+        }
         self.devices[dev].tabs[tab].outstanding = Some(req.id());
         self.net.push(Msg::ToServer {
             dev,
@@ -713,16 +773,19 @@ impl World {
             | Input::GetAnswered { request, .. }
             | Input::RequestFailed { request, .. }
             | Input::RequestRejected { request, .. }
+            | Input::PhotoStored { request }
+            | Input::PhotoMissing { request }
             | Input::Unauthorized { request } => Some(*request),
             _ => None,
         };
-        let online = self.devices[dev].tabs[tab]
-            .online
-            .as_ref()
-            .and_then(|r| r.waiting.as_ref())
-            .map(|(id, _)| *id);
+        let run = self.devices[dev].tabs[tab].online.as_ref();
+        let online = run.and_then(|r| r.waiting.as_ref()).map(|(id, _)| *id);
+        let uploading = run.and_then(|r| r.uploading.as_ref()).map(|(id, _)| *id);
         if request.is_some() && request == online {
             return self.online_answered(dev, tab, input);
+        }
+        if request.is_some() && request == uploading {
+            return self.online_photo_answered(dev, tab, input);
         }
         let mine = request.is_some() && self.devices[dev].tabs[tab].outstanding == request;
         if mine {
@@ -871,12 +934,16 @@ impl World {
             (Some((field, seen)), false) => {
                 let field = *field;
                 self.counter += 1;
+                // A photo URL is typed, or a photo chosen (its bytes stored on the device, its
+                // path in the field: choosing replaces what the field shows).
+                let chosen = field == Field::PhotoUrl && self.choices.chance(50);
                 let value = match field {
                     Field::Name => format!("n{}", self.counter),
+                    Field::PhotoUrl if chosen => format!("/api/photos/{:064x}", self.counter),
                     Field::PhotoUrl => format!("https://p/{}", self.counter),
                 };
                 let now = field.get(&session.form.shown).to_owned();
-                let text = if now == *seen {
+                let text = if now == *seen || chosen {
                     value.clone()
                 } else {
                     format!("{now}{value}")
@@ -885,6 +952,11 @@ impl World {
                 session.typed.retain(|(f, _)| *f != field);
                 session.typed.push((field, value.clone()));
                 let replaced = seen.clone();
+                if chosen {
+                    self.devices[dev]
+                        .photos
+                        .insert(format!("{:064x}", self.counter));
+                }
                 self.note_edit(dev, field, &value, [replaced]);
                 // Typed before it is handled: the checks during the step know it as this
                 // device's.
@@ -935,6 +1007,7 @@ impl World {
                 patch,
                 typed,
                 waiting: None,
+                uploading: None,
                 changed_elsewhere: false,
             });
             return self.drive_online(dev, tab);
@@ -987,6 +1060,29 @@ impl World {
                     });
                     return Ok(());
                 }
+                OnlineStep::Upload(sha256) => {
+                    let id = RequestId(self.next_online_request);
+                    self.next_online_request += 1;
+                    if !self.devices[dev].photos.contains(&sha256) {
+                        let answer =
+                            PhotoAnswer::Refused("This photo is not on this device.".to_owned());
+                        let run = self.devices[dev].tabs[tab].online.as_mut();
+                        if let Some(input) = run.and_then(|r| r.save.photo_answered(sha256, answer))
+                        {
+                            self.tab_step(dev, tab, input)?;
+                        }
+                        continue;
+                    }
+                    if let Some(run) = self.devices[dev].tabs[tab].online.as_mut() {
+                        run.uploading = Some((id, sha256.clone()));
+                    }
+                    self.net.push(Msg::ToServer {
+                        dev,
+                        from: Writer::Tab(tab),
+                        req: Req::Upload { id, sha256 },
+                    });
+                    return Ok(());
+                }
                 OnlineStep::Saved => return self.online_saved(dev, tab),
                 OnlineStep::Failed(failure) => return self.online_failed(dev, tab, &failure),
             }
@@ -1024,6 +1120,32 @@ impl World {
         };
         let input = run.save.answered(write, answer);
         self.tab_step(dev, tab, input)?;
+        self.drive_online(dev, tab)
+    }
+
+    /// The server's answer (or its absence) to an online-only save's photo upload.
+    fn online_photo_answered(&mut self, dev: usize, tab: usize, input: Input) -> Check {
+        let Some(run) = self.devices[dev].tabs[tab].online.as_mut() else {
+            return Ok(());
+        };
+        let Some((_, sha256)) = run.uploading.take() else {
+            return Ok(());
+        };
+        let answer = match input {
+            Input::PhotoStored { .. } => PhotoAnswer::Stored,
+            Input::RequestRejected { reason, .. } => PhotoAnswer::Refused(reason),
+            // No word from the server: the save ends, nothing sent; the typing stays.
+            _ => {
+                self.log.push(format!(
+                    "    dev{dev}.{tab}: online save's upload got no answer"
+                ));
+                self.devices[dev].tabs[tab].online = None;
+                return Ok(());
+            }
+        };
+        if let Some(input) = run.save.photo_answered(sha256, answer) {
+            self.tab_step(dev, tab, input)?;
+        }
         self.drive_online(dev, tab)
     }
 
@@ -1299,6 +1421,10 @@ impl World {
                     profile: self.server.profile.clone(),
                 };
             }
+            Req::Upload { sha256, .. } => {
+                self.server.photos.insert(sha256.clone());
+                return Input::PhotoStored { request: id };
+            }
             Req::Put { write, .. } => write.clone(),
         };
         let seen = self.server.keys.get(&write.mutation).cloned();
@@ -1329,6 +1455,19 @@ impl World {
         // changed), decided after the key's lookup, as the server does: an applied write is
         // answered by its key above, never refused. Nothing applied, nothing recorded.
         // The verdict depends on the body, so every copy of one write gets the same one.
+        // The record that names a photo never reaches the server before the photo (the real
+        // server would refuse it with 422 `photo_missing`; other devices would be told of a
+        // photo they cannot fetch).
+        if let Some(sha256) = uploaded_photo(&write.fields.photo_url)
+            && !self.server.photos.contains(sha256)
+        {
+            if self.causal_violation.is_none() {
+                self.causal_violation = Some(format!(
+                    "dev{dev} sent a write naming photo {sha256} before the server held it"
+                ));
+            }
+            return Input::PhotoMissing { request: id };
+        }
         let refused = self.refused_keys.contains(&write.mutation)
             || (self.chaos && !known && self.refusals.chance(3));
         if refused {
@@ -1444,6 +1583,8 @@ impl World {
                 | Input::PutForgotten { request, .. }
                 | Input::GetAnswered { request, .. }
                 | Input::RequestRejected { request, .. }
+                | Input::PhotoStored { request }
+                | Input::PhotoMissing { request }
                 | Input::Unauthorized { request } => self.net.push(timeout(*dev, *to, *request)),
                 // A lost timeout is re-armed; pushes are just lost.
                 Input::RequestFailed { .. } => self.net.push(msg.clone()),
@@ -1587,6 +1728,7 @@ impl World {
             Input::RequestFailed { request, .. }
             | Input::PutForgotten { request, .. }
             | Input::RequestRejected { request, .. }
+            | Input::PhotoMissing { request }
             | Input::Unauthorized { request } => (request, None),
             _ => return Ok(()),
         };
@@ -1759,6 +1901,39 @@ impl World {
         }
     }
 
+    /// A device that goes offline loses what was on its way when the connection went, each
+    /// with even odds: an answer coming to it, and the answer to a request of its own that
+    /// reaches the server just then (applied, answer lost). The outcome of such a write stays
+    /// unknown on the device for as long as it stays away, while others write.
+    fn drop_answers_on_the_way(&mut self, dev: usize) -> Check {
+        let (its, rest): (Vec<Msg>, Vec<Msg>) =
+            std::mem::take(&mut self.net).into_iter().partition(|m| {
+                matches!(m, Msg::ToWriter { dev: d, .. } | Msg::ToServer { dev: d, .. } if *d == dev)
+            });
+        self.net = rest;
+        for msg in its {
+            if !self.rng.chance(50) {
+                self.net.push(msg);
+                continue;
+            }
+            self.log.push(format!("    lost going offline: {msg:?}"));
+            if let Msg::ToServer { dev, from, req } = &msg {
+                let input = self.server_answer(*dev, req);
+                if let Some(violation) = self.causal_violation.take() {
+                    return Err(violation);
+                }
+                self.lose(&Msg::ToWriter {
+                    dev: *dev,
+                    to: *from,
+                    input,
+                });
+            } else {
+                self.lose(&msg);
+            }
+        }
+        Ok(())
+    }
+
     fn restart_server(&mut self) {
         self.log.push("server restarts".into());
         let (lost, kept): (Vec<Msg>, Vec<Msg>) = std::mem::take(&mut self.net)
@@ -1826,6 +2001,9 @@ impl World {
             63..=67 => {
                 let online = !self.devices[dev].online;
                 self.devices[dev].online = online;
+                if !online {
+                    self.drop_answers_on_the_way(dev)?;
+                }
                 let input = if online {
                     Input::WentOnline
                 } else {

@@ -223,6 +223,15 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             }
             Action::SendPut { request, write } => self.spawn_request(request, Some(write)),
             Action::SendGet { request } => self.spawn_request(request, None),
+            // This device keeps no photo bytes yet: a photo path typed by hand cannot be sent.
+            Action::SendPhoto { request, .. } => {
+                let repo = self.clone();
+                leptos::task::spawn_local(async move {
+                    let reason = "This photo is not on this device.".to_owned();
+                    repo.run(Job::Input(Input::RequestRejected { request, reason }))
+                        .await;
+                });
+            }
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use outpost_core::patch::ProfilePatch;
 use outpost_core::strategy::WriteStrategy;
-use outpost_core::sync::{Input, OnlineAnswer, OnlineFailure, OnlineSave, OnlineStep};
+use outpost_core::sync::{Input, OnlineAnswer, OnlineFailure, OnlineSave, OnlineStep, PhotoAnswer};
 
 use super::driver::Job;
 use super::failure::Failure;
@@ -99,6 +99,13 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                         Err(failure) => return Err(failure.into_save_error()),
                     };
                     self.run(Job::Input(save.answered(write, answer))).await;
+                }
+                // This device keeps no photo bytes yet (see `Action::SendPhoto`).
+                OnlineStep::Upload(sha256) => {
+                    let answer = PhotoAnswer::Refused("This photo is not on this device.".into());
+                    if let Some(input) = save.photo_answered(sha256, answer) {
+                        self.run(Job::Input(input)).await;
+                    }
                 }
                 OnlineStep::Saved => return Ok(SaveOutcome::Synced),
                 OnlineStep::Failed(failure) => {
