@@ -16,7 +16,8 @@ export const DEFAULT_TIMEOUT = 30_000;
  * - "element": the one matching element when exactly one matches and it meets `op.require`
  *   ("visible", "enabled", "editable"), otherwise `{ count, unmet }`;
  * - "read": `{ count, value }` where `value` is `op.what` of the single match
- *   ("attribute" `op.arg`, "value", "text", "visible", "editable", "checked"), or `{ count }`;
+ *   ("attribute" `op.arg`, "value", "text", "visible", "editable", "checked", "rect": where it
+ *   is in the viewport), or `{ count }`;
  *   "select" is the one read that acts: it chooses the option whose value or label is `op.arg`
  *   in a select the person could use, as Playwright's selectOption (input and change events),
  *   and reads the value chosen (null if there was no such option or the select was disabled).
@@ -150,6 +151,10 @@ export function resolveInPage(steps, op) {
     text: () => el.textContent,
     editable: () => editable(el),
     checked: () => !!el.checked,
+    rect: () => {
+      const box = el.getBoundingClientRect();
+      return [box.x, box.y, box.width, box.height].map(Math.round).join(",");
+    },
     select: () => {
       const option = [...(el.options || [])].find((o) => o.value === op.arg || norm(o.label) === op.arg);
       if (!option || !enabled(el) || !visible(el)) return null;
@@ -181,6 +186,8 @@ function describe(steps) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** How often a locator looks again while it waits, as Playwright's polling. */
 const POLL_MS = 100;
+/** How long an element's box must stay the same before a click (about three frames). */
+const STILL_MS = 50;
 
 /**
  * A locator over an engine page. `driver` gives: `query(steps, op)` → the resolver's answer
@@ -263,7 +270,21 @@ export class Locator {
     }
   }
 
+  /**
+   * Clicks once the element is where it stays: as Playwright waits for an element to be
+   * stable, the same box twice, `STILL_MS` apart. A page still scrolling (WebKitGTK animates
+   * scrolls, as the space bar pressed in a read-only field does) would otherwise take the
+   * click somewhere else (seen: a click meant for Save landed on the page around it).
+   */
   async click() {
+    const deadline = Date.now() + DEFAULT_TIMEOUT;
+    for (let last = null; ;) {
+      const box = await this.#read("rect");
+      if (box === last) break;
+      if (Date.now() > deadline) throw new Error(`timed out after ${DEFAULT_TIMEOUT} ms waiting for ${this} to stop moving`);
+      last = box;
+      await sleep(STILL_MS);
+    }
     await this.driver.click(await this.#element(["visible", "enabled"]));
   }
 
