@@ -46,7 +46,7 @@ test-wasm:
 ## End-to-end tests; each test file starts its own server on a free port. Chromium first: Node
 ## finds every tests/e2e/*.test.mjs, chaos.test.mjs included (2 seeds by default). Then the
 ## portable files on Firefox ESR and on WebKitGTK (under xvfb-run); see README "Engines".
-E2E_PORTABLE = shell.test.mjs sync.test.mjs pwa.test.mjs data_safety.test.mjs
+E2E_PORTABLE = shell.test.mjs sync.test.mjs pwa.test.mjs data_safety.test.mjs photos.test.mjs
 test-e2e: app
 	cargo build -p outpost-server
 	cd tests/e2e && npm test

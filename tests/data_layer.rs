@@ -4,9 +4,9 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use outpost::data::repositories::{SaveError, SaveOutcome, UserProfileRepository};
-use outpost::data::services::database::{DatabaseService, PROFILES, SETTINGS};
+use outpost::data::services::database::{DatabaseService, PROFILES, SCHEMA_VERSION, SETTINGS};
 use outpost::data::services::{
-    ApiClient, ApiClientService, ApiError, Database, Replaced, Settings,
+    ApiClient, ApiClientService, ApiError, Database, Photo, Replaced, Settings,
 };
 use outpost_core::patch::ProfilePatch;
 use outpost_core::strategy::{ReadError, ReadStrategy, WriteStrategy};
@@ -200,7 +200,9 @@ async fn a_stored_record_this_build_cannot_read_is_never_overwritten() {
     let name = unique("odd-");
     let db = DatabaseService::named(&name);
     db.save_settings(&Settings::default()).await.unwrap();
-    let raw = DatabaseService::open_version(&name, 2).await.unwrap();
+    let raw = DatabaseService::open_version(&name, SCHEMA_VERSION)
+        .await
+        .unwrap();
     put_raw(&raw, &JsValue::from_str("not a record")).await;
     raw.close();
     let record = LocalRecord::from_local_edit(fields("New"), vec![Field::Name], 1);
@@ -209,7 +211,9 @@ async fn a_stored_record_this_build_cannot_read_is_never_overwritten() {
             .await
             .is_err()
     );
-    let still = DatabaseService::open_version(&name, 2).await.unwrap();
+    let still = DatabaseService::open_version(&name, SCHEMA_VERSION)
+        .await
+        .unwrap();
     let tx = still
         .transaction(&[PROFILES], TransactionMode::ReadOnly)
         .unwrap();
@@ -477,13 +481,13 @@ async fn another_tab_upgrading_the_schema_is_not_blocked_by_this_one() {
     let db = DatabaseService::named(&name);
     db.save_meta("kept", "yes").await.unwrap();
 
-    // "Another tab" of a newer build opens schema version 3 while our connection is open.
+    // "Another tab" of a newer build opens the next schema version while our connection is open.
     let upgraded = Rc::new(Cell::new(false));
     let done = upgraded.clone();
     let other = name.clone();
     wasm_bindgen_futures::spawn_local(async move {
-        let mut builder = rexie::Rexie::builder(&other).version(3);
-        for store in SCHEMA[1] {
+        let mut builder = rexie::Rexie::builder(&other).version(SCHEMA_VERSION + 1);
+        for store in SCHEMA[SCHEMA.len() - 1] {
             builder = builder.add_object_store(rexie::ObjectStore::new(store));
         }
         let newer = builder.build().await.unwrap();
@@ -534,4 +538,86 @@ async fn a_commit_decided_under_a_policy_the_person_has_since_changed_is_refused
             .unwrap(),
         Replaced::Written
     );
+}
+
+#[wasm_bindgen_test]
+async fn a_photo_is_stored_with_the_record_that_names_it_or_not_at_all() {
+    let name = unique("photo-");
+    let db = DatabaseService::named(&name);
+    let other_tab = DatabaseService::named(&name);
+    let jpeg = |n: u8| Photo {
+        sha256: format!("{n:064x}"),
+        bytes: vec![0xFF, 0xD8, 0xFF, n, 1, 2, 3],
+    };
+    let first = LocalRecord {
+        revision: 10,
+        ..LocalRecord::from_local_edit(fields("First"), vec![Field::Name], 1)
+    };
+    let written = db
+        .replace_profile_with("ann", &commit(None, &first, None), Some(&jpeg(1)))
+        .await
+        .unwrap();
+    assert_eq!(written, Replaced::Written);
+    assert_eq!(
+        other_tab.photo("ann", &jpeg(1).sha256).await.unwrap(),
+        Some(jpeg(1).bytes),
+        "read back as it was written"
+    );
+    // A commit the compare refuses stores its photo no more than its record.
+    let outdated = db
+        .replace_profile_with("ann", &commit(None, &first, None), Some(&jpeg(2)))
+        .await
+        .unwrap();
+    assert!(matches!(outdated, Replaced::Outdated(_)));
+    assert_eq!(db.photo("ann", &jpeg(2).sha256).await.unwrap(), None);
+    // Another account's photos stay when one account's go.
+    let kept = jpeg(3);
+    db.keep_photo("bob", &kept).await.unwrap();
+    db.keep_photo("anna", &jpeg(4)).await.unwrap();
+    db.delete_photos("ann").await.unwrap();
+    assert_eq!(db.photo("ann", &jpeg(1).sha256).await.unwrap(), None);
+    assert_eq!(
+        db.photo("bob", &kept.sha256).await.unwrap(),
+        Some(kept.bytes)
+    );
+    assert!(
+        db.photo("anna", &jpeg(4).sha256).await.unwrap().is_some(),
+        "an account whose name starts with another's"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn api_client_uploads_and_fetches_photos() {
+    let api = ApiClientService::new(SERVER);
+    let (_, token) = account(&api).await;
+    // The server reads only the first bytes of an image; the name is the SHA-256 of them all.
+    let bytes = [0xFF, 0xD8, 0xFF, 0xE0, b'x'];
+    let sha = "f23884ce45b993ee8bfb7683fbf081ff84e29211554df53f727de2e0b9b6515b";
+    let other = "1cc4e5ac2a5ac0c5e32c5aa48aa3dc846d6f2b7c33b2fb8dbe0a5ae0d48a5f2c";
+    let profile = api.get_profile(&token).await.unwrap();
+    let naming = |sha: &str, key: &str| {
+        let fields = outpost_core::wire::ProfileFields {
+            name: profile.name.clone(),
+            photo_url: format!("/api/photos/{sha}"),
+        };
+        write(&fields, profile.version, key)
+    };
+    // Before its upload, a profile naming it is refused, and nothing is applied.
+    let missing = api.put_profile(&token, &naming(sha, "photo-key-1")).await;
+    assert!(
+        matches!(missing, Err(ApiError::PhotoMissing(_))),
+        "{missing:?}"
+    );
+    match api.put_photo(&token, other, &bytes).await {
+        Err(ApiError::Invalid { .. }) => {}
+        wrong => panic!("bytes under another name must be refused, got {wrong:?}"),
+    }
+    api.put_photo(&token, sha, &bytes).await.unwrap();
+    api.put_photo(&token, sha, &bytes).await.unwrap();
+    assert_eq!(api.get_photo(&token, sha).await.unwrap(), bytes.to_vec());
+    let saved = api
+        .put_profile(&token, &naming(sha, "photo-key-1"))
+        .await
+        .unwrap();
+    assert_eq!(saved.photo_url, format!("/api/photos/{sha}"));
 }

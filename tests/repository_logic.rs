@@ -9,7 +9,7 @@ use futures_channel::oneshot;
 use outpost::data::repositories::{
     SaveError, SaveOutcome, SessionRepository, SettingsRepository, SignOut, UserProfileRepository,
 };
-use outpost::data::services::{Database, DbError, Settings, StoredSession};
+use outpost::data::services::{Database, DbError, Photo, Settings, StoredSession};
 use outpost::testing::{FakeApiClient, FakeDatabase};
 use outpost_core::patch::ProfilePatch;
 use outpost_core::sync::{ConflictPolicy, Field, LocalRecord, SentWrite, SyncProblem, SyncState};
@@ -722,4 +722,91 @@ async fn a_write_the_server_forgot_is_never_shown_as_the_other_devices() {
         server.profile.photo_url, "https://example.com/p.png",
         "kept"
     );
+}
+
+/// A photo of `n` bytes named by a made-up SHA-256 (the fakes do not hash).
+fn photo(n: u8) -> Photo {
+    Photo {
+        sha256: format!("{n:064x}"),
+        bytes: vec![0xFF, 0xD8, 0xFF, n],
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_chosen_photo_is_stored_with_the_save_and_uploaded_before_the_profile_names_it() {
+    let api = FakeApiClient::new("ann", "t");
+    let db = FakeDatabase::default();
+    let repo = synced(&api, &db, "ann").await;
+    api.0.borrow_mut().reachable = false;
+    let shown = repo.state().record.unwrap().local;
+    let patch = repo.choose_photo(photo(1), shown);
+    assert_eq!(repo.save(patch).await, Ok(SaveOutcome::SavedOnDevice));
+    // On the device with the record that names it, before anything reached the server.
+    let stored = db.load_profile("ann").await.unwrap().unwrap();
+    assert_eq!(stored.local.photo_url, format!("/api/photos/{:064x}", 1));
+    assert_eq!(
+        db.photo("ann", &photo(1).sha256).await.unwrap(),
+        Some(photo(1).bytes)
+    );
+    assert_eq!(
+        repo.photo_bytes(&photo(1).sha256).await,
+        Some(photo(1).bytes)
+    );
+
+    api.0.borrow_mut().reachable = true;
+    repo.sync();
+    eventually("synced", || repo.state().status.state == SyncState::Synced).await;
+    let server = api.0.borrow();
+    assert_eq!(server.photos, vec![(photo(1).sha256, photo(1).bytes)]);
+    assert_eq!(server.profile.photo_url, format!("/api/photos/{:064x}", 1));
+    // The fake refuses a profile naming a photo it does not hold: one PUT, after the upload.
+    assert_eq!((server.photo_puts, server.puts), (1, 1));
+}
+
+#[wasm_bindgen_test]
+async fn a_photo_another_device_chose_is_fetched_once_and_kept() {
+    let api = FakeApiClient::new("ann", "t");
+    let db = FakeDatabase::default();
+    {
+        let mut server = api.0.borrow_mut();
+        server.photos.push((photo(2).sha256, photo(2).bytes));
+        server.profile.photo_url = format!("/api/photos/{}", photo(2).sha256);
+        server.profile.version = 2;
+    }
+    let repo = synced(&api, &db, "ann").await;
+    assert_eq!(
+        repo.photo_bytes(&photo(2).sha256).await,
+        Some(photo(2).bytes)
+    );
+    assert_eq!(
+        db.photo("ann", &photo(2).sha256).await.unwrap(),
+        Some(photo(2).bytes)
+    );
+    api.0.borrow_mut().reachable = false;
+    assert_eq!(
+        repo.photo_bytes(&photo(2).sha256).await,
+        Some(photo(2).bytes),
+        "offline, from the device"
+    );
+    assert_eq!(repo.photo_bytes(&photo(3).sha256).await, None);
+}
+
+#[wasm_bindgen_test]
+async fn a_photo_that_could_not_be_stored_is_not_kept_and_nothing_is_sent() {
+    let api = FakeApiClient::new("ann", "t");
+    let db = FakeDatabase::default();
+    let repo = synced(&api, &db, "ann").await;
+    db.0.borrow_mut().fail_writes = Some(DbError::QuotaExceeded);
+    let shown = repo.state().record.unwrap().local;
+    let patch = repo.choose_photo(photo(4), shown);
+    assert_eq!(
+        repo.save(patch).await,
+        Err(SaveError::Storage(DbError::QuotaExceeded))
+    );
+    repo.forget_photo(&photo(4).sha256);
+    db.0.borrow_mut().fail_writes = None;
+    assert_eq!(db.photo("ann", &photo(4).sha256).await.unwrap(), None);
+    assert_eq!(repo.photo_bytes(&photo(4).sha256).await, None, "forgotten");
+    assert_eq!(api.0.borrow().photo_puts, 0);
+    assert!(repo.state().record.unwrap().local.photo_url.is_empty());
 }

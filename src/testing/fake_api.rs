@@ -4,6 +4,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use outpost_core::sync::SentWrite;
+use outpost_core::validate::uploaded_photo;
 use outpost_core::wire::{Credentials, ServerProfile};
 
 use crate::data::services::{ApiClient, ApiError};
@@ -36,6 +37,11 @@ pub struct FakeServer {
     /// The lowest version whose key it still knows (the history below was pruned): a write
     /// that would have made an older one is answered 409 `history_pruned`.
     pub history_floor: u64,
+    /// The photos it holds, by SHA-256, in the order they arrived (a repeat is not stored
+    /// twice).
+    pub photos: Vec<(String, Vec<u8>)>,
+    /// Photo uploads received (answered or not).
+    pub photo_puts: u32,
 }
 
 /// A clonable handle on one [`FakeServer`].
@@ -55,6 +61,8 @@ impl FakeApiClient {
             },
             applied: Vec::new(),
             history_floor: 1,
+            photos: Vec::new(),
+            photo_puts: 0,
             valid_token: token.to_owned(),
             reachable: true,
             reject_puts: None,
@@ -112,6 +120,11 @@ impl ApiClient for FakeApiClient {
         }
         self.check(token)?;
         let mut server = self.0.borrow_mut();
+        if let Some(sha) = uploaded_photo(&fields.photo_url)
+            && !server.photos.iter().any(|(s, _)| s == sha)
+        {
+            return Err(ApiError::PhotoMissing("Upload the photo first.".into()));
+        }
         if let Some(message) = server.reject_puts.clone() {
             return Err(ApiError::Invalid {
                 field: Some("name".into()),
@@ -143,5 +156,25 @@ impl ApiClient for FakeApiClient {
             return Err(ApiError::OutcomeUnknown("unreadable answer".into()));
         }
         Ok(outcome)
+    }
+    async fn put_photo(&self, token: &str, sha256: &str, bytes: &[u8]) -> Result<(), ApiError> {
+        self.0.borrow_mut().photo_puts += 1;
+        self.check(token)?;
+        let mut server = self.0.borrow_mut();
+        if !server.photos.iter().any(|(s, _)| s == sha256) {
+            server.photos.push((sha256.to_owned(), bytes.to_vec()));
+        }
+        Ok(())
+    }
+
+    async fn get_photo(&self, token: &str, sha256: &str) -> Result<Vec<u8>, ApiError> {
+        self.check(token)?;
+        let server = self.0.borrow();
+        server
+            .photos
+            .iter()
+            .find(|(s, _)| s == sha256)
+            .map(|(_, bytes)| bytes.clone())
+            .ok_or_else(|| ApiError::OutcomeUnknown("HTTP 404".into()))
     }
 }

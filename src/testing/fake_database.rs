@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use outpost_core::sync::{Commit, CommitResult, ConflictPolicy, LocalRecord};
 
-use crate::data::services::{Database, DbError, Replaced, Settings, StoredSession};
+use crate::data::services::{Database, DbError, Photo, Replaced, Settings, StoredSession};
 
 /// What the fake store holds.
 #[derive(Debug, Default)]
@@ -19,6 +19,8 @@ pub struct FakeStore {
     pub settings: Option<Settings>,
     /// Meta values.
     pub meta: HashMap<String, String>,
+    /// Photo bytes by account and SHA-256.
+    pub photos: HashMap<(String, String), Vec<u8>>,
     /// When set, every write fails with this error and changes nothing.
     pub fail_writes: Option<DbError>,
     /// When set, the next profile commit waits for this before it compares and writes (a
@@ -52,7 +54,12 @@ impl Database for FakeDatabase {
         })
     }
 
-    async fn replace_profile(&self, account: &str, commit: &Commit) -> Result<Replaced, DbError> {
+    async fn replace_profile_with(
+        &self,
+        account: &str,
+        commit: &Commit,
+        photo: Option<&Photo>,
+    ) -> Result<Replaced, DbError> {
         let hold = self.0.borrow_mut().hold_next_commit.take();
         if let Some(hold) = hold {
             let _ = hold.await;
@@ -66,7 +73,15 @@ impl Database for FakeDatabase {
         let held = self.0.borrow().profiles.get(account).cloned();
         match commit.decide(held.as_ref(), settings) {
             CommitResult::Written => {
-                self.save_profile(account, &commit.record).await?;
+                self.write(|s| {
+                    s.profiles.insert(account.to_owned(), commit.record.clone());
+                    if let Some(photo) = photo {
+                        s.photos.insert(
+                            (account.to_owned(), photo.sha256.clone()),
+                            photo.bytes.clone(),
+                        );
+                    }
+                })?;
                 Ok(Replaced::Written)
             }
             CommitResult::Outdated(held) => Ok(Replaced::Outdated(Box::new(held))),
@@ -88,6 +103,24 @@ impl Database for FakeDatabase {
             s.profiles.remove(account);
         })?;
         Ok(true)
+    }
+
+    async fn photo(&self, account: &str, sha256: &str) -> Result<Option<Vec<u8>>, DbError> {
+        let key = (account.to_owned(), sha256.to_owned());
+        Ok(self.0.borrow().photos.get(&key).cloned())
+    }
+
+    async fn keep_photo(&self, account: &str, photo: &Photo) -> Result<(), DbError> {
+        self.write(|s| {
+            s.photos.insert(
+                (account.to_owned(), photo.sha256.clone()),
+                photo.bytes.clone(),
+            );
+        })
+    }
+
+    async fn delete_photos(&self, account: &str) -> Result<(), DbError> {
+        self.write(|s| s.photos.retain(|(a, _), _| a != account))
     }
 
     async fn load_session(&self) -> Result<Option<StoredSession>, DbError> {

@@ -12,9 +12,10 @@ use axum::response::{IntoResponse, Response};
 use crate::error::AppError;
 
 /// The content security policy of the app: same origin only, wasm allowed, images from
-/// anywhere over http(s) (profile photos).
+/// anywhere over http(s) (a profile photo may be a link) and from object URLs (an uploaded
+/// photo is shown from the bytes the device keeps: it is served only with a bearer token).
 pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
-style-src 'self'; img-src 'self' data: https: http:; connect-src 'self'; manifest-src 'self'; \
+style-src 'self'; img-src 'self' data: blob: https: http:; connect-src 'self'; manifest-src 'self'; \
 worker-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
 frame-ancestors 'none'";
 

@@ -55,7 +55,9 @@ impl From<ApiError> for SessionError {
                 SessionError::TryLater
             }
             ApiError::Server { status, .. } => SessionError::ServerFailed(status),
-            ApiError::Invalid { message, .. } => SessionError::Refused(message),
+            ApiError::Invalid { message, .. } | ApiError::PhotoMissing(message) => {
+                SessionError::Refused(message)
+            }
             ApiError::Protocol(message) | ApiError::OutcomeUnknown(message) => {
                 SessionError::Unexpected(message)
             }
@@ -160,9 +162,13 @@ impl<A: ApiClient, D: Database> SessionRepository<A, D> {
             // changes the server has not confirmed are never deleted (decided inside the
             // delete's transaction, so a tab's late save is kept too); they wait for that
             // account's next sign-in on this device.
-            self.db
+            if self
+                .db
                 .delete_profile_if_synced(&previous.account, None)
-                .await?;
+                .await?
+            {
+                self.db.delete_photos(&previous.account).await?;
+            }
         }
         let session = StoredSession {
             account: credentials.username,
@@ -224,6 +230,8 @@ impl<A: ApiClient, D: Database> SessionRepository<A, D> {
         {
             return Ok(SignOut::NewerChanges);
         }
+        // The record that named them is gone: no bytes of this account stay behind.
+        self.db.delete_photos(session.account()).await?;
         self.db.clear_session().await?;
         device_cookie::forget();
         let token = session.token();

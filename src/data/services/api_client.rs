@@ -3,6 +3,7 @@
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use outpost_core::sync::SentWrite;
+use outpost_core::validate::PHOTO_PATH_PREFIX;
 use outpost_core::wire::{
     Credentials, ErrorBody, IDEMPOTENCY_KEY, ServerProfile, TokenResponse, error_code, etag,
 };
@@ -34,6 +35,10 @@ pub enum ApiError {
     /// written (its history was pruned); whether it was applied is unknown. Its current state.
     #[error("the server no longer knows whether this write was applied")]
     Forgotten(Box<ServerProfile>),
+    /// 422 `photo_missing`: the write names a photo the server does not hold (not uploaded, or
+    /// pruned since); nothing was applied. The server's words.
+    #[error("{0}")]
+    PhotoMissing(String),
     /// 400/413/415/422: the request broke a rule; `field` names it when known.
     #[error("{message}")]
     Invalid {
@@ -74,6 +79,20 @@ pub trait ApiClient {
     /// `PUT /api/profile` with `If-Match: "<if_match>"` and `Idempotency-Key: <mutation>`:
     /// a repeat of an applied mutation answers its original outcome.
     async fn put_profile(&self, token: &str, write: &SentWrite) -> Result<ServerProfile, ApiError>;
+    /// `PUT /api/photos/{sha256}` with the photo's bytes (a JPEG): `Ok` once the server holds
+    /// it (201, or 200 when it had it already).
+    async fn put_photo(&self, token: &str, sha256: &str, bytes: &[u8]) -> Result<(), ApiError>;
+    /// `GET /api/photos/{sha256}`: the bytes of a photo of this account.
+    async fn get_photo(&self, token: &str, sha256: &str) -> Result<Vec<u8>, ApiError>;
+}
+
+/// What a request carries.
+enum Body {
+    None,
+    /// JSON text.
+    Json(String),
+    /// A JPEG photo.
+    Jpeg(js_sys::Uint8Array),
 }
 
 /// The real client: `fetch` against `base` (empty for the page's own origin).
@@ -102,19 +121,18 @@ impl ApiClientService {
     async fn send(
         &self,
         builder: RequestBuilder,
-        body: Option<String>,
+        body: Body,
     ) -> Result<(Response, Deadline), ApiError> {
         let controller = AbortController::new().map_err(|_| ApiError::Unreachable)?;
         let builder = builder.abort_signal(Some(&controller.signal()));
         let request = match body {
-            Some(json) => builder
+            Body::Json(json) => builder
                 .header("Content-Type", "application/json")
-                .body(json)
-                .map_err(|e| ApiError::Protocol(e.to_string()))?,
-            None => builder
-                .build()
-                .map_err(|e| ApiError::Protocol(e.to_string()))?,
-        };
+                .body(json),
+            Body::Jpeg(bytes) => builder.header("Content-Type", "image/jpeg").body(bytes),
+            Body::None => builder.build(),
+        }
+        .map_err(|e| ApiError::Protocol(e.to_string()))?;
         let timed_out = std::rc::Rc::new(std::cell::Cell::new(false));
         let flag = timed_out.clone();
         let timer = gloo_timers::callback::Timeout::new(self.timeout_ms, move || {
@@ -137,7 +155,7 @@ impl ApiClientService {
 
     /// Posts credentials to `path` (sign-up or sign-in) and returns the session token.
     async fn token_from(&self, path: &str, credentials: &Credentials) -> Result<String, ApiError> {
-        let body = Some(to_json(credentials)?);
+        let body = Body::Json(to_json(credentials)?);
         let response = self.send(Request::post(&self.url(path)), body).await?;
         json_of::<TokenResponse>(response).await.map(|t| t.token)
     }
@@ -197,6 +215,9 @@ async fn error_from(response: Response) -> ApiError {
             Some(current) => ApiError::Stale(Box::new(current)),
             None => ApiError::Protocol("412 without the current profile".into()),
         },
+        (422, Some(body)) if body.error == error_code::PHOTO_MISSING => {
+            ApiError::PhotoMissing(message)
+        }
         (400 | 413 | 415 | 422, Some(body)) => ApiError::Invalid {
             field: body.field,
             message,
@@ -256,7 +277,7 @@ impl ApiClient for ApiClientService {
 
     async fn sign_out(&self, token: &str) -> Result<(), ApiError> {
         let builder = Self::authorized(Request::delete(&self.url("/api/sessions/current")), token);
-        let (response, _deadline) = self.send(builder, None).await?;
+        let (response, _deadline) = self.send(builder, Body::None).await?;
         if response.ok() || response.status() == 401 {
             Ok(())
         } else {
@@ -266,13 +287,44 @@ impl ApiClient for ApiClientService {
 
     async fn get_profile(&self, token: &str) -> Result<ServerProfile, ApiError> {
         let builder = Self::authorized(Request::get(&self.url("/api/profile")), token);
-        json_of(self.send(builder, None).await?).await
+        json_of(self.send(builder, Body::None).await?).await
     }
 
     async fn put_profile(&self, token: &str, write: &SentWrite) -> Result<ServerProfile, ApiError> {
         let builder = Self::authorized(Request::put(&self.url("/api/profile")), token)
             .header("If-Match", &etag(write.if_match))
             .header(IDEMPOTENCY_KEY, &write.mutation);
-        json_of(self.send(builder, Some(to_json(&write.fields)?)).await?).await
+        json_of(
+            self.send(builder, Body::Json(to_json(&write.fields)?))
+                .await?,
+        )
+        .await
+    }
+
+    async fn put_photo(&self, token: &str, sha256: &str, bytes: &[u8]) -> Result<(), ApiError> {
+        let url = self.url(&format!("{PHOTO_PATH_PREFIX}{sha256}"));
+        let builder = Self::authorized(Request::put(&url), token);
+        let (response, _deadline) = self
+            .send(builder, Body::Jpeg(js_sys::Uint8Array::from(bytes)))
+            .await?;
+        if response.ok() {
+            Ok(())
+        } else {
+            Err(error_from(response).await)
+        }
+    }
+
+    async fn get_photo(&self, token: &str, sha256: &str) -> Result<Vec<u8>, ApiError> {
+        let url = self.url(&format!("{PHOTO_PATH_PREFIX}{sha256}"));
+        let builder = Self::authorized(Request::get(&url), token);
+        let (response, deadline) = self.send(builder, Body::None).await?;
+        if !response.ok() {
+            return Err(error_from(response).await);
+        }
+        // A body that stops mid-way is no photo: tried again later.
+        response
+            .binary()
+            .await
+            .map_err(|_| deadline.or(ApiError::Unreachable))
     }
 }

@@ -4,6 +4,10 @@
 //! Schema history (bump [`SCHEMA_VERSION`] and add a line when it changes):
 //! * 1: `profiles` (profile records keyed by account) and `session`.
 //! * 2: adds `settings` and `meta` (sync metadata such as the persistent-storage answer).
+//! * 3: adds `photos`: the bytes of profile photos as `ArrayBuffer`s (Safari has failed to
+//!   keep `Blob`s), keyed `"<account>/<sha256>"`, apart from the profile record, which names
+//!   a photo only by its path. A photo chosen here is written in the same transaction as the
+//!   save that first names it ([`Database::replace_profile`]).
 //!
 //! Upgrades only add stores, so the data of older versions is kept as it is. Another tab that
 //! opens a newer schema makes this connection close itself (rexie does that on `versionchange`);
@@ -24,14 +28,14 @@ use outpost_core::strategy::{ReadStrategy, WriteStrategy};
 use outpost_core::sync::{Commit, ConflictPolicy, LocalRecord};
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use super::strict_write::{self, Change, TxError};
 
 /// The database's name in this origin.
 pub use crate::data::shared_names::DB_NAME;
 /// The schema version this build expects.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 /// Profile records, keyed by account name.
 pub const PROFILES: &str = crate::data::shared_names::PROFILES_STORE;
 /// The signed-in session, under the key [`CURRENT`].
@@ -40,10 +44,32 @@ pub const SESSION: &str = crate::data::shared_names::SESSION_STORE;
 pub const SETTINGS: &str = "settings";
 /// Small facts about this device's sync (e.g. whether storage is persistent).
 pub const META: &str = "meta";
+/// Photo bytes, keyed by [`photo_key`].
+pub const PHOTOS: &str = "photos";
 /// The single key used in the one-value stores.
 pub const CURRENT: &str = crate::data::shared_names::CURRENT_KEY;
 /// The stores each schema version has, oldest first.
-pub const SCHEMA: [&[&str]; 2] = [&[PROFILES, SESSION], &[PROFILES, SESSION, SETTINGS, META]];
+pub const SCHEMA: [&[&str]; 3] = [
+    &[PROFILES, SESSION],
+    &[PROFILES, SESSION, SETTINGS, META],
+    &[PROFILES, SESSION, SETTINGS, META, PHOTOS],
+];
+
+/// The key of an account's photo. Usernames hold no `/`, so an account's photos are the keys
+/// from `"<account>/"` up to `"<account>/~"` (hex digits sort below `~`).
+pub fn photo_key(account: &str, sha256: &str) -> String {
+    format!("{account}/{sha256}")
+}
+
+/// A profile photo's bytes (a JPEG the app made, or what the server holds), named by their
+/// SHA-256 as the profile's `photo_url` names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Photo {
+    /// 64 lowercase hex digits.
+    pub sha256: String,
+    /// The image.
+    pub bytes: Vec<u8>,
+}
 
 /// Why the device store failed; the words are for people.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -148,7 +174,23 @@ pub trait Database {
     /// ([`LocalRecord::unchanged_since`]) and its settings hold `policy` (when given: the
     /// conflict policy the record was decided under), in one readwrite transaction; returns
     /// once it committed.
-    async fn replace_profile(&self, account: &str, commit: &Commit) -> Result<Replaced, DbError>;
+    async fn replace_profile(&self, account: &str, commit: &Commit) -> Result<Replaced, DbError> {
+        self.replace_profile_with(account, commit, None).await
+    }
+    /// [`Database::replace_profile`], and `photo` stored in the same transaction: kept
+    /// exactly when the record is (the save that first names a photo brings its bytes).
+    async fn replace_profile_with(
+        &self,
+        account: &str,
+        commit: &Commit,
+        photo: Option<&Photo>,
+    ) -> Result<Replaced, DbError>;
+    /// The bytes of a photo of `account` this device holds.
+    async fn photo(&self, account: &str, sha256: &str) -> Result<Option<Vec<u8>>, DbError>;
+    /// Keeps a photo of `account` fetched from the server.
+    async fn keep_photo(&self, account: &str, photo: &Photo) -> Result<(), DbError>;
+    /// Removes every photo of `account` (signing out leaves no bytes behind).
+    async fn delete_photos(&self, account: &str) -> Result<(), DbError>;
     /// Removes the record (sign-out, or leftovers of another account) if
     /// [`LocalRecord::may_delete`] allows it for what the device holds, decided inside the
     /// delete's transaction; `confirmed` is the revision the person chose to discard after a
@@ -314,6 +356,7 @@ impl DatabaseService {
         &self,
         account: &str,
         settings: bool,
+        photo: Option<(&str, &JsValue)>,
         change: Change,
         allow: impl Fn() -> F,
     ) -> Result<bool, DbError>
@@ -321,10 +364,11 @@ impl DatabaseService {
         F: FnOnce(JsValue, JsValue) -> bool + 'static,
     {
         let also = settings.then_some((SETTINGS, CURRENT));
+        let with = photo.map(|(key, bytes)| (PHOTOS, key, bytes));
         for attempt in 0..2 {
             let connection = self.strict().await?;
             match connection
-                .write_if(PROFILES, account, also, change.clone(), allow())
+                .write_if(PROFILES, account, also, with, change.clone(), allow())
                 .await
             {
                 Err(e)
@@ -371,64 +415,81 @@ impl Database for DatabaseService {
         self.put(PROFILES, account, record).await
     }
 
-    async fn replace_profile(&self, account: &str, commit: &Commit) -> Result<Replaced, DbError> {
+    async fn replace_profile_with(
+        &self,
+        account: &str,
+        commit: &Commit,
+        photo: Option<&Photo>,
+    ) -> Result<Replaced, DbError> {
         let (expected, record, policy) = (commit.expected.as_ref(), &commit.record, commit.policy);
         let value =
             serde_wasm_bindgen::to_value(record).map_err(|e| DbError::Failed(e.to_string()))?;
+        let photo = photo.map(|p| {
+            let bytes: JsValue = js_sys::Uint8Array::from(p.bytes.as_slice()).buffer().into();
+            (photo_key(account, &p.sha256), bytes)
+        });
         let found = Rc::new(RefCell::new(None::<Option<LocalRecord>>));
         let unreadable = Rc::new(RefCell::new(None::<String>));
         let other_policy = Rc::new(RefCell::new(None::<ConflictPolicy>));
         let written = self
-            .write_profile_if(account, policy.is_some(), Change::Put(value), || {
-                // Each attempt reports afresh.
-                found.borrow_mut().take();
-                unreadable.borrow_mut().take();
-                other_policy.borrow_mut().take();
-                let (seen, bad, expected) = (found.clone(), unreadable.clone(), expected.cloned());
-                let changed = other_policy.clone();
-                move |current, settings| {
-                    // Decided under another policy than the person's latest choice: refused,
-                    // and decided again under the stored one.
-                    if let Some(policy) = policy {
-                        let stored = stored_policy(&settings);
-                        if stored != policy {
-                            *changed.borrow_mut() = Some(stored);
-                            return false;
+            .write_profile_if(
+                account,
+                policy.is_some(),
+                photo.as_ref().map(|(k, b)| (k.as_str(), b)),
+                Change::Put(value),
+                || {
+                    // Each attempt reports afresh.
+                    found.borrow_mut().take();
+                    unreadable.borrow_mut().take();
+                    other_policy.borrow_mut().take();
+                    let (seen, bad, expected) =
+                        (found.clone(), unreadable.clone(), expected.cloned());
+                    let changed = other_policy.clone();
+                    move |current, settings| {
+                        // Decided under another policy than the person's latest choice: refused,
+                        // and decided again under the stored one.
+                        if let Some(policy) = policy {
+                            let stored = stored_policy(&settings);
+                            if stored != policy {
+                                *changed.borrow_mut() = Some(stored);
+                                return false;
+                            }
                         }
-                    }
-                    // The usual case, decided on one number without converting the record:
-                    // the store holds the revision this writer read.
-                    let read_revision = expected.as_ref().map_or(0, |e| e.revision);
-                    if read_revision > 0 && stored_revision(&current) == Some(read_revision as f64)
-                    {
-                        return true;
-                    }
-                    // A stored value this build cannot read is never overwritten blindly.
-                    let current = if current.is_undefined() {
-                        Ok(None)
-                    } else {
-                        serde_wasm_bindgen::from_value::<LocalRecord>(current).map(Some)
-                    };
-                    match current {
-                        Ok(current)
-                            if LocalRecord::unchanged_since(
-                                current.as_ref(),
-                                expected.as_ref(),
-                            ) =>
+                        // The usual case, decided on one number without converting the record:
+                        // the store holds the revision this writer read.
+                        let read_revision = expected.as_ref().map_or(0, |e| e.revision);
+                        if read_revision > 0
+                            && stored_revision(&current) == Some(read_revision as f64)
                         {
-                            true
+                            return true;
                         }
-                        Ok(current) => {
-                            *seen.borrow_mut() = Some(current);
-                            false
-                        }
-                        Err(e) => {
-                            *bad.borrow_mut() = Some(e.to_string());
-                            false
+                        // A stored value this build cannot read is never overwritten blindly.
+                        let current = if current.is_undefined() {
+                            Ok(None)
+                        } else {
+                            serde_wasm_bindgen::from_value::<LocalRecord>(current).map(Some)
+                        };
+                        match current {
+                            Ok(current)
+                                if LocalRecord::unchanged_since(
+                                    current.as_ref(),
+                                    expected.as_ref(),
+                                ) =>
+                            {
+                                true
+                            }
+                            Ok(current) => {
+                                *seen.borrow_mut() = Some(current);
+                                false
+                            }
+                            Err(e) => {
+                                *bad.borrow_mut() = Some(e.to_string());
+                                false
+                            }
                         }
                     }
-                }
-            })
+                },
+            )
             .await?;
         if written {
             return Ok(Replaced::Written);
@@ -455,7 +516,7 @@ impl Database for DatabaseService {
         confirmed: Option<u64>,
     ) -> Result<bool, DbError> {
         let kept = Rc::new(RefCell::new(None::<Result<(), String>>));
-        self.write_profile_if(account, false, Change::Delete, || {
+        self.write_profile_if(account, false, None, Change::Delete, || {
             kept.borrow_mut().take();
             let verdict = kept.clone();
             move |current, _| {
@@ -486,6 +547,57 @@ impl Database for DatabaseService {
             ))),
             None => Ok(true),
         }
+    }
+
+    async fn photo(&self, account: &str, sha256: &str) -> Result<Option<Vec<u8>>, DbError> {
+        let db = self.db().await?;
+        let key = JsValue::from_str(&photo_key(account, sha256));
+        let value = async {
+            let tx = db.transaction(&[PHOTOS], TransactionMode::ReadOnly)?;
+            let value = tx.store(PHOTOS)?.get(key).await?;
+            tx.done().await?;
+            Ok::<_, rexie::Error>(value)
+        }
+        .await
+        .map_err(DbError::from_rexie)?;
+        // Check what was read back: a large value kept as a file of its own can vanish.
+        Ok(value
+            .filter(|v| v.is_instance_of::<js_sys::ArrayBuffer>())
+            .map(|v| js_sys::Uint8Array::new(&v).to_vec())
+            .filter(|bytes| !bytes.is_empty()))
+    }
+
+    async fn keep_photo(&self, account: &str, photo: &Photo) -> Result<(), DbError> {
+        let db = self.db().await?;
+        let key = JsValue::from_str(&photo_key(account, &photo.sha256));
+        let bytes: JsValue = js_sys::Uint8Array::from(photo.bytes.as_slice())
+            .buffer()
+            .into();
+        async {
+            let tx = db.transaction(&[PHOTOS], TransactionMode::ReadWrite)?;
+            tx.store(PHOTOS)?.put(&bytes, Some(&key)).await?;
+            tx.done().await
+        }
+        .await
+        .map(|_| ())
+        .map_err(DbError::from_rexie)
+    }
+
+    async fn delete_photos(&self, account: &str) -> Result<(), DbError> {
+        let db = self.db().await?;
+        let range = web_sys::IdbKeyRange::bound(
+            &JsValue::from_str(&format!("{account}/")),
+            &JsValue::from_str(&format!("{account}/~")),
+        )
+        .map_err(|_| DbError::Failed("no key range for the account's photos".to_owned()))?;
+        async {
+            let tx = db.transaction(&[PHOTOS], TransactionMode::ReadWrite)?;
+            tx.store(PHOTOS)?.delete(range.into()).await?;
+            tx.done().await
+        }
+        .await
+        .map(|_| ())
+        .map_err(DbError::from_rexie)
     }
 
     async fn load_session(&self) -> Result<Option<StoredSession>, DbError> {

@@ -118,20 +118,27 @@ impl Connection {
     ///
     /// `also` names one more value (a store and a key) that the same transaction reads first:
     /// `allow` gets it as its second argument (`undefined` if none), so a compare can depend
-    /// on another store too.
+    /// on another store too. `with` is one more value put in the same transaction (a store,
+    /// a key, the value): it is kept exactly when the change is.
     pub async fn write_if(
         &self,
         store: &str,
         key: &str,
         also: Option<(&str, &str)>,
+        with: Option<(&str, &str, &JsValue)>,
         change: Change,
         allow: impl FnOnce(JsValue, JsValue) -> bool + 'static,
     ) -> Result<bool, TxError> {
         let options = IdbTransactionOptions::new();
         options.set_durability(IdbTransactionDurability::Strict);
         let mut stores = vec![js_sys::JsString::from(store)];
-        if let Some((other, _)) = also {
-            stores.push(js_sys::JsString::from(other));
+        for other in [also.map(|(s, _)| s), with.map(|(s, _, _)| s)]
+            .into_iter()
+            .flatten()
+        {
+            if !stores.iter().any(|s| s == other) {
+                stores.push(js_sys::JsString::from(other));
+            }
         }
         let tx = self
             .db
@@ -157,7 +164,14 @@ impl Connection {
         let issued = match &change {
             Change::Put(value) => object_store.put_with_key(value, &key),
             Change::Delete => object_store.delete(&key),
-        };
+        }
+        .and_then(|_| match with {
+            Some((other, other_key, value)) => tx
+                .object_store(other)
+                .and_then(|s| s.put_with_key(value, &JsValue::from_str(other_key)))
+                .map(|_| ()),
+            None => Ok(()),
+        });
         if let Err(e) = issued {
             // Not cloneable, say: nothing of this transaction may commit.
             let _ = tx.abort();

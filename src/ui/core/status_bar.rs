@@ -18,12 +18,26 @@ pub fn sync_words(state: &ProfileState) -> String {
     }
     // Said only when it is true: a failed sync with nothing of the person's waiting has
     // nothing to keep.
-    let kept = if state.record.as_ref().is_some_and(|r| !r.synchronized) {
+    // A photo chosen here goes to the server before the profile that names it.
+    let photo_waits = state
+        .record
+        .as_ref()
+        .is_some_and(|r| r.photo_waiting().is_some());
+    let kept = if photo_waits {
+        "Your changes and the new photo are kept on this device."
+    } else if state.record.as_ref().is_some_and(|r| !r.synchronized) {
         "Your changes are kept on this device."
     } else {
         "Nothing is waiting to sync."
     };
     match status.state {
+        SyncState::Pending if photo_waits && !status.online => {
+            "Saved on this device. The photo uploads when you are back online.".to_owned()
+        }
+        SyncState::Pending if photo_waits => {
+            "Saved on this device. The photo waits to upload.".to_owned()
+        }
+        SyncState::Syncing if photo_waits => "Uploading the photo…".to_owned(),
         SyncState::Synced => match status.last_synced_at {
             Some(at) => format!("All changes synced. Last synced at {}.", clock(at)),
             None => "All changes synced.".to_owned(),

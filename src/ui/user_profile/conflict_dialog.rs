@@ -1,12 +1,17 @@
 //! The conflict dialog: both values of each field changed on two devices, and the choice.
 
 use leptos::prelude::*;
-use outpost_core::sync::{Conflict, Resolution};
+use outpost_core::sync::{Conflict, Field, Resolution};
+
+use super::profile_photo::ProfilePhoto;
+use super::view_model::UserProfileViewModel;
 
 /// Shows `conflict`; `on_choice` receives "Keep mine" or "Use theirs". Editing the form and
 /// saving is the third way out (the core merges the edit again).
 #[component]
 pub fn ConflictDialog(
+    /// The profile's view model (for the pictures of a photo in conflict).
+    vm: UserProfileViewModel,
     /// The conflict to show.
     conflict: Conflict,
     /// Called with the person's choice.
@@ -17,6 +22,40 @@ pub fn ConflictDialog(
         .iter()
         .map(|f| {
             let label = f.field.label();
+            if f.field == Field::PhotoUrl {
+                // Two photos are compared as pictures (a link or an uploaded photo alike).
+                let picture = |url: &str, alt: &'static str| {
+                    view! {
+                        <ProfilePhoto
+                            vm=vm
+                            photo_url=url.to_owned()
+                            name="No photo".to_owned()
+                            alt=alt
+                        />
+                    }
+                };
+                // The value stays in the text too (out of sight), first: what each side holds.
+                return view! {
+                    <div class="conflict-field">
+                        <dt>{label}</dt>
+                        <dd>
+                            <figure>
+                                <figcaption class="mine">
+                                    "Yours" <q class="visually-hidden">{f.mine.clone()}</q>
+                                </figcaption>
+                                {picture(&f.mine, "Your photo")}
+                            </figure>
+                            <figure>
+                                <figcaption class="theirs">
+                                    "Other device" <q class="visually-hidden">{f.theirs.clone()}</q>
+                                </figcaption>
+                                {picture(&f.theirs, "Photo from the other device")}
+                            </figure>
+                        </dd>
+                    </div>
+                }
+                .into_any();
+            }
             view! {
                 <div class="conflict-field">
                     <dt>{label}</dt>
@@ -26,6 +65,7 @@ pub fn ConflictDialog(
                     </dd>
                 </div>
             }
+            .into_any()
         })
         .collect_view();
     view! {

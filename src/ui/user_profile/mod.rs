@@ -2,4 +2,5 @@
 
 pub mod conflict_dialog;
 pub mod profile_page;
+pub mod profile_photo;
 pub mod view_model;

@@ -7,6 +7,7 @@ use outpost_core::merge::Field;
 use outpost_core::patch::ProfileForm;
 
 use super::conflict_dialog::ConflictDialog;
+use super::profile_photo::{PhotoControls, ProfilePhoto, drop_target};
 use super::view_model::UserProfileViewModel;
 use crate::data::repositories::{SaveError, SignOut};
 use crate::ui::core::confirm_dialog::ConfirmDialog;
@@ -83,7 +84,6 @@ pub fn ProfilePage(
             notice.set(None);
         }
     };
-    let photo_broken = RwSignal::new(false);
     let shown = move || local();
     let on_choice = Callback::new(move |choice| {
         // The choice settles the fields: the form follows the record again.
@@ -111,33 +111,14 @@ pub fn ProfilePage(
     let saving = vm.saving;
     let account = vm.account();
 
+    let (drag_over, drop) = drop_target(vm);
+    let stored_photo = Signal::derive(move || shown().photo_url);
+    let shown_name = Signal::derive(move || shown().name);
+
     view! {
         <section class="profile" aria-labelledby="profile-title">
-            <div class="identity">
-                {move || {
-                    let fields = shown();
-                    if fields.photo_url.is_empty() || photo_broken.get() {
-                        let initial = fields.name.chars().next().unwrap_or('?').to_uppercase().to_string();
-                        view! {
-                            <div class="avatar placeholder" role="img" aria-label=fields.name.clone()>
-                                {initial}
-                            </div>
-                        }
-                            .into_any()
-                    } else {
-                        view! {
-                            <img
-                                class="avatar"
-                                src=fields.photo_url.clone()
-                                alt=fields.name.clone()
-                                width="96"
-                                height="96"
-                                on:error=move |_| photo_broken.set(true)
-                            />
-                        }
-                            .into_any()
-                    }
-                }}
+            <div class="identity" on:dragover=drag_over on:drop=drop>
+                <ProfilePhoto vm=vm photo_url=stored_photo name=shown_name alt="Profile photo" />
                 <div>
                     <h1 id="profile-title">{move || shown().name}</h1>
                     <p class="account">"Signed in as " {account.clone()}</p>
@@ -147,7 +128,7 @@ pub fn ProfilePage(
             {move || {
                 state
                     .with(|s| s.status.conflict.clone())
-                    .map(|conflict| view! { <ConflictDialog conflict=conflict on_choice=on_choice /> })
+                    .map(|conflict| view! { <ConflictDialog vm=vm conflict=conflict on_choice=on_choice /> })
             }}
 
             <Show when=move || state.with(|s| s.status.needs_sign_in)>
@@ -189,11 +170,15 @@ pub fn ProfilePage(
                     on:blur=move |_| form.update(|f| f.blur(Field::PhotoUrl))
                     on:input=move |ev| {
                         edited();
-                        photo_broken.set(false);
                         form.update(|f| f.input(Field::PhotoUrl, event_target_value(&ev)));
                     }
                 />
                 <p id="photo-error" class="field-error" role="alert">{error_for("photo_url")}</p>
+                <PhotoControls
+                    vm=vm
+                    has_photo=Signal::derive(move || !stored_photo.get().is_empty())
+                    disabled=Signal::derive(move || read_only() || saving.get())
+                />
                 <div class="actions">
                     <button type="submit" class="primary" disabled=move || saving.get()>
                         "Save"

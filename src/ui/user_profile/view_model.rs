@@ -7,6 +7,7 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use outpost_core::patch::ProfilePatch;
 use outpost_core::sync::Resolution;
+use outpost_core::wire::ProfileFields;
 
 use crate::data::repositories::{
     ProfileState, SaveError, SaveOutcome, SessionError, SessionRepository, SignOut,
@@ -14,7 +15,7 @@ use crate::data::repositories::{
 };
 use crate::data::services::{
     ApiClient, ApiClientService, Database, DatabaseService, DbError, Settings, StoredSession,
-    service_worker,
+    photo_worker, service_worker,
 };
 use crate::data::sync::triggers::SyncLoop;
 use crate::dependencies::Dependencies;
@@ -123,6 +124,56 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
         self.saving.set(true);
         let result = self.repo().save(patch).await;
         self.saving.set(false);
+        self.saved(result)
+    }
+
+    /// The person chose a photo (from the picker, the camera or a drop): prepared off the
+    /// main thread, shown and saved like any change; a file that is no photo is refused in
+    /// words and changes nothing.
+    pub fn choose_photo(&self, file: web_sys::Blob) {
+        let vm = *self;
+        leptos::task::spawn_local(async move {
+            vm.saving.set(true);
+            match photo_worker::prepare(&file).await {
+                Ok(photo) => {
+                    let sha256 = photo.sha256.clone();
+                    let patch = vm.repo().choose_photo(photo, vm.shown());
+                    if vm.save(patch).await.is_err() {
+                        vm.repo().forget_photo(&sha256);
+                    }
+                }
+                Err(reason) => {
+                    vm.saving.set(false);
+                    let _ = vm.saved(Err(SaveError::Rejected(reason)));
+                }
+            }
+        });
+    }
+
+    /// "Remove photo": the profile has no photo from now on.
+    pub fn remove_photo(&self) {
+        let vm = *self;
+        let patch = UserProfileRepository::<A, D>::remove_photo(self.shown());
+        leptos::task::spawn_local(async move {
+            let _ = vm.save(patch).await;
+        });
+    }
+
+    /// The bytes of this account's photo `sha256` (see
+    /// [`UserProfileRepository::photo_bytes`]).
+    pub async fn photo_bytes(&self, sha256: &str) -> Option<Vec<u8>> {
+        self.repo().photo_bytes(sha256).await
+    }
+
+    /// The values the page shows now.
+    fn shown(&self) -> ProfileFields {
+        self.state
+            .with_untracked(|s| s.record.as_ref().map(|r| r.local.clone()))
+            .unwrap_or_default()
+    }
+
+    /// Tells the person how a save ended, and what follows a stored one.
+    fn saved(&self, result: Result<SaveOutcome, SaveError>) -> Result<SaveOutcome, SaveError> {
         if result == Ok(SaveOutcome::SavedOnDevice) {
             // If every tab closes before the sync, the service worker sends it.
             leptos::task::spawn_local(async {

@@ -780,11 +780,11 @@ impl SyncMachine {
         };
         // The service worker sends a prepared write as it is: none while its photo waits for
         // an upload (a tab uploads it, then sends the write).
-        if record
-            .prepared
-            .as_ref()
-            .is_some_and(|w| record.photo_to_upload(w, &self.missing_photos).is_some())
-        {
+        if record.prepared.as_ref().is_some_and(|w| {
+            record
+                .photo_to_upload(&w.fields, &self.missing_photos)
+                .is_some()
+        }) {
             record.prepared = None;
         }
         record.keep_named_photos();
@@ -1177,7 +1177,7 @@ impl SyncMachine {
         let Some(mut request) = request else { return };
         // The record that names a photo leaves only once the server holds the photo.
         if let (Request::Put { write, .. }, Some(record)) = (&request, &self.record)
-            && let Some(sha256) = record.photo_to_upload(write, &self.missing_photos)
+            && let Some(sha256) = record.photo_to_upload(&write.fields, &self.missing_photos)
         {
             request = Request::Upload {
                 sha256: sha256.to_owned(),

@@ -166,7 +166,7 @@ impl OnlineSave {
         let write = SentWrite::new(new_mutation_id(entropy), fields, record.base.as_ref());
         // The record that names a photo leaves only once the server holds the photo.
         if let Some(sha256) = record
-            .photo_to_upload(&write, &[])
+            .photo_to_upload(&write.fields, &[])
             .filter(|sha| !self.uploaded.iter().any(|u| u == sha))
         {
             return OnlineStep::Upload(sha256.to_owned());

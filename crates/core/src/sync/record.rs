@@ -251,14 +251,18 @@ impl LocalRecord {
             .is_some_and(|s| profile.mutation_id.as_deref() == Some(s.mutation.as_str()))
     }
 
-    /// The uploaded photo `write` names (its SHA-256) if the server may not hold it yet: it is
-    /// uploaded before the write leaves, or the server refuses the write (422
-    /// `photo_missing`), and another device would be told of a photo it cannot fetch. The
+    /// The uploaded photo `fields` name (its SHA-256) if the server may not hold it yet: a
+    /// write of them leaves only after its upload, or the server refuses it (422
+    /// `photo_missing`) and another device would be told of a photo it cannot fetch. The
     /// server holds a photo this device uploaded, and one a server state this device knows
     /// names (the server keeps every photo a kept version names), unless it said otherwise
     /// (`missing`: it answered `photo_missing` to a write naming it).
-    pub fn photo_to_upload<'a>(&self, write: &'a SentWrite, missing: &[String]) -> Option<&'a str> {
-        let sha = uploaded_photo(&write.fields.photo_url)?;
+    pub fn photo_to_upload<'a>(
+        &self,
+        fields: &'a ProfileFields,
+        missing: &[String],
+    ) -> Option<&'a str> {
+        let sha = uploaded_photo(&fields.photo_url)?;
         if fault(Fault::WriteBeforeUpload) {
             return None;
         }
@@ -272,6 +276,12 @@ impl LocalRecord {
             || known(self.base.as_ref())
             || known(self.conflict.as_ref().map(|c| &c.remote));
         (!held).then_some(sha)
+    }
+
+    /// The photo of the values shown here that waits for its upload (the page says so).
+    pub fn photo_waiting(&self) -> Option<&str> {
+        self.photo_to_upload(&self.local, &[])
+            .filter(|_| !self.synchronized)
     }
 
     /// The server said it holds photo `sha` (its upload was answered 201 or 200).

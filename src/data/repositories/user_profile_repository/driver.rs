@@ -9,6 +9,7 @@ use outpost_core::sync::{
     TabSync,
 };
 
+use super::requests::Exchange;
 use super::{UserProfileRepository, now_ms};
 use crate::data::services::{ApiClient, Database, DbError, Replaced};
 use crate::data::sync::channel::TabMessage;
@@ -184,8 +185,18 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
 
     /// Performs `commit` in one transaction and tells the other tabs when it wrote.
     async fn commit(&self, commit: &Commit) -> CommitResult {
-        match self.inner.db.replace_profile(self.account(), commit).await {
+        // A photo chosen here goes in with the first record that names it.
+        let photo = self.photo_to_commit(&commit.record);
+        let replaced = self
+            .inner
+            .db
+            .replace_profile_with(self.account(), commit, photo.as_ref())
+            .await;
+        match replaced {
             Ok(Replaced::Written) => {
+                if let Some(photo) = &photo {
+                    self.photo_committed(photo);
+                }
                 *self.inner.storage_error.borrow_mut() = None;
                 if let Some(channel) = self.inner.channel.borrow().as_ref() {
                     channel.post(&TabMessage::Profile(self.account().to_owned()));
@@ -221,16 +232,12 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                     repo.enqueue(Job::Input(Input::TimerFired), None);
                 });
             }
-            Action::SendPut { request, write } => self.spawn_request(request, Some(write)),
-            Action::SendGet { request } => self.spawn_request(request, None),
-            // This device keeps no photo bytes yet: a photo path typed by hand cannot be sent.
-            Action::SendPhoto { request, .. } => {
-                let repo = self.clone();
-                leptos::task::spawn_local(async move {
-                    let reason = "This photo is not on this device.".to_owned();
-                    repo.run(Job::Input(Input::RequestRejected { request, reason }))
-                        .await;
-                });
+            Action::SendPut { request, write } => {
+                self.spawn_request(request, Exchange::Put(write));
+            }
+            Action::SendGet { request } => self.spawn_request(request, Exchange::Get),
+            Action::SendPhoto { request, sha256 } => {
+                self.spawn_request(request, Exchange::Upload(sha256));
             }
         }
     }

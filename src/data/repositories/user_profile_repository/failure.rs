@@ -23,6 +23,8 @@ pub(super) enum Failure {
     /// An answer that is not the server's own word on the request: whether it was applied is
     /// unknown (the core decides what that means, `outcome_unknown`).
     Unknown,
+    /// 422 `photo_missing`: the write names a photo the server does not hold; not applied.
+    PhotoMissing(String),
     /// Refused for good: the server's message (written for people), or what was wrong with
     /// an answer that broke the contract.
     Refused(String),
@@ -45,6 +47,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             },
             ApiError::Unreachable | ApiError::Timeout => Failure::Transient { retry_after: None },
             ApiError::OutcomeUnknown(_) => Failure::Unknown,
+            ApiError::PhotoMissing(message) => Failure::PhotoMissing(message),
             ApiError::Invalid { message, .. } => Failure::Refused(message),
             // A bug on one side: retried on the long backoff of a refusal, not in a storm.
             ApiError::Protocol(detail) | ApiError::Taken(detail) => {
@@ -66,6 +69,7 @@ impl Failure {
                 retry_after,
             },
             Failure::Refused(reason) => Input::RequestRejected { request, reason },
+            Failure::PhotoMissing(_) => Input::PhotoMissing { request },
             Failure::Unknown => outcome_unknown(request),
         }
     }
@@ -76,7 +80,7 @@ impl Failure {
             Failure::Stale(_) | Failure::Forgotten(_) => SaveError::ChangedElsewhere,
             Failure::SignedOut => SaveError::SignInRequired,
             Failure::Transient { .. } | Failure::Unknown => SaveError::NeedsConnection,
-            Failure::Refused(reason) => SaveError::Rejected(reason),
+            Failure::Refused(reason) | Failure::PhotoMissing(reason) => SaveError::Rejected(reason),
         }
     }
 
@@ -85,7 +89,9 @@ impl Failure {
         match self {
             Failure::SignedOut => RemoteFailure::Unauthorized,
             Failure::Transient { .. } | Failure::Unknown => RemoteFailure::Network,
-            Failure::Refused(reason) => RemoteFailure::Rejected(reason),
+            Failure::Refused(reason) | Failure::PhotoMissing(reason) => {
+                RemoteFailure::Rejected(reason)
+            }
             Failure::Stale(_) | Failure::Forgotten(_) => {
                 RemoteFailure::Rejected("a read was answered as a write".to_owned())
             }

@@ -18,6 +18,7 @@
 
 mod driver;
 mod failure;
+mod photos;
 mod reads;
 mod requests;
 mod writes;
@@ -35,7 +36,7 @@ use outpost_core::sync::{
 use outpost_core::validate;
 
 use super::session::{Session, SessionEvent};
-use crate::data::services::{ApiClient, Database, DbError, Settings};
+use crate::data::services::{ApiClient, Database, DbError, Photo, Settings};
 use crate::data::sync::channel::{TabChannel, TabMessage};
 use crate::data::sync::timer::RetryTimer;
 use driver::Job;
@@ -113,6 +114,9 @@ struct Inner<A, D> {
     puts_sent: Cell<u32>,
     /// Set by [`UserProfileRepository::shutdown`]: nothing is stored or sent any more.
     closed: Cell<bool>,
+    /// Photos chosen in this tab whose save has not committed them yet: the commit that first
+    /// names one stores its bytes in the same transaction ([`photos`]).
+    new_photos: RefCell<Vec<Photo>>,
 }
 
 /// The repository; cheap to clone (clones share one state).
@@ -158,6 +162,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             listeners: RefCell::default(),
             puts_sent: Cell::new(0),
             closed: Cell::new(false),
+            new_photos: RefCell::default(),
         });
         Self { inner }
     }

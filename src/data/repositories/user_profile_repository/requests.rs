@@ -4,6 +4,16 @@
 use outpost_core::strategy::Source;
 use outpost_core::sync::{Input, RequestId, SentWrite};
 
+/// What one request of the sync machine asks the server.
+pub(super) enum Exchange {
+    /// `GET /api/profile`.
+    Get,
+    /// `PUT /api/profile` of this write.
+    Put(SentWrite),
+    /// `PUT /api/photos/{sha256}` of this photo.
+    Upload(String),
+}
+
 use super::UserProfileRepository;
 use super::driver::Job;
 use crate::data::services::{ApiClient, Database};
@@ -11,7 +21,7 @@ use crate::data::sync::lock::{lock_name, with_lock};
 
 impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> {
     /// Sends one request under the cross-tab lock and stores its answer before releasing it.
-    pub(super) fn spawn_request(&self, request: RequestId, put: Option<SentWrite>) {
+    pub(super) fn spawn_request(&self, request: RequestId, what: Exchange) {
         if self.inner.closed.get() {
             return;
         }
@@ -20,19 +30,23 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         wasm_bindgen_futures::spawn_local(async move {
             let locked = repo.clone();
             with_lock(&name, move || async move {
-                let answer = locked.exchange(request, put).await;
+                let answer = locked.exchange(request, what).await;
                 locked.run(Job::Input(answer)).await;
             })
             .await;
         });
     }
 
-    pub(super) async fn exchange(&self, request: RequestId, put: Option<SentWrite>) -> Input {
+    pub(super) async fn exchange(&self, request: RequestId, what: Exchange) -> Input {
         let Some(token) = self.inner.session.token() else {
             return Input::Unauthorized { request };
         };
-        match put {
-            Some(write) => {
+        match what {
+            Exchange::Upload(sha256) => match self.upload(&token, &sha256).await {
+                Ok(()) => Input::PhotoStored { request },
+                Err(failure) => failure.into_input(request),
+            },
+            Exchange::Put(write) => {
                 // Another tab (or the service worker) may have sent this very mutation while
                 // we waited for the lock: its stored outcome answers it without a request.
                 // Anything else goes to the server, whose idempotency key makes a repeat
@@ -56,7 +70,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                     Err(error) => self.failure(&token, error).into_input(request),
                 }
             }
-            None => match self.inner.api.get_profile(&token).await {
+            Exchange::Get => match self.inner.api.get_profile(&token).await {
                 Ok(profile) => {
                     self.inner.source.set(Source::Remote);
                     Input::GetAnswered { request, profile }

@@ -94,15 +94,23 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                         Ok(profile) => OnlineAnswer::Applied(profile),
                         Err(Failure::Stale(current)) => OnlineAnswer::Stale(current),
                         Err(Failure::Forgotten(current)) => OnlineAnswer::Forgotten(current),
-                        Err(Failure::Refused(reason)) => OnlineAnswer::Refused(reason),
+                        Err(Failure::Refused(reason) | Failure::PhotoMissing(reason)) => {
+                            OnlineAnswer::Refused(reason)
+                        }
                         // No word from the server on it: it stays in doubt on the device.
                         Err(failure) => return Err(failure.into_save_error()),
                     };
                     self.run(Job::Input(save.answered(write, answer))).await;
                 }
-                // This device keeps no photo bytes yet (see `Action::SendPhoto`).
                 OnlineStep::Upload(sha256) => {
-                    let answer = PhotoAnswer::Refused("This photo is not on this device.".into());
+                    let answer = match self.upload(&token, &sha256).await {
+                        Ok(()) => PhotoAnswer::Stored,
+                        Err(Failure::Refused(reason) | Failure::PhotoMissing(reason)) => {
+                            PhotoAnswer::Refused(reason)
+                        }
+                        // No word from the server on it: the save ends, nothing sent.
+                        Err(failure) => return Err(failure.into_save_error()),
+                    };
                     if let Some(input) = save.photo_answered(sha256, answer) {
                         self.run(Job::Input(input)).await;
                     }

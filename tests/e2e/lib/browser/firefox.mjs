@@ -86,6 +86,13 @@ export async function launch() {
           await handle.dispose().catch(() => {});
         }
       },
+      async setFiles(handle, path) {
+        try {
+          await handle.uploadFile(path);
+        } finally {
+          await handle.dispose().catch(() => {});
+        }
+      },
       async fill(handle, text) {
         try {
           await handle.focus();

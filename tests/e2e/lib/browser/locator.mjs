@@ -192,7 +192,7 @@ const STILL_MS = 50;
 /**
  * A locator over an engine page. `driver` gives: `query(steps, op)` → the resolver's answer
  * (an element answer is `{ handle }` or `{ count, unmet }`), `click(handle)`,
- * `fill(handle, text)`.
+ * `fill(handle, text)`, `setFiles(handle, path)`.
  */
 export class Locator {
   constructor(driver, steps) {
@@ -291,6 +291,11 @@ export class Locator {
   /** Types as a person does: focus, select all, delete, then the text as key presses. */
   async fill(text) {
     await this.driver.fill(await this.#element(["visible", "enabled", "editable"]), String(text));
+  }
+
+  /** Chooses the file at `path` in a file input, as a person picking it would. */
+  async setInputFiles(path) {
+    await this.driver.setFiles(await this.#element(["enabled"]), path);
   }
 
   async check() {

@@ -185,6 +185,8 @@ async function openSession(seam) {
           }
         }),
         click: (element) => run(() => element.click()),
+        // WebDriver chooses a file by sending its path to the input.
+        setFiles: (element, path) => run(() => element.sendKeys(path)),
         fill: (element, text) => run(async () => {
           await element.sendKeys(Key.chord(Key.CONTROL, "a"), Key.BACK_SPACE);
           if (text) await element.sendKeys(text);

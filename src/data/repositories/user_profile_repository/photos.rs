@@ -1,0 +1,128 @@
+//! Profile photos on this device. A photo chosen here waits in memory until the save that
+//! names it commits it: its bytes are stored in the same transaction as that record
+//! ([`Database::replace_profile_with`]), so the device never holds a record naming a photo it
+//! does not have. The core decides when a photo is uploaded (before the write that names it);
+//! this performs the upload under the cross-tab lock, and gives the page the bytes of the
+//! photo the record names, fetched from the server (and kept) when another device chose it.
+
+use outpost_core::patch::ProfilePatch;
+use outpost_core::sync::LocalRecord;
+use outpost_core::validate::{PHOTO_PATH_PREFIX, uploaded_photo};
+use outpost_core::wire::ProfileFields;
+
+use super::UserProfileRepository;
+use super::failure::Failure;
+use crate::data::services::{ApiClient, Database, Photo};
+
+/// What the person is told when a photo the profile names is on neither side.
+pub(super) const NOT_HERE: &str = "This photo is not on this device.";
+
+impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> {
+    /// Takes `photo` (chosen here) for the next save, and returns that save: the profile's
+    /// photo becomes it, over `shown`, what the page showed when the person chose it. Saved
+    /// like any change ([`Self::save`]); the commit that first names it stores its bytes. If
+    /// that save fails, [`Self::forget_photo`].
+    pub fn choose_photo(&self, photo: Photo, shown: ProfileFields) -> ProfilePatch {
+        let patch = Self::photo_patch(format!("{PHOTO_PATH_PREFIX}{}", photo.sha256), shown);
+        self.inner.new_photos.borrow_mut().push(photo);
+        patch
+    }
+
+    /// The save of "no photo", over `shown`.
+    pub fn remove_photo(shown: ProfileFields) -> ProfilePatch {
+        Self::photo_patch(String::new(), shown)
+    }
+
+    fn photo_patch(photo_url: String, shown: ProfileFields) -> ProfilePatch {
+        ProfilePatch {
+            name: None,
+            photo_url: Some(photo_url),
+            replaces: Some(shown),
+        }
+    }
+
+    /// A photo chosen here whose save failed: not kept (the person chooses again if they want
+    /// it).
+    pub fn forget_photo(&self, sha256: &str) {
+        self.inner
+            .new_photos
+            .borrow_mut()
+            .retain(|p| p.sha256 != sha256);
+    }
+
+    /// The photo chosen in this tab that a commit of `record` must store with it: one its
+    /// values name (what the person sees, a write in doubt, an online-only one).
+    pub(super) fn photo_to_commit(&self, record: &LocalRecord) -> Option<Photo> {
+        let named = [
+            Some(&record.local),
+            record.sent.as_ref().map(|w| &w.fields),
+            record.online_sent.as_ref().map(|w| &w.fields),
+        ];
+        let photos = self.inner.new_photos.borrow();
+        named
+            .into_iter()
+            .flatten()
+            .filter_map(|f| uploaded_photo(&f.photo_url))
+            .find_map(|sha| photos.iter().find(|p| p.sha256 == sha).cloned())
+    }
+
+    /// `photo` is on the device now (committed with a record).
+    pub(super) fn photo_committed(&self, photo: &Photo) {
+        self.inner
+            .new_photos
+            .borrow_mut()
+            .retain(|p| p.sha256 != photo.sha256);
+    }
+
+    /// The bytes of a photo of this account this tab can send: chosen here, or on the
+    /// device.
+    async fn photo_here(&self, sha256: &str) -> Option<Vec<u8>> {
+        let chosen = self
+            .inner
+            .new_photos
+            .borrow()
+            .iter()
+            .find(|p| p.sha256 == sha256)
+            .map(|p| p.bytes.clone());
+        match chosen {
+            Some(bytes) => Some(bytes),
+            None => self
+                .inner
+                .db
+                .photo(self.account(), sha256)
+                .await
+                .ok()
+                .flatten(),
+        }
+    }
+
+    /// `PUT /api/photos/{sha256}` with the bytes this tab can send, with `token`.
+    pub(super) async fn upload(&self, token: &str, sha256: &str) -> Result<(), Failure> {
+        let Some(bytes) = self.photo_here(sha256).await else {
+            return Err(Failure::Refused(NOT_HERE.to_owned()));
+        };
+        self.inner
+            .api
+            .put_photo(token, sha256, &bytes)
+            .await
+            .map_err(|e| self.failure(token, e))
+    }
+
+    /// The bytes of photo `sha256` of this account, for the page: chosen here, on the device,
+    /// or fetched from the server and kept on the device (another device chose it). `None`
+    /// when none of them has it now (offline, say): the page shows no picture meanwhile.
+    pub async fn photo_bytes(&self, sha256: &str) -> Option<Vec<u8>> {
+        if let Some(bytes) = self.photo_here(sha256).await {
+            return Some(bytes);
+        }
+        let token = self.inner.session.token()?;
+        let bytes = self.inner.api.get_photo(&token, sha256).await.ok()?;
+        let photo = Photo {
+            sha256: sha256.to_owned(),
+            bytes,
+        };
+        // Kept for offline use; a failure to keep it only means fetching it again.
+        let _ = self.inner.db.keep_photo(self.account(), &photo).await;
+        Some(photo.bytes)
+    }
+}

@@ -1,0 +1,57 @@
+//! Prepares a photo the person chose (a file from the picker, the camera or a drop) in the
+//! photo worker, `static/photo-worker.js`, off the page's main thread: decoded with its
+//! orientation, centre-cropped to a square, at most 512 px, a JPEG of at most 200 KB, named by
+//! its SHA-256. The worker is started for each photo and ended with it: choosing a photo is
+//! rare, and nothing of it is loaded before (the first load does not carry it).
+
+use futures_channel::oneshot;
+use js_sys::{Reflect, Uint8Array};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Blob, MessageEvent, Worker};
+
+use super::database::Photo;
+
+/// Where the build puts the worker (a `copy-file` of `index.html`, precached by the service
+/// worker with the rest of the build).
+const WORKER_URL: &str = "/photo-worker.js";
+
+/// Prepares `file` as a profile photo, or says in words why it cannot be one (not an image
+/// this browser can open, a truncated file, HEIC outside Safari...).
+pub async fn prepare(file: &Blob) -> Result<Photo, String> {
+    let worker = Worker::new(WORKER_URL)
+        .map_err(|_| "This browser cannot prepare photos here.".to_owned())?;
+    let (tx, rx) = oneshot::channel::<JsValue>();
+    let mut tx = Some(tx);
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        if let Some(tx) = tx.take() {
+            let _ = tx.send(event.data());
+        }
+    });
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    let sent = worker.post_message(file);
+    let reply = match sent {
+        Ok(()) => rx.await.ok(),
+        Err(_) => None,
+    };
+    worker.terminate();
+    drop(on_message);
+    let reply = reply.ok_or_else(|| "The photo could not be prepared.".to_owned())?;
+    let field = |name: &str| Reflect::get(&reply, &JsValue::from_str(name)).ok();
+    if field("ok").and_then(|v| v.as_bool()) != Some(true) {
+        return Err(field("reason")
+            .and_then(|v| v.as_string())
+            .unwrap_or_else(|| "The photo could not be prepared.".to_owned()));
+    }
+    let sha256 = field("sha256").and_then(|v| v.as_string());
+    let bytes = field("bytes").filter(|v| v.is_instance_of::<js_sys::ArrayBuffer>());
+    match (sha256, bytes) {
+        (Some(sha256), Some(bytes)) if outpost_core::validate::is_sha256_hex(&sha256) => {
+            Ok(Photo {
+                sha256,
+                bytes: Uint8Array::new(&bytes).to_vec(),
+            })
+        }
+        _ => Err("The photo could not be prepared.".to_owned()),
+    }
+}

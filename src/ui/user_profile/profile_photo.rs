@@ -1,0 +1,184 @@
+//! The profile's photo as the page shows it, and the controls that change it: "Choose a
+//! photo" (a file input: the picker, or the camera on a phone), a drop on the photo, and
+//! "Remove photo".
+//!
+//! A photo uploaded to the server is named `/api/photos/{sha256}` and served only with the
+//! account's token, so it is never an `<img src>` of that path: the page shows the bytes the
+//! device holds (or fetches once and keeps) as an object URL, offline too.
+
+use leptos::prelude::*;
+use outpost_core::validate::uploaded_photo;
+use wasm_bindgen::JsCast;
+use web_sys::{Blob, BlobPropertyBag, DragEvent, HtmlInputElement, Url};
+
+use super::view_model::UserProfileViewModel;
+
+/// An object URL showing `bytes` (revoked when the page no longer needs it).
+fn object_url(bytes: &[u8]) -> Option<String> {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    let options = BlobPropertyBag::new();
+    options.set_type("image/jpeg");
+    let blob = Blob::new_with_u8_array_sequence_and_options(&parts, &options).ok()?;
+    Url::create_object_url_with_blob(&blob).ok()
+}
+
+/// The photo `photo_url` names, or the initial of `name` in a circle when there is none (or
+/// it cannot be shown).
+#[component]
+pub fn ProfilePhoto(
+    /// The profile's view model (the bytes of an uploaded photo come through it).
+    vm: UserProfileViewModel,
+    /// The profile's `photo_url`: empty, a link, or an uploaded photo's path.
+    #[prop(into)]
+    photo_url: Signal<String>,
+    /// The profile's name (the placeholder's initial and label).
+    #[prop(into)]
+    name: Signal<String>,
+    /// The image's alt text.
+    #[prop(into)]
+    alt: String,
+) -> impl IntoView {
+    // The uploaded photo shown now: its SHA-256 and object URL.
+    let shown = RwSignal::new(None::<(String, String)>);
+    let broken = RwSignal::new(false);
+    let revoke = move || {
+        if let Some((_, url)) = shown.get_untracked() {
+            let _ = Url::revoke_object_url(&url);
+        }
+    };
+    Effect::new(move |_| {
+        let url = photo_url.get();
+        broken.set(false);
+        let Some(sha256) = uploaded_photo(&url).map(str::to_owned) else {
+            revoke();
+            shown.set(None);
+            return;
+        };
+        if shown.with_untracked(|s| s.as_ref().is_some_and(|(s, _)| *s == sha256)) {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            let bytes = vm.photo_bytes(&sha256).await;
+            // Another photo may have been chosen meanwhile: only the current one is shown.
+            if uploaded_photo(&photo_url.get_untracked()) != Some(sha256.as_str()) {
+                return;
+            }
+            revoke();
+            shown.set(bytes.and_then(|b| object_url(&b)).map(|u| (sha256, u)));
+        });
+    });
+    on_cleanup(revoke);
+    let src = move || {
+        let url = photo_url.get();
+        if url.is_empty() || broken.get() {
+            return None;
+        }
+        match uploaded_photo(&url) {
+            Some(sha256) => shown.with(|s| {
+                s.as_ref()
+                    .filter(|(s, _)| s == sha256)
+                    .map(|(_, u)| u.clone())
+            }),
+            None => Some(url),
+        }
+    };
+    move || match src() {
+        Some(src) => view! {
+            <img
+                class="avatar"
+                src=src
+                alt=alt.clone()
+                width="96"
+                height="96"
+                on:error=move |_| broken.set(true)
+            />
+        }
+        .into_any(),
+        None => {
+            let name = name.get();
+            let initial = name
+                .chars()
+                .next()
+                .unwrap_or('?')
+                .to_uppercase()
+                .to_string();
+            view! {
+                <div class="avatar placeholder" role="img" aria-label=name>
+                    {initial}
+                </div>
+            }
+            .into_any()
+        }
+    }
+}
+
+/// The first file of a drop, if it carries one.
+fn dropped_file(event: &DragEvent) -> Option<Blob> {
+    let file = event.data_transfer()?.files()?.get(0)?;
+    Some(file.into())
+}
+
+/// "Choose a photo" and "Remove photo"; a photo dropped on `drop_zone`'s element goes the
+/// same way.
+#[component]
+pub fn PhotoControls(
+    /// The profile's view model.
+    vm: UserProfileViewModel,
+    /// Whether the profile has a photo now.
+    #[prop(into)]
+    has_photo: Signal<bool>,
+    /// Whether the form takes no changes now (not filled yet, or saving).
+    #[prop(into)]
+    disabled: Signal<bool>,
+) -> impl IntoView {
+    let on_change = move |ev: leptos::ev::Event| {
+        let Some(input) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
+        else {
+            return;
+        };
+        if let Some(file) = input.files().and_then(|files| files.get(0)) {
+            vm.choose_photo(file.into());
+        }
+        // The same file chosen again is a change again.
+        input.set_value("");
+    };
+    view! {
+        <div class="photo-controls">
+            <input
+                id="photo-file"
+                class="visually-hidden"
+                type="file"
+                accept="image/*"
+                disabled=disabled
+                on:change=on_change
+            />
+            <label class="button" for="photo-file">
+                "Choose a photo"
+            </label>
+            <Show when=move || has_photo.get()>
+                <button type="button" disabled=disabled on:click=move |_| vm.remove_photo()>
+                    "Remove photo"
+                </button>
+            </Show>
+        </div>
+    }
+}
+
+/// Handlers that take a photo dropped on an element (desktop drag and drop).
+pub fn drop_target(
+    vm: UserProfileViewModel,
+) -> (
+    impl Fn(DragEvent) + Clone + 'static,
+    impl Fn(DragEvent) + Clone + 'static,
+) {
+    let over = |ev: DragEvent| ev.prevent_default();
+    let drop = move |ev: DragEvent| {
+        ev.prevent_default();
+        if let Some(file) = dropped_file(&ev) {
+            vm.choose_photo(file);
+        }
+    };
+    (over, drop)
+}

@@ -1,0 +1,143 @@
+// Profile photos (issue: a photo taken or chosen on the device), on every engine: shown at
+// once and offline, kept across a reload, uploaded once before the profile that names it,
+// shown on another device, refused in words when the file is no photo, turned as its EXIF
+// says, both pictures in a conflict, and nothing left on the device after signing out.
+import { test, before, after, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { waitFor } from "./lib/harness.mjs";
+import { useEngine } from "./lib/browser/index.mjs";
+import { apiProfile, apiToken, newSignedUpPage, readAppStore, signIn, waitForStatus } from "./lib/app.mjs";
+import { fixture, hue, makeImage, photoInput, shownPhoto, withOrientation } from "./lib/photos.mjs";
+
+const env = useEngine({ before, after, afterEach });
+
+/** The server's photo `path` names, fetched with the account's token. */
+async function serverPhoto(token, path) {
+  const response = await fetch(`${env.server.url}${path}`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(response.status, 200, `GET ${path}`);
+  return { type: response.headers.get("content-type"), bytes: Buffer.from(await response.arrayBuffer()) };
+}
+
+/** Chooses `bytes` as the photo and waits until the page says it is saved on the device. */
+async function choose(page, bytes, name = "photo.jpg") {
+  await photoInput(page).setInputFiles(fixture(bytes, name));
+  await page.getByText("Saved on this device.", { exact: true }).waitFor();
+}
+
+test("a photo chosen offline shows at once and after a reload, and is uploaded once before the profile names it", async () => {
+  const { page, username } = await newSignedUpPage(env.browser, env.url, "photo");
+  const token = await apiToken(env.server.url, username);
+  // Landscape: the saved photo is its centre, square.
+  const jpeg = await makeImage(page, { width: 300, height: 200 });
+
+  env.proxy.cut();
+  await choose(page, jpeg);
+  const shown = await waitFor(() => shownPhoto(page), "the photo shown from the device");
+  assert.match(shown.src, /^blob:/);
+  assert.equal(shown.width, shown.height, "square");
+  assert.ok(shown.width <= 512, `at most 512 px (${shown.width})`);
+  assert.deepEqual([hue(shown.left), hue(shown.right)], ["red", "blue"]);
+  const status = page.getByRole("status");
+  await waitFor(async () => /photo/.test(await status.textContent()), "the status to say the photo waits");
+  assert.ok(["pending", "syncing", "error"].includes(await status.getAttribute("data-sync")));
+  assert.equal((await apiProfile(env.server.url, token)).photo_url, "", "nothing reached the server");
+
+  await page.reload();
+  await waitFor(() => shownPhoto(page), "the photo after a reload, the server still unreachable");
+
+  const since = env.proxy.requests.length;
+  await env.proxy.restore();
+  const path = await waitFor(async () => {
+    const url = (await apiProfile(env.server.url, token)).photo_url;
+    return url.startsWith("/api/photos/") && url;
+  }, "the profile to name the uploaded photo");
+  await waitForStatus(page, "synced");
+  const puts = env.proxy.requests.slice(since).filter((r) => r.method === "PUT");
+  const uploads = puts.filter((r) => r.path === path);
+  assert.equal(uploads.length, 1, "one upload");
+  const write = puts.findIndex((r) => r.path === "/api/profile");
+  assert.ok(write > puts.indexOf(uploads[0]), "the upload before the profile that names it");
+
+  const { type, bytes } = await serverPhoto(token, path);
+  assert.equal(type, "image/jpeg");
+  assert.ok(bytes.length <= 200 * 1024, `at most 200 KB (${bytes.length})`);
+  assert.equal(`/api/photos/${createHash("sha256").update(bytes).digest("hex")}`, path, "named by its SHA-256");
+
+  // Another device of the person fetches it with the token and shows it.
+  const other = await env.browser.newPage();
+  await other.goto(env.url);
+  await signIn(other, username);
+  const there = await waitFor(() => shownPhoto(other), "the photo on the other device");
+  assert.deepEqual([hue(there.left), hue(there.right)], ["red", "blue"]);
+  assert.deepEqual(
+    await readAppStore(other, "photos", "getAllKeys"),
+    [`${username}/${path.split("/").at(-1)}`],
+    "kept there for offline use",
+  );
+  await other.close();
+  await page.close();
+});
+
+test("a photo is turned as its EXIF says before it is cropped", async () => {
+  const { page } = await newSignedUpPage(env.browser, env.url, "exif");
+  // Red on the left, blue on the right, stored sideways: orientation 6 turns it a quarter
+  // clockwise, so red ends up at the top.
+  const sideways = withOrientation(await makeImage(page, { width: 128, height: 64 }), 6);
+  await choose(page, sideways);
+  const shown = await waitFor(() => shownPhoto(page), "the photo shown");
+  assert.deepEqual([hue(shown.top), hue(shown.bottom)], ["red", "blue"]);
+  await page.close();
+});
+
+test("a file that is no photo is refused in words and changes nothing", async () => {
+  const { page, username } = await newSignedUpPage(env.browser, env.url, "notphoto");
+  const token = await apiToken(env.server.url, username);
+  const since = env.proxy.requests.length;
+  await photoInput(page).setInputFiles(fixture(Buffer.from("these are my notes, not a photo"), "notes.jpg"));
+  await page.getByRole("alert").filter({ hasText: "not an image" }).waitFor();
+  assert.equal(await page.getByRole("img", { name: "Profile photo" }).count(), 0);
+  assert.equal((await apiProfile(env.server.url, token)).photo_url, "");
+  assert.equal(env.proxy.requests.slice(since).filter((r) => r.method === "PUT").length, 0, "nothing sent");
+  await page.close();
+});
+
+test("two devices that chose different photos offline are asked with both pictures", async () => {
+  const { page: a, username } = await newSignedUpPage(env.browser, env.url, "twophotos");
+  const b = await env.browser.newPage();
+  await b.goto(env.url);
+  await signIn(b, username);
+  await waitForStatus(b, "synced");
+  const red = await makeImage(a, { left: "#d00000", right: "#d00000" });
+  const blue = await makeImage(a, { left: "#0030d0", right: "#0030d0" });
+
+  env.proxy.cut();
+  await choose(a, red, "red.jpg");
+  await choose(b, blue, "blue.jpg");
+  await env.proxy.restore();
+
+  // Whichever device reaches the server second is asked.
+  const asked = await waitFor(async () => {
+    for (const page of [a, b]) if ((await page.getByRole("dialog").count()) > 0) return page;
+    return null;
+  }, "a conflict dialog on one of the devices");
+  const mine = await waitFor(() => shownPhoto(asked, "Your photo"), "this device's picture in the dialog");
+  const theirs = await waitFor(() => shownPhoto(asked, "Photo from the other device"), "the other picture");
+  const colours = [hue(mine.top), hue(theirs.top)].sort();
+  assert.deepEqual(colours, ["blue", "red"]);
+  await asked.getByRole("dialog").getByRole("button", { name: "Keep mine" }).click();
+  await waitForStatus(asked, "synced");
+  await a.close();
+  await b.close();
+});
+
+test("signing out leaves no photo on the device", async () => {
+  const { page } = await newSignedUpPage(env.browser, env.url, "photoout");
+  await choose(page, await makeImage(page));
+  await waitForStatus(page, "synced");
+  assert.equal((await readAppStore(page, "photos", "getAllKeys")).length, 1);
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign in" }).waitFor();
+  assert.deepEqual(await readAppStore(page, "photos", "getAllKeys"), []);
+  await page.close();
+});
