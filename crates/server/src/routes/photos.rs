@@ -92,9 +92,9 @@ pub async fn put_photo(
         content_type: image.mime(),
         bytes,
         now_unix: crate::clock::now_unix(),
+        limit: state.config().max_photos_per_account,
     };
-    let limit = state.config().max_photos_per_account;
-    let stored = state.checked(state.store().put_photo(caller.account, photo, limit).await)?;
+    let stored = state.checked(state.store().put_photo(caller.account, photo).await)?;
     let status = match stored {
         PhotoUpload::Stored => StatusCode::CREATED,
         PhotoUpload::AlreadyStored => StatusCode::OK,

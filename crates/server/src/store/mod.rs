@@ -164,13 +164,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a photo for an account, in one transaction: a photo the account holds already
     /// is not stored again, its upload time is renewed (the grace before pruning starts
-    /// again) and the answer is [`PhotoUpload::AlreadyStored`]; a new one beyond `limit`
-    /// photos is [`StoreError::PhotoLimit`].
+    /// again) and the answer is [`PhotoUpload::AlreadyStored`]; a new one beyond the photo's
+    /// `limit` is [`StoreError::PhotoLimit`].
     fn put_photo(
         &self,
         account: AccountId,
         photo: NewPhoto,
-        limit: u32,
     ) -> impl Future<Output = Result<PhotoUpload, StoreError>> + Send;
 
     /// A photo of an account by its SHA-256 (64 lowercase hex digits): `None` if this
@@ -276,9 +275,8 @@ impl Store for AnyStore {
         &self,
         account: AccountId,
         photo: NewPhoto,
-        limit: u32,
     ) -> Result<PhotoUpload, StoreError> {
-        either!(self, s => s.put_photo(account, photo, limit))
+        either!(self, s => s.put_photo(account, photo))
     }
 
     async fn photo(
@@ -320,6 +318,8 @@ pub struct NewPhoto {
     pub bytes: Vec<u8>,
     /// When it is uploaded, unix seconds: pruning's grace counts from the last upload.
     pub now_unix: i64,
+    /// The most photos the account may hold (`--max-photos-per-account`).
+    pub limit: u32,
 }
 
 /// A stored photo, as `GET /api/photos/{sha256}` sends it.

@@ -263,11 +263,10 @@ impl Store for PgStore {
         &self,
         account: AccountId,
         photo: NewPhoto,
-        limit: u32,
     ) -> Result<PhotoUpload, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let stored = queries::put_photo(&tx, account, &photo, limit).await?;
+        let stored = queries::put_photo(&tx, account, &photo).await?;
         tx.commit().await?;
         Ok(stored)
     }

@@ -327,8 +327,8 @@ pub(super) async fn put_photo(
     c: &impl GenericClient,
     account: AccountId,
     photo: &NewPhoto,
-    limit: u32,
 ) -> Result<PhotoUpload, StoreError> {
+    let limit = photo.limit;
     execute(
         c,
         "SELECT 1 FROM profiles WHERE account_id = $1 FOR UPDATE",

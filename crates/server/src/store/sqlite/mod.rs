@@ -235,10 +235,9 @@ impl Store for SqliteStore {
         &self,
         account: AccountId,
         photo: NewPhoto,
-        limit: u32,
     ) -> Result<PhotoUpload, StoreError> {
         self.writer
-            .write(move |conn| queries::put_photo(conn, account, &photo, limit))
+            .write(move |conn| queries::put_photo(conn, account, &photo))
             .await
     }
 

@@ -272,8 +272,8 @@ pub(super) fn put_photo(
     conn: &Connection,
     account: AccountId,
     photo: &NewPhoto,
-    limit: u32,
 ) -> Result<PhotoUpload, StoreError> {
+    let limit = photo.limit;
     let renewed = conn
         .prepare_cached("UPDATE photos SET created_at = ?3 WHERE account_id = ?1 AND sha256 = ?2")?
         .execute(params![account, photo.sha256, photo.now_unix])?;
