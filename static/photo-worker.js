@@ -20,6 +20,9 @@ const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).pa
 
 async function decode(file) {
   try {
+    // Full size: asking the engine to scale while decoding was slower here (Chromium 156:
+    // 57-80 ms against 37-55 ms for a 12-megapixel JPEG), and a crop rectangle is not given
+    // (the crop is drawn after decoding).
     return await createImageBitmap(file, { imageOrientation: "from-image" });
   } catch {
     return null;

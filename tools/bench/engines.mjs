@@ -1,4 +1,4 @@
-// P12 on every engine (make bench; method: docs/BENCHMARKS.md): a change saved while the server
+// P12 and P13 on every engine (make bench; method: docs/BENCHMARKS.md). P12: a change saved while the server
 // is unreachable (a proxy in front of it cut, as in the portable e2e tests; `navigator.onLine`
 // stays true, so no `online` event helps), timed from the moment the server is reachable again
 // to the change committed on the server. Each outage length of BENCH_P12_OUTAGES (seconds,
@@ -13,6 +13,7 @@ import { stats } from "./stats.mjs";
 import { ENGINES, openBrowser, startEngineServer } from "../../tests/e2e/lib/browser/index.mjs";
 import { startProxy } from "../../tests/e2e/lib/proxy.mjs";
 import { apiProfile, apiToken, newUsername, saveName, signUp, waitForStatus } from "../../tests/e2e/lib/app.mjs";
+import { fixture, photoInput } from "../../tests/e2e/lib/photos.mjs";
 
 const out = process.argv[2] ?? join(ROOT, "target/bench/raw/engines.json");
 const OUTAGES = (process.env.BENCH_P12_OUTAGES ?? "5,60,600").split(",").map(Number);
@@ -74,6 +75,115 @@ async function p12(engine) {
   }
 }
 
+/** How many photos P13 chooses per engine (and decodes for its baseline). */
+const P13_RUNS = Number(process.env.BENCH_P13_RUNS ?? 5);
+
+/**
+ * A 12-megapixel JPEG (4000 x 3000, a gradient under a few hundred discs, so it compresses
+ * like a photo rather than like a flat colour) made by `page`; `seed` makes each different.
+ */
+async function twelveMegapixels(page, seed) {
+  const base64 = await page.evaluate(async (seed) => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 4000;
+    canvas.height = 3000;
+    const c = canvas.getContext("2d");
+    const gradient = c.createLinearGradient(0, 0, 4000, 3000);
+    gradient.addColorStop(0, `hsl(${seed * 47 % 360} 70% 50%)`);
+    gradient.addColorStop(1, `hsl(${(seed * 47 + 160) % 360} 70% 40%)`);
+    c.fillStyle = gradient;
+    c.fillRect(0, 0, 4000, 3000);
+    let x = seed * 7919;
+    const next = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+    for (let i = 0; i < 400; i++) {
+      c.fillStyle = `hsl(${next() * 360} 60% ${30 + next() * 40}%)`;
+      c.beginPath();
+      c.arc(next() * 4000, next() * 3000, 20 + next() * 300, 0, Math.PI * 2);
+      c.fill();
+    }
+    const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    let text = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(text);
+  }, seed);
+  return Buffer.from(base64, "base64");
+}
+
+/**
+ * P13 of one engine: a 12-megapixel photo chosen -> shown (from the file input's `change` to
+ * the new picture decoded on the page, both on the page's clock), against the page's own
+ * `createImageBitmap` + draw of the same bytes at 512 px, in the same run; and the bytes the
+ * app uploaded for it.
+ */
+async function p13(engine) {
+  const browser = await openBrowser(engine);
+  const server = await startEngineServer(browser);
+  try {
+    const page = await browser.newPage();
+    await page.goto(server.url);
+    const username = newUsername(`p13${engine[0]}`);
+    await signUp(page, username);
+    await waitForStatus(page, "synced");
+    const token = await apiToken(server.url, username);
+    const photos = [];
+    for (let seed = 1; seed <= P13_RUNS; seed++) photos.push(await twelveMegapixels(page, seed));
+    const shown = [];
+    const baseline = [];
+    for (const bytes of photos) {
+      // The engine's own decode and draw of the same bytes.
+      await page.evaluate((b64) => {
+        window.__p13file = new Blob([Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0))], { type: "image/jpeg" });
+      }, bytes.toString("base64"));
+      baseline.push(await page.evaluate(async () => {
+        const t0 = performance.now();
+        const bitmap = await createImageBitmap(window.__p13file);
+        const canvas = document.createElement("canvas");
+        canvas.width = 512;
+        canvas.height = 512;
+        canvas.getContext("2d").drawImage(bitmap, 0, 0, 512, 512);
+        bitmap.close();
+        return performance.now() - t0;
+      }));
+      // The app: the same file chosen in "Choose a photo".
+      await page.evaluate(() => {
+        const before = [...document.querySelectorAll("img")].find((i) => i.alt === "Profile photo")?.src ?? null;
+        window.__p13 = { changed: null, shown: null };
+        document.addEventListener("change", () => { window.__p13.changed ??= performance.now(); }, { capture: true, once: true });
+        // The new picture decoded: its `load` (which does not bubble, but is seen captured).
+        const loaded = (event) => {
+          const img = event.target;
+          if (img.alt === "Profile photo" && img.src !== before && img.naturalWidth) {
+            window.__p13.shown ??= performance.now();
+            document.removeEventListener("load", loaded, true);
+          }
+        };
+        document.addEventListener("load", loaded, true);
+      });
+      await photoInput(page).setInputFiles(fixture(bytes, "twelve-megapixels.jpg"));
+      shown.push(await waitFor(
+        () => page.evaluate(() => window.__p13.shown !== null && window.__p13.shown - window.__p13.changed),
+        `${engine}: the chosen photo to show`, 60_000,
+      ));
+      await waitForStatus(page, "synced");
+    }
+    const url = (await apiProfile(server.url, token)).photo_url;
+    const uploaded = await fetch(`${server.url}${url}`, { headers: { Authorization: `Bearer ${token}` } });
+    const uploadedBytes = (await uploaded.arrayBuffer()).byteLength;
+    await browser.drainErrors();
+    return {
+      file_bytes: photos.map((p) => p.length),
+      shown_ms: stats(shown),
+      baseline_ms: stats(baseline),
+      uploaded_bytes: uploadedBytes,
+      page_errors: browser.pageErrors.splice(0),
+    };
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+}
+
 const engines = (process.env.BENCH_ENGINES ?? ENGINES.join(",")).split(",");
 const results = await Promise.allSettled(engines.map((engine) => p12(engine)));
 const result = { pages: PAGES, outages_s: OUTAGES, engines: {} };
@@ -82,5 +192,15 @@ for (const [i, settled] of results.entries()) {
     ? settled.value
     : { error: String(settled.reason?.stack ?? settled.reason) };
   if (settled.status === "rejected") log(`${engines[i]} failed: ${settled.reason}`);
+}
+// P13 one engine at a time, the machine otherwise idle: it compares two timings of one page.
+for (const engine of engines) {
+  log(`${engine}: P13, ${P13_RUNS} photos of 12 megapixels`);
+  try {
+    result.engines[engine].p13 = await p13(engine);
+  } catch (error) {
+    result.engines[engine].p13 = { error: String(error?.stack ?? error) };
+    log(`${engine} P13 failed: ${error}`);
+  }
 }
 writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);

@@ -1,8 +1,12 @@
 //! Prepares a photo the person chose (a file from the picker, the camera or a drop) in the
 //! photo worker, `static/photo-worker.js`, off the page's main thread: decoded with its
 //! orientation, centre-cropped to a square, at most 512 px, a JPEG of at most 200 KB, named by
-//! its SHA-256. The worker is started for each photo and ended with it: choosing a photo is
-//! rare, and nothing of it is loaded before (the first load does not carry it).
+//! its SHA-256. Nothing of it is loaded with the page: the worker starts when the person
+//! comes near the photo controls ([`warm`]; choosing a file takes them a moment, the worker's
+//! start about 15-25 ms) or at the latest when a file arrives, and then stays for the next
+//! photo.
+
+use std::cell::RefCell;
 
 use futures_channel::oneshot;
 use js_sys::{Reflect, Uint8Array};
@@ -16,11 +20,32 @@ use super::database::Photo;
 /// worker with the rest of the build).
 const WORKER_URL: &str = "/photo-worker.js";
 
+thread_local! {
+    /// The page's photo worker, once started.
+    static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
+}
+
+/// Starts the photo worker if it is not running yet (so a photo chosen next does not wait for
+/// it to load).
+pub fn warm() {
+    let _ = worker();
+}
+
+fn worker() -> Option<Worker> {
+    WORKER.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        if slot.is_none() {
+            *slot = Worker::new(WORKER_URL).ok();
+        }
+        slot.clone()
+    })
+}
+
 /// Prepares `file` as a profile photo, or says in words why it cannot be one (not an image
-/// this browser can open, a truncated file, HEIC outside Safari...).
+/// this browser can open, a truncated file, HEIC outside Safari...). One at a time: the page
+/// takes no other photo while one is prepared.
 pub async fn prepare(file: &Blob) -> Result<Photo, String> {
-    let worker = Worker::new(WORKER_URL)
-        .map_err(|_| "This browser cannot prepare photos here.".to_owned())?;
+    let worker = worker().ok_or_else(|| "This browser cannot prepare photos here.".to_owned())?;
     let (tx, rx) = oneshot::channel::<JsValue>();
     let mut tx = Some(tx);
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
@@ -29,12 +54,11 @@ pub async fn prepare(file: &Blob) -> Result<Photo, String> {
         }
     });
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    let sent = worker.post_message(file);
-    let reply = match sent {
+    let reply = match worker.post_message(file) {
         Ok(()) => rx.await.ok(),
         Err(_) => None,
     };
-    worker.terminate();
+    worker.set_onmessage(None);
     drop(on_message);
     let reply = reply.ok_or_else(|| "The photo could not be prepared.".to_owned())?;
     let field = |name: &str| Reflect::get(&reply, &JsValue::from_str(name)).ok();

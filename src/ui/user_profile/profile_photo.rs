@@ -12,6 +12,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{Blob, BlobPropertyBag, DragEvent, HtmlInputElement, Url};
 
 use super::view_model::UserProfileViewModel;
+use crate::data::services::photo_worker;
 
 /// An object URL showing `bytes` (revoked when the page no longer needs it).
 fn object_url(bytes: &[u8]) -> Option<String> {
@@ -144,8 +145,14 @@ pub fn PhotoControls(
         // The same file chosen again is a change again.
         input.set_value("");
     };
+    // Coming near the controls starts the photo worker, so a chosen file does not wait for it.
     view! {
-        <div class="photo-controls">
+        <div
+            class="photo-controls"
+            on:pointerenter=|_| photo_worker::warm()
+            on:focusin=|_| photo_worker::warm()
+            on:touchstart=|_| photo_worker::warm()
+        >
             <input
                 id="photo-file"
                 class="visually-hidden"
