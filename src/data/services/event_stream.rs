@@ -39,7 +39,7 @@ const KICK_POLL_MS: u32 = 250;
 impl EventStream {
     /// Opens the stream at `url` with `token`, calling `on_change` with every new version and
     /// `on_open` each time a connection is established (a missed event may hide in the gap, so
-    /// the caller re-checks then). Reconnects as the core's `stream_wait` says: every 1-2 s
+    /// the caller re-checks then). Reconnects as the core's `stream_wait` says: every second
     /// while nothing answers (the server is down: its return is what a waiting change waits
     /// for), 1 s doubling to 60 s after the server answered with an error, never before its
     /// `Retry-After`, and not at all while offline until the `online` event: silently, since
