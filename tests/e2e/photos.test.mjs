@@ -90,6 +90,32 @@ test("a photo is turned as its EXIF says before it is cropped", async () => {
   await page.close();
 });
 
+test("a photo dropped on the profile picture is taken like a chosen one", async () => {
+  const { page, username } = await newSignedUpPage(env.browser, env.url, "dropped");
+  const token = await apiToken(env.server.url, username);
+  // What the browser hands the page for a file dragged from the desktop and dropped.
+  await page.evaluate(async () => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 80;
+    canvas.height = 80;
+    const context = canvas.getContext("2d");
+    context.fillStyle = "#0030d0";
+    context.fillRect(0, 0, 80, 80);
+    const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+    const files = new DataTransfer();
+    files.items.add(new File([blob], "dropped.jpg", { type: "image/jpeg" }));
+    const target = document.querySelector(".identity");
+    target.dispatchEvent(new DragEvent("dragover", { dataTransfer: files, bubbles: true, cancelable: true }));
+    target.dispatchEvent(new DragEvent("drop", { dataTransfer: files, bubbles: true, cancelable: true }));
+  });
+  await page.getByText("Saved on this device.", { exact: true }).waitFor();
+  const shown = await waitFor(() => shownPhoto(page), "the dropped photo shown");
+  assert.equal(hue(shown.top), "blue");
+  await waitFor(async () => (await apiProfile(env.server.url, token)).photo_url.startsWith("/api/photos/"),
+    "the server to hold it");
+  await page.close();
+});
+
 test("a file that is no photo is refused in words and changes nothing", async () => {
   const { page, username } = await newSignedUpPage(env.browser, env.url, "notphoto");
   const token = await apiToken(env.server.url, username);
