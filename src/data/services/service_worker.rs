@@ -25,12 +25,16 @@ pub fn register(on_update_ready: impl Fn() + Clone + 'static) {
         let Ok(registration) = registration.dyn_into::<ServiceWorkerRegistration>() else {
             return;
         };
-        let has_controller = || {
+        // An older build controls the page: a controller that is not `worker` itself. On a
+        // first visit the new worker claims the page, and WebKit has been seen delivering its
+        // "installed" state after that claim (4 runs in 45): without the identity check the
+        // page then offered "A new version is ready" on its very first load.
+        let older_controls = |worker: &ServiceWorker| {
             web_sys::window()
                 .and_then(|w| w.navigator().service_worker().controller())
-                .is_some()
+                .is_some_and(|c| !js_sys::Object::is(&c, worker))
         };
-        if registration.waiting().is_some() && has_controller() {
+        if registration.waiting().is_some_and(|w| older_controls(&w)) {
             on_update_ready();
         }
         let reg = registration.clone();
@@ -41,7 +45,7 @@ pub fn register(on_update_ready: impl Fn() + Clone + 'static) {
             let ready = on_update_ready.clone();
             let worker = installing.clone();
             let on_state = Closure::<dyn Fn()>::new(move || {
-                if worker.state() == ServiceWorkerState::Installed && has_controller() {
+                if worker.state() == ServiceWorkerState::Installed && older_controls(&worker) {
                     ready();
                 }
             });
