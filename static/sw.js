@@ -13,6 +13,8 @@ const SHELL = "/index.html";
 const NAMES = {
   db: "__OUTPOST_NAME_DB_NAME__",
   profiles: "__OUTPOST_NAME_PROFILES_STORE__",
+  photos: "__OUTPOST_NAME_PHOTOS_STORE__",
+  photoKeySeparator: "__OUTPOST_NAME_PHOTO_KEY_SEPARATOR__",
   session: "__OUTPOST_NAME_SESSION_STORE__",
   current: "__OUTPOST_NAME_CURRENT_KEY__",
   lockPrefix: "__OUTPOST_NAME_SYNC_LOCK_PREFIX__",
@@ -73,7 +75,9 @@ self.addEventListener("fetch", (event) => {
 // the record, either as the write in doubt (`sent`) or as the next write (`prepared`, kept by
 // the core while it cannot send). Under the app's cross-tab lock it sends `sent` as it is, or
 // first moves `prepared` to `sent` in one readwrite transaction, so the write is in doubt
-// before it leaves. The PUT carries its mutation id as Idempotency-Key, so a repeat is
+// before it leaves. When the core marked the photo the prepared write names
+// (`prepared_photo`), that photo is uploaded first, from the device store, and the write moves
+// to `sent` only once the server said it holds it (201 or 200), still the same write. The PUT carries its mutation id as Idempotency-Key, so a repeat is
 // answered with its first outcome and never applied twice. The server's own answer about
 // that write (a 200, or a 412 naming its mutation) is stored beside it as `answer`, not
 // applied: the core applies it when a tab next reads the record. Anything else is left for
@@ -152,21 +156,81 @@ function updateRecord(db, account, change) {
   });
 }
 
+const STALLED = 10_000;
+
+// A 429 or 5xx: the browser tries the whole sync again later.
+function retryLater(response) {
+  if (response.status === 429 || response.status >= 500) {
+    throw new Error(`server answered ${response.status}; the browser retries the sync later`);
+  }
+}
+
+// Moves the prepared write to `sent` when it is still the one `expected` names (its mutation
+// and the photo just uploaded, noted as on the server). Resolves with the write, or undefined.
+async function takePrepared(db, account, expected) {
+  let write;
+  await updateRecord(db, account, (record) => {
+    if (!record || record.sent || !record.prepared) return undefined;
+    const photos = record.photos_on_server || [];
+    if (expected) {
+      if (record.prepared.mutation !== expected.mutation || record.prepared_photo !== expected.sha256) {
+        return undefined;
+      }
+    } else if (record.prepared_photo) {
+      return undefined;
+    }
+    write = record.prepared;
+    const held = expected && !photos.includes(expected.sha256) ? [...photos, expected.sha256] : photos;
+    return {
+      ...record,
+      sent: write,
+      prepared: undefined,
+      prepared_photo: undefined,
+      photos_on_server: held,
+      revision: nextRevision(record),
+    };
+  });
+  return write;
+}
+
+// Uploads the photo `upload` names from the device store. Resolves true once the server holds
+// it; false when there is nothing to send (the bytes are not here: a tab says so in words) or
+// the server refused it (the app meets the same answer and says it).
+async function uploadPhoto(db, session, upload) {
+  const key = `${session.account}${NAMES.photoKeySeparator}${upload.sha256}`;
+  const bytes = await done(db.transaction(NAMES.photos).objectStore(NAMES.photos).get(key));
+  if (!bytes) return false;
+  const response = await fetch(`/api/photos/${upload.sha256}`, {
+    method: "PUT",
+    headers: { Authorization: `Bearer ${session.token}`, "Content-Type": "image/jpeg" },
+    body: bytes,
+    signal: AbortSignal.timeout(STALLED),
+  });
+  retryLater(response);
+  return response.status === 201 || response.status === 200;
+}
+
 async function sendRecord(db, session) {
   const account = session.account;
   // The write the core decided: the one in doubt, or the prepared one, in doubt from now on.
   let write;
+  let upload;
   await updateRecord(db, account, (record) => {
     if (!record) return undefined;
     if (record.sent) {
       // Already answered (an earlier sync stored the answer for the core): nothing to send.
       if (!record.answer || record.answer.mutation_id !== record.sent.mutation) write = record.sent;
-      return undefined;
+    } else if (record.prepared && record.prepared_photo) {
+      upload = { sha256: record.prepared_photo, mutation: record.prepared.mutation };
     }
-    if (!record.prepared) return undefined;
-    write = record.prepared;
-    return { ...record, sent: write, prepared: undefined, revision: nextRevision(record) };
+    return undefined;
   });
+  if (upload) {
+    if (!(await uploadPhoto(db, session, upload))) return;
+    write = await takePrepared(db, account, upload);
+  } else if (!write) {
+    write = await takePrepared(db, account, undefined);
+  }
   if (!write) return;
   const response = await fetch("/api/profile", {
     method: "PUT",
@@ -178,11 +242,9 @@ async function sendRecord(db, session) {
     },
     body: JSON.stringify({ name: write.fields.name, photo_url: write.fields.photo_url }),
     // A stalled server must not hold the cross-tab lock (and the tabs' syncs) forever.
-    signal: AbortSignal.timeout(10_000),
+    signal: AbortSignal.timeout(STALLED),
   });
-  if (response.status === 429 || response.status >= 500) {
-    throw new Error(`server answered ${response.status}; the browser retries the sync later`);
-  }
+  retryLater(response);
   // Only the server's own JSON word on this very write is kept; an unreadable body leaves the
   // write in doubt.
   const body = await response.json().catch(() => undefined);

@@ -9,6 +9,10 @@
 pub const DB_NAME: &str = "outpost";
 /// Profile records, keyed by account name.
 pub const PROFILES_STORE: &str = "profiles";
+/// Profile photos' bytes, keyed by account, [`PHOTO_KEY_SEPARATOR`] and SHA-256.
+pub const PHOTOS_STORE: &str = "photos";
+/// Between the account and the SHA-256 in a photo's key. Usernames hold no `/`.
+pub const PHOTO_KEY_SEPARATOR: &str = "/";
 /// The signed-in session, under the key [`CURRENT_KEY`].
 pub const SESSION_STORE: &str = "session";
 /// The single key of the one-value stores.

@@ -6,8 +6,10 @@ import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { waitFor } from "./lib/harness.mjs";
-import { useEngine } from "./lib/browser/index.mjs";
-import { apiProfile, apiToken, newSignedUpPage, readAppStore, signIn, waitForStatus } from "./lib/app.mjs";
+import { chromiumOnly, useEngine } from "./lib/browser/index.mjs";
+import {
+  apiProfile, apiToken, newSignedUpPage, readAppStore, signIn, waitForServiceWorker, waitForStatus,
+} from "./lib/app.mjs";
 import { fixture, hue, makeImage, photoInput, shownPhoto, withOrientation } from "./lib/photos.mjs";
 
 const env = useEngine({ before, after, afterEach });
@@ -77,6 +79,54 @@ test("a photo chosen offline shows at once and after a reload, and is uploaded o
   );
   await other.close();
   await page.close();
+});
+
+chromiumOnly("a photo chosen offline with every tab then closed is uploaded by the service worker, then the profile",
+  "Background Sync, fired through CDP", async () => {
+  const context = await env.browser.newContext();
+  const { page, username } = await newSignedUpPage(context, env.url, "swphoto");
+  await waitForServiceWorker(page);
+  const token = await apiToken(env.server.url, username);
+  const jpeg = await makeImage(page, { width: 200, height: 200 });
+  await context.setOffline(true);
+  await choose(page, jpeg);
+  await waitForStatus(page, "pending", "offline");
+  await page.close();
+  assert.equal((await apiProfile(env.server.url, token)).photo_url, "", "nothing sent while offline");
+
+  const since = env.proxy.requests.length;
+  const blank = await context.newPage();
+  const cdp = await context.newCDPSession(blank);
+  const registrations = [];
+  cdp.on("ServiceWorker.workerRegistrationUpdated", (e) => registrations.push(...e.registrations));
+  await cdp.send("ServiceWorker.enable");
+  const registration = await waitFor(
+    () => registrations.find((r) => r.scopeURL.startsWith(env.url) && !r.isDeleted), "the registration");
+  // Back online with no app tab open: Chromium may fire the sync itself; firing it as well
+  // makes the test independent of its timing (the routine is idempotent).
+  await context.setOffline(false);
+  await cdp.send("ServiceWorker.dispatchSyncEvent", {
+    origin: new URL(env.url).origin, registrationId: registration.registrationId, tag: "outpost-sync", lastChance: false,
+  });
+  const path = await waitFor(async () => {
+    const url = (await apiProfile(env.server.url, token)).photo_url;
+    return url.startsWith("/api/photos/") && url;
+  }, "the service worker to upload the photo and send the profile");
+  const { bytes } = await serverPhoto(token, path);
+  assert.equal(createHash("sha256").update(bytes).digest("hex"), path.split("/").at(-1));
+  const puts = () => env.proxy.requests.slice(since).filter((r) => r.method === "PUT");
+  const uploads = puts().filter((r) => r.path === path);
+  assert.equal(uploads.length, 1, "one upload");
+  const writes = puts().filter((r) => r.path === "/api/profile");
+  assert.equal(writes.length, 1, "one profile write");
+  assert.ok(puts().indexOf(writes[0]) > puts().indexOf(uploads[0]), "the upload before the profile");
+
+  // The next start shows it synced from the device, and sends nothing again.
+  await blank.goto(env.url);
+  await waitForStatus(blank, "synced");
+  await waitFor(() => shownPhoto(blank), "the photo");
+  assert.equal(puts().length, 2, "nothing sent again");
+  await context.close();
 });
 
 test("a photo is turned as its EXIF says before it is cropped", async () => {

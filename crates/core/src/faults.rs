@@ -52,6 +52,9 @@ pub enum Fault {
     /// A profile write that names an uploaded photo leaves before the photo's upload was
     /// answered (other devices would be told of a photo the server does not have).
     WriteBeforeUpload,
+    /// The prepared write is kept for the service worker without the photo it must upload
+    /// first, so the worker sends a profile naming a photo the server does not have.
+    PreparedPhotoUnmarked,
 }
 
 #[cfg(feature = "faults")]

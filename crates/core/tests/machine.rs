@@ -1224,9 +1224,15 @@ fn a_chosen_photo_is_uploaded_before_the_write_that_names_it() {
     assert!(put(&a).is_none(), "no write before the upload");
     let stored = persisted(&a).expect("the save is stored first");
     assert_eq!(stored.local.photo_url, photo(1));
+    let prepared = stored
+        .prepared
+        .clone()
+        .expect("the write kept for the service worker");
+    assert_eq!(prepared.fields, fields("ann", &photo(1)));
     assert_eq!(
-        stored.prepared, None,
-        "nothing for the service worker to send yet"
+        stored.prepared_photo,
+        Some(sha(1)),
+        "the service worker uploads the photo before it sends the write"
     );
     let (id, sha256) = upload(&a).expect("upload");
     assert_eq!(sha256, sha(1));
@@ -1242,6 +1248,13 @@ fn a_chosen_photo_is_uploaded_before_the_write_that_names_it() {
     let a = t.go(Input::PhotoStored { request: id });
     let (id, f, if_match) = put(&a).expect("then the write");
     assert_eq!((f, if_match), (fields("ann", &photo(1)), 3));
+    let sent = persisted(&a)
+        .and_then(|r| r.sent)
+        .expect("the write in doubt is stored");
+    assert_eq!(
+        sent.mutation, prepared.mutation,
+        "the write the service worker would have sent"
+    );
     assert_eq!(
         persisted(&a).expect("record").photos_on_server,
         vec![sha(1)]

@@ -48,6 +48,7 @@ fn the_model_finds_every_fault_switched_on() {
         Fault::CommitIgnoresPolicy,
         Fault::ForgottenWriteIsTheirs,
         Fault::WriteBeforeUpload,
+        Fault::PreparedPhotoUnmarked,
     ];
     let mut missed = Vec::new();
     for fault in all {

@@ -45,7 +45,7 @@ pub const SETTINGS: &str = "settings";
 /// Small facts about this device's sync (e.g. whether storage is persistent).
 pub const META: &str = "meta";
 /// Photo bytes, keyed by [`photo_key`].
-pub const PHOTOS: &str = "photos";
+pub const PHOTOS: &str = crate::data::shared_names::PHOTOS_STORE;
 /// The single key used in the one-value stores.
 pub const CURRENT: &str = crate::data::shared_names::CURRENT_KEY;
 /// The stores each schema version has, oldest first.
@@ -58,7 +58,8 @@ pub const SCHEMA: [&[&str]; 3] = [
 /// The key of an account's photo. Usernames hold no `/`, so an account's photos are the keys
 /// from `"<account>/"` up to `"<account>/~"` (hex digits sort below `~`).
 pub fn photo_key(account: &str, sha256: &str) -> String {
-    format!("{account}/{sha256}")
+    let separator = crate::data::shared_names::PHOTO_KEY_SEPARATOR;
+    format!("{account}{separator}{sha256}")
 }
 
 /// A profile photo's bytes (a JPEG the app made, or what the server holds), named by their
@@ -586,8 +587,8 @@ impl Database for DatabaseService {
     async fn delete_photos(&self, account: &str) -> Result<(), DbError> {
         let db = self.db().await?;
         let range = web_sys::IdbKeyRange::bound(
-            &JsValue::from_str(&format!("{account}/")),
-            &JsValue::from_str(&format!("{account}/~")),
+            &JsValue::from_str(&photo_key(account, "")),
+            &JsValue::from_str(&photo_key(account, "~")),
         )
         .map_err(|_| DbError::Failed("no key range for the account's photos".to_owned()))?;
         async {

@@ -778,15 +778,15 @@ impl SyncMachine {
             (Some(_), None, None) if !record.synchronized => Some(pending_write(record, entropy)),
             _ => None,
         };
-        // The service worker sends a prepared write as it is: none while its photo waits for
-        // an upload (a tab uploads it, then sends the write).
-        if record.prepared.as_ref().is_some_and(|w| {
-            record
-                .photo_to_upload(&w.fields, &self.missing_photos)
-                .is_some()
-        }) {
-            record.prepared = None;
-        }
+        // The service worker performs a prepared write as decided here: the upload of the
+        // photo it names first, when the server may not hold it yet.
+        record.prepared_photo = match &record.prepared {
+            _ if fault(Fault::PreparedPhotoUnmarked) => None,
+            Some(write) => record
+                .photo_to_upload(&write.fields, &self.missing_photos)
+                .map(str::to_owned),
+            None => None,
+        };
         record.keep_named_photos();
     }
 
@@ -1196,6 +1196,7 @@ impl SyncMachine {
                     // Stored before it leaves: after a reload it is sent again, same key.
                     record.sent = Some(write.clone());
                     record.prepared = None;
+                    record.prepared_photo = None;
                 }
                 out.push(Action::SendPut {
                     request: id,

@@ -49,8 +49,10 @@
 //!   once the server holds the photo: a photo this device uploaded (answered `PhotoStored`,
 //!   kept in [`LocalRecord::photos_on_server`]) or one a server state it knows names. Until
 //!   then the machine sends `SendPhoto` instead, on the same backoff, `Retry-After` and 401
-//!   rules; no prepared write is kept for the service worker meanwhile. Only the photo of the
-//!   write about to leave is uploaded, so a photo replaced before its upload never leaves
+//!   rules. The prepared write kept for the service worker names that upload
+//!   ([`LocalRecord::prepared_photo`]): the worker uploads the photo, and sends the write
+//!   only once the server said it holds it. Only the photo of the write about to leave is
+//!   uploaded, so a photo replaced before its upload never leaves
 //!   the device. `PhotoMissing` (422 `photo_missing`: the server pruned it) uploads it again
 //!   after a short wait and resends the same write, whose key was never used.
 //! * `RequestFailed` → retry armed after a full-jitter backoff (1 s doubling to 5 min, at

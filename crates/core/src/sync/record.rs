@@ -46,6 +46,12 @@ pub struct LocalRecord {
     /// rule of its own about what to send.
     #[serde(default)]
     pub prepared: Option<SentWrite>,
+    /// The photo (SHA-256) the server must hold before [`LocalRecord::prepared`] may leave,
+    /// decided with it by the machine ([`LocalRecord::photo_to_upload`]). The service worker
+    /// uploads it first, from the device store, and moves `prepared` to `sent` only once the
+    /// server said it holds it (noting it in `photos_on_server` in the same transaction).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepared_photo: Option<String>,
     /// The server's answer to `sent` (its 200, or a 412 naming its mutation), stored by the
     /// service worker as it came: the machine applies it when a tab next reads the record.
     #[serde(default)]
@@ -125,6 +131,7 @@ impl LocalRecord {
             sent: None,
             changed: Vec::new(),
             prepared: None,
+            prepared_photo: None,
             answer: None,
             own: Vec::new(),
             online_sent: None,
@@ -145,6 +152,7 @@ impl LocalRecord {
             sent: None,
             changed,
             prepared: None,
+            prepared_photo: None,
             answer: None,
             own: Vec::new(),
             online_sent: None,
@@ -297,9 +305,11 @@ impl LocalRecord {
         self.photos_on_server.retain(|s| s != sha);
     }
 
-    /// Forgets the uploads no value of this record that may still be written names.
-    pub fn keep_named_photos(&mut self) {
-        let named: Vec<&str> = [
+    /// The uploaded photos (SHA-256) the values of this record that may still be written name:
+    /// what the person sees, the write in doubt, the prepared one, an online-only one. Their
+    /// bytes must stay on the device, and only their uploads are worth remembering.
+    pub fn named_photos(&self) -> impl Iterator<Item = &str> {
+        [
             Some(&self.local),
             self.sent.as_ref().map(|w| &w.fields),
             self.prepared.as_ref().map(|w| &w.fields),
@@ -308,9 +318,12 @@ impl LocalRecord {
         .into_iter()
         .flatten()
         .filter_map(|f| uploaded_photo(&f.photo_url))
-        .collect();
-        self.photos_on_server
-            .retain(|sha| named.contains(&sha.as_str()));
+    }
+
+    /// Forgets the uploads no value of this record that may still be written names.
+    pub fn keep_named_photos(&mut self) {
+        let named: Vec<String> = self.named_photos().map(str::to_owned).collect();
+        self.photos_on_server.retain(|sha| named.contains(sha));
     }
 
     /// The version of the server state this device knows (the newest of `base` and a

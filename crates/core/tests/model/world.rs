@@ -20,8 +20,9 @@
 //! * Requests go out under the device's lock (Web Locks), held until the answer is handled;
 //!   a PUT whose mutation is already the stored base is answered from the store.
 //! * The service worker (Background Sync) follows `static/sw.js`: under the same lock it sends
-//!   the write in doubt, or first moves the core's prepared write to `sent`, and stores the
-//!   server's word on it beside it as `answer` for the core to apply.
+//!   the write in doubt, or first moves the core's prepared write to `sent` (after uploading
+//!   the photo the core marked for it, from the device store), and stores the server's word
+//!   on it beside it as `answer` for the core to apply.
 //! * Settings are per device: the person picks a conflict policy in one tab (sometimes
 //!   instead of answering a conflict on screen); it is stored, in force in that tab, and
 //!   announced to the others, which re-read it when the message arrives. Every commit reads
@@ -222,6 +223,15 @@ struct FormSession {
     typed: Vec<(Field, String)>,
 }
 
+/// What the service worker's request in flight does.
+#[derive(Clone, Debug)]
+enum WorkerJob {
+    /// Uploads the photo the prepared write `mutation` names, before that write.
+    Upload { sha256: String, mutation: String },
+    /// Sends the write in doubt.
+    Put(SentWrite),
+}
+
 pub struct Device {
     pub tabs: Vec<Tab>,
     /// The device store (IndexedDB), shared by the tabs and the service worker.
@@ -236,7 +246,7 @@ pub struct Device {
     pub signed_in: bool,
     lock: Option<Writer>,
     /// The service worker's request under the lock, and what it sent.
-    worker: Option<(RequestId, SentWrite)>,
+    worker: Option<(RequestId, WorkerJob)>,
     /// The photos whose bytes the device store holds (by SHA-256): the ones its person chose.
     pub photos: HashSet<String>,
 }
@@ -1673,71 +1683,140 @@ impl World {
         let Some(record) = device.store.clone() else {
             return Ok(());
         };
-        // Only what a tab's core decided: the write in doubt, or the prepared one, moved to
-        // `sent` in one readwrite transaction before it leaves.
+        // Only what a tab's core decided: the write in doubt, or the prepared one (after the
+        // upload of its photo, when the core named one), moved to `sent` in one readwrite
+        // transaction before it leaves.
         let answered = |sent: &SentWrite| {
             record
                 .answer
                 .as_ref()
                 .is_some_and(|a| a.mutation_id.as_deref() == Some(sent.mutation.as_str()))
         };
-        let write = match (&record.sent, &record.prepared) {
+        match (&record.sent, &record.prepared, &record.prepared_photo) {
             // Already answered (stored for the core): nothing to send.
-            (Some(sent), _) if answered(sent) => return Ok(()),
-            (Some(sent), _) => sent.clone(),
-            (None, Some(prepared)) => {
-                let write = prepared.clone();
-                let revision = self.revision_after(Some(&record));
-                let device = &mut self.devices[dev];
-                device.store = Some(LocalRecord {
-                    sent: Some(write.clone()),
-                    prepared: None,
-                    revision,
-                    ..record
-                });
-                self.broadcast(dev, None);
-                write
+            (Some(sent), _, _) if answered(sent) => Ok(()),
+            (Some(sent), _, _) => self.worker_send(dev, WorkerJob::Put(sent.clone())),
+            (None, Some(prepared), Some(sha256)) => {
+                ensure!(
+                    uploaded_photo(&prepared.fields.photo_url) == Some(sha256.as_str()),
+                    "dev{dev}: the prepared write does not name the photo marked for upload"
+                );
+                // The bytes come from the device store; without them there is nothing to do
+                // (a tab says so in words).
+                if !self.devices[dev].photos.contains(sha256) {
+                    return Ok(());
+                }
+                let job = WorkerJob::Upload {
+                    sha256: sha256.clone(),
+                    mutation: prepared.mutation.clone(),
+                };
+                self.worker_send(dev, job)
             }
-            (None, None) => return Ok(()),
-        };
+            (None, Some(_), None) => {
+                let write = self
+                    .worker_takes_prepared(dev, None)
+                    .ok_or("no prepared write")?;
+                self.worker_send(dev, WorkerJob::Put(write))
+            }
+            (None, None, _) => Ok(()),
+        }
+    }
+
+    /// Moves the stored prepared write to `sent` in one transaction (as `sw.js` does), when it
+    /// is still the one `expected` names (its mutation and photo, after that photo's upload:
+    /// noted as on the server). Returns the write, now in doubt.
+    fn worker_takes_prepared(
+        &mut self,
+        dev: usize,
+        expected: Option<(&str, &str)>,
+    ) -> Option<SentWrite> {
+        let record = self.devices[dev].store.clone()?;
+        let write = record.prepared.clone().filter(|_| record.sent.is_none())?;
+        let mut photos_on_server = record.photos_on_server.clone();
+        if let Some((sha256, mutation)) = expected {
+            if write.mutation != mutation || record.prepared_photo.as_deref() != Some(sha256) {
+                return None;
+            }
+            if !photos_on_server.iter().any(|p| p == sha256) {
+                photos_on_server.push(sha256.to_owned());
+            }
+        }
+        let revision = self.revision_after(Some(&record));
+        self.devices[dev].store = Some(LocalRecord {
+            sent: Some(write.clone()),
+            prepared: None,
+            prepared_photo: None,
+            photos_on_server,
+            revision,
+            ..record
+        });
+        self.broadcast(dev, None);
+        Some(write)
+    }
+
+    /// Sends the service worker's request, holding the device's lock until it is answered.
+    fn worker_send(&mut self, dev: usize, job: WorkerJob) -> Check {
         self.next_worker_request += 1;
         let id = RequestId(self.next_worker_request);
         self.log
-            .push(format!("t={} dev{dev}.sw sends {write:?}", self.now));
+            .push(format!("t={} dev{dev}.sw sends {job:?}", self.now));
+        let req = match &job {
+            WorkerJob::Upload { sha256, .. } => Req::Upload {
+                id,
+                sha256: sha256.clone(),
+            },
+            WorkerJob::Put(write) => Req::Put {
+                id,
+                write: write.clone(),
+            },
+        };
         let device = &mut self.devices[dev];
         device.lock = Some(Writer::Worker);
-        device.worker = Some((id, write.clone()));
+        device.worker = Some((id, job));
         self.net.push(Msg::ToServer {
             dev,
             from: Writer::Worker,
-            req: Req::Put { id, write },
+            req,
         });
         Ok(())
     }
 
-    /// The service worker's answer: the server's word on its write (a 200, or a 412 naming
-    /// its mutation) is stored beside the write as `answer`, not applied, as `sw.js` does;
-    /// anything else is left for the app.
+    /// The service worker's answer. After its photo's upload (201 or 200) the prepared write
+    /// is moved to `sent` and sent, still under the lock. The server's word on its write (a
+    /// 200, or a 412 naming its mutation) is stored beside the write as `answer`, not applied,
+    /// as `sw.js` does; anything else is left for the app.
     fn worker_answered(&mut self, dev: usize, input: Input) -> Check {
-        let Some((id, write)) = self.devices[dev].worker.clone() else {
+        let Some((id, job)) = self.devices[dev].worker.clone() else {
             return Ok(());
         };
-        let (request, answer) = match input {
-            Input::PutAccepted { request, profile } => (request, Some(profile)),
-            Input::PutStale { request, current } => (request, Some(current)),
-            Input::RequestFailed { request, .. }
+        let (request, answer) = match &input {
+            Input::PutAccepted { request, profile } => (*request, Some(profile.clone())),
+            Input::PutStale { request, current } => (*request, Some(current.clone())),
+            Input::PhotoStored { request }
+            | Input::RequestFailed { request, .. }
             | Input::PutForgotten { request, .. }
             | Input::RequestRejected { request, .. }
             | Input::PhotoMissing { request }
-            | Input::Unauthorized { request } => (request, None),
+            | Input::Unauthorized { request } => (*request, None),
             _ => return Ok(()),
         };
         if request != id {
             return Ok(());
         }
         self.log
-            .push(format!("t={} dev{dev}.sw <- {answer:?}", self.now));
+            .push(format!("t={} dev{dev}.sw <- {input:?}", self.now));
         self.devices[dev].worker = None;
+        let write = match job {
+            WorkerJob::Upload { sha256, mutation } => {
+                if matches!(input, Input::PhotoStored { .. })
+                    && let Some(write) = self.worker_takes_prepared(dev, Some((&sha256, &mutation)))
+                {
+                    return self.worker_send(dev, WorkerJob::Put(write));
+                }
+                return self.release_lock(dev, Writer::Worker);
+            }
+            WorkerJob::Put(write) => write,
+        };
         if let Some(answer) =
             answer.filter(|a| a.mutation_id.as_deref() == Some(write.mutation.as_str()))
             && let Some(current) = self.devices[dev].store.clone()

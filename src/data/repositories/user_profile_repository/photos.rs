@@ -7,7 +7,7 @@
 
 use outpost_core::patch::ProfilePatch;
 use outpost_core::sync::LocalRecord;
-use outpost_core::validate::{PHOTO_PATH_PREFIX, uploaded_photo};
+use outpost_core::validate::PHOTO_PATH_PREFIX;
 use outpost_core::wire::ProfileFields;
 
 use super::UserProfileRepository;
@@ -50,19 +50,12 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             .retain(|p| p.sha256 != sha256);
     }
 
-    /// The photo chosen in this tab that a commit of `record` must store with it: one its
-    /// values name (what the person sees, a write in doubt, an online-only one).
+    /// The photo chosen in this tab that a commit of `record` must store with it: one a value
+    /// of it that may still be written names ([`LocalRecord::named_photos`]).
     pub(super) fn photo_to_commit(&self, record: &LocalRecord) -> Option<Photo> {
-        let named = [
-            Some(&record.local),
-            record.sent.as_ref().map(|w| &w.fields),
-            record.online_sent.as_ref().map(|w| &w.fields),
-        ];
         let photos = self.inner.new_photos.borrow();
-        named
-            .into_iter()
-            .flatten()
-            .filter_map(|f| uploaded_photo(&f.photo_url))
+        record
+            .named_photos()
             .find_map(|sha| photos.iter().find(|p| p.sha256 == sha).cloned())
     }
 
