@@ -178,6 +178,47 @@ test("a file that is no photo is refused in words and changes nothing", async ()
   await page.close();
 });
 
+test("a photo the device has no room for is refused in words, and the photo before it stays", async () => {
+  const { page, username } = await newSignedUpPage(env.browser, env.url, "fullphoto");
+  const token = await apiToken(env.server.url, username);
+  await choose(page, await makeImage(page, { left: "#d00000", right: "#d00000" }), "red.jpg");
+  await waitFor(async () => (await apiProfile(env.server.url, token)).photo_url.startsWith("/api/photos/"),
+    "the first photo on the server");
+  await waitForStatus(page, "synced");
+  const path = (await apiProfile(env.server.url, token)).photo_url;
+  const blue = await makeImage(page, { left: "#0030d0", right: "#0030d0" });
+
+  // The disk fills up: storing a photo's bytes fails as IndexedDB fails then.
+  await page.evaluate(() => {
+    const put = IDBObjectStore.prototype.put;
+    IDBObjectStore.prototype.put = function (...args) {
+      if (this.name === "photos") throw new DOMException("The disk is full.", "QuotaExceededError");
+      return put.apply(this, args);
+    };
+  });
+  const since = env.proxy.requests.length;
+  await photoInput(page).setInputFiles(fixture(blue, "blue.jpg"));
+  await page.getByRole("alert").filter({ hasText: "out of storage space" }).waitFor();
+  // The picture chosen is taken away again: the stored photo shows, read from the device.
+  const shown = await waitFor(async () => {
+    const photo = await shownPhoto(page);
+    return photo && hue(photo.top) === "red" && photo;
+  }, "the stored photo shown again");
+  assert.equal(hue(shown.bottom), "red");
+  const stored = await readAppStore(page, "profiles", "get", username);
+  assert.equal(stored.local.photo_url, path, "the record as it was");
+  assert.deepEqual(await readAppStore(page, "photos", "getAllKeys"), [`${username}/${path.split("/").at(-1)}`]);
+  assert.equal(env.proxy.requests.slice(since).filter((r) => r.method === "PUT").length, 0, "nothing sent");
+  assert.equal((await apiProfile(env.server.url, token)).photo_url, path);
+  // The app logs the failed write for whoever debugs it: expected here, and only that one.
+  await env.browser.drainErrors();
+  const errors = env.browser.pageErrors;
+  const full = errors.filter((e) => /storage is full/.test(e));
+  assert.ok(full.length >= 1, "the failed write logged");
+  errors.splice(0, errors.length, ...errors.filter((e) => !full.includes(e)));
+  await page.close();
+});
+
 test("two devices that chose different photos offline are asked with both pictures", async () => {
   const { page: a, username } = await newSignedUpPage(env.browser, env.url, "twophotos");
   const b = await env.browser.newPage();

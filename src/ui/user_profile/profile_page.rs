@@ -118,7 +118,13 @@ pub fn ProfilePage(
     view! {
         <section class="profile" aria-labelledby="profile-title">
             <div class="identity" on:dragover=drag_over on:drop=drop>
-                <ProfilePhoto vm=vm photo_url=stored_photo name=shown_name alt="Profile photo" />
+                <ProfilePhoto
+                    vm=vm
+                    photo_url=stored_photo
+                    name=shown_name
+                    alt="Profile photo"
+                    current=true
+                />
                 <div>
                     <h1 id="profile-title">{move || shown().name}</h1>
                     <p class="account">"Signed in as " {account.clone()}</p>

@@ -15,7 +15,7 @@ use super::view_model::UserProfileViewModel;
 use crate::data::services::photo_worker;
 
 /// An object URL showing `bytes` (revoked when the page no longer needs it).
-fn object_url(bytes: &[u8]) -> Option<String> {
+pub(super) fn object_url(bytes: &[u8]) -> Option<String> {
     let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
     let options = BlobPropertyBag::new();
     options.set_type("image/jpeg");
@@ -38,9 +38,21 @@ pub fn ProfilePhoto(
     /// The image's alt text.
     #[prop(into)]
     alt: String,
+    /// This is the profile's own photo: a photo chosen here shows at once, before its save
+    /// is stored (the conflict dialog's pictures show only what each side names).
+    #[prop(optional)]
+    current: bool,
 ) -> impl IntoView {
     // The uploaded photo shown now: its SHA-256 and object URL.
     let shown = RwSignal::new(None::<(String, String)>);
+    // The object URL of the photo chosen in this tab when it is the one to show for `url`.
+    let chosen = move |url: &str| {
+        vm.chosen_photo.with(|c| {
+            c.as_ref()
+                .filter(|c| (current && c.saving) || uploaded_photo(url) == Some(c.sha256.as_str()))
+                .map(|c| c.url.clone())
+        })
+    };
     let broken = RwSignal::new(false);
     let revoke = move || {
         if let Some((_, url)) = shown.get_untracked() {
@@ -55,7 +67,11 @@ pub fn ProfilePhoto(
             shown.set(None);
             return;
         };
-        if shown.with_untracked(|s| s.as_ref().is_some_and(|(s, _)| *s == sha256)) {
+        // The bytes are read only when no object URL shows them yet (runs again when the
+        // chosen photo changes: a failed save of another photo shows this one again).
+        if chosen(&url).is_some()
+            || shown.with_untracked(|s| s.as_ref().is_some_and(|(s, _)| *s == sha256))
+        {
             return;
         }
         leptos::task::spawn_local(async move {
@@ -71,6 +87,9 @@ pub fn ProfilePhoto(
     on_cleanup(revoke);
     let src = move || {
         let url = photo_url.get();
+        if let Some(chosen) = chosen(&url) {
+            return Some(chosen);
+        }
         if url.is_empty() || broken.get() {
             return None;
         }

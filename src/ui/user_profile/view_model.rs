@@ -14,8 +14,8 @@ use crate::data::repositories::{
     UserProfileRepository,
 };
 use crate::data::services::{
-    ApiClient, ApiClientService, Database, DatabaseService, DbError, Settings, StoredSession,
-    photo_worker, service_worker,
+    ApiClient, ApiClientService, Database, DatabaseService, DbError, Photo, Settings,
+    StoredSession, photo_worker, service_worker,
 };
 use crate::data::sync::triggers::SyncLoop;
 use crate::dependencies::Dependencies;
@@ -28,6 +28,17 @@ pub struct Notice {
     pub text: String,
     /// Whether it reports a problem (shown as an alert).
     pub is_error: bool,
+}
+
+/// The photo chosen in this tab, as the page shows it: its prepared bytes as an object URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChosenPhoto {
+    /// The SHA-256 the profile names it by once its save is stored.
+    pub sha256: String,
+    /// An object URL of the prepared JPEG (revoked when another photo is chosen).
+    pub url: String,
+    /// Its save is under way (not stored yet, and not failed).
+    pub saving: bool,
 }
 
 /// The profile page's state and actions. `Copy`, so views capture it freely: the
@@ -44,6 +55,10 @@ pub struct UserProfileViewModel<A: 'static = ApiClientService, D: 'static = Data
     /// Whether the browser agreed to keep this device's storage under pressure (`None`: not
     /// asked yet; it is asked after the first save).
     pub storage_kept: RwSignal<Option<bool>>,
+    /// The photo chosen in this tab: shown as soon as it is prepared, while its save is
+    /// stored (a failed save takes it away and says why), and then whenever the profile
+    /// names it, with no read of the device store.
+    pub chosen_photo: RwSignal<Option<ChosenPhoto>>,
 }
 
 impl<A, D> Clone for UserProfileViewModel<A, D> {
@@ -92,6 +107,7 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
             notice: RwSignal::new(None),
             saving: RwSignal::new(false),
             storage_kept,
+            chosen_photo: RwSignal::new(None),
         })
     }
 
@@ -137,16 +153,39 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
             match photo_worker::prepare(&file).await {
                 Ok(photo) => {
                     let sha256 = photo.sha256.clone();
+                    vm.show_chosen(&photo);
                     let patch = vm.repo().choose_photo(photo, vm.shown());
-                    if vm.save(patch).await.is_err() {
+                    let saved = vm.save(patch).await.is_ok();
+                    if !saved {
                         vm.repo().forget_photo(&sha256);
                     }
+                    vm.chosen_photo.update(|chosen| {
+                        if chosen.as_ref().is_some_and(|c| c.sha256 == sha256) {
+                            match chosen.as_mut() {
+                                Some(c) if saved => c.saving = false,
+                                _ => forget_chosen(chosen),
+                            }
+                        }
+                    });
                 }
                 Err(reason) => {
                     vm.saving.set(false);
                     let _ = vm.saved(Err(SaveError::Rejected(reason)));
                 }
             }
+        });
+    }
+
+    /// Shows `photo` at once, in place of the photo chosen before (if any).
+    fn show_chosen(&self, photo: &Photo) {
+        let url = super::profile_photo::object_url(&photo.bytes);
+        self.chosen_photo.update(|chosen| {
+            forget_chosen(chosen);
+            *chosen = url.map(|url| ChosenPhoto {
+                sha256: photo.sha256.clone(),
+                url,
+                saving: true,
+            });
         });
     }
 
@@ -268,5 +307,12 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
         if restart {
             sync.restart();
         }
+    }
+}
+
+/// Drops the chosen photo's object URL.
+fn forget_chosen(chosen: &mut Option<ChosenPhoto>) {
+    if let Some(old) = chosen.take() {
+        let _ = web_sys::Url::revoke_object_url(&old.url);
     }
 }
