@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use crate::data::repositories::user_profile_repository::now_ms;
 use crate::data::services::{Settings, StoredSession, connectivity, device_cookie, service_worker};
 use crate::dependencies::Dependencies;
+use crate::ui::core::first_paint;
 use crate::ui::core::status_bar::StatusBar;
 use crate::ui::core::update_banner::UpdateBanner;
 use crate::ui::core::words;
@@ -54,6 +55,19 @@ pub fn App() -> impl IntoView {
         },
         std::time::Duration::from_millis(u64::from(SLOW_OPEN_MS)),
     );
+
+    // The first paint (static/first-paint.js) shows the stored profile while the app starts;
+    // it goes once the app shows a page of its own, or says why opening takes long. Nobody
+    // signed in: its snapshot goes too.
+    Effect::new(move |_| {
+        let phase = phase.get();
+        if matches!(phase, Phase::SignedOut) {
+            first_paint::forget();
+        }
+        if !matches!(phase, Phase::Opening) || slow_open.get() {
+            first_paint::remove();
+        }
+    });
 
     // Browser-only services live in thread-local arena slots so views can capture them.
     let dependencies = StoredValue::new_local(Dependencies::new());

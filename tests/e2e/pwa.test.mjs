@@ -218,6 +218,36 @@ chromiumOnly("a change pending when every tab closed is sent by the service work
   await context.close();
 });
 
+chromiumOnly("a warm start shows the last known profile before the app starts, with nothing to type into",
+  "holds the app's WebAssembly (routes with service workers blocked)", async () => {
+  const context = await env.browser.newContext({ serviceWorkers: "block" });
+  const { page, username } = await newSignedUpPage(context, env.url, "first", { serviceWorker: false });
+  await saveName(page, "Shown at once");
+  await waitForStatus(page, "synced");
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await page.route(/_bg\.wasm$/, async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.reload({ waitUntil: "commit" });
+  const first = page.locator("#first-paint");
+  await first.getByRole("heading", { name: "Shown at once", exact: true }).waitFor();
+  assert.match(await first.textContent(), new RegExp(`Signed in as ${username}`));
+  assert.equal(await first.locator("input, textarea, select, button, [contenteditable]").count(), 0,
+    "nothing to type into or press");
+  assert.equal(await page.locator("#outpost").isVisible(), false, "the starting app stays hidden");
+  // Keys pressed now go nowhere: there is no field to take them.
+  await page.keyboard.type("typed too early");
+  release();
+  const name = page.getByRole("textbox", { name: "Name", exact: true });
+  await name.waitFor();
+  await waitFor(async () => (await name.inputValue()) === "Shown at once", "the app's form filled");
+  assert.equal(await first.count(), 0, "the first paint gone once the app shows its page");
+  assert.equal(await page.locator("#profile-title").count(), 1);
+  await context.close();
+});
+
 test("the form stays put while the server is unreachable and the retry countdown comes and goes", async () => {
   // Seen in Firefox: the countdown line appeared under the status and moved the form down
   // between the moment a click was aimed at Save and the moment it landed; it hit the Photo

@@ -143,11 +143,15 @@ test("signing out warns about unsynced changes and leaves no data for the next p
   await env.proxy.restore();
   await waitForStatus(page, "synced", "online");
   assert.deepEqual(await readAppStore(page, "profiles", "getAllKeys"), [username]);
+  const firstPaint = () => page.evaluate(() => JSON.parse(localStorage.getItem("outpost-first-paint") ?? "null"));
+  assert.equal((await firstPaint())?.name, "Not on the server yet", "the next start's first paint");
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("button", { name: "Sign in" }).waitFor();
   assert.deepEqual(await readAppStore(page, "profiles", "getAllKeys"), []);
+  assert.equal(await firstPaint(), null, "no name left for the first paint");
   await page.reload();
   await page.getByRole("button", { name: "Create account" }).waitFor();
+  assert.equal(await page.locator("#first-paint").count(), 0);
   const token = await apiToken(env.server.url, username);
   assert.equal((await apiProfile(env.server.url, token)).name, "Not on the server yet");
   await page.close();

@@ -134,20 +134,25 @@ function instrument() {
   B.check = check;
 }
 
-// For P2: the time from navigation start until #profile-title shows `name`.
+// For P2: the time from navigation start until #profile-title shows `name` (painted: the
+// first paint's or the app's), and until the app's Name box takes input (usable: the app
+// mounted, the first paint gone, the box filled and neither disabled nor read-only).
 function visibleProbe(name) {
   window.__visible = null;
+  window.__usable = null;
   const check = () => {
-    if (window.__visible !== null) return true;
+    const now = performance.now();
     const title = document.getElementById("profile-title");
-    if (title && title.textContent.trim() === name) {
-      window.__visible = performance.now();
-      return true;
+    if (window.__visible === null && title && title.textContent.trim() === name) window.__visible = now;
+    const box = document.getElementById("name");
+    if (window.__usable === null && box && box.value === name && !box.disabled && !box.readOnly
+      && !document.getElementById("first-paint")) {
+      window.__usable = now;
     }
-    return false;
+    return window.__visible !== null && window.__usable !== null;
   };
   const observer = new MutationObserver(() => check() && observer.disconnect());
-  observer.observe(document, { subtree: true, childList: true, characterData: true });
+  observer.observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
   const poll = () => check() || setTimeout(poll, 4);
   poll();
 }
@@ -188,8 +193,8 @@ async function p2OfflineWarmStart(browser, url) {
   await context.setOffline(true);
   const measure = async (path) => {
     await page.goto(`${url}${path}`, { waitUntil: "commit" });
-    await page.waitForFunction(() => window.__visible !== null, null, { timeout: 15_000 });
-    return page.evaluate(() => window.__visible);
+    await page.waitForFunction(() => window.__visible !== null && window.__usable !== null, null, { timeout: 15_000 });
+    return page.evaluate(() => ({ painted: window.__visible, usable: window.__usable }));
   };
   // One warm-up of each, then alternate.
   await measure("/");
@@ -201,7 +206,11 @@ async function p2OfflineWarmStart(browser, url) {
     staticPage.push(await measure("/bench-static.html"));
   }
   await context.close();
-  return { app_ms: stats(app), static_ms: stats(staticPage) };
+  return {
+    app_ms: stats(app.map((t) => t.painted)),
+    app_usable_ms: stats(app.map((t) => t.usable)),
+    static_ms: stats(staticPage.map((t) => t.painted)),
+  };
 }
 
 async function setName(page, name) {

@@ -72,12 +72,16 @@ const atLeast = (t, text) => ({ ok: (v) => v >= t, text });
 const detail = (obj) => Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, typeof v === "number" ? round(v) : v]));
 
 // P1
-figure("P1", "first_load_bytes", b.p1?.total_bytes ?? null, "B", atMost(150_000, "<= 150 KB (150,000 B)"), {
+figure("P1", "first_load_bytes", b.p1?.total_bytes ?? null, "B", atMost(130_000, "<= 130 KB (130,000 B)"), {
   files: b.p1?.files,
 });
 // P2
-figure("P2", "offline_warm_start_ratio", ratio(b.p2?.app_ms.p50, b.p2?.static_ms.p50), "x", atMost(1.5, "<= 1.5x"),
+// Painted: the profile's name on screen (the first paint's, before the app starts); usable:
+// the app mounted and its Name box takes input. Both offline, from the service worker's cache.
+figure("P2", "offline_warm_start_painted_ratio", ratio(b.p2?.app_ms.p50, b.p2?.static_ms.p50), "x", atMost(1.2, "<= 1.2x"),
   detail({ app_p50_ms: b.p2?.app_ms.p50, app_p95_ms: b.p2?.app_ms.p95, static_p50_ms: b.p2?.static_ms.p50, static_p95_ms: b.p2?.static_ms.p95 }));
+figure("P2", "offline_warm_start_usable_ratio", ratio(b.p2?.app_usable_ms?.p50, b.p2?.static_ms.p50), "x", atMost(1.5, "<= 1.5x"),
+  detail({ app_p50_ms: b.p2?.app_usable_ms?.p50, app_p95_ms: b.p2?.app_usable_ms?.p95, static_p50_ms: b.p2?.static_ms.p50 }));
 // P3
 const p3 = b.p3;
 figure("P3", "save_ratio", ratio(p3?.save_ms.p50, p3?.plain_put_ms.p50), "x",

@@ -11,6 +11,7 @@ use super::profile_photo::{PhotoControls, ProfilePhoto, drop_target};
 use super::view_model::UserProfileViewModel;
 use crate::data::repositories::{SaveError, SignOut};
 use crate::ui::core::confirm_dialog::ConfirmDialog;
+use crate::ui::core::first_paint;
 use crate::ui::core::words;
 
 /// The profile page.
@@ -113,6 +114,12 @@ pub fn ProfilePage(
 
     let (drag_over, drop) = drop_target(vm);
     let stored_photo = Signal::derive(move || shown().photo_url);
+    // What the header shows, kept for the next start's first paint.
+    let account_shown = account.clone();
+    Effect::new(move |_| {
+        let fields = shown();
+        first_paint::remember(&account_shown, &fields.name, &fields.photo_url);
+    });
     let shown_name = Signal::derive(move || shown().name);
 
     view! {
