@@ -75,6 +75,15 @@ const detail = (obj) => Object.fromEntries(Object.entries(obj).map(([k, v]) => [
 figure("P1", "first_load_bytes", b.p1?.total_bytes ?? null, "B", atMost(130_000, "<= 130 KB (130,000 B)"), {
   files: b.p1?.files,
 });
+// Where the WebAssembly bytes go (tools/bench/wasm-size.mjs): not figures with targets, but
+// printed beside P1 so a regression is seen by whoever causes it.
+const wasm = raw("wasm-size");
+const contributors = wasm
+  ? [`P1 wasm module ${wasm.module_bytes} B (${wasm.module_brotli_bytes} B brotli): code ${wasm.code_bytes} B, data ${wasm.data_bytes} B; code by crate:`,
+    ...wasm.crates.map((c) => `  ${String(c.bytes).padStart(7)} B ${(c.share * 100).toFixed(1).padStart(5)}%  ${c.crate}`),
+    "  largest functions:",
+    ...wasm.functions.slice(0, 8).map((f) => `  ${String(f.size).padStart(7)} B  ${f.name.slice(0, 110)}`)]
+  : ["P1 wasm contributors: not measured (tools/bench/wasm-size.mjs failed)"];
 // P2
 // Painted: the profile's name on screen (the first paint's, before the app starts); usable:
 // the app mounted and its Name box takes input. Both offline, from the service worker's cache.
@@ -175,5 +184,7 @@ console.log("---|---|---|---|---|---");
 for (const f of figures) {
   console.log([f.id, f.name, `${f.value ?? "n/a"} ${f.unit}`, f.target, word(f.met), keyBaseline(f)].join(" | "));
 }
+console.log("");
+for (const l of contributors) console.log(l);
 console.log(`\n${machine.date} · ${machine.cores} cores · ${machine.memory_gib} GiB · load average at start ${machine.loadavg_at_start}, at end ${machine.loadavg_1_5_15.join(" ")} · results in ${outPath}`);
 if (b.error) console.log(`browser figures incomplete: ${b.error.split("\n")[0]}`);

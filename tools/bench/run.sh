@@ -173,6 +173,11 @@ else
   say "no PostgreSQL (run through tools/with-postgres.sh): P6/P7 on PostgreSQL and P10 skipped"
 fi
 
+# Where the WebAssembly bytes go (P1), by crate and by function.
+say "wasm size by crate"
+PATH="$HOME/.cargo/bin:$PATH" node tools/bench/wasm-size.mjs "$RAW/wasm-size.json" \
+  || say "the wasm size breakdown failed"
+
 # P1-P5: headless Chromium against the release server (harness.mjs starts it).
 say "browser figures"
 OUTPOST_SERVER_BIN="$SERVER" node tools/bench/browser.mjs "$RAW/browser.json" \
