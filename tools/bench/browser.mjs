@@ -26,7 +26,8 @@ const indexHtml = readFileSync(join(benchDist, "index.html"), "utf8");
 const css = indexHtml.match(/<link rel="stylesheet"[^>]*>/)?.[0] ?? "";
 writeFileSync(
   join(benchDist, "bench-static.html"),
-  `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Outpost</title>${css}</head>` +
+  `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Outpost</title>${css}` +
+    `<link rel="icon" type="image/png" href="/icons/icon-192.png"></head>` +
     `<body><div id="outpost"><main><h1 id="profile-title">${username}</h1>` +
     `<p class="account">Signed in as ${username}</p><label for="name">Name</label>` +
     `<input id="name" value="${username}"></main></div></body></html>\n`,

@@ -12,7 +12,9 @@ import { ROOT, waitFor } from "../../tests/e2e/lib/harness.mjs";
 import { stats } from "./stats.mjs";
 import { ENGINES, openBrowser, startEngineServer } from "../../tests/e2e/lib/browser/index.mjs";
 import { startProxy } from "../../tests/e2e/lib/proxy.mjs";
-import { apiProfile, apiToken, newUsername, saveName, signUp, waitForStatus } from "../../tests/e2e/lib/app.mjs";
+import {
+  apiProfile, apiToken, newUsername, saveName, signUp, waitForServiceWorker, waitForStatus,
+} from "../../tests/e2e/lib/app.mjs";
 import { fixture, photoInput } from "../../tests/e2e/lib/photos.mjs";
 
 const out = process.argv[2] ?? join(ROOT, "target/bench/raw/engines.json");
@@ -70,6 +72,71 @@ async function p12(engine) {
     return { engine, outages: byOutage, page_errors: pageErrors };
   } finally {
     for (const browser of browsers) await browser.close();
+    await proxy.close();
+    await server.stop();
+  }
+}
+
+/** How many warm starts P2 times per engine (each against the static page). */
+const P2_RUNS = Number(process.env.BENCH_P2_RUNS ?? 15);
+/** The copy of the build with the static page (tools/bench/browser.mjs makes it first). */
+const BENCH_DIST = join(ROOT, "target/bench/dist");
+
+/**
+ * P2 of one engine: warm starts offline (the server cut off; the service worker answers from
+ * its cache), the app against a static page with the same text served the same way. On the
+ * page's own timeline: "painted" is the first paint's `outpost-painted` mark (the profile's
+ * name on screen), "usable" the app's `outpost-usable` (its form takes input); the static
+ * page's is its `domInteractive` (its text parsed).
+ */
+async function p2(engine) {
+  const browser = await openBrowser(engine);
+  const server = await startEngineServer(browser, { dist: BENCH_DIST });
+  const proxy = await startProxy(server.url);
+  try {
+    const page = await browser.newPage();
+    await page.goto(proxy.url);
+    await signUp(page, newUsername(`p2${engine[0]}`));
+    await waitForStatus(page, "synced");
+    await waitForServiceWorker(page);
+    await waitFor(() => page.evaluate(() => caches.match("/bench-static.html").then(Boolean)), "the static page precached");
+    proxy.cut();
+    const marks = () => page.evaluate(() => {
+      const at = (name) => performance.getEntriesByName(name, "mark")[0]?.startTime ?? null;
+      return { painted: at("outpost-painted"), usable: at("outpost-usable") };
+    });
+    const app = async () => {
+      await page.goto(proxy.url);
+      return waitFor(async () => {
+        const m = await marks();
+        return m.painted !== null && m.usable !== null && m;
+      }, `${engine}: the app's start marks`);
+    };
+    const staticPage = async () => {
+      await page.goto(`${proxy.url}/bench-static.html`);
+      return page.evaluate(() => performance.getEntriesByType("navigation")[0].domInteractive);
+    };
+    await app();
+    await staticPage();
+    const painted = [];
+    const usable = [];
+    const parsed = [];
+    for (let i = 0; i < P2_RUNS; i++) {
+      const m = await app();
+      painted.push(m.painted);
+      usable.push(m.usable);
+      parsed.push(await staticPage());
+    }
+    await proxy.restore();
+    await browser.drainErrors();
+    return {
+      painted_ms: stats(painted),
+      usable_ms: stats(usable),
+      static_ms: stats(parsed),
+      page_errors: browser.pageErrors.splice(0),
+    };
+  } finally {
+    await browser.close();
     await proxy.close();
     await server.stop();
   }
@@ -193,6 +260,17 @@ for (const [i, settled] of results.entries()) {
     : { error: String(settled.reason?.stack ?? settled.reason) };
   if (settled.status === "rejected") log(`${engines[i]} failed: ${settled.reason}`);
 }
+// P2 one engine at a time, the machine otherwise idle: it compares two timings of one page.
+for (const engine of engines) {
+  log(`${engine}: P2, ${P2_RUNS} warm starts offline`);
+  try {
+    result.engines[engine].p2 = await p2(engine);
+  } catch (error) {
+    result.engines[engine].p2 = { error: String(error?.stack ?? error) };
+    log(`${engine} P2 failed: ${error}`);
+  }
+}
+
 // P13 one engine at a time, the machine otherwise idle: it compares two timings of one page.
 for (const engine of engines) {
   log(`${engine}: P13, ${P13_RUNS} photos of 12 megapixels`);

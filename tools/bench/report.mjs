@@ -128,6 +128,20 @@ for (const [engine, run] of Object.entries(raw("engines")?.engines ?? {})) {
   figure("P13", `photo_shown_ratio_${engine}`, ratio(p.shown_ms.p50, p.baseline_ms.p50), "x", atMost(1.5, "<= 1.5x"),
     detail({ shown_p50_ms: p.shown_ms.p50, shown_max_ms: p.shown_ms.max, decode_draw_p50_ms: p.baseline_ms.p50, file_bytes_p50: median(p.file_bytes), uploaded_bytes: p.uploaded_bytes, samples: p.shown_ms.count, page_errors: p.page_errors.length }));
 }
+// P2 on every engine, offline through the proxy cut, from the page's own marks
+// (tools/bench/engines.mjs).
+for (const [engine, run] of Object.entries(raw("engines")?.engines ?? {})) {
+  const p = run.p2;
+  if (!p) continue;
+  if (p.error) {
+    figure("P2", `offline_warm_start_painted_ratio_${engine}`, null, "x", atMost(1.2, "<= 1.2x"), detail({ error: p.error.split("\n")[0] }));
+    continue;
+  }
+  figure("P2", `offline_warm_start_painted_ratio_${engine}`, ratio(p.painted_ms.p50, p.static_ms.p50), "x", atMost(1.2, "<= 1.2x"),
+    detail({ painted_p50_ms: p.painted_ms.p50, painted_p95_ms: p.painted_ms.p95, static_p50_ms: p.static_ms.p50, samples: p.painted_ms.count, page_errors: p.page_errors.length }));
+  figure("P2", `offline_warm_start_usable_ratio_${engine}`, ratio(p.usable_ms.p50, p.static_ms.p50), "x", atMost(1.5, "<= 1.5x"),
+    detail({ usable_p50_ms: p.usable_ms.p50, usable_p95_ms: p.usable_ms.p95, static_p50_ms: p.static_ms.p50 }));
+}
 // P6
 figure("P6", "get_profile_ratio", ratio(get1k?.rps, healthz?.rps), "x", atLeast(0.5, ">= 0.5x"),
   detail({ get_rps: get1k?.rps, get_rounds: get1k?.rps_rounds, healthz_rounds: healthz?.rps_rounds, get_p50_ms: get1k?.p50_ms, get_p95_ms: get1k?.p95_ms, healthz_rps: healthz?.rps, healthz_p50_ms: healthz?.p50_ms, healthz_p95_ms: healthz?.p95_ms }));

@@ -7,7 +7,8 @@
 # BENCH_SECONDS (default 5) bounds each HTTP load run, BENCH_ROUNDS (default 3) repeats
 # them; BENCH_STREAMS (default 10000) and BENCH_BIG_ACCOUNTS (default 1000000) size P8 and
 # P9; BENCH_BROWSER_RUNS (default 30) repeats each browser timing; BENCH_P12_OUTAGES
-# (default 5,60,600 seconds) and BENCH_P12_PAGES (default 3) shape P12 on every engine.
+# (default 5,60,600 seconds) and BENCH_P12_PAGES (default 3) shape P12 on every engine;
+# BENCH_P2_RUNS (default 15) and BENCH_P13_RUNS (default 5) repeat P2 and P13 there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD

@@ -66,3 +66,21 @@ pub fn remove() {
         view.remove();
     }
 }
+
+/// Marks a moment of the start on the page's timeline (User Timing): `make bench` reads
+/// "outpost-painted" (set by the first paint) and "outpost-usable" (the profile form takes
+/// input) on every engine, and so can anyone's browser tools.
+pub fn mark(name: &str) {
+    use wasm_bindgen::JsCast;
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let performance = js_sys::Reflect::get(&window, &"performance".into()).ok();
+    let mark = performance
+        .as_ref()
+        .and_then(|p| js_sys::Reflect::get(p, &"mark".into()).ok())
+        .and_then(|m| m.dyn_into::<js_sys::Function>().ok());
+    if let (Some(performance), Some(mark)) = (performance, mark) {
+        let _ = mark.call1(&performance, &name.into());
+    }
+}
