@@ -4,6 +4,7 @@
 // says, both pictures in a conflict, and nothing left on the device after signing out.
 import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
+import { syncWithNoTabOpen } from "./lib/background-sync.mjs";
 import { createHash } from "node:crypto";
 import { waitFor } from "./lib/harness.mjs";
 import { chromiumOnly, useEngine } from "./lib/browser/index.mjs";
@@ -95,19 +96,7 @@ chromiumOnly("a photo chosen offline with every tab then closed is uploaded by t
   assert.equal((await apiProfile(env.server.url, token)).photo_url, "", "nothing sent while offline");
 
   const since = env.proxy.requests.length;
-  const blank = await context.newPage();
-  const cdp = await context.newCDPSession(blank);
-  const registrations = [];
-  cdp.on("ServiceWorker.workerRegistrationUpdated", (e) => registrations.push(...e.registrations));
-  await cdp.send("ServiceWorker.enable");
-  const registration = await waitFor(
-    () => registrations.find((r) => r.scopeURL.startsWith(env.url) && !r.isDeleted), "the registration");
-  // Back online with no app tab open: Chromium may fire the sync itself; firing it as well
-  // makes the test independent of its timing (the routine is idempotent).
-  await context.setOffline(false);
-  await cdp.send("ServiceWorker.dispatchSyncEvent", {
-    origin: new URL(env.url).origin, registrationId: registration.registrationId, tag: "outpost-sync", lastChance: false,
-  });
+  const blank = await syncWithNoTabOpen(context, env.url);
   const path = await waitFor(async () => {
     const url = (await apiProfile(env.server.url, token)).photo_url;
     return url.startsWith("/api/photos/") && url;

@@ -4,6 +4,7 @@
 // why (chromiumOnly); the others run on every engine (OUTPOST_E2E_ENGINE).
 import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
+import { syncWithNoTabOpen } from "./lib/background-sync.mjs";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
@@ -192,19 +193,7 @@ chromiumOnly("a change pending when every tab closed is sent by the service work
   await page.close();
   const token = await apiToken(env.server.url, username);
   assert.equal((await apiProfile(env.server.url, token)).name, username, "nothing sent while offline");
-  const blank = await context.newPage();
-  const cdp = await context.newCDPSession(blank);
-  const registrations = [];
-  cdp.on("ServiceWorker.workerRegistrationUpdated", (e) => registrations.push(...e.registrations));
-  await cdp.send("ServiceWorker.enable");
-  const registration = await waitFor(
-    () => registrations.find((r) => r.scopeURL.startsWith(env.server.url) && !r.isDeleted), "the registration");
-  // Back online with no app tab open: Chromium may fire the sync itself; firing it through CDP
-  // as well makes the test independent of its timing (the routine is idempotent).
-  await context.setOffline(false);
-  await cdp.send("ServiceWorker.dispatchSyncEvent", {
-    origin: env.server.url, registrationId: registration.registrationId, tag: "outpost-sync", lastChance: false,
-  });
+  const blank = await syncWithNoTabOpen(context, env.server.url);
   await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Sent with no tab open",
     "the service worker to send the change");
 
