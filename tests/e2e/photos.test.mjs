@@ -118,6 +118,26 @@ chromiumOnly("a photo chosen offline with every tab then closed is uploaded by t
   await context.close();
 });
 
+chromiumOnly("a reload shows the stored photo without the name's initial standing in for it",
+  "watches every render from the page's start (an init script)", async () => {
+  const context = await env.browser.newContext();
+  await context.addInitScript(() => {
+    window.__initials = [];
+    const seen = () => {
+      for (const node of document.querySelectorAll(".avatar.placeholder")) window.__initials.push(node.textContent);
+    };
+    new MutationObserver(seen).observe(document, { subtree: true, childList: true, characterData: true });
+  });
+  const { page } = await newSignedUpPage(context, env.url, "nolatter");
+  await choose(page, await makeImage(page, { left: "#d00000", right: "#d00000" }), "red.jpg");
+  await waitForStatus(page, "synced");
+  await page.reload();
+  const shown = await waitFor(() => shownPhoto(page), "the stored photo after the reload");
+  assert.equal(hue(shown.top), "red");
+  assert.deepEqual(await page.evaluate(() => window.__initials), [], "no initial shown for a moment");
+  await context.close();
+});
+
 test("a photo is turned as its EXIF says before it is cropped", async () => {
   const { page } = await newSignedUpPage(env.browser, env.url, "exif");
   // Red on the left, blue on the right, stored sideways: orientation 6 turns it a quarter

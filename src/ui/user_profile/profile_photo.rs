@@ -54,6 +54,10 @@ pub fn ProfilePhoto(
         })
     };
     let broken = RwSignal::new(false);
+    // The uploaded photo whose bytes are being read (shown as an empty circle meanwhile, as the
+    // first paint shows it, rather than the name's initial for a moment).
+    // Set from the start: the first render comes before the effect that reads the bytes.
+    let reading = RwSignal::new(uploaded_photo(&photo_url.get_untracked()).map(str::to_owned));
     let revoke = move || {
         if let Some((_, url)) = shown.get_untracked() {
             let _ = Url::revoke_object_url(&url);
@@ -65,6 +69,7 @@ pub fn ProfilePhoto(
         let Some(sha256) = uploaded_photo(&url).map(str::to_owned) else {
             revoke();
             shown.set(None);
+            reading.set(None);
             return;
         };
         // The bytes are read only when no object URL shows them yet (runs again when the
@@ -72,10 +77,15 @@ pub fn ProfilePhoto(
         if chosen(&url).is_some()
             || shown.with_untracked(|s| s.as_ref().is_some_and(|(s, _)| *s == sha256))
         {
+            reading.set(None);
             return;
         }
+        reading.set(Some(sha256.clone()));
         leptos::task::spawn_local(async move {
             let bytes = vm.photo_bytes(&sha256).await;
+            if reading.get_untracked().as_deref() == Some(sha256.as_str()) {
+                reading.set(None);
+            }
             // Another photo may have been chosen meanwhile: only the current one is shown.
             if uploaded_photo(&photo_url.get_untracked()) != Some(sha256.as_str()) {
                 return;
@@ -114,6 +124,13 @@ pub fn ProfilePhoto(
             />
         }
         .into_any(),
+        None if reading.with(|r| {
+            r.as_deref()
+                .is_some_and(|r| uploaded_photo(&photo_url.get()) == Some(r))
+        }) =>
+        {
+            view! { <div class="avatar" role="img" aria-label=alt.clone()></div> }.into_any()
+        }
         None => {
             let name = name.get();
             let initial = name
