@@ -1,7 +1,7 @@
 // Outpost's first paint: the signed-in person's profile header (name, account, a photo link),
 // shown from the snapshot the app keeps in localStorage while the WebAssembly app downloads,
-// compiles and opens IndexedDB. Loaded as a plain script at the end of the page, so it paints
-// before the app's own scripts run.
+// compiles and opens IndexedDB. A deferred script ahead of the app's boot module: it runs once
+// the page is parsed, before the app's own scripts, and blocks nothing meanwhile.
 //
 // It only shows: no field, no button, nothing to type into, so nothing typed before the app
 // mounts can land anywhere and be lost. It writes nothing and decides nothing. The snapshot
