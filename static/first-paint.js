@@ -11,8 +11,8 @@
 // (src/ui/app.rs, profile_page.rs, profile_photo.rs), so nothing moves.
 "use strict";
 (() => {
-  // Written in at build time from src/ui/core/first_paint.rs (tools/post-build.mjs).
-  const KEY = "__OUTPOST_FIRST_PAINT_KEY__";
+  // Written in at build time from src/data/shared_names.rs (tools/post-build.mjs).
+  const KEY = "__OUTPOST_NAME_FIRST_PAINT_KEY__";
   let snapshot;
   try {
     snapshot = JSON.parse(localStorage.getItem(KEY) ?? "null");

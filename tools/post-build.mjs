@@ -3,13 +3,13 @@
 //    Content-Security-Policy forbids inline script;
 // 2. writes `.br` and `.gz` siblings of every hashed (immutable) file at the highest levels,
 //    which the server sends as they are (on-the-fly compression uses faster, weaker levels);
-// 3. writes the first paint's localStorage key into `first-paint.js`, from the Rust constant;
-// 4. stamps `sw.js` with this build's id and the list of every file it produced, so the
+// 3. writes the names shared with the app (src/data/shared_names.rs) into `first-paint.js`;
+// 4. stamps `sw.js` with them, this build's id and the list of every file it produced, so the
 //    service worker precaches exactly this build under a cache named by it.
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
-import { sha256, stampServiceWorker } from "./stamp-sw.mjs";
+import { checkEveryNameUsed, sha256, stampServiceWorker, stampSharedNames } from "./stamp-sw.mjs";
 
 const staging = process.env.TRUNK_STAGING_DIR;
 if (!staging) {
@@ -45,17 +45,10 @@ for (const name of readdirSync(staging).filter((n) => hashed.test(n))) {
   writeFileSync(join(staging, `${name}.gz`), gzipSync(data, { level: 9 }));
 }
 
-// The key is defined once, in src/ui/core/first_paint.rs.
-const firstPaintRust = readFileSync(new URL("../src/ui/core/first_paint.rs", import.meta.url), "utf8");
-const firstPaintKey = firstPaintRust.match(/^pub const KEY: &str = "([^"\\]+)";$/m)?.[1];
-const firstPaintPath = join(staging, "first-paint.js");
-const firstPaint = readFileSync(firstPaintPath, "utf8");
-if (!firstPaintKey || !firstPaint.includes("__OUTPOST_FIRST_PAINT_KEY__")) {
-  console.error("post-build: the first paint's key or its placeholder was not found");
-  process.exit(1);
-}
-writeFileSync(firstPaintPath, firstPaint.replaceAll("__OUTPOST_FIRST_PAINT_KEY__", firstPaintKey));
+// Before the service worker: the build id hashes every other file as it is served.
+const firstPaintNames = stampSharedNames(join(staging, "first-paint.js"));
 
 const swPath = join(staging, "sw.js");
-const { build, files } = stampServiceWorker(staging, readFileSync(swPath, "utf8"));
+const { build, files, used } = stampServiceWorker(staging, readFileSync(swPath, "utf8"));
+checkEveryNameUsed([used, firstPaintNames]);
 console.log(`post-build: build ${build}, ${files} files precached, boot ${bootName}`);

@@ -21,17 +21,32 @@ export function sharedNames(source = readFileSync(SHARED_NAMES, "utf8")) {
   return names;
 }
 
-/** Writes every `__OUTPOST_NAME_<CONST>__` placeholder; any left over or unused is an error. */
-function withSharedNames(template, names = sharedNames()) {
+/**
+ * Writes every `__OUTPOST_NAME_<CONST>__` placeholder of `template` (`what` names it in
+ * errors); a placeholder without a constant is an error. Returns the text and the names used,
+ * so the build can check that every constant is used by one of the scripts.
+ */
+function withSharedNames(template, what, names = sharedNames()) {
   const used = new Set();
-  const out = template.replace(/__OUTPOST_NAME_([A-Z_]+)__/g, (_, name) => {
-    if (!(name in names)) throw new Error(`sw.js names ${name}, which shared_names.rs lacks`);
+  const text = template.replace(/__OUTPOST_NAME_([A-Z_]+)__/g, (_, name) => {
+    if (!(name in names)) throw new Error(`${what} names ${name}, which shared_names.rs lacks`);
     used.add(name);
     return names[name];
   });
-  const unused = Object.keys(names).filter((name) => !used.has(name));
-  if (unused.length > 0) throw new Error(`shared_names.rs names unused by sw.js: ${unused.join(", ")}`);
-  return out;
+  return { text, used };
+}
+
+/** Writes the shared names into the script at `path`, in place; returns the names it uses. */
+export function stampSharedNames(path) {
+  const { text, used } = withSharedNames(readFileSync(path, "utf8"), path);
+  writeFileSync(path, text);
+  return used;
+}
+
+/** Fails when a constant of shared_names.rs is used by none of the stamped scripts. */
+export function checkEveryNameUsed(usedSets, names = sharedNames()) {
+  const unused = Object.keys(names).filter((name) => !usedSets.some((used) => used.has(name)));
+  if (unused.length > 0) throw new Error(`shared_names.rs names unused by every script: ${unused.join(", ")}`);
 }
 
 /** SHA-256 of `data` in hex. */
@@ -60,11 +75,10 @@ export function stampServiceWorker(dir, template) {
   const build = sha256(files.map((path) => `${path}\n${sha256(readFileSync(join(dir, path)))}`).join("\n"))
     .slice(0, 16);
   const precache = files.map((path) => JSON.stringify(`/${path}`)).join(", ");
+  const { text, used } = withSharedNames(template, "sw.js");
   writeFileSync(
     join(dir, "sw.js"),
-    withSharedNames(template)
-      .replace("__OUTPOST_BUILD__", build)
-      .replace("/*__OUTPOST_PRECACHE__*/", precache),
+    text.replace("__OUTPOST_BUILD__", build).replace("/*__OUTPOST_PRECACHE__*/", precache),
   );
-  return { build, files: files.length };
+  return { build, files: files.length, used };
 }

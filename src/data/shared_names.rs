@@ -1,9 +1,10 @@
-//! The names the app shares with its service worker (`static/sw.js`), defined once.
+//! The names the app shares with its plain scripts (`static/sw.js`, the service worker, and
+//! `static/first-paint.js`), defined once.
 //!
-//! The service worker is plain JavaScript and cannot import Rust, so the build's post-build
-//! hook (`tools/stamp-sw.mjs`) reads the constants of this file and writes them into the
-//! worker's `__OUTPOST_NAME_<CONST>__` placeholders; a placeholder without a constant (or the
-//! other way round) fails the build. Keep each a plain `pub const NAME: &str = "...";` line.
+//! Those scripts cannot import Rust, so the build's post-build hook (`tools/stamp-sw.mjs`)
+//! reads the constants of this file and writes them into their `__OUTPOST_NAME_<CONST>__`
+//! placeholders; a placeholder without a constant, or a constant neither script uses, fails
+//! the build. Keep each a plain `pub const NAME: &str = "...";` line.
 
 /// The IndexedDB database of the app.
 pub const DB_NAME: &str = "outpost";
@@ -24,3 +25,5 @@ pub const SYNC_LOCK_PREFIX: &str = "outpost-sync:";
 pub const SYNC_TAG: &str = "outpost-sync";
 /// The BroadcastChannel every tab and the service worker tell each other news on.
 pub const CHANNEL: &str = "outpost";
+/// The `localStorage` key of the first paint's snapshot (`ui/core/first_paint.rs`).
+pub const FIRST_PAINT_KEY: &str = "outpost-first-paint";

@@ -1,8 +1,9 @@
 //! The first paint: while the WebAssembly app downloads, compiles and opens IndexedDB,
 //! `static/first-paint.js` (a deferred script ahead of the app's boot module) shows the
 //! signed-in person's profile header (name, account, a photo link) from a snapshot in
-//! `localStorage`, read synchronously before the app starts. It shows only: no field, no button, nothing to
-//! type into, so nothing typed before the app mounts can land anywhere and be lost.
+//! `localStorage`, read synchronously before the app starts. It shows only: no field, no
+//! button, nothing to type into, so nothing typed before the app mounts can land anywhere and
+//! be lost.
 //!
 //! The snapshot is for display only and never read back into the app: the profile page writes
 //! it whenever what it shows changes ([`remember`]), and signing out (here or in another tab)
@@ -12,9 +13,8 @@
 
 use outpost_core::validate::uploaded_photo;
 
-/// The `localStorage` key of the snapshot. `tools/post-build.mjs` writes this value into
-/// `first-paint.js`, so the two never disagree.
-pub const KEY: &str = "outpost-first-paint";
+/// The `localStorage` key of the snapshot, shared with `first-paint.js`.
+const KEY: &str = crate::data::shared_names::FIRST_PAINT_KEY;
 
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
@@ -23,24 +23,14 @@ fn storage() -> Option<web_sys::Storage> {
 /// Keeps what the profile header shows for the next start: `photo_url` only when it is a link
 /// (an uploaded photo's bytes stay in IndexedDB; the first paint shows an empty circle).
 pub fn remember(account: &str, name: &str, photo_url: &str) {
-    let link = if uploaded_photo(photo_url).is_some() {
-        ""
-    } else {
-        photo_url
-    };
+    let uploaded = uploaded_photo(photo_url).is_some();
+    let (link, uploaded) = if uploaded { ("", "1") } else { (photo_url, "") };
     let snapshot = js_sys::Object::new();
     for (field, value) in [
         ("account", account),
         ("name", name),
         ("photo", link),
-        (
-            "uploaded",
-            if link.is_empty() && !photo_url.is_empty() {
-                "1"
-            } else {
-                ""
-            },
-        ),
+        ("uploaded", uploaded),
     ] {
         let _ = js_sys::Reflect::set(&snapshot, &field.into(), &value.into());
     }
