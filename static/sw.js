@@ -77,8 +77,9 @@ self.addEventListener("fetch", (event) => {
 // first moves `prepared` to `sent` in one readwrite transaction, so the write is in doubt
 // before it leaves. When the core marked the photo the prepared write names
 // (`prepared_photo`), that photo is uploaded first, from the device store, and the write moves
-// to `sent` only once the server said it holds it (201 or 200), still the same write. The PUT carries its mutation id as Idempotency-Key, so a repeat is
-// answered with its first outcome and never applied twice. The server's own answer about
+// to `sent` only once the server said it holds it (201 or 200), still the same write. The PUT
+// carries its mutation id as Idempotency-Key, so a repeat is answered with its first outcome
+// and never applied twice. The server's own answer about
 // that write (a 200, or a 412 naming its mutation) is stored beside it as `answer`, not
 // applied: the core applies it when a tab next reads the record. Anything else is left for
 // the app, which sends the write again with the same key.

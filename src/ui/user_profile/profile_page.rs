@@ -123,11 +123,13 @@ pub fn ProfilePage(
 
     let (drag_over, drop) = drop_target(vm);
     let stored_photo = Signal::derive(move || shown().photo_url);
-    // What the header shows, kept for the next start's first paint.
+    // What the header shows, kept for the next start's first paint: written when it changes,
+    // not on every state update (the status changes far more often).
+    let header = Memo::new(move |_| shown());
     let account_shown = account.clone();
     Effect::new(move |_| {
-        let fields = shown();
-        first_paint::remember(&account_shown, &fields.name, &fields.photo_url);
+        header
+            .with(|fields| first_paint::remember(&account_shown, &fields.name, &fields.photo_url));
     });
     let shown_name = Signal::derive(move || shown().name);
 
