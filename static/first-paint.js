@@ -31,7 +31,8 @@
   }
 
   // A link is shown as the app shows it; an uploaded photo (its bytes are in IndexedDB) as an
-  // empty circle until the app shows it; no photo as the name's initial.
+  // empty circle until the app shows it; no photo as the name's initial (capitalised by the
+  // stylesheet, as the app's).
   let picture;
   if (link) {
     picture = element("img", { class: "avatar", src: link, alt: "Profile photo", width: "96", height: "96" });
@@ -39,7 +40,7 @@
     picture = element("div", { class: "avatar", role: "img", "aria-label": "Profile photo" });
   } else {
     picture = element("div", { class: "avatar placeholder", role: "img", "aria-label": name },
-      ([...name][0] ?? "?").toUpperCase());
+      [...name][0] ?? "?");
   }
   document.body.prepend(
     element("div", { id: "first-paint", "aria-busy": "true" },

@@ -98,7 +98,7 @@ impl DbError {
         match error.name.as_str() {
             "QuotaExceededError" => DbError::QuotaExceeded,
             "VersionError" => DbError::Outdated,
-            "UnknownError" if error.message.to_lowercase().contains("connection") => {
+            "UnknownError" if error.message.to_ascii_lowercase().contains("connection") => {
                 DbError::ConnectionLost
             }
             _ => DbError::Failed(format!("{}: {}", error.name, error.message)),
