@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use outpost::data::repositories::{SaveError, SaveOutcome, UserProfileRepository};
-use outpost::data::services::database::{DatabaseService, PROFILES, SCHEMA_VERSION, SETTINGS};
+use outpost::data::services::database::{
+    DatabaseService, PROFILES, SCHEMA, SCHEMA_VERSION, SETTINGS,
+};
 use outpost::data::services::{
     ApiClient, ApiClientService, ApiError, Database, Photo, Replaced, Settings,
 };
@@ -44,6 +46,17 @@ async fn account(api: &ApiClientService) -> (String, String) {
         .await
         .unwrap();
     (username, token)
+}
+
+/// Opens `name` at `version` with that version's stores through another IndexedDB client
+/// (rexie), as an older or newer build, or another tab of one, would.
+async fn open_raw(name: &str, version: u32) -> rexie::Rexie {
+    let mut builder = rexie::Rexie::builder(name).version(version);
+    let stores = SCHEMA[(version as usize).min(SCHEMA.len()) - 1];
+    for store in stores {
+        builder = builder.add_object_store(rexie::ObjectStore::new(store));
+    }
+    builder.build().await.unwrap()
 }
 
 /// Stores `value` as Ann's profile straight through IndexedDB, as an older build would.
@@ -200,9 +213,7 @@ async fn a_stored_record_this_build_cannot_read_is_never_overwritten() {
     let name = unique("odd-");
     let db = DatabaseService::named(&name);
     db.save_settings(&Settings::default()).await.unwrap();
-    let raw = DatabaseService::open_version(&name, SCHEMA_VERSION)
-        .await
-        .unwrap();
+    let raw = open_raw(&name, SCHEMA_VERSION).await;
     put_raw(&raw, &JsValue::from_str("not a record")).await;
     raw.close();
     let record = LocalRecord::from_local_edit(fields("New"), vec![Field::Name], 1);
@@ -211,9 +222,7 @@ async fn a_stored_record_this_build_cannot_read_is_never_overwritten() {
             .await
             .is_err()
     );
-    let still = DatabaseService::open_version(&name, SCHEMA_VERSION)
-        .await
-        .unwrap();
+    let still = open_raw(&name, SCHEMA_VERSION).await;
     let tx = still
         .transaction(&[PROFILES], TransactionMode::ReadOnly)
         .unwrap();
@@ -232,7 +241,7 @@ async fn a_stored_record_this_build_cannot_read_is_never_overwritten() {
 #[wasm_bindgen_test]
 async fn a_version_1_database_is_migrated_without_losing_data() {
     let name = unique("old-");
-    let old = DatabaseService::open_version(&name, 1).await.unwrap();
+    let old = open_raw(&name, 1).await;
     assert!(!old.store_names().contains(&SETTINGS.to_owned()));
     let record = LocalRecord::from_local_edit(fields("From v1"), vec![Field::Name], 7);
     put_raw(&old, &serde_wasm_bindgen::to_value(&record).unwrap()).await;
@@ -473,7 +482,6 @@ async fn two_instances_on_one_database_behave_as_two_tabs() {
 
 #[wasm_bindgen_test]
 async fn another_tab_upgrading_the_schema_is_not_blocked_by_this_one() {
-    use outpost::data::services::database::SCHEMA;
     use std::cell::Cell;
     use std::rc::Rc;
 
@@ -486,11 +494,7 @@ async fn another_tab_upgrading_the_schema_is_not_blocked_by_this_one() {
     let done = upgraded.clone();
     let other = name.clone();
     wasm_bindgen_futures::spawn_local(async move {
-        let mut builder = rexie::Rexie::builder(&other).version(SCHEMA_VERSION + 1);
-        for store in SCHEMA[SCHEMA.len() - 1] {
-            builder = builder.add_object_store(rexie::ObjectStore::new(store));
-        }
-        let newer = builder.build().await.unwrap();
+        let newer = open_raw(&other, SCHEMA_VERSION + 1).await;
         newer.close();
         done.set(true);
     });

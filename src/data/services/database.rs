@@ -1,5 +1,5 @@
-//! `DatabaseService`: the device's copy of everything, in IndexedDB (rexie, values stored as
-//! structured JS objects through serde-wasm-bindgen).
+//! `DatabaseService`: the device's copy of everything, in IndexedDB ([`super::indexed_db`],
+//! values stored as structured JS objects through serde-wasm-bindgen).
 //!
 //! Schema history (bump [`SCHEMA_VERSION`] and add a line when it changes):
 //! * 1: `profiles` (profile records keyed by account) and `session`.
@@ -10,12 +10,12 @@
 //!   save that first names it ([`Database::replace_profile`]).
 //!
 //! Upgrades only add stores, so the data of older versions is kept as it is. Another tab that
-//! opens a newer schema makes this connection close itself (rexie does that on `versionchange`);
-//! the next call reopens it. A save returns only after its transaction committed.
+//! opens a newer schema makes this connection close itself (on `versionchange`); the next
+//! call reopens it. A save returns only after its transaction committed.
 //!
 //! Every change of a profile record made by the app is a [`Database::replace_profile`]: a
 //! read-compare-write in one readwrite transaction with strict durability
-//! ([`super::strict_write`]) against the record's revision
+//! ([`super::indexed_db::Connection::write_if`]) against the record's revision
 //! ([`LocalRecord::next_revision`]), so a writer that read an outdated record never puts its
 //! older state over a newer one; it is told what the device holds now and re-applies its
 //! change.
@@ -26,11 +26,10 @@ use std::rc::Rc;
 
 use outpost_core::strategy::{ReadStrategy, WriteStrategy};
 use outpost_core::sync::{Commit, ConflictPolicy, LocalRecord};
-use rexie::{ObjectStore, Rexie, TransactionMode};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::strict_write::{self, Change, TxError};
+use super::indexed_db::{Change, Connection, TxError};
 
 /// The database's name in this origin.
 pub use crate::data::shared_names::DB_NAME;
@@ -102,15 +101,6 @@ impl DbError {
                 DbError::ConnectionLost
             }
             _ => DbError::Failed(format!("{}: {}", error.name, error.message)),
-        }
-    }
-
-    fn from_rexie(error: rexie::Error) -> Self {
-        let text = format!("{error:?}");
-        if text.contains("QuotaExceeded") {
-            DbError::QuotaExceeded
-        } else {
-            DbError::Failed(error.to_string())
         }
     }
 }
@@ -221,8 +211,7 @@ pub trait Database {
 #[derive(Clone, Default)]
 pub struct DatabaseService {
     name: String,
-    connection: Rc<RefCell<Option<Rc<Rexie>>>>,
-    strict: Rc<RefCell<Option<Rc<strict_write::Connection>>>>,
+    connection: Rc<RefCell<Option<Rc<Connection>>>>,
 }
 
 impl DatabaseService {
@@ -236,50 +225,25 @@ impl DatabaseService {
         Self {
             name: name.to_owned(),
             connection: Rc::default(),
-            strict: Rc::default(),
         }
     }
 
-    /// Opens `name` at `version` with the stores of that schema version (creating or
-    /// upgrading as needed). Exposed so tests can create an old-version database.
-    pub async fn open_version(name: &str, version: u32) -> Result<Rexie, DbError> {
-        let stores = SCHEMA
-            .get(version.saturating_sub(1) as usize)
-            .ok_or_else(|| DbError::Failed(format!("unknown schema version {version}")))?;
-        let mut builder = Rexie::builder(name).version(version);
-        for store in stores.iter() {
-            builder = builder.add_object_store(ObjectStore::new(store));
-        }
-        builder.build().await.map_err(|e| {
-            if format!("{e:?}").contains("VersionError") {
-                DbError::Outdated
-            } else {
-                DbError::Unavailable(e.to_string())
-            }
-        })
-    }
-
-    async fn db(&self) -> Result<Rc<Rexie>, DbError> {
-        if let Some(db) = self.connection.borrow().as_ref() {
-            return Ok(db.clone());
-        }
-        let db = Rc::new(Self::open_version(&self.name, SCHEMA_VERSION).await?);
-        *self.connection.borrow_mut() = Some(db.clone());
-        Ok(db)
-    }
-
-    /// The connection for strict read-compare-writes, opened after rexie made the schema.
-    async fn strict(&self) -> Result<Rc<strict_write::Connection>, DbError> {
-        if let Some(c) = self.strict.borrow().as_ref().filter(|c| !c.is_closed()) {
+    /// The open connection, or a new one at [`SCHEMA_VERSION`] (creating or upgrading the
+    /// schema) when there is none or another tab's upgrade closed it.
+    async fn db(&self) -> Result<Rc<Connection>, DbError> {
+        if let Some(c) = self.connection.borrow().as_ref().filter(|c| !c.is_closed()) {
             return Ok(c.clone());
         }
-        self.db().await?;
+        let stores = SCHEMA[SCHEMA.len() - 1];
         let c = Rc::new(
-            strict_write::Connection::open(&self.name)
+            Connection::open(&self.name, SCHEMA_VERSION, stores)
                 .await
-                .map_err(|e| DbError::from_tx(&e))?,
+                .map_err(|e| match DbError::from_tx(&e) {
+                    DbError::Failed(why) => DbError::Unavailable(why),
+                    other => other,
+                })?,
         );
-        *self.strict.borrow_mut() = Some(c.clone());
+        *self.connection.borrow_mut() = Some(c.clone());
         Ok(c)
     }
 
@@ -289,24 +253,18 @@ impl DatabaseService {
     }
 
     async fn get<T: DeserializeOwned>(&self, store: &str, key: &str) -> Result<Option<T>, DbError> {
+        let key = JsValue::from_str(key);
         for attempt in 0..2 {
             let db = self.db().await?;
-            let result = async {
-                let tx = db.transaction(&[store], TransactionMode::ReadOnly)?;
-                let value = tx.store(store)?.get(JsValue::from_str(key)).await?;
-                tx.done().await?;
-                Ok::<_, rexie::Error>(value)
-            }
-            .await;
-            match result {
-                Ok(Some(value)) if !value.is_undefined() => {
+            match db.get(store, &key).await {
+                Ok(value) if value.is_undefined() => return Ok(None),
+                Ok(value) => {
                     return serde_wasm_bindgen::from_value(value)
                         .map(Some)
                         .map_err(|e| DbError::Failed(e.to_string()));
                 }
-                Ok(_) => return Ok(None),
                 Err(_) if attempt == 0 => self.forget_connection(),
-                Err(e) => return Err(DbError::from_rexie(e)),
+                Err(e) => return Err(DbError::from_tx(&e)),
             }
         }
         Ok(None)
@@ -315,39 +273,28 @@ impl DatabaseService {
     async fn put<T: Serialize>(&self, store: &str, key: &str, value: &T) -> Result<(), DbError> {
         let value =
             serde_wasm_bindgen::to_value(value).map_err(|e| DbError::Failed(e.to_string()))?;
+        let key = JsValue::from_str(key);
         for attempt in 0..2 {
             let db = self.db().await?;
-            let result = async {
-                let tx = db.transaction(&[store], TransactionMode::ReadWrite)?;
-                tx.store(store)?
-                    .put(&value, Some(&JsValue::from_str(key)))
-                    .await?;
-                tx.done().await
-            }
-            .await;
-            match result {
-                Ok(_) => return Ok(()),
-                Err(e) if attempt == 0 && !format!("{e:?}").contains("QuotaExceeded") => {
+            match db.put(store, &key, &value).await {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt == 0 && e.name != "QuotaExceededError" => {
                     self.forget_connection()
                 }
-                Err(e) => return Err(DbError::from_rexie(e)),
+                Err(e) => return Err(DbError::from_tx(&e)),
             }
         }
         Ok(())
     }
 
-    async fn delete(&self, store: &str, key: &str) -> Result<(), DbError> {
+    async fn delete(&self, store: &str, key: &JsValue) -> Result<(), DbError> {
         let db = self.db().await?;
-        let result = async {
-            let tx = db.transaction(&[store], TransactionMode::ReadWrite)?;
-            tx.store(store)?.delete(JsValue::from_str(key)).await?;
-            tx.done().await
-        }
-        .await;
-        result.map(|_| ()).map_err(DbError::from_rexie)
+        db.delete(store, key)
+            .await
+            .map_err(|e| DbError::from_tx(&e))
     }
 
-    /// [`strict_write::Connection::write_if`] on the profile of `account`, tried once more on
+    /// [`Connection::write_if`] on the profile of `account`, tried once more on
     /// a new connection when this one was closed just before the transaction began (another
     /// tab's schema upgrade: `InvalidStateError`) or lost under it (Safari: `UnknownError`,
     /// "Connection to Indexed Database server lost"; the transaction did not commit, and the
@@ -367,7 +314,7 @@ impl DatabaseService {
         let also = settings.then_some((SETTINGS, CURRENT));
         let with = photo.map(|(key, bytes)| (PHOTOS, key, bytes));
         for attempt in 0..2 {
-            let connection = self.strict().await?;
+            let connection = self.db().await?;
             match connection
                 .write_if(PROFILES, account, also, with, change.clone(), allow())
                 .await
@@ -376,7 +323,7 @@ impl DatabaseService {
                     if attempt == 0
                         && matches!(e.name.as_str(), "InvalidStateError" | "UnknownError") =>
                 {
-                    self.strict.borrow_mut().take();
+                    self.forget_connection();
                 }
                 result => return result.map_err(|e| DbError::from_tx(&e)),
             }
@@ -551,54 +498,39 @@ impl Database for DatabaseService {
     }
 
     async fn photo(&self, account: &str, sha256: &str) -> Result<Option<Vec<u8>>, DbError> {
-        let db = self.db().await?;
         let key = JsValue::from_str(&photo_key(account, sha256));
-        let value = async {
-            let tx = db.transaction(&[PHOTOS], TransactionMode::ReadOnly)?;
-            let value = tx.store(PHOTOS)?.get(key).await?;
-            tx.done().await?;
-            Ok::<_, rexie::Error>(value)
-        }
-        .await
-        .map_err(DbError::from_rexie)?;
+        let value = self
+            .db()
+            .await?
+            .get(PHOTOS, &key)
+            .await
+            .map_err(|e| DbError::from_tx(&e))?;
         // Check what was read back: a large value kept as a file of its own can vanish.
-        Ok(value
+        Ok(Some(value)
             .filter(|v| v.is_instance_of::<js_sys::ArrayBuffer>())
             .map(|v| js_sys::Uint8Array::new(&v).to_vec())
             .filter(|bytes| !bytes.is_empty()))
     }
 
     async fn keep_photo(&self, account: &str, photo: &Photo) -> Result<(), DbError> {
-        let db = self.db().await?;
         let key = JsValue::from_str(&photo_key(account, &photo.sha256));
         let bytes: JsValue = js_sys::Uint8Array::from(photo.bytes.as_slice())
             .buffer()
             .into();
-        async {
-            let tx = db.transaction(&[PHOTOS], TransactionMode::ReadWrite)?;
-            tx.store(PHOTOS)?.put(&bytes, Some(&key)).await?;
-            tx.done().await
-        }
-        .await
-        .map(|_| ())
-        .map_err(DbError::from_rexie)
+        self.db()
+            .await?
+            .put(PHOTOS, &key, &bytes)
+            .await
+            .map_err(|e| DbError::from_tx(&e))
     }
 
     async fn delete_photos(&self, account: &str) -> Result<(), DbError> {
-        let db = self.db().await?;
         let range = web_sys::IdbKeyRange::bound(
             &JsValue::from_str(&photo_key(account, "")),
             &JsValue::from_str(&photo_key(account, "~")),
         )
         .map_err(|_| DbError::Failed("no key range for the account's photos".to_owned()))?;
-        async {
-            let tx = db.transaction(&[PHOTOS], TransactionMode::ReadWrite)?;
-            tx.store(PHOTOS)?.delete(range.into()).await?;
-            tx.done().await
-        }
-        .await
-        .map(|_| ())
-        .map_err(DbError::from_rexie)
+        self.delete(PHOTOS, &range.into()).await
     }
 
     async fn load_session(&self) -> Result<Option<StoredSession>, DbError> {
@@ -610,7 +542,7 @@ impl Database for DatabaseService {
     }
 
     async fn clear_session(&self) -> Result<(), DbError> {
-        self.delete(SESSION, CURRENT).await
+        self.delete(SESSION, &JsValue::from_str(CURRENT)).await
     }
 
     async fn load_settings(&self) -> Result<Settings, DbError> {

@@ -10,10 +10,10 @@ pub mod connectivity;
 pub mod database;
 pub mod device_cookie;
 pub mod event_stream;
+pub mod indexed_db;
 pub mod photo_worker;
 pub mod service_worker;
 pub mod sse;
-pub mod strict_write;
 
 pub use api_client::{ApiClient, ApiClientService, ApiError};
 pub use database::{Database, DatabaseService, DbError, Photo, Replaced, Settings, StoredSession};

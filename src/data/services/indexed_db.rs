@@ -1,12 +1,16 @@
-//! One record's read-compare-write in a single IndexedDB readwrite transaction with
-//! `durability: "strict"` (committed to disk, not only to the OS cache, before `complete`).
+//! The IndexedDB API, performed directly: one connection per database, opened at a schema
+//! version (creating the stores it lacks), with a read, a put, a delete and a
+//! read-compare-write, each one transaction awaited until it ended.
 //!
-//! rexie offers neither transaction options nor a way to run code between a read and a write
-//! of one transaction, so this uses the IndexedDB API directly. The read and the write are
-//! issued together and the compare runs in the read's `success` handler, while the
-//! transaction is still active: it lets the transaction commit or aborts it, so no other
-//! writer (another tab, the service worker) can slip in between, and nobody ever sees a write
-//! the compare refused.
+//! No wrapper crate: the read-compare-write needs transaction options (`durability:
+//! "strict"`) and code run between a read and a write of one transaction, which rexie could
+//! not express; with this module doing that, the rest was three small functions, and rexie
+//! with `idb` and tokio's oneshot cost the first load about 13 KB of code.
+//!
+//! [`Connection::write_if`] issues the read and the write together and the compare runs in
+//! the read's `success` handler, while the transaction is still active: it lets the
+//! transaction commit or aborts it, so no other writer (another tab, the service worker) can
+//! slip in between, and nobody ever sees a write the compare refused.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -16,8 +20,8 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    DomException, IdbDatabase, IdbOpenDbRequest, IdbTransactionDurability, IdbTransactionMode,
-    IdbTransactionOptions,
+    DomException, IdbDatabase, IdbOpenDbRequest, IdbTransaction, IdbTransactionDurability,
+    IdbTransactionMode, IdbTransactionOptions,
 };
 
 /// Why a transaction failed: the DOMException's name (`QuotaExceededError`, ...) and message.
@@ -62,21 +66,44 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Opens `name` at its current version. The schema must exist already (the caller opens
-    /// it through rexie first), or this would create an empty database.
-    pub async fn open(name: &str) -> Result<Self, TxError> {
+    /// Opens `name` at `version`, creating the stores of `stores` it lacks when the database
+    /// is new or older (upgrades only add stores). A database already at a newer version
+    /// fails with `VersionError`.
+    pub async fn open(name: &str, version: u32, stores: &[&str]) -> Result<Self, TxError> {
         let factory = web_sys::window()
             .and_then(|w| w.indexed_db().ok().flatten())
             .ok_or_else(|| TxError {
                 name: "UnknownError".to_owned(),
                 message: "IndexedDB is not available".to_owned(),
             })?;
-        let request: IdbOpenDbRequest = factory.open(name).map_err(|e| TxError::from_js(&e))?;
+        let request: IdbOpenDbRequest = factory
+            .open_with_u32(name, version)
+            .map_err(|e| TxError::from_js(&e))?;
+        let on_upgrade = {
+            let (request, stores) = (request.clone(), stores.iter().map(|s| s.to_string()));
+            let stores: Vec<String> = stores.collect();
+            Closure::<dyn FnMut()>::new(move || {
+                let Ok(db) = request.result().and_then(|r| r.dyn_into::<IdbDatabase>()) else {
+                    return;
+                };
+                let existing = db.object_store_names();
+                for store in &stores {
+                    if !existing.contains(store) {
+                        // A failure here aborts the upgrade; the open then reports it.
+                        let _ = db.create_object_store(store);
+                    }
+                }
+            })
+        };
+        request.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
         let opened = Promise::new(&mut |resolve: Function, reject: Function| {
             request.set_onsuccess(Some(&resolve));
             request.set_onerror(Some(&reject));
         });
-        JsFuture::from(opened).await.map_err(|_| {
+        let outcome = JsFuture::from(opened).await;
+        request.set_onupgradeneeded(None);
+        drop(on_upgrade);
+        outcome.map_err(|_| {
             let error = request.error().ok().flatten();
             error.map_or_else(
                 || TxError::from_js(&JsValue::UNDEFINED),
@@ -106,6 +133,46 @@ impl Connection {
     /// Whether another tab's upgrade closed this connection.
     pub fn is_closed(&self) -> bool {
         self.closed.get()
+    }
+
+    /// The value under `key` of `store` (`undefined` when there is none), read in its own
+    /// transaction.
+    pub async fn get(&self, store: &str, key: &JsValue) -> Result<JsValue, TxError> {
+        let tx = self.transaction(store, IdbTransactionMode::Readonly)?;
+        let read = tx
+            .object_store(store)
+            .and_then(|s| s.get(key))
+            .map_err(|e| TxError::from_js(&e))?;
+        ended(&tx).await?;
+        read.result().map_err(|e| TxError::from_js(&e))
+    }
+
+    /// Puts `value` under `key` of `store`; returns once the transaction committed.
+    pub async fn put(&self, store: &str, key: &JsValue, value: &JsValue) -> Result<(), TxError> {
+        let tx = self.transaction(store, IdbTransactionMode::Readwrite)?;
+        let put = tx
+            .object_store(store)
+            .and_then(|s| s.put_with_key(value, key));
+        issued(&tx, put.map(|_| ()))?;
+        ended(&tx).await
+    }
+
+    /// Deletes `key` (a key or an `IDBKeyRange`) of `store`; returns once committed.
+    pub async fn delete(&self, store: &str, key: &JsValue) -> Result<(), TxError> {
+        let tx = self.transaction(store, IdbTransactionMode::Readwrite)?;
+        let delete = tx.object_store(store).and_then(|s| s.delete(key));
+        issued(&tx, delete.map(|_| ()))?;
+        ended(&tx).await
+    }
+
+    fn transaction(
+        &self,
+        store: &str,
+        mode: IdbTransactionMode,
+    ) -> Result<IdbTransaction, TxError> {
+        self.db
+            .transaction_with_str_and_mode(store, mode)
+            .map_err(|e| TxError::from_js(&e))
     }
 
     /// Writes `change` under `key` of `store` and keeps it only if `allow`, called with the
@@ -161,7 +228,7 @@ impl Connection {
         let object_store = tx.object_store(store).map_err(|e| TxError::from_js(&e))?;
         let key = JsValue::from_str(key);
         let read = object_store.get(&key).map_err(|e| TxError::from_js(&e))?;
-        let issued = match &change {
+        let issued_all = match &change {
             Change::Put(value) => object_store.put_with_key(value, &key),
             Change::Delete => object_store.delete(&key),
         }
@@ -172,11 +239,7 @@ impl Connection {
                 .map(|_| ()),
             None => Ok(()),
         });
-        if let Err(e) = issued {
-            // Not cloneable, say: nothing of this transaction may commit.
-            let _ = tx.abort();
-            return Err(TxError::from_js(&e));
-        }
+        issued(&tx, issued_all)?;
         let refused = Rc::new(Cell::new(false));
         let mut allow = Some(allow);
         let on_read = {
@@ -194,22 +257,39 @@ impl Connection {
             })
         };
         read.set_onsuccess(Some(on_read.as_ref().unchecked_ref()));
-        let done = Promise::new(&mut |resolve: Function, reject: Function| {
-            tx.set_oncomplete(Some(&resolve));
-            tx.set_onabort(Some(&reject));
-        });
-        let outcome = JsFuture::from(done).await;
+        let outcome = ended(&tx).await;
         drop(on_read);
         match outcome {
-            Ok(_) => Ok(true),
+            Ok(()) => Ok(true),
             Err(_) if refused.get() => Ok(false),
-            Err(_) => Err(tx.error().map_or_else(
-                || TxError {
-                    name: "AbortError".to_owned(),
-                    message: "the transaction was aborted".to_owned(),
-                },
-                |e| TxError::from_js(&e),
-            )),
+            Err(e) => Err(e),
         }
     }
+}
+
+/// Aborts `tx` when a request could not be issued (a value that cannot be cloned, say):
+/// nothing of that transaction may commit.
+fn issued(tx: &IdbTransaction, request: Result<(), JsValue>) -> Result<(), TxError> {
+    request.map_err(|e| {
+        let _ = tx.abort();
+        TxError::from_js(&e)
+    })
+}
+
+/// Waits until `tx` ended: `Ok` once it committed, its error once it aborted (a failed
+/// request aborts its transaction, so `abort` covers request errors too).
+async fn ended(tx: &IdbTransaction) -> Result<(), TxError> {
+    let done = Promise::new(&mut |resolve: Function, reject: Function| {
+        tx.set_oncomplete(Some(&resolve));
+        tx.set_onabort(Some(&reject));
+    });
+    JsFuture::from(done).await.map(|_| ()).map_err(|_| {
+        tx.error().map_or_else(
+            || TxError {
+                name: "AbortError".to_owned(),
+                message: "the transaction was aborted".to_owned(),
+            },
+            |e| TxError::from_js(&e),
+        )
+    })
 }
