@@ -4,7 +4,7 @@
 // why (chromiumOnly); the others run on every engine (OUTPOST_E2E_ENGINE).
 import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { syncWithNoTabOpen } from "./lib/background-sync.mjs";
+import { dispatchSync, syncWithNoTabOpen } from "./lib/background-sync.mjs";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
@@ -204,6 +204,66 @@ chromiumOnly("a change pending when every tab closed is sent by the service work
   await waitForStatus(blank, "synced");
   assert.equal(await blank.getByRole("textbox", { name: "Name", exact: true }).inputValue(), "Sent with no tab open");
   assert.equal(puts, 0);
+  await context.close();
+});
+
+chromiumOnly("a change the service worker sent while the tab waited for the lock leaves once",
+  "Background Sync, fired through CDP", async () => {
+  // The order that sent it twice (seen in the P4 bench): back online, the tab moves its
+  // pending write to "in doubt" and waits for the cross-tab lock, which the service worker's
+  // sync got first; the worker sends that write and stores the server's answer; the tab,
+  // granted the lock, sent the same write again. The test makes that order: a second page
+  // holds the lock until both wait, and the tab's lock request waits for a gate until the
+  // worker's is queued.
+  const context = await env.browser.newContext();
+  await context.addInitScript(() => {
+    if (!navigator.locks) return; // about:blank has none
+    window.__lockRequests = 0;
+    window.__gate = null;
+    const request = navigator.locks.request.bind(navigator.locks);
+    navigator.locks.request = async (...args) => {
+      window.__lockRequests += 1;
+      if (window.__gate) await window.__gate;
+      return request(...args);
+    };
+  });
+  const { page, username } = await newSignedUpPage(context, env.server.url, "once");
+  const lock = `outpost-sync:${username}`;
+  const puts = [];
+  context.on("request", (r) => {
+    if (r.method() === "PUT" && new URL(r.url()).pathname === "/api/profile") puts.push(r.headers()["idempotency-key"]);
+  });
+  await context.setOffline(true);
+  await saveName(page, "Sent once");
+  await waitForStatus(page, "pending", "offline");
+
+  const holder = await context.newPage();
+  await holder.goto(`${env.server.url}/manifest.webmanifest`);
+  await holder.evaluate((name) => {
+    window.__held = new Promise((release) => { window.__release = release; });
+    navigator.locks.request(name, () => window.__held);
+  }, lock);
+  const pending = () => holder.evaluate(async (name) =>
+    (await navigator.locks.query()).pending.filter((l) => l.name === name).length, lock);
+  await waitFor(() => holder.evaluate(async (name) =>
+    (await navigator.locks.query()).held.some((l) => l.name === name), lock), "the holder's lock");
+  const asked = await page.evaluate(() => {
+    window.__gate = new Promise((open) => { window.__open = open; });
+    return window.__lockRequests;
+  });
+  await context.setOffline(false);
+  await dispatchSync(context, holder, env.server.url);
+  await waitFor(async () => (await pending()) >= 1, "the service worker waiting for the lock");
+  await waitFor(() => page.evaluate((n) => window.__lockRequests > n, asked), "the tab asking for the lock");
+  const queued = await pending();
+  await page.evaluate(() => window.__open());
+  await waitFor(async () => (await pending()) === queued + 1, "the tab waiting behind the service worker");
+  await holder.evaluate(() => window.__release());
+
+  await waitForStatus(page, "synced", "online");
+  const token = await apiToken(env.server.url, username);
+  assert.equal((await apiProfile(env.server.url, token)).name, "Sent once");
+  assert.equal(puts.length, 1, `one PUT of the change, not ${JSON.stringify(puts)}`);
   await context.close();
 });
 

@@ -55,6 +55,10 @@ pub enum Fault {
     /// The prepared write is kept for the service worker without the photo it must upload
     /// first, so the worker sends a profile naming a photo the server does not have.
     PreparedPhotoUnmarked,
+    /// A tab that waited for the lock to send its write in doubt checks only the record's
+    /// base for the server's word on it, not the answer the service worker stored: the write
+    /// the worker just sent and had answered leaves a second time.
+    StoredAnswerIgnored,
 }
 
 #[cfg(feature = "faults")]

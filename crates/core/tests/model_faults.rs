@@ -49,6 +49,7 @@ fn the_model_finds_every_fault_switched_on() {
         Fault::ForgottenWriteIsTheirs,
         Fault::WriteBeforeUpload,
         Fault::PreparedPhotoUnmarked,
+        Fault::StoredAnswerIgnored,
     ];
     let mut missed = Vec::new();
     for fault in all {

@@ -1,23 +1,31 @@
-// Background Sync with no app tab open (Chromium only: fired through CDP).
+// Background Sync fired on demand (Chromium only: through CDP).
 import { waitFor } from "./harness.mjs";
 
 /**
- * Opens a blank page in `context` (a Playwright context whose app tabs are closed), finds the
- * app's service worker registration for `url`, brings the context back online and fires the
- * app's sync tag. Chromium may fire the sync itself once online; firing it as well makes a
- * test independent of its timing (the worker's routine is idempotent). Returns the blank page.
+ * Fires the app's sync tag at its service worker registration for `url`, through a CDP
+ * session of `page` (any page of the context). Chromium fires the sync itself once online;
+ * firing it here makes a test independent of that timing (the worker's routine is
+ * idempotent), and works offline too.
  */
-export async function syncWithNoTabOpen(context, url) {
-  const blank = await context.newPage();
-  const cdp = await context.newCDPSession(blank);
+export async function dispatchSync(context, page, url) {
+  const cdp = await context.newCDPSession(page);
   const registrations = [];
   cdp.on("ServiceWorker.workerRegistrationUpdated", (e) => registrations.push(...e.registrations));
   await cdp.send("ServiceWorker.enable");
   const registration = await waitFor(
     () => registrations.find((r) => r.scopeURL.startsWith(url) && !r.isDeleted), "the registration");
-  await context.setOffline(false);
   await cdp.send("ServiceWorker.dispatchSyncEvent", {
     origin: new URL(url).origin, registrationId: registration.registrationId, tag: "outpost-sync", lastChance: false,
   });
+}
+
+/**
+ * Opens a blank page in `context` (a Playwright context whose app tabs are closed), brings
+ * the context back online and fires the app's sync tag. Returns the blank page.
+ */
+export async function syncWithNoTabOpen(context, url) {
+  const blank = await context.newPage();
+  await context.setOffline(false);
+  await dispatchSync(context, blank, url);
   return blank;
 }

@@ -185,6 +185,20 @@ impl LocalRecord {
         }
     }
 
+    /// The server's word on the write `mutation` already in this record: the base a tab
+    /// applied from its answer, or the answer the service worker stored beside the write.
+    /// A writer that waited for the cross-tab lock to send a write reads the record first and
+    /// asks this: a write another writer sent meanwhile is answered from the store, never
+    /// sent twice (one PUT per change).
+    pub fn answer_to(&self, mutation: &str) -> Option<&ServerProfile> {
+        let names = |p: &&ServerProfile| p.mutation_id.as_deref() == Some(mutation);
+        let kept = self
+            .answer
+            .as_ref()
+            .filter(|_| !fault(Fault::StoredAnswerIgnored));
+        self.base.as_ref().filter(names).or(kept.filter(names))
+    }
+
     /// Whether signing out (or signing in as another account) may delete `stored`, what the
     /// device holds for the account when the delete runs, inside the same transaction: when
     /// nothing in it is unsynced, or when the person chose to discard exactly this revision

@@ -722,12 +722,14 @@ impl World {
         };
         device.lock = Some(Writer::Tab(tab));
         // Another writer may have sent this very mutation meanwhile: its stored outcome
-        // answers it (the repository's `exchange`).
+        // answers it (the repository's `exchange`, through the same rule).
         if let Req::Put { id, write } = &req
-            && let Some(base) = device.store.as_ref().and_then(|r| r.base.clone())
-            && base.mutation_id.as_deref() == Some(write.mutation.as_str())
+            && let Some(profile) = device
+                .store
+                .as_ref()
+                .and_then(|r| r.answer_to(&write.mutation).cloned())
         {
-            let (id, profile) = (*id, base);
+            let id = *id;
             self.log
                 .push(format!("    dev{dev}.{tab}: answered from the store"));
             self.devices[dev].tabs[tab].outstanding = Some(id);
@@ -757,12 +759,37 @@ impl World {
             });
             return Ok(());
         }
+        self.check_not_answered(dev, &req)?;
         self.devices[dev].tabs[tab].outstanding = Some(req.id());
         self.net.push(Msg::ToServer {
             dev,
             from: Writer::Tab(tab),
             req,
         });
+        Ok(())
+    }
+
+    /// One PUT per change: a write leaves again only while its outcome is unknown on the
+    /// device. Once the server's word on it is stored (applied as the record's base, or kept
+    /// beside the write by the service worker), sending it again is a wasted round trip
+    /// another writer's lock wait would have avoided (issue 24: the tab resent what the
+    /// service worker had just sent and answered).
+    fn check_not_answered(&self, dev: usize, req: &Req) -> Check {
+        let Req::Put { write, .. } = req else {
+            return Ok(());
+        };
+        let Some(stored) = self.devices[dev].store.as_ref() else {
+            return Ok(());
+        };
+        let names = |p: &Option<ServerProfile>| {
+            p.as_ref()
+                .is_some_and(|p| p.mutation_id.as_deref() == Some(write.mutation.as_str()))
+        };
+        ensure!(
+            !names(&stored.base) && !names(&stored.answer),
+            "dev{dev}: write {} sent again though the device store holds the server's answer to it",
+            write.mutation
+        );
         Ok(())
     }
 
@@ -1770,6 +1797,7 @@ impl World {
                 write: write.clone(),
             },
         };
+        self.check_not_answered(dev, &req)?;
         let device = &mut self.devices[dev];
         device.lock = Some(Writer::Worker);
         device.worker = Some((id, job));

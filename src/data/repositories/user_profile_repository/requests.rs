@@ -52,13 +52,11 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                 // Anything else goes to the server, whose idempotency key makes a repeat
                 // harmless; a 412 made up here could hide an applied write of ours.
                 if let Ok(Some(stored)) = self.inner.db.load_profile(self.account()).await
-                    && let Some(base) = stored
-                        .base
-                        .filter(|b| b.mutation_id.as_deref() == Some(write.mutation.as_str()))
+                    && let Some(profile) = stored.answer_to(&write.mutation)
                 {
                     return Input::PutAccepted {
                         request,
-                        profile: base,
+                        profile: profile.clone(),
                     };
                 }
                 self.inner.puts_sent.set(self.inner.puts_sent.get() + 1);
