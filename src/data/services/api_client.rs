@@ -1,14 +1,15 @@
-//! `ApiClientService`: the Outpost HTTP API over `fetch` (gloo-net), with typed errors and a
-//! timeout on every request, so a hung connection can never stall the sync loop.
+//! `ApiClientService`: the Outpost HTTP API over `fetch` ([`super::fetch`]), with typed errors
+//! and a timeout on every request, so a hung connection can never stall the sync loop.
 
-use gloo_net::http::{Request, RequestBuilder, Response};
 use outpost_core::sync::SentWrite;
 use outpost_core::validate::PHOTO_PATH_PREFIX;
 use outpost_core::wire::{
     Credentials, ErrorBody, IDEMPOTENCY_KEY, ServerProfile, TokenResponse, error_code, etag,
 };
 use serde::de::DeserializeOwned;
-use web_sys::AbortController;
+use web_sys::{AbortController, Response};
+
+use super::fetch::{self, Fetch};
 
 /// How long one request may take before it counts as failed.
 pub const REQUEST_TIMEOUT_MS: u32 = 10_000;
@@ -118,21 +119,16 @@ impl ApiClientService {
 
     /// Sends a request, aborting it after the timeout. The abort is what turns a stalled
     /// connection into an error the sync loop can retry.
-    async fn send(
-        &self,
-        builder: RequestBuilder,
-        body: Body,
-    ) -> Result<(Response, Deadline), ApiError> {
+    async fn send(&self, request: Fetch, body: Body) -> Result<(Response, Deadline), ApiError> {
         let controller = AbortController::new().map_err(|_| ApiError::Unreachable)?;
-        let builder = builder.abort_signal(Some(&controller.signal()));
+        let request = request.signal(Some(&controller.signal()));
         let request = match body {
-            Body::Json(json) => builder
+            Body::Json(json) => request
                 .header("Content-Type", "application/json")
-                .body(json),
-            Body::Jpeg(bytes) => builder.header("Content-Type", "image/jpeg").body(bytes),
-            Body::None => builder.build(),
-        }
-        .map_err(|e| ApiError::Protocol(e.to_string()))?;
+                .body(&wasm_bindgen::JsValue::from_str(&json)),
+            Body::Jpeg(bytes) => request.header("Content-Type", "image/jpeg").body(&bytes),
+            Body::None => request,
+        };
         let timed_out = std::rc::Rc::new(std::cell::Cell::new(false));
         let flag = timed_out.clone();
         let timer = gloo_timers::callback::Timeout::new(self.timeout_ms, move || {
@@ -149,14 +145,14 @@ impl ApiClientService {
         }
     }
 
-    fn authorized(builder: RequestBuilder, token: &str) -> RequestBuilder {
-        builder.header("Authorization", &format!("Bearer {token}"))
+    fn authorized(request: Fetch, token: &str) -> Fetch {
+        request.header("Authorization", &format!("Bearer {token}"))
     }
 
     /// Posts credentials to `path` (sign-up or sign-in) and returns the session token.
     async fn token_from(&self, path: &str, credentials: &Credentials) -> Result<String, ApiError> {
         let body = Body::Json(to_json(credentials)?);
-        let response = self.send(Request::post(&self.url(path)), body).await?;
+        let response = self.send(Fetch::new("POST", &self.url(path)), body).await?;
         json_of::<TokenResponse>(response).await.map(|t| t.token)
     }
 }
@@ -181,9 +177,7 @@ impl Deadline {
 
 /// Reads `Retry-After` (seconds) as milliseconds.
 pub(super) fn retry_after_ms(response: &Response) -> Option<u64> {
-    response
-        .headers()
-        .get("retry-after")
+    fetch::header(response, "retry-after")
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(|s| s.saturating_mul(1000))
 }
@@ -243,10 +237,9 @@ async fn json_of<T: DeserializeOwned>(
 /// Parses a JSON body with the browser's own parser (`JSON.parse`) and serde-wasm-bindgen,
 /// so the app ships no JSON parser of its own (first-load bytes; see docs/BENCHMARKS.md P1).
 async fn read_json<T: DeserializeOwned>(response: &Response) -> Result<T, ApiError> {
-    let text = response
-        .text()
+    let text = fetch::text(response)
         .await
-        .map_err(|e| ApiError::Protocol(e.to_string()))?;
+        .map_err(|_| ApiError::Protocol("the answer could not be read".to_owned()))?;
     from_json(&text)
 }
 
@@ -276,7 +269,10 @@ impl ApiClient for ApiClientService {
     }
 
     async fn sign_out(&self, token: &str) -> Result<(), ApiError> {
-        let builder = Self::authorized(Request::delete(&self.url("/api/sessions/current")), token);
+        let builder = Self::authorized(
+            Fetch::new("DELETE", &self.url("/api/sessions/current")),
+            token,
+        );
         let (response, _deadline) = self.send(builder, Body::None).await?;
         if response.ok() || response.status() == 401 {
             Ok(())
@@ -286,12 +282,12 @@ impl ApiClient for ApiClientService {
     }
 
     async fn get_profile(&self, token: &str) -> Result<ServerProfile, ApiError> {
-        let builder = Self::authorized(Request::get(&self.url("/api/profile")), token);
+        let builder = Self::authorized(Fetch::new("GET", &self.url("/api/profile")), token);
         json_of(self.send(builder, Body::None).await?).await
     }
 
     async fn put_profile(&self, token: &str, write: &SentWrite) -> Result<ServerProfile, ApiError> {
-        let builder = Self::authorized(Request::put(&self.url("/api/profile")), token)
+        let builder = Self::authorized(Fetch::new("PUT", &self.url("/api/profile")), token)
             .header("If-Match", &etag(write.if_match))
             .header(IDEMPOTENCY_KEY, &write.mutation);
         json_of(
@@ -303,7 +299,7 @@ impl ApiClient for ApiClientService {
 
     async fn put_photo(&self, token: &str, sha256: &str, bytes: &[u8]) -> Result<(), ApiError> {
         let url = self.url(&format!("{PHOTO_PATH_PREFIX}{sha256}"));
-        let builder = Self::authorized(Request::put(&url), token);
+        let builder = Self::authorized(Fetch::new("PUT", &url), token);
         let (response, _deadline) = self
             .send(builder, Body::Jpeg(js_sys::Uint8Array::from(bytes)))
             .await?;
@@ -316,14 +312,13 @@ impl ApiClient for ApiClientService {
 
     async fn get_photo(&self, token: &str, sha256: &str) -> Result<Vec<u8>, ApiError> {
         let url = self.url(&format!("{PHOTO_PATH_PREFIX}{sha256}"));
-        let builder = Self::authorized(Request::get(&url), token);
+        let builder = Self::authorized(Fetch::new("GET", &url), token);
         let (response, deadline) = self.send(builder, Body::None).await?;
         if !response.ok() {
             return Err(error_from(response).await);
         }
         // A body that stops mid-way is no photo: tried again later.
-        response
-            .binary()
+        fetch::bytes(&response)
             .await
             .map_err(|_| deadline.or(ApiError::Unreachable))
     }

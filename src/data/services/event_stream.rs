@@ -4,7 +4,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use gloo_net::http::Request;
+use super::fetch::Fetch;
 use js_sys::{Reflect, Uint8Array};
 use outpost_core::sync::{STREAM_FIRST_WAIT, StreamEnd, stream_wait};
 use outpost_core::wire::{PROFILE_EVENT, ProfileChanged};
@@ -117,10 +117,10 @@ async fn read_once(
     on_change: &impl Fn(u64),
     on_open: &impl Fn(),
 ) -> StreamEnd {
-    let request = Request::get(url)
+    let request = Fetch::new("GET", url)
         .header("Authorization", &format!("Bearer {token}"))
         .header("Accept", "text/event-stream")
-        .abort_signal(abort.map(|a| a.signal()).as_ref());
+        .signal(abort.map(|a| a.signal()).as_ref());
     let Ok(response) = request.send().await else {
         return StreamEnd::NoAnswer;
     };

@@ -10,6 +10,7 @@ pub mod connectivity;
 pub mod database;
 pub mod device_cookie;
 pub mod event_stream;
+pub mod fetch;
 pub mod indexed_db;
 pub mod photo_worker;
 pub mod service_worker;
