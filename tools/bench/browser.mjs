@@ -109,7 +109,8 @@ function instrument() {
   B.plainFetch = plainFetch;
   window.fetch = async function (input, init) {
     const method = (init && init.method) || (input instanceof Request ? input.method : "GET");
-    const url = input instanceof Request ? input.url : String(input);
+    // Absolute, whether the app passed a Request or a same-origin path.
+    const url = new URL(input instanceof Request ? input.url : String(input), location.href).href;
     const start = performance.now();
     const response = await plainFetch.call(this, input, init);
     B.fetches.push({ method, url, status: response.status, start, t: performance.now() });
