@@ -11,7 +11,7 @@ test("the app shell loads, mounts, and is controlled by the service worker", asy
   const response = await fetch(env.url);
   assert.equal(response.status, 200);
   assert.match(response.headers.get("content-security-policy") ?? "", /script-src 'self' 'wasm-unsafe-eval'/);
-  assert.match(await response.text(), /<script type="module" src="\/boot-[0-9a-f]+\.js"><\/script>/);
+  assert.match(await response.text(), /<script type="module" async src="\/boot-[0-9a-f]+\.js"><\/script>/);
 
   const page = await env.browser.newPage();
   await page.goto(env.url);
