@@ -182,6 +182,9 @@ test("a file that is no photo is refused in words and changes nothing", async ()
   await photoInput(page).setInputFiles(fixture(Buffer.from("these are my notes, not a photo"), "notes.jpg"));
   await page.getByRole("alert").filter({ hasText: "not an image" }).waitFor();
   assert.equal(await page.getByRole("img", { name: "Profile photo" }).count(), 0);
+  // No photo: the name's initial, capitalised by the stylesheet (the wasm has no case tables).
+  assert.equal(await page.evaluate(() => document.querySelector(".avatar.placeholder")?.innerText),
+    username[0].toUpperCase());
   assert.equal((await apiProfile(env.server.url, token)).photo_url, "");
   assert.equal(env.proxy.requests.slice(since).filter((r) => r.method === "PUT").length, 0, "nothing sent");
   await page.close();
