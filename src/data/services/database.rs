@@ -1,7 +1,8 @@
 //! `DatabaseService`: the device's copy of everything, in IndexedDB ([`super::indexed_db`],
 //! values stored as structured JS objects through serde-wasm-bindgen).
 //!
-//! Schema history (bump [`SCHEMA_VERSION`] and add a line when it changes):
+//! Schema history (add the new version's stores to [`SCHEMA`], which makes
+//! [`SCHEMA_VERSION`], and a line here, when it changes):
 //! * 1: `profiles` (profile records keyed by account) and `session`.
 //! * 2: adds `settings` and `meta` (sync metadata such as the persistent-storage answer).
 //! * 3: adds `photos`: the bytes of profile photos as `ArrayBuffer`s (Safari has failed to
@@ -33,8 +34,8 @@ use super::indexed_db::{Change, Connection, TxError};
 
 /// The database's name in this origin.
 pub use crate::data::shared_names::DB_NAME;
-/// The schema version this build expects.
-pub const SCHEMA_VERSION: u32 = 3;
+/// The schema version this build expects: the newest of [`SCHEMA`].
+pub const SCHEMA_VERSION: u32 = SCHEMA.len() as u32;
 /// Profile records, keyed by account name.
 pub const PROFILES: &str = crate::data::shared_names::PROFILES_STORE;
 /// The signed-in session, under the key [`CURRENT`].
@@ -48,7 +49,7 @@ pub const PHOTOS: &str = crate::data::shared_names::PHOTOS_STORE;
 /// The single key used in the one-value stores.
 pub const CURRENT: &str = crate::data::shared_names::CURRENT_KEY;
 /// The stores each schema version has, oldest first.
-pub const SCHEMA: [&[&str]; 3] = [
+pub const SCHEMA: &[&[&str]] = &[
     &[PROFILES, SESSION],
     &[PROFILES, SESSION, SETTINGS, META],
     &[PROFILES, SESSION, SETTINGS, META, PHOTOS],
@@ -234,9 +235,9 @@ impl DatabaseService {
         if let Some(c) = self.connection.borrow().as_ref().filter(|c| !c.is_closed()) {
             return Ok(c.clone());
         }
-        let stores = SCHEMA[SCHEMA.len() - 1];
+        let newest = SCHEMA[SCHEMA.len() - 1];
         let c = Rc::new(
-            Connection::open(&self.name, SCHEMA_VERSION, stores)
+            Connection::open(&self.name, SCHEMA_VERSION, newest)
                 .await
                 .map_err(|e| match DbError::from_tx(&e) {
                     DbError::Failed(why) => DbError::Unavailable(why),
