@@ -1,7 +1,8 @@
 // Outpost's first paint: the signed-in person's profile header (name, account, a photo link),
 // shown from the snapshot the app keeps in localStorage while the WebAssembly app downloads,
-// compiles and opens IndexedDB. A deferred script ahead of the app's boot module: it runs once
-// the page is parsed, before the app's own scripts, and blocks nothing meanwhile.
+// compiles and opens IndexedDB. A deferred script: it runs once the page is parsed, before
+// DOMContentLoaded, which the app's boot module waits for before it starts the app, and blocks
+// nothing meanwhile.
 //
 // It only shows: no field, no button, nothing to type into, so nothing typed before the app
 // mounts can land anywhere and be lost. It writes nothing and decides nothing. The snapshot
