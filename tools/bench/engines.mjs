@@ -260,25 +260,21 @@ for (const [i, settled] of results.entries()) {
     : { error: String(settled.reason?.stack ?? settled.reason) };
   if (settled.status === "rejected") log(`${engines[i]} failed: ${settled.reason}`);
 }
-// P2 one engine at a time, the machine otherwise idle: it compares two timings of one page.
-for (const engine of engines) {
-  log(`${engine}: P2, ${P2_RUNS} warm starts offline`);
-  try {
-    result.engines[engine].p2 = await p2(engine);
-  } catch (error) {
-    result.engines[engine].p2 = { error: String(error?.stack ?? error) };
-    log(`${engine} P2 failed: ${error}`);
-  }
-}
-
-// P13 one engine at a time, the machine otherwise idle: it compares two timings of one page.
-for (const engine of engines) {
-  log(`${engine}: P13, ${P13_RUNS} photos of 12 megapixels`);
-  try {
-    result.engines[engine].p13 = await p13(engine);
-  } catch (error) {
-    result.engines[engine].p13 = { error: String(error?.stack ?? error) };
-    log(`${engine} P13 failed: ${error}`);
+// P2 and P13 one engine at a time, the machine otherwise idle: each compares two timings of
+// one page. A part that fails is kept as its error; the other parts still run.
+const parts = [
+  ["p2", "P2", `${P2_RUNS} warm starts offline`, p2],
+  ["p13", "P13", `${P13_RUNS} photos of 12 megapixels`, p13],
+];
+for (const [key, id, what, measure] of parts) {
+  for (const engine of engines) {
+    log(`${engine}: ${id}, ${what}`);
+    try {
+      result.engines[engine][key] = await measure(engine);
+    } catch (error) {
+      result.engines[engine][key] = { error: String(error?.stack ?? error) };
+      log(`${engine} ${id} failed: ${error}`);
+    }
   }
 }
 writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);

@@ -116,32 +116,35 @@ for (const [engine, run] of Object.entries(raw("engines")?.engines ?? {})) {
       detail({ p50_ms: s.p50, max_ms: s.max, samples: s.count, page_errors: run.page_errors.length }));
   }
 }
+/**
+ * Reports one part (`p2`, `p13`) of every engine's run of tools/bench/engines.mjs: `report`
+ * with the part's figures, or, when the part failed, each figure `failed` names ([name,
+ * target]) with no value and the error's first line.
+ */
+function perEngine(part, id, unit, failed, report) {
+  for (const [engine, run] of Object.entries(raw("engines")?.engines ?? {})) {
+    const p = run[part];
+    if (!p) continue;
+    if (p.error) {
+      for (const [name, target] of failed(engine)) figure(id, name, null, unit, target, detail({ error: p.error.split("\n")[0] }));
+      continue;
+    }
+    report(engine, p);
+  }
+}
 // P13 on every engine: a 12-megapixel photo chosen -> shown, against the engine's own decode
 // and draw of the same file (tools/bench/engines.mjs).
-for (const [engine, run] of Object.entries(raw("engines")?.engines ?? {})) {
-  const p = run.p13;
-  if (!p) continue;
-  if (p.error) {
-    figure("P13", `photo_shown_ratio_${engine}`, null, "x", atMost(1.5, "<= 1.5x"), detail({ error: p.error.split("\n")[0] }));
-    continue;
-  }
+perEngine("p13", "P13", "x", (engine) => [[`photo_shown_ratio_${engine}`, atMost(1.5, "<= 1.5x")]], (engine, p) =>
   figure("P13", `photo_shown_ratio_${engine}`, ratio(p.shown_ms.p50, p.baseline_ms.p50), "x", atMost(1.5, "<= 1.5x"),
-    detail({ shown_p50_ms: p.shown_ms.p50, shown_max_ms: p.shown_ms.max, decode_draw_p50_ms: p.baseline_ms.p50, file_bytes_p50: median(p.file_bytes), uploaded_bytes: p.uploaded_bytes, samples: p.shown_ms.count, page_errors: p.page_errors.length }));
-}
+    detail({ shown_p50_ms: p.shown_ms.p50, shown_max_ms: p.shown_ms.max, decode_draw_p50_ms: p.baseline_ms.p50, file_bytes_p50: median(p.file_bytes), uploaded_bytes: p.uploaded_bytes, samples: p.shown_ms.count, page_errors: p.page_errors.length })));
 // P2 on every engine, offline through the proxy cut, from the page's own marks
 // (tools/bench/engines.mjs).
-for (const [engine, run] of Object.entries(raw("engines")?.engines ?? {})) {
-  const p = run.p2;
-  if (!p) continue;
-  if (p.error) {
-    figure("P2", `offline_warm_start_painted_ratio_${engine}`, null, "x", atMost(1.2, "<= 1.2x"), detail({ error: p.error.split("\n")[0] }));
-    continue;
-  }
+perEngine("p2", "P2", "x", (engine) => [[`offline_warm_start_painted_ratio_${engine}`, atMost(1.2, "<= 1.2x")]], (engine, p) => {
   figure("P2", `offline_warm_start_painted_ratio_${engine}`, ratio(p.painted_ms.p50, p.static_ms.p50), "x", atMost(1.2, "<= 1.2x"),
     detail({ painted_p50_ms: p.painted_ms.p50, painted_p95_ms: p.painted_ms.p95, static_p50_ms: p.static_ms.p50, samples: p.painted_ms.count, page_errors: p.page_errors.length }));
   figure("P2", `offline_warm_start_usable_ratio_${engine}`, ratio(p.usable_ms.p50, p.static_ms.p50), "x", atMost(1.5, "<= 1.5x"),
     detail({ usable_p50_ms: p.usable_ms.p50, usable_p95_ms: p.usable_ms.p95, static_p50_ms: p.static_ms.p50 }));
-}
+});
 // P6
 figure("P6", "get_profile_ratio", ratio(get1k?.rps, healthz?.rps), "x", atLeast(0.5, ">= 0.5x"),
   detail({ get_rps: get1k?.rps, get_rounds: get1k?.rps_rounds, healthz_rounds: healthz?.rps_rounds, get_p50_ms: get1k?.p50_ms, get_p95_ms: get1k?.p95_ms, healthz_rps: healthz?.rps, healthz_p50_ms: healthz?.p50_ms, healthz_p95_ms: healthz?.p95_ms }));
