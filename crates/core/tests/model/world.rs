@@ -773,7 +773,8 @@ impl World {
     /// device. Once the server's word on it is stored (applied as the record's base, or kept
     /// beside the write by the service worker), sending it again is a wasted round trip
     /// another writer's lock wait would have avoided (issue 24: the tab resent what the
-    /// service worker had just sent and answered).
+    /// service worker had just sent and answered). Written out here rather than through
+    /// `LocalRecord::answer_to`, the rule under test, so a defect of that rule shows.
     fn check_not_answered(&self, dev: usize, req: &Req) -> Check {
         let Req::Put { write, .. } = req else {
             return Ok(());
