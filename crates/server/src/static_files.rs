@@ -4,15 +4,19 @@
 
 use axum::body::Body;
 use axum::extract::{Request, State};
+use std::path::Path;
+
 use axum::http::header::{
-    ACCEPT, CACHE_CONTROL, IF_MODIFIED_SINCE, IF_UNMODIFIED_SINCE, LAST_MODIFIED,
+    ACCEPT, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, IF_MODIFIED_SINCE,
+    IF_UNMODIFIED_SINCE, LAST_MODIFIED,
 };
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tower::ServiceExt;
-use tower_http::services::{ServeDir, ServeFile};
+use tower_http::services::ServeDir;
 
 use crate::error::AppError;
+use crate::security_headers::document_csp;
 use crate::state::AppState;
 
 /// Cache header of files whose name carries a content hash: they never change.
@@ -53,6 +57,9 @@ pub async fn serve(State(state): State<AppState>, req: Request) -> Response {
         return AppError::MethodNotAllowed.into_response();
     }
     let dist = state.config().dist_dir.clone();
+    if path == "/" || path == "/index.html" {
+        return app_page(&dist).await;
+    }
     let mut req = req;
     if !is_hashed_asset(&path) {
         // A file whose name does not change with its content is never answered 304 on its
@@ -63,8 +70,6 @@ pub async fn serve(State(state): State<AppState>, req: Request) -> Response {
         req.headers_mut().remove(IF_MODIFIED_SINCE);
         req.headers_mut().remove(IF_UNMODIFIED_SINCE);
     }
-    let method = req.method().clone();
-    let headers = req.headers().clone();
     let html = accepts_html(&req);
     // Hashed assets come with `.br` / `.gz` siblings compressed at build time at the highest
     // levels (tools/post-build.mjs); anything else is compressed on the fly.
@@ -73,18 +78,11 @@ pub async fn serve(State(state): State<AppState>, req: Request) -> Response {
         .precompressed_gzip()
         .oneshot(req)
         .await;
-    let (mut response, hashed) = if response.status() == StatusCode::NOT_FOUND && html {
-        let mut index_req = Request::new(Body::empty());
-        *index_req.method_mut() = method;
-        *index_req.headers_mut() = headers;
-        let Ok(index) = ServeFile::new(dist.join("index.html"))
-            .oneshot(index_req)
-            .await;
-        (index.map(Body::new), false)
-    } else {
-        (response.map(Body::new), is_hashed_asset(&path))
-    };
-    let cache = if hashed && response.status().is_success() {
+    if response.status() == StatusCode::NOT_FOUND && html {
+        return app_page(&dist).await;
+    }
+    let mut response = response.map(Body::new);
+    let cache = if is_hashed_asset(&path) && response.status().is_success() {
         IMMUTABLE
     } else {
         response.headers_mut().remove(LAST_MODIFIED);
@@ -94,6 +92,31 @@ pub async fn serve(State(state): State<AppState>, req: Request) -> Response {
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static(cache));
     response
+}
+
+/// `index.html`, sent whole with the policy that allows its own inline script and style
+/// ([`document_csp`]), computed from the same bytes; revalidated every time like the other
+/// files named without a hash (HEAD gets the headers alone: hyper sends no body).
+async fn app_page(dist: &Path) -> Response {
+    let Ok(html) = tokio::fs::read_to_string(dist.join("index.html")).await else {
+        return AppError::NotFound.into_response();
+    };
+    let Ok(csp) = HeaderValue::from_str(&document_csp(&html)) else {
+        // Not reachable (the policy is ASCII), but never a page without its policy.
+        return AppError::NotFound.into_response();
+    };
+    (
+        [
+            (
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (CACHE_CONTROL, HeaderValue::from_static(NO_CACHE)),
+            (CONTENT_SECURITY_POLICY, csp),
+        ],
+        html,
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -115,3 +115,54 @@ async fn files_named_without_a_hash_are_never_answered_by_their_modification_tim
         assert_eq!(resp.status(), StatusCode::OK, "{path}: never 304");
     }
 }
+
+/// The build inlines the stylesheet and the first paint into `index.html`: the page (also as
+/// the fallback of a navigation) allows exactly those by hash, computed from the page as it is
+/// on disk now (a rebuilt `dist` is never served under a stale policy); no other file does.
+#[tokio::test]
+async fn the_app_page_allows_its_own_inline_script_and_style_by_hash() {
+    let ts = TestServer::start().await;
+    let base = outpost_server::security_headers::CSP;
+    let policy = |html: &reqwest::Response| {
+        html.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let page = "<!doctype html><title>Outpost</title><style>p{color:red}</style>\
+        <body><script>alert(1)</script></body>";
+    std::fs::write(ts.dist().join("index.html"), page).unwrap();
+    // `printf 'alert(1)' | openssl dgst -sha256 -binary | base64`, and the same for the style.
+    let script = "'sha256-bhHHL3z2vDgxUt0W3dWQOrprscmda2Y5pLsLg4GF+pI='";
+    let style = "'sha256-p0bF+un5yUb9MBO6xRb8kPHlY2BdpHVtLiFkDrZPF64='";
+    for (path, accept) in [
+        ("/", "text/html"),
+        ("/index.html", "*/*"),
+        ("/profile/settings", "text/html"),
+    ] {
+        let resp = ts
+            .request(Method::GET, path)
+            .header("accept", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        let csp = policy(&resp);
+        assert!(
+            csp.contains(&format!("script-src 'self' 'wasm-unsafe-eval' {script};")),
+            "{path}: {csp}"
+        );
+        assert!(
+            csp.contains(&format!("style-src 'self' {style};")),
+            "{path}: {csp}"
+        );
+        assert_eq!(resp.headers()["cache-control"], "no-cache", "{path}");
+        assert_eq!(resp.text().await.unwrap(), page, "{path}");
+    }
+    let resp = ts.request(Method::GET, "/sw.js").send().await.unwrap();
+    assert_eq!(policy(&resp), base);
+    // Rebuilt: the next answer follows the page on disk.
+    std::fs::write(ts.dist().join("index.html"), "<title>Outpost</title>").unwrap();
+    let resp = ts.request(Method::GET, "/").send().await.unwrap();
+    assert_eq!(policy(&resp), base);
+}
