@@ -1,8 +1,9 @@
 // Outpost's first paint: the signed-in person's profile header (name, account, a photo link),
 // shown from the snapshot the app keeps in localStorage while the WebAssembly app downloads,
-// compiles and opens IndexedDB. A deferred script: it runs once the page is parsed, before
-// DOMContentLoaded, which the app's boot module waits for before it starts the app, and blocks
-// nothing meanwhile.
+// compiles and opens IndexedDB. The build puts it inline at the end of <body>
+// (tools/post-build.mjs; the server's policy allows it by hash): it runs as the parser gets
+// there, with the stylesheet inline too, so no file holds it back; the app's boot module waits
+// for DOMContentLoaded, after it, before it starts the app.
 //
 // It only shows: no field, no button, nothing to type into, so nothing typed before the app
 // mounts can land anywhere and be lost. It writes nothing and decides nothing. The snapshot

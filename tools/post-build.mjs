@@ -1,13 +1,15 @@
 // Trunk post-build hook (see Trunk.toml). Runs on the staging directory of one build:
-// 1. replaces Trunk's inline module script by `boot-<hash>.js` (the server's
-//    Content-Security-Policy forbids inline script), loaded `async`: it compiles the app's
-//    WebAssembly while the page is still being parsed, and starts the app once it is;
+// 1. replaces Trunk's inline module script by `boot-<hash>.js`, loaded `async`: it compiles
+//    the app's WebAssembly while the page is still being parsed, and starts the app once it
+//    is;
 // 2. writes `.br` and `.gz` siblings of every hashed (immutable) file at the highest levels,
 //    which the server sends as they are (on-the-fly compression uses faster, weaker levels);
-// 3. writes the names shared with the app (src/data/shared_names.rs) into `first-paint.js`;
+// 3. writes the names shared with the app (src/data/shared_names.rs) into `first-paint.js`
+//    and moves it inline, to the end of <body> (the server's Content-Security-Policy allows
+//    the page's inline script and style by hash: crates/server/src/security_headers.rs);
 // 4. stamps `sw.js` with them, this build's id and the list of every file it produced, so the
 //    service worker precaches exactly this build under a cache named by it.
-import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import { checkEveryNameUsed, sha256, stampServiceWorker, stampSharedNames } from "./stamp-sw.mjs";
@@ -37,7 +39,7 @@ if (!glue || !wasmPath || !integrity || integrity[1] !== wasmPath) {
 // parsed and the first paint's script had run (13 ms of an offline warm start in Chromium).
 // This one is `async`, so it runs as soon as it is loaded: the compile (from the response
 // the preload link already asked for, same integrity) overlaps the parsing, and the app
-// starts once the document is parsed and the deferred scripts ran (`DOMContentLoaded`), as
+// starts once the document is parsed and the first paint ran (`DOMContentLoaded`), as
 // before: it mounts into <body>, after the first paint. A compile that fails (or an engine
 // without `compileStreaming`) leaves the fetch and its error to wasm-bindgen's own init.
 const boot = `import init, * as bindings from '${glue}';
@@ -52,7 +54,6 @@ dispatchEvent(new CustomEvent('TrunkApplicationStarted', { detail: { wasm } }));
 const bootName = `boot-${sha256(boot).slice(0, 16)}.js`;
 writeFileSync(join(staging, bootName), boot);
 html = html.replace(inline, `<script type="module" async src="/${bootName}"></script>`);
-writeFileSync(indexPath, html);
 
 // Hashed names (`name-<hex>.ext`, `name-<hex>_bg.wasm`) never change content, so their
 // precompressed copies can never go stale.
@@ -69,7 +70,19 @@ for (const name of readdirSync(staging).filter((n) => hashed.test(n))) {
 }
 
 // Before the service worker: the build id hashes every other file as it is served.
-const firstPaintNames = stampSharedNames(join(staging, "first-paint.js"));
+const firstPaintPath = join(staging, "first-paint.js");
+const firstPaintNames = stampSharedNames(firstPaintPath);
+// Inline at the end of <body>: it runs as the parser gets there (the stylesheet is inline
+// too, so nothing holds it back) and prepends the header to the body; no file is left.
+const firstPaint = readFileSync(firstPaintPath, "utf8");
+if (!html.includes("</body>") || firstPaint.includes("</script")) {
+  console.error("post-build: cannot put first-paint.js inline at the end of <body>");
+  process.exit(1);
+}
+// (A function: a replacement string would read `$&` and the like in the script.)
+html = html.replace("</body>", () => `<script>\n${firstPaint}</script>\n  </body>`);
+writeFileSync(indexPath, html);
+rmSync(firstPaintPath);
 
 const swPath = join(staging, "sw.js");
 const { build, files, used } = stampServiceWorker(staging, readFileSync(swPath, "utf8"));

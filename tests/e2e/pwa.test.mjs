@@ -362,20 +362,23 @@ test("concurrent edits on two devices show a conflict with both values, and the 
   await pageA.close();
 });
 
-/** Makes "build B" from a copy of build A: a changed stylesheet under a new hashed name. */
+/**
+ * Makes "build B" from a copy of build A: a changed boot module under a new hashed name, and a
+ * changed inline stylesheet (the server's policy for the page follows its new hash).
+ */
 function deployBuildB(dir) {
-  const css = readdirSync(dir).find((f) => /^styles-[0-9a-f]+\.css$/.test(f));
-  const content = readFileSync(join(dir, css), "utf8") + "\n/* build B */\n";
-  const name = `styles-${createHash("sha256").update(content).digest("hex").slice(0, 16)}.css`;
-  writeFileSync(join(dir, css), content);
-  renameSync(join(dir, css), join(dir, name));
-  const integrity = `sha384-${createHash("sha384").update(content).digest("base64")}`;
+  const boot = readdirSync(dir).find((f) => /^boot-[0-9a-f]+\.js$/.test(f));
+  const content = readFileSync(join(dir, boot), "utf8") + "\n// build B\n";
+  const name = `boot-${createHash("sha256").update(content).digest("hex").slice(0, 16)}.js`;
+  writeFileSync(join(dir, boot), content);
+  renameSync(join(dir, boot), join(dir, name));
   const index = readFileSync(join(dir, "index.html"), "utf8")
-    .replace(new RegExp(`/${css}"[^>]*integrity="[^"]*"`), `/${name}" integrity="${integrity}"`);
-  assert.ok(index.includes(name));
+    .replace(`/${boot}"`, `/${name}"`)
+    .replace("</style>", "/* build B */</style>");
+  assert.ok(index.includes(name) && index.includes("/* build B */"));
   writeFileSync(join(dir, "index.html"), index);
   const { build } = stampServiceWorker(dir, readFileSync(join(ROOT, "static/sw.js"), "utf8"));
-  return { build, css: name, oldCss: css };
+  return { build, boot: name, oldBoot: boot };
 }
 
 test("a new build shows 'A new version is ready'; Reload runs it, drops old files, keeps an edit waiting for sign-in", async () => {
@@ -405,9 +408,16 @@ test("a new build shows 'A new version is ready'; Reload runs it, drops old file
     await page.getByRole("button", { name: "Reload" }).click();
 
     await waitFor(async () => {
-      const href = await page.evaluate(() => document.querySelector("link[rel=stylesheet]")?.href ?? "");
-      return href.endsWith(b.css);
+      const src = await page.evaluate(() => document.querySelector("script[src*='/boot-']")?.src ?? "");
+      return src.endsWith(b.boot);
     }, "the page to run build B");
+    // Its stylesheet applies: the page's policy allows build B's inline style.
+    const pageStyle = await page.evaluate(() => ({
+      text: [...document.querySelectorAll("style")].map((s) => s.textContent).join(""),
+      blue: getComputedStyle(document.documentElement).getPropertyValue("--blue").trim(),
+    }));
+    assert.ok(pageStyle.text.includes("/* build B */"));
+    assert.equal(pageStyle.blue, "#1d4f91");
     const name = page.getByRole("textbox", { name: "Name", exact: true });
     await waitFor(async () => (await name.inputValue()) === "Typed in build A", "the pending edit in build B");
     const caches = await waitFor(async () => {
@@ -417,8 +427,8 @@ test("a new build shows 'A new version is ready'; Reload runs it, drops old file
     assert.notEqual(caches[0], cacheA);
     assert.equal(caches[0], `outpost-shell-${b.build}`);
     const urls = await page.evaluate(async (name) => (await (await caches.open(name)).keys()).map((r) => r.url), caches[0]);
-    assert.ok(urls.some((u) => u.endsWith(b.css)));
-    assert.ok(!urls.some((u) => u.endsWith(b.oldCss)), "no file of build A is left");
+    assert.ok(urls.some((u) => u.endsWith(b.boot)));
+    assert.ok(!urls.some((u) => u.endsWith(b.oldBoot)), "no file of build A is left");
 
     await waitForStatus(page, "error");
     await page.getByLabel("Password").fill("correct horse battery");

@@ -145,6 +145,10 @@ test("signing out warns about unsynced changes and leaves no data for the next p
   assert.deepEqual(await readAppStore(page, "profiles", "getAllKeys"), [username]);
   const firstPaint = () => page.evaluate(() => JSON.parse(localStorage.getItem("outpost-first-paint") ?? "null"));
   assert.equal((await firstPaint())?.name, "Not on the server yet", "the next start's first paint");
+  await page.reload();
+  await page.getByRole("button", { name: "Sign out" }).waitFor();
+  assert.equal(await page.evaluate(() => performance.getEntriesByName("outpost-painted").length), 1,
+    "the inline first paint ran (the page's policy allows it by hash)");
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("button", { name: "Sign in" }).waitFor();
   assert.deepEqual(await readAppStore(page, "profiles", "getAllKeys"), []);

@@ -23,7 +23,12 @@ rmSync(benchDist, { recursive: true, force: true });
 mkdirSync(benchDist, { recursive: true });
 cpSync(process.env.OUTPOST_E2E_DIST ?? join(ROOT, "dist"), benchDist, { recursive: true, filter: (src) => !src.includes(".stage") });
 const indexHtml = readFileSync(join(benchDist, "index.html"), "utf8");
-const css = indexHtml.match(/<link rel="stylesheet"[^>]*>/)?.[0] ?? "";
+// The app's stylesheet is inline (the server's policy allows it by hash in index.html only):
+// the static page links the same rules as a file of its own.
+const style = indexHtml.match(/<style>([\s\S]*?)<\/style>/)?.[1];
+if (style === undefined) throw new Error("no inline stylesheet in index.html: update tools/bench/browser.mjs");
+writeFileSync(join(benchDist, "bench-static.css"), style);
+const css = '<link rel="stylesheet" href="/bench-static.css">';
 writeFileSync(
   join(benchDist, "bench-static.html"),
   `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Outpost</title>${css}` +
@@ -34,7 +39,7 @@ writeFileSync(
 );
 let sw = readFileSync(join(benchDist, "sw.js"), "utf8");
 const swBefore = sw;
-sw = sw.replace('const PRECACHE = ["', 'const PRECACHE = ["/bench-static.html", "');
+sw = sw.replace('const PRECACHE = ["', 'const PRECACHE = ["/bench-static.html", "/bench-static.css", "');
 sw = sw.replace(
   "(await cache.match(SHELL",
   '(await cache.match(url.pathname === "/bench-static.html" ? url.pathname : SHELL',
@@ -77,7 +82,7 @@ async function p1FirstLoadBytes(url) {
   const precache = readFileSync(join(benchDist, "sw.js"), "utf8").match(/const PRECACHE = (\[.*\]);/);
   if (precache) for (const p of JSON.parse(precache[1])) refs.add(p);
   for (const path of [...refs].sort()) {
-    if (path === "/bench-static.html") continue;
+    if (path === "/bench-static.html" || path === "/bench-static.css") continue;
     const r = await fetchRaw(`${url}${path}`);
     if (r.status !== 200) throw new Error(`P1: ${path} answered ${r.status}`);
     files.set(path, r);
