@@ -44,8 +44,15 @@ sw = sw.replace(
   "(await cache.match(SHELL",
   '(await cache.match(url.pathname === "/bench-static.html" ? url.pathname : SHELL',
 );
-if (sw === swBefore || !sw.includes("/bench-static.html") || !sw.includes("? url.pathname : SHELL")) {
-  throw new Error("cannot add the static page to sw.js: its shape changed; update tools/bench/browser.mjs");
+// P4: when the service worker's Background Sync sent the change, the moment its PUT was
+// answered (the change is on the server), told to the page on a channel of the bench's own.
+const answered = "  retryLater(response);\n  // Only the server's own JSON word";
+const swPut = sw.indexOf(answered);
+sw = swPut < 0 ? sw : sw.slice(0, swPut) +
+  '  new BroadcastChannel("outpost-bench").postMessage({ put: performance.timeOrigin + performance.now(), status: response.status });\n' +
+  sw.slice(swPut);
+if (sw === swBefore || !sw.includes("/bench-static.html") || !sw.includes("? url.pathname : SHELL") || swPut < 0) {
+  throw new Error("cannot add the static page or P4's probe to sw.js: its shape changed; update tools/bench/browser.mjs");
 }
 writeFileSync(join(benchDist, "sw.js"), sw);
 
@@ -95,8 +102,11 @@ async function p1FirstLoadBytes(url) {
 // completions, `online` events, and when #profile-title shows a wanted text. All times are
 // performance.now() of the page; `abs` ones add timeOrigin (comparable across pages).
 function instrument() {
-  window.__bench = { tx: [], fetches: [], online: [], synced: [], want: null, seen: null, onTx: null };
+  window.__bench = { tx: [], fetches: [], online: [], synced: [], swPuts: [], want: null, seen: null, onTx: null };
   const B = window.__bench;
+  // The service worker's PUT answers (its clock is the same machine's: timeOrigin + now).
+  new BroadcastChannel("outpost-bench").onmessage = ({ data }) =>
+    B.swPuts.push({ t: data.put - performance.timeOrigin, status: data.status });
   const openTx = IDBDatabase.prototype.transaction;
   IDBDatabase.prototype.transaction = function (stores, mode, options) {
     const tx = openTx.call(this, stores, mode, options);
@@ -357,6 +367,7 @@ async function p3Save(page) {
 
 async function p4Reconnect(context, page) {
   const times = [];
+  const onScreen = [];
   const failures = [];
   let firstRequests = null;
   const sentAfter = [];
@@ -372,6 +383,7 @@ async function p4Reconnect(context, page) {
       online: window.__bench.online.length,
       fetches: window.__bench.fetches.length,
       synced: window.__bench.synced.length,
+      swPuts: window.__bench.swPuts.length,
     }));
     await context.setOffline(false);
     const t = await waitFor(
@@ -381,14 +393,16 @@ async function p4Reconnect(context, page) {
           const online = B.online[m.online];
           const put = B.fetches.slice(m.fetches).find((f) => f.method === "PUT" && f.url.includes("/api/profile") && f.status === 200);
           const synced = B.synced[m.synced];
-          if (online === undefined) return null;
+          if (online === undefined || synced === undefined) return null;
+          const onScreen = synced - online;
           if (!put) {
-            // Sent by the service worker: synced on screen without a PUT of this page.
-            return synced === undefined ? null : { t: synced - online, sent: null, by: "service worker", during: [] };
+            // Sent by the service worker: its PUT's answer, then the tab learns it from the store.
+            const sw = B.swPuts.slice(m.swPuts).find((p) => p.status === 200);
+            return sw === undefined ? null : { t: sw.t - online, onScreen, sent: null, by: "service worker", during: [] };
           }
           // What the app asked the server between the event and the PUT's answer.
           const during = B.fetches.slice(m.fetches).filter((f) => f.t <= put.t);
-          return { t: put.t - online, sent: put.start - online, by: "page", during: during.map((f) => `${f.method} ${new URL(f.url).pathname} ${f.status} sent +${(f.start - online).toFixed(1)}ms answered +${(f.t - online).toFixed(1)}ms`) };
+          return { t: put.t - online, onScreen, sent: put.start - online, by: "page", during: during.map((f) => `${f.method} ${new URL(f.url).pathname} ${f.status} sent +${(f.start - online).toFixed(1)}ms answered +${(f.t - online).toFixed(1)}ms`) };
         }, mark),
       "the pending change to reach the server",
       8_000,
@@ -407,6 +421,7 @@ async function p4Reconnect(context, page) {
     await synced(page);
     if (t !== null) {
       times.push(t.t);
+      onScreen.push(t.onScreen);
       if (t.sent !== null) sentAfter.push(t.sent);
       if (t.by === "service worker") bySw += 1;
       if (!firstRequests && t.during.length > 0) firstRequests = t.during;
@@ -414,6 +429,7 @@ async function p4Reconnect(context, page) {
   }
   return {
     reconnect_ms: stats(times),
+    synced_on_screen_ms: stats(onScreen),
     put_sent_after_online_ms: stats(sentAfter),
     sent_by_service_worker: bySw,
     failures,

@@ -99,7 +99,7 @@ figure("P3", "save_ratio", ratio(p3?.save_ms.p50, p3?.plain_put_ms.p50), "x",
 // P4
 const plain = b.plain_fetch_put_ms;
 figure("P4", "reconnect_ratio", ratio(b.p4?.reconnect_ms.p50, plain?.p50), "x", atMost(2, "<= 2x"),
-  detail({ missed_iterations: b.p4?.failures?.length, reconnect_p50_ms: b.p4?.reconnect_ms.p50, reconnect_p95_ms: b.p4?.reconnect_ms.p95, put_sent_after_online_p50_ms: b.p4?.put_sent_after_online_ms?.p50, fetch_p50_ms: plain?.p50, fetch_p95_ms: plain?.p95 }));
+  detail({ missed_iterations: b.p4?.failures?.length, reconnect_p50_ms: b.p4?.reconnect_ms.p50, reconnect_p95_ms: b.p4?.reconnect_ms.p95, put_sent_after_online_p50_ms: b.p4?.put_sent_after_online_ms?.p50, sent_by_service_worker: b.p4?.sent_by_service_worker, synced_on_screen_p50_ms: b.p4?.synced_on_screen_ms?.p50, fetch_p50_ms: plain?.p50, fetch_p95_ms: plain?.p95 }));
 // P5
 figure("P5", "push_p95", b.p5?.push_ms.p95 ?? null, "ms", atMost(100, "p95 < 100 ms"),
   detail({ push_p50_ms: b.p5?.push_ms.p50, ratio_p50_to_fetch_p50: ratio(b.p5?.push_ms.p50, plain?.p50), fetch_p50_ms: plain?.p50 }));
