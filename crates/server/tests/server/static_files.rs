@@ -166,3 +166,43 @@ async fn the_app_page_allows_its_own_inline_script_and_style_by_hash() {
     let resp = ts.request(Method::GET, "/").send().await.unwrap();
     assert_eq!(policy(&resp), base);
 }
+
+/// The page is compressed at brotli's highest level (once per page), not at the fast level of
+/// on-the-fly compression: it is sent on every first visit, inline stylesheet included.
+#[tokio::test]
+async fn the_app_page_is_sent_at_brotli_best() {
+    let ts = TestServer::start().await;
+    let page = format!(
+        "<!doctype html><title>Outpost</title><style>{}</style>",
+        "p { color: #1d4f91; margin: 0 }\n".repeat(200)
+    );
+    std::fs::write(ts.dist().join("index.html"), &page).unwrap();
+    let decode = |bytes: &[u8]| {
+        let mut out = Vec::new();
+        brotli::BrotliDecompress(&mut &bytes[..], &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    let mut best = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        ..Default::default()
+    };
+    brotli::BrotliCompress(&mut page.as_bytes(), &mut best, &params).unwrap();
+    for path in ["/", "/index.html"] {
+        let resp = ts.get_encoded(path, "gzip, deflate, br", None).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        assert_eq!(resp.headers()["content-encoding"], "br", "{path}");
+        assert_eq!(resp.headers()["vary"], "accept-encoding", "{path}");
+        let body = resp.bytes().await.unwrap();
+        assert_eq!(body.as_ref(), best.as_slice(), "{path}: quality 11");
+        assert_eq!(decode(&body), page, "{path}");
+    }
+    // Without brotli: gzip on the fly, as any other response.
+    let resp = ts.get_encoded("/", "gzip", None).await;
+    assert_eq!(resp.headers()["content-encoding"], "gzip");
+    // Rebuilt: the new page, compressed anew.
+    let page = page.replace("#1d4f91", "#153a6b");
+    std::fs::write(ts.dist().join("index.html"), &page).unwrap();
+    let resp = ts.get_encoded("/", "br", None).await;
+    assert_eq!(decode(&resp.bytes().await.unwrap()), page);
+}
