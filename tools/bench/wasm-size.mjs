@@ -1,9 +1,9 @@
 // Where the app's WebAssembly bytes go (P1), so a regression is seen by whoever causes it.
 // Takes the module Trunk built before wasm-bindgen, runs wasm-bindgen and wasm-opt as the
-// build does but keeping function names (`--keep-debug`, `-g`), and sums each function body by
-// the crate its name starts with (generic code counts for the crate that defines it, e.g.
-// `tachys` for the views' monomorphised rendering). Brotli of the whole optimised module,
-// without the names, is the figure P1 sees.
+// build does (the passes index.html names) but keeping function names (`--keep-debug`,
+// `-g`), and sums each function body by the crate its name starts with (generic code counts
+// for the crate that defines it, e.g. `tachys` for the views' monomorphised rendering).
+// Brotli of the whole optimised module, without the names, is the figure P1 sees.
 //
 //   node tools/bench/wasm-size.mjs OUT.json
 import { execFileSync } from "node:child_process";
@@ -22,8 +22,14 @@ const wasmBindgen = process.env.WASM_BINDGEN ?? "wasm-bindgen";
 execFileSync(wasmBindgen, ["--target", "web", "--keep-debug", "--out-dir", work, input]);
 const named = join(work, "named.wasm");
 const bare = join(work, "bare.wasm");
-execFileSync(bin("wasm-opt"), ["-Oz", "-g", join(work, "outpost_bg.wasm"), "-o", named]);
-execFileSync(bin("wasm-opt"), ["-Oz", join(work, "outpost_bg.wasm"), "-o", bare]);
+// The passes of the build, as index.html gives them to Trunk: `-O<data-wasm-opt>`, then
+// `data-wasm-opt-params`.
+const rustLink = readFileSync(join(ROOT, "index.html"), "utf8").match(/<link data-trunk rel="rust"[^>]*>/)?.[0] ?? "";
+const level = rustLink.match(/data-wasm-opt="([^"]+)"/)?.[1];
+if (!level) throw new Error("index.html: no data-wasm-opt on the rust link; update tools/bench/wasm-size.mjs");
+const passes = [`-O${level}`, ...(rustLink.match(/data-wasm-opt-params="([^"]*)"/)?.[1].split(/\s+/).filter(Boolean) ?? [])];
+execFileSync(bin("wasm-opt"), [...passes, "-g", join(work, "outpost_bg.wasm"), "-o", named]);
+execFileSync(bin("wasm-opt"), [...passes, join(work, "outpost_bg.wasm"), "-o", bare]);
 
 /** Reads an unsigned LEB128 at `at`: [value, next offset]. */
 function leb(bytes, at) {
