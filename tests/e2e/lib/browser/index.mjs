@@ -78,10 +78,15 @@ export function useEngine(hooks) {
     const errors = shared.browser?.pageErrors.splice(0) ?? [];
     if (errors.length) throw new Error(`page errors during the test (${ENGINE}):\n${errors.join("\n")}`);
   });
+  // Every part is stopped even when one fails to stop (a browser session that died under a
+  // test): a proxy or server left running kept the test file from ever ending.
   hooks.after(async () => {
-    await shared.browser?.close();
-    await shared.proxy?.close();
-    await shared.server?.stop();
+    const results = [];
+    for (const stop of [() => shared.browser?.close(), () => shared.proxy?.close(), () => shared.server?.stop()]) {
+      results.push(await Promise.resolve().then(stop).then(() => null, (error) => error));
+    }
+    const failed = results.find((error) => error !== null);
+    if (failed) throw failed;
   });
   return shared;
 }

@@ -9,7 +9,7 @@
 // before the app's (see `instrumentDist`): it records uncaught errors, unhandled rejections and
 // console.error in sessionStorage (so a reload keeps them), and the seam drains them before
 // every navigation, when the page closes, and after each test.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
@@ -78,12 +78,25 @@ async function startDriver() {
   const port = await freePort();
   const child = spawn(WEBKIT_DRIVER, [`--port=${port}`], { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
+  let stopping = false;
   child.stderr.on("data", (chunk) => { log += chunk; });
+  // A driver that ends on its own ends its session ("NoSuchSessionError" in the test): say
+  // how, with what it wrote, so the failure can be explained.
+  child.once("exit", (code, signal) => {
+    if (!stopping) console.error(`WebKitWebDriver on port ${port} exited by itself (code ${code}, signal ${signal})${log ? `:\n${log}` : ""}`);
+  });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${url}/status`)).ok, `WebKitWebDriver on ${url}${log ? `: ${log}` : ""}`, 10_000);
   return {
     url,
+    /** What the driver (and the MiniBrowser it started) wrote to standard error. */
+    log: () => log,
+    /** Ends the MiniBrowser the driver started (a session that died leaves it running). */
+    killBrowser() {
+      spawnSync("pkill", ["-TERM", "-P", String(child.pid)]);
+    },
     async stop() {
+      stopping = true;
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once("exit", r));
         child.kill("SIGTERM");
@@ -223,6 +236,16 @@ async function openSession(seam) {
       closed = true;
       seam.sessions.delete(session);
       try {
+        // A session that ended under the test (its web process crashed: WebKitGTK's did once
+        // here, on a GLib trap) answers "no such session" at once, but a quit of it never
+        // returns: it is not asked, and its MiniBrowser is ended with the driver.
+        const lost = await driver.getWindowHandle().then(() => null, (error) =>
+          error?.name === "NoSuchSessionError" ? error : null);
+        if (lost) {
+          console.error(`WebKit session lost under the test (${lost.message}); the driver wrote:\n${service.log()}`);
+          service.killBrowser();
+          throw lost;
+        }
         await driver.quit();
       } finally {
         await service.stop();
@@ -256,8 +279,11 @@ export async function launch() {
     async drainErrors() {
       for (const session of seam.sessions) await session.collect();
     },
+    /** Ends every session, also after one of them failed to end (the first error is thrown). */
     async close() {
-      for (const session of [...seam.sessions]) await session.close();
+      const results = await Promise.allSettled([...seam.sessions].map((session) => session.close()));
+      const failed = results.find((r) => r.status === "rejected");
+      if (failed) throw failed.reason;
     },
   };
   return seam;
