@@ -1355,3 +1355,37 @@ fn accepted_photo(request: RequestId, name: &str, photo_url: &str, version: u64)
         profile: server(name, photo_url, version),
     }
 }
+
+/// The service worker sent the write in doubt and stored its answer; this tab took the answer
+/// from the store, then its own request, granted the lock after the worker, meets the same
+/// answer in the store. Nothing is left to change: nothing is committed a second time.
+#[test]
+fn an_answer_already_taken_from_the_store_is_not_applied_again() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))));
+    let (id, _, if_match) = put(&a).expect("the edit is sent");
+    assert_eq!(if_match, 3);
+    let sent = t.record().sent.expect("in doubt");
+    let answer = ServerProfile {
+        mutation_id: Some(sent.mutation.clone()),
+        ..server("bob", "", 4)
+    };
+    // The worker's answer, stored beside the write; the tab reads the record.
+    let stored = LocalRecord {
+        answer: Some(answer.clone()),
+        revision: t.record().revision + 1,
+        ..t.record()
+    };
+    let a = t.go(Input::Loaded(Some(stored)));
+    let applied = persisted(&a).expect("the stored answer is applied");
+    assert!(applied.synchronized && applied.sent.is_none());
+    assert_eq!(applied.base.as_ref().map(|b| b.version), Some(4));
+    // The tab's own request, answered from the store by the same answer.
+    let a = t.go(Input::PutAccepted {
+        request: id,
+        profile: answer,
+    });
+    assert_eq!(persisted(&a), None, "nothing new to commit");
+    assert_eq!(t.state(), SyncState::Synced);
+    assert_eq!(t.record(), applied);
+}

@@ -875,6 +875,17 @@ impl SyncMachine {
             record.sent = None;
         }
         note_own(record, sent);
+        if record.synchronized
+            && record.conflict.is_none()
+            && record.base.as_ref() == Some(&profile)
+            && record.local == profile.fields()
+        {
+            // This very answer is applied already: another writer of this device (the
+            // service worker) sent the write and stored its answer, which this tab took from
+            // the store before its own request met it there. Nothing is new, so nothing is
+            // committed again (the time of the last sync stays the first one).
+            return;
+        }
         if record
             .base
             .as_ref()
