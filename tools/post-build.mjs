@@ -58,13 +58,13 @@ writeFileSync(join(staging, trunkGlue.slice(1)), minified);
 // change of their passes kept the names while the bytes changed, and the server sends hashed
 // names as immutable. Renamed by the hash of the bytes they now hold; the links follow.
 function renameByContent(path) {
-  const bytes = readFileSync(join(staging, path.slice(1)));
-  const renamed = path.replace(/-[0-9a-f]{16}(_bg)?\.(js|wasm)$/, (_, bg, ext) =>
-    `-${sha256(bytes).slice(0, 16)}${bg ?? ""}.${ext}`);
-  if (renamed === path && !path.includes(sha256(bytes).slice(0, 16))) {
+  const named = /-[0-9a-f]{16}(_bg)?\.(js|wasm)$/;
+  if (!named.test(path)) {
     console.error(`post-build: ${path} is not named by a hash`);
     process.exit(1);
   }
+  const bytes = readFileSync(join(staging, path.slice(1)));
+  const renamed = path.replace(named, (_, bg, ext) => `-${sha256(bytes).slice(0, 16)}${bg ?? ""}.${ext}`);
   renameSync(join(staging, path.slice(1)), join(staging, renamed.slice(1)));
   return { path: renamed, bytes };
 }

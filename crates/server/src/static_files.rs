@@ -2,11 +2,11 @@
 //! fallback for page navigations (the app routes in the browser), with cache headers that
 //! suit Trunk's hashed file names.
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
 use std::path::Path;
 use std::sync::Mutex;
 
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
 use axum::http::header::{
     ACCEPT, ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY,
     CONTENT_TYPE, IF_MODIFIED_SINCE, IF_UNMODIFIED_SINCE, LAST_MODIFIED, VARY,
@@ -59,7 +59,7 @@ pub async fn serve(State(state): State<AppState>, req: Request) -> Response {
     }
     let dist = state.config().dist_dir.clone();
     if path == "/" || path == "/index.html" {
-        return app_page(&dist, req.headers()).await;
+        return app_page(&dist, accepts_brotli(req.headers())).await;
     }
     let mut req = req;
     if !is_hashed_asset(&path) {
@@ -72,7 +72,7 @@ pub async fn serve(State(state): State<AppState>, req: Request) -> Response {
         req.headers_mut().remove(IF_UNMODIFIED_SINCE);
     }
     let html = accepts_html(&req);
-    let request_headers = req.headers().clone();
+    let brotli = accepts_brotli(req.headers());
     // Hashed assets come with `.br` / `.gz` siblings compressed at build time at the highest
     // levels (tools/post-build.mjs); anything else is compressed on the fly.
     let Ok(response) = ServeDir::new(&dist)
@@ -81,7 +81,7 @@ pub async fn serve(State(state): State<AppState>, req: Request) -> Response {
         .oneshot(req)
         .await;
     if response.status() == StatusCode::NOT_FOUND && html {
-        return app_page(&dist, &request_headers).await;
+        return app_page(&dist, brotli).await;
     }
     let mut response = response.map(Body::new);
     let cache = if is_hashed_asset(&path) && response.status().is_success() {
@@ -98,8 +98,9 @@ pub async fn serve(State(state): State<AppState>, req: Request) -> Response {
 
 /// `index.html`, sent whole with the policy that allows its own inline script and style
 /// ([`document_csp`]), computed from the same bytes; revalidated every time like the other
-/// files named without a hash (HEAD gets the headers alone: hyper sends no body).
-async fn app_page(dist: &Path, headers: &HeaderMap) -> Response {
+/// files named without a hash (HEAD gets the headers alone: hyper sends no body). `brotli`:
+/// the client accepts it.
+async fn app_page(dist: &Path, brotli: bool) -> Response {
     let Ok(html) = tokio::fs::read_to_string(dist.join("index.html")).await else {
         return AppError::NotFound.into_response();
     };
@@ -116,9 +117,7 @@ async fn app_page(dist: &Path, headers: &HeaderMap) -> Response {
         (CONTENT_SECURITY_POLICY, csp),
         (VARY, HeaderValue::from_static("accept-encoding")),
     ];
-    if accepts_brotli(headers)
-        && let Some(compressed) = brotli_page(html.clone()).await
-    {
+    if brotli && let Some(compressed) = brotli_page(&html).await {
         let encoding = [(CONTENT_ENCODING, HeaderValue::from_static("br"))];
         return (headers_of_page, encoding, compressed).into_response();
     }
@@ -133,13 +132,14 @@ static BROTLI_PAGE: Mutex<Option<(String, Bytes)>> = Mutex::new(None);
 /// page 3.9 KB instead of 3.2 KB on every first visit; at the highest level the inline
 /// stylesheet and first paint cost less than the two files they were. `None` (sent as it is,
 /// and compressed on the fly) only if compressing failed.
-async fn brotli_page(html: String) -> Option<Bytes> {
+async fn brotli_page(html: &str) -> Option<Bytes> {
     if let Ok(kept) = BROTLI_PAGE.lock()
         && let Some((page, compressed)) = kept.as_ref()
-        && *page == html
+        && page == html
     {
         return Some(compressed.clone());
     }
+    let html = html.to_owned();
     let compressed = tokio::task::spawn_blocking(move || {
         let params = brotli::enc::BrotliEncoderParams {
             quality: 11,

@@ -1,6 +1,6 @@
 //! The first paint: while the WebAssembly app downloads, compiles and opens IndexedDB,
-//! `static/first-paint.js` (a deferred script; the boot module starts the app only after it,
-//! at `DOMContentLoaded`) shows the signed-in person's profile header (name, account, a photo
+//! `static/first-paint.js` (put inline at the end of the page by the build; the boot module
+//! starts the app only after it, at `DOMContentLoaded`) shows the signed-in person's profile header (name, account, a photo
 //! link) from a snapshot in `localStorage`, read synchronously before the app starts. It shows
 //! only: no field, no button, nothing to type into, so nothing typed before the app mounts can
 //! land anywhere and be lost.
