@@ -29,7 +29,11 @@
 //!   the settings in its transaction (`Commit::policy`), and no commit may be decided
 //!   under a policy other than the device's.
 //! * Tabs are reloaded, closed and reopened at any point (their lock and their requests'
-//!   answers are gone; what the server applied stays).
+//!   answers are gone; what the server applied stays). A device also loses power (or its
+//!   browser quits) at random moments and just after one of its writes left: every tab and
+//!   the service worker stop at once, the worker in the middle of its request with the lock
+//!   released, and the write on the wire may still be applied while the next writer sends it
+//!   again.
 //! * The person signs out, or signs in as another account, and later back in: the record is
 //!   deleted only inside the transaction that finds it synced, or finds exactly the revision
 //!   the person was warned about and chose to discard (`LocalRecord::may_delete`); the
@@ -312,6 +316,10 @@ pub struct World {
     not_stored: bool,
     /// Draws the server's refusals, apart from `rng` so the rest of a schedule stays the same.
     refusals: Rng,
+    /// Draws power cuts, apart from `rng` likewise.
+    power: Rng,
+    /// The device whose tab sent a write during the current step (a power cut may follow).
+    put_left: Option<usize>,
     /// Draws whether a photo is chosen rather than a URL typed, apart from `rng` likewise.
     choices: Rng,
     /// Mutation ids the server refused (every copy of such a write is refused).
@@ -416,6 +424,8 @@ impl World {
             store_trouble: Rng::new(seed ^ 0x005e_ed0f_d15c),
             not_stored: false,
             refusals: Rng::new(seed ^ 0x4c22_0000_0422),
+            power: Rng::new(seed ^ 0x0000_0ff0_0ff0),
+            put_left: None,
             choices: Rng::new(seed ^ 0x0000_f070_c0de),
             refused_keys: HashSet::new(),
             next_online_request: 1 << 61,
@@ -612,6 +622,9 @@ impl World {
                     self.follow_form(dev, tab);
                     self.note_seen(dev, tab);
                     self.check_causal(dev, tab)?;
+                    if actions.iter().any(|a| matches!(a, Action::SendPut { .. })) {
+                        self.put_left = Some(dev);
+                    }
                     return Ok(());
                 }
             }
@@ -1975,6 +1988,25 @@ impl World {
         self.release_lock(dev, Writer::Tab(tab))
     }
 
+    /// The device loses power (or the browser quits or crashes): every page and the service
+    /// worker stop at once, their locks released and whatever was on its way to them lost;
+    /// requests already on the wire may still reach the server. Unlike a page's reload, the
+    /// service worker may be stopped in the middle of its request (the browser also ends a
+    /// worker whose event runs too long), and the next writer sends the same write again.
+    /// Every commit is strict (on disk before it is reported done), so the store keeps them.
+    fn power_cut(&mut self, dev: usize) -> Check {
+        self.log.push(format!("dev{dev} loses power"));
+        let device = &mut self.devices[dev];
+        device.lock = None;
+        device.worker = None;
+        for tab in self.each_tab(dev) {
+            if self.devices[dev].tabs[tab].open {
+                self.close_tab(dev, tab)?;
+            }
+        }
+        Ok(())
+    }
+
     fn open_tab(&mut self, dev: usize, tab: usize) -> Check {
         if !self.devices[dev].signed_in {
             return Ok(());
@@ -2088,6 +2120,7 @@ impl World {
     }
 
     pub fn step(&mut self) -> Check {
+        self.put_left = None;
         self.now += self.rng.below(3000);
         let dev = self.rng.below(self.devices.len() as u64) as usize;
         let tab = self.rng.below(self.devices[dev].tabs.len() as u64) as usize;
@@ -2130,9 +2163,13 @@ impl World {
                 }
             }
             70..=73 => {
-                self.close_tab(dev, tab)?;
-                if self.rng.chance(70) {
-                    self.open_tab(dev, tab)?;
+                if self.chaos && self.power.chance(10) {
+                    self.power_cut(dev)?;
+                } else {
+                    self.close_tab(dev, tab)?;
+                    if self.rng.chance(70) {
+                        self.open_tab(dev, tab)?;
+                    }
                 }
             }
             74..=75 => self.open_tab(dev, tab)?,
@@ -2188,6 +2225,14 @@ impl World {
                 let version = self.server.profile.version;
                 self.tab_step(dev, tab, Input::PushReceived { version })?;
             }
+        }
+        // Every writer of a device stops just after one of its writes left: the write is on
+        // the wire, and nobody is left who knows it.
+        if let Some(dev) = self.put_left.take()
+            && self.chaos
+            && self.power.chance(2)
+        {
+            self.power_cut(dev)?;
         }
         Ok(())
     }
