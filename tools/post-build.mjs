@@ -2,8 +2,9 @@
 // 1. replaces Trunk's inline module script by `boot-<hash>.js`, loaded `async`: it compiles
 //    the app's WebAssembly while the page is still being parsed, and starts the app once it
 //    is;
-// 2. minifies wasm-bindgen's JS glue (terser), and names it and the wasm by the hash of
-//    their final bytes (Trunk's is taken before wasm-opt);
+// 2. minifies wasm-bindgen's JS glue (terser), gives the wasm's imports short names in both
+//    (tools/wasm-imports.mjs), and names the glue and the wasm by the hash of their final
+//    bytes (Trunk's is taken before wasm-opt);
 // 3. writes `.br` and `.gz` siblings of every hashed (immutable) file at the highest levels,
 //    which the server sends as they are (on-the-fly compression uses faster, weaker levels);
 // 4. writes the names shared with the app (src/data/shared_names.rs) into `first-paint.js`
@@ -17,6 +18,7 @@ import { join } from "node:path";
 import { minify } from "terser";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import { checkEveryNameUsed, sha256, stampServiceWorker, stampSharedNames } from "./stamp-sw.mjs";
+import { shortenImports } from "./wasm-imports.mjs";
 
 const staging = process.env.TRUNK_STAGING_DIR;
 if (!staging) {
@@ -52,7 +54,11 @@ if (!minified) {
   console.error("post-build: terser returned nothing for the glue");
   process.exit(1);
 }
-writeFileSync(join(staging, trunkGlue.slice(1)), minified);
+// The imports' hashed names, written twice (module and glue), cost 5.5 KB brotli of the first
+// load; renamed in both.
+const shortened = shortenImports(readFileSync(join(staging, trunkWasm.slice(1))), minified);
+writeFileSync(join(staging, trunkWasm.slice(1)), shortened.wasm);
+writeFileSync(join(staging, trunkGlue.slice(1)), shortened.glue);
 
 // Trunk names the glue and the wasm by a hash taken before wasm-opt and the minifier, so a
 // change of their passes kept the names while the bytes changed, and the server sends hashed
@@ -68,13 +74,14 @@ function renameByContent(path) {
   renameSync(join(staging, path.slice(1)), join(staging, renamed.slice(1)));
   return { path: renamed, bytes };
 }
+const sri = (bytes) => `sha384-${createHash("sha384").update(bytes).digest("base64")}`;
 const glue = renameByContent(trunkGlue);
-const wasmPath = renameByContent(trunkWasm).path;
+const wasm = renameByContent(trunkWasm);
+const wasmPath = wasm.path;
+const wasmIntegrity = sri(wasm.bytes);
 html = html
-  .replace(glueLink[0], glueLink[0]
-    .replace(trunkGlue, glue.path)
-    .replace(glueLink[2], `sha384-${createHash("sha384").update(glue.bytes).digest("base64")}`))
-  .replace(integrity[0], integrity[0].replace(trunkWasm, wasmPath));
+  .replace(glueLink[0], glueLink[0].replace(trunkGlue, glue.path).replace(glueLink[2], sri(glue.bytes)))
+  .replace(integrity[0], integrity[0].replace(trunkWasm, wasmPath).replace(integrity[2], wasmIntegrity));
 
 // Trunk's boot is a deferred module: the wasm's compile began only after the whole page was
 // parsed and the first paint's script had run (13 ms of an offline warm start in Chromium).
@@ -85,7 +92,7 @@ html = html
 // without `compileStreaming`) leaves the fetch and its error to wasm-bindgen's own init.
 const boot = `import init, * as bindings from '${glue.path}';
 const wasmUrl = '${wasmPath}';
-const compiled = (async () => WebAssembly.compileStreaming(fetch(wasmUrl, { integrity: '${integrity[2]}' })))().catch(() => wasmUrl);
+const compiled = (async () => WebAssembly.compileStreaming(fetch(wasmUrl, { integrity: '${wasmIntegrity}' })))().catch(() => wasmUrl);
 const loaded = () => (performance.getEntriesByType('navigation')[0]?.domContentLoadedEventStart ?? 0) > 0;
 if (!loaded()) await new Promise((resolve) => document.addEventListener('DOMContentLoaded', resolve, { once: true }));
 const wasm = await init({ module_or_path: await compiled });
