@@ -13,7 +13,7 @@
 const HASHED = /_[0-9a-f]{16}$/;
 
 /** Reads an unsigned LEB128 at `at`: [value, next offset]. */
-function leb(bytes, at) {
+export function leb(bytes, at) {
   let value = 0;
   let shift = 0;
   for (;;) {

@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { brotliCompressSync, constants } from "node:zlib";
 import { ROOT } from "../../tests/e2e/lib/harness.mjs";
-import { shortenImports } from "../wasm-imports.mjs";
+import { leb, shortenImports } from "../wasm-imports.mjs";
 
 const out = process.argv[2] ?? join(ROOT, "target/bench/raw/wasm-size.json");
 const work = join(ROOT, "target/bench/work/wasm-size");
@@ -32,18 +32,6 @@ if (!level) throw new Error("index.html: no data-wasm-opt on the rust link; upda
 const passes = [`-O${level}`, ...(rustLink.match(/data-wasm-opt-params="([^"]*)"/)?.[1].split(/\s+/).filter(Boolean) ?? [])];
 execFileSync(bin("wasm-opt"), [...passes, "-g", join(work, "outpost_bg.wasm"), "-o", named]);
 execFileSync(bin("wasm-opt"), [...passes, join(work, "outpost_bg.wasm"), "-o", bare]);
-
-/** Reads an unsigned LEB128 at `at`: [value, next offset]. */
-function leb(bytes, at) {
-  let value = 0;
-  let shift = 0;
-  for (;;) {
-    const byte = bytes[at++];
-    value += (byte & 0x7f) * 2 ** shift;
-    shift += 7;
-    if (byte < 0x80) return [value, at];
-  }
-}
 
 /** Function body sizes by function index, names by index, data bytes, import count. */
 function parse(bytes) {
