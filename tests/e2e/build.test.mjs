@@ -1,12 +1,13 @@
 // The build's own steps (tools/post-build.mjs), checked on their own and on the build the
-// other tests run: the short import names, and the integrity the page asks of its files (a
-// wrong one would not show as a failure: the boot module falls back to an unchecked fetch).
+// other tests run: the short import names, the integrity the page asks of its files (a wrong
+// one would not show as a failure: the boot module falls back to an unchecked fetch), and the
+// minified inline stylesheet.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT } from "./lib/harness.mjs";
+import { ROOT, launchBrowser } from "./lib/harness.mjs";
 import { shortenImports } from "../../tools/wasm-imports.mjs";
 
 const uleb = (n) => {
@@ -70,4 +71,25 @@ test("the built page asks its wasm and its glue for their true integrity", () =>
   assert.ok(readFileSync(join(dist, boot), "utf8").includes(`integrity: '${wasm[2]}'`), "the boot module's fetch");
   const imported = WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(join(dist, wasm[1]))));
   assert.ok(imported.length > 100 && imported.every((i) => !/_[0-9a-f]{16}$/.test(i.name)), "no hashed import left");
+});
+
+test("the page's minified stylesheet means what static/styles.css says, rule for rule", async () => {
+  const dist = process.env.OUTPOST_E2E_DIST ?? join(ROOT, "dist");
+  const source = readFileSync(join(ROOT, "static/styles.css"), "utf8");
+  const inline = readFileSync(join(dist, "index.html"), "utf8").match(/<style>([\s\S]*?)<\/style>/)?.[1];
+  assert.ok(inline && inline.length < source.length, "the inline stylesheet, minified");
+  const browser = await launchBrowser();
+  try {
+    const page = await (await browser.newContext()).newPage();
+    // The engine's own parse of each, rule by rule, as it serialises them.
+    const [a, b] = await page.evaluate((texts) => texts.map((text) => {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(text);
+      return [...sheet.cssRules].map((rule) => rule.cssText);
+    }), [source, inline]);
+    assert.ok(a.length > 20, "the stylesheet's rules");
+    assert.deepEqual(b, a);
+  } finally {
+    await browser.close();
+  }
 });
