@@ -10,15 +10,33 @@ WHITE = (255, 255, 255)
 
 
 def png(size, pixels):
-    raw = b"".join(b"\x00" + bytes(c for px in row for c in px) for row in pixels)
+    """An indexed PNG: the icons have two colours, so one bit a pixel (a third of the bytes
+    of the 24-bit image they were first written as)."""
+    palette = sorted({px for row in pixels for px in row})
+    if len(palette) > 2:
+        raise ValueError("the icons have two colours")
+    index = {px: i for i, px in enumerate(palette)}
+    rows = []
+    for row in pixels:
+        bits = 0
+        packed = bytearray()
+        for x, px in enumerate(row):
+            bits = bits << 1 | index[px]
+            if x % 8 == 7:
+                packed.append(bits)
+                bits = 0
+        if size % 8:
+            packed.append(bits << (8 - size % 8))
+        rows.append(b"\x00" + bytes(packed))
 
     def chunk(kind, data):
         body = kind + data
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
-    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", size, size, 1, 3, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+            + chunk(b"PLTE", bytes(c for px in palette for c in px))
+            + chunk(b"IDAT", zlib.compress(b"".join(rows), 9)) + chunk(b"IEND", b""))
 
 
 def icon(size, scale):

@@ -154,6 +154,15 @@ html = html.replace("</body>", () => `<script>\n${firstPaint}</script>\n  </body
 writeFileSync(indexPath, html);
 rmSync(firstPaintPath);
 
+// The photo worker, minified too: the service worker precaches it with the first load.
+const workerPath = join(staging, "photo-worker.js");
+const worker = (await minify(readFileSync(workerPath, "utf8"), { compress: true, mangle: true })).code;
+if (!worker) {
+  console.error("post-build: terser returned nothing for photo-worker.js");
+  process.exit(1);
+}
+writeFileSync(workerPath, worker);
+
 const swPath = join(staging, "sw.js");
 const { build, files, used } = stampServiceWorker(staging, readFileSync(swPath, "utf8"));
 checkEveryNameUsed([used, firstPaintNames]);

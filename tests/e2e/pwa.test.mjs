@@ -272,6 +272,9 @@ chromiumOnly("a warm start shows the last known profile before the app starts, w
   const context = await env.browser.newContext({ serviceWorkers: "block" });
   const { page, username } = await newSignedUpPage(context, env.url, "first", { serviceWorker: false });
   await saveName(page, "Shown at once");
+  // The status said "synced" before the save too: wait for the save itself, or the reload can
+  // come before it was committed (seen: the first paint then showed the name before it).
+  await page.getByText("Saved on this device.", { exact: true }).waitFor();
   await waitForStatus(page, "synced");
   let release;
   const held = new Promise((resolve) => { release = resolve; });
