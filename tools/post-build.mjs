@@ -44,20 +44,23 @@ if (!trunkGlue || !trunkWasm || !integrity || integrity[1] !== trunkWasm || !glu
   process.exit(1);
 }
 
-// wasm-bindgen's JS glue, minified (compressed and mangled as a module: its exports and the
-// property names of the wasm's import object stay): 63 KB to 29 KB, which every start parses
-// (5.6 ms of an offline warm start in a Chromium trace), and 1.9 KB less brotli in the first
-// load.
-const minified = (await minify(readFileSync(join(staging, trunkGlue.slice(1)), "utf8"), {
-  module: true, compress: true, mangle: true,
-})).code;
-if (!minified) {
-  console.error("post-build: terser returned nothing for the glue");
-  process.exit(1);
+/** The script at `path` of the staging directory, through terser (compressed and mangled). */
+async function minified(path, { module = false } = {}) {
+  const code = (await minify(readFileSync(join(staging, path), "utf8"), { module, compress: true, mangle: true })).code;
+  if (!code) {
+    console.error(`post-build: terser returned nothing for ${path}`);
+    process.exit(1);
+  }
+  return code;
 }
+
+// wasm-bindgen's JS glue, minified as a module (its exports and the property names of the
+// wasm's import object stay): 63 KB to 29 KB, which every start parses (5.6 ms of an offline
+// warm start in a Chromium trace), and 1.9 KB less brotli in the first load.
+const glueCode = await minified(trunkGlue.slice(1), { module: true });
 // The imports' hashed names, written twice (module and glue), cost 5.5 KB brotli of the first
 // load; renamed in both.
-const shortened = shortenImports(readFileSync(join(staging, trunkWasm.slice(1))), minified);
+const shortened = shortenImports(readFileSync(join(staging, trunkWasm.slice(1))), glueCode);
 writeFileSync(join(staging, trunkWasm.slice(1)), shortened.wasm);
 writeFileSync(join(staging, trunkGlue.slice(1)), shortened.glue);
 
@@ -78,11 +81,10 @@ function renameByContent(path) {
 const sri = (bytes) => `sha384-${createHash("sha384").update(bytes).digest("base64")}`;
 const glue = renameByContent(trunkGlue);
 const wasm = renameByContent(trunkWasm);
-const wasmPath = wasm.path;
 const wasmIntegrity = sri(wasm.bytes);
 html = html
   .replace(glueLink[0], glueLink[0].replace(trunkGlue, glue.path).replace(glueLink[2], sri(glue.bytes)))
-  .replace(integrity[0], integrity[0].replace(trunkWasm, wasmPath).replace(integrity[2], wasmIntegrity));
+  .replace(integrity[0], integrity[0].replace(trunkWasm, wasm.path).replace(integrity[2], wasmIntegrity));
 
 // Trunk's boot is a deferred module: the wasm's compile began only after the whole page was
 // parsed and the first paint's script had run (13 ms of an offline warm start in Chromium).
@@ -92,7 +94,7 @@ html = html
 // before: it mounts into <body>, after the first paint. A compile that fails (or an engine
 // without `compileStreaming`) leaves the fetch and its error to wasm-bindgen's own init.
 const boot = `import init, * as bindings from '${glue.path}';
-const wasmUrl = '${wasmPath}';
+const wasmUrl = '${wasm.path}';
 const compiled = (async () => WebAssembly.compileStreaming(fetch(wasmUrl, { integrity: '${wasmIntegrity}' })))().catch(() => wasmUrl);
 const loaded = () => (performance.getEntriesByType('navigation')[0]?.domContentLoadedEventStart ?? 0) > 0;
 if (!loaded()) await new Promise((resolve) => document.addEventListener('DOMContentLoaded', resolve, { once: true }));
@@ -144,8 +146,8 @@ const firstPaintNames = stampSharedNames(firstPaintPath);
 // Inline at the end of <body>: it runs as the parser gets there (the stylesheet is inline
 // too, so nothing holds it back) and prepends the header to the body; no file is left.
 // Minified, as the glue is: its comments are most of it (1,197 → 487 B brotli of the page).
-const firstPaint = (await minify(readFileSync(firstPaintPath, "utf8"), { compress: true, mangle: true })).code;
-if (!firstPaint || !html.includes("</body>") || firstPaint.includes("</script")) {
+const firstPaint = await minified("first-paint.js");
+if (!html.includes("</body>") || firstPaint.includes("</script")) {
   console.error("post-build: cannot put first-paint.js inline at the end of <body>");
   process.exit(1);
 }
@@ -155,13 +157,7 @@ writeFileSync(indexPath, html);
 rmSync(firstPaintPath);
 
 // The photo worker, minified too: the service worker precaches it with the first load.
-const workerPath = join(staging, "photo-worker.js");
-const worker = (await minify(readFileSync(workerPath, "utf8"), { compress: true, mangle: true })).code;
-if (!worker) {
-  console.error("post-build: terser returned nothing for photo-worker.js");
-  process.exit(1);
-}
-writeFileSync(workerPath, worker);
+writeFileSync(join(staging, "photo-worker.js"), await minified("photo-worker.js"));
 
 const swPath = join(staging, "sw.js");
 const { build, files, used } = stampServiceWorker(staging, readFileSync(swPath, "utf8"));

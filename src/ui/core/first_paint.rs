@@ -1,9 +1,9 @@
 //! The first paint: while the WebAssembly app downloads, compiles and opens IndexedDB,
 //! `static/first-paint.js` (put inline at the end of the page by the build; the boot module
-//! starts the app only after it, at `DOMContentLoaded`) shows the signed-in person's profile header (name, account, a photo
-//! link) from a snapshot in `localStorage`, read synchronously before the app starts. It shows
-//! only: no field, no button, nothing to type into, so nothing typed before the app mounts can
-//! land anywhere and be lost.
+//! starts the app only after it, at `DOMContentLoaded`) shows the signed-in person's profile
+//! header (name, account, a photo link) from a snapshot in `localStorage`, read synchronously
+//! before the app starts. It shows only: no field, no button, nothing to type into, so nothing
+//! typed before the app mounts can land anywhere and be lost.
 //!
 //! The snapshot is for display only and never read back into the app: the profile page writes
 //! it whenever what it shows changes ([`remember`]), and signing out (here or in another tab)
