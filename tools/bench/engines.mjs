@@ -1,9 +1,10 @@
-// P12 and P13 on every engine (make bench; method: docs/BENCHMARKS.md). P12: a change saved while the server
-// is unreachable (a proxy in front of it cut, as in the portable e2e tests; `navigator.onLine`
-// stays true, so no `online` event helps), timed from the moment the server is reachable again
-// to the change committed on the server. Each outage length of BENCH_P12_OUTAGES (seconds,
-// default "5,60,600") is waited through once by BENCH_P12_PAGES pages (default 3, each in a
-// browser of its own) of each engine, one sample each; the three engines run side by side, each with its own server and
+// The browser figures on every engine: P2, P3-P5, P12 and P13 (make bench; method:
+// docs/BENCHMARKS.md). P12: a change saved while the server is unreachable (a proxy in front
+// of it cut, as in the portable e2e tests; `navigator.onLine` stays true, so no `online` event
+// helps), timed from the moment the server is reachable again to the change committed on the
+// server. Each outage length of BENCH_P12_OUTAGES (seconds, default "5,60,600") is waited
+// through once by BENCH_P12_PAGES pages (default 3, each in a browser of its own) of each
+// engine, one sample each; the three engines run side by side, each with its own server and
 // proxy. Writes the raw samples as JSON to the path given as the first argument. WebKit needs
 // a display: run under `xvfb-run -a`.
 import { writeFileSync } from "node:fs";
@@ -13,14 +14,17 @@ import { stats } from "./stats.mjs";
 import { ENGINES, openBrowser, startEngineServer } from "../../tests/e2e/lib/browser/index.mjs";
 import { startProxy } from "../../tests/e2e/lib/proxy.mjs";
 import {
-  apiProfile, apiToken, newUsername, saveName, signUp, waitForServiceWorker, waitForStatus,
+  PASSWORD, apiProfile, apiToken, newUsername, saveName, signIn, signUp, waitForServiceWorker, waitForStatus,
 } from "../../tests/e2e/lib/app.mjs";
+import { instrument, p3Save, p4Reconnect, p5Push, plainPutRoundTrips, synced } from "./measures.mjs";
 import { fixture, photoInput } from "../../tests/e2e/lib/photos.mjs";
 
 const out = process.argv[2] ?? join(ROOT, "target/bench/raw/engines.json");
 const OUTAGES = (process.env.BENCH_P12_OUTAGES ?? "5,60,600").split(",").map(Number);
 const PAGES = Number(process.env.BENCH_P12_PAGES ?? 3);
 const log = (...a) => console.error("bench(engines):", ...a);
+/** A browser of `engine` whose pages' clock is as fine as the engine lets a driver make it. */
+const open = (engine) => openBrowser(engine, { preciseClock: true });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** P12 samples of one engine, per outage length. */
@@ -28,7 +32,7 @@ async function p12(engine) {
   // A browser per page: each page is the one in front, as the app is for a person using it
   // (Firefox throttles the timers of background tabs; see docs/BENCHMARKS.md).
   const browsers = [];
-  for (let i = 0; i < PAGES; i++) browsers.push(await openBrowser(engine));
+  for (let i = 0; i < PAGES; i++) browsers.push(await open(engine));
   const server = await startEngineServer(browsers[0]);
   const proxy = await startProxy(server.url);
   const byOutage = {};
@@ -90,7 +94,7 @@ const BENCH_DIST = join(ROOT, "target/bench/dist");
  * page's is its `domInteractive` (its text parsed).
  */
 async function p2(engine) {
-  const browser = await openBrowser(engine);
+  const browser = await open(engine);
   const server = await startEngineServer(browser, { dist: BENCH_DIST });
   const proxy = await startProxy(server.url);
   try {
@@ -142,6 +146,68 @@ async function p2(engine) {
   }
 }
 
+/** How many saves, reconnects (at most 20) and pushes P3-P5 time per engine. */
+const P345_RUNS = Number(process.env.BENCH_BROWSER_RUNS ?? 30);
+
+/**
+ * P3 (one save), P4 (reconnect) and P5 (push) of one engine, by the same steps as Chromium's
+ * (tools/bench/measures.mjs), each device in a browser of its own (the one in front). The
+ * instrumentation Chromium's bench installs before the page's scripts is installed here once
+ * the app has started, by the driver (neither driver runs a script before the page's own): it
+ * wraps what the app looks up at each use (IndexedDB's `transaction`, `fetch`), so it misses
+ * only what came before it. The network: neither driver can take it away, so the bench does
+ * what the engine does when the network goes and comes back: the proxy in front of the
+ * server cut and `offline` fired at the window, then the proxy restored and `online` fired
+ * (`navigator.onLine` stays true). No Background Sync in these engines: the page sends.
+ */
+async function p345(engine) {
+  const browsers = [await open(engine), await open(engine)];
+  const server = await startEngineServer(browsers[0], { dist: BENCH_DIST });
+  const proxy = await startProxy(server.url);
+  try {
+    const username = newUsername(`p3${engine[0]}`);
+    const pageA = await browsers[0].newPage();
+    await pageA.goto(proxy.url);
+    await signUp(pageA, username);
+    await pageA.evaluate(instrument);
+    await synced(pageA);
+    log(`${engine}: P3 one save`);
+    const p3 = await p3Save(pageA, P345_RUNS);
+    log(`${engine}: P4/P5 baseline: plain fetch PUT`);
+    const plain = stats(await plainPutRoundTrips(pageA, newUsername(`p4${engine[0]}`), PASSWORD, P345_RUNS));
+    log(`${engine}: P4 reconnect`);
+    const p4 = await p4Reconnect(pageA, {
+      async cut() {
+        proxy.cut();
+        await pageA.evaluate(() => dispatchEvent(new Event("offline")));
+        await pageA.locator('[role=status][data-connectivity="offline"]').waitFor();
+      },
+      async restore() {
+        await proxy.restore();
+        await pageA.evaluate(() => dispatchEvent(new Event("online")));
+      },
+    }, P345_RUNS);
+    const pageB = await browsers[1].newPage();
+    await pageB.goto(proxy.url);
+    await signIn(pageB, username);
+    await pageB.evaluate(instrument);
+    await synced(pageB);
+    await synced(pageA);
+    log(`${engine}: P5 push`);
+    const p5 = await p5Push(pageA, pageB, P345_RUNS);
+    const pageErrors = [];
+    for (const browser of browsers) {
+      await browser.drainErrors();
+      pageErrors.push(...browser.pageErrors.splice(0));
+    }
+    return { p3, plain_fetch_put_ms: plain, p4, p5, page_errors: pageErrors };
+  } finally {
+    for (const browser of browsers) await browser.close();
+    await proxy.close();
+    await server.stop();
+  }
+}
+
 /** How many photos P13 chooses per engine (and decodes for its baseline). */
 const P13_RUNS = Number(process.env.BENCH_P13_RUNS ?? 5);
 
@@ -184,7 +250,7 @@ async function twelveMegapixels(page, seed) {
  * app uploaded for it.
  */
 async function p13(engine) {
-  const browser = await openBrowser(engine);
+  const browser = await open(engine);
   const server = await startEngineServer(browser);
   try {
     const page = await browser.newPage();
@@ -260,10 +326,11 @@ for (const [i, settled] of results.entries()) {
     : { error: String(settled.reason?.stack ?? settled.reason) };
   if (settled.status === "rejected") log(`${engines[i]} failed: ${settled.reason}`);
 }
-// P2 and P13 one engine at a time, the machine otherwise idle: each compares two timings of
-// one page. A part that fails is kept as its error; the other parts still run.
+// P2, P3-P5 and P13 one engine at a time, the machine otherwise idle: each compares timings
+// of one page (P5: two pages). A part that fails is kept as its error; the other parts still run.
 const parts = [
   ["p2", "P2", `${P2_RUNS} warm starts offline`, p2],
+  ["p345", "P3-P5", `${P345_RUNS} saves, reconnects and pushes`, p345],
   ["p13", "P13", `${P13_RUNS} photos of 12 megapixels`, p13],
 ];
 for (const [key, id, what, measure] of parts) {

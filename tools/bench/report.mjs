@@ -91,18 +91,23 @@ figure("P2", "offline_warm_start_painted_ratio", ratio(b.p2?.app_ms.p50, b.p2?.s
   detail({ app_p50_ms: b.p2?.app_ms.p50, app_p95_ms: b.p2?.app_ms.p95, static_p50_ms: b.p2?.static_ms.p50, static_p95_ms: b.p2?.static_ms.p95 }));
 figure("P2", "offline_warm_start_usable_ratio", ratio(b.p2?.app_usable_ms?.p50, b.p2?.static_ms.p50), "x", atMost(1.5, "<= 1.5x"),
   detail({ app_p50_ms: b.p2?.app_usable_ms?.p50, app_p95_ms: b.p2?.app_usable_ms?.p95, static_p50_ms: b.p2?.static_ms.p50 }));
-// P3
-const p3 = b.p3;
-figure("P3", "save_ratio", ratio(p3?.save_ms.p50, p3?.plain_put_ms.p50), "x",
-  { ok: (v) => v <= 1.5 && p3.save_ms.p50 < 1, text: "<= 1.5x and median < 1 ms" },
-  detail({ save_p50_ms: p3?.save_ms.p50, save_p95_ms: p3?.save_ms.p95, plain_p50_ms: p3?.plain_put_ms.p50, plain_p95_ms: p3?.plain_put_ms.p95, plain_from_script_p50_ms: p3?.plain_put_from_script_ms?.p50 }));
-// P4
-const plain = b.plain_fetch_put_ms;
-figure("P4", "reconnect_ratio", ratio(b.p4?.reconnect_ms.p50, plain?.p50), "x", atMost(2, "<= 2x"),
-  detail({ missed_iterations: b.p4?.failures?.length, reconnect_p50_ms: b.p4?.reconnect_ms.p50, reconnect_p95_ms: b.p4?.reconnect_ms.p95, put_sent_after_online_p50_ms: b.p4?.put_sent_after_online_ms?.p50, sent_by_service_worker: b.p4?.sent_by_service_worker, synced_on_screen_p50_ms: b.p4?.synced_on_screen_ms?.p50, fetch_p50_ms: plain?.p50, fetch_p95_ms: plain?.p95 }));
-// P5
-figure("P5", "push_p95", b.p5?.push_ms.p95 ?? null, "ms", atMost(100, "p95 < 100 ms"),
-  detail({ push_p50_ms: b.p5?.push_ms.p50, ratio_p50_to_fetch_p50: ratio(b.p5?.push_ms.p50, plain?.p50), fetch_p50_ms: plain?.p50 }));
+/**
+ * P3 (one save), P4 (reconnect) and P5 (push) of one engine's run: `suffix` ends each figure's
+ * name (none for Chromium's, as before), `plain` is the fetch PUT both P4 and P5 compare with.
+ */
+function savePushFigures(suffix, { p3, plain, p4, p5 }, extra = {}) {
+  // A page clock of whole milliseconds (WebKit's) makes each save 0, 1 or 2 ms: the means
+  // compare then, and say more than medians that can only be whole numbers.
+  const by = (p3?.clock_step_ms ?? 0) >= 0.5 ? "mean" : "p50";
+  figure("P3", `save_ratio${suffix}`, ratio(p3?.save_ms[by], p3?.plain_put_ms[by]), "x",
+    { ok: (v) => v <= 1.5 && p3.save_ms[by] < 1, text: "<= 1.5x and median < 1 ms" },
+    detail({ compared: by, clock_step_us: p3?.clock_step_ms == null ? null : p3.clock_step_ms * 1000, save_p50_ms: p3?.save_ms.p50, save_p95_ms: p3?.save_ms.p95, save_mean_ms: p3?.save_ms.mean, plain_p50_ms: p3?.plain_put_ms.p50, plain_p95_ms: p3?.plain_put_ms.p95, plain_mean_ms: p3?.plain_put_ms.mean, plain_from_script_p50_ms: p3?.plain_put_from_script_ms?.p50, ...extra }));
+  figure("P4", `reconnect_ratio${suffix}`, ratio(p4?.reconnect_ms.p50, plain?.p50), "x", atMost(2, "<= 2x"),
+    detail({ missed_iterations: p4?.failures?.length, reconnect_p50_ms: p4?.reconnect_ms.p50, reconnect_p95_ms: p4?.reconnect_ms.p95, put_sent_after_online_p50_ms: p4?.put_sent_after_online_ms?.p50, sent_by_service_worker: p4?.sent_by_service_worker, synced_on_screen_p50_ms: p4?.synced_on_screen_ms?.p50, fetch_p50_ms: plain?.p50, fetch_p95_ms: plain?.p95 }));
+  figure("P5", `push_p95${suffix}`, p5?.push_ms.p95 ?? null, "ms", atMost(100, "p95 < 100 ms"),
+    detail({ push_p50_ms: p5?.push_ms.p50, ratio_p50_to_fetch_p50: ratio(p5?.push_ms.p50, plain?.p50), fetch_p50_ms: plain?.p50 }));
+}
+savePushFigures("", { p3: b.p3, plain: b.plain_fetch_put_ms, p4: b.p4, p5: b.p5 });
 figure("P12", "server_back_p95", b.p12?.server_back_ms.p95 ?? null, "ms", atMost(2000, "p95 <= 2 s"),
   detail({ p50_ms: b.p12?.server_back_ms.p50, max_ms: b.p12?.server_back_ms.max, samples: b.p12?.server_back_ms.count, engine: "chromium" }));
 // P12 on every engine, per outage length (tools/bench/engines.mjs).
@@ -145,6 +150,9 @@ perEngine("p2", "P2", "x", (engine) => [[`offline_warm_start_painted_ratio_${eng
   figure("P2", `offline_warm_start_usable_ratio_${engine}`, ratio(p.usable_ms.p50, p.static_ms.p50), "x", atMost(1.5, "<= 1.5x"),
     detail({ usable_p50_ms: p.usable_ms.p50, usable_p95_ms: p.usable_ms.p95, static_p50_ms: p.static_ms.p50 }));
 });
+// P3-P5 on Firefox and WebKit, the network cut and back by the bench (tools/bench/engines.mjs).
+perEngine("p345", "P3", "x", (engine) => [[`save_ratio_${engine}`, atMost(1.5, "<= 1.5x and median < 1 ms")]], (engine, p) =>
+  savePushFigures(`_${engine}`, { p3: p.p3, plain: p.plain_fetch_put_ms, p4: p.p4, p5: p.p5 }, { page_errors: p.page_errors.length }));
 // P6
 figure("P6", "get_profile_ratio", ratio(get1k?.rps, healthz?.rps), "x", atLeast(0.5, ">= 0.5x"),
   detail({ get_rps: get1k?.rps, get_rounds: get1k?.rps_rounds, healthz_rounds: healthz?.rps_rounds, get_p50_ms: get1k?.p50_ms, get_p95_ms: get1k?.p95_ms, healthz_rps: healthz?.rps, healthz_p50_ms: healthz?.p50_ms, healthz_p95_ms: healthz?.p95_ms }));

@@ -14,11 +14,12 @@ if (!ENGINES.includes(ENGINE)) throw new Error(`OUTPOST_E2E_ENGINE=${ENGINE}: ex
 /**
  * Launches `engine`. The answer has `newPage()`, `close()`, `pageErrors` (uncaught exceptions,
  * unhandled rejections and console.error of every page) and `drainErrors()` (reads what an
- * engine keeps in the page, into `pageErrors`).
+ * engine keeps in the page, into `pageErrors`). `preciseClock` (for the bench) asks for the
+ * page's `performance.now()` at full precision where the engine lets a driver choose.
  */
-export async function openBrowser(engine = ENGINE) {
+export async function openBrowser(engine = ENGINE, { preciseClock = false } = {}) {
   const module = await import(`./${engine}.mjs`);
-  return module.launch();
+  return module.launch({ preciseClock });
 }
 
 /**
