@@ -170,13 +170,11 @@ chromiumOnly("offline after the first load: the app opens signed in from Indexed
   await page.reload();
   const name = page.getByRole("textbox", { name: "Name", exact: true });
   await waitFor(async () => (await name.inputValue()) === "Stored here", "the stored profile offline");
-  await waitForStatus(page, "synced", "offline");
-  const words = await page.getByRole("status").textContent();
+  const words = await waitForStatus(page, "synced", "offline");
   assert.match(words, /Offline/);
   assert.match(words, /copy on this device/);
   await saveName(page, "Still offline");
-  await waitForStatus(page, "pending", "offline");
-  assert.match(await page.getByRole("status").textContent(), /Saved on this device/);
+  assert.match(await waitForStatus(page, "pending", "offline"), /Saved on this device/);
   await screenshots(page, "offline-pending");
   await context.setOffline(false);
   await waitForStatus(page, "synced", "online");
@@ -401,8 +399,7 @@ test("a new build shows 'A new version is ready'; Reload runs it, drops old file
     });
     assert.equal(revoked.status, 204);
     await saveName(page, "Typed in build A");
-    await waitForStatus(page, "error");
-    assert.match(await page.getByRole("status").textContent(), /session has ended/);
+    assert.match(await waitForStatus(page, "error"), /session has ended/);
 
     const b = deployBuildB(own.dist);
     await page.evaluate(async () => (await navigator.serviceWorker.getRegistration()).update());

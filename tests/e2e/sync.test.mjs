@@ -23,8 +23,7 @@ test("an edit made while the server is unreachable survives a reload and reaches
   await saveName(page, "Written while unreachable");
   await page.getByText("Saved on this device.", { exact: true }).waitFor();
   // The browser still says it is online: the sync fails, and the status says why.
-  await waitForStatus(page, "error", "online");
-  assert.match(await page.getByRole("status").textContent(), /could not be reached/);
+  assert.match(await waitForStatus(page, "error", "online"), /could not be reached/);
 
   await page.reload();
   const name = page.getByRole("textbox", { name: "Name", exact: true });
@@ -36,8 +35,7 @@ test("an edit made while the server is unreachable survives a reload and reaches
   await env.proxy.restore();
   await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Written while unreachable",
     "the server to hold the edit", 2_000);
-  await waitForStatus(page, "synced", "online");
-  assert.match(await page.getByRole("status").textContent(), /Last synced at \d\d:\d\d:\d\d/);
+  assert.match(await waitForStatus(page, "synced", "online"), /Last synced at \d\d:\d\d:\d\d/);
   await page.close();
 });
 
@@ -60,16 +58,14 @@ chromiumOnly("an edit made offline survives a reload and reaches the server when
   await page.reload();
   const name = page.getByRole("textbox", { name: "Name", exact: true });
   await waitFor(async () => (await name.inputValue()) === "Written offline", "the edit after an offline reload");
-  await waitForStatus(page, "pending", "offline");
-  assert.match(await page.getByRole("status").textContent(), /Offline/);
+  assert.match(await waitForStatus(page, "pending", "offline"), /Offline/);
 
   const token = await apiToken(env.server.url, username);
   assert.equal((await apiProfile(env.server.url, token)).name, username, "nothing reached the server yet");
   await context.setOffline(false);
   await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Written offline",
     "the server to hold the offline edit", 2_000);
-  await waitForStatus(page, "synced", "online");
-  assert.match(await page.getByRole("status").textContent(), /Last synced at \d\d:\d\d:\d\d/);
+  assert.match(await waitForStatus(page, "synced", "online"), /Last synced at \d\d:\d\d:\d\d/);
   await context.close();
 });
 

@@ -33,14 +33,26 @@ export async function saveName(page, name) {
   await page.getByRole("button", { name: "Save" }).click();
 }
 
-/** Waits until the status element's `data-sync` (and optionally connectivity) match. */
+/**
+ * Waits until the status element's `data-sync` (and optionally connectivity) match; resolves
+ * to its words at that same moment. One read of the page for all three: the status may move
+ * on between two reads (seen: "synced" read, then the words of the refresh that followed,
+ * "Syncing…", when the event stream came back and the app checked the server once more).
+ */
 export async function waitForStatus(page, sync, connectivity) {
-  const status = page.getByRole("status");
-  await waitFor(async () => {
-    const s = await status.getAttribute("data-sync");
-    const c = await status.getAttribute("data-connectivity");
-    return s === sync && (!connectivity || c === connectivity);
+  const read = () => {
+    const status = document.querySelector("[role=status]");
+    return status && {
+      sync: status.getAttribute("data-sync"),
+      connectivity: status.getAttribute("data-connectivity"),
+      words: status.textContent,
+    };
+  };
+  const seen = await waitFor(async () => {
+    const s = await page.evaluate(read);
+    return s && s.sync === sync && (!connectivity || s.connectivity === connectivity) && s;
   }, `status ${sync}${connectivity ? `/${connectivity}` : ""}`);
+  return seen.words;
 }
 
 /** Waits until the service worker controls the page (needed before going offline). */
