@@ -175,6 +175,66 @@ test("a photo dropped on the profile picture is taken like a chosen one", async 
   await page.close();
 });
 
+test("a second photo dropped while the first is prepared is the one saved", async () => {
+  const { page, username } = await newSignedUpPage(env.browser, env.url, "twodrops");
+  const token = await apiToken(env.server.url, username);
+  // Two files dropped in the same turn: the photo worker prepares one at a time, and the
+  // person's last choice is what they expect to keep.
+  await page.evaluate(async () => {
+    const file = async (colour, name) => {
+      const canvas = document.createElement("canvas");
+      canvas.width = 80;
+      canvas.height = 80;
+      const context = canvas.getContext("2d");
+      context.fillStyle = colour;
+      context.fillRect(0, 0, 80, 80);
+      const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+      return new File([blob], name, { type: "image/jpeg" });
+    };
+    const files = [await file("#d00000", "first.jpg"), await file("#0030d0", "second.jpg")];
+    const target = document.querySelector(".identity");
+    for (const f of files) {
+      const dropped = new DataTransfer();
+      dropped.items.add(f);
+      target.dispatchEvent(new DragEvent("drop", { dataTransfer: dropped, bubbles: true, cancelable: true }));
+    }
+  });
+  await waitFor(async () => {
+    const shown = await shownPhoto(page);
+    return shown && hue(shown.top) === "blue";
+  }, "the second photo shown");
+  await waitForStatus(page, "synced");
+  const path = (await apiProfile(env.server.url, token)).photo_url;
+  const { bytes } = await serverPhoto(token, path);
+  assert.equal(`/api/photos/${createHash("sha256").update(bytes).digest("hex")}`, path);
+  await page.reload();
+  const shown = await waitFor(() => shownPhoto(page), "the saved photo after a reload");
+  assert.equal(hue(shown.top), "blue", "the last photo dropped is the one saved");
+  await page.close();
+});
+
+test("Save and Choose a photo keep the keyboard focus while the change is saved", async () => {
+  const { page } = await newSignedUpPage(env.browser, env.url, "focus");
+  const focused = () => page.evaluate(() => {
+    const element = document.activeElement;
+    return !element || element === document.body ? "nothing" : element.id || element.textContent.trim();
+  });
+  await page.getByRole("textbox", { name: "Name", exact: true }).fill("Saved from the keyboard");
+  for (let i = 0; i < 5 && (await focused()) !== "Save"; i++) await page.keyboard.press("Tab");
+  assert.equal(await focused(), "Save", "Tab reaches Save");
+  await page.keyboard.press("Enter");
+  await page.getByText("Saved on this device.", { exact: true }).waitFor();
+  assert.equal(await focused(), "Save", "the focus stays on Save after the save");
+
+  await page.keyboard.press("Shift+Tab");
+  assert.equal(await focused(), "photo-file", "Shift+Tab goes back to Choose a photo");
+  await photoInput(page).setInputFiles(fixture(await makeImage(page), "focus.jpg"));
+  await waitFor(() => shownPhoto(page), "the chosen photo shown");
+  await waitForStatus(page, "synced");
+  assert.equal(await focused(), "photo-file", "the focus stays on Choose a photo after its save");
+  await page.close();
+});
+
 test("a file that is no photo is refused in words and changes nothing", async () => {
   const { page, username } = await newSignedUpPage(env.browser, env.url, "notphoto");
   const token = await apiToken(env.server.url, username);

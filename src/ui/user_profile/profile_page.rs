@@ -66,6 +66,12 @@ pub fn ProfilePage(
 
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
+        // Save says it is busy (aria-disabled) rather than being disabled: a disabled button
+        // drops the keyboard focus, and a person who pressed Enter on it would have to find
+        // their way back from the top of the page.
+        if vm.saving.get_untracked() {
+            return;
+        }
         let patch = form.with_untracked(ProfileForm::patch);
         if let Err(error) = patch.validated() {
             field_error.set(Some((error.field, error.message)));
@@ -201,10 +207,15 @@ pub fn ProfilePage(
                 <PhotoControls
                     vm=vm
                     has_photo=Signal::derive(move || !stored_photo.get().is_empty())
-                    disabled=Signal::derive(move || read_only() || saving.get())
+                    read_only=Signal::derive(read_only)
+                    busy=saving
                 />
                 <div class="actions">
-                    <button type="submit" class="primary" disabled=move || saving.get()>
+                    <button
+                        type="submit"
+                        class="primary"
+                        aria-disabled=move || saving.get().then_some("true")
+                    >
                         "Save"
                     </button>
                     <button type="button" on:click=move |_| vm.sync_now()>

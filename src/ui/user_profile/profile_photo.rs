@@ -161,10 +161,15 @@ pub fn PhotoControls(
     /// Whether the profile has a photo now.
     #[prop(into)]
     has_photo: Signal<bool>,
-    /// Whether the form takes no changes now (not filled yet, or saving).
+    /// Whether the form takes no changes now (not filled yet).
     #[prop(into)]
-    disabled: Signal<bool>,
+    read_only: Signal<bool>,
+    /// Whether a save is under way: the controls say so (aria-disabled) and take nothing,
+    /// but keep the keyboard focus a disabled control would lose.
+    #[prop(into)]
+    busy: Signal<bool>,
 ) -> impl IntoView {
+    let busy_attr = move || busy.get().then_some("true");
     let on_change = move |ev: leptos::ev::Event| {
         let Some(input) = ev
             .target()
@@ -191,14 +196,24 @@ pub fn PhotoControls(
                 class="visually-hidden"
                 type="file"
                 accept="image/*"
-                disabled=disabled
+                disabled=read_only
+                aria-disabled=busy_attr
                 on:change=on_change
             />
             <label class="button" for="photo-file">
                 "Choose a photo"
             </label>
             <Show when=move || has_photo.get()>
-                <button type="button" disabled=disabled on:click=move |_| vm.remove_photo()>
+                <button
+                    type="button"
+                    disabled=read_only
+                    aria-disabled=busy_attr
+                    on:click=move |_| {
+                        if !busy.get_untracked() {
+                            vm.remove_photo();
+                        }
+                    }
+                >
                     "Remove photo"
                 </button>
             </Show>

@@ -52,6 +52,9 @@ pub struct UserProfileViewModel<A: 'static = ApiClientService, D: 'static = Data
     pub notice: RwSignal<Option<Notice>>,
     /// Whether a save is under way.
     pub saving: RwSignal<bool>,
+    /// A photo chosen (or dropped) while a save was under way, chosen when it ends: the last
+    /// choice is the one saved, and the photo worker prepares one photo at a time.
+    next_photo: StoredValue<Option<web_sys::Blob>, LocalStorage>,
     /// Whether the browser agreed to keep this device's storage under pressure (`None`: not
     /// asked yet; it is asked after the first save).
     pub storage_kept: RwSignal<Option<bool>>,
@@ -106,6 +109,7 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
             state,
             notice: RwSignal::new(None),
             saving: RwSignal::new(false),
+            next_photo: StoredValue::new_local(None),
             storage_kept,
             chosen_photo: RwSignal::new(None),
         })
@@ -139,17 +143,30 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
     pub async fn save(&self, patch: ProfilePatch) -> Result<SaveOutcome, SaveError> {
         self.saving.set(true);
         let result = self.repo().save(patch).await;
-        self.saving.set(false);
+        self.saving_done();
         self.saved(result)
+    }
+
+    /// A save ended: a photo chosen meanwhile goes next.
+    fn saving_done(&self) {
+        self.saving.set(false);
+        if let Some(file) = self.next_photo.try_update_value(Option::take).flatten() {
+            self.choose_photo(file);
+        }
     }
 
     /// The person chose a photo (from the picker, the camera or a drop): prepared off the
     /// main thread, shown and saved like any change; a file that is no photo is refused in
     /// words and changes nothing.
     pub fn choose_photo(&self, file: web_sys::Blob) {
+        if self.saving.get_untracked() {
+            self.next_photo.set_value(Some(file));
+            return;
+        }
+        // Set before the task starts: a second photo dropped in the same turn waits for it.
+        self.saving.set(true);
         let vm = *self;
         leptos::task::spawn_local(async move {
-            vm.saving.set(true);
             match photo_worker::prepare(&file).await {
                 Ok(photo) => {
                     let sha256 = photo.sha256.clone();
@@ -169,7 +186,7 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
                     });
                 }
                 Err(reason) => {
-                    vm.saving.set(false);
+                    vm.saving_done();
                     let _ = vm.saved(Err(SaveError::Rejected(reason)));
                 }
             }
