@@ -306,9 +306,10 @@ export const ACK_NOTICES = ["Saved on this device.", "Saved and synced."];
  * save (null if none came within `timeout`) and what had to be typed again.
  *
  * Every successful save shows the same notice, so the notice alone cannot tell this save's
- * answer from the previous one's. The Save button is disabled while a save runs (the view
- * model's `saving`) and the notice is set as it ends, so the answer to this save is the notice
- * read once the button, disabled by this click, is enabled again.
+ * answer from the previous one's. The Save button says it is busy while a save runs
+ * (`aria-disabled`, from the view model's `saving`; the click waits until it is not) and the
+ * notice is set as it ends, so the answer to this save is the notice read once the button,
+ * made busy by this click, is no longer busy.
  */
 export async function typeAndSave(page, fields, timeout = 10_000) {
   const retyped = [];
@@ -330,12 +331,12 @@ export async function typeAndSave(page, fields, timeout = 10_000) {
   await save.evaluate((button) => {
     window.__chaosSaveEnded = new Promise((resolve) => {
       const observer = new MutationObserver(() => {
-        if (button.disabled) return;
+        if (button.getAttribute("aria-disabled") === "true") return;
         observer.disconnect();
         // The notice is rendered in the same turn; read it once that turn is over.
         setTimeout(() => resolve(button.form?.querySelector(".notice")?.textContent ?? ""), 0);
       });
-      observer.observe(button, { attributes: true, attributeFilter: ["disabled"] });
+      observer.observe(button, { attributes: true, attributeFilter: ["aria-disabled"] });
     });
   });
   await save.click();
