@@ -261,6 +261,35 @@ test("online-only: a save whose answer was lost is sent again with its key, neve
 test("online-only: a reload between keeps the write in doubt, sent again with its key", () =>
   onlineOnlyLostAnswer(true));
 
+test("Save pressed while a save waits for the server saves, when it ends, what was typed since", async () => {
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  let puts = 0;
+  env.proxy.route("/api/profile", async (route) => {
+    if (route.request.method !== "PUT") return route.continue();
+    puts += 1;
+    // The first save waits for the server (online-only: the save is the request).
+    if (puts === 1) await held;
+    return route.continue();
+  });
+  const { page, username } = await newSignedUpPage(env.browser, env.url, "again");
+  await page.getByRole("combobox", { name: "Write strategy" }).selectOption("online-only");
+  const token = await apiToken(env.server.url, username);
+  await saveName(page, "First");
+  await waitFor(() => puts === 1, "the first save at the server");
+  // While it waits, the person types on and presses Enter (Save says it is busy).
+  await page.getByRole("textbox", { name: "Name", exact: true }).fill("Typed meanwhile");
+  await page.keyboard.press("Enter");
+  assert.equal(puts, 1, "nothing more sent while the first save waits");
+  release();
+  await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Typed meanwhile",
+    "what was typed meanwhile at the server");
+  await page.getByText("Saved and synced.", { exact: true }).waitFor();
+  assert.equal(puts, 2, "one request per save");
+  assert.equal(await page.getByText(/changed on another device/).count(), 0);
+  await page.close();
+});
+
 test("two tabs offline: a save in one shows in the other, whose next save keeps it", async () => {
   const context = await env.browser.newContext();
   const tab1 = await context.newPage();

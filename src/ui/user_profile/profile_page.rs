@@ -64,14 +64,7 @@ pub fn ProfilePage(
         }
     };
 
-    let on_submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        // Save says it is busy (aria-disabled) rather than being disabled: a disabled button
-        // drops the keyboard focus, and a person who pressed Enter on it would have to find
-        // their way back from the top of the page.
-        if vm.saving.get_untracked() {
-            return;
-        }
+    let submit = move || {
         let patch = form.with_untracked(ProfileForm::patch);
         if let Err(error) = patch.validated() {
             field_error.set(Some((error.field, error.message)));
@@ -91,6 +84,24 @@ pub fn ProfilePage(
             }
         });
     };
+    // Save (or Enter) pressed while a save runs is done as soon as that save ends, with what
+    // the form shows then: the press is never lost. The button says it is busy
+    // (aria-disabled) rather than being disabled, which would drop the keyboard focus.
+    let save_again = StoredValue::new(false);
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if vm.saving.get_untracked() {
+            save_again.set_value(true);
+            return;
+        }
+        submit();
+    };
+    Effect::new(move |_| {
+        if !vm.saving.get() && save_again.get_value() {
+            save_again.set_value(false);
+            submit();
+        }
+    });
 
     let notice = vm.notice;
     // "Saved on this device." speaks of the form as it was saved: once the person types
