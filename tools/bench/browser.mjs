@@ -8,7 +8,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { ROOT, freePort, startServer, launchBrowser, waitFor } from "../../tests/e2e/lib/harness.mjs";
 import { stats } from "./stats.mjs";
-import { instrument, p3Save, p4Reconnect, p5Push, plainPutRoundTrips, setName, synced } from "./measures.mjs";
+import { instrument, p3Save, p4Reconnect, p5Push, plainPutRoundTrips, setName } from "./measures.mjs";
+import { waitForStatus } from "../../tests/e2e/lib/app.mjs";
 
 const out = process.argv[2] ?? join(ROOT, "target/bench/raw/browser.json");
 const N = Number(process.env.BENCH_BROWSER_RUNS ?? 30);
@@ -153,7 +154,7 @@ async function p2OfflineWarmStart(browser, url) {
   await signUp(page, url, username);
   await controlled(page);
   await waitFor(() => page.evaluate(() => caches.match("/bench-static.html").then(Boolean)), "static page precached");
-  await synced(page);
+  await waitForStatus(page, "synced");
   await context.setOffline(true);
   const measure = async (path) => {
     await page.goto(`${url}${path}`, { waitUntil: "commit" });
@@ -196,7 +197,7 @@ async function p12ServerBack(browser) {
     const page = await context.newPage();
     const name = `${username}r`;
     await signUp(page, own.url, name);
-    await synced(page);
+    await waitForStatus(page, "synced");
     const login = await fetch(`${own.url}/api/sessions`, {
       method: "POST", headers: { "content-type": "application/json" },
       body: JSON.stringify({ username: name, password: PASSWORD }),
@@ -217,7 +218,7 @@ async function p12ServerBack(browser) {
         return r.ok && (await r.json()).name === wanted;
       }, "the waiting change to reach the server", 30_000);
       times.push(performance.now() - back);
-      await synced(page);
+      await waitForStatus(page, "synced");
     }
   } finally {
     await context.close();
@@ -241,7 +242,7 @@ try {
   await contextA.addInitScript(instrument);
   const pageA = await contextA.newPage();
   await signUp(pageA, server.url, name);
-  await synced(pageA);
+  await waitForStatus(pageA, "synced");
   log("P3 one save");
   result.p3 = await p3Save(pageA, N);
   log("P4/P5 baseline: plain fetch PUT");
@@ -259,8 +260,8 @@ try {
   await contextB.addInitScript(instrument);
   const pageB = await contextB.newPage();
   await signIn(pageB, server.url, name);
-  await synced(pageB);
-  await synced(pageA);
+  await waitForStatus(pageB, "synced");
+  await waitForStatus(pageA, "synced");
   log("P5 push");
   result.p5 = await p5Push(pageA, pageB, N);
   await contextB.close();

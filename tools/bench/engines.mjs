@@ -16,7 +16,7 @@ import { startProxy } from "../../tests/e2e/lib/proxy.mjs";
 import {
   PASSWORD, apiProfile, apiToken, newUsername, saveName, signIn, signUp, waitForServiceWorker, waitForStatus,
 } from "../../tests/e2e/lib/app.mjs";
-import { instrument, p3Save, p4Reconnect, p5Push, plainPutRoundTrips, synced } from "./measures.mjs";
+import { instrument, p3Save, p4Reconnect, p5Push, plainPutRoundTrips } from "./measures.mjs";
 import { fixture, photoInput } from "../../tests/e2e/lib/photos.mjs";
 
 const out = process.argv[2] ?? join(ROOT, "target/bench/raw/engines.json");
@@ -170,7 +170,7 @@ async function p345(engine) {
     await pageA.goto(proxy.url);
     await signUp(pageA, username);
     await pageA.evaluate(instrument);
-    await synced(pageA);
+    await waitForStatus(pageA, "synced");
     log(`${engine}: P3 one save`);
     const p3 = await p3Save(pageA, P345_RUNS);
     log(`${engine}: P4/P5 baseline: plain fetch PUT`);
@@ -191,8 +191,8 @@ async function p345(engine) {
     await pageB.goto(proxy.url);
     await signIn(pageB, username);
     await pageB.evaluate(instrument);
-    await synced(pageB);
-    await synced(pageA);
+    await waitForStatus(pageB, "synced");
+    await waitForStatus(pageA, "synced");
     log(`${engine}: P5 push`);
     const p5 = await p5Push(pageA, pageB, P345_RUNS);
     const pageErrors = [];

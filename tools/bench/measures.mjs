@@ -3,6 +3,7 @@
 // tools/bench/browser.mjs in Chromium and tools/bench/engines.mjs in Firefox and WebKit. `page`
 // is Playwright's page or the e2e seam's (tests/e2e/lib/browser), which offers the same calls.
 import { waitFor } from "../../tests/e2e/lib/harness.mjs";
+import { waitForStatus } from "../../tests/e2e/lib/app.mjs";
 import { stats } from "./stats.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -60,7 +61,6 @@ export function instrument() {
   B.check = check;
 }
 
-export const synced = (page) => page.locator('[role=status][data-sync="synced"]').waitFor({ timeout: 15_000 });
 
 export async function setName(page, name) {
   await page.evaluate((n) => {
@@ -152,7 +152,7 @@ export async function p3Save(page, n) {
       return { t: tx.t - t0, stores: tx.stores };
     });
     await page.locator("#profile-title").filter({ hasText: `Saved ${i}` }).waitFor();
-    await synced(page);
+    await waitForStatus(page, "synced");
     const p = await page.evaluate(async () => {
       const B = window.__bench;
       if (!B.baseline) {
@@ -278,7 +278,7 @@ export async function p4Reconnect(page, network, n) {
       if (failures.length > 3) throw new Error(failures.join("\n"));
       return null;
     });
-    await synced(page);
+    await waitForStatus(page, "synced");
     if (t !== null) {
       times.push(t.t);
       onScreen.push(t.onScreen);
@@ -313,7 +313,7 @@ export async function p5Push(pageA, pageB, n) {
       return t;
     });
     const seen = await waitFor(() => pageB.evaluate(() => window.__bench.seen), "the push to show on device B");
-    await synced(pageA);
+    await waitForStatus(pageA, "synced");
     if (i >= 2) times.push(seen - t0);
   }
   return { push_ms: stats(times) };
