@@ -11,7 +11,7 @@ import { chromiumOnly, useEngine } from "./lib/browser/index.mjs";
 import {
   apiProfile, apiToken, newSignedUpPage, readAppStore, signIn, waitForServiceWorker, waitForStatus,
 } from "./lib/app.mjs";
-import { fixture, hue, makeImage, photoInput, shownPhoto, withOrientation } from "./lib/photos.mjs";
+import { dropPhotos, fixture, hue, makeImage, photoInput, shownPhoto, withOrientation } from "./lib/photos.mjs";
 
 const env = useEngine({ before, after, afterEach });
 
@@ -152,21 +152,7 @@ test("a photo is turned as its EXIF says before it is cropped", async () => {
 test("a photo dropped on the profile picture is taken like a chosen one", async () => {
   const { page, username } = await newSignedUpPage(env.browser, env.url, "dropped");
   const token = await apiToken(env.server.url, username);
-  // What the browser hands the page for a file dragged from the desktop and dropped.
-  await page.evaluate(async () => {
-    const canvas = document.createElement("canvas");
-    canvas.width = 80;
-    canvas.height = 80;
-    const context = canvas.getContext("2d");
-    context.fillStyle = "#0030d0";
-    context.fillRect(0, 0, 80, 80);
-    const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
-    const files = new DataTransfer();
-    files.items.add(new File([blob], "dropped.jpg", { type: "image/jpeg" }));
-    const target = document.querySelector(".identity");
-    target.dispatchEvent(new DragEvent("dragover", { dataTransfer: files, bubbles: true, cancelable: true }));
-    target.dispatchEvent(new DragEvent("drop", { dataTransfer: files, bubbles: true, cancelable: true }));
-  });
+  await dropPhotos(page, ["#0030d0"]);
   await page.getByText("Saved on this device.", { exact: true }).waitFor();
   const shown = await waitFor(() => shownPhoto(page), "the dropped photo shown");
   assert.equal(hue(shown.top), "blue");
@@ -180,25 +166,7 @@ test("a second photo dropped while the first is prepared is the one saved", asyn
   const token = await apiToken(env.server.url, username);
   // Two files dropped in the same turn: the photo worker prepares one at a time, and the
   // person's last choice is what they expect to keep.
-  await page.evaluate(async () => {
-    const file = async (colour, name) => {
-      const canvas = document.createElement("canvas");
-      canvas.width = 80;
-      canvas.height = 80;
-      const context = canvas.getContext("2d");
-      context.fillStyle = colour;
-      context.fillRect(0, 0, 80, 80);
-      const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
-      return new File([blob], name, { type: "image/jpeg" });
-    };
-    const files = [await file("#d00000", "first.jpg"), await file("#0030d0", "second.jpg")];
-    const target = document.querySelector(".identity");
-    for (const f of files) {
-      const dropped = new DataTransfer();
-      dropped.items.add(f);
-      target.dispatchEvent(new DragEvent("drop", { dataTransfer: dropped, bubbles: true, cancelable: true }));
-    }
-  });
+  await dropPhotos(page, ["#d00000", "#0030d0"]);
   await waitFor(async () => {
     const shown = await shownPhoto(page);
     return shown && hue(shown.top) === "blue";
@@ -210,6 +178,32 @@ test("a second photo dropped while the first is prepared is the one saved", asyn
   await page.reload();
   const shown = await waitFor(() => shownPhoto(page), "the saved photo after a reload");
   assert.equal(hue(shown.top), "blue", "the last photo dropped is the one saved");
+  await page.close();
+});
+
+test("Remove photo takes the photo away, also when pressed while another photo is saved", async () => {
+  const { page, username } = await newSignedUpPage(env.browser, env.url, "remove");
+  const token = await apiToken(env.server.url, username);
+  const noPhoto = async () => {
+    // The picture that stands for no photo (the profile's initial) once the removal is saved.
+    await page.locator(".avatar.placeholder").waitFor();
+    await waitForStatus(page, "synced");
+    assert.equal((await apiProfile(env.server.url, token)).photo_url, "", "the server holds no photo");
+    await page.reload();
+    await page.locator(".avatar.placeholder").waitFor();
+    assert.equal(await page.locator('img[alt="Profile photo"]').count(), 0, "no photo after a reload");
+  };
+  await choose(page, await makeImage(page));
+  await waitForStatus(page, "synced");
+  await page.getByRole("button", { name: "Remove photo", exact: true }).click();
+  await noPhoto();
+
+  await choose(page, await makeImage(page));
+  await waitForStatus(page, "synced");
+  // A photo dropped, and "Remove photo" pressed while it is still being saved: the press is
+  // the person's last word.
+  await dropPhotos(page, ["#0030d0"], ["Remove photo"]);
+  await noPhoto();
   await page.close();
 });
 

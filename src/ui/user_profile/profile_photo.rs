@@ -164,8 +164,8 @@ pub fn PhotoControls(
     /// Whether the form takes no changes now (not filled yet).
     #[prop(into)]
     read_only: Signal<bool>,
-    /// Whether a save is under way: the controls say so (aria-disabled) and take nothing,
-    /// but keep the keyboard focus a disabled control would lose.
+    /// Whether a save is under way: the controls say so (aria-disabled) but keep the keyboard
+    /// focus a disabled control would lose; what they are given meanwhile is done after it.
     #[prop(into)]
     busy: Signal<bool>,
 ) -> impl IntoView {
@@ -208,11 +208,7 @@ pub fn PhotoControls(
                     type="button"
                     disabled=read_only
                     aria-disabled=busy_attr
-                    on:click=move |_| {
-                        if !busy.get_untracked() {
-                            vm.remove_photo();
-                        }
-                    }
+                    on:click=move |_| vm.remove_photo()
                 >
                     "Remove photo"
                 </button>

@@ -52,9 +52,10 @@ pub struct UserProfileViewModel<A: 'static = ApiClientService, D: 'static = Data
     pub notice: RwSignal<Option<Notice>>,
     /// Whether a save is under way.
     pub saving: RwSignal<bool>,
-    /// A photo chosen (or dropped) while a save was under way, chosen when it ends: the last
-    /// choice is the one saved, and the photo worker prepares one photo at a time.
-    next_photo: StoredValue<Option<web_sys::Blob>, LocalStorage>,
+    /// A photo chosen (or dropped), or "Remove photo" pressed, while a save was under way:
+    /// done when it ends. The last choice is the one saved, and the photo worker prepares one
+    /// photo at a time.
+    next_photo: StoredValue<Option<PhotoChoice>, LocalStorage>,
     /// Whether the browser agreed to keep this device's storage under pressure (`None`: not
     /// asked yet; it is asked after the first save).
     pub storage_kept: RwSignal<Option<bool>>,
@@ -62,6 +63,14 @@ pub struct UserProfileViewModel<A: 'static = ApiClientService, D: 'static = Data
     /// stored (a failed save takes it away and says why), and then whenever the profile
     /// names it, with no read of the device store.
     pub chosen_photo: RwSignal<Option<ChosenPhoto>>,
+}
+
+/// What the person did to the photo while a save was under way.
+enum PhotoChoice {
+    /// Chose (or dropped) this file.
+    Choose(web_sys::Blob),
+    /// Pressed "Remove photo".
+    Remove,
 }
 
 impl<A, D> Clone for UserProfileViewModel<A, D> {
@@ -147,11 +156,13 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
         self.saved(result)
     }
 
-    /// A save ended: a photo chosen meanwhile goes next.
+    /// A save ended: a photo chosen or removed meanwhile goes next.
     fn saving_done(&self) {
         self.saving.set(false);
-        if let Some(file) = self.next_photo.try_update_value(Option::take).flatten() {
-            self.choose_photo(file);
+        match self.next_photo.try_update_value(Option::take).flatten() {
+            Some(PhotoChoice::Choose(file)) => self.choose_photo(file),
+            Some(PhotoChoice::Remove) => self.remove_photo(),
+            None => {}
         }
     }
 
@@ -160,7 +171,7 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
     /// words and changes nothing.
     pub fn choose_photo(&self, file: web_sys::Blob) {
         if self.saving.get_untracked() {
-            self.next_photo.set_value(Some(file));
+            self.next_photo.set_value(Some(PhotoChoice::Choose(file)));
             return;
         }
         // Set before the task starts: a second photo dropped in the same turn waits for it.
@@ -206,8 +217,14 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
         });
     }
 
-    /// "Remove photo": the profile has no photo from now on.
+    /// "Remove photo": the profile has no photo from now on (once a save under way ends).
     pub fn remove_photo(&self) {
+        if self.saving.get_untracked() {
+            self.next_photo.set_value(Some(PhotoChoice::Remove));
+            return;
+        }
+        // Set before the task starts, as for a chosen photo.
+        self.saving.set(true);
         let vm = *self;
         let patch = UserProfileRepository::<A, D>::remove_photo(self.shown());
         leptos::task::spawn_local(async move {

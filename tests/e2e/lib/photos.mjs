@@ -56,6 +56,40 @@ export function fixture(bytes, name = "photo.jpg") {
   return path;
 }
 
+/**
+ * Drops one plain photo of each of `colours` (CSS colours) on the profile picture, the way a
+ * browser hands the page files dragged from the desktop, all in one turn of the page's event
+ * loop; then, in the same turn, clicks each button named in `thenClick`.
+ */
+export function dropPhotos(page, colours, thenClick = []) {
+  return page.evaluate(async ({ colours, thenClick }) => {
+    const files = [];
+    for (const [i, colour] of colours.entries()) {
+      const canvas = document.createElement("canvas");
+      canvas.width = 80;
+      canvas.height = 80;
+      const context = canvas.getContext("2d");
+      context.fillStyle = colour;
+      context.fillRect(0, 0, 80, 80);
+      const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+      files.push(new File([blob], `dropped-${i}.jpg`, { type: "image/jpeg" }));
+    }
+    const buttons = thenClick.map((name) => {
+      const button = [...document.querySelectorAll("button")].find((b) => b.textContent.trim() === name);
+      if (!button) throw new Error(`no button ${name}`);
+      return button;
+    });
+    const target = document.querySelector(".identity");
+    for (const file of files) {
+      const dropped = new DataTransfer();
+      dropped.items.add(file);
+      target.dispatchEvent(new DragEvent("dragover", { dataTransfer: dropped, bubbles: true, cancelable: true }));
+      target.dispatchEvent(new DragEvent("drop", { dataTransfer: dropped, bubbles: true, cancelable: true }));
+    }
+    for (const button of buttons) button.click();
+  }, { colours, thenClick });
+}
+
 /** The "Choose a photo" file input. */
 export const photoInput = (page) => page.getByLabel("Choose a photo");
 
