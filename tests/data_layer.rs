@@ -590,6 +590,44 @@ async fn a_photo_is_stored_with_the_record_that_names_it_or_not_at_all() {
     );
 }
 
+/// Safari loses a connection with nothing told ("Connection to Indexed Database server
+/// lost"); every read and write of the device store then goes on a new one.
+#[cfg(feature = "testing")]
+#[wasm_bindgen_test]
+async fn every_read_and_write_opens_a_new_connection_when_the_last_was_lost() {
+    let db = DatabaseService::named(&unique("lost-"));
+    let photo = Photo {
+        sha256: format!("{:064x}", 7),
+        bytes: vec![0xFF, 0xD8, 0xFF, 7],
+    };
+    db.save_meta("kept", "yes").await.unwrap();
+    db.lose_connection();
+    db.keep_photo("ann", &photo).await.unwrap();
+    db.lose_connection();
+    assert_eq!(
+        db.photo("ann", &photo.sha256).await.unwrap(),
+        Some(photo.bytes.clone())
+    );
+    db.lose_connection();
+    assert_eq!(db.load_meta("kept").await.unwrap().as_deref(), Some("yes"));
+    let record = LocalRecord::from_local_edit(fields("After a loss"), vec![Field::Name], 1);
+    db.lose_connection();
+    assert_eq!(
+        db.replace_profile("ann", &commit(None, &record, None))
+            .await
+            .unwrap(),
+        Replaced::Written
+    );
+    db.lose_connection();
+    db.delete_photos("ann").await.unwrap();
+    assert_eq!(db.photo("ann", &photo.sha256).await.unwrap(), None);
+    db.lose_connection();
+    assert_eq!(
+        db.load_profile("ann").await.unwrap().map(|r| r.local),
+        Some(record.local)
+    );
+}
+
 #[wasm_bindgen_test]
 async fn api_client_uploads_and_fetches_photos() {
     let api = ApiClientService::new(SERVER);

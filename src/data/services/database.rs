@@ -253,54 +253,87 @@ impl DatabaseService {
         self.connection.borrow_mut().take();
     }
 
-    async fn get<T: DeserializeOwned>(&self, store: &str, key: &str) -> Result<Option<T>, DbError> {
-        let key = JsValue::from_str(key);
-        for attempt in 0..2 {
-            let db = self.db().await?;
-            match db.get(store, &key).await {
-                Ok(value) if value.is_undefined() => return Ok(None),
-                Ok(value) => {
-                    return serde_wasm_bindgen::from_value(value)
-                        .map(Some)
-                        .map_err(|e| DbError::Failed(e.to_string()));
-                }
-                Err(_) if attempt == 0 => self.forget_connection(),
-                Err(e) => return Err(DbError::from_tx(&e)),
-            }
+    /// Closes the open connection with nothing told, as Safari loses one, for the tests:
+    /// the next call finds it closed.
+    #[cfg(feature = "testing")]
+    pub fn lose_connection(&self) {
+        if let Some(c) = self.connection.borrow().as_ref() {
+            c.lose();
         }
-        Ok(None)
+    }
+
+    /// Runs `op` on the open connection, and once more on a new one when it failed with an
+    /// error `retry` accepts: the connection was closed just before the transaction began
+    /// (another tab's schema upgrade, or the browser closing it: `InvalidStateError`) or lost
+    /// under it (Safari: `UnknownError`, "Connection to Indexed Database server lost"; nothing
+    /// of the transaction was kept).
+    async fn on_connection<T, Fut>(
+        &self,
+        retry: fn(&TxError) -> bool,
+        op: impl Fn(Rc<Connection>) -> Fut,
+    ) -> Result<T, DbError>
+    where
+        Fut: Future<Output = Result<T, TxError>>,
+    {
+        match op(self.db().await?).await {
+            Err(e) if retry(&e) => {
+                self.forget_connection();
+                op(self.db().await?).await
+            }
+            result => result,
+        }
+        .map_err(|e| DbError::from_tx(&e))
+    }
+
+    /// The value under `key` of `store`, read in a transaction of its own.
+    async fn read(&self, store: &str, key: &str) -> Result<JsValue, DbError> {
+        let key = JsValue::from_str(key);
+        self.on_connection(unless_full, |db| {
+            let key = key.clone();
+            async move { db.get(store, &key).await }
+        })
+        .await
+    }
+
+    async fn get<T: DeserializeOwned>(&self, store: &str, key: &str) -> Result<Option<T>, DbError> {
+        let value = self.read(store, key).await?;
+        if value.is_undefined() {
+            return Ok(None);
+        }
+        serde_wasm_bindgen::from_value(value)
+            .map(Some)
+            .map_err(|e| DbError::Failed(e.to_string()))
+    }
+
+    /// Puts `value` under `key` of `store` (or deletes `key`, a key or an `IDBKeyRange`, when
+    /// `value` is `None`); returns once committed. A full disk is not retried.
+    async fn write(
+        &self,
+        store: &str,
+        key: &JsValue,
+        value: Option<&JsValue>,
+    ) -> Result<(), DbError> {
+        self.on_connection(unless_full, |db| async move {
+            match value {
+                Some(value) => db.put(store, key, value).await,
+                None => db.delete(store, key).await,
+            }
+        })
+        .await
     }
 
     async fn put<T: Serialize>(&self, store: &str, key: &str, value: &T) -> Result<(), DbError> {
         let value =
             serde_wasm_bindgen::to_value(value).map_err(|e| DbError::Failed(e.to_string()))?;
-        let key = JsValue::from_str(key);
-        for attempt in 0..2 {
-            let db = self.db().await?;
-            match db.put(store, &key, &value).await {
-                Ok(()) => return Ok(()),
-                Err(e) if attempt == 0 && e.name != "QuotaExceededError" => {
-                    self.forget_connection()
-                }
-                Err(e) => return Err(DbError::from_tx(&e)),
-            }
-        }
-        Ok(())
-    }
-
-    async fn delete(&self, store: &str, key: &JsValue) -> Result<(), DbError> {
-        let db = self.db().await?;
-        db.delete(store, key)
+        self.write(store, &JsValue::from_str(key), Some(&value))
             .await
-            .map_err(|e| DbError::from_tx(&e))
     }
 
-    /// [`Connection::write_if`] on the profile of `account`, tried once more on
-    /// a new connection when this one was closed just before the transaction began (another
-    /// tab's schema upgrade: `InvalidStateError`) or lost under it (Safari: `UnknownError`,
-    /// "Connection to Indexed Database server lost"; the transaction did not commit, and the
-    /// attempt compares again what the store holds). `allow` makes the compare of each attempt;
-    /// with `settings`, it gets the stored settings too (read in the same transaction).
+    /// [`Connection::write_if`] on the profile of `account`, tried once more on a new
+    /// connection when this one was closed or lost (see [`Self::on_connection`]; the
+    /// transaction did not commit, and the attempt compares again what the store holds).
+    /// `allow` makes the compare of each attempt; with `settings`, it gets the stored settings
+    /// too (read in the same transaction).
     async fn write_profile_if<F>(
         &self,
         account: &str,
@@ -314,23 +347,28 @@ impl DatabaseService {
     {
         let also = settings.then_some((SETTINGS, CURRENT));
         let with = photo.map(|(key, bytes)| (PHOTOS, key, bytes));
-        for attempt in 0..2 {
-            let connection = self.db().await?;
-            match connection
-                .write_if(PROFILES, account, also, with, change.clone(), allow())
-                .await
-            {
-                Err(e)
-                    if attempt == 0
-                        && matches!(e.name.as_str(), "InvalidStateError" | "UnknownError") =>
-                {
-                    self.forget_connection();
-                }
-                result => return result.map_err(|e| DbError::from_tx(&e)),
+        self.on_connection(closed_or_lost, |connection| {
+            let (change, allow) = (change.clone(), allow());
+            async move {
+                connection
+                    .write_if(PROFILES, account, also, with, change, allow)
+                    .await
             }
-        }
-        Err(DbError::Failed("the device store kept closing".to_owned()))
+        })
+        .await
     }
+}
+
+/// Whether a failed read or write may succeed on a new connection: anything but a full disk
+/// (which stays full).
+fn unless_full(error: &TxError) -> bool {
+    error.name != "QuotaExceededError"
+}
+
+/// Whether a compare-and-write failed because its connection was closed or lost, so that
+/// nothing of it was kept (see [`DatabaseService::on_connection`]).
+fn closed_or_lost(error: &TxError) -> bool {
+    matches!(error.name.as_str(), "InvalidStateError" | "UnknownError")
 }
 
 /// The conflict policy of the stored settings (the default when none are stored or they
@@ -499,13 +537,7 @@ impl Database for DatabaseService {
     }
 
     async fn photo(&self, account: &str, sha256: &str) -> Result<Option<Vec<u8>>, DbError> {
-        let key = JsValue::from_str(&photo_key(account, sha256));
-        let value = self
-            .db()
-            .await?
-            .get(PHOTOS, &key)
-            .await
-            .map_err(|e| DbError::from_tx(&e))?;
+        let value = self.read(PHOTOS, &photo_key(account, sha256)).await?;
         // Check what was read back: a large value kept as a file of its own can vanish.
         Ok(Some(value)
             .filter(|v| v.is_instance_of::<js_sys::ArrayBuffer>())
@@ -518,11 +550,7 @@ impl Database for DatabaseService {
         let bytes: JsValue = js_sys::Uint8Array::from(photo.bytes.as_slice())
             .buffer()
             .into();
-        self.db()
-            .await?
-            .put(PHOTOS, &key, &bytes)
-            .await
-            .map_err(|e| DbError::from_tx(&e))
+        self.write(PHOTOS, &key, Some(&bytes)).await
     }
 
     async fn delete_photos(&self, account: &str) -> Result<(), DbError> {
@@ -531,7 +559,7 @@ impl Database for DatabaseService {
             &JsValue::from_str(&photo_key(account, "~")),
         )
         .map_err(|_| DbError::Failed("no key range for the account's photos".to_owned()))?;
-        self.delete(PHOTOS, &range.into()).await
+        self.write(PHOTOS, &range.into(), None).await
     }
 
     async fn load_session(&self) -> Result<Option<StoredSession>, DbError> {
@@ -543,7 +571,7 @@ impl Database for DatabaseService {
     }
 
     async fn clear_session(&self) -> Result<(), DbError> {
-        self.delete(SESSION, &JsValue::from_str(CURRENT)).await
+        self.write(SESSION, &JsValue::from_str(CURRENT), None).await
     }
 
     async fn load_settings(&self) -> Result<Settings, DbError> {

@@ -58,7 +58,7 @@ pub enum Change {
 }
 
 /// A connection of its own, closed when another tab upgrades the schema (so the upgrade is
-/// never blocked by it); the next write then opens a new one.
+/// never blocked by it) or when the browser closes it; the next write then opens a new one.
 pub struct Connection {
     db: IdbDatabase,
     closed: Rc<Cell<bool>>,
@@ -123,6 +123,8 @@ impl Connection {
             })
         };
         db.set_onversionchange(Some(on_versionchange.as_ref().unchecked_ref()));
+        // The browser closed it for its own reasons (storage cleared, a disk failure).
+        db.set_onclose(Some(on_versionchange.as_ref().unchecked_ref()));
         Ok(Self {
             db,
             closed,
@@ -130,9 +132,15 @@ impl Connection {
         })
     }
 
-    /// Whether another tab's upgrade closed this connection.
+    /// Whether another tab's upgrade, or the browser, closed this connection.
     pub fn is_closed(&self) -> bool {
         self.closed.get()
+    }
+
+    /// Closes the connection with nothing told (as Safari loses one), for the tests.
+    #[cfg(feature = "testing")]
+    pub fn lose(&self) {
+        self.db.close();
     }
 
     /// The value under `key` of `store` (`undefined` when there is none), read in its own
