@@ -290,6 +290,90 @@ test("Save pressed while a save waits for the server saves, when it ends, what w
   await page.close();
 });
 
+test("a press of Save made before the person was told of another device's change is not done", async () => {
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  let puts = 0;
+  env.proxy.route("/api/profile", async (route) => {
+    if (route.request.method !== "PUT") return route.continue();
+    puts += 1;
+    if (puts === 1) await held;
+    return route.continue();
+  });
+  const { page, username } = await newSignedUpPage(env.browser, env.url, "told");
+  await page.getByRole("combobox", { name: "Write strategy" }).selectOption("online-only");
+  const token = await apiToken(env.server.url, username);
+  await saveName(page, "First");
+  await waitFor(() => puts === 1, "the first save at the server");
+  // Another device renames the profile while the first save waits; the person types on and
+  // presses Enter before anything tells them.
+  await apiPut(env.server.url, token, { name: "Renamed elsewhere" });
+  await page.getByRole("heading", { name: "Renamed elsewhere", exact: true }).waitFor();
+  await nameBox(page).fill("Typed meanwhile");
+  await page.keyboard.press("Enter");
+  release();
+  await page.getByText(/changed on another device/).waitFor();
+  const save = page.getByRole("button", { name: "Save" });
+  assert.equal(await save.getAttribute("aria-disabled"), null, "no save under way: the early press is not done");
+  assert.equal(puts, 1);
+  assert.equal((await apiProfile(env.server.url, token)).name, "Renamed elsewhere", "nothing written unseen");
+  assert.equal(await nameBox(page).inputValue(), "Typed meanwhile", "the typing stays");
+  // Told, the person saves again: now it is their choice.
+  await save.click();
+  await page.getByText("Saved and synced.", { exact: true }).waitFor();
+  assert.equal((await apiProfile(env.server.url, token)).name, "Typed meanwhile");
+  assert.equal(puts, 2);
+  await page.close();
+});
+
+test("a save's notice does not call typing done during the save saved", async () => {
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  let puts = 0;
+  env.proxy.route("/api/profile", async (route) => {
+    if (route.request.method !== "PUT") return route.continue();
+    puts += 1;
+    if (puts === 1) await held;
+    return route.continue();
+  });
+  const { page } = await newSignedUpPage(env.browser, env.url, "notice");
+  await page.getByRole("combobox", { name: "Write strategy" }).selectOption("online-only");
+  await saveName(page, "Saved first");
+  await waitFor(() => puts === 1, "the first save at the server");
+  await nameBox(page).fill("Not saved yet");
+  release();
+  await waitFor(async () => (await page.getByRole("button", { name: "Save" }).getAttribute("aria-disabled")) === null,
+    "the first save to end");
+  assert.equal(await page.getByText("Saved and synced.", { exact: true }).count(), 0,
+    "no claim that the form is saved while it holds unsaved typing");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Saved and synced.", { exact: true }).waitFor();
+  await page.close();
+});
+
+test("choosing a side in a conflict keeps what the person is typing in another field", async () => {
+  const { page, username } = await newSignedUpPage(env.browser, env.url, "choice");
+  const token = await apiToken(env.server.url, username);
+  await nameBox(page).click();
+  await page.keyboard.press("Control+A");
+  await apiPut(env.server.url, token, { name: "Renamed elsewhere" });
+  await page.getByRole("heading", { name: "Renamed elsewhere", exact: true }).waitFor();
+  await page.keyboard.type("Typed here");
+  await page.getByRole("button", { name: "Save" }).click();
+  await waitForStatus(page, "conflict");
+  // Before choosing, the person starts on the photo link, and does not save it yet.
+  await photoBox(page).fill("https://example.com/typed.png");
+  await page.getByRole("dialog").getByRole("button", { name: "Use theirs" }).click();
+  await waitForStatus(page, "synced");
+  assert.equal(await nameBox(page).inputValue(), "Renamed elsewhere", "the name chosen");
+  assert.equal(await photoBox(page).inputValue(), "https://example.com/typed.png", "the typing stays");
+  await page.getByRole("button", { name: "Save" }).click();
+  await waitFor(async () => (await apiProfile(env.server.url, token)).photo_url === "https://example.com/typed.png",
+    "the typed link at the server");
+  assert.equal((await apiProfile(env.server.url, token)).name, "Renamed elsewhere");
+  await page.close();
+});
+
 test("two tabs offline: a save in one shows in the other, whose next save keeps it", async () => {
   const context = await env.browser.newContext();
   const tab1 = await context.newPage();

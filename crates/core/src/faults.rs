@@ -59,6 +59,10 @@ pub enum Fault {
     /// base for the server's word on it, not the answer the service worker stored: the write
     /// the worker just sent and had answered leaves a second time.
     StoredAnswerIgnored,
+    /// A choice in the conflict dialog ("Keep mine", "Use theirs") makes every field of the
+    /// form untouched, so what the person was typing, in any field, is replaced by the
+    /// record's values.
+    ChoiceDropsTyping,
 }
 
 #[cfg(feature = "faults")]

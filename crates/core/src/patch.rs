@@ -184,9 +184,16 @@ impl ProfileForm {
         }
     }
 
+    /// Whether the person changed `field`: what it shows differs from what it was filled
+    /// from, as the server keeps values (without the spaces around them: "Ann " saved is
+    /// "Ann", and the field is untouched again once it is stored).
+    fn edited(&self, field: Field) -> bool {
+        field.get(&self.shown).trim() != field.get(&self.baseline).trim()
+    }
+
     /// An untouched `field` takes the newest stored value.
     fn catch_up(&mut self, field: Field) {
-        if field.get(&self.shown) == field.get(&self.baseline) {
+        if !self.edited(field) {
             let value = field.get(&self.stored).to_owned();
             field.set(&mut self.shown, value.clone());
             field.set(&mut self.baseline, value);
@@ -221,7 +228,10 @@ impl ProfileForm {
     }
 
     fn patch_of_changes(&self) -> ProfilePatch {
-        let patch = ProfilePatch::between(&self.baseline, &self.shown);
+        let mut patch = ProfilePatch::default();
+        for field in Field::ALL.into_iter().filter(|f| self.edited(*f)) {
+            patch.set(field, field.get(&self.shown).to_owned());
+        }
         if patch.is_empty() {
             return patch;
         }
@@ -232,14 +242,14 @@ impl ProfileForm {
     }
 
     /// `patch` was stored: its fields that still show the saved value are untouched again
-    /// (typing that went on during the save stays an edit).
+    /// (typing that went on during the save stays an edit). The value is compared as the
+    /// server keeps it: "Ann " saved as "Ann" is saved.
     pub fn saved(&mut self, patch: &ProfilePatch) {
         for field in patch.fields() {
             if let Some(value) = patch.get(field)
-                && field.get(&self.shown).trim() == value
+                && field.get(&self.shown).trim() == value.trim()
             {
-                field.set(&mut self.shown, value.to_owned());
-                field.set(&mut self.baseline, value.to_owned());
+                field.set(&mut self.baseline, value.trim().to_owned());
             }
         }
     }
@@ -249,17 +259,29 @@ impl ProfileForm {
     /// replaces (a save again is their choice, made having seen them).
     pub fn seen_stored(&mut self) {
         for field in Field::ALL {
-            if field.get(&self.shown) != field.get(&self.baseline) {
+            if self.edited(field) {
                 let stored = field.get(&self.stored).to_owned();
                 field.set(&mut self.baseline, stored);
             }
         }
     }
 
-    /// The person settled a conflict: what the fields show is their choice, and the form
-    /// follows the record again from there.
-    pub fn settled(&mut self) {
-        self.baseline = self.shown.clone();
+    /// The person settled a conflict, choosing `chosen` for its fields (having seen both
+    /// sides in the dialog). A field they were typing in keeps the typing, now as an edit
+    /// over the value they chose; every other field is as it was (following the record, or
+    /// keeping its typing over what it replaced).
+    pub fn settled(&mut self, chosen: &ProfilePatch) {
+        if fault(Fault::ChoiceDropsTyping) {
+            self.baseline = self.shown.clone();
+            return;
+        }
+        for field in chosen.fields() {
+            if let Some(value) = chosen.get(field)
+                && self.edited(field)
+            {
+                field.set(&mut self.baseline, value.to_owned());
+            }
+        }
     }
 }
 
@@ -326,6 +348,47 @@ mod tests {
         assert!(form.patch().is_empty());
         form.follow(&f("Bea", "https://p/3"));
         assert_eq!(form.shown, f("Bea", "https://p/3"));
+    }
+
+    #[test]
+    fn a_value_saved_with_spaces_around_it_is_saved() {
+        let mut form = ProfileForm::new(&f("Ann", ""));
+        form.focus(Field::Name);
+        form.input(Field::Name, "Bea ".into());
+        let patch = form.patch();
+        form.saved(&patch.validated().expect("valid"));
+        assert!(
+            form.patch().is_empty(),
+            "stored as \"Bea\": nothing left to save"
+        );
+        // So the field follows the record again once the person leaves it.
+        form.follow(&f("Cy", ""));
+        form.blur(Field::Name);
+        assert_eq!(form.shown.name, "Cy");
+        // Spaces typed around the stored value change nothing either.
+        form.input(Field::Name, " Cy".into());
+        assert!(form.patch().is_empty());
+    }
+
+    #[test]
+    fn a_conflict_choice_keeps_the_typing_in_every_field() {
+        let mut form = ProfileForm::new(&f("Mine", "https://p/1"));
+        form.input(Field::Name, "Typed name".into());
+        form.input(Field::PhotoUrl, "https://p/typed".into());
+        // The conflict is on the name; the person chooses the other device's.
+        let chosen = ProfilePatch {
+            name: Some("Theirs".into()),
+            ..ProfilePatch::default()
+        };
+        form.settled(&chosen);
+        form.follow(&f("Theirs", "https://p/1"));
+        assert_eq!(form.shown, f("Typed name", "https://p/typed"));
+        let patch = form.patch();
+        assert_eq!(
+            patch.replaces,
+            Some(f("Theirs", "https://p/1")),
+            "the typed name replaces the value chosen, which the person saw"
+        );
     }
 
     #[test]

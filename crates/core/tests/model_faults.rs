@@ -50,6 +50,7 @@ fn the_model_finds_every_fault_switched_on() {
         Fault::WriteBeforeUpload,
         Fault::PreparedPhotoUnmarked,
         Fault::StoredAnswerIgnored,
+        Fault::ChoiceDropsTyping,
     ];
     let mut missed = Vec::new();
     for fault in all {

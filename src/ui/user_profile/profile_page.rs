@@ -5,6 +5,7 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use outpost_core::merge::Field;
 use outpost_core::patch::ProfileForm;
+use outpost_core::sync::Resolution;
 
 use super::conflict_dialog::ConflictDialog;
 use super::profile_photo::{PhotoControls, ProfilePhoto, drop_target};
@@ -64,6 +65,10 @@ pub fn ProfilePage(
         }
     };
 
+    // Save (or Enter) pressed while a save runs is done as soon as that save ends, with what
+    // the form shows then: the press is never lost. The button says it is busy
+    // (aria-disabled) rather than being disabled, which would drop the keyboard focus.
+    let save_again = StoredValue::new(false);
     let submit = move || {
         let patch = form.with_untracked(ProfileForm::patch);
         if let Err(error) = patch.validated() {
@@ -78,16 +83,16 @@ pub fn ProfilePage(
             match vm.save(patch.clone()).await {
                 Ok(_) => form.update(|f| f.saved(&patch)),
                 // Told now that what they typed over changed elsewhere: a save again is their
-                // choice over the values they have seen.
-                Err(SaveError::ChangedElsewhere) => form.update(ProfileForm::seen_stored),
+                // choice over the values they have seen. A press made before they were told
+                // is not that choice, so it is not done.
+                Err(SaveError::ChangedElsewhere) => {
+                    save_again.set_value(false);
+                    form.update(ProfileForm::seen_stored);
+                }
                 Err(_) => {}
             }
         });
     };
-    // Save (or Enter) pressed while a save runs is done as soon as that save ends, with what
-    // the form shows then: the press is never lost. The button says it is busy
-    // (aria-disabled) rather than being disabled, which would drop the keyboard focus.
-    let save_again = StoredValue::new(false);
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         if vm.saving.get_untracked() {
@@ -99,22 +104,28 @@ pub fn ProfilePage(
     Effect::new(move |_| {
         if !vm.saving.get() && save_again.get_value() {
             save_again.set_value(false);
-            submit();
+            // A second press of the same save (a double click) has nothing left to send.
+            if !form.with_untracked(|f| f.patch().is_empty()) {
+                submit();
+            }
         }
     });
 
-    let notice = vm.notice;
-    // "Saved on this device." speaks of the form as it was saved: once the person types
-    // again it would claim the new typing is saved too. An error stays until the next save.
-    let edited = move || {
-        if notice.with_untracked(|n| n.as_ref().is_some_and(|n| !n.is_error)) {
-            notice.set(None);
-        }
+    // "Saved on this device." speaks of what was saved: while the form holds typing that is
+    // not (typed during the save, or after it) it would claim that is saved too, so it shows
+    // only while the form holds nothing unsaved. An error stays until the next save.
+    let notice = move || {
+        vm.notice
+            .get()
+            .filter(|n| n.is_error || form.with(|f| f.patch().is_empty()))
     };
     let shown = move || local();
-    let on_choice = Callback::new(move |choice| {
-        // The choice settles the fields: the form follows the record again.
-        form.update(ProfileForm::settled);
+    let on_choice = Callback::new(move |choice: Resolution| {
+        // The fields in conflict are settled; what the person is typing, there or anywhere,
+        // stays in the form (as an edit over the value chosen, which they have seen).
+        if let Some(conflict) = state.with_untracked(|s| s.status.conflict.clone()) {
+            form.update(|f| f.settled(&conflict.chosen(&choice)));
+        }
         vm.resolve(choice);
     });
     // The revision the open sign-out warning is about: "Sign out anyway" discards that and
@@ -191,7 +202,6 @@ pub fn ProfilePage(
                     on:focus=move |_| form.update(|f| f.focus(Field::Name))
                     on:blur=move |_| form.update(|f| f.blur(Field::Name))
                     on:input=move |ev| {
-                        edited();
                         form.update(|f| f.input(Field::Name, event_target_value(&ev)));
                     }
                 />
@@ -210,7 +220,6 @@ pub fn ProfilePage(
                     on:focus=move |_| form.update(|f| f.focus(Field::PhotoUrl))
                     on:blur=move |_| form.update(|f| f.blur(Field::PhotoUrl))
                     on:input=move |ev| {
-                        edited();
                         form.update(|f| f.input(Field::PhotoUrl, event_target_value(&ev)));
                     }
                 />
@@ -237,8 +246,7 @@ pub fn ProfilePage(
                     </button>
                 </div>
                 {move || {
-                    notice
-                        .get()
+                    notice()
                         .map(|n| {
                             if n.is_error {
                                 view! { <p class="notice error" role="alert">{n.text}</p> }.into_any()

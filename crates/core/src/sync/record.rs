@@ -370,6 +370,24 @@ pub struct Conflict {
     pub ancestor: Option<ProfileFields>,
 }
 
+impl Conflict {
+    /// The values `choice` gives the conflicting fields (for an edit, those it sets).
+    pub fn chosen(&self, choice: &Resolution) -> ProfilePatch {
+        let mut values = ProfilePatch::default();
+        for c in &self.fields {
+            let value = match choice {
+                Resolution::KeepMine => Some(c.mine.as_str()),
+                Resolution::UseTheirs => Some(c.theirs.as_str()),
+                Resolution::Edit(patch) => patch.get(c.field),
+            };
+            if let Some(value) = value {
+                values.set(c.field, value.to_owned());
+            }
+        }
+        values
+    }
+}
+
 /// The person's answer to a conflict.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -619,7 +619,7 @@ impl World {
                         }
                         self.perform(dev, tab, action)?;
                     }
-                    self.follow_form(dev, tab);
+                    self.follow_form(dev, tab)?;
                     self.note_seen(dev, tab);
                     self.check_causal(dev, tab)?;
                     if actions.iter().any(|a| matches!(a, Action::SendPut { .. })) {
@@ -1030,10 +1030,6 @@ impl World {
         }
         let patch = session.form.patch();
         let typed = session.typed.clone();
-        if patch.is_empty() {
-            self.devices[dev].tabs[tab].form = None;
-            return Ok(());
-        }
         // The save lands on what the device holds (re-applied there if this tab's view is
         // older): a value typed there by the same person, in another tab, is one they saw.
         let held = [
@@ -1044,6 +1040,11 @@ impl World {
                 .record()
                 .map(|r| r.local.clone()),
         ];
+        self.form_keeps_typing(dev, tab)?;
+        if patch.is_empty() {
+            self.devices[dev].tabs[tab].form = None;
+            return Ok(());
+        }
         for (field, value) in &typed {
             for local in held.iter().flatten() {
                 let current = field.get(local).to_owned();
@@ -1338,12 +1339,38 @@ impl World {
     }
 
     /// The page's effect: the form follows the record the tab shows.
-    fn follow_form(&mut self, dev: usize, tab: usize) {
+    fn follow_form(&mut self, dev: usize, tab: usize) -> Check {
         let t = &mut self.devices[dev].tabs[tab];
         let shown = t.sync.machine().record().map(|r| r.local.clone());
         if let (Some(session), Some(shown)) = (t.form.as_mut(), shown) {
             session.form.follow(&shown);
         }
+        self.form_keeps_typing(dev, tab)
+    }
+
+    /// Nothing typed leaves the form but by a save: each value typed since the last one
+    /// still shows in its field, or this device has held it in a record (a save stored it,
+    /// and a newer value may have replaced it since).
+    fn form_keeps_typing(&self, dev: usize, tab: usize) -> Check {
+        let t = &self.devices[dev].tabs[tab];
+        let Some(session) = t.form.as_ref() else {
+            return Ok(());
+        };
+        let held = [
+            self.devices[dev].store.as_ref().map(|r| &r.local),
+            t.sync.machine().record().map(|r| &r.local),
+        ];
+        for (field, value) in &session.typed {
+            let shown = field.get(&session.form.shown);
+            ensure!(
+                shown.contains(value.as_str())
+                    || held.iter().flatten().any(|l| field.get(l) == value)
+                    || self.seen[dev].contains(&(*field, value.clone())),
+                "dev{dev}.{tab}: typed {value:?} into {field:?}, and the form lost it before \
+                 Save (it shows {shown:?})"
+            );
+        }
+        Ok(())
     }
 
     /// BroadcastChannel message or `visibilitychange`: re-read the store.
@@ -1397,6 +1424,20 @@ impl World {
                 Resolution::Edit(patch)
             }
         };
+        // The page: a choice of sides settles the form's fields in the conflict. What the
+        // person was typing there stays, as an edit over the value chosen, which the dialog
+        // showed them next to the other side.
+        if matches!(resolution, Resolution::KeepMine | Resolution::UseTheirs)
+            && let Some(session) = self.devices[dev].tabs[tab].form.as_mut()
+        {
+            session.form.settled(&conflict.chosen(&resolution));
+            let typing: Vec<(Field, String)> = session.typed.clone();
+            for (field, value) in typing {
+                if let Some(c) = conflict.fields.iter().find(|c| c.field == field) {
+                    self.note_edit(dev, field, &value, [c.mine.clone(), c.theirs.clone()]);
+                }
+            }
+        }
         let discarded = std::mem::take(&mut self.pending_excuses);
         let (resolution_made, shown) = (resolution.clone(), conflict.clone());
         self.not_stored = false;
