@@ -229,6 +229,20 @@ test("Save and Choose a photo keep the keyboard focus while the change is saved"
   await page.close();
 });
 
+chromiumOnly("a photo worker that cannot start is said in words, and the next save is done",
+  "a context with service workers blocked, whose cache would serve the worker's script", async () => {
+  // From the start: the page starts the worker as soon as the pointer comes near the photo.
+  env.proxy.route("/photo-worker.js", (route) => route.abort());
+  const context = await env.browser.newContext({ serviceWorkers: "block" });
+  const { page } = await newSignedUpPage(context, env.url, "noworker", { serviceWorker: false });
+  await photoInput(page).setInputFiles(fixture(await makeImage(page), "photo.jpg"));
+  await page.getByText(/could not be prepared/).waitFor();
+  await page.getByRole("textbox", { name: "Name", exact: true }).fill("Saved after");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Saved on this device.", { exact: true }).waitFor();
+  await context.close();
+});
+
 test("a file that is no photo is refused in words and changes nothing", async () => {
   const { page, username } = await newSignedUpPage(env.browser, env.url, "notphoto");
   const token = await apiToken(env.server.url, username);

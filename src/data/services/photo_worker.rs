@@ -6,7 +6,8 @@
 //! start about 15-25 ms) or at the latest when a file arrives, and then stays for the next
 //! photo.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use futures_channel::oneshot;
 use js_sys::{Reflect, Uint8Array};
@@ -20,9 +21,21 @@ use super::database::Photo;
 /// worker with the rest of the build).
 const WORKER_URL: &str = "/photo-worker.js";
 
+/// The page's photo worker and its handlers, which live as long as it does.
+struct Running {
+    worker: Worker,
+    /// Set by the worker's `error` event (its script did not load, or it failed): the next
+    /// photo starts a new worker.
+    failed: Rc<Cell<bool>>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(JsValue)>,
+}
+
 thread_local! {
     /// The page's photo worker, once started.
-    static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
+    static WORKER: RefCell<Option<Running>> = const { RefCell::new(None) };
+    /// Where the worker's answer about the photo being prepared goes (`None`: it failed).
+    static PENDING: RefCell<Option<oneshot::Sender<Option<JsValue>>>> = const { RefCell::new(None) };
 }
 
 /// Starts the photo worker if it is not running yet (so a photo chosen next does not wait for
@@ -34,32 +47,60 @@ pub fn warm() {
 fn worker() -> Option<Worker> {
     WORKER.with(|slot| {
         let mut slot = slot.borrow_mut();
-        if slot.is_none() {
-            *slot = Worker::new(WORKER_URL).ok();
+        if let Some(dead) = slot.take_if(|r| r.failed.get()) {
+            dead.worker.terminate();
         }
-        slot.clone()
+        if slot.is_none() {
+            *slot = start();
+        }
+        slot.as_ref().map(|r| r.worker.clone())
     })
 }
 
+fn start() -> Option<Running> {
+    let worker = Worker::new(WORKER_URL).ok()?;
+    let failed = Rc::new(Cell::new(false));
+    let on_message =
+        Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| answer(Some(event.data())));
+    let on_error = {
+        let failed = failed.clone();
+        // A photo waiting for this worker would wait for good: it is told, in words, instead.
+        Closure::<dyn FnMut(JsValue)>::new(move |_| {
+            failed.set(true);
+            answer(None);
+        })
+    };
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    Some(Running {
+        worker,
+        failed,
+        _on_message: on_message,
+        _on_error: on_error,
+    })
+}
+
+/// Hands the worker's answer (`None`: it failed) to the photo waiting for it, if any.
+fn answer(reply: Option<JsValue>) {
+    if let Some(tx) = PENDING.with(|pending| pending.borrow_mut().take()) {
+        let _ = tx.send(reply);
+    }
+}
+
 /// Prepares `file` as a profile photo, or says in words why it cannot be one (not an image
-/// this browser can open, a truncated file, HEIC outside Safari...). One at a time: the page
-/// takes no other photo while one is prepared.
+/// this browser can open, a truncated file, HEIC outside Safari, a worker that failed...).
+/// One at a time: the page takes no other photo while one is prepared.
 pub async fn prepare(file: &Blob) -> Result<Photo, String> {
     let worker = worker().ok_or_else(|| "This browser cannot prepare photos here.".to_owned())?;
-    let (tx, rx) = oneshot::channel::<JsValue>();
-    let mut tx = Some(tx);
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        if let Some(tx) = tx.take() {
-            let _ = tx.send(event.data());
-        }
-    });
-    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    let (tx, rx) = oneshot::channel();
+    PENDING.with(|pending| *pending.borrow_mut() = Some(tx));
     let reply = match worker.post_message(file) {
-        Ok(()) => rx.await.ok(),
-        Err(_) => None,
+        Ok(()) => rx.await.ok().flatten(),
+        Err(_) => {
+            PENDING.with(|pending| pending.borrow_mut().take());
+            None
+        }
     };
-    worker.set_onmessage(None);
-    drop(on_message);
     let reply = reply.ok_or_else(|| "The photo could not be prepared.".to_owned())?;
     let field = |name: &str| Reflect::get(&reply, &JsValue::from_str(name)).ok();
     if field("ok").and_then(|v| v.as_bool()) != Some(true) {
