@@ -10,6 +10,7 @@ use outpost::data::repositories::{
     SaveError, SaveOutcome, SessionRepository, SettingsRepository, SignOut, UserProfileRepository,
 };
 use outpost::data::services::{Database, DbError, Photo, Settings, StoredSession};
+use outpost::data::sync::lock::{lock_name, with_lock};
 use outpost::testing::{FakeApiClient, FakeDatabase};
 use outpost_core::patch::ProfilePatch;
 use outpost_core::sync::{ConflictPolicy, Field, LocalRecord, SentWrite, SyncProblem, SyncState};
@@ -789,6 +790,78 @@ async fn a_photo_another_device_chose_is_fetched_once_and_kept() {
         "offline, from the device"
     );
     assert_eq!(repo.photo_bytes(&photo(3).sha256).await, None);
+}
+
+#[wasm_bindgen_test]
+async fn a_photo_that_arrives_after_its_account_signed_out_is_not_kept() {
+    let api = FakeApiClient::new("ann", "t");
+    let db = FakeDatabase::default();
+    {
+        let mut server = api.0.borrow_mut();
+        server.photos.push((photo(2).sha256, photo(2).bytes));
+        server.profile.photo_url = format!("/api/photos/{}", photo(2).sha256);
+        server.profile.version = 2;
+    }
+    let repo = synced(&api, &db, "ann").await;
+    let (release, gate) = oneshot::channel();
+    api.0.borrow_mut().photo_gate = Some(gate);
+    let fetched = std::rc::Rc::new(std::cell::Cell::new(None));
+    let (page, shown) = (repo.clone(), fetched.clone());
+    wasm_bindgen_futures::spawn_local(async move {
+        shown.set(Some(page.photo_bytes(&photo(2).sha256).await));
+    });
+    // The page asked for the picture; the person signs out before it arrives.
+    eventually("the fetch under way", || {
+        api.0.borrow().photo_gate.is_none()
+    })
+    .await;
+    let sessions = SessionRepository::new(api.clone(), db.clone());
+    assert_eq!(
+        sessions.sign_out(repo.session(), None).await.unwrap(),
+        SignOut::Done
+    );
+    let _ = release.send(());
+    eventually("the fetch answered", || fetched.take().is_some()).await;
+    assert_eq!(
+        db.photo("ann", &photo(2).sha256).await.unwrap(),
+        None,
+        "nothing of the account left on the device"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_photo_the_service_worker_uploaded_while_this_tab_waited_is_not_sent_again() {
+    let api = FakeApiClient::new("ann", "t");
+    let db = FakeDatabase::default();
+    let repo = synced(&api, &db, "ann").await;
+    // The service worker holds the account's lock (a Background Sync under way).
+    let (held, is_held) = oneshot::channel::<()>();
+    let (release, released) = oneshot::channel::<()>();
+    wasm_bindgen_futures::spawn_local(async move {
+        with_lock(&lock_name("ann"), move || async move {
+            let _ = held.send(());
+            let _ = released.await;
+        })
+        .await;
+    });
+    let _ = is_held.await;
+    let shown = repo.state().record.unwrap().local;
+    let patch = repo.choose_photo(photo(5), shown);
+    assert_eq!(repo.save(patch).await, Ok(SaveOutcome::SavedOnDevice));
+    // Meanwhile the worker uploads the photo and notes it in the record, as sw.js does.
+    api.0
+        .borrow_mut()
+        .photos
+        .push((photo(5).sha256, photo(5).bytes));
+    let mut stored = db.load_profile("ann").await.unwrap().unwrap();
+    stored.photos_on_server.push(photo(5).sha256);
+    stored.revision += 1;
+    db.save_profile("ann", &stored).await.unwrap();
+    let _ = release.send(());
+    eventually("synced", || repo.state().status.state == SyncState::Synced).await;
+    let server = api.0.borrow();
+    assert_eq!(server.profile.photo_url, format!("/api/photos/{:064x}", 5));
+    assert_eq!(server.photo_puts, 0, "uploaded once, by the worker");
 }
 
 #[wasm_bindgen_test]

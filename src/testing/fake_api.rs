@@ -42,6 +42,8 @@ pub struct FakeServer {
     pub photos: Vec<(String, Vec<u8>)>,
     /// Photo uploads received (answered or not).
     pub photo_puts: u32,
+    /// When set, the next photo fetch answers only once this is released (or dropped).
+    pub photo_gate: Option<futures_channel::oneshot::Receiver<()>>,
 }
 
 /// A clonable handle on one [`FakeServer`].
@@ -63,6 +65,7 @@ impl FakeApiClient {
             history_floor: 1,
             photos: Vec::new(),
             photo_puts: 0,
+            photo_gate: None,
             valid_token: token.to_owned(),
             reachable: true,
             reject_puts: None,
@@ -169,6 +172,10 @@ impl ApiClient for FakeApiClient {
 
     async fn get_photo(&self, token: &str, sha256: &str) -> Result<Vec<u8>, ApiError> {
         self.check(token)?;
+        let gate = self.0.borrow_mut().photo_gate.take();
+        if let Some(gate) = gate {
+            let _ = gate.await;
+        }
         let server = self.0.borrow();
         server
             .photos

@@ -110,6 +110,10 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
         }
         let token = self.inner.session.token()?;
         let bytes = self.inner.api.get_photo(&token, sha256).await.ok()?;
+        // Signed out while it came: nothing of the account may stay on the device.
+        if self.inner.closed.get() {
+            return None;
+        }
         let photo = Photo {
             sha256: sha256.to_owned(),
             bytes,

@@ -1,5 +1,6 @@
 //! Requests under the cross-tab lock: one at a time per account, the answer stored before the
-//! lock is released, and a write already sent by another tab answered from the store.
+//! lock is released, and a write or photo already sent by another tab (or the service worker)
+//! answered from the store.
 
 use outpost_core::strategy::Source;
 use outpost_core::sync::{Input, RequestId, SentWrite};
@@ -42,10 +43,20 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             return Input::Unauthorized { request };
         };
         match what {
-            Exchange::Upload(sha256) => match self.upload(&token, &sha256).await {
-                Ok(()) => Input::PhotoStored { request },
-                Err(failure) => failure.into_input(request),
-            },
+            Exchange::Upload(sha256) => {
+                // The service worker may have uploaded it while we waited for the lock (it
+                // notes in the record the photos the server said it holds): the same bytes
+                // are not sent twice.
+                if let Ok(Some(stored)) = self.inner.db.load_profile(self.account()).await
+                    && stored.photos_on_server.contains(&sha256)
+                {
+                    return Input::PhotoStored { request };
+                }
+                match self.upload(&token, &sha256).await {
+                    Ok(()) => Input::PhotoStored { request },
+                    Err(failure) => failure.into_input(request),
+                }
+            }
             Exchange::Put(write) => {
                 // Another tab (or the service worker) may have sent this very mutation while
                 // we waited for the lock: its stored outcome answers it without a request.
