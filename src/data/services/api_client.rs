@@ -303,16 +303,20 @@ impl ApiClient for ApiClientService {
         let (response, _deadline) = self
             .send(builder, Body::Jpeg(js_sys::Uint8Array::from(bytes)))
             .await?;
-        if response.ok() {
-            Ok(())
-        } else {
-            Err(error_from(response).await)
+        // Only the server's own answers say it has the photo (as the service worker reads
+        // them): a proxy's other 2xx is no word on it.
+        match response.status() {
+            200 | 201 => Ok(()),
+            status if response.ok() => Err(ApiError::OutcomeUnknown(format!("HTTP {status}"))),
+            _ => Err(error_from(response).await),
         }
     }
 
     async fn get_photo(&self, token: &str, sha256: &str) -> Result<Vec<u8>, ApiError> {
         let url = self.url(&format!("{PHOTO_PATH_PREFIX}{sha256}"));
-        let builder = Self::authorized(Fetch::new("GET", &url), token);
+        // The device keeps photos in IndexedDB (removed at sign-out); the HTTP cache would
+        // keep another copy for a year.
+        let builder = Self::authorized(Fetch::new("GET", &url).no_store(), token);
         let (response, deadline) = self.send(builder, Body::None).await?;
         if !response.ok() {
             return Err(error_from(response).await);

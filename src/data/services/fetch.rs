@@ -40,6 +40,13 @@ impl Fetch {
         self
     }
 
+    /// Neither read from nor written to the browser's HTTP cache: for what the app keeps in
+    /// IndexedDB itself, so signing out leaves no copy behind.
+    pub fn no_store(self) -> Self {
+        self.init.set_cache(web_sys::RequestCache::NoStore);
+        self
+    }
+
     /// The signal that aborts the request (and the reading of its body).
     pub fn signal(self, signal: Option<&AbortSignal>) -> Self {
         self.init.set_signal(signal);

@@ -10,7 +10,7 @@
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, VARY};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -132,6 +132,8 @@ pub async fn get_photo(
         [
             (CONTENT_TYPE, content_type),
             (CACHE_CONTROL, HeaderValue::from_static(PHOTO_CACHE_CONTROL)),
+            // A browser's cached copy must not answer another account's token.
+            (VARY, HeaderValue::from_static("authorization")),
         ],
         photo.bytes,
     )

@@ -111,6 +111,8 @@ async fn an_upload_is_stored_once_and_sent_back_to_its_owner_only() {
         headers["cache-control"],
         "private, max-age=31536000, immutable"
     );
+    // A cached copy answers only the same token: another account on the device gets 404.
+    assert_eq!(headers["vary"], "authorization");
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(resp.bytes().await.unwrap(), big);
 
