@@ -1319,6 +1319,31 @@ fn a_photo_the_server_lost_is_uploaded_again_and_the_same_write_resent() {
 }
 
 #[test]
+fn a_server_that_keeps_losing_the_photo_is_asked_again_with_a_growing_backoff() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", &photo(7), 3));
+    t.random = u64::MAX;
+    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields(
+        "bob",
+        &photo(7),
+    ))));
+    let (mut id, _, _) = put(&a).expect("write");
+    let config = SyncConfig::default();
+    for attempt in 0..4 {
+        let a = t.go(Input::PhotoMissing { request: id });
+        let ceiling = backoff_ceiling(config.backoff_base, config.backoff_cap, attempt);
+        assert_eq!(
+            retry(&a),
+            Some(u64::MAX % (ceiling + 1)),
+            "the wait of attempt {attempt}"
+        );
+        let a = t.go(Input::TimerFired);
+        let (upload_id, _) = upload(&a).expect("upload");
+        let a = t.go(Input::PhotoStored { request: upload_id });
+        id = put(&a).expect("the same write again").0;
+    }
+}
+
+#[test]
 fn an_online_only_save_uploads_its_photo_first() {
     let t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
     let mut save = OnlineSave::new(ProfilePatch::all(&fields("ann", &photo(1))));

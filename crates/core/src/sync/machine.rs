@@ -442,7 +442,14 @@ impl SyncMachine {
             }
             Input::PhotoStored { request } => {
                 if let Some(sha256) = self.take_upload(request) {
+                    // A photo uploaded again after the server said it lacked it: the backoff
+                    // goes on growing until the write that names it is accepted, so a server
+                    // (or a proxy) that keeps saying so is not asked twice a second for good.
+                    let attempt = self.attempt;
                     self.answered();
+                    if self.missing_photos.contains(&sha256) {
+                        self.attempt = attempt;
+                    }
                     self.missing_photos.retain(|m| *m != sha256);
                     if let Some(record) = self.record.as_mut() {
                         record.photo_stored(&sha256);
