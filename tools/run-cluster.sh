@@ -50,6 +50,8 @@ mkdir -p "$dir"/{body,proxy,fastcgi,uwsgi,scgi}
 user=""
 if [ "$(id -u)" = 0 ]; then
   chown -R nobody "$dir"/{body,proxy,fastcgi,uwsgi,scgi}
+  # Its workers must reach them (bodies and answers over the buffers, a photo say, go there).
+  chmod 711 "$dir"
   user="user nobody nogroup;"
 fi
 sed -e "s|@DIR@|$dir|g" -e "s|@LISTEN@|$addr|g" -e "s|@UPSTREAMS@|$upstreams|g" \

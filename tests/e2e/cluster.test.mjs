@@ -4,8 +4,9 @@
 // through the balancer to the other one.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { launchBrowser, startCluster, waitFor } from "./lib/harness.mjs";
-import { newUsername, signUp, signIn, saveName, waitForStatus, apiToken, apiProfile } from "./lib/app.mjs";
+import { PASSWORD, newUsername, signUp, signIn, saveName, waitForStatus, apiToken, apiProfile } from "./lib/app.mjs";
 
 let cluster;
 let browser;
@@ -107,4 +108,31 @@ test("an instance killed with SIGKILL loses no acknowledged save, and its device
     "device A to get device B's save by push after reconnecting", 5_000);
   await a.close();
   await b.close();
+});
+
+test("a photo as large as the app sends goes through the balancer, and one too large gets the server's JSON error", async () => {
+  const username = newUsername("photo");
+  const created = await fetch(`${cluster.url}/api/accounts`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username, password: PASSWORD }),
+  });
+  assert.equal(created.status, 201);
+  const { token } = await created.json();
+  const upload = (bytes) => fetch(`${cluster.url}/api/photos/${createHash("sha256").update(bytes).digest("hex")}`, {
+    method: "PUT",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "image/jpeg" },
+    body: bytes,
+  });
+  // A JPEG's first bytes, then about what the app's prepared photos weigh at most.
+  const jpeg = (size) => Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(size, 7)]);
+  const photo = jpeg(200 * 1024);
+  assert.equal((await upload(photo)).status, 201);
+  const sha256 = createHash("sha256").update(photo).digest("hex");
+  const fetched = await fetch(`${cluster.url}/api/photos/${sha256}`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(fetched.status, 200);
+  assert.ok(Buffer.from(await fetched.arrayBuffer()).equals(photo), "the same bytes back");
+  const tooLarge = await upload(jpeg(1100 * 1024));
+  assert.equal(tooLarge.status, 413);
+  assert.equal((await tooLarge.json()).error, "payload_too_large");
 });
