@@ -35,6 +35,8 @@ impl FromRequestParts<AppState> for ClientAddr {
 /// so hops are read from the right; anything left of the first untrusted hop was written by
 /// the client and is not believed). An unreadable hop counts the request under the proxy.
 pub fn client_of(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    // A dual-stack listener sees an IPv4 peer as `::ffff:a.b.c.d`: the same address.
+    let peer = peer.to_canonical();
     if !trusted.contains(&peer) {
         return peer;
     }
@@ -46,13 +48,25 @@ pub fn client_of(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAdd
         .map(str::trim)
         .collect();
     for hop in hops.iter().rev() {
-        match hop.parse::<IpAddr>() {
+        match hop.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
             Ok(ip) if trusted.contains(&ip) => continue,
             Ok(ip) => return ip,
             Err(_) => return peer,
         }
     }
     peer
+}
+
+/// The key the per-address limits count `ip` under: an IPv4 address, or an IPv6 address's /64
+/// (the block one subscriber gets, in which a client can take a new address per request).
+pub fn limit_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
 }
 
 #[cfg(test)]
@@ -82,6 +96,33 @@ mod tests {
             client
         );
         assert_eq!(client_of(proxy, &HeaderMap::new(), &[proxy]), proxy);
+    }
+
+    #[test]
+    fn a_proxy_seen_through_a_dual_stack_listener_is_still_trusted() {
+        let proxy: IpAddr = [10, 0, 0, 2].into();
+        let mapped: IpAddr = "::ffff:10.0.0.2".parse().expect("address");
+        assert_eq!(
+            client_of(mapped, &forwarded(&["203.0.113.7"]), &[proxy]),
+            IpAddr::from([203, 0, 113, 7])
+        );
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64_block() {
+        let one: IpAddr = "2001:db8:1:2::1".parse().expect("address");
+        let other: IpAddr = "2001:db8:1:2:ffff::9".parse().expect("address");
+        assert_eq!(limit_key(one), limit_key(other));
+        assert_eq!(limit_key(one), "2001:db8:1:2::/64");
+        assert_ne!(
+            limit_key(one),
+            limit_key("2001:db8:1:3::1".parse().expect("address"))
+        );
+        assert_eq!(limit_key(IpAddr::from([203, 0, 113, 7])), "203.0.113.7");
+        assert_eq!(
+            limit_key("::ffff:203.0.113.7".parse().expect("address")),
+            "203.0.113.7"
+        );
     }
 
     #[test]

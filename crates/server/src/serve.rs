@@ -111,10 +111,12 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let io = TokioIo::new(stream);
-        let slot = if config.trusted_proxies.contains(&peer.ip()) {
+        // A dual-stack listener sees an IPv4 peer as `::ffff:a.b.c.d`: the same address.
+        let ip = peer.ip().to_canonical();
+        let slot = if config.trusted_proxies.contains(&ip) {
             None
         } else {
-            match counts.take(peer.ip(), config.max_connections_per_address) {
+            match counts.take(ip, config.max_connections_per_address) {
                 Some(slot) => Some(slot),
                 None => {
                     let max = config.max_connections_per_address;

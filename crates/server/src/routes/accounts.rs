@@ -7,7 +7,7 @@ use outpost_core::validate;
 use outpost_core::wire::{Credentials, TokenResponse};
 
 use crate::auth;
-use crate::client_addr::ClientAddr;
+use crate::client_addr::{ClientAddr, limit_key};
 use crate::device_cookie;
 use crate::error::{ApiJson, AppError};
 use crate::schemas::{CredentialsDoc, ErrorBodyDoc, TokenResponseDoc};
@@ -35,7 +35,7 @@ pub async fn create_account(
     if let Some(addr) = addr {
         state
             .signups()
-            .admit(&addr.to_string())
+            .admit(&limit_key(addr))
             .await
             .map_err(|retry_after_secs| AppError::TooManySignups { retry_after_secs })?;
     }

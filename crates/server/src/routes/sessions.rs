@@ -7,7 +7,7 @@ use outpost_core::validate;
 use outpost_core::wire::{Credentials, TokenResponse};
 
 use crate::auth::{self, Caller};
-use crate::client_addr::ClientAddr;
+use crate::client_addr::{ClientAddr, limit_key};
 use crate::device_cookie;
 use crate::error::{ApiJson, AppError};
 use crate::schemas::{CredentialsDoc, ErrorBodyDoc, TokenResponseDoc};
@@ -32,15 +32,20 @@ pub async fn sign_in(
 ) -> Result<impl IntoResponse, AppError> {
     validate::credentials(&creds)?;
     let user_key = format!("u:{}", creds.username);
-    let mut keys = vec![user_key.clone()];
-    if let Some(addr) = addr {
-        keys.push(format!("a:{addr}"));
+    let addr_key = addr.map(|addr| format!("a:{}", limit_key(addr)));
+    let too_many = |retry_after_secs| AppError::TooManyRequests { retry_after_secs };
+    if let Some(addr_key) = &addr_key {
+        state
+            .limiter()
+            .check(std::slice::from_ref(addr_key))
+            .await
+            .map_err(too_many)?;
     }
-    state
-        .limiter()
-        .check(&keys)
-        .await
-        .map_err(|retry_after_secs| AppError::TooManyRequests { retry_after_secs })?;
+    // An attempt on a username is counted before its password is checked (and the count
+    // cleared when it was right): concurrent guesses cannot all pass a limit that none of
+    // them had counted yet. The address's count stays one of failures, so people behind one
+    // address who sign in at the same moment are not refused.
+    state.limiter().admit(&user_key).await.map_err(too_many)?;
 
     let username = creds.username.clone();
     let found = state.checked(state.store().credentials(&username).await)?;
@@ -61,7 +66,9 @@ pub async fn sign_in(
     .await?;
 
     let Some(account) = account else {
-        state.limiter().record(&keys).await;
+        if let Some(addr_key) = addr_key {
+            state.limiter().record(&[addr_key]).await;
+        }
         tracing::info!(username = %creds.username, "failed sign-in");
         return Err(AppError::Unauthorized("Wrong username or password."));
     };

@@ -160,6 +160,37 @@ async fn failed_sign_ins_are_limited_per_username_and_address() {
 }
 
 #[tokio::test]
+async fn concurrent_wrong_passwords_get_no_more_tries_than_one_after_another() {
+    let ts = TestServer::start().await;
+    ts.sign_up("ann").await;
+    // Right passwords do not use up the address's allowance.
+    for _ in 0..8 {
+        assert_eq!(
+            sign_in(&ts, "ann", "password123").await.status(),
+            StatusCode::OK
+        );
+    }
+    let guesses = (0..20).map(|i| {
+        let ts = &ts;
+        async move {
+            sign_in(ts, "ann", &format!("wrong-guess-{i}"))
+                .await
+                .status()
+        }
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let tried = answers
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((tried, refused), (5, 15), "{answers:?}");
+}
+
+#[tokio::test]
 async fn failed_sign_ins_are_limited_per_address_across_usernames() {
     let ts = TestServer::start().await;
     ts.sign_up("ann").await;
