@@ -7,7 +7,8 @@
 
 use futures_channel::oneshot;
 use outpost::data::repositories::{
-    SaveError, SaveOutcome, SessionRepository, SettingsRepository, SignOut, UserProfileRepository,
+    SaveError, SaveOutcome, SessionError, SessionRepository, SettingsRepository, SignOut,
+    UserProfileRepository,
 };
 use outpost::data::services::{Database, DbError, Photo, Settings, StoredSession};
 use outpost::data::sync::lock::{lock_name, with_lock};
@@ -115,10 +116,38 @@ async fn a_401_keeps_the_change_until_the_same_account_signs_in_again() {
 }
 
 #[wasm_bindgen_test]
+async fn signing_in_again_after_a_sign_out_in_another_tab_does_not_sign_the_device_in() {
+    let api = FakeApiClient::new("ann", "good");
+    let db = FakeDatabase::default();
+    let sessions = SessionRepository::new(api.clone(), db.clone());
+    let ended = StoredSession {
+        account: "ann".into(),
+        token: None,
+    };
+    db.save_session(&ended).await.unwrap();
+    let session = sessions.open(&ended);
+    // This tab shows "sign in again"; another tab signs out before the server answers it.
+    db.clear_session().await.unwrap();
+    assert_eq!(
+        sessions.sign_in_again(&session, "password123").await,
+        Err(SessionError::SignedOutElsewhere)
+    );
+    assert_eq!(db.load_session().await.unwrap(), None, "still signed out");
+    assert_eq!(session.token(), None);
+}
+
+#[wasm_bindgen_test]
 async fn signing_in_again_in_one_tab_resumes_the_others() {
     let api = FakeApiClient::new("gus", "good");
     let db = FakeDatabase::default();
     let sessions = SessionRepository::new(api.clone(), db.clone());
+    // The device's session, as the app stores it before any tab opens.
+    db.save_session(&StoredSession {
+        account: "gus".into(),
+        token: Some("expired".into()),
+    })
+    .await
+    .unwrap();
     let here = tab(&api, &db, "gus", "expired");
     let other = tab(&api, &db, "gus", "expired");
     here.start(true).await.unwrap();

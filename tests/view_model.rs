@@ -35,6 +35,8 @@ async fn opened(api: &FakeApiClient, db: &FakeDatabase, settings: Settings) -> V
         account: "ann".into(),
         token: Some("t".into()),
     };
+    // Stored first, as signing in does before the profile opens.
+    db.save_session(&session).await.unwrap();
     let vm = UserProfileViewModel::open(&dependencies, session, settings)
         .await
         .unwrap();

@@ -35,6 +35,10 @@ pub enum SessionError {
     /// The server failed (a 5xx other than 503).
     #[error("the server failed (HTTP {0})")]
     ServerFailed(u16),
+    /// The account was signed out (or another signed in) in another tab while this tab signed
+    /// in again: its session is over, and the new token was given back.
+    #[error("signed out in another tab")]
+    SignedOutElsewhere,
     /// The server refused the request; its message, written for people.
     #[error("refused: {0}")]
     Refused(String),
@@ -185,11 +189,30 @@ impl<A: ApiClient, D: Database> SessionRepository<A, D> {
         session: &Session,
         password: &str,
     ) -> Result<(), SessionError> {
-        let stored = self.sign_in(session.account(), password, false).await?;
-        if let Some(token) = stored.token {
-            session.renew(token);
+        let credentials = Credentials {
+            username: session.account().to_owned(),
+            password: password.to_owned(),
+        };
+        validate::credentials(&credentials)?;
+        let token = self.api.sign_in(&credentials).await?;
+        // Signed out, or in as someone else, in another tab while the server answered: the
+        // device must not be signed in to this account again behind that tab's back.
+        match self.db.load_session().await? {
+            Some(stored) if stored.account == credentials.username => {
+                self.db
+                    .save_session(&StoredSession {
+                        account: credentials.username,
+                        token: Some(token.clone()),
+                    })
+                    .await?;
+                session.renew(token);
+                Ok(())
+            }
+            _ => {
+                let _ = self.api.sign_out(&token).await;
+                Err(SessionError::SignedOutElsewhere)
+            }
         }
-        Ok(())
     }
 
     /// Marks the stored session as needing a new sign-in (after a 401 to `failed_token`),

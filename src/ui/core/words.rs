@@ -50,6 +50,10 @@ pub fn session(error: &SessionError) -> String {
             "Signing in needs a connection. Check the network and try again.".to_owned()
         }
         SessionError::TryLater => "The server asked to wait before trying again.".to_owned(),
+        SessionError::SignedOutElsewhere => {
+            "This account was signed out in another tab, so it was not signed in again here."
+                .to_owned()
+        }
         SessionError::Storage(error) => storage(error),
         SessionError::ServerFailed(status) => {
             format!("The server failed (HTTP {status}). Try again in a moment.")
