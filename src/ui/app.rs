@@ -45,6 +45,9 @@ pub fn App() -> impl IntoView {
     let _ = set_interval_with_handle(move || now.set(now_ms()), std::time::Duration::from_secs(1));
     let update_ready = RwSignal::new(false);
     service_worker::register(move || update_ready.set(true));
+    // Whether the profile form holds typing not saved yet, or a save is under way: a reload
+    // for an update would lose it, so the update banner waits.
+    let unsaved = RwSignal::new(false);
 
     let slow_open = RwSignal::new(false);
     set_timeout(
@@ -151,7 +154,7 @@ pub fn App() -> impl IntoView {
                 <span class="brand">"Outpost"</span>
                 <StatusBar online=online.into() profile=profile now=now.into() />
             </header>
-            <UpdateBanner ready=update_ready.into() />
+            <UpdateBanner ready=update_ready.into() unsaved=unsaved.into() />
             <main>
                 {move || match phase.get() {
                     Phase::Opening => {
@@ -183,7 +186,7 @@ pub fn App() -> impl IntoView {
                         // with it the form the person is typing in).
                         untrack(move || {
                             view! {
-                                <ProfilePage vm=vm on_signed_out=on_signed_out />
+                                <ProfilePage vm=vm on_signed_out=on_signed_out unsaved=unsaved />
                                 <SettingsPage
                                     settings=settings
                                     on_change=on_settings

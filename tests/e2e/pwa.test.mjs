@@ -405,6 +405,14 @@ test("a new build shows 'A new version is ready'; Reload runs it, drops old file
     await page.evaluate(async () => (await navigator.serviceWorker.getRegistration()).update());
     await page.getByText("A new version is ready.").waitFor();
     if (ENGINE === "chromium") await screenshots(page, "update-ready");
+    // Typing not saved yet would be lost by the reload: Reload says so and waits.
+    const photoBox = page.getByRole("textbox", { name: "Photo URL", exact: true });
+    await photoBox.fill("https://example.com/typed-before-the-update.png");
+    await page.getByRole("button", { name: "Reload" }).click();
+    await page.getByText("Save your changes first: reloading now would lose them.").waitFor();
+    assert.equal(await photoBox.inputValue(), "https://example.com/typed-before-the-update.png");
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await page.getByText("Saved on this device.", { exact: true }).waitFor();
     await page.getByRole("button", { name: "Reload" }).click();
 
     await waitFor(async () => {
@@ -420,6 +428,8 @@ test("a new build shows 'A new version is ready'; Reload runs it, drops old file
     assert.equal(pageStyle.blue, "#1d4f91");
     const name = page.getByRole("textbox", { name: "Name", exact: true });
     await waitFor(async () => (await name.inputValue()) === "Typed in build A", "the pending edit in build B");
+    assert.equal(await page.getByRole("textbox", { name: "Photo URL", exact: true }).inputValue(),
+      "https://example.com/typed-before-the-update.png", "saved before the reload");
     const caches = await waitFor(async () => {
       const keys = await page.evaluate(() => caches.keys());
       return keys.length === 1 ? keys : null;

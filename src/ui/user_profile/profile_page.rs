@@ -22,6 +22,9 @@ pub fn ProfilePage(
     vm: UserProfileViewModel,
     /// Called after signing out.
     on_signed_out: Callback<()>,
+    /// Set while the form holds typing not saved yet, or a save runs (what a reload would
+    /// lose).
+    unsaved: RwSignal<bool>,
 ) -> impl IntoView {
     let state = vm.state;
     let local = move || {
@@ -44,6 +47,8 @@ pub fn ProfilePage(
         }
     });
     let read_only = move || form.with(|f| !f.is_filled());
+    Effect::new(move |_| unsaved.set(vm.saving.get() || form.with(|f| !f.patch().is_empty())));
+    on_cleanup(move || unsaved.set(false));
     // The moment the form first takes input, for `make bench` (P2 "usable").
     Effect::new(move |marked: Option<bool>| {
         let marked = marked.unwrap_or(false);
