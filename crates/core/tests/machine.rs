@@ -1344,6 +1344,26 @@ fn a_server_that_keeps_losing_the_photo_is_asked_again_with_a_growing_backoff() 
 }
 
 #[test]
+fn an_online_only_save_with_nothing_changed_sends_nothing() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let mut entropy = || 5u64;
+    let mut nothing = OnlineSave::new(ProfilePatch::default());
+    assert_eq!(
+        nothing.next(Some(&t.record()), &mut entropy),
+        OnlineStep::Saved
+    );
+    // With a change of this device's not on the server yet, the same press sends it.
+    t.go(Input::WentOffline);
+    t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))));
+    assert!(!t.record().synchronized);
+    let mut again = OnlineSave::new(ProfilePatch::default());
+    assert_ne!(
+        again.next(Some(&t.record()), &mut entropy),
+        OnlineStep::Saved
+    );
+}
+
+#[test]
 fn an_online_only_save_uploads_its_photo_first() {
     let t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
     let mut save = OnlineSave::new(ProfilePatch::all(&fields("ann", &photo(1))));

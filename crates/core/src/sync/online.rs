@@ -152,6 +152,11 @@ impl OnlineSave {
         if std::mem::take(&mut self.storing) {
             return OnlineStep::Failed(OnlineFailure::NotStored);
         }
+        // Nothing typed and nothing waiting (a second press of Save, say): the server holds
+        // what the device does, and a write would only make a version nobody changed.
+        if self.patch.is_empty() && record.synchronized && record.conflict.is_none() {
+            return OnlineStep::Saved;
+        }
         let fields = self.patch.apply(&record.local);
         if let Err(rule) = validate::profile(&fields) {
             return OnlineStep::Failed(OnlineFailure::Invalid(rule));
