@@ -793,16 +793,20 @@ async fn a_chosen_photo_is_stored_with_the_save_and_uploaded_before_the_profile_
     assert_eq!((server.photo_puts, server.puts), (1, 1));
 }
 
+/// The (fake) server holds `photo` and a profile at version 2 that names it, as after another
+/// device chose it.
+fn chosen_elsewhere(api: &FakeApiClient, photo: Photo) {
+    let mut server = api.0.borrow_mut();
+    server.profile.photo_url = format!("/api/photos/{}", photo.sha256);
+    server.profile.version = 2;
+    server.photos.push((photo.sha256, photo.bytes));
+}
+
 #[wasm_bindgen_test]
 async fn a_photo_another_device_chose_is_fetched_once_and_kept() {
     let api = FakeApiClient::new("ann", "t");
     let db = FakeDatabase::default();
-    {
-        let mut server = api.0.borrow_mut();
-        server.photos.push((photo(2).sha256, photo(2).bytes));
-        server.profile.photo_url = format!("/api/photos/{}", photo(2).sha256);
-        server.profile.version = 2;
-    }
+    chosen_elsewhere(&api, photo(2));
     let repo = synced(&api, &db, "ann").await;
     assert_eq!(
         repo.photo_bytes(&photo(2).sha256).await,
@@ -825,12 +829,7 @@ async fn a_photo_another_device_chose_is_fetched_once_and_kept() {
 async fn a_photo_that_arrives_after_its_account_signed_out_is_not_kept() {
     let api = FakeApiClient::new("ann", "t");
     let db = FakeDatabase::default();
-    {
-        let mut server = api.0.borrow_mut();
-        server.photos.push((photo(2).sha256, photo(2).bytes));
-        server.profile.photo_url = format!("/api/photos/{}", photo(2).sha256);
-        server.profile.version = 2;
-    }
+    chosen_elsewhere(&api, photo(2));
     let repo = synced(&api, &db, "ann").await;
     let (release, gate) = oneshot::channel();
     api.0.borrow_mut().photo_gate = Some(gate);

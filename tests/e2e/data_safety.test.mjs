@@ -261,50 +261,50 @@ test("online-only: a save whose answer was lost is sent again with its key, neve
 test("online-only: a reload between keeps the write in doubt, sent again with its key", () =>
   onlineOnlyLostAnswer(true));
 
-test("Save pressed while a save waits for the server saves, when it ends, what was typed since", async () => {
+/**
+ * Holds the first PUT of the profile at the proxy until `release()`; `puts()` counts the PUTs
+ * that reached it (online-only: a save is its request, so the first save waits).
+ */
+function holdFirstPut() {
   let release;
   const held = new Promise((resolve) => (release = resolve));
   let puts = 0;
   env.proxy.route("/api/profile", async (route) => {
     if (route.request.method !== "PUT") return route.continue();
     puts += 1;
-    // The first save waits for the server (online-only: the save is the request).
     if (puts === 1) await held;
     return route.continue();
   });
+  return { release, puts: () => puts };
+}
+
+test("Save pressed while a save waits for the server saves, when it ends, what was typed since", async () => {
+  const { release, puts } = holdFirstPut();
   const { page, username } = await newSignedUpPage(env.browser, env.url, "again");
   await page.getByRole("combobox", { name: "Write strategy" }).selectOption("online-only");
   const token = await apiToken(env.server.url, username);
   await saveName(page, "First");
-  await waitFor(() => puts === 1, "the first save at the server");
+  await waitFor(() => puts() === 1, "the first save at the server");
   // While it waits, the person types on and presses Enter (Save says it is busy).
   await page.getByRole("textbox", { name: "Name", exact: true }).fill("Typed meanwhile");
   await page.keyboard.press("Enter");
-  assert.equal(puts, 1, "nothing more sent while the first save waits");
+  assert.equal(puts(), 1, "nothing more sent while the first save waits");
   release();
   await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Typed meanwhile",
     "what was typed meanwhile at the server");
   await page.getByText("Saved and synced.", { exact: true }).waitFor();
-  assert.equal(puts, 2, "one request per save");
+  assert.equal(puts(), 2, "one request per save");
   assert.equal(await page.getByText(/changed on another device/).count(), 0);
   await page.close();
 });
 
 test("a press of Save made before the person was told of another device's change is not done", async () => {
-  let release;
-  const held = new Promise((resolve) => (release = resolve));
-  let puts = 0;
-  env.proxy.route("/api/profile", async (route) => {
-    if (route.request.method !== "PUT") return route.continue();
-    puts += 1;
-    if (puts === 1) await held;
-    return route.continue();
-  });
+  const { release, puts } = holdFirstPut();
   const { page, username } = await newSignedUpPage(env.browser, env.url, "told");
   await page.getByRole("combobox", { name: "Write strategy" }).selectOption("online-only");
   const token = await apiToken(env.server.url, username);
   await saveName(page, "First");
-  await waitFor(() => puts === 1, "the first save at the server");
+  await waitFor(() => puts() === 1, "the first save at the server");
   // Another device renames the profile while the first save waits; the person types on and
   // presses Enter before anything tells them.
   await apiPut(env.server.url, token, { name: "Renamed elsewhere" });
@@ -315,31 +315,23 @@ test("a press of Save made before the person was told of another device's change
   await page.getByText(/changed on another device/).waitFor();
   const save = page.getByRole("button", { name: "Save" });
   assert.equal(await save.getAttribute("aria-disabled"), null, "no save under way: the early press is not done");
-  assert.equal(puts, 1);
+  assert.equal(puts(), 1);
   assert.equal((await apiProfile(env.server.url, token)).name, "Renamed elsewhere", "nothing written unseen");
   assert.equal(await nameBox(page).inputValue(), "Typed meanwhile", "the typing stays");
   // Told, the person saves again: now it is their choice.
   await save.click();
   await page.getByText("Saved and synced.", { exact: true }).waitFor();
   assert.equal((await apiProfile(env.server.url, token)).name, "Typed meanwhile");
-  assert.equal(puts, 2);
+  assert.equal(puts(), 2);
   await page.close();
 });
 
 test("a save's notice does not call typing done during the save saved", async () => {
-  let release;
-  const held = new Promise((resolve) => (release = resolve));
-  let puts = 0;
-  env.proxy.route("/api/profile", async (route) => {
-    if (route.request.method !== "PUT") return route.continue();
-    puts += 1;
-    if (puts === 1) await held;
-    return route.continue();
-  });
+  const { release, puts } = holdFirstPut();
   const { page } = await newSignedUpPage(env.browser, env.url, "notice");
   await page.getByRole("combobox", { name: "Write strategy" }).selectOption("online-only");
   await saveName(page, "Saved first");
-  await waitFor(() => puts === 1, "the first save at the server");
+  await waitFor(() => puts() === 1, "the first save at the server");
   await nameBox(page).fill("Not saved yet");
   release();
   await waitFor(async () => (await page.getByRole("button", { name: "Save" }).getAttribute("aria-disabled")) === null,
