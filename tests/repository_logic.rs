@@ -627,6 +627,34 @@ async fn a_429_on_a_write_keeps_the_change_and_retries_after_retry_after() {
 }
 
 #[wasm_bindgen_test]
+async fn two_tabs_changing_different_settings_at_once_keep_both() {
+    let db = FakeDatabase::default();
+    let here = SettingsRepository::new(db.clone());
+    let there = SettingsRepository::new(db.clone());
+    here.load().await;
+    there.load().await;
+    let mut policy = here.current();
+    policy.conflict_policy = ConflictPolicy::RemoteWins;
+    here.change(policy).await.unwrap();
+    // The other tab has not heard of it yet when its person changes the interval.
+    let mut interval = there.current();
+    assert_eq!(
+        interval.conflict_policy,
+        ConflictPolicy::Ask,
+        "not heard of yet"
+    );
+    interval.sync_interval_secs = 60;
+    there.change(interval).await.unwrap();
+    let stored = db.load_settings().await.unwrap();
+    assert_eq!(
+        (stored.conflict_policy, stored.sync_interval_secs),
+        (ConflictPolicy::RemoteWins, 60),
+        "neither choice reverted the other"
+    );
+    assert_eq!(there.current(), stored);
+}
+
+#[wasm_bindgen_test]
 async fn a_settings_change_in_one_tab_is_in_force_in_the_others_at_once() {
     let db = FakeDatabase::default();
     let here = SettingsRepository::new(db.clone());

@@ -78,9 +78,16 @@ impl<D: Database + 'static> SettingsRepository<D> {
         self.inner.listeners.borrow_mut().push(Rc::new(listener));
     }
 
-    /// The person's new choice: stored on the device, then in force in every tab. If it
-    /// cannot be stored nothing changes (the subscribers are told the settings in force).
+    /// The person's new choice: stored on the device, then in force in every tab. Only the
+    /// settings they changed here go over what the device holds: another tab's newer choice of
+    /// another setting, not heard of here yet, stays. If it cannot be stored nothing changes
+    /// (the subscribers are told the settings in force).
     pub async fn change(&self, settings: Settings) -> Result<(), DbError> {
+        let shown = self.current();
+        let settings = match self.inner.db.load_settings().await {
+            Ok(stored) => changed_over(&settings, &shown, stored),
+            Err(_) => settings,
+        };
         if let Err(error) = self.inner.db.save_settings(&settings).await {
             self.notify();
             return Err(error);
@@ -123,4 +130,22 @@ impl<D: Database + 'static> SettingsRepository<D> {
             listener(&settings);
         }
     }
+}
+
+/// `stored` with the settings `chosen` changes from `shown` (what the tab showed when the
+/// person chose).
+fn changed_over(chosen: &Settings, shown: &Settings, mut stored: Settings) -> Settings {
+    if chosen.read_strategy != shown.read_strategy {
+        stored.read_strategy = chosen.read_strategy;
+    }
+    if chosen.write_strategy != shown.write_strategy {
+        stored.write_strategy = chosen.write_strategy;
+    }
+    if chosen.conflict_policy != shown.conflict_policy {
+        stored.conflict_policy = chosen.conflict_policy;
+    }
+    if chosen.sync_interval_secs != shown.sync_interval_secs {
+        stored.sync_interval_secs = chosen.sync_interval_secs;
+    }
+    stored
 }
