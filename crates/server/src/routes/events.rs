@@ -9,16 +9,19 @@ use outpost_core::wire::{PROFILE_EVENT, ProfileChanged};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::Caller;
+use crate::clock::now_unix;
 use crate::error::AppError;
 use crate::schemas::ErrorBodyDoc;
 use crate::state::AppState;
+use crate::store::{SessionAt, Store};
 
 /// How long a stream waits for its instance's first `LISTEN`.
 const LISTEN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Opens the stream: a `: connected` comment, then `event: profile` / `data: {"version":N}`
 /// on every accepted change of the caller's profile, and a keep-alive comment every 15 s.
-/// The stream ends when the server shuts down.
+/// The stream ends when the server shuts down, or at the first change after its token was
+/// signed out or expired (nothing more of the account reaches a revoked token).
 #[utoipa::path(get, path = "/api/events", tag = "profile",
     security(("bearer" = [])),
     responses(
@@ -48,11 +51,12 @@ pub async fn events(
         .subscribe(caller.account, max)
         .ok_or(AppError::TooManyStreams { max })?;
     let shutdown = state.shutdown();
+    let (store, account, token_hash) = (state.store().clone(), caller.account, caller.token_hash);
 
     let connected = stream::once(async { Ok(Event::default().comment("connected")) });
     let updates = stream::unfold(
-        (subscription, shutdown, permit),
-        |(mut sub, mut shutdown, permit)| async move {
+        (subscription, shutdown, permit, store),
+        move |(mut sub, mut shutdown, permit, store)| async move {
             loop {
                 let received = tokio::select! {
                     // A dropped sender (no shutdown signal at all) disables this branch.
@@ -64,10 +68,20 @@ pub async fn events(
                     // A slow stream skipped some versions; the next one is newer anyway.
                     Some(Err(RecvError::Lagged(_))) => continue,
                     Some(Ok(version)) => {
+                        let session = SessionAt {
+                            token_hash,
+                            now_unix: now_unix(),
+                        };
+                        // Signed out or expired since the stream opened: it ends here. A store
+                        // that cannot answer now does not end it (the next request will tell).
+                        if matches!(store.session_account(session).await, Ok(found) if found != Some(account))
+                        {
+                            return None;
+                        }
                         let data =
                             serde_json::to_string(&ProfileChanged { version }).unwrap_or_default();
                         let event = Event::default().event(PROFILE_EVENT).data(data);
-                        return Some((Ok(event), (sub, shutdown, permit)));
+                        return Some((Ok(event), (sub, shutdown, permit, store)));
                     }
                 }
             }

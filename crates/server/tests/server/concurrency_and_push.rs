@@ -53,6 +53,39 @@ async fn events_reach_every_stream_of_the_account_and_no_other() {
 }
 
 #[tokio::test]
+async fn a_signed_out_token_hears_of_no_more_changes() {
+    let ts = TestServer::start().await;
+    let left = ts.sign_up("ann").await;
+    let stays = crate::common::sign_in(&ts, "ann", "password123").await;
+    let stays = stays
+        .json::<outpost_core::wire::TokenResponse>()
+        .await
+        .unwrap()
+        .token;
+    let mut revoked = open_events(&ts, &left).await;
+    let mut kept = open_events(&ts, &stays).await;
+    ts.rename(&stays, 1, "Before").await;
+    assert_eq!(revoked.next_version().await, 2);
+    assert_eq!(kept.next_version().await, 2);
+
+    assert_eq!(ts.sign_out(&left).await.status(), 204);
+    ts.rename(&stays, 2, "After").await;
+    assert_eq!(kept.next_version().await, 3);
+    // Keep-alive comments may come first; no event does, and the stream ends.
+    let heard = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(block) = revoked.next_block().await {
+            if block.event.is_some() {
+                return Some(block);
+            }
+        }
+        None
+    })
+    .await
+    .expect("the stream ends");
+    assert_eq!(heard, None, "no event for a signed-out token");
+}
+
+#[tokio::test]
 async fn shutdown_ends_open_streams_and_finishes() {
     let ts = TestServer::start().await;
     let token = ts.sign_up("ann").await;
