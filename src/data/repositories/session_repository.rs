@@ -141,13 +141,14 @@ impl<A: ApiClient, D: Database> SessionRepository<A, D> {
         record.has_unsynced_changes().then_some(previous.account)
     }
 
-    /// Creates an account (or signs in, with `create == false`) and stores the session.
-    pub async fn sign_in(
+    /// The server's token for `username` (a new account with `create`), checked first with
+    /// the server's rules, and the credentials as sent.
+    async fn token_for(
         &self,
         username: &str,
         password: &str,
         create: bool,
-    ) -> Result<StoredSession, SessionError> {
+    ) -> Result<(Credentials, String), SessionError> {
         let credentials = Credentials {
             username: username.trim().to_owned(),
             password: password.to_owned(),
@@ -158,6 +159,17 @@ impl<A: ApiClient, D: Database> SessionRepository<A, D> {
         } else {
             self.api.sign_in(&credentials).await?
         };
+        Ok((credentials, token))
+    }
+
+    /// Creates an account (or signs in, with `create == false`) and stores the session.
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        create: bool,
+    ) -> Result<StoredSession, SessionError> {
+        let (credentials, token) = self.token_for(username, password, create).await?;
         let previous = self.db.load_session().await?;
         if let Some(previous) = previous.filter(|p| p.account != credentials.username) {
             // Tabs still open as that account stop, so they write nothing back.
@@ -189,12 +201,7 @@ impl<A: ApiClient, D: Database> SessionRepository<A, D> {
         session: &Session,
         password: &str,
     ) -> Result<(), SessionError> {
-        let credentials = Credentials {
-            username: session.account().to_owned(),
-            password: password.to_owned(),
-        };
-        validate::credentials(&credentials)?;
-        let token = self.api.sign_in(&credentials).await?;
+        let (credentials, token) = self.token_for(session.account(), password, false).await?;
         // Signed out, or in as someone else, in another tab while the server answered: the
         // device must not be signed in to this account again behind that tab's back.
         match self.db.load_session().await? {

@@ -47,7 +47,10 @@ pub fn ProfilePage(
         }
     });
     let read_only = move || form.with(|f| !f.is_filled());
-    Effect::new(move |_| unsaved.set(vm.saving.get() || form.with(|f| !f.patch().is_empty())));
+    // Whether the form holds typing not saved yet: worked out once per change of the form for
+    // the update banner, the queued Save and the notice.
+    let has_changes = Memo::new(move |_| form.with(|f| !f.patch().is_empty()));
+    Effect::new(move |_| unsaved.set(vm.saving.get() || has_changes.get()));
     on_cleanup(move || unsaved.set(false));
     // The moment the form first takes input, for `make bench` (P2 "usable").
     Effect::new(move |marked: Option<bool>| {
@@ -110,7 +113,7 @@ pub fn ProfilePage(
         if !vm.saving.get() && save_again.get_value() {
             save_again.set_value(false);
             // A second press of the same save (a double click) has nothing left to send.
-            if !form.with_untracked(|f| f.patch().is_empty()) {
+            if has_changes.get_untracked() {
                 submit();
             }
         }
@@ -119,11 +122,7 @@ pub fn ProfilePage(
     // "Saved on this device." speaks of what was saved: while the form holds typing that is
     // not (typed during the save, or after it) it would claim that is saved too, so it shows
     // only while the form holds nothing unsaved. An error stays until the next save.
-    let notice = move || {
-        vm.notice
-            .get()
-            .filter(|n| n.is_error || form.with(|f| f.patch().is_empty()))
-    };
+    let notice = move || vm.notice.get().filter(|n| n.is_error || !has_changes.get());
     let shown = move || local();
     let on_choice = Callback::new(move |choice: Resolution| {
         // The fields in conflict are settled; what the person is typing, there or anywhere,
