@@ -5,10 +5,10 @@
 
 use outpost::data::repositories::{SaveError, SaveOutcome, UserProfileRepository};
 use outpost::data::services::database::{
-    DatabaseService, PROFILES, SCHEMA, SCHEMA_VERSION, SETTINGS,
+    CURRENT, DatabaseService, PHOTOS, PROFILES, SCHEMA, SCHEMA_VERSION, SESSION, SETTINGS,
 };
 use outpost::data::services::{
-    ApiClient, ApiClientService, ApiError, Database, Photo, Replaced, Settings,
+    ApiClient, ApiClientService, ApiError, Database, Photo, Replaced, Settings, StoredSession,
 };
 use outpost_core::patch::ProfilePatch;
 use outpost_core::strategy::{ReadError, ReadStrategy, WriteStrategy};
@@ -109,15 +109,15 @@ async fn a_delete_keeps_unsynced_changes_the_person_was_not_warned_about() {
         ..LocalRecord::from_local_edit(fields("Typed"), vec![Field::Name], 1)
     };
     db.save_profile("ann", &warned).await.unwrap();
-    assert!(!db.delete_profile_if_synced("ann", None).await.unwrap());
+    assert!(!db.forget_account("ann", None, false).await.unwrap());
     let newer = LocalRecord {
         revision: 8,
         ..LocalRecord::from_local_edit(fields("Typed later"), vec![Field::Name], 2)
     };
     db.save_profile("ann", &newer).await.unwrap();
-    assert!(!db.delete_profile_if_synced("ann", Some(7)).await.unwrap());
+    assert!(!db.forget_account("ann", Some(7), false).await.unwrap());
     assert_eq!(db.load_profile("ann").await.unwrap(), Some(newer));
-    assert!(db.delete_profile_if_synced("ann", Some(8)).await.unwrap());
+    assert!(db.forget_account("ann", Some(8), false).await.unwrap());
     assert_eq!(db.load_profile("ann").await.unwrap(), None);
     let synced = LocalRecord {
         revision: 9,
@@ -133,7 +133,7 @@ async fn a_delete_keeps_unsynced_changes_the_person_was_not_warned_about() {
         )
     };
     db.save_profile("ann", &synced).await.unwrap();
-    assert!(db.delete_profile_if_synced("ann", None).await.unwrap());
+    assert!(db.forget_account("ann", None, false).await.unwrap());
     assert_eq!(db.load_profile("ann").await.unwrap(), None);
 }
 
@@ -544,6 +544,100 @@ async fn a_commit_decided_under_a_policy_the_person_has_since_changed_is_refused
     );
 }
 
+/// Signing out forgets the record, the account's photos and the session in one transaction.
+/// Made as three, a crash after the first left the session without its record, and the next
+/// start showed the account signed in again to whoever came next. Here another connection
+/// holds the photos store while the sign-out runs, and a reader of the record and the session
+/// (on a third connection) must find both or neither.
+#[wasm_bindgen_test]
+async fn signing_out_forgets_the_record_the_photos_and_the_session_at_once() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    let name = unique("forget-");
+    let db = DatabaseService::named(&name);
+    let synced = LocalRecord::from_server(
+        ServerProfile {
+            name: "Ann".into(),
+            photo_url: String::new(),
+            version: 2,
+            updated_at: "2026-01-01T00:00:00Z".into(),
+            mutation_id: None,
+        },
+        3,
+    );
+    db.save_profile("ann", &synced).await.unwrap();
+    let photo = Photo {
+        sha256: format!("{:064x}", 5),
+        bytes: vec![0xFF, 0xD8, 0xFF, 5],
+    };
+    db.keep_photo("ann", &photo).await.unwrap();
+    db.save_session(&StoredSession {
+        account: "ann".into(),
+        token: Some("t".into()),
+    })
+    .await
+    .unwrap();
+
+    let holder = open_raw(&name, SCHEMA_VERSION).await;
+    let reader = open_raw(&name, SCHEMA_VERSION).await;
+    let held = holder
+        .transaction(&[PHOTOS], TransactionMode::ReadWrite)
+        .unwrap();
+    let photos = held.store(PHOTOS).unwrap();
+    let photo_key = JsValue::from_str(&format!("ann/{}", photo.sha256));
+    photos.get(photo_key.clone()).await.unwrap();
+
+    let forgotten = Rc::new(RefCell::new(None));
+    wasm_bindgen_futures::spawn_local({
+        let (db, forgotten) = (db.clone(), forgotten.clone());
+        async move {
+            let outcome = db.forget_account("ann", None, true).await;
+            *forgotten.borrow_mut() = Some(outcome);
+        }
+    });
+    // The sign-out's transaction is made before the reader's (one round trip of the held
+    // store lets its task run up to it).
+    photos.get(photo_key.clone()).await.unwrap();
+    let seen = Rc::new(RefCell::new(None));
+    let read = reader
+        .transaction(&[PROFILES, SESSION], TransactionMode::ReadOnly)
+        .unwrap();
+    wasm_bindgen_futures::spawn_local({
+        let seen = seen.clone();
+        async move {
+            let profile = read.store(PROFILES).unwrap().get("ann".into()).await;
+            let session = read.store(SESSION).unwrap().get(CURRENT.into()).await;
+            *seen.borrow_mut() = Some((
+                profile.unwrap().is_some_and(|v| !v.is_undefined()),
+                session.unwrap().is_some_and(|v| !v.is_undefined()),
+            ));
+        }
+    });
+    // Hold the photos store for a while (each request keeps its transaction alive), or until
+    // the reader has an answer.
+    for _ in 0..200 {
+        if seen.borrow().is_some() {
+            break;
+        }
+        photos.get(photo_key.clone()).await.unwrap();
+    }
+    held.done().await.unwrap();
+    eventually("the sign-out and the read ended", || {
+        forgotten.borrow().is_some() && seen.borrow().is_some()
+    })
+    .await;
+    let (profile, session) = seen.borrow_mut().take().unwrap();
+    assert_eq!(
+        profile, session,
+        "the record and the session are kept or forgotten together (record {profile}, session {session})"
+    );
+    assert_eq!(forgotten.borrow_mut().take().unwrap(), Ok(true));
+    assert_eq!(db.load_profile("ann").await.unwrap(), None);
+    assert_eq!(db.load_session().await.unwrap(), None);
+    assert_eq!(db.photo("ann", &photo.sha256).await.unwrap(), None);
+}
+
 #[wasm_bindgen_test]
 async fn a_photo_is_stored_with_the_record_that_names_it_or_not_at_all() {
     let name = unique("photo-");
@@ -578,7 +672,12 @@ async fn a_photo_is_stored_with_the_record_that_names_it_or_not_at_all() {
     let kept = jpeg(3);
     db.keep_photo("bob", &kept).await.unwrap();
     db.keep_photo("anna", &jpeg(4)).await.unwrap();
-    db.delete_photos("ann").await.unwrap();
+    let held = db.load_profile("ann").await.unwrap().unwrap();
+    assert!(
+        db.forget_account("ann", Some(held.revision), false)
+            .await
+            .unwrap()
+    );
     assert_eq!(db.photo("ann", &jpeg(1).sha256).await.unwrap(), None);
     assert_eq!(
         db.photo("bob", &kept.sha256).await.unwrap(),
@@ -610,7 +709,10 @@ async fn every_read_and_write_opens_a_new_connection_when_the_last_was_lost() {
     );
     db.lose_connection();
     assert_eq!(db.load_meta("kept").await.unwrap().as_deref(), Some("yes"));
-    let record = LocalRecord::from_local_edit(fields("After a loss"), vec![Field::Name], 1);
+    let record = LocalRecord {
+        revision: 1,
+        ..LocalRecord::from_local_edit(fields("After a loss"), vec![Field::Name], 1)
+    };
     db.lose_connection();
     assert_eq!(
         db.replace_profile("ann", &commit(None, &record, None))
@@ -619,13 +721,16 @@ async fn every_read_and_write_opens_a_new_connection_when_the_last_was_lost() {
         Replaced::Written
     );
     db.lose_connection();
-    db.delete_photos("ann").await.unwrap();
-    assert_eq!(db.photo("ann", &photo.sha256).await.unwrap(), None);
+    let held = db.load_profile("ann").await.unwrap().unwrap();
+    assert_eq!(held.local, record.local);
     db.lose_connection();
-    assert_eq!(
-        db.load_profile("ann").await.unwrap().map(|r| r.local),
-        Some(record.local)
+    assert!(
+        db.forget_account("ann", Some(held.revision), false)
+            .await
+            .unwrap()
     );
+    assert_eq!(db.photo("ann", &photo.sha256).await.unwrap(), None);
+    assert_eq!(db.load_profile("ann").await.unwrap(), None);
 }
 
 #[wasm_bindgen_test]

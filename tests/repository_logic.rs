@@ -127,7 +127,7 @@ async fn signing_in_again_after_a_sign_out_in_another_tab_does_not_sign_the_devi
     db.save_session(&ended).await.unwrap();
     let session = sessions.open(&ended);
     // This tab shows "sign in again"; another tab signs out before the server answers it.
-    db.clear_session().await.unwrap();
+    assert!(db.forget_account("ann", None, true).await.unwrap());
     assert_eq!(
         sessions.sign_in_again(&session, "password123").await,
         Err(SessionError::SignedOutElsewhere)
@@ -434,7 +434,7 @@ async fn signing_out_in_one_tab_stops_the_others_and_they_store_nothing_more() {
 
     // Signing out deletes first and tells the tabs after: a save in a tab not told yet
     // finds the record gone when it commits, stops, and writes nothing back.
-    assert!(db.delete_profile_if_synced("dan", None).await.unwrap());
+    assert!(db.forget_account("dan", None, false).await.unwrap());
     let puts = api.0.borrow().puts;
     assert_eq!(
         other.save(ProfilePatch::all(&fields("Too late"))).await,
@@ -492,7 +492,7 @@ async fn an_expired_session_forgets_only_the_token_that_failed() {
     assert_eq!(db.load_session().await.unwrap(), Some(current));
     sessions.mark_expired("eve", "new").await.unwrap();
     assert_eq!(db.load_session().await.unwrap().unwrap().token, None);
-    db.clear_session().await.unwrap();
+    assert!(db.forget_account("eve", None, true).await.unwrap());
     sessions.mark_expired("eve", "new").await.unwrap();
     assert_eq!(
         db.load_session().await.unwrap(),
@@ -551,7 +551,7 @@ async fn a_save_cut_short_by_a_sign_out_elsewhere_is_not_reported_as_saved() {
         db.0.borrow().hold_next_commit.is_none()
     })
     .await;
-    assert!(db.delete_profile_if_synced("fay", None).await.unwrap());
+    assert!(db.forget_account("fay", None, false).await.unwrap());
     repo.shutdown();
     let _ = release.send(());
     assert_eq!(first.await.unwrap(), Err(SaveError::SignedOut));

@@ -90,10 +90,11 @@ impl Database for FakeDatabase {
         }
     }
 
-    async fn delete_profile_if_synced(
+    async fn forget_account(
         &self,
         account: &str,
         confirmed: Option<u64>,
+        session: bool,
     ) -> Result<bool, DbError> {
         let held = self.0.borrow().profiles.get(account).cloned();
         if !LocalRecord::may_delete(held.as_ref(), confirmed) {
@@ -101,6 +102,10 @@ impl Database for FakeDatabase {
         }
         self.write(|s| {
             s.profiles.remove(account);
+            s.photos.retain(|(a, _), _| a != account);
+            if session {
+                s.session = None;
+            }
         })?;
         Ok(true)
     }
@@ -119,20 +124,12 @@ impl Database for FakeDatabase {
         })
     }
 
-    async fn delete_photos(&self, account: &str) -> Result<(), DbError> {
-        self.write(|s| s.photos.retain(|(a, _), _| a != account))
-    }
-
     async fn load_session(&self) -> Result<Option<StoredSession>, DbError> {
         Ok(self.0.borrow().session.clone())
     }
 
     async fn save_session(&self, session: &StoredSession) -> Result<(), DbError> {
         self.write(|s| s.session = Some(session.clone()))
-    }
-
-    async fn clear_session(&self) -> Result<(), DbError> {
-        self.write(|s| s.session = None)
     }
 
     async fn load_settings(&self) -> Result<Settings, DbError> {

@@ -178,13 +178,9 @@ impl<A: ApiClient, D: Database> SessionRepository<A, D> {
             // changes the server has not confirmed are never deleted (decided inside the
             // delete's transaction, so a tab's late save is kept too); they wait for that
             // account's next sign-in on this device.
-            if self
-                .db
-                .delete_profile_if_synced(&previous.account, None)
-                .await?
-            {
-                self.db.delete_photos(&previous.account).await?;
-            }
+            self.db
+                .forget_account(&previous.account, None, false)
+                .await?;
         }
         let session = StoredSession {
             account: credentials.username,
@@ -253,16 +249,15 @@ impl<A: ApiClient, D: Database> SessionRepository<A, D> {
         session: &Session,
         confirmed: Option<u64>,
     ) -> Result<SignOut, DbError> {
+        // The record, the account's photos and the session go in one transaction: a crash
+        // part way cannot leave the device signed in to an account it was signed out of.
         if !self
             .db
-            .delete_profile_if_synced(session.account(), confirmed)
+            .forget_account(session.account(), confirmed, true)
             .await?
         {
             return Ok(SignOut::NewerChanges);
         }
-        // The record that named them is gone: no bytes of this account stay behind.
-        self.db.delete_photos(session.account()).await?;
-        self.db.clear_session().await?;
         device_cookie::forget();
         let token = session.token();
         // Every tab's repository stops; a commit already on its way finds the record gone

@@ -72,6 +72,16 @@ pub struct Photo {
     pub bytes: Vec<u8>,
 }
 
+impl Photo {
+    /// The bytes as the store keeps them: an `ArrayBuffer` (Safari has failed to keep
+    /// `Blob`s).
+    fn array_buffer(&self) -> JsValue {
+        js_sys::Uint8Array::from(self.bytes.as_slice())
+            .buffer()
+            .into()
+    }
+}
+
 /// Why the device store failed; the words are for people.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DbError {
@@ -181,23 +191,24 @@ pub trait Database {
     async fn photo(&self, account: &str, sha256: &str) -> Result<Option<Vec<u8>>, DbError>;
     /// Keeps a photo of `account` fetched from the server.
     async fn keep_photo(&self, account: &str, photo: &Photo) -> Result<(), DbError>;
-    /// Removes every photo of `account` (signing out leaves no bytes behind).
-    async fn delete_photos(&self, account: &str) -> Result<(), DbError>;
-    /// Removes the record (sign-out, or leftovers of another account) if
-    /// [`LocalRecord::may_delete`] allows it for what the device holds, decided inside the
-    /// delete's transaction; `confirmed` is the revision the person chose to discard after a
-    /// warning. `false`: kept, because it holds changes the server has not got.
-    async fn delete_profile_if_synced(
+    /// Removes the record of `account`, every photo of it and, with `session`, the stored
+    /// session (a sign-out; leftovers of another account keep the new one), all in one
+    /// transaction, if [`LocalRecord::may_delete`] allows it for what the device holds,
+    /// decided inside that transaction; `confirmed` is the revision the person chose to discard
+    /// after a warning. `false`: nothing removed, because the record holds changes the server
+    /// has not got. One transaction, so no crash or failure part way leaves a session without
+    /// its record (the next start would show the account signed in again) or bytes without
+    /// their record.
+    async fn forget_account(
         &self,
         account: &str,
         confirmed: Option<u64>,
+        session: bool,
     ) -> Result<bool, DbError>;
     /// The current session, if any.
     async fn load_session(&self) -> Result<Option<StoredSession>, DbError>;
     /// Stores the session.
     async fn save_session(&self, session: &StoredSession) -> Result<(), DbError>;
-    /// Forgets the session.
-    async fn clear_session(&self) -> Result<(), DbError>;
     /// The device settings (defaults when never saved).
     async fn load_settings(&self) -> Result<Settings, DbError>;
     /// Stores the settings.
@@ -305,19 +316,11 @@ impl DatabaseService {
             .map_err(|e| DbError::Failed(e.to_string()))
     }
 
-    /// Puts `value` under `key` of `store` (or deletes `key`, a key or an `IDBKeyRange`, when
-    /// `value` is `None`); returns once committed. A full disk is not retried.
-    async fn write(
-        &self,
-        store: &str,
-        key: &JsValue,
-        value: Option<&JsValue>,
-    ) -> Result<(), DbError> {
+    /// Makes `change` to `key` of `store`; returns once committed. A full disk is not retried.
+    async fn write(&self, store: &str, key: &JsValue, change: Change) -> Result<(), DbError> {
+        let change = &change;
         self.on_connection(unless_full, |db| async move {
-            match value {
-                Some(value) => db.put(store, key, value).await,
-                None => db.delete(store, key).await,
-            }
+            db.write(store, key, change).await
         })
         .await
     }
@@ -325,7 +328,7 @@ impl DatabaseService {
     async fn put<T: Serialize>(&self, store: &str, key: &str, value: &T) -> Result<(), DbError> {
         let value =
             serde_wasm_bindgen::to_value(value).map_err(|e| DbError::Failed(e.to_string()))?;
-        self.write(store, &JsValue::from_str(key), Some(&value))
+        self.write(store, &JsValue::from_str(key), Change::Put(value))
             .await
     }
 
@@ -338,7 +341,7 @@ impl DatabaseService {
         &self,
         account: &str,
         settings: bool,
-        photo: Option<(&str, &JsValue)>,
+        with: &[(&str, JsValue, Change)],
         change: Change,
         allow: impl Fn() -> F,
     ) -> Result<bool, DbError>
@@ -346,7 +349,6 @@ impl DatabaseService {
         F: FnOnce(JsValue, JsValue) -> bool + 'static,
     {
         let also = settings.then_some((SETTINGS, CURRENT));
-        let with = photo.map(|(key, bytes)| (PHOTOS, key, bytes));
         self.on_connection(closed_or_lost, |connection| {
             let (change, allow) = (change.clone(), allow());
             async move {
@@ -411,72 +413,67 @@ impl Database for DatabaseService {
         let (expected, record, policy) = (commit.expected.as_ref(), &commit.record, commit.policy);
         let value =
             serde_wasm_bindgen::to_value(record).map_err(|e| DbError::Failed(e.to_string()))?;
-        let photo = photo.map(|p| {
-            let bytes: JsValue = js_sys::Uint8Array::from(p.bytes.as_slice()).buffer().into();
-            (photo_key(account, &p.sha256), bytes)
-        });
+        let with: Vec<_> = photo
+            .map(|p| {
+                let key = JsValue::from_str(&photo_key(account, &p.sha256));
+                (PHOTOS, key, Change::Put(p.array_buffer()))
+            })
+            .into_iter()
+            .collect();
         let found = Rc::new(RefCell::new(None::<Option<LocalRecord>>));
         let unreadable = Rc::new(RefCell::new(None::<String>));
         let other_policy = Rc::new(RefCell::new(None::<ConflictPolicy>));
         let written = self
-            .write_profile_if(
-                account,
-                policy.is_some(),
-                photo.as_ref().map(|(k, b)| (k.as_str(), b)),
-                Change::Put(value),
-                || {
-                    // Each attempt reports afresh.
-                    found.borrow_mut().take();
-                    unreadable.borrow_mut().take();
-                    other_policy.borrow_mut().take();
-                    let (seen, bad, expected) =
-                        (found.clone(), unreadable.clone(), expected.cloned());
-                    let changed = other_policy.clone();
-                    move |current, settings| {
-                        // Decided under another policy than the person's latest choice: refused,
-                        // and decided again under the stored one.
-                        if let Some(policy) = policy {
-                            let stored = stored_policy(&settings);
-                            if stored != policy {
-                                *changed.borrow_mut() = Some(stored);
-                                return false;
-                            }
-                        }
-                        // The usual case, decided on one number without converting the record:
-                        // the store holds the revision this writer read.
-                        let read_revision = expected.as_ref().map_or(0, |e| e.revision);
-                        if read_revision > 0
-                            && stored_revision(&current) == Some(read_revision as f64)
-                        {
-                            return true;
-                        }
-                        // A stored value this build cannot read is never overwritten blindly.
-                        let current = if current.is_undefined() {
-                            Ok(None)
-                        } else {
-                            serde_wasm_bindgen::from_value::<LocalRecord>(current).map(Some)
-                        };
-                        match current {
-                            Ok(current)
-                                if LocalRecord::unchanged_since(
-                                    current.as_ref(),
-                                    expected.as_ref(),
-                                ) =>
-                            {
-                                true
-                            }
-                            Ok(current) => {
-                                *seen.borrow_mut() = Some(current);
-                                false
-                            }
-                            Err(e) => {
-                                *bad.borrow_mut() = Some(e.to_string());
-                                false
-                            }
+            .write_profile_if(account, policy.is_some(), &with, Change::Put(value), || {
+                // Each attempt reports afresh.
+                found.borrow_mut().take();
+                unreadable.borrow_mut().take();
+                other_policy.borrow_mut().take();
+                let (seen, bad, expected) = (found.clone(), unreadable.clone(), expected.cloned());
+                let changed = other_policy.clone();
+                move |current, settings| {
+                    // Decided under another policy than the person's latest choice: refused,
+                    // and decided again under the stored one.
+                    if let Some(policy) = policy {
+                        let stored = stored_policy(&settings);
+                        if stored != policy {
+                            *changed.borrow_mut() = Some(stored);
+                            return false;
                         }
                     }
-                },
-            )
+                    // The usual case, decided on one number without converting the record:
+                    // the store holds the revision this writer read.
+                    let read_revision = expected.as_ref().map_or(0, |e| e.revision);
+                    if read_revision > 0 && stored_revision(&current) == Some(read_revision as f64)
+                    {
+                        return true;
+                    }
+                    // A stored value this build cannot read is never overwritten blindly.
+                    let current = if current.is_undefined() {
+                        Ok(None)
+                    } else {
+                        serde_wasm_bindgen::from_value::<LocalRecord>(current).map(Some)
+                    };
+                    match current {
+                        Ok(current)
+                            if LocalRecord::unchanged_since(
+                                current.as_ref(),
+                                expected.as_ref(),
+                            ) =>
+                        {
+                            true
+                        }
+                        Ok(current) => {
+                            *seen.borrow_mut() = Some(current);
+                            false
+                        }
+                        Err(e) => {
+                            *bad.borrow_mut() = Some(e.to_string());
+                            false
+                        }
+                    }
+                }
+            })
             .await?;
         if written {
             return Ok(Replaced::Written);
@@ -497,13 +494,23 @@ impl Database for DatabaseService {
         Ok(Replaced::Outdated(Box::new(held)))
     }
 
-    async fn delete_profile_if_synced(
+    async fn forget_account(
         &self,
         account: &str,
         confirmed: Option<u64>,
+        session: bool,
     ) -> Result<bool, DbError> {
+        let photos = web_sys::IdbKeyRange::bound(
+            &JsValue::from_str(&photo_key(account, "")),
+            &JsValue::from_str(&photo_key(account, "~")),
+        )
+        .map_err(|_| DbError::Failed("no key range for the account's photos".to_owned()))?;
+        let mut with = vec![(PHOTOS, JsValue::from(photos), Change::Delete)];
+        if session {
+            with.push((SESSION, JsValue::from_str(CURRENT), Change::Delete));
+        }
         let kept = Rc::new(RefCell::new(None::<Result<(), String>>));
-        self.write_profile_if(account, false, None, Change::Delete, || {
+        self.write_profile_if(account, false, &with, Change::Delete, || {
             kept.borrow_mut().take();
             let verdict = kept.clone();
             move |current, _| {
@@ -547,19 +554,8 @@ impl Database for DatabaseService {
 
     async fn keep_photo(&self, account: &str, photo: &Photo) -> Result<(), DbError> {
         let key = JsValue::from_str(&photo_key(account, &photo.sha256));
-        let bytes: JsValue = js_sys::Uint8Array::from(photo.bytes.as_slice())
-            .buffer()
-            .into();
-        self.write(PHOTOS, &key, Some(&bytes)).await
-    }
-
-    async fn delete_photos(&self, account: &str) -> Result<(), DbError> {
-        let range = web_sys::IdbKeyRange::bound(
-            &JsValue::from_str(&photo_key(account, "")),
-            &JsValue::from_str(&photo_key(account, "~")),
-        )
-        .map_err(|_| DbError::Failed("no key range for the account's photos".to_owned()))?;
-        self.write(PHOTOS, &range.into(), None).await
+        self.write(PHOTOS, &key, Change::Put(photo.array_buffer()))
+            .await
     }
 
     async fn load_session(&self) -> Result<Option<StoredSession>, DbError> {
@@ -568,10 +564,6 @@ impl Database for DatabaseService {
 
     async fn save_session(&self, session: &StoredSession) -> Result<(), DbError> {
         self.put(SESSION, CURRENT, session).await
-    }
-
-    async fn clear_session(&self) -> Result<(), DbError> {
-        self.write(SESSION, &JsValue::from_str(CURRENT), None).await
     }
 
     async fn load_settings(&self) -> Result<Settings, DbError> {

@@ -20,8 +20,8 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    DomException, IdbDatabase, IdbOpenDbRequest, IdbTransaction, IdbTransactionDurability,
-    IdbTransactionMode, IdbTransactionOptions,
+    DomException, IdbDatabase, IdbObjectStore, IdbOpenDbRequest, IdbTransaction,
+    IdbTransactionDurability, IdbTransactionMode, IdbTransactionOptions,
 };
 
 /// Why a transaction failed: the DOMException's name (`QuotaExceededError`, ...) and message.
@@ -53,8 +53,19 @@ impl TxError {
 pub enum Change {
     /// Put this value under the key.
     Put(JsValue),
-    /// Delete the key.
+    /// Delete the key (or every key of an `IDBKeyRange`).
     Delete,
+}
+
+impl Change {
+    /// Issues this change of `key` on `store` (in that store's transaction).
+    fn issue(&self, store: &IdbObjectStore, key: &JsValue) -> Result<(), JsValue> {
+        match self {
+            Change::Put(value) => store.put_with_key(value, key),
+            Change::Delete => store.delete(key),
+        }
+        .map(|_| ())
+    }
 }
 
 /// A connection of its own, closed when another tab upgrades the schema (so the upgrade is
@@ -155,21 +166,12 @@ impl Connection {
         read.result().map_err(|e| TxError::from_js(&e))
     }
 
-    /// Puts `value` under `key` of `store`; returns once the transaction committed.
-    pub async fn put(&self, store: &str, key: &JsValue, value: &JsValue) -> Result<(), TxError> {
+    /// Makes `change` to `key` (a key, or an `IDBKeyRange` to delete) of `store`; returns once
+    /// the transaction committed.
+    pub async fn write(&self, store: &str, key: &JsValue, change: &Change) -> Result<(), TxError> {
         let tx = self.transaction(store, IdbTransactionMode::Readwrite)?;
-        let put = tx
-            .object_store(store)
-            .and_then(|s| s.put_with_key(value, key));
-        issued(&tx, put.map(|_| ()))?;
-        ended(&tx).await
-    }
-
-    /// Deletes `key` (a key or an `IDBKeyRange`) of `store`; returns once committed.
-    pub async fn delete(&self, store: &str, key: &JsValue) -> Result<(), TxError> {
-        let tx = self.transaction(store, IdbTransactionMode::Readwrite)?;
-        let delete = tx.object_store(store).and_then(|s| s.delete(key));
-        issued(&tx, delete.map(|_| ()))?;
+        let written = tx.object_store(store).and_then(|s| change.issue(&s, key));
+        issued(&tx, written)?;
         ended(&tx).await
     }
 
@@ -193,23 +195,24 @@ impl Connection {
     ///
     /// `also` names one more value (a store and a key) that the same transaction reads first:
     /// `allow` gets it as its second argument (`undefined` if none), so a compare can depend
-    /// on another store too. `with` is one more value put in the same transaction (a store,
-    /// a key, the value): it is kept exactly when the change is.
+    /// on another store too. `with` are more changes made in the same transaction (a store, a
+    /// key or an `IDBKeyRange`, the change): they are kept exactly when the change is.
     pub async fn write_if(
         &self,
         store: &str,
         key: &str,
         also: Option<(&str, &str)>,
-        with: Option<(&str, &str, &JsValue)>,
+        with: &[(&str, JsValue, Change)],
         change: Change,
         allow: impl FnOnce(JsValue, JsValue) -> bool + 'static,
     ) -> Result<bool, TxError> {
         let options = IdbTransactionOptions::new();
         options.set_durability(IdbTransactionDurability::Strict);
         let mut stores = vec![js_sys::JsString::from(store)];
-        for other in [also.map(|(s, _)| s), with.map(|(s, _, _)| s)]
+        for other in also
+            .map(|(s, _)| s)
             .into_iter()
-            .flatten()
+            .chain(with.iter().map(|(s, _, _)| *s))
         {
             if !stores.iter().any(|s| s == other) {
                 stores.push(js_sys::JsString::from(other));
@@ -236,16 +239,11 @@ impl Connection {
         let object_store = tx.object_store(store).map_err(|e| TxError::from_js(&e))?;
         let key = JsValue::from_str(key);
         let read = object_store.get(&key).map_err(|e| TxError::from_js(&e))?;
-        let issued_all = match &change {
-            Change::Put(value) => object_store.put_with_key(value, &key),
-            Change::Delete => object_store.delete(&key),
-        }
-        .and_then(|_| match with {
-            Some((other, other_key, value)) => tx
-                .object_store(other)
-                .and_then(|s| s.put_with_key(value, &JsValue::from_str(other_key)))
-                .map(|_| ()),
-            None => Ok(()),
+        let issued_all = change.issue(&object_store, &key).and_then(|()| {
+            with.iter()
+                .try_for_each(|(other, other_key, other_change)| {
+                    other_change.issue(&tx.object_store(other)?, other_key)
+                })
         });
         issued(&tx, issued_all)?;
         let refused = Rc::new(Cell::new(false));

@@ -19,7 +19,7 @@ use crate::data::services::{
 };
 use crate::data::sync::triggers::SyncLoop;
 use crate::dependencies::Dependencies;
-use crate::ui::core::words;
+use crate::ui::core::{first_paint, words};
 
 /// A message about the last action, shown under the form.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -305,6 +305,9 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
     /// saved something meanwhile, nothing was deleted and this tab goes on (warn again).
     pub async fn sign_out(&self, confirmed: Option<u64>) -> Result<SignOut, DbError> {
         let Parts { repo, sessions, .. } = self.parts.get_value();
+        // The start's snapshot goes first: a crash after the device forgot the account must
+        // not paint its name for the next person (losing it costs only the first paint).
+        first_paint::forget();
         let outcome = sessions
             .sign_out(repo.session(), confirmed)
             .await
