@@ -56,21 +56,20 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> Dependencies
     /// The profile of the signed-in `session`, read from the device, and its sync loop (not
     /// running yet: [`SyncLoop::restart`] starts it once the caller listens to the repository).
     /// The repository and the loop share one [`crate::data::repositories::Session`], owned by
-    /// the session repository.
+    /// the session repository. `None`: the device signed out of that account, or in as another,
+    /// meanwhile ([`SessionRepository::resume`]).
     pub async fn open_profile(
         &self,
         session: &StoredSession,
         settings: Settings,
-    ) -> Result<ProfileParts<A, D>, DbError> {
-        let repo = UserProfileRepository::new(
-            self.api.clone(),
-            self.db.clone(),
-            self.sessions.open(session),
-            settings,
-        );
+    ) -> Result<Option<ProfileParts<A, D>>, DbError> {
+        let Some(session) = self.sessions.resume(session).await? else {
+            return Ok(None);
+        };
+        let repo = UserProfileRepository::new(self.api.clone(), self.db.clone(), session, settings);
         repo.start(connectivity::is_online()).await?;
         let sync = SyncLoop::new(self.events_url.clone(), repo.clone());
-        Ok((repo, sync))
+        Ok(Some((repo, sync)))
     }
 }
 

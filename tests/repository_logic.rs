@@ -136,6 +136,40 @@ async fn signing_in_again_after_a_sign_out_in_another_tab_does_not_sign_the_devi
     assert_eq!(session.token(), None);
 }
 
+/// A tab that read the device's session just before another tab signed out, or signed in as
+/// someone else, or in again with a new token, heard none of it (it listens only once its
+/// session is open): it reads the session again once listening.
+#[wasm_bindgen_test]
+async fn a_tab_starting_during_a_sign_in_elsewhere_follows_the_device() {
+    let api = FakeApiClient::new("ann", "t");
+    let db = FakeDatabase::default();
+    let sessions = SessionRepository::new(api.clone(), db.clone());
+    let read = StoredSession {
+        account: "ann".into(),
+        token: Some("t".into()),
+    };
+    // Another tab signed in as Bob after this tab read Ann's session.
+    db.save_session(&StoredSession {
+        account: "bob".into(),
+        token: Some("b".into()),
+    })
+    .await
+    .unwrap();
+    assert!(sessions.resume(&read).await.unwrap().is_none());
+    // Signed out.
+    assert!(db.forget_account("bob", None, true).await.unwrap());
+    assert!(sessions.resume(&read).await.unwrap().is_none());
+    // Signed in again as Ann with a new token: this tab uses it.
+    db.save_session(&StoredSession {
+        account: "ann".into(),
+        token: Some("t2".into()),
+    })
+    .await
+    .unwrap();
+    let session = sessions.resume(&read).await.unwrap().unwrap();
+    assert_eq!(session.token().as_deref(), Some("t2"));
+}
+
 #[wasm_bindgen_test]
 async fn signing_in_again_in_one_tab_resumes_the_others() {
     let api = FakeApiClient::new("gus", "good");

@@ -39,7 +39,8 @@ async fn opened(api: &FakeApiClient, db: &FakeDatabase, settings: Settings) -> V
     db.save_session(&session).await.unwrap();
     let vm = UserProfileViewModel::open(&dependencies, session, settings)
         .await
-        .unwrap();
+        .unwrap()
+        .expect("the device is signed in to that account");
     vm.load();
     eventually("the first sync", || {
         vm.state.get_untracked().status.state == SyncState::Synced
@@ -193,4 +194,30 @@ async fn signing_in_again_after_the_session_ended_sends_the_kept_change() {
         db.load_session().await.unwrap().unwrap().token.as_deref(),
         Some("renewed")
     );
+}
+
+/// The app read Ann's session, then another tab signed in as Bob before this tab listened:
+/// Ann's profile is not opened (it would be shown to Bob's person and written back on the
+/// device, and fetched from the server with her token).
+#[wasm_bindgen_test]
+async fn a_profile_is_not_opened_for_a_session_the_device_no_longer_holds() {
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    let api = FakeApiClient::new("ann", "t");
+    let db = FakeDatabase::default();
+    let dependencies =
+        Dependencies::with_services(api.clone(), db.clone(), "/no-event-stream".into());
+    let read = StoredSession {
+        account: "ann".into(),
+        token: Some("t".into()),
+    };
+    db.save_session(&StoredSession {
+        account: "bob".into(),
+        token: Some("b".into()),
+    })
+    .await
+    .unwrap();
+    let opened = UserProfileViewModel::open(&dependencies, read, Settings::default()).await;
+    assert!(matches!(opened, Ok(None)));
+    assert_eq!(db.load_profile("ann").await.unwrap(), None);
+    assert_eq!(api.0.borrow().gets, 0, "nothing asked of the server");
 }

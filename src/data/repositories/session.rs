@@ -119,6 +119,11 @@ impl Session {
         self.finish();
     }
 
+    /// A newer token of the account that the device stored before this tab listened.
+    pub(super) fn follow(&self, token: String) {
+        self.replace_token(token);
+    }
+
     fn replace_token(&self, token: String) {
         *self.inner.token.borrow_mut() = Some(token);
         self.tell(&SessionEvent::Renewed);

@@ -119,6 +119,28 @@ impl<A: ApiClient, D: Database> SessionRepository<A, D> {
         session
     }
 
+    /// [`Self::open`], for a tab starting on `stored`, read from the device before this tab
+    /// listened to the others: a sign-out, another account's sign-in or a new token of the
+    /// account in another tab since then was not heard, so the device's session is read
+    /// again once listening. `None`: the device is no longer signed in to that account (this
+    /// tab would have shown and written it back for whoever signed in next).
+    pub async fn resume(&self, stored: &StoredSession) -> Result<Option<Session>, DbError>
+    where
+        A: Clone + 'static,
+        D: Clone + 'static,
+    {
+        let session = self.open(stored);
+        match self.db.load_session().await? {
+            Some(now) if now.account == stored.account => {
+                if let Some(token) = now.token.filter(|t| Some(t) != stored.token.as_ref()) {
+                    session.follow(token);
+                }
+                Ok(Some(session))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// The session stored on this device, if any.
     pub async fn current(&self) -> Result<Option<StoredSession>, DbError> {
         self.db.load_session().await

@@ -89,13 +89,16 @@ struct Parts<A: 'static, D: 'static> {
 }
 
 impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileViewModel<A, D> {
-    /// Opens the profile of the signed-in `session` and starts syncing it.
+    /// Opens the profile of the signed-in `session` and starts syncing it; `None` when the
+    /// device signed out of that account meanwhile (in another tab).
     pub async fn open(
         dependencies: &Dependencies<A, D>,
         session: StoredSession,
         settings: Settings,
-    ) -> Result<Self, DbError> {
-        let (repo, sync) = dependencies.open_profile(&session, settings).await?;
+    ) -> Result<Option<Self>, DbError> {
+        let Some((repo, sync)) = dependencies.open_profile(&session, settings).await? else {
+            return Ok(None);
+        };
         let state = RwSignal::new(repo.state());
         repo.subscribe(move |s| state.set(s.clone()));
         sync.restart();
@@ -109,7 +112,7 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
                 storage_kept.set(answer);
             }
         });
-        Ok(Self {
+        Ok(Some(Self {
             parts: StoredValue::new_local(Parts {
                 repo,
                 sessions: dependencies.sessions.clone(),
@@ -121,7 +124,7 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
             next_photo: StoredValue::new_local(None),
             storage_kept,
             chosen_photo: RwSignal::new(None),
-        })
+        }))
     }
 
     fn repo(&self) -> UserProfileRepository<A, D> {
