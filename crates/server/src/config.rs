@@ -59,6 +59,9 @@ pub struct Config {
     pub login_window: Duration,
     /// Requests handled at once by the API (event streams excluded); more get 503.
     pub max_concurrent_requests: usize,
+    /// Password hashes and checks run at once (sign-up, sign-in); more wait their turn (the
+    /// password module's `HashGate`). Each takes the argon2 memory cost.
+    pub max_concurrent_hashes: usize,
     /// Event streams open at once; more get 503.
     pub max_event_streams: usize,
     /// Event streams one account may hold open at once (each tab and device needs one);
@@ -123,6 +126,7 @@ impl Config {
             login_failures_allowed: 5,
             login_window: Duration::from_secs(60),
             max_concurrent_requests: 512,
+            max_concurrent_hashes: default_hash_slots(),
             max_event_streams: 20_000,
             max_streams_per_account: 8,
             keep_alive: Duration::from_secs(15),
@@ -143,4 +147,10 @@ impl Config {
             photo_grace: Duration::from_secs(7 * 24 * 3600),
         }
     }
+}
+
+/// One password hash at a time per core (at least two): they are CPU-bound, so more at once
+/// would only add memory, not throughput.
+pub fn default_hash_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
 }

@@ -47,6 +47,10 @@ struct Args {
     /// API requests handled at once (event streams excluded); more get 503.
     #[arg(long, env = "OUTPOST_MAX_REQUESTS", default_value_t = 512)]
     max_requests: usize,
+    /// Password hashes run at once (sign-up, sign-in), each taking the argon2 memory cost;
+    /// more wait their turn. Default: the number of cores, at least 2.
+    #[arg(long, env = "OUTPOST_MAX_HASHES", default_value_t = outpost_server::config::default_hash_slots())]
+    max_hashes: usize,
     /// Event streams open at once; more get 503.
     #[arg(long, env = "OUTPOST_MAX_STREAMS", default_value_t = 20_000)]
     max_streams: usize,
@@ -155,6 +159,7 @@ async fn main() -> ExitCode {
         p: 1,
     };
     config.max_concurrent_requests = args.max_requests;
+    config.max_concurrent_hashes = args.max_hashes.max(1);
     config.max_event_streams = args.max_streams;
     config.max_streams_per_account = args.max_streams_per_account;
     config.allowed_origins = args.allow_origin;

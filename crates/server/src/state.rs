@@ -9,6 +9,7 @@ use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::metrics::Metrics;
+use crate::password::HashGate;
 use crate::push::Hub;
 use crate::rate_limit::{Counter, WindowLimiter};
 use crate::store::postgres::counters::SharedCounter;
@@ -31,6 +32,7 @@ struct Inner {
     requests: Arc<Semaphore>,
     shutdown: watch::Receiver<bool>,
     dummy_hash: OnceLock<String>,
+    hashes: HashGate,
     metrics: Arc<Metrics>,
 }
 
@@ -94,6 +96,7 @@ impl AppState {
         ));
         let streams = Arc::new(Semaphore::new(config.max_event_streams));
         let requests = Arc::new(Semaphore::new(config.max_concurrent_requests));
+        let hashes = HashGate::new(config.max_concurrent_hashes);
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -106,6 +109,7 @@ impl AppState {
                 requests,
                 shutdown,
                 dummy_hash: OnceLock::new(),
+                hashes,
                 metrics: Arc::new(Metrics::default()),
             }),
         }
@@ -164,6 +168,11 @@ impl AppState {
     /// Permits for API requests in flight (event streams excluded); none left means 503.
     pub fn request_permits(&self) -> &Arc<Semaphore> {
         &self.inner.requests
+    }
+
+    /// Where password hashes and checks wait for a slot.
+    pub fn password_hashes(&self) -> &HashGate {
+        &self.inner.hashes
     }
 
     /// A receiver that turns `true` when the server shuts down.

@@ -41,7 +41,9 @@ pub async fn create_account(
     }
     let cost = state.config().argon2;
     let Credentials { username, password } = creds;
-    let hash = tokio::task::spawn_blocking(move || crate::password::hash_password(cost, &password))
+    let hash = state
+        .password_hashes()
+        .run(move || crate::password::hash_password(cost, &password))
         .await??;
     let (token, session) = auth::new_session(state.config().token_ttl)?;
     let account = NewAccount {

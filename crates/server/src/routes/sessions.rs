@@ -51,19 +51,21 @@ pub async fn sign_in(
     let found = state.checked(state.store().credentials(&username).await)?;
     let password = creds.password;
     let blocking_state = state.clone();
-    let account = tokio::task::spawn_blocking(move || match found {
-        Some((account, hash)) => {
-            crate::password::verify_password(&hash, &password).then_some(account)
-        }
-        None => {
-            // Spend the same time as for a wrong password: no username probing by timing.
-            if let Some(dummy) = blocking_state.dummy_hash() {
-                let _ = crate::password::verify_password(dummy, &password);
+    let account = state
+        .password_hashes()
+        .run(move || match found {
+            Some((account, hash)) => {
+                crate::password::verify_password(&hash, &password).then_some(account)
             }
-            None
-        }
-    })
-    .await?;
+            None => {
+                // Spend the same time as for a wrong password: no username probing by timing.
+                if let Some(dummy) = blocking_state.dummy_hash() {
+                    let _ = crate::password::verify_password(dummy, &password);
+                }
+                None
+            }
+        })
+        .await?;
 
     let Some(account) = account else {
         if let Some(addr_key) = addr_key {

@@ -84,3 +84,42 @@ async fn one_account_cannot_take_every_event_stream() {
         "a closed stream frees the account's place"
     );
 }
+
+/// Each password hash takes the argon2 memory cost (19 MiB by default): sign-ups and sign-ins
+/// sent at once wait for one of `max_concurrent_hashes` slots instead of all hashing at once
+/// (512 at once, the request limit, would ask for 9.5 GiB).
+#[tokio::test]
+async fn password_hashes_wait_for_a_free_slot() {
+    let ts = TestServer::start_with(|c| c.max_concurrent_hashes = 1).await;
+    ts.sign_up("ann").await;
+    let gate = ts.server.state().password_hashes();
+    let held = gate.hold().await;
+    let sign_in = tokio::spawn(
+        ts.request(Method::POST, "/api/sessions")
+            .json(&creds("ann", "password123"))
+            .send(),
+    );
+    let sign_up = tokio::spawn(
+        ts.request(Method::POST, "/api/accounts")
+            .json(&creds("bob", "password123"))
+            .send(),
+    );
+    // A hang guard, not a timing goal: both requests reach the gate at once when it works.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while gate.waiting() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} of 2 requests wait for a hash slot",
+            gate.waiting()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(!sign_in.is_finished() && !sign_up.is_finished());
+    drop(held);
+    assert_eq!(sign_in.await.unwrap().unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        sign_up.await.unwrap().unwrap().status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(gate.waiting(), 0);
+}
