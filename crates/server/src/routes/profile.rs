@@ -207,11 +207,10 @@ enum Before {
     Not,
 }
 
-/// What the history says of `resent`, for a request that would otherwise be refused (rare,
-/// so reading the history is enough here): a resend is answered with its first outcome
-/// before its body is checked against today's rules, so a write the client holds in doubt is
-/// never refused after it was applied; and one whose history was pruned is answered as
-/// unknown, as the store's write answers it.
+/// What the history says of `resent`, for a request that would otherwise be refused: a
+/// resend is answered with its first outcome before its body is checked against today's
+/// rules, so a write the client holds in doubt is never refused after it was applied; and one
+/// whose history was pruned is answered as unknown, as the store's write answers it.
 async fn applied_before(
     state: &AppState,
     account: crate::store::AccountId,
@@ -220,19 +219,20 @@ async fn applied_before(
     let Some(resent) = resent else {
         return Ok(Before::Not);
     };
-    let history = state.checked(state.store().history(account).await)?;
-    if let Some(applied) = history.iter().find(|p| {
-        p.mutation_id.as_deref() == Some(resent.key.as_str())
-            && p.name == resent.fields.name
-            && p.photo_url == resent.fields.photo_url
-    }) {
-        return Ok(Before::Applied(applied.clone()));
+    let found = state.checked(
+        state
+            .store()
+            .mutation_outcome(account, resent.key.clone())
+            .await,
+    )?;
+    if let Some(applied) = found
+        .applied
+        .filter(|p| p.name == resent.fields.name && p.photo_url == resent.fields.photo_url)
+    {
+        return Ok(Before::Applied(applied));
     }
-    let floor = history.first().map_or(1, |p| p.version);
-    match history.last() {
-        Some(current) if crate::store::outcome_forgotten(resent.expected, floor) => {
-            Ok(Before::Forgotten(current.clone()))
-        }
-        _ => Ok(Before::Not),
+    if crate::store::outcome_forgotten(resent.expected, found.floor) {
+        return Ok(Before::Forgotten(found.current));
     }
+    Ok(Before::Not)
 }

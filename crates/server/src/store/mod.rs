@@ -135,6 +135,16 @@ pub trait Store: Send + Sync + 'static {
         account: AccountId,
     ) -> impl Future<Output = Result<Vec<ServerProfile>, StoreError>> + Send;
 
+    /// What the history says of `mutation_id` for a resend the route would refuse: the
+    /// version that id wrote if the history still holds it, the current profile and the
+    /// lowest version kept, read in one statement by index (never the history whole: one
+    /// account's history may hold many versions, and refusals cost no write).
+    fn mutation_outcome(
+        &self,
+        account: AccountId,
+        mutation_id: String,
+    ) -> impl Future<Output = Result<MutationOutcome, StoreError>> + Send;
+
     /// One short step of history pruning ([`HistoryRetention`]), off the request path: for
     /// the accounts after `from.after` (in id order), raises their `history_floor` and
     /// deletes the versions below it, at most `retention.batch` versions in one transaction
@@ -252,6 +262,14 @@ impl Store for AnyStore {
         either!(self, s => s.history(account))
     }
 
+    async fn mutation_outcome(
+        &self,
+        account: AccountId,
+        mutation_id: String,
+    ) -> Result<MutationOutcome, StoreError> {
+        either!(self, s => s.mutation_outcome(account, mutation_id))
+    }
+
     async fn prune_history(&self, from: PruneFrom) -> Result<PruneStep, StoreError> {
         either!(self, s => s.prune_history(from))
     }
@@ -354,6 +372,17 @@ pub struct SessionAt {
     pub token_hash: [u8; 32],
     /// The time of the request, unix seconds.
     pub now_unix: i64,
+}
+
+/// What [`Store::mutation_outcome`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MutationOutcome {
+    /// The version the mutation id wrote, if the history still holds it.
+    pub applied: Option<ServerProfile>,
+    /// The current profile.
+    pub current: ServerProfile,
+    /// The lowest version the account's history still holds (`history_floor`).
+    pub floor: u64,
 }
 
 /// What a profile write reads first, in its transaction: the current profile and the

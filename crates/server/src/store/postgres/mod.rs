@@ -20,8 +20,8 @@ use tokio_postgres::NoTls;
 pub use self::readers::READERS_APPLICATION_NAME;
 use self::readers::Readers;
 use super::{
-    AccountId, NewAccount, NewPhoto, NewSession, PhotoUpload, ProfileWrite, PruneFrom, PruneStep,
-    SessionAt, Store, StoreError, StoredPhoto, WriteRequest,
+    AccountId, MutationOutcome, NewAccount, NewPhoto, NewSession, PhotoUpload, ProfileWrite,
+    PruneFrom, PruneStep, SessionAt, Store, StoreError, StoredPhoto, WriteRequest,
 };
 
 /// The channel applied writes are announced on; the payload is `account:version`.
@@ -227,6 +227,14 @@ impl Store for PgStore {
 
     async fn history(&self, account: AccountId) -> Result<Vec<ServerProfile>, StoreError> {
         queries::history(&self.pool.get().await?, account).await
+    }
+
+    async fn mutation_outcome(
+        &self,
+        account: AccountId,
+        mutation_id: String,
+    ) -> Result<MutationOutcome, StoreError> {
+        queries::mutation_outcome(&self.pool.get().await?, account, &mutation_id).await
     }
 
     async fn prune_history(&self, from: PruneFrom) -> Result<PruneStep, StoreError> {

@@ -11,8 +11,9 @@ use tokio_postgres::types::ToSql;
 use super::NOTIFY_CHANNEL;
 use crate::store::retention::{version_from_sql, version_to_sql};
 use crate::store::{
-    AccountId, NewPhoto, NewSession, PhotoUpload, ProfileWrite, PruneFrom, PruneStep, PruneWalk,
-    SessionAt, StoreError, StoredPhoto, WriteBase, WriteRequest, decide_write, needed_photo,
+    AccountId, MutationOutcome, NewPhoto, NewSession, PhotoUpload, ProfileWrite, PruneFrom,
+    PruneStep, PruneWalk, SessionAt, StoreError, StoredPhoto, WriteBase, WriteRequest,
+    decide_write, needed_photo,
 };
 
 /// Runs one statement, prepared once per connection; returns how many rows it changed.
@@ -171,6 +172,39 @@ async fn applied_mutation(
         .await?
         .map(|row| row_to_profile(&row, 0))
         .transpose()
+}
+
+/// [`crate::store::Store::mutation_outcome`]: one statement, so one snapshot; the profile by
+/// its key and the history row through the partial unique index on `(account_id,
+/// mutation_id)`.
+pub(super) async fn mutation_outcome(
+    c: &impl GenericClient,
+    account: AccountId,
+    mutation_id: &str,
+) -> Result<MutationOutcome, StoreError> {
+    let statement = c
+        .prepare_cached(
+            "SELECT p.name, p.photo_url, p.version, p.updated_at, p.mutation_id, p.history_floor, \
+                    h.name, h.photo_url, h.version, h.updated_at, h.mutation_id \
+             FROM profiles p LEFT JOIN profile_history h \
+               ON h.account_id = p.account_id AND h.mutation_id = $2 \
+             WHERE p.account_id = $1",
+        )
+        .await?;
+    let row = c
+        .query_opt(&statement, &[&account, &mutation_id])
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let floor: i64 = row.try_get(5)?;
+    let applied = match row.try_get::<_, Option<i64>>(8)? {
+        Some(_) => Some(row_to_profile(&row, 6)?),
+        None => None,
+    };
+    Ok(MutationOutcome {
+        applied,
+        current: row_to_profile(&row, 0)?,
+        floor: version_from_sql(floor),
+    })
 }
 
 /// Inserts an account with its first profile (also in the history). Inside a transaction.

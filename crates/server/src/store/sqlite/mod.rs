@@ -19,8 +19,8 @@ use outpost_core::wire::ServerProfile;
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::{
-    AccountId, NewAccount, NewPhoto, NewSession, PhotoUpload, ProfileWrite, PruneFrom, PruneStep,
-    SessionAt, Store, StoreError, StoredPhoto, WriteRequest,
+    AccountId, MutationOutcome, NewAccount, NewPhoto, NewSession, PhotoUpload, ProfileWrite,
+    PruneFrom, PruneStep, SessionAt, Store, StoreError, StoredPhoto, WriteRequest,
 };
 use crate::read_pool::ReadPool;
 use readers::Readers;
@@ -197,6 +197,15 @@ impl Store for SqliteStore {
 
     async fn history(&self, account: AccountId) -> Result<Vec<ServerProfile>, StoreError> {
         self.read(move |conn| queries::history(conn, account)).await
+    }
+
+    async fn mutation_outcome(
+        &self,
+        account: AccountId,
+        mutation_id: String,
+    ) -> Result<MutationOutcome, StoreError> {
+        self.read(move |conn| queries::mutation_outcome(conn, account, &mutation_id))
+            .await
     }
 
     async fn prune_history(&self, from: PruneFrom) -> Result<PruneStep, StoreError> {
@@ -520,6 +529,20 @@ mod tests {
         assert!(
             plan.iter()
                 .any(|step| step.contains("profile_history_by_mutation")),
+            "{plan:?}"
+        );
+        // So is the outcome of a resend the route would refuse: no step scans the history.
+        let plan: Vec<String> = run(store.read(|c| {
+            let mut stmt =
+                c.prepare(&format!("EXPLAIN QUERY PLAN {}", queries::MUTATION_OUTCOME))?;
+            let rows = stmt.query_map(params![1, "m"], |r| r.get::<_, String>(3))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        }))
+        .unwrap();
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("profile_history_by_mutation"))
+                && plan.iter().all(|step| !step.starts_with("SCAN")),
             "{plan:?}"
         );
         // The index refuses a second row with the same id in one account.

@@ -8,8 +8,9 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use crate::store::retention::{version_from_sql, version_to_sql};
 use crate::store::{
-    AccountId, NewPhoto, NewSession, PhotoUpload, ProfileWrite, PruneFrom, PruneStep, PruneWalk,
-    SessionAt, StoreError, StoredPhoto, WriteBase, WriteRequest, decide_write, needed_photo,
+    AccountId, MutationOutcome, NewPhoto, NewSession, PhotoUpload, ProfileWrite, PruneFrom,
+    PruneStep, PruneWalk, SessionAt, StoreError, StoredPhoto, WriteBase, WriteRequest,
+    decide_write, needed_photo,
 };
 
 /// Records a version in the history: account, version, name, photo URL, time, mutation id.
@@ -19,13 +20,18 @@ const RECORD_VERSION: &str = "INSERT INTO profile_history \
 
 /// A profile from the columns `name, photo_url, version, updated_at, mutation_id`.
 fn row_to_profile(row: &rusqlite::Row<'_>) -> rusqlite::Result<ServerProfile> {
-    let version: i64 = row.get(2)?;
+    profile_at(row, 0)
+}
+
+/// A profile from those five columns starting at column `at`.
+fn profile_at(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ServerProfile> {
+    let version: i64 = row.get(at + 2)?;
     Ok(ServerProfile {
-        name: row.get(0)?,
-        photo_url: row.get(1)?,
+        name: row.get(at)?,
+        photo_url: row.get(at + 1)?,
         version: u64::try_from(version).unwrap_or(0),
-        updated_at: row.get(3)?,
-        mutation_id: row.get(4)?,
+        updated_at: row.get(at + 3)?,
+        mutation_id: row.get(at + 4)?,
     })
 }
 
@@ -129,6 +135,38 @@ pub(super) fn applied_mutation(
         .query_row(params![account, mutation_id], row_to_profile)
         .optional()?)
 }
+
+/// [`crate::store::Store::mutation_outcome`]: one statement, so one snapshot; the profile by
+/// its key and the history row through the partial unique index on `(account_id,
+/// mutation_id)`.
+pub(super) fn mutation_outcome(
+    conn: &Connection,
+    account: AccountId,
+    mutation_id: &str,
+) -> Result<MutationOutcome, StoreError> {
+    conn.prepare_cached(MUTATION_OUTCOME)?
+        .query_row(params![account, mutation_id], |row| {
+            let floor: i64 = row.get(5)?;
+            let applied = match row.get::<_, Option<i64>>(8)? {
+                Some(_) => Some(profile_at(row, 6)?),
+                None => None,
+            };
+            Ok(MutationOutcome {
+                applied,
+                current: row_to_profile(row)?,
+                floor: version_from_sql(floor),
+            })
+        })
+        .optional()?
+        .ok_or(StoreError::NotFound)
+}
+
+/// The statement of [`mutation_outcome`].
+pub(super) const MUTATION_OUTCOME: &str = "SELECT p.name, p.photo_url, p.version, p.updated_at, p.mutation_id, p.history_floor, \
+            h.name, h.photo_url, h.version, h.updated_at, h.mutation_id \
+     FROM profiles p LEFT JOIN profile_history h \
+       ON h.account_id = p.account_id AND h.mutation_id = ?2 \
+     WHERE p.account_id = ?1";
 
 /// Inserts an account with its first profile (also in the history). Inside a transaction.
 pub(super) fn insert_account(
