@@ -89,6 +89,21 @@ test("before the first answer the form is read-only; the name saved after it kee
   await page.close();
 });
 
+test("Save pressed before the profile arrived stores nothing and says why", async () => {
+  const { username, token, page, release, open } = await newDeviceWithHeldFirstRead("early");
+  await open();
+  // Enter in the read-only form submits it as the button does.
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("alert").filter({ hasText: "has not arrived on this device yet" }).waitFor();
+  assert.equal(await page.getByText("Saved on this device.", { exact: true }).count(), 0);
+  assert.deepEqual(await readAppStore(page, "profiles", "getAllKeys"), [], "no record made of empty values");
+  release();
+  await waitFor(async () => (await nameBox(page).inputValue()) === username, "the form filled from the answer");
+  await waitForStatus(page, "synced");
+  assert.equal((await apiProfile(env.server.url, token)).name, username, "the server's name kept");
+  await page.close();
+});
+
 test("the first answer landing while the person is in the Name box fills it, and what they type then is saved", async () => {
   // The first GET is held until the person has clicked into the empty Name box.
   const { username, token, page, release, open } = await newDeviceWithHeldFirstRead("typing");

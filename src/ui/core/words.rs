@@ -32,6 +32,8 @@ pub fn save(error: &SaveError) -> String {
             "The profile was changed on another device. Review it and save again.".to_owned()
         }
         SaveError::Rejected(reason) => refused(reason),
+        SaveError::NotAPhoto(reason) => format!("That file cannot be used as a photo: {reason}"),
+        SaveError::NotLoaded => "Your profile has not arrived on this device yet, so nothing was changed. Try again once it shows.".to_owned(),
     }
 }
 

@@ -153,6 +153,9 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
     /// Saves the changed fields with the chosen strategy (the seed's `save()`); the notice says
     /// whether they are on this device or on the server.
     pub async fn save(&self, patch: ProfilePatch) -> Result<SaveOutcome, SaveError> {
+        if !self.loaded() {
+            return self.saved(Err(SaveError::NotLoaded));
+        }
         self.saving.set(true);
         let result = self.repo().save(patch).await;
         self.saving_done();
@@ -173,6 +176,10 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
     /// main thread, shown and saved like any change; a file that is no photo is refused in
     /// words and changes nothing.
     pub fn choose_photo(&self, file: web_sys::Blob) {
+        if !self.loaded() {
+            let _ = self.saved(Err(SaveError::NotLoaded));
+            return;
+        }
         if self.saving.get_untracked() {
             self.next_photo.set_value(Some(PhotoChoice::Choose(file)));
             return;
@@ -201,7 +208,7 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
                 }
                 Err(reason) => {
                     vm.saving_done();
-                    let _ = vm.saved(Err(SaveError::Rejected(reason)));
+                    let _ = vm.saved(Err(SaveError::NotAPhoto(reason)));
                 }
             }
         });
@@ -222,6 +229,10 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
 
     /// "Remove photo": the profile has no photo from now on (once a save under way ends).
     pub fn remove_photo(&self) {
+        if !self.loaded() {
+            let _ = self.saved(Err(SaveError::NotLoaded));
+            return;
+        }
         if self.saving.get_untracked() {
             self.next_photo.set_value(Some(PhotoChoice::Remove));
             return;
@@ -239,6 +250,12 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
     /// [`UserProfileRepository::photo_bytes`]).
     pub async fn photo_bytes(&self, sha256: &str) -> Option<Vec<u8>> {
         self.repo().photo_bytes(sha256).await
+    }
+
+    /// Whether the profile is on this device: a change before it arrived would be made over
+    /// values nobody has seen (an empty name), and the form is read-only until then.
+    fn loaded(&self) -> bool {
+        self.state.with_untracked(|s| s.record.is_some())
     }
 
     /// The values the page shows now.

@@ -90,6 +90,14 @@ pub enum SaveError {
     /// The server refused the values; its message.
     #[error("refused: {0}")]
     Rejected(String),
+    /// The chosen file could not be made into a photo on this device (not an image this
+    /// browser can open); why, in words. Nothing was stored or sent.
+    #[error("not a photo: {0}")]
+    NotAPhoto(String),
+    /// The profile is not on this device yet (its first load has not arrived): a change would
+    /// be made over values nobody has seen, so nothing was stored.
+    #[error("the profile is not loaded yet")]
+    NotLoaded,
 }
 
 /// A subscriber to state changes (the view model).
