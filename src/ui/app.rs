@@ -84,13 +84,20 @@ pub fn App() -> impl IntoView {
             }
         });
     });
+    // Setting the phase again would rebuild the sign-in page and drop what the person already
+    // typed into it.
+    let signed_out = move || {
+        if !matches!(phase.get_untracked(), Phase::SignedOut) {
+            phase.set(Phase::SignedOut);
+        }
+    };
     let open_session = move |session: StoredSession| {
         let dependencies = dependencies.get_value();
         leptos::task::spawn_local(async move {
             let stored = dependencies.settings.load().await;
             match UserProfileViewModel::open(&dependencies, session, stored.clone()).await {
                 // Signed out, or in as someone else, in another tab since the session was read.
-                Ok(None) => phase.set(Phase::SignedOut),
+                Ok(None) => signed_out(),
                 Ok(Some(vm)) => {
                     // Changed in another tab while the profile opened: in force here too.
                     let now = dependencies.settings.current();
@@ -121,14 +128,6 @@ pub fn App() -> impl IntoView {
         storage_cleared.set(false);
         open_session(session);
     });
-    // Signing out is reported twice (the page, and the repository closing): setting the phase
-    // again would rebuild the sign-in page and drop what the person already typed into it.
-    let signed_out = move || {
-        if !matches!(phase.get_untracked(), Phase::SignedOut) {
-            phase.set(Phase::SignedOut);
-        }
-    };
-    let on_signed_out = Callback::new(move |()| signed_out());
     let on_settings = Callback::new(move |next: Settings| {
         let owner = dependencies.with_value(|d| d.settings.clone());
         leptos::task::spawn_local(async move {
@@ -137,7 +136,7 @@ pub fn App() -> impl IntoView {
             }
         });
     });
-    // Signed out in another tab: this tab's repository closed itself; show sign-in here too.
+    // Signed out, here or in another tab: the repository closed itself; show sign-in.
     Effect::new(move |_| {
         if let Phase::SignedIn(vm) = phase.get()
             && vm.state.with(|s| s.closed)
@@ -188,7 +187,7 @@ pub fn App() -> impl IntoView {
                         // with it the form the person is typing in).
                         untrack(move || {
                             view! {
-                                <ProfilePage vm=vm on_signed_out=on_signed_out unsaved=unsaved />
+                                <ProfilePage vm=vm unsaved=unsaved />
                                 <SettingsPage
                                     settings=settings
                                     on_change=on_settings

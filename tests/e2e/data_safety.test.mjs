@@ -539,6 +539,45 @@ chromiumOnly("signing out keeps a save another tab made after the warning, and w
   await context.close();
 });
 
+test("signing out with typing not saved asks first; Cancel keeps the typing", async () => {
+  const { page } = await newSignedUpPage(env.browser, env.url, "typedout");
+  await nameBox(page).fill("Typed, not saved");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  const dialog = page.getByRole("alertdialog", { name: "Sign out without saving?" });
+  await dialog.waitFor();
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  assert.equal(await nameBox(page).inputValue(), "Typed, not saved", "the typing stays");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await dialog.getByRole("button", { name: "Sign out anyway" }).click();
+  await page.getByRole("button", { name: "Sign in" }).waitFor();
+  await page.close();
+});
+
+test("a sign-out whose request to the server is slow leaves the account signed in next alone", async () => {
+  const { page } = await newSignedUpPage(env.browser, env.url, "slowout");
+  let release;
+  const released = new Promise((r) => { release = r; });
+  let answered = false;
+  env.proxy.route("/api/sessions/current", async (route) => {
+    if (route.request.method === "DELETE") await released;
+    await route.continue();
+    answered = true;
+  });
+  await page.getByRole("button", { name: "Sign out" }).click();
+  // The device is clean at once; the server is told when it answers.
+  await page.getByRole("button", { name: "Sign in" }).waitFor();
+  const next = newUsername("next");
+  await signUp(page, next);
+  await waitForStatus(page, "synced");
+  release();
+  await waitFor(() => answered, "the sign-out answered");
+  await saveName(page, "Still signed in");
+  await page.getByText("Saved on this device.", { exact: true }).waitFor();
+  await page.getByText(`Signed in as ${next}`).waitFor();
+  await waitForStatus(page, "synced");
+  await page.close();
+});
+
 test("signing in as another account warns, keeps the first account's unsent change and stops its tabs", async () => {
   const context = await env.browser.newContext();
   // A tab left on the sign-in page from before anyone signed in on this browser.

@@ -20,8 +20,6 @@ use crate::ui::core::words;
 pub fn ProfilePage(
     /// The view model of the signed-in account.
     vm: UserProfileViewModel,
-    /// Called after signing out.
-    on_signed_out: Callback<()>,
     /// Set while the form holds typing not saved yet, or a save runs (what a reload would
     /// lose).
     unsaved: RwSignal<bool>,
@@ -132,22 +130,31 @@ pub fn ProfilePage(
         }
         vm.resolve(choice);
     });
-    // The revision the open sign-out warning is about: "Sign out anyway" discards that and
-    // nothing saved after it.
-    let warned_revision = RwSignal::new(None::<u64>);
+    // What the open sign-out warning is about: typing not saved yet (or a save under way),
+    // and the revision whose unsynced changes "Sign out anyway" discards (nothing saved after
+    // it).
+    let warned = RwSignal::new(None::<SignOutWarning>);
+    let warning_now = move || {
+        let warning = SignOutWarning {
+            unsaved: has_changes.get_untracked() || vm.saving.get_untracked(),
+            revision: vm.unsynced_revision(),
+        };
+        (warning.unsaved || warning.revision.is_some()).then_some(warning)
+    };
+    // Done: the session ended, so every tab's repository closed and the app shows the sign-in
+    // page (a report from here could come after the next sign-in in this tab, and sign that
+    // one out).
     let sign_out = move |confirmed: Option<u64>| {
         leptos::task::spawn_local(async move {
-            match vm.sign_out(confirmed).await {
-                Ok(SignOut::Done) => on_signed_out.run(()),
-                // Another tab's save arrived meanwhile: warn about what is here now.
-                Ok(SignOut::NewerChanges) => warned_revision.set(vm.unsynced_revision()),
-                // The view model says what failed; the page stays.
-                Err(_) => {}
+            // Another tab's save arrived meanwhile: warn about what is here now. On failure
+            // the view model says what failed; the page stays.
+            if let Ok(SignOut::NewerChanges) = vm.sign_out(confirmed).await {
+                warned.set(warning_now());
             }
         });
     };
-    let on_sign_out = move |_| match vm.unsynced_revision() {
-        Some(revision) => warned_revision.set(Some(revision)),
+    let on_sign_out = move |_| match warning_now() {
+        Some(warning) => warned.set(Some(warning)),
         None => sign_out(None),
     };
     let saving = vm.saving;
@@ -261,22 +268,57 @@ pub fn ProfilePage(
                 }}
             </form>
 
-            <Show when=move || warned_revision.get().is_some()>
-                <ConfirmDialog
-                    id="signout"
-                    title="Sign out with unsynced changes?"
-                    confirm="Sign out anyway"
-                    on_confirm=Callback::new(move |()| {
-                        let confirmed = warned_revision.get_untracked();
-                        warned_revision.set(None);
-                        sign_out(confirmed);
+            {move || {
+                warned
+                    .get()
+                    .map(|warning| {
+                        let (title, help) = warning.words();
+                        view! {
+                            <ConfirmDialog
+                                id="signout"
+                                title=title
+                                confirm="Sign out anyway"
+                                on_confirm=Callback::new(move |()| {
+                                    warned.set(None);
+                                    sign_out(warning.revision);
+                                })
+                                on_cancel=Callback::new(move |()| warned.set(None))
+                            >
+                                {help}
+                            </ConfirmDialog>
+                        }
                     })
-                    on_cancel=Callback::new(move |()| warned_revision.set(None))
-                >
-                    "Some changes have not reached the server yet. Signing out deletes them from this device."
-                </ConfirmDialog>
-            </Show>
+            }}
         </section>
+    }
+}
+
+/// What signing out now would throw away, as the warning says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SignOutWarning {
+    /// The form holds typing not saved yet, or a save is under way.
+    unsaved: bool,
+    /// The revision of the device's changes the server has not got, if any.
+    revision: Option<u64>,
+}
+
+impl SignOutWarning {
+    /// The dialog's title and help text.
+    fn words(self) -> (&'static str, &'static str) {
+        match (self.unsaved, self.revision.is_some()) {
+            (true, true) => (
+                "Sign out without saving?",
+                "What you typed here is not saved, and some saved changes have not reached the server yet. Signing out discards both from this device.",
+            ),
+            (true, false) => (
+                "Sign out without saving?",
+                "What you typed here is not saved yet. Signing out discards it.",
+            ),
+            _ => (
+                "Sign out with unsynced changes?",
+                "Some changes have not reached the server yet. Signing out deletes them from this device.",
+            ),
+        }
     }
 }
 
