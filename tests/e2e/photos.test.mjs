@@ -328,6 +328,49 @@ test("two devices that chose different photos offline are asked with both pictur
   await b.close();
 });
 
+test("the other device's picture arriving after the conflict was settled changes nothing, and the page goes on", async () => {
+  const { page: a, username } = await newSignedUpPage(env.browser, env.url, "latephoto");
+  const b = await env.browser.newPage();
+  await b.goto(env.url);
+  await signIn(b, username);
+  await waitForStatus(b, "synced");
+  const red = await makeImage(a, { left: "#d00000", right: "#d00000" });
+  const blue = await makeImage(a, { left: "#0030d0", right: "#0030d0" });
+  env.proxy.cut();
+  await choose(a, red, "red.jpg");
+  await choose(b, blue, "blue.jpg");
+  // Each device's photo, as the other asks the server for it: held until released.
+  const keys = [...await readAppStore(a, "photos", "getAllKeys"), ...await readAppStore(b, "photos", "getAllKeys")];
+  const paths = keys.map((key) => `/api/photos/${key.split("/").at(-1)}`);
+  let release;
+  const released = new Promise((r) => { release = r; });
+  for (const path of paths) {
+    env.proxy.route(path, async (route) => {
+      if (route.request.method === "GET") await released;
+      await route.continue();
+    });
+  }
+  await env.proxy.restore();
+  const asked = await waitFor(async () => {
+    for (const page of [a, b]) if ((await page.getByRole("dialog").count()) > 0) return page;
+    return null;
+  }, "a conflict dialog on one of the devices");
+  await waitFor(() => env.proxy.requests.some((r) => r.method === "GET" && paths.includes(r.path)),
+    "the other device's picture asked for");
+  await asked.getByRole("dialog").getByRole("button", { name: "Keep mine" }).click();
+  await asked.getByRole("dialog").waitFor({ state: "detached" });
+  release();
+  // The picture arrives for a dialog that is gone: it is kept on the device, and nothing else.
+  await waitFor(async () => (await readAppStore(asked, "photos", "getAllKeys")).length === 2,
+    "the other picture kept on the device");
+  await asked.getByRole("textbox", { name: "Name", exact: true }).fill("After the late picture");
+  await asked.getByRole("button", { name: "Save" }).click();
+  await asked.getByText("Saved on this device.", { exact: true }).waitFor();
+  await waitForStatus(asked, "synced");
+  await a.close();
+  await b.close();
+});
+
 test("signing out leaves no photo on the device", async () => {
   const { page } = await newSignedUpPage(env.browser, env.url, "photoout");
   await choose(page, await makeImage(page));

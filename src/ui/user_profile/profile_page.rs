@@ -122,6 +122,7 @@ pub fn ProfilePage(
     // only while the form holds nothing unsaved. An error stays until the next save.
     let notice = move || vm.notice.get().filter(|n| n.is_error || !has_changes.get());
     let shown = move || local();
+    let conflict = Memo::new(move |_| state.with(|s| s.status.conflict.clone()));
     let on_choice = Callback::new(move |choice: Resolution| {
         // The fields in conflict are settled; what the person is typing, there or anywhere,
         // stays in the form (as an edit over the value chosen, which they have seen).
@@ -188,9 +189,11 @@ pub fn ProfilePage(
                 </div>
             </div>
 
+            // Built again only when the conflict changes, not at every change of the status:
+            // a rebuild would drop the keyboard focus on its buttons and read its pictures again.
             {move || {
-                state
-                    .with(|s| s.status.conflict.clone())
+                conflict
+                    .get()
                     .map(|conflict| view! { <ConflictDialog vm=vm conflict=conflict on_choice=on_choice /> })
             }}
 

@@ -59,7 +59,7 @@ pub fn ProfilePhoto(
     // Set from the start: the first render comes before the effect that reads the bytes.
     let reading = RwSignal::new(uploaded_photo(&photo_url.get_untracked()).map(str::to_owned));
     let revoke = move || {
-        if let Some((_, url)) = shown.get_untracked() {
+        if let Some((_, url)) = shown.try_get_untracked().flatten() {
             let _ = Url::revoke_object_url(&url);
         }
     };
@@ -83,15 +83,27 @@ pub fn ProfilePhoto(
         reading.set(Some(sha256.clone()));
         leptos::task::spawn_local(async move {
             let bytes = vm.photo_bytes(&sha256).await;
-            if reading.get_untracked().as_deref() == Some(sha256.as_str()) {
-                reading.set(None);
+            // The picture may be gone meanwhile (the conflict settled, a sign-out): its signals
+            // are disposed, and reading one would stop the app.
+            let Some(url) = photo_url.try_get_untracked() else {
+                return;
+            };
+            if reading.try_get_untracked().flatten().as_deref() == Some(sha256.as_str()) {
+                reading.try_set(None);
             }
             // Another photo may have been chosen meanwhile: only the current one is shown.
-            if uploaded_photo(&photo_url.get_untracked()) != Some(sha256.as_str()) {
+            if uploaded_photo(&url) != Some(sha256.as_str()) {
                 return;
             }
             revoke();
-            shown.set(bytes.and_then(|b| object_url(&b)).map(|u| (sha256, u)));
+            let Some(shown_url) = bytes.and_then(|b| object_url(&b)) else {
+                shown.try_set(None);
+                return;
+            };
+            if shown.try_set(Some((sha256, shown_url.clone()))).is_some() {
+                // Disposed: nothing shows it.
+                let _ = Url::revoke_object_url(&shown_url);
+            }
         });
     });
     on_cleanup(revoke);
