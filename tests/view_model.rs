@@ -221,3 +221,53 @@ async fn a_profile_is_not_opened_for_a_session_the_device_no_longer_holds() {
     assert_eq!(db.load_profile("ann").await.unwrap(), None);
     assert_eq!(api.0.borrow().gets, 0, "nothing asked of the server");
 }
+
+/// A notice about a state that ended goes with it: "Your session has ended" once signed in
+/// again, "not available offline yet" once the profile arrived.
+#[wasm_bindgen_test]
+async fn a_notice_goes_when_what_it_says_is_no_longer_true() {
+    let api = FakeApiClient::new("ann", "t");
+    let db = FakeDatabase::default();
+    let online_only = Settings {
+        write_strategy: WriteStrategy::OnlineOnly,
+        ..Settings::default()
+    };
+    let vm = opened(&api, &db, online_only).await;
+    api.0.borrow_mut().valid_token = "renewed".into();
+    assert_eq!(
+        vm.save(ProfilePatch::all(&fields("Online only"))).await,
+        Err(SaveError::SignInRequired)
+    );
+    assert_eq!(notice(&vm).text, words::save(&SaveError::SignInRequired));
+    assert_eq!(vm.sign_in_again("password123".into()).await, Ok(()));
+    assert_eq!(vm.notice.get_untracked(), None);
+
+    // A new device whose first read found the server unreachable.
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    let api = FakeApiClient::new("bob", "b");
+    api.0.borrow_mut().reachable = false;
+    let db = FakeDatabase::default();
+    let dependencies =
+        Dependencies::with_services(api.clone(), db.clone(), "/no-event-stream".into());
+    let session = StoredSession {
+        account: "bob".into(),
+        token: Some("b".into()),
+    };
+    db.save_session(&session).await.unwrap();
+    let vm = UserProfileViewModel::open(&dependencies, session, Settings::default())
+        .await
+        .unwrap()
+        .unwrap();
+    vm.load();
+    eventually("the read's notice", || vm.notice.get_untracked().is_some()).await;
+    assert_eq!(
+        notice(&vm).text,
+        words::read(&outpost_core::strategy::ReadError::NotAvailableOffline)
+    );
+    api.0.borrow_mut().reachable = true;
+    vm.sync_now();
+    eventually("the profile arrived and the notice went", || {
+        vm.state.get_untracked().record.is_some() && vm.notice.get_untracked().is_none()
+    })
+    .await;
+}

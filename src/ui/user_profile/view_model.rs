@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use outpost_core::patch::ProfilePatch;
+use outpost_core::strategy::ReadError;
 use outpost_core::sync::Resolution;
 use outpost_core::wire::ProfileFields;
 
@@ -100,7 +101,19 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
             return Ok(None);
         };
         let state = RwSignal::new(repo.state());
-        repo.subscribe(move |s| state.set(s.clone()));
+        let notice = RwSignal::new(None::<Notice>);
+        repo.subscribe(move |s| {
+            state.set(s.clone());
+            // "Not available offline yet" stops being true when the profile arrives.
+            if s.record.is_some()
+                && notice.with_untracked(|n| {
+                    n.as_ref()
+                        .is_some_and(|n| n.text == words::read(&ReadError::NotAvailableOffline))
+                })
+            {
+                notice.set(None);
+            }
+        });
         sync.restart();
         // Read after the profile opened, not before it: only Settings shows it.
         let storage_kept = RwSignal::new(None);
@@ -119,7 +132,7 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
                 sync,
             }),
             state,
-            notice: RwSignal::new(None),
+            notice,
             saving: RwSignal::new(false),
             next_photo: StoredValue::new_local(None),
             storage_kept,
@@ -311,7 +324,12 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
             return;
         };
         let repo = self.repo();
-        leptos::task::spawn_local(async move { repo.resolve(choice, seen).await });
+        leptos::task::spawn_local(async move {
+            repo.resolve(choice, seen).await;
+            // The choice is a change to send like a save: if every tab closes before it is
+            // sent, the service worker sends it.
+            service_worker::request_background_sync().await;
+        });
     }
 
     /// If signing out now would delete changes the server has not got: the revision of the
@@ -353,7 +371,15 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
     /// Signs in again to the same account after the session ended; pending changes are sent.
     pub async fn sign_in_again(&self, password: String) -> Result<(), SessionError> {
         let Parts { repo, sessions, .. } = self.parts.get_value();
-        sessions.sign_in_again(repo.session(), &password).await
+        sessions.sign_in_again(repo.session(), &password).await?;
+        // What went wrong while the session was over ("Your session has ended...") is over too.
+        if self
+            .notice
+            .with_untracked(|n| n.as_ref().is_some_and(|n| n.is_error))
+        {
+            self.notice.set(None);
+        }
+        Ok(())
     }
 
     /// Applies new settings to the running repository.
