@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { freePort, startServer, waitFor } from "./lib/harness.mjs";
 import { chromiumOnly, startEngineServer, useEngine } from "./lib/browser/index.mjs";
 import { startProxy } from "./lib/proxy.mjs";
+import { syncWithNoTabOpen } from "./lib/background-sync.mjs";
 import {
   PASSWORD, newUsername, signUp, signIn, saveName, waitForStatus, apiToken, apiProfile, apiPut, newSignedUpPage,
   readAppStore,
@@ -536,6 +537,32 @@ chromiumOnly("signing out keeps a save another tab made after the warning, and w
     "tab one to show the other tab's save");
   assert.equal(await nameBox(tab1).inputValue(), "Typed in tab one");
   await tab1.getByRole("alertdialog").getByRole("button", { name: "Cancel" }).click();
+  await context.close();
+});
+
+chromiumOnly("a conflict settled offline is sent by the service worker if every tab closes first",
+  "Background Sync (registration.sync)", async () => {
+  const context = await env.browser.newContext();
+  const { page, username } = await newSignedUpPage(context, env.url, "settledoff");
+  const token = await apiToken(env.server.url, username);
+  const tags = () => page.evaluate(async () => (await navigator.serviceWorker.ready).sync.getTags());
+  // Both devices rename while this one is offline: asked on reconnect.
+  await context.setOffline(true);
+  await saveName(page, "Mine, offline");
+  await page.getByText("Saved on this device.", { exact: true }).waitFor();
+  await apiPut(env.server.url, token, { name: "Theirs, online" });
+  await context.setOffline(false);
+  await page.getByRole("dialog").waitFor();
+  // The save's sync ran when the browser came online (the tab answered the conflict).
+  await waitFor(async () => (await tags()).length === 0, "the save's sync done");
+  await context.setOffline(true);
+  await page.getByRole("dialog").getByRole("button", { name: "Keep mine" }).click();
+  await waitFor(async () => (await tags()).includes("outpost-sync"), "a sync registered for the choice");
+  await page.close();
+  const blank = await syncWithNoTabOpen(context, env.url);
+  await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Mine, offline",
+    "the service worker to send the choice");
+  await blank.close();
   await context.close();
 });
 
