@@ -227,6 +227,28 @@ test("a conflict policy chosen in one tab is in force in the others before they 
   await context.close();
 });
 
+test("a sync interval being typed stays while another tab changes another setting; a bad one is said", async () => {
+  const context = await env.browser.newContext();
+  const { page: first } = await newSignedUpPage(context, env.url, "interval");
+  const second = await context.newPage();
+  await second.goto(env.url);
+  await waitForStatus(second, "synced");
+  const interval = (page) => page.getByRole("spinbutton", { name: "Sync interval (minutes)" });
+  const policy = (page) => page.getByRole("combobox", { name: "Conflict policy" });
+  // Typed, not committed yet (a number input commits when the person leaves it).
+  await interval(first).fill("15");
+  await policy(second).selectOption("local-wins");
+  await waitFor(async () => (await policy(first).inputValue()) === "local-wins", "the first tab to follow");
+  assert.equal(await interval(first).inputValue(), "15", "the number being typed stays");
+  await interval(first).press("Tab");
+  await waitFor(async () => (await interval(second).inputValue()) === "15", "the second tab to follow");
+  await interval(first).fill("");
+  await interval(first).press("Tab");
+  await first.getByRole("alert").filter({ hasText: "Enter a whole number of minutes" }).waitFor();
+  assert.equal(await interval(second).inputValue(), "15", "nothing changed");
+  await context.close();
+});
+
 /// Online-only, the answer to a save lost; `reload`: the page is reloaded before the next save
 /// (the write in doubt is kept on the device, not in the page's memory).
 async function onlineOnlyLostAnswer(reload) {

@@ -27,6 +27,10 @@ pub fn SettingsPage(
         settings.set(next.clone());
         on_change.run(next);
     };
+    // The interval's own value: the box is written again only when the interval changes (not
+    // when another setting does, here or in another tab), so a number half typed stays.
+    let interval = Memo::new(move |_| settings.with(|s| s.sync_interval_secs / 60));
+    let interval_error = RwSignal::new(false);
     view! {
         <section class="settings" aria-labelledby="settings-title">
             <h2 id="settings-title">"Settings"</h2>
@@ -83,14 +87,25 @@ pub fn SettingsPage(
                 type="number"
                 min="1"
                 max="1440"
-                prop:value=move || (settings.get().sync_interval_secs / 60).to_string()
+                aria-invalid=move || interval_error.get().to_string()
+                aria-describedby="sync-interval-error"
+                prop:value=move || interval.get().to_string()
                 on:change=move |ev| {
-                    if let Ok(minutes) = event_target_value(&ev).parse::<u32>() {
+                    let minutes = event_target_value(&ev).trim().parse::<u32>();
+                    interval_error.set(minutes.is_err());
+                    if let Ok(minutes) = minutes {
                         let minutes = minutes.clamp(1, 1440);
                         update(Box::new(move |s| s.sync_interval_secs = minutes * 60));
                     }
                 }
             />
+            <p id="sync-interval-error" class="field-error" role="alert">
+                {move || {
+                    interval_error
+                        .get()
+                        .then_some("Enter a whole number of minutes, from 1 to 1440. The interval was not changed.")
+                }}
+            </p>
             <p class="storage">
                 {move || match storage_kept.get() {
                     Some(true) => "Storage on this device: kept. The browser will not clear it to free space.",
