@@ -229,8 +229,10 @@ async function sendRecord(db, session) {
   if (upload) {
     if (!(await uploadPhoto(db, session, upload))) return;
     write = await takePrepared(db, account, upload);
+    if (write) tellTabs(account);
   } else if (!write) {
     write = await takePrepared(db, account, undefined);
+    if (write) tellTabs(account);
   }
   if (!write) return;
   const response = await fetch("/api/profile", {
@@ -256,6 +258,12 @@ async function sendRecord(db, session) {
       ? { ...current, answer, revision: nextRevision(current) }
       : undefined,
   );
+  tellTabs(account);
+}
+
+// The record of `account` changed in the store: open tabs read it again (as a tab's commit
+// tells the others).
+function tellTabs(account) {
   const channel = new BroadcastChannel(NAMES.channel);
   channel.postMessage(`profile:${account}`);
   channel.close();
