@@ -96,8 +96,9 @@ pub fn App() -> impl IntoView {
         leptos::task::spawn_local(async move {
             let stored = dependencies.settings.load().await;
             match UserProfileViewModel::open(&dependencies, session, stored.clone()).await {
-                // Signed out, or in as someone else, in another tab since the session was read.
-                Ok(None) => signed_out(),
+                // Signed out, or in as someone else, in another tab since the session was read:
+                // the sign-in page, afresh (it may be the one that was busy signing in).
+                Ok(None) => phase.set(Phase::SignedOut),
                 Ok(Some(vm)) => {
                     // Changed in another tab while the profile opened: in force here too.
                     let now = dependencies.settings.current();

@@ -30,7 +30,13 @@ pub fn SignInPage(
     // Another account's unsynced changes on this device, shown before switching accounts.
     let switching_from = RwSignal::new(None::<String>);
 
+    // Busy from the press until the profile shows (the page is replaced then) or the attempt
+    // failed: a second press would sign in twice and open the profile twice. The buttons say
+    // so (aria-disabled) rather than being disabled, which would drop the keyboard focus.
     let submit = move |confirmed: bool| {
+        if busy.get_untracked() {
+            return;
+        }
         let (user, pass) = (username.get_untracked(), password.get_untracked());
         if let Err(e) = validate::username(user.trim()).and_then(|_| validate::password(&pass)) {
             error.set(Some((Some(e.field), e.message)));
@@ -47,14 +53,16 @@ pub fn SignInPage(
                 return;
             }
             switching_from.set(None);
-            let result = sessions.sign_in(&user, &pass, creating).await;
-            busy.set(false);
-            match result {
+            match sessions.sign_in(&user, &pass, creating).await {
                 Ok(session) => on_signed_in.run(session),
-                Err(e) => error.set(Some((None, words::session(&e)))),
+                Err(e) => {
+                    busy.set(false);
+                    error.set(Some((None, words::session(&e))));
+                }
             }
         });
     };
+    let busy_attr = move || busy.get().then_some("true");
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         submit(false);
@@ -104,11 +112,11 @@ pub fn SignInPage(
                 />
                 <p id="password-error" class="field-error" role="alert">{field_error("password")}</p>
                 <div class="actions">
-                    <button type="submit" class="primary" disabled=move || busy.get()
+                    <button type="submit" class="primary" aria-disabled=busy_attr
                         on:click=move |_| create.set(false)>
                         "Sign in"
                     </button>
-                    <button type="submit" disabled=move || busy.get()
+                    <button type="submit" aria-disabled=busy_attr
                         on:click=move |_| create.set(true)>
                         "Create account"
                     </button>
