@@ -125,7 +125,8 @@ pub fn StatusBar(
                         .unwrap_or_else(|| "Not signed in.".to_owned())
                 }}
             </span>
-            <span class="source-words">
+            // Its "n minutes ago" changes every minute: read on demand, not announced each time.
+            <span class="source-words" aria-live="off">
                 {move || profile.get().and_then(|p| source_words(&p, now.get()))}
             </span>
         </div>
