@@ -100,6 +100,18 @@ impl<K: Hash + Eq + Clone> WindowLimiter<K> {
         entry.1 = entry.1.saturating_add(1);
     }
 
+    /// Takes back one event of `key` counted in the current window (an attempt that
+    /// turned out right).
+    pub fn forgive(&self, key: &K) {
+        let now = Instant::now();
+        if let Ok(mut entries) = self.entries.lock()
+            && let Some((start, count)) = entries.get_mut(key)
+            && now.duration_since(*start) < self.window
+        {
+            *count = count.saturating_sub(1);
+        }
+    }
+
     /// Forgets the failures of `key` (after a successful sign-in for a username).
     pub fn clear<Q: Hash + Eq + ?Sized>(&self, key: &Q)
     where
@@ -132,27 +144,19 @@ pub enum Counter {
 }
 
 impl Counter {
-    /// `Err(seconds to wait)` when any of `keys` has used up its window.
-    pub async fn check(&self, keys: &[String]) -> Result<(), u64> {
-        match self {
-            Self::Local(l) => l.check(keys),
-            Self::Shared(s) => s.check(keys).await,
-        }
-    }
-
-    /// Counts one event for each of `keys`.
-    pub async fn record(&self, keys: &[String]) {
-        match self {
-            Self::Local(l) => l.record(keys),
-            Self::Shared(s) => s.record(keys).await,
-        }
-    }
-
     /// Counts one event for `key` unless (or refusing it when) that passes the limit.
     pub async fn admit(&self, key: &str) -> Result<(), u64> {
         match self {
             Self::Local(l) => l.admit(&key.to_owned()),
             Self::Shared(s) => s.admit(key).await,
+        }
+    }
+
+    /// Takes back one event of `key` (an attempt counted by [`Self::admit`] that was right).
+    pub async fn forgive(&self, key: &str) {
+        match self {
+            Self::Local(l) => l.forgive(&key.to_owned()),
+            Self::Shared(s) => s.forgive(key).await,
         }
     }
 
@@ -191,6 +195,13 @@ mod tests {
         assert!((1..=60).contains(&wait));
         l.clear("u:ann");
         assert!(l.check(&k).is_ok());
+        // An admitted attempt that was right is taken back; the others stay counted.
+        let a = "a:1".to_owned();
+        assert_eq!(l.admit(&a), Ok(()));
+        assert_eq!(l.admit(&a), Ok(()));
+        l.forgive(&a);
+        assert_eq!(l.admit(&a), Ok(()));
+        assert!(l.admit(&a).is_err());
         for i in 0..(MAX_KEYS + 50) {
             l.record(&[format!("a:{i}")]);
         }

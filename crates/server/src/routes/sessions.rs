@@ -34,18 +34,21 @@ pub async fn sign_in(
     let user_key = format!("u:{}", creds.username);
     let addr_key = addr.map(|addr| format!("a:{}", limit_key(addr)));
     let too_many = |retry_after_secs| AppError::TooManyRequests { retry_after_secs };
+    // An attempt is counted, for its address and its username, before its password is
+    // checked: concurrent guesses cannot all pass a limit that none of them had counted yet
+    // (with the hash slots queued, hundreds of guesses from one address would fit in one
+    // window, each on another username). A right one is taken back from the address (and
+    // clears the username's count), so the address's count stays one of failures.
     if let Some(addr_key) = &addr_key {
-        state
-            .limiter()
-            .check(std::slice::from_ref(addr_key))
-            .await
-            .map_err(too_many)?;
+        state.limiter().admit(addr_key).await.map_err(too_many)?;
     }
-    // An attempt on a username is counted before its password is checked (and the count
-    // cleared when it was right): concurrent guesses cannot all pass a limit that none of
-    // them had counted yet. The address's count stays one of failures, so people behind one
-    // address who sign in at the same moment are not refused.
-    state.limiter().admit(&user_key).await.map_err(too_many)?;
+    if let Err(wait) = state.limiter().admit(&user_key).await {
+        // No password was tried: not counted against the address.
+        if let Some(addr_key) = &addr_key {
+            state.limiter().forgive(addr_key).await;
+        }
+        return Err(too_many(wait));
+    }
 
     let username = creds.username.clone();
     let found = state.checked(state.store().credentials(&username).await)?;
@@ -68,12 +71,13 @@ pub async fn sign_in(
         .await?;
 
     let Some(account) = account else {
-        if let Some(addr_key) = addr_key {
-            state.limiter().record(&[addr_key]).await;
-        }
-        tracing::info!(username = %creds.username, "failed sign-in");
+        // Not the username: a password typed into its box would land in the logs.
+        tracing::info!("failed sign-in");
         return Err(AppError::Unauthorized("Wrong username or password."));
     };
+    if let Some(addr_key) = &addr_key {
+        state.limiter().forgive(addr_key).await;
+    }
     state.limiter().clear(&user_key).await;
     let (token, session) = auth::new_session(state.config().token_ttl)?;
     state.checked(state.store().create_session(account, session).await)?;

@@ -202,3 +202,31 @@ async fn failed_sign_ins_are_limited_per_address_across_usernames() {
     assert!(resp.headers().contains_key("retry-after"));
     expect_error(resp, error_code::TOO_MANY_REQUESTS).await;
 }
+
+/// Guesses sent at once from one address, each on another username (each username's own
+/// count allows its first try): the address's limit holds as it does one after another.
+#[tokio::test]
+async fn concurrent_guesses_across_usernames_get_no_more_tries_from_one_address() {
+    let ts = TestServer::start().await;
+    for i in 0..20 {
+        ts.sign_up(&format!("user{i}")).await;
+    }
+    let guesses = (0..20).map(|i| {
+        let ts = &ts;
+        async move {
+            sign_in(ts, &format!("user{i}"), "wrong-guess")
+                .await
+                .status()
+        }
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let tried = answers
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((tried, refused), (5, 15), "{answers:?}");
+}

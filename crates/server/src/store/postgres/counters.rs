@@ -39,49 +39,6 @@ impl SharedCounter {
         }
     }
 
-    /// `Err(seconds to wait)` when any of `keys` has used up its window.
-    pub async fn check(&self, keys: &[String]) -> Result<(), u64> {
-        let now = now_unix();
-        let waited = async {
-            let client = self.pool.get().await.map_err(|e| e.to_string())?;
-            let statement = client
-                .prepare_cached(
-                    "SELECT MAX(window_start + $4 - $3) FROM rate_counts \
-                     WHERE scope = $1 AND key = ANY($2) AND window_start > $3 - $4 \
-                     AND count >= $5",
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            let row = client
-                .query_one(
-                    &statement,
-                    &[&self.scope, &keys, &now, &self.window_secs, &self.allowed],
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            row.try_get::<_, Option<i64>>(0).map_err(|e| e.to_string())
-        }
-        .await;
-        match waited {
-            Ok(Some(wait)) => Err(u64::try_from(wait).unwrap_or(1).max(1)),
-            Ok(None) => Ok(()),
-            Err(error) => {
-                tracing::warn!(scope = self.scope, %error, "shared limit not checked");
-                Ok(())
-            }
-        }
-    }
-
-    /// Counts one event for each of `keys`.
-    pub async fn record(&self, keys: &[String]) {
-        for key in keys {
-            if let Err(error) = self.count(key).await {
-                tracing::warn!(scope = self.scope, %error, "shared limit not counted");
-            }
-        }
-        self.maybe_clean_up().await;
-    }
-
     /// Counts one event for `key` and refuses it (`Err(seconds to wait)`) if that took the key
     /// past its window's allowance.
     pub async fn admit(&self, key: &str) -> Result<(), u64> {
@@ -97,6 +54,25 @@ impl SharedCounter {
                 tracing::warn!(scope = self.scope, %error, "shared limit not counted");
                 Ok(())
             }
+        }
+    }
+
+    /// Takes back one event of `key` (an attempt counted by [`Self::admit`] that was right).
+    pub async fn forgive(&self, key: &str) {
+        let forgiven = async {
+            let client = self.pool.get().await.map_err(|e| e.to_string())?;
+            client
+                .execute(
+                    "UPDATE rate_counts SET count = count - 1 \
+                     WHERE scope = $1 AND key = $2 AND count > 0",
+                    &[&self.scope, &key],
+                )
+                .await
+                .map_err(|e| e.to_string())
+        }
+        .await;
+        if let Err(error) = forgiven {
+            tracing::warn!(scope = self.scope, %error, "shared limit not taken back");
         }
     }
 
