@@ -60,12 +60,24 @@ pub fn client_of(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAdd
 /// The key the per-address limits count `ip` under: an IPv4 address, or an IPv6 address's /64
 /// (the block one subscriber gets, in which a client can take a new address per request).
 pub fn limit_key(ip: IpAddr) -> String {
-    match ip.to_canonical() {
+    match limit_ip(ip) {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => {
             let s = v6.segments();
             format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
         }
+    }
+}
+
+/// [`limit_key`] as an address: an IPv4 address as it is, an IPv6 address with all but its
+/// first 64 bits zero (the connections per address are counted by it).
+pub fn limit_ip(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !u128::from(u64::MAX);
+            IpAddr::V6(std::net::Ipv6Addr::from(bits))
+        }
+        v4 => v4,
     }
 }
 
@@ -122,6 +134,16 @@ mod tests {
         assert_eq!(
             limit_key("::ffff:203.0.113.7".parse().expect("address")),
             "203.0.113.7"
+        );
+        // The connections per address are counted by the same block.
+        assert_eq!(limit_ip(one), limit_ip(other));
+        assert_eq!(
+            limit_ip(one),
+            "2001:db8:1:2::".parse::<IpAddr>().expect("address")
+        );
+        assert_eq!(
+            limit_ip("::ffff:203.0.113.7".parse().expect("address")),
+            IpAddr::from([203, 0, 113, 7])
         );
     }
 

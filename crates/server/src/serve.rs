@@ -116,7 +116,11 @@ pub async fn serve(
         let slot = if config.trusted_proxies.contains(&ip) {
             None
         } else {
-            match counts.take(ip, config.max_connections_per_address) {
+            // An IPv6 client is counted by its /64, as the other per-address limits count it.
+            match counts.take(
+                crate::client_addr::limit_ip(ip),
+                config.max_connections_per_address,
+            ) {
                 Some(slot) => Some(slot),
                 None => {
                     let max = config.max_connections_per_address;
