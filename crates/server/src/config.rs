@@ -103,9 +103,11 @@ pub struct Config {
     /// 413. The route's own limit: every other body stays within
     /// [`outpost_core::validate::MAX_BODY_BYTES`].
     pub max_photo_bytes: usize,
-    /// Photos one account may hold; an upload of one more gets 422 `photo_limit`. Photos no
-    /// kept version of the profile names are pruned after [`Config::photo_grace`], so only
-    /// someone uploading many photos in a short time meets it.
+    /// Photos one account may upload within [`Config::photo_grace`]; one more gets 422
+    /// `photo_limit`. Counted by upload time, not by the photos held: those the kept versions
+    /// of the profile name stay as long as the history does (and the others are pruned after
+    /// the grace), so only someone uploading many photos in a short time meets it, and it
+    /// frees itself as the days pass.
     pub max_photos_per_account: u32,
     /// How long a photo that no kept version of its profile names is kept after its last
     /// upload (time for the profile write that names it to arrive), before the pruning pass

@@ -78,8 +78,8 @@ pub enum AppError {
     PhotoHashMismatch,
     /// 422: the account holds the most photos allowed.
     #[error(
-        "This account holds {max} photos, the most allowed. Photos no profile uses any more \
-         are removed after a while; try again later."
+        "This account has uploaded {max} photos recently, the most allowed. Try again in a \
+         few days."
     )]
     PhotoLimit {
         /// The limit.

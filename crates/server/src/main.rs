@@ -94,10 +94,14 @@ struct Args {
     /// Versions younger than this many days are kept too.
     #[arg(long, env = "OUTPOST_HISTORY_DAYS", default_value_t = 30)]
     history_days: u32,
+    /// Young or not, no more than this many of each profile's latest versions are kept.
+    #[arg(long, env = "OUTPOST_HISTORY_MAX_VERSIONS", default_value_t = 10_000)]
+    history_max_versions: u64,
     /// The largest photo upload in bytes; larger gets 413.
     #[arg(long, env = "OUTPOST_MAX_PHOTO_BYTES", default_value_t = 1024 * 1024)]
     max_photo_bytes: usize,
-    /// Photos one account may hold; one more gets 422 `photo_limit`.
+    /// Photos one account may upload within the photo grace period; one more gets 422
+    /// `photo_limit`.
     #[arg(long, env = "OUTPOST_MAX_PHOTOS_PER_ACCOUNT", default_value_t = 32)]
     max_photos_per_account: u32,
     /// Days an uploaded photo that no kept version of its profile names is kept after its
@@ -172,6 +176,7 @@ async fn main() -> ExitCode {
     config.trusted_proxies = args.trusted_proxy;
     config.history.versions = args.history_versions.max(1);
     config.history.days = args.history_days;
+    config.history.max_versions = args.history_max_versions.max(config.history.versions);
     config.max_photo_bytes = args.max_photo_bytes;
     config.max_photos_per_account = args.max_photos_per_account;
     config.photo_grace = Duration::from_secs(args.photo_grace_days.saturating_mul(24 * 3600));

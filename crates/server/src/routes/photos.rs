@@ -71,7 +71,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PhotoId {
         (status = 400, description = "The path does not end in 64 lowercase hex digits, or the body could not be read", body = ErrorBodyDoc),
         (status = 413, description = "The body is over the photo size limit", body = ErrorBodyDoc),
         (status = 415, description = "The body is not a JPEG, PNG or WebP image", body = ErrorBodyDoc),
-        (status = 422, description = "`photo_hash_mismatch`: the body's SHA-256 is not the one in the path; `photo_limit`: the account holds the most photos allowed (`--max-photos-per-account`)", body = ErrorBodyDoc),
+        (status = 422, description = "`photo_hash_mismatch`: the body's SHA-256 is not the one in the path; `photo_limit`: the account uploaded the most photos allowed within the photo grace period (`--max-photos-per-account` per `--photo-grace-days`)", body = ErrorBodyDoc),
     ))]
 pub async fn put_photo(
     State(state): State<AppState>,
@@ -87,12 +87,15 @@ pub async fn put_photo(
         return Err(AppError::PhotoHashMismatch);
     }
     let location = HeaderValue::from_str(&format!("{PHOTO_PATH_PREFIX}{sha256}"));
+    let now_unix = crate::clock::now_unix();
+    let grace = i64::try_from(state.config().photo_grace.as_secs()).unwrap_or(i64::MAX);
     let photo = NewPhoto {
         sha256,
         content_type: image.mime(),
         bytes,
-        now_unix: crate::clock::now_unix(),
+        now_unix,
         limit: state.config().max_photos_per_account,
+        counted_since: now_unix.saturating_sub(grace),
     };
     let stored = state.checked(state.store().put_photo(caller.account, photo).await)?;
     let status = match stored {

@@ -336,8 +336,14 @@ pub struct NewPhoto {
     pub bytes: Vec<u8>,
     /// When it is uploaded, unix seconds: pruning's grace counts from the last upload.
     pub now_unix: i64,
-    /// The most photos the account may hold (`--max-photos-per-account`).
+    /// The most photos the account may have uploaded since `counted_since`
+    /// (`--max-photos-per-account`).
     pub limit: u32,
+    /// Unix seconds: photos uploaded (or uploaded again) before it are not counted against
+    /// `limit` (now minus the photo grace). The photos kept versions of the profile name stay
+    /// as long as the history does, so counting every photo held would refuse a person who
+    /// changed their photo often, for as long as those versions are kept.
+    pub counted_since: i64,
 }
 
 /// A stored photo, as `GET /api/photos/{sha256}` sends it.
@@ -563,6 +569,11 @@ pub struct NewAccount {
     /// When the account is created (RFC 3339).
     pub now: String,
 }
+
+/// The most sessions one account keeps: a new sign-in past it ends the oldest (that device
+/// is asked to sign in again). Successful sign-ins are not limited otherwise, and each session
+/// is a row kept for 30 days.
+pub const MAX_SESSIONS_PER_ACCOUNT: i64 = 100;
 
 /// A session to store: the SHA-256 of its token and its lifetime.
 #[derive(Clone, Copy, Debug)]

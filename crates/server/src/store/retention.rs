@@ -10,13 +10,17 @@
 use super::AccountId;
 
 /// Which versions of each profile the history keeps: the last `versions`, and every version
-/// younger than `days` days; older ones are pruned with their mutation ids.
+/// younger than `days` days, but never more than the last `max_versions`; the others are
+/// pruned with their mutation ids.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HistoryRetention {
     /// How many of the latest versions are always kept (at least 1: the current one).
     pub versions: u64,
-    /// Versions younger than this many days are kept, however many.
+    /// Versions younger than this many days are kept, up to `max_versions`.
     pub days: u32,
+    /// Young or not, at most this many of the latest versions are kept (at least
+    /// `versions`): an account writing fast cannot grow its history without bound.
+    pub max_versions: u64,
     /// At most this many versions are deleted by one [`Store::prune_history`](super::Store::prune_history) step.
     pub batch: u64,
 }
@@ -26,6 +30,7 @@ impl Default for HistoryRetention {
         Self {
             versions: 100,
             days: 30,
+            max_versions: 10_000,
             batch: 500,
         }
     }
@@ -62,7 +67,12 @@ fn next_floor(
     young: Option<u64>,
 ) -> u64 {
     let end = window_end(retention, current, floor, budget);
-    young.map_or(end, |young| end.min(young)).max(floor)
+    // Young versions stop the floor, except those beyond the last `max_versions`.
+    let cap = retention.max_versions.max(retention.versions).max(1);
+    let over_cap = (current.saturating_sub(cap) + 1).min(end);
+    young
+        .map_or(end, |young| end.min(young).max(over_cap))
+        .max(floor)
 }
 
 /// The end (exclusive) of the versions a pruning step may consider for one account: below
@@ -226,6 +236,7 @@ mod tests {
         let r = HistoryRetention {
             versions: 3,
             days: 1,
+            max_versions: 6,
             batch: 100,
         };
         // At version 10 with the whole history: versions 8-10 stay.
@@ -236,6 +247,9 @@ mod tests {
         assert_eq!(next_floor(&r, 10, 1, 2, None), 3);
         // Never down, and nothing while there are no more than three versions.
         assert_eq!(next_floor(&r, 10, 8, 100, None), 8);
+        // Young versions beyond the last six go all the same (versions 5-10 stay).
+        assert_eq!(next_floor(&r, 10, 1, 100, Some(2)), 5);
+        assert_eq!(next_floor(&r, 10, 1, 2, Some(2)), 3);
         assert_eq!(next_floor(&r, 3, 1, 100, None), 1);
     }
 
@@ -245,6 +259,7 @@ mod tests {
             retention: HistoryRetention {
                 versions: 3,
                 days: 1,
+                max_versions: 100,
                 batch: 5,
             },
             cutoff: "t".to_owned(),

@@ -230,3 +230,27 @@ async fn concurrent_guesses_across_usernames_get_no_more_tries_from_one_address(
         .count();
     assert_eq!((tried, refused), (5, 15), "{answers:?}");
 }
+
+/// Successful sign-ins are not limited, so an account keeps its newest sessions only: one more
+/// ends the oldest (made in the same second here, any one of them), never the new one.
+#[tokio::test]
+async fn an_account_keeps_its_newest_sessions_only() {
+    let max = usize::try_from(outpost_server::store::MAX_SESSIONS_PER_ACCOUNT).unwrap();
+    let ts = TestServer::start().await;
+    let mut tokens = vec![ts.sign_up("ann").await];
+    while tokens.len() <= max {
+        let resp = sign_in(&ts, "ann", "password123").await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        tokens.push(resp.json::<TokenResponse>().await.unwrap().token);
+    }
+    let mut valid = 0;
+    for token in &tokens {
+        if ts.get_profile(token).await.status() == StatusCode::OK {
+            valid += 1;
+        }
+    }
+    assert_eq!(valid, max);
+    let newest = tokens.last().unwrap();
+    assert_eq!(ts.get_profile(newest).await.status(), StatusCode::OK);
+    assert_eq!(ts.stored_token_hashes().await.len(), max);
+}

@@ -333,19 +333,23 @@ async fn seven_writes(ts: &TestServer, token: &str) {
 }
 
 #[tokio::test]
-async fn young_history_is_kept_however_long() {
+async fn young_history_is_kept_up_to_its_cap() {
     let ts = TestServer::start_with(|c| {
         c.history = HistoryRetention {
             versions: 3,
             days: 30,
             batch: 2,
+            max_versions: 6,
         };
     })
     .await;
     let token = ts.sign_up("ann").await;
     seven_writes(&ts, &token).await;
+    // Eight versions, all young: the two beyond the last six go (one step's batch of two).
+    assert_eq!(ts.prune().await.versions, 2);
+    let versions: Vec<u64> = ts.history(&token).await.iter().map(|p| p.version).collect();
+    assert_eq!(versions, (3..=8).collect::<Vec<_>>());
     assert_eq!(ts.prune().await.versions, 0);
-    assert_eq!(ts.history(&token).await.len(), 8);
 }
 
 #[tokio::test]
@@ -354,6 +358,7 @@ async fn a_repeat_whose_version_was_pruned_is_answered_unknown_never_stale() {
         versions: 3,
         days: 0,
         batch: 2,
+        ..HistoryRetention::default()
     };
     let ts = TestServer::start_with(|c| c.history = retention).await;
     let token = ts.sign_up("ann").await;

@@ -208,6 +208,29 @@ async fn an_account_holds_at_most_its_limit_of_photos() {
     // One it holds is not one more; another account counts its own.
     assert_eq!(upload(&ts, &ann, &jpeg("1")).await.status(), StatusCode::OK);
     stored(&ts, &bob, &jpeg("3")).await;
+    // The profile names both in turn, so the history keeps both; once their uploads are
+    // older than the grace they count no more, though the account still holds them.
+    let current = ts.profile(&ann).await.version;
+    assert_eq!(
+        name_photo(&ts, &ann, current, &url_of(&jpeg("1")))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        name_photo(&ts, &ann, current + 1, &url_of(&jpeg("2")))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let grace = i64::try_from(ts.server.state().config().photo_grace.as_secs()).unwrap();
+    ts.execute_sql(&format!(
+        "UPDATE photos SET created_at = created_at - {}",
+        grace + 1
+    ))
+    .await;
+    stored(&ts, &ann, &jpeg("3")).await;
+    assert!(holds(&ts, &ann, &jpeg("1")).await && holds(&ts, &ann, &jpeg("2")).await);
 }
 
 #[tokio::test]
@@ -291,6 +314,7 @@ async fn pruning_removes_old_photos_no_kept_version_names() {
         versions: 2,
         days: 0,
         batch: 100,
+        ..HistoryRetention::default()
     };
     let ts = TestServer::start_with(|c| {
         c.history = retention;

@@ -197,6 +197,7 @@ impl Store for PgStore {
         // Expired sessions of this account are of no use to anyone: drop them here.
         queries::delete_expired_sessions(&tx, account, session.created_unix).await?;
         queries::insert_session(&tx, account, session).await?;
+        queries::delete_oldest_sessions(&tx, account, &session.token_hash).await?;
         tx.commit().await?;
         Ok(())
     }

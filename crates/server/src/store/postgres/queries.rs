@@ -11,9 +11,9 @@ use tokio_postgres::types::ToSql;
 use super::NOTIFY_CHANNEL;
 use crate::store::retention::{version_from_sql, version_to_sql};
 use crate::store::{
-    AccountId, MutationOutcome, NewPhoto, NewSession, PhotoUpload, ProfileWrite, PruneFrom,
-    PruneStep, PruneWalk, SessionAt, StoreError, StoredPhoto, WriteBase, WriteRequest,
-    decide_write, needed_photo,
+    AccountId, MAX_SESSIONS_PER_ACCOUNT, MutationOutcome, NewPhoto, NewSession, PhotoUpload,
+    ProfileWrite, PruneFrom, PruneStep, PruneWalk, SessionAt, StoreError, StoredPhoto, WriteBase,
+    WriteRequest, decide_write, needed_photo,
 };
 
 /// Runs one statement, prepared once per connection; returns how many rows it changed.
@@ -281,6 +281,24 @@ pub(super) async fn delete_expired_sessions(
     Ok(())
 }
 
+/// Deletes the oldest sessions of an account beyond [`MAX_SESSIONS_PER_ACCOUNT`], never the
+/// one just created (`kept`; sessions made in the same second are as old as each other).
+pub(super) async fn delete_oldest_sessions(
+    c: &impl GenericClient,
+    account: AccountId,
+    kept: &[u8; 32],
+) -> Result<(), StoreError> {
+    execute(
+        c,
+        "DELETE FROM sessions WHERE account_id = $1 AND token_hash <> $2 AND token_hash NOT IN ( \
+             SELECT token_hash FROM sessions WHERE account_id = $1 AND token_hash <> $2 \
+             ORDER BY created_at DESC LIMIT $3)",
+        &[&account, &&kept[..], &(MAX_SESSIONS_PER_ACCOUNT - 1)],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Deletes a session (an unknown one is not an error).
 pub(super) async fn delete_session(
     c: &impl GenericClient,
@@ -379,9 +397,12 @@ pub(super) async fn put_photo(
         return Ok(PhotoUpload::AlreadyStored);
     }
     let statement = c
-        .prepare_cached("SELECT COUNT(*) FROM photos WHERE account_id = $1")
+        .prepare_cached("SELECT COUNT(*) FROM photos WHERE account_id = $1 AND created_at > $2")
         .await?;
-    let held: i64 = c.query_one(&statement, &[&account]).await?.try_get(0)?;
+    let held: i64 = c
+        .query_one(&statement, &[&account, &photo.counted_since])
+        .await?
+        .try_get(0)?;
     if held >= i64::from(limit) {
         return Err(StoreError::PhotoLimit(limit));
     }

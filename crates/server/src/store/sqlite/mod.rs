@@ -164,7 +164,8 @@ impl Store for SqliteStore {
             .write(move |conn| {
                 // Expired sessions of this account are of no use to anyone: drop them here.
                 queries::delete_expired_sessions(conn, account, session.created_unix)?;
-                queries::insert_session(conn, account, session)
+                queries::insert_session(conn, account, session)?;
+                queries::delete_oldest_sessions(conn, account, &session.token_hash)
             })
             .await
     }

@@ -8,9 +8,9 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use crate::store::retention::{version_from_sql, version_to_sql};
 use crate::store::{
-    AccountId, MutationOutcome, NewPhoto, NewSession, PhotoUpload, ProfileWrite, PruneFrom,
-    PruneStep, PruneWalk, SessionAt, StoreError, StoredPhoto, WriteBase, WriteRequest,
-    decide_write, needed_photo,
+    AccountId, MAX_SESSIONS_PER_ACCOUNT, MutationOutcome, NewPhoto, NewSession, PhotoUpload,
+    ProfileWrite, PruneFrom, PruneStep, PruneWalk, SessionAt, StoreError, StoredPhoto, WriteBase,
+    WriteRequest, decide_write, needed_photo,
 };
 
 /// Records a version in the history: account, version, name, photo URL, time, mutation id.
@@ -230,6 +230,22 @@ pub(super) fn delete_expired_sessions(
     Ok(())
 }
 
+/// Deletes the oldest sessions of an account beyond [`MAX_SESSIONS_PER_ACCOUNT`], never the
+/// one just created (`kept`; sessions made in the same second are as old as each other).
+pub(super) fn delete_oldest_sessions(
+    conn: &Connection,
+    account: AccountId,
+    kept: &[u8; 32],
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "DELETE FROM sessions WHERE account_id = ?1 AND token_hash <> ?2 AND token_hash NOT IN ( \
+             SELECT token_hash FROM sessions WHERE account_id = ?1 AND token_hash <> ?2 \
+             ORDER BY created_at DESC LIMIT ?3)",
+    )?
+    .execute(params![account, &kept[..], MAX_SESSIONS_PER_ACCOUNT - 1])?;
+    Ok(())
+}
+
 /// Deletes a session (an unknown one is not an error).
 pub(super) fn delete_session(conn: &Connection, token_hash: &[u8; 32]) -> Result<(), StoreError> {
     conn.prepare_cached("DELETE FROM sessions WHERE token_hash = ?1")?
@@ -319,8 +335,8 @@ pub(super) fn put_photo(
         return Ok(PhotoUpload::AlreadyStored);
     }
     let held: i64 = conn
-        .prepare_cached("SELECT COUNT(*) FROM photos WHERE account_id = ?1")?
-        .query_row(params![account], |row| row.get(0))?;
+        .prepare_cached("SELECT COUNT(*) FROM photos WHERE account_id = ?1 AND created_at > ?2")?
+        .query_row(params![account, photo.counted_since], |row| row.get(0))?;
     if held >= i64::from(limit) {
         return Err(StoreError::PhotoLimit(limit));
     }
