@@ -99,7 +99,14 @@ function openExistingDatabase() {
     const request = indexedDB.open(NAMES.db);
     // The app creates the schema; if there is no database there is nothing to send.
     request.onupgradeneeded = () => request.transaction.abort();
-    request.onsuccess = () => resolve(request.result);
+    request.onsuccess = () => {
+      const db = request.result;
+      // A tab of a newer build upgrades the schema: this connection goes at once rather than
+      // block it (it may be waiting for the lock, held by a tab whose next commit waits for
+      // that upgrade). What was not sent stays in the store for the next sync.
+      db.onversionchange = () => db.close();
+      resolve(db);
+    };
     request.onerror = () => reject(request.error);
   });
 }

@@ -265,6 +265,43 @@ chromiumOnly("a change the service worker sent while the tab waited for the lock
   await context.close();
 });
 
+chromiumOnly("the service worker waiting for the lock does not hold up a newer build's schema upgrade",
+  "Background Sync fired through CDP", async () => {
+  const context = await env.browser.newContext();
+  const { page, username } = await newSignedUpPage(context, env.server.url, "upgrade");
+  const lock = `outpost-sync:${username}`;
+  await context.setOffline(true);
+  await saveName(page, "Waiting to be sent");
+  await waitForStatus(page, "pending", "offline");
+  await page.close();
+  // Another page of the origin holds the account's lock, as a tab does while its PUT is out.
+  const holder = await context.newPage();
+  await holder.goto(`${env.server.url}/manifest.webmanifest`);
+  await holder.evaluate((name) => {
+    navigator.locks.request(name, () => new Promise(() => {}));
+  }, lock);
+  await waitFor(() => holder.evaluate(async (name) =>
+    (await navigator.locks.query()).held.some((l) => l.name === name), lock), "the holder's lock");
+  // The worker's sync opens the database, then waits for the lock (no tab of the app is open
+  // to ask for it too).
+  await context.setOffline(false);
+  await dispatchSync(context, holder, env.server.url);
+  await waitFor(() => holder.evaluate(async (name) =>
+    (await navigator.locks.query()).pending.some((l) => l.name === name), lock), "the service worker waiting");
+  // A tab of a newer build opens the database at a higher version.
+  const upgrade = await holder.evaluate(() => new Promise((resolve) => {
+    const request = indexedDB.open("outpost", 1000);
+    request.onblocked = () => resolve("blocked by another connection");
+    request.onsuccess = () => {
+      request.result.close();
+      resolve("upgraded");
+    };
+    request.onerror = () => resolve(String(request.error));
+  }));
+  assert.equal(upgrade, "upgraded");
+  await context.close();
+});
+
 chromiumOnly("a warm start shows the last known profile before the app starts, with nothing to type into",
   "holds the app's WebAssembly (routes with service workers blocked)", async () => {
   const context = await env.browser.newContext({ serviceWorkers: "block" });

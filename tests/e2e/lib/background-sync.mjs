@@ -5,7 +5,8 @@ import { waitFor } from "./harness.mjs";
  * Fires the app's sync tag at its service worker registration for `url`, through a CDP
  * session of `page` (any page of the context). Chromium fires the sync itself once online;
  * firing it here makes a test independent of that timing (the worker's routine is
- * idempotent), and works offline too.
+ * idempotent). It needs the context online: while it is offline Chromium dispatched nothing
+ * (seen: the worker never asked for its lock).
  */
 export async function dispatchSync(context, page, url) {
   const cdp = await context.newCDPSession(page);
