@@ -600,6 +600,14 @@ test("signing out with typing not saved asks first; Cancel keeps the typing", as
   await dialog.waitFor();
   await dialog.getByRole("button", { name: "Cancel" }).click();
   assert.equal(await nameBox(page).inputValue(), "Typed, not saved", "the typing stays");
+  const focused = () => page.evaluate(() => document.activeElement?.textContent.trim());
+  await waitFor(async () => (await focused()) === "Sign out", "the focus back on the button that asked");
+  // Escape is Cancel too.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await dialog.waitFor();
+  await page.keyboard.press("Escape");
+  await dialog.waitFor({ state: "detached" });
+  await waitFor(async () => (await focused()) === "Sign out", "the focus back after Escape");
   await page.getByRole("button", { name: "Sign out" }).click();
   await dialog.getByRole("button", { name: "Sign out anyway" }).click();
   await page.getByRole("button", { name: "Sign in" }).waitFor();
