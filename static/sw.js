@@ -6,6 +6,11 @@
 // API is never cached. A new build waits until the page asks it to take over ("Reload").
 const BUILD = "__OUTPOST_BUILD__";
 const PRECACHE = [/*__OUTPOST_PRECACHE__*/];
+// The SHA-256 of each of this build's files, as the build wrote them: a file fetched with
+// other bytes is another build's (a deploy landed between this worker and its files, or two
+// instances behind a balancer serve two builds), and caching it would start the app offline
+// with a page whose scripts this cache lacks.
+const PRECACHE_SHA256 = {/*__OUTPOST_PRECACHE_SHA256__*/};
 const CACHE = `outpost-shell-${BUILD}`;
 const SHELL = "/index.html";
 // The names shared with the app, written in from src/data/shared_names.rs by the build's
@@ -23,13 +28,37 @@ const NAMES = {
 };
 
 self.addEventListener("install", (event) => {
-  event.waitUntil(
-    caches.open(CACHE).then((cache) =>
-      // `reload` skips the HTTP cache, so the precache holds this build's bytes.
-      cache.addAll(PRECACHE.map((url) => new Request(url, { cache: "reload" }))),
-    ),
-  );
+  event.waitUntil(precache());
 });
+
+// Fetches and keeps every file of this build, or none: a file that fails or is another
+// build's fails the install (the browser tries the update again later; the build before
+// stays in charge meanwhile).
+async function precache() {
+  const cache = await caches.open(CACHE);
+  try {
+    await Promise.all(
+      PRECACHE.map(async (url) => {
+        // `reload` skips the HTTP cache, so the precache holds this build's bytes.
+        const response = await fetch(new Request(url, { cache: "reload" }));
+        if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+        const expected = PRECACHE_SHA256[url];
+        if (expected && (await sha256Hex(await response.clone().arrayBuffer())) !== expected) {
+          throw new Error(`${url} is another build's`);
+        }
+        await cache.put(url, response);
+      }),
+    );
+  } catch (error) {
+    await caches.delete(CACHE);
+    throw error;
+  }
+}
+
+async function sha256Hex(bytes) {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
 
 self.addEventListener("activate", (event) => {
   event.waitUntil(

@@ -65,20 +65,25 @@ function walk(dir) {
  * siblings, which the server picks by `Accept-Encoding`). Returns the build id.
  */
 export function stampServiceWorker(dir, template) {
-  if (!template.includes("__OUTPOST_BUILD__") || !template.includes("/*__OUTPOST_PRECACHE__*/")) {
+  const placeholders = ["__OUTPOST_BUILD__", "/*__OUTPOST_PRECACHE__*/", "/*__OUTPOST_PRECACHE_SHA256__*/"];
+  if (!placeholders.every((p) => template.includes(p))) {
     throw new Error("the service worker template lacks its placeholders");
   }
   const files = walk(dir)
     .map((path) => relative(dir, path).split(sep).join("/"))
     .filter((path) => path !== "sw.js" && !/\.(br|gz)$/.test(path))
     .sort();
-  const build = sha256(files.map((path) => `${path}\n${sha256(readFileSync(join(dir, path)))}`).join("\n"))
-    .slice(0, 16);
+  const hashes = files.map((path) => [path, sha256(readFileSync(join(dir, path)))]);
+  const build = sha256(hashes.map(([path, hash]) => `${path}\n${hash}`).join("\n")).slice(0, 16);
   const precache = files.map((path) => JSON.stringify(`/${path}`)).join(", ");
+  const precacheSha256 = hashes.map(([path, hash]) => `${JSON.stringify(`/${path}`)}: "${hash}"`).join(", ");
   const { text, used } = withSharedNames(template, "sw.js");
   writeFileSync(
     join(dir, "sw.js"),
-    text.replace("__OUTPOST_BUILD__", build).replace("/*__OUTPOST_PRECACHE__*/", precache),
+    text
+      .replace("__OUTPOST_BUILD__", build)
+      .replace("/*__OUTPOST_PRECACHE__*/", precache)
+      .replace("/*__OUTPOST_PRECACHE_SHA256__*/", precacheSha256),
   );
   return { build, files: files.length, used };
 }

@@ -302,6 +302,43 @@ chromiumOnly("the service worker waiting for the lock does not hold up a newer b
   await context.close();
 });
 
+test("a service worker served another build's page does not install; the next try does", async () => {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  // A deploy lands between the worker and its files: its request for the page gets another
+  // build's (the navigation itself, to "/", is this build's).
+  let mixed = true;
+  env.proxy.route("/index.html", async (route) => {
+    if (!mixed) return route.continue();
+    const answer = await route.fetch();
+    route.fulfill({ status: 200, contentType: "text/html", body: `${answer.body}<!-- another build -->` });
+  });
+  await page.goto(env.url);
+  await page.getByRole("button", { name: "Sign in" }).waitFor();
+  await waitFor(() => env.proxy.requests.some((r) => r.path === "/index.html"), "the worker's request for the page");
+  const worker = () => page.evaluate(async () => {
+    const registration = await navigator.serviceWorker.getRegistration();
+    return {
+      installing: registration?.installing?.state ?? null,
+      waiting: registration?.waiting?.state ?? null,
+      active: registration?.active?.state ?? null,
+      caches: (await caches.keys()).filter((name) => name.startsWith("outpost-shell-")),
+    };
+  });
+  const failed = await waitFor(async () => {
+    const now = await worker();
+    return !now.installing && !now.waiting && !now.active && now;
+  }, "the install to fail");
+  assert.deepEqual(failed.caches, [], "nothing of the mixed build kept");
+  mixed = false;
+  await page.reload();
+  await waitForServiceWorker(page);
+  const installed = await worker();
+  assert.equal(installed.active, "activated");
+  assert.equal(installed.caches.length, 1);
+  await context.close();
+});
+
 chromiumOnly("a warm start shows the last known profile before the app starts, with nothing to type into",
   "holds the app's WebAssembly (routes with service workers blocked)", async () => {
   const context = await env.browser.newContext({ serviceWorkers: "block" });
