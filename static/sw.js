@@ -6,8 +6,8 @@
 // API is never cached. A new build waits until the page asks it to take over ("Reload").
 const BUILD = "__OUTPOST_BUILD__";
 const PRECACHE = [/*__OUTPOST_PRECACHE__*/];
-// The SHA-256 of each of this build's files, as the build wrote them: a file fetched with
-// other bytes is another build's (a deploy landed between this worker and its files, or two
+// The first 16 hex digits of the SHA-256 of each of this build's files named without their
+// hash, as the build wrote them: a file fetched with other bytes is another build's (a deploy landed between this worker and its files, or two
 // instances behind a balancer serve two builds), and caching it would start the app offline
 // with a page whose scripts this cache lacks.
 const PRECACHE_SHA256 = {/*__OUTPOST_PRECACHE_SHA256__*/};
@@ -43,7 +43,7 @@ async function precache() {
         const response = await fetch(new Request(url, { cache: "reload" }));
         if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
         const expected = PRECACHE_SHA256[url];
-        if (expected && (await sha256Hex(await response.clone().arrayBuffer())) !== expected) {
+        if (expected && !(await sha256Hex(await response.clone().arrayBuffer())).startsWith(expected)) {
           throw new Error(`${url} is another build's`);
         }
         await cache.put(url, response);

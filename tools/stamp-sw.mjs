@@ -49,6 +49,9 @@ export function checkEveryNameUsed(usedSets, names = sharedNames()) {
   if (unused.length > 0) throw new Error(`shared_names.rs names unused by every script: ${unused.join(", ")}`);
 }
 
+/** A file named by the hash of its bytes (`outpost-<hash>.js`, `..._bg.wasm`, `boot-<hash>.js`). */
+const NAMED_BY_HASH = /-[0-9a-f]{16}(_bg)?\.[a-z]+$/;
+
 /** SHA-256 of `data` in hex. */
 export const sha256 = (data) => createHash("sha256").update(data).digest("hex");
 
@@ -76,7 +79,12 @@ export function stampServiceWorker(dir, template) {
   const hashes = files.map((path) => [path, sha256(readFileSync(join(dir, path)))]);
   const build = sha256(hashes.map(([path, hash]) => `${path}\n${hash}`).join("\n")).slice(0, 16);
   const precache = files.map((path) => JSON.stringify(`/${path}`)).join(", ");
-  const precacheSha256 = hashes.map(([path, hash]) => `${JSON.stringify(`/${path}`)}: "${hash}"`).join(", ");
+  // Only the files named without their hash can be another build's under the same name; 64
+  // bits of each hash tell two builds apart (and cost the first load no more bytes than that).
+  const precacheSha256 = hashes
+    .filter(([path]) => !NAMED_BY_HASH.test(path))
+    .map(([path, hash]) => `${JSON.stringify(`/${path}`)}: "${hash.slice(0, 16)}"`)
+    .join(", ");
   const { text, used } = withSharedNames(template, "sw.js");
   writeFileSync(
     join(dir, "sw.js"),

@@ -68,7 +68,7 @@ export function instrumentDist(dist) {
       `const BUILD = "${createHash("sha256").update(`${build}+${COLLECTOR_SOURCE}`).digest("hex").slice(0, 16)}";`)
     .replace(/^const PRECACHE = \[/m, `const PRECACHE = ["/${COLLECTOR}", `)
     // The page is this copy's own now: the worker checks what it caches against its hash.
-    .replace(/"\/index\.html": "[0-9a-f]{64}"/, `"/index.html": "${createHash("sha256").update(tagged).digest("hex")}"`);
+    .replace(/"\/index\.html": "[0-9a-f]{16}"/, `"/index.html": "${createHash("sha256").update(tagged).digest("hex").slice(0, 16)}"`);
   if (stamped === sw || !stamped.includes(`"/${COLLECTOR}"`)) throw new Error("sw.js: build id or precache list not found");
   writeFileSync(join(dir, "sw.js"), stamped);
   for (const stale of ["sw.js.br", "sw.js.gz"]) rmSync(join(dir, stale), { force: true });
