@@ -399,11 +399,16 @@ test("choosing a side in a conflict keeps what the person is typing in another f
   await photoBox(page).fill("https://example.com/typed.png");
   await page.getByRole("dialog").getByRole("button", { name: "Use theirs" }).click();
   await waitForStatus(page, "synced");
+  // The dialog went with the button that had the focus: the profile's heading has it now.
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "profile-title");
   assert.equal(await nameBox(page).inputValue(), "Renamed elsewhere", "the name chosen");
   assert.equal(await photoBox(page).inputValue(), "https://example.com/typed.png", "the typing stays");
   await page.getByRole("button", { name: "Save" }).click();
   await waitFor(async () => (await apiProfile(env.server.url, token)).photo_url === "https://example.com/typed.png",
     "the typed link at the server");
+  // Said politely, from a region that was there before the words came.
+  await waitFor(() => page.evaluate(() =>
+    document.querySelector('.notices[aria-live="polite"]')?.textContent.includes("Saved")), "the notice in its region");
   assert.equal((await apiProfile(env.server.url, token)).name, "Renamed elsewhere");
   await page.close();
 });

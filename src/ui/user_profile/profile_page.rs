@@ -130,6 +130,8 @@ pub fn ProfilePage(
             form.update(|f| f.settled(&conflict.chosen(&choice)));
         }
         vm.resolve(choice);
+        // The dialog goes with the button that had the focus: the profile's heading takes it.
+        focus_profile_title();
     });
     // What the open sign-out warning is about: typing not saved yet (or a save under way),
     // and the revision whose unsynced changes "Sign out anyway" discards (nothing saved after
@@ -184,7 +186,7 @@ pub fn ProfilePage(
                     current=true
                 />
                 <div>
-                    <h1 id="profile-title">{move || shown().name}</h1>
+                    <h1 id="profile-title" tabindex="-1">{move || shown().name}</h1>
                     <p class="account">"Signed in as " {account.clone()}</p>
                 </div>
             </div>
@@ -259,15 +261,19 @@ pub fn ProfilePage(
                         "Sign out"
                     </button>
                 </div>
+                // A success is said politely, from a region that is always there (a region
+                // added with its words is not read out everywhere); an error is an alert.
+                <div class="notices" aria-live="polite">
+                    {move || {
+                        notice()
+                            .filter(|n| !n.is_error)
+                            .map(|n| view! { <p class="notice">{n.text}</p> })
+                    }}
+                </div>
                 {move || {
                     notice()
-                        .map(|n| {
-                            if n.is_error {
-                                view! { <p class="notice error" role="alert">{n.text}</p> }.into_any()
-                            } else {
-                                view! { <p class="notice">{n.text}</p> }.into_any()
-                            }
-                        })
+                        .filter(|n| n.is_error)
+                        .map(|n| view! { <p class="notice error" role="alert">{n.text}</p> })
                 }}
             </form>
 
@@ -293,6 +299,18 @@ pub fn ProfilePage(
                     })
             }}
         </section>
+    }
+}
+
+/// Puts the keyboard focus on the profile's heading when what had it goes away (a heading, not
+/// a field: a phone would open its keyboard for a field).
+fn focus_profile_title() {
+    use wasm_bindgen::JsCast;
+    if let Some(title) = document()
+        .get_element_by_id("profile-title")
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        let _ = title.focus();
     }
 }
 
@@ -337,6 +355,8 @@ fn ReauthForm(vm: UserProfileViewModel) -> impl IntoView {
                 Ok(()) => {
                     password.set(String::new());
                     error.set(None);
+                    // This form goes now, and the focus with it: the profile's heading takes it.
+                    focus_profile_title();
                 }
                 Err(e) => error.set(Some(words::session(&e))),
             }
