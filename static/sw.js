@@ -194,6 +194,9 @@ function updateRecord(db, account, change) {
 }
 
 const STALLED = 10_000;
+// A photo's upload may take the server's own limit for a request (30 s): the app's
+// PHOTO_TIMEOUT_MS, for a phone's weak link.
+const PHOTO_STALLED = 30_000;
 
 // A 429 or 5xx: the browser tries the whole sync again later.
 function retryLater(response) {
@@ -241,7 +244,7 @@ async function uploadPhoto(db, session, upload) {
     method: "PUT",
     headers: { Authorization: `Bearer ${session.token}`, "Content-Type": "image/jpeg" },
     body: bytes,
-    signal: AbortSignal.timeout(STALLED),
+    signal: AbortSignal.timeout(PHOTO_STALLED),
   });
   retryLater(response);
   return response.status === 201 || response.status === 200;

@@ -138,6 +138,31 @@ chromiumOnly("a reload shows the stored photo without the name's initial standin
   await context.close();
 });
 
+chromiumOnly("a photo upload slower than the other requests' 10 s is waited for, not cut off and sent again",
+  "the deadline is the app's own, the same on every engine; one engine spares 40 s", async () => {
+  const { page, username } = await newSignedUpPage(env.browser, env.url, "slowup");
+  const token = await apiToken(env.server.url, username);
+  env.proxy.cut();
+  await choose(page, await makeImage(page, { width: 200, height: 200 }));
+  const [key] = await readAppStore(page, "photos", "getAllKeys");
+  const path = `/api/photos/${key.split("/").at(-1)}`;
+  let uploads = 0;
+  env.proxy.route(path, async (route) => {
+    if (route.request.method === "PUT") {
+      uploads += 1;
+      // A phone's weak link: every upload of the photo takes 12 s to go through.
+      await new Promise((resolve) => setTimeout(resolve, 12_000));
+    }
+    await route.continue();
+  });
+  await env.proxy.restore();
+  await waitFor(async () => (await apiProfile(env.server.url, token)).photo_url === path,
+    "the photo, then the profile that names it, on the server", 25_000);
+  assert.equal(uploads, 1, "one upload, waited for");
+  await waitForStatus(page, "synced");
+  await page.close();
+});
+
 test("a photo is turned as its EXIF says before it is cropped", async () => {
   const { page } = await newSignedUpPage(env.browser, env.url, "exif");
   // Red on the left, blue on the right, stored sideways: orientation 6 turns it a quarter

@@ -14,13 +14,20 @@ use super::fetch::{self, Fetch};
 /// How long one request may take before it counts as failed.
 pub const REQUEST_TIMEOUT_MS: u32 = 10_000;
 
+/// How long a photo's upload or download may take: the server's own limit for a request, body
+/// included (`--request-timeout-secs`, 30 s), not the others' 10 s. In 10 s a photo of 200 KB
+/// needs about 160 kbit/s, more than a phone's weak link has (every try was cut off, and the
+/// profile write that names the photo waited behind it for good); in 30 s, about 55 kbit/s.
+pub const PHOTO_TIMEOUT_MS: u32 = 30_000;
+
 /// Why an API call failed, in the terms the repository decides on.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ApiError {
     /// No answer: offline, DNS, refused connection, CORS, or the request was aborted.
     #[error("no answer from the server")]
     Unreachable,
-    /// No answer within [`REQUEST_TIMEOUT_MS`].
+    /// No answer within the deadline ([`REQUEST_TIMEOUT_MS`], or [`PHOTO_TIMEOUT_MS`] for a
+    /// photo).
     #[error("the server did not answer in time")]
     Timeout,
     /// 401: the session is unknown, revoked or expired, or the password was wrong.
@@ -120,6 +127,16 @@ impl ApiClientService {
     /// Sends a request, aborting it after the timeout. The abort is what turns a stalled
     /// connection into an error the sync loop can retry.
     async fn send(&self, request: Fetch, body: Body) -> Result<(Response, Deadline), ApiError> {
+        self.send_within(request, body, self.timeout_ms).await
+    }
+
+    /// [`Self::send`] with a deadline of its own.
+    async fn send_within(
+        &self,
+        request: Fetch,
+        body: Body,
+        timeout_ms: u32,
+    ) -> Result<(Response, Deadline), ApiError> {
         let controller = AbortController::new().map_err(|_| ApiError::Unreachable)?;
         let request = request.signal(Some(&controller.signal()));
         let request = match body {
@@ -131,7 +148,7 @@ impl ApiClientService {
         };
         let timed_out = std::rc::Rc::new(std::cell::Cell::new(false));
         let flag = timed_out.clone();
-        let timer = gloo_timers::callback::Timeout::new(self.timeout_ms, move || {
+        let timer = gloo_timers::callback::Timeout::new(timeout_ms, move || {
             flag.set(true);
             controller.abort();
         });
@@ -300,9 +317,8 @@ impl ApiClient for ApiClientService {
     async fn put_photo(&self, token: &str, sha256: &str, bytes: &[u8]) -> Result<(), ApiError> {
         let url = self.url(&format!("{PHOTO_PATH_PREFIX}{sha256}"));
         let builder = Self::authorized(Fetch::new("PUT", &url), token);
-        let (response, _deadline) = self
-            .send(builder, Body::Jpeg(js_sys::Uint8Array::from(bytes)))
-            .await?;
+        let body = Body::Jpeg(js_sys::Uint8Array::from(bytes));
+        let (response, _deadline) = self.send_within(builder, body, PHOTO_TIMEOUT_MS).await?;
         // Only the server's own answers say it has the photo (as the service worker reads
         // them): a proxy's other 2xx is no word on it.
         match response.status() {
@@ -317,7 +333,9 @@ impl ApiClient for ApiClientService {
         // The device keeps photos in IndexedDB (removed at sign-out); the HTTP cache would
         // keep another copy for a year.
         let builder = Self::authorized(Fetch::new("GET", &url).no_store(), token);
-        let (response, deadline) = self.send(builder, Body::None).await?;
+        let (response, deadline) = self
+            .send_within(builder, Body::None, PHOTO_TIMEOUT_MS)
+            .await?;
         if !response.ok() {
             return Err(error_from(response).await);
         }
