@@ -41,17 +41,19 @@ writeFileSync(
 );
 let sw = readFileSync(join(benchDist, "sw.js"), "utf8");
 const swBefore = sw;
-sw = sw.replace('const PRECACHE = ["', 'const PRECACHE = ["/bench-static.html", "/bench-static.css", "');
+// (The build's sw.js is minified: statements as written, without comments and spaces.)
+sw = sw.replace(/const PRECACHE\s*=\s*\[/, 'const PRECACHE=["/bench-static.html","/bench-static.css",');
 sw = sw.replace(
-  "(await cache.match(SHELL",
-  '(await cache.match(url.pathname === "/bench-static.html" ? url.pathname : SHELL',
+  "await cache.match(SHELL",
+  'await cache.match(url.pathname === "/bench-static.html" ? url.pathname : SHELL',
 );
 // P4: when the service worker's Background Sync sent the change, the moment its PUT was
 // answered (the change is on the server), told to the page on a channel of the bench's own.
-const answered = "  retryLater(response);\n  // Only the server's own JSON word";
-const swPut = sw.indexOf(answered);
+// The profile PUT's is the last `retryLater(response);` (the photo upload's comes before it).
+const answered = "retryLater(response);";
+const swPut = sw.lastIndexOf(answered);
 sw = swPut < 0 ? sw : sw.slice(0, swPut) +
-  '  new BroadcastChannel("outpost-bench").postMessage({ put: performance.timeOrigin + performance.now(), status: response.status });\n' +
+  'new BroadcastChannel("outpost-bench").postMessage({ put: performance.timeOrigin + performance.now(), status: response.status });' +
   sw.slice(swPut);
 if (sw === swBefore || !sw.includes("/bench-static.html") || !sw.includes("? url.pathname : SHELL") || swPut < 0) {
   throw new Error("cannot add the static page or P4's probe to sw.js: its shape changed; update tools/bench/browser.mjs");
@@ -88,7 +90,7 @@ async function p1FirstLoadBytes(url) {
   const manifest = JSON.parse(readFileSync(join(benchDist, "manifest.webmanifest"), "utf8"));
   for (const icon of manifest.icons ?? []) refs.add(new URL(icon.src, `${url}/`).pathname);
   // Everything the service worker precaches on the first visit (from the real dist's sw.js).
-  const precache = readFileSync(join(benchDist, "sw.js"), "utf8").match(/const PRECACHE = (\[.*\]);/);
+  const precache = readFileSync(join(benchDist, "sw.js"), "utf8").match(/const PRECACHE\s*=\s*(\[.*?\]);/);
   if (precache) for (const p of JSON.parse(precache[1])) refs.add(p);
   for (const path of [...refs].sort()) {
     if (path === "/bench-static.html" || path === "/bench-static.css") continue;

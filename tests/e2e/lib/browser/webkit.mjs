@@ -64,11 +64,12 @@ export function instrumentDist(dist) {
   for (const stale of ["index.html.br", "index.html.gz"]) rmSync(join(dir, stale), { force: true });
   const sw = readFileSync(join(dir, "sw.js"), "utf8");
   const stamped = sw
-    .replace(/^const BUILD = "([0-9a-f]+)";$/m, (_, build) =>
-      `const BUILD = "${createHash("sha256").update(`${build}+${COLLECTOR_SOURCE}`).digest("hex").slice(0, 16)}";`)
-    .replace(/^const PRECACHE = \[/m, `const PRECACHE = ["/${COLLECTOR}", `)
+    // (The build's sw.js is minified: no spaces around `=` or `:`.)
+    .replace(/const BUILD\s*=\s*"([0-9a-f]+)"/, (_, build) =>
+      `const BUILD="${createHash("sha256").update(`${build}+${COLLECTOR_SOURCE}`).digest("hex").slice(0, 16)}"`)
+    .replace(/const PRECACHE\s*=\s*\[/, `const PRECACHE=["/${COLLECTOR}",`)
     // The page is this copy's own now: the worker checks what it caches against its hash.
-    .replace(/"\/index\.html": "[0-9a-f]{16}"/, `"/index.html": "${createHash("sha256").update(tagged).digest("hex").slice(0, 16)}"`);
+    .replace(/"\/index\.html":\s*"[0-9a-f]{16}"/, `"/index.html":"${createHash("sha256").update(tagged).digest("hex").slice(0, 16)}"`);
   if (stamped === sw || !stamped.includes(`"/${COLLECTOR}"`)) throw new Error("sw.js: build id or precache list not found");
   writeFileSync(join(dir, "sw.js"), stamped);
   for (const stale of ["sw.js.br", "sw.js.gz"]) rmSync(join(dir, stale), { force: true });
