@@ -619,6 +619,57 @@ test("signing out with typing not saved asks first; Cancel keeps the typing", as
   await page.close();
 });
 
+test("signing out warns of typing not saved in another tab; once it is saved there, it does not", async () => {
+  const context = await env.browser.newContext();
+  const { page } = await newSignedUpPage(context, env.url, "othertab");
+  // The tab typed in is the one opened last (in front: Firefox's keys go there).
+  const typing = await context.newPage();
+  await typing.goto(env.url);
+  await waitForStatus(typing, "synced");
+  await nameBox(typing).fill("Typed in the other tab");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  const dialog = page.getByRole("alertdialog", { name: "Sign out without saving?" });
+  await dialog.waitFor();
+  assert.match(await dialog.textContent(), /typed in another tab is not saved yet/);
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  await typing.getByRole("button", { name: "Save" }).click();
+  await typing.getByText("Saved on this device.", { exact: true }).waitFor();
+  await waitForStatus(typing, "synced");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign in" }).waitFor();
+  assert.equal(await page.getByRole("alertdialog").count(), 0, "nothing left to warn of");
+  await context.close();
+});
+
+test("signing in as someone else from a sign-in page left open warns of another tab's typing", async () => {
+  const context = await env.browser.newContext();
+  const bob = newUsername("bob");
+  const created = await fetch(`${env.server.url}/api/accounts`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username: bob, password: PASSWORD }),
+  });
+  assert.equal(created.status, 201);
+  // A sign-in page from before anyone signed in here, Bob's name typed into it.
+  const stale = await context.newPage();
+  await stale.goto(env.url);
+  await stale.getByRole("textbox", { name: "Username" }).fill(bob);
+  await stale.getByRole("textbox", { name: "Password" }).fill(PASSWORD);
+  // Meanwhile Ann signs up in another tab and types, without saving.
+  const ann = await context.newPage();
+  await ann.goto(env.url);
+  await signUp(ann, newUsername("ann"));
+  await waitForStatus(ann, "synced");
+  await nameBox(ann).fill("Typed, not saved");
+  await stale.getByRole("button", { name: "Sign in" }).click();
+  const dialog = stale.getByRole("alertdialog", { name: "Switch account without saving?" });
+  await dialog.waitFor();
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  assert.equal(await nameBox(ann).inputValue(), "Typed, not saved", "the other tab goes on");
+  await waitForStatus(ann, "synced");
+  await context.close();
+});
+
 test("a sign-out whose request to the server is slow leaves the account signed in next alone", async () => {
   const { page } = await newSignedUpPage(env.browser, env.url, "slowout");
   let release;

@@ -6,3 +6,4 @@ pub mod channel;
 pub mod lock;
 pub mod timer;
 pub mod triggers;
+pub mod typing;

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use outpost_core::validate;
 
 use crate::data::services::StoredSession;
+use crate::data::sync::typing::tabs_typing;
 use crate::dependencies::Sessions;
 use crate::ui::core::confirm_dialog::ConfirmDialog;
 use crate::ui::core::words;
@@ -27,8 +28,8 @@ pub fn SignInPage(
     let busy = RwSignal::new(false);
     // Which button submitted the form: "Sign in" (Enter) or "Create account".
     let create = RwSignal::new(false);
-    // Another account's unsynced changes on this device, shown before switching accounts.
-    let switching_from = RwSignal::new(None::<String>);
+    // What switching from another account would do to it, shown first.
+    let switching_from = RwSignal::new(None::<Switching>);
 
     // Busy from the press until the profile shows (the page is replaced then) or the attempt
     // failed: a second press would sign in twice and open the profile twice. The buttons say
@@ -47,9 +48,9 @@ pub fn SignInPage(
         let sessions = sessions.get_value();
         let creating = create.get_untracked();
         leptos::task::spawn_local(async move {
-            if !confirmed && let Some(other) = sessions.unsynced_other_account(&user).await {
+            if !confirmed && let Some(switching) = switching(&sessions, &user).await {
                 busy.set(false);
-                switching_from.set(Some(other));
+                switching_from.set(Some(switching));
                 return;
             }
             switching_from.set(None);
@@ -131,14 +132,12 @@ pub fn SignInPage(
             {move || {
                 switching_from
                     .get()
-                    .map(|other| {
-                        let words = format!(
-                            "Changes made as {other} have not reached the server yet. They stay on this device and are sent when {other} signs in here again."
-                        );
+                    .map(|switching| {
+                        let (title, words) = switching.words();
                         view! {
                             <ConfirmDialog
                                 id="switch"
-                                title="Switch account with unsynced changes?"
+                                title=title
                                 confirm="Sign in anyway"
                                 on_confirm=Callback::new(move |()| submit(true))
                                 on_cancel=Callback::new(move |()| switching_from.set(None))
@@ -150,4 +149,49 @@ pub fn SignInPage(
             }}
         </section>
     }
+}
+
+/// Signing in as `username` would switch away from the device's other account, whose work is
+/// at risk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Switching {
+    /// Its changes have not reached the server: kept on the device meanwhile.
+    Unsynced(String),
+    /// A tab of it holds typing not saved yet: that tab stops, and the typing is lost.
+    Typing(String),
+}
+
+impl Switching {
+    /// The dialog's title and words.
+    fn words(&self) -> (&'static str, String) {
+        match self {
+            Switching::Unsynced(other) => (
+                "Switch account with unsynced changes?",
+                format!(
+                    "Changes made as {other} have not reached the server yet. They stay on this device and are sent when {other} signs in here again."
+                ),
+            ),
+            Switching::Typing(other) => (
+                "Switch account without saving?",
+                format!(
+                    "What was typed as {other} in another tab is not saved yet. Signing in as someone else here closes {other}'s profile there, and that typing is lost."
+                ),
+            ),
+        }
+    }
+}
+
+/// What signing in as `username` here would put at risk of the device's other account.
+async fn switching(sessions: &Sessions, username: &str) -> Option<Switching> {
+    if let Some(other) = sessions.unsynced_other_account(username).await {
+        return Some(Switching::Unsynced(other));
+    }
+    let other = sessions
+        .current()
+        .await
+        .ok()
+        .flatten()
+        .map(|s| s.account)
+        .filter(|account| account != username.trim())?;
+    (tabs_typing(&other).await > 0).then_some(Switching::Typing(other))
 }

@@ -11,6 +11,7 @@ use super::conflict_dialog::ConflictDialog;
 use super::profile_photo::{PhotoControls, ProfilePhoto, drop_target};
 use super::view_model::UserProfileViewModel;
 use crate::data::repositories::{SaveError, SignOut};
+use crate::data::sync::typing::{TypingMark, tabs_typing};
 use crate::ui::core::confirm_dialog::ConfirmDialog;
 use crate::ui::core::first_paint;
 use crate::ui::core::words;
@@ -48,8 +49,22 @@ pub fn ProfilePage(
     // Whether the form holds typing not saved yet: worked out once per change of the form for
     // the update banner, the queued Save and the notice.
     let has_changes = Memo::new(move |_| form.with(|f| !f.patch().is_empty()));
-    Effect::new(move |_| unsaved.set(vm.saving.get() || has_changes.get()));
-    on_cleanup(move || unsaved.set(false));
+    // Other tabs learn it too (a shared Web Lock while it lasts): a sign-out there warns of it.
+    let typing = StoredValue::new_local(None::<TypingMark>);
+    let typing_account = vm.account();
+    Effect::new(move |_| {
+        let now = vm.saving.get() || has_changes.get();
+        unsaved.set(now);
+        typing.update_value(|mark| match (now, mark.is_some()) {
+            (true, false) => *mark = TypingMark::hold(&typing_account),
+            (false, true) => *mark = None,
+            _ => {}
+        });
+    });
+    on_cleanup(move || {
+        unsaved.set(false);
+        typing.try_update_value(|mark| *mark = None);
+    });
     // The moment the form first takes input, for `make bench` (P2 "usable").
     Effect::new(move |marked: Option<bool>| {
         let marked = marked.unwrap_or(false);
@@ -137,28 +152,46 @@ pub fn ProfilePage(
     // and the revision whose unsynced changes "Sign out anyway" discards (nothing saved after
     // it).
     let warned = RwSignal::new(None::<SignOutWarning>);
+    let warned_account = vm.account();
     let warning_now = move || {
-        let warning = SignOutWarning {
-            unsaved: has_changes.get_untracked() || vm.saving.get_untracked(),
-            revision: vm.unsynced_revision(),
-        };
-        (warning.unsaved || warning.revision.is_some()).then_some(warning)
+        let account = warned_account.clone();
+        async move {
+            let unsaved = has_changes.get_untracked() || vm.saving.get_untracked();
+            let warning = SignOutWarning {
+                unsaved,
+                unsaved_elsewhere: tabs_typing(&account).await > usize::from(unsaved),
+                revision: vm.unsynced_revision(),
+            };
+            warning.any().then_some(warning)
+        }
     };
     // Done: the session ended, so every tab's repository closed and the app shows the sign-in
     // page (a report from here could come after the next sign-in in this tab, and sign that
     // one out).
-    let sign_out = move |confirmed: Option<u64>| {
-        leptos::task::spawn_local(async move {
-            // Another tab's save arrived meanwhile: warn about what is here now. On failure
-            // the view model says what failed; the page stays.
-            if let Ok(SignOut::NewerChanges) = vm.sign_out(confirmed).await {
-                warned.set(warning_now());
-            }
-        });
+    let sign_out = {
+        let warning_now = warning_now.clone();
+        move |confirmed: Option<u64>| {
+            let warning_now = warning_now.clone();
+            leptos::task::spawn_local(async move {
+                // Another tab's save arrived meanwhile: warn about what is here now. On failure
+                // the view model says what failed; the page stays.
+                if let Ok(SignOut::NewerChanges) = vm.sign_out(confirmed).await {
+                    warned.set(warning_now().await);
+                }
+            });
+        }
     };
-    let on_sign_out = move |_| match warning_now() {
-        Some(warning) => warned.set(Some(warning)),
-        None => sign_out(None),
+    let on_sign_out = {
+        let (warning_now, sign_out) = (warning_now.clone(), sign_out.clone());
+        move |_| {
+            let (warning_now, sign_out) = (warning_now.clone(), sign_out.clone());
+            leptos::task::spawn_local(async move {
+                match warning_now().await {
+                    Some(warning) => warned.set(Some(warning)),
+                    None => sign_out(None),
+                }
+            });
+        }
     };
     let saving = vm.saving;
     let account = vm.account();
@@ -282,6 +315,7 @@ pub fn ProfilePage(
                     .get()
                     .map(|warning| {
                         let (title, help) = warning.words();
+                        let sign_out = sign_out.clone();
                         view! {
                             <ConfirmDialog
                                 id="signout"
@@ -319,27 +353,40 @@ fn focus_profile_title() {
 struct SignOutWarning {
     /// The form holds typing not saved yet, or a save is under way.
     unsaved: bool,
+    /// Another tab of this account holds typing not saved yet (`data::sync::typing`).
+    unsaved_elsewhere: bool,
     /// The revision of the device's changes the server has not got, if any.
     revision: Option<u64>,
 }
 
 impl SignOutWarning {
+    /// Whether there is anything to warn of.
+    fn any(self) -> bool {
+        self.unsaved || self.unsaved_elsewhere || self.revision.is_some()
+    }
+
     /// The dialog's title and help text.
-    fn words(self) -> (&'static str, &'static str) {
-        match (self.unsaved, self.revision.is_some()) {
-            (true, true) => (
-                "Sign out without saving?",
-                "What you typed here is not saved, and some saved changes have not reached the server yet. Signing out discards both from this device.",
-            ),
-            (true, false) => (
-                "Sign out without saving?",
-                "What you typed here is not saved yet. Signing out discards it.",
-            ),
-            _ => (
-                "Sign out with unsynced changes?",
-                "Some changes have not reached the server yet. Signing out deletes them from this device.",
-            ),
-        }
+    fn words(self) -> (&'static str, String) {
+        let typed = match (self.unsaved, self.unsaved_elsewhere) {
+            (true, true) => "What you typed here and in another tab is not saved yet.",
+            (true, false) => "What you typed here is not saved yet.",
+            (false, true) => "What you typed in another tab is not saved yet.",
+            (false, false) => {
+                return (
+                    "Sign out with unsynced changes?",
+                    "Some changes have not reached the server yet. Signing out deletes them from this device.".to_owned(),
+                );
+            }
+        };
+        let synced = if self.revision.is_some() {
+            " Some saved changes have not reached the server yet either."
+        } else {
+            ""
+        };
+        (
+            "Sign out without saving?",
+            format!("{typed}{synced} Signing out discards it all from this device."),
+        )
     }
 }
 
