@@ -48,6 +48,20 @@ async fn account(api: &ApiClientService) -> (String, String) {
     (username, token)
 }
 
+/// Ann's record as the server last confirmed it (version 2), nothing unsynced.
+fn synced_ann() -> LocalRecord {
+    LocalRecord::from_server(
+        ServerProfile {
+            name: "Ann".into(),
+            photo_url: String::new(),
+            version: 2,
+            updated_at: "2026-01-01T00:00:00Z".into(),
+            mutation_id: None,
+        },
+        3,
+    )
+}
+
 /// Opens `name` at `version` with that version's stores through another IndexedDB client
 /// (rexie), as an older or newer build, or another tab of one, would.
 async fn open_raw(name: &str, version: u32) -> rexie::Rexie {
@@ -121,16 +135,7 @@ async fn a_delete_keeps_unsynced_changes_the_person_was_not_warned_about() {
     assert_eq!(db.load_profile("ann").await.unwrap(), None);
     let synced = LocalRecord {
         revision: 9,
-        ..LocalRecord::from_server(
-            ServerProfile {
-                name: "Ann".into(),
-                photo_url: String::new(),
-                version: 2,
-                updated_at: "2026-01-01T00:00:00Z".into(),
-                mutation_id: None,
-            },
-            3,
-        )
+        ..synced_ann()
     };
     db.save_profile("ann", &synced).await.unwrap();
     assert!(db.forget_account("ann", None, false).await.unwrap());
@@ -556,17 +561,7 @@ async fn signing_out_forgets_the_record_the_photos_and_the_session_at_once() {
 
     let name = unique("forget-");
     let db = DatabaseService::named(&name);
-    let synced = LocalRecord::from_server(
-        ServerProfile {
-            name: "Ann".into(),
-            photo_url: String::new(),
-            version: 2,
-            updated_at: "2026-01-01T00:00:00Z".into(),
-            mutation_id: None,
-        },
-        3,
-    );
-    db.save_profile("ann", &synced).await.unwrap();
+    db.save_profile("ann", &synced_ann()).await.unwrap();
     let photo = Photo {
         sha256: format!("{:064x}", 5),
         bytes: vec![0xFF, 0xD8, 0xFF, 5],

@@ -324,25 +324,34 @@ test("a photo the device has no room for is refused in words, and the photo befo
   await page.close();
 });
 
-test("two devices that chose different photos offline are asked with both pictures", async () => {
-  const { page: a, username } = await newSignedUpPage(env.browser, env.url, "twophotos");
+/**
+ * Two devices of one account, each with a photo chosen while the server was unreachable (red
+ * on `a`, blue on `b`); `beforeRestore` runs before the server is reachable again. Resolves
+ * once one of them asks about the conflict: `{ a, b, asked }`.
+ */
+async function twoDevicesWithPhotosChosenOffline(prefix, beforeRestore = async () => {}) {
+  const { page: a, username } = await newSignedUpPage(env.browser, env.url, prefix);
   const b = await env.browser.newPage();
   await b.goto(env.url);
   await signIn(b, username);
   await waitForStatus(b, "synced");
   const red = await makeImage(a, { left: "#d00000", right: "#d00000" });
   const blue = await makeImage(a, { left: "#0030d0", right: "#0030d0" });
-
   env.proxy.cut();
   await choose(a, red, "red.jpg");
   await choose(b, blue, "blue.jpg");
+  await beforeRestore(a, b);
   await env.proxy.restore();
-
   // Whichever device reaches the server second is asked.
   const asked = await waitFor(async () => {
     for (const page of [a, b]) if ((await page.getByRole("dialog").count()) > 0) return page;
     return null;
   }, "a conflict dialog on one of the devices");
+  return { a, b, asked };
+}
+
+test("two devices that chose different photos offline are asked with both pictures", async () => {
+  const { a, b, asked } = await twoDevicesWithPhotosChosenOffline("twophotos");
   const mine = await waitFor(() => shownPhoto(asked, "Your photo"), "this device's picture in the dialog");
   const theirs = await waitFor(() => shownPhoto(asked, "Photo from the other device"), "the other picture");
   const colours = [hue(mine.top), hue(theirs.top)].sort();
@@ -354,32 +363,20 @@ test("two devices that chose different photos offline are asked with both pictur
 });
 
 test("the other device's picture arriving after the conflict was settled changes nothing, and the page goes on", async () => {
-  const { page: a, username } = await newSignedUpPage(env.browser, env.url, "latephoto");
-  const b = await env.browser.newPage();
-  await b.goto(env.url);
-  await signIn(b, username);
-  await waitForStatus(b, "synced");
-  const red = await makeImage(a, { left: "#d00000", right: "#d00000" });
-  const blue = await makeImage(a, { left: "#0030d0", right: "#0030d0" });
-  env.proxy.cut();
-  await choose(a, red, "red.jpg");
-  await choose(b, blue, "blue.jpg");
-  // Each device's photo, as the other asks the server for it: held until released.
-  const keys = [...await readAppStore(a, "photos", "getAllKeys"), ...await readAppStore(b, "photos", "getAllKeys")];
-  const paths = keys.map((key) => `/api/photos/${key.split("/").at(-1)}`);
   let release;
   const released = new Promise((r) => { release = r; });
-  for (const path of paths) {
-    env.proxy.route(path, async (route) => {
-      if (route.request.method === "GET") await released;
-      await route.continue();
-    });
-  }
-  await env.proxy.restore();
-  const asked = await waitFor(async () => {
-    for (const page of [a, b]) if ((await page.getByRole("dialog").count()) > 0) return page;
-    return null;
-  }, "a conflict dialog on one of the devices");
+  const paths = [];
+  const { a, b, asked } = await twoDevicesWithPhotosChosenOffline("latephoto", async (a, b) => {
+    // Each device's photo, as the other asks the server for it: held until released.
+    const keys = [...await readAppStore(a, "photos", "getAllKeys"), ...await readAppStore(b, "photos", "getAllKeys")];
+    paths.push(...keys.map((key) => `/api/photos/${key.split("/").at(-1)}`));
+    for (const path of paths) {
+      env.proxy.route(path, async (route) => {
+        if (route.request.method === "GET") await released;
+        await route.continue();
+      });
+    }
+  });
   await waitFor(() => env.proxy.requests.some((r) => r.method === "GET" && paths.includes(r.path)),
     "the other device's picture asked for");
   await asked.getByRole("dialog").getByRole("button", { name: "Keep mine" }).click();

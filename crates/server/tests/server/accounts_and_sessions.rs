@@ -170,24 +170,29 @@ async fn concurrent_wrong_passwords_get_no_more_tries_than_one_after_another() {
             StatusCode::OK
         );
     }
+    let answers = guesses_at_once(&ts, |i| ("ann".to_owned(), format!("wrong-guess-{i}"))).await;
+    assert_eq!(tried_and_refused(&answers), (5, 15), "{answers:?}");
+}
+
+/// Twenty sign-ins sent at once, the `i`th with `credentials(i)`; their statuses.
+async fn guesses_at_once(
+    ts: &TestServer,
+    credentials: impl Fn(usize) -> (String, String),
+) -> Vec<StatusCode> {
     let guesses = (0..20).map(|i| {
-        let ts = &ts;
-        async move {
-            sign_in(ts, "ann", &format!("wrong-guess-{i}"))
-                .await
-                .status()
-        }
+        let (username, password) = credentials(i);
+        async move { sign_in(ts, &username, &password).await.status() }
     });
-    let answers = futures_util::future::join_all(guesses).await;
-    let tried = answers
-        .iter()
-        .filter(|s| **s == StatusCode::UNAUTHORIZED)
-        .count();
-    let refused = answers
-        .iter()
-        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
-        .count();
-    assert_eq!((tried, refused), (5, 15), "{answers:?}");
+    futures_util::future::join_all(guesses).await
+}
+
+/// How many answers were 401 (the password tried) and how many 429 (refused before).
+fn tried_and_refused(answers: &[StatusCode]) -> (usize, usize) {
+    let count = |status| answers.iter().filter(|s| **s == status).count();
+    (
+        count(StatusCode::UNAUTHORIZED),
+        count(StatusCode::TOO_MANY_REQUESTS),
+    )
 }
 
 #[tokio::test]
@@ -211,24 +216,8 @@ async fn concurrent_guesses_across_usernames_get_no_more_tries_from_one_address(
     for i in 0..20 {
         ts.sign_up(&format!("user{i}")).await;
     }
-    let guesses = (0..20).map(|i| {
-        let ts = &ts;
-        async move {
-            sign_in(ts, &format!("user{i}"), "wrong-guess")
-                .await
-                .status()
-        }
-    });
-    let answers = futures_util::future::join_all(guesses).await;
-    let tried = answers
-        .iter()
-        .filter(|s| **s == StatusCode::UNAUTHORIZED)
-        .count();
-    let refused = answers
-        .iter()
-        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
-        .count();
-    assert_eq!((tried, refused), (5, 15), "{answers:?}");
+    let answers = guesses_at_once(&ts, |i| (format!("user{i}"), "wrong-guess".to_owned())).await;
+    assert_eq!(tried_and_refused(&answers), (5, 15), "{answers:?}");
 }
 
 /// Successful sign-ins are not limited, so an account keeps its newest sessions only: one more
