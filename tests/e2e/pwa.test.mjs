@@ -333,8 +333,12 @@ test("a service worker served another build's page does not install; the next tr
   mixed = false;
   await page.reload();
   await waitForServiceWorker(page);
-  const installed = await worker();
-  assert.equal(installed.active, "activated");
+  // The page is controlled from inside `activate` (clients.claim): WebKit says "activating"
+  // then, and "activated" a moment later.
+  const installed = await waitFor(async () => {
+    const now = await worker();
+    return now.active === "activated" && now;
+  }, "the next install active");
   assert.equal(installed.caches.length, 1);
   await context.close();
 });
