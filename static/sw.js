@@ -35,6 +35,10 @@ self.addEventListener("install", (event) => {
 // build's fails the install (the browser tries the update again later; the build before
 // stays in charge meanwhile).
 async function precache() {
+  // A build that changed only sw.js has the running worker's cache name (the name hashes the
+  // other files): a failed install must not delete that cache. (What an install puts into it
+  // is the same bytes: the name says so.)
+  const existed = await caches.has(CACHE);
   const cache = await caches.open(CACHE);
   try {
     await Promise.all(
@@ -50,7 +54,7 @@ async function precache() {
       }),
     );
   } catch (error) {
-    await caches.delete(CACHE);
+    if (!existed) await caches.delete(CACHE);
     throw error;
   }
 }
