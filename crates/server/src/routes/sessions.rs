@@ -37,8 +37,11 @@ pub async fn sign_in(
     // An attempt is counted, for its address and its username, before its password is
     // checked: concurrent guesses cannot all pass a limit that none of them had counted yet
     // (with the hash slots queued, hundreds of guesses from one address would fit in one
-    // window, each on another username). A right one is taken back from the address (and
-    // clears the username's count), so the address's count stays one of failures.
+    // window, each on another username). Only a wrong password keeps the counts: a right one
+    // is taken back from the address (and clears the username's count), and so is one that
+    // ended otherwise (a server error, a request dropped while it waited for a hash slot):
+    // the counts stay ones of failures. (Right sign-ins in flight at once from one address
+    // count until they end: more than the allowance at the same moment waits, with 429.)
     if let Some(addr_key) = &addr_key {
         state.limiter().admit(addr_key).await.map_err(too_many)?;
     }
@@ -49,6 +52,10 @@ pub async fn sign_in(
         }
         return Err(too_many(wait));
     }
+    let attempt = Attempt {
+        state: state.clone(),
+        keys: addr_key.into_iter().chain([user_key.clone()]).collect(),
+    };
 
     let username = creds.username.clone();
     let found = state.checked(state.store().credentials(&username).await)?;
@@ -71,17 +78,48 @@ pub async fn sign_in(
         .await?;
 
     let Some(account) = account else {
+        attempt.failed();
         // Not the username: a password typed into its box would land in the logs.
         tracing::info!("failed sign-in");
         return Err(AppError::Unauthorized("Wrong username or password."));
     };
-    if let Some(addr_key) = &addr_key {
-        state.limiter().forgive(addr_key).await;
-    }
     state.limiter().clear(&user_key).await;
+    drop(attempt);
     let (token, session) = auth::new_session(state.config().token_ttl)?;
     state.checked(state.store().create_session(account, session).await)?;
     Ok((device_cookie::set(), ApiJson(TokenResponse { token })))
+}
+
+/// The counts one sign-in attempt added, taken back when it is dropped unless it turned out a
+/// wrong password ([`Attempt::failed`]): whichever way the request ends, a dropped future too.
+struct Attempt {
+    state: AppState,
+    keys: Vec<String>,
+}
+
+impl Attempt {
+    /// A wrong password: the counts stay.
+    fn failed(mut self) {
+        self.keys.clear();
+    }
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        let keys = std::mem::take(&mut self.keys);
+        if keys.is_empty() {
+            return;
+        }
+        let state = self.state.clone();
+        // Drop cannot wait for the shared counter; the runtime is there while requests run.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                for key in &keys {
+                    state.limiter().forgive(key).await;
+                }
+            });
+        }
+    }
 }
 
 /// Signs out: revokes the caller's token.
