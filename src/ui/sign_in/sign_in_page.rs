@@ -154,38 +154,35 @@ pub fn SignInPage(
 /// Signing in as `username` would switch away from the device's other account, whose work is
 /// at risk.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Switching {
+struct Switching {
+    /// That account.
+    other: String,
     /// Its changes have not reached the server: kept on the device meanwhile.
-    Unsynced(String),
+    unsynced: bool,
     /// A tab of it holds typing not saved yet: that tab stops, and the typing is lost.
-    Typing(String),
+    typing: bool,
 }
 
 impl Switching {
     /// The dialog's title and words.
     fn words(&self) -> (&'static str, String) {
-        match self {
-            Switching::Unsynced(other) => (
-                "Switch account with unsynced changes?",
-                format!(
-                    "Changes made as {other} have not reached the server yet. They stay on this device and are sent when {other} signs in here again."
-                ),
-            ),
-            Switching::Typing(other) => (
-                "Switch account without saving?",
-                format!(
-                    "What was typed as {other} in another tab is not saved yet. Signing in as someone else here closes {other}'s profile there, and that typing is lost."
-                ),
-            ),
+        let other = &self.other;
+        let kept = format!(
+            "Changes made as {other} have not reached the server yet. They stay on this device and are sent when {other} signs in here again."
+        );
+        let lost = format!(
+            "What was typed as {other} in another tab is not saved yet. Signing in as someone else here closes {other}'s profile there, and that typing is lost."
+        );
+        match (self.typing, self.unsynced) {
+            (true, true) => ("Switch account without saving?", format!("{lost} {kept}")),
+            (true, false) => ("Switch account without saving?", lost),
+            _ => ("Switch account with unsynced changes?", kept),
         }
     }
 }
 
 /// What signing in as `username` here would put at risk of the device's other account.
 async fn switching(sessions: &Sessions, username: &str) -> Option<Switching> {
-    if let Some(other) = sessions.unsynced_other_account(username).await {
-        return Some(Switching::Unsynced(other));
-    }
     let other = sessions
         .current()
         .await
@@ -193,5 +190,11 @@ async fn switching(sessions: &Sessions, username: &str) -> Option<Switching> {
         .flatten()
         .map(|s| s.account)
         .filter(|account| account != username.trim())?;
-    (tabs_typing(&other).await > 0).then_some(Switching::Typing(other))
+    let unsynced = sessions.unsynced_other_account(username).await.is_some();
+    let typing = tabs_typing(&other).await > 0;
+    (unsynced || typing).then_some(Switching {
+        other,
+        unsynced,
+        typing,
+    })
 }
