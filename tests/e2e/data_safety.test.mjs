@@ -243,6 +243,15 @@ test("a sync interval being typed stays while another tab changes another settin
   await page.keyboard.press("Shift+Tab");
   await page.getByRole("alert").filter({ hasText: "Enter a whole number of minutes" }).waitFor();
   assert.equal(await interval(other).inputValue(), "5", "nothing changed");
+  // Out of range: the most allowed is in force, and the box says so (the error went with it).
+  await interval(page).fill("5000");
+  await page.keyboard.press("Shift+Tab");
+  await waitFor(async () => (await interval(other).inputValue()) === "1440", "the other tab to follow");
+  assert.equal(await interval(page).inputValue(), "1440");
+  await interval(page).fill("99999");
+  await page.keyboard.press("Shift+Tab");
+  assert.equal(await interval(page).inputValue(), "1440", "the box shows what is in force");
+  assert.equal(await page.getByRole("alert").filter({ hasText: "Enter a whole number" }).count(), 0);
   // Typed, not committed yet (a number input commits when the person leaves it).
   await interval(page).fill("15");
   await policy(other).selectOption("local-wins");

@@ -31,6 +31,11 @@ pub fn SettingsPage(
     // when another setting does, here or in another tab), so a number half typed stays.
     let interval = Memo::new(move |_| settings.with(|s| s.sync_interval_secs / 60));
     let interval_error = RwSignal::new(false);
+    // A new interval (here or from another tab) is what the box shows now: no error stands.
+    Effect::new(move |_| {
+        interval.track();
+        interval_error.set(false);
+    });
     view! {
         <section class="settings" aria-labelledby="settings-title">
             <h2 id="settings-title">"Settings"</h2>
@@ -92,11 +97,17 @@ pub fn SettingsPage(
                 prop:value=move || interval.get().to_string()
                 on:change=move |ev| {
                     let minutes = event_target_value(&ev).trim().parse::<u32>();
-                    interval_error.set(minutes.is_err());
-                    if let Ok(minutes) = minutes {
-                        let minutes = minutes.clamp(1, 1440);
+                    if let Ok(typed) = minutes {
+                        let minutes = typed.clamp(1, 1440);
+                        if minutes != typed {
+                            // Out of range: the box shows what is in force (the interval may
+                            // not change, and then nothing would write the box again).
+                            event_target::<web_sys::HtmlInputElement>(&ev)
+                                .set_value(&minutes.to_string());
+                        }
                         update(Box::new(move |s| s.sync_interval_secs = minutes * 60));
                     }
+                    interval_error.set(minutes.is_err());
                 }
             />
             <p id="sync-interval-error" class="field-error" role="alert">
