@@ -460,6 +460,46 @@ function deployBuildB(dir) {
   return { build, boot: name, oldBoot: boot };
 }
 
+test("an update that changes only sw.js and fails to install leaves the running cache whole", async () => {
+  const live = mkdtempSync(join(tmpdir(), "outpost-live-"));
+  cpSync(join(ROOT, "dist"), live, { recursive: true });
+  const own = await startEngineServer(env.browser, { dist: live });
+  const context = await env.browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(own.url);
+    await waitForServiceWorker(page);
+    const shell = () => page.evaluate(async () => {
+      const names = (await caches.keys()).filter((name) => name.startsWith("outpost-shell-"));
+      const cache = names.length === 1 ? await caches.open(names[0]) : null;
+      return { names, files: cache ? (await cache.keys()).length : 0 };
+    });
+    const before = await shell();
+    assert.equal(before.names.length, 1);
+    // A deploy that changes only the worker (its cache name is the other files' hash, so the
+    // same) while one of its files cannot be fetched: that install fails.
+    writeFileSync(join(own.dist, "sw.js"), `${readFileSync(join(own.dist, "sw.js"), "utf8")}\n// only sw.js\n`);
+    for (const file of ["sw.js.br", "sw.js.gz"]) rmSync(join(own.dist, file), { force: true });
+    rmSync(join(own.dist, "manifest.webmanifest"));
+    const outcome = await page.evaluate(async () => {
+      const registration = await navigator.serviceWorker.getRegistration();
+      await registration.update().catch(() => {});
+      const worker = registration.installing;
+      if (!worker) return "no install started";
+      if (worker.state === "redundant") return "redundant";
+      return new Promise((resolve) => worker.addEventListener("statechange", () => {
+        if (worker.state === "redundant" || worker.state === "installed") resolve(worker.state);
+      }));
+    });
+    assert.equal(outcome, "redundant", "the install failed");
+    assert.deepEqual(await shell(), before, "the running worker's cache, whole");
+  } finally {
+    await context.close();
+    await own.stop();
+    rmSync(live, { recursive: true, force: true });
+  }
+});
+
 test("a new build shows 'A new version is ready'; Reload runs it, drops old files, keeps an edit waiting for sign-in", async () => {
   const live = mkdtempSync(join(tmpdir(), "outpost-live-"));
   cpSync(join(ROOT, "dist"), live, { recursive: true });
