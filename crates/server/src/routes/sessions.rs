@@ -54,7 +54,8 @@ pub async fn sign_in(
     }
     let attempt = Attempt {
         state: state.clone(),
-        keys: addr_key.into_iter().chain([user_key.clone()]).collect(),
+        address: addr_key,
+        username: Some(user_key.clone()),
     };
 
     let username = creds.username.clone();
@@ -84,7 +85,7 @@ pub async fn sign_in(
         return Err(AppError::Unauthorized("Wrong username or password."));
     };
     state.limiter().clear(&user_key).await;
-    drop(attempt);
+    attempt.succeeded();
     let (token, session) = auth::new_session(state.config().token_ttl)?;
     state.checked(state.store().create_session(account, session).await)?;
     Ok((device_cookie::set(), ApiJson(TokenResponse { token })))
@@ -94,19 +95,31 @@ pub async fn sign_in(
 /// wrong password ([`Attempt::failed`]): whichever way the request ends, a dropped future too.
 struct Attempt {
     state: AppState,
-    keys: Vec<String>,
+    address: Option<String>,
+    username: Option<String>,
 }
 
 impl Attempt {
     /// A wrong password: the counts stay.
     fn failed(mut self) {
-        self.keys.clear();
+        self.address = None;
+        self.username = None;
+    }
+
+    /// A right password: the username's count was cleared whole, the address's is taken back.
+    fn succeeded(mut self) {
+        self.username = None;
     }
 }
 
 impl Drop for Attempt {
     fn drop(&mut self) {
-        let keys = std::mem::take(&mut self.keys);
+        let keys: Vec<String> = self
+            .address
+            .take()
+            .into_iter()
+            .chain(self.username.take())
+            .collect();
         if keys.is_empty() {
             return;
         }
