@@ -476,21 +476,38 @@ test("an update that changes only sw.js and fails to install leaves the running 
     });
     const before = await shell();
     assert.equal(before.names.length, 1);
-    // A deploy that changes only the worker (its cache name is the other files' hash, so the
-    // same) while one of its files cannot be fetched: that install fails.
-    writeFileSync(join(own.dist, "sw.js"), `${readFileSync(join(own.dist, "sw.js"), "utf8")}\n// only sw.js\n`);
-    for (const file of ["sw.js.br", "sw.js.gz"]) rmSync(join(own.dist, file), { force: true });
-    rmSync(join(own.dist, "manifest.webmanifest"));
-    const outcome = await page.evaluate(async () => {
+    // The app asks for an update check when it starts; a check asked for while another is in
+    // flight joins it (Chromium), and that one may have read the old sw.js: "no install
+    // started" was seen once in CI. So let any check in flight end, and watch for the install
+    // from before the deploy, whoever's check starts it.
+    await page.evaluate(async () => {
       const registration = await navigator.serviceWorker.getRegistration();
-      await registration.update().catch(() => {});
-      const worker = registration.installing;
-      if (!worker) return "no install started";
-      if (worker.state === "redundant") return "redundant";
-      return new Promise((resolve) => worker.addEventListener("statechange", () => {
-        if (worker.state === "redundant" || worker.state === "installed") resolve(worker.state);
-      }));
+      await registration.update();
+      registration.addEventListener("updatefound", () => {
+        const worker = registration.installing;
+        window.__found = true;
+        const settle = () => {
+          if (worker.state === "redundant" || worker.state === "installed") window.__installed = worker.state;
+        };
+        worker.addEventListener("statechange", settle);
+        settle();
+      }, { once: true });
     });
+    // A deploy that changes only the worker (its cache name is the other files' hash, so the
+    // same) while one of its files cannot be fetched: that install fails. The new sw.js lands
+    // in one rename: a check must never read half of it.
+    for (const file of ["sw.js.br", "sw.js.gz", "manifest.webmanifest"]) rmSync(join(own.dist, file), { force: true });
+    writeFileSync(join(own.dist, "sw.js.new"), `${readFileSync(join(own.dist, "sw.js"), "utf8")}\n// only sw.js\n`);
+    renameSync(join(own.dist, "sw.js.new"), join(own.dist, "sw.js"));
+    await page.evaluate(async () => {
+      const registration = await navigator.serviceWorker.getRegistration();
+      await registration.update().catch((error) => { window.__refused = String(error); });
+    });
+    const outcome = await waitFor(
+      () => page.evaluate(() => window.__installed
+        ?? (window.__refused && !window.__found ? `the check failed: ${window.__refused}` : null)),
+      "the new worker's install to end",
+    );
     assert.equal(outcome, "redundant", "the install failed");
     assert.deepEqual(await shell(), before, "the running worker's cache, whole");
   } finally {
