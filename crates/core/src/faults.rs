@@ -43,6 +43,10 @@ pub enum Fault {
     /// device's record, so a reload (here: every save) forgot it and the next save sent a new
     /// write on the old `If-Match`, meeting its own applied twin as another device's change.
     OnlineDoubtInMemory,
+    /// An online-only save sends its write while changes saved offline-first before it are
+    /// still on their way: their retry meets it as a 412, merges with it as this device's own
+    /// value, and writes the older change over it.
+    OnlineOverPending,
     /// Commits are not compared with the conflict policy the device's settings hold: a tab
     /// that has not heard of the person's new choice yet settles by the old one.
     CommitIgnoresPolicy,

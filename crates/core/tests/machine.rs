@@ -1029,6 +1029,45 @@ fn an_applied_online_only_write_is_taken_in_and_its_values_are_this_devices_own(
     );
 }
 
+/// The person saved "bob" offline-first (its write in doubt after a timeout), then chose
+/// online-only writing and typed "cat" over the "bob" their form showed. Sent beside the
+/// write in doubt, "cat" was applied; the retry of "bob" then met it as a 412, took it for the
+/// device's own value, and wrote "bob" over it: the person's last save, synced, was undone
+/// unseen. The earlier change goes first; the online-only save says so and stores nothing.
+#[test]
+fn an_online_only_save_waits_for_the_changes_saved_before_it() {
+    let (mut t, id) = bob_sent_over_ann();
+    t.go(Input::RequestFailed {
+        request: id,
+        retry_after: None,
+    });
+    assert!(t.record().sent.is_some(), "bob is in doubt");
+    let mut save = OnlineSave::new(typed_over("cat", fields("bob", "")));
+    assert_eq!(
+        online_step(&mut t, &mut save),
+        OnlineStep::Failed(OnlineFailure::EarlierChangesPending)
+    );
+    assert_eq!(t.record().online_sent, None, "nothing stored to send");
+    // Not sent yet at all (offline, a retry armed): the same.
+    let mut offline = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    offline.go(Input::WentOffline);
+    offline.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))));
+    assert!(!offline.record().synchronized);
+    let mut save = OnlineSave::new(typed_over("cat", fields("bob", "")));
+    assert_eq!(
+        online_step(&mut offline, &mut save),
+        OnlineStep::Failed(OnlineFailure::EarlierChangesPending)
+    );
+    // Once "bob" is synced, "cat" goes on top of it.
+    let a = t.go(Input::TimerFired);
+    let (resent, _, _) = put(&a).expect("the write in doubt again");
+    t.go(accepted(resent, "bob", 4));
+    assert!(t.record().synchronized);
+    let mut save = OnlineSave::new(typed_over("cat", fields("bob", "")));
+    let write = sent(&mut t, &mut save);
+    assert_eq!((write.fields.name.as_str(), write.if_match), ("cat", 4));
+}
+
 #[test]
 fn an_online_only_write_whose_answer_was_lost_is_sent_again_after_a_reload() {
     let (mut t, mut save) = bob_typed_over_ann(3);

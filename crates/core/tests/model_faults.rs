@@ -45,6 +45,7 @@ fn the_model_finds_every_fault_switched_on() {
         Fault::OwnWriteAsTheirs,
         Fault::UnknownOutcomeIsRefusal,
         Fault::OnlineDoubtInMemory,
+        Fault::OnlineOverPending,
         Fault::CommitIgnoresPolicy,
         Fault::ForgottenWriteIsTheirs,
         Fault::WriteBeforeUpload,

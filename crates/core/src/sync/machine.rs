@@ -104,8 +104,8 @@ pub enum Input {
         /// The server's `Retry-After`, in milliseconds.
         retry_after: Option<Millis>,
     },
-    /// The server refused the request for good (400, 413, 422, or an answer that breaks the
-    /// contract): retrying at once cannot help. The reason is shown as it is, and the request
+    /// The server refused the request for good (its own JSON 400, 413, 415 or 422): retrying
+    /// at once cannot help. The reason is shown as it is, and the request
     /// is tried again only at the backoff cap (a deployed fix may accept it) or after the
     /// next edit or "Sync now"; nothing local is dropped.
     RequestRejected {
@@ -156,7 +156,8 @@ pub enum Input {
     /// ([`strategy::fallback_read`] decides).
     RemoteRead(ServerProfile),
     /// An online-only save is about to send `write` ([`OnlineSave`]): it is stored as the
-    /// device's online write in doubt, unless one is there already (that one goes first).
+    /// device's online write in doubt, unless one is there already (that one goes first) or
+    /// changes saved offline-first are still on their way (they go first; the save is told).
     OnlineWriteSent(SentWrite),
     /// The server's word on an online-only write of this device: its doubt ends; an applied
     /// write's values are this device's own, and the server state is taken in like a
@@ -542,6 +543,7 @@ impl SyncMachine {
             Input::OnlineWriteSent(write) => {
                 if let Some(record) = self.record.as_mut()
                     && record.online_sent.is_none()
+                    && (!record.holds_pending_changes() || fault(Fault::OnlineOverPending))
                 {
                     record.online_sent = Some(write);
                 }

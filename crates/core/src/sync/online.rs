@@ -76,6 +76,11 @@ pub enum OnlineFailure {
     /// The write could not be stored on this device first, so it was not sent (or the store
     /// kept failing, or changing under this save, while it sent earlier writes in doubt).
     NotStored,
+    /// Changes saved on this device before (offline-first, or a conflict not settled) are
+    /// not on the server yet: they go first, by the sync loop. A write sent beside them would
+    /// be met by their retry as a 412 and merged with as this device's own value, so the
+    /// older change would be written over this newer one unseen.
+    EarlierChangesPending,
     /// The server refused the values, in its words.
     Refused(String),
 }
@@ -149,13 +154,21 @@ impl OnlineSave {
             self.resends += 1;
             return OnlineStep::Send(doubt.clone());
         }
-        if std::mem::take(&mut self.storing) {
-            return OnlineStep::Failed(OnlineFailure::NotStored);
-        }
         // Nothing typed and nothing waiting (a second press of Save, say): the server holds
         // what the device does, and a write would only make a version nobody changed.
         if self.patch.is_empty() && record.synchronized && record.conflict.is_none() {
+            self.storing = false;
             return OnlineStep::Saved;
+        }
+        // Checked on the record as the device store holds it after a `Store` too: this tab's
+        // view may have been older than another tab's offline-first save (the core then
+        // stores no write in doubt on it).
+        if record.holds_pending_changes() && !fault(Fault::OnlineOverPending) {
+            self.storing = false;
+            return OnlineStep::Failed(OnlineFailure::EarlierChangesPending);
+        }
+        if std::mem::take(&mut self.storing) {
+            return OnlineStep::Failed(OnlineFailure::NotStored);
         }
         let fields = self.patch.apply(&record.local);
         if let Err(rule) = validate::profile(&fields) {

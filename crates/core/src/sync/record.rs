@@ -260,6 +260,12 @@ impl LocalRecord {
             .or(self.base.as_ref())
     }
 
+    /// Whether changes saved offline-first (or a conflict not settled) are not on the server
+    /// yet: an online-only write must not leave beside them ([`super::OnlineSave`]).
+    pub fn holds_pending_changes(&self) -> bool {
+        !self.synchronized || self.sent.is_some() || self.conflict.is_some()
+    }
+
     /// Whether `value` of `field` was written by this device (one of its latest accepted
     /// writes changed the field to it).
     pub fn wrote(&self, field: Field, value: &str) -> bool {

@@ -98,6 +98,10 @@ pub enum SaveError {
     /// be made over values nobody has seen, so nothing was stored.
     #[error("the profile is not loaded yet")]
     NotLoaded,
+    /// Online-only writing, and changes saved on this device before (offline-first) are not
+    /// on the server yet: they go first, so nothing of this save was stored or sent.
+    #[error("earlier changes are not synced yet")]
+    EarlierChangesPending,
 }
 
 /// A subscriber to state changes (the view model).

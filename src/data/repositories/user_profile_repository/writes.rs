@@ -123,6 +123,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                         OnlineFailure::NotLoaded => SaveError::NeedsConnection,
                         OnlineFailure::Refused(reason) => SaveError::Rejected(reason),
                         OnlineFailure::NotStored => self.not_stored(),
+                        OnlineFailure::EarlierChangesPending => SaveError::EarlierChangesPending,
                     });
                 }
             }
