@@ -10,7 +10,7 @@ use outpost::data::repositories::{
     SaveError, SaveOutcome, SessionError, SessionRepository, SettingsRepository, SignOut,
     UserProfileRepository,
 };
-use outpost::data::services::{Database, DbError, Photo, Settings, StoredSession};
+use outpost::data::services::{ApiError, Database, DbError, Photo, Settings, StoredSession};
 use outpost::data::sync::lock::{lock_name, with_lock};
 use outpost::testing::{FakeApiClient, FakeDatabase};
 use outpost_core::patch::ProfilePatch;
@@ -241,11 +241,26 @@ async fn a_full_disk_is_reported_in_words_and_the_stored_record_stays() {
 
 #[wasm_bindgen_test]
 async fn a_garbled_200_leaves_the_write_in_doubt_and_its_resend_settles_it() {
+    applied_answer_lost(ApiError::OutcomeUnknown("unreadable answer".into())).await;
+}
+
+/// A gateway's JSON answer that is not the server's word on the write (a 403 of a firewall,
+/// a 412 without the current profile) says nothing of whether it was applied: taken as a
+/// refusal, the write in doubt was dropped, and its values later met as another device's.
+#[wasm_bindgen_test]
+async fn an_unexpected_json_answer_leaves_the_write_in_doubt() {
+    applied_answer_lost(ApiError::Protocol("HTTP 403: Forbidden".into())).await;
+    applied_answer_lost(ApiError::Taken("HTTP 409".into())).await;
+}
+
+/// A write the server applied, answered with `answer` instead of its 200.
+async fn applied_answer_lost(answer: ApiError) {
     let api = FakeApiClient::new("gus", "t");
     let db = FakeDatabase::default();
     let repo = synced(&api, &db, "gus").await;
 
     api.0.borrow_mut().garble_puts = 1;
+    api.0.borrow_mut().garbled_as = Some(answer);
     assert_eq!(
         repo.save(ProfilePatch::all(&fields("Applied, answer lost")))
             .await,

@@ -26,6 +26,8 @@ pub struct FakeServer {
     /// The next this many PUTs are applied, but their answer arrives unreadable (a proxy or a
     /// cut connection garbled the 200).
     pub garble_puts: u32,
+    /// What such a garbled answer is read as (an unreadable body when `None`).
+    pub garbled_as: Option<ApiError>,
     /// PUT requests received (answered or not).
     pub puts: u32,
     /// The Idempotency-Key of every PUT received, in order.
@@ -71,6 +73,7 @@ impl FakeApiClient {
             reject_puts: None,
             busy_retry_after: None,
             garble_puts: 0,
+            garbled_as: None,
             puts: 0,
             put_keys: Vec::new(),
             gets: 0,
@@ -156,7 +159,10 @@ impl ApiClient for FakeApiClient {
         server.applied.push(outcome.clone());
         if server.garble_puts > 0 {
             server.garble_puts -= 1;
-            return Err(ApiError::OutcomeUnknown("unreadable answer".into()));
+            return Err(server
+                .garbled_as
+                .clone()
+                .unwrap_or_else(|| ApiError::OutcomeUnknown("unreadable answer".into())));
         }
         Ok(outcome)
     }

@@ -49,10 +49,10 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             ApiError::OutcomeUnknown(_) => Failure::Unknown,
             ApiError::PhotoMissing(message) => Failure::PhotoMissing(message),
             ApiError::Invalid { message, .. } => Failure::Refused(message),
-            // A bug on one side: retried on the long backoff of a refusal, not in a storm.
-            ApiError::Protocol(detail) | ApiError::Taken(detail) => {
-                Failure::Refused(format!("unexpected answer ({detail})"))
-            }
+            // Not the server's word on the request (a gateway's JSON 403, a 412 without the
+            // current profile): whether a write was applied is unknown, so it stays in doubt
+            // and is sent again with its key, on the backoff.
+            ApiError::Protocol(_) | ApiError::Taken(_) => Failure::Unknown,
         }
     }
 }
