@@ -11,6 +11,7 @@ use outpost::data::repositories::{
     UserProfileRepository,
 };
 use outpost::data::services::{ApiError, Database, DbError, Photo, Settings, StoredSession};
+use outpost::data::sync::channel::{TabChannel, TabMessage};
 use outpost::data::sync::lock::{lock_name, with_lock};
 use outpost::testing::{FakeApiClient, FakeDatabase};
 use outpost_core::patch::ProfilePatch;
@@ -168,6 +169,49 @@ async fn a_tab_starting_during_a_sign_in_elsewhere_follows_the_device() {
     .unwrap();
     let session = sessions.resume(&read).await.unwrap().unwrap();
     assert_eq!(session.token().as_deref(), Some("t2"));
+}
+
+/// Another tab signing in as someone else tells Ann's tabs "signed out" before it removes her
+/// session from the device: a tab starting meanwhile hears it while it reads the session, and
+/// still reads Ann's. It must not open her profile (it would show it, and write it back, for
+/// whoever signed in).
+#[wasm_bindgen_test]
+async fn a_tab_told_of_a_sign_out_while_it_reads_the_session_does_not_open() {
+    let api = FakeApiClient::new("ann", "t");
+    let db = FakeDatabase::default();
+    let read = StoredSession {
+        account: "ann".into(),
+        token: Some("t".into()),
+    };
+    db.save_session(&read).await.unwrap();
+    let (release, hold) = oneshot::channel();
+    db.0.borrow_mut().hold_next_session_read = Some(hold);
+    let (opened, resumed) = oneshot::channel();
+    let sessions = SessionRepository::new(api.clone(), db.clone());
+    let starting = read.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        let session = sessions.resume(&starting).await.unwrap();
+        let _ = opened.send(session.is_some());
+    });
+    eventually("the starting tab reads the session", || {
+        db.0.borrow().hold_next_session_read.is_none()
+    })
+    .await;
+    // The other tab's message; a channel opened after the starting tab's hears it after it.
+    let heard = std::rc::Rc::new(std::cell::Cell::new(false));
+    let witness = {
+        let heard = heard.clone();
+        TabChannel::open(move |message| {
+            if message == TabMessage::SignedOut("ann".into()) {
+                heard.set(true);
+            }
+        })
+    };
+    TabChannel::open(|_| {}).post(&TabMessage::SignedOut("ann".into()));
+    eventually("the message reaches this page's tabs", || heard.get()).await;
+    drop(witness);
+    release.send(()).unwrap();
+    assert!(!resumed.await.unwrap(), "the ended session was opened");
 }
 
 #[wasm_bindgen_test]

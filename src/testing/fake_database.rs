@@ -26,6 +26,9 @@ pub struct FakeStore {
     /// When set, the next profile commit waits for this before it compares and writes (a
     /// slow disk: lets a test act while a save is under way).
     pub hold_next_commit: Option<futures_channel::oneshot::Receiver<()>>,
+    /// When set, the next read of the session waits for this (lets a test act while a tab
+    /// is starting).
+    pub hold_next_session_read: Option<futures_channel::oneshot::Receiver<()>>,
 }
 
 /// A clonable handle on one [`FakeStore`].
@@ -125,6 +128,10 @@ impl Database for FakeDatabase {
     }
 
     async fn load_session(&self) -> Result<Option<StoredSession>, DbError> {
+        let hold = self.0.borrow_mut().hold_next_session_read.take();
+        if let Some(hold) = hold {
+            let _ = hold.await;
+        }
         Ok(self.0.borrow().session.clone())
     }
 

@@ -5,7 +5,7 @@
 //!
 //! [`SessionRepository`]: super::SessionRepository
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use crate::data::services::StoredSession;
@@ -31,6 +31,8 @@ struct Inner {
     subscribers: RefCell<Vec<Subscriber>>,
     /// Hears the other tabs' sign-ins and sign-outs of this account.
     channel: RefCell<Option<TabChannel>>,
+    /// Signed out: for good.
+    ended: Cell<bool>,
 }
 
 /// The shared handle; clones are the same session.
@@ -47,6 +49,7 @@ impl Session {
             token: RefCell::new(stored.token.clone()),
             subscribers: RefCell::default(),
             channel: RefCell::new(None),
+            ended: Cell::new(false),
         });
         let weak: Weak<Inner> = Rc::downgrade(&inner);
         let channel = TabChannel::open(move |message| {
@@ -74,8 +77,19 @@ impl Session {
         self.inner.token.borrow().clone()
     }
 
-    /// Calls `subscriber` with every later event.
+    /// Whether the account signed out on this device, here or in another tab, since this
+    /// session was opened.
+    pub fn has_ended(&self) -> bool {
+        self.inner.ended.get()
+    }
+
+    /// Calls `subscriber` with every later event; at once with [`SessionEvent::Ended`] if the
+    /// session has ended already (a part that subscribes late must still stop).
     pub fn subscribe(&self, subscriber: impl Fn(&SessionEvent) + 'static) {
+        if self.has_ended() {
+            subscriber(&SessionEvent::Ended);
+            return;
+        }
         self.inner
             .subscribers
             .borrow_mut()
@@ -130,6 +144,7 @@ impl Session {
     }
 
     fn finish(&self) {
+        self.inner.ended.set(true);
         self.inner.token.borrow_mut().take();
         self.inner.channel.borrow_mut().take();
         self.tell(&SessionEvent::Ended);

@@ -122,8 +122,10 @@ impl<A: ApiClient, D: Database> SessionRepository<A, D> {
     /// [`Self::open`], for a tab starting on `stored`, read from the device before this tab
     /// listened to the others: a sign-out, another account's sign-in or a new token of the
     /// account in another tab since then was not heard, so the device's session is read
-    /// again once listening. `None`: the device is no longer signed in to that account (this
-    /// tab would have shown and written it back for whoever signed in next).
+    /// again once listening. `None`: the device is no longer signed in to that account, or
+    /// another tab said it signed out while this read (a tab signing in as someone else says
+    /// so before it removes the session) -- this tab would have shown the profile and written
+    /// it back for whoever signed in next.
     pub async fn resume(&self, stored: &StoredSession) -> Result<Option<Session>, DbError>
     where
         A: Clone + 'static,
@@ -131,6 +133,7 @@ impl<A: ApiClient, D: Database> SessionRepository<A, D> {
     {
         let session = self.open(stored);
         match self.db.load_session().await? {
+            _ if session.has_ended() => Ok(None),
             Some(now) if now.account == stored.account => {
                 if let Some(token) = now.token.filter(|t| Some(t) != stored.token.as_ref()) {
                     session.follow(token);
