@@ -566,7 +566,7 @@ async fn signing_out_forgets_the_record_the_photos_and_the_session_at_once() {
         sha256: format!("{:064x}", 5),
         bytes: vec![0xFF, 0xD8, 0xFF, 5],
     };
-    db.keep_photo("ann", &photo).await.unwrap();
+    assert!(db.keep_photo("ann", &photo).await.unwrap());
     db.save_session(&StoredSession {
         account: "ann".into(),
         token: Some("t".into()),
@@ -665,8 +665,11 @@ async fn a_photo_is_stored_with_the_record_that_names_it_or_not_at_all() {
     assert_eq!(db.photo("ann", &jpeg(2).sha256).await.unwrap(), None);
     // Another account's photos stay when one account's go.
     let kept = jpeg(3);
-    db.keep_photo("bob", &kept).await.unwrap();
-    db.keep_photo("anna", &jpeg(4)).await.unwrap();
+    for other in ["bob", "anna"] {
+        db.save_profile(other, &synced_ann()).await.unwrap();
+    }
+    assert!(db.keep_photo("bob", &kept).await.unwrap());
+    assert!(db.keep_photo("anna", &jpeg(4)).await.unwrap());
     let held = db.load_profile("ann").await.unwrap().unwrap();
     assert!(
         db.forget_account("ann", Some(held.revision), false)
@@ -684,6 +687,22 @@ async fn a_photo_is_stored_with_the_record_that_names_it_or_not_at_all() {
     );
 }
 
+/// A photo another device chose arrives from the server after this device signed out (the
+/// fetching tab had not heard of it yet): it must not stay on the device, where nothing would
+/// ever delete it.
+#[wasm_bindgen_test]
+async fn a_photo_fetched_after_the_sign_out_is_not_kept() {
+    let db = DatabaseService::named(&unique("late-photo-"));
+    let photo = Photo {
+        sha256: format!("{:064x}", 9),
+        bytes: vec![0xFF, 0xD8, 0xFF, 9],
+    };
+    db.save_profile("ann", &synced_ann()).await.unwrap();
+    assert!(db.forget_account("ann", None, true).await.unwrap());
+    assert!(!db.keep_photo("ann", &photo).await.unwrap());
+    assert_eq!(db.photo("ann", &photo.sha256).await.unwrap(), None);
+}
+
 /// Safari loses a connection with nothing told ("Connection to Indexed Database server
 /// lost"); every read and write of the device store then goes on a new one.
 #[cfg(feature = "testing")]
@@ -694,12 +713,13 @@ async fn every_read_and_write_opens_a_new_connection_when_the_last_was_lost() {
         sha256: format!("{:064x}", 7),
         bytes: vec![0xFF, 0xD8, 0xFF, 7],
     };
+    db.save_profile("bob", &synced_ann()).await.unwrap();
     db.save_meta("kept", "yes").await.unwrap();
     db.lose_connection();
-    db.keep_photo("ann", &photo).await.unwrap();
+    assert!(db.keep_photo("bob", &photo).await.unwrap());
     db.lose_connection();
     assert_eq!(
-        db.photo("ann", &photo.sha256).await.unwrap(),
+        db.photo("bob", &photo.sha256).await.unwrap(),
         Some(photo.bytes.clone())
     );
     db.lose_connection();

@@ -118,13 +118,17 @@ impl Database for FakeDatabase {
         Ok(self.0.borrow().photos.get(&key).cloned())
     }
 
-    async fn keep_photo(&self, account: &str, photo: &Photo) -> Result<(), DbError> {
+    async fn keep_photo(&self, account: &str, photo: &Photo) -> Result<bool, DbError> {
+        if !self.0.borrow().profiles.contains_key(account) {
+            return Ok(false);
+        }
         self.write(|s| {
             s.photos.insert(
                 (account.to_owned(), photo.sha256.clone()),
                 photo.bytes.clone(),
             );
-        })
+        })?;
+        Ok(true)
     }
 
     async fn load_session(&self) -> Result<Option<StoredSession>, DbError> {

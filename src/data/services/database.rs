@@ -189,8 +189,11 @@ pub trait Database {
     ) -> Result<Replaced, DbError>;
     /// The bytes of a photo of `account` this device holds.
     async fn photo(&self, account: &str, sha256: &str) -> Result<Option<Vec<u8>>, DbError>;
-    /// Keeps a photo of `account` fetched from the server.
-    async fn keep_photo(&self, account: &str, photo: &Photo) -> Result<(), DbError>;
+    /// Keeps a photo of `account` fetched from the server, only while the device holds the
+    /// account's record (decided in the same transaction): a photo that arrives after a
+    /// sign-out removed the account's data, before the tab heard of it, must not stay behind.
+    /// `false`: not kept.
+    async fn keep_photo(&self, account: &str, photo: &Photo) -> Result<bool, DbError>;
     /// Removes the record of `account`, every photo of it and, with `session`, the stored
     /// session (a sign-out; leftovers of another account keep the new one), all in one
     /// transaction, if [`LocalRecord::may_delete`] allows it for what the device holds,
@@ -552,10 +555,25 @@ impl Database for DatabaseService {
             .filter(|bytes| !bytes.is_empty()))
     }
 
-    async fn keep_photo(&self, account: &str, photo: &Photo) -> Result<(), DbError> {
-        let key = JsValue::from_str(&photo_key(account, &photo.sha256));
-        self.write(PHOTOS, &key, Change::Put(photo.array_buffer()))
-            .await
+    async fn keep_photo(&self, account: &str, photo: &Photo) -> Result<bool, DbError> {
+        let key = photo_key(account, &photo.sha256);
+        let bytes = photo.array_buffer();
+        self.on_connection(closed_or_lost, |connection| {
+            let (key, change) = (key.clone(), Change::Put(bytes.clone()));
+            async move {
+                connection
+                    .write_if(
+                        PHOTOS,
+                        &key,
+                        Some((PROFILES, account)),
+                        &[],
+                        change,
+                        |_, record| !record.is_undefined(),
+                    )
+                    .await
+            }
+        })
+        .await
     }
 
     async fn load_session(&self) -> Result<Option<StoredSession>, DbError> {

@@ -118,8 +118,11 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             sha256: sha256.to_owned(),
             bytes,
         };
-        // Kept for offline use; a failure to keep it only means fetching it again.
-        let _ = self.inner.db.keep_photo(self.account(), &photo).await;
-        Some(photo.bytes)
+        // Kept for offline use; a failure to keep it only means fetching it again. Not kept:
+        // the account's record is gone from the device (signed out in another tab).
+        match self.inner.db.keep_photo(self.account(), &photo).await {
+            Ok(false) => None,
+            Ok(true) | Err(_) => Some(photo.bytes),
+        }
     }
 }
