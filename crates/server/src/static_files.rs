@@ -84,12 +84,20 @@ pub async fn serve(State(state): State<AppState>, req: Request) -> Response {
         return app_page(&dist, brotli).await;
     }
     let mut response = response.map(Body::new);
-    let cache = if is_hashed_asset(&path) && response.status().is_success() {
-        IMMUTABLE
-    } else {
-        response.headers_mut().remove(LAST_MODIFIED);
-        NO_CACHE
-    };
+    let status = response.status();
+    let cache =
+        if is_hashed_asset(&path) && (status.is_success() || status == StatusCode::NOT_MODIFIED) {
+            // Which sibling was sent depends on Accept-Encoding; a cache that keeps the file for
+            // a year must know (ServeDir does not say so). A 304 keeps the year: a browser copies
+            // its headers onto the response it stored.
+            response
+                .headers_mut()
+                .insert(VARY, HeaderValue::from_static("accept-encoding"));
+            IMMUTABLE
+        } else {
+            response.headers_mut().remove(LAST_MODIFIED);
+            NO_CACHE
+        };
     response
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static(cache));

@@ -86,6 +86,11 @@ async fn precompressed_siblings_of_hashed_assets_are_sent_as_they_are() {
         resp.headers()["cache-control"],
         "public, max-age=31536000, immutable"
     );
+    // Cached for a year by any cache on the way, so it must say that the bytes depend on
+    // Accept-Encoding: a proxy that kept the brotli answer would give it to a client that
+    // cannot read it, and the app would never start.
+    assert_eq!(resp.headers()["vary"], "accept-encoding");
+    let modified = resp.headers()["last-modified"].clone();
     assert_eq!(resp.bytes().await.unwrap().as_ref(), b"built-in brotli");
     let plain = ts
         .request(Method::GET, "/app-0123456789abcdef_bg.wasm")
@@ -93,7 +98,20 @@ async fn precompressed_siblings_of_hashed_assets_are_sent_as_they_are() {
         .await
         .unwrap();
     assert!(!plain.headers().contains_key("content-encoding"));
+    assert_eq!(plain.headers()["vary"], "accept-encoding");
     assert_eq!(plain.bytes().await.unwrap().as_ref(), b"\0asm plain");
+    // A revalidation's 304 keeps the year: a browser copies its headers onto what it stored.
+    let revalidated = ts
+        .request(Method::GET, "/app-0123456789abcdef_bg.wasm")
+        .header("if-modified-since", modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(
+        revalidated.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
 }
 
 /// `sw.js`, `index.html` and the manifest keep their names across builds: the browser's
