@@ -129,12 +129,20 @@ pub fn App() -> impl IntoView {
         storage_cleared.set(false);
         open_session(session);
     });
+    // Why the last change of the settings did not take (the form shows the settings in force).
+    let settings_error = RwSignal::new(None::<String>);
     let on_settings = Callback::new(move |next: Settings| {
         let owner = dependencies.with_value(|d| d.settings.clone());
         leptos::task::spawn_local(async move {
-            if let Err(error) = owner.change(next).await {
+            let outcome = owner.change(next).await;
+            if let Err(error) = &outcome {
                 leptos::logging::error!("storing the settings on this device failed: {error}");
             }
+            settings_error.try_set(
+                outcome
+                    .err()
+                    .map(|e| format!("Your settings were not changed. {}", words::storage(&e))),
+            );
         });
     });
     // Signed out, here or in another tab: the repository closed itself; show sign-in.
@@ -193,6 +201,7 @@ pub fn App() -> impl IntoView {
                                     settings=settings
                                     on_change=on_settings
                                     storage_kept=vm.storage_kept.into()
+                                    error=settings_error.into()
                                 />
                             }
                                 .into_any()

@@ -262,6 +262,31 @@ test("a sync interval being typed stays while another tab changes another settin
   await context.close();
 });
 
+test("a setting the device has no room for is said in words, and the one in force stays", async () => {
+  // It was only logged: the list went back to the setting in force without a word, and the
+  // person could believe conflicts would be asked about when they would not.
+  const { page } = await newSignedUpPage(env.browser, env.url, "fullsettings");
+  const policy = page.getByRole("combobox", { name: "Conflict policy" });
+  await page.evaluate(() => {
+    const put = IDBObjectStore.prototype.put;
+    IDBObjectStore.prototype.put = function (...args) {
+      if (this.name === "settings") throw new DOMException("The disk is full.", "QuotaExceededError");
+      return put.apply(this, args);
+    };
+  });
+  await policy.selectOption("local-wins");
+  await page.getByRole("alert")
+    .filter({ hasText: "Your settings were not changed. This device is out of storage space" }).waitFor();
+  await waitFor(async () => (await policy.inputValue()) === "ask", "the policy in force shown again");
+  // The app logs the failed write for whoever debugs it: expected here, and only that one.
+  await env.browser.drainErrors();
+  const errors = env.browser.pageErrors;
+  const failed = errors.filter((e) => /storing the settings on this device failed/.test(e));
+  assert.equal(failed.length, 1, "the failed write logged");
+  errors.splice(0, errors.length, ...errors.filter((e) => !failed.includes(e)));
+  await page.close();
+});
+
 /// Online-only, the answer to a save lost; `reload`: the page is reloaded before the next save
 /// (the write in doubt is kept on the device, not in the page's memory).
 async function onlineOnlyLostAnswer(reload) {

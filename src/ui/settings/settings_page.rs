@@ -20,6 +20,8 @@ pub fn SettingsPage(
     on_change: Callback<Settings>,
     /// The browser's answer about keeping this device's storage (`None`: not asked yet).
     storage_kept: Signal<Option<bool>>,
+    /// Why the last change could not be stored, in words (`None`: it was, or none was made).
+    error: Signal<Option<String>>,
 ) -> impl IntoView {
     let update = move |change: Box<dyn FnOnce(&mut Settings)>| {
         let mut next = settings.get_untracked();
@@ -117,6 +119,7 @@ pub fn SettingsPage(
                         .then_some("Enter a whole number of minutes, from 1 to 1440. The interval was not changed.")
                 }}
             </p>
+            <p class="field-error" role="alert">{move || error.get()}</p>
             <p class="storage">
                 {move || match storage_kept.get() {
                     Some(true) => "Storage on this device: kept. The browser will not clear it to free space.",
