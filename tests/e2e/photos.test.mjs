@@ -67,11 +67,29 @@ test("a photo chosen offline shows at once and after a reload, and is uploaded o
   assert.ok(bytes.length <= 200 * 1024, `at most 200 KB (${bytes.length})`);
   assert.equal(`/api/photos/${createHash("sha256").update(bytes).digest("hex")}`, path, "named by its SHA-256");
 
-  // Another device of the person fetches it with the token and shows it.
+  // Another device of the person fetches it with the token and shows it, once: the picture is
+  // held on its way while the page's state changes ("Sync now"), which re-ran the page's
+  // reading of it and asked the server again each time.
+  let release;
+  const released = new Promise((r) => { release = r; });
+  env.proxy.route(path, async (route) => {
+    if (route.request.method === "GET") await released;
+    await route.continue();
+  });
+  const asked = env.proxy.requests.length;
+  const gets = () => env.proxy.requests.slice(asked).filter((r) => r.method === "GET" && r.path === path);
   const other = await env.browser.newPage();
   await other.goto(env.url);
   await signIn(other, username);
+  await waitFor(() => gets().length > 0, "the other device to ask for the picture");
+  await waitForStatus(other, "synced");
+  const reads = env.proxy.requests.length;
+  await other.getByRole("button", { name: "Sync now" }).click();
+  await waitFor(() => env.proxy.requests.slice(reads).some((r) => r.path === "/api/profile"), "the sync");
+  await waitForStatus(other, "synced");
+  release();
   const there = await waitFor(() => shownPhoto(other), "the photo on the other device");
+  assert.equal(gets().length, 1, "the picture asked for once");
   assert.deepEqual([hue(there.left), hue(there.right)], ["red", "blue"]);
   assert.deepEqual(
     await readAppStore(other, "photos", "getAllKeys"),

@@ -58,6 +58,9 @@ pub fn ProfilePhoto(
     // first paint shows it, rather than the name's initial for a moment).
     // Set from the start: the first render comes before the effect that reads the bytes.
     let reading = RwSignal::new(uploaded_photo(&photo_url.get_untracked()).map(str::to_owned));
+    // The photo whose bytes a task is getting now: the effect runs again on every change of
+    // what it reads (a status change re-derives the URL), and must not fetch it again.
+    let fetching = StoredValue::new(None::<String>);
     let revoke = move || {
         if let Some((_, url)) = shown.try_get_untracked().flatten() {
             let _ = Url::revoke_object_url(&url);
@@ -81,8 +84,17 @@ pub fn ProfilePhoto(
             return;
         }
         reading.set(Some(sha256.clone()));
+        if fetching.with_value(|f| f.as_deref() == Some(sha256.as_str())) {
+            return;
+        }
+        fetching.set_value(Some(sha256.clone()));
         leptos::task::spawn_local(async move {
             let bytes = vm.photo_bytes(&sha256).await;
+            fetching.try_update_value(|f| {
+                if f.as_deref() == Some(sha256.as_str()) {
+                    *f = None;
+                }
+            });
             // The picture may be gone meanwhile (the conflict settled, a sign-out): its signals
             // are disposed, and reading one would stop the app.
             let Some(url) = photo_url.try_get_untracked() else {
