@@ -2,9 +2,10 @@
 
 use outpost_core::patch::ProfilePatch;
 use outpost_core::sync::{
-    Action, Conflict, ConflictPolicy, Field, FieldConflict, Input, LocalRecord, Millis,
-    OnlineAnswer, OnlineFailure, OnlineSave, OnlineStep, PhotoAnswer, RequestId, Resolution,
-    SentWrite, SyncConfig, SyncMachine, SyncProblem, SyncState, backoff_ceiling,
+    Action, CommitResult, Conflict, ConflictPolicy, Field, FieldConflict, Input, LocalRecord,
+    Millis, OnlineAnswer, OnlineFailure, OnlineSave, OnlineStep, PhotoAnswer, RequestId,
+    Resolution, SentWrite, Step, SyncConfig, SyncMachine, SyncProblem, SyncState, TabSync,
+    backoff_ceiling,
 };
 use outpost_core::wire::{ProfileFields, ServerProfile};
 
@@ -1472,4 +1473,53 @@ fn an_answer_already_taken_from_the_store_is_not_applied_again() {
     assert_eq!(persisted(&a), None, "nothing new to commit");
     assert_eq!(t.state(), SyncState::Synced);
     assert_eq!(t.record(), applied);
+}
+
+/// A save that changes nothing in its tab's view is committed all the same. Here the tab shows
+/// "bob" while another tab stored "cat" over it, not heard of yet; the person, whose form held
+/// "bob" as typed (an online-only save of it was applied behind the form, and they then chose
+/// offline-first), presses Save: told "Saved on this device." of "bob", the store kept "cat".
+/// The commit's compare finds the other tab's record, and the save is handled again on it.
+#[test]
+fn a_save_that_changes_nothing_in_the_tabs_view_is_still_committed() {
+    let mut random = 7u64;
+    let mut entropy = || {
+        random += 1;
+        random
+    };
+    let mut tab = TabSync::new(SyncMachine::new(SyncConfig::default()));
+    let shown = LocalRecord {
+        revision: 1,
+        ..LocalRecord::from_server(server("bob", "", 2), 1)
+    };
+    assert!(matches!(
+        tab.stored(1_000, Some(shown.clone()), &mut entropy),
+        Step::Done(_)
+    ));
+    let save = ProfilePatch {
+        name: Some("bob".into()),
+        replaces: Some(fields("ann", "")),
+        ..ProfilePatch::default()
+    };
+    let Step::Commit(commit) = tab.handle(1_010, Input::LocalEdit(save), &mut entropy) else {
+        panic!("the save was not committed: the store's compare never ran");
+    };
+    let other_tab = LocalRecord {
+        local: fields("cat", ""),
+        synchronized: false,
+        changed: vec![Field::Name],
+        revision: 5,
+        ..shown.clone()
+    };
+    let CommitResult::Outdated(held) = commit.decide(Some(&other_tab), ConflictPolicy::Ask) else {
+        panic!("the other tab's record is newer");
+    };
+    let Step::Commit(redone) = tab.commit_result(1_020, CommitResult::Outdated(held), &mut entropy)
+    else {
+        panic!("handled again on the other tab's record");
+    };
+    assert_eq!(
+        redone.record.local.name, "bob",
+        "what the person saved last"
+    );
 }

@@ -272,6 +272,11 @@ pub struct SyncMachine {
     /// them: uploaded again before the write that names them (in memory: after a reload the
     /// server says it again).
     missing_photos: Vec<String>,
+    /// A save changed nothing in this tab's record: it is committed all the same, so the
+    /// store's compare tells whether another tab wrote since (then it is handled again on
+    /// that record) instead of the person being told "saved" of values only this tab shows.
+    /// Set by the input being handled, for [`SyncMachine::commit_even_if_unchanged`].
+    confirm_save: bool,
 }
 
 impl SyncMachine {
@@ -292,6 +297,7 @@ impl SyncMachine {
             last_error: None,
             last_status: None,
             missing_photos: Vec::new(),
+            confirm_save: false,
         }
     }
 
@@ -345,8 +351,15 @@ impl SyncMachine {
         }
     }
 
+    /// Whether the record of the last input is to be committed even if the store holds the
+    /// same content (a save that changed nothing in this tab's view).
+    pub(super) fn commit_even_if_unchanged(&self) -> bool {
+        self.confirm_save
+    }
+
     /// Handles one input at time `now` and returns what the shell must do, in order.
     pub fn handle(&mut self, now: Millis, input: Input, entropy: &mut impl Entropy) -> Vec<Action> {
+        self.confirm_save = false;
         let mut before = self.record.clone();
         let mut out = Vec::new();
         self.take_stored_answer(now);
@@ -359,7 +372,11 @@ impl SyncMachine {
         self.drive(entropy, &mut out);
         self.prepare(entropy);
         let mut actions = Vec::with_capacity(out.len() + 2);
-        if let Some(record) = self.record.as_ref().filter(|r| Some(*r) != before.as_ref()) {
+        if let Some(record) = self
+            .record
+            .as_ref()
+            .filter(|r| self.confirm_save || Some(*r) != before.as_ref())
+        {
             actions.push(Action::Persist(record.clone()));
         }
         actions.extend(out);
@@ -695,6 +712,7 @@ impl SyncMachine {
         let other = record.other_side().cloned();
         let fields = patch.apply(&record.local);
         if record.local == fields {
+            self.confirm_save = !patch.is_empty();
             return;
         }
         for field in patch.fields() {

@@ -262,10 +262,11 @@ impl TabSync {
         let Some(Action::Persist(record)) = actions.first() else {
             return Step::Done(actions);
         };
-        if self
-            .last_persisted
-            .as_ref()
-            .is_some_and(|read| read.same_content(record))
+        if !self.machine.commit_even_if_unchanged()
+            && self
+                .last_persisted
+                .as_ref()
+                .is_some_and(|read| read.same_content(record))
         {
             actions.remove(0);
             return Step::Done(actions);
