@@ -1523,3 +1523,36 @@ fn a_save_that_changes_nothing_in_the_tabs_view_is_still_committed() {
         "what the person saved last"
     );
 }
+
+/// An online-only save's write in doubt (its answer lost), then offline-first writing chosen
+/// and a change saved: its write meets the first one's values on the server under another
+/// write's key (another device changed the photo on top). They are the person's own, not the
+/// other side of a conflict.
+#[test]
+fn values_of_the_online_write_in_doubt_are_the_devices_own() {
+    let (mut t, mut save) = bob_typed_over_ann(1);
+    let lost = sent(&mut t, &mut save);
+    let (id, _, if_match) =
+        put(&t.go(Input::LocalEdit(typed_over("cat", fields("ann", ""))))).expect("put");
+    assert_eq!(if_match, 1);
+    let current = ServerProfile {
+        mutation_id: Some("another device's".into()),
+        ..server("bob", "https://p/theirs", 3)
+    };
+    assert_ne!(current.mutation_id.as_deref(), Some(lost.mutation.as_str()));
+    let a = t.go(Input::PutStale {
+        request: id,
+        current,
+    });
+    assert_eq!(
+        t.state(),
+        SyncState::Syncing,
+        "no conflict asked: bob was this device's"
+    );
+    let (fields, if_match) = put_fields(&a).expect("the merge is sent");
+    assert_eq!(
+        (fields.name.as_str(), fields.photo_url.as_str()),
+        ("cat", "https://p/theirs")
+    );
+    assert_eq!(if_match, 3);
+}

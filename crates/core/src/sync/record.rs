@@ -266,10 +266,16 @@ impl LocalRecord {
         !self.synchronized || self.sent.is_some() || self.conflict.is_some()
     }
 
-    /// Whether `value` of `field` was written by this device (one of its latest accepted
-    /// writes changed the field to it).
+    /// Whether `value` of `field` was written by this device: one of its latest accepted
+    /// writes changed the field to it, or its online-only write in doubt does (it may have
+    /// been applied: left in doubt when the person chose offline-first writing before saving
+    /// again, its values met on the server are still their own).
     pub fn wrote(&self, field: Field, value: &str) -> bool {
         self.own.iter().any(|(f, v)| *f == field && v == value)
+            || self
+                .online_sent
+                .as_ref()
+                .is_some_and(|s| s.changes.contains(&field) && field.get(&s.fields) == value)
     }
 
     /// Whether `profile` is the outcome of this device's write in doubt (its mutation id).

@@ -943,9 +943,9 @@ impl World {
         // Now and then the person first picks the other write strategy in Settings (every tab
         // of the device follows at once): online-only with offline-first changes still on
         // their way; offline-first only once nothing of online-only is under way (an online
-        // write in doubt, a save, typing left after one): switching then is not safe yet
-        // (seeds 7823 and 8143 of `make test-model` with that limit lifted; see the note of
-        // issue 20).
+        // write in doubt, a save, typing left after one). With that limit lifted, seed 89843
+        // still fails: back and forth with an online write in doubt, whose resend then meets
+        // the device's own offline-first write as another device's (see issue 20's note).
         let device = &self.devices[dev];
         let online_quiet = device
             .store
