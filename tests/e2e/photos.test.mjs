@@ -286,6 +286,25 @@ chromiumOnly("a photo worker that cannot start is said in words, and the next sa
   await context.close();
 });
 
+chromiumOnly("a photo worker that never answers is given up on in words, and the next save is done",
+  "a context with service workers blocked, whose cache would serve the worker's script", async () => {
+  // A worker that takes the file and says nothing (out of memory with no error event, say):
+  // the page waited for it for good, and every later Save waited behind it.
+  env.proxy.route("/photo-worker.js", (route) => route.fulfill({
+    contentType: "text/javascript",
+    body: "self.onmessage = () => {};",
+  }));
+  const context = await env.browser.newContext({ serviceWorkers: "block" });
+  const { page } = await newSignedUpPage(context, env.url, "mute", { serviceWorker: false });
+  await photoInput(page).setInputFiles(fixture(await makeImage(page), "photo.jpg"));
+  // The app gives up after 30 s (its own limit, not a test's): waited for as a condition.
+  await page.getByText(/could not be prepared/).waitFor({ timeout: 45_000 });
+  await page.getByRole("textbox", { name: "Name", exact: true }).fill("Saved after");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Saved on this device.", { exact: true }).waitFor();
+  await context.close();
+});
+
 test("a file that is no photo is refused in words and changes nothing", async () => {
   const { page, username } = await newSignedUpPage(env.browser, env.url, "notphoto");
   const token = await apiToken(env.server.url, username);

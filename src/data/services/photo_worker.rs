@@ -21,6 +21,11 @@ use super::database::Photo;
 /// worker with the rest of the build).
 const WORKER_URL: &str = "/photo-worker.js";
 
+/// How long a photo may take to prepare (a 12-megapixel JPEG takes well under a second): a
+/// worker that never answers, out of memory without an `error` event say, would otherwise
+/// keep every later save of the page waiting for it.
+const PREPARE_TIMEOUT_MS: u32 = 30_000;
+
 /// The page's photo worker and its handlers, which live as long as it does.
 struct Running {
     worker: Worker,
@@ -36,6 +41,8 @@ thread_local! {
     static WORKER: RefCell<Option<Running>> = const { RefCell::new(None) };
     /// Where the worker's answer about the photo being prepared goes (`None`: it failed).
     static PENDING: RefCell<Option<oneshot::Sender<Option<JsValue>>>> = const { RefCell::new(None) };
+    /// Counts the photos asked of the worker, so a timeout ends only the one it was set for.
+    static ASKED: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Starts the photo worker if it is not running yet (so a photo chosen next does not wait for
@@ -94,6 +101,23 @@ pub async fn prepare(file: &Blob) -> Result<Photo, String> {
     let worker = worker().ok_or_else(|| "This browser cannot prepare photos here.".to_owned())?;
     let (tx, rx) = oneshot::channel();
     PENDING.with(|pending| *pending.borrow_mut() = Some(tx));
+    let asked = ASKED.with(|a| {
+        a.set(a.get() + 1);
+        a.get()
+    });
+    wasm_bindgen_futures::spawn_local(async move {
+        gloo_timers::future::TimeoutFuture::new(PREPARE_TIMEOUT_MS).await;
+        let waiting = PENDING.with(|pending| pending.borrow().is_some());
+        if ASKED.with(Cell::get) == asked && waiting {
+            // Given up on: the next photo starts a new worker.
+            WORKER.with(|slot| {
+                if let Some(running) = slot.borrow().as_ref() {
+                    running.failed.set(true);
+                }
+            });
+            answer(None);
+        }
+    });
     let reply = match worker.post_message(file) {
         Ok(()) => rx.await.ok().flatten(),
         Err(_) => {
