@@ -1556,3 +1556,21 @@ fn values_of_the_online_write_in_doubt_are_the_devices_own() {
     );
     assert_eq!(if_match, 3);
 }
+
+/// A value written offline-first while an online write in doubt carries it too is noted as
+/// the device's own, and stays so when that doubt ends: it was left unnoted (the doubt already
+/// counted it), and once the doubt ended a later save met the person's own value as another
+/// device's.
+#[test]
+fn a_value_written_beside_the_online_doubt_stays_own_when_the_doubt_ends() {
+    let (mut t, mut save) = bob_typed_over_ann(1);
+    let lost = sent(&mut t, &mut save);
+    let (id, _, _) =
+        put(&t.go(Input::LocalEdit(typed_over("bob", fields("ann", ""))))).expect("put");
+    t.go(accepted(id, "bob", 2));
+    let input = save.answered(lost, OnlineAnswer::Stale(server("bob", "", 2)));
+    t.go(input);
+    let record = t.record();
+    assert_eq!(record.online_sent, None, "the doubt ended");
+    assert!(record.wrote(Field::Name, "bob"), "still the person's own");
+}

@@ -1300,7 +1300,9 @@ fn note_own(record: &mut LocalRecord, sent: &SentWrite) {
         } else {
             sent.changes.contains(&field)
         };
-        if changed && !record.wrote(field, value) {
+        // Against `own` alone: the online write in doubt also counts as written, and is
+        // forgotten once its doubt ends.
+        if changed && !record.own.iter().any(|(f, v)| *f == field && v == value) {
             record.own.push((field, value.to_owned()));
         }
     }
