@@ -26,7 +26,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use outpost_core::strategy::{ReadStrategy, WriteStrategy};
-use outpost_core::sync::{Commit, ConflictPolicy, LocalRecord};
+use outpost_core::sync::{Commit, CommitResult, ConflictPolicy, LocalRecord};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -413,7 +413,7 @@ impl Database for DatabaseService {
         commit: &Commit,
         photo: Option<&Photo>,
     ) -> Result<Replaced, DbError> {
-        let (expected, record, policy) = (commit.expected.as_ref(), &commit.record, commit.policy);
+        let (record, policy) = (&commit.record, commit.policy);
         let value =
             serde_wasm_bindgen::to_value(record).map_err(|e| DbError::Failed(e.to_string()))?;
         let with: Vec<_> = photo
@@ -432,48 +432,38 @@ impl Database for DatabaseService {
                 found.borrow_mut().take();
                 unreadable.borrow_mut().take();
                 other_policy.borrow_mut().take();
-                let (seen, bad, expected) = (found.clone(), unreadable.clone(), expected.cloned());
+                let (seen, bad, commit) = (found.clone(), unreadable.clone(), commit.clone());
                 let changed = other_policy.clone();
+                // The core decides ([`Commit::decide`]); the usual commit on the revision
+                // alone, without converting the stored record.
                 move |current, settings| {
-                    // Decided under another policy than the person's latest choice: refused,
-                    // and decided again under the stored one.
-                    if let Some(policy) = policy {
-                        let stored = stored_policy(&settings);
-                        if stored != policy {
-                            *changed.borrow_mut() = Some(stored);
-                            return false;
-                        }
-                    }
-                    // The usual case, decided on one number without converting the record:
-                    // the store holds the revision this writer read.
-                    let read_revision = expected.as_ref().map_or(0, |e| e.revision);
-                    if read_revision > 0 && stored_revision(&current) == Some(read_revision as f64)
-                    {
-                        return true;
-                    }
-                    // A stored value this build cannot read is never overwritten blindly.
-                    let current = if current.is_undefined() {
-                        Ok(None)
-                    } else {
-                        serde_wasm_bindgen::from_value::<LocalRecord>(current).map(Some)
+                    let settings = stored_policy(&settings);
+                    let revision = stored_revision(&current)
+                        .filter(|r| r.is_finite() && *r >= 1.0)
+                        .map(|r| r as u64);
+                    let decided = match commit.decide_by_revision(revision, settings) {
+                        Some(decided) => decided,
+                        // A stored value this build cannot read is never overwritten blindly.
+                        None if current.is_undefined() => commit.decide(None, settings),
+                        None => match serde_wasm_bindgen::from_value::<LocalRecord>(current) {
+                            Ok(held) => commit.decide(Some(&held), settings),
+                            Err(e) => {
+                                *bad.borrow_mut() = Some(e.to_string());
+                                return false;
+                            }
+                        },
                     };
-                    match current {
-                        Ok(current)
-                            if LocalRecord::unchanged_since(
-                                current.as_ref(),
-                                expected.as_ref(),
-                            ) =>
-                        {
-                            true
-                        }
-                        Ok(current) => {
-                            *seen.borrow_mut() = Some(current);
+                    match decided {
+                        CommitResult::Written => true,
+                        CommitResult::PolicyChanged(policy) => {
+                            *changed.borrow_mut() = Some(policy);
                             false
                         }
-                        Err(e) => {
-                            *bad.borrow_mut() = Some(e.to_string());
+                        CommitResult::Outdated(held) => {
+                            *seen.borrow_mut() = Some(held);
                             false
                         }
+                        CommitResult::Failed => false,
                     }
                 }
             })

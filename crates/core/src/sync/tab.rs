@@ -66,11 +66,27 @@ pub struct Commit {
 }
 
 impl Commit {
+    /// [`Commit::decide`] where it needs only the revision the store holds (`None`: no record,
+    /// or one from before revisions) and the policy its settings hold, so the store can answer
+    /// the usual commit without reading the whole record; `None`: decide on the record.
+    pub fn decide_by_revision(
+        &self,
+        held_revision: Option<u64>,
+        settings: ConflictPolicy,
+    ) -> Option<CommitResult> {
+        if self.policy.is_some_and(|p| p != settings) {
+            return Some(CommitResult::PolicyChanged(settings));
+        }
+        let read = self.expected.as_ref().map_or(0, |e| e.revision);
+        (read > 0 && held_revision == Some(read)).then_some(CommitResult::Written)
+    }
+
     /// What the store does, given what it `held` and the policy its settings hold, both read
     /// in the commit's transaction: [`CommitResult::Written`] means write `record` now.
     pub fn decide(&self, held: Option<&LocalRecord>, settings: ConflictPolicy) -> CommitResult {
-        if self.policy.is_some_and(|p| p != settings) {
-            return CommitResult::PolicyChanged(settings);
+        let revision = held.map(|h| h.revision).filter(|r| *r > 0);
+        if let Some(result) = self.decide_by_revision(revision, settings) {
+            return result;
         }
         if LocalRecord::unchanged_since(held, self.expected.as_ref()) {
             CommitResult::Written
