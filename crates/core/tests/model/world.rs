@@ -1104,13 +1104,14 @@ impl World {
             return self.drive_online(dev, tab);
         }
         self.not_stored = false;
-        self.submit(typed.iter().map(|(_, v)| v.clone()));
         self.tab_step(dev, tab, Input::LocalEdit(patch.clone()))?;
         if !self.devices[dev].tabs[tab].open || self.not_stored {
             // Signed out in another tab, or the device store failed: the save was refused
             // and said so; the typing stays in the person's form, not in any record.
             return Ok(());
         }
+        // Stored: submitted (its write leaves in a later step, when the server checks it).
+        self.submit(typed.iter().map(|(_, v)| v.clone()));
         let kept = self.kept_typing(dev, tab, typed)?;
         if let Some(session) = self.devices[dev].tabs[tab].form.as_mut() {
             session.form.saved(&patch);
