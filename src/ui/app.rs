@@ -91,7 +91,11 @@ pub fn App() -> impl IntoView {
             phase.set(Phase::SignedOut);
         }
     };
+    // Why the last change of the settings did not take (the form shows the settings in force).
+    let settings_error = RwSignal::new(None::<String>);
     let open_session = move |session: StoredSession| {
+        // Said of a change made while another account was signed in, or before a reload.
+        settings_error.set(None);
         let dependencies = dependencies.get_value();
         leptos::task::spawn_local(async move {
             let stored = dependencies.settings.load().await;
@@ -129,8 +133,6 @@ pub fn App() -> impl IntoView {
         storage_cleared.set(false);
         open_session(session);
     });
-    // Why the last change of the settings did not take (the form shows the settings in force).
-    let settings_error = RwSignal::new(None::<String>);
     let on_settings = Callback::new(move |next: Settings| {
         let owner = dependencies.with_value(|d| d.settings.clone());
         leptos::task::spawn_local(async move {

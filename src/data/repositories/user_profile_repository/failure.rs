@@ -25,8 +25,8 @@ pub(super) enum Failure {
     Unknown,
     /// 422 `photo_missing`: the write names a photo the server does not hold; not applied.
     PhotoMissing(String),
-    /// Refused for good: the server's message (written for people), or what was wrong with
-    /// an answer that broke the contract.
+    /// Refused for good: the server's message (written for people) of its own 400, 413, 415
+    /// or 422.
     Refused(String),
 }
 
