@@ -100,6 +100,36 @@ test("a photo chosen offline shows at once and after a reload, and is uploaded o
   await page.close();
 });
 
+test("a photo whose bytes do not match its name is neither kept nor shown", async () => {
+  const { page, username } = await newSignedUpPage(env.browser, env.url, "wrongbytes");
+  const token = await apiToken(env.server.url, username);
+  await choose(page, await makeImage(page, { left: "#d00000", right: "#d00000" }), "red.jpg");
+  const path = await waitFor(async () => {
+    const url = (await apiProfile(env.server.url, token)).photo_url;
+    return url.startsWith("/api/photos/") && url;
+  }, "the photo on the server");
+  // On its way to another device the picture is replaced (a proxy that recompresses images,
+  // say): those bytes were kept under the photo's name for good.
+  const blue = await makeImage(page, { left: "#0030d0", right: "#0030d0" });
+  let gets = 0;
+  env.proxy.route(path, async (route) => {
+    if (route.request.method !== "GET") return route.continue();
+    gets += 1;
+    return gets === 1 ? route.fulfill({ contentType: "image/jpeg", body: blue }) : route.continue();
+  });
+  const other = await env.browser.newPage();
+  await other.goto(env.url);
+  await signIn(other, username);
+  await waitFor(() => gets >= 1, "the other device to ask for the picture");
+  await waitForStatus(other, "synced");
+  await other.reload();
+  const shown = await waitFor(() => shownPhoto(other), "the picture on the other device");
+  assert.equal(hue(shown.top), "red", "the true picture, asked for again");
+  assert.ok(gets >= 2, `asked for again (${gets})`);
+  await other.close();
+  await page.close();
+});
+
 chromiumOnly("a photo chosen offline with every tab then closed is uploaded by the service worker, then the profile",
   "Background Sync, fired through CDP", async () => {
   const context = await env.browser.newContext();

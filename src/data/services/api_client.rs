@@ -340,8 +340,43 @@ impl ApiClient for ApiClientService {
             return Err(error_from(response).await);
         }
         // A body that stops mid-way is no photo: tried again later.
-        fetch::bytes(&response)
+        let bytes = fetch::bytes(&response)
             .await
-            .map_err(|_| deadline.or(ApiError::Unreachable))
+            .map_err(|_| deadline.or(ApiError::Unreachable))?;
+        // Bytes that are not the photo named (a proxy that recompressed it, a garbled body)
+        // would be kept under its name for good, and sent back if the server ever asked for
+        // it again (which refuses them: 422): they are no answer.
+        match sha256_hex(&bytes).await {
+            Some(actual) if actual != sha256 => Err(ApiError::OutcomeUnknown(
+                "the photo's bytes do not match its name".to_owned(),
+            )),
+            _ => Ok(bytes),
+        }
     }
+}
+
+/// SHA-256 of `bytes` in lowercase hex, by the browser's Web Crypto (`None` where it is not
+/// available: outside a secure context).
+async fn sha256_hex(bytes: &[u8]) -> Option<String> {
+    use js_sys::{Function, Promise, Reflect, Uint8Array};
+    use wasm_bindgen::JsCast;
+    let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).ok()?;
+    let subtle = Reflect::get(&crypto, &"subtle".into()).ok()?;
+    let digest = Reflect::get(&subtle, &"digest".into())
+        .ok()?
+        .dyn_into::<Function>()
+        .ok()?;
+    let promise = digest
+        .call2(&subtle, &"SHA-256".into(), &Uint8Array::from(bytes))
+        .ok()?
+        .dyn_into::<Promise>()
+        .ok()?;
+    let hash = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+    Some(
+        Uint8Array::new(&hash)
+            .to_vec()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
 }

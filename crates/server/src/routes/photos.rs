@@ -25,8 +25,8 @@ use crate::state::AppState;
 use crate::store::{NewPhoto, PhotoUpload, Store};
 
 /// How a photo may be cached: by this browser only (it is behind a bearer token), and for good
-/// (its URL names its bytes).
-pub const PHOTO_CACHE_CONTROL: &str = "private, max-age=31536000, immutable";
+/// (its URL names its bytes, which no proxy on the way may change: `no-transform`).
+pub const PHOTO_CACHE_CONTROL: &str = "private, max-age=31536000, immutable, no-transform";
 
 /// The SHA-256 a photo path names: 64 lowercase hex digits, or 400.
 #[derive(Clone, Debug)]
@@ -117,7 +117,7 @@ pub async fn put_photo(
     responses(
         (status = 200, description = "The photo's bytes",
             content(("image/jpeg"), ("image/png"), ("image/webp")),
-            headers(("Cache-Control" = String, description = "`private, max-age=31536000, immutable`: the URL names the bytes"))),
+            headers(("Cache-Control" = String, description = "`private, max-age=31536000, immutable, no-transform`: the URL names the bytes, which no proxy may change"))),
         (status = 400, description = "The path does not end in 64 lowercase hex digits", body = ErrorBodyDoc),
         (status = 404, description = "This account holds no such photo", body = ErrorBodyDoc),
     ))]

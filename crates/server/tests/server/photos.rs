@@ -109,7 +109,7 @@ async fn an_upload_is_stored_once_and_sent_back_to_its_owner_only() {
     assert_eq!(headers["content-type"], "image/jpeg");
     assert_eq!(
         headers["cache-control"],
-        "private, max-age=31536000, immutable"
+        "private, max-age=31536000, immutable, no-transform"
     );
     // A cached copy answers only the same token: another account on the device gets 404.
     assert_eq!(headers["vary"], "authorization");
