@@ -335,32 +335,44 @@ impl DatabaseService {
             .await
     }
 
-    /// [`Connection::write_if`] on the profile of `account`, tried once more on a new
+    /// [`Connection::write_if`] of `change` under `key` of `store`, tried once more on a new
     /// connection when this one was closed or lost (see [`Self::on_connection`]; the
     /// transaction did not commit, and the attempt compares again what the store holds).
-    /// `allow` makes the compare of each attempt; with `settings`, it gets the stored settings
-    /// too (read in the same transaction).
-    async fn write_profile_if<F>(
+    /// `allow` makes the compare of each attempt; it also gets the value of `also` (read in
+    /// the same transaction). One instantiation for every caller (the compares are boxed):
+    /// each generic copy of this async path cost the first load about 1 KB.
+    async fn write_if(
+        &self,
+        (store, key): (&str, &str),
+        also: Option<(&str, &str)>,
+        with: &[(&str, JsValue, Change)],
+        change: Change,
+        allow: &dyn Fn() -> Box<dyn FnOnce(JsValue, JsValue) -> bool>,
+    ) -> Result<bool, DbError> {
+        self.on_connection(closed_or_lost, |connection| {
+            let (change, allow) = (change.clone(), allow());
+            async move {
+                connection
+                    .write_if(store, key, also, with, change, allow)
+                    .await
+            }
+        })
+        .await
+    }
+
+    /// [`Self::write_if`] on the profile of `account`; with `settings`, `allow` gets the
+    /// stored settings too.
+    async fn write_profile_if(
         &self,
         account: &str,
         settings: bool,
         with: &[(&str, JsValue, Change)],
         change: Change,
-        allow: impl Fn() -> F,
-    ) -> Result<bool, DbError>
-    where
-        F: FnOnce(JsValue, JsValue) -> bool + 'static,
-    {
+        allow: &dyn Fn() -> Box<dyn FnOnce(JsValue, JsValue) -> bool>,
+    ) -> Result<bool, DbError> {
         let also = settings.then_some((SETTINGS, CURRENT));
-        self.on_connection(closed_or_lost, |connection| {
-            let (change, allow) = (change.clone(), allow());
-            async move {
-                connection
-                    .write_if(PROFILES, account, also, with, change, allow)
-                    .await
-            }
-        })
-        .await
+        self.write_if((PROFILES, account), also, with, change, allow)
+            .await
     }
 }
 
@@ -427,46 +439,52 @@ impl Database for DatabaseService {
         let unreadable = Rc::new(RefCell::new(None::<String>));
         let other_policy = Rc::new(RefCell::new(None::<ConflictPolicy>));
         let written = self
-            .write_profile_if(account, policy.is_some(), &with, Change::Put(value), || {
-                // Each attempt reports afresh.
-                found.borrow_mut().take();
-                unreadable.borrow_mut().take();
-                other_policy.borrow_mut().take();
-                let (seen, bad, commit) = (found.clone(), unreadable.clone(), commit.clone());
-                let changed = other_policy.clone();
-                // The core decides ([`Commit::decide`]); the usual commit on the revision
-                // alone, without converting the stored record.
-                move |current, settings| {
-                    let settings = stored_policy(&settings);
-                    let revision = stored_revision(&current)
-                        .filter(|r| r.is_finite() && *r >= 1.0)
-                        .map(|r| r as u64);
-                    let decided = match commit.decide_by_revision(revision, settings) {
-                        Some(decided) => decided,
-                        // A stored value this build cannot read is never overwritten blindly.
-                        None if current.is_undefined() => commit.decide(None, settings),
-                        None => match serde_wasm_bindgen::from_value::<LocalRecord>(current) {
-                            Ok(held) => commit.decide(Some(&held), settings),
-                            Err(e) => {
-                                *bad.borrow_mut() = Some(e.to_string());
-                                return false;
+            .write_profile_if(
+                account,
+                policy.is_some(),
+                &with,
+                Change::Put(value),
+                &|| {
+                    // Each attempt reports afresh.
+                    found.borrow_mut().take();
+                    unreadable.borrow_mut().take();
+                    other_policy.borrow_mut().take();
+                    let (seen, bad, commit) = (found.clone(), unreadable.clone(), commit.clone());
+                    let changed = other_policy.clone();
+                    // The core decides ([`Commit::decide`]); the usual commit on the revision
+                    // alone, without converting the stored record.
+                    Box::new(move |current, settings| {
+                        let settings = stored_policy(&settings);
+                        let revision = stored_revision(&current)
+                            .filter(|r| r.is_finite() && *r >= 1.0)
+                            .map(|r| r as u64);
+                        let decided = match commit.decide_by_revision(revision, settings) {
+                            Some(decided) => decided,
+                            // A stored value this build cannot read is never overwritten blindly.
+                            None if current.is_undefined() => commit.decide(None, settings),
+                            None => match serde_wasm_bindgen::from_value::<LocalRecord>(current) {
+                                Ok(held) => commit.decide(Some(&held), settings),
+                                Err(e) => {
+                                    *bad.borrow_mut() = Some(e.to_string());
+                                    return false;
+                                }
+                            },
+                        };
+                        match decided {
+                            CommitResult::Written => true,
+                            CommitResult::PolicyChanged(policy) => {
+                                *changed.borrow_mut() = Some(policy);
+                                false
                             }
-                        },
-                    };
-                    match decided {
-                        CommitResult::Written => true,
-                        CommitResult::PolicyChanged(policy) => {
-                            *changed.borrow_mut() = Some(policy);
-                            false
+                            CommitResult::Outdated(held) => {
+                                *seen.borrow_mut() = Some(held);
+                                false
+                            }
+                            CommitResult::Failed => false,
                         }
-                        CommitResult::Outdated(held) => {
-                            *seen.borrow_mut() = Some(held);
-                            false
-                        }
-                        CommitResult::Failed => false,
-                    }
-                }
-            })
+                    })
+                },
+            )
             .await?;
         if written {
             return Ok(Replaced::Written);
@@ -503,10 +521,10 @@ impl Database for DatabaseService {
             with.push((SESSION, JsValue::from_str(CURRENT), Change::Delete));
         }
         let kept = Rc::new(RefCell::new(None::<Result<(), String>>));
-        self.write_profile_if(account, false, &with, Change::Delete, || {
+        self.write_profile_if(account, false, &with, Change::Delete, &|| {
             kept.borrow_mut().take();
             let verdict = kept.clone();
-            move |current, _| {
+            Box::new(move |current, _| {
                 if current.is_undefined() {
                     return true;
                 }
@@ -524,7 +542,7 @@ impl Database for DatabaseService {
                         false
                     }
                 }
-            }
+            })
         })
         .await?;
         match kept.borrow_mut().take() {
@@ -547,22 +565,14 @@ impl Database for DatabaseService {
 
     async fn keep_photo(&self, account: &str, photo: &Photo) -> Result<bool, DbError> {
         let key = photo_key(account, &photo.sha256);
-        let bytes = photo.array_buffer();
-        self.on_connection(closed_or_lost, |connection| {
-            let (key, change) = (key.clone(), Change::Put(bytes.clone()));
-            async move {
-                connection
-                    .write_if(
-                        PHOTOS,
-                        &key,
-                        Some((PROFILES, account)),
-                        &[],
-                        change,
-                        |_, record| !record.is_undefined(),
-                    )
-                    .await
-            }
-        })
+        let change = Change::Put(photo.array_buffer());
+        self.write_if(
+            (PHOTOS, &key),
+            Some((PROFILES, account)),
+            &[],
+            change,
+            &|| Box::new(|_, record| !record.is_undefined()),
+        )
         .await
     }
 

@@ -204,7 +204,7 @@ impl Connection {
         also: Option<(&str, &str)>,
         with: &[(&str, JsValue, Change)],
         change: Change,
-        allow: impl FnOnce(JsValue, JsValue) -> bool + 'static,
+        allow: Box<dyn FnOnce(JsValue, JsValue) -> bool>,
     ) -> Result<bool, TxError> {
         let options = IdbTransactionOptions::new();
         options.set_durability(IdbTransactionDurability::Strict);
