@@ -97,16 +97,19 @@ struct Args {
     /// Young or not, no more than this many of each profile's latest versions are kept.
     #[arg(long, env = "OUTPOST_HISTORY_MAX_VERSIONS", default_value_t = 10_000)]
     history_max_versions: u64,
-    /// The largest photo upload in bytes; larger gets 413.
-    #[arg(long, env = "OUTPOST_MAX_PHOTO_BYTES", default_value_t = 1024 * 1024)]
-    max_photo_bytes: usize,
+    /// The largest photo upload in bytes (1 to 16 MiB); larger gets 413.
+    #[arg(long, env = "OUTPOST_MAX_PHOTO_BYTES", default_value_t = 1024 * 1024,
+        value_parser = clap::value_parser!(u32).range(1..=16 * 1024 * 1024))]
+    max_photo_bytes: u32,
     /// Photos one account may upload within the photo grace period; one more gets 422
     /// `photo_limit`.
     #[arg(long, env = "OUTPOST_MAX_PHOTOS_PER_ACCOUNT", default_value_t = 32)]
     max_photos_per_account: u32,
     /// Days an uploaded photo that no kept version of its profile names is kept after its
-    /// last upload.
-    #[arg(long, env = "OUTPOST_PHOTO_GRACE_DAYS", default_value_t = 7)]
+    /// last upload (at least 1: the profile write that names a photo comes after its upload,
+    /// and must find it there).
+    #[arg(long, env = "OUTPOST_PHOTO_GRACE_DAYS", default_value_t = 7,
+        value_parser = clap::value_parser!(u64).range(1..=3650))]
     photo_grace_days: u64,
 }
 
@@ -177,7 +180,7 @@ async fn main() -> ExitCode {
     config.history.versions = args.history_versions.max(1);
     config.history.days = args.history_days;
     config.history.max_versions = args.history_max_versions.max(config.history.versions);
-    config.max_photo_bytes = args.max_photo_bytes;
+    config.max_photo_bytes = args.max_photo_bytes as usize;
     config.max_photos_per_account = args.max_photos_per_account;
     config.photo_grace = Duration::from_secs(args.photo_grace_days.saturating_mul(24 * 3600));
 

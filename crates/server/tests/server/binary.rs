@@ -83,6 +83,44 @@ fn terminate(server: &mut Running) {
     assert!(exit.success(), "graceful exit: {exit}");
 }
 
+/// A photo grace of 0 days would let the pruning delete a photo between its upload and the
+/// profile write that names it (which then asks for it again, and again): the server refuses
+/// to start with it, and with a photo size limit of 0, saying which setting is wrong.
+#[test]
+fn photo_settings_out_of_range_are_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value) in [("--photo-grace-days", "0"), ("--max-photo-bytes", "0")] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_outpost-server"))
+            .env("OUTPOST_DB", dir.path().join("outpost.db"))
+            .args(["--addr", "127.0.0.1:0", flag, value])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Refused at once, or started (then it is stopped, and the test fails).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert!(
+            status.is_some_and(|s| !s.success()),
+            "{flag} {value} was accepted"
+        );
+        let mut said = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut said).unwrap();
+        assert!(said.contains(flag), "{flag}: {said}");
+    }
+}
+
 /// Starts the binary with env configuration and polls /healthz until it answers.
 async fn spawn(dir: &Path, log_name: &str) -> Running {
     let db = dir.join("nested").join("dir").join("outpost.db");
