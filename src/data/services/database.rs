@@ -400,14 +400,17 @@ fn stored_policy(settings: &JsValue) -> ConflictPolicy {
         .unwrap_or_default()
 }
 
-/// The `revision` of a stored profile record, read off the JS object as it is.
-fn stored_revision(stored: &JsValue) -> Option<f64> {
+/// The `revision` of a stored profile record, read off the JS object as it is (`None`: no
+/// record, or one from before revisions).
+fn stored_revision(stored: &JsValue) -> Option<u64> {
     if !stored.is_object() {
         return None;
     }
     js_sys::Reflect::get(stored, &JsValue::from_str("revision"))
         .ok()
         .and_then(|r| r.as_f64())
+        .filter(|r| r.is_finite() && *r >= 1.0)
+        .map(|r| r as u64)
 }
 
 impl Database for DatabaseService {
@@ -455,9 +458,7 @@ impl Database for DatabaseService {
                     // alone, without converting the stored record.
                     Box::new(move |current, settings| {
                         let settings = stored_policy(&settings);
-                        let revision = stored_revision(&current)
-                            .filter(|r| r.is_finite() && *r >= 1.0)
-                            .map(|r| r as u64);
+                        let revision = stored_revision(&current);
                         let decided = match commit.decide_by_revision(revision, settings) {
                             Some(decided) => decided,
                             // A stored value this build cannot read is never overwritten blindly.
