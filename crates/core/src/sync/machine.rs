@@ -1302,7 +1302,7 @@ fn note_own(record: &mut LocalRecord, sent: &SentWrite) {
         };
         // Against `own` alone: the online write in doubt also counts as written, and is
         // forgotten once its doubt ends.
-        if changed && !record.own.iter().any(|(f, v)| *f == field && v == value) {
+        if changed && !record.accepted_own(field, value) {
             record.own.push((field, value.to_owned()));
         }
     }

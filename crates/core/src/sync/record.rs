@@ -271,11 +271,17 @@ impl LocalRecord {
     /// been applied: left in doubt when the person chose offline-first writing before saving
     /// again, its values met on the server are still their own).
     pub fn wrote(&self, field: Field, value: &str) -> bool {
-        self.own.iter().any(|(f, v)| *f == field && v == value)
+        self.accepted_own(field, value)
             || self
                 .online_sent
                 .as_ref()
                 .is_some_and(|s| s.changes.contains(&field) && field.get(&s.fields) == value)
+    }
+
+    /// Whether one of this device's latest accepted writes changed `field` to `value`
+    /// ([`LocalRecord::own`]).
+    pub(super) fn accepted_own(&self, field: Field, value: &str) -> bool {
+        self.own.iter().any(|(f, v)| *f == field && v == value)
     }
 
     /// Whether `profile` is the outcome of this device's write in doubt (its mutation id).
