@@ -46,6 +46,7 @@ fn the_model_finds_every_fault_switched_on() {
         Fault::UnknownOutcomeIsRefusal,
         Fault::OnlineDoubtInMemory,
         Fault::OnlineOverPending,
+        Fault::OnlineDoubtNotOwn,
         Fault::CommitIgnoresPolicy,
         Fault::ForgottenWriteIsTheirs,
         Fault::WriteBeforeUpload,

@@ -275,6 +275,7 @@ impl LocalRecord {
             || self
                 .online_sent
                 .as_ref()
+                .filter(|_| !fault(Fault::OnlineDoubtNotOwn))
                 .is_some_and(|s| s.changes.contains(&field) && field.get(&s.fields) == value)
     }
 

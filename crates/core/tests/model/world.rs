@@ -941,21 +941,10 @@ impl World {
     /// The person works in a tab's profile form: one to three of [`World::form_action`].
     fn edit(&mut self, dev: usize, tab: usize) -> Check {
         // Now and then the person first picks the other write strategy in Settings (every tab
-        // of the device follows at once): online-only with offline-first changes still on
-        // their way; offline-first only once nothing of online-only is under way (an online
-        // write in doubt, a save, typing left after one). With that limit lifted, seed 89843
-        // still fails: back and forth with an online write in doubt, whose resend then meets
-        // the device's own offline-first write as another device's (see issue 20's note).
-        let device = &self.devices[dev];
-        let online_quiet = device
-            .store
-            .as_ref()
-            .is_none_or(|r| r.online_sent.is_none())
-            && device
-                .tabs
-                .iter()
-                .all(|t| t.online.is_none() && t.form.as_ref().is_none_or(|f| f.typed.is_empty()));
-        if self.switches.chance(5) && (!device.online_only || online_quiet) {
+        // of the device follows at once), whatever is under way: online-only with
+        // offline-first changes still on their way, offline-first with an online write in
+        // doubt, an online save on its way or typing left after one.
+        if self.switches.chance(5) {
             let online_only = !self.devices[dev].online_only;
             self.devices[dev].online_only = online_only;
             self.log.push(format!(
