@@ -169,22 +169,30 @@ pub async fn put_profile(
         now: crate::clock::now_rfc3339(),
     };
     // Authenticate, look up the key, check the version and write in one store call (one
-    // transaction).
-    let written = state
-        .store()
-        .session_update_profile(bearer.session_now(), write)
-        .await;
-    let (account, written) = state
+    // transaction), then announce the write: in a task of its own, because a client that goes
+    // away (a cut connection) drops this handler, and a write the store applies all the same
+    // must still reach the account's other devices.
+    let session = bearer.session_now();
+    let task_state = state.clone();
+    let written = tokio::spawn(async move {
+        let written = task_state
+            .store()
+            .session_update_profile(session, write)
+            .await;
+        // A replay changed nothing, so there is nothing to announce.
+        if let Ok(Some((account, ProfileWrite::Applied(profile)))) = &written {
+            task_state.metrics().profile_written();
+            if !task_state.store().announces_writes() {
+                task_state.hub().publish(*account, profile.version);
+            }
+        }
+        written
+    })
+    .await?;
+    let (_, written) = state
         .checked(written)?
         .ok_or(AppError::Unauthorized(INVALID_SESSION))?;
     bearer.count(&state.authenticator());
-    // A replay changed nothing, so there is nothing to announce.
-    if let ProfileWrite::Applied(profile) = &written {
-        state.metrics().profile_written();
-        if !state.store().announces_writes() {
-            state.hub().publish(account, profile.version);
-        }
-    }
     Ok(with_etag(written.into_profile()))
 }
 

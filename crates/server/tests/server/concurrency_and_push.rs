@@ -114,3 +114,47 @@ async fn idle_streams_get_keep_alive_comments() {
     assert_eq!(block.event, None);
     assert_eq!(block.comments.len(), 1);
 }
+
+/// A client that goes away while its write is being applied (a phone losing its network) has
+/// that write announced all the same: the other devices' streams hear of it, and do not wait
+/// for their next read to learn of a change the server holds.
+#[tokio::test]
+async fn a_write_whose_client_went_away_is_announced() {
+    use tokio::io::AsyncWriteExt;
+
+    let ts = TestServer::start().await;
+    let token = ts.sign_up("ann").await;
+    let mut stream = open_events(&ts, &token).await;
+
+    let body = r#"{"name":"Ann","photo_url":""}"#;
+    let request = format!(
+        "PUT /api/profile HTTP/1.1\r\nHost: outpost\r\nAuthorization: Bearer {token}\r\n\
+         If-Match: \"1\"\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let address = ts.base.trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    socket.write_all(request.as_bytes()).await.expect("send");
+    // Gone before the answer: the server reads the request, then the end of the connection.
+    drop(socket);
+
+    // The write was applied (the store had it before the connection's end was seen) ...
+    let mut applied = false;
+    for _ in 0..250 {
+        if ts.profile(&token).await.version == 2 {
+            applied = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        applied,
+        "the write of the client that went away was not applied"
+    );
+    // ... and announced: the stream's next event is version 2, before the next write's 3.
+    ts.rename(&token, 2, "Ann L").await;
+    assert_eq!(stream.next_version().await, 2);
+    assert_eq!(stream.next_version().await, 3);
+}
