@@ -69,7 +69,8 @@ writeFileSync(join(staging, trunkGlue.slice(1)), shortened.glue);
 // change of their passes kept the names while the bytes changed, and the server sends hashed
 // names as immutable. Renamed by the hash of the bytes they now hold; the links follow.
 function renameByContent(path) {
-  const named = /-[0-9a-f]{16}(_bg)?\.(js|wasm)$/;
+  // Trunk writes its hash without leading zeros: one name in sixteen has 15 digits or fewer.
+  const named = /-[0-9a-f]{1,16}(_bg)?\.(js|wasm)$/;
   if (!named.test(path)) {
     console.error(`post-build: ${path} is not named by a hash`);
     process.exit(1);
