@@ -251,7 +251,7 @@ async fn json_of<T: DeserializeOwned>(
     result
 }
 
-/// Parses a JSON body with the browser's own parser (`JSON.parse`) and serde-wasm-bindgen,
+/// Parses a JSON body with the browser's own parser (`JSON.parse`) and [`super::js_value`],
 /// so the app ships no JSON parser of its own (first-load bytes; see docs/BENCHMARKS.md P1).
 async fn read_json<T: DeserializeOwned>(response: &Response) -> Result<T, ApiError> {
     let text = fetch::text(response)
@@ -260,11 +260,11 @@ async fn read_json<T: DeserializeOwned>(response: &Response) -> Result<T, ApiErr
     from_json(&text)
 }
 
-/// `JSON.parse` then serde-wasm-bindgen into `T`.
+/// `JSON.parse`, then read into `T`.
 pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
     let value = js_sys::JSON::parse(text)
         .map_err(|_| ApiError::Protocol("the answer is not JSON".to_owned()))?;
-    serde_wasm_bindgen::from_value(value).map_err(|e| ApiError::Protocol(e.to_string()))
+    super::js_value::from_value(value).map_err(|e| ApiError::Protocol(e.to_string()))
 }
 
 /// serde-wasm-bindgen then `JSON.stringify`: the request body.

@@ -1,5 +1,6 @@
 //! `DatabaseService`: the device's copy of everything, in IndexedDB ([`super::indexed_db`],
-//! values stored as structured JS objects through serde-wasm-bindgen).
+//! values stored as structured JS objects through serde-wasm-bindgen, read back by
+//! [`super::js_value`]).
 //!
 //! Schema history (add the new version's stores to [`SCHEMA`], which makes
 //! [`SCHEMA_VERSION`], and a line here, when it changes):
@@ -314,7 +315,7 @@ impl DatabaseService {
         if value.is_undefined() {
             return Ok(None);
         }
-        serde_wasm_bindgen::from_value(value)
+        super::js_value::from_value(value)
             .map(Some)
             .map_err(|e| DbError::Failed(e.to_string()))
     }
@@ -396,7 +397,7 @@ fn stored_policy(settings: &JsValue) -> ConflictPolicy {
     }
     js_sys::Reflect::get(settings, &JsValue::from_str("conflict_policy"))
         .ok()
-        .and_then(|p| serde_wasm_bindgen::from_value(p).ok())
+        .and_then(|p| super::js_value::from_value(p).ok())
         .unwrap_or_default()
 }
 
@@ -463,7 +464,7 @@ impl Database for DatabaseService {
                             Some(decided) => decided,
                             // A stored value this build cannot read is never overwritten blindly.
                             None if current.is_undefined() => commit.decide(None, settings),
-                            None => match serde_wasm_bindgen::from_value::<LocalRecord>(current) {
+                            None => match super::js_value::from_value::<LocalRecord>(current) {
                                 Ok(held) => commit.decide(Some(&held), settings),
                                 Err(e) => {
                                     *bad.borrow_mut() = Some(e.to_string());
@@ -529,7 +530,7 @@ impl Database for DatabaseService {
                 if current.is_undefined() {
                     return true;
                 }
-                match serde_wasm_bindgen::from_value::<LocalRecord>(current) {
+                match super::js_value::from_value::<LocalRecord>(current) {
                     Ok(stored) => {
                         let allowed = LocalRecord::may_delete(Some(&stored), confirmed);
                         if !allowed {

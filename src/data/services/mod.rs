@@ -12,6 +12,7 @@ pub mod device_cookie;
 pub mod event_stream;
 pub mod fetch;
 pub mod indexed_db;
+pub mod js_value;
 pub mod photo_worker;
 pub mod service_worker;
 pub mod sse;

@@ -8,7 +8,7 @@ use outpost_core::sync::ConflictPolicy;
 use crate::data::services::Settings;
 
 fn parse<T: serde::de::DeserializeOwned>(value: &str) -> Option<T> {
-    serde_wasm_bindgen::from_value(wasm_bindgen::JsValue::from_str(value)).ok()
+    crate::data::services::js_value::from_value(wasm_bindgen::JsValue::from_str(value)).ok()
 }
 
 /// The settings form; `on_change` receives every new value to store and apply.
