@@ -14,6 +14,7 @@ use crate::ui::core::words;
 use crate::ui::settings::settings_page::SettingsPage;
 use crate::ui::sign_in::sign_in_page::SignInPage;
 use crate::ui::user_profile::profile_page::ProfilePage;
+use crate::ui::user_profile::profile_photo::refuse_stray_file;
 use crate::ui::user_profile::view_model::UserProfileViewModel;
 
 /// Where the app is.
@@ -41,6 +42,8 @@ pub fn App() -> impl IntoView {
     let online = RwSignal::new(connectivity::is_online());
     let _ = window_event_listener(ev::online, move |_| online.set(true));
     let _ = window_event_listener(ev::offline, move |_| online.set(false));
+    let _ = window_event_listener(ev::dragover, refuse_stray_file);
+    let _ = window_event_listener(ev::drop, refuse_stray_file);
     let now = RwSignal::new(now_ms());
     let _ = set_interval_with_handle(move || now.set(now_ms()), std::time::Duration::from_secs(1));
     let update_ready = RwSignal::new(false);

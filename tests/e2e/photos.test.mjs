@@ -234,6 +234,37 @@ test("a photo dropped on the profile picture is taken like a chosen one", async 
   await page.close();
 });
 
+test("a file dropped outside the profile is refused, not opened, and the typing stays", async () => {
+  const { page } = await newSignedUpPage(env.browser, env.url, "stray");
+  await page.getByLabel("Name").fill("Typed, not saved");
+  // What the page's handlers did with each drag (a drop nobody refuses makes the browser
+  // open the file in place of the app; synthetic events only say whether it would).
+  const refused = await page.evaluate(async () => {
+    const drag = (target, fill) => {
+      const transfer = new DataTransfer();
+      fill(transfer);
+      return ["dragover", "drop"].map((type) => {
+        const event = new DragEvent(type, { dataTransfer: transfer, bubbles: true, cancelable: true });
+        target.dispatchEvent(event);
+        return event.defaultPrevented;
+      });
+    };
+    const file = (t) => t.items.add(new File([new Uint8Array([0xff, 0xd8, 0xff])], "stray.jpg", { type: "image/jpeg" }));
+    const text = (t) => t.setData("text/plain", "moved text");
+    return {
+      status: drag(document.querySelector("[role=status]"), file),
+      body: drag(document.body, file),
+      text: drag(document.querySelector("#name"), text),
+    };
+  });
+  assert.deepEqual(refused.status, [true, true], "a file dropped on the status bar is refused");
+  assert.deepEqual(refused.body, [true, true], "a file dropped on the page is refused");
+  assert.deepEqual(refused.text, [false, false], "text dragged into a field is left to the browser");
+  assert.equal(await page.getByLabel("Name").inputValue(), "Typed, not saved");
+  assert.equal(await page.getByRole("img", { name: "Profile photo" }).count(), 0, "no photo taken");
+  await page.close();
+});
+
 test("a second photo dropped while the first is prepared is the one saved", async () => {
   const { page, username } = await newSignedUpPage(env.browser, env.url, "twodrops");
   const token = await apiToken(env.server.url, username);

@@ -209,8 +209,9 @@ pub fn ProfilePage(
     let shown_name = Signal::derive(move || shown().name);
 
     view! {
-        <section class="profile" aria-labelledby="profile-title">
-            <div class="identity" on:dragover=drag_over on:drop=drop>
+        // A photo dropped anywhere on the profile is taken, as on "Choose a photo".
+        <section class="profile" aria-labelledby="profile-title" on:dragover=drag_over on:drop=drop>
+            <div class="identity">
                 <ProfilePhoto
                     vm=vm
                     photo_url=stored_photo

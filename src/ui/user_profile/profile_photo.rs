@@ -176,8 +176,27 @@ fn dropped_file(event: &DragEvent) -> Option<Blob> {
     Some(file.into())
 }
 
-/// "Choose a photo" and "Remove photo"; a photo dropped on `drop_zone`'s element goes the
-/// same way.
+/// Whether a drag carries files (not text moved into a field).
+fn carries_files(event: &DragEvent) -> bool {
+    event
+        .data_transfer()
+        .is_some_and(|d| d.types().includes(&"Files".into(), 0))
+}
+
+/// Refuses a file dragged where nothing takes it (for the window): the browser would open it
+/// in place of the app, and what the person typed and had not saved would go with the page.
+/// Text dragged into a field is left to the browser.
+pub fn refuse_stray_file(event: DragEvent) {
+    if carries_files(&event) && !event.default_prevented() {
+        event.prevent_default();
+        if let Some(transfer) = event.data_transfer() {
+            transfer.set_drop_effect("none");
+        }
+    }
+}
+
+/// "Choose a photo" and "Remove photo"; a photo dropped on the profile ([`drop_target`])
+/// goes the same way.
 #[component]
 pub fn PhotoControls(
     /// The profile's view model.
@@ -241,18 +260,25 @@ pub fn PhotoControls(
     }
 }
 
-/// Handlers that take a photo dropped on an element (desktop drag and drop).
+/// Handlers that take a photo dropped on an element (desktop drag and drop); text dragged
+/// into one of its fields is left to the browser.
 pub fn drop_target(
     vm: UserProfileViewModel,
 ) -> (
     impl Fn(DragEvent) + Clone + 'static,
     impl Fn(DragEvent) + Clone + 'static,
 ) {
-    let over = |ev: DragEvent| ev.prevent_default();
+    let over = |ev: DragEvent| {
+        if carries_files(&ev) {
+            ev.prevent_default();
+        }
+    };
     let drop = move |ev: DragEvent| {
-        ev.prevent_default();
-        if let Some(file) = dropped_file(&ev) {
-            vm.choose_photo(file);
+        if carries_files(&ev) {
+            ev.prevent_default();
+            if let Some(file) = dropped_file(&ev) {
+                vm.choose_photo(file);
+            }
         }
     };
     (over, drop)
