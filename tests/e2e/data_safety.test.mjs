@@ -653,6 +653,25 @@ test("signing out with typing not saved asks first; Cancel keeps the typing", as
   await page.close();
 });
 
+test("typing behind the sign-out warning is warned of before it is discarded", async () => {
+  const { page } = await newSignedUpPage(env.browser, env.url, "typedbehind");
+  env.proxy.cut();
+  await saveName(page, "Saved, not synced");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  const unsynced = page.getByRole("alertdialog", { name: "Sign out with unsynced changes?" });
+  await unsynced.waitFor();
+  // The form stays usable behind the warning, which said nothing of typing.
+  await nameBox(page).fill("Typed behind the warning");
+  await unsynced.getByRole("button", { name: "Sign out anyway" }).click();
+  const typed = page.getByRole("alertdialog", { name: "Sign out without saving?" });
+  await typed.waitFor();
+  assert.match(await typed.textContent(), /What you typed here is not saved yet\. Some saved changes/);
+  await typed.getByRole("button", { name: "Cancel" }).click();
+  assert.equal(await nameBox(page).inputValue(), "Typed behind the warning", "the typing stays");
+  assert.equal(await page.getByRole("button", { name: "Sign in" }).count(), 0, "still signed in");
+  await page.close();
+});
+
 test("signing out warns of typing not saved in another tab; once it is saved there, it does not", async () => {
   const context = await env.browser.newContext();
   const { page } = await newSignedUpPage(context, env.url, "othertab");

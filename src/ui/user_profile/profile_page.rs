@@ -316,15 +316,27 @@ pub fn ProfilePage(
                     .get()
                     .map(|warning| {
                         let (title, help) = warning.words();
-                        let sign_out = sign_out.clone();
+                        let (sign_out, warning_now) = (sign_out.clone(), warning_now.clone());
                         view! {
                             <ConfirmDialog
                                 id="signout"
                                 title=title
                                 confirm="Sign out anyway"
                                 on_confirm=Callback::new(move |()| {
-                                    warned.set(None);
-                                    sign_out(warning.revision);
+                                    let (sign_out, warning_now) = (sign_out.clone(), warning_now.clone());
+                                    // The form stays usable behind the warning: typing that
+                                    // came after it was not what the person agreed to lose.
+                                    leptos::task::spawn_local(async move {
+                                        match warning_now().await {
+                                            Some(now) if now.says_more_than(warning) => {
+                                                warned.set(Some(now));
+                                            }
+                                            _ => {
+                                                warned.set(None);
+                                                sign_out(warning.revision);
+                                            }
+                                        }
+                                    });
                                 })
                                 on_cancel=Callback::new(move |()| warned.set(None))
                             >
@@ -364,6 +376,12 @@ impl SignOutWarning {
     /// Whether there is anything to warn of.
     fn any(self) -> bool {
         self.unsaved || self.unsaved_elsewhere || self.revision.is_some()
+    }
+
+    /// Whether this warning names typing `shown` did not (a newer saved change is found by
+    /// the sign-out itself: `SignOut::NewerChanges`).
+    fn says_more_than(self, shown: Self) -> bool {
+        (self.unsaved && !shown.unsaved) || (self.unsaved_elsewhere && !shown.unsaved_elsewhere)
     }
 
     /// The dialog's title and help text.
