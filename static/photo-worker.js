@@ -24,7 +24,10 @@ async function decode(file) {
     // 57-80 ms against 37-55 ms for a 12-megapixel JPEG), and a crop rectangle is not given
     // (the crop is drawn after decoding).
     return await createImageBitmap(file, { imageOrientation: "from-image" });
-  } catch {
+  } catch (error) {
+    // An engine older than the value "from-image" (Safari 16) refuses the option itself
+    // (TypeError); its default turns the image as its EXIF says too.
+    if (error instanceof TypeError) return createImageBitmap(file).catch(() => null);
     return null;
   }
 }
@@ -36,6 +39,9 @@ async function encode(bitmap) {
   const context = canvas.getContext("2d");
   if (!context) throw new Error("no 2d context");
   context.imageSmoothingQuality = "high";
+  // JPEG has no transparency: what a PNG or WebP leaves transparent would be encoded black.
+  context.fillStyle = "#fff";
+  context.fillRect(0, 0, size, size);
   context.drawImage(bitmap, (bitmap.width - side) / 2, (bitmap.height - side) / 2, side, side, 0, 0, size, size);
   for (const quality of QUALITIES) {
     const blob = await canvas.convertToBlob({ type: "image/jpeg", quality });

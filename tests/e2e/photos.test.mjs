@@ -222,6 +222,17 @@ test("a photo is turned as its EXIF says before it is cropped", async () => {
   await page.close();
 });
 
+test("a PNG's transparent part is kept light, not turned black", async () => {
+  const { page } = await newSignedUpPage(env.browser, env.url, "transparent");
+  // A logo on nothing: the left half transparent, the right half blue.
+  const png = await makeImage(page, { left: "rgba(0, 0, 0, 0)", type: "image/png" });
+  await choose(page, png, "logo.png");
+  const shown = await waitFor(() => shownPhoto(page), "the photo shown");
+  assert.ok(shown.left.every((c) => c > 230), `the transparent half is white, not rgb(${shown.left})`);
+  assert.equal(hue(shown.right), "blue");
+  await page.close();
+});
+
 test("a photo dropped on the profile picture is taken like a chosen one", async () => {
   const { page, username } = await newSignedUpPage(env.browser, env.url, "dropped");
   const token = await apiToken(env.server.url, username);
