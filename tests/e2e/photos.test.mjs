@@ -367,10 +367,20 @@ chromiumOnly("a photo worker that never answers is given up on in words, and the
     body: "self.onmessage = () => {};",
   }));
   const context = await env.browser.newContext({ serviceWorkers: "block" });
+  await context.addInitScript(() => {
+    window.terminated = 0;
+    const terminate = Worker.prototype.terminate;
+    Worker.prototype.terminate = function () {
+      window.terminated += 1;
+      return terminate.call(this);
+    };
+  });
   const { page } = await newSignedUpPage(context, env.url, "mute", { serviceWorker: false });
   await photoInput(page).setInputFiles(fixture(await makeImage(page), "photo.jpg"));
   // The app gives up after 30 s (its own limit, not a test's): waited for as a condition.
   await page.getByText(/could not be prepared/).waitFor({ timeout: 45_000 });
+  // Stopped when given up on: a worker stuck in a decode holds the image's memory.
+  assert.equal(await page.evaluate(() => window.terminated), 1, "the worker given up on is stopped");
   await page.getByRole("textbox", { name: "Name", exact: true }).fill("Saved after");
   await page.getByRole("button", { name: "Save" }).click();
   await page.getByText("Saved on this device.", { exact: true }).waitFor();

@@ -109,12 +109,12 @@ pub async fn prepare(file: &Blob) -> Result<Photo, String> {
         gloo_timers::future::TimeoutFuture::new(PREPARE_TIMEOUT_MS).await;
         let waiting = PENDING.with(|pending| pending.borrow().is_some());
         if ASKED.with(Cell::get) == asked && waiting {
-            // Given up on: the next photo starts a new worker.
-            WORKER.with(|slot| {
-                if let Some(running) = slot.borrow().as_ref() {
-                    running.failed.set(true);
-                }
-            });
+            // Given up on, and stopped now: a worker stuck in a decode holds the image's
+            // memory (48 MB for 12 megapixels), which a phone may reclaim by closing the tab.
+            // The next photo starts a new worker.
+            if let Some(stuck) = WORKER.with(|slot| slot.borrow_mut().take()) {
+                stuck.worker.terminate();
+            }
             answer(None);
         }
     });
