@@ -16,6 +16,16 @@ pub fn sync_words(state: &ProfileState) -> String {
     if let Some(error) = &state.storage_error {
         return words::storage(error);
     }
+    // Nothing of the profile on this device yet (a first sign-in here): nothing was saved.
+    let arrived = state.record.is_some();
+    if !arrived && status.state != SyncState::Error {
+        return if status.online {
+            "Loading your profile…".to_owned()
+        } else {
+            "Your profile has not reached this device yet. It loads when you are back online."
+                .to_owned()
+        };
+    }
     // Said only when it is true: a failed sync with nothing of the person's waiting has
     // nothing to keep.
     // A photo chosen here goes to the server before the profile that names it.
@@ -23,7 +33,9 @@ pub fn sync_words(state: &ProfileState) -> String {
         .record
         .as_ref()
         .is_some_and(|r| r.photo_waiting().is_some());
-    let kept = if photo_waits {
+    let kept = if !arrived {
+        "Your profile has not reached this device yet."
+    } else if photo_waits {
         "Your changes and the new photo are kept on this device."
     } else if state.record.as_ref().is_some_and(|r| !r.synchronized) {
         "Your changes are kept on this device."
@@ -67,6 +79,16 @@ pub fn sync_words(state: &ProfileState) -> String {
     }
 }
 
+/// The status's `data-sync`: the core's state, or `error` while the device store fails (the
+/// words say so; the core's state is of the record the store still holds).
+pub fn sync_attribute(state: &ProfileState) -> &'static str {
+    if state.storage_error.is_some() {
+        "error"
+    } else {
+        state.status.state.as_str()
+    }
+}
+
 /// When the next automatic retry happens, counting down; kept outside the live region so a
 /// screen reader is not told every second.
 pub fn retry_words(state: &ProfileState, now: u64) -> Option<String> {
@@ -100,12 +122,7 @@ pub fn StatusBar(
     /// The current time, ticking, for "retrying in" and "n minutes ago".
     now: Signal<u64>,
 ) -> impl IntoView {
-    let sync_state = move || {
-        profile
-            .get()
-            .map(|p| p.status.state.as_str())
-            .unwrap_or("synced")
-    };
+    let sync_state = move || profile.with(|p| p.as_ref().map_or("synced", sync_attribute));
     view! {
         <div
             class="status"
@@ -188,5 +205,39 @@ mod tests {
             sync_words(&failed(waiting, true)).ends_with("Your changes are kept on this device.")
         );
         assert!(sync_words(&failed(synced, true)).ends_with("Nothing is waiting to sync."));
+    }
+
+    #[wasm_bindgen_test::wasm_bindgen_test]
+    fn nothing_is_said_to_be_saved_before_the_profile_arrived() {
+        let mut state = failed(
+            LocalRecord::from_local_edit(ProfileFields::default(), vec![], 1),
+            false,
+        );
+        state.record = None;
+        assert_eq!(
+            sync_words(&state),
+            "The server could not be reached. Your profile has not reached this device yet."
+        );
+        state.status.state = SyncState::Pending;
+        assert_eq!(sync_words(&state), "Loading your profile…");
+        state.status.online = false;
+        assert_eq!(
+            sync_words(&state),
+            "Your profile has not reached this device yet. It loads when you are back online."
+        );
+    }
+
+    #[wasm_bindgen_test::wasm_bindgen_test]
+    fn a_failing_device_store_is_an_error_whatever_the_sync_state() {
+        let synced = LocalRecord::from_local_edit(ProfileFields::default(), vec![], 1);
+        let mut state = failed(synced, false);
+        state.status.state = SyncState::Synced;
+        assert_eq!(sync_attribute(&state), "synced");
+        state.storage_error = Some(crate::data::services::DbError::QuotaExceeded);
+        assert_eq!(sync_attribute(&state), "error");
+        assert_eq!(
+            sync_words(&state),
+            words::storage(&crate::data::services::DbError::QuotaExceeded)
+        );
     }
 }
