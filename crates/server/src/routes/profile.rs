@@ -169,9 +169,9 @@ pub async fn put_profile(
         now: crate::clock::now_rfc3339(),
     };
     // Authenticate, look up the key, check the version and write in one store call (one
-    // transaction), then announce the write: in a task of its own, because a client that goes
-    // away (a cut connection) drops this handler, and a write the store applies all the same
-    // must still reach the account's other devices.
+    // transaction), then announce the write and count the request: in a task of its own,
+    // because a client that goes away (a cut connection) drops this handler, and a write the
+    // store applies all the same must still reach the account's other devices.
     let session = bearer.session_now();
     let task_state = state.clone();
     let written = tokio::spawn(async move {
@@ -186,13 +186,17 @@ pub async fn put_profile(
                 task_state.hub().publish(*account, profile.version);
             }
         }
+        // Refused or not, a write of a valid session counts against its token's budget.
+        if matches!(&written, Ok(Some(_))) || written.as_ref().is_err_and(|e| e.refused_the_work())
+        {
+            bearer.count(&task_state.authenticator());
+        }
         written
     })
     .await?;
     let (_, written) = state
         .checked(written)?
         .ok_or(AppError::Unauthorized(INVALID_SESSION))?;
-    bearer.count(&state.authenticator());
     Ok(with_etag(written.into_profile()))
 }
 

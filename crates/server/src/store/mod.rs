@@ -61,6 +61,21 @@ pub enum StoreError {
     Database(String),
 }
 
+impl StoreError {
+    /// Whether the store refused the call's work itself, after the session it was given proved
+    /// valid (the request then counts against its token's budget like an accepted one).
+    pub fn refused_the_work(&self) -> bool {
+        matches!(
+            self,
+            Self::Stale(_)
+                | Self::MutationIdReused
+                | Self::HistoryPruned(_)
+                | Self::PhotoMissing
+                | Self::PhotoLimit(_)
+        )
+    }
+}
+
 /// What the server needs from its database. Every write is one transaction. Every method is
 /// async: SQLite runs its writes on its writer thread and its reads on a few read threads,
 /// PostgreSQL is awaited directly; callers await either the same way ([`AnyStore`]).

@@ -217,3 +217,16 @@ async fn requests_per_token_are_limited_and_made_up_tokens_are_not_tracked() {
     }
     assert_eq!(ts.server.state().token_requests().len(), 2);
 }
+
+/// A write the store refused after checking the session (a stale `If-Match`, say) is a request
+/// of the token like any other: a client looping on refused writes is limited too.
+#[tokio::test]
+async fn refused_writes_count_against_the_token_budget() {
+    let ts = TestServer::start_with(|c| c.max_requests_per_token = 3).await;
+    let token = ts.sign_up("ann").await;
+    for _ in 0..3 {
+        let resp = ts.put_name(&token, Some("\"9\""), "Ann").await;
+        assert_eq!(resp.status(), StatusCode::PRECONDITION_FAILED);
+    }
+    expect_error(ts.get_profile(&token).await, error_code::TOO_MANY_REQUESTS).await;
+}
