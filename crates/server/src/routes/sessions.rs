@@ -45,18 +45,16 @@ pub async fn sign_in(
     if let Some(addr_key) = &addr_key {
         state.limiter().admit(addr_key).await.map_err(too_many)?;
     }
-    if let Err(wait) = state.limiter().admit(&user_key).await {
-        // No password was tried: not counted against the address.
-        if let Some(addr_key) = &addr_key {
-            state.limiter().forgive(addr_key).await;
-        }
-        return Err(too_many(wait));
-    }
-    let attempt = Attempt {
+    // Each count is given to the attempt as soon as it is made, before the next wait (with
+    // PostgreSQL the counts are database calls): a request dropped there gives it back.
+    let mut attempt = Attempt {
         state: state.clone(),
         address: addr_key,
-        username: Some(user_key.clone()),
+        username: None,
     };
+    // When refused, no password was tried: the attempt, dropped, takes the address's back.
+    state.limiter().admit(&user_key).await.map_err(too_many)?;
+    attempt.username = Some(user_key.clone());
 
     let username = creds.username.clone();
     let found = state.checked(state.store().credentials(&username).await)?;
