@@ -43,8 +43,12 @@ async function precache() {
   try {
     await Promise.all(
       PRECACHE.map(async (url) => {
-        // `reload` skips the HTTP cache, so the precache holds this build's bytes.
-        const response = await fetch(new Request(url, { cache: "reload" }));
+        // A file named without its hash skips the HTTP cache (`reload`), so the precache holds
+        // this build's bytes. One named by its hash is the same bytes wherever they come from:
+        // the HTTP cache's copy, which the page has just loaded, spares a first visit a second
+        // download of the wasm.
+        const cacheMode = url in PRECACHE_SHA256 ? "reload" : "default";
+        const response = await fetch(new Request(url, { cache: cacheMode }));
         if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
         const expected = PRECACHE_SHA256[url];
         if (expected && !(await sha256Hex(await response.clone().arrayBuffer())).startsWith(expected)) {
