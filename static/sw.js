@@ -152,8 +152,12 @@ async function sendPendingChange() {
   let db;
   try {
     db = await openExistingDatabase();
-  } catch {
-    return;
+  } catch (error) {
+    // No database (this worker aborted creating one): nothing to send. Any other failure (the
+    // store failing for a moment) fails this sync, so that the browser tries it again later
+    // rather than drop it until a tab opens.
+    if (error?.name === "AbortError") return;
+    throw error;
   }
   try {
     if (!db.objectStoreNames.contains(NAMES.session)) return;
