@@ -156,7 +156,10 @@ pub fn ProfilePage(
     let warning_now = move || {
         let account = warned_account.clone();
         async move {
-            let unsaved = has_changes.get_untracked() || vm.saving.get_untracked();
+            // Also asked after a sign-out's wait, when another tab may have signed out and
+            // this page gone: its values then read as nothing (a plain read would panic).
+            let unsaved =
+                has_changes.try_get_untracked().unwrap_or(false) || vm.saving.get_untracked();
             let warning = SignOutWarning {
                 unsaved,
                 unsaved_elsewhere: tabs_typing(&account).await > usize::from(unsaved),
