@@ -5,10 +5,12 @@
 
 use outpost::data::repositories::{SaveError, SaveOutcome, UserProfileRepository};
 use outpost::data::services::database::{
-    CURRENT, DatabaseService, PHOTOS, PROFILES, SCHEMA, SCHEMA_VERSION, SESSION, SETTINGS,
+    CURRENT, DatabaseService, PHOTOS, PROFILES, RECORD_FORMAT, SCHEMA, SCHEMA_VERSION, SESSION,
+    SETTINGS,
 };
 use outpost::data::services::{
-    ApiClient, ApiClientService, ApiError, Database, Photo, Replaced, Settings, StoredSession,
+    ApiClient, ApiClientService, ApiError, Database, DbError, Photo, Replaced, Settings,
+    StoredSession,
 };
 use outpost_core::patch::ProfilePatch;
 use outpost_core::strategy::{ReadError, ReadStrategy, WriteStrategy};
@@ -240,6 +242,63 @@ async fn a_stored_record_this_build_cannot_read_is_never_overwritten() {
     assert_eq!(
         value.and_then(|v| v.as_string()).as_deref(),
         Some("not a record")
+    );
+}
+
+/// A record written by a newer build (its `format` above this build's) is neither written over
+/// nor deleted: this build would drop, or misjudge, the fields it does not know. The page is
+/// told it is outdated.
+#[wasm_bindgen_test]
+async fn a_record_of_a_newer_format_is_neither_written_over_nor_deleted() {
+    let name = unique("newer-");
+    let db = DatabaseService::named(&name);
+    let stored = LocalRecord {
+        revision: 5,
+        ..synced_ann()
+    };
+    db.save_profile("ann", &stored).await.unwrap();
+    let newer = serde_wasm_bindgen::to_value(&stored).unwrap();
+    let set = |key: &str, value: JsValue| {
+        js_sys::Reflect::set(&newer, &JsValue::from_str(key), &value).unwrap();
+    };
+    set("format", JsValue::from(RECORD_FORMAT + 1));
+    set("from_a_newer_build", JsValue::from_str("kept"));
+    let raw = open_raw(&name, SCHEMA_VERSION).await;
+    put_raw(&raw, &newer).await;
+    raw.close();
+
+    // A commit on the revision it read (which the compare alone would let through).
+    let record = LocalRecord::from_local_edit(fields("Older build"), vec![Field::Name], 6);
+    assert_eq!(
+        db.replace_profile("ann", &commit(Some(&stored), &record, None))
+            .await,
+        Err(DbError::Outdated)
+    );
+    assert_eq!(
+        db.forget_account("ann", Some(5), false).await,
+        Err(DbError::Outdated)
+    );
+    let still = open_raw(&name, SCHEMA_VERSION).await;
+    let tx = still
+        .transaction(&[PROFILES], TransactionMode::ReadOnly)
+        .unwrap();
+    let value = tx
+        .store(PROFILES)
+        .unwrap()
+        .get(JsValue::from_str("ann"))
+        .await
+        .unwrap()
+        .expect("the record kept");
+    let field = js_sys::Reflect::get(&value, &JsValue::from_str("from_a_newer_build")).unwrap();
+    assert_eq!(field.as_string().as_deref(), Some("kept"));
+
+    // A record of this build's format is written as usual, and says its format.
+    let db = DatabaseService::named(&unique("same-"));
+    db.save_profile("ann", &stored).await.unwrap();
+    assert!(
+        db.replace_profile("ann", &commit(Some(&stored), &record, None))
+            .await
+            .is_ok()
     );
 }
 

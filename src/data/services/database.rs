@@ -11,6 +11,10 @@
 //!   a photo only by its path. A photo chosen here is written in the same transaction as the
 //!   save that first names it ([`Database::replace_profile`]).
 //!
+//! Record format history ([`RECORD_FORMAT`], raised with a line here whenever `LocalRecord`
+//! gains a field):
+//! * 1: the first records to say their format (every field up to `photos_on_server`).
+//!
 //! Upgrades only add stores, so the data of older versions is kept as it is. Another tab that
 //! opens a newer schema makes this connection close itself (on `versionchange`); the next
 //! call reopens it. A save returns only after its transaction committed.
@@ -23,7 +27,7 @@
 //! change.
 //! The service worker follows the same rule (`static/sw.js`, `updateRecord`).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use outpost_core::strategy::{ReadStrategy, WriteStrategy};
@@ -55,6 +59,27 @@ pub const SCHEMA: &[&[&str]] = &[
     &[PROFILES, SESSION, SETTINGS, META],
     &[PROFILES, SESSION, SETTINGS, META, PHOTOS],
 ];
+
+/// The shape of the profile records this build writes, stored in each as `format`. Raise it
+/// whenever [`LocalRecord`] gains a field: a build older than a record's format does not know
+/// all of its fields, and writing the record back (or deleting it on a sign-out, judged by
+/// the fields it knows) could lose what they hold, so it refuses to ([`DbError::Outdated`]:
+/// the page is told to reload). A tab of the older build may run on after a newer build took
+/// over, as long as the database's schema did not change. Records stored before formats
+/// existed have none (0).
+pub const RECORD_FORMAT: u32 = 1;
+
+/// The `format` of a stored profile record, read off the JS object (0 when it has none).
+fn stored_format(stored: &JsValue) -> u32 {
+    if !stored.is_object() {
+        return 0;
+    }
+    js_sys::Reflect::get(stored, &JsValue::from_str("format"))
+        .ok()
+        .and_then(|f| f.as_f64())
+        .filter(|f| f.is_finite() && *f >= 0.0)
+        .map_or(0, |f| f.min(f64::from(u32::MAX)) as u32)
+}
 
 /// The key of an account's photo. Usernames hold no `/`, so an account's photos are the keys
 /// from `"<account>/"` up to `"<account>/~"` (hex digits sort below `~`).
@@ -432,6 +457,12 @@ impl Database for DatabaseService {
         let (record, policy) = (&commit.record, commit.policy);
         let value =
             serde_wasm_bindgen::to_value(record).map_err(|e| DbError::Failed(e.to_string()))?;
+        js_sys::Reflect::set(
+            &value,
+            &JsValue::from_str("format"),
+            &JsValue::from(RECORD_FORMAT),
+        )
+        .map_err(|_| DbError::Failed("the record's format could not be set".to_owned()))?;
         let with: Vec<_> = photo
             .map(|p| {
                 let key = JsValue::from_str(&photo_key(account, &p.sha256));
@@ -442,6 +473,7 @@ impl Database for DatabaseService {
         let found = Rc::new(RefCell::new(None::<Option<LocalRecord>>));
         let unreadable = Rc::new(RefCell::new(None::<String>));
         let other_policy = Rc::new(RefCell::new(None::<ConflictPolicy>));
+        let newer = Rc::new(Cell::new(false));
         let written = self
             .write_profile_if(
                 account,
@@ -454,10 +486,14 @@ impl Database for DatabaseService {
                     unreadable.borrow_mut().take();
                     other_policy.borrow_mut().take();
                     let (seen, bad, commit) = (found.clone(), unreadable.clone(), commit.clone());
-                    let changed = other_policy.clone();
+                    let (changed, newer) = (other_policy.clone(), newer.clone());
                     // The core decides ([`Commit::decide`]); the usual commit on the revision
                     // alone, without converting the stored record.
                     Box::new(move |current, settings| {
+                        newer.set(stored_format(&current) > RECORD_FORMAT);
+                        if newer.get() {
+                            return false;
+                        }
                         let settings = stored_policy(&settings);
                         let revision = stored_revision(&current);
                         let decided = match commit.decide_by_revision(revision, settings) {
@@ -491,6 +527,9 @@ impl Database for DatabaseService {
         if written {
             return Ok(Replaced::Written);
         }
+        if newer.get() {
+            return Err(DbError::Outdated);
+        }
         if let Some(policy) = other_policy.borrow_mut().take() {
             return Ok(Replaced::PolicyChanged(policy));
         }
@@ -522,13 +561,18 @@ impl Database for DatabaseService {
         if session {
             with.push((SESSION, JsValue::from_str(CURRENT), Change::Delete));
         }
-        let kept = Rc::new(RefCell::new(None::<Result<(), String>>));
+        // Why the record was kept, if it was: unsynced changes (`Ok`), or it could not be judged.
+        let kept = Rc::new(RefCell::new(None::<Result<(), DbError>>));
         self.write_profile_if(account, false, &with, Change::Delete, &|| {
             kept.borrow_mut().take();
             let verdict = kept.clone();
             Box::new(move |current, _| {
                 if current.is_undefined() {
                     return true;
+                }
+                if stored_format(&current) > RECORD_FORMAT {
+                    *verdict.borrow_mut() = Some(Err(DbError::Outdated));
+                    return false;
                 }
                 match super::js_value::from_value::<LocalRecord>(current) {
                     Ok(stored) => {
@@ -540,7 +584,10 @@ impl Database for DatabaseService {
                     }
                     // What this build cannot read may hold someone's changes: kept.
                     Err(e) => {
-                        *verdict.borrow_mut() = Some(Err(e.to_string()));
+                        *verdict.borrow_mut() = Some(Err(DbError::Failed(format!(
+                            "the profile stored on this device could not be read ({e}), so it \
+                             was kept"
+                        ))));
                         false
                     }
                 }
@@ -549,9 +596,7 @@ impl Database for DatabaseService {
         .await?;
         match kept.borrow_mut().take() {
             Some(Ok(())) => Ok(false),
-            Some(Err(error)) => Err(DbError::Failed(format!(
-                "the profile stored on this device could not be read ({error}), so it was kept"
-            ))),
+            Some(Err(error)) => Err(error),
             None => Ok(true),
         }
     }
