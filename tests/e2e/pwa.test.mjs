@@ -578,6 +578,18 @@ test("a new build shows 'A new version is ready'; Reload runs it, drops old file
     assert.equal(await photoBox.inputValue(), "https://example.com/typed-before-the-update.png");
     await page.getByRole("button", { name: "Save", exact: true }).click();
     await page.getByText("Saved on this device.", { exact: true }).waitFor();
+    // Typing not saved in another tab holds the update back too: after it, that tab (still
+    // build A) may no longer be able to save it.
+    const other = await context.newPage();
+    await other.goto(own.url);
+    const otherName = other.getByRole("textbox", { name: "Name", exact: true });
+    await waitFor(async () => (await otherName.inputValue()) === "Typed in build A", "the other tab's form");
+    await otherName.fill("Typed in the other tab");
+    await page.getByRole("button", { name: "Reload" }).click();
+    await page.getByText(/Another tab holds changes that are not saved yet/).waitFor();
+    const boot = await page.evaluate(() => document.querySelector("script[src*='/boot-']")?.src ?? "");
+    assert.ok(boot.endsWith(b.oldBoot), `still build A (${boot})`);
+    await other.close();
     await page.getByRole("button", { name: "Reload" }).click();
 
     await waitFor(async () => {

@@ -10,9 +10,12 @@
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 
+/// The start of every typing lock's name.
+const LOCK_PREFIX: &str = "outpost-typing:";
+
 /// The lock's name for `account` (not shared with the service worker, which never types).
 fn lock_name(account: &str) -> String {
-    format!("outpost-typing:{account}")
+    format!("{LOCK_PREFIX}{account}")
 }
 
 /// `navigator.locks`, where the browser has it (through `Reflect`: web-sys gives its lock
@@ -73,6 +76,17 @@ impl Drop for TypingMark {
 
 /// How many tabs hold unsaved typing for `account` now, this one included if it does.
 pub async fn tabs_typing(account: &str) -> usize {
+    let name = lock_name(account);
+    count_held(|held| held == name).await
+}
+
+/// How many tabs hold unsaved typing now, for any account, this one included if it does.
+pub async fn tabs_typing_any() -> usize {
+    count_held(|held| held.starts_with(LOCK_PREFIX)).await
+}
+
+/// How many locks held now have a name `wanted` takes.
+async fn count_held(wanted: impl Fn(&str) -> bool) -> usize {
     let Some(locks) = locks() else {
         return 0;
     };
@@ -84,7 +98,6 @@ pub async fn tabs_typing(account: &str) -> usize {
     let Ok(snapshot) = wasm_bindgen_futures::JsFuture::from(query).await else {
         return 0;
     };
-    let name = lock_name(account);
     js_sys::Reflect::get(&snapshot, &"held".into())
         .ok()
         .and_then(|held| held.dyn_into::<js_sys::Array>().ok())
@@ -94,7 +107,7 @@ pub async fn tabs_typing(account: &str) -> usize {
                     js_sys::Reflect::get(lock, &"name".into())
                         .ok()
                         .and_then(|n| n.as_string())
-                        .is_some_and(|n| n == name)
+                        .is_some_and(|n| wanted(&n))
                 })
                 .count()
         })

@@ -3,10 +3,22 @@
 use leptos::prelude::*;
 
 use crate::data::services::service_worker;
+use crate::data::sync::typing::tabs_typing_any;
 
 /// The banner; `ready` turns true when a new build is installed and waiting. While `unsaved`
 /// (typing not saved yet, or a save under way), Reload says so instead of reloading: the
-/// reload would lose it.
+/// reload would lose it. Typing not saved in another tab holds the reload back too: the new
+/// build may change the device store, and that tab, still the old build, could then no
+/// longer save it.
+/// What holds the reload back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Held {
+    /// This tab's typing (said while it is not saved).
+    Here,
+    /// Another tab's (said until Reload is pressed again).
+    Elsewhere,
+}
+
 #[component]
 pub fn UpdateBanner(
     /// True once a new build waits to take over.
@@ -14,13 +26,30 @@ pub fn UpdateBanner(
     /// True while the page holds something a reload would lose.
     unsaved: Signal<bool>,
 ) -> impl IntoView {
-    let asked = RwSignal::new(false);
+    let held = RwSignal::new(None::<Held>);
     let reload = move |_| {
         if unsaved.get_untracked() {
-            asked.set(true);
-        } else {
-            service_worker::activate_update();
+            held.set(Some(Held::Here));
+            return;
         }
+        leptos::task::spawn_local(async move {
+            if tabs_typing_any().await > 0 {
+                held.set(Some(Held::Elsewhere));
+            } else {
+                held.set(None);
+                service_worker::activate_update();
+            }
+        });
+    };
+    let words = move || match held.get()? {
+        Held::Here if unsaved.get() => {
+            Some("Save your changes first: reloading now would lose them.")
+        }
+        Held::Here => None,
+        Held::Elsewhere => Some(
+            "Another tab holds changes that are not saved yet. Save them there first: after \
+             the update, that tab may no longer be able to save them.",
+        ),
     };
     view! {
         <Show when=move || ready.get()>
@@ -29,9 +58,7 @@ pub fn UpdateBanner(
                 <button type="button" on:click=reload>
                     "Reload"
                 </button>
-                <Show when=move || asked.get() && unsaved.get()>
-                    <p role="alert">"Save your changes first: reloading now would lose them."</p>
-                </Show>
+                {move || words().map(|words| view! { <p role="alert">{words}</p> })}
             </div>
         </Show>
     }
