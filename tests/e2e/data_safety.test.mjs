@@ -653,6 +653,43 @@ test("signing out with typing not saved asks first; Cancel keeps the typing", as
   await page.close();
 });
 
+test("Sign in again asked twice while the first is answered signs in once", async () => {
+  const { page, username } = await newSignedUpPage(env.browser, env.url, "twicein");
+  const token = (await readAppStore(page, "session", "get", "current")).token;
+  const revoked = await fetch(`${env.server.url}/api/sessions/current`, {
+    method: "DELETE", headers: { Authorization: `Bearer ${token}` },
+  });
+  assert.equal(revoked.status, 204);
+  await saveName(page, "Waiting for a sign-in");
+  assert.match(await waitForStatus(page, "error"), /session has ended/);
+  let signIns = 0;
+  let answer;
+  const answered = new Promise((resolve) => { answer = resolve; });
+  env.proxy.route("/api/sessions", async (route) => {
+    if (route.request.method === "POST") {
+      signIns += 1;
+      // Held until both presses were made.
+      await answered;
+    }
+    await route.continue();
+  });
+  const password = page.getByLabel("Password");
+  await password.fill(PASSWORD);
+  // Enter twice, as an impatient person does (a click would wait for the busy button).
+  await page.keyboard.press("Enter");
+  await waitFor(async () => signIns === 1, "the first sign-in sent");
+  const button = page.getByRole("button", { name: "Sign in again" });
+  assert.equal(await button.getAttribute("aria-disabled"), "true", "the button says it is busy");
+  await page.keyboard.press("Enter");
+  answer();
+  const fresh = await apiToken(env.server.url, username);
+  await waitFor(async () => (await apiProfile(env.server.url, fresh)).name === "Waiting for a sign-in",
+    "the change to sync after the sign-in");
+  await waitForStatus(page, "synced");
+  assert.equal(signIns, 1, "one sign-in");
+  await page.close();
+});
+
 test("typing behind the sign-out warning is warned of before it is discarded", async () => {
   const { page } = await newSignedUpPage(env.browser, env.url, "typedbehind");
   env.proxy.cut();

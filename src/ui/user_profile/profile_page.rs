@@ -417,10 +417,21 @@ impl SignOutWarning {
 fn ReauthForm(vm: UserProfileViewModel) -> impl IntoView {
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
+    // From the press until the answer: a second press (Enter twice) would sign in twice and
+    // leave a session nobody uses. The button says so rather than being disabled, which would
+    // drop the keyboard focus.
+    let busy = RwSignal::new(false);
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        let typed = password.get_untracked();
         leptos::task::spawn_local(async move {
-            match vm.sign_in_again(password.get_untracked()).await {
+            let signed_in = vm.sign_in_again(typed).await;
+            busy.set(false);
+            match signed_in {
                 Ok(()) => {
                     password.set(String::new());
                     error.set(None);
@@ -442,7 +453,9 @@ fn ReauthForm(vm: UserProfileViewModel) -> impl IntoView {
                 prop:value=move || password.get()
                 on:input=move |ev| password.set(event_target_value(&ev))
             />
-            <button type="submit">"Sign in again"</button>
+            <button type="submit" aria-disabled=move || busy.get().then_some("true")>
+                "Sign in again"
+            </button>
             {move || error.get().map(|e| view! { <p class="notice error" role="alert">{e}</p> })}
         </form>
     }
