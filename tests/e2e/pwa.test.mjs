@@ -85,6 +85,9 @@ test("sign-in works with the keyboard alone and every view passes axe", async ()
   await page.keyboard.type("short");
   await page.keyboard.press("Enter");
   await page.getByText("Username must be 3 to 32 characters long.").waitFor();
+  // The field in error says so to assistive technology, and only that one.
+  assert.equal(await page.getByRole("textbox", { name: "Username" }).getAttribute("aria-invalid"), "true");
+  assert.equal(await page.getByLabel("Password").getAttribute("aria-invalid"), "false");
   await axe(page, "the sign-in view with an error");
   await page.getByRole("textbox", { name: "Username" }).fill(username);
   await page.getByRole("textbox", { name: "Password" }).fill("correct horse battery");

@@ -76,6 +76,14 @@ pub fn SignInPage(
                 .map(|(_, m)| m)
         }
     };
+    // Which field the error is about, for assistive technology (`aria-invalid`).
+    let invalid = move |field: &'static str| {
+        move || {
+            error
+                .with(|e| e.as_ref().is_some_and(|(f, _)| *f == Some(field)))
+                .to_string()
+        }
+    };
     view! {
         <section class="sign-in" aria-labelledby="sign-in-title">
             <h1 id="sign-in-title">"Welcome to Outpost"</h1>
@@ -97,6 +105,7 @@ pub fn SignInPage(
                     autocapitalize="none"
                     spellcheck="false"
                     aria-describedby="username-help username-error"
+                    aria-invalid=invalid("username")
                     prop:value=move || username.get()
                     on:input=move |ev| username.set(event_target_value(&ev))
                 />
@@ -108,6 +117,7 @@ pub fn SignInPage(
                     type="password"
                     autocomplete="current-password"
                     aria-describedby="password-error"
+                    aria-invalid=invalid("password")
                     prop:value=move || password.get()
                     on:input=move |ev| password.set(event_target_value(&ev))
                 />
