@@ -233,6 +233,20 @@ test("a PNG's transparent part is kept light, not turned black", async () => {
   await page.close();
 });
 
+test("a photo link that does not load is said in words, under the name", async () => {
+  const { page } = await newSignedUpPage(env.browser, env.url, "brokenlink");
+  await page.getByRole("textbox", { name: "Photo URL", exact: true }).fill(`${env.url}/no-such-photo.png`);
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page.getByText("Saved on this device.", { exact: true }).waitFor();
+  await page.getByText("The photo at this address could not be loaded.", { exact: true }).waitFor();
+  // A link that loads takes the words away.
+  await page.getByRole("textbox", { name: "Photo URL", exact: true }).fill(`${env.url}/icons/icon-192.png`);
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await waitFor(async () => (await shownPhoto(page)) !== null, "the photo shown");
+  assert.equal(await page.getByText("The photo at this address could not be loaded.", { exact: true }).count(), 0);
+  await page.close();
+});
+
 test("a photo dropped on the profile picture is taken like a chosen one", async () => {
   const { page, username } = await newSignedUpPage(env.browser, env.url, "dropped");
   const token = await apiToken(env.server.url, username);

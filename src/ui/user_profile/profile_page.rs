@@ -210,6 +210,7 @@ pub fn ProfilePage(
             .with(|fields| first_paint::remember(&account_shown, &fields.name, &fields.photo_url));
     });
     let shown_name = Signal::derive(move || shown().name);
+    let photo_trouble = RwSignal::new(None::<&'static str>);
 
     view! {
         // A photo dropped anywhere on the profile is taken, as on "Choose a photo".
@@ -221,10 +222,12 @@ pub fn ProfilePage(
                     name=shown_name
                     alt="Profile photo"
                     current=true
+                    trouble=photo_trouble
                 />
                 <div>
                     <h1 id="profile-title" tabindex="-1">{move || shown().name}</h1>
                     <p class="account">"Signed in as " {account.clone()}</p>
+                    {move || photo_trouble.get().map(|words| view! { <p class="account">{words}</p> })}
                 </div>
             </div>
 

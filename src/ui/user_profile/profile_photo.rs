@@ -14,6 +14,13 @@ use web_sys::{Blob, BlobPropertyBag, DragEvent, HtmlInputElement, Url};
 use super::view_model::UserProfileViewModel;
 use crate::data::services::photo_worker;
 
+/// Why the photo named is not shown: a link that did not load.
+const NOT_LOADED: &str = "The photo at this address could not be loaded.";
+/// Why the photo named is not shown: an uploaded photo this device does not hold and could
+/// not fetch (offline, say).
+const NOT_HERE: &str =
+    "This photo has not reached this device yet. It shows once the server can be reached.";
+
 /// An object URL showing `bytes` (revoked when the page no longer needs it).
 pub(super) fn object_url(bytes: &[u8]) -> Option<String> {
     let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
@@ -42,7 +49,16 @@ pub fn ProfilePhoto(
     /// is stored (the conflict dialog's pictures show only what each side names).
     #[prop(optional)]
     current: bool,
+    /// Told, in words, why the photo named is not shown (the name's initial stands in for it):
+    /// a link that did not load, or an uploaded photo this device cannot get yet.
+    #[prop(optional)]
+    trouble: Option<RwSignal<Option<&'static str>>>,
 ) -> impl IntoView {
+    let say = move |words: Option<&'static str>| {
+        if let Some(trouble) = trouble {
+            trouble.try_set(words);
+        }
+    };
     // The uploaded photo shown now: its SHA-256 and object URL.
     let shown = RwSignal::new(None::<(String, String)>);
     // The object URL of the photo chosen in this tab when it is the one to show for `url`.
@@ -69,6 +85,7 @@ pub fn ProfilePhoto(
     Effect::new(move |_| {
         let url = photo_url.get();
         broken.set(false);
+        say(None);
         let Some(sha256) = uploaded_photo(&url).map(str::to_owned) else {
             revoke();
             shown.set(None);
@@ -110,6 +127,7 @@ pub fn ProfilePhoto(
             revoke();
             let Some(shown_url) = bytes.and_then(|b| object_url(&b)) else {
                 shown.try_set(None);
+                say(Some(NOT_HERE));
                 return;
             };
             if shown.try_set(Some((sha256, shown_url.clone()))).is_some() {
@@ -144,7 +162,10 @@ pub fn ProfilePhoto(
                 alt=alt.clone()
                 width="96"
                 height="96"
-                on:error=move |_| broken.set(true)
+                on:error=move |_| {
+                    broken.set(true);
+                    say(Some(NOT_LOADED));
+                }
             />
         }
         .into_any(),
