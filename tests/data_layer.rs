@@ -89,6 +89,19 @@ async fn put_raw(db: &rexie::Rexie, value: &JsValue) {
     tx.done().await.unwrap();
 }
 
+/// Ann's profile as IndexedDB holds it in database `name`, read without the app's code.
+async fn get_raw(name: &str) -> Option<JsValue> {
+    let db = open_raw(name, SCHEMA_VERSION).await;
+    let tx = db
+        .transaction(&[PROFILES], TransactionMode::ReadOnly)
+        .unwrap();
+    tx.store(PROFILES)
+        .unwrap()
+        .get(JsValue::from_str("ann"))
+        .await
+        .unwrap()
+}
+
 /// A new account on the server and a new device database: the API, the username, the token
 /// and the database.
 async fn signed_up() -> (ApiClientService, String, String, DatabaseService) {
@@ -229,18 +242,8 @@ async fn a_stored_record_this_build_cannot_read_is_never_overwritten() {
             .await
             .is_err()
     );
-    let still = open_raw(&name, SCHEMA_VERSION).await;
-    let tx = still
-        .transaction(&[PROFILES], TransactionMode::ReadOnly)
-        .unwrap();
-    let value = tx
-        .store(PROFILES)
-        .unwrap()
-        .get(JsValue::from_str("ann"))
-        .await
-        .unwrap();
     assert_eq!(
-        value.and_then(|v| v.as_string()).as_deref(),
+        get_raw(&name).await.and_then(|v| v.as_string()).as_deref(),
         Some("not a record")
     );
 }
@@ -278,17 +281,7 @@ async fn a_record_of_a_newer_format_is_neither_written_over_nor_deleted() {
         db.forget_account("ann", Some(5), false).await,
         Err(DbError::Outdated)
     );
-    let still = open_raw(&name, SCHEMA_VERSION).await;
-    let tx = still
-        .transaction(&[PROFILES], TransactionMode::ReadOnly)
-        .unwrap();
-    let value = tx
-        .store(PROFILES)
-        .unwrap()
-        .get(JsValue::from_str("ann"))
-        .await
-        .unwrap()
-        .expect("the record kept");
+    let value = get_raw(&name).await.expect("the record kept");
     let field = js_sys::Reflect::get(&value, &JsValue::from_str("from_a_newer_build")).unwrap();
     assert_eq!(field.as_string().as_deref(), Some("kept"));
 
