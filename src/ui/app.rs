@@ -7,10 +7,10 @@ use leptos::prelude::*;
 use crate::data::repositories::user_profile_repository::now_ms;
 use crate::data::services::{Settings, StoredSession, connectivity, device_cookie, service_worker};
 use crate::dependencies::Dependencies;
-use crate::ui::core::first_paint;
 use crate::ui::core::status_bar::StatusBar;
 use crate::ui::core::update_banner::UpdateBanner;
 use crate::ui::core::words;
+use crate::ui::core::{first_paint, focus};
 use crate::ui::settings::settings_page::SettingsPage;
 use crate::ui::sign_in::sign_in_page::SignInPage;
 use crate::ui::user_profile::profile_page::ProfilePage;
@@ -157,6 +157,28 @@ pub fn App() -> impl IntoView {
         {
             signed_out();
         }
+    });
+    // When one page replaces the other (a sign-in, a sign-out here or in another tab), the focus
+    // was in what went, and would fall to the document: the new page's heading takes it, so
+    // a keyboard or screen reader user starts there. Not at start: nothing had the focus.
+    Effect::new(move |shown: Option<Option<bool>>| {
+        let signed_in = phase.with(|p| match p {
+            Phase::SignedIn(_) => Some(true),
+            Phase::SignedOut => Some(false),
+            _ => None,
+        });
+        if let (Some(Some(before)), Some(now)) = (shown, signed_in)
+            && before != now
+        {
+            let id = if now {
+                focus::PROFILE_TITLE
+            } else {
+                focus::SIGN_IN_TITLE
+            };
+            // After the page is drawn.
+            request_animation_frame(move || focus::heading(id));
+        }
+        signed_in.or(shown.flatten())
     });
     let profile = Signal::derive(move || match phase.get() {
         Phase::SignedIn(vm) => Some(vm.state.get()),

@@ -650,6 +650,9 @@ test("signing out with typing not saved asks first; Cancel keeps the typing", as
   await page.getByRole("button", { name: "Sign out" }).click();
   await dialog.getByRole("button", { name: "Sign out anyway" }).click();
   await page.getByRole("button", { name: "Sign in" }).waitFor();
+  // The profile went with the focus: the sign-in page's heading has it now.
+  await waitFor(async () => (await page.evaluate(() => document.activeElement?.id)) === "sign-in-title",
+    "the focus on the sign-in page's heading");
   await page.close();
 });
 

@@ -96,6 +96,9 @@ test("sign-in works with the keyboard alone and every view passes axe", async ()
 
   await signUp(page, username);
   await waitForStatus(page, "synced");
+  // The sign-in page went with the focus: the profile's heading has it now.
+  const focused = () => page.evaluate(() => document.activeElement?.id ?? "");
+  await waitFor(async () => (await focused()) === "profile-title", "the focus on the profile's heading");
   await axe(page, "the profile view");
   await screenshots(page, "profile");
 

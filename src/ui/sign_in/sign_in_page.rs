@@ -86,7 +86,7 @@ pub fn SignInPage(
     };
     view! {
         <section class="sign-in" aria-labelledby="sign-in-title">
-            <h1 id="sign-in-title">"Welcome to Outpost"</h1>
+            <h1 id="sign-in-title" tabindex="-1">"Welcome to Outpost"</h1>
             <p>"Your profile, on this device and in sync, online or not."</p>
             {storage_cleared
                 .then(|| {

@@ -13,8 +13,8 @@ use super::view_model::UserProfileViewModel;
 use crate::data::repositories::{SaveError, SignOut};
 use crate::data::sync::typing::{TypingMark, tabs_typing};
 use crate::ui::core::confirm_dialog::ConfirmDialog;
-use crate::ui::core::first_paint;
 use crate::ui::core::words;
+use crate::ui::core::{first_paint, focus};
 
 /// The profile page.
 #[component]
@@ -146,7 +146,7 @@ pub fn ProfilePage(
         }
         vm.resolve(choice);
         // The dialog goes with the button that had the focus: the profile's heading takes it.
-        focus_profile_title();
+        focus::heading(focus::PROFILE_TITLE);
     });
     // What the open sign-out warning is about: typing not saved yet (or a save under way),
     // and the revision whose unsynced changes "Sign out anyway" discards (nothing saved after
@@ -355,18 +355,6 @@ pub fn ProfilePage(
     }
 }
 
-/// Puts the keyboard focus on the profile's heading when what had it goes away (a heading, not
-/// a field: a phone would open its keyboard for a field).
-fn focus_profile_title() {
-    use wasm_bindgen::JsCast;
-    if let Some(title) = document()
-        .get_element_by_id("profile-title")
-        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
-    {
-        let _ = title.focus();
-    }
-}
-
 /// What signing out now would throw away, as the warning says it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct SignOutWarning {
@@ -439,7 +427,7 @@ fn ReauthForm(vm: UserProfileViewModel) -> impl IntoView {
                     password.set(String::new());
                     error.set(None);
                     // This form goes now, and the focus with it: the profile's heading takes it.
-                    focus_profile_title();
+                    focus::heading(focus::PROFILE_TITLE);
                 }
                 Err(e) => error.set(Some(words::session(&e))),
             }
