@@ -239,6 +239,25 @@ test("a photo link that does not load is said in words, under the name", async (
   await page.getByRole("button", { name: "Save", exact: true }).click();
   await page.getByText("Saved on this device.", { exact: true }).waitFor();
   await page.getByText("The photo at this address could not be loaded.", { exact: true }).waitFor();
+  // They stay while the profile's state changes (a save of the name): the link is not tried
+  // again, nor the words taken away, at every change.
+  const removed = await page.evaluate(() => {
+    window.wordsRemoved = 0;
+    new MutationObserver((changes) => {
+      for (const change of changes) {
+        for (const node of change.removedNodes) {
+          if (node.textContent?.includes("could not be loaded")) window.wordsRemoved += 1;
+        }
+      }
+    }).observe(document.querySelector(".identity"), { childList: true, subtree: true });
+    return window.wordsRemoved;
+  });
+  assert.equal(removed, 0);
+  await page.getByRole("textbox", { name: "Name", exact: true }).fill("Renamed");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page.getByText("Saved on this device.", { exact: true }).waitFor();
+  await waitForStatus(page, "synced");
+  assert.equal(await page.evaluate(() => window.wordsRemoved), 0, "the words stayed");
   // A link that loads takes the words away.
   await page.getByRole("textbox", { name: "Photo URL", exact: true }).fill(`${env.url}/icons/icon-192.png`);
   await page.getByRole("button", { name: "Save", exact: true }).click();

@@ -82,15 +82,19 @@ pub fn ProfilePhoto(
             let _ = Url::revoke_object_url(&url);
         }
     };
-    Effect::new(move |_| {
+    Effect::new(move |previous: Option<String>| {
         let url = photo_url.get();
-        broken.set(false);
-        say(None);
+        // Only for a new value: this runs again at every change of the profile's state, and a
+        // link that failed would be tried again (and its words taken away) each time.
+        if previous.as_ref() != Some(&url) {
+            broken.set(false);
+            say(None);
+        }
         let Some(sha256) = uploaded_photo(&url).map(str::to_owned) else {
             revoke();
             shown.set(None);
             reading.set(None);
-            return;
+            return url;
         };
         // The bytes are read only when no object URL shows them yet (runs again when the
         // chosen photo changes: a failed save of another photo shows this one again).
@@ -98,11 +102,11 @@ pub fn ProfilePhoto(
             || shown.with_untracked(|s| s.as_ref().is_some_and(|(s, _)| *s == sha256))
         {
             reading.set(None);
-            return;
+            return url;
         }
         reading.set(Some(sha256.clone()));
         if fetching.with_value(|f| f.as_deref() == Some(sha256.as_str())) {
-            return;
+            return url;
         }
         fetching.set_value(Some(sha256.clone()));
         leptos::task::spawn_local(async move {
@@ -135,6 +139,7 @@ pub fn ProfilePhoto(
                 let _ = Url::revoke_object_url(&shown_url);
             }
         });
+        url
     });
     on_cleanup(revoke);
     let src = move || {
