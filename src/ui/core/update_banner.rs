@@ -5,11 +5,6 @@ use leptos::prelude::*;
 use crate::data::services::service_worker;
 use crate::data::sync::typing::tabs_typing_any;
 
-/// The banner; `ready` turns true when a new build is installed and waiting. While `unsaved`
-/// (typing not saved yet, or a save under way), Reload says so instead of reloading: the
-/// reload would lose it. Typing not saved in another tab holds the reload back too: the new
-/// build may change the device store, and that tab, still the old build, could then no
-/// longer save it.
 /// What holds the reload back.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Held {
@@ -19,6 +14,11 @@ enum Held {
     Elsewhere,
 }
 
+/// The banner; `ready` turns true when a new build is installed and waiting. While `unsaved`
+/// (typing not saved yet, or a save under way), Reload says so instead of reloading: the
+/// reload would lose it. Typing not saved in another tab holds the reload back too: the new
+/// build may change the device store, and that tab, still the old build, could then no
+/// longer save it.
 #[component]
 pub fn UpdateBanner(
     /// True once a new build waits to take over.
@@ -33,7 +33,11 @@ pub fn UpdateBanner(
             return;
         }
         leptos::task::spawn_local(async move {
-            if tabs_typing_any().await > 0 {
+            let elsewhere = tabs_typing_any().await;
+            // Typing may have begun here while the other tabs were asked.
+            if unsaved.get_untracked() {
+                held.set(Some(Held::Here));
+            } else if elsewhere > 0 {
                 held.set(Some(Held::Elsewhere));
             } else {
                 held.set(None);

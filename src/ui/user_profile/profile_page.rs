@@ -333,7 +333,12 @@ pub fn ProfilePage(
                                     // The form stays usable behind the warning: typing that
                                     // came after it was not what the person agreed to lose.
                                     leptos::task::spawn_local(async move {
-                                        match warning_now().await {
+                                        let now = warning_now().await;
+                                        // Cancelled (or the page gone) while it looked again.
+                                        if warned.try_get_untracked().flatten() != Some(warning) {
+                                            return;
+                                        }
+                                        match now {
                                             Some(now) if now.says_more_than(warning) => {
                                                 warned.set(Some(now));
                                             }
