@@ -71,14 +71,7 @@ pub const RECORD_FORMAT: u32 = 1;
 
 /// The `format` of a stored profile record, read off the JS object (0 when it has none).
 fn stored_format(stored: &JsValue) -> u32 {
-    if !stored.is_object() {
-        return 0;
-    }
-    js_sys::Reflect::get(stored, &JsValue::from_str("format"))
-        .ok()
-        .and_then(|f| f.as_f64())
-        .filter(|f| f.is_finite() && *f >= 0.0)
-        .map_or(0, |f| f.min(f64::from(u32::MAX)) as u32)
+    stored_count(stored, "format").map_or(0, |f| f.min(f64::from(u32::MAX)) as u32)
 }
 
 /// The key of an account's photo. Usernames hold no `/`, so an account's photos are the keys
@@ -417,11 +410,7 @@ fn closed_or_lost(error: &TxError) -> bool {
 /// The conflict policy of the stored settings (the default when none are stored or they
 /// cannot be read, as [`crate::data::repositories::SettingsRepository`] then uses too).
 fn stored_policy(settings: &JsValue) -> ConflictPolicy {
-    if !settings.is_object() {
-        return ConflictPolicy::default();
-    }
-    js_sys::Reflect::get(settings, &JsValue::from_str("conflict_policy"))
-        .ok()
+    stored_property(settings, "conflict_policy")
         .and_then(|p| super::js_value::from_value(p).ok())
         .unwrap_or_default()
 }
@@ -429,14 +418,25 @@ fn stored_policy(settings: &JsValue) -> ConflictPolicy {
 /// The `revision` of a stored profile record, read off the JS object as it is (`None`: no
 /// record, or one from before revisions).
 fn stored_revision(stored: &JsValue) -> Option<u64> {
+    stored_count(stored, "revision")
+        .filter(|r| *r >= 1.0)
+        .map(|r| r as u64)
+}
+
+/// Property `key` of a stored value, read off the JS object as it is, without converting the
+/// rest (`None`: not an object).
+fn stored_property(stored: &JsValue, key: &str) -> Option<JsValue> {
     if !stored.is_object() {
         return None;
     }
-    js_sys::Reflect::get(stored, &JsValue::from_str("revision"))
-        .ok()
-        .and_then(|r| r.as_f64())
-        .filter(|r| r.is_finite() && *r >= 1.0)
-        .map(|r| r as u64)
+    js_sys::Reflect::get(stored, &JsValue::from_str(key)).ok()
+}
+
+/// Property `key` of a stored value as a finite number of at least 0, if it is one.
+fn stored_count(stored: &JsValue, key: &str) -> Option<f64> {
+    stored_property(stored, key)?
+        .as_f64()
+        .filter(|n| n.is_finite() && *n >= 0.0)
 }
 
 impl Database for DatabaseService {
