@@ -57,6 +57,10 @@ async function precache() {
         await cache.put(url, response);
       }),
     );
+    // An older worker's activation may have deleted this cache meanwhile (before the check
+    // in dropOtherBuilds could see this install): the files above went nowhere, so this
+    // install fails and the browser tries it again.
+    if (!(await caches.has(CACHE))) throw new Error(`${CACHE} was deleted while it was filled`);
   } catch (error) {
     if (!existed) await caches.delete(CACHE);
     throw error;
@@ -71,15 +75,25 @@ async function sha256Hex(bytes) {
 self.addEventListener("activate", (event) => {
   event.waitUntil(
     (async () => {
-      for (const name of await caches.keys()) {
-        if (name.startsWith("outpost-shell-") && name !== CACHE) {
-          await caches.delete(name);
-        }
-      }
+      await dropOtherBuilds();
       await self.clients.claim();
     })(),
   );
 });
+
+// Deletes the caches of the other builds, unless another build is installing or waiting: its
+// cache is among them (this worker cannot know its name), and once deleted that build would
+// install into a cache nobody can open, then run with no files to start offline. (Seen: build
+// C deployed while the person's Reload made build B take over.) The other builds' caches go
+// at the next activation. The list is read first: an install that starts after it is not in
+// it, one that started before is seen by the check.
+async function dropOtherBuilds() {
+  const names = await caches.keys();
+  if (self.registration.installing || self.registration.waiting) return;
+  for (const name of names) {
+    if (name.startsWith("outpost-shell-") && name !== CACHE) await caches.delete(name);
+  }
+}
 
 self.addEventListener("message", (event) => {
   if (event.data && event.data.type === "SKIP_WAITING") {

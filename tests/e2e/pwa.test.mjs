@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { axeViolations } from "./lib/axe.mjs";
+import { startProxy } from "./lib/proxy.mjs";
 import { ROOT, launchPersistent, waitFor } from "./lib/harness.mjs";
 import { ENGINE, chromiumOnly, startEngineServer, useEngine } from "./lib/browser/index.mjs";
 import {
@@ -492,19 +493,20 @@ test("concurrent edits on two devices show a conflict with both values, and the 
 });
 
 /**
- * Makes "build B" from a copy of build A: a changed boot module under a new hashed name, and a
- * changed inline stylesheet (the server's policy for the page follows its new hash).
+ * Makes build `label` ("B") from the build `dir` serves: a changed boot module under a new
+ * hashed name, and a changed inline stylesheet (the server's policy for the page follows its
+ * new hash).
  */
-function deployBuildB(dir) {
+function deployBuild(dir, label = "B") {
   const boot = readdirSync(dir).find((f) => /^boot-[0-9a-f]+\.js$/.test(f));
-  const content = readFileSync(join(dir, boot), "utf8") + "\n// build B\n";
+  const content = readFileSync(join(dir, boot), "utf8") + `\n// build ${label}\n`;
   const name = `boot-${createHash("sha256").update(content).digest("hex").slice(0, 16)}.js`;
   writeFileSync(join(dir, boot), content);
   renameSync(join(dir, boot), join(dir, name));
   const index = readFileSync(join(dir, "index.html"), "utf8")
     .replace(`/${boot}"`, `/${name}"`)
-    .replace("</style>", "/* build B */</style>");
-  assert.ok(index.includes(name) && index.includes("/* build B */"));
+    .replace("</style>", `/* build ${label} */</style>`);
+  assert.ok(index.includes(name) && index.includes(`/* build ${label} */`));
   writeFileSync(join(dir, "index.html"), index);
   const { build } = stampServiceWorker(dir, readFileSync(join(ROOT, "static/sw.js"), "utf8"));
   return { build, boot: name, oldBoot: boot };
@@ -567,6 +569,75 @@ test("an update that changes only sw.js and fails to install leaves the running 
   }
 });
 
+test("a build installing while the one before it takes over keeps every file of its cache", async () => {
+  const live = mkdtempSync(join(tmpdir(), "outpost-live-"));
+  cpSync(join(ROOT, "dist"), live, { recursive: true });
+  const own = await startEngineServer(env.browser, { dist: live });
+  // A proxy of this test's own, to hold one file of build C while build B takes over.
+  const proxy = await startProxy(own.url);
+  const context = await env.browser.newContext();
+  let release;
+  try {
+    const page = await context.newPage();
+    await page.goto(proxy.url);
+    await waitForServiceWorker(page);
+    const workers = () => page.evaluate(async () => {
+      const registration = await navigator.serviceWorker.getRegistration();
+      const state = (worker) => worker?.state ?? null;
+      return { installing: state(registration.installing), waiting: state(registration.waiting), active: state(registration.active) };
+    });
+    const update = () => page.evaluate(async () => {
+      const registration = await navigator.serviceWorker.getRegistration();
+      registration.update().catch(() => {});
+    });
+    const skipWaiting = () => page.evaluate(async () => {
+      (await navigator.serviceWorker.getRegistration()).waiting.postMessage({ type: "SKIP_WAITING" });
+    });
+    const cacheFiles = (name) => page.evaluate(async (cache) =>
+      (await caches.has(cache)) ? (await (await caches.open(cache)).keys()).length : 0, name);
+
+    const b = deployBuild(own.dist, "B");
+    await update();
+    await waitFor(async () => (await workers()).waiting === "installed", "build B to wait");
+    // Build C is deployed; its install holds on its boot module while the person's Reload
+    // makes build B take over (build B's activation cleans up the caches of other builds).
+    const c = deployBuild(own.dist, "C");
+    const held = new Promise((resolve) => { release = resolve; });
+    let asked = false;
+    proxy.route(`/${c.boot}`, async (route) => {
+      asked = true;
+      await held;
+      await route.continue();
+    });
+    await update();
+    await waitFor(() => asked, "build C's install to fetch its boot module");
+    await skipWaiting();
+    await waitFor(async () => {
+      const now = await workers();
+      return now.waiting === null && now.active === "activated" && now.installing !== null;
+    }, "build B to take over while build C installs");
+    const bFiles = await cacheFiles(`outpost-shell-${b.build}`);
+    assert.ok(bFiles > 0, "build B runs from its cache");
+    release();
+    await waitFor(async () => (await workers()).waiting === "installed", "build C to wait");
+    assert.equal(await cacheFiles(`outpost-shell-${c.build}`), bFiles,
+      "build C's cache holds every file of its build (once it runs, the app must open offline)");
+
+    // Once build C takes over, its cache is the only one left.
+    await skipWaiting();
+    await waitFor(async () => {
+      const keys = await page.evaluate(() => caches.keys());
+      return keys.length === 1 && keys[0] === `outpost-shell-${c.build}`;
+    }, "build C's cache alone");
+  } finally {
+    release?.();
+    await context.close();
+    await proxy.close();
+    await own.stop();
+    rmSync(live, { recursive: true, force: true });
+  }
+});
+
 test("a new build shows 'A new version is ready'; Reload runs it, drops old files, keeps an edit waiting for sign-in", async () => {
   const live = mkdtempSync(join(tmpdir(), "outpost-live-"));
   cpSync(join(ROOT, "dist"), live, { recursive: true });
@@ -586,7 +657,7 @@ test("a new build shows 'A new version is ready'; Reload runs it, drops old file
     await saveName(page, "Typed in build A");
     assert.match(await waitForStatus(page, "error"), /session has ended/);
 
-    const b = deployBuildB(own.dist);
+    const b = deployBuild(own.dist);
     await page.evaluate(async () => (await navigator.serviceWorker.getRegistration()).update());
     await page.getByText("A new version is ready.").waitFor();
     if (ENGINE === "chromium") await screenshots(page, "update-ready");
