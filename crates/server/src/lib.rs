@@ -194,7 +194,7 @@ pub async fn launch_with_listener(
     let (shutdown, shutdown_rx) = watch::channel(false);
     let state = match config.postgres_url.clone() {
         Some(url) => {
-            let store = PgStore::open(&url).await?;
+            let store = PgStore::open(&url, config.request_timeout).await?;
             let state = AppState::shared(config, store, shutdown_rx.clone());
             state.hub().await_listener();
             tokio::spawn(push::listen::run(

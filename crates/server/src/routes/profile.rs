@@ -191,12 +191,11 @@ pub async fn put_profile(
         {
             bearer.count(&task_state.authenticator());
         }
-        written
+        // Counted here, so that a store failure is seen when the client has gone too.
+        task_state.checked(written)
     })
     .await?;
-    let (_, written) = state
-        .checked(written)?
-        .ok_or(AppError::Unauthorized(INVALID_SESSION))?;
+    let (_, written) = written?.ok_or(AppError::Unauthorized(INVALID_SESSION))?;
     Ok(with_etag(written.into_profile()))
 }
 

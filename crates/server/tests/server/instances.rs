@@ -189,6 +189,49 @@ async fn an_instance_whose_database_is_gone_is_not_ready_and_counts_store_errors
 }
 
 #[tokio::test]
+async fn a_write_stuck_on_a_lock_gives_its_connection_back_once_its_request_timed_out() {
+    let ts =
+        TestServer::start_postgres(|c| c.request_timeout = std::time::Duration::from_secs(1)).await;
+    let token = ts.sign_up("ann").await;
+    let (holder, _driver) = crate::common::client_of(&ts.postgres_url().unwrap()).await;
+    holder
+        .batch_execute("BEGIN; LOCK TABLE profiles IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let resp = ts.put_name(&token, Some("\"1\""), "Stuck").await;
+    assert_eq!(resp.status(), StatusCode::REQUEST_TIMEOUT);
+    // The write runs on after its request ended (a task of its own): its statement is
+    // cancelled a moment later, while the lock is still held, so no connection of the
+    // server's pool stays waiting on it; and the failure is counted though nobody waits for
+    // its answer.
+    let (admin, _admin_driver) = crate::common::admin_client().await;
+    let database = database_name(&ts);
+    let waiting = "SELECT count(*) FROM pg_stat_activity \
+                   WHERE datname = $1 AND wait_event_type = 'Lock'";
+    // A hang guard, not a timing assumption: without a statement timeout it never ends.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let text = ts.get_text("/metrics").await;
+        let errors = crate::common::sample(&text, "outpost_store_errors_total").unwrap();
+        let row = admin.query_one(waiting, &[&database]).await.unwrap();
+        if row.get::<_, i64>(0) == 0 && errors >= 1.0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stuck write still waits on the lock, or its failure was not counted ({errors})"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    holder.batch_execute("COMMIT").await.unwrap();
+    // Nothing was written: the same write goes through now.
+    assert_eq!(
+        ts.put_name(&token, Some("\"1\""), "After").await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
 async fn after_a_lost_listen_connection_the_streams_hear_what_they_missed() {
     let (a, b) = two_instances().await;
     let token = a.sign_up("ann").await;

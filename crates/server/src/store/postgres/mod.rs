@@ -103,11 +103,36 @@ pub fn client_config(url: &str) -> Result<tokio_postgres::Config, tokio_postgres
     Ok(config)
 }
 
+/// How much longer than a request's own time a statement of the store may run.
+const STATEMENT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Sets `statement_timeout` on every connection of `config` to `request_timeout` and
+/// [`STATEMENT_GRACE`]: past it no client waits for the statement (it has been answered 408),
+/// and a statement stuck on a lock or a stalled database would otherwise hold its pooled
+/// connection for good, a write's even after its request ended, as writes run on in a task
+/// of their own. The grace lets the request's own deadline answer first. A
+/// `statement_timeout` among the URL's `options` wins (PostgreSQL takes the last).
+pub fn with_statement_timeout(
+    config: &mut tokio_postgres::Config,
+    request_timeout: std::time::Duration,
+) {
+    let limit = request_timeout.saturating_add(STATEMENT_GRACE);
+    let ours = format!("-c statement_timeout={}", limit.as_millis());
+    let options = match config.get_options() {
+        Some(url) if !url.is_empty() => format!("{ours} {url}"),
+        _ => ours,
+    };
+    config.options(&options);
+}
+
 impl PgStore {
     /// Connects to `url` and applies pending migrations. Call from the server's runtime.
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
+    /// No statement runs longer than `request_timeout` and a moment (see
+    /// [`with_statement_timeout`]), except the migrations'.
+    pub async fn open(url: &str, request_timeout: std::time::Duration) -> Result<Self, StoreError> {
         let mut config =
             client_config(url).map_err(|e| StoreError::Database(format!("database URL: {e}")))?;
+        with_statement_timeout(&mut config, request_timeout);
         // A database that does not answer fails the request that needed a connection within
         // seconds, rather than holding it until the request timeout (the URL may say more).
         if config.get_connect_timeout().is_none() {
@@ -140,6 +165,9 @@ impl PgStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        // A migration may take long on a big database, or wait for another instance's: it
+        // has no statement timeout.
+        tx.batch_execute("SET LOCAL statement_timeout = 0").await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS outpost_schema (version INTEGER NOT NULL)")
@@ -308,5 +336,21 @@ mod tests {
             * config.get_keepalives_retries().expect("a count of probes");
         assert!(config.get_keepalives());
         assert!(config.get_keepalives_idle() + probes <= std::time::Duration::from_secs(60));
+    }
+
+    #[test]
+    fn statements_end_a_moment_after_their_request_and_the_url_may_say_otherwise() {
+        let request = std::time::Duration::from_secs(30);
+        let mut config = super::client_config("postgres://outpost@localhost/outpost").expect("url");
+        super::with_statement_timeout(&mut config, request);
+        assert_eq!(config.get_options(), Some("-c statement_timeout=31000"));
+        let mut config =
+            super::client_config("postgres://h/db?options=-c%20statement_timeout%3D5000")
+                .expect("url");
+        super::with_statement_timeout(&mut config, request);
+        assert_eq!(
+            config.get_options(),
+            Some("-c statement_timeout=31000 -c statement_timeout=5000")
+        );
     }
 }

@@ -500,7 +500,9 @@ impl InMemoryApp {
         let (_shutdown, down) = tokio::sync::watch::channel(false);
         let state = if suite_on_postgres() {
             let url = new_postgres_database().await;
-            let store = PgStore::open(&url).await.expect("store");
+            let store = PgStore::open(&url, config.request_timeout)
+                .await
+                .expect("store");
             AppState::shared(config, store, down)
         } else {
             let store = SqliteStore::open(&config.db_path).expect("store");
