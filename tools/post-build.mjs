@@ -95,14 +95,31 @@ html = html
 // starts once the document is parsed and the first paint ran (`DOMContentLoaded`), as
 // before: it mounts into <body>, after the first paint. A compile that fails (or an engine
 // without `compileStreaming`) leaves the fetch and its error to wasm-bindgen's own init.
+// An app that does not start (no WebAssembly, as in Safari's Lockdown Mode; a file that
+// failed; a panic while it starts) is said in words in place of the first paint, which
+// would otherwise stay as if the app were still opening.
 const boot = `import init, * as bindings from '${glue.path}';
 const wasmUrl = '${wasm.path}';
 const compiled = (async () => WebAssembly.compileStreaming(fetch(wasmUrl, { integrity: '${wasmIntegrity}' })))().catch(() => wasmUrl);
 const loaded = () => (performance.getEntriesByType('navigation')[0]?.domContentLoadedEventStart ?? 0) > 0;
 if (!loaded()) await new Promise((resolve) => document.addEventListener('DOMContentLoaded', resolve, { once: true }));
-const wasm = await init({ module_or_path: await compiled });
-window.wasmBindings = bindings;
-dispatchEvent(new CustomEvent('TrunkApplicationStarted', { detail: { wasm } }));
+try {
+  const wasm = await init({ module_or_path: await compiled });
+  window.wasmBindings = bindings;
+  dispatchEvent(new CustomEvent('TrunkApplicationStarted', { detail: { wasm } }));
+} catch (error) {
+  console.error('Outpost did not start:', error);
+  document.getElementById('first-paint')?.remove();
+  const words = document.createElement('p');
+  words.setAttribute('role', 'alert');
+  words.className = 'notice error';
+  words.textContent = (typeof WebAssembly === 'undefined'
+    ? 'Outpost cannot start: this browser runs no WebAssembly (it may be turned off, as in Lockdown Mode).'
+    : 'Outpost could not start in this browser.') + ' What is saved on this device stays there. Reloading the page may help.';
+  const main = document.createElement('main');
+  main.append(words);
+  document.body.prepend(main);
+}
 `;
 const bootName = `boot-${sha256(boot).slice(0, 16)}.js`;
 writeFileSync(join(staging, bootName), boot);

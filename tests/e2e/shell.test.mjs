@@ -1,9 +1,13 @@
 // The harness works end to end: the real server serves the app shell, the Leptos app mounts,
-// and the service worker installs and controls the page. Runs on every engine
-// (OUTPOST_E2E_ENGINE); a page error fails the test (see lib/browser).
+// and the service worker installs and controls the page; an app that cannot start says so.
+// Runs on every engine (OUTPOST_E2E_ENGINE); a page error fails the test (see lib/browser).
 import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { useEngine } from "./lib/browser/index.mjs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ROOT } from "./lib/harness.mjs";
+import { startEngineServer, useEngine } from "./lib/browser/index.mjs";
 
 const env = useEngine({ before, after, afterEach });
 
@@ -30,4 +34,40 @@ test("the app shell loads, mounts, and is controlled by the service worker", asy
   await page.evaluate(() => navigator.serviceWorker.getRegistration().then((r) => r?.update()));
   assert.equal(await page.getByText("A new version is ready.", { exact: true }).count(), 0);
   await page.close();
+});
+
+test("a browser that runs no WebAssembly is told so, in place of the last known profile", async () => {
+  const live = mkdtempSync(join(tmpdir(), "outpost-no-wasm-"));
+  cpSync(process.env.OUTPOST_E2E_DIST ?? join(ROOT, "dist"), live, { recursive: true });
+  // As in Safari's Lockdown Mode: no WebAssembly. A script of the page's own origin (the
+  // page's policy allows it), before any other.
+  writeFileSync(join(live, "no-webassembly.js"), "delete globalThis.WebAssembly;\n");
+  const index = readFileSync(join(live, "index.html"), "utf8");
+  assert.ok(index.includes("<head>"));
+  writeFileSync(join(live, "index.html"), index.replace("<head>", '<head><script src="/no-webassembly.js"></script>'));
+  for (const file of ["index.html.br", "index.html.gz"]) rmSync(join(live, file), { force: true });
+  const own = await startEngineServer(env.browser, { dist: live });
+  try {
+    const page = await env.browser.newPage();
+    await page.goto(own.url);
+    const words = page.getByText(/this browser runs no WebAssembly/);
+    await words.waitFor();
+    // A person who used the app here before: their last known profile is painted first, then
+    // gives way to the words.
+    await page.evaluate(() => localStorage.setItem("outpost-first-paint", JSON.stringify({ account: "ann", name: "Ann" })));
+    await page.reload();
+    await words.waitFor();
+    assert.equal(await page.locator("#first-paint").count(), 0, "the first paint gone");
+    assert.equal(await page.evaluate(() => document.querySelector("main p")?.getAttribute("role")), "alert");
+    // The failed start is logged for whoever debugs it: expected here, once a start.
+    await env.browser.drainErrors();
+    const errors = env.browser.pageErrors;
+    const failed = errors.filter((e) => /Outpost did not start/.test(e));
+    assert.equal(failed.length, 2, errors.join("\n"));
+    errors.splice(0, errors.length, ...errors.filter((e) => !failed.includes(e)));
+    await page.close();
+  } finally {
+    await own.stop();
+    rmSync(live, { recursive: true, force: true });
+  }
 });
