@@ -35,14 +35,18 @@
   // A link is shown as the app shows it; an uploaded photo (its bytes are in IndexedDB) as an
   // empty circle until the app shows it; no photo as the name's initial (capitalised by the
   // stylesheet, as the app's).
+  // A link that cannot be loaded (offline, and not in the HTTP cache) shows the initial, as the
+  // app then does, rather than the browser's broken picture.
+  const initial = () => element("div", { class: "avatar placeholder", role: "img", "aria-label": name },
+    [...name][0] ?? "?");
   let picture;
   if (link) {
     picture = element("img", { class: "avatar", src: link, alt: "Profile photo", width: "96", height: "96" });
+    picture.addEventListener("error", () => picture.replaceWith(initial()), { once: true });
   } else if (snapshot.uploaded) {
     picture = element("div", { class: "avatar", role: "img", "aria-label": "Profile photo" });
   } else {
-    picture = element("div", { class: "avatar placeholder", role: "img", "aria-label": name },
-      [...name][0] ?? "?");
+    picture = initial();
   }
   document.body.prepend(
     element("div", { id: "first-paint", "aria-busy": "true" },

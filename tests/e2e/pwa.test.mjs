@@ -427,6 +427,31 @@ chromiumOnly("a warm start shows the last known profile before the app starts, w
   await context.close();
 });
 
+chromiumOnly("a photo link the first paint cannot load shows the initial, not a broken picture",
+  "holds the app's WebAssembly (routes with service workers blocked)", async () => {
+  const context = await env.browser.newContext({ serviceWorkers: "block" });
+  const { page } = await newSignedUpPage(context, env.url, "firstlink", { serviceWorker: false });
+  await saveName(page, "Linked");
+  await page.getByRole("textbox", { name: "Photo URL", exact: true }).fill(`${env.url}/no-such-photo.png`);
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page.getByText("Saved on this device.", { exact: true }).waitFor();
+  await waitFor(() => page.evaluate(() => /no-such-photo/.test(localStorage.getItem("outpost-first-paint") ?? "")),
+    "the link kept for the first paint");
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await page.route(/_bg\.wasm$/, async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.reload({ waitUntil: "commit" });
+  const first = page.locator("#first-paint");
+  await first.getByRole("img", { name: "Linked", exact: true }).waitFor();
+  assert.equal(await first.locator("img").count(), 0, "no broken picture");
+  release();
+  await page.getByRole("textbox", { name: "Name", exact: true }).waitFor();
+  await context.close();
+});
+
 test("the form stays put while the server is unreachable and the retry countdown comes and goes", async () => {
   // Seen in Firefox: the countdown line appeared under the status and moved the form down
   // between the moment a click was aimed at Save and the moment it landed; it hit the Photo
