@@ -39,6 +39,22 @@ pub fn is_hashed_asset(path: &str) -> bool {
     hash.len() >= 8 && hash.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// Whether `path` names the page itself: `/`, `/index.html`, or another spelling of them
+/// that [`ServeDir`] reads the same file for (`//`, `//index.html`, `/%69ndex.html`). Each
+/// must be sent by [`app_page`], with the page's own policy: under the plain one its inline
+/// script and stylesheet are refused.
+fn names_the_page(path: &str) -> bool {
+    let Ok(decoded) = percent_encoding::percent_decode_str(path).decode_utf8() else {
+        return false;
+    };
+    let mut segments = decoded.split('/').filter(|s| !s.is_empty() && *s != ".");
+    match (segments.next(), segments.next()) {
+        (None, _) => true,
+        (Some(file), None) => file == "index.html",
+        _ => false,
+    }
+}
+
 fn accepts_html(req: &Request) -> bool {
     req.headers()
         .get_all(ACCEPT)
@@ -58,7 +74,7 @@ pub async fn serve(State(state): State<AppState>, req: Request) -> Response {
         return AppError::MethodNotAllowed.into_response();
     }
     let dist = state.config().dist_dir.clone();
-    if path == "/" || path == "/index.html" {
+    if names_the_page(&path) {
         return app_page(&dist, accepts_brotli(req.headers())).await;
     }
     let mut req = req;

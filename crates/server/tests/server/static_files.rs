@@ -157,6 +157,10 @@ async fn the_app_page_allows_its_own_inline_script_and_style_by_hash() {
         ("/", "text/html"),
         ("/index.html", "*/*"),
         ("/profile/settings", "text/html"),
+        // Other spellings of the page's address, which the file server reads the page for.
+        ("//", "text/html"),
+        ("//index.html", "*/*"),
+        ("/%69ndex.html", "*/*"),
     ] {
         let resp = ts
             .request(Method::GET, path)
