@@ -16,9 +16,10 @@ use crate::error::AppError;
 
 /// The content security policy of the app: same origin only, wasm allowed, images from
 /// anywhere over http(s) (a profile photo may be a link) and from object URLs (an uploaded
-/// photo is shown from the bytes the device keeps: it is served only with a bearer token).
+/// photo is shown from the bytes the device keeps: it is served only with a bearer token); no
+/// `data:` pictures, which the app never shows.
 pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
-style-src 'self'; img-src 'self' data: blob: https: http:; connect-src 'self'; manifest-src 'self'; \
+style-src 'self'; img-src 'self' blob: https: http:; connect-src 'self'; manifest-src 'self'; \
 worker-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
 frame-ancestors 'none'";
 

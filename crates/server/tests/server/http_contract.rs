@@ -137,6 +137,9 @@ async fn security_and_cache_headers() {
     let resp = ts.get_profile(&token).await;
     assert_eq!(resp.headers()["cache-control"], "no-store");
     assert!(csp.contains("'wasm-unsafe-eval'") && csp.contains("frame-ancestors 'none'"));
+    // Pictures: the app's own, its object URLs (a photo from the device store) and photo
+    // links; no `data:` URL, which the app never shows.
+    assert!(csp.contains("img-src 'self' blob: https: http:;"), "{csp}");
 }
 
 #[tokio::test]
