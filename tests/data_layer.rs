@@ -739,6 +739,48 @@ async fn a_photo_is_stored_with_the_record_that_names_it_or_not_at_all() {
     );
 }
 
+/// A photo replaced by another is deleted from the device the next time the account opens
+/// (nothing else would ever delete it); what the record keeps stays, and so does another
+/// account's photo of the same bytes.
+#[wasm_bindgen_test]
+async fn photos_the_record_no_longer_keeps_are_deleted() {
+    let db = DatabaseService::named(&unique("unkept-"));
+    let jpeg = |n: u8| Photo {
+        sha256: format!("{n:064x}"),
+        bytes: vec![0xFF, 0xD8, 0xFF, n],
+    };
+    let named = |n: u8| outpost_core::wire::ProfileFields {
+        photo_url: format!("/api/photos/{n:064x}"),
+        ..fields("Ann")
+    };
+    let first = LocalRecord {
+        revision: 10,
+        ..LocalRecord::from_local_edit(named(1), vec![Field::PhotoUrl], 1)
+    };
+    let second = LocalRecord {
+        revision: 11,
+        ..LocalRecord::from_local_edit(named(2), vec![Field::PhotoUrl], 2)
+    };
+    for (before, record, photo) in [(None, &first, jpeg(1)), (Some(&first), &second, jpeg(2))] {
+        let written = db
+            .replace_profile_with("ann", &commit(before, record, None), Some(&photo))
+            .await
+            .unwrap();
+        assert_eq!(written, Replaced::Written);
+    }
+    db.save_profile("anna", &synced_ann()).await.unwrap();
+    assert!(db.keep_photo("anna", &jpeg(1)).await.unwrap());
+
+    assert_eq!(db.forget_unkept_photos("ann").await, Ok(1));
+    assert_eq!(db.photo("ann", &jpeg(1).sha256).await.unwrap(), None);
+    assert_eq!(
+        db.photo("ann", &jpeg(2).sha256).await.unwrap(),
+        Some(jpeg(2).bytes)
+    );
+    assert!(db.photo("anna", &jpeg(1).sha256).await.unwrap().is_some());
+    assert_eq!(db.forget_unkept_photos("ann").await, Ok(0));
+}
+
 /// A photo another device chose arrives from the server after this device signed out (the
 /// fetching tab had not heard of it yet): it must not stay on the device, where nothing would
 /// ever delete it.

@@ -93,6 +93,19 @@ impl Database for FakeDatabase {
         }
     }
 
+    async fn forget_unkept_photos(&self, account: &str) -> Result<usize, DbError> {
+        let Some(record) = self.0.borrow().profiles.get(account).cloned() else {
+            return Ok(0);
+        };
+        let kept = record.kept_photos();
+        let before = self.0.borrow().photos.len();
+        self.write(|s| {
+            s.photos
+                .retain(|(a, sha), _| a != account || kept.contains(&sha.as_str()));
+        })?;
+        Ok(before - self.0.borrow().photos.len())
+    }
+
     async fn forget_account(
         &self,
         account: &str,

@@ -213,6 +213,12 @@ pub trait Database {
     /// sign-out removed the account's data, before the tab heard of it, must not stay behind.
     /// `false`: not kept.
     async fn keep_photo(&self, account: &str, photo: &Photo) -> Result<bool, DbError>;
+    /// Deletes the photos of `account` that its stored record does not keep
+    /// ([`LocalRecord::kept_photos`]): a photo replaced, or the losing side of a conflict.
+    /// The deletes are kept only if the record is the one judged (same revision, read in the
+    /// same transaction); else nothing is deleted, until the next time. Returns how many
+    /// photos went.
+    async fn forget_unkept_photos(&self, account: &str) -> Result<usize, DbError>;
     /// Removes the record of `account`, every photo of it and, with `session`, the stored
     /// session (a sign-out; leftovers of another account keep the new one), all in one
     /// transaction, if [`LocalRecord::may_delete`] allows it for what the device holds,
@@ -395,6 +401,16 @@ impl DatabaseService {
     }
 }
 
+/// The keys of every photo of `account` ([`photo_key`]).
+fn photo_range(account: &str) -> Result<JsValue, DbError> {
+    web_sys::IdbKeyRange::bound(
+        &JsValue::from_str(&photo_key(account, "")),
+        &JsValue::from_str(&photo_key(account, "~")),
+    )
+    .map(JsValue::from)
+    .map_err(|_| DbError::Failed("no key range for the account's photos".to_owned()))
+}
+
 /// Whether a failed read or write may succeed on a new connection: anything but a full disk
 /// (which stays full).
 fn unless_full(error: &TxError) -> bool {
@@ -546,18 +562,65 @@ impl Database for DatabaseService {
         Ok(Replaced::Outdated(Box::new(held)))
     }
 
+    async fn forget_unkept_photos(&self, account: &str) -> Result<usize, DbError> {
+        let range = photo_range(account)?;
+        let keys = self
+            .on_connection(unless_full, |db| {
+                let range = range.clone();
+                async move { db.keys(PHOTOS, &range).await }
+            })
+            .await?;
+        let prefix = photo_key(account, "");
+        let held: Vec<String> = js_sys::Array::from(&keys)
+            .iter()
+            .filter_map(|k| k.as_string())
+            .filter_map(|k| k.strip_prefix(&prefix).map(str::to_owned))
+            .collect();
+        if held.is_empty() {
+            return Ok(0);
+        }
+        let Some(record) = self.load_profile(account).await? else {
+            return Ok(0);
+        };
+        let kept = record.kept_photos();
+        let unkept: Vec<String> = held
+            .iter()
+            .filter(|sha| !kept.contains(&sha.as_str()))
+            .map(|sha| photo_key(account, sha))
+            .collect();
+        let Some((first, rest)) = unkept.split_first() else {
+            return Ok(0);
+        };
+        let rest: Vec<_> = rest
+            .iter()
+            .map(|key| (PHOTOS, JsValue::from_str(key), Change::Delete))
+            .collect();
+        let judged = record.revision;
+        let deleted = self
+            .write_if(
+                (PHOTOS, first),
+                Some((PROFILES, account)),
+                &rest,
+                Change::Delete,
+                &|| {
+                    Box::new(move |_, current| {
+                        judged > 0
+                            && stored_format(&current) <= RECORD_FORMAT
+                            && stored_revision(&current) == Some(judged)
+                    })
+                },
+            )
+            .await?;
+        Ok(if deleted { rest.len() + 1 } else { 0 })
+    }
+
     async fn forget_account(
         &self,
         account: &str,
         confirmed: Option<u64>,
         session: bool,
     ) -> Result<bool, DbError> {
-        let photos = web_sys::IdbKeyRange::bound(
-            &JsValue::from_str(&photo_key(account, "")),
-            &JsValue::from_str(&photo_key(account, "~")),
-        )
-        .map_err(|_| DbError::Failed("no key range for the account's photos".to_owned()))?;
-        let mut with = vec![(PHOTOS, JsValue::from(photos), Change::Delete)];
+        let mut with = vec![(PHOTOS, photo_range(account)?, Change::Delete)];
         if session {
             with.push((SESSION, JsValue::from_str(CURRENT), Change::Delete));
         }

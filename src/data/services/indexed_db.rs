@@ -166,6 +166,17 @@ impl Connection {
         read.result().map_err(|e| TxError::from_js(&e))
     }
 
+    /// The keys of `store` within `range` (an `IDBKeyRange`), as a JS array.
+    pub async fn keys(&self, store: &str, range: &JsValue) -> Result<JsValue, TxError> {
+        let tx = self.transaction(store, IdbTransactionMode::Readonly)?;
+        let read = tx
+            .object_store(store)
+            .and_then(|s| s.get_all_keys_with_key(range))
+            .map_err(|e| TxError::from_js(&e))?;
+        ended(&tx).await?;
+        read.result().map_err(|e| TxError::from_js(&e))
+    }
+
     /// Makes `change` to `key` (a key, or an `IDBKeyRange` to delete) of `store`; returns once
     /// the transaction committed.
     pub async fn write(&self, store: &str, key: &JsValue, change: &Change) -> Result<(), TxError> {

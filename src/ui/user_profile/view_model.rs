@@ -149,7 +149,8 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
         self.repo().account().to_owned()
     }
 
-    /// Reads the profile with the chosen strategy (the seed's `load()`).
+    /// Reads the profile with the chosen strategy (the seed's `load()`); then, once a start,
+    /// deletes the bytes of photos the record no longer keeps.
     pub fn load(&self) {
         let repo = self.repo();
         let notice = self.notice;
@@ -160,6 +161,7 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
                     is_error: true,
                 }));
             }
+            repo.forget_unkept_photos().await;
         });
     }
 

@@ -353,6 +353,43 @@ impl LocalRecord {
         .filter_map(|f| uploaded_photo(&f.photo_url))
     }
 
+    /// The uploaded photos (SHA-256) whose bytes this device keeps for the account: those a
+    /// write of this record may still name ([`LocalRecord::named_photos`]), and those it may
+    /// still show: the server state it knows, an answer not applied yet, a conflict's other
+    /// side and ancestor, and both sides of a conflicting photo. No other photo's bytes are
+    /// needed here again (one replaced, the losing side of a settled conflict); the server
+    /// keeps every photo a kept version names, and a device fetches one it shows again.
+    pub fn kept_photos(&self) -> Vec<&str> {
+        let known = [
+            self.base.as_ref().map(|b| b.photo_url.as_str()),
+            self.answer.as_ref().map(|a| a.photo_url.as_str()),
+            self.conflict.as_ref().map(|c| c.remote.photo_url.as_str()),
+            self.conflict
+                .as_ref()
+                .and_then(|c| c.ancestor.as_ref())
+                .map(|a| a.photo_url.as_str()),
+        ];
+        let conflicting = self
+            .conflict
+            .iter()
+            .flat_map(|c| &c.fields)
+            .filter(|f| f.field == Field::PhotoUrl)
+            .flat_map(|f| [f.mine.as_str(), f.theirs.as_str()]);
+        let mut kept: Vec<&str> = self
+            .named_photos()
+            .chain(
+                known
+                    .into_iter()
+                    .flatten()
+                    .chain(conflicting)
+                    .filter_map(uploaded_photo),
+            )
+            .collect();
+        kept.sort_unstable();
+        kept.dedup();
+        kept
+    }
+
     /// Forgets the uploads no value of this record that may still be written names.
     pub fn keep_named_photos(&mut self) {
         let named: Vec<String> = self.named_photos().map(str::to_owned).collect();
@@ -498,6 +535,51 @@ mod tests {
         );
         assert!(LocalRecord::may_delete(Some(&pending), Some(4)));
         assert!(!LocalRecord::may_delete(Some(&record("typed", 0)), Some(0)));
+    }
+
+    #[test]
+    fn the_photos_kept_are_those_the_record_may_still_write_or_show() {
+        let photo = |n: u8| format!("/api/photos/{n:064x}");
+        let sha = |n: u8| format!("{n:064x}");
+        let server = |n: u8, version: u64| crate::wire::ServerProfile {
+            name: "a".into(),
+            photo_url: photo(n),
+            version,
+            updated_at: "t".into(),
+            mutation_id: None,
+        };
+        let fields = |n: u8| ProfileFields {
+            name: "a".into(),
+            photo_url: photo(n),
+        };
+        let mut held = record("a", 3);
+        held.local = fields(1);
+        held.base = Some(server(2, 1));
+        held.sent = Some(SentWrite::new("m".into(), fields(3), None));
+        held.conflict = Some(Conflict {
+            fields: vec![FieldConflict {
+                field: Field::PhotoUrl,
+                mine: photo(1),
+                theirs: photo(4),
+            }],
+            remote: server(4, 2),
+            ancestor: Some(fields(5)),
+        });
+        // Photo 6 was replaced and no value of the record names it; a link is no photo here.
+        held.own = vec![(Field::PhotoUrl, photo(6))];
+        held.answer = Some(crate::wire::ServerProfile {
+            photo_url: "https://example.com/a.png".into(),
+            ..server(0, 3)
+        });
+        let kept = held.kept_photos();
+        let expected: Vec<String> = [1, 2, 3, 4, 5].map(sha).to_vec();
+        assert_eq!(
+            kept,
+            expected.iter().map(String::as_str).collect::<Vec<_>>()
+        );
+        // Settled, with the photos chosen on this device synced: only the one shown stays.
+        let settled = LocalRecord::from_server(server(1, 4), 1);
+        assert_eq!(settled.kept_photos(), vec![sha(1).as_str()]);
     }
 
     #[test]
