@@ -106,33 +106,39 @@ pub fn client_config(url: &str) -> Result<tokio_postgres::Config, tokio_postgres
 /// How much longer than a request's own time a statement of the store may run.
 const STATEMENT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Sets `statement_timeout` on every connection of `config` to `request_timeout` and
-/// [`STATEMENT_GRACE`]: past it no client waits for the statement (it has been answered 408),
-/// and a statement stuck on a lock or a stalled database would otherwise hold its pooled
-/// connection for good, a write's even after its request ended, as writes run on in a task
-/// of their own. The grace lets the request's own deadline answer first. A
-/// `statement_timeout` among the URL's `options` wins (PostgreSQL takes the last).
-pub fn with_statement_timeout(
-    config: &mut tokio_postgres::Config,
+/// The `SET` every pooled connection runs once opened: `statement_timeout` of
+/// `request_timeout` and [`STATEMENT_GRACE`], at most PostgreSQL's largest (`i32::MAX` ms).
+/// Past it no client waits for the statement (it has been answered 408), and a statement
+/// stuck on a lock or a stalled database would otherwise hold its pooled connection for good,
+/// a write's even after its request ended, as writes run on in a task of their own. The grace
+/// lets the request's own deadline answer first. `None` when the URL's `options` set
+/// `statement_timeout` themselves: theirs holds. A `SET` after connecting, not a startup
+/// parameter: poolers in front of PostgreSQL (PgBouncer, managed ones) refuse most of those.
+pub fn statement_timeout_sql(
+    config: &tokio_postgres::Config,
     request_timeout: std::time::Duration,
-) {
-    let limit = request_timeout.saturating_add(STATEMENT_GRACE);
-    let ours = format!("-c statement_timeout={}", limit.as_millis());
-    let options = match config.get_options() {
-        Some(url) if !url.is_empty() => format!("{ours} {url}"),
-        _ => ours,
-    };
-    config.options(&options);
+) -> Option<String> {
+    if config
+        .get_options()
+        .is_some_and(|o| o.contains("statement_timeout"))
+    {
+        return None;
+    }
+    let limit = request_timeout
+        .saturating_add(STATEMENT_GRACE)
+        .as_millis()
+        .min(i32::MAX as u128);
+    Some(format!("SET statement_timeout = {limit}"))
 }
 
 impl PgStore {
     /// Connects to `url` and applies pending migrations. Call from the server's runtime.
-    /// No statement runs longer than `request_timeout` and a moment (see
-    /// [`with_statement_timeout`]), except the migrations'.
+    /// No statement of the pool runs longer than `request_timeout` and a moment (see
+    /// [`statement_timeout_sql`]), except the migrations' and the pruning's.
     pub async fn open(url: &str, request_timeout: std::time::Duration) -> Result<Self, StoreError> {
         let mut config =
             client_config(url).map_err(|e| StoreError::Database(format!("database URL: {e}")))?;
-        with_statement_timeout(&mut config, request_timeout);
+        let statement_timeout = statement_timeout_sql(&config, request_timeout);
         // A database that does not answer fails the request that needed a connection within
         // seconds, rather than holding it until the request timeout (the URL may say more).
         if config.get_connect_timeout().is_none() {
@@ -150,6 +156,18 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .wait_timeout(Some(CHECKOUT_TIMEOUT))
+            .post_create(deadpool_postgres::Hook::async_fn(move |client, _| {
+                let sql = statement_timeout.clone();
+                Box::pin(async move {
+                    if let Some(sql) = sql {
+                        client
+                            .batch_execute(&sql)
+                            .await
+                            .map_err(deadpool_postgres::HookError::Backend)?;
+                    }
+                    Ok(())
+                })
+            }))
             .build()
             .map_err(|e| StoreError::Database(format!("connection pool: {e}")))?;
         let store = Self { pool, readers };
@@ -275,6 +293,10 @@ impl Store for PgStore {
     async fn prune_history(&self, from: PruneFrom) -> Result<PruneStep, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        // No request waits for the pruning, and a step over a big table may take long: a
+        // timeout would fail it at the same place at every pass, for good. Its locks are
+        // taken with SKIP LOCKED, so it never waits on a write.
+        tx.batch_execute("SET LOCAL statement_timeout = 0").await?;
         let step = queries::prune_history(&tx, &from).await?;
         tx.commit().await?;
         Ok(step)
@@ -339,18 +361,23 @@ mod tests {
     }
 
     #[test]
-    fn statements_end_a_moment_after_their_request_and_the_url_may_say_otherwise() {
-        let request = std::time::Duration::from_secs(30);
-        let mut config = super::client_config("postgres://outpost@localhost/outpost").expect("url");
-        super::with_statement_timeout(&mut config, request);
-        assert_eq!(config.get_options(), Some("-c statement_timeout=31000"));
-        let mut config =
-            super::client_config("postgres://h/db?options=-c%20statement_timeout%3D5000")
-                .expect("url");
-        super::with_statement_timeout(&mut config, request);
+    fn statements_end_a_moment_after_their_request_unless_the_url_says_otherwise() {
+        let config = super::client_config("postgres://outpost@localhost/outpost").expect("url");
+        let sql = |request| super::statement_timeout_sql(&config, request);
         assert_eq!(
-            config.get_options(),
-            Some("-c statement_timeout=31000 -c statement_timeout=5000")
+            sql(std::time::Duration::from_secs(30)).as_deref(),
+            Some("SET statement_timeout = 31000")
+        );
+        // PostgreSQL's largest: a huge request timeout must not make every connection fail.
+        assert_eq!(
+            sql(std::time::Duration::from_secs(u64::MAX)).as_deref(),
+            Some("SET statement_timeout = 2147483647")
+        );
+        let url = "postgres://h/db?options=-c%20statement_timeout%3D5000";
+        let config = super::client_config(url).expect("url");
+        assert_eq!(
+            super::statement_timeout_sql(&config, std::time::Duration::from_secs(30)),
+            None
         );
     }
 }
