@@ -555,3 +555,29 @@ test("signing out leaves no photo on the device", async () => {
   assert.deepEqual(await readAppStore(page, "photos", "getAllKeys"), []);
   await page.close();
 });
+
+test("a photo replaced by another leaves the device at the next start", async () => {
+  const { page, username } = await newSignedUpPage(env.browser, env.url, "replaced");
+  const token = await apiToken(env.server.url, username);
+  const stored = () => readAppStore(page, "photos", "getAllKeys");
+  await choose(page, await makeImage(page));
+  await waitForStatus(page, "synced");
+  const [first] = await stored();
+  await photoInput(page).setInputFiles(fixture(await makeImage(page, { left: "#00a000" })));
+  const second = await waitFor(async () => (await stored()).find((key) => key !== first),
+    "the second photo stored beside the first");
+  // Synced: the server state this device knows names the second photo too (while it still
+  // names the first, the device keeps the first: it may show it).
+  const sha = second.split("/").pop();
+  await waitFor(async () => (await apiProfile(env.server.url, token)).photo_url.endsWith(sha),
+    "the server to name the second photo");
+  await waitForStatus(page, "synced");
+  await page.reload();
+  await waitFor(() => shownPhoto(page), "the second photo after the reload");
+  const left = await waitFor(async () => {
+    const keys = await stored();
+    return keys.length === 1 && keys;
+  }, "the replaced photo deleted");
+  assert.notEqual(left[0], first, "the photo shown stays");
+  await page.close();
+});

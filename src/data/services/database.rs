@@ -215,9 +215,8 @@ pub trait Database {
     async fn keep_photo(&self, account: &str, photo: &Photo) -> Result<bool, DbError>;
     /// Deletes the photos of `account` that its stored record does not keep
     /// ([`LocalRecord::kept_photos`]): a photo replaced, or the losing side of a conflict.
-    /// The deletes are kept only if the record is the one judged (same revision, read in the
-    /// same transaction); else nothing is deleted, until the next time. Returns how many
-    /// photos went.
+    /// Judged and deleted in one transaction, so no commit can come in between. Returns how
+    /// many photos went.
     async fn forget_unkept_photos(&self, account: &str) -> Result<usize, DbError>;
     /// Removes the record of `account`, every photo of it and, with `session`, the stored
     /// session (a sign-out; leftovers of another account keep the new one), all in one
@@ -564,54 +563,32 @@ impl Database for DatabaseService {
 
     async fn forget_unkept_photos(&self, account: &str) -> Result<usize, DbError> {
         let range = photo_range(account)?;
-        let keys = self
-            .on_connection(unless_full, |db| {
-                let range = range.clone();
-                async move { db.keys(PHOTOS, &range).await }
-            })
-            .await?;
         let prefix = photo_key(account, "");
-        let held: Vec<String> = js_sys::Array::from(&keys)
-            .iter()
-            .filter_map(|k| k.as_string())
-            .filter_map(|k| k.strip_prefix(&prefix).map(str::to_owned))
-            .collect();
-        if held.is_empty() {
-            return Ok(0);
-        }
-        let Some(record) = self.load_profile(account).await? else {
-            return Ok(0);
-        };
-        let kept = record.kept_photos();
-        let unkept: Vec<String> = held
-            .iter()
-            .filter(|sha| !kept.contains(&sha.as_str()))
-            .map(|sha| photo_key(account, sha))
-            .collect();
-        let Some((first, rest)) = unkept.split_first() else {
-            return Ok(0);
-        };
-        let rest: Vec<_> = rest
-            .iter()
-            .map(|key| (PHOTOS, JsValue::from_str(key), Change::Delete))
-            .collect();
-        let judged = record.revision;
-        let deleted = self
-            .write_if(
-                (PHOTOS, first),
-                Some((PROFILES, account)),
-                &rest,
-                Change::Delete,
-                &|| {
-                    Box::new(move |_, current| {
-                        judged > 0
-                            && stored_format(&current) <= RECORD_FORMAT
-                            && stored_revision(&current) == Some(judged)
-                    })
-                },
-            )
-            .await?;
-        Ok(if deleted { rest.len() + 1 } else { 0 })
+        self.on_connection(closed_or_lost, |db| {
+            let (range, prefix) = (range.clone(), prefix.clone());
+            async move {
+                let pick = Box::new(move |record: JsValue, held: js_sys::Array| {
+                    // A record this build cannot read, or none: every photo stays.
+                    if stored_format(&record) > RECORD_FORMAT {
+                        return Vec::new();
+                    }
+                    let Ok(record) = super::js_value::from_value::<LocalRecord>(record) else {
+                        return Vec::new();
+                    };
+                    let kept = record.kept_photos();
+                    held.iter()
+                        .filter(|key| {
+                            key.as_string()
+                                .and_then(|k| k.strip_prefix(&prefix).map(|s| !kept.contains(&s)))
+                                .unwrap_or(false)
+                        })
+                        .collect()
+                });
+                db.delete_picked((PROFILES, account), (PHOTOS, &range), pick)
+                    .await
+            }
+        })
+        .await
     }
 
     async fn forget_account(

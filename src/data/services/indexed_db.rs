@@ -166,17 +166,6 @@ impl Connection {
         read.result().map_err(|e| TxError::from_js(&e))
     }
 
-    /// The keys of `store` within `range` (an `IDBKeyRange`), as a JS array.
-    pub async fn keys(&self, store: &str, range: &JsValue) -> Result<JsValue, TxError> {
-        let tx = self.transaction(store, IdbTransactionMode::Readonly)?;
-        let read = tx
-            .object_store(store)
-            .and_then(|s| s.get_all_keys_with_key(range))
-            .map_err(|e| TxError::from_js(&e))?;
-        ended(&tx).await?;
-        read.result().map_err(|e| TxError::from_js(&e))
-    }
-
     /// Makes `change` to `key` (a key, or an `IDBKeyRange` to delete) of `store`; returns once
     /// the transaction committed.
     pub async fn write(&self, store: &str, key: &JsValue, change: &Change) -> Result<(), TxError> {
@@ -281,6 +270,70 @@ impl Connection {
             Err(_) if refused.get() => Ok(false),
             Err(e) => Err(e),
         }
+    }
+}
+
+impl Connection {
+    /// In one strict readwrite transaction: reads `key` of `store` and the keys of `other`
+    /// within `range` (an `IDBKeyRange`), then deletes those keys `pick` returns, given both
+    /// (the value `undefined` if none), so that nothing can change between the judgement and
+    /// the deletes. Resolves with how many were deleted, once committed.
+    pub async fn delete_picked(
+        &self,
+        (store, key): (&str, &str),
+        (other, range): (&str, &JsValue),
+        pick: Box<dyn FnOnce(JsValue, js_sys::Array) -> Vec<JsValue>>,
+    ) -> Result<usize, TxError> {
+        let options = IdbTransactionOptions::new();
+        options.set_durability(IdbTransactionDurability::Strict);
+        let stores = vec![js_sys::JsString::from(store), js_sys::JsString::from(other)];
+        let tx = self
+            .db
+            .transaction_with_str_sequence_and_mode_and_options(
+                &stores,
+                IdbTransactionMode::Readwrite,
+                &options,
+            )
+            .map_err(|e| TxError::from_js(&e))?;
+        let value = tx
+            .object_store(store)
+            .and_then(|s| s.get(&JsValue::from_str(key)))
+            .map_err(|e| TxError::from_js(&e))?;
+        let keys = tx
+            .object_store(other)
+            .and_then(|s| s.get_all_keys_with_key(range))
+            .map_err(|e| TxError::from_js(&e))?;
+        let deleted = Rc::new(Cell::new(0_usize));
+        let mut pick = Some(pick);
+        // Requests of one transaction are answered in order: the value is in before the keys.
+        let on_keys = {
+            let (keys, tx, deleted) = (keys.clone(), tx.clone(), deleted.clone());
+            let other = other.to_owned();
+            Closure::<dyn FnMut()>::new(move || {
+                let Some(pick) = pick.take() else {
+                    return;
+                };
+                let current = value.result().unwrap_or(JsValue::UNDEFINED);
+                let held = keys
+                    .result()
+                    .map(|keys| js_sys::Array::from(&keys))
+                    .unwrap_or_else(|_| js_sys::Array::new());
+                let picked = pick(current, held);
+                let deletes = tx
+                    .object_store(&other)
+                    .and_then(|s| picked.iter().try_for_each(|k| s.delete(k).map(|_| ())));
+                match deletes {
+                    Ok(()) => deleted.set(picked.len()),
+                    Err(_) => {
+                        let _ = tx.abort();
+                    }
+                }
+            })
+        };
+        keys.set_onsuccess(Some(on_keys.as_ref().unchecked_ref()));
+        let outcome = ended(&tx).await;
+        drop(on_keys);
+        outcome.map(|()| deleted.get())
     }
 }
 
