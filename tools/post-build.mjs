@@ -95,30 +95,46 @@ html = html
 // starts once the document is parsed and the first paint ran (`DOMContentLoaded`), as
 // before: it mounts into <body>, after the first paint. A compile that fails (or an engine
 // without `compileStreaming`) leaves the fetch and its error to wasm-bindgen's own init.
-// An app that does not start (no WebAssembly, as in Safari's Lockdown Mode; a file that
-// failed; a panic while it starts) is said in words in place of the first paint, which
-// would otherwise stay as if the app were still opening.
-const boot = `import init, * as bindings from '${glue.path}';
+// What ends the app is said in words, in place of the first paint, which would otherwise stay
+// as if the app were still opening: a start that fails (no WebAssembly, as in Safari's
+// Lockdown Mode; the glue or the wasm not loaded; a panic while starting: the glue is imported
+// here, not by a static import, so that its failure is seen too), and a panic later (a
+// WebAssembly trap, with `panic = "abort"`), after which the page still shows the form but
+// nothing saves any more: the person is told to copy what they typed.
+const boot = `const glue = import('${glue.path}');
+glue.catch(() => {});
 const wasmUrl = '${wasm.path}';
 const compiled = (async () => WebAssembly.compileStreaming(fetch(wasmUrl, { integrity: '${wasmIntegrity}' })))().catch(() => wasmUrl);
+const say = (words) => {
+  document.getElementById('first-paint')?.remove();
+  if (document.getElementById('outpost-stopped')) return;
+  const notice = document.createElement('p');
+  notice.id = 'outpost-stopped';
+  notice.setAttribute('role', 'alert');
+  notice.className = 'notice error';
+  notice.textContent = words;
+  const main = document.createElement('main');
+  main.append(notice);
+  document.body.prepend(main);
+};
+const trapped = (error) => typeof WebAssembly !== 'undefined' && error instanceof WebAssembly.RuntimeError;
+const stopped = (error) => {
+  if (trapped(error)) say('Outpost stopped after an error and saves nothing more. Copy what you typed that is not saved yet, then reload the page: what is saved on this device stays there.');
+};
+addEventListener('error', (event) => stopped(event.error));
+addEventListener('unhandledrejection', (event) => stopped(event.reason));
 const loaded = () => (performance.getEntriesByType('navigation')[0]?.domContentLoadedEventStart ?? 0) > 0;
 if (!loaded()) await new Promise((resolve) => document.addEventListener('DOMContentLoaded', resolve, { once: true }));
 try {
-  const wasm = await init({ module_or_path: await compiled });
+  const bindings = await glue;
+  const wasm = await bindings.default({ module_or_path: await compiled });
   window.wasmBindings = bindings;
   dispatchEvent(new CustomEvent('TrunkApplicationStarted', { detail: { wasm } }));
 } catch (error) {
   console.error('Outpost did not start:', error);
-  document.getElementById('first-paint')?.remove();
-  const words = document.createElement('p');
-  words.setAttribute('role', 'alert');
-  words.className = 'notice error';
-  words.textContent = (typeof WebAssembly === 'undefined'
+  say((typeof WebAssembly === 'undefined'
     ? 'Outpost cannot start: this browser runs no WebAssembly (it may be turned off, as in Lockdown Mode).'
-    : 'Outpost could not start in this browser.') + ' What is saved on this device stays there. Reloading the page may help.';
-  const main = document.createElement('main');
-  main.append(words);
-  document.body.prepend(main);
+    : 'Outpost could not start in this browser.') + ' What is saved on this device stays there. Reloading the page may help.');
 }
 `;
 const bootName = `boot-${sha256(boot).slice(0, 16)}.js`;

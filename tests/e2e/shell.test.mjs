@@ -71,3 +71,27 @@ test("a browser that runs no WebAssembly is told so, in place of the last known 
     rmSync(live, { recursive: true, force: true });
   }
 });
+
+test("an app stopped by a panic says so, and to copy what is not saved yet", async () => {
+  const page = await env.browser.newPage();
+  await page.goto(env.url);
+  await page.locator("[data-mounted=true]").waitFor();
+  // A WebAssembly trap, which is what a panic of the app is (`panic = "abort"`), uncaught,
+  // from a timer: a module whose one function runs `unreachable`.
+  await page.evaluate(() => {
+    const bytes = new Uint8Array([
+      0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 7, 5, 1, 1, 102, 0, 0, 10, 5, 1, 3, 0, 0, 11,
+    ]);
+    const { f } = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;
+    setTimeout(f);
+  });
+  await page.getByText(/Outpost stopped after an error and saves nothing more\. Copy what you typed/).waitFor();
+  assert.equal(await page.evaluate(() => document.getElementById("outpost-stopped")?.getAttribute("role")), "alert");
+  // The trap is reported as the page's error; expected here.
+  await env.browser.drainErrors();
+  const errors = env.browser.pageErrors;
+  const trap = errors.filter((e) => /unreachable/i.test(e));
+  assert.ok(trap.length >= 1, errors.join("\n"));
+  errors.splice(0, errors.length, ...errors.filter((e) => !trap.includes(e)));
+  await page.close();
+});
