@@ -78,6 +78,11 @@ impl Database for FakeDatabase {
             CommitResult::Written => {
                 self.write(|s| {
                     s.profiles.insert(account.to_owned(), commit.record.clone());
+                    if let Some(before) = &commit.expected {
+                        let dropped = before.photos_dropped_by(&commit.record);
+                        s.photos
+                            .retain(|(a, sha), _| a != account || !dropped.contains(&sha.as_str()));
+                    }
                     if let Some(photo) = photo {
                         s.photos.insert(
                             (account.to_owned(), photo.sha256.clone()),
@@ -91,19 +96,6 @@ impl Database for FakeDatabase {
             CommitResult::PolicyChanged(policy) => Ok(Replaced::PolicyChanged(policy)),
             CommitResult::Failed => Err(DbError::Failed("the commit failed".to_owned())),
         }
-    }
-
-    async fn forget_unkept_photos(&self, account: &str) -> Result<usize, DbError> {
-        let Some(record) = self.0.borrow().profiles.get(account).cloned() else {
-            return Ok(0);
-        };
-        let kept = record.kept_photos();
-        let before = self.0.borrow().photos.len();
-        self.write(|s| {
-            s.photos
-                .retain(|(a, sha), _| a != account || kept.contains(&sha.as_str()));
-        })?;
-        Ok(before - self.0.borrow().photos.len())
     }
 
     async fn forget_account(
@@ -132,7 +124,13 @@ impl Database for FakeDatabase {
     }
 
     async fn keep_photo(&self, account: &str, photo: &Photo) -> Result<bool, DbError> {
-        if !self.0.borrow().profiles.contains_key(account) {
+        let keeps = self
+            .0
+            .borrow()
+            .profiles
+            .get(account)
+            .is_some_and(|r| r.kept_photos().contains(&photo.sha256.as_str()));
+        if !keeps {
             return Ok(false);
         }
         self.write(|s| {

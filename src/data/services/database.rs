@@ -208,16 +208,12 @@ pub trait Database {
     ) -> Result<Replaced, DbError>;
     /// The bytes of a photo of `account` this device holds.
     async fn photo(&self, account: &str, sha256: &str) -> Result<Option<Vec<u8>>, DbError>;
-    /// Keeps a photo of `account` fetched from the server, only while the device holds the
-    /// account's record (decided in the same transaction): a photo that arrives after a
-    /// sign-out removed the account's data, before the tab heard of it, must not stay behind.
-    /// `false`: not kept.
+    /// Keeps a photo of `account` fetched from the server, only while the account's stored
+    /// record keeps it ([`LocalRecord::kept_photos`], decided in the same transaction): a
+    /// photo that arrives after a sign-out removed the account's data, or after the commit
+    /// that dropped it (a conflict settled meanwhile), must not stay behind. `false`: not
+    /// kept.
     async fn keep_photo(&self, account: &str, photo: &Photo) -> Result<bool, DbError>;
-    /// Deletes the photos of `account` that its stored record does not keep
-    /// ([`LocalRecord::kept_photos`]): a photo replaced, or the losing side of a conflict.
-    /// Judged and deleted in one transaction, so no commit can come in between. Returns how
-    /// many photos went.
-    async fn forget_unkept_photos(&self, account: &str) -> Result<usize, DbError>;
     /// Removes the record of `account`, every photo of it and, with `session`, the stored
     /// session (a sign-out; leftovers of another account keep the new one), all in one
     /// transaction, if [`LocalRecord::may_delete`] allows it for what the device holds,
@@ -478,13 +474,22 @@ impl Database for DatabaseService {
             &JsValue::from(RECORD_FORMAT),
         )
         .map_err(|_| DbError::Failed("the record's format could not be set".to_owned()))?;
-        let with: Vec<_> = photo
+        let mut with: Vec<_> = photo
             .map(|p| {
                 let key = JsValue::from_str(&photo_key(account, &p.sha256));
                 (PHOTOS, key, Change::Put(p.array_buffer()))
             })
             .into_iter()
             .collect();
+        // The photos the record written over kept and this one does not (one replaced, the
+        // losing side of a settled conflict) go with it: nothing else would delete them. The
+        // commit happens only over that record (its revision), or nothing does.
+        if let Some(before) = &commit.expected {
+            for sha in before.photos_dropped_by(record) {
+                let key = JsValue::from_str(&photo_key(account, sha));
+                with.push((PHOTOS, key, Change::Delete));
+            }
+        }
         let found = Rc::new(RefCell::new(None::<Option<LocalRecord>>));
         let unreadable = Rc::new(RefCell::new(None::<String>));
         let other_policy = Rc::new(RefCell::new(None::<ConflictPolicy>));
@@ -561,36 +566,6 @@ impl Database for DatabaseService {
         Ok(Replaced::Outdated(Box::new(held)))
     }
 
-    async fn forget_unkept_photos(&self, account: &str) -> Result<usize, DbError> {
-        let range = photo_range(account)?;
-        let prefix = photo_key(account, "");
-        self.on_connection(closed_or_lost, |db| {
-            let (range, prefix) = (range.clone(), prefix.clone());
-            async move {
-                let pick = Box::new(move |record: JsValue, held: js_sys::Array| {
-                    // A record this build cannot read, or none: every photo stays.
-                    if stored_format(&record) > RECORD_FORMAT {
-                        return Vec::new();
-                    }
-                    let Ok(record) = super::js_value::from_value::<LocalRecord>(record) else {
-                        return Vec::new();
-                    };
-                    let kept = record.kept_photos();
-                    held.iter()
-                        .filter(|key| {
-                            key.as_string()
-                                .and_then(|k| k.strip_prefix(&prefix).map(|s| !kept.contains(&s)))
-                                .unwrap_or(false)
-                        })
-                        .collect()
-                });
-                db.delete_picked((PROFILES, account), (PHOTOS, &range), pick)
-                    .await
-            }
-        })
-        .await
-    }
-
     async fn forget_account(
         &self,
         account: &str,
@@ -653,12 +628,20 @@ impl Database for DatabaseService {
     async fn keep_photo(&self, account: &str, photo: &Photo) -> Result<bool, DbError> {
         let key = photo_key(account, &photo.sha256);
         let change = Change::Put(photo.array_buffer());
+        let sha = photo.sha256.as_str();
         self.write_if(
             (PHOTOS, &key),
             Some((PROFILES, account)),
             &[],
             change,
-            &|| Box::new(|_, record| !record.is_undefined()),
+            &|| {
+                let sha = sha.to_owned();
+                Box::new(move |_, record| {
+                    stored_format(&record) <= RECORD_FORMAT
+                        && super::js_value::from_value::<LocalRecord>(record)
+                            .is_ok_and(|r| r.kept_photos().contains(&sha.as_str()))
+                })
+            },
         )
         .await
     }

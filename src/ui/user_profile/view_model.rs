@@ -149,8 +149,7 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
         self.repo().account().to_owned()
     }
 
-    /// Reads the profile with the chosen strategy (the seed's `load()`); then, once a start,
-    /// deletes the bytes of photos the record no longer keeps.
+    /// Reads the profile with the chosen strategy (the seed's `load()`).
     pub fn load(&self) {
         let repo = self.repo();
         let notice = self.notice;
@@ -161,7 +160,6 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
                     is_error: true,
                 }));
             }
-            repo.forget_unkept_photos().await;
         });
     }
 

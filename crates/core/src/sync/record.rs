@@ -360,34 +360,49 @@ impl LocalRecord {
     /// needed here again (one replaced, the losing side of a settled conflict); the server
     /// keeps every photo a kept version names, and a device fetches one it shows again.
     pub fn kept_photos(&self) -> Vec<&str> {
-        let known = [
-            self.base.as_ref().map(|b| b.photo_url.as_str()),
-            self.answer.as_ref().map(|a| a.photo_url.as_str()),
-            self.conflict.as_ref().map(|c| c.remote.photo_url.as_str()),
-            self.conflict
-                .as_ref()
-                .and_then(|c| c.ancestor.as_ref())
-                .map(|a| a.photo_url.as_str()),
-        ];
-        let conflicting = self
-            .conflict
-            .iter()
-            .flat_map(|c| &c.fields)
-            .filter(|f| f.field == Field::PhotoUrl)
-            .flat_map(|f| [f.mine.as_str(), f.theirs.as_str()]);
-        let mut kept: Vec<&str> = self
-            .named_photos()
-            .chain(
-                known
-                    .into_iter()
-                    .flatten()
-                    .chain(conflicting)
-                    .filter_map(uploaded_photo),
-            )
-            .collect();
-        kept.sort_unstable();
-        kept.dedup();
+        // Plain pushes, no sort: a handful of values, and in the app's WebAssembly a sort
+        // and iterator chains cost 4 KB more than this.
+        fn keep<'a>(kept: &mut Vec<&'a str>, url: &'a str) {
+            if let Some(sha) = uploaded_photo(url)
+                && !kept.contains(&sha)
+            {
+                kept.push(sha);
+            }
+        }
+        let mut kept: Vec<&str> = Vec::new();
+        for sha in self.named_photos() {
+            if !kept.contains(&sha) {
+                kept.push(sha);
+            }
+        }
+        if let Some(base) = &self.base {
+            keep(&mut kept, &base.photo_url);
+        }
+        if let Some(answer) = &self.answer {
+            keep(&mut kept, &answer.photo_url);
+        }
+        if let Some(conflict) = &self.conflict {
+            keep(&mut kept, &conflict.remote.photo_url);
+            if let Some(ancestor) = &conflict.ancestor {
+                keep(&mut kept, &ancestor.photo_url);
+            }
+            for field in &conflict.fields {
+                if field.field == Field::PhotoUrl {
+                    keep(&mut kept, &field.mine);
+                    keep(&mut kept, &field.theirs);
+                }
+            }
+        }
         kept
+    }
+
+    /// The photos this record keeps that `next`, written over it, does not
+    /// ([`LocalRecord::kept_photos`]): their bytes go in the same transaction as `next`.
+    pub fn photos_dropped_by<'a>(&'a self, next: &LocalRecord) -> Vec<&'a str> {
+        let kept = next.kept_photos();
+        let mut dropped = self.kept_photos();
+        dropped.retain(|sha| !kept.contains(sha));
+        dropped
     }
 
     /// Forgets the uploads no value of this record that may still be written names.
@@ -571,7 +586,8 @@ mod tests {
             photo_url: "https://example.com/a.png".into(),
             ..server(0, 3)
         });
-        let kept = held.kept_photos();
+        let mut kept = held.kept_photos();
+        kept.sort_unstable();
         let expected: Vec<String> = [1, 2, 3, 4, 5].map(sha).to_vec();
         assert_eq!(
             kept,
@@ -580,6 +596,10 @@ mod tests {
         // Settled, with the photos chosen on this device synced: only the one shown stays.
         let settled = LocalRecord::from_server(server(1, 4), 1);
         assert_eq!(settled.kept_photos(), vec![sha(1).as_str()]);
+        let mut dropped = held.photos_dropped_by(&settled);
+        dropped.sort_unstable();
+        let gone: Vec<String> = [2, 3, 4, 5].map(sha).to_vec();
+        assert_eq!(dropped, gone.iter().map(String::as_str).collect::<Vec<_>>());
     }
 
     #[test]

@@ -59,16 +59,6 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             .find_map(|sha| photos.iter().find(|p| p.sha256 == sha).cloned())
     }
 
-    /// Deletes the bytes of this account's photos that its record no longer keeps (one
-    /// replaced, the losing side of a settled conflict: [`LocalRecord::kept_photos`]), or
-    /// they would stay on the device for good. A failure, or a record changed meanwhile,
-    /// leaves them for the next time.
-    pub async fn forget_unkept_photos(&self) {
-        if let Err(error) = self.inner.db.forget_unkept_photos(self.account()).await {
-            leptos::logging::warn!("deleting photos no longer used failed: {error}");
-        }
-    }
-
     /// `photo` is on the device now (committed with a record).
     pub(super) fn photo_committed(&self, photo: &Photo) {
         self.inner
@@ -129,7 +119,8 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             bytes,
         };
         // Kept for offline use; a failure to keep it only means fetching it again. Not kept:
-        // the account's record is gone from the device (signed out in another tab).
+        // the account's record is gone from the device (signed out in another tab), or no
+        // longer keeps this photo (the view that asked for it is gone).
         match self.inner.db.keep_photo(self.account(), &photo).await {
             Ok(false) => None,
             Ok(true) | Err(_) => Some(photo.bytes),
