@@ -208,11 +208,10 @@ pub trait Database {
     ) -> Result<Replaced, DbError>;
     /// The bytes of a photo of `account` this device holds.
     async fn photo(&self, account: &str, sha256: &str) -> Result<Option<Vec<u8>>, DbError>;
-    /// Keeps a photo of `account` fetched from the server, only while the account's stored
-    /// record keeps it ([`LocalRecord::kept_photos`], decided in the same transaction): a
-    /// photo that arrives after a sign-out removed the account's data, or after the commit
-    /// that dropped it (a conflict settled meanwhile), must not stay behind. `false`: not
-    /// kept.
+    /// Keeps a photo of `account` fetched from the server, only while the device holds the
+    /// account's record (decided in the same transaction): a photo that arrives after a
+    /// sign-out removed the account's data, before the tab heard of it, must not stay behind.
+    /// `false`: not kept.
     async fn keep_photo(&self, account: &str, photo: &Photo) -> Result<bool, DbError>;
     /// Removes the record of `account`, every photo of it and, with `session`, the stored
     /// session (a sign-out; leftovers of another account keep the new one), all in one
@@ -396,16 +395,6 @@ impl DatabaseService {
     }
 }
 
-/// The keys of every photo of `account` ([`photo_key`]).
-fn photo_range(account: &str) -> Result<JsValue, DbError> {
-    web_sys::IdbKeyRange::bound(
-        &JsValue::from_str(&photo_key(account, "")),
-        &JsValue::from_str(&photo_key(account, "~")),
-    )
-    .map(JsValue::from)
-    .map_err(|_| DbError::Failed("no key range for the account's photos".to_owned()))
-}
-
 /// Whether a failed read or write may succeed on a new connection: anything but a full disk
 /// (which stays full).
 fn unless_full(error: &TxError) -> bool {
@@ -474,22 +463,13 @@ impl Database for DatabaseService {
             &JsValue::from(RECORD_FORMAT),
         )
         .map_err(|_| DbError::Failed("the record's format could not be set".to_owned()))?;
-        let mut with: Vec<_> = photo
+        let with: Vec<_> = photo
             .map(|p| {
                 let key = JsValue::from_str(&photo_key(account, &p.sha256));
                 (PHOTOS, key, Change::Put(p.array_buffer()))
             })
             .into_iter()
             .collect();
-        // The photos the record written over kept and this one does not (one replaced, the
-        // losing side of a settled conflict) go with it: nothing else would delete them. The
-        // commit happens only over that record (its revision), or nothing does.
-        if let Some(before) = &commit.expected {
-            for sha in before.photos_dropped_by(record) {
-                let key = JsValue::from_str(&photo_key(account, sha));
-                with.push((PHOTOS, key, Change::Delete));
-            }
-        }
         let found = Rc::new(RefCell::new(None::<Option<LocalRecord>>));
         let unreadable = Rc::new(RefCell::new(None::<String>));
         let other_policy = Rc::new(RefCell::new(None::<ConflictPolicy>));
@@ -572,7 +552,12 @@ impl Database for DatabaseService {
         confirmed: Option<u64>,
         session: bool,
     ) -> Result<bool, DbError> {
-        let mut with = vec![(PHOTOS, photo_range(account)?, Change::Delete)];
+        let photos = web_sys::IdbKeyRange::bound(
+            &JsValue::from_str(&photo_key(account, "")),
+            &JsValue::from_str(&photo_key(account, "~")),
+        )
+        .map_err(|_| DbError::Failed("no key range for the account's photos".to_owned()))?;
+        let mut with = vec![(PHOTOS, JsValue::from(photos), Change::Delete)];
         if session {
             with.push((SESSION, JsValue::from_str(CURRENT), Change::Delete));
         }
@@ -628,20 +613,12 @@ impl Database for DatabaseService {
     async fn keep_photo(&self, account: &str, photo: &Photo) -> Result<bool, DbError> {
         let key = photo_key(account, &photo.sha256);
         let change = Change::Put(photo.array_buffer());
-        let sha = photo.sha256.as_str();
         self.write_if(
             (PHOTOS, &key),
             Some((PROFILES, account)),
             &[],
             change,
-            &|| {
-                let sha = sha.to_owned();
-                Box::new(move |_, record| {
-                    stored_format(&record) <= RECORD_FORMAT
-                        && super::js_value::from_value::<LocalRecord>(record)
-                            .is_ok_and(|r| r.kept_photos().contains(&sha.as_str()))
-                })
-            },
+            &|| Box::new(|_, record| !record.is_undefined()),
         )
         .await
     }

@@ -353,58 +353,6 @@ impl LocalRecord {
         .filter_map(|f| uploaded_photo(&f.photo_url))
     }
 
-    /// The uploaded photos (SHA-256) whose bytes this device keeps for the account: those a
-    /// write of this record may still name ([`LocalRecord::named_photos`]), and those it may
-    /// still show: the server state it knows, an answer not applied yet, a conflict's other
-    /// side and ancestor, and both sides of a conflicting photo. No other photo's bytes are
-    /// needed here again (one replaced, the losing side of a settled conflict); the server
-    /// keeps every photo a kept version names, and a device fetches one it shows again.
-    pub fn kept_photos(&self) -> Vec<&str> {
-        // Plain pushes, no sort: a handful of values, and in the app's WebAssembly a sort
-        // and iterator chains cost 4 KB more than this.
-        fn keep<'a>(kept: &mut Vec<&'a str>, url: &'a str) {
-            if let Some(sha) = uploaded_photo(url)
-                && !kept.contains(&sha)
-            {
-                kept.push(sha);
-            }
-        }
-        let mut kept: Vec<&str> = Vec::new();
-        for sha in self.named_photos() {
-            if !kept.contains(&sha) {
-                kept.push(sha);
-            }
-        }
-        if let Some(base) = &self.base {
-            keep(&mut kept, &base.photo_url);
-        }
-        if let Some(answer) = &self.answer {
-            keep(&mut kept, &answer.photo_url);
-        }
-        if let Some(conflict) = &self.conflict {
-            keep(&mut kept, &conflict.remote.photo_url);
-            if let Some(ancestor) = &conflict.ancestor {
-                keep(&mut kept, &ancestor.photo_url);
-            }
-            for field in &conflict.fields {
-                if field.field == Field::PhotoUrl {
-                    keep(&mut kept, &field.mine);
-                    keep(&mut kept, &field.theirs);
-                }
-            }
-        }
-        kept
-    }
-
-    /// The photos this record keeps that `next`, written over it, does not
-    /// ([`LocalRecord::kept_photos`]): their bytes go in the same transaction as `next`.
-    pub fn photos_dropped_by<'a>(&'a self, next: &LocalRecord) -> Vec<&'a str> {
-        let kept = next.kept_photos();
-        let mut dropped = self.kept_photos();
-        dropped.retain(|sha| !kept.contains(sha));
-        dropped
-    }
-
     /// Forgets the uploads no value of this record that may still be written names.
     pub fn keep_named_photos(&mut self) {
         let named: Vec<String> = self.named_photos().map(str::to_owned).collect();
@@ -550,56 +498,6 @@ mod tests {
         );
         assert!(LocalRecord::may_delete(Some(&pending), Some(4)));
         assert!(!LocalRecord::may_delete(Some(&record("typed", 0)), Some(0)));
-    }
-
-    #[test]
-    fn the_photos_kept_are_those_the_record_may_still_write_or_show() {
-        let photo = |n: u8| format!("/api/photos/{n:064x}");
-        let sha = |n: u8| format!("{n:064x}");
-        let server = |n: u8, version: u64| crate::wire::ServerProfile {
-            name: "a".into(),
-            photo_url: photo(n),
-            version,
-            updated_at: "t".into(),
-            mutation_id: None,
-        };
-        let fields = |n: u8| ProfileFields {
-            name: "a".into(),
-            photo_url: photo(n),
-        };
-        let mut held = record("a", 3);
-        held.local = fields(1);
-        held.base = Some(server(2, 1));
-        held.sent = Some(SentWrite::new("m".into(), fields(3), None));
-        held.conflict = Some(Conflict {
-            fields: vec![FieldConflict {
-                field: Field::PhotoUrl,
-                mine: photo(1),
-                theirs: photo(4),
-            }],
-            remote: server(4, 2),
-            ancestor: Some(fields(5)),
-        });
-        // Photo 6 was replaced and no value of the record names it; a link is no photo here.
-        held.own = vec![(Field::PhotoUrl, photo(6))];
-        held.answer = Some(crate::wire::ServerProfile {
-            photo_url: "https://example.com/a.png".into(),
-            ..server(0, 3)
-        });
-        let mut kept = held.kept_photos();
-        kept.sort_unstable();
-        let expected: Vec<String> = [1, 2, 3, 4, 5].map(sha).to_vec();
-        assert_eq!(
-            kept,
-            expected.iter().map(String::as_str).collect::<Vec<_>>()
-        );
-        // Settled, with the photos chosen on this device synced: only the one shown stays.
-        let settled = LocalRecord::from_server(server(1, 4), 1);
-        assert_eq!(settled.kept_photos(), vec![sha(1).as_str()]);
-        let mut dropped = held.photos_dropped_by(&settled);
-        dropped.sort_unstable();
-        let gone: Vec<String> = [2, 3, 4, 5].map(sha).to_vec();
-        assert_eq!(dropped, gone.iter().map(String::as_str).collect::<Vec<_>>());
     }
 
     #[test]

@@ -119,8 +119,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             bytes,
         };
         // Kept for offline use; a failure to keep it only means fetching it again. Not kept:
-        // the account's record is gone from the device (signed out in another tab), or no
-        // longer keeps this photo (the view that asked for it is gone).
+        // the account's record is gone from the device (signed out in another tab).
         match self.inner.db.keep_photo(self.account(), &photo).await {
             Ok(false) => None,
             Ok(true) | Err(_) => Some(photo.bytes),
