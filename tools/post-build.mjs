@@ -45,14 +45,19 @@ if (!trunkGlue || !trunkWasm || !integrity || integrity[1] !== trunkWasm || !glu
   process.exit(1);
 }
 
-/** The script at `path` of the staging directory, through terser (compressed and mangled). */
-async function minified(path, { module = false } = {}) {
-  const code = (await minify(readFileSync(join(staging, path), "utf8"), { module, compress: true, mangle: true })).code;
+/** `source` through terser (compressed and mangled); `what` names it in errors. */
+async function minifiedCode(source, what, { module = false } = {}) {
+  const code = (await minify(source, { module, compress: true, mangle: true })).code;
   if (!code) {
-    console.error(`post-build: terser returned nothing for ${path}`);
+    console.error(`post-build: terser returned nothing for ${what}`);
     process.exit(1);
   }
   return code;
+}
+
+/** The script at `path` of the staging directory, through terser. */
+async function minified(path, options = {}) {
+  return minifiedCode(readFileSync(join(staging, path), "utf8"), path, options);
 }
 
 // wasm-bindgen's JS glue, minified as a module (its exports and the property names of the
@@ -137,8 +142,10 @@ try {
     : 'Outpost could not start in this browser.') + ' What is saved on this device stays there. Reloading the page may help.');
 }
 `;
-const bootName = `boot-${sha256(boot).slice(0, 16)}.js`;
-writeFileSync(join(staging, bootName), boot);
+// Minified too: its words and names made it 803 B brotli.
+const bootCode = await minifiedCode(boot, "the boot module", { module: true });
+const bootName = `boot-${sha256(bootCode).slice(0, 16)}.js`;
+writeFileSync(join(staging, bootName), bootCode);
 html = html.replace(inline, `<script type="module" async src="/${bootName}"></script>`);
 if (html.includes(trunkGlue) || html.includes(trunkWasm)) {
   console.error("post-build: index.html still names Trunk's glue or wasm");
