@@ -394,6 +394,21 @@ test("a service worker served another build's page does not install; the next tr
   await context.close();
 });
 
+/**
+ * Reloads `page` with its WebAssembly held back until `release()`: the first paint (`first`)
+ * is all there is meanwhile.
+ */
+async function reloadWithWasmHeld(page) {
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await page.route(/_bg\.wasm$/, async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.reload({ waitUntil: "commit" });
+  return { first: page.locator("#first-paint"), release };
+}
+
 chromiumOnly("a warm start shows the last known profile before the app starts, with nothing to type into",
   "holds the app's WebAssembly (routes with service workers blocked)", async () => {
   const context = await env.browser.newContext({ serviceWorkers: "block" });
@@ -403,14 +418,7 @@ chromiumOnly("a warm start shows the last known profile before the app starts, w
   // come before it was committed (seen: the first paint then showed the name before it).
   await page.getByText("Saved on this device.", { exact: true }).waitFor();
   await waitForStatus(page, "synced");
-  let release;
-  const held = new Promise((resolve) => { release = resolve; });
-  await page.route(/_bg\.wasm$/, async (route) => {
-    await held;
-    await route.continue();
-  });
-  await page.reload({ waitUntil: "commit" });
-  const first = page.locator("#first-paint");
+  const { first, release } = await reloadWithWasmHeld(page);
   await first.getByRole("heading", { name: "Shown at once", exact: true }).waitFor();
   assert.match(await first.textContent(), new RegExp(`Signed in as ${username}`));
   assert.equal(await first.locator("input, textarea, select, button, [contenteditable]").count(), 0,
@@ -437,14 +445,7 @@ chromiumOnly("a photo link the first paint cannot load shows the initial, not a 
   await page.getByText("Saved on this device.", { exact: true }).waitFor();
   await waitFor(() => page.evaluate(() => /no-such-photo/.test(localStorage.getItem("outpost-first-paint") ?? "")),
     "the link kept for the first paint");
-  let release;
-  const held = new Promise((resolve) => { release = resolve; });
-  await page.route(/_bg\.wasm$/, async (route) => {
-    await held;
-    await route.continue();
-  });
-  await page.reload({ waitUntil: "commit" });
-  const first = page.locator("#first-paint");
+  const { first, release } = await reloadWithWasmHeld(page);
   await first.getByRole("img", { name: "Linked", exact: true }).waitFor();
   assert.equal(await first.locator("img").count(), 0, "no broken picture");
   release();
