@@ -75,12 +75,21 @@ impl<S: Send + Sync> FromRequestParts<S> for PhotoId {
     ))]
 pub async fn put_photo(
     State(state): State<AppState>,
-    caller: Caller,
-    PhotoId(sha256): PhotoId,
+    caller: Result<Caller, AppError>,
+    id: Result<PhotoId, AppError>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
     let max = state.config().max_photo_bytes;
+    // Refused before its body is read (no session, over its budget, a bad path: 401 first):
+    // the body is read and dropped first, as for a 413 (see `read_limited`).
+    let (caller, PhotoId(sha256)) = match (caller, id) {
+        (Ok(caller), Ok(id)) => (caller, id),
+        (Err(refused), _) | (_, Err(refused)) => {
+            drain(&headers, body, max.saturating_mul(DRAIN_FACTOR)).await;
+            return Err(refused);
+        }
+    };
     let bytes = read_limited(&headers, body, max).await?;
     let image = ImageType::sniff(&bytes).ok_or(AppError::NotAnImage)?;
     if sha256_hex(&bytes) != sha256 {
@@ -153,10 +162,7 @@ pub async fn get_photo(
 /// cluster e2e test, 1 run in 3).
 async fn read_limited(headers: &HeaderMap, body: Body, max: usize) -> Result<Vec<u8>, AppError> {
     let too_large = || AppError::PhotoTooLarge { max };
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = declared_length(headers);
     let drain_limit = max.saturating_mul(DRAIN_FACTOR);
     let refused = declared.is_some_and(|n| n > u64::try_from(max).unwrap_or(u64::MAX));
     if declared.is_some_and(|n| n > u64::try_from(drain_limit).unwrap_or(u64::MAX)) {
@@ -184,6 +190,30 @@ async fn read_limited(headers: &HeaderMap, body: Body, max: usize) -> Result<Vec
         return Err(too_large());
     }
     Ok(bytes)
+}
+
+/// The body's declared `Content-Length`, if it has a readable one.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+/// Reads and drops a refused upload's body, up to `limit` bytes (see [`read_limited`] for
+/// why); one declared or found larger is left unread.
+async fn drain(headers: &HeaderMap, body: Body, limit: usize) {
+    if declared_length(headers).is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX)) {
+        return;
+    }
+    let mut read = 0_usize;
+    let mut chunks = body.into_data_stream();
+    while let Some(Ok(chunk)) = chunks.next().await {
+        read = read.saturating_add(chunk.len());
+        if read > limit {
+            return;
+        }
+    }
 }
 
 /// How many times the photo limit a refused upload is read (and dropped) before the answer.

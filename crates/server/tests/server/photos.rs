@@ -12,6 +12,7 @@ use outpost_server::photo::sha256_hex;
 use outpost_server::store::HistoryRetention;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A JPEG as far as the server looks (its magic number), told apart by `tag`.
 fn jpeg(tag: &str) -> Vec<u8> {
@@ -433,4 +434,50 @@ async fn the_photo_routes_are_documented_with_their_own_refusals() {
         assert!(get[status].is_object(), "GET {status}");
     }
     assert!(get["200"]["content"]["image/png"].is_object());
+}
+
+/// An upload refused before its body is read (no token, a bad path) is read to its end
+/// first, as a 413 is: closing with the body unread resets the connection, and a proxy still
+/// sending it (nginx) can lose the answer and say 502. Read, the connection stays usable: a
+/// request sent after it on the same connection is answered too.
+#[tokio::test]
+async fn an_upload_refused_before_its_body_is_read_still_reads_it() {
+    let ts = TestServer::start().await;
+    let token = ts.sign_up("ann").await;
+    let body = jpeg(&"x".repeat(1000 * 1024));
+    for (what, path, auth, status) in [
+        ("no token", url_of(&body), String::new(), "401"),
+        (
+            "a bad path",
+            "/api/photos/not-a-hash".to_owned(),
+            format!("authorization: Bearer {token}\r\n"),
+            "400",
+        ),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(ts.server.local_addr())
+            .await
+            .unwrap();
+        let head = format!(
+            "PUT {path} HTTP/1.1\r\nhost: outpost\r\n{auth}content-type: image/jpeg\r\n\
+             content-length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(&body).await.unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost: outpost\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut seen = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut seen))
+            .await
+            .expect("the server closes after the second answer")
+            .unwrap();
+        let seen = String::from_utf8_lossy(&seen);
+        let answers: Vec<&str> = seen
+            .match_indices("HTTP/1.1 ")
+            .map(|(at, _)| &seen[at + 9..at + 12])
+            .collect();
+        assert_eq!(answers, [status, "200"], "{what}: {seen}");
+    }
 }
