@@ -152,7 +152,20 @@ async fn signing_out_deletes_unsynced_changes_only_after_the_warning_about_them(
     newer.local.name = "Newer, from another tab".into();
     newer.revision = warned + 1;
     db.save_profile("ann", &newer).await.unwrap();
+    // The next start's first paint of this account: taken away before the delete, and kept
+    // again when nothing was deleted.
+    let snapshot = || {
+        web_sys::window()
+            .and_then(|w| w.local_storage().ok().flatten())
+            .and_then(|s| s.get_item("outpost-first-paint").ok().flatten())
+    };
+    outpost::ui::core::first_paint::remember("ann", "Unsent", "");
     assert_eq!(vm.sign_out(Some(warned)).await, Ok(SignOut::NewerChanges));
+    assert!(
+        snapshot().is_some_and(|s| s.contains("\"ann\"")),
+        "still signed in: {:?}",
+        snapshot()
+    );
     assert!(notice(&vm).is_error);
     assert!(notice(&vm).text.contains("nothing was deleted"));
     assert_eq!(db.load_profile("ann").await.unwrap(), Some(newer.clone()));
@@ -160,6 +173,11 @@ async fn signing_out_deletes_unsynced_changes_only_after_the_warning_about_them(
     let warned_again = vm.unsynced_revision().expect("still unsynced");
     assert_eq!(warned_again, newer.revision);
     assert_eq!(vm.sign_out(Some(warned_again)).await, Ok(SignOut::Done));
+    assert_eq!(
+        snapshot(),
+        None,
+        "signed out: no first paint of the account"
+    );
     assert_eq!(db.load_profile("ann").await.unwrap(), None);
     assert_eq!(db.load_session().await.unwrap(), None);
 }

@@ -346,18 +346,21 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
         // The start's snapshot goes first: a crash after the device forgot the account must
         // not paint its name for the next person (losing it costs only the first paint).
         first_paint::forget();
-        let outcome = sessions
-            .sign_out(repo.session(), confirmed)
-            .await
-            .inspect_err(|error| {
-                self.notice.set(Some(Notice {
-                    text: format!(
-                        "Signing out failed, so this account's data is still here. {}",
-                        words::storage(error)
-                    ),
-                    is_error: true,
-                }));
-            })?;
+        let outcome = sessions.sign_out(repo.session(), confirmed).await;
+        if !matches!(outcome, Ok(SignOut::Done)) {
+            // Still signed in: the next start paints this account again.
+            let shown = self.shown();
+            first_paint::remember(&self.account(), &shown.name, &shown.photo_url);
+        }
+        let outcome = outcome.inspect_err(|error| {
+            self.notice.set(Some(Notice {
+                text: format!(
+                    "Signing out failed, so this account's data is still here. {}",
+                    words::storage(error)
+                ),
+                is_error: true,
+            }));
+        })?;
         if outcome == SignOut::NewerChanges {
             repo.reload_from_device().await;
             self.notice.set(Some(Notice {
