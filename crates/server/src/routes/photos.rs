@@ -8,7 +8,7 @@
 //! ([`crate::Config::max_photo_bytes`]); every other limit of the API's requests (the
 //! per-token budget, the request timeout, the load shedding) applies as to any other.
 
-use axum::body::Body;
+use axum::body::{Body, BodyDataStream};
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, VARY};
 use axum::http::request::Parts;
@@ -86,7 +86,8 @@ pub async fn put_photo(
     let (caller, PhotoId(sha256)) = match (caller, id) {
         (Ok(caller), Ok(id)) => (caller, id),
         (Err(refused), _) | (_, Err(refused)) => {
-            drain(&headers, body, max.saturating_mul(DRAIN_FACTOR)).await;
+            // A body that cannot be read ends the drain; the refusal is the answer all the same.
+            let _ = drain(&headers, &mut body.into_data_stream(), 0, max).await;
             return Err(refused);
         }
     };
@@ -162,32 +163,28 @@ pub async fn get_photo(
 /// cluster e2e test, 1 run in 3).
 async fn read_limited(headers: &HeaderMap, body: Body, max: usize) -> Result<Vec<u8>, AppError> {
     let too_large = || AppError::PhotoTooLarge { max };
+    let unreadable =
+        |e: axum::Error| AppError::BadRequest(format!("The body could not be read: {e}"));
     let declared = declared_length(headers);
-    let drain_limit = max.saturating_mul(DRAIN_FACTOR);
-    let refused = declared.is_some_and(|n| n > u64::try_from(max).unwrap_or(u64::MAX));
-    if declared.is_some_and(|n| n > u64::try_from(drain_limit).unwrap_or(u64::MAX)) {
+    let mut chunks = body.into_data_stream();
+    if declared.is_some_and(|n| n > u64::try_from(max).unwrap_or(u64::MAX)) {
+        drain(headers, &mut chunks, 0, max)
+            .await
+            .map_err(unreadable)?;
         return Err(too_large());
     }
-    let capacity = declared
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(0)
-        .min(max);
-    let mut bytes = Vec::with_capacity(if refused { 0 } else { capacity });
-    let mut read = 0_usize;
-    let mut chunks = body.into_data_stream();
+    let capacity = declared.and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(capacity);
     while let Some(chunk) = chunks.next().await {
-        let chunk =
-            chunk.map_err(|e| AppError::BadRequest(format!("The body could not be read: {e}")))?;
-        read = read.saturating_add(chunk.len());
-        if read > drain_limit {
+        let chunk = chunk.map_err(unreadable)?;
+        let read = bytes.len().saturating_add(chunk.len());
+        if read > max {
+            drain(headers, &mut chunks, read, max)
+                .await
+                .map_err(unreadable)?;
             return Err(too_large());
         }
-        if read <= max && !refused {
-            bytes.extend_from_slice(&chunk);
-        }
-    }
-    if refused || read > max {
-        return Err(too_large());
+        bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
 }
@@ -200,20 +197,26 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| v.parse::<u64>().ok())
 }
 
-/// Reads and drops a refused upload's body, up to `limit` bytes (see [`read_limited`] for
-/// why); one declared or found larger is left unread.
-async fn drain(headers: &HeaderMap, body: Body, limit: usize) {
+/// Reads and drops the rest of a refused upload's body (`read` bytes of it read already), up
+/// to [`DRAIN_FACTOR`] times the photo limit `max` in all (see [`read_limited`] for why); one
+/// declared larger than that is left unread.
+async fn drain(
+    headers: &HeaderMap,
+    chunks: &mut BodyDataStream,
+    mut read: usize,
+    max: usize,
+) -> Result<(), axum::Error> {
+    let limit = max.saturating_mul(DRAIN_FACTOR);
     if declared_length(headers).is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX)) {
-        return;
+        return Ok(());
     }
-    let mut read = 0_usize;
-    let mut chunks = body.into_data_stream();
-    while let Some(Ok(chunk)) = chunks.next().await {
-        read = read.saturating_add(chunk.len());
-        if read > limit {
-            return;
-        }
+    while read <= limit {
+        let Some(chunk) = chunks.next().await else {
+            break;
+        };
+        read = read.saturating_add(chunk?.len());
     }
+    Ok(())
 }
 
 /// How many times the photo limit a refused upload is read (and dropped) before the answer.
