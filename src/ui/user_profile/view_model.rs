@@ -350,7 +350,7 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
         if !matches!(outcome, Ok(SignOut::Done)) {
             // Still signed in: the next start paints this account again.
             let shown = self.shown();
-            first_paint::remember(&self.account(), &shown.name, &shown.photo_url);
+            first_paint::remember(repo.account(), &shown.name, &shown.photo_url);
         }
         let outcome = outcome.inspect_err(|error| {
             self.notice.set(Some(Notice {
