@@ -435,6 +435,37 @@ test("a file that is no photo is refused in words and changes nothing", async ()
   await page.close();
 });
 
+test("a photo cut short is refused in words and changes nothing, large or small", async () => {
+  // Firefox and WebKit decode such a file into a picture grey at the bottom.
+  const cases = [
+    { width: 640, height: 480, type: "image/jpeg", name: "cut.jpg" },
+    { width: 4096, height: 3072, type: "image/jpeg", name: "cut.jpg" },
+    { width: 640, height: 480, type: "image/png", name: "cut.png" },
+  ];
+  for (const { name, ...image } of cases) {
+    const { page, username } = await newSignedUpPage(env.browser, env.url, "cutshort");
+    const token = await apiToken(env.server.url, username);
+    const since = env.proxy.requests.length;
+    const whole = await makeImage(page, image);
+    await photoInput(page).setInputFiles(fixture(whole.subarray(0, whole.length >> 1), name));
+    await page.getByRole("alert").filter({ hasText: "incomplete" }).waitFor();
+    assert.equal(await page.getByRole("img", { name: "Profile photo" }).count(), 0, `${name}: nothing shown`);
+    assert.equal((await apiProfile(env.server.url, token)).photo_url, "");
+    assert.equal(env.proxy.requests.slice(since).filter((r) => r.method === "PUT").length, 0, "nothing sent");
+    await page.close();
+  }
+});
+
+test("a photo with more after its picture (a motion photo's video) is taken", async () => {
+  const { page } = await newSignedUpPage(env.browser, env.url, "motion");
+  const jpeg = await makeImage(page, { width: 640, height: 480 });
+  const video = Buffer.concat([Buffer.from("\0\0\0\x18ftypmp42", "latin1"), Buffer.alloc(4096, 7)]);
+  await choose(page, Buffer.concat([jpeg, video]));
+  const shown = await waitFor(() => shownPhoto(page), "the photo shown");
+  assert.deepEqual([hue(shown.left), hue(shown.right)], ["red", "blue"]);
+  await page.close();
+});
+
 test("a photo the device has no room for is refused in words, and the photo before it stays", async () => {
   const { page, username } = await newSignedUpPage(env.browser, env.url, "fullphoto");
   const token = await apiToken(env.server.url, username);
