@@ -46,8 +46,8 @@ if (!trunkGlue || !trunkWasm || !integrity || integrity[1] !== trunkWasm || !glu
 }
 
 /** `source` through terser (compressed and mangled); `what` names it in errors. */
-async function minifiedCode(source, what, { module = false } = {}) {
-  const code = (await minify(source, { module, compress: true, mangle: true })).code;
+async function minifiedCode(source, what, { module = false, toplevel = false } = {}) {
+  const code = (await minify(source, { module, toplevel, compress: true, mangle: true })).code;
   if (!code) {
     console.error(`post-build: terser returned nothing for ${what}`);
     process.exit(1);
@@ -198,8 +198,9 @@ html = html.replace("</body>", () => `<script>\n${firstPaint}</script>\n  </body
 writeFileSync(indexPath, html);
 rmSync(firstPaintPath);
 
-// The photo worker, minified too: the service worker precaches it with the first load.
-writeFileSync(join(staging, "photo-worker.js"), await minified("photo-worker.js"));
+// The photo worker, minified too: the service worker precaches it with the first load. Its
+// top-level names are its own (a worker's global scope holds no other script): mangled too.
+writeFileSync(join(staging, "photo-worker.js"), await minified("photo-worker.js", { toplevel: true }));
 
 const swPath = join(staging, "sw.js");
 const { build, files, used } = stampServiceWorker(staging, readFileSync(swPath, "utf8"));
