@@ -27,52 +27,77 @@ const QUALITIES = [0.85, 0.75, 0.65, 0.5, 0.4];
 const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
 
 /**
+ * Walks the JPEG `b`'s marker segments from its start to its first scan: `visit(marker, start,
+ * end)` for each segment with a length (its data is `b[start..end]`). The offset of the first
+ * scan's marker (SOS); -1 when `b` ends or breaks before it.
+ */
+function jpegSegments(b, visit) {
+  let i = 2;
+  while (i + 4 <= b.length && b[i] === 0xff) {
+    const marker = b[i + 1];
+    if (marker === 0xda) return i;
+    if (marker === 0xff) {
+      i += 1; // a fill byte
+    } else if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      i += 2; // TEM and RSTn stand alone, with no length (libjpeg lets them pass here)
+    } else {
+      const end = i + 2 + ((b[i + 2] << 8) | b[i + 3]);
+      visit(marker, i + 4, Math.min(end, b.length));
+      i = end;
+    }
+  }
+  return -1;
+}
+
+/**
  * A JPEG's stored width and height and its EXIF orientation (1-8; 5-8 turn it a quarter),
  * from its header; null for anything else.
  */
 async function jpegHeader(file) {
-  // The frame header follows the APP segments (EXIF, ICC profiles): 256 KB holds it in
-  // every photo seen; a file whose header lies further decodes whole, as before.
+  // The first scan follows the APP segments (EXIF, ICC profiles) and the frame header: 256 KB
+  // holds them in every photo seen; a file whose header lies further decodes whole.
   const b = new Uint8Array(await file.slice(0, 256 * 1024).arrayBuffer());
   if (b[0] !== 0xff || b[1] !== 0xd8) return null;
-  let orientation = 1;
-  for (let i = 2; i + 9 < b.length; ) {
-    if (b[i] !== 0xff) return null;
-    const marker = b[i + 1];
-    if (marker === 0xff) {
-      i += 1;
-      continue;
-    }
-    const end = i + 2 + ((b[i + 2] << 8) | b[i + 3]);
-    if (marker === 0xe1) orientation = exifOrientation(b, i + 4, Math.min(end, b.length)) ?? orientation;
+  let size = null;
+  let orientation;
+  const scan = jpegSegments(b, (marker, start, end) => {
+    // As the engines read it: the first EXIF segment with an orientation, anywhere before the
+    // first scan.
+    if (marker === 0xe1) orientation ??= exifOrientation(b, start, end);
     // SOF0-SOF15, except DHT (C4), JPG (C8) and DAC (CC), which share the range.
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-      return { width: (b[i + 7] << 8) | b[i + 8], height: (b[i + 5] << 8) | b[i + 6], orientation };
+    const frame = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+    if (frame && !size && end - start >= 5) {
+      size = { width: (b[start + 3] << 8) | b[start + 4], height: (b[start + 1] << 8) | b[start + 2] };
     }
-    i = end;
-  }
-  return null;
+  });
+  return scan < 0 || !size ? null : { ...size, orientation: orientation ?? 1 };
 }
 
-/** The Orientation tag of an APP1 segment's EXIF data in `b[start..end]`, if it has one. */
+/**
+ * The Orientation tag of an APP1 segment's EXIF data in `b[start..end]` (1 if its value is
+ * none of 1-8), or undefined if it has none.
+ */
 function exifOrientation(b, start, end) {
-  // "Exif\0\0", then a TIFF header: byte order ("II" little-endian), 42, the first IFD's offset.
-  if (b[start] !== 0x45 || b[start + 1] !== 0x78 || b[start + 2] !== 0x69 || b[start + 3] !== 0x66) return null;
+  // "Exif\0\0", then a TIFF header: byte order ("II" little-endian, "MM"), 42, the first
+  // IFD's offset; the tag is a SHORT, one of it.
+  if (b[start] !== 0x45 || b[start + 1] !== 0x78 || b[start + 2] !== 0x69 || b[start + 3] !== 0x66) return undefined;
   const tiff = start + 6;
+  if (tiff + 8 > end || b[tiff] !== b[tiff + 1] || (b[tiff] !== 0x49 && b[tiff] !== 0x4d)) return undefined;
   const little = b[tiff] === 0x49;
   const u16 = (at) => (little ? b[at] | (b[at + 1] << 8) : (b[at] << 8) | b[at + 1]);
   const u32 = (at) => (little ? u16(at) + u16(at + 2) * 0x10000 : u16(at) * 0x10000 + u16(at + 2));
+  if (u16(tiff + 2) !== 42) return undefined;
   const ifd = tiff + u32(tiff + 4);
-  if (ifd + 2 > end) return null;
+  if (ifd + 2 > end) return undefined;
   for (let k = 0, count = u16(ifd); k < count; k++) {
     const entry = ifd + 2 + 12 * k;
-    if (entry + 12 > end) return null;
-    if (u16(entry) === 0x0112) {
+    if (entry + 12 > end) return undefined;
+    if (u16(entry) === 0x0112 && u16(entry + 2) === 3 && u32(entry + 4) === 1) {
       const value = u16(entry + 8);
-      return value >= 1 && value <= 8 ? value : null;
+      return value >= 1 && value <= 8 ? value : 1;
     }
   }
-  return null;
+  return undefined;
 }
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -85,27 +110,30 @@ const PNG_END = [0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82];
  * lower part is grey or missing, which is no photo to keep. Other formats: the engine judges.
  */
 async function cutShort(file) {
-  const head = new Uint8Array(await file.slice(0, 8).arrayBuffer());
-  const jpeg = head[0] === 0xff && head[1] === 0xd8;
-  if (!jpeg && !PNG_SIGNATURE.every((byte, k) => head[k] === byte)) return false;
-  // Nearly every file ends with its image's end: a JPEG's end marker, a PNG's IEND chunk.
-  // Neither can stand at the end of a file cut short (in a JPEG's scans a 0xFF byte is
-  // followed by 0x00 or a restart marker).
-  const tail = new Uint8Array(await file.slice(-12).arrayBuffer());
-  if (jpeg ? tail[10] === 0xff && tail[11] === 0xd9 : PNG_END.every((byte, k) => tail[k] === byte)) return false;
-  // Something after the image (a motion photo's video), or no end at all: the file is walked.
-  const b = new Uint8Array(await file.arrayBuffer());
-  return jpeg ? jpegCutShort(b) : pngCutShort(b);
+  try {
+    const head = new Uint8Array(await file.slice(0, 8).arrayBuffer());
+    const jpeg = head[0] === 0xff && head[1] === 0xd8;
+    if (!jpeg && !PNG_SIGNATURE.every((byte, k) => head[k] === byte)) return false;
+    // Nearly every file ends with its image's end: a JPEG's end marker, a PNG's IEND chunk.
+    // Neither can stand at the end of a file cut short (in a JPEG's scans a 0xFF byte is
+    // followed by 0x00 or a restart marker).
+    const tail = new Uint8Array(await file.slice(-12).arrayBuffer());
+    if (jpeg ? tail[10] === 0xff && tail[11] === 0xd9 : PNG_END.every((byte, k) => tail[k] === byte)) return false;
+    // Something after the image (a motion photo's video), or no end at all: the file is walked.
+    const b = new Uint8Array(await file.arrayBuffer());
+    return jpeg ? jpegCutShort(b) : pngCutShort(b);
+  } catch {
+    return false; // unreadable: the decode says so
+  }
 }
 
 /** Whether the JPEG `b` has no end marker after its first scan. */
 function jpegCutShort(b) {
-  // The segments up to the first scan, then the first FF D9 after it, the image's end.
-  let i = 2;
-  while (i + 4 <= b.length && b[i] === 0xff && b[i + 1] !== 0xda) {
-    i += b[i + 1] === 0xff ? 1 : 2 + ((b[i + 2] << 8) | b[i + 3]);
-  }
-  for (i = b.indexOf(0xff, i + 2); i !== -1; i = b.indexOf(0xff, i + 1)) {
+  // The segments up to the first scan (an EXIF thumbnail in them has an end marker of its
+  // own), then the first FF D9 after it, the image's end.
+  const scan = jpegSegments(b, () => {});
+  if (scan < 0) return true;
+  for (let i = b.indexOf(0xff, scan + 2); i !== -1; i = b.indexOf(0xff, i + 1)) {
     if (b[i + 1] === 0xd9) return false;
   }
   return true;
@@ -137,19 +165,24 @@ function imageDecoder(init) {
 
 /** Whether this engine's ImageDecoder decodes a JPEG at a reduced scale of its own. */
 const scalesWhileDecoding = (async () => {
+  if (typeof ImageDecoder === "undefined") return false;
+  let decoder;
+  let image;
   try {
     const canvas = new OffscreenCanvas(64, 64);
     canvas.getContext("2d").fillRect(0, 0, 64, 64);
     const data = await canvas.convertToBlob({ type: "image/jpeg" });
     // 20 of 64 is no multiple of 64/8: a decoder that scales by eighths gives 16 or 24.
-    const decoder = imageDecoder({ data: data.stream(), type: "image/jpeg", desiredWidth: 20, desiredHeight: 20 });
-    const { image } = await decoder.decode();
-    const native = image.codedWidth !== 20 && image.codedWidth < 64;
-    image.close();
-    decoder.close();
-    return native;
+    decoder = imageDecoder({ data: data.stream(), type: "image/jpeg", desiredWidth: 20, desiredHeight: 20 });
+    // A decoder that never answers must not hold every photo up: a second is plenty.
+    const timeout = new Promise((resolve) => setTimeout(resolve, 1000, null));
+    ({ image } = (await Promise.race([decoder.decode().catch(() => null), timeout])) ?? {});
+    return !!image && image.codedWidth !== 20 && image.codedWidth < 64;
   } catch {
     return false;
+  } finally {
+    image?.close();
+    decoder?.close();
   }
 })();
 
@@ -159,16 +192,20 @@ const scalesWhileDecoding = (async () => {
  * decoded, as for any other file).
  */
 async function decodeReduced(file) {
-  // Without ImageDecoder (WebKit), createImageBitmap is asked for the size the photo needs:
-  // WebKit then decodes a 12-megapixel photo and draws it small in 140-150 ms, against 210-220
-  // for the whole bitmap and its first draw. Firefox, whose ImageDecoder scales only after a
-  // whole decode, is slower both ways (95 and 80 against 55 ms), as Chromium is this way (55
-  // against 40): both decode whole, without even reading the header.
+  // Without ImageDecoder (WebKit; Chromium and Firefox have it), createImageBitmap is asked
+  // for the size the photo needs: WebKit then decodes a 12-megapixel photo and draws it small
+  // in 140-150 ms, against 210-220 for the whole bitmap and its first draw. Firefox, whose
+  // ImageDecoder scales only after a whole decode, is slower both ways (95 and 80 against 55
+  // ms), as Chromium is that way (55 against 40): Firefox decodes whole, without even reading
+  // the header.
   const native = await scalesWhileDecoding;
   if (!native && typeof ImageDecoder !== "undefined") return null;
   const header = await jpegHeader(file);
   if (!header || Math.min(header.width, header.height) < 4 * SIZE) return null;
-  return native ? decodeFrame(file, header) : decodeResized(file, header);
+  // The frame's rotation is what was measured (Chromium draws it turned); a mirrored
+  // orientation (2, 4, 5, 7: rare from a camera) decodes whole.
+  if (native) return [1, 3, 6, 8].includes(header.orientation) ? decodeFrame(file, header) : null;
+  return decodeResized(file, header);
 }
 
 /** The JPEG decoded by ImageDecoder at a scale of its own, drawn upright on a canvas. */
@@ -203,17 +240,22 @@ async function decodeFrame(file, header) {
   }
 }
 
-/** The JPEG decoded by createImageBitmap straight to the size it needs (shorter side SIZE). */
+/**
+ * The JPEG decoded by createImageBitmap straight to the size it needs: its shorter side SIZE,
+ * asked for alone, so that the engine keeps the turned image's shape and an orientation it
+ * reads otherwise than the header shows a size other than the one expected.
+ */
 async function decodeResized(file, header) {
   const turned = header.orientation >= 5;
   const width = turned ? header.height : header.width;
   const height = turned ? header.width : header.height;
   const scale = SIZE / Math.min(width, height);
-  const resizeWidth = Math.round(width * scale);
-  const resizeHeight = Math.round(height * scale);
+  const wide = width >= height;
+  const expected = wide ? [width * scale, SIZE] : [SIZE, height * scale];
+  const asked = wide ? { resizeHeight: SIZE } : { resizeWidth: SIZE };
   try {
-    const bitmap = await createImageBitmap(file, { imageOrientation: "from-image", resizeWidth, resizeHeight, resizeQuality: "high" });
-    if (bitmap.width === resizeWidth && bitmap.height === resizeHeight) return bitmap;
+    const bitmap = await createImageBitmap(file, { imageOrientation: "from-image", resizeQuality: "high", ...asked });
+    if (Math.abs(bitmap.width - expected[0]) <= 1 && Math.abs(bitmap.height - expected[1]) <= 1) return bitmap;
     bitmap.close();
   } catch {
     // Decoded whole instead, where the words for a file that is no image come from.

@@ -11,7 +11,7 @@ import { chromiumOnly, useEngine } from "./lib/browser/index.mjs";
 import {
   apiProfile, apiToken, newSignedUpPage, readAppStore, signIn, waitForServiceWorker, waitForStatus,
 } from "./lib/app.mjs";
-import { dropPhotos, fixture, hue, makeImage, photoInput, shownPhoto, withOrientation } from "./lib/photos.mjs";
+import { dropPhotos, fixture, hue, makeImage, photoInput, shownPhoto, withOrientation, withThumbnail } from "./lib/photos.mjs";
 
 const env = useEngine({ before, after, afterEach });
 
@@ -224,14 +224,15 @@ test("a photo is turned as its EXIF says before it is cropped", async () => {
 
 test("a large photo is turned as its EXIF says and cropped to its middle", async () => {
   const { page } = await newSignedUpPage(env.browser, env.url, "exiflarge");
-  // Large enough to be decoded at a reduced scale where the engine does that (Chromium):
-  // 4096 x 2048 stored sideways, red on the left and blue on the right, turned upright to
-  // 2048 x 4096 with red above blue; the square kept is the middle one, half of each.
-  const sideways = withOrientation(await makeImage(page, { width: 4096, height: 2048 }), 6);
+  // Large enough to be decoded at a reduced scale where the engine does that (Chromium,
+  // WebKit): 4096 x 2048 stored sideways, red on its left 1536 px and blue on the rest,
+  // turned upright to 2048 x 4096 with red on top. The square kept is the middle one (rows
+  // 1024-3072): red on its first quarter, blue below. Squashed or not turned, it is not.
+  const sideways = withOrientation(await makeImage(page, { width: 4096, height: 2048, split: 0.375 }), 6);
   await choose(page, sideways);
   const shown = await waitFor(() => shownPhoto(page), "the photo shown");
   assert.deepEqual([shown.width, shown.height], [512, 512]);
-  assert.deepEqual([hue(shown.top), hue(shown.bottom)], ["red", "blue"]);
+  assert.deepEqual([hue(shown.top), hue(shown.upper), hue(shown.bottom)], ["red", "blue", "blue"]);
   await page.close();
 });
 
@@ -451,16 +452,19 @@ test("a file that is no photo is refused in words and changes nothing", async ()
 test("a photo cut short is refused in words and changes nothing, large or small", async () => {
   // Firefox and WebKit decode such a file into a picture grey at the bottom. A large one is
   // decoded at a reduced scale where the engine does that: the same refusal.
+  // The third has an EXIF thumbnail, whose own end marker is not the image's.
   const cases = [
     { width: 640, height: 480, type: "image/jpeg", name: "cut.jpg" },
     { width: 4096, height: 3072, type: "image/jpeg", name: "cut.jpg" },
+    { width: 640, height: 480, type: "image/jpeg", name: "thumbnail.jpg", thumbnail: true },
     { width: 640, height: 480, type: "image/png", name: "cut.png" },
   ];
-  for (const { name, ...image } of cases) {
+  for (const { name, thumbnail, ...image } of cases) {
     const { page, username } = await newSignedUpPage(env.browser, env.url, "cutshort");
     const token = await apiToken(env.server.url, username);
     const since = env.proxy.requests.length;
-    const whole = await makeImage(page, image);
+    const made = await makeImage(page, image);
+    const whole = thumbnail ? withThumbnail(made) : made;
     await photoInput(page).setInputFiles(fixture(whole.subarray(0, whole.length >> 1), name));
     await page.getByRole("alert").filter({ hasText: "incomplete" }).waitFor();
     assert.equal(await page.getByRole("img", { name: "Profile photo" }).count(), 0, `${name}: nothing shown`);
@@ -471,13 +475,15 @@ test("a photo cut short is refused in words and changes nothing, large or small"
 });
 
 test("a photo with more after its picture (a motion photo's video) is taken", async () => {
-  const { page } = await newSignedUpPage(env.browser, env.url, "motion");
-  const jpeg = await makeImage(page, { width: 640, height: 480 });
   const video = Buffer.concat([Buffer.from("\0\0\0\x18ftypmp42", "latin1"), Buffer.alloc(4096, 7)]);
-  await choose(page, Buffer.concat([jpeg, video]));
-  const shown = await waitFor(() => shownPhoto(page), "the photo shown");
-  assert.deepEqual([hue(shown.left), hue(shown.right)], ["red", "blue"]);
-  await page.close();
+  for (const [type, name] of [["image/jpeg", "motion.jpg"], ["image/png", "more.png"]]) {
+    const { page } = await newSignedUpPage(env.browser, env.url, "motion");
+    const image = await makeImage(page, { width: 640, height: 480, type });
+    await choose(page, Buffer.concat([image, video]), name);
+    const shown = await waitFor(() => shownPhoto(page), `${name} shown`);
+    assert.deepEqual([hue(shown.left), hue(shown.right)], ["red", "blue"], name);
+    await page.close();
+  }
 });
 
 test("a photo the device has no room for is refused in words, and the photo before it stays", async () => {

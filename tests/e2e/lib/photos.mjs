@@ -8,25 +8,26 @@ const dir = mkdtempSync(join(tmpdir(), "outpost-photos-"));
 let counter = 0;
 
 /**
- * An image of `width` x `height` whose left half is `left` and right half `right` (CSS
- * colours), encoded by `page` as `type`: the bytes.
+ * An image of `width` x `height` whose left part (`split` of its width, half by default) is
+ * `left` and the rest `right` (CSS colours), encoded by `page` as `type`: the bytes.
  */
-export async function makeImage(page, { width = 64, height = 64, left = "#d00000", right = "#0030d0", type = "image/jpeg" } = {}) {
-  const base64 = await page.evaluate(async ({ width, height, left, right, type }) => {
+export async function makeImage(page, { width = 64, height = 64, left = "#d00000", right = "#0030d0", type = "image/jpeg", split = 0.5 } = {}) {
+  const base64 = await page.evaluate(async ({ width, height, left, right, type, split }) => {
     const canvas = document.createElement("canvas");
     canvas.width = width;
     canvas.height = height;
     const context = canvas.getContext("2d");
+    const at = Math.round(width * split);
     context.fillStyle = left;
-    context.fillRect(0, 0, width / 2, height);
+    context.fillRect(0, 0, at, height);
     context.fillStyle = right;
-    context.fillRect(width / 2, 0, width - width / 2, height);
+    context.fillRect(at, 0, width - at, height);
     const blob = await new Promise((resolve) => canvas.toBlob(resolve, type, 0.92));
     const bytes = new Uint8Array(await blob.arrayBuffer());
     let text = "";
     for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
     return btoa(text);
-  }, { width, height, left, right, type });
+  }, { width, height, left, right, type, split });
   return Buffer.from(base64, "base64");
 }
 
@@ -43,6 +44,17 @@ export function withOrientation(jpeg, orientation) {
     0x00, 0x00, 0x00, 0x00,
   ]);
   const body = Buffer.concat([Buffer.from("Exif\0\0", "latin1"), tiff]);
+  const length = Buffer.alloc(2);
+  length.writeUInt16BE(body.length + 2);
+  return Buffer.concat([jpeg.subarray(0, 2), Buffer.from([0xff, 0xe1]), length, body, jpeg.subarray(2)]);
+}
+
+/**
+ * `jpeg` with an APP1 segment holding a small JPEG of its own, as a camera's EXIF thumbnail
+ * does (its start and end markers inside the segment).
+ */
+export function withThumbnail(jpeg) {
+  const body = Buffer.concat([Buffer.from("Exif\0\0", "latin1"), Buffer.from([0xff, 0xd8, 0xff, 0xd9])]);
   const length = Buffer.alloc(2);
   length.writeUInt16BE(body.length + 2);
   return Buffer.concat([jpeg.subarray(0, 2), Buffer.from([0xff, 0xe1]), length, body, jpeg.subarray(2)]);
@@ -95,8 +107,8 @@ export const photoInput = (page) => page.getByLabel("Choose a photo");
 
 /**
  * What the page shows as the profile photo (`alt`, by default "Profile photo") once it is a
- * decoded picture from the device's bytes: its size and the colour at its top and bottom
- * middle. `null` while there is none.
+ * decoded picture from the device's bytes: its size and the colour at its top, 30% down and
+ * bottom middle, and at its left and right. `null` while there is none.
  */
 export function shownPhoto(page, alt = "Profile photo") {
   return page.evaluate((alt) => {
@@ -110,7 +122,7 @@ export function shownPhoto(page, alt = "Profile photo") {
     const at = (x, y) => [...context.getImageData(x, y, 1, 1).data.slice(0, 3)];
     const w = img.naturalWidth;
     const h = img.naturalHeight;
-    return { src: img.src, width: w, height: h, top: at(w / 2, 2), bottom: at(w / 2, h - 3), left: at(2, h / 2), right: at(w - 3, h / 2) };
+    return { src: img.src, width: w, height: h, top: at(w / 2, 2), upper: at(w / 2, Math.round(h * 0.3)), bottom: at(w / 2, h - 3), left: at(2, h / 2), right: at(w - 3, h / 2) };
   }, alt);
 }
 
