@@ -289,7 +289,22 @@ async function encode(bitmap) {
   // JPEG has no transparency: what a PNG or WebP leaves transparent would be encoded black.
   context.fillStyle = "#fff";
   context.fillRect(0, 0, size, size);
-  context.drawImage(bitmap, (bitmap.width - side) / 2, (bitmap.height - side) / 2, side, side, 0, 0, size, size);
+  let source = bitmap;
+  let x = (bitmap.width - side) / 2;
+  let y = (bitmap.height - side) / 2;
+  let from = side;
+  if (side > 2 * size) {
+    // In two steps, through twice the photo's side: Firefox's draw straight from a large
+    // picture aliases whatever the smoothing asked (fine stripes turn to moire; a 12-megapixel
+    // photo's 512 px square 35.5 dB from an area average of its pixels, 42.5 in two steps,
+    // for 8 ms more). Chromium's is the same either way; WebKit's reduced decode comes small.
+    const twice = new OffscreenCanvas(2 * size, 2 * size);
+    const step = twice.getContext("2d");
+    step.imageSmoothingQuality = "high";
+    step.drawImage(bitmap, x, y, side, side, 0, 0, 2 * size, 2 * size);
+    [source, x, y, from] = [twice, 0, 0, 2 * size];
+  }
+  context.drawImage(source, x, y, from, from, 0, 0, size, size);
   for (const quality of QUALITIES) {
     const blob = await canvas.convertToBlob({ type: "image/jpeg", quality });
     if (blob.type !== "image/jpeg") return { reason: "This browser cannot save photos as JPEG." };
