@@ -131,7 +131,12 @@ async function cutShort(file) {
 function jpegCutShort(b) {
   // The segments up to the first scan (an EXIF thumbnail in them has an end marker of its
   // own), then the first FF D9 after it, the image's end.
-  const scan = jpegSegments(b, () => {});
+  // Where the walk breaks (stray bytes between segments, which libjpeg passes over), the
+  // first FF DA stands for the scan.
+  let scan = jpegSegments(b, () => {});
+  for (let i = b.indexOf(0xff, 2); scan < 0 && i !== -1; i = b.indexOf(0xff, i + 1)) {
+    if (b[i + 1] === 0xda) scan = i;
+  }
   if (scan < 0) return true;
   for (let i = b.indexOf(0xff, scan + 2); i !== -1; i = b.indexOf(0xff, i + 1)) {
     if (b[i + 1] === 0xd9) return false;
@@ -192,8 +197,9 @@ const scalesWhileDecoding = (async () => {
  * decoded, as for any other file).
  */
 async function decodeReduced(file) {
-  // Without ImageDecoder (WebKit; Chromium and Firefox have it), createImageBitmap is asked
-  // for the size the photo needs: WebKit then decodes a 12-megapixel photo and draws it small
+  // Without ImageDecoder (WebKit for now; Chromium and Firefox have it, and an engine that
+  // gains one takes the path its probe shows), createImageBitmap is asked for the size the
+  // photo needs: WebKit then decodes a 12-megapixel photo and draws it small
   // in about 140 ms, against 210-220 for the whole bitmap and its first draw. Firefox, whose
   // ImageDecoder scales only after a whole decode, is slower both ways (95 and 80 against 55
   // ms), as Chromium is that way (55 against 40): Firefox decodes whole, without even reading
@@ -244,8 +250,9 @@ async function decodeFrame(file, header) {
  * The JPEG decoded by createImageBitmap straight to the size it needs: its shorter side SIZE,
  * asked for alone, so that the engine keeps the turned image's shape and an orientation it
  * reads otherwise than the header shows a size other than the one expected. Smoothing
- * "medium": WebKit's "high" is 13 ms slower and no closer to an area average of the pixels
- * (PSNR 36.6 against 37.3 dB on the bench's photo; "medium" is "high" in Chromium and Firefox).
+ * "medium": WebKitGTK's (Skia's) "high" is 13 ms slower and no closer to an area average of
+ * the pixels (PSNR 36.6 against 37.3 dB on the bench's photo); Chromium's and Firefox's
+ * "medium" is their "high". Safari's (CoreGraphics) was not measured.
  */
 async function decodeResized(file, header) {
   const turned = header.orientation >= 5;
@@ -293,16 +300,18 @@ async function encode(bitmap) {
   let x = (bitmap.width - side) / 2;
   let y = (bitmap.height - side) / 2;
   let from = side;
-  if (side > 2 * size) {
-    // In two steps, through twice the photo's side: Firefox's draw straight from a large
-    // picture aliases whatever the smoothing asked (fine stripes turn to moire; a 12-megapixel
-    // photo's 512 px square 35.5 dB from an area average of its pixels, 42.5 in two steps,
-    // for 8 ms more). Chromium's is the same either way; WebKit's reduced decode comes small.
-    const twice = new OffscreenCanvas(2 * size, 2 * size);
-    const step = twice.getContext("2d");
-    step.imageSmoothingQuality = "high";
-    step.drawImage(bitmap, x, y, side, side, 0, 0, 2 * size, 2 * size);
-    [source, x, y, from] = [twice, 0, 0, 2 * size];
+  // Down to twice the photo's side in steps of at most a third first: Firefox's draw from a
+  // picture many times larger aliases whatever the smoothing asked (fine stripes turn to
+  // moire). A 4000 x 3000 photo drawn at 683 x 512: 35.5 dB from an area average of its
+  // pixels in one draw, 42.5 through 1366 x 1024, for 8 ms more. Chromium's draw is as good
+  // either way; WebKit's reduced decode comes small enough to take one step.
+  while (from > 2 * size) {
+    const next = Math.max(2 * size, Math.ceil(from / 3));
+    const step = new OffscreenCanvas(next, next);
+    const stepContext = step.getContext("2d");
+    stepContext.imageSmoothingQuality = "high";
+    stepContext.drawImage(source, x, y, from, from, 0, 0, next, next);
+    [source, x, y, from] = [step, 0, 0, next];
   }
   context.drawImage(source, x, y, from, from, 0, 0, size, size);
   for (const quality of QUALITIES) {
@@ -317,9 +326,13 @@ self.onmessage = async (event) => {
   const file = event.data;
   try {
     // The check reads while the engine decodes, so it adds no wait (Firefox: 4 ms before).
+    // A reduced decode that fails in any way (the file unreadable, say) leaves the whole
+    // decode to say what is wrong.
     const [incomplete, bitmap] = await Promise.all([
       cutShort(file),
-      decodeReduced(file).then((reduced) => reduced ?? decode(file)),
+      decodeReduced(file)
+        .catch(() => null)
+        .then((reduced) => reduced ?? decode(file)),
     ]);
     if (incomplete) {
       bitmap?.close?.();
@@ -330,8 +343,13 @@ self.onmessage = async (event) => {
       self.postMessage({ ok: false, reason: "This file is not an image this browser can open." });
       return;
     }
-    const { blob, reason } = await encode(bitmap);
-    bitmap.close?.();
+    let encoded;
+    try {
+      encoded = await encode(bitmap);
+    } finally {
+      bitmap.close?.(); // a 12-megapixel bitmap holds 48 MB until then
+    }
+    const { blob, reason } = encoded;
     if (!blob) {
       self.postMessage({ ok: false, reason });
       return;
