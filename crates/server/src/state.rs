@@ -30,6 +30,7 @@ struct Inner {
     token_requests: Arc<WindowLimiter<[u8; 32]>>,
     streams: Arc<Semaphore>,
     requests: Arc<Semaphore>,
+    writes: Arc<Semaphore>,
     shutdown: watch::Receiver<bool>,
     dummy_hash: OnceLock<String>,
     hashes: HashGate,
@@ -96,6 +97,7 @@ impl AppState {
         ));
         let streams = Arc::new(Semaphore::new(config.max_event_streams));
         let requests = Arc::new(Semaphore::new(config.max_concurrent_requests));
+        let writes = Arc::new(Semaphore::new(config.max_concurrent_requests));
         let hashes = HashGate::new(config.max_concurrent_hashes);
         Self {
             inner: Arc::new(Inner {
@@ -107,6 +109,7 @@ impl AppState {
                 token_requests,
                 streams,
                 requests,
+                writes,
                 shutdown,
                 dummy_hash: OnceLock::new(),
                 hashes,
@@ -168,6 +171,14 @@ impl AppState {
     /// Permits for API requests in flight (event streams excluded); none left means 503.
     pub fn request_permits(&self) -> &Arc<Semaphore> {
         &self.inner.requests
+    }
+
+    /// Permits for profile writes in flight, whether their request is still waiting or its
+    /// client went away (a write outlives its request, `routes::profile`): as many as
+    /// [`Self::request_permits`], so writes a client hung up on cannot queue store work past
+    /// the request limit; none left means 503.
+    pub fn write_permits(&self) -> &Arc<Semaphore> {
+        &self.inner.writes
     }
 
     /// Where password hashes and checks wait for a slot.

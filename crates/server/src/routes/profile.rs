@@ -1,5 +1,7 @@
 //! `GET /api/profile` and `PUT /api/profile`: the caller's own profile, versioned.
 
+use std::sync::Arc;
+
 use axum::extract::{FromRequestParts, State};
 use axum::http::header::{ETAG, IF_MATCH};
 use axum::http::request::Parts;
@@ -174,7 +176,13 @@ pub async fn put_profile(
     // store applies all the same must still reach the account's other devices.
     let session = bearer.session_now();
     let task_state = state.clone();
+    // The request's own permit goes with the request; this one goes with the write, which a
+    // client that hangs up leaves running.
+    let permit = Arc::clone(state.write_permits())
+        .try_acquire_owned()
+        .map_err(|_| AppError::Overloaded)?;
     let written = tokio::spawn(async move {
+        let _permit = permit;
         let written = task_state
             .store()
             .session_update_profile(session, write)

@@ -31,6 +31,37 @@ async fn overload_sheds_api_requests_but_not_event_streams() {
     assert_eq!(ts.get_profile(&token).await.status(), StatusCode::OK);
 }
 
+/// A profile write outlives its request (a client that hangs up does not undo it), so it holds
+/// a permit of its own until it is done: with none left, a write is shed like any request.
+#[tokio::test]
+async fn profile_writes_in_flight_are_capped_like_requests() {
+    let ts = TestServer::start_with(|c| c.max_concurrent_requests = 4).await;
+    let token = ts.sign_up("ann").await;
+    let writes = std::sync::Arc::clone(ts.server.state().write_permits());
+    assert_eq!(writes.available_permits(), 4, "as many as requests");
+    let held = std::sync::Arc::clone(&writes)
+        .acquire_many_owned(4)
+        .await
+        .unwrap();
+    let resp = ts.put_name(&token, Some("\"1\""), "Ann").await;
+    assert_eq!(resp.headers()["retry-after"], "1");
+    expect_error(resp, error_code::OVERLOADED).await;
+    // Nothing was written, and reads are not writes.
+    let resp = ts.get_profile(&token).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["etag"], "\"1\"");
+    drop(held);
+    assert_eq!(
+        ts.put_name(&token, Some("\"1\""), "Ann").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        writes.available_permits(),
+        4,
+        "the write gave its permit back"
+    );
+}
+
 /// `GET /api/events` with `token`; the answer as it is.
 async fn events(ts: &TestServer, token: &str) -> reqwest::Response {
     ts.request(Method::GET, "/api/events")
