@@ -50,8 +50,8 @@ function jpegSegments(b, visit) {
 }
 
 /**
- * A JPEG's stored width and height and its EXIF orientation (1-8; 5-8 turn it a quarter),
- * from its header; null for anything else.
+ * A JPEG's stored width and height, its EXIF orientation (1-8) and its `upright` size (as
+ * shown, turned), from its header; null for anything else.
  */
 async function jpegHeader(file) {
   // The first scan follows the APP segments (EXIF, ICC profiles) and the frame header: 256 KB
@@ -70,7 +70,11 @@ async function jpegHeader(file) {
       size = { width: (b[start + 3] << 8) | b[start + 4], height: (b[start + 1] << 8) | b[start + 2] };
     }
   });
-  return scan < 0 || !size ? null : { ...size, orientation: orientation ?? 1 };
+  if (scan < 0 || !size) return null;
+  // Orientations 5-8 turn the picture a quarter: its upright width is its stored height.
+  const turned = (orientation ?? 1) >= 5;
+  const upright = turned ? { width: size.height, height: size.width } : size;
+  return { ...size, orientation: orientation ?? 1, upright };
 }
 
 /**
@@ -230,8 +234,7 @@ async function decodeFrame(file, header) {
     ({ image } = await decoder.decode());
     const width = image.displayWidth;
     const height = image.displayHeight;
-    const turned = header.orientation >= 5;
-    const ratio = turned ? header.height / header.width : header.width / header.height;
+    const ratio = header.upright.width / header.upright.height;
     if (Math.min(width, height) < SIZE || Math.abs(width / height - ratio) > 0.02) return null;
     // Drawn whole first (the frame's rotation applied by the draw), so the crop that follows
     // reads a plain picture, not a rotated frame.
@@ -255,9 +258,7 @@ async function decodeFrame(file, header) {
  * "medium" is their "high". Safari's (CoreGraphics) was not measured.
  */
 async function decodeResized(file, header) {
-  const turned = header.orientation >= 5;
-  const width = turned ? header.height : header.width;
-  const height = turned ? header.width : header.height;
+  const { width, height } = header.upright;
   const scale = SIZE / Math.min(width, height);
   const wide = width >= height;
   const expected = wide ? [width * scale, SIZE] : [SIZE, height * scale];
