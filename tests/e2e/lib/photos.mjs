@@ -31,18 +31,8 @@ export async function makeImage(page, { width = 64, height = 64, left = "#d00000
   return Buffer.from(base64, "base64");
 }
 
-/**
- * `jpeg` with an EXIF segment saying how it is to be turned (`orientation` 1-8: 6 is "rotate
- * 90° clockwise", as a phone held upright writes it).
- */
-export function withOrientation(jpeg, orientation) {
-  // TIFF header (little endian), one IFD entry: 0x0112 Orientation, SHORT, count 1.
-  const tiff = Buffer.from([
-    0x49, 0x49, 0x2a, 0x00, 0x08, 0x00, 0x00, 0x00,
-    0x01, 0x00,
-    0x12, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, orientation, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00,
-  ]);
+/** `jpeg` with an APP1 segment of EXIF data (`tiff`, after "Exif\0\0") right after its start. */
+function withExif(jpeg, tiff) {
   const body = Buffer.concat([Buffer.from("Exif\0\0", "latin1"), tiff]);
   const length = Buffer.alloc(2);
   length.writeUInt16BE(body.length + 2);
@@ -50,14 +40,25 @@ export function withOrientation(jpeg, orientation) {
 }
 
 /**
- * `jpeg` with an APP1 segment holding a small JPEG of its own, as a camera's EXIF thumbnail
- * does (its start and end markers inside the segment).
+ * `jpeg` with an EXIF segment saying how it is to be turned (`orientation` 1-8: 6 is "rotate
+ * 90° clockwise", as a phone held upright writes it).
+ */
+export function withOrientation(jpeg, orientation) {
+  // TIFF header (little endian), one IFD entry: 0x0112 Orientation, SHORT, count 1.
+  return withExif(jpeg, Buffer.from([
+    0x49, 0x49, 0x2a, 0x00, 0x08, 0x00, 0x00, 0x00,
+    0x01, 0x00,
+    0x12, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, orientation, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00,
+  ]));
+}
+
+/**
+ * `jpeg` with an EXIF segment holding a small JPEG of its own, as a camera's thumbnail does
+ * (its start and end markers inside the segment).
  */
 export function withThumbnail(jpeg) {
-  const body = Buffer.concat([Buffer.from("Exif\0\0", "latin1"), Buffer.from([0xff, 0xd8, 0xff, 0xd9])]);
-  const length = Buffer.alloc(2);
-  length.writeUInt16BE(body.length + 2);
-  return Buffer.concat([jpeg.subarray(0, 2), Buffer.from([0xff, 0xe1]), length, body, jpeg.subarray(2)]);
+  return withExif(jpeg, Buffer.from([0xff, 0xd8, 0xff, 0xd9]));
 }
 
 /** Writes `bytes` to a file named `name` in a folder of its own; its path. */
