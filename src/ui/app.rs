@@ -175,8 +175,8 @@ pub fn App() -> impl IntoView {
             } else {
                 focus::SIGN_IN_TITLE
             };
-            // After the page is drawn.
-            request_animation_frame(move || focus::heading(id));
+            // After the page is drawn; not if the person has moved to a field of it by then.
+            request_animation_frame(move || focus::heading_unless_moved(id, None));
         }
         signed_in.or(shown.flatten())
     });

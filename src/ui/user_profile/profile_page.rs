@@ -417,6 +417,7 @@ fn ReauthForm(vm: UserProfileViewModel) -> impl IntoView {
     // leave a session nobody uses. The button says so rather than being disabled, which would
     // drop the keyboard focus.
     let busy = RwSignal::new(false);
+    let form_ref = NodeRef::<leptos::html::Form>::new();
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         if busy.get_untracked() {
@@ -431,15 +432,17 @@ fn ReauthForm(vm: UserProfileViewModel) -> impl IntoView {
                 Ok(()) => {
                     password.set(String::new());
                     error.set(None);
-                    // This form goes now, and the focus with it: the profile's heading takes it.
-                    focus::heading(focus::PROFILE_TITLE);
+                    // This form goes now, and the focus with it: the profile's heading takes
+                    // it, unless the person moved on while the answer was awaited.
+                    let leaving = form_ref.get_untracked().map(web_sys::Element::from);
+                    focus::heading_unless_moved(focus::PROFILE_TITLE, leaving.as_ref());
                 }
                 Err(e) => error.set(Some(words::session(&e))),
             }
         });
     };
     view! {
-        <form class="reauth" on:submit=on_submit>
+        <form class="reauth" on:submit=on_submit node_ref=form_ref>
             <p>"Your session has ended. Enter your password to sync your changes."</p>
             <label for="reauth-password">"Password"</label>
             <input
