@@ -69,20 +69,22 @@ impl Readers {
                 }
             },
         };
-        let result = f(&conn);
-        // A connection left inside a transaction (should not happen) is dropped, not reused.
-        if conn.is_autocommit() {
-            self.state
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .idle
-                .push(conn);
-            self.freed.notify_one();
-        } else {
-            drop(conn);
-            self.forget_one();
-        }
-        result
+        Lent::new(self, conn).run(f)
+    }
+
+    /// Runs `f` on an idle connection now, on the caller's thread; `None` (and `f` not run)
+    /// when none is idle. Never waits and never opens a connection.
+    pub(super) fn try_with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Option<Result<T, StoreError>> {
+        let conn = self
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .idle
+            .pop()?;
+        Some(Lent::new(self, conn).run(f))
     }
 
     /// Frees the slot of a connection that was not opened or was dropped.
@@ -91,6 +93,50 @@ impl Readers {
         state.open = state.open.saturating_sub(1);
         drop(state);
         self.freed.notify_one();
+    }
+}
+
+/// A connection lent out of the pool: back to it when dropped, unless it was left inside a
+/// transaction (should not happen) or the borrower panicked with it, when it is closed and its
+/// slot freed (a slot kept by a panic would leave the pool one connection short for good).
+struct Lent<'a> {
+    pool: &'a Readers,
+    conn: Option<Connection>,
+}
+
+impl<'a> Lent<'a> {
+    fn new(pool: &'a Readers, conn: Connection) -> Self {
+        Self {
+            pool,
+            conn: Some(conn),
+        }
+    }
+
+    fn run<T>(self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        match &self.conn {
+            Some(conn) => f(conn),
+            None => Err(StoreError::Database("no read connection".to_owned())),
+        }
+    }
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        if conn.is_autocommit() && !std::thread::panicking() {
+            self.pool
+                .state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .idle
+                .push(conn);
+            self.pool.freed.notify_one();
+        } else {
+            drop(conn);
+            self.pool.forget_one();
+        }
     }
 }
 
@@ -128,5 +174,47 @@ mod tests {
             t.join().unwrap();
         }
         assert!(opened.load(Ordering::SeqCst) <= 2);
+    }
+
+    fn one(c: &Connection) -> Result<i64, StoreError> {
+        Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)
+    }
+
+    fn open() -> Result<Connection, StoreError> {
+        Ok(Connection::open_in_memory()?)
+    }
+
+    #[test]
+    fn try_with_runs_only_on_an_idle_connection_and_returns_it() {
+        let pool = Readers::new(1);
+        assert!(
+            pool.try_with(one).is_none(),
+            "none opened yet: never opens one"
+        );
+        assert_eq!(pool.with(open, one).unwrap(), 1);
+        assert_eq!(pool.try_with(one).unwrap().unwrap(), 1);
+        // Taken and given back: the one connection is idle again, and no other was opened.
+        assert_eq!(pool.try_with(one).unwrap().unwrap(), 1);
+        assert_eq!(pool.state.lock().unwrap().open, 1);
+    }
+
+    #[test]
+    fn a_read_that_panics_frees_its_slot() {
+        let pool = Readers::new(1);
+        assert_eq!(pool.with(open, one).unwrap(), 1);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.try_with(|_| -> Result<(), StoreError> { panic!("a bug in a read") })
+        }));
+        assert!(panicked.is_err());
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.with(open, |_| -> Result<(), StoreError> {
+                panic!("a bug in a read")
+            })
+        }));
+        assert!(panicked.is_err());
+        // Both connections were closed and their slots freed: the next read opens a new one
+        // instead of waiting forever for a connection that will never come back.
+        assert_eq!(pool.state.lock().unwrap().open, 0);
+        assert_eq!(pool.with(open, one).unwrap(), 1);
     }
 }
