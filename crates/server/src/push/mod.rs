@@ -7,7 +7,9 @@ pub mod listen;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{broadcast, watch};
+use std::future::Future;
+
+use tokio::sync::{OnceCell, broadcast, watch};
 
 use crate::store::AccountId;
 
@@ -43,7 +45,45 @@ struct Channels {
 #[derive(Debug)]
 struct Channel {
     generation: u64,
-    tx: broadcast::Sender<u64>,
+    tx: broadcast::Sender<Arc<Change>>,
+}
+
+/// One change of an account's profile, as each of its streams receives it: the new version,
+/// and whether the session a stream presents is still signed in, asked of the store once per
+/// token for all the streams that present it (one device's many streams asked it as many
+/// times, at the same moment, for the same answer).
+#[derive(Debug)]
+pub struct Change {
+    /// The profile's version now.
+    pub version: u64,
+    /// Each token's answer, by the SHA-256 of the token.
+    checks: Mutex<HashMap<[u8; 32], Arc<OnceCell<bool>>>>,
+}
+
+impl Change {
+    fn new(version: u64) -> Arc<Self> {
+        Arc::new(Self {
+            version,
+            checks: Mutex::default(),
+        })
+    }
+
+    /// Whether a stream presenting the token `token_hash` stays open: `check`'s answer, run by
+    /// the first stream of this change to ask about that token; the others wait for it.
+    pub async fn stays_open<F, Fut>(&self, token_hash: [u8; 32], check: F) -> bool
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let answer = Arc::clone(
+            self.checks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(token_hash)
+                .or_default(),
+        );
+        *answer.get_or_init(check).await
+    }
 }
 
 /// A stream's subscription; dropping it unregisters the account's channel when it was the
@@ -53,8 +93,8 @@ pub struct Subscription {
     hub: Arc<Hub>,
     account: AccountId,
     generation: u64,
-    /// The receiving end: new profile versions.
-    pub rx: broadcast::Receiver<u64>,
+    /// The receiving end: the profile's changes.
+    pub rx: broadcast::Receiver<Arc<Change>>,
 }
 
 impl Hub {
@@ -120,7 +160,7 @@ impl Hub {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(channel) = channels.by_account.get(&account) {
             // No receiver left is fine: the stream is closing.
-            let _ = channel.tx.send(version);
+            let _ = channel.tx.send(Change::new(version));
         }
     }
 
@@ -185,8 +225,8 @@ mod tests {
         let mut a2 = hub.subscribe(1, 8).expect("under the limit");
         let mut b = hub.subscribe(2, 8).expect("under the limit");
         hub.publish(1, 7);
-        assert_eq!(a1.rx.recv().await.ok(), Some(7));
-        assert_eq!(a2.rx.recv().await.ok(), Some(7));
+        assert_eq!(a1.rx.recv().await.ok().map(|c| c.version), Some(7));
+        assert_eq!(a2.rx.recv().await.ok().map(|c| c.version), Some(7));
         assert!(b.rx.try_recv().is_err());
         drop(a1);
         assert_eq!(hub.accounts(), 2);
@@ -215,7 +255,7 @@ mod tests {
         hub.publish(1, 3);
         hub.disconnect_all();
         assert_eq!(
-            old.rx.recv().await.ok(),
+            old.rx.recv().await.ok().map(|c| c.version),
             Some(3),
             "what was sent still arrives"
         );
@@ -228,7 +268,39 @@ mod tests {
             "the old stream did not remove the new channel"
         );
         hub.publish(1, 4);
-        assert_eq!(new.rx.recv().await.ok(), Some(4));
+        assert_eq!(new.rx.recv().await.ok().map(|c| c.version), Some(4));
+    }
+
+    #[tokio::test]
+    async fn a_change_asks_once_per_token_whether_its_streams_stay_open() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let hub = Arc::new(Hub::default());
+        let mut streams: Vec<_> = (0..5)
+            .map(|_| hub.subscribe(1, 8).expect("under the limit"))
+            .collect();
+        hub.publish(1, 9);
+        let asked = Arc::new(AtomicUsize::new(0));
+        let mut answers = Vec::new();
+        for (i, stream) in streams.iter_mut().enumerate() {
+            let change = stream.rx.recv().await.expect("the change");
+            // Streams 0, 2 and 4 present one token (still signed in), 1 and 3 another (not).
+            let token = [u8::try_from(i % 2).unwrap_or(0); 32];
+            let asked = Arc::clone(&asked);
+            answers.push(
+                change
+                    .stays_open(token, || async move {
+                        asked.fetch_add(1, Ordering::SeqCst);
+                        i % 2 == 0
+                    })
+                    .await,
+            );
+        }
+        assert_eq!(answers, [true, false, true, false, true]);
+        assert_eq!(asked.load(Ordering::SeqCst), 2, "once per token");
+        // The next change asks again.
+        hub.publish(1, 10);
+        let change = streams[0].rx.recv().await.expect("the change");
+        assert!(!change.stays_open([0; 32], || async { false }).await);
     }
 
     #[tokio::test]

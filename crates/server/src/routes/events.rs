@@ -67,19 +67,23 @@ pub async fn events(
                     None | Some(Err(RecvError::Closed)) => return None,
                     // A slow stream skipped some versions; the next one is newer anyway.
                     Some(Err(RecvError::Lagged(_))) => continue,
-                    Some(Ok(version)) => {
-                        let session = SessionAt {
-                            token_hash,
-                            now_unix: now_unix(),
-                        };
+                    Some(Ok(change)) => {
                         // Signed out or expired since the stream opened: it ends here. A store
                         // that cannot answer now does not end it (the next request will tell).
-                        if matches!(store.session_account(session).await, Ok(found) if found != Some(account))
-                        {
+                        let check = || async {
+                            let session = SessionAt {
+                                token_hash,
+                                now_unix: now_unix(),
+                            };
+                            !matches!(store.session_account(session).await, Ok(found) if found != Some(account))
+                        };
+                        if !change.stays_open(token_hash, check).await {
                             return None;
                         }
-                        let data =
-                            serde_json::to_string(&ProfileChanged { version }).unwrap_or_default();
+                        let data = serde_json::to_string(&ProfileChanged {
+                            version: change.version,
+                        })
+                        .unwrap_or_default();
                         let event = Event::default().event(PROFILE_EVENT).data(data);
                         return Some((Ok(event), (sub, shutdown, permit, store)));
                     }
