@@ -433,8 +433,13 @@ fn ReauthForm(vm: UserProfileViewModel) -> impl IntoView {
                     password.set(String::new());
                     error.set(None);
                     // This form goes now, and the focus with it: the profile's heading takes
-                    // it, unless the person moved on while the answer was awaited.
-                    let leaving = form_ref.get_untracked().map(web_sys::Element::from);
+                    // it, unless the person moved on while the answer was awaited. The form may
+                    // be gone already (another tab signed in meanwhile): its node reference is
+                    // disposed then, and reading it as if it were not would stop the app.
+                    let leaving = form_ref
+                        .try_get_untracked()
+                        .flatten()
+                        .map(web_sys::Element::from);
                     focus::heading_unless_moved(focus::PROFILE_TITLE, leaving.as_ref());
                 }
                 Err(e) => error.set(Some(words::session(&e))),
