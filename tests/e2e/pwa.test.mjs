@@ -251,7 +251,8 @@ chromiumOnly("a change pending when every tab closed is sent by the service work
 async function lockHolder(context) {
   const holder = await context.newPage();
   await holder.goto(`${env.server.url}/healthz`);
-  assert.equal(await holder.locator("[data-mounted]").count(), 0, "the holder runs no app");
+  // The server's own answer, not the app's shell (whose inline script is there at once).
+  assert.equal(await holder.evaluate(() => document.scripts.length), 0, "the holder runs no app");
   return holder;
 }
 
@@ -642,11 +643,18 @@ test("a build installing while the one before it takes over keeps every file of 
     // A check asked for while another is in flight joins it (Chromium), and the app's own
     // check at start is often in flight as the page comes under the worker: it may have read
     // sw.js before the deploy, and the build then never installed (CI, once; 4 of 4 with that
-    // check's answer held past the deploy). So the check in flight ends first, then one that
-    // starts after the deploy (not awaited: it queues behind the install it may start).
-    const update = () => page.evaluate(async () => {
+    // check's answer held past the deploy). So after build B's deploy the check in flight
+    // ends first, then one that starts after the deploy; both are awaited (nothing is held
+    // yet), so no check is left queued to start build C's install before the test asks.
+    const checkAfterDeploy = () => page.evaluate(async () => {
       const registration = await navigator.serviceWorker.getRegistration();
       await registration.update().catch(() => {});
+      await registration.update().catch(() => {});
+    });
+    // Not awaited: in Firefox and WebKit its promise waits for the install it starts, which
+    // the test holds.
+    const update = () => page.evaluate(async () => {
+      const registration = await navigator.serviceWorker.getRegistration();
       registration.update().catch(() => {});
     });
     const skipWaiting = () => page.evaluate(async () => {
@@ -656,7 +664,7 @@ test("a build installing while the one before it takes over keeps every file of 
       (await caches.has(cache)) ? (await (await caches.open(cache)).keys()).length : 0, name);
 
     const b = deployBuild(own.dist, "B");
-    await update();
+    await checkAfterDeploy();
     await waitFor(async () => (await workers()).waiting === "installed", "build B to wait");
     // Build C is deployed; its install holds on its boot module while the person's Reload
     // makes build B take over (build B's activation cleans up the caches of other builds).
