@@ -5,9 +5,8 @@
 pub mod listen;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OnceCell, broadcast, watch};
 

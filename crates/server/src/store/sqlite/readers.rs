@@ -69,7 +69,7 @@ impl Readers {
                 }
             },
         };
-        Lent::new(self, conn).run(f)
+        self.lend(conn, f)
     }
 
     /// Runs `f` on an idle connection now, on the caller's thread; `None` (and `f` not run)
@@ -84,7 +84,34 @@ impl Readers {
             .unwrap_or_else(PoisonError::into_inner)
             .idle
             .pop()?;
-        Some(Lent::new(self, conn).run(f))
+        Some(self.lend(conn, f))
+    }
+
+    /// Runs `f` on `conn`, lent out of the pool, then gives it back; a connection left inside
+    /// a transaction (should not happen) is dropped, not reused, and so is one whose borrower
+    /// panicked, its slot freed either way.
+    fn lend<T>(
+        &self,
+        conn: Connection,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let slot = SlotGuard(self);
+        // Declared after the guard: on a panic the connection closes before its slot is freed.
+        let conn = conn;
+        let result = f(&conn);
+        std::mem::forget(slot);
+        if conn.is_autocommit() {
+            self.state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .idle
+                .push(conn);
+            self.freed.notify_one();
+        } else {
+            drop(conn);
+            self.forget_one();
+        }
+        result
     }
 
     /// Frees the slot of a connection that was not opened or was dropped.
@@ -96,47 +123,14 @@ impl Readers {
     }
 }
 
-/// A connection lent out of the pool: back to it when dropped, unless it was left inside a
-/// transaction (should not happen) or the borrower panicked with it, when it is closed and its
-/// slot freed (a slot kept by a panic would leave the pool one connection short for good).
-struct Lent<'a> {
-    pool: &'a Readers,
-    conn: Option<Connection>,
-}
+/// Frees its pool's slot when dropped: kept while a connection is lent out, and dropped only if
+/// the borrower panics (a slot kept by a panic would leave the pool one connection short for
+/// good); otherwise [`Readers::lend`] forgets it and gives the connection back itself.
+struct SlotGuard<'a>(&'a Readers);
 
-impl<'a> Lent<'a> {
-    fn new(pool: &'a Readers, conn: Connection) -> Self {
-        Self {
-            pool,
-            conn: Some(conn),
-        }
-    }
-
-    fn run<T>(self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        match &self.conn {
-            Some(conn) => f(conn),
-            None => Err(StoreError::Database("no read connection".to_owned())),
-        }
-    }
-}
-
-impl Drop for Lent<'_> {
+impl Drop for SlotGuard<'_> {
     fn drop(&mut self) {
-        let Some(conn) = self.conn.take() else {
-            return;
-        };
-        if conn.is_autocommit() && !std::thread::panicking() {
-            self.pool
-                .state
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .idle
-                .push(conn);
-            self.pool.freed.notify_one();
-        } else {
-            drop(conn);
-            self.pool.forget_one();
-        }
+        self.0.forget_one();
     }
 }
 
