@@ -76,7 +76,7 @@ test("an app stopped by a panic says so, and to copy what is not saved yet", asy
   const page = await env.browser.newPage();
   await page.goto(env.url);
   await page.locator("[data-mounted=true]").waitFor();
-  // A WebAssembly trap, which is what a panic of the app is (`panic = "abort"`), uncaught,
+  // A WebAssembly trap (`unreachable`), which is what a panic of the release app is, uncaught,
   // from a timer: a module whose one function runs `unreachable`.
   await page.evaluate(() => {
     const bytes = new Uint8Array([
