@@ -16,8 +16,11 @@ setup:
 ## rebuilt with it, with `panic = "immediate-abort"`: a panic traps at once, with no message
 ## and none of the formatting a message needs (10.9 KB less brotli in the first load). These
 ## are unstable cargo and rustc features, enabled on the stable toolchain for this one
-## build (RUSTC_BOOTSTRAP); `trunk build --release` alone builds the same app with messages.
-APP_BUILD_ENV := RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort \
+## build (RUSTC_BOOTSTRAP). `make app APP_BUILD_ENV=` (or `trunk build --release`) builds the
+## app with panic messages, to find where one is; switching between the two rebuilds every
+## crate of the app (the flags differ), about 2 minutes. With RUSTC_BOOTSTRAP, proc-macro2
+## turns on its nightly span support: `view!` text must stay quoted, as it is, to read the same.
+APP_BUILD_ENV ?= RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort \
   CARGO_UNSTABLE_PANIC_IMMEDIATE_ABORT=true CARGO_PROFILE_WASM_RELEASE_PANIC=immediate-abort
 app: setup
 	$(APP_BUILD_ENV) trunk build --release
@@ -60,7 +63,8 @@ test-e2e: app
 	cd tests/e2e && OUTPOST_E2E_ENGINE=webkit xvfb-run -a npm test -- $(E2E_PORTABLE)
 
 ## The real-browser chaos test at length: 20 seeds (`make test` runs it with 2). A failure
-## prints its seed; `OUTPOST_CHAOS_SEEDS=<seed> make chaos` replays it.
+## prints its seed; `OUTPOST_CHAOS_SEEDS=<seed> make chaos` replays it (with
+## `APP_BUILD_ENV=` a panic's message and place are in the page's console).
 OUTPOST_CHAOS_COUNT ?= 20
 chaos: app
 	cargo build -p outpost-server

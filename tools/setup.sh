@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Outpost needs, each at a pinned version, and skips every
 # step that is already satisfied (a second run takes a second or two). Only package registries
-# are used: crates.io (cargo install), Debian (apt-get) and npm.
+# are used: crates.io (cargo install), Debian (apt-get) and npm, besides rustup for the
+# toolchain's own target and components.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,9 +25,9 @@ done
 
 # The standard library's own dependencies, for that rebuild: Trunk runs cargo offline.
 std_manifest="$(rustc --print sysroot)/lib/rustlib/src/rust/library/Cargo.toml"
-if ! RUSTC_BOOTSTRAP=1 cargo fetch --offline --manifest-path "$std_manifest" >/dev/null 2>&1; then
+if ! RUSTC_BOOTSTRAP=1 cargo fetch --offline --locked --manifest-path "$std_manifest" >/dev/null 2>&1; then
   say "fetching the standard library's dependencies"
-  RUSTC_BOOTSTRAP=1 cargo fetch --manifest-path "$std_manifest"
+  RUSTC_BOOTSTRAP=1 cargo fetch --locked --manifest-path "$std_manifest"
 fi
 
 if [ "$(trunk --version 2>/dev/null || true)" != "trunk $TRUNK_VERSION" ]; then
