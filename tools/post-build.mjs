@@ -2,9 +2,11 @@
 // 1. replaces Trunk's inline module script by `boot-<hash>.js`, loaded `async`: it compiles
 //    the app's WebAssembly while the page is still being parsed, and starts the app once it
 //    is;
-// 2. minifies wasm-bindgen's JS glue (terser) and the inline stylesheet, gives the wasm's
-//    imports short names in both (tools/wasm-imports.mjs), and names the glue and the wasm by
-//    the hash of their final bytes (Trunk's is taken before wasm-opt);
+// 2. drops classes the app never uses from the wasm's exports and the glue
+//    (tools/wasm-exports.mjs), minifies wasm-bindgen's JS glue (terser) and the inline
+//    stylesheet, gives the wasm's imports short names in both (tools/wasm-imports.mjs), and
+//    names the glue and the wasm by the hash of their final bytes (Trunk's is taken before
+//    wasm-opt);
 // 3. writes `.br` and `.gz` siblings of every hashed (immutable) file at the highest levels,
 //    which the server sends as they are (on-the-fly compression uses faster, weaker levels);
 // 4. writes the names shared with the app (src/data/shared_names.rs) into `first-paint.js`,
@@ -14,13 +16,16 @@
 // 5. stamps `sw.js` with them, this build's id and the list of every file it produced, so the
 //    service worker precaches exactly this build under a cache named by it, and strips its
 //    comments and spaces.
+import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { minify } from "terser";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import { checkEveryNameUsed, sha256, stampServiceWorker, stampSharedNames } from "./stamp-sw.mjs";
 import { shortenImports } from "./wasm-imports.mjs";
+import { dropUnusedClasses } from "./wasm-exports.mjs";
 
 const staging = process.env.TRUNK_STAGING_DIR;
 if (!staging) {
@@ -60,13 +65,25 @@ async function minified(path, options = {}) {
   return minifiedCode(readFileSync(join(staging, path), "utf8"), path, options);
 }
 
+// wasm-streams' classes, which the app never uses, out of the module's exports and the glue
+// (tools/wasm-exports.mjs); wasm-opt (the build's own, pinned by npm) then removes the code
+// only they reached. -Os alone: the build's whole list of passes ran already.
+const unused = dropUnusedClasses(
+  readFileSync(join(staging, trunkWasm.slice(1))),
+  readFileSync(join(staging, trunkGlue.slice(1)), "utf8"),
+);
+const wasmOpt = fileURLToPath(new URL("node_modules/.bin/wasm-opt", import.meta.url));
+const pruned = join(staging, `${trunkWasm.slice(1)}.pruned`);
+writeFileSync(pruned, unused.wasm);
+execFileSync(wasmOpt, ["-Os", pruned, "-o", pruned]);
 // wasm-bindgen's JS glue, minified as a module (its exports and the property names of the
 // wasm's import object stay): 63 KB to 29 KB, which every start parses (5.6 ms of an offline
 // warm start in a Chromium trace), and 1.9 KB less brotli in the first load.
-const glueCode = await minified(trunkGlue.slice(1), { module: true });
+const glueCode = await minifiedCode(unused.glue, trunkGlue, { module: true });
 // The imports' hashed names, written twice (module and glue), cost 5.5 KB brotli of the first
 // load; renamed in both.
-const shortened = shortenImports(readFileSync(join(staging, trunkWasm.slice(1))), glueCode);
+const shortened = shortenImports(readFileSync(pruned), glueCode);
+rmSync(pruned);
 writeFileSync(join(staging, trunkWasm.slice(1)), shortened.wasm);
 writeFileSync(join(staging, trunkGlue.slice(1)), shortened.glue);
 
@@ -104,7 +121,7 @@ html = html
 // as if the app were still opening: a start that fails (no WebAssembly, as in Safari's
 // Lockdown Mode; the glue or the wasm not loaded; a panic while starting: the glue is imported
 // here, not by a static import, so that its failure is seen too), and a panic later (a
-// WebAssembly trap, with `panic = "abort"`), after which the page still shows the form but
+// WebAssembly trap: the release build aborts at once), after which the page still shows the form but
 // nothing saves any more: the person is told to copy what they typed.
 const boot = `const glue = import('${glue.path}');
 glue.catch(() => {});

@@ -24,7 +24,7 @@ export function leb(bytes, at) {
   }
 }
 
-function uleb(value) {
+export function uleb(value) {
   const out = [];
   do {
     let byte = value & 0x7f;

@@ -12,6 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { brotliCompressSync, constants } from "node:zlib";
 import { ROOT } from "../../tests/e2e/lib/harness.mjs";
+import { dropUnusedClasses } from "../wasm-exports.mjs";
 import { leb, shortenImports } from "../wasm-imports.mjs";
 
 const out = process.argv[2] ?? join(ROOT, "target/bench/raw/wasm-size.json");
@@ -30,8 +31,15 @@ const rustLink = readFileSync(join(ROOT, "index.html"), "utf8").match(/<link dat
 const level = rustLink.match(/data-wasm-opt="([^"]+)"/)?.[1];
 if (!level) throw new Error("index.html: no data-wasm-opt on the rust link; update tools/bench/wasm-size.mjs");
 const passes = [`-O${level}`, ...(rustLink.match(/data-wasm-opt-params="([^"]*)"/)?.[1].split(/\s+/).filter(Boolean) ?? [])];
-execFileSync(bin("wasm-opt"), [...passes, "-g", join(work, "outpost_bg.wasm"), "-o", named]);
-execFileSync(bin("wasm-opt"), [...passes, join(work, "outpost_bg.wasm"), "-o", bare]);
+// Then, as tools/post-build.mjs does, the classes the app never uses dropped and -Os again.
+let glue;
+for (const [path, names] of [[named, ["-g"]], [bare, []]]) {
+  execFileSync(bin("wasm-opt"), [...passes, ...names, join(work, "outpost_bg.wasm"), "-o", path]);
+  const pruned = dropUnusedClasses(readFileSync(path), readFileSync(join(work, "outpost.js"), "utf8"));
+  writeFileSync(path, pruned.wasm);
+  glue = pruned.glue;
+  execFileSync(bin("wasm-opt"), ["-Os", ...names, path, "-o", path]);
+}
 
 /** Function body sizes by function index, names by index, data bytes, import count. */
 function parse(bytes) {
@@ -137,7 +145,7 @@ bodies.forEach((size, i) => {
 });
 const code = bodies.reduce((a, b) => a + b, 0);
 // As the build ships it: the imports' hashed names shortened (tools/wasm-imports.mjs).
-const bareBytes = shortenImports(readFileSync(bare), readFileSync(join(work, "outpost.js"), "utf8")).wasm;
+const bareBytes = shortenImports(readFileSync(bare), glue).wasm;
 const brotli = brotliCompressSync(bareBytes, {
   params: { [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY, [constants.BROTLI_PARAM_SIZE_HINT]: bareBytes.length },
 }).length;

@@ -1,0 +1,93 @@
+// Classes the app never uses, dropped from the module's exports and from the JS glue (used by
+// tools/post-build.mjs and tools/bench/wasm-size.mjs).
+//
+// Leptos always links server_fn with its `browser` feature, and through it wasm-streams, whose
+// three classes (the Rust side of JavaScript streams) wasm-bindgen exports from the module.
+// An export is a root: no pass removes it, nor the async code behind it (about 10 KB of the
+// module). The app builds no stream: no import of the glue constructs one of these classes
+// (wasm-bindgen would import a `__wbg_<class>_new` for that), and nothing outside the glue
+// sees them. With their exports and their classes gone, wasm-opt removes the rest: 1.2 KB
+// less brotli in the module, 0.3 KB in the glue (153,520 -> 152,302 and 4,832 -> 4,526 B).
+//
+// Each class must be found in both exactly as wasm-bindgen writes it, and must be unused;
+// anything else means wasm-bindgen or a dependency changed, and the build stops rather than
+// guess.
+
+import { leb, uleb } from "./wasm-imports.mjs";
+
+/** wasm-streams' exported classes. */
+export const UNUSED_CLASSES = ["IntoUnderlyingByteSource", "IntoUnderlyingSink", "IntoUnderlyingSource"];
+
+/** The export or import names of section `id` (7 exports, 2 imports) of `wasm`, with spans. */
+function entries(wasm, id) {
+  const found = [];
+  let at = 8;
+  while (at < wasm.length) {
+    const section = wasm[at];
+    const [size, body] = leb(wasm, at + 1);
+    const end = body + size;
+    if (section === id) {
+      let [count, p] = leb(wasm, body);
+      for (let i = 0; i < count; i++) {
+        const start = p;
+        const names = [];
+        for (let k = 0; k < (id === 2 ? 2 : 1); k++) {
+          const [length, text] = leb(wasm, p);
+          names.push(wasm.subarray(text, text + length).toString("utf8"));
+          p = text + length;
+        }
+        if (id === 7) {
+          p = leb(wasm, p + 1)[1]; // kind, index
+        } else if (wasm[p] === 0) {
+          p = leb(wasm, p + 1)[1]; // a function: its type index (the module imports only those)
+        } else {
+          throw new Error("wasm-exports: an import other than a function");
+        }
+        found.push({ name: names.at(-1), start, end: p });
+      }
+      if (p !== end) throw new Error(`wasm-exports: section ${id} did not end where it said`);
+      return { found, at, body, end };
+    }
+    at = end;
+  }
+  throw new Error(`wasm-exports: the module has no section ${id}`);
+}
+
+/**
+ * `wasm` (a Buffer) and `glue` (wasm-bindgen's JS, not minified) without the classes of
+ * UNUSED_CLASSES; also how many exports went. Throws when a class is not found as expected or
+ * is used.
+ */
+export function dropUnusedClasses(wasm, glue) {
+  if (wasm.readUInt32LE(0) !== 0x6d736100) throw new Error("wasm-exports: not a WebAssembly module");
+  const imports = entries(wasm, 2).found;
+  const exports = entries(wasm, 7);
+  let text = glue;
+  const drop = (entry) => UNUSED_CLASSES.some((c) => new RegExp(`^(__wbg_)?${c.toLowerCase()}_`).test(entry.name));
+  for (const name of UNUSED_CLASSES) {
+    const lower = name.toLowerCase();
+    if (imports.some((i) => i.name.includes(lower))) throw new Error(`wasm-exports: the module uses ${name}`);
+    if (!exports.found.some((e) => drop(e) && e.name.includes(lower))) {
+      throw new Error(`wasm-exports: the module exports nothing of ${name}`);
+    }
+    const block = new RegExp(
+      `^export class ${name} \\{\\n[\\s\\S]*?\\n\\}\\n` +
+        `if \\(Symbol\\.dispose\\) ${name}\\.prototype\\[Symbol\\.dispose\\] = ${name}\\.prototype\\.free;\\n`,
+      "m",
+    );
+    const registry = new RegExp(`^const ${name}Finalization = [^;]*;\\n`, "m");
+    if (!block.test(text) || !registry.test(text)) throw new Error(`wasm-exports: the glue's ${name} changed shape`);
+    text = text.replace(block, "").replace(registry, "");
+    if (text.includes(name) || text.includes(lower)) throw new Error(`wasm-exports: the glue still names ${name}`);
+  }
+  const kept = exports.found.filter((e) => !drop(e));
+  const section = Buffer.concat([uleb(kept.length), ...kept.map((e) => wasm.subarray(e.start, e.end))]);
+  const module = Buffer.concat([
+    wasm.subarray(0, exports.at),
+    Buffer.from([7]),
+    uleb(section.length),
+    section,
+    wasm.subarray(exports.end),
+  ]);
+  return { wasm: module, glue: text, dropped: exports.found.length - kept.length };
+}
