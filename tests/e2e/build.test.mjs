@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, launchBrowser } from "./lib/harness.mjs";
+import { dropUnusedClasses } from "../../tools/wasm-exports.mjs";
 import { shortenImports } from "../../tools/wasm-imports.mjs";
 
 const uleb = (n) => {
@@ -57,6 +58,73 @@ test("a glue that does not name each hashed import exactly once stops the build"
   );
 });
 
+/** A module exporting one function of type () -> () under each of `names`, importing `imports`. */
+function exporting(names, imports = []) {
+  const imported = imports.flatMap((name) => [...text("./glue.js"), ...text(name), 0, 0]);
+  const bodies = names.flatMap(() => [2, 0, 0x0b]);
+  return Buffer.from([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, [1, 0x60, 0, 0]),
+    ...(imports.length ? section(2, [...uleb(imports.length), ...imported]) : []),
+    ...section(3, [...uleb(names.length), ...names.map(() => 0)]),
+    ...section(7, [...uleb(names.length), ...names.flatMap((name, k) => [...text(name), 0, ...uleb(imports.length + k)])]),
+    ...section(10, [...uleb(names.length), ...bodies]),
+  ]);
+}
+
+/** wasm-bindgen's glue for exported class `name`, as 0.2.130 writes it. */
+function exportedClass(name) {
+  const lower = name.toLowerCase();
+  return {
+    registry: `const ${name}Finalization = (typeof FinalizationRegistry === 'undefined')
+    ? { register: () => {}, unregister: () => {} }
+    : new FinalizationRegistry(ptr => wasm.__wbg_${lower}_free(ptr, 1));
+`,
+    block: `export class ${name} {
+    free() {
+        ${name}Finalization.unregister(this);
+        wasm.__wbg_${lower}_free(this.__wbg_ptr, 0);
+    }
+    pull(controller) {
+        return wasm.${lower}_pull(this.__wbg_ptr, controller);
+    }
+}
+if (Symbol.dispose) ${name}.prototype[Symbol.dispose] = ${name}.prototype.free;
+`,
+  };
+}
+
+const CLASSES = ["IntoUnderlyingByteSource", "IntoUnderlyingSink", "IntoUnderlyingSource"];
+const classExports = CLASSES.flatMap((c) => [`__wbg_${c.toLowerCase()}_free`, `${c.toLowerCase()}_pull`]);
+const classGlue = () => {
+  const parts = CLASSES.map(exportedClass);
+  return `${parts.map((p) => p.block).join("")}export function start() {}\n${parts.map((p) => p.registry).join("")}`;
+};
+
+test("wasm-streams' unused classes leave the module's exports and the glue", () => {
+  const out = dropUnusedClasses(exporting(["main", ...classExports, "memory_grow"]), classGlue());
+  assert.equal(out.dropped, classExports.length);
+  const exported = WebAssembly.Module.exports(new WebAssembly.Module(out.wasm));
+  assert.deepEqual(exported.map((e) => e.name), ["main", "memory_grow"]);
+  assert.equal(out.glue, "export function start() {}\n");
+});
+
+test("a class of another shape, or one the module uses, stops the build", () => {
+  const glue = classGlue();
+  assert.throws(
+    () => dropUnusedClasses(exporting(["main", ...classExports]), glue.replace("Symbol.dispose) IntoUnderlyingSink", "x) IntoUnderlyingSink")),
+    /the glue's IntoUnderlyingSink changed shape/,
+  );
+  assert.throws(
+    () => dropUnusedClasses(exporting(["main", ...classExports], ["__wbg_intounderlyingsource_new_0123456789abcdef"]), glue),
+    /the module uses IntoUnderlyingSource/,
+  );
+  assert.throws(
+    () => dropUnusedClasses(exporting(["main", ...classExports.filter((e) => !e.includes("sink"))]), glue),
+    /exports nothing of IntoUnderlyingSink/,
+  );
+});
+
 test("the built page asks its wasm and its glue for their true integrity", () => {
   const dist = process.env.OUTPOST_E2E_DIST ?? join(ROOT, "dist");
   const html = readFileSync(join(dist, "index.html"), "utf8");
@@ -74,6 +142,10 @@ test("the built page asks its wasm and its glue for their true integrity", () =>
     "the boot module's fetch");
   const imported = WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(join(dist, wasm[1]))));
   assert.ok(imported.length > 100 && imported.every((i) => !/_[0-9a-f]{16}$/.test(i.name)), "no hashed import left");
+  const exported = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(join(dist, wasm[1]))));
+  assert.ok(exported.some((e) => e.name === "memory"), "the module's exports");
+  assert.ok(!exported.some((e) => /intounderlying/.test(e.name)), "no export of wasm-streams' classes");
+  assert.ok(!/IntoUnderlying/i.test(readFileSync(join(dist, glue[1]), "utf8")), "no class of wasm-streams in the glue");
 });
 
 test("the page's minified stylesheet means what static/styles.css says, rule for rule", async () => {
