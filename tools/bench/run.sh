@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: Outpost's benchmarks (method and latest figures: docs/BENCHMARKS.md).
-# Expects the release builds (`make bench` does them): dist/ from `trunk build --release`,
+# Expects the release builds (`make bench` does them): dist/ from `make app`,
 # target/release/outpost-server and target/release/outpost-bench.
 # Writes raw figures to target/bench/raw/*.json, the figures to target/bench/results.json,
 # and prints one `name value unit` line per figure plus a table.
