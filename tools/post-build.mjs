@@ -121,8 +121,8 @@ html = html
 // as if the app were still opening: a start that fails (no WebAssembly, as in Safari's
 // Lockdown Mode; the glue or the wasm not loaded; a panic while starting: the glue is imported
 // here, not by a static import, so that its failure is seen too), and a panic later (a
-// WebAssembly trap: the release build aborts at once), after which the page still shows the form but
-// nothing saves any more: the person is told to copy what they typed.
+// WebAssembly trap: the release build aborts at once), after which the page still shows the
+// form but nothing saves any more: the person is told to copy what they typed.
 const boot = `const glue = import('${glue.path}');
 glue.catch(() => {});
 const wasmUrl = '${wasm.path}';

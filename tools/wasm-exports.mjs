@@ -20,7 +20,8 @@ export const UNUSED_CLASSES = ["IntoUnderlyingByteSource", "IntoUnderlyingSink",
 
 /**
  * The export or import names of section `id` (7 exports, 2 imports) of `wasm`, with their
- * spans and the section's; none when the module has no such section.
+ * spans and the section's; none when the module has no such section. Imports other than
+ * functions stop the build (wasm-bindgen's module imports only functions).
  */
 function entries(wasm, id) {
   const found = [];
@@ -49,7 +50,7 @@ function entries(wasm, id) {
         found.push({ name: names.at(-1), start, end: p });
       }
       if (p !== end) throw new Error(`wasm-exports: section ${id} did not end where it said`);
-      return { found, at, body, end };
+      return { found, at, end };
     }
     at = end;
   }
