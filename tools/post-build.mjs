@@ -66,8 +66,10 @@ async function minified(path, options = {}) {
 }
 
 // wasm-streams' classes, which the app never uses, out of the module's exports and the glue
-// (tools/wasm-exports.mjs); wasm-opt (the build's own, pinned by npm) then removes the code
-// only they reached. -Os alone: the build's whole list of passes ran already.
+// (tools/wasm-exports.mjs); in a release build wasm-opt (the build's own, pinned by npm) then
+// removes the code only they reached. -Os alone: the build's whole list of passes ran already.
+// Not in a debug build (`trunk serve`): wasm-opt would take out the function names its stack
+// traces show.
 const unused = dropUnusedClasses(
   readFileSync(join(staging, trunkWasm.slice(1))),
   readFileSync(join(staging, trunkGlue.slice(1)), "utf8"),
@@ -75,7 +77,7 @@ const unused = dropUnusedClasses(
 const wasmOpt = fileURLToPath(new URL("node_modules/.bin/wasm-opt", import.meta.url));
 const pruned = join(staging, `${trunkWasm.slice(1)}.pruned`);
 writeFileSync(pruned, unused.wasm);
-execFileSync(wasmOpt, ["-Os", pruned, "-o", pruned]);
+if (process.env.TRUNK_PROFILE === "release") execFileSync(wasmOpt, ["-Os", pruned, "-o", pruned]);
 // wasm-bindgen's JS glue, minified as a module (its exports and the property names of the
 // wasm's import object stay): 63 KB to 29 KB, which every start parses (5.6 ms of an offline
 // warm start in a Chromium trace), and 1.9 KB less brotli in the first load.
