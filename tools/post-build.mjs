@@ -74,18 +74,22 @@ const unused = dropUnusedClasses(
   readFileSync(join(staging, trunkWasm.slice(1))),
   readFileSync(join(staging, trunkGlue.slice(1)), "utf8"),
 );
-const wasmOpt = fileURLToPath(new URL("node_modules/.bin/wasm-opt", import.meta.url));
-const pruned = join(staging, `${trunkWasm.slice(1)}.pruned`);
-writeFileSync(pruned, unused.wasm);
-if (process.env.TRUNK_PROFILE === "release") execFileSync(wasmOpt, ["-Os", pruned, "-o", pruned]);
+let prunedWasm = unused.wasm;
+if (process.env.TRUNK_PROFILE === "release") {
+  const wasmOpt = fileURLToPath(new URL("node_modules/.bin/wasm-opt", import.meta.url));
+  const pruned = join(staging, `${trunkWasm.slice(1)}.pruned`);
+  writeFileSync(pruned, prunedWasm);
+  execFileSync(wasmOpt, ["-Os", pruned, "-o", pruned]);
+  prunedWasm = readFileSync(pruned);
+  rmSync(pruned);
+}
 // wasm-bindgen's JS glue, minified as a module (its exports and the property names of the
 // wasm's import object stay): 63 KB to 29 KB, which every start parses (5.6 ms of an offline
 // warm start in a Chromium trace), and 1.9 KB less brotli in the first load.
 const glueCode = await minifiedCode(unused.glue, trunkGlue, { module: true });
 // The imports' hashed names, written twice (module and glue), cost 5.5 KB brotli of the first
 // load; renamed in both.
-const shortened = shortenImports(readFileSync(pruned), glueCode);
-rmSync(pruned);
+const shortened = shortenImports(prunedWasm, glueCode);
 writeFileSync(join(staging, trunkWasm.slice(1)), shortened.wasm);
 writeFileSync(join(staging, trunkGlue.slice(1)), shortened.glue);
 

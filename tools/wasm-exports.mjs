@@ -13,41 +13,30 @@
 // anything else means wasm-bindgen or a dependency changed, and the build stops rather than
 // guess.
 
-import { leb, uleb } from "./wasm-imports.mjs";
+import { afterDescription, leb, name, uleb } from "./wasm-imports.mjs";
 
 /** wasm-streams' exported classes. */
 export const UNUSED_CLASSES = ["IntoUnderlyingByteSource", "IntoUnderlyingSink", "IntoUnderlyingSource"];
 
 /**
  * The export or import names of section `id` (7 exports, 2 imports) of `wasm`, with their
- * spans and the section's; none when the module has no such section. Imports other than
- * functions stop the build (wasm-bindgen's module imports only functions).
+ * spans and the section's; none when the module has no such section.
  */
 function entries(wasm, id) {
   const found = [];
   let at = 8;
   while (at < wasm.length) {
-    const section = wasm[at];
     const [size, body] = leb(wasm, at + 1);
     const end = body + size;
-    if (section === id) {
+    if (wasm[at] === id) {
       let [count, p] = leb(wasm, body);
       for (let i = 0; i < count; i++) {
         const start = p;
-        const names = [];
-        for (let k = 0; k < (id === 2 ? 2 : 1); k++) {
-          const [length, text] = leb(wasm, p);
-          names.push(wasm.subarray(text, text + length).toString("utf8"));
-          p = text + length;
-        }
-        if (id === 7) {
-          p = leb(wasm, p + 1)[1]; // kind, index
-        } else if (wasm[p] === 0) {
-          p = leb(wasm, p + 1)[1]; // a function: its type index (the module imports only those)
-        } else {
-          throw new Error("wasm-exports: an import other than a function");
-        }
-        found.push({ name: names.at(-1), start, end: p });
+        let field;
+        if (id === 2) [, p] = name(wasm, p); // an import's module, before its name
+        [field, p] = name(wasm, p);
+        p = id === 2 ? afterDescription(wasm, p) : leb(wasm, p + 1)[1]; // an export: kind, index
+        found.push({ name: field, start, end: p });
       }
       if (p !== end) throw new Error(`wasm-exports: section ${id} did not end where it said`);
       return { found, at, end };
@@ -68,21 +57,21 @@ export function dropUnusedClasses(wasm, glue) {
   const exports = entries(wasm, 7);
   let text = glue;
   const drop = (entry) => UNUSED_CLASSES.some((c) => new RegExp(`^(__wbg_)?${c.toLowerCase()}_`).test(entry.name));
-  for (const name of UNUSED_CLASSES) {
-    const lower = name.toLowerCase();
-    if (imports.some((i) => i.name.includes(lower))) throw new Error(`wasm-exports: the module uses ${name}`);
+  for (const cls of UNUSED_CLASSES) {
+    const lower = cls.toLowerCase();
+    if (imports.some((i) => i.name.includes(lower))) throw new Error(`wasm-exports: the module uses ${cls}`);
     if (!exports.found.some((e) => drop(e) && e.name.includes(lower))) {
-      throw new Error(`wasm-exports: the module exports nothing of ${name}`);
+      throw new Error(`wasm-exports: the module exports nothing of ${cls}`);
     }
     const block = new RegExp(
-      `^export class ${name} \\{\\n[\\s\\S]*?\\n\\}\\n` +
-        `if \\(Symbol\\.dispose\\) ${name}\\.prototype\\[Symbol\\.dispose\\] = ${name}\\.prototype\\.free;\\n`,
+      `^export class ${cls} \\{\\n[\\s\\S]*?\\n\\}\\n` +
+        `if \\(Symbol\\.dispose\\) ${cls}\\.prototype\\[Symbol\\.dispose\\] = ${cls}\\.prototype\\.free;\\n`,
       "m",
     );
-    const registry = new RegExp(`^const ${name}Finalization = [^;]*;\\n`, "m");
-    if (!block.test(text) || !registry.test(text)) throw new Error(`wasm-exports: the glue's ${name} changed shape`);
+    const registry = new RegExp(`^const ${cls}Finalization = [^;]*;\\n`, "m");
+    if (!block.test(text) || !registry.test(text)) throw new Error(`wasm-exports: the glue's ${cls} changed shape`);
     text = text.replace(block, "").replace(registry, "");
-    if (text.includes(name) || text.includes(lower)) throw new Error(`wasm-exports: the glue still names ${name}`);
+    if (text.includes(cls) || text.includes(lower)) throw new Error(`wasm-exports: the glue still names ${cls}`);
   }
   const kept = exports.found.filter((e) => !drop(e));
   const section = Buffer.concat([uleb(kept.length), ...kept.map((e) => wasm.subarray(e.start, e.end))]);

@@ -35,7 +35,8 @@ export function uleb(value) {
   return Buffer.from(out);
 }
 
-function name(bytes, at) {
+/** The name (a length-prefixed UTF-8 string) at `at`: [text, next offset]. */
+export function name(bytes, at) {
   const [length, start] = leb(bytes, at);
   return [bytes.subarray(start, start + length).toString("utf8"), start + length];
 }
@@ -43,7 +44,7 @@ function name(bytes, at) {
 const encoded = (text) => Buffer.concat([uleb(Buffer.byteLength(text)), Buffer.from(text, "utf8")]);
 
 /** The offset after an import's description (function, table, memory or global) at `at`. */
-function afterDescription(bytes, at) {
+export function afterDescription(bytes, at) {
   const kind = bytes[at++];
   const limits = (p) => {
     const flags = bytes[p];
