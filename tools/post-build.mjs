@@ -2,9 +2,10 @@
 // 1. replaces Trunk's inline module script by `boot-<hash>.js`, loaded `async`: it compiles
 //    the app's WebAssembly while the page is still being parsed, and starts the app once it
 //    is;
-// 2. drops classes the app never uses from the wasm's exports and the glue
-//    (tools/wasm-exports.mjs), minifies wasm-bindgen's JS glue (terser) and the inline
-//    stylesheet, gives the wasm's imports short names in both (tools/wasm-imports.mjs), and
+// 2. drops classes the app never uses from the wasm's exports and the glue, and the exports
+//    the glue never names (tools/wasm-exports.mjs), minifies wasm-bindgen's JS glue (terser)
+//    and the inline stylesheet, gives the wasm's exports and imports short names in both
+//    (tools/wasm-exports.mjs, tools/wasm-imports.mjs), and
 //    names the glue and the wasm by the hash of their final bytes (Trunk's is taken before
 //    wasm-opt);
 // 3. writes `.br` and `.gz` siblings of every hashed (immutable) file at the highest levels,
@@ -25,7 +26,7 @@ import { minify } from "terser";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import { checkEveryNameUsed, sha256, stampServiceWorker, stampSharedNames } from "./stamp-sw.mjs";
 import { shortenImports } from "./wasm-imports.mjs";
-import { dropUnusedClasses } from "./wasm-exports.mjs";
+import { dropUnnamedExports, dropUnusedClasses, shortenExports } from "./wasm-exports.mjs";
 
 const staging = process.env.TRUNK_STAGING_DIR;
 if (!staging) {
@@ -70,11 +71,12 @@ async function minified(path, options = {}) {
 // removes the code only they reached. -Os alone: the build's whole list of passes ran already.
 // Not in a debug build (`trunk serve`): wasm-opt would take out the function names its stack
 // traces show.
+// So are the exports the glue never names (`main`, wasm-bindgen's and wasm-split's globals).
 const unused = dropUnusedClasses(
   readFileSync(join(staging, trunkWasm.slice(1))),
   readFileSync(join(staging, trunkGlue.slice(1)), "utf8"),
 );
-let prunedWasm = unused.wasm;
+let prunedWasm = dropUnnamedExports(unused.wasm, unused.glue).wasm;
 if (process.env.TRUNK_PROFILE === "release") {
   const wasmOpt = fileURLToPath(new URL("node_modules/.bin/wasm-opt", import.meta.url));
   const pruned = join(staging, `${trunkWasm.slice(1)}.pruned`);
@@ -88,8 +90,9 @@ if (process.env.TRUNK_PROFILE === "release") {
 // warm start in a Chromium trace), and 1.9 KB less brotli in the first load.
 const glueCode = await minifiedCode(unused.glue, trunkGlue, { module: true });
 // The imports' hashed names, written twice (module and glue), cost 5.5 KB brotli of the first
-// load; renamed in both.
-const shortened = shortenImports(prunedWasm, glueCode);
+// load; renamed in both. So are the exports' (the closure invokers' long names).
+const exported = shortenExports(prunedWasm, glueCode);
+const shortened = shortenImports(exported.wasm, exported.glue);
 writeFileSync(join(staging, trunkWasm.slice(1)), shortened.wasm);
 writeFileSync(join(staging, trunkGlue.slice(1)), shortened.glue);
 

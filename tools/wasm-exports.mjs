@@ -35,8 +35,9 @@ function entries(wasm, id) {
         let field;
         if (id === 2) [, p] = name(wasm, p); // an import's module, before its name
         [field, p] = name(wasm, p);
+        const description = p;
         p = id === 2 ? afterDescription(wasm, p) : leb(wasm, p + 1)[1]; // an export: kind, index
-        found.push({ name: field, start, end: p });
+        found.push({ name: field, start, description, end: p });
       }
       if (p !== end) throw new Error(`wasm-exports: section ${id} did not end where it said`);
       return { found, at, end };
@@ -74,13 +75,76 @@ export function dropUnusedClasses(wasm, glue) {
     if (text.includes(cls) || text.includes(lower)) throw new Error(`wasm-exports: the glue still names ${cls}`);
   }
   const kept = exports.found.filter((e) => !drop(e));
-  const section = Buffer.concat([uleb(kept.length), ...kept.map((e) => wasm.subarray(e.start, e.end))]);
-  const module = Buffer.concat([
+  return { wasm: withExports(wasm, exports, kept), glue: text, dropped: exports.found.length - kept.length };
+}
+
+/** `wasm` with its export section `exports` holding `kept` alone, each under `e.as ?? e.name`. */
+function withExports(wasm, exports, kept) {
+  const encoded = (text) => Buffer.concat([uleb(Buffer.byteLength(text)), Buffer.from(text, "utf8")]);
+  const section = Buffer.concat([
+    uleb(kept.length),
+    ...kept.map((e) => Buffer.concat([encoded(e.as ?? e.name), wasm.subarray(e.description, e.end)])),
+  ]);
+  return Buffer.concat([
     wasm.subarray(0, exports.at),
     Buffer.from([7]),
     uleb(section.length),
     section,
     wasm.subarray(exports.end),
   ]);
-  return { wasm: module, glue: text, dropped: exports.found.length - kept.length };
+}
+
+const escaped = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+/** How many times `glue` holds `name` as a whole token, and the objects it reads it from. */
+function occurrences(glue, name) {
+  const all = glue.match(new RegExp(`(?<![\\w$])${escaped(name)}(?![\\w$])`, "g"))?.length ?? 0;
+  const readers = [...glue.matchAll(new RegExp(`(?<![\\w$])([\\w$]+)\\.${escaped(name)}(?![\\w$])`, "g"))];
+  return { all, readers: readers.map((m) => m[1]) };
+}
+
+/**
+ * `wasm` without the exports `glue` (wasm-bindgen's JS) never names, so wasm-opt can remove
+ * what only they reached; also how many went. None of them is read by any JavaScript: `main`
+ * (`__wbindgen_start` calls it by index), the globals of wasm-bindgen's abort handling and of
+ * wasm-split, `__wbindgen_free`. A name the glue holds anywhere, even in a comment, stays.
+ */
+export function dropUnnamedExports(wasm, glue) {
+  if (wasm.readUInt32LE(0) !== 0x6d736100) throw new Error("wasm-exports: not a WebAssembly module");
+  const exports = entries(wasm, 7);
+  const kept = exports.found.filter((e) => occurrences(glue, e.name).all > 0);
+  return { wasm: withExports(wasm, exports, kept), dropped: exports.found.length - kept.length };
+}
+
+/**
+ * `wasm` and `glue` (minified: its own names are mangled, so an export's name is left only
+ * where the module's exports are read, `<exports>.<name>`) with every export the glue reads
+ * only that way, from one variable, renamed `$<base 36 counter>` in both; also how many.
+ *
+ * Each name is written twice, in the module and in the glue, and wasm-bindgen names its
+ * closure invokers after their Rust types (72 to 334 characters each): 0.6 KB brotli of the
+ * first load, with the unnamed exports above. An export named otherwise too (in a string, an
+ * object's key) keeps its name. A glue that reads none of them this way is another shape of
+ * wasm-bindgen's output, and the build stops rather than guess.
+ */
+export function shortenExports(wasm, glue) {
+  if (wasm.readUInt32LE(0) !== 0x6d736100) throw new Error("wasm-exports: not a WebAssembly module");
+  const exports = entries(wasm, 7);
+  const found = exports.found.map((e) => ({ ...e, ...occurrences(glue, e.name) }));
+  // The glue's variable for the module's exports: what reads most of them.
+  const tally = new Map();
+  for (const reader of found.flatMap((e) => e.readers)) tally.set(reader, (tally.get(reader) ?? 0) + 1);
+  const exportsVariable = [...tally].sort((a, b) => b[1] - a[1])[0]?.[0];
+  let text = glue;
+  let renamed = 0;
+  for (const e of found) {
+    if (e.all === 0 || e.readers.length !== e.all || e.readers.some((r) => r !== exportsVariable)) continue;
+    e.as = `$${(renamed++).toString(36)}`;
+    const read = new RegExp(`(?<![\\w$])${escaped(exportsVariable)}\\.${escaped(e.name)}(?![\\w$])`, "g");
+    text = text.replace(read, () => `${exportsVariable}.${e.as}`);
+  }
+  if (renamed === 0) throw new Error("wasm-exports: the glue reads no export as <exports>.<name>");
+  if (found.some((e) => e.as === undefined && /^\$[0-9a-z]+$/.test(e.name))) {
+    throw new Error("wasm-exports: an export is named like the short names");
+  }
+  return { wasm: withExports(wasm, exports, found), glue: text, renamed };
 }

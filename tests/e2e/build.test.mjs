@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, launchBrowser } from "./lib/harness.mjs";
-import { dropUnusedClasses } from "../../tools/wasm-exports.mjs";
+import { dropUnnamedExports, dropUnusedClasses, shortenExports } from "../../tools/wasm-exports.mjs";
 import { shortenImports } from "../../tools/wasm-imports.mjs";
 
 const uleb = (n) => {
@@ -125,6 +125,31 @@ test("a class of another shape, or one the module uses, stops the build", () => 
   );
 });
 
+test("exports the glue never names leave the module; the ones it reads get short names", () => {
+  const invoker = "wasm_bindgen_0123___convert__closures_____invoke_______true_";
+  const wasm = exporting(["main", invoker, "__wbindgen_free", "memory", "__wbindgen_start", "keyed"]);
+  // The glue as wasm-bindgen writes it: a JS function of the invoker's own name around it.
+  const glue = `let wasm;
+function ${invoker}(a) { wasm.${invoker}(a); }
+export function go() { ${invoker}(1); wasm.memory.grow(wasm.memory.x); wasm.__wbindgen_start(); }
+const o = { keyed: wasm.keyed };
+`;
+  const pruned = dropUnnamedExports(wasm, glue);
+  assert.equal(pruned.dropped, 2);
+  const names = (bytes) => WebAssembly.Module.exports(new WebAssembly.Module(bytes)).map((e) => e.name);
+  assert.deepEqual(names(pruned.wasm), [invoker, "memory", "__wbindgen_start", "keyed"]);
+  // Minified, the glue's own names are mangled: an export's name is left where it is read.
+  const minified = `let W;function f(a){W.${invoker}(a)}export function go(){f(1);W.memory.grow(W.memory.x);W.__wbindgen_start()}const o={keyed:W.keyed};`;
+  const out = shortenExports(pruned.wasm, minified);
+  assert.equal(out.renamed, 3);
+  // `keyed` is an object's key too, and stays.
+  assert.deepEqual(names(out.wasm), ["$0", "$1", "$2", "keyed"]);
+  assert.equal(out.glue, "let W;function f(a){W.$0(a)}export function go(){f(1);W.$1.grow(W.$1.x);W.$2()}const o={keyed:W.keyed};");
+  // A name read from another object too stays; a glue that reads none is another shape.
+  assert.deepEqual(names(shortenExports(pruned.wasm, `${minified}x.memory;`).wasm), ["$0", "memory", "$1", "keyed"]);
+  assert.throws(() => shortenExports(pruned.wasm, "export function go(){}"), /reads no export/);
+});
+
 test("the built page asks its wasm and its glue for their true integrity", () => {
   const dist = process.env.OUTPOST_E2E_DIST ?? join(ROOT, "dist");
   const html = readFileSync(join(dist, "index.html"), "utf8");
@@ -143,8 +168,9 @@ test("the built page asks its wasm and its glue for their true integrity", () =>
   const imported = WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(join(dist, wasm[1]))));
   assert.ok(imported.length > 100 && imported.every((i) => !/_[0-9a-f]{16}$/.test(i.name)), "no hashed import left");
   const exported = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(join(dist, wasm[1]))));
-  assert.ok(exported.some((e) => e.name === "memory"), "the module's exports");
+  assert.ok(exported.some((e) => e.kind === "memory"), "the module's exports");
   assert.ok(!exported.some((e) => /intounderlying/.test(e.name)), "no export of wasm-streams' classes");
+  assert.ok(exported.every((e) => /^\$[0-9a-z]+$/.test(e.name)), "short export names only");
   assert.ok(!/IntoUnderlying/i.test(readFileSync(join(dist, glue[1]), "utf8")), "no class of wasm-streams in the glue");
 });
 

@@ -3,8 +3,8 @@
 // build does (the passes index.html names) but keeping function names (`--keep-debug`,
 // `-g`), and sums each function body by the crate its name starts with (generic code counts
 // for the crate that defines it, e.g. `tachys` for the views' monomorphised rendering).
-// Brotli of the whole optimised module, without the names and with the imports shortened as
-// the build does, is the figure P1 sees.
+// Brotli of the whole optimised module, without the names and with the exports and imports
+// shortened as the build does, is the figure P1 sees.
 //
 //   node tools/bench/wasm-size.mjs OUT.json
 import { execFileSync } from "node:child_process";
@@ -12,7 +12,8 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { brotliCompressSync, constants } from "node:zlib";
 import { ROOT } from "../../tests/e2e/lib/harness.mjs";
-import { dropUnusedClasses } from "../wasm-exports.mjs";
+import { minify } from "terser";
+import { dropUnnamedExports, dropUnusedClasses, shortenExports } from "../wasm-exports.mjs";
 import { leb, shortenImports } from "../wasm-imports.mjs";
 
 const out = process.argv[2] ?? join(ROOT, "target/bench/raw/wasm-size.json");
@@ -31,12 +32,13 @@ const rustLink = readFileSync(join(ROOT, "index.html"), "utf8").match(/<link dat
 const level = rustLink.match(/data-wasm-opt="([^"]+)"/)?.[1];
 if (!level) throw new Error("index.html: no data-wasm-opt on the rust link; update tools/bench/wasm-size.mjs");
 const passes = [`-O${level}`, ...(rustLink.match(/data-wasm-opt-params="([^"]*)"/)?.[1].split(/\s+/).filter(Boolean) ?? [])];
-// Then, as tools/post-build.mjs does, the classes the app never uses dropped and -Os again.
+// Then, as tools/post-build.mjs does, the classes the app never uses and the exports the glue
+// never names dropped, and -Os again.
 let glue;
 for (const [path, names] of [[named, ["-g"]], [bare, []]]) {
   execFileSync(bin("wasm-opt"), [...passes, ...names, join(work, "outpost_bg.wasm"), "-o", path]);
   const pruned = dropUnusedClasses(readFileSync(path), readFileSync(join(work, "outpost.js"), "utf8"));
-  writeFileSync(path, pruned.wasm);
+  writeFileSync(path, dropUnnamedExports(pruned.wasm, pruned.glue).wasm);
   glue = pruned.glue;
   execFileSync(bin("wasm-opt"), ["-Os", ...names, path, "-o", path]);
 }
@@ -145,7 +147,9 @@ bodies.forEach((size, i) => {
 });
 const code = bodies.reduce((a, b) => a + b, 0);
 // As the build ships it: the imports' hashed names shortened (tools/wasm-imports.mjs).
-const bareBytes = shortenImports(readFileSync(bare), glue).wasm;
+const minified = (await minify(glue, { module: true, compress: true, mangle: true })).code;
+const exported = shortenExports(readFileSync(bare), minified);
+const bareBytes = shortenImports(exported.wasm, exported.glue).wasm;
 const brotli = brotliCompressSync(bareBytes, {
   params: { [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY, [constants.BROTLI_PARAM_SIZE_HINT]: bareBytes.length },
 }).length;
