@@ -146,7 +146,8 @@ bodies.forEach((size, i) => {
   functions.push({ name, size });
 });
 const code = bodies.reduce((a, b) => a + b, 0);
-// As the build ships it: the imports' hashed names shortened (tools/wasm-imports.mjs).
+// As the build ships it: the exports' and imports' names shortened (tools/wasm-exports.mjs,
+// tools/wasm-imports.mjs).
 const minified = (await minify(glue, { module: true, compress: true, mangle: true })).code;
 const exported = shortenExports(readFileSync(bare), minified);
 const bareBytes = shortenImports(exported.wasm, exported.glue).wasm;
