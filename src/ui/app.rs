@@ -1,6 +1,7 @@
 //! The root component: opens the device store, restores the last session (so the app works
 //! offline), and shows the sign-in page or the profile, always under the status bar.
 
+use crate::ui::core::attr::attr;
 use leptos::ev;
 use leptos::prelude::*;
 
@@ -186,7 +187,7 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <div id="outpost" data-mounted="true">
+        <div {attr("id", "outpost")} data-mounted="true">
             <header class="top">
                 <span class="brand">"Outpost"</span>
                 <StatusBar online=online.into() profile=profile now=now.into() />
@@ -236,7 +237,7 @@ pub fn App() -> impl IntoView {
                     }
                     Phase::Failed(message) => {
                         view! {
-                            <p class="notice error" role="alert">
+                            <p class="notice error" {attr("role", "alert")}>
                                 "Outpost could not open its storage on this device. " {message}
                             </p>
                         }

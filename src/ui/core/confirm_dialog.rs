@@ -3,6 +3,7 @@
 //! safe choice, when it opens; Escape cancels; on either choice the focus goes back to where it
 //! was when the dialog opened (the button that asked), if that is still on the page.
 
+use crate::ui::core::attr::attr;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -48,20 +49,20 @@ pub fn ConfirmDialog(
     view! {
         <div
             class="confirm"
-            role="alertdialog"
-            aria-labelledby=format!("{id}-title")
-            aria-describedby=format!("{id}-help")
+            {attr("role", "alertdialog")}
+            {attr("aria-labelledby", format!("{id}-title"))}
+            {attr("aria-describedby", format!("{id}-help"))}
             on:keydown=move |ev| {
                 if ev.key() == "Escape" {
                     cancel();
                 }
             }
         >
-            <h2 id=format!("{id}-title")>{title}</h2>
-            <p id=format!("{id}-help")>{children()}</p>
+            <h2 {attr("id", format!("{id}-title"))}>{title}</h2>
+            <p {attr("id", format!("{id}-help"))}>{children()}</p>
             <div class="actions">
                 <button
-                    type="button"
+                    {attr("type", "button")}
                     on:click=move |_| {
                         give_focus_back();
                         on_confirm.run(());
@@ -69,7 +70,7 @@ pub fn ConfirmDialog(
                 >
                     {confirm}
                 </button>
-                <button type="button" node_ref=cancel_button on:click=move |_| cancel()>
+                <button {attr("type", "button")} node_ref=cancel_button on:click=move |_| cancel()>
                     "Cancel"
                 </button>
             </div>

@@ -2,6 +2,7 @@
 //! syncing, synced and when, conflict, or what went wrong and what to do). Tests and assistive
 //! technology read it through `role="status"` and its `data-*` attributes.
 
+use crate::ui::core::attr::attr;
 use leptos::prelude::*;
 use outpost_core::strategy::Source;
 use outpost_core::sync::{SyncProblem, SyncState};
@@ -126,8 +127,8 @@ pub fn StatusBar(
     view! {
         <div
             class="status"
-            role="status"
-            aria-live="polite"
+            {attr("role", "status")}
+            {attr("aria-live", "polite")}
             data-connectivity=move || if online.get() { "online" } else { "offline" }
             data-sync=sync_state
         >
@@ -143,7 +144,7 @@ pub fn StatusBar(
                 }}
             </span>
             // Its "n minutes ago" changes every minute: read on demand, not announced each time.
-            <span class="source-words" aria-live="off">
+            <span class="source-words" {attr("aria-live", "off")}>
                 {move || profile.get().and_then(|p| source_words(&p, now.get()))}
             </span>
         </div>

@@ -1,5 +1,6 @@
 //! "A new version is ready": shown when a new build waits in the service worker.
 
+use crate::ui::core::attr::attr;
 use leptos::prelude::*;
 
 use crate::data::services::service_worker;
@@ -57,12 +58,12 @@ pub fn UpdateBanner(
     };
     view! {
         <Show when=move || ready.get()>
-            <div class="update-banner" role="region" aria-label="Update">
+            <div class="update-banner" {attr("role", "region")} {attr("aria-label", "Update")}>
                 <span>"A new version is ready."</span>
-                <button type="button" on:click=reload>
+                <button {attr("type", "button")} on:click=reload>
                     "Reload"
                 </button>
-                {move || words().map(|words| view! { <p role="alert">{words}</p> })}
+                {move || words().map(|words| view! { <p {attr("role", "alert")}>{words}</p> })}
             </div>
         </Show>
     }

@@ -1,6 +1,7 @@
 //! Settings: how the profile is read and written, the conflict policy, and how often it
 //! syncs. Remembered on this device; applied at once.
 
+use crate::ui::core::attr::attr;
 use leptos::prelude::*;
 use outpost_core::strategy::{ReadStrategy, WriteStrategy};
 use outpost_core::sync::ConflictPolicy;
@@ -39,11 +40,11 @@ pub fn SettingsPage(
         interval_error.set(false);
     });
     view! {
-        <section class="settings" aria-labelledby="settings-title">
-            <h2 id="settings-title">"Settings"</h2>
+        <section class="settings" {attr("aria-labelledby", "settings-title")}>
+            <h2 {attr("id", "settings-title")}>"Settings"</h2>
             <label for="read-strategy">"Read strategy"</label>
             <select
-                id="read-strategy"
+                {attr("id", "read-strategy")}
                 prop:value=move || settings.get().read_strategy.as_str()
                 on:change=move |ev| {
                     if let Some(v) = parse::<ReadStrategy>(&event_target_value(&ev)) {
@@ -57,7 +58,7 @@ pub fn SettingsPage(
             </select>
             <label for="write-strategy">"Write strategy"</label>
             <select
-                id="write-strategy"
+                {attr("id", "write-strategy")}
                 prop:value=move || settings.get().write_strategy.as_str()
                 on:change=move |ev| {
                     if let Some(v) = parse::<WriteStrategy>(&event_target_value(&ev)) {
@@ -70,7 +71,7 @@ pub fn SettingsPage(
             </select>
             <label for="conflict-policy">"Conflict policy"</label>
             <select
-                id="conflict-policy"
+                {attr("id", "conflict-policy")}
                 prop:value=move || {
                     match settings.get().conflict_policy {
                         ConflictPolicy::Ask => "ask",
@@ -90,12 +91,12 @@ pub fn SettingsPage(
             </select>
             <label for="sync-interval">"Sync interval (minutes)"</label>
             <input
-                id="sync-interval"
-                type="number"
-                min="1"
-                max="1440"
+                {attr("id", "sync-interval")}
+                {attr("type", "number")}
+                {attr("min", "1")}
+                {attr("max", "1440")}
                 aria-invalid=move || interval_error.get().to_string()
-                aria-describedby="sync-interval-error"
+                {attr("aria-describedby", "sync-interval-error")}
                 prop:value=move || interval.get().to_string()
                 on:change=move |ev| {
                     let minutes = event_target_value(&ev).trim().parse::<u32>();
@@ -112,14 +113,14 @@ pub fn SettingsPage(
                     interval_error.set(minutes.is_err());
                 }
             />
-            <p id="sync-interval-error" class="field-error" role="alert">
+            <p {attr("id", "sync-interval-error")} class="field-error" {attr("role", "alert")}>
                 {move || {
                     interval_error
                         .get()
                         .then_some("Enter a whole number of minutes, from 1 to 1440. The interval was not changed.")
                 }}
             </p>
-            <p class="field-error" role="alert">{move || error.get()}</p>
+            <p class="field-error" {attr("role", "alert")}>{move || error.get()}</p>
             <p class="storage">
                 {move || match storage_kept.get() {
                     Some(true) => "Storage on this device: kept. The browser will not clear it to free space.",

@@ -1,6 +1,7 @@
 //! Sign in or create an account. Validation uses the server's rules (from `outpost-core`)
 //! and says which field is wrong before anything is sent.
 
+use crate::ui::core::attr::attr;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use outpost_core::validate;
@@ -85,13 +86,13 @@ pub fn SignInPage(
         }
     };
     view! {
-        <section class="sign-in" aria-labelledby="sign-in-title">
-            <h1 id="sign-in-title" tabindex="-1">"Welcome to Outpost"</h1>
+        <section class="sign-in" {attr("aria-labelledby", "sign-in-title")}>
+            <h1 {attr("id", "sign-in-title")} {attr("tabindex", "-1")}>"Welcome to Outpost"</h1>
             <p>"Your profile, on this device and in sync, online or not."</p>
             {storage_cleared
                 .then(|| {
                     view! {
-                        <p class="notice" role="note">
+                        <p class="notice" {attr("role", "note")}>
                             "This browser removed the data stored on this device (Safari does after 7 days without a visit). Sign in again to get your profile as it was last synced; changes that had not synced could not be kept. Added to your Home Screen, Outpost keeps its data."
                         </p>
                     }
@@ -99,35 +100,35 @@ pub fn SignInPage(
             <form on:submit=on_submit novalidate>
                 <label for="username">"Username"</label>
                 <input
-                    id="username"
-                    type="text"
-                    autocomplete="username"
-                    autocapitalize="none"
-                    spellcheck="false"
-                    aria-describedby="username-help username-error"
+                    {attr("id", "username")}
+                    {attr("type", "text")}
+                    {attr("autocomplete", "username")}
+                    {attr("autocapitalize", "none")}
+                    {attr("spellcheck", "false")}
+                    {attr("aria-describedby", "username-help username-error")}
                     aria-invalid=invalid("username")
                     prop:value=move || username.get()
                     on:input=move |ev| username.set(event_target_value(&ev))
                 />
-                <p id="username-help" class="help">"3 to 32 lowercase letters, digits, '_', '.' or '-'."</p>
-                <p id="username-error" class="field-error" role="alert">{field_error("username")}</p>
+                <p {attr("id", "username-help")} class="help">"3 to 32 lowercase letters, digits, '_', '.' or '-'."</p>
+                <p {attr("id", "username-error")} class="field-error" {attr("role", "alert")}>{field_error("username")}</p>
                 <label for="password">"Password"</label>
                 <input
-                    id="password"
-                    type="password"
-                    autocomplete="current-password"
-                    aria-describedby="password-error"
+                    {attr("id", "password")}
+                    {attr("type", "password")}
+                    {attr("autocomplete", "current-password")}
+                    {attr("aria-describedby", "password-error")}
                     aria-invalid=invalid("password")
                     prop:value=move || password.get()
                     on:input=move |ev| password.set(event_target_value(&ev))
                 />
-                <p id="password-error" class="field-error" role="alert">{field_error("password")}</p>
+                <p {attr("id", "password-error")} class="field-error" {attr("role", "alert")}>{field_error("password")}</p>
                 <div class="actions">
-                    <button type="submit" class="primary" aria-disabled=busy_attr
+                    <button {attr("type", "submit")} class="primary" aria-disabled=busy_attr
                         on:click=move |_| create.set(false)>
                         "Sign in"
                     </button>
-                    <button type="submit" aria-disabled=busy_attr
+                    <button {attr("type", "submit")} aria-disabled=busy_attr
                         on:click=move |_| create.set(true)>
                         "Create account"
                     </button>
@@ -136,7 +137,7 @@ pub fn SignInPage(
                     error
                         .get()
                         .filter(|(f, _)| f.is_none())
-                        .map(|(_, m)| view! { <p class="notice error" role="alert">{m}</p> })
+                        .map(|(_, m)| view! { <p class="notice error" {attr("role", "alert")}>{m}</p> })
                 }}
             </form>
             {move || {

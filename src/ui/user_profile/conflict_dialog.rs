@@ -1,5 +1,6 @@
 //! The conflict dialog: both values of each field changed on two devices, and the choice.
 
+use crate::ui::core::attr::attr;
 use leptos::prelude::*;
 use outpost_core::sync::{Conflict, Field, Resolution};
 
@@ -71,21 +72,21 @@ pub fn ConflictDialog(
     view! {
         <div
             class="conflict"
-            role="dialog"
-            aria-modal="false"
-            aria-labelledby="conflict-title"
-            aria-describedby="conflict-help"
+            {attr("role", "dialog")}
+            {attr("aria-modal", "false")}
+            {attr("aria-labelledby", "conflict-title")}
+            {attr("aria-describedby", "conflict-help")}
         >
-            <h2 id="conflict-title">"Changed on two devices"</h2>
-            <p id="conflict-help">
+            <h2 {attr("id", "conflict-title")}>"Changed on two devices"</h2>
+            <p {attr("id", "conflict-help")}>
                 "These fields were changed here and on another device. Choose which to keep, or edit the form and save."
             </p>
             <dl>{rows}</dl>
             <div class="actions">
-                <button type="button" on:click=move |_| on_choice.run(Resolution::KeepMine)>
+                <button {attr("type", "button")} on:click=move |_| on_choice.run(Resolution::KeepMine)>
                     "Keep mine"
                 </button>
-                <button type="button" on:click=move |_| on_choice.run(Resolution::UseTheirs)>
+                <button {attr("type", "button")} on:click=move |_| on_choice.run(Resolution::UseTheirs)>
                     "Use theirs"
                 </button>
             </div>

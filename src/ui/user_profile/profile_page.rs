@@ -1,6 +1,7 @@
 //! The profile page: the photo, the edit form, "Sync now", "Sign out", the conflict dialog,
 //! and the sign-in prompt after a session ended.
 
+use crate::ui::core::attr::attr;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use outpost_core::merge::Field;
@@ -214,7 +215,7 @@ pub fn ProfilePage(
 
     view! {
         // A photo dropped anywhere on the profile is taken, as on "Choose a photo".
-        <section class="profile" aria-labelledby="profile-title" on:dragover=drag_over on:drop=drop>
+        <section class="profile" {attr("aria-labelledby", "profile-title")} on:dragover=drag_over on:drop=drop>
             <div class="identity">
                 <ProfilePhoto
                     vm=vm
@@ -225,7 +226,7 @@ pub fn ProfilePage(
                     trouble=photo_trouble
                 />
                 <div>
-                    <h1 id="profile-title" tabindex="-1">{move || shown().name}</h1>
+                    <h1 {attr("id", "profile-title")} {attr("tabindex", "-1")}>{move || shown().name}</h1>
                     <p class="account">"Signed in as " {account.clone()}</p>
                     {move || photo_trouble.get().map(|words| view! { <p class="account">{words}</p> })}
                 </div>
@@ -246,40 +247,40 @@ pub fn ProfilePage(
             <form class="edit" on:submit=on_submit novalidate>
                 <label for="name">"Name"</label>
                 <input
-                    id="name"
-                    name="name"
-                    type="text"
-                    autocomplete="name"
-                    maxlength="200"
+                    {attr("id", "name")}
+                    {attr("name", "name")}
+                    {attr("type", "text")}
+                    {attr("autocomplete", "name")}
+                    {attr("maxlength", "200")}
                     readonly=read_only
                     prop:value=name
                     aria-invalid=move || error_for("name")().is_some().to_string()
-                    aria-describedby="name-error"
+                    {attr("aria-describedby", "name-error")}
                     on:focus=move |_| form.update(|f| f.focus(Field::Name))
                     on:blur=move |_| form.update(|f| f.blur(Field::Name))
                     on:input=move |ev| {
                         form.update(|f| f.input(Field::Name, event_target_value(&ev)));
                     }
                 />
-                <p id="name-error" class="field-error" role="alert">{error_for("name")}</p>
+                <p {attr("id", "name-error")} class="field-error" {attr("role", "alert")}>{error_for("name")}</p>
                 <label for="photo_url">"Photo URL"</label>
                 <input
-                    id="photo_url"
-                    name="photo_url"
-                    type="url"
-                    inputmode="url"
-                    placeholder="https://…"
+                    {attr("id", "photo_url")}
+                    {attr("name", "photo_url")}
+                    {attr("type", "url")}
+                    {attr("inputmode", "url")}
+                    {attr("placeholder", "https://…")}
                     readonly=read_only
                     prop:value=photo_url
                     aria-invalid=move || error_for("photo_url")().is_some().to_string()
-                    aria-describedby="photo-error"
+                    {attr("aria-describedby", "photo-error")}
                     on:focus=move |_| form.update(|f| f.focus(Field::PhotoUrl))
                     on:blur=move |_| form.update(|f| f.blur(Field::PhotoUrl))
                     on:input=move |ev| {
                         form.update(|f| f.input(Field::PhotoUrl, event_target_value(&ev)));
                     }
                 />
-                <p id="photo-error" class="field-error" role="alert">{error_for("photo_url")}</p>
+                <p {attr("id", "photo-error")} class="field-error" {attr("role", "alert")}>{error_for("photo_url")}</p>
                 <PhotoControls
                     vm=vm
                     has_photo=Signal::derive(move || !stored_photo.get().is_empty())
@@ -288,22 +289,22 @@ pub fn ProfilePage(
                 />
                 <div class="actions">
                     <button
-                        type="submit"
+                        {attr("type", "submit")}
                         class="primary"
                         aria-disabled=move || saving.get().then_some("true")
                     >
                         "Save"
                     </button>
-                    <button type="button" on:click=move |_| vm.sync_now()>
+                    <button {attr("type", "button")} on:click=move |_| vm.sync_now()>
                         "Sync now"
                     </button>
-                    <button type="button" on:click=on_sign_out>
+                    <button {attr("type", "button")} on:click=on_sign_out>
                         "Sign out"
                     </button>
                 </div>
                 // A success is said politely, from a region that is always there (a region
                 // added with its words is not read out everywhere); an error is an alert.
-                <div class="notices" aria-live="polite">
+                <div class="notices" {attr("aria-live", "polite")}>
                     {move || {
                         notice()
                             .filter(|n| !n.is_error)
@@ -313,7 +314,7 @@ pub fn ProfilePage(
                 {move || {
                     notice()
                         .filter(|n| n.is_error)
-                        .map(|n| view! { <p class="notice error" role="alert">{n.text}</p> })
+                        .map(|n| view! { <p class="notice error" {attr("role", "alert")}>{n.text}</p> })
                 }}
             </form>
 
@@ -451,16 +452,16 @@ fn ReauthForm(vm: UserProfileViewModel) -> impl IntoView {
             <p>"Your session has ended. Enter your password to sync your changes."</p>
             <label for="reauth-password">"Password"</label>
             <input
-                id="reauth-password"
-                type="password"
-                autocomplete="current-password"
+                {attr("id", "reauth-password")}
+                {attr("type", "password")}
+                {attr("autocomplete", "current-password")}
                 prop:value=move || password.get()
                 on:input=move |ev| password.set(event_target_value(&ev))
             />
-            <button type="submit" aria-disabled=move || busy.get().then_some("true")>
+            <button {attr("type", "submit")} aria-disabled=move || busy.get().then_some("true")>
                 "Sign in again"
             </button>
-            {move || error.get().map(|e| view! { <p class="notice error" role="alert">{e}</p> })}
+            {move || error.get().map(|e| view! { <p class="notice error" {attr("role", "alert")}>{e}</p> })}
         </form>
     }
 }

@@ -6,6 +6,7 @@
 //! account's token, so it is never an `<img src>` of that path: the page shows the bytes the
 //! device holds (or fetches once and keeps) as an object URL, offline too.
 
+use crate::ui::core::attr::attr;
 use leptos::prelude::*;
 use outpost_core::validate::uploaded_photo;
 use wasm_bindgen::JsCast;
@@ -159,14 +160,15 @@ pub fn ProfilePhoto(
             None => Some(url),
         }
     };
-    move || match src() {
+    move || {
+        match src() {
         Some(src) => view! {
             <img
                 class="avatar"
-                src=src
-                alt=alt.clone()
-                width="96"
-                height="96"
+                {attr("src", src)}
+                {attr("alt", alt.clone())}
+                {attr("width", "96")}
+                {attr("height", "96")}
                 on:error=move |_| {
                     broken.set(true);
                     say(Some(NOT_LOADED));
@@ -179,7 +181,8 @@ pub fn ProfilePhoto(
                 .is_some_and(|r| uploaded_photo(&photo_url.get()) == Some(r))
         }) =>
         {
-            view! { <div class="avatar" role="img" aria-label=alt.clone()></div> }.into_any()
+            view! { <div class="avatar" {attr("role", "img")} {attr("aria-label", alt.clone())}></div> }
+                .into_any()
         }
         None => {
             let name = name.get();
@@ -187,12 +190,13 @@ pub fn ProfilePhoto(
             // the first load ~8 KB for one letter.
             let initial = name.chars().next().unwrap_or('?').to_string();
             view! {
-                <div class="avatar placeholder" role="img" aria-label=name>
+                <div class="avatar placeholder" {attr("role", "img")} {attr("aria-label", name)}>
                     {initial}
                 </div>
             }
             .into_any()
         }
+    }
     }
 }
 
@@ -261,10 +265,10 @@ pub fn PhotoControls(
             on:touchstart=|_| photo_worker::warm()
         >
             <input
-                id="photo-file"
+                {attr("id", "photo-file")}
                 class="visually-hidden"
-                type="file"
-                accept="image/*"
+                {attr("type", "file")}
+                {attr("accept", "image/*")}
                 disabled=read_only
                 aria-disabled=busy_attr
                 on:change=on_change
@@ -274,7 +278,7 @@ pub fn PhotoControls(
             </label>
             <Show when=move || has_photo.get()>
                 <button
-                    type="button"
+                    {attr("type", "button")}
                     disabled=read_only
                     aria-disabled=busy_attr
                     on:click=move |_| vm.remove_photo()
