@@ -1,5 +1,6 @@
-// Classes the app never uses, dropped from the module's exports and from the JS glue (used by
-// tools/post-build.mjs and tools/bench/wasm-size.mjs).
+// The module's exports, as the app needs them (used by tools/post-build.mjs and
+// tools/bench/wasm-size.mjs): classes it never uses dropped, with their glue; exports the glue
+// never reads dropped; the rest under short names, in the module and the glue alike.
 //
 // Leptos always links server_fn with its `browser` feature, and through it wasm-streams, whose
 // three classes (the Rust side of JavaScript streams) wasm-bindgen exports from the module.
@@ -44,6 +45,7 @@ function entries(wasm, id) {
     }
     at = end;
   }
+  if (id === 7) throw new Error("wasm-exports: the module has no export section");
   return { found: [] };
 }
 
@@ -98,15 +100,17 @@ const escaped = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 /** How many times `glue` holds `name` as a whole token, and the objects it reads it from. */
 function occurrences(glue, name) {
   const all = glue.match(new RegExp(`(?<![\\w$])${escaped(name)}(?![\\w$])`, "g"))?.length ?? 0;
-  const readers = [...glue.matchAll(new RegExp(`(?<![\\w$])([\\w$]+)\\.${escaped(name)}(?![\\w$])`, "g"))];
+  // `a.W.x` is no read of the exports variable `W`.
+  const readers = [...glue.matchAll(new RegExp(`(?<![\\w$.])([\\w$]+)\\.${escaped(name)}(?![\\w$])`, "g"))];
   return { all, readers: readers.map((m) => m[1]) };
 }
 
 /**
  * `wasm` without the exports `glue` (wasm-bindgen's JS) never names, so wasm-opt can remove
- * what only they reached; also how many went. None of them is read by any JavaScript: `main`
- * (`__wbindgen_start` calls it by index), the globals of wasm-bindgen's abort handling and of
- * wasm-split, `__wbindgen_free`. A name the glue holds anywhere, even in a comment, stays.
+ * what only they reached; also how many went. Here: `main` (`__wbindgen_start` calls it by
+ * index), the globals of wasm-bindgen's abort handling and of wasm-split, and
+ * `__wbindgen_free` (the glue reads it only where it hands owned strings back, which this app
+ * does not). A name the glue holds anywhere, even in a comment, stays.
  */
 export function dropUnnamedExports(wasm, glue) {
   if (wasm.readUInt32LE(0) !== 0x6d736100) throw new Error("wasm-exports: not a WebAssembly module");
@@ -139,7 +143,7 @@ export function shortenExports(wasm, glue) {
   for (const e of found) {
     if (e.all === 0 || e.readers.length !== e.all || e.readers.some((r) => r !== exportsVariable)) continue;
     e.as = `$${(renamed++).toString(36)}`;
-    const read = new RegExp(`(?<![\\w$])${escaped(exportsVariable)}\\.${escaped(e.name)}(?![\\w$])`, "g");
+    const read = new RegExp(`(?<![\\w$.])${escaped(exportsVariable)}\\.${escaped(e.name)}(?![\\w$])`, "g");
     text = text.replace(read, () => `${exportsVariable}.${e.as}`);
   }
   if (renamed === 0) throw new Error("wasm-exports: the glue reads no export as <exports>.<name>");

@@ -127,27 +127,36 @@ test("a class of another shape, or one the module uses, stops the build", () => 
 
 test("exports the glue never names leave the module; the ones it reads get short names", () => {
   const invoker = "wasm_bindgen_0123___convert__closures_____invoke_______true_";
-  const wasm = exporting(["main", invoker, "__wbindgen_free", "memory", "__wbindgen_start", "keyed"]);
+  // wasm-bindgen numbers closure invokers of one type: each name may begin another.
+  const second = `${invoker}_1_`;
+  const wasm = exporting(["main", invoker, "__wbindgen_free", second, "memory", "__wbindgen_start", "keyed"]);
   // The glue as wasm-bindgen writes it: a JS function of the invoker's own name around it.
   const glue = `let wasm;
 function ${invoker}(a) { wasm.${invoker}(a); }
-export function go() { ${invoker}(1); wasm.memory.grow(wasm.memory.x); wasm.__wbindgen_start(); }
+function ${second}(a) { wasm.${second}(a); }
+export function go() { ${invoker}(1); ${second}(2); wasm.memory.grow(wasm.memory.x); wasm.__wbindgen_start(); }
 const o = { keyed: wasm.keyed };
 `;
   const pruned = dropUnnamedExports(wasm, glue);
   assert.equal(pruned.dropped, 2);
   const names = (bytes) => WebAssembly.Module.exports(new WebAssembly.Module(bytes)).map((e) => e.name);
-  assert.deepEqual(names(pruned.wasm), [invoker, "memory", "__wbindgen_start", "keyed"]);
+  assert.deepEqual(names(pruned.wasm), [invoker, second, "memory", "__wbindgen_start", "keyed"]);
   // Minified, the glue's own names are mangled: an export's name is left where it is read.
-  const minified = `let W;function f(a){W.${invoker}(a)}export function go(){f(1);W.memory.grow(W.memory.x);W.__wbindgen_start()}const o={keyed:W.keyed};`;
+  const minified = `let W;function f(a){W.${invoker}(a)}function g(a){W.${second}(a)}export function go(){f(1);g(2);W.memory.grow(W.memory.x);W.__wbindgen_start()}const o={keyed:W.keyed};`;
   const out = shortenExports(pruned.wasm, minified);
-  assert.equal(out.renamed, 3);
+  assert.equal(out.renamed, 4);
   // `keyed` is an object's key too, and stays.
-  assert.deepEqual(names(out.wasm), ["$0", "$1", "$2", "keyed"]);
-  assert.equal(out.glue, "let W;function f(a){W.$0(a)}export function go(){f(1);W.$1.grow(W.$1.x);W.$2()}const o={keyed:W.keyed};");
-  // A name read from another object too stays; a glue that reads none is another shape.
-  assert.deepEqual(names(shortenExports(pruned.wasm, `${minified}x.memory;`).wasm), ["$0", "memory", "$1", "keyed"]);
+  assert.deepEqual(names(out.wasm), ["$0", "$1", "$2", "$3", "keyed"]);
+  assert.equal(
+    out.glue,
+    "let W;function f(a){W.$0(a)}function g(a){W.$1(a)}export function go(){f(1);g(2);W.$2.grow(W.$2.x);W.$3()}const o={keyed:W.keyed};",
+  );
+  // A name read from another object too, or through a property of one, stays.
+  assert.deepEqual(names(shortenExports(pruned.wasm, `${minified}x.memory;`).wasm), ["$0", "$1", "memory", "$2", "keyed"]);
+  assert.deepEqual(names(shortenExports(pruned.wasm, `${minified}x.W.memory;`).wasm), ["$0", "$1", "memory", "$2", "keyed"]);
+  // A glue that reads none is another shape; a module without exports is no app.
   assert.throws(() => shortenExports(pruned.wasm, "export function go(){}"), /reads no export/);
+  assert.throws(() => dropUnnamedExports(module([]), glue), /no export section/);
 });
 
 test("the built page asks its wasm and its glue for their true integrity", () => {
@@ -169,9 +178,13 @@ test("the built page asks its wasm and its glue for their true integrity", () =>
   assert.ok(imported.length > 100 && imported.every((i) => !/_[0-9a-f]{16}$/.test(i.name)), "no hashed import left");
   const exported = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(join(dist, wasm[1]))));
   assert.ok(exported.some((e) => e.kind === "memory"), "the module's exports");
-  assert.ok(!exported.some((e) => /intounderlying/.test(e.name)), "no export of wasm-streams' classes");
+  // Every export under a short name, and read by the glue: none left unused (wasm-streams'
+  // classes, `main`), none the glue reads under a name the module lacks.
+  const glueCode = readFileSync(join(dist, glue[1]), "utf8");
   assert.ok(exported.every((e) => /^\$[0-9a-z]+$/.test(e.name)), "short export names only");
-  assert.ok(!/IntoUnderlying/i.test(readFileSync(join(dist, glue[1]), "utf8")), "no class of wasm-streams in the glue");
+  const read = new Set([...glueCode.matchAll(/(?<![\w$.])[\w$]+\.(\$[0-9a-z]+)(?![\w$])/g)].map((m) => m[1]));
+  assert.deepEqual(exported.map((e) => e.name).sort(), [...read].sort(), "the glue reads exactly the module's exports");
+  assert.ok(!/IntoUnderlying/i.test(glueCode), "no class of wasm-streams in the glue");
 });
 
 test("the page's minified stylesheet means what static/styles.css says, rule for rule", async () => {

@@ -149,6 +149,7 @@ const code = bodies.reduce((a, b) => a + b, 0);
 // As the build ships it: the exports' and imports' names shortened (tools/wasm-exports.mjs,
 // tools/wasm-imports.mjs).
 const minified = (await minify(glue, { module: true, compress: true, mangle: true })).code;
+if (!minified) throw new Error("wasm-size: terser returned no code for the glue");
 const exported = shortenExports(readFileSync(bare), minified);
 const bareBytes = shortenImports(exported.wasm, exported.glue).wasm;
 const brotli = brotliCompressSync(bareBytes, {
