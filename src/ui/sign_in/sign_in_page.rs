@@ -110,8 +110,12 @@ pub fn SignInPage(
                     prop:value=move || username.get()
                     on:input=move |ev| username.set(event_target_value(&ev))
                 />
-                <p {attr("id", "username-help")} class="help">"3 to 32 lowercase letters, digits, '_', '.' or '-'."</p>
-                <p {attr("id", "username-error")} class="field-error" {attr("role", "alert")}>{field_error("username")}</p>
+                <p {attr("id", "username-help")} class="help">
+                    "3 to 32 lowercase letters, digits, '_', '.' or '-'."
+                </p>
+                <p {attr("id", "username-error")} class="field-error" {attr("role", "alert")}>
+                    {field_error("username")}
+                </p>
                 <label for="password">"Password"</label>
                 <input
                     {attr("id", "password")}
@@ -122,7 +126,9 @@ pub fn SignInPage(
                     prop:value=move || password.get()
                     on:input=move |ev| password.set(event_target_value(&ev))
                 />
-                <p {attr("id", "password-error")} class="field-error" {attr("role", "alert")}>{field_error("password")}</p>
+                <p {attr("id", "password-error")} class="field-error" {attr("role", "alert")}>
+                    {field_error("password")}
+                </p>
                 <div class="actions">
                     <button {attr("type", "submit")} class="primary" aria-disabled=busy_attr
                         on:click=move |_| create.set(false)>
@@ -137,7 +143,9 @@ pub fn SignInPage(
                     error
                         .get()
                         .filter(|(f, _)| f.is_none())
-                        .map(|(_, m)| view! { <p class="notice error" {attr("role", "alert")}>{m}</p> })
+                        .map(|(_, m)| {
+                            view! { <p class="notice error" {attr("role", "alert")}>{m}</p> }
+                        })
                 }}
             </form>
             {move || {

@@ -83,10 +83,16 @@ pub fn ConflictDialog(
             </p>
             <dl>{rows}</dl>
             <div class="actions">
-                <button {attr("type", "button")} on:click=move |_| on_choice.run(Resolution::KeepMine)>
+                <button
+                    {attr("type", "button")}
+                    on:click=move |_| on_choice.run(Resolution::KeepMine)
+                >
                     "Keep mine"
                 </button>
-                <button {attr("type", "button")} on:click=move |_| on_choice.run(Resolution::UseTheirs)>
+                <button
+                    {attr("type", "button")}
+                    on:click=move |_| on_choice.run(Resolution::UseTheirs)
+                >
                     "Use theirs"
                 </button>
             </div>

@@ -215,7 +215,12 @@ pub fn ProfilePage(
 
     view! {
         // A photo dropped anywhere on the profile is taken, as on "Choose a photo".
-        <section class="profile" {attr("aria-labelledby", "profile-title")} on:dragover=drag_over on:drop=drop>
+        <section
+            class="profile"
+            {attr("aria-labelledby", "profile-title")}
+            on:dragover=drag_over
+            on:drop=drop
+        >
             <div class="identity">
                 <ProfilePhoto
                     vm=vm
@@ -226,7 +231,9 @@ pub fn ProfilePage(
                     trouble=photo_trouble
                 />
                 <div>
-                    <h1 {attr("id", "profile-title")} {attr("tabindex", "-1")}>{move || shown().name}</h1>
+                    <h1 {attr("id", "profile-title")} {attr("tabindex", "-1")}>
+                        {move || shown().name}
+                    </h1>
                     <p class="account">"Signed in as " {account.clone()}</p>
                     {move || photo_trouble.get().map(|words| view! { <p class="account">{words}</p> })}
                 </div>
@@ -262,7 +269,9 @@ pub fn ProfilePage(
                         form.update(|f| f.input(Field::Name, event_target_value(&ev)));
                     }
                 />
-                <p {attr("id", "name-error")} class="field-error" {attr("role", "alert")}>{error_for("name")}</p>
+                <p {attr("id", "name-error")} class="field-error" {attr("role", "alert")}>
+                    {error_for("name")}
+                </p>
                 <label for="photo_url">"Photo URL"</label>
                 <input
                     {attr("id", "photo_url")}
@@ -280,7 +289,9 @@ pub fn ProfilePage(
                         form.update(|f| f.input(Field::PhotoUrl, event_target_value(&ev)));
                     }
                 />
-                <p {attr("id", "photo-error")} class="field-error" {attr("role", "alert")}>{error_for("photo_url")}</p>
+                <p {attr("id", "photo-error")} class="field-error" {attr("role", "alert")}>
+                    {error_for("photo_url")}
+                </p>
                 <PhotoControls
                     vm=vm
                     has_photo=Signal::derive(move || !stored_photo.get().is_empty())
@@ -314,7 +325,9 @@ pub fn ProfilePage(
                 {move || {
                     notice()
                         .filter(|n| n.is_error)
-                        .map(|n| view! { <p class="notice error" {attr("role", "alert")}>{n.text}</p> })
+                        .map(|n| {
+                            view! { <p class="notice error" {attr("role", "alert")}>{n.text}</p> }
+                        })
                 }}
             </form>
 
@@ -461,7 +474,11 @@ fn ReauthForm(vm: UserProfileViewModel) -> impl IntoView {
             <button {attr("type", "submit")} aria-disabled=move || busy.get().then_some("true")>
                 "Sign in again"
             </button>
-            {move || error.get().map(|e| view! { <p class="notice error" {attr("role", "alert")}>{e}</p> })}
+            {move || {
+                error
+                    .get()
+                    .map(|e| view! { <p class="notice error" {attr("role", "alert")}>{e}</p> })
+            }}
         </form>
     }
 }

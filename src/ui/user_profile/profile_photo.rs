@@ -160,8 +160,7 @@ pub fn ProfilePhoto(
             None => Some(url),
         }
     };
-    move || {
-        match src() {
+    move || match src() {
         Some(src) => view! {
             <img
                 class="avatar"
@@ -181,7 +180,8 @@ pub fn ProfilePhoto(
                 .is_some_and(|r| uploaded_photo(&photo_url.get()) == Some(r))
         }) =>
         {
-            view! { <div class="avatar" {attr("role", "img")} {attr("aria-label", alt.clone())}></div> }
+            let label = alt.clone();
+            view! { <div class="avatar" {attr("role", "img")} {attr("aria-label", label)}></div> }
                 .into_any()
         }
         None => {
@@ -196,7 +196,6 @@ pub fn ProfilePhoto(
             }
             .into_any()
         }
-    }
     }
 }
 
