@@ -25,8 +25,7 @@ import { fileURLToPath } from "node:url";
 import { minify } from "terser";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import { checkEveryNameUsed, sha256, stampServiceWorker, stampSharedNames } from "./stamp-sw.mjs";
-import { shortenImports } from "./wasm-imports.mjs";
-import { dropUnnamedExports, dropUnusedClasses, shortenExports } from "./wasm-exports.mjs";
+import { pruneExports, shortenNames } from "./wasm-exports.mjs";
 
 const staging = process.env.TRUNK_STAGING_DIR;
 if (!staging) {
@@ -66,17 +65,17 @@ async function minified(path, options = {}) {
   return minifiedCode(readFileSync(join(staging, path), "utf8"), path, options);
 }
 
-// wasm-streams' classes, which the app never uses, out of the module's exports and the glue
+// wasm-streams' classes, which the app never uses, out of the module's exports and the glue,
+// and the exports the glue never names (`main`, wasm-bindgen's and wasm-split's globals)
 // (tools/wasm-exports.mjs); in a release build wasm-opt (the build's own, pinned by npm) then
 // removes the code only they reached. -Os alone: the build's whole list of passes ran already.
 // Not in a debug build (`trunk serve`): wasm-opt would take out the function names its stack
 // traces show.
-// So are the exports the glue never names (`main`, wasm-bindgen's and wasm-split's globals).
-const unused = dropUnusedClasses(
+const unused = pruneExports(
   readFileSync(join(staging, trunkWasm.slice(1))),
   readFileSync(join(staging, trunkGlue.slice(1)), "utf8"),
 );
-let prunedWasm = dropUnnamedExports(unused.wasm, unused.glue).wasm;
+let prunedWasm = unused.wasm;
 if (process.env.TRUNK_PROFILE === "release") {
   const wasmOpt = fileURLToPath(new URL("node_modules/.bin/wasm-opt", import.meta.url));
   const pruned = join(staging, `${trunkWasm.slice(1)}.pruned`);
@@ -91,8 +90,7 @@ if (process.env.TRUNK_PROFILE === "release") {
 const glueCode = await minifiedCode(unused.glue, trunkGlue, { module: true });
 // The imports' hashed names, written twice (module and glue), cost 5.5 KB brotli of the first
 // load; renamed in both. So are the exports' (the closure invokers' long names).
-const exported = shortenExports(prunedWasm, glueCode);
-const shortened = shortenImports(exported.wasm, exported.glue);
+const shortened = shortenNames(prunedWasm, glueCode);
 writeFileSync(join(staging, trunkWasm.slice(1)), shortened.wasm);
 writeFileSync(join(staging, trunkGlue.slice(1)), shortened.glue);
 

@@ -14,16 +14,18 @@
 // anything else means wasm-bindgen or a dependency changed, and the build stops rather than
 // guess.
 
-import { afterDescription, leb, name, uleb } from "./wasm-imports.mjs";
+import { afterDescription, encoded, leb, name, shortenImports, uleb } from "./wasm-imports.mjs";
 
 /** wasm-streams' exported classes. */
 export const UNUSED_CLASSES = ["IntoUnderlyingByteSource", "IntoUnderlyingSink", "IntoUnderlyingSource"];
 
 /**
- * The export or import names of section `id` (7 exports, 2 imports) of `wasm`, with their
- * spans and the section's; none when the module has no such section.
+ * The export or import names of section `id` (7 exports, 2 imports) of `wasm`, with where each
+ * one's description starts and ends and the section's span; no imports when the module has no
+ * such section. Throws when `wasm` is not a module or has no exports.
  */
 function entries(wasm, id) {
+  if (wasm.readUInt32LE(0) !== 0x6d736100) throw new Error("wasm-exports: not a WebAssembly module");
   const found = [];
   let at = 8;
   while (at < wasm.length) {
@@ -32,13 +34,12 @@ function entries(wasm, id) {
     if (wasm[at] === id) {
       let [count, p] = leb(wasm, body);
       for (let i = 0; i < count; i++) {
-        const start = p;
         let field;
         if (id === 2) [, p] = name(wasm, p); // an import's module, before its name
         [field, p] = name(wasm, p);
         const description = p;
         p = id === 2 ? afterDescription(wasm, p) : leb(wasm, p + 1)[1]; // an export: kind, index
-        found.push({ name: field, start, description, end: p });
+        found.push({ name: field, description, end: p });
       }
       if (p !== end) throw new Error(`wasm-exports: section ${id} did not end where it said`);
       return { found, at, end };
@@ -55,7 +56,6 @@ function entries(wasm, id) {
  * is used.
  */
 export function dropUnusedClasses(wasm, glue) {
-  if (wasm.readUInt32LE(0) !== 0x6d736100) throw new Error("wasm-exports: not a WebAssembly module");
   const imports = entries(wasm, 2).found;
   const exports = entries(wasm, 7);
   let text = glue;
@@ -82,7 +82,6 @@ export function dropUnusedClasses(wasm, glue) {
 
 /** `wasm` with its export section `exports` holding `kept` alone, each under `e.as ?? e.name`. */
 function withExports(wasm, exports, kept) {
-  const encoded = (text) => Buffer.concat([uleb(Buffer.byteLength(text)), Buffer.from(text, "utf8")]);
   const section = Buffer.concat([
     uleb(kept.length),
     ...kept.map((e) => Buffer.concat([encoded(e.as ?? e.name), wasm.subarray(e.description, e.end)])),
@@ -113,7 +112,6 @@ function occurrences(glue, name) {
  * does not). A name the glue holds anywhere, even in a comment, stays.
  */
 export function dropUnnamedExports(wasm, glue) {
-  if (wasm.readUInt32LE(0) !== 0x6d736100) throw new Error("wasm-exports: not a WebAssembly module");
   const exports = entries(wasm, 7);
   const kept = exports.found.filter((e) => occurrences(glue, e.name).all > 0);
   return { wasm: withExports(wasm, exports, kept), dropped: exports.found.length - kept.length };
@@ -131,7 +129,6 @@ export function dropUnnamedExports(wasm, glue) {
  * wasm-bindgen's output, and the build stops rather than guess.
  */
 export function shortenExports(wasm, glue) {
-  if (wasm.readUInt32LE(0) !== 0x6d736100) throw new Error("wasm-exports: not a WebAssembly module");
   const exports = entries(wasm, 7);
   const found = exports.found.map((e) => ({ ...e, ...occurrences(glue, e.name) }));
   // The glue's variable for the module's exports: what reads most of them.
@@ -151,4 +148,24 @@ export function shortenExports(wasm, glue) {
     throw new Error("wasm-exports: an export is named like the short names");
   }
   return { wasm: withExports(wasm, exports, found), glue: text, renamed };
+}
+
+/**
+ * What the build does before wasm-opt's last pass, in one place for it and for
+ * tools/bench/wasm-size.mjs: `wasm` and `glue` (wasm-bindgen's, not minified) without
+ * wasm-streams' classes and without the exports the glue never names.
+ */
+export function pruneExports(wasm, glue) {
+  const unused = dropUnusedClasses(wasm, glue);
+  return { wasm: dropUnnamedExports(unused.wasm, unused.glue).wasm, glue: unused.glue };
+}
+
+/**
+ * What the build does after the glue's minification, in one place for it and for
+ * tools/bench/wasm-size.mjs: the exports' and the hashed imports' names shortened in `wasm`
+ * and in `glue` (minified) alike.
+ */
+export function shortenNames(wasm, glue) {
+  const exported = shortenExports(wasm, glue);
+  return shortenImports(exported.wasm, exported.glue);
 }

@@ -41,7 +41,8 @@ export function name(bytes, at) {
   return [bytes.subarray(start, start + length).toString("utf8"), start + length];
 }
 
-const encoded = (text) => Buffer.concat([uleb(Buffer.byteLength(text)), Buffer.from(text, "utf8")]);
+/** `text` as a name: its UTF-8 length, then its bytes. */
+export const encoded = (text) => Buffer.concat([uleb(Buffer.byteLength(text)), Buffer.from(text, "utf8")]);
 
 /** The offset after an import's description (function, table, memory or global) at `at`. */
 export function afterDescription(bytes, at) {

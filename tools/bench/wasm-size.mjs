@@ -13,8 +13,8 @@ import { join } from "node:path";
 import { brotliCompressSync, constants } from "node:zlib";
 import { ROOT } from "../../tests/e2e/lib/harness.mjs";
 import { minify } from "terser";
-import { dropUnnamedExports, dropUnusedClasses, shortenExports } from "../wasm-exports.mjs";
-import { leb, shortenImports } from "../wasm-imports.mjs";
+import { pruneExports, shortenNames } from "../wasm-exports.mjs";
+import { leb } from "../wasm-imports.mjs";
 
 const out = process.argv[2] ?? join(ROOT, "target/bench/raw/wasm-size.json");
 const work = join(ROOT, "target/bench/work/wasm-size");
@@ -37,8 +37,8 @@ const passes = [`-O${level}`, ...(rustLink.match(/data-wasm-opt-params="([^"]*)"
 let glue;
 for (const [path, names] of [[named, ["-g"]], [bare, []]]) {
   execFileSync(bin("wasm-opt"), [...passes, ...names, join(work, "outpost_bg.wasm"), "-o", path]);
-  const pruned = dropUnusedClasses(readFileSync(path), readFileSync(join(work, "outpost.js"), "utf8"));
-  writeFileSync(path, dropUnnamedExports(pruned.wasm, pruned.glue).wasm);
+  const pruned = pruneExports(readFileSync(path), readFileSync(join(work, "outpost.js"), "utf8"));
+  writeFileSync(path, pruned.wasm);
   glue = pruned.glue;
   execFileSync(bin("wasm-opt"), ["-Os", ...names, path, "-o", path]);
 }
@@ -150,8 +150,7 @@ const code = bodies.reduce((a, b) => a + b, 0);
 // tools/wasm-imports.mjs).
 const minified = (await minify(glue, { module: true, compress: true, mangle: true })).code;
 if (!minified) throw new Error("wasm-size: terser returned no code for the glue");
-const exported = shortenExports(readFileSync(bare), minified);
-const bareBytes = shortenImports(exported.wasm, exported.glue).wasm;
+const bareBytes = shortenNames(readFileSync(bare), minified).wasm;
 const brotli = brotliCompressSync(bareBytes, {
   params: { [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY, [constants.BROTLI_PARAM_SIZE_HINT]: bareBytes.length },
 }).length;
