@@ -1,13 +1,13 @@
 //! The root component: opens the device store, restores the last session (so the app works
 //! offline), and shows the sign-in page or the profile, always under the status bar.
 
-use crate::ui::core::attr::attr;
 use leptos::ev;
 use leptos::prelude::*;
 
 use crate::data::repositories::user_profile_repository::now_ms;
 use crate::data::services::{Settings, StoredSession, connectivity, device_cookie, service_worker};
 use crate::dependencies::Dependencies;
+use crate::ui::core::attr::attr;
 use crate::ui::core::status_bar::StatusBar;
 use crate::ui::core::update_banner::UpdateBanner;
 use crate::ui::core::words;

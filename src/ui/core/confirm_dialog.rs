@@ -3,9 +3,10 @@
 //! safe choice, when it opens; Escape cancels; on either choice the focus goes back to where it
 //! was when the dialog opened (the button that asked), if that is still on the page.
 
-use crate::ui::core::attr::attr;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
+
+use crate::ui::core::attr::attr;
 
 /// An `alertdialog`; `id` prefixes the ids its title and help text are labelled by.
 #[component]

@@ -2,12 +2,12 @@
 //! syncing, synced and when, conflict, or what went wrong and what to do). Tests and assistive
 //! technology read it through `role="status"` and its `data-*` attributes.
 
-use crate::ui::core::attr::attr;
 use leptos::prelude::*;
 use outpost_core::strategy::Source;
 use outpost_core::sync::{SyncProblem, SyncState};
 
 use crate::data::repositories::ProfileState;
+use crate::ui::core::attr::attr;
 use crate::ui::core::time::{ago, clock};
 use crate::ui::core::words;
 

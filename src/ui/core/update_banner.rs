@@ -1,10 +1,10 @@
 //! "A new version is ready": shown when a new build waits in the service worker.
 
-use crate::ui::core::attr::attr;
 use leptos::prelude::*;
 
 use crate::data::services::service_worker;
 use crate::data::sync::typing::tabs_typing_any;
+use crate::ui::core::attr::attr;
 
 /// What holds the reload back.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -1,12 +1,12 @@
 //! Settings: how the profile is read and written, the conflict policy, and how often it
 //! syncs. Remembered on this device; applied at once.
 
-use crate::ui::core::attr::attr;
 use leptos::prelude::*;
 use outpost_core::strategy::{ReadStrategy, WriteStrategy};
 use outpost_core::sync::ConflictPolicy;
 
 use crate::data::services::Settings;
+use crate::ui::core::attr::attr;
 
 fn parse<T: serde::de::DeserializeOwned>(value: &str) -> Option<T> {
     crate::data::services::js_value::from_value(wasm_bindgen::JsValue::from_str(value)).ok()

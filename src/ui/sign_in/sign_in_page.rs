@@ -1,7 +1,6 @@
 //! Sign in or create an account. Validation uses the server's rules (from `outpost-core`)
 //! and says which field is wrong before anything is sent.
 
-use crate::ui::core::attr::attr;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use outpost_core::validate;
@@ -9,6 +8,7 @@ use outpost_core::validate;
 use crate::data::services::StoredSession;
 use crate::data::sync::typing::tabs_typing;
 use crate::dependencies::Sessions;
+use crate::ui::core::attr::attr;
 use crate::ui::core::confirm_dialog::ConfirmDialog;
 use crate::ui::core::words;
 

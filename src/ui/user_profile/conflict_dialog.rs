@@ -1,11 +1,11 @@
 //! The conflict dialog: both values of each field changed on two devices, and the choice.
 
-use crate::ui::core::attr::attr;
 use leptos::prelude::*;
 use outpost_core::sync::{Conflict, Field, Resolution};
 
 use super::profile_photo::ProfilePhoto;
 use super::view_model::UserProfileViewModel;
+use crate::ui::core::attr::attr;
 
 /// Shows `conflict`; `on_choice` receives "Keep mine" or "Use theirs". Editing the form and
 /// saving is the third way out (the core merges the edit again).

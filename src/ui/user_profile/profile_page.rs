@@ -1,7 +1,6 @@
 //! The profile page: the photo, the edit form, "Sync now", "Sign out", the conflict dialog,
 //! and the sign-in prompt after a session ended.
 
-use crate::ui::core::attr::attr;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use outpost_core::merge::Field;
@@ -13,6 +12,7 @@ use super::profile_photo::{PhotoControls, ProfilePhoto, drop_target};
 use super::view_model::UserProfileViewModel;
 use crate::data::repositories::{SaveError, SignOut};
 use crate::data::sync::typing::{TypingMark, tabs_typing};
+use crate::ui::core::attr::attr;
 use crate::ui::core::confirm_dialog::ConfirmDialog;
 use crate::ui::core::words;
 use crate::ui::core::{first_paint, focus};

@@ -6,7 +6,6 @@
 //! account's token, so it is never an `<img src>` of that path: the page shows the bytes the
 //! device holds (or fetches once and keeps) as an object URL, offline too.
 
-use crate::ui::core::attr::attr;
 use leptos::prelude::*;
 use outpost_core::validate::uploaded_photo;
 use wasm_bindgen::JsCast;
@@ -14,6 +13,7 @@ use web_sys::{Blob, BlobPropertyBag, DragEvent, HtmlInputElement, Url};
 
 use super::view_model::UserProfileViewModel;
 use crate::data::services::photo_worker;
+use crate::ui::core::attr::attr;
 
 /// Why the photo named is not shown: a link that did not load.
 const NOT_LOADED: &str = "The photo at this address could not be loaded.";
