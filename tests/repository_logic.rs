@@ -15,7 +15,9 @@ use outpost::data::sync::channel::{TabChannel, TabMessage};
 use outpost::data::sync::lock::{lock_name, with_lock};
 use outpost::testing::{FakeApiClient, FakeDatabase};
 use outpost_core::patch::ProfilePatch;
-use outpost_core::sync::{ConflictPolicy, Field, LocalRecord, SentWrite, SyncProblem, SyncState};
+use outpost_core::sync::{
+    ConflictPolicy, Field, LocalRecord, PhotoUnavailable, SentWrite, SyncProblem, SyncState,
+};
 use outpost_core::wire::ServerProfile;
 use wasm_bindgen_test::*;
 
@@ -912,6 +914,50 @@ async fn a_chosen_photo_is_stored_with_the_save_and_uploaded_before_the_profile_
     assert_eq!(server.profile.photo_url, format!("/api/photos/{:064x}", 1));
     // The fake refuses a profile naming a photo it does not hold: one PUT, after the upload.
     assert_eq!((server.photo_puts, server.puts), (1, 1));
+}
+
+#[wasm_bindgen_test]
+async fn a_photo_this_device_cannot_read_is_said_so_sends_nothing_and_removing_it_syncs() {
+    let api = FakeApiClient::new("ann", "t");
+    let db = FakeDatabase::default();
+    let repo = synced(&api, &db, "ann").await;
+    api.0.borrow_mut().reachable = false;
+    let shown = repo.state().record.unwrap().local;
+    let patch = repo.choose_photo(photo(1), shown);
+    assert_eq!(repo.save(patch).await, Ok(SaveOutcome::SavedOnDevice));
+    let problem = |repo: &Repo| repo.state().status.last_error;
+
+    // The store fails to read the bytes: said so, nothing sent.
+    db.0.borrow_mut().fail_photo_reads = Some(DbError::Failed("disk".into()));
+    api.0.borrow_mut().reachable = true;
+    repo.sync();
+    let unreadable = Some(SyncProblem::Photo(PhotoUnavailable::Unreadable));
+    eventually("unreadable", || problem(&repo) == unreadable).await;
+    // The bytes are gone (the browser cleared them): the person is asked for them.
+    {
+        let mut store = db.0.borrow_mut();
+        store.fail_photo_reads = None;
+        store.photos.clear();
+    }
+    repo.sync();
+    let not_here = Some(SyncProblem::Photo(PhotoUnavailable::NotHere));
+    eventually("not here", || problem(&repo) == not_here).await;
+    assert_eq!(repo.state().status.state, SyncState::Error);
+    assert_eq!((api.0.borrow().photo_puts, api.0.borrow().puts), (0, 0));
+    let record = db.load_profile("ann").await.unwrap().unwrap();
+    assert_eq!(record.local.photo_url, format!("/api/photos/{:064x}", 1));
+    assert!(!record.synchronized, "the change is kept");
+
+    // They remove it: the change without it goes at once.
+    let shown = repo.state().record.unwrap().local;
+    assert_eq!(
+        repo.save(Repo::remove_photo(shown)).await,
+        Ok(SaveOutcome::SavedOnDevice)
+    );
+    eventually("synced", || repo.state().status.state == SyncState::Synced).await;
+    let server = api.0.borrow();
+    assert_eq!((server.photo_puts, server.puts), (0, 1));
+    assert_eq!(server.profile.photo_url, "");
 }
 
 /// The (fake) server holds `photo` and a profile at version 2 that names it, as after another

@@ -23,6 +23,8 @@ pub struct FakeStore {
     pub photos: HashMap<(String, String), Vec<u8>>,
     /// When set, every write fails with this error and changes nothing.
     pub fail_writes: Option<DbError>,
+    /// When set, every read of a photo's bytes fails with this error.
+    pub fail_photo_reads: Option<DbError>,
     /// When set, the next profile commit waits for this before it compares and writes (a
     /// slow disk: lets a test act while a save is under way).
     pub hold_next_commit: Option<futures_channel::oneshot::Receiver<()>>,
@@ -114,8 +116,12 @@ impl Database for FakeDatabase {
     }
 
     async fn photo(&self, account: &str, sha256: &str) -> Result<Option<Vec<u8>>, DbError> {
+        let store = self.0.borrow();
+        if let Some(error) = store.fail_photo_reads.clone() {
+            return Err(error);
+        }
         let key = (account.to_owned(), sha256.to_owned());
-        Ok(self.0.borrow().photos.get(&key).cloned())
+        Ok(store.photos.get(&key).cloned())
     }
 
     async fn keep_photo(&self, account: &str, photo: &Photo) -> Result<bool, DbError> {

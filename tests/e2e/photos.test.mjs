@@ -1,7 +1,8 @@
 // Profile photos (issue: a photo taken or chosen on the device), on every engine: shown at
 // once and offline, kept across a reload, uploaded once before the profile that names it,
 // shown on another device, refused in words when the file is no photo, turned as its EXIF
-// says, both pictures in a conflict, and nothing left on the device after signing out.
+// says, both pictures in a conflict, asked for in words when gone from the device before its
+// upload, and nothing left on the device after signing out.
 import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { syncWithNoTabOpen } from "./lib/background-sync.mjs";
@@ -9,7 +10,8 @@ import { createHash } from "node:crypto";
 import { waitFor } from "./lib/harness.mjs";
 import { chromiumOnly, useEngine } from "./lib/browser/index.mjs";
 import {
-  apiProfile, apiToken, newSignedUpPage, readAppStore, signIn, waitForServiceWorker, waitForStatus,
+  apiProfile, apiToken, clearAppStore, newSignedUpPage, readAppStore, signIn, waitForServiceWorker,
+  waitForStatus,
 } from "./lib/app.mjs";
 import { dropPhotos, fixture, hue, makeImage, photoInput, shownPhoto, withOrientation, withThumbnail } from "./lib/photos.mjs";
 
@@ -594,6 +596,30 @@ test("the other device's picture arriving after the conflict was settled changes
   await waitForStatus(asked, "synced");
   await a.close();
   await b.close();
+});
+
+test("a photo gone from the device before its upload is asked for in words, and removing it syncs", async () => {
+  const { page, username } = await newSignedUpPage(env.browser, env.url, "photogone");
+  const token = await apiToken(env.server.url, username);
+  env.proxy.cut();
+  await choose(page, await makeImage(page));
+  // The browser cleared the bytes (under storage pressure, say) before they could go.
+  await clearAppStore(page, "photos");
+  const since = env.proxy.requests.length;
+  await env.proxy.restore();
+  const status = page.getByRole("status");
+  await waitFor(async () => /no longer stored on this device/.test(await status.textContent()),
+    "the status to ask for the photo again");
+  assert.equal(await status.getAttribute("data-sync"), "error");
+  assert.doesNotMatch(await status.textContent(), /refused|new photo are kept/);
+  const puts = () => env.proxy.requests.slice(since).filter((r) => r.method === "PUT");
+  assert.deepEqual(puts(), [], "nothing sent");
+
+  await page.getByRole("button", { name: "Remove photo", exact: true }).click();
+  await waitForStatus(page, "synced");
+  assert.equal((await apiProfile(env.server.url, token)).photo_url, "");
+  assert.deepEqual(puts().map((r) => r.path), ["/api/profile"], "one write, no upload");
+  await page.close();
 });
 
 test("signing out leaves no photo on the device", async () => {

@@ -3,9 +3,9 @@
 use outpost_core::patch::ProfilePatch;
 use outpost_core::sync::{
     Action, CommitResult, Conflict, ConflictPolicy, Field, FieldConflict, Input, LocalRecord,
-    Millis, OnlineAnswer, OnlineFailure, OnlineSave, OnlineStep, PhotoAnswer, RequestId,
-    Resolution, SentWrite, Step, SyncConfig, SyncMachine, SyncProblem, SyncState, TabSync,
-    backoff_ceiling,
+    Millis, OnlineAnswer, OnlineFailure, OnlineSave, OnlineStep, PhotoAnswer, PhotoUnavailable,
+    RequestId, Resolution, SentWrite, Step, SyncConfig, SyncMachine, SyncProblem, SyncState,
+    TabSync, backoff_ceiling,
 };
 use outpost_core::wire::{ProfileFields, ServerProfile};
 
@@ -717,6 +717,29 @@ fn a_rejected_put_keeps_the_edit_says_why_and_waits_for_the_cap() {
     );
 }
 
+#[test]
+fn an_edit_after_a_refusal_goes_at_once_and_a_failure_keeps_its_backoff() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))));
+    let (id, _, _) = put(&a).expect("put");
+    t.go(Input::RequestRejected {
+        request: id,
+        reason: "No.".into(),
+    });
+    // The person changes what was refused: it is sent now, not at the cap.
+    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields("bo", ""))));
+    let (id, f, _) = put(&a).expect("sent at once");
+    assert_eq!(f, fields("bo", ""));
+    // A server out of reach is not asked again for each edit.
+    let a = t.go(Input::RequestFailed {
+        request: id,
+        retry_after: None,
+    });
+    assert!(retry(&a).is_some());
+    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields("b", ""))));
+    assert_eq!(requests(&a), 0);
+}
+
 fn sent_write(actions: &[Action]) -> Option<SentWrite> {
     actions.iter().find_map(|a| match a {
         Action::SendPut { write, .. } => Some(write.clone()),
@@ -1326,6 +1349,50 @@ fn a_photo_replaced_before_its_upload_is_never_uploaded() {
 }
 
 #[test]
+fn a_photo_this_device_cannot_read_is_said_so_and_nothing_is_sent_or_dropped() {
+    let cap = SyncConfig::default().backoff_cap;
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields(
+        "ann",
+        &photo(1),
+    ))));
+    let (id, _) = upload(&a).expect("upload");
+    // The store failed to read it: tried again on the backoff, its own words.
+    let a = t.go(Input::PhotoUnavailable {
+        request: id,
+        why: PhotoUnavailable::Unreadable,
+    });
+    assert!(retry(&a).is_some_and(|after| after < cap), "{a:?}");
+    assert_eq!(requests(&a), 0);
+    assert_eq!(t.state(), SyncState::Error);
+    assert_eq!(
+        t.m.status().last_error,
+        Some(SyncProblem::Photo(PhotoUnavailable::Unreadable))
+    );
+    // Its bytes are gone: only the person can help, so the next try waits for the cap (or
+    // their next edit), and the change stays.
+    let a = t.go(Input::TimerFired);
+    let (id, _) = upload(&a).expect("upload again");
+    let a = t.go(Input::PhotoUnavailable {
+        request: id,
+        why: PhotoUnavailable::NotHere,
+    });
+    assert_eq!(retry(&a), Some(cap));
+    assert_eq!(
+        t.m.status().last_error,
+        Some(SyncProblem::Photo(PhotoUnavailable::NotHere))
+    );
+    let record = t.m.record().expect("record");
+    assert!(!record.synchronized);
+    assert_eq!(record.local, fields("ann", &photo(1)));
+    // The person removes it: the write without it leaves at once.
+    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields("ann", ""))));
+    assert!(upload(&a).is_none());
+    let (_, f, if_match) = put(&a).expect("the write without the photo");
+    assert_eq!((f, if_match), (fields("ann", ""), 3));
+}
+
+#[test]
 fn a_photo_the_server_named_is_not_uploaded_again() {
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", &photo(7), 3));
     let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields(
@@ -1431,6 +1498,16 @@ fn an_online_only_save_uploads_its_photo_first() {
     assert_eq!(
         refused.next(Some(&record), &mut entropy),
         OnlineStep::Failed(OnlineFailure::Refused("not an image".into()))
+    );
+    let mut gone = OnlineSave::new(ProfilePatch::all(&fields("ann", &photo(3))));
+    assert_eq!(
+        gone.next(Some(&record), &mut entropy),
+        OnlineStep::Upload(sha(3))
+    );
+    assert_eq!(gone.photo_answered(sha(3), PhotoAnswer::NotHere), None);
+    assert_eq!(
+        gone.next(Some(&record), &mut entropy),
+        OnlineStep::Failed(OnlineFailure::PhotoNotHere)
     );
 }
 

@@ -363,7 +363,7 @@ mod tests {
     use std::fmt::Debug;
 
     use outpost_core::merge::ConflictPolicy;
-    use outpost_core::sync::{LocalRecord, Resolution, SyncProblem};
+    use outpost_core::sync::{LocalRecord, PhotoUnavailable, Resolution, SyncProblem};
     use outpost_core::wire::{ErrorBody, ServerProfile};
     use serde::Serialize;
     use wasm_bindgen_test::wasm_bindgen_test;
@@ -440,6 +440,7 @@ mod tests {
         round_trip(&Resolution::Edit(Default::default()));
         round_trip(&SyncProblem::Refused("No.".to_owned()));
         round_trip(&vec![SyncProblem::Busy, SyncProblem::SignedOut]);
+        round_trip(&SyncProblem::Photo(PhotoUnavailable::NotHere));
     }
 
     #[wasm_bindgen_test]

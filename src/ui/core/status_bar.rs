@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 use outpost_core::strategy::Source;
-use outpost_core::sync::{SyncProblem, SyncState};
+use outpost_core::sync::{PhotoUnavailable, SyncProblem, SyncState};
 
 use crate::data::repositories::ProfileState;
 use crate::ui::core::attr::attr;
@@ -34,9 +34,10 @@ pub fn sync_words(state: &ProfileState) -> String {
         .record
         .as_ref()
         .is_some_and(|r| r.photo_waiting().is_some());
+    let photo_gone = status.last_error == Some(SyncProblem::Photo(PhotoUnavailable::NotHere));
     let kept = if !arrived {
         "Your profile has not reached this device yet."
-    } else if photo_waits {
+    } else if photo_waits && !photo_gone {
         "Your changes and the new photo are kept on this device."
     } else if state.record.as_ref().is_some_and(|r| !r.synchronized) {
         "Your changes are kept on this device."
@@ -74,6 +75,10 @@ pub fn sync_words(state: &ProfileState) -> String {
                 // Comes with `needs_sign_in`, answered above; worded here all the same.
                 Some(SyncProblem::SignedOut) => "The session ended.".into(),
                 Some(SyncProblem::Refused(message)) => words::refused(message),
+                Some(SyncProblem::Photo(PhotoUnavailable::NotHere)) => words::PHOTO_NOT_HERE.into(),
+                Some(SyncProblem::Photo(PhotoUnavailable::Unreadable)) => {
+                    words::PHOTO_UNREADABLE.into()
+                }
             };
             format!("{reason} {kept}")
         }
@@ -206,6 +211,31 @@ mod tests {
             sync_words(&failed(waiting, true)).ends_with("Your changes are kept on this device.")
         );
         assert!(sync_words(&failed(synced, true)).ends_with("Nothing is waiting to sync."));
+    }
+
+    #[wasm_bindgen_test::wasm_bindgen_test]
+    fn a_photo_gone_from_the_device_is_asked_for_and_not_said_to_be_kept() {
+        let named = ProfileFields::new("a", &format!("/api/photos/{:064x}", 1));
+        let mut state = failed(
+            LocalRecord::from_local_edit(named, vec![Field::PhotoUrl], 1),
+            false,
+        );
+        state.status.last_error = Some(SyncProblem::Photo(PhotoUnavailable::NotHere));
+        assert_eq!(
+            sync_words(&state),
+            format!(
+                "{} Your changes are kept on this device.",
+                words::PHOTO_NOT_HERE
+            )
+        );
+        state.status.last_error = Some(SyncProblem::Photo(PhotoUnavailable::Unreadable));
+        assert_eq!(
+            sync_words(&state),
+            format!(
+                "{} Your changes and the new photo are kept on this device.",
+                words::PHOTO_UNREADABLE
+            )
+        );
     }
 
     #[wasm_bindgen_test::wasm_bindgen_test]

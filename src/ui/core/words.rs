@@ -32,11 +32,19 @@ pub fn save(error: &SaveError) -> String {
             "The profile was changed on another device. Review it and save again.".to_owned()
         }
         SaveError::Rejected(reason) => refused(reason),
+        SaveError::PhotoNotHere => PHOTO_NOT_HERE.to_owned(),
         SaveError::NotAPhoto(reason) => format!("That file cannot be used as a photo: {reason}"),
         SaveError::NotLoaded => "Your profile has not arrived on this device yet, so nothing was changed. Try again once it shows.".to_owned(),
         SaveError::EarlierChangesPending => "Changes saved on this device earlier are not on the server yet, and go first. Press Save again once the status says everything is synced (a conflict to settle, a refusal or a sign-in it shows comes first; or choose \"Save on this device first, then sync\" in Settings). What you typed stays here.".to_owned(),
     }
 }
+
+/// The photo a change names is gone from this device before it was uploaded: only the person
+/// can mend that.
+pub const PHOTO_NOT_HERE: &str = "The new photo is no longer stored on this device, so it cannot be uploaded. Choose it again, or remove it.";
+
+/// The device store failed to read the photo to upload; it is tried again.
+pub const PHOTO_UNREADABLE: &str = "The new photo could not be read from this device's storage.";
 
 /// The server refused a change for good; `reason` is its message.
 pub fn refused(reason: &str) -> String {
@@ -92,6 +100,8 @@ mod tests {
             save(&SaveError::SignInRequired),
             save(&SaveError::SignedOut),
             save(&SaveError::ChangedElsewhere),
+            save(&SaveError::PhotoNotHere),
+            PHOTO_UNREADABLE.to_owned(),
             session(&SessionError::WrongCredentials),
             session(&SessionError::Taken),
             session(&SessionError::Offline),

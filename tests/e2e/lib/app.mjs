@@ -116,16 +116,27 @@ export async function newSignedUpPage(context, url, prefix, { serviceWorker = tr
 
 /** Runs `op` ("get", "getAllKeys") on a store of the app's IndexedDB inside the page. */
 export function readAppStore(page, store, op, key) {
-  return page.evaluate(([store, op, key]) => new Promise((resolve, reject) => {
+  return onAppStore(page, store, "readonly", op, key);
+}
+
+/** Empties a store of the app's IndexedDB inside the page, as a browser clearing data would. */
+export function clearAppStore(page, store) {
+  return onAppStore(page, store, "readwrite", "clear");
+}
+
+/** The result of `op` on `store`, once its transaction (of `mode`) has committed. */
+function onAppStore(page, store, mode, op, key) {
+  return page.evaluate(([store, mode, op, key]) => new Promise((resolve, reject) => {
     const open = indexedDB.open("outpost");
     open.onsuccess = () => {
-      const request = open.result.transaction(store).objectStore(store)[op](key);
-      request.onsuccess = () => {
+      const transaction = open.result.transaction(store, mode);
+      const request = transaction.objectStore(store)[op](key);
+      transaction.oncomplete = () => {
         resolve(request.result);
         open.result.close();
       };
-      request.onerror = () => reject(request.error);
+      transaction.onerror = () => reject(transaction.error);
     };
     open.onerror = () => reject(open.error);
-  }), [store, op, key]);
+  }), [store, mode, op, key]);
 }

@@ -7,7 +7,7 @@ use super::Millis;
 use super::backoff::{self, Entropy};
 use super::online::OnlineAnswer;
 use super::record::{Conflict, LocalRecord, OWN_WRITES, Resolution, SentWrite};
-use super::status::{Status, SyncProblem, SyncState};
+use super::status::{PhotoUnavailable, Status, SyncProblem, SyncState};
 use crate::faults::{Fault, on as fault};
 use crate::merge::{self, ConflictPolicy};
 use crate::patch::ProfilePatch;
@@ -132,6 +132,16 @@ pub enum Input {
         /// As in `PutAccepted`.
         request: RequestId,
     },
+    /// The photo of a [`Action::SendPhoto`] could not be read on this device, so nothing was
+    /// sent. Bytes that are not here are asked of the person in words and tried again only
+    /// at the backoff cap (or after their next edit or "Sync now"); a store that failed to
+    /// read is tried again on the backoff. Nothing local is dropped.
+    PhotoUnavailable {
+        /// The id of the `SendPhoto` this answers.
+        request: RequestId,
+        /// What kept the photo here.
+        why: PhotoUnavailable,
+    },
     /// The server holds this photo, told by an upload outside the machine's own requests (an
     /// online-only save's, [`super::OnlineStep::Upload`]).
     PhotoUploaded(String),
@@ -214,8 +224,8 @@ pub enum Action {
         request: RequestId,
     },
     /// `PUT /api/photos/{sha256}` with the photo's bytes as the device store holds them: the
-    /// write that names it waits for this upload's answer. A device that does not hold the
-    /// bytes answers [`Input::RequestRejected`] in words.
+    /// write that names it waits for this upload's answer. A device that cannot read the
+    /// bytes answers [`Input::PhotoUnavailable`].
     SendPhoto {
         /// The id to answer with.
         request: RequestId,
@@ -402,7 +412,19 @@ impl SyncMachine {
         }
         match input {
             Input::Loaded(record) => return self.loaded(record),
-            Input::LocalEdit(patch) => self.local_edit(now, &patch),
+            Input::LocalEdit(patch) => {
+                let before = self.record.as_ref().map(|r| r.local.clone());
+                self.local_edit(now, &patch);
+                // What only the person could mend (a refusal, a photo gone from this device)
+                // is tried again once they changed the values, not at the backoff cap.
+                let mendable = matches!(
+                    self.last_error,
+                    Some(SyncProblem::Refused(_) | SyncProblem::Photo(PhotoUnavailable::NotHere))
+                );
+                if mendable && self.record.as_ref().map(|r| &r.local) != before.as_ref() {
+                    self.reset_backoff();
+                }
+            }
             Input::WentOnline => {
                 self.online = true;
                 self.refresh_wanted = true;
@@ -511,10 +533,16 @@ impl SyncMachine {
                         self.settle_doubt(write);
                     }
                     self.last_error = Some(SyncProblem::Refused(reason));
-                    let after = self.config.backoff_cap;
-                    self.attempt = self.attempt.saturating_add(1);
-                    self.next_retry_at = Some(now.saturating_add(after));
-                    out.push(Action::ScheduleRetry { after });
+                    out.push(self.retry_at_cap(now));
+                }
+            }
+            Input::PhotoUnavailable { request, why } => {
+                if self.take_upload(request).is_some() {
+                    self.last_error = Some(SyncProblem::Photo(why));
+                    out.push(match why {
+                        PhotoUnavailable::NotHere => self.retry_at_cap(now),
+                        PhotoUnavailable::Unreadable => self.retry_later(now, None, entropy),
+                    });
                 }
             }
             Input::RequestFailed {
@@ -1156,6 +1184,15 @@ impl SyncMachine {
             retry_after,
             entropy.next_u64(),
         );
+        self.attempt = self.attempt.saturating_add(1);
+        self.next_retry_at = Some(now.saturating_add(after));
+        Action::ScheduleRetry { after }
+    }
+
+    /// Arms the retry timer at the backoff cap: for what trying again soon cannot mend (a
+    /// deployed fix, or the person, may).
+    fn retry_at_cap(&mut self, now: Millis) -> Action {
+        let after = self.config.backoff_cap;
         self.attempt = self.attempt.saturating_add(1);
         self.next_retry_at = Some(now.saturating_add(after));
         Action::ScheduleRetry { after }

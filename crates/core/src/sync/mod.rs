@@ -86,7 +86,7 @@ pub use machine::{
 };
 pub use online::{OnlineAnswer, OnlineFailure, OnlineSave, OnlineStep, PhotoAnswer};
 pub use record::{Conflict, LocalRecord, OWN_WRITES, Resolution, SentWrite};
-pub use status::{Status, SyncProblem, SyncState};
+pub use status::{PhotoUnavailable, Status, SyncProblem, SyncState};
 pub use tab::{Commit, CommitResult, MAX_REAPPLY, NotStored, Step, TabSync};
 
 /// Wall-clock milliseconds since the Unix epoch (JavaScript's `Date.now()`); the shell passes

@@ -83,6 +83,9 @@ pub enum OnlineFailure {
     EarlierChangesPending,
     /// The server refused the values, in its words.
     Refused(String),
+    /// The photo the values name is not on this device (its bytes are gone), so nothing was
+    /// sent: the person chooses it again, or removes it.
+    PhotoNotHere,
 }
 
 /// The server's word on a photo upload.
@@ -90,9 +93,10 @@ pub enum OnlineFailure {
 pub enum PhotoAnswer {
     /// 201 or 200: the server holds the photo.
     Stored,
-    /// A 4xx refusal (not an image, too large, the account's limit), with the server's words;
-    /// or the device does not hold the photo's bytes.
+    /// A 4xx refusal (not an image, too large, the account's limit), with the server's words.
     Refused(String),
+    /// The device store does not hold the photo's bytes: nothing was sent.
+    NotHere,
 }
 
 /// One online-only Save of `patch` (what the person typed, over what their form showed).
@@ -107,7 +111,9 @@ pub struct OnlineSave {
     /// A write that carries this save's values was applied: saved, whatever came after it
     /// (a newer save of the person's in another tab may replace it, and must not be undone).
     saved: bool,
-    refused: Option<String>,
+    /// The server's refusal of this save's values, or its photo missing here: the next step
+    /// says so.
+    ended: Option<OnlineFailure>,
     /// A 412 showed a server state this save had not been written on.
     stale: bool,
     /// Photos this save uploaded (the record learns of them through the core as well).
@@ -123,7 +129,7 @@ impl OnlineSave {
             resends: 0,
             storing: false,
             saved: false,
-            refused: None,
+            ended: None,
             stale: false,
             uploaded: Vec::new(),
         }
@@ -134,8 +140,8 @@ impl OnlineSave {
         if self.saved {
             return OnlineStep::Saved;
         }
-        if let Some(reason) = self.refused.take() {
-            return OnlineStep::Failed(OnlineFailure::Refused(reason));
+        if let Some(failure) = self.ended.take() {
+            return OnlineStep::Failed(failure);
         }
         let Some(record) = record else {
             return OnlineStep::Failed(OnlineFailure::NotLoaded);
@@ -207,7 +213,11 @@ impl OnlineSave {
                 Some(Input::PhotoUploaded(sha256))
             }
             PhotoAnswer::Refused(reason) => {
-                self.refused = Some(reason);
+                self.ended = Some(OnlineFailure::Refused(reason));
+                None
+            }
+            PhotoAnswer::NotHere => {
+                self.ended = Some(OnlineFailure::PhotoNotHere);
                 None
             }
         }
@@ -231,7 +241,7 @@ impl OnlineSave {
         if let OnlineAnswer::Refused(reason) = &answer
             && carries_this_save
         {
-            self.refused = Some(reason.clone());
+            self.ended = Some(OnlineFailure::Refused(reason.clone()));
         }
         Input::OnlineWriteAnswered { write, answer }
     }

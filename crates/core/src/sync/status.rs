@@ -45,6 +45,18 @@ pub enum SyncProblem {
     SignedOut,
     /// The server refused the change for good (a 4xx); its message, written for people.
     Refused(String),
+    /// This device could not send the photo its change waits for.
+    Photo(PhotoUnavailable),
+}
+
+/// Why this device could not send a photo: nothing left it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PhotoUnavailable {
+    /// The device store does not hold the photo's bytes (the browser cleared them, say): only
+    /// the person can help, by choosing it again or removing it.
+    NotHere,
+    /// The device store could not be read: it may work on the next try.
+    Unreadable,
 }
 
 /// Everything the status bar needs to tell the truth, in one value.

@@ -46,8 +46,8 @@ use outpost_core::faults::{self, Fault};
 use outpost_core::patch::{ProfileForm, ProfilePatch};
 use outpost_core::sync::{
     Action, CommitResult, ConflictPolicy, Entropy, Field, Input, LocalRecord, Millis, NotStored,
-    OnlineAnswer, OnlineFailure, OnlineSave, OnlineStep, PhotoAnswer, RequestId, Resolution,
-    SentWrite, Step, SyncConfig, SyncMachine, SyncState, TabSync, outcome_unknown,
+    OnlineAnswer, OnlineFailure, OnlineSave, OnlineStep, PhotoAnswer, PhotoUnavailable, RequestId,
+    Resolution, SentWrite, Step, SyncConfig, SyncMachine, SyncState, TabSync, outcome_unknown,
 };
 use outpost_core::validate::uploaded_photo;
 use outpost_core::wire::{ProfileFields, ServerProfile};
@@ -767,7 +767,7 @@ impl World {
             });
             return Ok(());
         }
-        // The bytes come from the device store: a device without them says so in words.
+        // The bytes come from the device store: a device without them says so.
         if let Req::Upload { id, sha256 } = &req
             && !self.devices[dev].photos.contains(sha256)
         {
@@ -776,9 +776,9 @@ impl World {
             self.net.push(Msg::Local {
                 dev,
                 tab,
-                input: Input::RequestRejected {
+                input: Input::PhotoUnavailable {
                     request,
-                    reason: "This photo is not on this device.".to_owned(),
+                    why: PhotoUnavailable::NotHere,
                 },
             });
             return Ok(());
@@ -837,6 +837,7 @@ impl World {
             | Input::RequestRejected { request, .. }
             | Input::PhotoStored { request }
             | Input::PhotoMissing { request }
+            | Input::PhotoUnavailable { request, .. }
             | Input::Unauthorized { request } => Some(*request),
             _ => None,
         };
@@ -1169,8 +1170,7 @@ impl World {
                     let id = RequestId(self.next_online_request);
                     self.next_online_request += 1;
                     if !self.devices[dev].photos.contains(&sha256) {
-                        let answer =
-                            PhotoAnswer::Refused("This photo is not on this device.".to_owned());
+                        let answer = PhotoAnswer::NotHere;
                         let run = self.devices[dev].tabs[tab].online.as_mut();
                         if let Some(input) = run.and_then(|r| r.save.photo_answered(sha256, answer))
                         {
@@ -1239,6 +1239,7 @@ impl World {
         let answer = match input {
             Input::PhotoStored { .. } => PhotoAnswer::Stored,
             Input::RequestRejected { reason, .. } => PhotoAnswer::Refused(reason),
+            Input::PhotoUnavailable { .. } => PhotoAnswer::NotHere,
             // No word from the server: the save ends, nothing sent; the typing stays.
             _ => {
                 self.log.push(format!(
@@ -1749,6 +1750,7 @@ impl World {
                 | Input::RequestRejected { request, .. }
                 | Input::PhotoStored { request }
                 | Input::PhotoMissing { request }
+                | Input::PhotoUnavailable { request, .. }
                 | Input::Unauthorized { request } => self.net.push(timeout(*dev, *to, *request)),
                 // A lost timeout is re-armed; pushes are just lost.
                 Input::RequestFailed { .. } => self.net.push(msg.clone()),
@@ -1952,6 +1954,7 @@ impl World {
             | Input::PutForgotten { request, .. }
             | Input::RequestRejected { request, .. }
             | Input::PhotoMissing { request }
+            | Input::PhotoUnavailable { request, .. }
             | Input::Unauthorized { request } => (*request, None),
             _ => return Ok(()),
         };

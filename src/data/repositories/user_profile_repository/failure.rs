@@ -3,11 +3,11 @@
 //! ends the session here, so every path forgets the token the same way.
 
 use outpost_core::strategy::RemoteFailure;
-use outpost_core::sync::{Input, RequestId, outcome_unknown};
+use outpost_core::sync::{Input, PhotoUnavailable, RequestId, outcome_unknown};
 use outpost_core::wire::ServerProfile;
 
 use super::{SaveError, UserProfileRepository};
-use crate::data::services::{ApiClient, ApiError, Database};
+use crate::data::services::{ApiClient, ApiError, Database, DbError};
 
 /// What a failed request means.
 pub(super) enum Failure {
@@ -28,6 +28,10 @@ pub(super) enum Failure {
     /// Refused for good: the server's message (written for people) of its own 400, 413, 415
     /// or 422.
     Refused(String),
+    /// The photo to upload is not on this device: nothing was sent.
+    PhotoNotHere,
+    /// The device store failed to read the photo to upload: nothing was sent.
+    PhotoUnreadable(DbError),
 }
 
 impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> {
@@ -71,6 +75,14 @@ impl Failure {
             Failure::Refused(reason) => Input::RequestRejected { request, reason },
             Failure::PhotoMissing(_) => Input::PhotoMissing { request },
             Failure::Unknown => outcome_unknown(request),
+            Failure::PhotoNotHere => Input::PhotoUnavailable {
+                request,
+                why: PhotoUnavailable::NotHere,
+            },
+            Failure::PhotoUnreadable(_) => Input::PhotoUnavailable {
+                request,
+                why: PhotoUnavailable::Unreadable,
+            },
         }
     }
 
@@ -81,6 +93,8 @@ impl Failure {
             Failure::SignedOut => SaveError::SignInRequired,
             Failure::Transient { .. } | Failure::Unknown => SaveError::NeedsConnection,
             Failure::Refused(reason) | Failure::PhotoMissing(reason) => SaveError::Rejected(reason),
+            Failure::PhotoNotHere => SaveError::PhotoNotHere,
+            Failure::PhotoUnreadable(error) => SaveError::Storage(error),
         }
     }
 
@@ -94,6 +108,9 @@ impl Failure {
             }
             Failure::Stale(_) | Failure::Forgotten(_) => {
                 RemoteFailure::Rejected("a read was answered as a write".to_owned())
+            }
+            Failure::PhotoNotHere | Failure::PhotoUnreadable(_) => {
+                RemoteFailure::Rejected("a read was answered as an upload".to_owned())
             }
         }
     }

@@ -90,6 +90,10 @@ pub enum SaveError {
     /// The server refused the values; its message.
     #[error("refused: {0}")]
     Rejected(String),
+    /// The photo the change names is no longer on this device (its bytes are gone), so it
+    /// could not be uploaded; nothing was sent.
+    #[error("the photo is not on this device")]
+    PhotoNotHere,
     /// The chosen file could not be made into a photo on this device (not an image this
     /// browser can open); why, in words. Nothing was stored or sent.
     #[error("not a photo: {0}")]

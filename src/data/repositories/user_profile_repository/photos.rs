@@ -12,10 +12,7 @@ use outpost_core::wire::ProfileFields;
 
 use super::UserProfileRepository;
 use super::failure::Failure;
-use crate::data::services::{ApiClient, Database, Photo};
-
-/// What the person is told when a photo the profile names is on neither side.
-pub(super) const NOT_HERE: &str = "This photo is not on this device.";
+use crate::data::services::{ApiClient, Database, DbError, Photo};
 
 impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> {
     /// Takes `photo` (chosen here) for the next save, and returns that save: the profile's
@@ -69,7 +66,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
 
     /// The bytes of a photo of this account this tab can send: chosen here, or on the
     /// device.
-    async fn photo_here(&self, sha256: &str) -> Option<Vec<u8>> {
+    async fn photo_here(&self, sha256: &str) -> Result<Option<Vec<u8>>, DbError> {
         let chosen = self
             .inner
             .new_photos
@@ -78,21 +75,20 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
             .find(|p| p.sha256 == sha256)
             .map(|p| p.bytes.clone());
         match chosen {
-            Some(bytes) => Some(bytes),
-            None => self
-                .inner
-                .db
-                .photo(self.account(), sha256)
-                .await
-                .ok()
-                .flatten(),
+            Some(bytes) => Ok(Some(bytes)),
+            None => self.inner.db.photo(self.account(), sha256).await,
         }
     }
 
     /// `PUT /api/photos/{sha256}` with the bytes this tab can send, with `token`.
     pub(super) async fn upload(&self, token: &str, sha256: &str) -> Result<(), Failure> {
-        let Some(bytes) = self.photo_here(sha256).await else {
-            return Err(Failure::Refused(NOT_HERE.to_owned()));
+        let bytes = match self.photo_here(sha256).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Err(Failure::PhotoNotHere),
+            Err(error) => {
+                leptos::logging::error!("reading a photo on this device failed: {error}");
+                return Err(Failure::PhotoUnreadable(error));
+            }
         };
         self.inner
             .api
@@ -105,7 +101,8 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
     /// or fetched from the server and kept on the device (another device chose it). `None`
     /// when none of them has it now (offline, say): the page shows no picture meanwhile.
     pub async fn photo_bytes(&self, sha256: &str) -> Option<Vec<u8>> {
-        if let Some(bytes) = self.photo_here(sha256).await {
+        // A store that fails to read is asked of the server instead.
+        if let Ok(Some(bytes)) = self.photo_here(sha256).await {
             return Some(bytes);
         }
         let token = self.inner.session.token()?;

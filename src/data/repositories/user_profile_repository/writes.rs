@@ -108,6 +108,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                         Err(Failure::Refused(reason) | Failure::PhotoMissing(reason)) => {
                             PhotoAnswer::Refused(reason)
                         }
+                        Err(Failure::PhotoNotHere) => PhotoAnswer::NotHere,
                         // No word from the server on it: the save ends, nothing sent.
                         Err(failure) => return Err(failure.into_save_error()),
                     };
@@ -122,6 +123,7 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
                         OnlineFailure::ChangedElsewhere => SaveError::ChangedElsewhere,
                         OnlineFailure::NotLoaded => SaveError::NeedsConnection,
                         OnlineFailure::Refused(reason) => SaveError::Rejected(reason),
+                        OnlineFailure::PhotoNotHere => SaveError::PhotoNotHere,
                         OnlineFailure::NotStored => self.not_stored(),
                         OnlineFailure::EarlierChangesPending => SaveError::EarlierChangesPending,
                     });
