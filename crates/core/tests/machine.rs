@@ -730,6 +730,18 @@ fn an_edit_after_a_refusal_goes_at_once_and_a_failure_keeps_its_backoff() {
     let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields("bo", ""))));
     let (id, f, _) = put(&a).expect("sent at once");
     assert_eq!(f, fields("bo", ""));
+    // The person changes the values again while that one is on its way, and it is refused
+    // too: theirs go on the backoff, not at the cap.
+    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))));
+    assert_eq!(requests(&a), 0, "one request at a time");
+    let a = t.go(Input::RequestRejected {
+        request: id,
+        reason: "No.".into(),
+    });
+    assert!(retry(&a).is_some_and(|after| after < SyncConfig::default().backoff_cap));
+    let a = t.go(Input::TimerFired);
+    let (id, f, _) = put(&a).expect("the newer values");
+    assert_eq!(f, fields("bob", ""));
     // A server out of reach is not asked again for each edit.
     let a = t.go(Input::RequestFailed {
         request: id,
@@ -1385,6 +1397,35 @@ fn a_photo_this_device_cannot_read_is_said_so_and_nothing_is_sent_or_dropped() {
     let record = t.m.record().expect("record");
     assert!(!record.synchronized);
     assert_eq!(record.local, fields("ann", &photo(1)));
+    // Asked again at the cap, and the person removes it while that upload is on its way:
+    // the write without it goes on the backoff, not at the cap.
+    let a = t.go(Input::TimerFired);
+    let (id, _) = upload(&a).expect("upload at the cap");
+    t.go(Input::LocalEdit(ProfilePatch::all(&fields("ann", ""))));
+    let a = t.go(Input::PhotoUnavailable {
+        request: id,
+        why: PhotoUnavailable::NotHere,
+    });
+    assert!(retry(&a).is_some_and(|after| after < cap), "{a:?}");
+    let a = t.go(Input::TimerFired);
+    let (_, f, _) = put(&a).expect("the write without the photo");
+    assert_eq!(f, fields("ann", ""));
+}
+
+#[test]
+fn removing_a_photo_gone_from_the_device_sends_the_change_at_once() {
+    let cap = SyncConfig::default().backoff_cap;
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields(
+        "ann",
+        &photo(1),
+    ))));
+    let (id, _) = upload(&a).expect("upload");
+    let a = t.go(Input::PhotoUnavailable {
+        request: id,
+        why: PhotoUnavailable::NotHere,
+    });
+    assert_eq!(retry(&a), Some(cap));
     // The person removes it: the write without it leaves at once.
     let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields("ann", ""))));
     assert!(upload(&a).is_none());

@@ -533,16 +533,17 @@ impl SyncMachine {
                         self.settle_doubt(write);
                     }
                     self.last_error = Some(SyncProblem::Refused(reason));
-                    out.push(self.retry_at_cap(now));
+                    let mended = self.changed_since(&failed);
+                    out.push(self.retry_unless_mended(now, mended, entropy));
                 }
             }
             Input::PhotoUnavailable { request, why } => {
-                if self.take_upload(request).is_some() {
+                if let Some(sha256) = self.take_upload(request) {
                     self.last_error = Some(SyncProblem::Photo(why));
-                    out.push(match why {
-                        PhotoUnavailable::NotHere => self.retry_at_cap(now),
-                        PhotoUnavailable::Unreadable => self.retry_later(now, None, entropy),
-                    });
+                    // A failed read may work next time; bytes gone need the person.
+                    let mended = why == PhotoUnavailable::Unreadable
+                        || self.changed_since(&Request::Upload { sha256 });
+                    out.push(self.retry_unless_mended(now, mended, entropy));
                 }
             }
             Input::RequestFailed {
@@ -1141,7 +1142,6 @@ impl SyncMachine {
         }
     }
 
-    /// Takes the in-flight request if it is `id`, whatever its kind.
     /// The photo of the upload in flight, if `id` is that upload.
     fn take_upload(&mut self, id: RequestId) -> Option<String> {
         match &self.in_flight {
@@ -1155,6 +1155,7 @@ impl SyncMachine {
         }
     }
 
+    /// Takes the in-flight request if it is `id`, whatever its kind.
     fn take_any(&mut self, id: RequestId) -> Option<Request> {
         if self.in_flight.as_ref().is_some_and(|f| f.id == id) {
             self.in_flight.take().map(|f| f.request)
@@ -1189,9 +1190,32 @@ impl SyncMachine {
         Action::ScheduleRetry { after }
     }
 
-    /// Arms the retry timer at the backoff cap: for what trying again soon cannot mend (a
-    /// deployed fix, or the person, may).
-    fn retry_at_cap(&mut self, now: Millis) -> Action {
+    /// Whether the person changed the values since `failed` left: a write of other values, or
+    /// no longer the photo it uploaded (removed or replaced).
+    fn changed_since(&self, failed: &Request) -> bool {
+        let Some(record) = &self.record else {
+            return false;
+        };
+        match failed {
+            Request::Put { write, .. } => record.local != write.fields,
+            Request::Upload { sha256 } => {
+                crate::validate::uploaded_photo(&record.local.photo_url) != Some(sha256.as_str())
+            }
+            Request::Get => false,
+        }
+    }
+
+    /// Arms the retry timer after a failure only the person (or a deployed fix) can mend: on
+    /// the backoff when it may be `mended` already, else at the cap.
+    fn retry_unless_mended(
+        &mut self,
+        now: Millis,
+        mended: bool,
+        entropy: &mut impl Entropy,
+    ) -> Action {
+        if mended {
+            return self.retry_later(now, None, entropy);
+        }
         let after = self.config.backoff_cap;
         self.attempt = self.attempt.saturating_add(1);
         self.next_retry_at = Some(now.saturating_add(after));

@@ -318,6 +318,8 @@ pub struct World {
     /// Draws the device stores' failed commits, apart from `rng` so the rest of a schedule
     /// stays the same.
     store_trouble: Rng,
+    /// Draws the device stores' failed reads of a photo to upload, apart from `rng` likewise.
+    read_trouble: Rng,
     /// A tab's commit failed since this was last cleared (a save then is refused, not kept).
     not_stored: bool,
     /// Draws the server's refusals, apart from `rng` so the rest of a schedule stays the same.
@@ -432,6 +434,7 @@ impl World {
             key_reused: false,
             chaos: true,
             store_trouble: Rng::new(seed ^ 0x005e_ed0f_d15c),
+            read_trouble: Rng::new(seed ^ 0x00ea_d0f0_70b5),
             not_stored: false,
             refusals: Rng::new(seed ^ 0x4c22_0000_0422),
             power: Rng::new(seed ^ 0x0000_0ff0_0ff0),
@@ -767,19 +770,17 @@ impl World {
             });
             return Ok(());
         }
-        // The bytes come from the device store: a device without them says so.
+        // The bytes come from the device store: a device without them, or whose store fails
+        // to read them, says so and sends nothing (the repository's `upload`).
         if let Req::Upload { id, sha256 } = &req
-            && !self.devices[dev].photos.contains(sha256)
+            && let Some(why) = self.photo_unavailable(dev, sha256)
         {
             let request = *id;
             self.devices[dev].tabs[tab].outstanding = Some(request);
             self.net.push(Msg::Local {
                 dev,
                 tab,
-                input: Input::PhotoUnavailable {
-                    request,
-                    why: PhotoUnavailable::NotHere,
-                },
+                input: Input::PhotoUnavailable { request, why },
             });
             return Ok(());
         }
@@ -791,6 +792,18 @@ impl World {
             req,
         });
         Ok(())
+    }
+
+    /// Why device `dev` cannot read the bytes of photo `sha256` to upload them, if it cannot:
+    /// they are not in its store, or (under chaos, now and then) its store fails to read.
+    fn photo_unavailable(&mut self, dev: usize, sha256: &str) -> Option<PhotoUnavailable> {
+        if !self.devices[dev].photos.contains(sha256) {
+            Some(PhotoUnavailable::NotHere)
+        } else if self.chaos && self.read_trouble.chance(5) {
+            Some(PhotoUnavailable::Unreadable)
+        } else {
+            None
+        }
     }
 
     /// One PUT per change: a write leaves again only while its outcome is unknown on the
@@ -1169,14 +1182,26 @@ impl World {
                 OnlineStep::Upload(sha256) => {
                     let id = RequestId(self.next_online_request);
                     self.next_online_request += 1;
-                    if !self.devices[dev].photos.contains(&sha256) {
-                        let answer = PhotoAnswer::NotHere;
-                        let run = self.devices[dev].tabs[tab].online.as_mut();
-                        if let Some(input) = run.and_then(|r| r.save.photo_answered(sha256, answer))
-                        {
-                            self.tab_step(dev, tab, input)?;
+                    match self.photo_unavailable(dev, &sha256) {
+                        None => {}
+                        // The repository ends the save in words, nothing sent; the typing stays.
+                        Some(PhotoUnavailable::Unreadable) => {
+                            self.log.push(format!(
+                                "    dev{dev}.{tab}: online save's photo unreadable"
+                            ));
+                            self.devices[dev].tabs[tab].online = None;
+                            return Ok(());
                         }
-                        continue;
+                        Some(PhotoUnavailable::NotHere) => {
+                            let answer = PhotoAnswer::NotHere;
+                            let run = self.devices[dev].tabs[tab].online.as_mut();
+                            if let Some(input) =
+                                run.and_then(|r| r.save.photo_answered(sha256, answer))
+                            {
+                                self.tab_step(dev, tab, input)?;
+                            }
+                            continue;
+                        }
                     }
                     if let Some(run) = self.devices[dev].tabs[tab].online.as_mut() {
                         run.uploading = Some((id, sha256.clone()));
@@ -1239,7 +1264,6 @@ impl World {
         let answer = match input {
             Input::PhotoStored { .. } => PhotoAnswer::Stored,
             Input::RequestRejected { reason, .. } => PhotoAnswer::Refused(reason),
-            Input::PhotoUnavailable { .. } => PhotoAnswer::NotHere,
             // No word from the server: the save ends, nothing sent; the typing stays.
             _ => {
                 self.log.push(format!(
