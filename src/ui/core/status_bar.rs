@@ -30,14 +30,17 @@ pub fn sync_words(state: &ProfileState) -> String {
     // Said only when it is true: a failed sync with nothing of the person's waiting has
     // nothing to keep.
     // A photo chosen here goes to the server before the profile that names it.
-    let photo_waits = state
+    let photo_named = state
         .record
         .as_ref()
         .is_some_and(|r| r.photo_waiting().is_some());
-    let photo_gone = status.last_error == Some(SyncProblem::Photo(PhotoUnavailable::NotHere));
+    // Its bytes gone from this device: it waits for the person, not for the network.
+    let photo_gone =
+        photo_named && status.last_error == Some(SyncProblem::Photo(PhotoUnavailable::NotHere));
+    let photo_waits = photo_named && !photo_gone;
     let kept = if !arrived {
         "Your profile has not reached this device yet."
-    } else if photo_waits && !photo_gone {
+    } else if photo_waits {
         "Your changes and the new photo are kept on this device."
     } else if state.record.as_ref().is_some_and(|r| !r.synchronized) {
         "Your changes are kept on this device."
@@ -45,6 +48,7 @@ pub fn sync_words(state: &ProfileState) -> String {
         "Nothing is waiting to sync."
     };
     match status.state {
+        SyncState::Pending if photo_gone => format!("{} {kept}", words::PHOTO_NOT_HERE),
         SyncState::Pending if photo_waits && !status.online => {
             "Saved on this device. The photo uploads when you are back online.".to_owned()
         }
@@ -228,6 +232,18 @@ mod tests {
                 words::PHOTO_NOT_HERE
             )
         );
+        // Offline now: still asked for, not promised for when the network is back.
+        state.status.state = SyncState::Pending;
+        state.status.online = false;
+        assert_eq!(
+            sync_words(&state),
+            format!(
+                "{} Your changes are kept on this device.",
+                words::PHOTO_NOT_HERE
+            )
+        );
+        state.status.state = SyncState::Error;
+        state.status.online = true;
         state.status.last_error = Some(SyncProblem::Photo(PhotoUnavailable::Unreadable));
         assert_eq!(
             sync_words(&state),

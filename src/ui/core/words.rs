@@ -33,6 +33,7 @@ pub fn save(error: &SaveError) -> String {
         }
         SaveError::Rejected(reason) => refused(reason),
         SaveError::PhotoNotHere => PHOTO_NOT_HERE.to_owned(),
+        SaveError::PhotoUnreadable(_) => format!("{PHOTO_UNREADABLE} Nothing was sent; try again."),
         SaveError::NotAPhoto(reason) => format!("That file cannot be used as a photo: {reason}"),
         SaveError::NotLoaded => "Your profile has not arrived on this device yet, so nothing was changed. Try again once it shows.".to_owned(),
         SaveError::EarlierChangesPending => "Changes saved on this device earlier are not on the server yet, and go first. Press Save again once the status says everything is synced (a conflict to settle, a refusal or a sign-in it shows comes first; or choose \"Save on this device first, then sync\" in Settings). What you typed stays here.".to_owned(),
@@ -101,7 +102,7 @@ mod tests {
             save(&SaveError::SignedOut),
             save(&SaveError::ChangedElsewhere),
             save(&SaveError::PhotoNotHere),
-            PHOTO_UNREADABLE.to_owned(),
+            save(&SaveError::PhotoUnreadable(DbError::Failed("disk".into()))),
             session(&SessionError::WrongCredentials),
             session(&SessionError::Taken),
             session(&SessionError::Offline),

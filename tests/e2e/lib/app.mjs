@@ -135,7 +135,8 @@ function onAppStore(page, store, mode, op, key) {
         resolve(request.result);
         open.result.close();
       };
-      transaction.onerror = () => reject(transaction.error);
+      // An error aborts the transaction; `error` is set by then.
+      transaction.onabort = () => reject(transaction.error ?? new Error(`${op} on ${store} aborted`));
     };
     open.onerror = () => reject(open.error);
   }), [store, mode, op, key]);

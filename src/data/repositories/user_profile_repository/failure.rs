@@ -94,7 +94,7 @@ impl Failure {
             Failure::Transient { .. } | Failure::Unknown => SaveError::NeedsConnection,
             Failure::Refused(reason) | Failure::PhotoMissing(reason) => SaveError::Rejected(reason),
             Failure::PhotoNotHere => SaveError::PhotoNotHere,
-            Failure::PhotoUnreadable(error) => SaveError::Storage(error),
+            Failure::PhotoUnreadable(error) => SaveError::PhotoUnreadable(error),
         }
     }
 

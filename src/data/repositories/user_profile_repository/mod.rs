@@ -94,6 +94,9 @@ pub enum SaveError {
     /// could not be uploaded; nothing was sent.
     #[error("the photo is not on this device")]
     PhotoNotHere,
+    /// The device store failed to read the photo the change names; nothing was sent.
+    #[error("reading the photo on this device: {0}")]
+    PhotoUnreadable(DbError),
     /// The chosen file could not be made into a photo on this device (not an image this
     /// browser can open); why, in words. Nothing was stored or sent.
     #[error("not a photo: {0}")]
