@@ -619,6 +619,11 @@ test("a photo gone from the device before its upload is asked for in words, and 
   assert.doesNotMatch(await status.textContent(), /refused|new photo are kept/);
   const held = await fetch(`${env.server.url}${path}`, { headers: { Authorization: `Bearer ${token}` } });
   assert.equal(held.status, 404, "the photo never reached the server");
+  // After a reload the picture's own words agree with the status: gone, not on its way.
+  await page.reload();
+  await page.getByText("This photo is no longer stored on this device.", { exact: true }).waitFor();
+  await waitFor(async () => /no longer stored on this device/.test(await status.textContent()),
+    "the status to ask for the photo again after the reload");
 
   await page.getByRole("button", { name: "Remove photo", exact: true }).click();
   await waitForStatus(page, "synced");

@@ -15,6 +15,9 @@ use super::view_model::UserProfileViewModel;
 use crate::data::services::photo_worker;
 use crate::ui::core::attr::attr;
 
+/// Why the photo named is not shown: chosen on this device, never uploaded, and its bytes gone
+/// from it (the status asks for it again).
+const GONE: &str = "This photo is no longer stored on this device.";
 /// Why the photo named is not shown: a link that did not load.
 const NOT_LOADED: &str = "The photo at this address could not be loaded.";
 /// Why the photo named is not shown: an uploaded photo this device does not hold and could
@@ -132,7 +135,11 @@ pub fn ProfilePhoto(
             revoke();
             let Some(shown_url) = bytes.and_then(|b| object_url(&b)) else {
                 shown.try_set(None);
-                say(Some(NOT_HERE));
+                // Chosen here and never uploaded: nowhere else to get it from.
+                let own = vm.state.try_with_untracked(|s| {
+                    s.record.as_ref().and_then(|r| r.photo_waiting()) == Some(sha256.as_str())
+                });
+                say(Some(if own == Some(true) { GONE } else { NOT_HERE }));
                 return;
             };
             if shown.try_set(Some((sha256, shown_url.clone()))).is_some() {
