@@ -885,15 +885,21 @@ fn photo(n: u8) -> Photo {
     }
 }
 
-#[wasm_bindgen_test]
-async fn a_chosen_photo_is_stored_with_the_save_and_uploaded_before_the_profile_names_it() {
-    let api = FakeApiClient::new("ann", "t");
-    let db = FakeDatabase::default();
-    let repo = synced(&api, &db, "ann").await;
+/// A synced tab of `ann` that chose photo 1 and saved it with the server out of reach.
+async fn photo_saved_offline(api: &FakeApiClient, db: &FakeDatabase) -> Repo {
+    let repo = synced(api, db, "ann").await;
     api.0.borrow_mut().reachable = false;
     let shown = repo.state().record.unwrap().local;
     let patch = repo.choose_photo(photo(1), shown);
     assert_eq!(repo.save(patch).await, Ok(SaveOutcome::SavedOnDevice));
+    repo
+}
+
+#[wasm_bindgen_test]
+async fn a_chosen_photo_is_stored_with_the_save_and_uploaded_before_the_profile_names_it() {
+    let api = FakeApiClient::new("ann", "t");
+    let db = FakeDatabase::default();
+    let repo = photo_saved_offline(&api, &db).await;
     // On the device with the record that names it, before anything reached the server.
     let stored = db.load_profile("ann").await.unwrap().unwrap();
     assert_eq!(stored.local.photo_url, format!("/api/photos/{:064x}", 1));
@@ -920,11 +926,7 @@ async fn a_chosen_photo_is_stored_with_the_save_and_uploaded_before_the_profile_
 async fn a_photo_this_device_cannot_read_is_said_so_sends_nothing_and_removing_it_syncs() {
     let api = FakeApiClient::new("ann", "t");
     let db = FakeDatabase::default();
-    let repo = synced(&api, &db, "ann").await;
-    api.0.borrow_mut().reachable = false;
-    let shown = repo.state().record.unwrap().local;
-    let patch = repo.choose_photo(photo(1), shown);
-    assert_eq!(repo.save(patch).await, Ok(SaveOutcome::SavedOnDevice));
+    let repo = photo_saved_offline(&api, &db).await;
     let problem = |repo: &Repo| repo.state().status.last_error;
 
     // The store fails to read the bytes: said so, nothing sent.

@@ -1360,36 +1360,52 @@ fn a_photo_replaced_before_its_upload_is_never_uploaded() {
     assert_eq!(f.photo_url, photo(2));
 }
 
-#[test]
-fn a_photo_this_device_cannot_read_is_said_so_and_nothing_is_sent_or_dropped() {
-    let cap = SyncConfig::default().backoff_cap;
+/// A synced machine whose save of photo 1 has just asked for its upload.
+fn uploading_photo() -> (T, RequestId) {
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
     let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields(
         "ann",
         &photo(1),
     ))));
     let (id, _) = upload(&a).expect("upload");
-    // The store failed to read it: tried again on the backoff, its own words.
+    (t, id)
+}
+
+/// The same, once the upload found the photo's bytes gone from the device.
+fn photo_gone() -> T {
+    let (mut t, id) = uploading_photo();
+    let a = t.go(Input::PhotoUnavailable {
+        request: id,
+        why: PhotoUnavailable::NotHere,
+    });
+    // Only the person can help: tried again at the cap (or after their next change).
+    assert_eq!(retry(&a), Some(SyncConfig::default().backoff_cap));
+    assert_eq!(requests(&a), 0);
+    t
+}
+
+#[test]
+fn a_photo_the_device_store_fails_to_read_is_said_so_and_tried_again_on_the_backoff() {
+    let (mut t, id) = uploading_photo();
     let a = t.go(Input::PhotoUnavailable {
         request: id,
         why: PhotoUnavailable::Unreadable,
     });
-    assert!(retry(&a).is_some_and(|after| after < cap), "{a:?}");
+    assert!(retry(&a).is_some_and(|after| after < SyncConfig::default().backoff_cap));
     assert_eq!(requests(&a), 0);
     assert_eq!(t.state(), SyncState::Error);
     assert_eq!(
         t.m.status().last_error,
         Some(SyncProblem::Photo(PhotoUnavailable::Unreadable))
     );
-    // Its bytes are gone: only the person can help, so the next try waits for the cap (or
-    // their next edit), and the change stays.
     let a = t.go(Input::TimerFired);
-    let (id, _) = upload(&a).expect("upload again");
-    let a = t.go(Input::PhotoUnavailable {
-        request: id,
-        why: PhotoUnavailable::NotHere,
-    });
-    assert_eq!(retry(&a), Some(cap));
+    assert!(upload(&a).is_some(), "asked again");
+}
+
+#[test]
+fn a_photo_gone_from_the_device_is_asked_for_and_the_change_kept() {
+    let mut t = photo_gone();
+    assert_eq!(t.state(), SyncState::Error);
     assert_eq!(
         t.m.status().last_error,
         Some(SyncProblem::Photo(PhotoUnavailable::NotHere))
@@ -1406,7 +1422,7 @@ fn a_photo_this_device_cannot_read_is_said_so_and_nothing_is_sent_or_dropped() {
         request: id,
         why: PhotoUnavailable::NotHere,
     });
-    assert!(retry(&a).is_some_and(|after| after < cap), "{a:?}");
+    assert!(retry(&a).is_some_and(|after| after < SyncConfig::default().backoff_cap));
     let a = t.go(Input::TimerFired);
     let (_, f, _) = put(&a).expect("the write without the photo");
     assert_eq!(f, fields("ann", ""));
@@ -1414,19 +1430,7 @@ fn a_photo_this_device_cannot_read_is_said_so_and_nothing_is_sent_or_dropped() {
 
 #[test]
 fn removing_a_photo_gone_from_the_device_sends_the_change_at_once() {
-    let cap = SyncConfig::default().backoff_cap;
-    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
-    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields(
-        "ann",
-        &photo(1),
-    ))));
-    let (id, _) = upload(&a).expect("upload");
-    let a = t.go(Input::PhotoUnavailable {
-        request: id,
-        why: PhotoUnavailable::NotHere,
-    });
-    assert_eq!(retry(&a), Some(cap));
-    // The person removes it: the write without it leaves at once.
+    let mut t = photo_gone();
     let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields("ann", ""))));
     assert!(upload(&a).is_none());
     let (_, f, if_match) = put(&a).expect("the write without the photo");

@@ -225,23 +225,15 @@ mod tests {
             false,
         );
         state.status.last_error = Some(SyncProblem::Photo(PhotoUnavailable::NotHere));
-        assert_eq!(
-            sync_words(&state),
-            format!(
-                "{} Your changes are kept on this device.",
-                words::PHOTO_NOT_HERE
-            )
+        let asked = format!(
+            "{} Your changes are kept on this device.",
+            words::PHOTO_NOT_HERE
         );
+        assert_eq!(sync_words(&state), asked);
         // Offline now: still asked for, not promised for when the network is back.
         state.status.state = SyncState::Pending;
         state.status.online = false;
-        assert_eq!(
-            sync_words(&state),
-            format!(
-                "{} Your changes are kept on this device.",
-                words::PHOTO_NOT_HERE
-            )
-        );
+        assert_eq!(sync_words(&state), asked);
         state.status.state = SyncState::Error;
         state.status.online = true;
         state.status.last_error = Some(SyncProblem::Photo(PhotoUnavailable::Unreadable));
