@@ -413,15 +413,18 @@ impl SyncMachine {
         match input {
             Input::Loaded(record) => return self.loaded(record),
             Input::LocalEdit(patch) => {
-                let before = self.record.as_ref().map(|r| r.local.clone());
-                self.local_edit(now, &patch);
                 // What only the person could mend (a refusal, a photo gone from this device)
-                // is tried again once they changed the values, not at the backoff cap.
+                // is tried again once they changed the values, not at the backoff cap. The
+                // values are copied for that only then: a save is a hot path.
                 let mendable = matches!(
                     self.last_error,
                     Some(SyncProblem::Refused(_) | SyncProblem::Photo(PhotoUnavailable::NotHere))
                 );
-                if mendable && self.record.as_ref().map(|r| &r.local) != before.as_ref() {
+                let before = mendable.then(|| self.record.as_ref().map(|r| r.local.clone()));
+                self.local_edit(now, &patch);
+                if let Some(before) = before
+                    && self.record.as_ref().map(|r| &r.local) != before.as_ref()
+                {
                     self.reset_backoff();
                 }
             }
