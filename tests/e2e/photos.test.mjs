@@ -249,12 +249,32 @@ test("a PNG's transparent part is kept light, not turned black", async () => {
   await page.close();
 });
 
-test("a photo link that does not load is said in words, under the name", async () => {
-  const { page } = await newSignedUpPage(env.browser, env.url, "brokenlink");
-  await page.getByRole("textbox", { name: "Photo URL", exact: true }).fill(`${env.url}/no-such-photo.png`);
+test("a photo link that does not load is said in words, under the name", async (t) => {
+  const { page, username } = await newSignedUpPage(env.browser, env.url, "brokenlink");
+  const token = await apiToken(env.server.url, username);
+  const link = `${env.url}/no-such-photo.png`;
+  // The link's answer is held until the save has synced: the status changes meanwhile, and the
+  // picture must not be asked for again at each change (the page once set its attributes anew
+  // at every status change, which restarted the load, and Firefox reported the dropped one as
+  // an error of the service worker).
+  let answer;
+  const held = new Promise((resolve) => { answer = resolve; });
+  env.proxy.route("/no-such-photo.png", async (route) => {
+    await held;
+    await route.continue();
+  });
+  t.after(() => env.proxy.unroute("/no-such-photo.png"));
+  const from = env.proxy.requests.length;
+  const asked = () => env.proxy.requests.slice(from).filter((r) => r.path === "/no-such-photo.png").length;
+  await page.getByRole("textbox", { name: "Photo URL", exact: true }).fill(link);
   await page.getByRole("button", { name: "Save", exact: true }).click();
   await page.getByText("Saved on this device.", { exact: true }).waitFor();
+  await waitFor(async () => (await apiProfile(env.server.url, token)).photo_url === link, "the server to hold the link");
+  await waitForStatus(page, "synced");
+  await waitFor(() => asked() > 0, "the picture asked for");
+  answer();
   await page.getByText("The photo at this address could not be loaded.", { exact: true }).waitFor();
+  assert.equal(asked(), 1, "the picture was asked for once");
   // They stay while the profile's state changes (a save of the name): the link is not tried
   // again, nor the words taken away, at every change.
   const removed = await page.evaluate(() => {
@@ -279,6 +299,19 @@ test("a photo link that does not load is said in words, under the name", async (
   await page.getByRole("button", { name: "Save", exact: true }).click();
   await waitFor(async () => (await shownPhoto(page)) !== null, "the photo shown");
   assert.equal(await page.getByText("The photo at this address could not be loaded.", { exact: true }).count(), 0);
+  // The picture shown is left as it is while the status changes (a save of the name).
+  await waitFor(async () => (await apiProfile(env.server.url, token)).photo_url.endsWith("/icons/icon-192.png"), "the server to hold the link");
+  await waitForStatus(page, "synced");
+  await page.evaluate(() => {
+    window.pictureLoads = 0;
+    document.addEventListener("load", (event) => { if (event.target.alt === "Profile photo") window.pictureLoads += 1; }, true);
+  });
+  await page.getByRole("textbox", { name: "Name", exact: true }).fill("Renamed again");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page.getByText("Saved on this device.", { exact: true }).waitFor();
+  await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Renamed again", "the server to hold the name");
+  await waitForStatus(page, "synced");
+  assert.equal(await page.evaluate(() => window.pictureLoads), 0, "the picture was not loaded again");
   await page.close();
 });
 

@@ -201,16 +201,17 @@ pub fn ProfilePage(
     let account = vm.account();
 
     let (drag_over, drop) = drop_target(vm);
-    let stored_photo = Signal::derive(move || shown().photo_url);
     // What the header shows, kept for the next start's first paint: written when it changes,
-    // not on every state update (the status changes far more often).
+    // not on every state update (the status changes far more often). The picture and the name
+    // follow it for the same reason: a rebuild of the picture starts its load again.
     let header = Memo::new(move |_| shown());
+    let stored_photo = Signal::derive(move || header.with(|h| h.photo_url.clone()));
     let account_shown = account.clone();
     Effect::new(move |_| {
         header
             .with(|fields| first_paint::remember(&account_shown, &fields.name, &fields.photo_url));
     });
-    let shown_name = Signal::derive(move || shown().name);
+    let shown_name = Signal::derive(move || header.with(|h| h.name.clone()));
     let photo_trouble = RwSignal::new(None::<&'static str>);
 
     view! {
@@ -232,7 +233,7 @@ pub fn ProfilePage(
                 />
                 <div>
                     <h1 {attr("id", "profile-title")} {attr("tabindex", "-1")}>
-                        {move || shown().name}
+                        {move || shown_name.get()}
                     </h1>
                     <p class="account">"Signed in as " {account.clone()}</p>
                     {move || photo_trouble.get().map(|words| view! { <p class="account">{words}</p> })}

@@ -150,7 +150,11 @@ pub fn ProfilePhoto(
         url
     });
     on_cleanup(revoke);
-    let src = move || {
+    // A memo: the picture is rebuilt only when what it shows changes. A rebuild sets every
+    // attribute of the `<img>` anew (removed, then added), which starts its load again: at
+    // every change of the profile's status, a link still loading was dropped and asked for
+    // again (Firefox reports the dropped one as the service worker's error).
+    let src = Memo::new(move |_| {
         let url = photo_url.get();
         if let Some(chosen) = chosen(&url) {
             return Some(chosen);
@@ -166,8 +170,8 @@ pub fn ProfilePhoto(
             }),
             None => Some(url),
         }
-    };
-    move || match src() {
+    });
+    move || match src.get() {
         Some(src) => view! {
             <img
                 class="avatar"
