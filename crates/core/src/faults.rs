@@ -71,6 +71,9 @@ pub enum Fault {
     /// form untouched, so what the person was typing, in any field, is replaced by the
     /// record's values.
     ChoiceDropsTyping,
+    /// A photo whose bytes are gone from the device is taken as uploaded, so the write that
+    /// names it leaves and tells other devices of a photo the server never got.
+    GonePhotoTakenAsStored,
 }
 
 #[cfg(feature = "faults")]

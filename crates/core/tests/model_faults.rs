@@ -53,6 +53,7 @@ fn the_model_finds_every_fault_switched_on() {
         Fault::PreparedPhotoUnmarked,
         Fault::StoredAnswerIgnored,
         Fault::ChoiceDropsTyping,
+        Fault::GonePhotoTakenAsStored,
     ];
     let mut missed = Vec::new();
     for fault in all {

@@ -542,11 +542,18 @@ impl SyncMachine {
             }
             Input::PhotoUnavailable { request, why } => {
                 if let Some(sha256) = self.take_upload(request) {
-                    self.last_error = Some(SyncProblem::Photo(why));
-                    // A failed read may work next time; bytes gone need the person.
-                    let mended = why == PhotoUnavailable::Unreadable
-                        || self.changed_since(&Request::Upload { sha256 });
-                    out.push(self.retry_unless_mended(now, mended, entropy));
+                    if why == PhotoUnavailable::NotHere && fault(Fault::GonePhotoTakenAsStored) {
+                        self.answered();
+                        if let Some(record) = self.record.as_mut() {
+                            record.photo_stored(&sha256);
+                        }
+                    } else {
+                        self.last_error = Some(SyncProblem::Photo(why));
+                        // A failed read may work next time; bytes gone need the person.
+                        let mended = why == PhotoUnavailable::Unreadable
+                            || self.changed_since(&Request::Upload { sha256 });
+                        out.push(self.retry_unless_mended(now, mended, entropy));
+                    }
                 }
             }
             Input::RequestFailed {

@@ -39,6 +39,11 @@
 //!   the person was warned about and chose to discard (`LocalRecord::may_delete`); the
 //!   device's tabs hear it later (BroadcastChannel) and stop; a tab that finds the record
 //!   gone when it commits stops too.
+//! * A device's browser now and then clears its stored photos (the records stay): a tab that
+//!   goes to upload a photo its change names finds no bytes (`PhotoUnavailable::NotHere`, as
+//!   the repository reads it), and the person, told so, chooses another photo or a link and
+//!   saves (picking offline-first writing first, as the page's words ask, when writing
+//!   online-only).
 
 use std::collections::{HashMap, HashSet};
 
@@ -47,10 +52,14 @@ use outpost_core::patch::{ProfileForm, ProfilePatch};
 use outpost_core::sync::{
     Action, CommitResult, ConflictPolicy, Entropy, Field, Input, LocalRecord, Millis, NotStored,
     OnlineAnswer, OnlineFailure, OnlineSave, OnlineStep, PhotoAnswer, PhotoUnavailable, RequestId,
-    Resolution, SentWrite, Step, SyncConfig, SyncMachine, SyncState, TabSync, outcome_unknown,
+    Resolution, SentWrite, Step, SyncConfig, SyncMachine, SyncProblem, SyncState, TabSync,
+    outcome_unknown,
 };
 use outpost_core::validate::uploaded_photo;
 use outpost_core::wire::{ProfileFields, ServerProfile};
+
+/// What the status says when the photo a change names is no longer on the device.
+const PHOTO_GONE: SyncProblem = SyncProblem::Photo(PhotoUnavailable::NotHere);
 
 /// xorshift64*: tiny deterministic PRNG for the schedule and the machines' entropy.
 pub struct Rng(u64);
@@ -320,6 +329,8 @@ pub struct World {
     store_trouble: Rng,
     /// Draws the device stores' failed reads of a photo to upload, apart from `rng` likewise.
     read_trouble: Rng,
+    /// Draws the browser clearing a device's photo store, apart from `rng` likewise.
+    clears: Rng,
     /// A tab's commit failed since this was last cleared (a save then is refused, not kept).
     not_stored: bool,
     /// Draws the server's refusals, apart from `rng` so the rest of a schedule stays the same.
@@ -435,6 +446,7 @@ impl World {
             chaos: true,
             store_trouble: Rng::new(seed ^ 0x005e_ed0f_d15c),
             read_trouble: Rng::new(seed ^ 0x00ea_d0f0_70b5),
+            clears: Rng::new(seed ^ 0x0c1e_a250_f070),
             not_stored: false,
             refusals: Rng::new(seed ^ 0x4c22_0000_0422),
             power: Rng::new(seed ^ 0x0000_0ff0_0ff0),
@@ -1023,41 +1035,94 @@ impl World {
                 Ok(())
             }
             // Types over what the field showed when selected.
-            (Some((field, seen)), false) => {
-                let field = *field;
-                self.counter += 1;
-                // A photo URL is typed, or a photo chosen (its bytes stored on the device, its
-                // path in the field: choosing replaces what the field shows).
-                let chosen = field == Field::PhotoUrl && self.choices.chance(50);
-                let value = match field {
-                    Field::Name => format!("n{}", self.counter),
-                    Field::PhotoUrl if chosen => format!("/api/photos/{:064x}", self.counter),
-                    Field::PhotoUrl => format!("https://p/{}", self.counter),
-                };
-                let now = field.get(&session.form.shown).to_owned();
-                let text = if now == *seen || chosen {
-                    value.clone()
-                } else {
-                    format!("{now}{value}")
-                };
-                session.form.input(field, text);
-                session.typed.retain(|(f, _)| *f != field);
-                session.typed.push((field, value.clone()));
-                let replaced = seen.clone();
-                if chosen {
-                    self.devices[dev]
-                        .photos
-                        .insert(format!("{:064x}", self.counter));
-                }
-                self.note_edit(dev, field, &value, [replaced]);
-                // Typed before it is handled: the checks during the step know it as this
-                // device's.
-                self.typed[dev].insert(value);
-                Ok(())
-            }
+            (Some(_), false) => self.type_in_focus(dev, tab),
             // Presses Save (leaving the field).
             _ => self.save_form(dev, tab),
         }
+    }
+
+    /// The person types in the field they are in, over what it showed when they selected it:
+    /// a name, a photo link, or a photo chosen (its bytes stored on the device, its path in the
+    /// field: choosing replaces what the field shows).
+    fn type_in_focus(&mut self, dev: usize, tab: usize) -> Check {
+        let Some(session) = self.devices[dev].tabs[tab].form.as_mut() else {
+            return Ok(());
+        };
+        let Some((field, seen)) = session.focus.clone() else {
+            return Ok(());
+        };
+        self.counter += 1;
+        let chosen = field == Field::PhotoUrl && self.choices.chance(50);
+        let value = match field {
+            Field::Name => format!("n{}", self.counter),
+            Field::PhotoUrl if chosen => format!("/api/photos/{:064x}", self.counter),
+            Field::PhotoUrl => format!("https://p/{}", self.counter),
+        };
+        let now = field.get(&session.form.shown).to_owned();
+        let text = if now == seen || chosen {
+            value.clone()
+        } else {
+            format!("{now}{value}")
+        };
+        session.form.input(field, text);
+        session.typed.retain(|(f, _)| *f != field);
+        session.typed.push((field, value.clone()));
+        if chosen {
+            self.devices[dev]
+                .photos
+                .insert(format!("{:064x}", self.counter));
+        }
+        self.note_edit(dev, field, &value, [seen]);
+        // Typed before it is handled: the checks during the step know it as this device's.
+        self.typed[dev].insert(value);
+        Ok(())
+    }
+
+    /// Told that the photo their change names is no longer on this device, the person chooses
+    /// another or links one in "Photo URL", and saves (the page's words ask for that).
+    fn replace_gone_photo(&mut self, dev: usize, tab: usize) -> Check {
+        let t = &self.devices[dev].tabs[tab];
+        if !t.open || t.starting || t.online.is_some() {
+            return Ok(());
+        }
+        let shown = t.sync.machine().record().map(|r| r.local.clone());
+        let t = &mut self.devices[dev].tabs[tab];
+        let session = t.form.get_or_insert_with(|| FormSession {
+            form: shown
+                .as_ref()
+                .map_or_else(ProfileForm::unfilled, ProfileForm::new),
+            focus: None,
+            typed: Vec::new(),
+        });
+        if !session.form.is_filled() {
+            return Ok(());
+        }
+        if let Some((old, _)) = session.focus.take() {
+            session.form.blur(old);
+        }
+        session.form.focus(Field::PhotoUrl);
+        let seen = Field::PhotoUrl.get(&session.form.shown).to_owned();
+        session.focus = Some((Field::PhotoUrl, seen));
+        self.log.push(format!(
+            "dev{dev}.{tab}: the photo is gone from the device; another one"
+        ));
+        // Online-only, the save would wait for the change naming the gone photo, which cannot
+        // go: the page's words then ask for offline-first writing, and the person picks it.
+        if self.devices[dev].online_only {
+            self.devices[dev].online_only = false;
+            self.log
+                .push(format!("dev{dev}: the write strategy is now offline-first"));
+        }
+        self.type_in_focus(dev, tab)?;
+        self.save_form(dev, tab)
+    }
+
+    /// The browser clears the device's photo store (its person cleared site data, say); the
+    /// records stay.
+    fn clear_photos(&mut self, dev: usize) {
+        self.log
+            .push(format!("dev{dev}: the browser clears the photos stored"));
+        self.devices[dev].photos.clear();
     }
 
     /// The person presses Save: the form's patch goes in as the page sends it, and what they
@@ -2305,6 +2370,8 @@ impl World {
             70..=73 => {
                 if self.chaos && self.power.chance(10) {
                     self.power_cut(dev)?;
+                } else if self.chaos && self.clears.chance(5) {
+                    self.clear_photos(dev);
                 } else {
                     self.close_tab(dev, tab)?;
                     if self.rng.chance(70) {
@@ -2330,13 +2397,12 @@ impl World {
                 }
             }
             86..=88 => {
-                if self.devices[dev].tabs[tab]
-                    .sync
-                    .machine()
-                    .status()
-                    .needs_sign_in
-                {
+                // The person answers what the status asks of them.
+                let status = self.devices[dev].tabs[tab].sync.machine().status();
+                if status.needs_sign_in {
                     self.tab_step(dev, tab, Input::SignedIn)?;
+                } else if status.last_error == Some(PHOTO_GONE) {
+                    self.replace_gone_photo(dev, tab)?;
                 }
             }
             89..=91 => {
@@ -2419,6 +2485,10 @@ impl World {
                     }
                     if status.conflict.is_some() {
                         self.resolve(dev, tab)?;
+                        progress = true;
+                    }
+                    if status.last_error == Some(PHOTO_GONE) {
+                        self.replace_gone_photo(dev, tab)?;
                         progress = true;
                     }
                     if self.devices[dev].tabs[tab].timer.is_some() {
