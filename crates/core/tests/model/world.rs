@@ -236,6 +236,26 @@ struct FormSession {
     typed: Vec<(Field, String)>,
 }
 
+impl Tab {
+    /// The profile form as the person finds it: none while it takes no input (the tab closed
+    /// or starting, or an online-only save on its way: the Save button waits) or before it was
+    /// filled from a record (read-only, as the page keeps it).
+    fn open_form(&mut self) -> Option<&mut FormSession> {
+        if !self.open || self.starting || self.online.is_some() {
+            return None;
+        }
+        let shown = self.sync.machine().record().map(|r| r.local.clone());
+        let session = self.form.get_or_insert_with(|| FormSession {
+            form: shown
+                .as_ref()
+                .map_or_else(ProfileForm::unfilled, ProfileForm::new),
+            focus: None,
+            typed: Vec::new(),
+        });
+        session.form.is_filled().then_some(session)
+    }
+}
+
 /// What the service worker's request in flight does.
 #[derive(Clone, Debug)]
 enum WorkerJob {
@@ -996,24 +1016,9 @@ impl World {
     /// move on to the other field), or press Save. Between these, answers, pushes and other
     /// tabs' commits reach the tab and its form follows them as the page does.
     fn form_action(&mut self, dev: usize, tab: usize) -> Check {
-        let t = &self.devices[dev].tabs[tab];
-        // The Save button waits while an online-only save is on its way.
-        if !t.open || t.starting || t.online.is_some() {
+        let Some(session) = self.devices[dev].tabs[tab].open_form() else {
             return Ok(());
-        }
-        let t = &mut self.devices[dev].tabs[tab];
-        let shown = t.sync.machine().record().map(|r| r.local.clone());
-        let session = t.form.get_or_insert_with(|| FormSession {
-            form: shown
-                .as_ref()
-                .map_or_else(ProfileForm::unfilled, ProfileForm::new),
-            focus: None,
-            typed: Vec::new(),
-        });
-        // Read-only until it was filled from a record, as the page keeps it.
-        if !session.form.is_filled() {
-            return Ok(());
-        }
+        };
         let typed_in_focus = session
             .focus
             .as_ref()
@@ -1081,22 +1086,9 @@ impl World {
     /// Told that the photo their change names is no longer on this device, the person chooses
     /// another or links one in "Photo URL", and saves (the page's words ask for that).
     fn replace_gone_photo(&mut self, dev: usize, tab: usize) -> Check {
-        let t = &self.devices[dev].tabs[tab];
-        if !t.open || t.starting || t.online.is_some() {
+        let Some(session) = self.devices[dev].tabs[tab].open_form() else {
             return Ok(());
-        }
-        let shown = t.sync.machine().record().map(|r| r.local.clone());
-        let t = &mut self.devices[dev].tabs[tab];
-        let session = t.form.get_or_insert_with(|| FormSession {
-            form: shown
-                .as_ref()
-                .map_or_else(ProfileForm::unfilled, ProfileForm::new),
-            focus: None,
-            typed: Vec::new(),
-        });
-        if !session.form.is_filled() {
-            return Ok(());
-        }
+        };
         if let Some((old, _)) = session.focus.take() {
             session.form.blur(old);
         }
