@@ -429,6 +429,26 @@ fn newer_server_state_during_conflict_is_merged_again() {
     assert_eq!(t.record().base.map(|b| b.version), Some(5));
 }
 
+/// The event stream came back (or the tab was shown again) while a conflict waits: a change
+/// the other device made while the stream was down has no push of its own, so the server is
+/// asked, and the conflict is merged again with what it holds now (the dialog showed an older
+/// "other device" until the person chose).
+#[test]
+fn a_reconnect_during_a_conflict_asks_the_server_again() {
+    for input in [Input::TryNow, Input::BecameVisible, Input::WentOnline] {
+        let (mut t, _) = into_conflict(ConflictPolicy::Ask);
+        let id = fetch_id(&t.go(input.clone())).unwrap_or_else(|| panic!("{input:?}: a fetch"));
+        t.go(answered(id, server("cat", "https://x/q", 5)));
+        let conflict = t.m.status().conflict.expect("still a conflict");
+        assert_eq!(conflict.remote.version, 5, "{input:?}");
+        assert_eq!(
+            t.record().local.photo_url,
+            "https://x/q",
+            "{input:?}: theirs merged"
+        );
+    }
+}
+
 #[test]
 fn failures_back_off_with_jitter_and_honour_retry_after() {
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
@@ -655,7 +675,10 @@ fn loaded_while_in_flight_keeps_the_other_tabs_typing() {
 #[test]
 fn restart_resumes_a_pending_record_and_its_conflict() {
     let (t2, a) = conflict_reloaded(ConflictPolicy::Ask);
-    assert_eq!(requests(&a), 0);
+    // Nothing is sent for the person to settle; the server is asked what it holds now, as at
+    // every start (the other device may have changed more meanwhile).
+    assert_eq!(requests(&a), 1);
+    assert!(fetch_id(&a).is_some());
     assert_eq!(t2.state(), SyncState::Conflict);
     let mut t3 = T::new(ConflictPolicy::Ask);
     let pending = LocalRecord {

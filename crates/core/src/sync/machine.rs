@@ -1267,9 +1267,12 @@ impl SyncMachine {
                     write: sent.clone(),
                     resend: true,
                 }),
-                (Some(_), Some(c), _) => {
-                    (self.max_pushed > c.remote.version).then_some(Request::Get)
-                }
+                // A reconnect asks too: a change made while the event stream was down has no
+                // push of its own, and the dialog would show an older "other device" until
+                // the person chose.
+                (Some(_), Some(c), _) => (self.refresh_wanted
+                    || self.max_pushed > c.remote.version)
+                    .then_some(Request::Get),
                 (Some(_), None, None) if !r.synchronized => Some(Request::Put {
                     write: pending_write(r, entropy),
                     resend: false,
