@@ -594,6 +594,23 @@ test("two devices that chose different photos offline are asked with both pictur
   const theirs = await waitFor(() => shownPhoto(asked, "Photo from the other device"), "the other picture");
   const colours = [hue(mine.top), hue(theirs.top)].sort();
   assert.deepEqual(colours, ["blue", "red"]);
+  // The other device renames the profile meanwhile: the server's version moves on, the photos
+  // in conflict stay as they were, and so do the pictures the dialog shows (it was built again
+  // at every new version, and its pictures read, blank for a moment, and shown again).
+  await asked.evaluate(() => {
+    window.picturesGone = 0;
+    new MutationObserver((changes) => {
+      for (const change of changes) {
+        for (const node of change.removedNodes) if (node.nodeName === "IMG" || node.querySelector?.("img")) window.picturesGone += 1;
+      }
+    }).observe(document.querySelector(".conflict"), { childList: true, subtree: true });
+  });
+  const other = asked === a ? b : a;
+  await other.getByRole("textbox", { name: "Name", exact: true }).fill("Renamed elsewhere");
+  await other.getByRole("button", { name: "Save", exact: true }).click();
+  await waitForStatus(other, "synced");
+  await asked.locator("#profile-title").filter({ hasText: "Renamed elsewhere" }).waitFor();
+  assert.equal(await asked.evaluate(() => window.picturesGone), 0, "the dialog's pictures stayed");
   await asked.getByRole("dialog").getByRole("button", { name: "Keep mine" }).click();
   await waitForStatus(asked, "synced");
   await a.close();

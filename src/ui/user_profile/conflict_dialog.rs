@@ -1,25 +1,24 @@
 //! The conflict dialog: both values of each field changed on two devices, and the choice.
 
 use leptos::prelude::*;
-use outpost_core::sync::{Conflict, Field, Resolution};
+use outpost_core::sync::{Field, FieldConflict, Resolution};
 
 use super::profile_photo::ProfilePhoto;
 use super::view_model::UserProfileViewModel;
 use crate::ui::core::attr::attr;
 
-/// Shows `conflict`; `on_choice` receives "Keep mine" or "Use theirs". Editing the form and
-/// saving is the third way out (the core merges the edit again).
+/// Shows the fields of a conflict; `on_choice` receives "Keep mine" or "Use theirs". Editing
+/// the form and saving is the third way out (the core merges the edit again).
 #[component]
 pub fn ConflictDialog(
     /// The profile's view model (for the pictures of a photo in conflict).
     vm: UserProfileViewModel,
-    /// The conflict to show.
-    conflict: Conflict,
+    /// The fields changed on both sides, with both values.
+    fields: Vec<FieldConflict>,
     /// Called with the person's choice.
     on_choice: Callback<Resolution>,
 ) -> impl IntoView {
-    let rows = conflict
-        .fields
+    let rows = fields
         .iter()
         .map(|f| {
             let label = f.field.label();

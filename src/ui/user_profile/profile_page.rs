@@ -138,7 +138,10 @@ pub fn ProfilePage(
     // only while the form holds nothing unsaved. An error stays until the next save.
     let notice = move || vm.notice.get().filter(|n| n.is_error || !has_changes.get());
     let shown = move || local();
-    let conflict = Memo::new(move |_| state.with(|s| s.status.conflict.clone()));
+    // What the conflict dialog shows: the fields in conflict and both values, not the server
+    // version they are against, which moves on when the other device saves again.
+    let conflict =
+        Memo::new(move |_| state.with(|s| s.status.conflict.as_ref().map(|c| c.fields.clone())));
     let on_choice = Callback::new(move |choice: Resolution| {
         // The fields in conflict are settled; what the person is typing, there or anywhere,
         // stays in the form (as an edit over the value chosen, which they have seen).
@@ -240,12 +243,13 @@ pub fn ProfilePage(
                 </div>
             </div>
 
-            // Built again only when the conflict changes, not at every change of the status:
-            // a rebuild would drop the keyboard focus on its buttons and read its pictures again.
+            // Built again only when what it shows changes, not at every change of the status
+            // or of the server's version: a rebuild would drop the keyboard focus on its
+            // buttons and read its pictures again.
             {move || {
                 conflict
                     .get()
-                    .map(|conflict| view! { <ConflictDialog vm=vm conflict=conflict on_choice=on_choice /> })
+                    .map(|fields| view! { <ConflictDialog vm=vm fields=fields on_choice=on_choice /> })
             }}
 
             <Show when=move || state.with(|s| s.status.needs_sign_in)>
