@@ -734,8 +734,20 @@ test("a new build shows 'A new version is ready'; Reload runs it, drops old file
     await page.getByRole("button", { name: "Reload" }).click();
     await page.getByText("Save your changes first: reloading now would lose them.").waitFor();
     assert.equal(await photoBox.inputValue(), "https://example.com/typed-before-the-update.png");
+    // The warning is said once: the save it asks for does not put it up again (a screen
+    // reader would read it out again as the person does what it says).
+    await page.evaluate(() => {
+      window.alertsShown = 0;
+      new MutationObserver((changes) => {
+        for (const change of changes) {
+          if (change.type === "attributes") window.alertsShown += 1;
+          for (const node of change.addedNodes) if (node.getAttribute?.("role") === "alert") window.alertsShown += 1;
+        }
+      }).observe(document.querySelector(".update-banner"), { childList: true, subtree: true, attributes: true, attributeFilter: ["role"] });
+    });
     await page.getByRole("button", { name: "Save", exact: true }).click();
     await page.getByText("Saved on this device.", { exact: true }).waitFor();
+    assert.equal(await page.evaluate(() => window.alertsShown), 0, "the warning was not put up again");
     // Typing not saved in another tab holds the update back too: after it, that tab (still
     // build A) may no longer be able to save it.
     const other = await context.newPage();

@@ -55,7 +55,11 @@ pub fn ProfilePage(
     let typing_account = vm.account();
     Effect::new(move |_| {
         let now = vm.saving.get() || has_changes.get();
-        unsaved.set(now);
+        // Set only when it changes: the update banner's warning, an alert, would be put up
+        // again (and read out again) at every save.
+        if unsaved.get_untracked() != now {
+            unsaved.set(now);
+        }
         typing.update_value(|mark| match (now, mark.is_some()) {
             (true, false) => *mark = TypingMark::hold(&typing_account),
             (false, true) => *mark = None,
