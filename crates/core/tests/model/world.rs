@@ -236,6 +236,18 @@ struct FormSession {
     typed: Vec<(Field, String)>,
 }
 
+impl FormSession {
+    /// The person clicks into `field` (leaving the one they were in) and selects what it shows.
+    fn select(&mut self, field: Field) {
+        if let Some((old, _)) = self.focus.take() {
+            self.form.blur(old);
+        }
+        self.form.focus(field);
+        let seen = field.get(&self.form.shown).to_owned();
+        self.focus = Some((field, seen));
+    }
+}
+
 impl Tab {
     /// The profile form as the person finds it: none while it takes no input (the tab closed
     /// or starting, or an online-only save on its way: the Save button waits) or before it was
@@ -1031,12 +1043,7 @@ impl World {
                 } else {
                     Field::PhotoUrl
                 };
-                if let Some((old, _)) = session.focus.take() {
-                    session.form.blur(old);
-                }
-                session.form.focus(field);
-                let seen = field.get(&session.form.shown).to_owned();
-                session.focus = Some((field, seen));
+                session.select(field);
                 Ok(())
             }
             // Types over what the field showed when selected.
@@ -1089,12 +1096,7 @@ impl World {
         let Some(session) = self.devices[dev].tabs[tab].open_form() else {
             return Ok(());
         };
-        if let Some((old, _)) = session.focus.take() {
-            session.form.blur(old);
-        }
-        session.form.focus(Field::PhotoUrl);
-        let seen = Field::PhotoUrl.get(&session.form.shown).to_owned();
-        session.focus = Some((Field::PhotoUrl, seen));
+        session.select(Field::PhotoUrl);
         self.log.push(format!(
             "dev{dev}.{tab}: the photo is gone from the device; another one"
         ));
