@@ -898,6 +898,50 @@ test("push works at once after the server was unreachable long enough to grow a 
   await page.close();
 });
 
+test("a change made while the event stream was down shows once it reconnects, with a fetch under way", async () => {
+  const { page, username } = await newSignedUpPage(env.browser, env.url, "gap");
+  const token = await apiToken(env.server.url, username);
+  // The stream breaks and cannot connect again for now; the other requests go through.
+  env.proxy.route("/api/events", (route) => route.abort());
+  env.proxy.cut();
+  await env.proxy.restore();
+  await waitForStatus(page, "synced", "online");
+
+  // The page asks for the profile (the window got the focus again); the server answers at once,
+  // and the proxy holds that answer while the other device renames.
+  let answered;
+  const fetched = new Promise((resolve) => { answered = resolve; });
+  let release;
+  const released = new Promise((resolve) => { release = resolve; });
+  let held = false;
+  env.proxy.route("/api/profile", async (route) => {
+    if (route.request.method !== "GET" || held) return route.continue();
+    held = true;
+    await route.continue({ hold: () => { answered(); return released; } });
+  });
+  await page.evaluate(() => window.dispatchEvent(new Event("focus")));
+  await fetched;
+  await apiPut(env.server.url, token, { name: "Renamed while the stream was down" });
+
+  // The stream connects again while that answer is held: nothing pushes the rename, which
+  // came before it; the page's check on connecting is met by the fetch already under way,
+  // whose answer is older than the rename.
+  let connected;
+  const streamBack = new Promise((resolve) => { connected = resolve; });
+  env.proxy.route("/api/events", async (route) => {
+    await route.continue();
+    connected();
+  });
+  await streamBack;
+  release();
+  env.proxy.unroute("/api/profile");
+
+  // The periodic sync is minutes away: only the stream's word can bring the rename now.
+  await waitFor(async () => (await nameBox(page).inputValue()) === "Renamed while the stream was down",
+    "the rename made while the stream was down to show", 5_000);
+  await page.close();
+});
+
 test("push works at once after the server was down long enough to grow a backoff", async () => {
   // A server of its own on a fixed port, so it can go down and come back at the same address;
   // a proxy in front only counts the page's requests (it answers nothing of its own).

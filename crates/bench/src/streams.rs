@@ -51,7 +51,7 @@ pub fn parse_vm_rss(status: &str) -> Option<u64> {
 }
 
 /// Opens one stream; counts it open once `: connected` arrived; returns when the first
-/// `event: profile` arrived.
+/// `event: profile` newer than the stream's first one (the version at connect) arrived.
 async fn one_stream(
     client: reqwest::Client,
     url: Arc<str>,
@@ -69,27 +69,46 @@ async fn one_stream(
         }
     };
     let mut body = response.bytes_stream();
-    let mut seen = String::new();
+    let mut pending = String::new();
     let mut permit = Some(permit);
+    let mut at_open = None;
     while let Some(chunk) = body.next().await {
         let Ok(chunk) = chunk else { break };
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-        if permit.is_some() && seen.contains("connected") {
-            permit = None;
-            opened.fetch_add(1, Ordering::SeqCst);
-        }
-        if seen.contains("event: profile") {
-            return Some(Instant::now());
-        }
-        if seen.len() > 4096 {
-            // Keep-alive comments only: keep the tail.
-            seen.drain(..seen.len() - 64);
+        pending.push_str(&String::from_utf8_lossy(&chunk));
+        // Whole blocks only: a block may arrive in pieces.
+        while let Some(end) = pending.find("\n\n") {
+            let block: String = pending.drain(..end + 2).collect();
+            if permit.is_some() && block.contains("connected") {
+                permit = None;
+                opened.fetch_add(1, Ordering::SeqCst);
+            }
+            let Some(version) = pushed_version(&block) else {
+                continue;
+            };
+            match at_open {
+                None => at_open = Some(version),
+                Some(first) if version > first => return Some(Instant::now()),
+                Some(_) => {}
+            }
         }
     }
     if permit.is_some() {
         failed.fetch_add(1, Ordering::SeqCst);
     }
     None
+}
+
+/// The version an `event: profile` block announces.
+fn pushed_version(block: &str) -> Option<u64> {
+    let field = |name: &str| {
+        block
+            .lines()
+            .find_map(|l| l.strip_prefix(name).map(str::trim))
+    };
+    if field("event:") != Some(outpost_core::wire::PROFILE_EVENT) {
+        return None;
+    }
+    serde_json::from_str::<Value>(field("data:")?).ok()?["version"].as_u64()
 }
 
 /// Opens the streams, measures, saves once, times the push.
@@ -250,5 +269,18 @@ mod tests {
         let status = "Name:\toutpost-server\nVmHWM:\t  9000 kB\nVmRSS:\t   12345 kB\n";
         assert_eq!(parse_vm_rss(status), Some(12345));
         assert_eq!(parse_vm_rss("Name: x\n"), None);
+    }
+
+    #[test]
+    fn reads_the_version_of_profile_events_only() {
+        assert_eq!(
+            pushed_version("event: profile\ndata: {\"version\":7}\n\n"),
+            Some(7)
+        );
+        assert_eq!(pushed_version(": connected\n\n"), None);
+        assert_eq!(
+            pushed_version("event: other\ndata: {\"version\":7}\n\n"),
+            None
+        );
     }
 }

@@ -79,9 +79,14 @@ export async function startProxy(target, { port = 0 } = {}) {
   /** The page's side of one request, as a route handler sees it (Playwright's Route, in part). */
   const routeFor = (seen, res) => ({
     request: seen,
-    /** On to the server, its answer back to the page. */
-    async continue() {
-      pass(await send(seen), res);
+    /**
+     * On to the server, its answer back to the page as it is; with `hold`, the answer waits
+     * (the server has answered) until the promise `hold()` returns resolves.
+     */
+    async continue({ hold } = {}) {
+      const answer = await send(seen);
+      if (hold) await hold();
+      pass(answer, res);
     },
     /** On to the server; resolves to its whole answer `{ status, headers, body }`, not sent on. */
     async fetch() {

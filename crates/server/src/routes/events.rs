@@ -19,13 +19,16 @@ use crate::store::{SessionAt, Store};
 const LISTEN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Opens the stream: a `: connected` comment, then `event: profile` / `data: {"version":N}`
-/// on every accepted change of the caller's profile, and a keep-alive comment every 15 s.
+/// with the version the profile is at, then one on every accepted change of the caller's
+/// profile, and a keep-alive comment every 15 s. The first event tells a client whose
+/// previous stream broke of a change made while it was down: it has no event of its own, and
+/// the client's own check on reconnecting may be answered by a request that left before it.
 /// The stream ends when the server shuts down, or at the first change after its token was
 /// signed out or expired (nothing more of the account reaches a revoked token).
 #[utoipa::path(get, path = "/api/events", tag = "profile",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Event stream; `event: profile`, `data: {\"version\":N}`",
+        (status = 200, description = "Event stream; `event: profile`, `data: {\"version\":N}`: the version at connect, then each change",
             content_type = "text/event-stream", body = String),
         (status = 429, description = "This account has the most streams allowed open, or this token made its most requests this minute; see `Retry-After`",
             body = ErrorBodyDoc),
@@ -54,6 +57,14 @@ pub async fn events(
     let (store, account, token_hash) = (state.store().clone(), caller.account, caller.token_hash);
 
     let connected = stream::once(async { Ok(Event::default().comment("connected")) });
+    // Read after the subscription began, so no change falls between the two (one in between
+    // is told twice; a client skips a version it knows). A store that cannot answer now sends
+    // nothing here: the client checks on connecting as well.
+    let current = {
+        let store = store.clone();
+        stream::once(async move { store.profile(account).await })
+            .filter_map(|read| async move { read.ok().map(|p| Ok(profile_event(p.version))) })
+    };
     let updates = stream::unfold(
         (subscription, shutdown, permit, store),
         move |(mut sub, mut shutdown, permit, store)| async move {
@@ -80,17 +91,19 @@ pub async fn events(
                         if !change.stays_open(token_hash, check).await {
                             return None;
                         }
-                        let data = serde_json::to_string(&ProfileChanged {
-                            version: change.version,
-                        })
-                        .unwrap_or_default();
-                        let event = Event::default().event(PROFILE_EVENT).data(data);
+                        let event = profile_event(change.version);
                         return Some((Ok(event), (sub, shutdown, permit, store)));
                     }
                 }
             }
         },
     );
-    Ok(Sse::new(connected.chain(updates))
+    Ok(Sse::new(connected.chain(current).chain(updates))
         .keep_alive(KeepAlive::new().interval(state.config().keep_alive)))
+}
+
+/// `event: profile` with `data: {"version":N}`.
+fn profile_event(version: u64) -> Event {
+    let data = serde_json::to_string(&ProfileChanged { version }).unwrap_or_default();
+    Event::default().event(PROFILE_EVENT).data(data)
 }

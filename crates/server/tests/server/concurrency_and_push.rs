@@ -54,6 +54,24 @@ async fn events_reach_every_stream_of_the_account_and_no_other() {
     assert_eq!(ann2.next_version().await, 3);
 }
 
+/// A change made while a client had no stream open (its connection broke) has no event of its
+/// own: the next stream's first event is the version the profile is at, so the client learns
+/// of it without waiting for its own check, which a request already under way may answer
+/// with an older state.
+#[tokio::test]
+async fn a_stream_opens_with_the_version_the_profile_is_at() {
+    let ts = TestServer::start().await;
+    let ann = ts.sign_up("ann").await;
+    assert_eq!(open_events(&ts, &ann).await.at_open, 1);
+    ts.rename(&ann, 1, "Ann").await;
+    ts.rename(&ann, 2, "Ann L").await;
+    let mut stream = open_events(&ts, &ann).await;
+    assert_eq!(stream.at_open, 3);
+    // Then every change, as before.
+    ts.rename(&ann, 3, "Ann Lee").await;
+    assert_eq!(stream.next_version().await, 4);
+}
+
 #[tokio::test]
 async fn a_signed_out_token_hears_of_no_more_changes() {
     let ts = TestServer::start().await;

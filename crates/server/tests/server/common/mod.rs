@@ -537,6 +537,8 @@ impl InMemoryApp {
 pub struct SseReader {
     resp: Response,
     buf: String,
+    /// The version the stream's first event gave (see [`open_events`]).
+    pub at_open: u64,
 }
 
 /// One parsed SSE block.
@@ -552,6 +554,7 @@ impl SseReader {
         Self {
             resp,
             buf: String::new(),
+            at_open: 0,
         }
     }
 
@@ -599,7 +602,8 @@ impl SseReader {
     }
 }
 
-/// Opens an event stream and waits for its `: connected` comment.
+/// Opens an event stream and waits for its `: connected` comment, then for its first event:
+/// the version the profile is at ([`SseReader::at_open`]).
 pub async fn open_events(ts: &TestServer, token: &str) -> SseReader {
     let resp = ts
         .request(Method::GET, "/api/events")
@@ -616,6 +620,9 @@ pub async fn open_events(ts: &TestServer, token: &str) -> SseReader {
         .expect("first block in time")
         .expect("first block");
     assert_eq!(first.comments, vec!["connected".to_owned()]);
+    let current = reader.next_event().await.expect("the version at connect");
+    assert_eq!(current.event.as_deref(), Some("profile"));
+    reader.at_open = version_of(&current);
     reader
 }
 
