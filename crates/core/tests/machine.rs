@@ -545,6 +545,35 @@ fn pushes_fetch_only_newer_versions() {
     assert_eq!(persisted(&a).expect("adopted").local, fields("bob", ""));
 }
 
+/// The event stream's first event after it reconnects (the version the server is at) may
+/// arrive while a request is under way whose answer is older: the newer version is fetched
+/// once that answer is in, and no more than that.
+#[test]
+fn a_push_newer_than_the_answer_of_a_request_under_way_is_fetched_after_it() {
+    // A fetch under way.
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let id = fetch_id(&t.go(Input::BecameVisible)).expect("fetch");
+    assert_eq!(requests(&t.go(Input::PushReceived { version: 4 })), 0);
+    let id = fetch_id(&t.go(answered(id, server("ann", "", 3)))).expect("fetched again");
+    t.go(answered(id, server("bob", "", 4)));
+    assert_eq!(t.record().local, fields("bob", ""));
+
+    // A write under way, applied before another device's change.
+    let (id, _, _) =
+        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("cy", ""))))).expect("put");
+    assert_eq!(requests(&t.go(Input::PushReceived { version: 6 })), 0);
+    let id = fetch_id(&t.go(accepted(id, "cy", 5))).expect("fetched after the answer");
+    t.go(answered(id, server("dee", "", 6)));
+    assert_eq!(t.record().local, fields("dee", ""));
+
+    // The version at connect is the write's own: nothing more to fetch.
+    let (id, _, _) =
+        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("eve", ""))))).expect("put");
+    t.go(Input::PushReceived { version: 7 });
+    assert_eq!(requests(&t.go(accepted(id, "eve", 7))), 0);
+    assert_eq!(t.state(), SyncState::Synced);
+}
+
 #[test]
 fn older_server_state_never_replaces_a_newer_one() {
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));

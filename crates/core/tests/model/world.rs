@@ -2422,6 +2422,8 @@ impl World {
             }
             94 => self.choose_policy(dev, tab)?,
             _ => {
+                // The event stream (re)connected: its first event is the version the server
+                // is at, whatever this tab is waiting for.
                 let version = self.server.profile.version;
                 self.tab_step(dev, tab, Input::PushReceived { version })?;
             }
