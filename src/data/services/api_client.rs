@@ -380,3 +380,136 @@ async fn sha256_hex(bytes: &[u8]) -> Option<String> {
             .collect(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    use wasm_bindgen_test::wasm_bindgen_test;
+    use web_sys::{Headers, ResponseInit};
+
+    use super::*;
+
+    /// An answer as the server, or a proxy or load balancer on the way, might give it.
+    fn answer(status: u16, content_type: &str, body: &str, retry_after: Option<&str>) -> Response {
+        let headers = Headers::new().expect("headers");
+        headers
+            .set("content-type", content_type)
+            .expect("content-type");
+        if let Some(seconds) = retry_after {
+            headers.set("retry-after", seconds).expect("retry-after");
+        }
+        let init = ResponseInit::new();
+        init.set_status(status);
+        init.set_headers(&headers);
+        Response::new_with_opt_str_and_init(Some(body), &init).expect("response")
+    }
+
+    const HTML: &str = "<html><body>Bad gateway</body></html>";
+
+    /// Only the server's own JSON word on a request says what became of it: anything else
+    /// leaves a write in doubt (sent again with its key), or is retried after the backoff.
+    #[wasm_bindgen_test]
+    async fn only_the_servers_own_answer_ends_a_writes_doubt() {
+        let unknown = |status: u16| ApiError::OutcomeUnknown(format!("HTTP {status}"));
+        // A 404 while a deploy rolls, a 408, a proxy's own refusal, a JSON body that is not
+        // the server's error: the outcome is unknown.
+        for (status, content_type, body) in [
+            (404, "text/html", HTML),
+            (
+                404,
+                "application/json",
+                r#"{"error":"not_found","message":"No route."}"#,
+            ),
+            (408, "text/plain", ""),
+            (403, "text/html", HTML),
+            (400, "application/json", r#"{"status":"bad"}"#),
+            (422, "text/html", HTML),
+        ] {
+            let got = error_from(answer(status, content_type, body, None)).await;
+            assert_eq!(got, unknown(status), "{status} {content_type} {body}");
+        }
+        // A 5xx (a proxy's page or the server's) and a 429: try again later, after the
+        // server's `Retry-After` when it gives one.
+        assert_eq!(
+            error_from(answer(502, "text/html", HTML, None)).await,
+            ApiError::Server {
+                status: 502,
+                retry_after_ms: None
+            }
+        );
+        assert_eq!(
+            error_from(answer(
+                503,
+                "application/json",
+                r#"{"error":"overloaded","message":"Busy."}"#,
+                Some("3")
+            ))
+            .await,
+            ApiError::Server {
+                status: 503,
+                retry_after_ms: Some(3_000)
+            }
+        );
+        // The server's own answers say what happened.
+        let current = r#"{"name":"Bo","photo_url":"","version":4,"updated_at":"t4"}"#;
+        assert!(matches!(
+            error_from(answer(
+                412,
+                "application/json",
+                &format!(r#"{{"error":"stale_version","message":"Changed.","current":{current}}}"#),
+                None
+            ))
+            .await,
+            ApiError::Stale(profile) if profile.version == 4
+        ));
+        assert_eq!(
+            error_from(answer(
+                422,
+                "application/json",
+                r#"{"error":"invalid_field","message":"Too long.","field":"name"}"#,
+                None
+            ))
+            .await,
+            ApiError::Invalid {
+                field: Some("name".into()),
+                message: "Too long.".into()
+            }
+        );
+        assert!(matches!(
+            error_from(answer(401, "text/html", HTML, None)).await,
+            ApiError::Unauthorized(_)
+        ));
+    }
+
+    /// A 2xx whose body is not the profile (a captive portal's page, a body cut short) may
+    /// have been applied: its outcome is unknown, not a refusal.
+    #[wasm_bindgen_test]
+    async fn an_unreadable_success_leaves_the_outcome_unknown() {
+        let deadline = || Deadline {
+            _timer: gloo_timers::callback::Timeout::new(60_000, || {}),
+            timed_out: Rc::new(Cell::new(false)),
+        };
+        for body in [HTML, r#"{"name":"Bo","photo_url":""#] {
+            let got =
+                json_of::<ServerProfile>((answer(200, "application/json", body, None), deadline()))
+                    .await;
+            assert!(
+                matches!(got, Err(ApiError::OutcomeUnknown(_))),
+                "{body}: {got:?}"
+            );
+        }
+        let read = json_of::<ServerProfile>((
+            answer(
+                200,
+                "application/json",
+                r#"{"name":"Bo","photo_url":"","version":4,"updated_at":"t4"}"#,
+                None,
+            ),
+            deadline(),
+        ))
+        .await;
+        assert_eq!(read.map(|p| p.version), Ok(4));
+    }
+}
