@@ -263,6 +263,7 @@ async fn a_full_disk_is_reported_in_words_and_the_stored_record_stays() {
     let stored = db.load_profile("ann").await.unwrap();
 
     db.0.borrow_mut().fail_writes = Some(DbError::QuotaExceeded);
+    let puts = api.0.borrow().puts;
     assert_eq!(
         repo.save(ProfilePatch::all(&fields("Too much"))).await,
         Err(SaveError::Storage(DbError::QuotaExceeded))
@@ -283,6 +284,7 @@ async fn a_full_disk_is_reported_in_words_and_the_stored_record_stays() {
         "no PUT of it in flight"
     );
     assert!(state.status.last_error.is_none());
+    assert_eq!(api.0.borrow().puts, puts, "no PUT of it sent");
 }
 
 #[wasm_bindgen_test]
