@@ -188,11 +188,6 @@ async function sendPendingChange() {
   }
 }
 
-function newMutationId() {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 // The sync core's rule for a record's revision (LocalRecord::next_revision): the successor of
 // the stored one, or a random start below 2^52 for a record from before revisions. A tab
 // commits only while the store holds the revision it read, so every write here bumps it.
