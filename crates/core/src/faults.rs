@@ -74,6 +74,10 @@ pub enum Fault {
     /// A photo whose bytes are gone from the device is taken as uploaded, so the write that
     /// names it leaves and tells other devices of a photo the server never got.
     GonePhotoTakenAsStored,
+    /// A write whose key the server forgot (409 `history_pruned`), in conflict with the
+    /// server's values, is settled by "This device wins" like any other: its values, which
+    /// may have been applied and then changed by someone who saw them, are written back.
+    ForgottenWriteWinsByPolicy,
 }
 
 #[cfg(feature = "faults")]

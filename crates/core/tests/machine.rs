@@ -73,6 +73,7 @@ impl T {
             fields: Vec::new(),
             remote: server("none", "", 0),
             ancestor: None,
+            own_write_unknown: false,
         });
         self.go(Input::Resolve { choice, seen })
     }
@@ -1294,6 +1295,40 @@ fn a_write_whose_key_the_server_forgot_is_never_the_other_devices_change() {
         Some((fields("cat", "https://p/1"), 9)),
         "the newer typing goes on top of the server's state, the photo kept"
     );
+}
+
+#[test]
+fn this_device_wins_does_not_settle_against_a_write_the_server_forgot() {
+    // "bob" left and may have been applied (the server forgot its key); "cy" is on the server
+    // now, perhaps written by someone who saw "bob". Writing "bob" back by the policy could
+    // undo that choice unseen: the person is asked.
+    let mut t = T::synced(ConflictPolicy::LocalWins, server("ann", "", 3));
+    let (request, ..) =
+        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    let a = t.go(Input::PutForgotten {
+        request,
+        current: server("cy", "", 9),
+    });
+    assert!(put(&a).is_none(), "nothing written over it by the policy");
+    let conflict = t.record().conflict.expect("the person is asked");
+    assert!(conflict.own_write_unknown);
+    // Neither the policy chosen again nor a newer server state settles it.
+    assert!(put(&t.go(Input::PolicyChanged(ConflictPolicy::LocalWins))).is_none());
+    let id = fetch_id(&t.go(Input::PushReceived { version: 10 })).expect("fetch");
+    t.go(answered(id, server("cy", "https://p/1", 10)));
+    assert!(t.record().conflict.is_some_and(|c| c.own_write_unknown));
+    // The person's choice does.
+    let a = t.answer(Resolution::KeepMine);
+    assert_eq!(put_fields(&a), Some((fields("bob", "https://p/1"), 10)));
+    // A write that was surely not applied (a 412) is settled by the policy, as before.
+    let mut t = T::synced(ConflictPolicy::LocalWins, server("ann", "", 3));
+    let (request, ..) =
+        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    let a = t.go(Input::PutStale {
+        request,
+        current: server("cy", "", 9),
+    });
+    assert_eq!(put_fields(&a), Some((fields("bob", ""), 9)));
 }
 
 #[test]

@@ -54,6 +54,7 @@ fn the_model_finds_every_fault_switched_on() {
         Fault::StoredAnswerIgnored,
         Fault::ChoiceDropsTyping,
         Fault::GonePhotoTakenAsStored,
+        Fault::ForgottenWriteWinsByPolicy,
     ];
     let mut missed = Vec::new();
     for fault in all {

@@ -256,6 +256,15 @@ enum Request {
     },
 }
 
+/// What the server's answer said of this device's write before a merge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Not applied (a 412), or no write of this device's is concerned.
+    NotApplied,
+    /// Maybe applied: the server forgot its key (409 `history_pruned`).
+    Unknown,
+}
+
 #[derive(Clone, Debug)]
 struct InFlight {
     id: RequestId,
@@ -466,7 +475,7 @@ impl SyncMachine {
                         // Applied or not, what it carried is what this person typed here.
                         self.note_own(&write);
                     }
-                    self.moved_on(now, &write, current);
+                    self.moved_on(now, &write, current, Outcome::Unknown);
                 }
             }
             Input::PutStale { request, current } => {
@@ -479,7 +488,7 @@ impl SyncMachine {
                     } else {
                         // 412 means this mutation was not applied, and with an older
                         // `If-Match` it never can be.
-                        self.moved_on(now, &write, current);
+                        self.moved_on(now, &write, current, Outcome::NotApplied);
                     }
                 }
             }
@@ -781,7 +790,7 @@ impl SyncMachine {
             for field in &unseen {
                 field.set(&mut ancestor, field.get(seen).to_owned());
             }
-            self.merge_from(now, ancestor, other);
+            self.merge_from(now, ancestor, other, Outcome::NotApplied);
             return;
         }
         let Some(conflict) = record.conflict.clone() else {
@@ -803,7 +812,13 @@ impl SyncMachine {
 
     /// The server's answer to `write` leaves it out of doubt (a 412: not applied; a 409
     /// `history_pruned`: never to be known) and says the server is at `current` now.
-    fn moved_on(&mut self, now: Millis, write: &SentWrite, current: ServerProfile) {
+    fn moved_on(
+        &mut self,
+        now: Millis,
+        write: &SentWrite,
+        current: ServerProfile,
+        outcome: Outcome,
+    ) {
         self.settle_doubt(write);
         // The record may hold another write in doubt (taken over from another tab): the
         // current version may be its outcome, or come after it, so only its own answer (or its
@@ -813,7 +828,7 @@ impl SyncMachine {
                 self.put_accepted(now, &other, true, current);
             }
             Some(_) => self.refresh_wanted = true,
-            None => self.merge_with(now, current),
+            None => self.merge_against(now, current, outcome),
         }
     }
 
@@ -1011,6 +1026,11 @@ impl SyncMachine {
     /// Three-way merges the record with `remote` and settles it by the policy, or stores
     /// the conflict for the person.
     fn merge_with(&mut self, now: Millis, remote: ServerProfile) {
+        self.merge_against(now, remote, Outcome::NotApplied);
+    }
+
+    /// [`Self::merge_with`], after this device's write whose `outcome` the answer gave.
+    fn merge_against(&mut self, now: Millis, remote: ServerProfile, outcome: Outcome) {
         let Some(record) = self.record.as_mut() else {
             self.record = Some(LocalRecord::from_server(remote, now));
             return;
@@ -1046,14 +1066,39 @@ impl SyncMachine {
                 base
             }
         };
-        self.merge_from(now, base, remote);
+        self.merge_from(now, base, remote, outcome);
     }
 
     /// Three-way merges the record's values with `remote` over `base`, their common ancestor,
     /// and settles the result by the policy, or stores the conflict for the person.
-    fn merge_from(&mut self, now: Millis, base: ProfileFields, remote: ServerProfile) {
+    ///
+    /// Not by "This device wins" when this device's write may have been applied (`outcome`,
+    /// or the conflict being merged again says so): the other side may then be a change
+    /// someone made over it, having seen it, and writing this device's values back would
+    /// undo that later choice unseen. The policy settles edits made apart; the person sees
+    /// this one.
+    fn merge_from(
+        &mut self,
+        now: Millis,
+        base: ProfileFields,
+        remote: ServerProfile,
+        outcome: Outcome,
+    ) {
         let Some(record) = self.record.as_mut() else {
             return;
+        };
+        let own_write_unknown = outcome == Outcome::Unknown
+            || record
+                .conflict
+                .as_ref()
+                .is_some_and(|c| c.own_write_unknown);
+        let policy = match self.config.policy {
+            ConflictPolicy::LocalWins
+                if own_write_unknown && !fault(Fault::ForgottenWriteWinsByPolicy) =>
+            {
+                ConflictPolicy::Ask
+            }
+            policy => policy,
         };
         let mut merged = merge::three_way(Some(&base), &record.local, &remote.fields());
         // A field whose other side this device wrote (another tab's save) is no conflict: both
@@ -1063,7 +1108,7 @@ impl SyncMachine {
                 .conflicts
                 .retain(|c| !record.wrote(c.field, &c.theirs));
         }
-        match merged.settle(self.config.policy) {
+        match merged.settle(policy) {
             Some(fields) => settle(record, now, fields, remote),
             None => {
                 // What both sides agree on now: the remote's values, but the old ancestor's on
@@ -1078,6 +1123,7 @@ impl SyncMachine {
                     fields: merged.conflicts,
                     remote,
                     ancestor: Some(ancestor),
+                    own_write_unknown,
                 });
             }
         }

@@ -387,6 +387,11 @@ pub struct Conflict {
     /// older builds: `base` is used then.)
     #[serde(default)]
     pub ancestor: Option<ProfileFields>,
+    /// This device's write in it may have been applied (the server forgot its key: 409
+    /// `history_pruned`), so the other side may be a change made over it by someone who saw
+    /// it: the person settles it, whatever the policy ("This device wins" does not).
+    #[serde(default)]
+    pub own_write_unknown: bool,
 }
 
 impl Conflict {

@@ -12,7 +12,8 @@
 //! *legitimately replaced*:
 //! 1. the same device later acknowledged another edit of `f` (its own newer typing), or
 //! 2. the server accepted `v` at some version and later accepted a different value of `f`
-//!    (a later edit, as ordered by server acceptance), or
+//!    (a later edit, as ordered by server acceptance; each such write passed the causal
+//!    check below when the server accepted it), or
 //! 3. a person's explicit conflict choice discarded `v` (use theirs / keep mine / edit), or
 //! 4. "The other device wins" was the device's setting (the person's latest choice there,
 //!    whatever the tab had heard) when a tab replaced `v` by the server's value
@@ -22,7 +23,8 @@
 //! * at every write the server accepts, each changed field's new value comes from an edit
 //!   that had seen the value it replaces (through the person's own chain of edits on that
 //!   device), was kept over it in a conflict, or was made while "This device wins" was in
-//!   force; and the writing device had held the replaced value;
+//!   force (unless the value it replaces is another device's edit that had seen it: the
+//!   policy settles edits made apart); and the writing device had held the replaced value;
 //! * after every save, what the person typed is what was stored;
 //! * no conflict shows, for any field, a value this device wrote as the other side's (its own
 //!   write taken for another device's change), nor as "mine" a value this device never typed;

@@ -299,7 +299,8 @@ pub struct Device {
 /// What the edit that made a value (typed, or typed in a conflict dialog) had seen of its
 /// field: the value it replaced, and the other sides it was kept over in a conflict; whether
 /// "This device wins" has been in force since. A write may replace a server value only with a value whose edit had
-/// seen it, or was kept over it, or was made while "This device wins" was in force.
+/// seen it, or was kept over it, or was made while "This device wins" was in force (and the
+/// server value was not itself made by an edit that had seen it).
 #[derive(Clone, Debug, Default)]
 struct Provenance {
     seen: HashSet<String>,
@@ -1485,7 +1486,16 @@ impl World {
         let Some(p) = self.provenance.get(&(field, new.to_owned())) else {
             return false;
         };
-        p.local_wins
+        // "This device wins" settles edits made apart, not another device's edit made after
+        // `new` was seen: writing `new` back over it would undo a later, informed choice (a
+        // write whose outcome was lost, merged as if it were in conflict). This device's own
+        // values are ordered by the person's saves instead (above).
+        let after_new = !self.typed[dev].contains(old)
+            && self
+                .provenance
+                .get(&(field, old.to_owned()))
+                .is_some_and(|o| o.seen.contains(new));
+        p.local_wins && !after_new
             || p.seen.contains(old)
             || depth < 16
                 && p.seen.iter().any(|m| {
