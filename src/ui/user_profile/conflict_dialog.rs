@@ -15,6 +15,9 @@ pub fn ConflictDialog(
     vm: UserProfileViewModel,
     /// The fields changed on both sides, with both values.
     fields: Vec<FieldConflict>,
+    /// This device's change may have reached the server before the other side was written
+    /// (see `Conflict::own_write_unknown`): asked whatever the policy, and said why.
+    own_write_unknown: bool,
     /// Called with the person's choice.
     on_choice: Callback<Resolution>,
 ) -> impl IntoView {
@@ -79,6 +82,10 @@ pub fn ConflictDialog(
             <h2 {attr("id", "conflict-title")}>"Changed on two devices"</h2>
             <p {attr("id", "conflict-help")}>
                 "These fields were changed here and on another device. Choose which to keep, or edit the form and save."
+                {own_write_unknown
+                    .then_some(
+                        " Your change may have reached the server before the other device's was made, so \"This device wins\" does not decide this one.",
+                    )}
             </p>
             <dl>{rows}</dl>
             <div class="actions">

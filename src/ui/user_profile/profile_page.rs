@@ -144,8 +144,14 @@ pub fn ProfilePage(
     let shown = move || local();
     // What the conflict dialog shows: the fields in conflict and both values, not the server
     // version they are against, which moves on when the other device saves again.
-    let conflict =
-        Memo::new(move |_| state.with(|s| s.status.conflict.as_ref().map(|c| c.fields.clone())));
+    let conflict = Memo::new(move |_| {
+        state.with(|s| {
+            s.status
+                .conflict
+                .as_ref()
+                .map(|c| (c.fields.clone(), c.own_write_unknown))
+        })
+    });
     let on_choice = Callback::new(move |choice: Resolution| {
         // The fields in conflict are settled; what the person is typing, there or anywhere,
         // stays in the form (as an edit over the value chosen, which they have seen).
@@ -253,7 +259,16 @@ pub fn ProfilePage(
             {move || {
                 conflict
                     .get()
-                    .map(|fields| view! { <ConflictDialog vm=vm fields=fields on_choice=on_choice /> })
+                    .map(|(fields, own_write_unknown)| {
+                        view! {
+                            <ConflictDialog
+                                vm=vm
+                                fields=fields
+                                own_write_unknown=own_write_unknown
+                                on_choice=on_choice
+                            />
+                        }
+                    })
             }}
 
             <Show when=move || state.with(|s| s.status.needs_sign_in)>
