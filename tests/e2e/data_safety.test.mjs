@@ -901,6 +901,16 @@ test("push works at once after the server was unreachable long enough to grow a 
 test("a change made while the event stream was down shows once it reconnects, with a fetch under way", async () => {
   const { page, username } = await newSignedUpPage(env.browser, env.url, "gap");
   const token = await apiToken(env.server.url, username);
+  // The page notes each connection of the event stream answered, before the app's own code
+  // hears of it (the app awaits the promise this returns).
+  await page.evaluate(() => {
+    const fetch = window.fetch;
+    window.streamsAnswered = 0;
+    window.fetch = (...args) => fetch(...args).then((response) => {
+      if (String(args[0]).includes("/api/events") && response.ok) window.streamsAnswered += 1;
+      return response;
+    });
+  });
   // The stream breaks and cannot connect again for now; the other requests go through.
   env.proxy.route("/api/events", (route) => route.abort());
   env.proxy.cut();
@@ -933,6 +943,7 @@ test("a change made while the event stream was down shows once it reconnects, wi
     connected();
   });
   await streamBack;
+  await waitFor(() => page.evaluate(() => window.streamsAnswered > 0), "the page to have its stream again");
   release();
   env.proxy.unroute("/api/profile");
 

@@ -50,8 +50,9 @@ pub fn parse_vm_rss(status: &str) -> Option<u64> {
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// Opens one stream; counts it open once `: connected` arrived; returns when the first
-/// `event: profile` newer than the stream's first one (the version at connect) arrived.
+/// Opens one stream; counts it open once `: connected` arrived; returns when an
+/// `event: profile` of version `saved` (the one save's) or newer arrived (not the stream's
+/// first event, the version at connect, whenever the server read it).
 async fn one_stream(
     client: reqwest::Client,
     url: Arc<str>,
@@ -59,6 +60,7 @@ async fn one_stream(
     gate: Arc<Semaphore>,
     opened: Arc<AtomicUsize>,
     failed: Arc<AtomicUsize>,
+    saved: u64,
 ) -> Option<Instant> {
     let permit = gate.acquire_owned().await.ok()?;
     let response = match client.get(&*url).bearer_auth(&*token).send().await {
@@ -71,7 +73,6 @@ async fn one_stream(
     let mut body = response.bytes_stream();
     let mut pending = String::new();
     let mut permit = Some(permit);
-    let mut at_open = None;
     while let Some(chunk) = body.next().await {
         let Ok(chunk) = chunk else { break };
         pending.push_str(&String::from_utf8_lossy(&chunk));
@@ -82,13 +83,8 @@ async fn one_stream(
                 permit = None;
                 opened.fetch_add(1, Ordering::SeqCst);
             }
-            let Some(version) = pushed_version(&block) else {
-                continue;
-            };
-            match at_open {
-                None => at_open = Some(version),
-                Some(first) if version > first => return Some(Instant::now()),
-                Some(_) => {}
+            if pushed_version(&block).is_some_and(|version| version >= saved) {
+                return Some(Instant::now());
             }
         }
     }
@@ -96,6 +92,17 @@ async fn one_stream(
         failed.fetch_add(1, Ordering::SeqCst);
     }
     None
+}
+
+/// The version `GET {profile}` answers with (its `ETag`).
+async fn current_version(client: &reqwest::Client, profile: &str, token: &str) -> BenchResult<u64> {
+    let current = client.get(profile).bearer_auth(token).send().await?;
+    Ok(current
+        .headers()
+        .get(ETAG)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_etag)
+        .ok_or("GET /api/profile gave no ETag")?)
 }
 
 /// The version an `event: profile` block announces.
@@ -131,6 +138,10 @@ pub async fn run(args: StreamArgs) -> BenchResult<Value> {
         .map(|b| format!("{b}/api/events").into())
         .collect();
     let token: Arc<str> = args.token.clone().into();
+    // The one save (made here, or by another process once these are open) writes the
+    // version after this one.
+    let profile = format!("{base}/api/profile");
+    let saved = current_version(&client, &profile, &args.token).await? + 1;
     let gate = Arc::new(Semaphore::new(args.concurrency.max(1)));
     let opened = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
@@ -150,6 +161,7 @@ pub async fn run(args: StreamArgs) -> BenchResult<Value> {
                 Arc::clone(&gate),
                 Arc::clone(&opened),
                 Arc::clone(&failed),
+                saved,
             ))
         })
         .collect();
@@ -211,14 +223,14 @@ pub async fn run(args: StreamArgs) -> BenchResult<Value> {
     }
 
     // One save, through the API like any client.
-    let profile = format!("{base}/api/profile");
-    let current = client.get(&profile).bearer_auth(&args.token).send().await?;
-    let version = current
-        .headers()
-        .get(ETAG)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_etag)
-        .ok_or("GET /api/profile gave no ETag")?;
+    let version = current_version(&client, &profile, &args.token).await?;
+    if version + 1 != saved {
+        return Err(format!(
+            "the profile moved from v{} to v{version} meanwhile",
+            saved - 1
+        )
+        .into());
+    }
     let saved_at = Instant::now();
     let saved_at_unix_ms = unix_ms(saved_at);
     let put = client

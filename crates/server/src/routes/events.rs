@@ -58,12 +58,28 @@ pub async fn events(
 
     let connected = stream::once(async { Ok(Event::default().comment("connected")) });
     // Read after the subscription began, so no change falls between the two (one in between
-    // is told twice; a client skips a version it knows). A store that cannot answer now sends
-    // nothing here: the client checks on connecting as well.
+    // is told twice; a client skips a version it knows), and by the read a GET of the profile
+    // makes (on PostgreSQL, the batched session reader, not the pool writes use). A store that
+    // cannot answer now sends nothing here: the client checks on connecting as well.
     let current = {
         let store = store.clone();
-        stream::once(async move { store.profile(account).await })
-            .filter_map(|read| async move { read.ok().map(|p| Ok(profile_event(p.version))) })
+        stream::once(async move {
+            let session = SessionAt {
+                token_hash,
+                now_unix: now_unix(),
+            };
+            match store.session_profile(session).await {
+                Ok(Some((owner, profile))) if owner == account => {
+                    Some(Ok(profile_event(profile.version)))
+                }
+                Ok(_) => None,
+                Err(error) => {
+                    tracing::warn!(%error, "the profile's version for a new event stream");
+                    None
+                }
+            }
+        })
+        .filter_map(std::future::ready)
     };
     let updates = stream::unfold(
         (subscription, shutdown, permit, store),
