@@ -284,7 +284,21 @@ async fn a_full_disk_is_reported_in_words_and_the_stored_record_stays() {
         "no PUT of it in flight"
     );
     assert!(state.status.last_error.is_none());
-    assert_eq!(api.0.borrow().puts, puts, "no PUT of it sent");
+    // A PUT leaves after the cross-tab lock, later than this: the next save, stored, is the
+    // only one the server ever gets.
+    db.0.borrow_mut().fail_writes = None;
+    repo.save(ProfilePatch::all(&fields("After")))
+        .await
+        .expect("stored");
+    eventually("the next save synced", || {
+        repo.state().status.state == SyncState::Synced && api.0.borrow().profile.name == "After"
+    })
+    .await;
+    assert_eq!(
+        api.0.borrow().puts,
+        puts + 1,
+        "only the stored save was sent"
+    );
 }
 
 #[wasm_bindgen_test]

@@ -1320,6 +1320,17 @@ fn this_device_wins_does_not_settle_against_a_write_the_server_forgot() {
     // The person's choice does.
     let a = t.answer(Resolution::KeepMine);
     assert_eq!(put_fields(&a), Some((fields("bob", "https://p/1"), 10)));
+    // Typed since that write left: an edit made apart from the other side, settled by the
+    // policy as any.
+    let mut t = T::synced(ConflictPolicy::LocalWins, server("ann", "", 3));
+    let (request, ..) =
+        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    t.go(Input::LocalEdit(ProfilePatch::all(&fields("dan", ""))));
+    let a = t.go(Input::PutForgotten {
+        request,
+        current: server("cy", "", 9),
+    });
+    assert_eq!(put_fields(&a), Some((fields("dan", ""), 9)));
     // A write that was surely not applied (a 412) is settled by the policy, as before.
     let mut t = T::synced(ConflictPolicy::LocalWins, server("ann", "", 3));
     let (request, ..) =

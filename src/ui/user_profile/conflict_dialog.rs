@@ -16,7 +16,8 @@ pub fn ConflictDialog(
     /// The fields changed on both sides, with both values.
     fields: Vec<FieldConflict>,
     /// This device's change may have reached the server before the other side was written
-    /// (see `Conflict::own_write_unknown`): asked whatever the policy, and said why.
+    /// (see `Conflict::own_write_unknown`): asked whatever the policy ("The other device
+    /// wins" aside, which never shows the dialog), and said why.
     own_write_unknown: bool,
     /// Called with the person's choice.
     on_choice: Callback<Resolution>,
@@ -84,7 +85,7 @@ pub fn ConflictDialog(
                 "These fields were changed here and on another device. Choose which to keep, or edit the form and save."
                 {own_write_unknown
                     .then_some(
-                        " Your change may have reached the server before the other device's was made, so \"This device wins\" does not decide this one.",
+                        " Your change may have reached the server before the other device's was made, so this one is yours to decide, whatever your conflict setting.",
                     )}
             </p>
             <dl>{rows}</dl>

@@ -257,12 +257,13 @@ enum Request {
 }
 
 /// What the server's answer said of this device's write before a merge.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Outcome {
+#[derive(Clone, Copy, Debug)]
+enum Outcome<'a> {
     /// Not applied (a 412), or no write of this device's is concerned.
     NotApplied,
-    /// Maybe applied: the server forgot its key (409 `history_pruned`).
-    Unknown,
+    /// Maybe applied: the server forgot the key of the write that carried these values (409
+    /// `history_pruned`).
+    Unknown(&'a ProfileFields),
 }
 
 #[derive(Clone, Debug)]
@@ -475,7 +476,7 @@ impl SyncMachine {
                         // Applied or not, what it carried is what this person typed here.
                         self.note_own(&write);
                     }
-                    self.moved_on(now, &write, current, Outcome::Unknown);
+                    self.moved_on(now, &write, current, Outcome::Unknown(&write.fields));
                 }
             }
             Input::PutStale { request, current } => {
@@ -1072,11 +1073,11 @@ impl SyncMachine {
     /// Three-way merges the record's values with `remote` over `base`, their common ancestor,
     /// and settles the result by the policy, or stores the conflict for the person.
     ///
-    /// Not by "This device wins" when this device's write may have been applied (`outcome`,
-    /// or the conflict being merged again says so): the other side may then be a change
-    /// someone made over it, having seen it, and writing this device's values back would
-    /// undo that later choice unseen. The policy settles edits made apart; the person sees
-    /// this one.
+    /// Not by "This device wins" when a conflicting value of this device's is one its write
+    /// carried that may have been applied (`outcome`, or the conflict being merged again
+    /// says so): the other side may then be a change someone made over it, having seen it,
+    /// and writing that value back would undo that later choice unseen. The policy settles
+    /// edits made apart; the person sees this one.
     fn merge_from(
         &mut self,
         now: Millis,
@@ -1087,19 +1088,6 @@ impl SyncMachine {
         let Some(record) = self.record.as_mut() else {
             return;
         };
-        let own_write_unknown = outcome == Outcome::Unknown
-            || record
-                .conflict
-                .as_ref()
-                .is_some_and(|c| c.own_write_unknown);
-        let policy = match self.config.policy {
-            ConflictPolicy::LocalWins
-                if own_write_unknown && !fault(Fault::ForgottenWriteWinsByPolicy) =>
-            {
-                ConflictPolicy::Ask
-            }
-            policy => policy,
-        };
         let mut merged = merge::three_way(Some(&base), &record.local, &remote.fields());
         // A field whose other side this device wrote (another tab's save) is no conflict: both
         // values are the person's, and the record's holds their latest typing.
@@ -1108,6 +1096,26 @@ impl SyncMachine {
                 .conflicts
                 .retain(|c| !record.wrote(c.field, &c.theirs));
         }
+        // Only where "mine" is still what that write carried: typing since is an edit made
+        // apart from the other side, as any.
+        let own_write_unknown = merged.conflicts.iter().any(|c| match outcome {
+            Outcome::Unknown(sent) => c.mine == c.field.get(sent),
+            Outcome::NotApplied => record.conflict.as_ref().is_some_and(|old| {
+                old.own_write_unknown
+                    && old
+                        .fields
+                        .iter()
+                        .any(|o| o.field == c.field && o.mine == c.mine)
+            }),
+        });
+        let policy = match self.config.policy {
+            ConflictPolicy::LocalWins
+                if own_write_unknown && !fault(Fault::ForgottenWriteWinsByPolicy) =>
+            {
+                ConflictPolicy::Ask
+            }
+            policy => policy,
+        };
         match merged.settle(policy) {
             Some(fields) => settle(record, now, fields, remote),
             None => {
