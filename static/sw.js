@@ -177,7 +177,12 @@ async function sendPendingChange() {
     if (!db.objectStoreNames.contains(NAMES.session)) return;
     const session = await done(db.transaction(NAMES.session).objectStore(NAMES.session).get(NAMES.current));
     if (!session || !session.token) return;
-    const send = () => sendRecord(db, session);
+    // The session is read again once the lock is held: another account may have signed in
+    // while this waited, and this account's writes then wait until it signs in again.
+    const send = async () => {
+      const now = await done(db.transaction(NAMES.session).objectStore(NAMES.session).get(NAMES.current));
+      if (now && now.token === session.token) await sendRecord(db, session);
+    };
     if (self.navigator.locks) {
       await self.navigator.locks.request(`${NAMES.lockPrefix}${session.account}`, send);
     } else {
@@ -312,13 +317,24 @@ async function sendRecord(db, session) {
   // write in doubt.
   const body = await response.json().catch(() => undefined);
   const answer = response.ok ? body : response.status === 412 ? body && body.current : undefined;
-  if (!answer || answer.mutation_id !== write.mutation) return;
+  if (!isProfile(answer) || answer.mutation_id !== write.mutation) return;
   await updateRecord(db, account, (current) =>
     current && current.sent && current.sent.mutation === write.mutation
       ? { ...current, answer, revision: nextRevision(current) }
       : undefined,
   );
   tellTabs(account);
+}
+
+// Whether `value` is a profile as the server sends it (the core's ServerProfile): anything
+// else, stored as the answer, would make the record unreadable to the app.
+function isProfile(value) {
+  return (
+    typeof value === "object" && value !== null &&
+    typeof value.name === "string" && typeof value.photo_url === "string" &&
+    Number.isSafeInteger(value.version) && value.version >= 0 &&
+    typeof value.updated_at === "string" && typeof value.mutation_id === "string"
+  );
 }
 
 // The record of `account` changed in the store: open tabs read it again (as a tab's commit

@@ -242,6 +242,41 @@ chromiumOnly("a change pending when every tab closed is sent by the service work
   await context.close();
 });
 
+chromiumOnly("an answer to the service worker's write that is not a profile is not stored; the write goes again",
+  "Background Sync, fired through CDP", async () => {
+  const context = await env.browser.newContext();
+  const { page, username } = await newSignedUpPage(context, env.url, "shape");
+  await context.setOffline(true);
+  await saveName(page, "Sent, answer garbled");
+  await waitForStatus(page, "pending", "offline");
+  await page.close();
+  // Applied on the server; the answer the worker gets names the write but is not a profile
+  // (a proxy's, or a server's bug). Stored as the write's answer, it would leave a record the
+  // app cannot read, and the worker would never send the write again.
+  const keys = [];
+  env.proxy.route("/api/profile", async (route) => {
+    if (route.request.method !== "PUT") return route.continue();
+    const key = route.request.headers["idempotency-key"];
+    keys.push(key);
+    if (keys.length > 1) return route.continue();
+    await route.fetch();
+    route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ mutation_id: key }) });
+  });
+  const token = await apiToken(env.server.url, username);
+  const blank = await syncWithNoTabOpen(context, env.url);
+  await waitFor(async () => (await apiProfile(env.server.url, token)).name === "Sent, answer garbled",
+    "the service worker to send the change");
+
+  // The next start finds the write still in doubt and sends it again, same key: the server
+  // answers its outcome.
+  await blank.goto(env.url);
+  await waitForStatus(blank, "synced");
+  assert.equal(await blank.getByRole("textbox", { name: "Name", exact: true }).inputValue(), "Sent, answer garbled");
+  assert.equal(keys.length, 2, "sent by the worker, then once by the tab");
+  assert.equal(keys[1], keys[0], "with the same Idempotency-Key");
+  await context.close();
+});
+
 /**
  * A page of the app's origin that does not run the app, to hold its locks. The worker answers
  * every other navigation with the app's shell (a page at /manifest.webmanifest ran a second app
