@@ -1343,6 +1343,30 @@ fn this_device_wins_does_not_settle_against_a_write_the_server_forgot() {
 }
 
 #[test]
+fn this_device_wins_does_not_settle_against_an_online_write_still_in_doubt() {
+    // An online-only save of "bob" left and its answer was lost: it may have been applied, and
+    // "cy" written over it by someone who saw it. The person, now writing offline-first,
+    // saves "bob" again; its write meets "cy" (412). Writing "bob" back by the policy could
+    // undo that later choice unseen: the person is asked.
+    let mut t = T::synced(ConflictPolicy::LocalWins, server("ann", "", 3));
+    let base = t.record().base;
+    t.go(Input::OnlineWriteSent(SentWrite::new(
+        "online-bob".into(),
+        fields("bob", ""),
+        base.as_ref(),
+    )));
+    assert!(t.record().online_sent.is_some());
+    let (request, ..) =
+        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    let a = t.go(Input::PutStale {
+        request,
+        current: server("cy", "", 5),
+    });
+    assert!(put(&a).is_none(), "nothing written over it by the policy");
+    assert!(t.record().conflict.is_some_and(|c| c.own_write_unknown));
+}
+
+#[test]
 fn a_sign_of_the_server_sends_a_waiting_change_at_once_unless_it_asked_to_wait() {
     // No answer (the server was down): the change waits for the retry timer...
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));

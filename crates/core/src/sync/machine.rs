@@ -9,7 +9,7 @@ use super::online::OnlineAnswer;
 use super::record::{Conflict, LocalRecord, OWN_WRITES, Resolution, SentWrite};
 use super::status::{PhotoUnavailable, Status, SyncProblem, SyncState};
 use crate::faults::{Fault, on as fault};
-use crate::merge::{self, ConflictPolicy};
+use crate::merge::{self, ConflictPolicy, FieldConflict};
 use crate::patch::ProfilePatch;
 use crate::strategy;
 use crate::wire::{ProfileFields, ServerProfile};
@@ -1074,10 +1074,10 @@ impl SyncMachine {
     /// and settles the result by the policy, or stores the conflict for the person.
     ///
     /// Not by "This device wins" when a conflicting value of this device's is one its write
-    /// carried that may have been applied (`outcome`, or the conflict being merged again
-    /// says so): the other side may then be a change someone made over it, having seen it,
-    /// and writing that value back would undo that later choice unseen. The policy settles
-    /// edits made apart; the person sees this one.
+    /// carried that may have been applied (`outcome`, an online-only write still in doubt,
+    /// or the conflict being merged again says so): the other side may then be a change
+    /// someone made over it, having seen it, and writing that value back would undo that
+    /// later choice unseen. The policy settles edits made apart; the person sees this one.
     fn merge_from(
         &mut self,
         now: Millis,
@@ -1096,17 +1096,25 @@ impl SyncMachine {
                 .conflicts
                 .retain(|c| !record.wrote(c.field, &c.theirs));
         }
-        // Only where "mine" is still what that write carried: typing since is an edit made
-        // apart from the other side, as any.
-        let own_write_unknown = merged.conflicts.iter().any(|c| match outcome {
-            Outcome::Unknown(sent) => c.mine == c.field.get(sent),
-            Outcome::NotApplied => record.conflict.as_ref().is_some_and(|old| {
-                old.own_write_unknown
-                    && old
-                        .fields
-                        .iter()
-                        .any(|o| o.field == c.field && o.mine == c.mine)
-            }),
+        // Only where "mine" is still what such a write carried: typing since is an edit made
+        // apart from the other side, as any. An online-only write still in doubt is one too:
+        // its answer lost, it may have been applied.
+        let online_in_doubt = record.online_sent.as_ref().map(|s| &s.fields);
+        let carried = |c: &FieldConflict, fields: Option<&ProfileFields>| {
+            fields.is_some_and(|f| c.mine == c.field.get(f))
+        };
+        let own_write_unknown = merged.conflicts.iter().any(|c| {
+            carried(c, online_in_doubt)
+                || match outcome {
+                    Outcome::Unknown(sent) => carried(c, Some(sent)),
+                    Outcome::NotApplied => record.conflict.as_ref().is_some_and(|old| {
+                        old.own_write_unknown
+                            && old
+                                .fields
+                                .iter()
+                                .any(|o| o.field == c.field && o.mine == c.mine)
+                    }),
+                }
         });
         let policy = match self.config.policy {
             ConflictPolicy::LocalWins

@@ -388,8 +388,9 @@ pub struct Conflict {
     #[serde(default)]
     pub ancestor: Option<ProfileFields>,
     /// This device's write in it may have been applied (the server forgot its key: 409
-    /// `history_pruned`), so the other side may be a change made over it by someone who saw
-    /// it: the person settles it, whatever the policy ("This device wins" does not).
+    /// `history_pruned`; or an online-only write's answer was lost), so the other side may be
+    /// a change made over it by someone who saw it: the person settles it, whatever the policy
+    /// ("This device wins" does not).
     #[serde(default)]
     pub own_write_unknown: bool,
 }
