@@ -162,6 +162,11 @@ function openExistingDatabase() {
   });
 }
 
+// The session stored on the device (the signed-in account and its token), if any.
+function currentSession(db) {
+  return done(db.transaction(NAMES.session).objectStore(NAMES.session).get(NAMES.current));
+}
+
 async function sendPendingChange() {
   let db;
   try {
@@ -175,12 +180,12 @@ async function sendPendingChange() {
   }
   try {
     if (!db.objectStoreNames.contains(NAMES.session)) return;
-    const session = await done(db.transaction(NAMES.session).objectStore(NAMES.session).get(NAMES.current));
+    const session = await currentSession(db);
     if (!session || !session.token) return;
     // The session is read again once the lock is held: another account may have signed in
     // while this waited, and this account's writes then wait until it signs in again.
     const send = async () => {
-      const now = await done(db.transaction(NAMES.session).objectStore(NAMES.session).get(NAMES.current));
+      const now = await currentSession(db);
       if (now && now.token === session.token) await sendRecord(db, session);
     };
     if (self.navigator.locks) {
