@@ -116,10 +116,15 @@ impl Merge {
 /// base (this device edited before it ever saw the server), the remote is taken as the base,
 /// so every local difference counts as a local change and wins: the person's typing is never
 /// thrown away for lack of history.
+///
+/// A field in `touched` was typed in here: a change even when it is back at the base value
+/// (changed and changed back, or typed over another value), so a different remote value is a
+/// conflict, not taken silently over what the person typed last.
 pub fn three_way(
     base: Option<&ProfileFields>,
     local: &ProfileFields,
     remote: &ProfileFields,
+    touched: &[Field],
 ) -> Merge {
     let base = base.unwrap_or(remote);
     let mut merged = local.clone();
@@ -128,7 +133,7 @@ pub fn three_way(
         let (b, l, r) = (field.get(base), field.get(local), field.get(remote));
         if l == r || r == b {
             // Same on both sides, or only the local side changed: keep local.
-        } else if l == b {
+        } else if l == b && !touched.contains(&field) {
             field.set(&mut merged, r.to_owned());
         } else {
             conflicts.push(FieldConflict {
@@ -161,7 +166,7 @@ mod tests {
             ("a/p", "b/p", "a/q", "b/q"), // different fields on each side
             ("a/p", "b/p", "b/p", "b/p"), // the same change on both sides
         ] {
-            let m = three_way(Some(&f(base)), &f(mine), &f(theirs));
+            let m = three_way(Some(&f(base)), &f(mine), &f(theirs), &[]);
             assert_eq!(m.merged, f(merged), "{base} {mine} {theirs}");
             assert!(m.is_clean(), "{base} {mine} {theirs}");
         }
@@ -169,7 +174,7 @@ mod tests {
 
     #[test]
     fn different_changes_conflict_and_policies_settle() {
-        let m = three_way(Some(&f("a/p")), &f("b/p"), &f("c/q"));
+        let m = three_way(Some(&f("a/p")), &f("b/p"), &f("c/q"), &[]);
         assert_eq!(
             m.conflicts,
             vec![FieldConflict {
@@ -185,15 +190,29 @@ mod tests {
     }
 
     #[test]
+    fn a_field_typed_back_to_the_base_value_is_still_a_change_here() {
+        let m = three_way(Some(&f("a/p")), &f("a/p"), &f("c/q"), &[Field::Name]);
+        assert_eq!(
+            m.conflicts,
+            vec![FieldConflict {
+                field: Field::Name,
+                mine: "a".into(),
+                theirs: "c".into()
+            }]
+        );
+        assert_eq!(m.merged, f("a/q"), "the untouched photo is taken");
+    }
+
+    #[test]
     fn both_fields_conflict() {
-        let m = three_way(Some(&f("a/p")), &f("b/r"), &f("c/q"));
+        let m = three_way(Some(&f("a/p")), &f("b/r"), &f("c/q"), &[]);
         assert_eq!(m.conflicts.len(), 2);
         assert_eq!(m.with_theirs(), f("c/q"));
     }
 
     #[test]
     fn no_base_means_local_wins() {
-        let m = three_way(None, &f("b/p"), &f("c/q"));
+        let m = three_way(None, &f("b/p"), &f("c/q"), &[]);
         assert_eq!(m.merged, f("b/p"));
         assert!(m.is_clean());
     }

@@ -1367,6 +1367,114 @@ fn this_device_wins_does_not_settle_against_an_online_write_still_in_doubt() {
 }
 
 #[test]
+fn this_device_wins_does_not_settle_against_an_online_write_known_applied_since() {
+    // As above, but the news that the online write was applied came in a stray answer (one
+    // to a request the tab had given up on) that names its key: its value is the device's
+    // own now, while the record still holds the version before it. Saved again, that value
+    // meets "cy", written over it by someone who saw it: asked, not written back.
+    let mut t = T::synced(ConflictPolicy::LocalWins, server("ann", "", 3));
+    let base = t.record().base;
+    t.go(Input::OnlineWriteSent(SentWrite::new(
+        "online-bob".into(),
+        fields("bob", ""),
+        base.as_ref(),
+    )));
+    t.go(Input::PutAccepted {
+        request: RequestId(9_999),
+        profile: ServerProfile {
+            mutation_id: Some("online-bob".into()),
+            ..server("bob", "", 4)
+        },
+    });
+    assert!(t.record().online_sent.is_none());
+    assert!(t.record().wrote(Field::Name, "bob"));
+    let (request, ..) =
+        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    let a = t.go(Input::PutStale {
+        request,
+        current: server("cy", "", 5),
+    });
+    assert!(put(&a).is_none(), "nothing written over it by the policy");
+    assert!(t.record().conflict.is_some_and(|c| c.own_write_unknown));
+}
+
+/// A patch that sets the name to `name`, typed over `over` (what the form showed).
+fn name_typed_over(name: &str, over: ProfileFields) -> ProfilePatch {
+    ProfilePatch {
+        name: Some(name.into()),
+        photo_url: None,
+        replaces: Some(over),
+    }
+}
+
+#[test]
+fn a_value_typed_back_to_what_another_device_changed_is_asked_about() {
+    // The person changed "ann" to "bob", then typed "ann" back while "bob" was on its way;
+    // another device had meanwhile changed "ann" to "cy". The last thing typed here is
+    // "ann": it is not settled away silently (as if nothing had been typed), nor written over
+    // "cy" by "This device wins" (whose author saw "ann"), under every policy but "The other
+    // device wins".
+    for policy in [ConflictPolicy::Ask, ConflictPolicy::LocalWins] {
+        let mut t = T::synced(policy, server("ann", "", 3));
+        let (request, ..) =
+            put(&t.go(Input::LocalEdit(name_typed_over("bob", fields("ann", ""))))).expect("put");
+        t.go(Input::LocalEdit(name_typed_over("ann", fields("bob", ""))));
+        let a = t.go(Input::PutStale {
+            request,
+            current: server("cy", "", 5),
+        });
+        assert!(put(&a).is_none(), "{policy:?}: nothing written");
+        let conflict = t.record().conflict.expect("asked");
+        assert_eq!(
+            conflict.fields,
+            vec![FieldConflict {
+                field: Field::Name,
+                mine: "ann".into(),
+                theirs: "cy".into()
+            }],
+            "{policy:?}"
+        );
+        assert!(conflict.own_write_unknown, "{policy:?}: said why");
+    }
+    let mut t = T::synced(ConflictPolicy::RemoteWins, server("ann", "", 3));
+    let (request, ..) =
+        put(&t.go(Input::LocalEdit(name_typed_over("bob", fields("ann", ""))))).expect("put");
+    t.go(Input::LocalEdit(name_typed_over("ann", fields("bob", ""))));
+    t.go(Input::PutStale {
+        request,
+        current: server("cy", "", 5),
+    });
+    assert_eq!(t.record().local, fields("cy", ""), "the person's setting");
+}
+
+#[test]
+fn a_value_typed_back_to_the_ancestor_during_a_conflict_stays_asked_about() {
+    // "bob" met "cy" (asked). In another tab, whose form showed "bob", the person types
+    // "ann" (the value both started from) and saves: the conflict is redone with "ann" as
+    // theirs to keep or not, never settled to "cy" by the typing.
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    let (request, ..) =
+        put(&t.go(Input::LocalEdit(name_typed_over("bob", fields("ann", ""))))).expect("put");
+    t.go(Input::PutStale {
+        request,
+        current: server("cy", "", 5),
+    });
+    assert!(t.record().conflict.is_some());
+    t.go(Input::LocalEdit(name_typed_over("ann", fields("bob", ""))));
+    let record = t.record();
+    assert_eq!(record.local.name, "ann", "what was typed is what is stored");
+    let conflict = record.conflict.expect("still asked");
+    assert_eq!(
+        conflict
+            .fields
+            .iter()
+            .map(|c| (c.mine.as_str(), c.theirs.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("ann", "cy")]
+    );
+}
+
+#[test]
 fn a_sign_of_the_server_sends_a_waiting_change_at_once_unless_it_asked_to_wait() {
     // No answer (the server was down): the change waits for the retry timer...
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));

@@ -15,9 +15,9 @@ pub fn ConflictDialog(
     vm: UserProfileViewModel,
     /// The fields changed on both sides, with both values.
     fields: Vec<FieldConflict>,
-    /// This device's change may have reached the server before the other side was written
-    /// (see `Conflict::own_write_unknown`): asked whatever the policy ("The other device
-    /// wins" aside, which never shows the dialog), and said why.
+    /// This device's value may have been on the server when the other side was written (see
+    /// `Conflict::own_write_unknown`): asked whatever the policy ("The other device wins"
+    /// aside, which never shows the dialog), and said why.
     own_write_unknown: bool,
     /// Called with the person's choice.
     on_choice: Callback<Resolution>,
@@ -85,7 +85,7 @@ pub fn ConflictDialog(
                 "These fields were changed here and on another device. Choose which to keep, or edit the form and save."
                 {own_write_unknown
                     .then_some(
-                        " Your change may have reached the server before the other device's was made, so this one is yours to decide, whatever your conflict setting.",
+                        " The other device's change may have been made over your value, so this one is yours to decide, whatever your conflict setting.",
                     )}
             </p>
             <dl>{rows}</dl>

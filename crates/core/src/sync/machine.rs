@@ -749,12 +749,14 @@ impl SyncMachine {
 
     fn local_edit(&mut self, now: Millis, patch: &ProfilePatch) {
         let Some(record) = self.record.as_mut() else {
-            let fields = patch.apply(&ProfileFields::default());
-            self.record = Some(LocalRecord::from_local_edit(
-                fields,
-                patch.fields().collect(),
-                now,
-            ));
+            // Changed: the fields typed to something other than the empty form's values.
+            let empty = ProfileFields::default();
+            let fields = patch.apply(&empty);
+            let changed = patch
+                .fields()
+                .filter(|f| f.get(&fields) != f.get(&empty))
+                .collect();
+            self.record = Some(LocalRecord::from_local_edit(fields, changed, now));
             return;
         };
         let unseen = record.unseen(patch);
@@ -984,6 +986,7 @@ impl SyncMachine {
             record.last_synced_at = Some(now);
         } else {
             record.synchronized = false;
+            keep_changes_over(record, &profile.fields());
         }
         record.base = Some(profile);
     }
@@ -1075,7 +1078,8 @@ impl SyncMachine {
     ///
     /// Not by "This device wins" when a conflicting value of this device's is one its write
     /// carried that may have been applied (`outcome`, an online-only write still in doubt,
-    /// or the conflict being merged again says so): the other side may then be a change
+    /// or the conflict being merged again says so), or was (one of its accepted writes, news
+    /// the record's version does not hold yet): the other side may then be a change
     /// someone made over it, having seen it, and writing that value back would undo that
     /// later choice unseen. The policy settles edits made apart; the person sees this one.
     fn merge_from(
@@ -1088,7 +1092,12 @@ impl SyncMachine {
         let Some(record) = self.record.as_mut() else {
             return;
         };
-        let mut merged = merge::three_way(Some(&base), &record.local, &remote.fields());
+        let mut merged = merge::three_way(
+            Some(&base),
+            &record.local,
+            &remote.fields(),
+            &record.changed,
+        );
         // A field whose other side this device wrote (another tab's save) is no conflict: both
         // values are the person's, and the record's holds their latest typing.
         if !fault(Fault::OwnWriteAsTheirs) {
@@ -1098,13 +1107,18 @@ impl SyncMachine {
         }
         // Only where "mine" is still what such a write carried: typing since is an edit made
         // apart from the other side, as any. An online-only write still in doubt is one too:
-        // its answer lost, it may have been applied.
+        // its answer lost, it may have been applied. So is one of this device's writes known
+        // applied while the record still holds the version before it (the news came apart
+        // from a read the record took in): the other side was written after it.
         let online_in_doubt = record.online_sent.as_ref().map(|s| &s.fields);
         let carried = |c: &FieldConflict, fields: Option<&ProfileFields>| {
             fields.is_some_and(|f| c.mine == c.field.get(f))
         };
+        // And a value typed back to the ancestor's: the other side was made over it.
         let own_write_unknown = merged.conflicts.iter().any(|c| {
             carried(c, online_in_doubt)
+                || record.accepted_own(c.field, &c.mine)
+                || c.mine == c.field.get(&base)
                 || match outcome {
                     Outcome::Unknown(sent) => carried(c, Some(sent)),
                     Outcome::NotApplied => record.conflict.as_ref().is_some_and(|old| {
@@ -1459,5 +1473,13 @@ fn settle(record: &mut LocalRecord, now: Millis, fields: ProfileFields, remote: 
         record.changed_at = Some(now);
     }
     record.local = fields;
+    keep_changes_over(record, &remote.fields());
     record.base = Some(remote);
+}
+
+/// The record's base becomes `base`: of the fields typed here, only those that still differ
+/// from it are changes over it (one chosen or settled to the server's value is not).
+fn keep_changes_over(record: &mut LocalRecord, base: &ProfileFields) {
+    let local = &record.local;
+    record.changed.retain(|f| f.get(local) != f.get(base));
 }

@@ -387,10 +387,13 @@ pub struct Conflict {
     /// older builds: `base` is used then.)
     #[serde(default)]
     pub ancestor: Option<ProfileFields>,
-    /// This device's write in it may have been applied (the server forgot its key: 409
-    /// `history_pruned`; or an online-only write's answer was lost), so the other side may be
-    /// a change made over it by someone who saw it: the person settles it, whatever the policy
-    /// ("This device wins" does not).
+    /// This device's value in it may have been on the server when the other side was written,
+    /// so the other side may be a change made over it by someone who saw it: its write may
+    /// have been applied (the server forgot its key: 409 `history_pruned`; or an online-only
+    /// write's answer was lost), or was (one of this device's accepted writes' values, saved
+    /// again), or the value is the ancestor's (typed back to it). The person settles it,
+    /// whatever the policy ("This device wins" does not). The name is kept for the records
+    /// stored with it.
     #[serde(default)]
     pub own_write_unknown: bool,
 }
