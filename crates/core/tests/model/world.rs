@@ -324,11 +324,18 @@ pub struct World {
     /// Per device: every value it typed (values are unique, so a value names its author).
     typed: Vec<HashSet<String>>,
     /// When each typed value was last submitted as a new write (a local save, an online-only
-    /// save's own write, a conflict choice that typed it), in order: the person's later act may replace their own value of an earlier one
-    /// (also from another tab), never the other way round.
+    /// save's own write, a conflict choice that typed it), in order: the person's later act
+    /// may replace their own value of an earlier one (also from another tab), never the other
+    /// way round.
     submitted: HashMap<String, u64>,
     /// Counts the acts of [`World::submitted`].
     submissions: u64,
+    /// Per write (mutation id) and field: the submission its value had when the write was
+    /// made. A value submitted twice is carried by writes of both acts, and a write is
+    /// ordered by the act it carries, not by a later one of the same value.
+    write_acts: HashMap<(String, Field), u64>,
+    /// Per field: the act of the write that put the server's value there.
+    server_acts: HashMap<Field, u64>,
     /// Per device: every (field, value) it has held in a record, in any tab or its store: what
     /// its person can have seen. A write may replace only a value its device had seen.
     seen: Vec<HashSet<(Field, String)>>,
@@ -459,6 +466,8 @@ impl World {
             typed: vec![HashSet::new(); n],
             submitted: HashMap::new(),
             submissions: 0,
+            write_acts: HashMap::new(),
+            server_acts: HashMap::new(),
             seen: vec![HashSet::new(); n],
             unseen_overwrite: None,
             provenance: HashMap::new(),
@@ -492,10 +501,13 @@ impl World {
         }
     }
 
-    /// One whole schedule: start, 40-199 random steps, quiescence, the final checks.
+    /// One whole schedule: start, 120-599 random steps, quiescence, the final checks. Long
+    /// enough for the rarest chains seen (a write applied, its answer lost, the history pruned
+    /// past it while others wrote, then resent): a third of the length found them about six
+    /// times less often.
     pub fn play(&mut self) -> Check {
         self.start()?;
-        let steps = 40 + self.rng.below(160);
+        let steps = 120 + self.rng.below(480);
         for _ in 0..steps {
             self.step()?;
         }
@@ -731,6 +743,7 @@ impl World {
                     id: *request,
                     write: write.clone(),
                 });
+                self.note_write(write);
                 self.grant_lock(dev)?;
             }
             Action::SendGet { request } => {
@@ -1003,7 +1016,7 @@ impl World {
         // of the device follows at once), whatever is under way: online-only with
         // offline-first changes still on their way, offline-first with an online write in
         // doubt, an online save on its way or typing left after one.
-        if self.switches.chance(5) {
+        if self.switches.chance(20) {
             let online_only = !self.devices[dev].online_only;
             self.devices[dev].online_only = online_only;
             self.log.push(format!(
@@ -1130,7 +1143,16 @@ impl World {
             session.form.blur(field);
         }
         let patch = session.form.patch();
-        let typed = session.typed.clone();
+        // Typing the form no longer holds as a change, having reached a record of this device
+        // (an online save whose answer was lost had been applied, and the person was then shown
+        // the stored values): the field follows the record since, and its value is not this
+        // save's to keep.
+        let typed: Vec<_> = session
+            .typed
+            .iter()
+            .filter(|(f, v)| patch.get(*f).is_some() || !self.seen[dev].contains(&(*f, v.clone())))
+            .cloned()
+            .collect();
 
         // The save lands on what the device holds (re-applied there if this tab's view is
         // older): a value typed there by the same person, in another tab, is one they saw.
@@ -1222,6 +1244,13 @@ impl World {
                         });
                         if stored {
                             self.submit(typed);
+                        }
+                        if let Some(sent) = self.devices[dev]
+                            .store
+                            .as_ref()
+                            .and_then(|r| r.online_sent.clone())
+                        {
+                            self.note_write(&sent);
                         }
                     }
                     if !self.devices[dev].tabs[tab].open {
@@ -1449,6 +1478,17 @@ impl World {
         }
     }
 
+    /// A write seen leaving for the first time: each field's value carries the act that
+    /// last submitted it by now ([`World::write_acts`]).
+    fn note_write(&mut self, write: &SentWrite) {
+        for field in Field::ALL {
+            let key = (write.mutation.clone(), field);
+            if let Some(act) = self.submitted.get(field.get(&write.fields)).copied() {
+                self.write_acts.entry(key).or_insert(act);
+            }
+        }
+    }
+
     /// `value` was typed into `field` on device `dev` by a person who saw `replaced` there.
     fn note_edit(
         &mut self,
@@ -1469,18 +1509,27 @@ impl World {
     /// Whether device `dev` may write `new` over `old` in `field`: the edit that made `new`
     /// had seen `old` (or was kept over it, or "This device wins" was in force), directly or
     /// through the person's own chain of edits on that device (`new` typed over their own `m`,
-    /// which was allowed over `old`), or both are the device's own and the person submitted
-    /// `new` after `old`, or `new`'s online-only save was still on its way when `old` was
-    /// submitted (two saves of one person racing, in two tabs). Having typed `old` is not
-    /// enough: a value of a save that ended must not come back over a later save's.
-    fn may_replace(&self, dev: usize, field: Field, new: &str, old: &str, depth: usize) -> bool {
+    /// which was allowed over `old`), or both are the device's own and the write carrying
+    /// `new` (`act`) was made by a later act of the person than the write that put `old` on
+    /// the server ([`World::write_acts`]), or `new`'s online-only save was still on its way
+    /// when `old` was submitted (two saves of one person racing, in two tabs). Having typed
+    /// `old` is not enough: a value of a save that ended must not come back over a later
+    /// save's.
+    fn may_replace(
+        &self,
+        dev: usize,
+        field: Field,
+        (new, act): (&str, Option<u64>),
+        old: &str,
+        depth: usize,
+    ) -> bool {
         let own = self.typed[dev].contains(old) && self.typed[dev].contains(new);
         let on_its_way = self.devices[dev].tabs.iter().any(|t| {
             t.online
                 .as_ref()
                 .is_some_and(|run| run.typed.iter().any(|(f, v)| *f == field && v == new))
         });
-        if new == old || own && (self.submitted.get(old) < self.submitted.get(new) || on_its_way) {
+        if new == old || own && (self.server_acts.get(&field).copied() < act || on_its_way) {
             return true;
         }
         let Some(p) = self.provenance.get(&(field, new.to_owned())) else {
@@ -1499,7 +1548,14 @@ impl World {
             || p.seen.contains(old)
             || depth < 16
                 && p.seen.iter().any(|m| {
-                    self.typed[dev].contains(m) && self.may_replace(dev, field, m, old, depth + 1)
+                    self.typed[dev].contains(m)
+                        && self.may_replace(
+                            dev,
+                            field,
+                            (m, self.submitted.get(m).copied()),
+                            old,
+                            depth + 1,
+                        )
                 })
     }
 
@@ -1757,7 +1813,11 @@ impl World {
         for field in Field::ALL {
             let old = field.get(&self.server.profile.fields()).to_owned();
             let new = field.get(&write.fields);
-            let allowed = self.may_replace(dev, field, new, &old, 0);
+            let act = self
+                .write_acts
+                .get(&(write.mutation.clone(), field))
+                .copied();
+            let allowed = self.may_replace(dev, field, (new, act), &old, 0);
             if !allowed && self.causal_violation.is_none() {
                 self.causal_violation = Some(format!(
                     "dev{dev} wrote {field:?} = {new:?} over {old:?} (v{version}): no edit that \
@@ -1772,6 +1832,15 @@ impl World {
                     "dev{dev} wrote {field:?} = {:?} over {old:?}, which it had never seen",
                     field.get(&write.fields)
                 ));
+            }
+            // The act that put the value there: of a value written again unchanged, the later.
+            if let Some(act) = act {
+                let held = self.server_acts.entry(field).or_insert(act);
+                if new != old || act > *held {
+                    *held = act;
+                }
+            } else if new != old {
+                self.server_acts.remove(&field);
             }
             if field.get(&write.fields) != field.get(&self.server.profile.fields()) {
                 self.server
@@ -2019,6 +2088,9 @@ impl World {
                 write: write.clone(),
             },
         };
+        if let WorkerJob::Put(write) = &job {
+            self.note_write(write);
+        }
         self.check_not_answered(dev, &req)?;
         let device = &mut self.devices[dev];
         device.lock = Some(Writer::Worker);
