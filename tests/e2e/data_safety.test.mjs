@@ -111,9 +111,18 @@ test("the first answer landing while the person is in the Name box fills it, and
   await open();
   await nameBox(page).click();
   release();
-  // The box fills under the focus once, as nothing could be typed into it before.
+  // The box fills under the focus once, as nothing could be typed into it before, with its
+  // text selected: the keys pressed next replace the name that appeared (they were added to
+  // it, and "<username>Typed while it landed" was saved and synced).
   await waitFor(async () => (await nameBox(page).inputValue()) === username, "the box filled from the answer");
-  await page.keyboard.press("Control+A");
+  assert.deepEqual(
+    await page.evaluate(() => {
+      const box = document.getElementById("name");
+      return [document.activeElement === box, box.selectionStart, box.selectionEnd];
+    }),
+    [true, 0, username.length],
+    "the person is still in the box, its text selected",
+  );
   await page.keyboard.type("Typed while it landed");
   await page.getByRole("button", { name: "Save" }).click();
   await page.getByText("Saved on this device.", { exact: true }).waitFor();

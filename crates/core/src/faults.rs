@@ -78,6 +78,9 @@ pub enum Fault {
     /// server's values, is settled by "This device wins" like any other: its values, which
     /// may have been applied and then changed by someone who saw them, are written back.
     ForgottenWriteWinsByPolicy,
+    /// The form's first fill lands in the field the person is in and leaves its text
+    /// unselected: the keys they press next land after the value that appeared.
+    FirstFillUnderFocusUnselected,
 }
 
 #[cfg(feature = "faults")]

@@ -149,7 +149,9 @@ impl ProfileForm {
 
     /// A form with nothing stored to fill it from yet: empty and read-only until the first
     /// [`ProfileForm::follow`], which fills every field, the focused one too (nothing can
-    /// have been typed into it).
+    /// have been typed into it), and says which field the person is in: the page selects
+    /// its text then, so the keys they press next replace the value that appeared rather
+    /// than land after it (`"<server name><typed>"`, saved and synced).
     pub fn unfilled() -> Self {
         Self {
             filled: fault(Fault::EarlySave),
@@ -164,24 +166,29 @@ impl ProfileForm {
 
     /// The stored record changed (a push, another tab, a sync): untouched fields take the
     /// new values, fields being edited keep the typing, and the field the person is in keeps
-    /// what it shows until they leave it.
-    pub fn follow(&mut self, stored: &ProfileFields) {
+    /// what it shows until they leave it. The first time (see [`ProfileForm::unfilled`]),
+    /// the field the person is in, filled under them: its text is to be selected.
+    #[must_use = "a field filled under the person must have its text selected"]
+    pub fn follow(&mut self, stored: &ProfileFields) -> Option<Field> {
         self.stored = stored.clone();
         if !self.filled {
             *self = Self {
                 focused: self.focused,
                 ..Self::new(stored)
             };
-            return;
+            return self
+                .focused
+                .filter(|_| !fault(Fault::FirstFillUnderFocusUnselected));
         }
         if fault(Fault::FormSendsEveryField) && self.patch_of_changes().fields().next().is_some() {
-            return;
+            return None;
         }
         for field in Field::ALL {
             if self.focused != Some(field) || fault(Fault::FocusedFieldFollows) {
                 self.catch_up(field);
             }
         }
+        None
     }
 
     /// Whether the person changed `field`: what it shows differs from what it was filled
@@ -336,7 +343,7 @@ mod tests {
         form.input(Field::Name, "Anna".into());
         // Another device set the photo and, earlier, the name: the photo shows up, the
         // typing stays, and the save touches the name only.
-        form.follow(&f("Annie", "https://p/1"));
+        assert_eq!(form.follow(&f("Annie", "https://p/1")), None);
         assert_eq!(form.shown, f("Anna", "https://p/1"));
         let patch = form.patch();
         assert_eq!(patch.fields().collect::<Vec<_>>(), vec![Field::Name]);
@@ -346,7 +353,7 @@ mod tests {
         );
         form.saved(&patch);
         assert!(form.patch().is_empty());
-        form.follow(&f("Bea", "https://p/3"));
+        assert_eq!(form.follow(&f("Bea", "https://p/3")), None);
         assert_eq!(form.shown, f("Bea", "https://p/3"));
     }
 
@@ -362,7 +369,7 @@ mod tests {
             "stored as \"Bea\": nothing left to save"
         );
         // So the field follows the record again once the person leaves it.
-        form.follow(&f("Cy", ""));
+        assert_eq!(form.follow(&f("Cy", "")), None);
         form.blur(Field::Name);
         assert_eq!(form.shown.name, "Cy");
         // Spaces typed around the stored value change nothing either.
@@ -381,7 +388,7 @@ mod tests {
             ..ProfilePatch::default()
         };
         form.settled(&chosen);
-        form.follow(&f("Theirs", "https://p/1"));
+        assert_eq!(form.follow(&f("Theirs", "https://p/1")), None);
         assert_eq!(form.shown, f("Typed name", "https://p/typed"));
         let patch = form.patch();
         assert_eq!(
@@ -406,7 +413,7 @@ mod tests {
         // Another device's name lands between the click into the Name box and the first key.
         let mut form = ProfileForm::new(&f("Ann", ""));
         form.focus(Field::Name);
-        form.follow(&f("Bea", "https://p/1"));
+        assert_eq!(form.follow(&f("Bea", "https://p/1")), None);
         assert_eq!(
             form.shown,
             f("Ann", "https://p/1"),
@@ -429,11 +436,22 @@ mod tests {
     }
 
     #[test]
+    fn a_first_fill_with_no_field_in_use_selects_nothing() {
+        let mut form = ProfileForm::unfilled();
+        assert_eq!(form.follow(&f("ann_2", "")), None);
+        assert_eq!(form.shown, f("ann_2", ""));
+    }
+
+    #[test]
     fn a_form_with_nothing_stored_fills_every_field_first() {
         let mut form = ProfileForm::unfilled();
         assert!(!form.is_filled());
         form.focus(Field::Name);
-        form.follow(&f("ann_2", "https://p/1"));
+        assert_eq!(
+            form.follow(&f("ann_2", "https://p/1")),
+            Some(Field::Name),
+            "filled under the person: its text is selected"
+        );
         assert!(form.is_filled());
         assert_eq!(
             form.shown,
@@ -441,7 +459,7 @@ mod tests {
             "the focused field too"
         );
         assert!(form.patch().is_empty());
-        form.follow(&f("Bea", ""));
+        assert_eq!(form.follow(&f("Bea", "")), None);
         assert_eq!(
             form.shown.name, "ann_2",
             "from then on the focused field keeps its value"
@@ -452,7 +470,7 @@ mod tests {
     fn an_untouched_field_catches_up_when_the_person_leaves_it() {
         let mut form = ProfileForm::new(&f("Ann", ""));
         form.focus(Field::Name);
-        form.follow(&f("Bea", ""));
+        assert_eq!(form.follow(&f("Bea", "")), None);
         assert_eq!(form.shown.name, "Ann");
         assert!(
             form.patch().is_empty(),

@@ -56,6 +56,7 @@ fn the_model_finds_every_fault_switched_on() {
         Fault::ChoiceDropsTyping,
         Fault::GonePhotoTakenAsStored,
         Fault::ForgottenWriteWinsByPolicy,
+        Fault::FirstFillUnderFocusUnselected,
     ];
     let mut missed = Vec::new();
     for fault in all {

@@ -38,3 +38,17 @@ pub fn heading_unless_moved(id: &str, leaving: Option<&web_sys::Element>) {
         heading(id);
     }
 }
+
+/// Fills the text box with this id with `value` and selects it: a box the person is in, filled
+/// under them, so that the keys they press next replace what appeared rather than land after
+/// it. Done at once rather than when the page's own update of the box comes: a key handled
+/// in between would be added to the value.
+pub fn select_filled(id: &str, value: &str) {
+    if let Some(input) = leptos::prelude::document()
+        .get_element_by_id(id)
+        .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
+    {
+        input.set_value(value);
+        input.select();
+    }
+}

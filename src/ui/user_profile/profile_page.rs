@@ -43,7 +43,17 @@ pub fn ProfilePage(
     let form = RwSignal::new(stored().map_or_else(ProfileForm::unfilled, |s| ProfileForm::new(&s)));
     Effect::new(move |_| {
         if let Some(stored) = stored() {
-            form.update(|f| f.follow(&stored));
+            // Filled under the person (they clicked into the box while it waited): its text
+            // is selected at once, in this same task, before any key of theirs is handled.
+            if let Some((field, value)) = form
+                .try_update(|f| {
+                    f.follow(&stored)
+                        .map(|field| (field, field.get(&f.shown).to_owned()))
+                })
+                .flatten()
+            {
+                focus::select_filled(field_id(field), &value);
+            }
         }
     });
     let read_only = move || form.with(|f| !f.is_filled());
@@ -278,7 +288,7 @@ pub fn ProfilePage(
             <form class="edit" on:submit=on_submit novalidate>
                 <label for="name">"Name"</label>
                 <input
-                    {attr("id", "name")}
+                    {attr("id", field_id(Field::Name))}
                     {attr("name", "name")}
                     {attr("type", "text")}
                     {attr("autocomplete", "name")}
@@ -298,7 +308,7 @@ pub fn ProfilePage(
                 </p>
                 <label for="photo_url">"Photo URL"</label>
                 <input
-                    {attr("id", "photo_url")}
+                    {attr("id", field_id(Field::PhotoUrl))}
                     {attr("name", "photo_url")}
                     {attr("type", "url")}
                     {attr("inputmode", "url")}
@@ -443,6 +453,14 @@ impl SignOutWarning {
             "Sign out without saving?",
             format!("{typed}{synced} Signing out discards it all from this device."),
         )
+    }
+}
+
+/// The id of the form's text box for `field`.
+fn field_id(field: Field) -> &'static str {
+    match field {
+        Field::Name => "name",
+        Field::PhotoUrl => "photo_url",
     }
 }
 

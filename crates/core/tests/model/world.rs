@@ -253,6 +253,13 @@ impl Tab {
     /// or starting, or an online-only save on its way: the Save button waits) or before it was
     /// filled from a record (read-only, as the page keeps it).
     fn open_form(&mut self) -> Option<&mut FormSession> {
+        self.form_shown()
+            .and_then(|session| session.form.is_filled().then_some(session))
+    }
+
+    /// The profile form on the page, filled or not: the person can click into a field of a
+    /// form still read-only (the profile has not arrived), and be in it when it is filled.
+    fn form_shown(&mut self) -> Option<&mut FormSession> {
         if !self.open || self.starting || self.online.is_some() {
             return None;
         }
@@ -264,7 +271,7 @@ impl Tab {
             focus: None,
             typed: Vec::new(),
         });
-        session.form.is_filled().then_some(session)
+        Some(session)
     }
 }
 
@@ -383,6 +390,9 @@ pub struct World {
     choices: Rng,
     /// Draws the person's changes of the write strategy in Settings, apart from `rng` likewise.
     switches: Rng,
+    /// Draws the field a person clicks into while the form waits for the profile, apart from
+    /// `rng` likewise.
+    early_clicks: Rng,
     /// Mutation ids the server refused (every copy of such a write is refused).
     refused_keys: HashSet<String>,
     /// The next id of an online-only save's PUT (apart from the cores' own request ids).
@@ -495,6 +505,7 @@ impl World {
             put_left: None,
             choices: Rng::new(seed ^ 0x0000_f070_c0de),
             switches: Rng::new(seed ^ 0x0057_1c4e_5000),
+            early_clicks: Rng::new(seed ^ 0x00ea_271c_1c50),
             refused_keys: HashSet::new(),
             next_online_request: 1 << 61,
             log: Vec::new(),
@@ -1042,9 +1053,22 @@ impl World {
     /// move on to the other field), or press Save. Between these, answers, pushes and other
     /// tabs' commits reach the tab and its form follows them as the page does.
     fn form_action(&mut self, dev: usize, tab: usize) -> Check {
-        let Some(session) = self.devices[dev].tabs[tab].open_form() else {
+        let Some(session) = self.devices[dev].tabs[tab].form_shown() else {
             return Ok(());
         };
+        if !session.form.is_filled() {
+            // Read-only until the profile arrives: the person can only click into a field,
+            // and be in it when the form is filled under them.
+            if session.focus.is_none() {
+                let field = if self.early_clicks.chance(50) {
+                    Field::Name
+                } else {
+                    Field::PhotoUrl
+                };
+                session.select(field);
+            }
+            return Ok(());
+        }
         let typed_in_focus = session
             .focus
             .as_ref()
@@ -1563,8 +1587,13 @@ impl World {
     fn follow_form(&mut self, dev: usize, tab: usize) -> Check {
         let t = &mut self.devices[dev].tabs[tab];
         let shown = t.sync.machine().record().map(|r| r.local.clone());
-        if let (Some(session), Some(shown)) = (t.form.as_mut(), shown) {
-            session.form.follow(&shown);
+        if let (Some(session), Some(shown)) = (t.form.as_mut(), shown)
+            && let Some(field) = session.form.follow(&shown)
+            && let Some((focused, seen)) = session.focus.as_mut()
+            && *focused == field
+        {
+            // Filled under them, its text selected (as the page does): they type over it.
+            *seen = field.get(&session.form.shown).to_owned();
         }
         self.form_keeps_typing(dev, tab)
     }
