@@ -987,14 +987,7 @@ impl World {
                     usize::try_from(v.saturating_sub(1)).unwrap_or(usize::MAX)
                 });
                 let author = self.server.authors.get(index).copied().flatten();
-                // A write the person discarded by signing out while it was on its way is no
-                // longer this device's: it forgot it, by the person's choice.
-                let disowned = self
-                    .server
-                    .history
-                    .get(index)
-                    .and_then(|p| p.mutation_id.as_ref())
-                    .is_some_and(|m| self.disowned.contains(m));
+                let disowned = self.put_by_disowned_write(c.field, &c.theirs);
                 ensure!(
                     author != Some(dev) || disowned,
                     "dev{dev}.{tab}: false conflict: its own write v{} ({:?} = {:?}) shown as \
@@ -1420,6 +1413,23 @@ impl World {
         Ok(())
     }
 
+    /// Whether the write that put `value` in `field` on the server was one the person discarded
+    /// by signing out while it was on its way: no longer its device's, which forgot it by the
+    /// person's choice.
+    fn put_by_disowned_write(&self, field: Field, value: &str) -> bool {
+        let introduced = self
+            .server
+            .changes
+            .get(&field)
+            .and_then(|changes| changes.iter().find(|(_, v)| v == value))
+            .map(|(version, _)| *version);
+        introduced
+            .and_then(|v| usize::try_from(v.saturating_sub(1)).ok())
+            .and_then(|index| self.server.history.get(index))
+            .and_then(|p| p.mutation_id.as_ref())
+            .is_some_and(|m| self.disowned.contains(m))
+    }
+
     /// An online-only save that did not save. "Changed on another device" must be true: a
     /// field the person typed in holds a value this device never wrote, other than what the
     /// form showed, or another device wrote while the save tried.
@@ -1437,7 +1447,9 @@ impl World {
         for field in run.patch.fields() {
             let current = field.get(&record.local).to_owned();
             let shown = run.patch.replaces.as_ref().map(|r| field.get(r));
-            if shown != Some(current.as_str()) && !self.typed[dev].contains(&current) {
+            let own =
+                self.typed[dev].contains(&current) && !self.put_by_disowned_write(field, &current);
+            if shown != Some(current.as_str()) && !own {
                 foreign = true;
                 // The person is told, and has seen it: saving again is their choice.
                 for (typed, value) in &run.typed {
