@@ -1342,12 +1342,9 @@ fn this_device_wins_does_not_settle_against_a_write_the_server_forgot() {
     assert_eq!(put_fields(&a), Some((fields("bob", ""), 9)));
 }
 
-#[test]
-fn this_device_wins_does_not_settle_against_an_online_write_still_in_doubt() {
-    // An online-only save of "bob" left and its answer was lost: it may have been applied, and
-    // "cy" written over it by someone who saw it. The person, now writing offline-first,
-    // saves "bob" again; its write meets "cy" (412). Writing "bob" back by the policy could
-    // undo that later choice unseen: the person is asked.
+/// Under "This device wins", an online-only save of "bob" over "ann" left (its key
+/// "online-bob") and its answer was lost.
+fn online_bob_in_doubt() -> T {
     let mut t = T::synced(ConflictPolicy::LocalWins, server("ann", "", 3));
     let base = t.record().base;
     t.go(Input::OnlineWriteSent(SentWrite::new(
@@ -1355,7 +1352,13 @@ fn this_device_wins_does_not_settle_against_an_online_write_still_in_doubt() {
         fields("bob", ""),
         base.as_ref(),
     )));
-    assert!(t.record().online_sent.is_some());
+    t
+}
+
+/// The person, now writing offline-first, saves "bob" again and its write meets "cy" (412),
+/// written over "bob" by someone who saw it: asked, and said why, not written back by the
+/// policy (that would undo the later choice unseen).
+fn bob_saved_again_is_asked_about_over_cy(t: &mut T) {
     let (request, ..) =
         put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
     let a = t.go(Input::PutStale {
@@ -1367,18 +1370,19 @@ fn this_device_wins_does_not_settle_against_an_online_write_still_in_doubt() {
 }
 
 #[test]
+fn this_device_wins_does_not_settle_against_an_online_write_still_in_doubt() {
+    // It may have been applied.
+    let mut t = online_bob_in_doubt();
+    assert!(t.record().online_sent.is_some());
+    bob_saved_again_is_asked_about_over_cy(&mut t);
+}
+
+#[test]
 fn this_device_wins_does_not_settle_against_an_online_write_known_applied_since() {
-    // As above, but the news that the online write was applied came in a stray answer (one
-    // to a request the tab had given up on) that names its key: its value is the device's
-    // own now, while the record still holds the version before it. Saved again, that value
-    // meets "cy", written over it by someone who saw it: asked, not written back.
-    let mut t = T::synced(ConflictPolicy::LocalWins, server("ann", "", 3));
-    let base = t.record().base;
-    t.go(Input::OnlineWriteSent(SentWrite::new(
-        "online-bob".into(),
-        fields("bob", ""),
-        base.as_ref(),
-    )));
+    // The news that it was applied came in a stray answer (one to a request the tab had given
+    // up on) that names its key: its value is the device's own now, while the record still
+    // holds the version before it.
+    let mut t = online_bob_in_doubt();
     t.go(Input::PutAccepted {
         request: RequestId(9_999),
         profile: ServerProfile {
@@ -1388,14 +1392,7 @@ fn this_device_wins_does_not_settle_against_an_online_write_known_applied_since(
     });
     assert!(t.record().online_sent.is_none());
     assert!(t.record().wrote(Field::Name, "bob"));
-    let (request, ..) =
-        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
-    let a = t.go(Input::PutStale {
-        request,
-        current: server("cy", "", 5),
-    });
-    assert!(put(&a).is_none(), "nothing written over it by the policy");
-    assert!(t.record().conflict.is_some_and(|c| c.own_write_unknown));
+    bob_saved_again_is_asked_about_over_cy(&mut t);
 }
 
 /// A patch that sets the name to `name`, typed over `over` (what the form showed).
