@@ -286,7 +286,7 @@ pub fn ProfilePage(
             </Show>
 
             <form class="edit" on:submit=on_submit novalidate>
-                <label for="name">"Name"</label>
+                <label for=field_id(Field::Name)>"Name"</label>
                 <input
                     {attr("id", field_id(Field::Name))}
                     {attr("name", "name")}
@@ -306,7 +306,7 @@ pub fn ProfilePage(
                 <p {attr("id", "name-error")} class="field-error" {attr("role", "alert")}>
                     {error_for("name")}
                 </p>
-                <label for="photo_url">"Photo URL"</label>
+                <label for=field_id(Field::PhotoUrl)>"Photo URL"</label>
                 <input
                     {attr("id", field_id(Field::PhotoUrl))}
                     {attr("name", "photo_url")}
