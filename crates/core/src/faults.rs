@@ -81,6 +81,10 @@ pub enum Fault {
     /// The form's first fill lands in the field the person is in and leaves its text
     /// unselected: the keys they press next land after the value that appeared.
     FirstFillUnderFocusUnselected,
+    /// A write whose key the server forgot, met by the very value it replaced, is taken for
+    /// not applied: its values are written again, over a change back that someone who saw
+    /// them may have made.
+    ForgottenWriteRevertedKept,
 }
 
 #[cfg(feature = "faults")]

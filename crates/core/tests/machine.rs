@@ -1342,6 +1342,63 @@ fn this_device_wins_does_not_settle_against_a_write_the_server_forgot() {
     assert_eq!(put_fields(&a), Some((fields("bob", ""), 9)));
 }
 
+#[test]
+fn a_forgotten_write_met_by_the_value_it_replaced_is_asked_under_every_policy() {
+    // "bob" left over "ann" and the server forgot its key; it holds "ann" now. Either "bob"
+    // was never applied, or it was and someone who saw it changed the name back. Writing
+    // "bob" would undo that choice unseen; taking "ann" would drop the person's typing for
+    // no other device's change. Only the person can tell.
+    for policy in [
+        ConflictPolicy::Ask,
+        ConflictPolicy::LocalWins,
+        ConflictPolicy::RemoteWins,
+    ] {
+        let mut t = T::synced(policy, server("ann", "", 3));
+        let (request, ..) =
+            put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+        let a = t.go(Input::PutForgotten {
+            request,
+            current: server("ann", "", 9),
+        });
+        assert!(put(&a).is_none(), "{policy:?}: nothing written unasked");
+        let conflict = t.record().conflict.expect("the person is asked");
+        assert_eq!(conflict.fields, name_conflict("bob", "ann"), "{policy:?}");
+        assert_eq!(t.record().local.name, "bob", "{policy:?}: the typing kept");
+        // A newer server state that leaves the name alone, or the policy chosen again, does
+        // not settle it.
+        assert!(put(&t.go(Input::PolicyChanged(policy))).is_none());
+        let id = fetch_id(&t.go(Input::PushReceived { version: 10 })).expect("fetch");
+        let a = t.go(answered(id, server("ann", "https://p/1", 10)));
+        assert!(put(&a).is_none(), "{policy:?}: still asked");
+        let conflict = t.record().conflict.expect("still asked");
+        assert_eq!(conflict.fields, name_conflict("bob", "ann"), "{policy:?}");
+        // The person's choice does, either way.
+        let a = t.answer(Resolution::KeepMine);
+        assert_eq!(put_fields(&a), Some((fields("bob", "https://p/1"), 10)));
+    }
+    let mut t = T::synced(ConflictPolicy::RemoteWins, server("ann", "", 3));
+    let (request, ..) =
+        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    t.go(Input::PutForgotten {
+        request,
+        current: server("ann", "", 9),
+    });
+    t.answer(Resolution::UseTheirs);
+    assert_eq!(t.state(), SyncState::Synced);
+    assert_eq!(t.record().local, fields("ann", ""));
+    // Typed since that write left, under "This device wins": an edit made apart from the
+    // other side, settled by the policy as any.
+    let mut t = T::synced(ConflictPolicy::LocalWins, server("ann", "", 3));
+    let (request, ..) =
+        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    t.go(Input::LocalEdit(ProfilePatch::all(&fields("dan", ""))));
+    let a = t.go(Input::PutForgotten {
+        request,
+        current: server("ann", "", 9),
+    });
+    assert_eq!(put_fields(&a), Some((fields("dan", ""), 9)));
+}
+
 /// Under "This device wins", an online-only save of "bob" over "ann" left (its key
 /// "online-bob") and its answer was lost.
 fn online_bob_in_doubt() -> T {

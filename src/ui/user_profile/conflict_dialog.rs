@@ -16,8 +16,7 @@ pub fn ConflictDialog(
     /// The fields changed on both sides, with both values.
     fields: Vec<FieldConflict>,
     /// This device's value may have been on the server when the other side was written (see
-    /// `Conflict::own_write_unknown`): asked whatever the policy ("The other device wins"
-    /// aside, which never shows the dialog), and said why.
+    /// `Conflict::own_write_unknown`): asked whatever the policy, and said why.
     own_write_unknown: bool,
     /// Called with the person's choice.
     on_choice: Callback<Resolution>,

@@ -261,9 +261,8 @@ enum Request {
 enum Outcome<'a> {
     /// Not applied (a 412), or no write of this device's is concerned.
     NotApplied,
-    /// Maybe applied: the server forgot the key of the write that carried these values (409
-    /// `history_pruned`).
-    Unknown(&'a ProfileFields),
+    /// Maybe applied: the server forgot the key of this write (409 `history_pruned`).
+    Unknown(&'a SentWrite),
 }
 
 #[derive(Clone, Debug)]
@@ -476,7 +475,7 @@ impl SyncMachine {
                         // Applied or not, what it carried is what this person typed here.
                         self.note_own(&write);
                     }
-                    self.moved_on(now, &write, current, Outcome::Unknown(&write.fields));
+                    self.moved_on(now, &write, current, Outcome::Unknown(&write));
                 }
             }
             Input::PutStale { request, current } => {
@@ -1082,6 +1081,9 @@ impl SyncMachine {
     /// the record's version does not hold yet): the other side may then be a change
     /// someone made over it, having seen it, and writing that value back would undo that
     /// later choice unseen. The policy settles edits made apart; the person sees this one.
+    /// Nor by any policy when the server holds the very value such a write replaced: it was
+    /// not applied, or someone who saw it changed the field back, and only the person knows
+    /// which of the two values is theirs to keep.
     fn merge_from(
         &mut self,
         now: Millis,
@@ -1098,6 +1100,38 @@ impl SyncMachine {
             &remote.fields(),
             &record.changed,
         );
+        // A field back at the value a write of this device's that may have been applied
+        // replaced: either the write was not applied, or someone who saw it changed the field
+        // back. Neither side can be taken unasked; once asked, it stays a question while both
+        // sides stay as they were (merged again, its ancestor is that value too).
+        let remote_fields = remote.fields();
+        if !fault(Fault::ForgottenWriteRevertedKept) {
+            for field in merge::Field::ALL {
+                let (b, l, r) = (
+                    field.get(&base),
+                    field.get(&record.local),
+                    field.get(&remote_fields),
+                );
+                let replaced = match outcome {
+                    Outcome::Unknown(sent) => {
+                        sent.changes.contains(&field) && field.get(&sent.fields) != b
+                    }
+                    Outcome::NotApplied => record.conflict.as_ref().is_some_and(|old| {
+                        old.fields.iter().any(|o| o.field == field && o.theirs == r)
+                    }),
+                };
+                if r == b && l != r && replaced {
+                    merged.conflicts.push(FieldConflict {
+                        field,
+                        mine: l.to_owned(),
+                        theirs: r.to_owned(),
+                    });
+                }
+            }
+            merged
+                .conflicts
+                .sort_by_key(|c| merge::Field::ALL.iter().position(|f| *f == c.field));
+        }
         // A field whose other side this device wrote (another tab's save) is no conflict: both
         // values are the person's, and the record's holds their latest typing.
         if !fault(Fault::OwnWriteAsTheirs) {
@@ -1114,13 +1148,17 @@ impl SyncMachine {
         let carried = |c: &FieldConflict, fields: Option<&ProfileFields>| {
             fields.is_some_and(|f| c.mine == c.field.get(f))
         };
+        // The other side is the ancestor's value (above): taking it by "The other device
+        // wins" could drop the person's typing where no other device changed anything.
+        let reverted = |c: &FieldConflict| c.theirs == c.field.get(&base);
+        let unknown_revert = merged.conflicts.iter().any(reverted);
         // And a value typed back to the ancestor's: the other side was made over it.
         let own_write_unknown = merged.conflicts.iter().any(|c| {
             carried(c, online_in_doubt)
                 || record.accepted_own(c.field, &c.mine)
                 || c.mine == c.field.get(&base)
                 || match outcome {
-                    Outcome::Unknown(sent) => carried(c, Some(sent)),
+                    Outcome::Unknown(sent) => carried(c, Some(&sent.fields)),
                     Outcome::NotApplied => record.conflict.as_ref().is_some_and(|old| {
                         old.own_write_unknown
                             && old
@@ -1136,6 +1174,7 @@ impl SyncMachine {
             {
                 ConflictPolicy::Ask
             }
+            ConflictPolicy::RemoteWins if unknown_revert => ConflictPolicy::Ask,
             policy => policy,
         };
         match merged.settle(policy) {
@@ -1153,7 +1192,7 @@ impl SyncMachine {
                     fields: merged.conflicts,
                     remote,
                     ancestor: Some(ancestor),
-                    own_write_unknown,
+                    own_write_unknown: own_write_unknown || unknown_revert,
                 });
             }
         }

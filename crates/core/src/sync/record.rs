@@ -392,8 +392,10 @@ pub struct Conflict {
     /// have been applied (the server forgot its key: 409 `history_pruned`; or an online-only
     /// write's answer was lost), or was (one of this device's accepted writes' values, saved
     /// again), or the value is the ancestor's (typed back to it). The person settles it,
-    /// whatever the policy ("This device wins" does not). The name is kept for the records
-    /// stored with it.
+    /// whatever the policy ("This device wins" does not). When the other side is the
+    /// ancestor's value itself (the server holds what a forgotten write replaced: never
+    /// applied, or changed back), "The other device wins" does not settle it either, as there
+    /// may be no other device's change. The name is kept for the records stored with it.
     #[serde(default)]
     pub own_write_unknown: bool,
 }
