@@ -18,16 +18,39 @@ use world::{Check, World};
 /// each change of the model's schedules: a fault found near the end is a weak spot to fix.
 const DEFAULT_SCHEDULES: u64 = 10_000;
 
+/// The schedules a fault may take to show. One needs a chain no schedule length makes common:
+/// a write applied and its answer lost, its device away while another device's person, shown
+/// it over their own name, types that name back, and the server pruning the key before the
+/// write is sent again. `ForgottenWriteRevertedKept` showed in 4 of the first 10,000 schedules
+/// and 11 of the next 40,000: 40,000 miss it with odds near one in 60,000.
+fn budget(fault: Fault) -> u64 {
+    match fault {
+        Fault::ForgottenWriteRevertedKept => 40_000,
+        _ => DEFAULT_SCHEDULES,
+    }
+}
+
+/// With people typing back their earlier values ([`World::type_backs`]): a write forgotten
+/// by the server and met by the value it replaced needs someone to have changed it back.
 fn play(mut world: World) -> Check {
+    world.type_backs = true;
     world.play()
 }
 
 /// The first schedule (from seed 1) whose invariants fail with `fault` on, and the error.
+/// Beyond the schedules the test below runs with no fault on, the one found must pass
+/// without it.
 fn find(fault: Fault) -> Option<(u64, String)> {
     faults::set(Some(fault));
     let found =
-        (1..=DEFAULT_SCHEDULES).find_map(|seed| play(World::new(seed)).err().map(|e| (seed, e)));
+        (1..=budget(fault)).find_map(|seed| play(World::new(seed)).err().map(|e| (seed, e)));
     faults::set(None);
+    if let Some((seed, _)) = &found
+        && *seed > DEFAULT_SCHEDULES
+        && let Err(error) = play(World::new(*seed))
+    {
+        panic!("seed {seed} fails with no fault on: {error}");
+    }
     found
 }
 
@@ -57,13 +80,14 @@ fn the_model_finds_every_fault_switched_on() {
         Fault::GonePhotoTakenAsStored,
         Fault::ForgottenWriteWinsByPolicy,
         Fault::FirstFillUnderFocusUnselected,
+        Fault::ForgottenWriteRevertedKept,
     ];
     let mut missed = Vec::new();
     for fault in all {
         match find(fault) {
             Some((seed, error)) => eprintln!("{fault:?}: found at schedule {seed}: {error}"),
             None => {
-                eprintln!("{fault:?}: NOT found in {DEFAULT_SCHEDULES} schedules");
+                eprintln!("{fault:?}: NOT found in {} schedules", budget(fault));
                 missed.push(fault);
             }
         }

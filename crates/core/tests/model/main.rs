@@ -27,7 +27,9 @@
 //!   policy settles edits made apart); and the writing device had held the replaced value;
 //! * after every save, what the person typed is what was stored;
 //! * no conflict shows, for any field, a value this device wrote as the other side's (its own
-//!   write taken for another device's change), nor as "mine" a value this device never typed;
+//!   write taken for another device's change), nor as "mine" a value this device never typed
+//!   (a write made before the device's record of the account was deleted, by signing out or
+//!   in as another account, or discarded by "Sign out anyway", is no longer known as its own);
 //! * every base a tab or a device store holds is the server's history at that version (same
 //!   values, same mutation);
 //! * a mutation id always names one write (same body, same If-Match) and the server applies
@@ -76,8 +78,14 @@ fn run_or_panic(seed: u64) -> World {
         for line in world.tail(lines) {
             eprintln!("{line}");
         }
+        let type_backs = if world.type_backs {
+            "OUTPOST_TYPE_BACKS=1 "
+        } else {
+            ""
+        };
         panic!(
-            "schedule with seed {seed} failed: {error} (replay: OUTPOST_SEED={seed} OUTPOST_SCHEDULES=1)"
+            "schedule with seed {seed} failed: {error} (replay: {type_backs}OUTPOST_SEED={seed} \
+             OUTPOST_SCHEDULES=1)"
         );
     }
     world

@@ -301,6 +301,9 @@ pub struct Device {
     worker: Option<(RequestId, WorkerJob)>,
     /// The photos whose bytes the device store holds (by SHA-256): the ones its person chose.
     pub photos: HashSet<String>,
+    /// How many times the device store's record of the account was deleted (signing out, or
+    /// in as another account): what the device knew of its writes went with it.
+    pub forgettings: u64,
 }
 
 /// What the edit that made a value (typed, or typed in a conflict dialog) had seen of its
@@ -310,7 +313,9 @@ pub struct Device {
 /// server value was not itself made by an edit that had seen it).
 #[derive(Clone, Debug, Default)]
 struct Provenance {
-    seen: HashSet<String>,
+    /// The values seen, each with [`World::counter`] when it was last seen ([`World::may_replace`]
+    /// orders them with a value typed back, [`World::incarnations`]).
+    seen: HashMap<String, u64>,
     local_wins: bool,
 }
 
@@ -343,6 +348,8 @@ pub struct World {
     write_acts: HashMap<(String, Field), u64>,
     /// Per field: the act of the write that put the server's value there.
     server_acts: HashMap<Field, u64>,
+    /// Per write (mutation id): its device's [`Device::forgettings`] when it first left.
+    write_memories: HashMap<String, u64>,
     /// Per device: every (field, value) it has held in a record, in any tab or its store: what
     /// its person can have seen. A write may replace only a value its device had seen.
     seen: Vec<HashSet<(Field, String)>>,
@@ -358,10 +365,19 @@ pub struct World {
     /// Signing out deletes the record whatever it holds once the tab's own view is clean
     /// (the old sign-out; for the test that shows the invariants catch it).
     pub blind_sign_out: bool,
+    /// People now and then type back a value of theirs that another device replaced
+    /// (`OUTPOST_TYPE_BACKS=1`; `make test-model-faults` always). Off by default: the merges
+    /// compare values, and a field changed and changed back (A, B, A) looks unchanged to them,
+    /// an open defect these schedules find (issue 20).
+    pub type_backs: bool,
     /// Values replaced by their own device's later edit, or discarded by a conflict choice.
     excused: HashSet<(Field, String)>,
     /// Per device and field: its last acknowledged value.
     last_own: HashMap<(usize, Field), String>,
+    /// Per device and field: the acknowledged value before its last one.
+    earlier_own: HashMap<(usize, Field), String>,
+    /// Per field: the values typed back, with [`World::counter`] when they last were.
+    incarnations: HashMap<(Field, String), u64>,
     counter: u64,
     /// Mutation ids of writes in doubt discarded by a warned sign-out ("Sign out anyway").
     disowned: HashSet<String>,
@@ -393,6 +409,8 @@ pub struct World {
     /// Draws the field a person clicks into while the form waits for the profile, apart from
     /// `rng` likewise.
     early_clicks: Rng,
+    /// Draws whether the person types back an earlier name of theirs, apart from `rng` likewise.
+    retypes: Rng,
     /// Mutation ids the server refused (every copy of such a write is refused).
     refused_keys: HashSet<String>,
     /// The next id of an online-only save's PUT (apart from the cores' own request ids).
@@ -457,6 +475,7 @@ impl World {
                     lock: None,
                     worker: None,
                     photos: HashSet::new(),
+                    forgettings: 0,
                 }
             })
             .collect();
@@ -478,12 +497,14 @@ impl World {
             submissions: 0,
             write_acts: HashMap::new(),
             server_acts: HashMap::new(),
+            write_memories: HashMap::new(),
             seen: vec![HashSet::new(); n],
             unseen_overwrite: None,
             provenance: HashMap::new(),
             causal_violation: None,
             blind_commits: false,
             blind_sign_out: false,
+            type_backs: std::env::var("OUTPOST_TYPE_BACKS").is_ok_and(|v| v == "1"),
             disowned: HashSet::new(),
             devices,
             net: Vec::new(),
@@ -491,6 +512,8 @@ impl World {
             acked: Vec::new(),
             excused: HashSet::new(),
             last_own: HashMap::new(),
+            earlier_own: HashMap::new(),
+            incarnations: HashMap::new(),
             counter: 0,
             pending_excuses: Vec::new(),
             next_worker_request: 1 << 60,
@@ -506,6 +529,7 @@ impl World {
             choices: Rng::new(seed ^ 0x0000_f070_c0de),
             switches: Rng::new(seed ^ 0x0057_1c4e_5000),
             early_clicks: Rng::new(seed ^ 0x00ea_271c_1c50),
+            retypes: Rng::new(seed ^ 0x0000_bac4_7e9e),
             refused_keys: HashSet::new(),
             next_online_request: 1 << 61,
             log: Vec::new(),
@@ -754,7 +778,7 @@ impl World {
                     id: *request,
                     write: write.clone(),
                 });
-                self.note_write(write);
+                self.note_write(dev, write);
                 self.grant_lock(dev)?;
             }
             Action::SendGet { request } => {
@@ -987,7 +1011,8 @@ impl World {
                     usize::try_from(v.saturating_sub(1)).unwrap_or(usize::MAX)
                 });
                 let author = self.server.authors.get(index).copied().flatten();
-                let disowned = self.put_by_disowned_write(c.field, &c.theirs);
+                let disowned = self.put_by_disowned_write(c.field, &c.theirs)
+                    || self.put_by_forgotten_write(dev, c.field, &c.theirs);
                 ensure!(
                     author != Some(dev) || disowned,
                     "dev{dev}.{tab}: false conflict: its own write v{} ({:?} = {:?}) shown as \
@@ -1096,13 +1121,32 @@ impl World {
         };
         self.counter += 1;
         let chosen = field == Field::PhotoUrl && self.choices.chance(50);
+        // Now and then the person types back a name or a photo link of theirs this device
+        // acknowledged: their last one where it shows another, or else the one before it
+        // (the only values typed twice; [`World::type_backs`]).
+        let back = [&self.last_own, &self.earlier_own]
+            .into_iter()
+            .filter_map(|own| own.get(&(dev, field)))
+            .find(|v| !chosen && **v != seen && !v.starts_with("/api/photos/"))
+            .cloned()
+            .filter(|_| self.type_backs && self.retypes.chance(50));
         let value = match field {
+            _ if back.is_some() => back.clone().unwrap_or_default(),
             Field::Name => format!("n{}", self.counter),
             Field::PhotoUrl if chosen => format!("/api/photos/{:064x}", self.counter),
             Field::PhotoUrl => format!("https://p/{}", self.counter),
         };
+        if back.is_some() {
+            self.log
+                .push(format!("dev{dev}.{tab} types back {value:?} over {seen:?}"));
+            self.incarnations
+                .insert((field, value.clone()), self.counter);
+        }
+        let Some(session) = self.devices[dev].tabs[tab].form.as_mut() else {
+            return Ok(());
+        };
         let now = field.get(&session.form.shown).to_owned();
-        let text = if now == seen || chosen {
+        let text = if now == seen || chosen || back.is_some() {
             value.clone()
         } else {
             format!("{now}{value}")
@@ -1205,15 +1249,32 @@ impl World {
             });
             return self.drive_online(dev, tab);
         }
+        // Submitted as the save is handed over: its write may leave in the same step, and
+        // carries this act ([`World::note_write`]).
+        let before = (
+            self.submissions,
+            typed
+                .iter()
+                .map(|(_, v)| (v.clone(), self.submitted.get(v).copied()))
+                .collect::<Vec<_>>(),
+        );
+        self.submit(typed.iter().map(|(_, v)| v.clone()));
         self.not_stored = false;
         self.tab_step(dev, tab, Input::LocalEdit(patch.clone()))?;
         if !self.devices[dev].tabs[tab].open || self.not_stored {
             // Signed out in another tab, or the device store failed: the save was refused
-            // and said so; the typing stays in the person's form, not in any record.
+            // and said so; the typing stays in the person's form, not in any record, and
+            // was not submitted after all.
+            let (submissions, acts) = before;
+            self.submissions = submissions;
+            for (value, act) in acts {
+                match act {
+                    Some(act) => self.submitted.insert(value, act),
+                    None => self.submitted.remove(&value),
+                };
+            }
             return Ok(());
         }
-        // Stored: submitted (its write leaves in a later step, when the server checks it).
-        self.submit(typed.iter().map(|(_, v)| v.clone()));
         let kept = self.kept_typing(dev, tab, typed)?;
         if let Some(session) = self.devices[dev].tabs[tab].form.as_mut() {
             session.form.saved(&patch);
@@ -1267,7 +1328,7 @@ impl World {
                             .as_ref()
                             .and_then(|r| r.online_sent.clone())
                         {
-                            self.note_write(&sent);
+                            self.note_write(dev, &sent);
                         }
                     }
                     if !self.devices[dev].tabs[tab].open {
@@ -1417,6 +1478,21 @@ impl World {
     /// by signing out while it was on its way: no longer its device's, which forgot it by the
     /// person's choice.
     fn put_by_disowned_write(&self, field: Field, value: &str) -> bool {
+        self.introduced_by(field, value)
+            .is_some_and(|m| self.disowned.contains(m))
+    }
+
+    /// Whether the server's `value` of `field` was put there by a write of `dev` made before
+    /// its record of the account was last deleted: the device no longer knows it as its own
+    /// (a conflict naming it is a question, not its own write taken for another's).
+    fn put_by_forgotten_write(&self, dev: usize, field: Field, value: &str) -> bool {
+        self.introduced_by(field, value)
+            .and_then(|m| self.write_memories.get(m))
+            .is_some_and(|memory| *memory < self.devices[dev].forgettings)
+    }
+
+    /// The mutation id of the write that put `value` in `field` on the server.
+    fn introduced_by(&self, field: Field, value: &str) -> Option<&String> {
         let introduced = self
             .server
             .changes
@@ -1427,7 +1503,6 @@ impl World {
             .and_then(|v| usize::try_from(v.saturating_sub(1)).ok())
             .and_then(|index| self.server.history.get(index))
             .and_then(|p| p.mutation_id.as_ref())
-            .is_some_and(|m| self.disowned.contains(m))
     }
 
     /// An online-only save that did not save. "Changed on another device" must be true: a
@@ -1514,9 +1589,12 @@ impl World {
         }
     }
 
-    /// A write seen leaving for the first time: each field's value carries the act that
-    /// last submitted it by now ([`World::write_acts`]).
-    fn note_write(&mut self, write: &SentWrite) {
+    /// A write of device `dev` seen leaving for the first time: each field's value carries the
+    /// act that last submitted it by now ([`World::write_acts`]).
+    fn note_write(&mut self, dev: usize, write: &SentWrite) {
+        self.write_memories
+            .entry(write.mutation.clone())
+            .or_insert(self.devices[dev].forgettings);
         for field in Field::ALL {
             let key = (write.mutation.clone(), field);
             if let Some(act) = self.submitted.get(field.get(&write.fields)).copied() {
@@ -1538,7 +1616,8 @@ impl World {
             .provenance
             .entry((field, value.to_owned()))
             .or_default();
-        p.seen.extend(replaced);
+        let now = self.counter;
+        p.seen.extend(replaced.into_iter().map(|v| (v, now)));
         p.local_wins |= local_wins;
     }
 
@@ -1571,6 +1650,20 @@ impl World {
         let Some(p) = self.provenance.get(&(field, new.to_owned())) else {
             return false;
         };
+        // `old` typed back by an edit that had seen `new` (the only values typed twice): a
+        // later, informed choice against `new`, which only an edit that saw `old` since then
+        // may replace.
+        let since = self
+            .incarnations
+            .get(&(field, old.to_owned()))
+            .copied()
+            .filter(|at| {
+                self.provenance
+                    .get(&(field, old.to_owned()))
+                    .and_then(|o| o.seen.get(new))
+                    .is_some_and(|seen| seen >= at)
+            })
+            .unwrap_or(0);
         // "This device wins" settles edits made apart, not another device's edit made after
         // `new` was seen: writing `new` back over it would undo a later, informed choice (a
         // write whose outcome was lost, merged as if it were in conflict). This device's own
@@ -1579,11 +1672,11 @@ impl World {
             && self
                 .provenance
                 .get(&(field, old.to_owned()))
-                .is_some_and(|o| o.seen.contains(new));
+                .is_some_and(|o| o.seen.contains_key(new));
         p.local_wins && !after_new
-            || p.seen.contains(old)
+            || p.seen.get(old).is_some_and(|at| *at >= since)
             || depth < 16
-                && p.seen.iter().any(|m| {
+                && p.seen.keys().any(|m| {
                     self.typed[dev].contains(m)
                         && self.may_replace(
                             dev,
@@ -1643,7 +1736,13 @@ impl World {
 
     pub fn ack(&mut self, dev: usize, field: Field, value: String) {
         self.typed[dev].insert(value.clone());
+        // A value typed back is acknowledged anew: no longer excused by the edit that
+        // replaced it the first time.
+        self.excused.remove(&(field, value.clone()));
         if let Some(old) = self.last_own.insert((dev, field), value.clone()) {
+            if old != value {
+                self.earlier_own.insert((dev, field), old.clone());
+            }
             self.excused.insert((field, old));
         }
         self.acked.push(Acked { dev, field, value });
@@ -1725,7 +1824,7 @@ impl World {
                         .entry((c.field, c.mine.clone()))
                         .or_default()
                         .seen
-                        .insert(c.theirs.clone());
+                        .insert(c.theirs.clone(), self.counter);
                 }
             }
             Resolution::Edit(patch) => {
@@ -2130,7 +2229,7 @@ impl World {
             },
         };
         if let WorkerJob::Put(write) = &job {
-            self.note_write(write);
+            self.note_write(dev, write);
         }
         self.check_not_answered(dev, &req)?;
         let device = &mut self.devices[dev];
@@ -2247,7 +2346,7 @@ impl World {
             }
         }
         self.log.push(format!("dev{dev}.{tab} signs out"));
-        self.devices[dev].store = None;
+        self.forget_record(dev);
         self.leave_account(dev, tab)
     }
 
@@ -2260,10 +2359,16 @@ impl World {
         self.log
             .push(format!("dev{dev} signs in as another account"));
         if LocalRecord::may_delete(self.devices[dev].store.as_ref(), None) {
-            self.devices[dev].store = None;
+            self.forget_record(dev);
         }
         let tab = self.rng.below(self.devices[dev].tabs.len() as u64) as usize;
         self.leave_account(dev, tab)
+    }
+
+    /// The account's record is deleted from the device store.
+    fn forget_record(&mut self, dev: usize) {
+        self.devices[dev].store = None;
+        self.devices[dev].forgettings += 1;
     }
 
     /// The session is no longer this account: the tab that did it stops at once, the others
@@ -2571,6 +2676,11 @@ impl World {
             .position(|m| matches!(m, Msg::SignedOut { .. }))
         {
             self.deliver(i)?;
+        }
+        // The server's pruning task runs while the devices come back: a write still in doubt
+        // may meet a server that forgot its key.
+        if self.refusals.chance(50) {
+            self.prune_history();
         }
         for dev in 0..self.devices.len() {
             self.devices[dev].signed_in = true;
