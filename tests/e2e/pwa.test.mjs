@@ -697,10 +697,21 @@ test("a build installing while the one before it takes over keeps every file of 
     });
     const cacheFiles = (name) => page.evaluate(async (cache) =>
       (await caches.has(cache)) ? (await (await caches.open(cache)).keys()).length : 0, name);
+    // Waits for the workers to reach `wanted`; a timeout says where they were and which
+    // caches existed (one failure in a clean clone's run, not seen again in 32 runs).
+    const waitForWorkers = async (wanted, what) => {
+      let last;
+      try {
+        await waitFor(async () => wanted(last = await workers()), what);
+      } catch (error) {
+        const keys = await page.evaluate(() => caches.keys()).catch((e) => `${e}`);
+        throw new Error(`${error.message}; workers ${JSON.stringify(last)}, caches ${JSON.stringify(keys)}`);
+      }
+    };
 
     const b = deployBuild(own.dist, "B");
     await checkAfterDeploy();
-    await waitFor(async () => (await workers()).waiting === "installed", "build B to wait");
+    await waitForWorkers((now) => now.waiting === "installed", "build B to wait");
     // Build C is deployed; its install holds on its boot module while the person's Reload
     // makes build B take over (build B's activation cleans up the caches of other builds).
     const c = deployBuild(own.dist, "C");
@@ -714,14 +725,12 @@ test("a build installing while the one before it takes over keeps every file of 
     await update();
     await waitFor(() => asked, "build C's install to fetch its boot module");
     await skipWaiting();
-    await waitFor(async () => {
-      const now = await workers();
-      return now.waiting === null && now.active === "activated" && now.installing !== null;
-    }, "build B to take over while build C installs");
+    await waitForWorkers((now) => now.waiting === null && now.active === "activated" && now.installing !== null,
+      "build B to take over while build C installs");
     const bFiles = await cacheFiles(`outpost-shell-${b.build}`);
     assert.ok(bFiles > 0, "build B runs from its cache");
     release();
-    await waitFor(async () => (await workers()).waiting === "installed", "build C to wait");
+    await waitForWorkers((now) => now.waiting === "installed", "build C to wait");
     assert.equal(await cacheFiles(`outpost-shell-${c.build}`), bFiles,
       "build C's cache holds every file of its build (once it runs, the app must open offline)");
 
