@@ -1437,19 +1437,66 @@ fn this_device_wins_does_not_settle_against_an_online_write_still_in_doubt() {
 #[test]
 fn this_device_wins_does_not_settle_against_an_online_write_known_applied_since() {
     // The news that it was applied came in a stray answer (one to a request the tab had given
-    // up on) that names its key: its value is the device's own now, while the record still
-    // holds the version before it.
-    let mut t = online_bob_in_doubt();
-    t.go(Input::PutAccepted {
-        request: RequestId(9_999),
-        profile: ServerProfile {
-            mutation_id: Some("online-bob".into()),
-            ..server("bob", "", 4)
-        },
-    });
-    assert!(t.record().online_sent.is_none());
-    assert!(t.record().wrote(Field::Name, "bob"));
-    bob_saved_again_is_asked_about_over_cy(&mut t);
+    // up on) that names its key: its value is the device's own, and the record takes that
+    // version in, so saving "bob" again changes nothing, and a change made over "bob" since
+    // ("cy", or "ann" back) is taken, not written over by the policy.
+    for theirs in ["cy", "ann"] {
+        let mut t = online_bob_in_doubt();
+        t.go(Input::PutAccepted {
+            request: RequestId(9_999),
+            profile: own(server("bob", "", 4), "online-bob"),
+        });
+        assert!(t.record().online_sent.is_none());
+        assert!(t.record().wrote(Field::Name, "bob"));
+        assert_eq!(t.record().base.map(|b| b.version), Some(4));
+        assert!(put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).is_none());
+        let id = fetch_id(&t.go(Input::PushReceived { version: 5 })).expect("fetch");
+        let a = t.go(answered(id, server(theirs, "", 5)));
+        assert_eq!(put_fields(&a), None, "{theirs}: bob not written back");
+        assert_eq!(t.record().local, fields(theirs, ""));
+        assert_eq!(t.state(), SyncState::Synced);
+    }
+}
+
+#[test]
+fn an_online_write_applied_under_a_later_save_of_its_values_is_what_that_save_goes_on() {
+    // "bob" left online-only and its answer was late; offline, now writing offline-first, the
+    // person saved "bob" again. The answer then came: applied (v4). Someone who saw "bob"
+    // changed the name back to "ann" (v5): their informed change, not the ancestor's value
+    // untouched. It is taken, under every policy; "bob" is not written over it.
+    for policy in [
+        ConflictPolicy::Ask,
+        ConflictPolicy::LocalWins,
+        ConflictPolicy::RemoteWins,
+    ] {
+        let mut t = T::synced(policy, server("ann", "", 3));
+        let base = t.record().base;
+        let online = SentWrite::new("online-bob".into(), fields("bob", ""), base.as_ref());
+        t.go(Input::OnlineWriteSent(online.clone()));
+        t.go(Input::WentOffline);
+        t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))));
+        t.go(Input::OnlineWriteAnswered {
+            write: online.clone(),
+            answer: OnlineAnswer::Applied(own(server("bob", "", 4), "online-bob")),
+        });
+        let changed_back = server("ann", "", 5);
+        let mut a = t.go(Input::WentOnline);
+        if fetch_id(&a).is_none() && put(&a).is_none() {
+            a = t.go(Input::PushReceived { version: 5 });
+        }
+        let a = match (put(&a), fetch_id(&a)) {
+            (Some((request, ..)), _) => t.go(Input::PutStale {
+                request,
+                current: changed_back.clone(),
+            }),
+            (None, Some(id)) => t.go(answered(id, changed_back.clone())),
+            (None, None) => panic!("{policy:?}: the server is asked"),
+        };
+        assert_eq!(put_fields(&a), None, "{policy:?}: bob not written back");
+        assert!(t.record().conflict.is_none(), "{policy:?}");
+        assert_eq!(t.record().local, fields("ann", ""), "{policy:?}");
+        assert_eq!(t.state(), SyncState::Synced, "{policy:?}");
+    }
 }
 
 /// A patch that sets the name to `name`, typed over `over` (what the form showed).

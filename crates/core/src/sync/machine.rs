@@ -417,7 +417,7 @@ impl SyncMachine {
         out: &mut Vec<Action>,
     ) -> bool {
         if let Some(profile) = input.server_state() {
-            self.online_outcome_seen(profile);
+            self.online_outcome_seen(now, profile);
         }
         match input {
             Input::Loaded(record) => return self.loaded(record),
@@ -917,8 +917,11 @@ impl SyncMachine {
 
     /// Any server state this device receives (an answer, a read, a push's fetch) that is the
     /// outcome of its online-only write in doubt settles it: the write was applied, and its
-    /// values are this device's own, whoever's request brought the news.
-    fn online_outcome_seen(&mut self, profile: &ServerProfile) {
+    /// values are this device's own, whoever's request brought the news. The record takes
+    /// that state in as a read's (a save waiting to be sent is merged over it): left on the
+    /// version before, a change someone makes over the write's values back to that version's
+    /// would look like none, and the save would be written over it.
+    fn online_outcome_seen(&mut self, now: Millis, profile: &ServerProfile) {
         let Some(record) = self.record.as_mut() else {
             return;
         };
@@ -927,6 +930,7 @@ impl SyncMachine {
             .take_if(|s| profile.mutation_id.as_deref() == Some(s.mutation.as_str()))
         {
             note_own(record, &sent);
+            self.get_answered(now, profile.clone());
         }
     }
 
