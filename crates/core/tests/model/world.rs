@@ -366,9 +366,9 @@ pub struct World {
     /// (the old sign-out; for the test that shows the invariants catch it).
     pub blind_sign_out: bool,
     /// People now and then type back a value of theirs that another device replaced
-    /// (`OUTPOST_TYPE_BACKS=1`; `make test-model-faults` always). Off by default: the merges
-    /// compare values, and a field changed and changed back (A, B, A) looks unchanged to them,
-    /// an open defect these schedules find (issue 20).
+    /// (`OUTPOST_TYPE_BACKS=1`; `make test-model-faults` always). Off by default: a save says
+    /// what the form showed by value, so a field changed and changed back since (A, B, A)
+    /// looks unchanged, an open defect these schedules find (issue 20).
     pub type_backs: bool,
     /// Values replaced by their own device's later edit, or discarded by a conflict choice.
     excused: HashSet<(Field, String)>,
@@ -1667,12 +1667,19 @@ impl World {
         // "This device wins" settles edits made apart, not another device's edit made after
         // `new` was seen: writing `new` back over it would undo a later, informed choice (a
         // write whose outcome was lost, merged as if it were in conflict). This device's own
-        // values are ordered by the person's saves instead (above).
+        // values are ordered by the person's saves instead (above). Seen as `new` is now: after
+        // it was last typed back, if it was.
+        let new_typed = self
+            .incarnations
+            .get(&(field, new.to_owned()))
+            .copied()
+            .unwrap_or(0);
         let after_new = !self.typed[dev].contains(old)
             && self
                 .provenance
                 .get(&(field, old.to_owned()))
-                .is_some_and(|o| o.seen.contains_key(new));
+                .and_then(|o| o.seen.get(new))
+                .is_some_and(|at| *at >= new_typed);
         p.local_wins && !after_new
             || p.seen.get(old).is_some_and(|at| *at >= since)
             || depth < 16
