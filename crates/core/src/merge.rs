@@ -119,19 +119,22 @@ impl Merge {
 ///
 /// A field in `touched` was typed in here: a change even when it is back at the base value
 /// (changed and changed back, or typed over another value), so a different remote value is a
-/// conflict, not taken silently over what the person typed last.
+/// conflict, not taken silently over what the person typed last. A field in `changed_back`
+/// may have been changed on the remote side and back to the base value: a change there too,
+/// so a different local value is a conflict, not written over it unasked.
 pub fn three_way(
     base: Option<&ProfileFields>,
     local: &ProfileFields,
     remote: &ProfileFields,
     touched: &[Field],
+    changed_back: &[Field],
 ) -> Merge {
     let base = base.unwrap_or(remote);
     let mut merged = local.clone();
     let mut conflicts = Vec::new();
     for field in Field::ALL {
         let (b, l, r) = (field.get(base), field.get(local), field.get(remote));
-        if l == r || r == b {
+        if l == r || r == b && !changed_back.contains(&field) {
             // Same on both sides, or only the local side changed: keep local.
         } else if l == b && !touched.contains(&field) {
             field.set(&mut merged, r.to_owned());
@@ -166,7 +169,7 @@ mod tests {
             ("a/p", "b/p", "a/q", "b/q"), // different fields on each side
             ("a/p", "b/p", "b/p", "b/p"), // the same change on both sides
         ] {
-            let m = three_way(Some(&f(base)), &f(mine), &f(theirs), &[]);
+            let m = three_way(Some(&f(base)), &f(mine), &f(theirs), &[], &[]);
             assert_eq!(m.merged, f(merged), "{base} {mine} {theirs}");
             assert!(m.is_clean(), "{base} {mine} {theirs}");
         }
@@ -174,7 +177,7 @@ mod tests {
 
     #[test]
     fn different_changes_conflict_and_policies_settle() {
-        let m = three_way(Some(&f("a/p")), &f("b/p"), &f("c/q"), &[]);
+        let m = three_way(Some(&f("a/p")), &f("b/p"), &f("c/q"), &[], &[]);
         assert_eq!(
             m.conflicts,
             vec![FieldConflict {
@@ -190,8 +193,26 @@ mod tests {
     }
 
     #[test]
+    fn a_field_that_may_have_been_changed_back_there_is_a_change_there() {
+        let m = three_way(Some(&f("a/p")), &f("b/p"), &f("a/q"), &[], &[Field::Name]);
+        assert_eq!(
+            m.conflicts,
+            vec![FieldConflict {
+                field: Field::Name,
+                mine: "b".into(),
+                theirs: "a".into()
+            }]
+        );
+        assert_eq!(m.merged, f("b/q"), "the photo changed only there is taken");
+        // Unchanged here, it is the base value on both sides: nothing to ask.
+        let m = three_way(Some(&f("a/p")), &f("a/p"), &f("a/q"), &[], &[Field::Name]);
+        assert!(m.is_clean());
+        assert_eq!(m.merged, f("a/q"));
+    }
+
+    #[test]
     fn a_field_typed_back_to_the_base_value_is_still_a_change_here() {
-        let m = three_way(Some(&f("a/p")), &f("a/p"), &f("c/q"), &[Field::Name]);
+        let m = three_way(Some(&f("a/p")), &f("a/p"), &f("c/q"), &[Field::Name], &[]);
         assert_eq!(
             m.conflicts,
             vec![FieldConflict {
@@ -205,14 +226,14 @@ mod tests {
 
     #[test]
     fn both_fields_conflict() {
-        let m = three_way(Some(&f("a/p")), &f("b/r"), &f("c/q"), &[]);
+        let m = three_way(Some(&f("a/p")), &f("b/r"), &f("c/q"), &[], &[]);
         assert_eq!(m.conflicts.len(), 2);
         assert_eq!(m.with_theirs(), f("c/q"));
     }
 
     #[test]
     fn no_base_means_local_wins() {
-        let m = three_way(None, &f("b/p"), &f("c/q"), &[]);
+        let m = three_way(None, &f("b/p"), &f("c/q"), &[], &[]);
         assert_eq!(m.merged, f("b/p"));
         assert!(m.is_clean());
     }

@@ -1098,44 +1098,34 @@ impl SyncMachine {
         let Some(record) = self.record.as_mut() else {
             return;
         };
-        let mut merged = merge::three_way(
-            Some(&base),
-            &record.local,
-            &remote.fields(),
-            &record.changed,
-        );
         // A field back at the value a write of this device's that may have been applied
         // replaced: either the write was not applied, or someone who saw it changed the field
         // back. Neither side can be taken unasked; once asked, it stays a question while both
-        // sides stay as they were (merged again, its ancestor is that value too).
+        // sides stay as they were (merged again, the old conflict names it).
         let remote_fields = remote.fields();
-        if !fault(Fault::ForgottenWriteRevertedKept) {
-            for field in merge::Field::ALL {
-                let (b, l, r) = (
-                    field.get(&base),
-                    field.get(&record.local),
-                    field.get(&remote_fields),
-                );
-                let replaced = match outcome {
-                    Outcome::Unknown(sent) => {
-                        sent.changes.contains(&field) && field.get(&sent.fields) != b
+        let changed_back: Vec<_> = merge::Field::ALL
+            .into_iter()
+            .filter(|&field| {
+                let r = field.get(&remote_fields);
+                r == field.get(&base)
+                    && !fault(Fault::ForgottenWriteRevertedKept)
+                    && match outcome {
+                        Outcome::Unknown(sent) => {
+                            sent.changes.contains(&field) && field.get(&sent.fields) != r
+                        }
+                        Outcome::NotApplied => record.conflict.as_ref().is_some_and(|old| {
+                            old.fields.iter().any(|o| o.field == field && o.theirs == r)
+                        }),
                     }
-                    Outcome::NotApplied => record.conflict.as_ref().is_some_and(|old| {
-                        old.fields.iter().any(|o| o.field == field && o.theirs == r)
-                    }),
-                };
-                if r == b && l != r && replaced {
-                    merged.conflicts.push(FieldConflict {
-                        field,
-                        mine: l.to_owned(),
-                        theirs: r.to_owned(),
-                    });
-                }
-            }
-            merged
-                .conflicts
-                .sort_by_key(|c| merge::Field::ALL.iter().position(|f| *f == c.field));
-        }
+            })
+            .collect();
+        let mut merged = merge::three_way(
+            Some(&base),
+            &record.local,
+            &remote_fields,
+            &record.changed,
+            &changed_back,
+        );
         // A field whose other side this device wrote (another tab's save) is no conflict: both
         // values are the person's, and the record's holds their latest typing.
         if !fault(Fault::OwnWriteAsTheirs) {
