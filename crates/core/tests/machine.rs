@@ -26,6 +26,13 @@ fn server(name: &str, photo: &str, version: u64) -> ServerProfile {
     }
 }
 
+/// The rules a person can choose for conflicts, for tests that hold under each.
+const EVERY_POLICY: [ConflictPolicy; 3] = [
+    ConflictPolicy::Ask,
+    ConflictPolicy::LocalWins,
+    ConflictPolicy::RemoteWins,
+];
+
 /// A machine plus a fixed entropy and clock, with helpers to read its actions.
 struct T {
     m: SyncMachine,
@@ -1275,9 +1282,7 @@ fn a_write_whose_key_the_server_forgot_is_never_the_other_devices_change() {
     // "bob" left and was applied (its answer lost); the person then typed "cat". By the time
     // the resend arrives the server has pruned that version with its key, and another device
     // has changed the photo since.
-    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
-    let (request, ..) =
-        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    let (mut t, request) = bob_sent(ConflictPolicy::Ask);
     t.go(Input::LocalEdit(ProfilePatch::all(&fields("cat", ""))));
     let a = t.go(Input::PutForgotten {
         request,
@@ -1302,9 +1307,7 @@ fn this_device_wins_does_not_settle_against_a_write_the_server_forgot() {
     // "bob" left and may have been applied (the server forgot its key); "cy" is on the server
     // now, perhaps written by someone who saw "bob". Writing "bob" back by the policy could
     // undo that choice unseen: the person is asked.
-    let mut t = T::synced(ConflictPolicy::LocalWins, server("ann", "", 3));
-    let (request, ..) =
-        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    let (mut t, request) = bob_sent(ConflictPolicy::LocalWins);
     let a = t.go(Input::PutForgotten {
         request,
         current: server("cy", "", 9),
@@ -1322,9 +1325,7 @@ fn this_device_wins_does_not_settle_against_a_write_the_server_forgot() {
     assert_eq!(put_fields(&a), Some((fields("bob", "https://p/1"), 10)));
     // Typed since that write left: an edit made apart from the other side, settled by the
     // policy as any.
-    let mut t = T::synced(ConflictPolicy::LocalWins, server("ann", "", 3));
-    let (request, ..) =
-        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    let (mut t, request) = bob_sent(ConflictPolicy::LocalWins);
     t.go(Input::LocalEdit(ProfilePatch::all(&fields("dan", ""))));
     let a = t.go(Input::PutForgotten {
         request,
@@ -1332,9 +1333,7 @@ fn this_device_wins_does_not_settle_against_a_write_the_server_forgot() {
     });
     assert_eq!(put_fields(&a), Some((fields("dan", ""), 9)));
     // A write that was surely not applied (a 412) is settled by the policy, as before.
-    let mut t = T::synced(ConflictPolicy::LocalWins, server("ann", "", 3));
-    let (request, ..) =
-        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    let (mut t, request) = bob_sent(ConflictPolicy::LocalWins);
     let a = t.go(Input::PutStale {
         request,
         current: server("cy", "", 9),
@@ -1348,14 +1347,8 @@ fn a_forgotten_write_met_by_the_value_it_replaced_is_asked_under_every_policy() 
     // was never applied, or it was and someone who saw it changed the name back. Writing
     // "bob" would undo that choice unseen; taking "ann" would drop the person's typing for
     // no other device's change. Only the person can tell.
-    for policy in [
-        ConflictPolicy::Ask,
-        ConflictPolicy::LocalWins,
-        ConflictPolicy::RemoteWins,
-    ] {
-        let mut t = T::synced(policy, server("ann", "", 3));
-        let (request, ..) =
-            put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    for policy in EVERY_POLICY {
+        let (mut t, request) = bob_sent(policy);
         let a = t.go(Input::PutForgotten {
             request,
             current: server("ann", "", 9),
@@ -1376,9 +1369,7 @@ fn a_forgotten_write_met_by_the_value_it_replaced_is_asked_under_every_policy() 
         let a = t.answer(Resolution::KeepMine);
         assert_eq!(put_fields(&a), Some((fields("bob", "https://p/1"), 10)));
     }
-    let mut t = T::synced(ConflictPolicy::RemoteWins, server("ann", "", 3));
-    let (request, ..) =
-        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    let (mut t, request) = bob_sent(ConflictPolicy::RemoteWins);
     t.go(Input::PutForgotten {
         request,
         current: server("ann", "", 9),
@@ -1388,15 +1379,22 @@ fn a_forgotten_write_met_by_the_value_it_replaced_is_asked_under_every_policy() 
     assert_eq!(t.record().local, fields("ann", ""));
     // Typed since that write left, under "This device wins": an edit made apart from the
     // other side, settled by the policy as any.
-    let mut t = T::synced(ConflictPolicy::LocalWins, server("ann", "", 3));
-    let (request, ..) =
-        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    let (mut t, request) = bob_sent(ConflictPolicy::LocalWins);
     t.go(Input::LocalEdit(ProfilePatch::all(&fields("dan", ""))));
     let a = t.go(Input::PutForgotten {
         request,
         current: server("ann", "", 9),
     });
     assert_eq!(put_fields(&a), Some((fields("dan", ""), 9)));
+}
+
+/// Synced at "ann" (v3) under `policy`, the person saved "bob" and its write left: the machine
+/// and the write's request.
+fn bob_sent(policy: ConflictPolicy) -> (T, RequestId) {
+    let mut t = T::synced(policy, server("ann", "", 3));
+    let (request, ..) =
+        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
+    (t, request)
 }
 
 /// Under "This device wins", an online-only save of "bob" over "ann" left (its key
@@ -1464,11 +1462,7 @@ fn an_online_write_applied_under_a_later_save_of_its_values_is_what_that_save_go
     // person saved "bob" again. The answer then came: applied (v4). Someone who saw "bob"
     // changed the name back to "ann" (v5): their informed change, not the ancestor's value
     // untouched. It is taken, under every policy; "bob" is not written over it.
-    for policy in [
-        ConflictPolicy::Ask,
-        ConflictPolicy::LocalWins,
-        ConflictPolicy::RemoteWins,
-    ] {
+    for policy in EVERY_POLICY {
         let mut t = T::synced(policy, server("ann", "", 3));
         let base = t.record().base;
         let online = SentWrite::new("online-bob".into(), fields("bob", ""), base.as_ref());
