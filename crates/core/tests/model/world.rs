@@ -1001,18 +1001,14 @@ impl World {
                 );
                 // Who put the other side's value of this field on the server (a version may
                 // carry other devices' values in the fields it did not change).
-                let introduced = self
-                    .server
-                    .changes
-                    .get(&c.field)
-                    .and_then(|changes| changes.iter().find(|(_, v)| *v == c.theirs))
-                    .map(|(version, _)| *version);
+                let introduced = self.introduced_at(c.field, &c.theirs);
                 let index = introduced.map_or(usize::MAX, |v| {
                     usize::try_from(v.saturating_sub(1)).unwrap_or(usize::MAX)
                 });
                 let author = self.server.authors.get(index).copied().flatten();
-                let disowned = self.put_by_disowned_write(c.field, &c.theirs)
-                    || self.put_by_forgotten_write(dev, c.field, &c.theirs);
+                let disowned = introduced
+                    .and_then(|v| self.mutation_of(v))
+                    .is_some_and(|m| self.no_longer_own(dev, m));
                 ensure!(
                     author != Some(dev) || disowned,
                     "dev{dev}.{tab}: false conflict: its own write v{} ({:?} = {:?}) shown as \
@@ -1142,9 +1138,6 @@ impl World {
             self.incarnations
                 .insert((field, value.clone()), self.counter);
         }
-        let Some(session) = self.devices[dev].tabs[tab].form.as_mut() else {
-            return Ok(());
-        };
         let now = field.get(&session.form.shown).to_owned();
         let text = if now == seen || chosen || back.is_some() {
             value.clone()
@@ -1478,29 +1471,36 @@ impl World {
     /// by signing out while it was on its way: no longer its device's, which forgot it by the
     /// person's choice.
     fn put_by_disowned_write(&self, field: Field, value: &str) -> bool {
-        self.introduced_by(field, value)
+        self.introduced_at(field, value)
+            .and_then(|v| self.mutation_of(v))
             .is_some_and(|m| self.disowned.contains(m))
     }
 
-    /// Whether the server's `value` of `field` was put there by a write of `dev` made before
-    /// its record of the account was last deleted: the device no longer knows it as its own
-    /// (a conflict naming it is a question, not its own write taken for another's).
-    fn put_by_forgotten_write(&self, dev: usize, field: Field, value: &str) -> bool {
-        self.introduced_by(field, value)
-            .and_then(|m| self.write_memories.get(m))
-            .is_some_and(|memory| *memory < self.devices[dev].forgettings)
+    /// Whether device `dev` no longer knows the write `mutation` as its own: discarded by
+    /// "Sign out anyway", or made before its record of the account was last deleted (a
+    /// conflict naming its value is a question, not its own write taken for another's).
+    fn no_longer_own(&self, dev: usize, mutation: &str) -> bool {
+        self.disowned.contains(mutation)
+            || self
+                .write_memories
+                .get(mutation)
+                .is_some_and(|memory| *memory < self.devices[dev].forgettings)
     }
 
-    /// The mutation id of the write that put `value` in `field` on the server.
-    fn introduced_by(&self, field: Field, value: &str) -> Option<&String> {
-        let introduced = self
-            .server
+    /// The version whose write put `value` in `field` on the server (a version may carry
+    /// other devices' values in the fields it did not change).
+    fn introduced_at(&self, field: Field, value: &str) -> Option<u64> {
+        self.server
             .changes
             .get(&field)
             .and_then(|changes| changes.iter().find(|(_, v)| v == value))
-            .map(|(version, _)| *version);
-        introduced
-            .and_then(|v| usize::try_from(v.saturating_sub(1)).ok())
+            .map(|(version, _)| *version)
+    }
+
+    /// The mutation id of the write that made `version`.
+    fn mutation_of(&self, version: u64) -> Option<&String> {
+        usize::try_from(version.saturating_sub(1))
+            .ok()
             .and_then(|index| self.server.history.get(index))
             .and_then(|p| p.mutation_id.as_ref())
     }
@@ -1653,33 +1653,24 @@ impl World {
         // `old` typed back by an edit that had seen `new` (the only values typed twice): a
         // later, informed choice against `new`, which only an edit that saw `old` since then
         // may replace.
-        let since = self
-            .incarnations
+        let old_saw_new = self
+            .provenance
             .get(&(field, old.to_owned()))
-            .copied()
-            .filter(|at| {
-                self.provenance
-                    .get(&(field, old.to_owned()))
-                    .and_then(|o| o.seen.get(new))
-                    .is_some_and(|seen| seen >= at)
-            })
-            .unwrap_or(0);
+            .and_then(|o| o.seen.get(new))
+            .copied();
+        let old_typed = self.typed_back_at(field, old);
+        let since = if old_saw_new >= Some(old_typed) {
+            old_typed
+        } else {
+            0
+        };
         // "This device wins" settles edits made apart, not another device's edit made after
         // `new` was seen: writing `new` back over it would undo a later, informed choice (a
         // write whose outcome was lost, merged as if it were in conflict). This device's own
         // values are ordered by the person's saves instead (above). Seen as `new` is now: after
         // it was last typed back, if it was.
-        let new_typed = self
-            .incarnations
-            .get(&(field, new.to_owned()))
-            .copied()
-            .unwrap_or(0);
-        let after_new = !self.typed[dev].contains(old)
-            && self
-                .provenance
-                .get(&(field, old.to_owned()))
-                .and_then(|o| o.seen.get(new))
-                .is_some_and(|at| *at >= new_typed);
+        let after_new =
+            !self.typed[dev].contains(old) && old_saw_new >= Some(self.typed_back_at(field, new));
         p.local_wins && !after_new
             || p.seen.get(old).is_some_and(|at| *at >= since)
             || depth < 16
@@ -1693,6 +1684,14 @@ impl World {
                             depth + 1,
                         )
                 })
+    }
+
+    /// When `value` of `field` was last typed back ([`World::counter`]), or 0.
+    fn typed_back_at(&self, field: Field, value: &str) -> u64 {
+        self.incarnations
+            .get(&(field, value.to_owned()))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// The page's effect: the form follows the record the tab shows.
