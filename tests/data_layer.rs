@@ -59,6 +59,7 @@ fn synced_ann() -> LocalRecord {
             version: 2,
             updated_at: "2026-01-01T00:00:00Z".into(),
             mutation_id: None,
+            field_versions: None,
         },
         3,
     )
@@ -412,6 +413,7 @@ async fn stream_read_shows_the_device_copy_then_the_server() {
         version: 1,
         updated_at: "2026-01-01T00:00:00Z".into(),
         mutation_id: None,
+        field_versions: None,
     };
     db.save_profile(&user, &LocalRecord::from_server(stale, 1))
         .await

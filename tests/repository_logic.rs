@@ -863,6 +863,7 @@ async fn a_write_the_server_forgot_is_never_shown_as_the_other_devices() {
             version: 3,
             updated_at: "2026-01-01T00:00:03Z".into(),
             mutation_id: None,
+            field_versions: None,
         };
         let applied = ServerProfile {
             version: 2,

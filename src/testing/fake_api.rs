@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use outpost_core::sync::SentWrite;
 use outpost_core::validate::uploaded_photo;
-use outpost_core::wire::{Credentials, ServerProfile};
+use outpost_core::wire::{Credentials, ProfileFields, ServerProfile};
 
 use crate::data::services::{ApiClient, ApiError};
 
@@ -56,13 +56,10 @@ impl FakeApiClient {
     /// A reachable server holding `name` at version 1 and accepting `token`.
     pub fn new(name: &str, token: &str) -> Self {
         Self(Rc::new(RefCell::new(FakeServer {
-            profile: ServerProfile {
-                name: name.to_owned(),
-                photo_url: String::new(),
-                version: 1,
-                updated_at: "2026-01-01T00:00:00Z".to_owned(),
-                mutation_id: None,
-            },
+            profile: ServerProfile::first(
+                &ProfileFields::new(name, ""),
+                "2026-01-01T00:00:00Z".to_owned(),
+            ),
             applied: Vec::new(),
             history_floor: 1,
             photos: Vec::new(),
@@ -148,13 +145,11 @@ impl ApiClient for FakeApiClient {
             }
             return Err(ApiError::Stale(Box::new(server.profile.clone())));
         }
-        server.profile = ServerProfile {
-            name: fields.name.clone(),
-            photo_url: fields.photo_url.clone(),
-            version: server.profile.version + 1,
-            updated_at: "2026-01-01T00:00:01Z".to_owned(),
-            mutation_id: Some(mutation.to_owned()),
-        };
+        server.profile = server.profile.next(
+            fields,
+            "2026-01-01T00:00:01Z".to_owned(),
+            Some(mutation.to_owned()),
+        );
         let outcome = server.profile.clone();
         server.applied.push(outcome.clone());
         if server.garble_puts > 0 {

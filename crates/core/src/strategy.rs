@@ -171,6 +171,7 @@ mod tests {
             version,
             updated_at: "2026-01-01T00:00:00Z".into(),
             mutation_id: None,
+            field_versions: None,
         }
     }
 

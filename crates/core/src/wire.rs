@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::merge::Field;
+
 /// Body of `POST /api/accounts` and `POST /api/sessions`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
@@ -60,14 +62,100 @@ pub struct ServerProfile {
     /// own writes, so it recognises its own write even when the answer to it was lost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mutation_id: Option<String>,
+    /// Per field, the version whose write last changed its value. A field can be changed and
+    /// changed back ("Ann", "Bo", "Ann") between two versions a device saw: its value alone
+    /// says "unchanged", and a save over it would undo a choice the person never saw. `None`
+    /// from a server older than these versions (the client then judges by values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_versions: Option<FieldVersions>,
 }
 
 impl ServerProfile {
+    /// The first version of a profile, every field set by it.
+    pub fn first(fields: &ProfileFields, updated_at: String) -> Self {
+        Self {
+            name: fields.name.clone(),
+            photo_url: fields.photo_url.clone(),
+            version: 1,
+            updated_at,
+            mutation_id: None,
+            field_versions: Some(FieldVersions::all(1)),
+        }
+    }
+
+    /// The version after this one that a write of `fields` produces: the one rule by which
+    /// the server (both stores) and the model's server number versions and their fields.
+    pub fn next(
+        &self,
+        fields: &ProfileFields,
+        updated_at: String,
+        mutation_id: Option<String>,
+    ) -> Self {
+        let version = self.version + 1;
+        let mut field_versions = self
+            .field_versions
+            .unwrap_or_else(|| FieldVersions::all(self.version));
+        for field in Field::ALL {
+            if field.get(fields) != field.get(&self.fields()) {
+                field_versions.set(field, version);
+            }
+        }
+        Self {
+            name: fields.name.clone(),
+            photo_url: fields.photo_url.clone(),
+            version,
+            updated_at,
+            mutation_id,
+            field_versions: Some(field_versions),
+        }
+    }
+
     /// The editable fields of this server state, for comparing with local edits.
     pub fn fields(&self) -> ProfileFields {
         ProfileFields {
             name: self.name.clone(),
             photo_url: self.photo_url.clone(),
+        }
+    }
+
+    /// Whether `field` was changed by a version after `version` (changed back to its old
+    /// value too); `None` when this server state does not say.
+    pub fn changed_after(&self, field: Field, version: u64) -> Option<bool> {
+        self.field_versions.map(|v| v.get(field) > version)
+    }
+}
+
+/// Per field of a profile, a version (see [`ServerProfile::field_versions`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FieldVersions {
+    /// The version of the display name.
+    pub name: u64,
+    /// The version of the photo URL.
+    pub photo_url: u64,
+}
+
+impl FieldVersions {
+    /// Every field at `version`.
+    pub fn all(version: u64) -> Self {
+        Self {
+            name: version,
+            photo_url: version,
+        }
+    }
+
+    /// The version of `field`.
+    pub fn get(&self, field: Field) -> u64 {
+        match field {
+            Field::Name => self.name,
+            Field::PhotoUrl => self.photo_url,
+        }
+    }
+
+    /// Sets the version of `field`.
+    pub fn set(&mut self, field: Field, version: u64) {
+        match field {
+            Field::Name => self.name = version,
+            Field::PhotoUrl => self.photo_url = version,
         }
     }
 }
@@ -229,5 +317,36 @@ mod tests {
         };
         let json = serde_json::to_string(&body).expect("serialises");
         assert_eq!(json, r#"{"error":"not_found","message":"no such route"}"#);
+    }
+
+    #[test]
+    fn a_field_changed_and_changed_back_has_a_newer_version() {
+        let v1 = ServerProfile::first(&ProfileFields::new("Ann", ""), "t1".into());
+        let v2 = v1.next(&ProfileFields::new("Bo", ""), "t2".into(), None);
+        let v3 = v2.next(&ProfileFields::new("Ann", "https://p/1"), "t3".into(), None);
+        assert_eq!(v3.fields(), ProfileFields::new("Ann", "https://p/1"));
+        assert_eq!(
+            v3.field_versions,
+            Some(FieldVersions {
+                name: 3,
+                photo_url: 3
+            })
+        );
+        assert_eq!(v3.changed_after(Field::Name, 1), Some(true));
+        // A write that leaves a field as it was does not move its version.
+        let v4 = v3.next(&ProfileFields::new("Cy", "https://p/1"), "t4".into(), None);
+        assert_eq!(v4.changed_after(Field::PhotoUrl, 3), Some(false));
+        assert_eq!(v4.changed_after(Field::Name, 3), Some(true));
+        // A profile stored before field versions: every field counts as changed at its
+        // version, so a device that saw an older one is never told "unchanged" wrongly.
+        let old = ServerProfile {
+            field_versions: None,
+            ..v4
+        };
+        assert_eq!(old.changed_after(Field::Name, 3), None);
+        assert_eq!(
+            old.next(&old.fields(), "t5".into(), None).field_versions,
+            Some(FieldVersions::all(4))
+        );
     }
 }

@@ -23,6 +23,7 @@ fn server(name: &str, photo: &str, version: u64) -> ServerProfile {
         version,
         updated_at: format!("v{version}"),
         mutation_id: None,
+        field_versions: None,
     }
 }
 

@@ -13,8 +13,8 @@ use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::schemas::{
-    CredentialsDoc, ErrorBodyDoc, ProfileChangedDoc, ProfileFieldsDoc, ServerProfileDoc,
-    TokenResponseDoc,
+    CredentialsDoc, ErrorBodyDoc, FieldVersionsDoc, ProfileChangedDoc, ProfileFieldsDoc,
+    ServerProfileDoc, TokenResponseDoc,
 };
 
 /// Adds the bearer security scheme.
@@ -35,8 +35,8 @@ impl Modify for BearerScheme {
 #[openapi(
     info(title = "Outpost API", description = "Accounts, sessions and the versioned profile of an offline-first app."),
     components(schemas(
-        CredentialsDoc, TokenResponseDoc, ProfileFieldsDoc, ServerProfileDoc, ErrorBodyDoc,
-        ProfileChangedDoc
+        CredentialsDoc, TokenResponseDoc, ProfileFieldsDoc, ServerProfileDoc, FieldVersionsDoc,
+        ErrorBodyDoc, ProfileChangedDoc
     )),
     modifiers(&BearerScheme)
 )]
@@ -186,7 +186,8 @@ mod tests {
     use std::collections::BTreeSet;
 
     use outpost_core::wire::{
-        Credentials, ErrorBody, ProfileChanged, ProfileFields, ServerProfile, TokenResponse,
+        Credentials, ErrorBody, FieldVersions, ProfileChanged, ProfileFields, ServerProfile,
+        TokenResponse,
     };
     use serde_json::Value;
 
@@ -218,6 +219,7 @@ mod tests {
             updated_at: "t".into(),
             // Optional fields set, so that they are serialised and compared too.
             mutation_id: Some("m".into()),
+            field_versions: Some(FieldVersions::all(1)),
         };
         let cases: Vec<(&str, BTreeSet<String>)> = vec![
             (
@@ -230,6 +232,7 @@ mod tests {
             ("TokenResponse", keys(&TokenResponse { token: "t".into() })),
             ("ProfileFields", keys(&ProfileFields::default())),
             ("ServerProfile", keys(&profile)),
+            ("FieldVersions", keys(&FieldVersions::all(1))),
             ("ProfileChanged", keys(&ProfileChanged { version: 1 })),
             (
                 "ErrorBody",

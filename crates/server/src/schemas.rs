@@ -107,10 +107,27 @@ doc_schema!(
             .max_length(Some(outpost_core::validate::MUTATION_ID_MAX))
             .pattern(Some("^[A-Za-z0-9_-]+$"))
         )
+        .property("field_versions", Ref::from_schema_name("FieldVersions"))
         .required("name")
         .required("photo_url")
         .required("version")
         .required("updated_at")
+);
+
+doc_schema!(
+    /// Schema of [`outpost_core::wire::FieldVersions`].
+    FieldVersionsDoc,
+    "FieldVersions",
+    ObjectBuilder::new()
+        .description(Some(
+            "Per field, the version whose write last changed its value: a field changed and \
+             changed back since a version a client saw has the same value but a newer version \
+             here. Absent from servers older than it"
+        ))
+        .property("name", version("The version that last changed the name"))
+        .property("photo_url", version("The version that last changed the photo URL"))
+        .required("name")
+        .required("photo_url")
 );
 
 doc_schema!(

@@ -200,6 +200,7 @@ mod tests {
                 version: 1,
                 updated_at: "t".into(),
                 mutation_id: None,
+                field_versions: None,
             },
             1,
         );

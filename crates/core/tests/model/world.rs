@@ -418,14 +418,9 @@ pub struct World {
     pub log: Vec<String>,
 }
 
-fn server_profile(fields: &ProfileFields, version: u64) -> ServerProfile {
-    ServerProfile {
-        name: fields.name.clone(),
-        photo_url: fields.photo_url.clone(),
-        version,
-        updated_at: format!("v{version}"),
-        mutation_id: None,
-    }
+/// The first version of the server's profile.
+fn first_profile(fields: &ProfileFields) -> ServerProfile {
+    ServerProfile::first(fields, "v1".into())
 }
 
 impl Tab {
@@ -483,9 +478,9 @@ impl World {
             rng,
             now: 1_000_000,
             server: Server {
-                profile: server_profile(&initial, 1),
+                profile: first_profile(&initial),
                 changes: HashMap::new(),
-                history: vec![server_profile(&initial, 1)],
+                history: vec![first_profile(&initial)],
                 authors: vec![None],
                 keys: HashMap::new(),
                 idempotent: true,
@@ -1996,10 +1991,11 @@ impl World {
                     .push((version, field.get(&write.fields).to_owned()));
             }
         }
-        self.server.profile = server_profile(&write.fields, version);
-        if self.server.idempotent {
-            self.server.profile.mutation_id = Some(write.mutation.clone());
-        }
+        let key = self.server.idempotent.then(|| write.mutation.clone());
+        self.server.profile = self
+            .server
+            .profile
+            .next(&write.fields, format!("v{version}"), key);
         self.server.history.push(self.server.profile.clone());
         self.server.authors.push(Some(dev));
         if let Some(entry) = self.server.keys.get_mut(&write.mutation) {

@@ -444,13 +444,11 @@ pub(crate) fn decide_write(
             StoreError::Stale(current)
         });
     }
-    Ok(ProfileWrite::Applied(ServerProfile {
-        name: fields.name.clone(),
-        photo_url: fields.photo_url.clone(),
-        version: current.version + 1,
-        updated_at: write.now.clone(),
-        mutation_id: write.mutation_id.clone(),
-    }))
+    Ok(ProfileWrite::Applied(current.next(
+        fields,
+        write.now.clone(),
+        write.mutation_id.clone(),
+    )))
 }
 
 /// Whether a write whose mutation id the history does not hold may have been applied all the
@@ -493,6 +491,7 @@ mod tests {
         assert!(!outcome_forgotten(None, 6));
     }
     use super::*;
+    use outpost_core::wire::FieldVersions;
 
     fn profile(name: &str, version: u64, mutation_id: Option<&str>) -> ServerProfile {
         ServerProfile {
@@ -501,6 +500,7 @@ mod tests {
             version,
             updated_at: "t0".to_owned(),
             mutation_id: mutation_id.map(str::to_owned),
+            field_versions: Some(FieldVersions::all(1)),
         }
     }
 
@@ -531,6 +531,11 @@ mod tests {
             written.ok(),
             Some(ProfileWrite::Applied(ServerProfile {
                 updated_at: "t1".to_owned(),
+                // The name changed at version 4; the photo URL is as it was.
+                field_versions: Some(FieldVersions {
+                    name: 4,
+                    photo_url: 1,
+                }),
                 ..profile("b", 4, Some("m"))
             }))
         );

@@ -99,16 +99,58 @@ async fn database_directory_is_created_and_migrated() {
             .query_one("SELECT version FROM outpost_schema", &[])
             .await
             .unwrap();
-        assert_eq!(row.get::<_, i32>(0), 4);
+        assert_eq!(row.get::<_, i32>(0), 5);
         return;
     }
     let conn = rusqlite::Connection::open(ts.db_path()).unwrap();
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
+}
+
+#[tokio::test]
+async fn each_field_says_the_version_that_last_changed_it() {
+    let ts = TestServer::start().await;
+    let token = ts.sign_up("ann").await;
+    let versions = |p: &ServerProfile| p.field_versions.map(|v| (v.name, v.photo_url));
+    assert_eq!(versions(&ts.profile(&token).await), Some((1, 1)));
+    // "Bo", then "ann" again: the same name as at version 1, changed at version 3.
+    let bo = ts.rename(&token, 1, "Bo").await;
+    assert_eq!(versions(&bo), Some((2, 1)));
+    let back = ts.rename(&token, 2, "ann").await;
+    assert_eq!((back.name.as_str(), versions(&back)), ("ann", Some((3, 1))));
+    // A write that leaves the name as it is moves only the photo URL's version.
+    let resp = ts
+        .put_profile_keyed(
+            &token,
+            Some("\"3\""),
+            "photo",
+            json!({"name": "ann", "photo_url": "https://example.com/a.png"}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let photo: ServerProfile = resp.json().await.unwrap();
+    assert_eq!(versions(&photo), Some((3, 4)));
+    // Every answer that carries a profile carries them: a read, a 412's `current`, a repeat.
+    assert_eq!(ts.profile(&token).await, photo);
+    let stale = expect_error(
+        ts.put_name(&token, Some("\"2\""), "X").await,
+        error_code::STALE_VERSION,
+    );
+    assert_eq!(stale.await.current, Some(photo.clone()));
+    ts.rename(&token, 4, "Cy").await;
+    let resp = ts
+        .put_profile_keyed(
+            &token,
+            Some("\"3\""),
+            "photo",
+            json!({"name": "ann", "photo_url": "https://example.com/a.png"}),
+        )
+        .await;
+    assert_eq!(resp.json::<ServerProfile>().await.unwrap(), photo);
 }

@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0002_rate_counts.sql"),
     include_str!("../../../migrations/postgres/0003_history_floor.sql"),
     include_str!("../../../migrations/postgres/0004_photos.sql"),
+    include_str!("../../../migrations/postgres/0005_field_versions.sql"),
 ];
 
 /// The advisory lock key migrations run under ("outpost" in ASCII).

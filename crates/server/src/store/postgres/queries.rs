@@ -3,7 +3,7 @@
 
 use deadpool_postgres::GenericClient;
 use outpost_core::validate::PHOTO_PATH_PREFIX;
-use outpost_core::wire::ServerProfile;
+use outpost_core::wire::{FieldVersions, ProfileFields, ServerProfile};
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -26,25 +26,77 @@ async fn execute(
     Ok(c.execute(&statement, params).await?)
 }
 
-/// Records a version in the history: account, version, name, photo URL, time, mutation id.
+/// Records a version in the history: account, version, name, photo URL, time, mutation id,
+/// and the versions of the name and the photo URL.
 const RECORD_VERSION: &str = "INSERT INTO profile_history \
-     (account_id, version, name, photo_url, updated_at, mutation_id) \
-     VALUES ($1, $2, $3, $4, $5, $6)";
+     (account_id, version, name, photo_url, updated_at, mutation_id, name_version, \
+      photo_url_version) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
-/// A profile from the columns `name, photo_url, version, updated_at, mutation_id` starting at
-/// column `at`.
+/// A profile from the columns of [`PROFILE_COLUMNS`] starting at column `at`.
 fn row_to_profile(row: &Row, at: usize) -> Result<ServerProfile, StoreError> {
-    let version: i64 = row.try_get(at + 2)?;
+    let version = |i: usize| -> Result<u64, StoreError> {
+        Ok(version_from_sql(row.try_get::<_, i64>(at + i)?))
+    };
     Ok(ServerProfile {
         name: row.try_get(at)?,
         photo_url: row.try_get(at + 1)?,
-        version: u64::try_from(version).unwrap_or(0),
+        version: version(2)?,
         updated_at: row.try_get(at + 3)?,
         mutation_id: row.try_get(at + 4)?,
+        field_versions: Some(FieldVersions {
+            name: version(5)?,
+            photo_url: version(6)?,
+        }),
     })
 }
 
-const PROFILE_COLUMNS: &str = "name, photo_url, version, updated_at, mutation_id";
+/// The columns [`row_to_profile`] reads, in order.
+const PROFILE_COLUMNS: &str =
+    "name, photo_url, version, updated_at, mutation_id, name_version, photo_url_version";
+
+/// How many columns [`PROFILE_COLUMNS`] names.
+const PROFILE_COLUMN_COUNT: usize = 7;
+
+/// Stores `profile` as the account's current version, and in its history: with `insert`, its
+/// first version.
+async fn store_version(
+    c: &impl GenericClient,
+    account: AccountId,
+    profile: &ServerProfile,
+    insert: bool,
+) -> Result<(), StoreError> {
+    let versions = profile
+        .field_versions
+        .unwrap_or_else(|| FieldVersions::all(profile.version));
+    let (v, name_v, photo_v) = (
+        version_to_sql(profile.version),
+        version_to_sql(versions.name),
+        version_to_sql(versions.photo_url),
+    );
+    // In the column order of both statements.
+    let row: [&(dyn ToSql + Sync); 8] = [
+        &account,
+        &v,
+        &profile.name,
+        &profile.photo_url,
+        &profile.updated_at,
+        &profile.mutation_id,
+        &name_v,
+        &photo_v,
+    ];
+    let current = if insert {
+        "INSERT INTO profiles (account_id, version, name, photo_url, updated_at, mutation_id, \
+                               name_version, photo_url_version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    } else {
+        "UPDATE profiles SET version = $2, name = $3, photo_url = $4, updated_at = $5, \
+         mutation_id = $6, name_version = $7, photo_url_version = $8 WHERE account_id = $1"
+    };
+    execute(c, current, &row).await?;
+    execute(c, RECORD_VERSION, &row).await?;
+    Ok(())
+}
 
 /// The current profile of an account.
 pub(super) async fn profile(
@@ -75,7 +127,7 @@ async fn write_base_for_update(
         .query_opt(&statement, &[&account])
         .await?
         .ok_or(StoreError::NotFound)?;
-    let floor: i64 = row.try_get(5)?;
+    let floor: i64 = row.try_get(PROFILE_COLUMN_COUNT)?;
     Ok(WriteBase {
         current: row_to_profile(&row, 0)?,
         floor: version_from_sql(floor),
@@ -100,7 +152,8 @@ pub(super) async fn session_account(
 /// one statement; [`session_profiles_row`] reads a row. Expiry is left to the caller, who
 /// checks each read against its own time.
 pub(super) const SESSION_PROFILES: &str = "SELECT s.token_hash, s.expires_at, s.account_id, \
-     p.name, p.photo_url, p.version, p.updated_at, p.mutation_id \
+     p.name, p.photo_url, p.version, p.updated_at, p.mutation_id, p.name_version, \
+     p.photo_url_version \
      FROM sessions s JOIN profiles p ON p.account_id = s.account_id \
      WHERE s.token_hash = ANY($1)";
 
@@ -184,8 +237,10 @@ pub(super) async fn mutation_outcome(
 ) -> Result<MutationOutcome, StoreError> {
     let statement = c
         .prepare_cached(
-            "SELECT p.name, p.photo_url, p.version, p.updated_at, p.mutation_id, p.history_floor, \
-                    h.name, h.photo_url, h.version, h.updated_at, h.mutation_id \
+            "SELECT p.name, p.photo_url, p.version, p.updated_at, p.mutation_id, \
+                    p.name_version, p.photo_url_version, p.history_floor, \
+                    h.name, h.photo_url, h.version, h.updated_at, h.mutation_id, \
+                    h.name_version, h.photo_url_version \
              FROM profiles p LEFT JOIN profile_history h \
                ON h.account_id = p.account_id AND h.mutation_id = $2 \
              WHERE p.account_id = $1",
@@ -195,9 +250,11 @@ pub(super) async fn mutation_outcome(
         .query_opt(&statement, &[&account, &mutation_id])
         .await?
         .ok_or(StoreError::NotFound)?;
-    let floor: i64 = row.try_get(5)?;
-    let applied = match row.try_get::<_, Option<i64>>(8)? {
-        Some(_) => Some(row_to_profile(&row, 6)?),
+    let floor: i64 = row.try_get(PROFILE_COLUMN_COUNT)?;
+    let history = PROFILE_COLUMN_COUNT + 1;
+    // The history row's version: NULL when the key names no write of the account.
+    let applied = match row.try_get::<_, Option<i64>>(history + 2)? {
+        Some(_) => Some(row_to_profile(&row, history)?),
         None => None,
     };
     Ok(MutationOutcome {
@@ -230,14 +287,9 @@ pub(super) async fn insert_account(
         }
         Err(e) => return Err(e.into()),
     };
-    // The first version (name = username), in the column order of both statements.
-    let no_key: Option<&str> = None;
-    let row: [&(dyn ToSql + Sync); 6] = [&account, &1_i64, &username, &"", &now, &no_key];
-    let profile = "INSERT INTO profiles \
-                   (account_id, version, name, photo_url, updated_at, mutation_id) \
-                   VALUES ($1, $2, $3, $4, $5, $6)";
-    execute(c, profile, &row).await?;
-    execute(c, RECORD_VERSION, &row).await?;
+    // The first version (name = username).
+    let first = ServerProfile::first(&ProfileFields::new(username, ""), now.to_owned());
+    store_version(c, account, &first, true).await?;
     Ok(account)
 }
 
@@ -338,21 +390,7 @@ pub(super) async fn update_profile(
     {
         return Err(StoreError::PhotoMissing);
     }
-    // The new version's row, in the column order of both statements.
-    let v = version_to_sql(next.version);
-    let (name, photo_url) = (&next.name, &next.photo_url);
-    let row: [&(dyn ToSql + Sync); 6] = [
-        &account,
-        &v,
-        name,
-        photo_url,
-        &next.updated_at,
-        &next.mutation_id,
-    ];
-    let update = "UPDATE profiles SET version = $2, name = $3, photo_url = $4, updated_at = $5, \
-                  mutation_id = $6 WHERE account_id = $1";
-    execute(c, update, &row).await?;
-    execute(c, RECORD_VERSION, &row).await?;
+    store_version(c, account, &next, false).await?;
     let payload = format!("{account}:{}", next.version);
     execute(c, "SELECT pg_notify($1, $2)", &[&NOTIFY_CHANNEL, &payload]).await?;
     Ok(ProfileWrite::Applied(next))

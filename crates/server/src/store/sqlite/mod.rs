@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0002_mutation_ids.sql"),
     include_str!("../../../migrations/0003_history_floor.sql"),
     include_str!("../../../migrations/0004_photos.sql"),
+    include_str!("../../../migrations/0005_field_versions.sql"),
 ];
 
 /// How many read connections the pool opens at most.
@@ -289,6 +290,7 @@ mod tests {
             .unwrap()
             .block_on(call)
     }
+    use outpost_core::wire::FieldVersions;
     use rusqlite::params;
 
     use super::*;
@@ -465,10 +467,16 @@ mod tests {
         let store = SqliteStore::open(&path).unwrap();
         let old = run(store.profile(id)).unwrap();
         assert_eq!((old.version, old.mutation_id), (1, None));
+        // Fields written before their versions existed take their row's version.
+        assert_eq!(old.field_versions, Some(FieldVersions::all(1)));
         assert!(matches!(
             run(store.update_profile(id, keyed(Some(1), "Ann", "m"))),
             Ok(ProfileWrite::Applied(p)) if p.mutation_id.as_deref() == Some("m")
+                && p.field_versions == Some(FieldVersions { name: 2, photo_url: 1 })
         ));
+        let history = run(store.history(id)).unwrap();
+        assert_eq!(history[0].field_versions, Some(FieldVersions::all(1)));
+        assert_eq!(history[1], run(store.profile(id)).unwrap());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! outside a transaction, or the writer inside its batch transaction.
 
 use outpost_core::validate::PHOTO_PATH_PREFIX;
-use outpost_core::wire::ServerProfile;
+use outpost_core::wire::{FieldVersions, ProfileFields, ServerProfile};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use crate::store::retention::{version_from_sql, version_to_sql};
@@ -13,33 +13,78 @@ use crate::store::{
     WriteRequest, decide_write, needed_photo,
 };
 
-/// Records a version in the history: account, version, name, photo URL, time, mutation id.
+/// Records a version in the history: account, version, name, photo URL, time, mutation id,
+/// and the versions of the name and the photo URL.
 const RECORD_VERSION: &str = "INSERT INTO profile_history \
-     (account_id, version, name, photo_url, updated_at, mutation_id) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+     (account_id, version, name, photo_url, updated_at, mutation_id, name_version, \
+      photo_url_version) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
-/// A profile from the columns `name, photo_url, version, updated_at, mutation_id`.
+/// How many columns [`profile_at`] reads.
+const PROFILE_COLUMN_COUNT: usize = 7;
+
+/// A profile from the columns `name, photo_url, version, updated_at, mutation_id,
+/// name_version, photo_url_version`.
 fn row_to_profile(row: &rusqlite::Row<'_>) -> rusqlite::Result<ServerProfile> {
     profile_at(row, 0)
 }
 
-/// A profile from those five columns starting at column `at`.
+/// A profile from those seven columns starting at column `at`.
 fn profile_at(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ServerProfile> {
-    let version: i64 = row.get(at + 2)?;
+    let version = |i: usize| -> rusqlite::Result<u64> { Ok(version_from_sql(row.get(at + i)?)) };
     Ok(ServerProfile {
         name: row.get(at)?,
         photo_url: row.get(at + 1)?,
-        version: u64::try_from(version).unwrap_or(0),
+        version: version(2)?,
         updated_at: row.get(at + 3)?,
         mutation_id: row.get(at + 4)?,
+        field_versions: Some(FieldVersions {
+            name: version(5)?,
+            photo_url: version(6)?,
+        }),
     })
+}
+
+/// Stores `profile` as the account's current version, and in its history: with `insert`, its
+/// first version.
+fn store_version(
+    conn: &Connection,
+    account: AccountId,
+    profile: &ServerProfile,
+    insert: bool,
+) -> Result<(), StoreError> {
+    let versions = profile
+        .field_versions
+        .unwrap_or_else(|| FieldVersions::all(profile.version));
+    // In the column order of both statements.
+    let row = params![
+        account,
+        version_to_sql(profile.version),
+        profile.name,
+        profile.photo_url,
+        profile.updated_at,
+        profile.mutation_id,
+        version_to_sql(versions.name),
+        version_to_sql(versions.photo_url),
+    ];
+    let current = if insert {
+        "INSERT INTO profiles (account_id, version, name, photo_url, updated_at, mutation_id, \
+                               name_version, photo_url_version) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    } else {
+        "UPDATE profiles SET version = ?2, name = ?3, photo_url = ?4, updated_at = ?5, \
+         mutation_id = ?6, name_version = ?7, photo_url_version = ?8 WHERE account_id = ?1"
+    };
+    conn.prepare_cached(current)?.execute(row)?;
+    conn.prepare_cached(RECORD_VERSION)?.execute(row)?;
+    Ok(())
 }
 
 /// The current profile of an account.
 pub(super) fn profile(conn: &Connection, account: AccountId) -> Result<ServerProfile, StoreError> {
     conn.prepare_cached(
-        "SELECT name, photo_url, version, updated_at, mutation_id FROM profiles \
-         WHERE account_id = ?1",
+        "SELECT name, photo_url, version, updated_at, mutation_id, name_version, \
+                photo_url_version FROM profiles WHERE account_id = ?1",
     )?
     .query_row(params![account], row_to_profile)
     .optional()?
@@ -69,21 +114,15 @@ pub(super) fn session_profile(
 ) -> Result<Option<(AccountId, ServerProfile)>, StoreError> {
     let row = conn
         .prepare_cached(
-            "SELECT s.account_id, p.name, p.photo_url, p.version, p.updated_at, p.mutation_id \
+            "SELECT s.account_id, p.name, p.photo_url, p.version, p.updated_at, p.mutation_id, \
+                    p.name_version, p.photo_url_version \
              FROM sessions s LEFT JOIN profiles p ON p.account_id = s.account_id \
              WHERE s.token_hash = ?1 AND s.expires_at > ?2",
         )?
         .query_row(params![&session.token_hash[..], session.now_unix], |r| {
             let account: AccountId = r.get(0)?;
-            let version: Option<i64> = r.get(3)?;
-            let profile = match version {
-                Some(version) => Some(ServerProfile {
-                    name: r.get(1)?,
-                    photo_url: r.get(2)?,
-                    version: u64::try_from(version).unwrap_or(0),
-                    updated_at: r.get(4)?,
-                    mutation_id: r.get(5)?,
-                }),
+            let profile = match r.get::<_, Option<i64>>(3)? {
+                Some(_) => Some(profile_at(r, 1)?),
                 None => None,
             };
             Ok((account, profile))
@@ -113,8 +152,8 @@ pub(super) fn history(
     account: AccountId,
 ) -> Result<Vec<ServerProfile>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT name, photo_url, version, updated_at, mutation_id FROM profile_history \
-         WHERE account_id = ?1 ORDER BY version",
+        "SELECT name, photo_url, version, updated_at, mutation_id, name_version, \
+                photo_url_version FROM profile_history WHERE account_id = ?1 ORDER BY version",
     )?;
     let rows = stmt.query_map(params![account], row_to_profile)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -129,7 +168,8 @@ pub(super) fn applied_mutation(
 ) -> Result<Option<ServerProfile>, StoreError> {
     Ok(conn
         .prepare_cached(
-            "SELECT name, photo_url, version, updated_at, mutation_id FROM profile_history \
+            "SELECT name, photo_url, version, updated_at, mutation_id, name_version, \
+                    photo_url_version FROM profile_history \
              WHERE account_id = ?1 AND mutation_id = ?2",
         )?
         .query_row(params![account, mutation_id], row_to_profile)
@@ -146,9 +186,11 @@ pub(super) fn mutation_outcome(
 ) -> Result<MutationOutcome, StoreError> {
     conn.prepare_cached(MUTATION_OUTCOME)?
         .query_row(params![account, mutation_id], |row| {
-            let floor: i64 = row.get(5)?;
-            let applied = match row.get::<_, Option<i64>>(8)? {
-                Some(_) => Some(profile_at(row, 6)?),
+            let floor: i64 = row.get(PROFILE_COLUMN_COUNT)?;
+            let history = PROFILE_COLUMN_COUNT + 1;
+            // The history row's version: NULL when the key names no write of the account.
+            let applied = match row.get::<_, Option<i64>>(history + 2)? {
+                Some(_) => Some(profile_at(row, history)?),
                 None => None,
             };
             Ok(MutationOutcome {
@@ -162,8 +204,10 @@ pub(super) fn mutation_outcome(
 }
 
 /// The statement of [`mutation_outcome`].
-pub(super) const MUTATION_OUTCOME: &str = "SELECT p.name, p.photo_url, p.version, p.updated_at, p.mutation_id, p.history_floor, \
-            h.name, h.photo_url, h.version, h.updated_at, h.mutation_id \
+pub(super) const MUTATION_OUTCOME: &str = "SELECT p.name, p.photo_url, p.version, p.updated_at, p.mutation_id, \
+            p.name_version, p.photo_url_version, p.history_floor, \
+            h.name, h.photo_url, h.version, h.updated_at, h.mutation_id, \
+            h.name_version, h.photo_url_version \
      FROM profiles p LEFT JOIN profile_history h \
        ON h.account_id = p.account_id AND h.mutation_id = ?2 \
      WHERE p.account_id = ?1";
@@ -189,14 +233,9 @@ pub(super) fn insert_account(
         }
     }
     let account = conn.last_insert_rowid();
-    // The first version (name = username), in the column order of both statements.
-    let row = params![account, 1, username, "", now, None::<String>];
-    conn.prepare_cached(
-        "INSERT INTO profiles (account_id, version, name, photo_url, updated_at, mutation_id) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(row)?;
-    conn.prepare_cached(RECORD_VERSION)?.execute(row)?;
+    // The first version (name = username).
+    let first = ServerProfile::first(&ProfileFields::new(username, ""), now.to_owned());
+    store_version(conn, account, &first, true)?;
     Ok(account)
 }
 
@@ -275,21 +314,7 @@ pub(super) fn update_profile(
     {
         return Err(StoreError::PhotoMissing);
     }
-    // The new version's row, in the column order of both statements.
-    let row = params![
-        account,
-        version_to_sql(next.version),
-        next.name,
-        next.photo_url,
-        next.updated_at,
-        next.mutation_id
-    ];
-    conn.prepare_cached(
-        "UPDATE profiles SET version = ?2, name = ?3, photo_url = ?4, updated_at = ?5, \
-         mutation_id = ?6 WHERE account_id = ?1",
-    )?
-    .execute(row)?;
-    conn.prepare_cached(RECORD_VERSION)?.execute(row)?;
+    store_version(conn, account, &next, false)?;
     Ok(ProfileWrite::Applied(next))
 }
 
@@ -297,11 +322,11 @@ pub(super) fn update_profile(
 /// migration 0003).
 fn write_base(conn: &Connection, account: AccountId) -> Result<WriteBase, StoreError> {
     conn.prepare_cached(
-        "SELECT name, photo_url, version, updated_at, mutation_id, history_floor FROM profiles \
-         WHERE account_id = ?1",
+        "SELECT name, photo_url, version, updated_at, mutation_id, name_version, \
+                photo_url_version, history_floor FROM profiles WHERE account_id = ?1",
     )?
     .query_row(params![account], |row| {
-        let floor: i64 = row.get(5)?;
+        let floor: i64 = row.get(PROFILE_COLUMN_COUNT)?;
         Ok(WriteBase {
             current: row_to_profile(row)?,
             floor: version_from_sql(floor),

@@ -215,6 +215,7 @@ mod tests {
                 version,
                 updated_at: "t".into(),
                 mutation_id: None,
+                field_versions: None,
             })))
         });
         run_batch(conn, vec![write, stale]);
