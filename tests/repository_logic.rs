@@ -906,8 +906,8 @@ fn photo(n: u8) -> Photo {
 async fn photo_saved_offline(api: &FakeApiClient, db: &FakeDatabase) -> Repo {
     let repo = synced(api, db, "ann").await;
     api.0.borrow_mut().reachable = false;
-    let shown = repo.state().record.unwrap().local;
-    let patch = repo.choose_photo(photo(1), shown);
+    let shown = repo.state().record.unwrap().view();
+    let patch = repo.choose_photo(photo(1), &shown);
     assert_eq!(repo.save(patch).await, Ok(SaveOutcome::SavedOnDevice));
     repo
 }
@@ -968,9 +968,9 @@ async fn a_photo_this_device_cannot_read_is_said_so_sends_nothing_and_removing_i
     assert!(!record.synchronized, "the change is kept");
 
     // They remove it: the change without it goes at once.
-    let shown = repo.state().record.unwrap().local;
+    let shown = repo.state().record.unwrap().view();
     assert_eq!(
-        repo.save(Repo::remove_photo(shown)).await,
+        repo.save(Repo::remove_photo(&shown)).await,
         Ok(SaveOutcome::SavedOnDevice)
     );
     eventually("synced", || repo.state().status.state == SyncState::Synced).await;
@@ -1059,8 +1059,8 @@ async fn a_photo_the_service_worker_uploaded_while_this_tab_waited_is_not_sent_a
         .await;
     });
     let _ = is_held.await;
-    let shown = repo.state().record.unwrap().local;
-    let patch = repo.choose_photo(photo(5), shown);
+    let shown = repo.state().record.unwrap().view();
+    let patch = repo.choose_photo(photo(5), &shown);
     assert_eq!(repo.save(patch).await, Ok(SaveOutcome::SavedOnDevice));
     // Meanwhile the worker uploads the photo and notes it in the record, as sw.js does.
     api.0
@@ -1084,8 +1084,8 @@ async fn a_photo_that_could_not_be_stored_is_not_kept_and_nothing_is_sent() {
     let db = FakeDatabase::default();
     let repo = synced(&api, &db, "ann").await;
     db.0.borrow_mut().fail_writes = Some(DbError::QuotaExceeded);
-    let shown = repo.state().record.unwrap().local;
-    let patch = repo.choose_photo(photo(4), shown);
+    let shown = repo.state().record.unwrap().view();
+    let patch = repo.choose_photo(photo(4), &shown);
     assert_eq!(
         repo.save(patch).await,
         Err(SaveError::Storage(DbError::QuotaExceeded))

@@ -81,10 +81,16 @@ pub enum Fault {
     /// The form's first fill lands in the field the person is in and leaves its text
     /// unselected: the keys they press next land after the value that appeared.
     FirstFillUnderFocusUnselected,
-    /// A write whose key the server forgot, met by the very value it replaced, is taken for
-    /// not applied: its values are written again, over a change back that someone who saw
-    /// them may have made.
-    ForgottenWriteRevertedKept,
+    /// The merge takes a field back at its ancestor's value for unchanged there: the server's
+    /// field versions that say it was changed and changed back are ignored, and so, where
+    /// the server does not say, is the write whose key it forgot, met by the very value it
+    /// replaced. The person's value is written over a change back someone made having seen
+    /// the value between.
+    ChangedBackMerged,
+    /// A save typed over a value the form showed, which was changed and changed back since,
+    /// is taken for one made over the value there now: the field versions that say so are
+    /// ignored, and it is written over that choice unseen.
+    ChangedBackTypedOver,
 }
 
 #[cfg(feature = "faults")]

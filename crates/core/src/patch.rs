@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::faults::{Fault, on as fault};
 use crate::merge::Field;
 use crate::validate::{self, FieldError};
-use crate::wire::ProfileFields;
+use crate::wire::{FieldVersions, ProfileFields};
 
 /// The fields a person changed, each with its new value; `None` means "not touched".
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -28,6 +28,21 @@ pub struct ProfilePatch {
     /// would be replaced unseen: the core asks instead (see `SyncMachine`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaces: Option<ProfileFields>,
+    /// Per field, the newest server version the form knew when it showed that field's
+    /// `replaces` value: a field changed there and back since then holds the same value but a
+    /// newer [`crate::wire::ServerProfile::field_versions`], and is asked about too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces_at: Option<FieldVersions>,
+}
+
+/// What a page shows of the stored record: its values and the newest server version behind
+/// them ([`crate::sync::LocalRecord::view`]). A save typed over them says both.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordView {
+    /// The record's values.
+    pub fields: ProfileFields,
+    /// The version of the server state the record's values were last measured against.
+    pub version: u64,
 }
 
 impl ProfilePatch {
@@ -47,8 +62,19 @@ impl ProfilePatch {
         Self {
             name: Some(fields.name.clone()),
             photo_url: Some(fields.photo_url.clone()),
-            replaces: None,
+            ..Self::default()
         }
+    }
+
+    /// A save of `value` in `field`, made over what the page shows (`over`).
+    pub fn typed_over(field: Field, value: String, over: &RecordView) -> Self {
+        let mut patch = Self {
+            replaces: Some(over.fields.clone()),
+            replaces_at: Some(FieldVersions::all(over.version)),
+            ..Self::default()
+        };
+        patch.set(field, value);
+        patch
     }
 
     /// The new value of `field`, if the patch touches it.
@@ -107,7 +133,7 @@ impl ProfilePatch {
         Ok(Self {
             name: self.name.as_ref().map(|n| n.trim().to_owned()),
             photo_url: self.photo_url.as_ref().map(|u| u.trim().to_owned()),
-            replaces: self.replaces.clone(),
+            ..self.clone()
         })
     }
 }
@@ -123,10 +149,12 @@ impl ProfilePatch {
 pub struct ProfileForm {
     /// The stored values each field was last filled from.
     pub baseline: ProfileFields,
+    /// Per field, the server version behind its baseline ([`RecordView::version`]).
+    baseline_at: FieldVersions,
     /// What each field shows.
     pub shown: ProfileFields,
     /// The newest stored values: what an untouched field takes when the person leaves it.
-    stored: ProfileFields,
+    stored: RecordView,
     /// The field the person is in, if any.
     focused: Option<Field>,
     /// Whether the form was filled from a stored record yet. Before that it shows nothing
@@ -137,10 +165,11 @@ pub struct ProfileForm {
 
 impl ProfileForm {
     /// A form filled from `stored`.
-    pub fn new(stored: &ProfileFields) -> Self {
+    pub fn new(stored: &RecordView) -> Self {
         Self {
-            baseline: stored.clone(),
-            shown: stored.clone(),
+            baseline: stored.fields.clone(),
+            baseline_at: FieldVersions::all(stored.version),
+            shown: stored.fields.clone(),
             stored: stored.clone(),
             focused: None,
             filled: true,
@@ -169,7 +198,7 @@ impl ProfileForm {
     /// what it shows until they leave it. The first time (see [`ProfileForm::unfilled`]),
     /// the field the person is in, filled under them: its text is to be selected.
     #[must_use = "a field filled under the person must have its text selected"]
-    pub fn follow(&mut self, stored: &ProfileFields) -> Option<Field> {
+    pub fn follow(&mut self, stored: &RecordView) -> Option<Field> {
         self.stored = stored.clone();
         if !self.filled {
             *self = Self {
@@ -201,10 +230,16 @@ impl ProfileForm {
     /// An untouched `field` takes the newest stored value.
     fn catch_up(&mut self, field: Field) {
         if !self.edited(field) {
-            let value = field.get(&self.stored).to_owned();
+            let value = field.get(&self.stored.fields).to_owned();
             field.set(&mut self.shown, value.clone());
-            field.set(&mut self.baseline, value);
+            self.rebase(field, value);
         }
+    }
+
+    /// `field`'s typing (if any) is now made over `value`, as stored now.
+    fn rebase(&mut self, field: Field, value: String) {
+        field.set(&mut self.baseline, value);
+        self.baseline_at.set(field, self.stored.version);
     }
 
     /// The person entered `field` (it has the focus).
@@ -244,6 +279,7 @@ impl ProfileForm {
         }
         ProfilePatch {
             replaces: Some(self.baseline.clone()),
+            replaces_at: Some(self.baseline_at),
             ..patch
         }
     }
@@ -256,7 +292,7 @@ impl ProfileForm {
             if let Some(value) = patch.get(field)
                 && field.get(&self.shown).trim() == value.trim()
             {
-                field.set(&mut self.baseline, value.trim().to_owned());
+                self.rebase(field, value.trim().to_owned());
             }
         }
     }
@@ -267,8 +303,8 @@ impl ProfileForm {
     pub fn seen_stored(&mut self) {
         for field in Field::ALL {
             if self.edited(field) {
-                let stored = field.get(&self.stored).to_owned();
-                field.set(&mut self.baseline, stored);
+                let stored = field.get(&self.stored.fields).to_owned();
+                self.rebase(field, stored);
             }
         }
     }
@@ -286,7 +322,7 @@ impl ProfileForm {
             if let Some(value) = chosen.get(field)
                 && self.edited(field)
             {
-                field.set(&mut self.baseline, value.to_owned());
+                self.rebase(field, value.to_owned());
             }
         }
     }
@@ -300,6 +336,14 @@ mod tests {
         ProfileFields {
             name: name.into(),
             photo_url: photo.into(),
+        }
+    }
+
+    /// A stored record of these values, at version 1.
+    fn r(name: &str, photo: &str) -> RecordView {
+        RecordView {
+            fields: f(name, photo),
+            version: 1,
         }
     }
 
@@ -339,11 +383,11 @@ mod tests {
 
     #[test]
     fn a_form_follows_the_store_in_untouched_fields_only() {
-        let mut form = ProfileForm::new(&f("Ann", ""));
+        let mut form = ProfileForm::new(&r("Ann", ""));
         form.input(Field::Name, "Anna".into());
         // Another device set the photo and, earlier, the name: the photo shows up, the
         // typing stays, and the save touches the name only.
-        assert_eq!(form.follow(&f("Annie", "https://p/1")), None);
+        assert_eq!(form.follow(&r("Annie", "https://p/1")), None);
         assert_eq!(form.shown, f("Anna", "https://p/1"));
         let patch = form.patch();
         assert_eq!(patch.fields().collect::<Vec<_>>(), vec![Field::Name]);
@@ -353,13 +397,13 @@ mod tests {
         );
         form.saved(&patch);
         assert!(form.patch().is_empty());
-        assert_eq!(form.follow(&f("Bea", "https://p/3")), None);
+        assert_eq!(form.follow(&r("Bea", "https://p/3")), None);
         assert_eq!(form.shown, f("Bea", "https://p/3"));
     }
 
     #[test]
     fn a_value_saved_with_spaces_around_it_is_saved() {
-        let mut form = ProfileForm::new(&f("Ann", ""));
+        let mut form = ProfileForm::new(&r("Ann", ""));
         form.focus(Field::Name);
         form.input(Field::Name, "Bea ".into());
         let patch = form.patch();
@@ -369,7 +413,7 @@ mod tests {
             "stored as \"Bea\": nothing left to save"
         );
         // So the field follows the record again once the person leaves it.
-        assert_eq!(form.follow(&f("Cy", "")), None);
+        assert_eq!(form.follow(&r("Cy", "")), None);
         form.blur(Field::Name);
         assert_eq!(form.shown.name, "Cy");
         // Spaces typed around the stored value change nothing either.
@@ -379,7 +423,7 @@ mod tests {
 
     #[test]
     fn a_conflict_choice_keeps_the_typing_in_every_field() {
-        let mut form = ProfileForm::new(&f("Mine", "https://p/1"));
+        let mut form = ProfileForm::new(&r("Mine", "https://p/1"));
         form.input(Field::Name, "Typed name".into());
         form.input(Field::PhotoUrl, "https://p/typed".into());
         // The conflict is on the name; the person chooses the other device's.
@@ -388,7 +432,7 @@ mod tests {
             ..ProfilePatch::default()
         };
         form.settled(&chosen);
-        assert_eq!(form.follow(&f("Theirs", "https://p/1")), None);
+        assert_eq!(form.follow(&r("Theirs", "https://p/1")), None);
         assert_eq!(form.shown, f("Typed name", "https://p/typed"));
         let patch = form.patch();
         assert_eq!(
@@ -400,7 +444,7 @@ mod tests {
 
     #[test]
     fn typing_during_a_save_stays_an_edit() {
-        let mut form = ProfileForm::new(&f("Ann", ""));
+        let mut form = ProfileForm::new(&r("Ann", ""));
         form.input(Field::Name, "Anna".into());
         let patch = form.patch();
         form.input(Field::Name, "Anna B".into());
@@ -411,9 +455,9 @@ mod tests {
     #[test]
     fn the_field_the_person_is_in_does_not_change_under_them() {
         // Another device's name lands between the click into the Name box and the first key.
-        let mut form = ProfileForm::new(&f("Ann", ""));
+        let mut form = ProfileForm::new(&r("Ann", ""));
         form.focus(Field::Name);
-        assert_eq!(form.follow(&f("Bea", "https://p/1")), None);
+        assert_eq!(form.follow(&r("Bea", "https://p/1")), None);
         assert_eq!(
             form.shown,
             f("Ann", "https://p/1"),
@@ -438,7 +482,7 @@ mod tests {
     #[test]
     fn a_first_fill_with_no_field_in_use_selects_nothing() {
         let mut form = ProfileForm::unfilled();
-        assert_eq!(form.follow(&f("ann_2", "")), None);
+        assert_eq!(form.follow(&r("ann_2", "")), None);
         assert_eq!(form.shown, f("ann_2", ""));
     }
 
@@ -448,7 +492,7 @@ mod tests {
         assert!(!form.is_filled());
         form.focus(Field::Name);
         assert_eq!(
-            form.follow(&f("ann_2", "https://p/1")),
+            form.follow(&r("ann_2", "https://p/1")),
             Some(Field::Name),
             "filled under the person: its text is selected"
         );
@@ -459,7 +503,7 @@ mod tests {
             "the focused field too"
         );
         assert!(form.patch().is_empty());
-        assert_eq!(form.follow(&f("Bea", "")), None);
+        assert_eq!(form.follow(&r("Bea", "")), None);
         assert_eq!(
             form.shown.name, "ann_2",
             "from then on the focused field keeps its value"
@@ -468,9 +512,9 @@ mod tests {
 
     #[test]
     fn an_untouched_field_catches_up_when_the_person_leaves_it() {
-        let mut form = ProfileForm::new(&f("Ann", ""));
+        let mut form = ProfileForm::new(&r("Ann", ""));
         form.focus(Field::Name);
-        assert_eq!(form.follow(&f("Bea", "")), None);
+        assert_eq!(form.follow(&r("Bea", "")), None);
         assert_eq!(form.shown.name, "Ann");
         assert!(
             form.patch().is_empty(),

@@ -7,7 +7,7 @@ use outpost_core::sync::{
     RequestId, Resolution, SentWrite, Step, SyncConfig, SyncMachine, SyncProblem, SyncState,
     TabSync, backoff_ceiling,
 };
-use outpost_core::wire::{ProfileFields, ServerProfile};
+use outpost_core::wire::{FieldVersions, ProfileFields, ServerProfile};
 
 fn fields(name: &str, photo: &str) -> ProfileFields {
     ProfileFields {
@@ -1500,6 +1500,7 @@ fn name_typed_over(name: &str, over: ProfileFields) -> ProfilePatch {
         name: Some(name.into()),
         photo_url: None,
         replaces: Some(over),
+        replaces_at: None,
     }
 }
 
@@ -2021,4 +2022,142 @@ fn a_value_written_beside_the_online_doubt_stays_own_when_the_doubt_ends() {
     let record = t.record();
     assert_eq!(record.online_sent, None, "the doubt ended");
     assert!(record.wrote(Field::Name, "bob"), "still the person's own");
+}
+
+/// `server(name, photo, version)` whose name last changed at `name_at` and photo URL at
+/// `photo_at` (the server's field versions).
+fn server_at(name: &str, photo: &str, version: u64, name_at: u64, photo_at: u64) -> ServerProfile {
+    ServerProfile {
+        field_versions: Some(FieldVersions {
+            name: name_at,
+            photo_url: photo_at,
+        }),
+        ..server(name, photo, version)
+    }
+}
+
+/// A save of `name` typed over `seen`, which the form showed at server version `at`.
+fn typed_over_at(name: &str, seen: ProfileFields, at: u64) -> ProfilePatch {
+    ProfilePatch {
+        replaces_at: Some(FieldVersions::all(at)),
+        ..typed_over(name, seen)
+    }
+}
+
+/// A machine synced at "ann" (v3) that then read v5: "ann" still, but changed to another name
+/// and back since v3 when `changed_back`, else only the photo changed.
+fn ann_read_again(policy: ConflictPolicy, changed_back: bool) -> T {
+    let mut t = T::synced(policy, server_at("ann", "", 3, 1, 1));
+    let id = fetch_id(&t.go(Input::PushReceived { version: 5 })).expect("fetch");
+    let name_at = if changed_back { 5 } else { 1 };
+    t.go(answered(id, server_at("ann", "https://p/5", 5, name_at, 5)));
+    t
+}
+
+#[test]
+fn typing_over_a_value_changed_and_changed_back_since_the_form_showed_it_is_asked_about() {
+    // The form showed "ann" at v3; meanwhile another device wrote "cat" and someone who saw
+    // it wrote "ann" again (v5). The value is the same, the choice is not the one the person
+    // saw: writing "dan" over it unasked would undo it.
+    for policy in [ConflictPolicy::Ask, ConflictPolicy::RemoteWins] {
+        let mut t = ann_read_again(policy, true);
+        let a = t.go(Input::LocalEdit(typed_over_at("dan", fields("ann", ""), 3)));
+        assert_eq!(requests(&a), 0, "{policy:?}: nothing written unasked");
+        let conflict = t.m.status().conflict.expect("asked");
+        assert_eq!(conflict.fields, name_conflict("dan", "ann"), "{policy:?}");
+    }
+    // "This device wins" settles it as any edit made apart.
+    let mut t = ann_read_again(ConflictPolicy::LocalWins, true);
+    let a = t.go(Input::LocalEdit(typed_over_at("dan", fields("ann", ""), 3)));
+    assert_eq!(put_fields(&a), Some((fields("dan", "https://p/5"), 5)));
+    // The name untouched since v3 (only the photo changed): no question.
+    for policy in EVERY_POLICY {
+        let mut t = ann_read_again(policy, false);
+        let a = t.go(Input::LocalEdit(typed_over_at("dan", fields("ann", ""), 3)));
+        assert_eq!(
+            put_fields(&a),
+            Some((fields("dan", "https://p/5"), 5)),
+            "{policy:?}"
+        );
+    }
+}
+
+#[test]
+fn an_online_only_save_over_a_value_changed_and_changed_back_is_refused_in_words() {
+    let mut t = ann_read_again(ConflictPolicy::Ask, true);
+    let mut save = OnlineSave::new(typed_over_at("dan", fields("ann", ""), 3));
+    assert_eq!(
+        online_step(&mut t, &mut save),
+        OnlineStep::Failed(OnlineFailure::ChangedElsewhere)
+    );
+    let mut t = ann_read_again(ConflictPolicy::Ask, false);
+    let mut save = OnlineSave::new(typed_over_at("dan", fields("ann", ""), 3));
+    assert_eq!(sent(&mut t, &mut save).fields, fields("dan", "https://p/5"));
+}
+
+#[test]
+fn a_waiting_save_meets_a_field_changed_and_changed_back_there_as_a_change() {
+    // Saved offline over "ann" (v3); the server went "ann" -> "cat" -> "ann" (v5) meanwhile.
+    let stale = |policy, name_at| {
+        let mut t = T::synced(policy, server_at("ann", "", 3, 1, 1));
+        t.go(Input::WentOffline);
+        t.go(Input::LocalEdit(typed_over_at("dan", fields("ann", ""), 3)));
+        let (id, _, if_match) = put(&t.go(Input::WentOnline)).expect("put");
+        assert_eq!(if_match, 3);
+        let a = t.go(Input::PutStale {
+            request: id,
+            current: server_at("ann", "", 5, name_at, 1),
+        });
+        (t, a)
+    };
+    for policy in [ConflictPolicy::Ask, ConflictPolicy::RemoteWins] {
+        let (t, a) = stale(policy, 5);
+        assert_eq!(requests(&a), 0, "{policy:?}");
+        let conflict = t.m.status().conflict.expect("asked");
+        assert_eq!(conflict.fields, name_conflict("dan", "ann"), "{policy:?}");
+        // Merged again over the same state, it stays a question.
+        let mut t = t;
+        let a = t.go(Input::LocalEdit(ProfilePatch {
+            photo_url: Some("https://p/mine".into()),
+            ..ProfilePatch::default()
+        }));
+        assert_eq!(requests(&a), 0, "{policy:?}");
+        assert_eq!(
+            t.m.status().conflict.map(|c| c.fields),
+            Some(name_conflict("dan", "ann")),
+            "{policy:?}"
+        );
+    }
+    let (_, a) = stale(ConflictPolicy::LocalWins, 5);
+    assert_eq!(put_fields(&a), Some((fields("dan", ""), 5)));
+    // Not changed there (another field's write moved the version): the save goes on.
+    for policy in EVERY_POLICY {
+        let (_, a) = stale(policy, 1);
+        assert_eq!(put_fields(&a), Some((fields("dan", ""), 5)), "{policy:?}");
+    }
+}
+
+#[test]
+fn a_forgotten_write_is_told_apart_from_a_change_back_by_the_field_versions() {
+    // "bob" left over "ann" (v3) and the server forgot its key; it holds "ann" at v9.
+    for policy in EVERY_POLICY {
+        // The name unchanged since v3: "bob" was never applied, and is sent again unasked.
+        let (mut t, request) = bob_sent(policy);
+        let a = t.go(Input::PutForgotten {
+            request,
+            current: server_at("ann", "", 9, 1, 1),
+        });
+        assert_eq!(put_fields(&a), Some((fields("bob", ""), 9)), "{policy:?}");
+        assert!(t.record().conflict.is_none(), "{policy:?}");
+        // Changed since v3 and back: "bob" was applied and changed back by someone who saw
+        // it, or others changed it and back. Asked, under every policy.
+        let (mut t, request) = bob_sent(policy);
+        let a = t.go(Input::PutForgotten {
+            request,
+            current: server_at("ann", "", 9, 5, 1),
+        });
+        assert!(put(&a).is_none(), "{policy:?}: nothing written unasked");
+        let conflict = t.record().conflict.expect("the person is asked");
+        assert_eq!(conflict.fields, name_conflict("bob", "ann"), "{policy:?}");
+    }
 }

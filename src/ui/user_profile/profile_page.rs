@@ -5,7 +5,7 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use outpost_core::merge::Field;
 use outpost_core::patch::ProfileForm;
-use outpost_core::sync::Resolution;
+use outpost_core::sync::{LocalRecord, Resolution};
 
 use super::conflict_dialog::ConflictDialog;
 use super::profile_photo::{PhotoControls, ProfilePhoto, drop_target};
@@ -39,7 +39,7 @@ pub fn ProfilePage(
     // the fields they changed and what they typed over (see `ProfileForm`). Until the profile
     // is known on this device the form is empty and read-only: typing there would replace
     // values nobody saw.
-    let stored = move || state.with(|s| s.record.as_ref().map(|r| r.local.clone()));
+    let stored = move || state.with(|s| s.record.as_ref().map(LocalRecord::view));
     let form = RwSignal::new(stored().map_or_else(ProfileForm::unfilled, |s| ProfileForm::new(&s)));
     Effect::new(move |_| {
         if let Some(stored) = stored() {

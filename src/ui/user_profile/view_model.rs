@@ -5,10 +5,9 @@
 use std::rc::Rc;
 
 use leptos::prelude::*;
-use outpost_core::patch::ProfilePatch;
+use outpost_core::patch::{ProfilePatch, RecordView};
 use outpost_core::strategy::ReadError;
-use outpost_core::sync::Resolution;
-use outpost_core::wire::ProfileFields;
+use outpost_core::sync::{LocalRecord, Resolution};
 
 use crate::data::repositories::{
     ProfileState, SaveError, SaveOutcome, SessionError, SessionRepository, SignOut,
@@ -205,7 +204,7 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
                 Ok(photo) => {
                     let sha256 = photo.sha256.clone();
                     vm.show_chosen(&photo);
-                    let patch = vm.repo().choose_photo(photo, vm.shown());
+                    let patch = vm.repo().choose_photo(photo, &vm.shown());
                     let saved = vm.save(patch).await.is_ok();
                     if !saved {
                         vm.repo().forget_photo(&sha256);
@@ -253,7 +252,7 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
         // Set before the task starts, as for a chosen photo.
         self.saving.set(true);
         let vm = *self;
-        let patch = UserProfileRepository::<A, D>::remove_photo(self.shown());
+        let patch = UserProfileRepository::<A, D>::remove_photo(&self.shown());
         leptos::task::spawn_local(async move {
             let _ = vm.save(patch).await;
         });
@@ -272,9 +271,9 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
     }
 
     /// The values the page shows now.
-    fn shown(&self) -> ProfileFields {
+    fn shown(&self) -> RecordView {
         self.state
-            .with_untracked(|s| s.record.as_ref().map(|r| r.local.clone()))
+            .with_untracked(|s| s.record.as_ref().map(LocalRecord::view))
             .unwrap_or_default()
     }
 
@@ -349,7 +348,7 @@ impl<A: ApiClient + Clone + 'static, D: Database + Clone + 'static> UserProfileV
         let outcome = sessions.sign_out(repo.session(), confirmed).await;
         if !matches!(outcome, Ok(SignOut::Done)) {
             // Still signed in: the next start paints this account again.
-            let shown = self.shown();
+            let shown = self.shown().fields;
             first_paint::remember(repo.account(), &shown.name, &shown.photo_url);
         }
         let outcome = outcome.inspect_err(|error| {

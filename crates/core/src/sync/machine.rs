@@ -12,7 +12,7 @@ use crate::faults::{Fault, on as fault};
 use crate::merge::{self, ConflictPolicy, FieldConflict};
 use crate::patch::ProfilePatch;
 use crate::strategy;
-use crate::wire::{ProfileFields, ServerProfile};
+use crate::wire::{FieldVersions, ProfileFields, ServerProfile};
 
 /// Identifies one request so its answer can be matched; answers with any other id are
 /// ignored, which makes duplicated, late and reordered network messages harmless.
@@ -792,7 +792,14 @@ impl SyncMachine {
             for field in &unseen {
                 field.set(&mut ancestor, field.get(seen).to_owned());
             }
-            self.merge_from(now, ancestor, other, Outcome::NotApplied);
+            // Changed there, back to what the form showed too (`unseen` by field versions).
+            let changed_there = record.changed_since_ancestor(&other).map(|changed| {
+                merge::Field::ALL
+                    .into_iter()
+                    .filter(|f| changed.contains(f) || unseen.contains(f))
+                    .collect()
+            });
+            self.merge_from(now, ancestor, other, Outcome::NotApplied, changed_there);
             return;
         }
         let Some(conflict) = record.conflict.clone() else {
@@ -1073,7 +1080,8 @@ impl SyncMachine {
                 base
             }
         };
-        self.merge_from(now, base, remote, outcome);
+        let changed_there = record.changed_since_ancestor(&remote);
+        self.merge_from(now, base, remote, outcome, changed_there);
     }
 
     /// Three-way merges the record's values with `remote` over `base`, their common ancestor,
@@ -1088,34 +1096,51 @@ impl SyncMachine {
     /// Nor by any policy when the server holds the very value such a write replaced: it was
     /// not applied, or someone who saw it changed the field back, and only the person knows
     /// which of the two values is theirs to keep.
+    ///
+    /// `changed_there`: the fields the server's field versions say `remote` changed since
+    /// `base`, changed back to its value too (`None`: the server did not say).
     fn merge_from(
         &mut self,
         now: Millis,
         base: ProfileFields,
         remote: ServerProfile,
         outcome: Outcome,
+        changed_there: Option<Vec<merge::Field>>,
     ) {
         let Some(record) = self.record.as_mut() else {
             return;
         };
-        // A field back at the value a write of this device's that may have been applied
-        // replaced: either the write was not applied, or someone who saw it changed the field
-        // back. Neither side can be taken unasked; once asked, it stays a question while both
-        // sides stay as they were (merged again, the old conflict names it).
+        // A field back at its ancestor's value but changed there (by the field versions)
+        // was changed back by someone who saw the value between: a change there, never
+        // written over unasked. Where the server does not say, a field back at the value a
+        // write of this device's that may have been applied replaced: either the write was
+        // not applied, or someone who saw it changed the field back. Neither side can be
+        // taken unasked; once asked, it stays a question while both sides stay as they were
+        // (merged again, the old conflict names it).
         let remote_fields = remote.fields();
         let changed_back: Vec<_> = merge::Field::ALL
             .into_iter()
             .filter(|&field| {
                 let r = field.get(&remote_fields);
-                r == field.get(&base)
-                    && !fault(Fault::ForgottenWriteRevertedKept)
-                    && match outcome {
-                        Outcome::Unknown(sent) => {
-                            sent.changes.contains(&field) && field.get(&sent.fields) != r
+                !fault(Fault::ChangedBackMerged)
+                    && match &changed_there {
+                        Some(changed) => changed.contains(&field),
+                        None => {
+                            r == field.get(&base)
+                                && match outcome {
+                                    Outcome::Unknown(sent) => {
+                                        sent.changes.contains(&field)
+                                            && field.get(&sent.fields) != r
+                                    }
+                                    Outcome::NotApplied => {
+                                        record.conflict.as_ref().is_some_and(|old| {
+                                            old.fields
+                                                .iter()
+                                                .any(|o| o.field == field && o.theirs == r)
+                                        })
+                                    }
+                                }
                         }
-                        Outcome::NotApplied => record.conflict.as_ref().is_some_and(|old| {
-                            old.fields.iter().any(|o| o.field == field && o.theirs == r)
-                        }),
                     }
             })
             .collect();
@@ -1201,13 +1226,12 @@ impl SyncMachine {
         // showed as the other side, so a value that arrived since is asked about, never
         // replaced unseen; a bare choice of sides no longer has sides to choose between.
         let stale_edit = |resolution: Resolution| match resolution {
-            Resolution::Edit(patch) => Some(ProfilePatch {
-                replaces: patch
-                    .replaces
-                    .clone()
-                    .or_else(|| Some(seen.remote.fields())),
+            Resolution::Edit(patch) if patch.replaces.is_none() => Some(ProfilePatch {
+                replaces: Some(seen.remote.fields()),
+                replaces_at: Some(FieldVersions::all(seen.remote.version)),
                 ..patch
             }),
+            Resolution::Edit(patch) => Some(patch),
             _ => None,
         };
         let Some(conflict) = record.conflict.take() else {

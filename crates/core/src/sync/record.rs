@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{Entropy, Millis};
 use crate::faults::{Fault, on as fault};
 use crate::merge::{Field, FieldConflict};
-use crate::patch::ProfilePatch;
+use crate::patch::{ProfilePatch, RecordView};
 use crate::validate::uploaded_photo;
 use crate::wire::{ProfileFields, ServerProfile};
 
@@ -233,22 +233,63 @@ impl LocalRecord {
     }
 
     /// The fields of `patch` whose value here another device wrote after the person's form
-    /// showed them something else (`ProfilePatch::replaces`): saving them would replace a value
-    /// the person never saw (compared with [`LocalRecord::other_side`]).
+    /// showed the field (`ProfilePatch::replaces`): saving them would replace a value the
+    /// person never saw (compared with [`LocalRecord::other_side`]).
+    ///
+    /// Such a value differs from what the form showed; or the server's field versions say the
+    /// field changed there since the form showed it (`ProfilePatch::replaces_at`), changed and
+    /// changed back too.
     pub fn unseen(&self, patch: &ProfilePatch) -> Vec<Field> {
         let (Some(seen), Some(other)) = (&patch.replaces, self.other_side()) else {
             return Vec::new();
+        };
+        let changed_back = |f: Field| {
+            !fault(Fault::ChangedBackTypedOver)
+                && patch
+                    .replaces_at
+                    .and_then(|at| other.changed_after(f, at.get(f)))
+                    .unwrap_or(false)
         };
         patch
             .fields()
             .filter(|f| {
                 let current = f.get(&self.local);
-                current != f.get(seen)
+                (current != f.get(seen) || changed_back(*f))
                     && current == f.get(&other.fields())
                     && patch.get(*f) != Some(current)
                     && !self.wrote(*f, current)
             })
             .collect()
+    }
+
+    /// What a page shows of this record: its values, and the version of the server state
+    /// other devices' changes reach it through ([`LocalRecord::other_side`]).
+    pub fn view(&self) -> RecordView {
+        RecordView {
+            fields: self.local.clone(),
+            version: self.other_side().map_or(0, |s| s.version),
+        }
+    }
+
+    /// The fields `remote` changed since the ancestor a merge of this record is made over
+    /// (changed and changed back too), by the server's field versions: since `base`, or
+    /// during a conflict since its other side, but its own fields always (they were changed
+    /// there since their ancestor, possibly one older than `base`: what a form showed).
+    /// `None` when the server state does not say.
+    pub(super) fn changed_since_ancestor(&self, remote: &ServerProfile) -> Option<Vec<Field>> {
+        let base = self.base.as_ref().map_or(0, |b| b.version);
+        let since = |field: Field| match &self.conflict {
+            Some(c) if c.fields.iter().any(|f| f.field == field) => 0,
+            Some(c) => c.remote.version,
+            None => base,
+        };
+        let versions = remote.field_versions?;
+        Some(
+            Field::ALL
+                .into_iter()
+                .filter(|&f| versions.get(f) > since(f))
+                .collect(),
+        )
     }
 
     /// The server state other devices' changes reach this device through: the conflict's

@@ -263,7 +263,7 @@ impl Tab {
         if !self.open || self.starting || self.online.is_some() {
             return None;
         }
-        let shown = self.sync.machine().record().map(|r| r.local.clone());
+        let shown = self.sync.machine().record().map(LocalRecord::view);
         let session = self.form.get_or_insert_with(|| FormSession {
             form: shown
                 .as_ref()
@@ -1227,6 +1227,8 @@ impl World {
             }
         }
         if self.devices[dev].online_only {
+            self.log
+                .push(format!("dev{dev}.{tab} saves online-only: {patch:?}"));
             self.devices[dev].tabs[tab].online = Some(OnlineRun {
                 save: OnlineSave::new(patch.clone()),
                 patch,
@@ -1492,6 +1494,20 @@ impl World {
             .map(|(version, _)| *version)
     }
 
+    /// Whether a device other than `dev` changed `field` by a version after `after`, up to
+    /// `upto`.
+    fn changed_by_another(&self, dev: usize, field: Field, after: u64, upto: u64) -> bool {
+        self.server.changes.get(&field).is_some_and(|changes| {
+            changes.iter().any(|(version, _)| {
+                (after + 1..=upto).contains(version)
+                    && usize::try_from(version - 1)
+                        .ok()
+                        .and_then(|i| self.server.authors.get(i))
+                        .is_some_and(|author| *author != Some(dev))
+            })
+        })
+    }
+
     /// The mutation id of the write that made `version`.
     fn mutation_of(&self, version: u64) -> Option<&String> {
         usize::try_from(version.saturating_sub(1))
@@ -1519,7 +1535,12 @@ impl World {
             let shown = run.patch.replaces.as_ref().map(|r| field.get(r));
             let own =
                 self.typed[dev].contains(&current) && !self.put_by_disowned_write(field, &current);
-            if shown != Some(current.as_str()) && !own {
+            // Or changed and changed back by another device since the form showed it.
+            let changed_back = run.patch.replaces_at.is_some_and(|at| {
+                let known = record.other_side().map_or(0, |s| s.version);
+                self.changed_by_another(dev, field, at.get(field), known)
+            });
+            if shown != Some(current.as_str()) && !own || changed_back {
                 foreign = true;
                 // The person is told, and has seen it: saving again is their choice.
                 for (typed, value) in &run.typed {
@@ -1692,7 +1713,7 @@ impl World {
     /// The page's effect: the form follows the record the tab shows.
     fn follow_form(&mut self, dev: usize, tab: usize) -> Check {
         let t = &mut self.devices[dev].tabs[tab];
-        let shown = t.sync.machine().record().map(|r| r.local.clone());
+        let shown = t.sync.machine().record().map(LocalRecord::view);
         if let (Some(session), Some(shown)) = (t.form.as_mut(), shown)
             && let Some(field) = session.form.follow(&shown)
             && let Some((focused, seen)) = session.focus.as_mut()

@@ -5,10 +5,10 @@
 //! this performs the upload under the cross-tab lock, and gives the page the bytes of the
 //! photo the record names, fetched from the server (and kept) when another device chose it.
 
-use outpost_core::patch::ProfilePatch;
+use outpost_core::merge::Field;
+use outpost_core::patch::{ProfilePatch, RecordView};
 use outpost_core::sync::LocalRecord;
 use outpost_core::validate::PHOTO_PATH_PREFIX;
-use outpost_core::wire::ProfileFields;
 
 use super::UserProfileRepository;
 use super::failure::Failure;
@@ -19,23 +19,19 @@ impl<A: ApiClient + 'static, D: Database + 'static> UserProfileRepository<A, D> 
     /// photo becomes it, over `shown`, what the page showed when the person chose it. Saved
     /// like any change ([`Self::save`]); the commit that first names it stores its bytes. If
     /// that save fails, [`Self::forget_photo`].
-    pub fn choose_photo(&self, photo: Photo, shown: ProfileFields) -> ProfilePatch {
+    pub fn choose_photo(&self, photo: Photo, shown: &RecordView) -> ProfilePatch {
         let patch = Self::photo_patch(format!("{PHOTO_PATH_PREFIX}{}", photo.sha256), shown);
         self.inner.new_photos.borrow_mut().push(photo);
         patch
     }
 
     /// The save of "no photo", over `shown`.
-    pub fn remove_photo(shown: ProfileFields) -> ProfilePatch {
+    pub fn remove_photo(shown: &RecordView) -> ProfilePatch {
         Self::photo_patch(String::new(), shown)
     }
 
-    fn photo_patch(photo_url: String, shown: ProfileFields) -> ProfilePatch {
-        ProfilePatch {
-            name: None,
-            photo_url: Some(photo_url),
-            replaces: Some(shown),
-        }
+    fn photo_patch(photo_url: String, shown: &RecordView) -> ProfilePatch {
+        ProfilePatch::typed_over(Field::PhotoUrl, photo_url, shown)
     }
 
     /// A photo chosen here whose save failed: not kept (the person chooses again if they want
