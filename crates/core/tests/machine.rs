@@ -2161,3 +2161,47 @@ fn a_forgotten_write_is_told_apart_from_a_change_back_by_the_field_versions() {
         assert_eq!(conflict.fields, name_conflict("bob", "ann"), "{policy:?}");
     }
 }
+
+#[test]
+fn a_value_typed_back_here_is_this_devices_own_though_the_server_held_it() {
+    // Offline, the person saved "bob" over "ann" (v3), then, in another tab, "ann" back over
+    // "bob". The write that leaves carries "ann", which the server already holds: once it is
+    // applied, "ann" is this device's own, not another device's change.
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 3));
+    t.go(Input::WentOffline);
+    t.go(Input::LocalEdit(typed_over("bob", fields("ann", ""))));
+    t.go(Input::LocalEdit(typed_over("ann", fields("bob", ""))));
+    let (request, carried, _) = put(&t.go(Input::WentOnline)).expect("put");
+    assert_eq!(carried, fields("ann", ""));
+    let mutation = t.record().sent.map(|s| s.mutation).expect("in doubt");
+    t.go(Input::PutAccepted {
+        request,
+        profile: own(server("ann", "", 4), &mutation),
+    });
+    assert!(t.record().wrote(Field::Name, "ann"));
+    // A form still showing "bob" (the tab did not see the change back) saves "cy" over it,
+    // online-only: the name changed since, but by this device's own typing, so it goes on.
+    let mut save = OnlineSave::new(typed_over("cy", fields("bob", "")));
+    assert_eq!(sent(&mut t, &mut save).fields, fields("cy", ""));
+}
+
+#[test]
+fn a_value_typed_in_another_tab_is_not_taken_for_another_devices_by_the_field_versions() {
+    // Offline: "bob" saved over "ann" (v3) in one tab, whose form goes on showing "bob"; in
+    // another tab "ann" typed back over "bob". The first tab then saves "cy" over "bob". The
+    // name holds "ann", the server's value, but the server's name has not changed since the
+    // form showed "bob" (its version): "ann" is this device's typing, not another device's.
+    let mut t = T::synced(ConflictPolicy::Ask, server_at("ann", "", 3, 1, 1));
+    t.go(Input::WentOffline);
+    t.go(Input::LocalEdit(typed_over_at("bob", fields("ann", ""), 3)));
+    t.go(Input::LocalEdit(typed_over_at("ann", fields("bob", ""), 3)));
+    t.go(Input::LocalEdit(typed_over_at("cy", fields("bob", ""), 3)));
+    assert!(
+        t.record().conflict.is_none(),
+        "no question about its own typing"
+    );
+    assert_eq!(
+        put_fields(&t.go(Input::WentOnline)),
+        Some((fields("cy", ""), 3))
+    );
+}

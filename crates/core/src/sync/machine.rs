@@ -1485,7 +1485,8 @@ fn pending_write(record: &LocalRecord, entropy: &mut impl Entropy) -> SentWrite 
             new_mutation_id(entropy),
             record.local.clone(),
             record.base.as_ref(),
-        ),
+        )
+        .typed(&record.changed),
     }
 }
 

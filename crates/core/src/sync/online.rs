@@ -187,7 +187,9 @@ impl OnlineSave {
         if self.writes >= MAX_WRITES || blind || !record.unseen(&self.patch).is_empty() {
             return OnlineStep::Failed(OnlineFailure::ChangedElsewhere);
         }
-        let write = SentWrite::new(new_mutation_id(entropy), fields, record.base.as_ref());
+        let typed: Vec<_> = self.patch.fields().collect();
+        let write =
+            SentWrite::new(new_mutation_id(entropy), fields, record.base.as_ref()).typed(&typed);
         // The record that names a photo leaves only once the server holds the photo.
         if let Some(sha256) = record
             .photo_to_upload(&write.fields, &[])

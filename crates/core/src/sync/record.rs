@@ -116,6 +116,17 @@ impl SentWrite {
             changes,
         }
     }
+
+    /// This write, with the fields the person typed here counted among its changes even where
+    /// the server already held the value (typed back, or a change undone in another tab):
+    /// once applied, such a value is this device's own as much as one it changed.
+    pub(super) fn typed(mut self, typed: &[Field]) -> Self {
+        self.changes = Field::ALL
+            .into_iter()
+            .filter(|f| self.changes.contains(f) || typed.contains(f))
+            .collect();
+        self
+    }
 }
 
 impl LocalRecord {
@@ -236,9 +247,10 @@ impl LocalRecord {
     /// showed the field (`ProfilePatch::replaces`): saving them would replace a value the
     /// person never saw (compared with [`LocalRecord::other_side`]).
     ///
-    /// Such a value differs from what the form showed; or the server's field versions say the
-    /// field changed there since the form showed it (`ProfilePatch::replaces_at`), changed and
-    /// changed back too.
+    /// Such a value differs from what the form showed, and is not this device's typing
+    /// (another tab's, equal to the server's: typed back); or the server's field versions say
+    /// the field changed there since the form showed it (`ProfilePatch::replaces_at`), changed
+    /// and changed back too.
     pub fn unseen(&self, patch: &ProfilePatch) -> Vec<Field> {
         let (Some(seen), Some(other)) = (&patch.replaces, self.other_side()) else {
             return Vec::new();
@@ -254,7 +266,7 @@ impl LocalRecord {
             .fields()
             .filter(|f| {
                 let current = f.get(&self.local);
-                (current != f.get(seen) || changed_back(*f))
+                (current != f.get(seen) && !self.changed.contains(f) || changed_back(*f))
                     && current == f.get(&other.fields())
                     && patch.get(*f) != Some(current)
                     && !self.wrote(*f, current)
