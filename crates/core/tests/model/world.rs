@@ -365,10 +365,10 @@ pub struct World {
     /// Signing out deletes the record whatever it holds once the tab's own view is clean
     /// (the old sign-out; for the test that shows the invariants catch it).
     pub blind_sign_out: bool,
-    /// People now and then type back a value of theirs that another device replaced
-    /// (`OUTPOST_TYPE_BACKS=1`; `make test-model-faults` always). Off by default: a save says
-    /// what the form showed by value, so a field changed and changed back since (A, B, A)
-    /// looks unchanged, an open defect these schedules find (issue 20).
+    /// People now and then type back a value of theirs that another device replaced (on
+    /// unless `OUTPOST_TYPE_BACKS=0`; `make test-model-faults` always): the schedules where a
+    /// field is changed and changed back (A, B, A), which only the server's field versions
+    /// tell apart from a field left as it was.
     pub type_backs: bool,
     /// Values replaced by their own device's later edit, or discarded by a conflict choice.
     excused: HashSet<(Field, String)>,
@@ -499,7 +499,7 @@ impl World {
             causal_violation: None,
             blind_commits: false,
             blind_sign_out: false,
-            type_backs: std::env::var("OUTPOST_TYPE_BACKS").is_ok_and(|v| v == "1"),
+            type_backs: std::env::var("OUTPOST_TYPE_BACKS").map_or(true, |v| v != "0"),
             disowned: HashSet::new(),
             devices,
             net: Vec::new(),
