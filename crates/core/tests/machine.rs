@@ -998,7 +998,7 @@ fn typing_over_this_devices_own_saved_value_is_no_conflict() {
         request: id,
         profile: accepted,
     });
-    assert!(t.record().wrote(Field::Name, "bob"));
+    assert!(t.record().wrote(Field::Name, "bob", None));
     let a = t.go(Input::LocalEdit(typed_over("eve", fields("ann", ""))));
     assert_eq!(
         t.m.status().conflict,
@@ -1119,9 +1119,12 @@ fn an_applied_online_only_write_is_taken_in_and_its_values_are_this_devices_own(
     assert_eq!(record.base.as_ref().map(|b| b.version), Some(4));
     assert!(record.synchronized);
     assert_eq!(record.online_sent, None);
-    assert!(record.wrote(Field::Name, "bob"), "the person's own value");
     assert!(
-        !record.wrote(Field::PhotoUrl, ""),
+        record.wrote(Field::Name, "bob", None),
+        "the person's own value"
+    );
+    assert!(
+        !record.wrote(Field::PhotoUrl, "", None),
         "a field the write did not change"
     );
 }
@@ -1199,7 +1202,7 @@ fn a_read_that_shows_the_online_write_applied_settles_its_doubt() {
     t.go(Input::RemoteRead(applied(&write, 4)));
     let record = t.record();
     assert_eq!(record.online_sent, None);
-    assert!(record.wrote(Field::Name, "bob"));
+    assert!(record.wrote(Field::Name, "bob", None));
 }
 
 #[test]
@@ -1271,8 +1274,8 @@ fn an_online_write_whose_answer_comes_after_a_newer_version_is_still_own() {
         Some(3),
         "never older"
     );
-    assert!(record.wrote(Field::Name, "bob"));
-    assert!(!record.wrote(Field::PhotoUrl, "https://p/1"));
+    assert!(record.wrote(Field::Name, "bob", None));
+    assert!(!record.wrote(Field::PhotoUrl, "https://p/1", None));
     // Typing over "bob" where the form still showed "ann" is not over another device's value.
     let next = typed_over("cat", fields("ann", ""));
     assert!(record.unseen(&next).is_empty());
@@ -1446,7 +1449,7 @@ fn this_device_wins_does_not_settle_against_an_online_write_known_applied_since(
             profile: own(server("bob", "", 4), "online-bob"),
         });
         assert!(t.record().online_sent.is_none());
-        assert!(t.record().wrote(Field::Name, "bob"));
+        assert!(t.record().wrote(Field::Name, "bob", None));
         assert_eq!(t.record().base.map(|b| b.version), Some(4));
         assert!(put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).is_none());
         let id = fetch_id(&t.go(Input::PushReceived { version: 5 })).expect("fetch");
@@ -2021,7 +2024,10 @@ fn a_value_written_beside_the_online_doubt_stays_own_when_the_doubt_ends() {
     t.go(input);
     let record = t.record();
     assert_eq!(record.online_sent, None, "the doubt ended");
-    assert!(record.wrote(Field::Name, "bob"), "still the person's own");
+    assert!(
+        record.wrote(Field::Name, "bob", None),
+        "still the person's own"
+    );
 }
 
 /// `server(name, photo, version)` whose name last changed at `name_at` and photo URL at
@@ -2178,7 +2184,7 @@ fn a_value_typed_back_here_is_this_devices_own_though_the_server_held_it() {
         request,
         profile: own(server("ann", "", 4), &mutation),
     });
-    assert!(t.record().wrote(Field::Name, "ann"));
+    assert!(t.record().wrote(Field::Name, "ann", None));
     // A form still showing "bob" (the tab did not see the change back) saves "cy" over it,
     // online-only: the name changed since, but by this device's own typing, so it goes on.
     let mut save = OnlineSave::new(typed_over("cy", fields("bob", "")));
@@ -2204,4 +2210,34 @@ fn a_value_typed_in_another_tab_is_not_taken_for_another_devices_by_the_field_ve
         put_fields(&t.go(Input::WentOnline)),
         Some((fields("cy", ""), 3))
     );
+}
+
+#[test]
+fn this_devices_value_put_back_there_by_another_device_is_that_devices() {
+    // This device wrote "bob" (v4), then, offline, saved "dan" over it. Meanwhile another
+    // device wrote "cy" and someone who saw it put "bob" back (v6): the same value, but that
+    // person's choice, not this device's write. Asked about, not taken for its own.
+    let stale = |current: ServerProfile| {
+        let mut t = T::synced(ConflictPolicy::Ask, server_at("ann", "", 3, 1, 1));
+        let a = t.go(Input::LocalEdit(typed_over_at("bob", fields("ann", ""), 3)));
+        let (request, ..) = put(&a).expect("put");
+        let mutation = t.record().sent.map(|s| s.mutation).expect("in doubt");
+        t.go(Input::PutAccepted {
+            request,
+            profile: own(server_at("bob", "", 4, 4, 1), &mutation),
+        });
+        t.go(Input::WentOffline);
+        t.go(Input::LocalEdit(typed_over_at("dan", fields("bob", ""), 4)));
+        let (request, ..) = put(&t.go(Input::WentOnline)).expect("put");
+        let a = t.go(Input::PutStale { request, current });
+        (t, a)
+    };
+    let (t, a) = stale(server_at("bob", "", 6, 6, 1));
+    assert!(put(&a).is_none(), "nothing written unasked");
+    let conflict = t.record().conflict.expect("asked");
+    assert_eq!(conflict.fields, name_conflict("dan", "bob"));
+    // Its own "bob" still there (only the photo changed since): no question.
+    let (t, a) = stale(server_at("bob", "https://p/1", 6, 4, 6));
+    assert_eq!(put_fields(&a), Some((fields("dan", "https://p/1"), 6)));
+    assert!(t.record().conflict.is_none());
 }

@@ -387,8 +387,8 @@ mod tests {
         assert_eq!(&from_value::<T>(written).expect("read back"), value);
     }
 
-    const PROFILE: &str =
-        r#"{"name":"Ann","photo_url":"","version":7,"updated_at":"t7","mutation_id":"m7"}"#;
+    const PROFILE: &str = r#"{"name":"Ann","photo_url":"","version":7,"updated_at":"t7","mutation_id":"m7",
+            "field_versions":{"name":3,"photo_url":7}}"#;
 
     #[wasm_bindgen_test]
     fn reads_every_record_the_app_stores_as_it_was_written() {
@@ -402,12 +402,16 @@ mod tests {
               "conflict":{{"fields":[{{"field":"name","mine":"Ann","theirs":"Bo"}}],
                           "remote":{PROFILE},"ancestor":{fields}}},
               "sent":{write},"changed":["name"],"prepared":{write},"prepared_photo":"ab",
-              "answer":{PROFILE},"own":[["name","Ann"],["photo_url",""]],"online_sent":{write},
+              "answer":{PROFILE},"own":[["name","Ann"],["photo_url","",7]],"online_sent":{write},
               "revision":42,"photos_on_server":["ab"]}}"#
         );
         let record = read::<LocalRecord>(&full).expect("a full record");
         assert_eq!(record.revision, 42);
-        assert_eq!(record.own.len(), 2);
+        // An own value stored before field versions (matched by value) and one with its version.
+        let versions: Vec<_> = record.own.iter().map(|o| o.version).collect();
+        assert_eq!(versions, [0, 7]);
+        let field_versions = record.base.as_ref().and_then(|b| b.field_versions);
+        assert_eq!(field_versions.map(|v| (v.name, v.photo_url)), Some((3, 7)));
         round_trip(&record);
         // A record of an older build: the fields added since take their defaults; a newer
         // build's extra property is skipped.

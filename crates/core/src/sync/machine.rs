@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::Millis;
 use super::backoff::{self, Entropy};
 use super::online::OnlineAnswer;
-use super::record::{Conflict, LocalRecord, OWN_WRITES, Resolution, SentWrite};
+use super::record::{Conflict, LocalRecord, OWN_WRITES, OwnValue, Resolution, SentWrite};
 use super::status::{PhotoUnavailable, Status, SyncProblem, SyncState};
 use crate::faults::{Fault, on as fault};
 use crate::merge::{self, ConflictPolicy, FieldConflict};
@@ -1156,7 +1156,7 @@ impl SyncMachine {
         if !fault(Fault::OwnWriteAsTheirs) {
             merged
                 .conflicts
-                .retain(|c| !record.wrote(c.field, &c.theirs));
+                .retain(|c| !record.wrote(c.field, &c.theirs, Some(&remote)));
         }
         // Only where "mine" is still what such a write carried: typing since is an edit made
         // apart from the other side, as any. An online-only write still in doubt is one too:
@@ -1496,10 +1496,18 @@ pub fn new_mutation_id(entropy: &mut impl Entropy) -> String {
 }
 
 /// The fields `sent` changed (over the base it was sent on) now hold the person's own values on
-/// the server: remembered, the latest [`OWN_WRITES`].
+/// the server: remembered, the latest [`OWN_WRITES`], with the field versions the write made
+/// (its version, `if_match + 1`, where it changed the value; where the server held the value
+/// already, typed back here, the base's: known only while the record's base is the write's).
 fn note_own(record: &mut LocalRecord, sent: &SentWrite) {
+    let base = record
+        .base
+        .as_ref()
+        .filter(|b| b.version == sent.if_match)
+        .cloned();
     for field in merge::Field::ALL {
         let value = field.get(&sent.fields);
+        let held = base.as_ref().map(|b| field.get(&b.fields()) == value);
         let changed = if sent.changes.is_empty() {
             record
                 .base
@@ -1508,10 +1516,22 @@ fn note_own(record: &mut LocalRecord, sent: &SentWrite) {
         } else {
             sent.changes.contains(&field)
         };
+        let version = match held {
+            Some(true) => base
+                .as_ref()
+                .and_then(|b| b.field_versions)
+                .map_or(0, |v| v.get(field)),
+            _ => sent.if_match + 1,
+        };
+        let own = OwnValue {
+            field,
+            value: value.to_owned(),
+            version,
+        };
         // Against `own` alone: the online write in doubt also counts as written, and is
         // forgotten once its doubt ends.
-        if changed && !record.accepted_own(field, value) {
-            record.own.push((field, value.to_owned()));
+        if changed && !record.own.contains(&own) {
+            record.own.push(own);
         }
     }
     let excess = record.own.len().saturating_sub(OWN_WRITES);

@@ -85,7 +85,7 @@ pub use machine::{
     Action, Input, RequestId, SyncConfig, SyncMachine, new_mutation_id, outcome_unknown,
 };
 pub use online::{OnlineAnswer, OnlineFailure, OnlineSave, OnlineStep, PhotoAnswer};
-pub use record::{Conflict, LocalRecord, OWN_WRITES, Resolution, SentWrite};
+pub use record::{Conflict, LocalRecord, OWN_WRITES, OwnValue, Resolution, SentWrite};
 pub use status::{PhotoUnavailable, Status, SyncProblem, SyncState};
 pub use tab::{Commit, CommitResult, MAX_REAPPLY, NotStored, Step, TabSync};
 

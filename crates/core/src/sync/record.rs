@@ -59,7 +59,7 @@ pub struct LocalRecord {
     /// The values this device's latest accepted writes changed, per field (at most
     /// [`OWN_WRITES`]): such a server value is the person's own, never "the other device's".
     #[serde(default)]
-    pub own: Vec<(Field, String)>,
+    pub own: Vec<OwnValue>,
     /// An online-only save's write whose outcome is unknown (sent, and no answer read yet).
     /// It is stored before it leaves, so the next Save sends it again exactly, with its key,
     /// before anything newer, whether it comes from this tab, another one, or after a
@@ -80,6 +80,61 @@ pub struct LocalRecord {
     /// are kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub photos_on_server: Vec<String>,
+}
+
+/// A value one of this device's accepted writes put in a field, with the version of the field
+/// on the server that write made ([`ServerProfile::field_versions`]): the same value put there
+/// again by another device (changed and changed back) is that device's, not this one's.
+/// Stored as `[field, value, version]`; a record stored before versions holds `[field,
+/// value]`, read as version 0: matched by value alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnValue {
+    /// The field written.
+    pub field: Field,
+    /// The value the write put there.
+    pub value: String,
+    /// The field's version that write made (0: not known).
+    pub version: u64,
+}
+
+impl OwnValue {
+    /// Whether this is `value` of `field` as a server state holding it at field version `at`
+    /// has it (`None`: the server state does not say; matched by value).
+    fn is(&self, field: Field, value: &str, at: Option<u64>) -> bool {
+        self.field == field
+            && self.value == value
+            && (self.version == 0 || at.is_none_or(|at| at == self.version))
+    }
+}
+
+impl Serialize for OwnValue {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (self.field, &self.value, self.version).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for OwnValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entry;
+        impl<'de> serde::de::Visitor<'de> for Entry {
+            type Value = OwnValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("[field, value] or [field, value, version]")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<OwnValue, A::Error> {
+                let missing = |i| serde::de::Error::invalid_length(i, &Entry);
+                Ok(OwnValue {
+                    field: seq.next_element()?.ok_or_else(|| missing(0))?,
+                    value: seq.next_element()?.ok_or_else(|| missing(1))?,
+                    version: seq.next_element()?.unwrap_or(0),
+                })
+            }
+        }
+        deserializer.deserialize_seq(Entry)
+    }
 }
 
 /// How many values of its own accepted writes a device remembers ([`LocalRecord::own`]).
@@ -269,7 +324,7 @@ impl LocalRecord {
                 (current != f.get(seen) && !self.changed.contains(f) || changed_back(*f))
                     && current == f.get(&other.fields())
                     && patch.get(*f) != Some(current)
-                    && !self.wrote(*f, current)
+                    && !self.wrote(*f, current, Some(other))
             })
             .collect()
     }
@@ -319,23 +374,32 @@ impl LocalRecord {
         !self.synchronized || self.sent.is_some() || self.conflict.is_some()
     }
 
-    /// Whether `value` of `field` was written by this device: one of its latest accepted
-    /// writes changed the field to it, or its online-only write in doubt does (it may have
-    /// been applied: left in doubt when the person chose offline-first writing before saving
-    /// again, its values met on the server are still their own).
-    pub fn wrote(&self, field: Field, value: &str) -> bool {
-        self.accepted_own(field, value)
+    /// Whether `value` of `field`, as the server state `at` holds it, was written by this
+    /// device: one of its latest accepted writes changed the field to it (that very write,
+    /// by the field's version, where the server state says it: the same value put back there
+    /// by another device is that device's), or its online-only write in doubt does (it may
+    /// have been applied: left in doubt when the person chose offline-first writing before
+    /// saving again, its values met on the server are still their own).
+    pub fn wrote(&self, field: Field, value: &str, at: Option<&ServerProfile>) -> bool {
+        let version = at.and_then(|p| p.field_versions).map(|v| v.get(field));
+        // The online write, if applied, made version `if_match + 1`: a field version after it
+        // is a later change (the value put back there by another device).
+        self.own.iter().any(|o| o.is(field, value, version))
             || self
                 .online_sent
                 .as_ref()
                 .filter(|_| !fault(Fault::OnlineDoubtNotOwn))
-                .is_some_and(|s| s.changes.contains(&field) && field.get(&s.fields) == value)
+                .is_some_and(|s| {
+                    s.changes.contains(&field)
+                        && field.get(&s.fields) == value
+                        && version.is_none_or(|v| v <= s.if_match + 1)
+                })
     }
 
     /// Whether one of this device's latest accepted writes changed `field` to `value`
-    /// ([`LocalRecord::own`]).
+    /// ([`LocalRecord::own`]), whichever version it made.
     pub(super) fn accepted_own(&self, field: Field, value: &str) -> bool {
-        self.own.iter().any(|(f, v)| *f == field && v == value)
+        self.own.iter().any(|o| o.is(field, value, None))
     }
 
     /// Whether `profile` is the outcome of this device's write in doubt (its mutation id).
