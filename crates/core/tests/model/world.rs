@@ -376,8 +376,12 @@ pub struct World {
     last_own: HashMap<(usize, Field), String>,
     /// Per device and field: the acknowledged value before its last one.
     earlier_own: HashMap<(usize, Field), String>,
-    /// Per field: the values typed back, with [`World::counter`] when they last were.
-    incarnations: HashMap<(Field, String), u64>,
+    /// Per device and field: the values typed back there, with [`World::counter`] when they
+    /// last were (each device's typing of a value is its own).
+    incarnations: HashMap<(usize, Field, String), u64>,
+    /// Per field: [`World::incarnations`] of the value the server holds (0: its first typing),
+    /// from the device whose write put it there.
+    server_incarnations: HashMap<Field, u64>,
     counter: u64,
     /// Mutation ids of writes in doubt discarded by a warned sign-out ("Sign out anyway").
     disowned: HashSet<String>,
@@ -509,6 +513,7 @@ impl World {
             last_own: HashMap::new(),
             earlier_own: HashMap::new(),
             incarnations: HashMap::new(),
+            server_incarnations: HashMap::new(),
             counter: 0,
             pending_excuses: Vec::new(),
             next_worker_request: 1 << 60,
@@ -625,18 +630,21 @@ impl World {
         let Some(after) = self.shown_record(dev, tab) else {
             return;
         };
-        let Some(server) = after.base.as_ref().map(ServerProfile::fields) else {
+        let Some(base) = after.base.as_ref() else {
             return;
         };
+        let (server, version) = (base.fields(), base.version);
         for before in before {
             for field in Field::ALL {
                 let (was, now) = (field.get(&before.local), field.get(&after.local));
                 // Only another device's value wins by the policy: a value this device wrote
-                // itself is never "the other device's".
+                // itself is never "the other device's" (but the same value put there again by
+                // another device, typed back there, is).
                 if was != now
                     && now == field.get(&server)
                     && self.typed[dev].contains(was)
-                    && !self.typed[dev].contains(now)
+                    && (!self.typed[dev].contains(now)
+                        || self.put_by_another(dev, field, now, version))
                 {
                     self.excused.insert((field, was.to_owned()));
                 }
@@ -996,7 +1004,7 @@ impl World {
                 );
                 // Who put the other side's value of this field on the server (a version may
                 // carry other devices' values in the fields it did not change).
-                let introduced = self.introduced_at(c.field, &c.theirs);
+                let introduced = self.introduced_at(c.field, &c.theirs, conflict.remote.version);
                 let index = introduced.map_or(usize::MAX, |v| {
                     usize::try_from(v.saturating_sub(1)).unwrap_or(usize::MAX)
                 });
@@ -1131,7 +1139,7 @@ impl World {
             self.log
                 .push(format!("dev{dev}.{tab} types back {value:?} over {seen:?}"));
             self.incarnations
-                .insert((field, value.clone()), self.counter);
+                .insert((dev, field, value.clone()), self.counter);
         }
         let now = field.get(&session.form.shown).to_owned();
         let text = if now == seen || chosen || back.is_some() {
@@ -1467,8 +1475,8 @@ impl World {
     /// Whether the write that put `value` in `field` on the server was one the person discarded
     /// by signing out while it was on its way: no longer its device's, which forgot it by the
     /// person's choice.
-    fn put_by_disowned_write(&self, field: Field, value: &str) -> bool {
-        self.introduced_at(field, value)
+    fn put_by_disowned_write(&self, field: Field, value: &str, upto: u64) -> bool {
+        self.introduced_at(field, value, upto)
             .and_then(|v| self.mutation_of(v))
             .is_some_and(|m| self.disowned.contains(m))
     }
@@ -1484,13 +1492,28 @@ impl World {
                 .is_some_and(|memory| *memory < self.devices[dev].forgettings)
     }
 
-    /// The version whose write put `value` in `field` on the server (a version may carry
-    /// other devices' values in the fields it did not change).
-    fn introduced_at(&self, field: Field, value: &str) -> Option<u64> {
+    /// Whether the write that put `value` in `field` on the server, as version `upto` holds
+    /// it, was another device's than `dev`.
+    fn put_by_another(&self, dev: usize, field: Field, value: &str, upto: u64) -> bool {
+        self.introduced_at(field, value, upto)
+            .and_then(|v| usize::try_from(v - 1).ok())
+            .and_then(|i| self.server.authors.get(i))
+            .is_some_and(|author| author.is_some_and(|a| a != dev))
+    }
+
+    /// The version whose write put `value` in `field` on the server as version `upto` holds
+    /// it: its latest change to that value up to then (a value may be put there again, typed
+    /// back; a version may carry other devices' values in the fields it did not change).
+    fn introduced_at(&self, field: Field, value: &str, upto: u64) -> Option<u64> {
         self.server
             .changes
             .get(&field)
-            .and_then(|changes| changes.iter().find(|(_, v)| v == value))
+            .and_then(|changes| {
+                changes
+                    .iter()
+                    .rev()
+                    .find(|(version, v)| v == value && *version <= upto)
+            })
             .map(|(version, _)| *version)
     }
 
@@ -1530,16 +1553,19 @@ impl World {
             .shown_record(dev, tab)
             .ok_or("online save without a record")?;
         let mut foreign = false;
+        let known = record.other_side().map_or(0, |s| s.version);
         for field in run.patch.fields() {
             let current = field.get(&record.local).to_owned();
             let shown = run.patch.replaces.as_ref().map(|r| field.get(r));
-            let own =
-                self.typed[dev].contains(&current) && !self.put_by_disowned_write(field, &current);
+            // Typed here, and not put there again by another device (typed back there).
+            let own = self.typed[dev].contains(&current)
+                && !self.put_by_another(dev, field, &current, known)
+                && !self.put_by_disowned_write(field, &current, known);
             // Or changed and changed back by another device since the form showed it.
-            let changed_back = run.patch.replaces_at.is_some_and(|at| {
-                let known = record.other_side().map_or(0, |s| s.version);
-                self.changed_by_another(dev, field, at.get(field), known)
-            });
+            let changed_back = run
+                .patch
+                .replaces_at
+                .is_some_and(|at| self.changed_by_another(dev, field, at.get(field), known));
             if shown != Some(current.as_str()) && !own || changed_back {
                 foreign = true;
                 // The person is told, and has seen it: saving again is their choice.
@@ -1674,7 +1700,8 @@ impl World {
             .get(&(field, old.to_owned()))
             .and_then(|o| o.seen.get(new))
             .copied();
-        let old_typed = self.typed_back_at(field, old);
+        // As the server holds it: the typing whose write put it there.
+        let old_typed = self.server_incarnations.get(&field).copied().unwrap_or(0);
         let since = if old_saw_new >= Some(old_typed) {
             old_typed
         } else {
@@ -1685,8 +1712,8 @@ impl World {
         // write whose outcome was lost, merged as if it were in conflict). This device's own
         // values are ordered by the person's saves instead (above). Seen as `new` is now: after
         // it was last typed back, if it was.
-        let after_new =
-            !self.typed[dev].contains(old) && old_saw_new >= Some(self.typed_back_at(field, new));
+        let after_new = !self.typed[dev].contains(old)
+            && old_saw_new >= Some(self.typed_back_at(dev, field, new));
         p.local_wins && !after_new
             || p.seen.get(old).is_some_and(|at| *at >= since)
             || depth < 16
@@ -1702,10 +1729,10 @@ impl World {
                 })
     }
 
-    /// When `value` of `field` was last typed back ([`World::counter`]), or 0.
-    fn typed_back_at(&self, field: Field, value: &str) -> u64 {
+    /// When `value` of `field` was last typed back on device `dev` ([`World::counter`]), or 0.
+    fn typed_back_at(&self, dev: usize, field: Field, value: &str) -> u64 {
         self.incarnations
-            .get(&(field, value.to_owned()))
+            .get(&(dev, field, value.to_owned()))
             .copied()
             .unwrap_or(0)
     }
@@ -2003,6 +2030,10 @@ impl World {
                 }
             } else if new != old {
                 self.server_acts.remove(&field);
+            }
+            if new != old {
+                let incarnation = self.typed_back_at(dev, field, new);
+                self.server_incarnations.insert(field, incarnation);
             }
             if field.get(&write.fields) != field.get(&self.server.profile.fields()) {
                 self.server
