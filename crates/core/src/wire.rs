@@ -95,8 +95,9 @@ impl ServerProfile {
         let mut field_versions = self
             .field_versions
             .unwrap_or_else(|| FieldVersions::all(self.version));
+        let old = self.fields();
         for field in Field::ALL {
-            if field.get(fields) != field.get(&self.fields()) {
+            if field.get(fields) != field.get(&old) {
                 field_versions.set(field, version);
             }
         }

@@ -1121,26 +1121,10 @@ impl SyncMachine {
         let changed_back: Vec<_> = merge::Field::ALL
             .into_iter()
             .filter(|&field| {
-                let r = field.get(&remote_fields);
                 !fault(Fault::ChangedBackMerged)
                     && match &changed_there {
                         Some(changed) => changed.contains(&field),
-                        None => {
-                            r == field.get(&base)
-                                && match outcome {
-                                    Outcome::Unknown(sent) => {
-                                        sent.changes.contains(&field)
-                                            && field.get(&sent.fields) != r
-                                    }
-                                    Outcome::NotApplied => {
-                                        record.conflict.as_ref().is_some_and(|old| {
-                                            old.fields
-                                                .iter()
-                                                .any(|o| o.field == field && o.theirs == r)
-                                        })
-                                    }
-                                }
-                        }
+                        None => guessed_changed_back(record, field, &base, &remote_fields, outcome),
                     }
             })
             .collect();
@@ -1490,6 +1474,28 @@ fn pending_write(record: &LocalRecord, entropy: &mut impl Entropy) -> SentWrite 
     }
 }
 
+/// From a server state without field versions: whether `field` of `remote`, back at the
+/// ancestor's value, may have been changed there and back. It may where this device's write
+/// that may have been applied (`outcome`) changed it, or where the conflict being merged
+/// again had that value as its other side (asked once, it stays a question).
+fn guessed_changed_back(
+    record: &LocalRecord,
+    field: merge::Field,
+    base: &ProfileFields,
+    remote: &ProfileFields,
+    outcome: Outcome,
+) -> bool {
+    let r = field.get(remote);
+    r == field.get(base)
+        && match outcome {
+            Outcome::Unknown(sent) => sent.changes.contains(&field) && field.get(&sent.fields) != r,
+            Outcome::NotApplied => record
+                .conflict
+                .as_ref()
+                .is_some_and(|old| old.fields.iter().any(|o| o.field == field && o.theirs == r)),
+        }
+}
+
 /// A fresh random 128-bit mutation id, as 32 lowercase hex digits.
 pub fn new_mutation_id(entropy: &mut impl Entropy) -> String {
     format!("{:016x}{:016x}", entropy.next_u64(), entropy.next_u64())
@@ -1505,9 +1511,10 @@ fn note_own(record: &mut LocalRecord, sent: &SentWrite) {
         .as_ref()
         .filter(|b| b.version == sent.if_match)
         .cloned();
+    let base_fields = base.as_ref().map(ServerProfile::fields);
     for field in merge::Field::ALL {
         let value = field.get(&sent.fields);
-        let held = base.as_ref().map(|b| field.get(&b.fields()) == value);
+        let held = base_fields.as_ref().map(|b| field.get(b) == value);
         let changed = if sent.changes.is_empty() {
             record
                 .base
