@@ -1005,10 +1005,7 @@ impl World {
                 // Who put the other side's value of this field on the server (a version may
                 // carry other devices' values in the fields it did not change).
                 let introduced = self.introduced_at(c.field, &c.theirs, conflict.remote.version);
-                let index = introduced.map_or(usize::MAX, |v| {
-                    usize::try_from(v.saturating_sub(1)).unwrap_or(usize::MAX)
-                });
-                let author = self.server.authors.get(index).copied().flatten();
+                let author = introduced.and_then(|v| self.author_of(v));
                 let disowned = introduced
                     .and_then(|v| self.mutation_of(v))
                     .is_some_and(|m| self.no_longer_own(dev, m));
@@ -1496,9 +1493,8 @@ impl World {
     /// it, was another device's than `dev`.
     fn put_by_another(&self, dev: usize, field: Field, value: &str, upto: u64) -> bool {
         self.introduced_at(field, value, upto)
-            .and_then(|v| usize::try_from(v - 1).ok())
-            .and_then(|i| self.server.authors.get(i))
-            .is_some_and(|author| author.is_some_and(|a| a != dev))
+            .and_then(|v| self.author_of(v))
+            .is_some_and(|author| author != dev)
     }
 
     /// The version whose write put `value` in `field` on the server as version `upto` holds
@@ -1522,13 +1518,18 @@ impl World {
     fn changed_by_another(&self, dev: usize, field: Field, after: u64, upto: u64) -> bool {
         self.server.changes.get(&field).is_some_and(|changes| {
             changes.iter().any(|(version, _)| {
-                (after + 1..=upto).contains(version)
-                    && usize::try_from(version - 1)
-                        .ok()
-                        .and_then(|i| self.server.authors.get(i))
-                        .is_some_and(|author| *author != Some(dev))
+                (after + 1..=upto).contains(version) && self.author_of(*version) != Some(dev)
             })
         })
+    }
+
+    /// The device whose write made `version` (`None` for the first).
+    fn author_of(&self, version: u64) -> Option<usize> {
+        usize::try_from(version.saturating_sub(1))
+            .ok()
+            .and_then(|index| self.server.authors.get(index))
+            .copied()
+            .flatten()
     }
 
     /// The mutation id of the write that made `version`.
