@@ -2009,6 +2009,29 @@ fn values_of_the_online_write_in_doubt_are_the_devices_own() {
     assert_eq!(if_match, 3);
 }
 
+/// Another device's write of the very value of this device's online write in doubt, made on
+/// the same version (two people undoing one change type back the same name), is that device's:
+/// the version the lost write would have made names another write, so the lost one was not
+/// applied, and the person's later save over that value is asked about, not written over it.
+#[test]
+fn another_devices_write_of_the_online_doubts_value_on_its_version_is_not_own() {
+    let (mut t, mut save) = bob_typed_over_ann(1);
+    let lost = sent(&mut t, &mut save);
+    let (id, _, _) =
+        put(&t.go(Input::LocalEdit(typed_over("cat", fields("ann", ""))))).expect("put");
+    let current = ServerProfile {
+        mutation_id: Some("another device's".into()),
+        ..server("bob", "", lost.if_match + 1)
+    };
+    let a = t.go(Input::PutStale {
+        request: id,
+        current,
+    });
+    assert!(put(&a).is_none(), "cat is not written over their bob");
+    let conflict = t.record().conflict.expect("asked");
+    assert_eq!(conflict.fields, name_conflict("cat", "bob"));
+}
+
 /// A value written offline-first while an online write in doubt carries it too is noted as
 /// the device's own, and stays so when that doubt ends: it was left unnoted (the doubt already
 /// counted it), and once the doubt ended a later save met the person's own value as another

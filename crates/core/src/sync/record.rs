@@ -182,6 +182,18 @@ impl SentWrite {
             .collect();
         self
     }
+
+    /// Whether `state` says this write was not applied: it is the version the write would
+    /// have made (`if_match + 1`), made by another write (its mutation id). Two devices may
+    /// send one value on one version (a person undoing a change another types back): by the
+    /// values and the field's version alone, the other's write looks like this one applied.
+    pub fn ruled_out_by(&self, state: &ServerProfile) -> bool {
+        state.version == self.if_match + 1
+            && state
+                .mutation_id
+                .as_ref()
+                .is_some_and(|m| *m != self.mutation)
+    }
 }
 
 impl LocalRecord {
@@ -393,6 +405,7 @@ impl LocalRecord {
                     s.changes.contains(&field)
                         && field.get(&s.fields) == value
                         && version.is_none_or(|v| v <= s.if_match + 1)
+                        && !at.is_some_and(|p| s.ruled_out_by(p))
                 })
     }
 
