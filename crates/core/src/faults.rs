@@ -91,6 +91,10 @@ pub enum Fault {
     /// is taken for one made over the value there now: the field versions that say so are
     /// ignored, and it is written over that choice unseen.
     ChangedBackTypedOver,
+    /// This device's own values are matched by value alone, not by the field version their
+    /// write made: its value put back there by another device (an undo of a change made in
+    /// between) is taken for its own, and a conflict over it is dropped unasked.
+    OwnMatchedByValue,
 }
 
 #[cfg(feature = "faults")]

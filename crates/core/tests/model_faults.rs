@@ -11,25 +11,13 @@ mod world;
 use outpost_core::faults::{self, Fault};
 use world::{Check, World};
 
-/// As many schedules as `make test` runs of the model (`OUTPOST_SCHEDULES`' default). The
-/// rarest faults show in about one schedule in 600 (`OnlineDoubtNotOwn`: an online-only write
-/// applied, its answer lost, the strategy switched, another device's write on top), so 10,000
-/// schedules miss one with odds below one in a million. Measured over the first 10,000 at
-/// each change of the model's schedules: a fault found near the end is a weak spot to fix.
+/// As many schedules as `make test` runs of the model (`OUTPOST_SCHEDULES`' default).
+/// Measured over the first 10,000 at each change of the model's schedules: a fault found near
+/// the end is a weak spot to fix. The rarest chain is `ChangedBackTypedOver` (a form held open
+/// in a field across another device's change and a change back, then typed in and saved):
+/// 21 schedules in the first 100,000 show it, the first at 5,124, so a new set of 10,000
+/// misses it with odds near one in eight.
 const DEFAULT_SCHEDULES: u64 = 10_000;
-
-/// The schedules a fault may take to show. One needs a chain no schedule length makes common:
-/// a value changed and changed back (another device's person, shown it over their own name,
-/// types that name back) while a form of this device is typed in across both writes and saved
-/// after them. `ChangedBackTypedOver` showed in 2 of the first 60,000 schedules (seeds 22,596
-/// and 54,133), a weak spot: 60,000 miss it with odds near one in eight once the schedules
-/// change. (`ChangedBackMerged`, the same change back met by a waiting save, shows at 201.)
-fn budget(fault: Fault) -> u64 {
-    match fault {
-        Fault::ChangedBackTypedOver => 60_000,
-        _ => DEFAULT_SCHEDULES,
-    }
-}
 
 /// With people typing back their earlier values ([`World::type_backs`]): a write forgotten
 /// by the server and met by the value it replaced needs someone to have changed it back.
@@ -39,19 +27,11 @@ fn play(mut world: World) -> Check {
 }
 
 /// The first schedule (from seed 1) whose invariants fail with `fault` on, and the error.
-/// Beyond the schedules the test below runs with no fault on, the one found must pass
-/// without it.
 fn find(fault: Fault) -> Option<(u64, String)> {
     faults::set(Some(fault));
     let found =
-        (1..=budget(fault)).find_map(|seed| play(World::new(seed)).err().map(|e| (seed, e)));
+        (1..=DEFAULT_SCHEDULES).find_map(|seed| play(World::new(seed)).err().map(|e| (seed, e)));
     faults::set(None);
-    if let Some((seed, _)) = &found
-        && *seed > DEFAULT_SCHEDULES
-        && let Err(error) = play(World::new(*seed))
-    {
-        panic!("seed {seed} fails with no fault on: {error}");
-    }
     found
 }
 
@@ -83,13 +63,14 @@ fn the_model_finds_every_fault_switched_on() {
         Fault::FirstFillUnderFocusUnselected,
         Fault::ChangedBackMerged,
         Fault::ChangedBackTypedOver,
+        Fault::OwnMatchedByValue,
     ];
     let mut missed = Vec::new();
     for fault in all {
         match find(fault) {
             Some((seed, error)) => eprintln!("{fault:?}: found at schedule {seed}: {error}"),
             None => {
-                eprintln!("{fault:?}: NOT found in {} schedules", budget(fault));
+                eprintln!("{fault:?}: NOT found in {DEFAULT_SCHEDULES} schedules");
                 missed.push(fault);
             }
         }

@@ -394,9 +394,10 @@ impl LocalRecord {
     /// saving again, its values met on the server are still their own).
     pub fn wrote(&self, field: Field, value: &str, at: Option<&ServerProfile>) -> bool {
         let version = at.and_then(|p| p.field_versions).map(|v| v.get(field));
+        let own_version = version.filter(|_| !fault(Fault::OwnMatchedByValue));
         // The online write, if applied, made version `if_match + 1`: a field version after it
         // is a later change (the value put back there by another device).
-        self.own.iter().any(|o| o.is(field, value, version))
+        self.own.iter().any(|o| o.is(field, value, own_version))
             || self
                 .online_sent
                 .as_ref()

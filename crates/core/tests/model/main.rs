@@ -7,7 +7,9 @@
 //!
 //! At quiescence every tab and every device store must hold the server's fields,
 //! synchronized, and no acknowledged edit may be lost. An edit is *acknowledged* once the
-//! device store holds it. Every edit value is unique, so values identify edits.
+//! device store holds it. Every value typed is new, but where a person types one back: an
+//! earlier one of theirs, or the one a change they see replaced (an undo, so two devices may
+//! type one value); each device's typing of a value is an edit of its own.
 //! An acknowledged value `v` of field `f` must be the final value of `f` unless it was
 //! *legitimately replaced*:
 //! 1. the same device later acknowledged another edit of `f` (its own newer typing), or
@@ -60,10 +62,15 @@ use world::{Check, World};
 /// 22596, 54133: a field changed and changed back by other devices (A, B, A) while a form
 /// showed A; the save over A looked like one over an unchanged value and was written over the
 /// informed change back (the server's field versions tell them apart now).
+/// 22: a device's name put back by another device's undo, met by its waiting save (its own
+/// values carry the field version their write made: the value put back is not its own).
+/// 76199: a value typed back on one device, another device's edit made over its earlier typing
+/// (the model took that edit for one that had seen the value typed back).
 const REGRESSION_SEEDS: &[u64] = &[
     1,
     2,
     3,
+    22,
     1087,
     1100,
     1577,
@@ -72,6 +79,7 @@ const REGRESSION_SEEDS: &[u64] = &[
     54133,
     62401,
     73136,
+    76199,
     0xdead_beef,
 ];
 

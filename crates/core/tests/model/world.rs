@@ -232,19 +232,24 @@ struct FormSession {
     form: ProfileForm,
     /// The field the person is in, and what it showed when they selected it.
     focus: Option<(Field, String)>,
+    /// [`World::counter`] when the person last saw what the field they are in shows (selected
+    /// it, or saw it filled under them): the value they type over is the one shown then, though
+    /// the same value may have been typed again elsewhere since.
+    seen_at: u64,
     /// What the person typed, per field, in this session (to be saved as typed).
     typed: Vec<(Field, String)>,
 }
 
 impl FormSession {
     /// The person clicks into `field` (leaving the one they were in) and selects what it shows.
-    fn select(&mut self, field: Field) {
+    fn select(&mut self, field: Field, now: u64) {
         if let Some((old, _)) = self.focus.take() {
             self.form.blur(old);
         }
         self.form.focus(field);
         let seen = field.get(&self.form.shown).to_owned();
         self.focus = Some((field, seen));
+        self.seen_at = now;
     }
 }
 
@@ -269,6 +274,7 @@ impl Tab {
                 .as_ref()
                 .map_or_else(ProfileForm::unfilled, ProfileForm::new),
             focus: None,
+            seen_at: 0,
             typed: Vec::new(),
         });
         Some(session)
@@ -316,7 +322,34 @@ struct Provenance {
     /// The values seen, each with [`World::counter`] when it was last seen ([`World::may_replace`]
     /// orders them with a value typed back, [`World::incarnations`]).
     seen: HashMap<String, u64>,
+    /// Per value seen, whose typing of it was seen: per device that typed it (two may type
+    /// one value), the latest of its typings seen ([`World::incarnations`]).
+    seen_typings: HashMap<String, HashMap<usize, u64>>,
     local_wins: bool,
+}
+
+impl Provenance {
+    /// The edit saw `value`, as `typing` typed it (device and incarnation), at `at`.
+    fn see(&mut self, value: String, typing: Option<(usize, u64)>, at: u64) {
+        if let Some((typist, incarnation)) = typing {
+            let seen = self
+                .seen_typings
+                .entry(value.clone())
+                .or_default()
+                .entry(typist)
+                .or_insert(incarnation);
+            *seen = (*seen).max(incarnation);
+        }
+        self.seen.insert(value, at);
+    }
+
+    /// The latest typing of `value` by `typist` the edit saw.
+    fn saw_typed_by(&self, value: &str, typist: usize) -> Option<u64> {
+        self.seen_typings
+            .get(value)
+            .and_then(|typings| typings.get(&typist))
+            .copied()
+    }
 }
 
 struct Acked {
@@ -333,13 +366,14 @@ pub struct World {
     net: Vec<Msg>,
     config: SyncConfig,
     acked: Vec<Acked>,
-    /// Per device: every value it typed (values are unique, so a value names its author).
+    /// Per device: every value it typed. Two devices may have typed one value: a person who
+    /// undoes a change types back the value it replaced, which may be another device's.
     typed: Vec<HashSet<String>>,
-    /// When each typed value was last submitted as a new write (a local save, an online-only
-    /// save's own write, a conflict choice that typed it), in order: the person's later act
-    /// may replace their own value of an earlier one (also from another tab), never the other
-    /// way round.
-    submitted: HashMap<String, u64>,
+    /// Per device, when each value typed there was last submitted as a new write (a local
+    /// save, an online-only save's own write, a conflict choice that typed it), in order: the
+    /// person's later act may replace their own value of an earlier one (also from another
+    /// tab), never the other way round.
+    submitted: HashMap<(usize, String), u64>,
     /// Counts the acts of [`World::submitted`].
     submissions: u64,
     /// Per write (mutation id) and field: the submission its value had when the write was
@@ -355,8 +389,9 @@ pub struct World {
     seen: Vec<HashSet<(Field, String)>>,
     /// A write replaced a value its device had never seen (checked at the end).
     unseen_overwrite: Option<String>,
-    /// Per field and value typed or chosen: what its edit had seen (values are unique).
-    provenance: HashMap<(Field, String), Provenance>,
+    /// Per device, field and value typed or chosen there: what its edits had seen. Two devices
+    /// may type one value (undoing another device's change); each typing is its own edit.
+    provenance: HashMap<(usize, Field, String), Provenance>,
     /// An accepted write broke the causal rule (reported by the step that delivered it).
     causal_violation: Option<String>,
     /// Tabs put their record without the compare (the old shell; for the test that shows
@@ -365,10 +400,11 @@ pub struct World {
     /// Signing out deletes the record whatever it holds once the tab's own view is clean
     /// (the old sign-out; for the test that shows the invariants catch it).
     pub blind_sign_out: bool,
-    /// People now and then type back a value of theirs that another device replaced (on
-    /// unless `OUTPOST_TYPE_BACKS=0`; `make test-model-faults` always): the schedules where a
-    /// field is changed and changed back (A, B, A), which only the server's field versions
-    /// tell apart from a field left as it was.
+    /// People now and then type back a value of theirs that another device replaced, or undo
+    /// a change they see by typing back the value it replaced (on unless
+    /// `OUTPOST_TYPE_BACKS=0`; `make test-model-faults` always): the schedules where a field
+    /// is changed and changed back (A, B, A), which only the server's field versions tell
+    /// apart from a field left as it was, and where two devices type one value.
     pub type_backs: bool,
     /// Values replaced by their own device's later edit, or discarded by a conflict choice.
     excused: HashSet<(Field, String)>,
@@ -382,6 +418,9 @@ pub struct World {
     /// Per field: [`World::incarnations`] of the value the server holds (0: its first typing),
     /// from the device whose write put it there.
     server_incarnations: HashMap<Field, u64>,
+    /// Per field and version that changed it: [`World::incarnations`] of the value it put
+    /// there, from the device whose write it was.
+    change_incarnations: HashMap<(Field, u64), u64>,
     counter: u64,
     /// Mutation ids of writes in doubt discarded by a warned sign-out ("Sign out anyway").
     disowned: HashSet<String>,
@@ -514,6 +553,7 @@ impl World {
             earlier_own: HashMap::new(),
             incarnations: HashMap::new(),
             server_incarnations: HashMap::new(),
+            change_incarnations: HashMap::new(),
             counter: 0,
             pending_excuses: Vec::new(),
             next_worker_request: 1 << 60,
@@ -1079,7 +1119,7 @@ impl World {
                 } else {
                     Field::PhotoUrl
                 };
-                session.select(field);
+                session.select(field, self.counter);
             }
             return Ok(());
         }
@@ -1095,7 +1135,7 @@ impl World {
                 } else {
                     Field::PhotoUrl
                 };
-                session.select(field);
+                session.select(field, self.counter);
                 Ok(())
             }
             // Types over what the field showed when selected.
@@ -1119,13 +1159,23 @@ impl World {
         let chosen = field == Field::PhotoUrl && self.choices.chance(50);
         // Now and then the person types back a name or a photo link of theirs this device
         // acknowledged: their last one where it shows another, or else the one before it
-        // (the only values typed twice; [`World::type_backs`]).
-        let back = [&self.last_own, &self.earlier_own]
+        // ([`World::type_backs`]).
+        let own_back = [&self.last_own, &self.earlier_own]
             .into_iter()
             .filter_map(|own| own.get(&(dev, field)))
             .find(|v| !chosen && **v != seen && !v.starts_with("/api/photos/"))
             .cloned()
             .filter(|_| self.type_backs && self.retypes.chance(50));
+        // Or they undo the change they see (theirs or another device's): type back the value
+        // it replaced on the server, which another device may have typed (each device's typing
+        // of a value is its own edit).
+        let undo = self.server.changes.get(&field).and_then(|changes| {
+            let at = changes.iter().rposition(|(_, v)| *v == seen)?;
+            let before = &changes[at.checked_sub(1)?].1;
+            (!before.is_empty() && !before.starts_with("/api/photos/")).then(|| before.clone())
+        });
+        let back = own_back
+            .or_else(|| undo.filter(|_| !chosen && self.type_backs && self.retypes.chance(50)));
         let value = match field {
             _ if back.is_some() => back.clone().unwrap_or_default(),
             Field::Name => format!("n{}", self.counter),
@@ -1147,12 +1197,13 @@ impl World {
         session.form.input(field, text);
         session.typed.retain(|(f, _)| *f != field);
         session.typed.push((field, value.clone()));
+        let seen_at = session.seen_at;
         if chosen {
             self.devices[dev]
                 .photos
                 .insert(format!("{:064x}", self.counter));
         }
-        self.note_edit(dev, field, &value, [seen]);
+        self.note_edit_at(dev, field, &value, [seen], seen_at);
         // Typed before it is handled: the checks during the step know it as this device's.
         self.typed[dev].insert(value);
         Ok(())
@@ -1164,7 +1215,7 @@ impl World {
         let Some(session) = self.devices[dev].tabs[tab].open_form() else {
             return Ok(());
         };
-        session.select(Field::PhotoUrl);
+        session.select(Field::PhotoUrl, self.counter);
         self.log.push(format!(
             "dev{dev}.{tab}: the photo is gone from the device; another one"
         ));
@@ -1250,10 +1301,10 @@ impl World {
             self.submissions,
             typed
                 .iter()
-                .map(|(_, v)| (v.clone(), self.submitted.get(v).copied()))
+                .map(|(_, v)| (v.clone(), self.submitted.get(&(dev, v.clone())).copied()))
                 .collect::<Vec<_>>(),
         );
-        self.submit(typed.iter().map(|(_, v)| v.clone()));
+        self.submit(dev, typed.iter().map(|(_, v)| v.clone()));
         self.not_stored = false;
         self.tab_step(dev, tab, Input::LocalEdit(patch.clone()))?;
         if !self.devices[dev].tabs[tab].open || self.not_stored {
@@ -1264,8 +1315,8 @@ impl World {
             self.submissions = submissions;
             for (value, act) in acts {
                 match act {
-                    Some(act) => self.submitted.insert(value, act),
-                    None => self.submitted.remove(&value),
+                    Some(act) => self.submitted.insert((dev, value), act),
+                    None => self.submitted.remove(&(dev, value)),
                 };
             }
             return Ok(());
@@ -1316,7 +1367,7 @@ impl World {
                                 .is_some_and(|s| s.mutation == mutation)
                         });
                         if stored {
-                            self.submit(typed);
+                            self.submit(dev, typed);
                         }
                         if let Some(sent) = self.devices[dev]
                             .store
@@ -1625,10 +1676,10 @@ impl World {
 
     /// The person submits `values` as a new write: a local save, an online-only save's new
     /// write, or values typed in the conflict dialog ([`World::submitted`]).
-    fn submit(&mut self, values: impl IntoIterator<Item = String>) {
+    fn submit(&mut self, dev: usize, values: impl IntoIterator<Item = String>) {
         self.submissions += 1;
         for value in values {
-            self.submitted.insert(value, self.submissions);
+            self.submitted.insert((dev, value), self.submissions);
         }
     }
 
@@ -1640,7 +1691,8 @@ impl World {
             .or_insert(self.devices[dev].forgettings);
         for field in Field::ALL {
             let key = (write.mutation.clone(), field);
-            if let Some(act) = self.submitted.get(field.get(&write.fields)).copied() {
+            let value = field.get(&write.fields).to_owned();
+            if let Some(act) = self.submitted.get(&(dev, value)).copied() {
                 self.write_acts.entry(key).or_insert(act);
             }
         }
@@ -1654,14 +1706,67 @@ impl World {
         value: &str,
         replaced: impl IntoIterator<Item = String>,
     ) {
+        self.note_edit_at(dev, field, value, replaced, self.counter);
+    }
+
+    /// [`World::note_edit`] by a person who saw `replaced` at `at` ([`World::counter`]).
+    fn note_edit_at(
+        &mut self,
+        dev: usize,
+        field: Field,
+        value: &str,
+        replaced: impl IntoIterator<Item = String>,
+        at: u64,
+    ) {
         let local_wins = self.devices[dev].policy == ConflictPolicy::LocalWins;
+        let replaced: Vec<_> = replaced
+            .into_iter()
+            .map(|v| {
+                let typing = self.seen_typing(dev, field, &v);
+                (v, typing)
+            })
+            .collect();
         let p = self
             .provenance
-            .entry((field, value.to_owned()))
+            .entry((dev, field, value.to_owned()))
             .or_default();
-        let now = self.counter;
-        p.seen.extend(replaced.into_iter().map(|v| (v, now)));
+        for (v, typing) in replaced {
+            p.see(v, typing, at);
+        }
         p.local_wins |= local_wins;
+    }
+
+    /// Which typing of `value` (device and incarnation) device `dev` sees in `field`: the one
+    /// the server state it knows holds, where it holds the value (records follow it), else
+    /// this device's own latest, where it typed the value. Another device's typing reaches it
+    /// only through the server: seeing the value after that device typed it again, but before
+    /// that write arrived, is seeing the earlier typing.
+    fn seen_typing(&self, dev: usize, field: Field, value: &str) -> Option<(usize, u64)> {
+        let known = self.devices[dev]
+            .store
+            .as_ref()
+            .and_then(|r| r.base.as_ref())
+            .map_or(self.server.profile.version, |b| b.version);
+        let held = usize::try_from(known.saturating_sub(1))
+            .ok()
+            .and_then(|i| self.server.history.get(i))
+            .is_some_and(|p| field.get(&p.fields()) == value);
+        if !held && self.typed[dev].contains(value) {
+            return Some((dev, self.typed_back_at(dev, field, value)));
+        }
+        self.typing_at(field, value, known)
+    }
+
+    /// The typing of `value` (device and incarnation) the server holds in `field` as version
+    /// `upto` has it.
+    fn typing_at(&self, field: Field, value: &str, upto: u64) -> Option<(usize, u64)> {
+        let typist = self.typist_of(field, value, upto)?;
+        let incarnation = self
+            .introduced_at(field, value, upto)
+            .and_then(|v| self.change_incarnations.get(&(field, v)))
+            .copied()
+            .unwrap_or(0);
+        Some((typist, incarnation))
     }
 
     /// Whether device `dev` may write `new` over `old` in `field`: the edit that made `new`
@@ -1681,7 +1786,11 @@ impl World {
         old: &str,
         depth: usize,
     ) -> bool {
-        let own = self.typed[dev].contains(old) && self.typed[dev].contains(new);
+        let version = self.server.profile.version;
+        // Both this device's, as the server holds `old`: not put there by another device's
+        // typing of the same value.
+        let old_typist = self.typist_of(field, old, version);
+        let own = old_typist == Some(dev) && self.typed[dev].contains(new);
         let on_its_way = self.devices[dev].tabs.iter().any(|t| {
             t.online
                 .as_ref()
@@ -1690,44 +1799,58 @@ impl World {
         if new == old || own && (self.server_acts.get(&field).copied() < act || on_its_way) {
             return true;
         }
-        let Some(p) = self.provenance.get(&(field, new.to_owned())) else {
-            return false;
-        };
-        // `old` typed back by an edit that had seen `new` (the only values typed twice): a
-        // later, informed choice against `new`, which only an edit that saw `old` since then
-        // may replace.
-        let old_saw_new = self
-            .provenance
-            .get(&(field, old.to_owned()))
-            .and_then(|o| o.seen.get(new))
-            .copied();
-        // As the server holds it: the typing whose write put it there.
-        let old_typed = self.server_incarnations.get(&field).copied().unwrap_or(0);
-        let since = if old_saw_new >= Some(old_typed) {
-            old_typed
+        // The edit that made `new`: this device's typing of it; or, written here unchanged from
+        // another device (taken over in a merge or a conflict choice), that device's.
+        let typists: Vec<usize> = if self.typed[dev].contains(new) {
+            vec![dev]
         } else {
-            0
+            (0..self.devices.len())
+                .filter(|d| self.typed[*d].contains(new))
+                .collect()
         };
-        // "This device wins" settles edits made apart, not another device's edit made after
-        // `new` was seen: writing `new` back over it would undo a later, informed choice (a
-        // write whose outcome was lost, merged as if it were in conflict). This device's own
-        // values are ordered by the person's saves instead (above). Seen as `new` is now: after
-        // it was last typed back, if it was.
-        let after_new = !self.typed[dev].contains(old)
-            && old_saw_new >= Some(self.typed_back_at(dev, field, new));
-        p.local_wins && !after_new
-            || p.seen.get(old).is_some_and(|at| *at >= since)
-            || depth < 16
-                && p.seen.keys().any(|m| {
-                    self.typed[dev].contains(m)
-                        && self.may_replace(
-                            dev,
-                            field,
-                            (m, self.submitted.get(m).copied()),
-                            old,
-                            depth + 1,
-                        )
-                })
+        // `old` as the server holds it, typed (or typed back) then: an edit saw it if it saw
+        // the value since, not an earlier typing of the same value.
+        let old_typed = self.server_incarnations.get(&field).copied().unwrap_or(0);
+        typists.into_iter().any(|typist| {
+            let Some(p) = self.provenance.get(&(typist, field, new.to_owned())) else {
+                return false;
+            };
+            // The latest typing of `new` by this typist that the edit of `old` saw.
+            let old_saw_new = old_typist
+                .and_then(|a| self.provenance.get(&(a, field, old.to_owned())))
+                .and_then(|o| o.saw_typed_by(new, typist));
+            // "This device wins" settles edits made apart, not another device's edit made
+            // after `new` was seen: writing `new` back over it would undo a later, informed
+            // choice (a write whose outcome was lost, merged as if it were in conflict). This
+            // device's own values are ordered by the person's saves instead (above). Seen as
+            // `new` is now: its typing since it was last typed back, if it was.
+            let after_new = old_typist != Some(dev)
+                && old_saw_new >= Some(self.typed_back_at(typist, field, new));
+            p.local_wins && !after_new
+                || p.seen.get(old).is_some_and(|at| *at >= old_typed)
+                || depth < 16
+                    && p.seen.keys().any(|m| {
+                        self.typed[dev].contains(m)
+                            && self.may_replace(
+                                dev,
+                                field,
+                                (m, self.submitted.get(&(dev, m.clone())).copied()),
+                                old,
+                                depth + 1,
+                            )
+                    })
+        })
+    }
+
+    /// The device whose typing of `value` the server holds in `field` as version `upto` has
+    /// it: the author of its latest change to that value, where that device typed it; else
+    /// (another device wrote it unchanged from its record) the first device that typed it.
+    fn typist_of(&self, field: Field, value: &str, upto: u64) -> Option<usize> {
+        let author = self
+            .introduced_at(field, value, upto)
+            .and_then(|v| self.author_of(v))
+            .filter(|a| self.typed[*a].contains(value));
+        author.or_else(|| (0..self.devices.len()).find(|d| self.typed[*d].contains(value)))
     }
 
     /// When `value` of `field` was last typed back on device `dev` ([`World::counter`]), or 0.
@@ -1749,6 +1872,7 @@ impl World {
         {
             // Filled under them, its text selected (as the page does): they type over it.
             *seen = field.get(&session.form.shown).to_owned();
+            session.seen_at = self.counter;
         }
         self.form_keeps_typing(dev, tab)
     }
@@ -1828,7 +1952,7 @@ impl World {
                     patch.set(c.field, value.clone());
                     new.push((c.field, value));
                 }
-                self.submit(new.iter().map(|(_, v)| v.clone()));
+                self.submit(dev, new.iter().map(|(_, v)| v.clone()));
                 for (_, value) in &new {
                     self.typed[dev].insert(value.clone());
                 }
@@ -1870,11 +1994,11 @@ impl World {
             Resolution::KeepMine => {
                 // Kept over the other side the dialog showed.
                 for c in &shown.fields {
+                    let typing = self.typing_at(c.field, &c.theirs, shown.remote.version);
                     self.provenance
-                        .entry((c.field, c.mine.clone()))
+                        .entry((dev, c.field, c.mine.clone()))
                         .or_default()
-                        .seen
-                        .insert(c.theirs.clone(), self.counter);
+                        .see(c.theirs.clone(), typing, self.counter);
                 }
             }
             Resolution::Edit(patch) => {
@@ -2023,8 +2147,12 @@ impl World {
                     field.get(&write.fields)
                 ));
             }
-            // The act that put the value there: of a value written again unchanged, the later.
-            if let Some(act) = act {
+            // The act that put the value there: of a value written again unchanged by the
+            // device whose typing it is, the later (another device's act of the same value
+            // orders that device's saves, not this typing's).
+            let current = self.server.profile.version;
+            let theirs = new == old && self.typist_of(field, &old, current) != Some(dev);
+            if let Some(act) = act.filter(|_| !theirs) {
                 let held = self.server_acts.entry(field).or_insert(act);
                 if new != old || act > *held {
                     *held = act;
@@ -2035,6 +2163,8 @@ impl World {
             if new != old {
                 let incarnation = self.typed_back_at(dev, field, new);
                 self.server_incarnations.insert(field, incarnation);
+                self.change_incarnations
+                    .insert((field, version), incarnation);
             }
             if field.get(&write.fields) != field.get(&self.server.profile.fields()) {
                 self.server
@@ -2583,9 +2713,8 @@ impl World {
         self.log.push(format!("dev{dev}.{tab} chooses {policy:?}"));
         self.devices[dev].policy = policy;
         if policy == ConflictPolicy::LocalWins {
-            let typed = &self.typed[dev];
-            for ((_, value), p) in &mut self.provenance {
-                if typed.contains(value) {
+            for ((typist, _, _), p) in &mut self.provenance {
+                if *typist == dev {
                     p.local_wins = true;
                 }
             }
