@@ -2030,6 +2030,46 @@ fn another_devices_write_of_the_online_doubts_value_on_its_version_is_not_own() 
     assert!(put(&a).is_none(), "cat is not written over their bob");
     let conflict = t.record().conflict.expect("asked");
     assert_eq!(conflict.fields, name_conflict("cat", "bob"));
+    assert_eq!(
+        t.record().online_sent,
+        None,
+        "the doubt ends: the version it would have made is another write's"
+    );
+}
+
+/// Once ruled out, the write in doubt stays so: a later state still holding the other device's
+/// "bob" at the version the lost write would have made (a third write changed the photo) is
+/// not taken for this device's write, though the lost write's values and field version match.
+#[test]
+fn an_online_write_ruled_out_stays_so_for_later_states() {
+    let (mut t, mut save) = bob_typed_over_ann(1);
+    let lost = sent(&mut t, &mut save);
+    let made = lost.if_match + 1;
+    let (id, _, _) =
+        put(&t.go(Input::LocalEdit(typed_over("cat", fields("ann", ""))))).expect("put");
+    // A late answer to an earlier read brings the version the lost write would have made.
+    t.go(Input::GetAnswered {
+        request: RequestId(0),
+        profile: ServerProfile {
+            mutation_id: Some("another device's".into()),
+            ..server("bob", "", made)
+        },
+    });
+    assert_eq!(t.record().online_sent, None);
+    let later = ServerProfile {
+        mutation_id: Some("a third write".into()),
+        field_versions: Some(FieldVersions {
+            name: made,
+            photo_url: made + 1,
+        }),
+        ..server("bob", "https://p/theirs", made + 1)
+    };
+    let a = t.go(Input::PutStale {
+        request: id,
+        current: later,
+    });
+    assert!(put(&a).is_none(), "cat is not written over their bob");
+    assert!(t.record().conflict.is_some(), "asked");
 }
 
 /// A value written offline-first while an online write in doubt carries it too is noted as

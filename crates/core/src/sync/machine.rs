@@ -928,10 +928,15 @@ impl SyncMachine {
     /// that state in as a read's (a save waiting to be sent is merged over it): left on the
     /// version before, a change someone makes over the write's values back to that version's
     /// would look like none, and the save would be written over it.
+    ///
+    /// A state at the version the write would have made, made by another write, ends the doubt
+    /// the other way: the write was not applied, nor can it be. Left in doubt, its values met
+    /// later at that field version (another device typed the same) would pass for its own.
     fn online_outcome_seen(&mut self, now: Millis, profile: &ServerProfile) {
         let Some(record) = self.record.as_mut() else {
             return;
         };
+        record.online_sent.take_if(|s| s.ruled_out_by(profile));
         if let Some(sent) = record
             .online_sent
             .take_if(|s| profile.mutation_id.as_deref() == Some(s.mutation.as_str()))
