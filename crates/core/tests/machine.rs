@@ -1976,17 +1976,25 @@ fn a_save_that_changes_nothing_in_the_tabs_view_is_still_committed() {
     );
 }
 
+/// An online-only save of "bob" over "ann" (version 1) whose answer was lost, then
+/// offline-first writing chosen and "cat" saved over "ann": the lost write, and the request
+/// of cat's write (on version 1).
+fn cat_saved_beside_a_lost_online_bob() -> (T, SentWrite, RequestId) {
+    let (mut t, mut save) = bob_typed_over_ann(1);
+    let lost = sent(&mut t, &mut save);
+    let (id, _, if_match) =
+        put(&t.go(Input::LocalEdit(typed_over("cat", fields("ann", ""))))).expect("put");
+    assert_eq!(if_match, 1);
+    (t, lost, id)
+}
+
 /// An online-only save's write in doubt (its answer lost), then offline-first writing chosen
 /// and a change saved: its write meets the first one's values on the server under another
 /// write's key (another device changed the photo on top). They are the person's own, not the
 /// other side of a conflict.
 #[test]
 fn values_of_the_online_write_in_doubt_are_the_devices_own() {
-    let (mut t, mut save) = bob_typed_over_ann(1);
-    let lost = sent(&mut t, &mut save);
-    let (id, _, if_match) =
-        put(&t.go(Input::LocalEdit(typed_over("cat", fields("ann", ""))))).expect("put");
-    assert_eq!(if_match, 1);
+    let (mut t, lost, id) = cat_saved_beside_a_lost_online_bob();
     let current = ServerProfile {
         mutation_id: Some("another device's".into()),
         ..server("bob", "https://p/theirs", 3)
@@ -2015,10 +2023,7 @@ fn values_of_the_online_write_in_doubt_are_the_devices_own() {
 /// applied, and the person's later save over that value is asked about, not written over it.
 #[test]
 fn another_devices_write_of_the_online_doubts_value_on_its_version_is_not_own() {
-    let (mut t, mut save) = bob_typed_over_ann(1);
-    let lost = sent(&mut t, &mut save);
-    let (id, _, _) =
-        put(&t.go(Input::LocalEdit(typed_over("cat", fields("ann", ""))))).expect("put");
+    let (mut t, lost, id) = cat_saved_beside_a_lost_online_bob();
     let current = ServerProfile {
         mutation_id: Some("another device's".into()),
         ..server("bob", "", lost.if_match + 1)
@@ -2042,11 +2047,8 @@ fn another_devices_write_of_the_online_doubts_value_on_its_version_is_not_own() 
 /// not taken for this device's write, though the lost write's values and field version match.
 #[test]
 fn an_online_write_ruled_out_stays_so_for_later_states() {
-    let (mut t, mut save) = bob_typed_over_ann(1);
-    let lost = sent(&mut t, &mut save);
+    let (mut t, lost, id) = cat_saved_beside_a_lost_online_bob();
     let made = lost.if_match + 1;
-    let (id, _, _) =
-        put(&t.go(Input::LocalEdit(typed_over("cat", fields("ann", ""))))).expect("put");
     // A late answer to an earlier read brings the version the lost write would have made.
     t.go(Input::GetAnswered {
         request: RequestId(0),
