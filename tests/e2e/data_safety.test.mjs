@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, startServer, waitFor } from "./lib/harness.mjs";
+import { closeContextThen, freePort, startServer, waitFor } from "./lib/harness.mjs";
 import { chromiumOnly, startEngineServer, useEngine } from "./lib/browser/index.mjs";
 import { startProxy } from "./lib/proxy.mjs";
 import { syncWithNoTabOpen } from "./lib/background-sync.mjs";
@@ -994,15 +994,7 @@ test("push works at once after the server was down long enough to grow a backoff
     await waitFor(async () => (await nameBox(page).inputValue()) === "Pushed after the offline spell",
       "the pushed change to show", 3_000);
   } finally {
-    // What the test started stops even when the browser session ended under it
-    // (a WebKit web process crash): a server left running keeps the file from ending.
-    try {
-      await context.close();
-    } finally {
-      await counter.close();
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await closeContextThen(context, () => counter.close(), () => server.stop(), () => rmSync(dir, { recursive: true, force: true }));
   }
 });
 
@@ -1034,14 +1026,7 @@ chromiumOnly("a change that failed while the server was down goes when the perso
     await waitFor(async () => (await apiProfile(server.url, token)).name === "Typed while the server was down",
       "the change to reach the server");
   } finally {
-    // What the test started stops even when the browser session ended under it
-    // (a WebKit web process crash): a server left running keeps the file from ending.
-    try {
-      await context.close();
-    } finally {
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await closeContextThen(context, () => server.stop(), () => rmSync(dir, { recursive: true, force: true }));
   }
 });
 

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { axeViolations } from "./lib/axe.mjs";
 import { startProxy } from "./lib/proxy.mjs";
-import { ROOT, launchPersistent, waitFor } from "./lib/harness.mjs";
+import { ROOT, closeContextThen, launchPersistent, waitFor } from "./lib/harness.mjs";
 import { ENGINE, chromiumOnly, startEngineServer, useEngine } from "./lib/browser/index.mjs";
 import {
   newUsername, signUp, saveName, waitForStatus, waitForServiceWorker, apiToken, apiProfile, apiPut, newSignedUpPage, readAppStore,
@@ -652,14 +652,7 @@ test("an update that changes only sw.js and fails to install leaves the running 
     assert.equal(outcome, "redundant", "the install failed");
     assert.deepEqual(await shell(), before, "the running worker's cache, whole");
   } finally {
-    // What the test started stops even when the browser session ended under it
-    // (a WebKit web process crash): a server left running keeps the file from ending.
-    try {
-      await context.close();
-    } finally {
-      await own.stop();
-      rmSync(live, { recursive: true, force: true });
-    }
+    await closeContextThen(context, () => own.stop(), () => rmSync(live, { recursive: true, force: true }));
   }
 });
 
@@ -747,15 +740,7 @@ test("a build installing while the one before it takes over keeps every file of 
     }, "build C's cache alone");
   } finally {
     release?.();
-    // What the test started stops even when the browser session ended under it
-    // (a WebKit web process crash): a server left running keeps the file from ending.
-    try {
-      await context.close();
-    } finally {
-      await proxy.close();
-      await own.stop();
-      rmSync(live, { recursive: true, force: true });
-    }
+    await closeContextThen(context, () => proxy.close(), () => own.stop(), () => rmSync(live, { recursive: true, force: true }));
   }
 });
 
@@ -848,14 +833,7 @@ test("a new build shows 'A new version is ready'; Reload runs it, drops old file
     await waitFor(async () => (await apiProfile(own.url, token)).name === "Typed in build A", "the edit to sync");
     await waitForStatus(page, "synced");
   } finally {
-    // What the test started stops even when the browser session ended under it
-    // (a WebKit web process crash): a server left running keeps the file from ending.
-    try {
-      await context.close();
-    } finally {
-      await own.stop();
-      rmSync(live, { recursive: true, force: true });
-    }
+    await closeContextThen(context, () => own.stop(), () => rmSync(live, { recursive: true, force: true }));
   }
 });
 

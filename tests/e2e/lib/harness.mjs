@@ -204,6 +204,19 @@ export async function launchPersistent() {
   };
 }
 
+/**
+ * Closes a test's own browser context, then runs `stops` in order (its servers, proxies and
+ * directories) even when closing failed because the browser session ended under the test
+ * (a WebKit web process crash): a server left running keeps the test file from ending.
+ */
+export async function closeContextThen(context, ...stops) {
+  try {
+    await context.close();
+  } finally {
+    for (const stop of stops) await stop();
+  }
+}
+
 /** Polls `check` until it returns truthy; fails with `what` after `timeout` ms. */
 export async function waitFor(check, what, timeout = 15_000) {
   const deadline = Date.now() + timeout;
