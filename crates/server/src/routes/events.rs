@@ -20,7 +20,7 @@ const LISTEN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Opens the stream: a `: connected` comment, then `event: profile` / `data: {"version":N}`
 /// with the version the profile is at, then one on every accepted change of the caller's
-/// profile, and a keep-alive comment every 15 s. The first event tells a client whose
+/// profile (each version once, rising), and a keep-alive comment every 15 s. The first event tells a client whose
 /// previous stream broke of a change made while it was down: it has no event of its own, and
 /// the client's own check on reconnecting may be answered by a request that left before it.
 /// The stream ends when the server shuts down, or at the first change after its token was
@@ -57,10 +57,10 @@ pub async fn events(
     let (store, account, token_hash) = (state.store().clone(), caller.account, caller.token_hash);
 
     let connected = stream::once(async { Ok(Event::default().comment("connected")) });
-    // Read after the subscription began, so no change falls between the two (one in between
-    // is told twice; a client skips a version it knows), and by the read a GET of the profile
-    // makes (on PostgreSQL, the batched session reader, not the pool writes use). A store that
-    // cannot answer now sends nothing here: the client checks on connecting as well.
+    // Read after the subscription began, so no change falls between the two, and by the read
+    // a GET of the profile makes (on PostgreSQL, the batched session reader, not the pool
+    // writes use). A store that cannot answer now sends nothing here: the client checks on
+    // connecting as well.
     let current = {
         let store = store.clone();
         stream::once(async move {
@@ -69,9 +69,7 @@ pub async fn events(
                 now_unix: now_unix(),
             };
             match store.session_profile(session).await {
-                Ok(Some((owner, profile))) if owner == account => {
-                    Some(Ok(profile_event(profile.version)))
-                }
+                Ok(Some((owner, profile))) if owner == account => Some(profile.version),
                 Ok(_) => None,
                 Err(error) => {
                     tracing::warn!(%error, "the profile's version for a new event stream");
@@ -107,19 +105,48 @@ pub async fn events(
                         if !change.stays_open(token_hash, check).await {
                             return None;
                         }
-                        let event = profile_event(change.version);
-                        return Some((Ok(event), (sub, shutdown, permit, store)));
+                        return Some((change.version, (sub, shutdown, permit, store)));
                     }
                 }
             }
         },
     );
-    Ok(Sse::new(connected.chain(current).chain(updates))
+    let versions = rising(current.chain(updates)).map(|version| Ok(profile_event(version)));
+    Ok(Sse::new(connected.chain(versions))
         .keep_alive(KeepAlive::new().interval(state.config().keep_alive)))
+}
+
+/// Each version once, and only a newer one than the last passed on. A change in flight as
+/// the stream opened reaches it after the version read at opening already told it: on
+/// PostgreSQL the database's notification of a write can reach the hub after the write was
+/// answered, so a stream opened in between hears that version twice.
+fn rising(versions: impl Stream<Item = u64>) -> impl Stream<Item = u64> {
+    versions
+        .scan(0, |last, version| {
+            let newer = version > *last;
+            if newer {
+                *last = version;
+            }
+            std::future::ready(Some(newer.then_some(version)))
+        })
+        .filter_map(std::future::ready)
 }
 
 /// `event: profile` with `data: {"version":N}`.
 fn profile_event(version: u64) -> Event {
     let data = serde_json::to_string(&ProfileChanged { version }).unwrap_or_default();
     Event::default().event(PROFILE_EVENT).data(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::stream::{self, StreamExt};
+
+    #[tokio::test]
+    async fn a_stream_passes_each_version_once_and_never_an_older_one() {
+        let passed: Vec<u64> = super::rising(stream::iter([3, 3, 4, 2, 4, 6]))
+            .collect()
+            .await;
+        assert_eq!(passed, [3, 4, 6]);
+    }
 }

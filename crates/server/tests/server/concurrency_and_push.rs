@@ -72,6 +72,22 @@ async fn a_stream_opens_with_the_version_the_profile_is_at() {
     assert_eq!(stream.next_version().await, 4);
 }
 
+/// A write's announcement that arrives after a stream opened at its version (on PostgreSQL the
+/// database's notification may come after the write was answered) is not told again: the
+/// stream's next event is the next change.
+#[tokio::test]
+async fn a_late_announcement_of_the_version_at_open_is_not_told_again() {
+    let ts = TestServer::start().await;
+    let ann = ts.sign_up("ann").await;
+    ts.rename(&ann, 1, "Ann").await;
+    let mut stream = open_events(&ts, &ann).await;
+    assert_eq!(stream.at_open, 2);
+    ts.announce("ann", 2).await;
+    ts.announce("ann", 1).await;
+    ts.rename(&ann, 2, "Ann L").await;
+    assert_eq!(stream.next_version().await, 3);
+}
+
 #[tokio::test]
 async fn a_signed_out_token_hears_of_no_more_changes() {
     let ts = TestServer::start().await;

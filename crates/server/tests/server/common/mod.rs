@@ -211,6 +211,13 @@ impl TestServer {
             .into_profile()
     }
 
+    /// Tells `username`'s open event streams that the profile is at `version`, as the
+    /// database's notification of a write does, whenever it arrives (PostgreSQL).
+    pub async fn announce(&self, username: &str, version: u64) {
+        let (account, _) = self.credentials(username).await;
+        self.server.state().hub().publish(account, version);
+    }
+
     /// One pruning sweep as the server's background task runs it, with its configured
     /// history retention and photo grace: what it deleted.
     pub async fn prune(&self) -> outpost_server::history::Pruned {
