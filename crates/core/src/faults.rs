@@ -47,9 +47,11 @@ pub enum Fault {
     /// still on their way: their retry meets it as a 412, merges with it as this device's own
     /// value, and writes the older change over it.
     OnlineOverPending,
-    /// An online-only write left in doubt when the person chose offline-first writing is not
-    /// counted as this device's own: met on the server (applied, another device wrote on
-    /// top), its values are shown as the other device's in the conflict dialog.
+    /// An online-only write left in doubt when the person chose offline-first writing (and
+    /// the sync loop's write in doubt it then becomes) is not counted as possibly this
+    /// device's own where a change is typed over values another device wrote (merged as it
+    /// is saved): met on the server (applied, another device wrote on top), its values are
+    /// shown as the other device's in the conflict dialog.
     OnlineDoubtNotOwn,
     /// Commits are not compared with the conflict policy the device's settings hold: a tab
     /// that has not heard of the person's new choice yet settles by the old one.

@@ -1403,37 +1403,58 @@ fn bob_sent(policy: ConflictPolicy) -> (T, RequestId) {
 
 /// Under "This device wins", an online-only save of "bob" over "ann" left (its key
 /// "online-bob") and its answer was lost.
-fn online_bob_in_doubt() -> T {
+fn online_bob_in_doubt() -> (T, SentWrite) {
     let mut t = T::synced(ConflictPolicy::LocalWins, server("ann", "", 3));
     let base = t.record().base;
-    t.go(Input::OnlineWriteSent(SentWrite::new(
-        "online-bob".into(),
-        fields("bob", ""),
-        base.as_ref(),
-    )));
-    t
+    let online = SentWrite::new("online-bob".into(), fields("bob", ""), base.as_ref());
+    t.go(Input::OnlineWriteSent(online.clone()));
+    (t, online)
 }
 
-/// The person, now writing offline-first, saves "bob" again and its write meets "cy" (412),
-/// written over "bob" by someone who saw it: asked, and said why, not written back by the
-/// policy (that would undo the later choice unseen).
-fn bob_saved_again_is_asked_about_over_cy(t: &mut T) {
-    let (request, ..) =
-        put(&t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))))).expect("put");
-    let a = t.go(Input::PutStale {
-        request,
-        current: server("cy", "", 5),
-    });
-    assert!(put(&a).is_none(), "nothing written over it by the policy");
-    assert!(t.record().conflict.is_some_and(|c| c.own_write_unknown));
-}
-
+/// The person, now writing offline-first, saves "bob" again: the online write in doubt goes
+/// first, exactly as it was (key, body, `If-Match`), and no new write beside it, whose merge
+/// could only guess whether "bob" on the server is theirs. The server's word on the key
+/// decides. Applied (its first outcome): "cy" since was written by someone who saw "bob", and
+/// is taken, not written over by the policy. A 412: never applied, so "cy" was written apart
+/// from "bob", and "This device wins" settles it.
 #[test]
-fn this_device_wins_does_not_settle_against_an_online_write_still_in_doubt() {
-    // It may have been applied.
-    let mut t = online_bob_in_doubt();
-    assert!(t.record().online_sent.is_some());
-    bob_saved_again_is_asked_about_over_cy(&mut t);
+fn the_online_write_in_doubt_goes_before_a_change_saved_on_top_and_its_key_decides() {
+    for applied in [true, false] {
+        let (mut t, online) = online_bob_in_doubt();
+        let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields("bob", ""))));
+        assert_eq!(
+            sent_write(&a).as_ref(),
+            Some(&online),
+            "the write in doubt first"
+        );
+        assert_eq!(
+            t.record().online_sent,
+            None,
+            "in doubt once, as the sync loop's"
+        );
+        let (request, ..) = put(&a).expect("put");
+        let cy = server("cy", "", 5);
+        let a = if applied {
+            let a = t.go(Input::PutAccepted {
+                request,
+                profile: own(server("bob", "", 4), "online-bob"),
+            });
+            let id = fetch_id(&a).expect("a replayed outcome may be old: looked again");
+            t.go(answered(id, cy))
+        } else {
+            t.go(Input::PutStale {
+                request,
+                current: cy,
+            })
+        };
+        if applied {
+            assert_eq!(put(&a), None, "bob not written back over cy");
+            assert_eq!(t.record().local, fields("cy", ""));
+        } else {
+            assert_eq!(put_fields(&a), Some((fields("bob", ""), 5)), "settled");
+        }
+        assert!(t.record().conflict.is_none());
+    }
 }
 
 #[test]
@@ -1443,7 +1464,7 @@ fn this_device_wins_does_not_settle_against_an_online_write_known_applied_since(
     // version in, so saving "bob" again changes nothing, and a change made over "bob" since
     // ("cy", or "ann" back) is taken, not written over by the policy.
     for theirs in ["cy", "ann"] {
-        let mut t = online_bob_in_doubt();
+        let (mut t, _) = online_bob_in_doubt();
         t.go(Input::PutAccepted {
             request: RequestId(9_999),
             profile: own(server("bob", "", 4), "online-bob"),
@@ -1800,6 +1821,28 @@ fn a_photo_the_server_lost_is_uploaded_again_and_the_same_write_resent() {
     assert_eq!(again, first, "its key was never used: the same write goes");
 }
 
+/// A write in doubt the server answers `photo_missing` was never applied (the server looks its
+/// key up first): its doubt ends. The person has since replaced the photo, so what goes next
+/// is their values, with no upload of the photo they dropped (whose bytes may be gone).
+#[test]
+fn a_write_in_doubt_answered_photo_missing_leaves_doubt() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", &photo(7), 3));
+    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields(
+        "bob",
+        &photo(7),
+    ))));
+    let (id, _, _) = put(&a).expect("write");
+    t.go(Input::LocalEdit(ProfilePatch::all(&fields(
+        "bob",
+        "https://p/x",
+    ))));
+    t.go(Input::PhotoMissing { request: id });
+    assert_eq!(t.record().sent, None);
+    let a = t.go(Input::TimerFired);
+    assert_eq!(upload(&a), None);
+    assert_eq!(put_fields(&a), Some((fields("bob", "https://p/x"), 3)));
+}
+
 #[test]
 fn a_server_that_keeps_losing_the_photo_is_asked_again_with_a_growing_backoff() {
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", &photo(7), 3));
@@ -1978,28 +2021,34 @@ fn a_save_that_changes_nothing_in_the_tabs_view_is_still_committed() {
 
 /// An online-only save of "bob" over "ann" (version 1) whose answer was lost, then
 /// offline-first writing chosen and "cat" saved over "ann": the lost write, and the request
-/// of cat's write (on version 1).
-fn cat_saved_beside_a_lost_online_bob() -> (T, SentWrite, RequestId) {
+/// that sends it again, first, with its key (cat's write waits for its answer).
+fn cat_saved_over_a_lost_online_bob() -> (T, SentWrite, RequestId) {
     let (mut t, mut save) = bob_typed_over_ann(1);
     let lost = sent(&mut t, &mut save);
-    let (id, _, if_match) =
-        put(&t.go(Input::LocalEdit(typed_over("cat", fields("ann", ""))))).expect("put");
-    assert_eq!(if_match, 1);
+    let a = t.go(Input::LocalEdit(typed_over("cat", fields("ann", ""))));
+    assert_eq!(sent_write(&a).as_ref(), Some(&lost));
+    let (id, ..) = put(&a).expect("put");
     (t, lost, id)
 }
 
 /// An online-only save's write in doubt (its answer lost), then offline-first writing chosen
-/// and a change saved: its write meets the first one's values on the server under another
-/// write's key (another device changed the photo on top). They are the person's own, not the
-/// other side of a conflict.
+/// and a change saved: the lost write's resend is answered with its first outcome (applied),
+/// and the change's write then meets that write's values on the server under another write's
+/// key (another device changed the photo on top). They are the person's own, not the other
+/// side of a conflict.
 #[test]
-fn values_of_the_online_write_in_doubt_are_the_devices_own() {
-    let (mut t, lost, id) = cat_saved_beside_a_lost_online_bob();
+fn values_of_the_online_write_in_doubt_applied_are_the_devices_own() {
+    let (mut t, lost, id) = cat_saved_over_a_lost_online_bob();
+    let a = t.go(Input::PutAccepted {
+        request: id,
+        profile: own(server("bob", "", 2), &lost.mutation),
+    });
+    let (id, fields, if_match) = put(&a).expect("cat's write");
+    assert_eq!((fields.name.as_str(), if_match), ("cat", 2));
     let current = ServerProfile {
         mutation_id: Some("another device's".into()),
         ..server("bob", "https://p/theirs", 3)
     };
-    assert_ne!(current.mutation_id.as_deref(), Some(lost.mutation.as_str()));
     let a = t.go(Input::PutStale {
         request: id,
         current,
@@ -2017,47 +2066,95 @@ fn values_of_the_online_write_in_doubt_are_the_devices_own() {
     assert_eq!(if_match, 3);
 }
 
-/// Another device's write of the very value of this device's online write in doubt, made on
-/// the same version (two people undoing one change type back the same name), is that device's:
-/// the version the lost write would have made names another write, so the lost one was not
-/// applied, and the person's later save over that value is asked about, not written over it.
+/// The lost write's values, applied, are what the change saved on top goes on: the record
+/// never took them (the answer was lost), so the fields the person did not type since follow
+/// that outcome, not the older values the record held, which would be written back over them.
 #[test]
-fn another_devices_write_of_the_online_doubts_value_on_its_version_is_not_own() {
-    let (mut t, lost, id) = cat_saved_beside_a_lost_online_bob();
-    let current = ServerProfile {
-        mutation_id: Some("another device's".into()),
-        ..server("bob", "", lost.if_match + 1)
-    };
-    let a = t.go(Input::PutStale {
-        request: id,
-        current,
+fn a_change_saved_over_an_online_write_applied_keeps_that_writes_other_values() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 1));
+    let mut save = OnlineSave::new(ProfilePatch {
+        photo_url: Some("https://p/new".into()),
+        replaces: Some(fields("ann", "")),
+        ..ProfilePatch::default()
     });
-    assert!(put(&a).is_none(), "cat is not written over their bob");
-    let conflict = t.record().conflict.expect("asked");
-    assert_eq!(conflict.fields, name_conflict("cat", "bob"));
-    assert_eq!(
-        t.record().online_sent,
-        None,
-        "the doubt ends: the version it would have made is another write's"
-    );
+    let lost = sent(&mut t, &mut save);
+    let a = t.go(Input::LocalEdit(name_typed_over("cat", fields("ann", ""))));
+    let (id, ..) = put(&a).expect("the lost write first");
+    let a = t.go(Input::PutAccepted {
+        request: id,
+        profile: own(server("ann", "https://p/new", 2), &lost.mutation),
+    });
+    assert_eq!(put_fields(&a), Some((fields("cat", "https://p/new"), 2)));
 }
 
-/// Once ruled out, the write in doubt stays so: a later state still holding the other device's
-/// "bob" at the version the lost write would have made (a third write changed the photo) is
-/// not taken for this device's write, though the lost write's values and field version match.
+/// The lost write named a photo the server held (a state this device knew named it), and the
+/// record has since moved on to a state naming another: sent first again, it does not wait
+/// for an upload of a photo this device never had (that would wait for good).
 #[test]
-fn an_online_write_ruled_out_stays_so_for_later_states() {
-    let (mut t, lost, id) = cat_saved_beside_a_lost_online_bob();
-    let made = lost.if_match + 1;
-    // A late answer to an earlier read brings the version the lost write would have made.
-    t.go(Input::GetAnswered {
-        request: RequestId(0),
-        profile: ServerProfile {
-            mutation_id: Some("another device's".into()),
-            ..server("bob", "", made)
-        },
+fn an_online_write_that_goes_first_does_not_upload_the_photo_the_server_held() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", &photo(7), 1));
+    let mut save = OnlineSave::new(name_typed_over("bob", fields("ann", &photo(7))));
+    let lost = sent(&mut t, &mut save);
+    let id = fetch_id(&t.go(Input::SyncRequested)).expect("fetch");
+    t.go(answered(id, server("ann", &photo(8), 2)));
+    let a = t.go(Input::LocalEdit(name_typed_over(
+        "cat",
+        fields("ann", &photo(8)),
+    )));
+    assert_eq!(upload(&a), None);
+    assert_eq!(sent_write(&a), Some(lost));
+}
+
+/// Once the lost write goes first, its values met on the server are still possibly the
+/// person's own until its answer: a form that showed the field before it (another tab) typing
+/// over its value is not typing over another device's change, and no conflict names it.
+#[test]
+fn a_write_gone_first_still_counts_as_possibly_own_for_typing_over() {
+    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 1));
+    let mut save = OnlineSave::new(ProfilePatch {
+        photo_url: Some("https://p/2".into()),
+        replaces: Some(fields("ann", "")),
+        ..ProfilePatch::default()
     });
-    assert_eq!(t.record().online_sent, None);
+    let lost = sent(&mut t, &mut save);
+    // Applied (v2), then another device renamed (v3): read while nothing waited.
+    let id = fetch_id(&t.go(Input::SyncRequested)).expect("fetch");
+    let v3 = server_at("cy", "https://p/2", 3, 3, lost.if_match + 1);
+    t.go(answered(id, v3.clone()));
+    assert_eq!(t.record().base, Some(v3));
+    let a = t.go(Input::LocalEdit(name_typed_over(
+        "dan",
+        fields("cy", "https://p/2"),
+    )));
+    assert_eq!(sent_write(&a), Some(lost), "gone first");
+    // Another tab's form still showed the photo before it.
+    let stale = ProfilePatch {
+        photo_url: Some("https://p/4".into()),
+        replaces: Some(fields("cy", "")),
+        replaces_at: Some(FieldVersions {
+            name: 3,
+            photo_url: 1,
+        }),
+        ..ProfilePatch::default()
+    };
+    t.go(Input::LocalEdit(stale));
+    assert!(
+        t.record().conflict.is_none(),
+        "no conflict names its own photo"
+    );
+    assert_eq!(t.record().local, fields("dan", "https://p/4"));
+}
+
+/// The same, but the device never hears of the version the lost write would have made: a
+/// later state holds "bob" at that field version, and another device's write made it (two
+/// people undoing one change type back the same name). By values and field versions it looks
+/// like the lost write applied; the state is taken in, but nothing is merged against it until
+/// the resend's answer. A 412 says the lost write was never applied: that "bob" is the other
+/// device's, and the person's "cat" over it is asked about, not written over it.
+#[test]
+fn an_online_write_met_only_in_later_states_is_settled_by_its_key() {
+    let (mut t, lost, id) = cat_saved_over_a_lost_online_bob();
+    let made = lost.if_match + 1;
     let later = ServerProfile {
         mutation_id: Some("a third write".into()),
         field_versions: Some(FieldVersions {
@@ -2066,33 +2163,52 @@ fn an_online_write_ruled_out_stays_so_for_later_states() {
         }),
         ..server("bob", "https://p/theirs", made + 1)
     };
+    // A late answer to an earlier read brings it first.
+    let a = t.go(Input::GetAnswered {
+        request: RequestId(0),
+        profile: later.clone(),
+    });
+    assert!(
+        put(&a).is_none() && t.record().conflict.is_none(),
+        "not merged yet"
+    );
     let a = t.go(Input::PutStale {
         request: id,
         current: later,
     });
     assert!(put(&a).is_none(), "cat is not written over their bob");
-    assert!(t.record().conflict.is_some(), "asked");
+    let conflict = t.record().conflict.expect("asked");
+    assert_eq!(conflict.fields, name_conflict("cat", "bob"));
+    assert_eq!(t.record().sent, None, "the doubt ended");
 }
 
-/// A value written offline-first while an online write in doubt carries it too is noted as
-/// the device's own, and stays so when that doubt ends: it was left unnoted (the doubt already
-/// counted it), and once the doubt ended a later save met the person's own value as another
-/// device's.
+/// The online save's own answer, when it comes after the lost write went first as the sync
+/// loop's write in doubt, is taken as that write's: applied, its values are the device's own
+/// (and cat's write goes on that version); a 412, never applied.
 #[test]
-fn a_value_written_beside_the_online_doubt_stays_own_when_the_doubt_ends() {
-    let (mut t, mut save) = bob_typed_over_ann(1);
-    let lost = sent(&mut t, &mut save);
-    let (id, _, _) =
-        put(&t.go(Input::LocalEdit(typed_over("bob", fields("ann", ""))))).expect("put");
-    t.go(accepted(id, "bob", 2));
-    let input = save.answered(lost, OnlineAnswer::Stale(server("bob", "", 2)));
-    t.go(input);
-    let record = t.record();
-    assert_eq!(record.online_sent, None, "the doubt ended");
-    assert!(
-        record.wrote(Field::Name, "bob", None),
-        "still the person's own"
-    );
+fn the_online_saves_late_answer_settles_the_write_that_went_first() {
+    for applied in [true, false] {
+        let (mut t, mut save) = bob_typed_over_ann(1);
+        let lost = sent(&mut t, &mut save);
+        t.go(Input::WentOffline);
+        t.go(Input::LocalEdit(typed_over("cat", fields("ann", ""))));
+        let answer = if applied {
+            OnlineAnswer::Applied(own(server("bob", "", 2), &lost.mutation))
+        } else {
+            OnlineAnswer::Stale(server("dan", "", 2))
+        };
+        t.go(save.answered(lost, answer));
+        let record = t.record();
+        assert_eq!(record.sent, None, "the doubt ended");
+        assert_eq!(record.wrote(Field::Name, "bob", None), applied);
+        let a = t.go(Input::WentOnline);
+        if applied {
+            assert_eq!(put_fields(&a), Some((fields("cat", ""), 2)));
+        } else {
+            assert!(put(&a).is_none(), "cat is not written over dan unasked");
+            assert!(t.record().conflict.is_some());
+        }
+    }
 }
 
 /// `server(name, photo, version)` whose name last changed at `name_at` and photo URL at

@@ -388,6 +388,13 @@ impl SyncMachine {
             self.take_stored_answer(now);
             self.settle_by_policy(now);
         }
+        // Changes saved on top of an online-only write in doubt (this input, or a record an
+        // older version of the app stored): that write is sent first, with its key. After
+        // the input, so a change typed over values another device wrote is merged as it is
+        // saved, with the write's values still counted as possibly its own.
+        if let Some(record) = self.record.as_mut() {
+            record.online_doubt_first();
+        }
         self.drive(entropy, &mut out);
         self.prepare(entropy);
         let mut actions = Vec::with_capacity(out.len() + 2);
@@ -516,8 +523,11 @@ impl SyncMachine {
             }
             Input::PhotoMissing { request } => {
                 if let Some(Request::Put { write, .. }) = self.take_put(request) {
-                    // Not applied, and the key stays free: the same write goes again once the
-                    // photo is back on the server (after the backoff, as any refusal).
+                    // Not applied (the server looks the key up first), nor can it be while
+                    // the photo is missing: out of doubt, the values go again as a new write
+                    // once the photo is back on the server (after the backoff, as any
+                    // refusal), or as the person mends them.
+                    self.settle_doubt(&write);
                     if let Some(sha256) = crate::validate::uploaded_photo(&write.fields.photo_url) {
                         if let Some(record) = self.record.as_mut() {
                             record.photo_gone(sha256);
@@ -611,6 +621,23 @@ impl SyncMachine {
                     && (!record.holds_pending_changes() || fault(Fault::OnlineOverPending))
                 {
                     record.online_sent = Some(write);
+                }
+            }
+            Input::OnlineWriteAnswered { write, answer } if self.sends_first(&write) => {
+                // Gone first as the write in doubt of offline-first sync (changes were saved
+                // on top of it): its answer is taken as a PUT's.
+                match answer {
+                    OnlineAnswer::Applied(profile) => self.put_accepted(now, &write, true, profile),
+                    OnlineAnswer::Stale(current) => {
+                        self.moved_on(now, &write, current, Outcome::NotApplied);
+                    }
+                    OnlineAnswer::Forgotten(current) => {
+                        if !fault(Fault::ForgottenWriteIsTheirs) {
+                            self.note_own(&write);
+                        }
+                        self.moved_on(now, &write, current, Outcome::Unknown(&write));
+                    }
+                    OnlineAnswer::Refused(_) => self.settle_doubt(&write),
                 }
             }
             Input::OnlineWriteAnswered { write, answer } => {
@@ -900,7 +927,16 @@ impl SyncMachine {
                 .is_some_and(|s| s.mutation == write.mutation)
         {
             record.sent = None;
+            record.online_doubt_first();
         }
+    }
+
+    /// Whether `write` is the record's write in doubt, sent first by the sync loop.
+    fn sends_first(&self, write: &SentWrite) -> bool {
+        self.record
+            .as_ref()
+            .and_then(|r| r.sent.as_ref())
+            .is_some_and(|s| s.mutation == write.mutation)
     }
 
     fn conflict_remote(&self) -> Option<ServerProfile> {
@@ -925,9 +961,9 @@ impl SyncMachine {
     /// Any server state this device receives (an answer, a read, a push's fetch) that is the
     /// outcome of its online-only write in doubt settles it: the write was applied, and its
     /// values are this device's own, whoever's request brought the news. The record takes
-    /// that state in as a read's (a save waiting to be sent is merged over it): left on the
-    /// version before, a change someone makes over the write's values back to that version's
-    /// would look like none, and the save would be written over it.
+    /// that state in as a read's: left on the version before, a change someone makes over the
+    /// write's values back to that version's would look like none, and a save typed next
+    /// would be written over it.
     ///
     /// A state at the version the write would have made, made by another write, ends the doubt
     /// the other way: the write was not applied, nor can it be. Left in doubt, its values met
@@ -1001,7 +1037,19 @@ impl SyncMachine {
             record.last_synced_at = Some(now);
         } else {
             record.synchronized = false;
-            keep_changes_over(record, &profile.fields());
+            let outcome = profile.fields();
+            // The fields not typed since follow the outcome. They hold the write's values
+            // already, unless it is an online-only write that went first when changes were
+            // saved on top of it: the record never took its values, and would write the
+            // older ones back over them.
+            if record.conflict.is_none() {
+                for field in merge::Field::ALL {
+                    if !record.changed.contains(&field) {
+                        field.set(&mut record.local, field.get(&outcome).to_owned());
+                    }
+                }
+            }
+            keep_changes_over(record, &outcome);
         }
         record.base = Some(profile);
     }
@@ -1148,10 +1196,12 @@ impl SyncMachine {
                 .retain(|c| !record.wrote(c.field, &c.theirs, Some(&remote)));
         }
         // Only where "mine" is still what such a write carried: typing since is an edit made
-        // apart from the other side, as any. An online-only write still in doubt is one too:
-        // its answer lost, it may have been applied. So is one of this device's writes known
-        // applied while the record still holds the version before it (the news came apart
-        // from a read the record took in): the other side was written after it.
+        // apart from the other side, as any. An online-only write still in doubt is one too
+        // (a change typed over values another device wrote, merged as it is saved, before the
+        // write goes first): its answer lost, it may have been applied. So is one of this
+        // device's writes known applied while the record still holds the version before it
+        // (the news came apart from a read the record took in): the other side was written
+        // after it.
         let online_in_doubt = record.online_sent.as_ref().map(|s| &s.fields);
         let carried = |c: &FieldConflict, fields: Option<&ProfileFields>| {
             fields.is_some_and(|f| c.mine == c.field.get(f))
@@ -1409,8 +1459,18 @@ impl SyncMachine {
             },
         };
         let Some(mut request) = request else { return };
-        // The record that names a photo leaves only once the server holds the photo.
-        if let (Request::Put { write, .. }, Some(record)) = (&request, &self.record)
+        // The record that names a photo leaves only once the server holds the photo. A write
+        // in doubt left so before (its photo uploaded, or named by a state this device knew):
+        // sent again, it does not wait for an upload, which may be impossible now (the bytes
+        // gone from the device, the record no longer naming the photo). Should the server
+        // have dropped the photo since, it says so, and the write was not applied.
+        if let (
+            Request::Put {
+                write,
+                resend: false,
+            },
+            Some(record),
+        ) = (&request, &self.record)
             && let Some(sha256) = record.photo_to_upload(&write.fields, &self.missing_photos)
         {
             request = Request::Upload {

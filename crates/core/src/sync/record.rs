@@ -64,7 +64,9 @@ pub struct LocalRecord {
     /// It is stored before it leaves, so the next Save sends it again exactly, with its key,
     /// before anything newer, whether it comes from this tab, another one, or after a
     /// reload; only the server's word on it ends it ([`super::OnlineSave`]). The sync loop and
-    /// the service worker never send it: repeating an online-only save is the person's act.
+    /// the service worker do not send it while it stands alone: repeating an online-only save
+    /// is the person's act. A change saved offline-first on top of it is one: it then becomes
+    /// the write in doubt, `sent` ([`LocalRecord::online_doubt_first`]).
     #[serde(default)]
     pub online_sent: Option<SentWrite>,
     /// Which write of the device store produced this record. Every writer (a tab, the service
@@ -389,25 +391,37 @@ impl LocalRecord {
     /// Whether `value` of `field`, as the server state `at` holds it, was written by this
     /// device: one of its latest accepted writes changed the field to it (that very write,
     /// by the field's version, where the server state says it: the same value put back there
-    /// by another device is that device's), or its online-only write in doubt does (it may
-    /// have been applied: left in doubt when the person chose offline-first writing before
-    /// saving again, its values met on the server are still their own).
+    /// by another device is that device's), or its write in doubt does (it may have been
+    /// applied: an online-only one left in doubt when the person chose offline-first writing
+    /// before saving again, or the sync loop's, met on the server before its answer).
     pub fn wrote(&self, field: Field, value: &str, at: Option<&ServerProfile>) -> bool {
         let version = at.and_then(|p| p.field_versions).map(|v| v.get(field));
         let own_version = version.filter(|_| !fault(Fault::OwnMatchedByValue));
-        // The online write, if applied, made version `if_match + 1`: a field version after it
-        // is a later change (the value put back there by another device).
+        // The write in doubt, if applied, made version `if_match + 1`: a field version after
+        // it is a later change (the value put back there by another device).
         self.own.iter().any(|o| o.is(field, value, own_version))
-            || self
-                .online_sent
-                .as_ref()
+            || [&self.online_sent, &self.sent]
+                .into_iter()
+                .flatten()
                 .filter(|_| !fault(Fault::OnlineDoubtNotOwn))
-                .is_some_and(|s| {
+                .any(|s| {
                     s.changes.contains(&field)
                         && field.get(&s.fields) == value
                         && version.is_none_or(|v| v <= s.if_match + 1)
                         && !at.is_some_and(|p| s.ruled_out_by(p))
                 })
+    }
+
+    /// Makes an online-only write in doubt the write in doubt of offline-first sync once
+    /// changes are saved on top of it (the person chose offline-first writing and saved
+    /// again): sent again with its key before anything else, as any write in doubt. Only the
+    /// server's word on its key tells whether it was applied: met in a later state, its values
+    /// may be its own or another device's typing of the same, and the change saved on top
+    /// would be merged against the wrong one.
+    pub(super) fn online_doubt_first(&mut self) {
+        if self.sent.is_none() && (!self.synchronized || self.conflict.is_some()) {
+            self.sent = self.online_sent.take();
+        }
     }
 
     /// Whether one of this device's latest accepted writes changed `field` to `value`

@@ -66,20 +66,29 @@ use world::{Check, World};
 /// values carry the field version their write made: the value put back is not its own).
 /// 76199: a value typed back on one device, another device's edit made over its earlier typing
 /// (the model took that edit for one that had seen the value typed back).
+/// 1050: an online-only write in doubt sent first once a change was saved on top, applied:
+/// the record had never taken its values, and the change's write put the older photo back.
+/// 1953: the same write, sent first, waited for good for an upload of a photo the device never
+/// had (the server held it: a state the device knew named it when the write was made).
+/// 1270987: that write, gone first, no longer counted as possibly the device's own: another
+/// tab's form, older than its value, typing over it was asked about the device's own photo.
 const REGRESSION_SEEDS: &[u64] = &[
     1,
     2,
     3,
     22,
+    1050,
     1087,
     1100,
     1577,
+    1953,
     22596,
     40702,
     54133,
     62401,
     73136,
     76199,
+    1270987,
     0xdead_beef,
 ];
 
