@@ -335,6 +335,7 @@ fn write(fields: &outpost_core::wire::ProfileFields, if_match: u64, key: &str) -
         fields: fields.clone(),
         if_match,
         changes: Vec::new(),
+        online: false,
     }
 }
 

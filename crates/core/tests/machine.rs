@@ -1018,6 +1018,7 @@ fn a_write_in_doubt_is_sent_again_before_anything_else_during_a_conflict() {
         fields: fields("bob", ""),
         if_match: 3,
         changes: vec![Field::Name],
+        online: false,
     };
     let stored = LocalRecord {
         sent: Some(doubt.clone()),
@@ -1821,28 +1822,6 @@ fn a_photo_the_server_lost_is_uploaded_again_and_the_same_write_resent() {
     assert_eq!(again, first, "its key was never used: the same write goes");
 }
 
-/// A write in doubt the server answers `photo_missing` was never applied (the server looks its
-/// key up first): its doubt ends. The person has since replaced the photo, so what goes next
-/// is their values, with no upload of the photo they dropped (whose bytes may be gone).
-#[test]
-fn a_write_in_doubt_answered_photo_missing_leaves_doubt() {
-    let mut t = T::synced(ConflictPolicy::Ask, server("ann", &photo(7), 3));
-    let a = t.go(Input::LocalEdit(ProfilePatch::all(&fields(
-        "bob",
-        &photo(7),
-    ))));
-    let (id, _, _) = put(&a).expect("write");
-    t.go(Input::LocalEdit(ProfilePatch::all(&fields(
-        "bob",
-        "https://p/x",
-    ))));
-    t.go(Input::PhotoMissing { request: id });
-    assert_eq!(t.record().sent, None);
-    let a = t.go(Input::TimerFired);
-    assert_eq!(upload(&a), None);
-    assert_eq!(put_fields(&a), Some((fields("bob", "https://p/x"), 3)));
-}
-
 #[test]
 fn a_server_that_keeps_losing_the_photo_is_asked_again_with_a_growing_backoff() {
     let mut t = T::synced(ConflictPolicy::Ask, server("ann", &photo(7), 3));
@@ -2143,6 +2122,51 @@ fn a_write_gone_first_still_counts_as_possibly_own_for_typing_over() {
         "no conflict names its own photo"
     );
     assert_eq!(t.record().local, fields("dan", "https://p/4"));
+}
+
+/// Gone first and still in doubt, the lost write may have been applied: a value of it typed
+/// again over another device's later change is asked about, not settled by "This device wins"
+/// (the other side may have been written by someone who saw it).
+#[test]
+fn this_device_wins_does_not_settle_over_a_change_after_the_write_gone_first() {
+    let (mut t, online) = online_bob_in_doubt();
+    let id = fetch_id(&t.go(Input::SyncRequested)).expect("fetch");
+    t.go(answered(id, server_at("cy", "", 5, 5, 3)));
+    let a = t.go(Input::LocalEdit(ProfilePatch {
+        photo_url: Some("https://p/x".into()),
+        replaces: Some(fields("cy", "")),
+        ..ProfilePatch::default()
+    }));
+    let (request, ..) = put(&a).expect("the lost write first");
+    assert_eq!(t.record().sent, Some(online));
+    t.go(Input::RequestFailed {
+        request,
+        retry_after: None,
+    });
+    // A tab whose form still showed "ann" types "bob" again.
+    t.go(Input::LocalEdit(typed_over_at("bob", fields("ann", ""), 3)));
+    let conflict = t.record().conflict.expect("asked");
+    assert!(conflict.own_write_unknown);
+}
+
+/// The values of the write gone first, applied, join the save on top only where the person
+/// did not type: a field they typed back to the value the record held stays as typed.
+#[test]
+fn the_write_gone_first_never_replaces_what_the_save_on_top_typed() {
+    let (mut t, mut save) = bob_typed_over_ann(1);
+    let lost = sent(&mut t, &mut save);
+    let a = t.go(Input::LocalEdit(ProfilePatch {
+        name: Some("ann".into()),
+        photo_url: Some("https://p/x".into()),
+        replaces: Some(fields("bob", "")),
+        replaces_at: None,
+    }));
+    let (id, ..) = put(&a).expect("the lost write first");
+    let a = t.go(Input::PutAccepted {
+        request: id,
+        profile: own(server("bob", "", 2), &lost.mutation),
+    });
+    assert_eq!(put_fields(&a), Some((fields("ann", "https://p/x"), 2)));
 }
 
 /// The same, but the device never hears of the version the lost write would have made: a

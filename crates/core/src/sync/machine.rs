@@ -171,7 +171,8 @@ pub enum Input {
     OnlineWriteSent(SentWrite),
     /// The server's word on an online-only write of this device: its doubt ends; an applied
     /// write's values are this device's own, and the server state is taken in like a
-    /// [`Input::RemoteRead`].
+    /// [`Input::RemoteRead`]. A write that went first as the record's write in doubt (changes
+    /// were saved on top of it) is answered as a PUT of the sync loop is.
     OnlineWriteAnswered {
         /// The write as sent.
         write: SentWrite,
@@ -244,7 +245,8 @@ pub enum Action {
 #[derive(Clone, Debug)]
 enum Request {
     /// `resend`: the write was in doubt (sent before, outcome unknown), so its 200 may be a
-    /// replay of an older version and the machine refreshes afterwards.
+    /// replay of an older version and the machine refreshes afterwards; it waits for an
+    /// upload of its photo only once the server said it lacks it.
     Put {
         write: SentWrite,
         resend: bool,
@@ -388,12 +390,10 @@ impl SyncMachine {
             self.take_stored_answer(now);
             self.settle_by_policy(now);
         }
-        // Changes saved on top of an online-only write in doubt (this input, or a record an
-        // older version of the app stored): that write is sent first, with its key. After
-        // the input, so a change typed over values another device wrote is merged as it is
-        // saved, with the write's values still counted as possibly its own.
+        // Changes on top of an online-only write in doubt (a record an older version of the
+        // app stored, a merge): that write is sent first, with its key.
         if let Some(record) = self.record.as_mut() {
-            record.online_doubt_first();
+            record.online_doubt_first(&[]);
         }
         self.drive(entropy, &mut out);
         self.prepare(entropy);
@@ -438,6 +438,18 @@ impl SyncMachine {
                 );
                 let before = mendable.then(|| self.record.as_ref().map(|r| r.local.clone()));
                 self.local_edit(now, &patch);
+                // Saved on top of an online-only write in doubt: that write goes first, and
+                // the values it carried join this save's where the person did not type. After
+                // the edit's merge (typing over values another device wrote), which still
+                // counts the write's values as possibly its own.
+                if let Some(record) = self.record.as_mut() {
+                    // What the merge or a policy kept of the typing, not what it replaced.
+                    let typed: Vec<_> = patch
+                        .fields()
+                        .filter(|f| patch.get(*f) == Some(f.get(&record.local)))
+                        .collect();
+                    record.online_doubt_first(&typed);
+                }
                 if let Some(before) = before
                     && self.record.as_ref().map(|r| &r.local) != before.as_ref()
                 {
@@ -523,11 +535,8 @@ impl SyncMachine {
             }
             Input::PhotoMissing { request } => {
                 if let Some(Request::Put { write, .. }) = self.take_put(request) {
-                    // Not applied (the server looks the key up first), nor can it be while
-                    // the photo is missing: out of doubt, the values go again as a new write
-                    // once the photo is back on the server (after the backoff, as any
-                    // refusal), or as the person mends them.
-                    self.settle_doubt(&write);
+                    // Not applied, and the key stays free: the same write goes again once the
+                    // photo is back on the server (after the backoff, as any refusal).
                     if let Some(sha256) = crate::validate::uploaded_photo(&write.fields.photo_url) {
                         if let Some(record) = self.record.as_mut() {
                             record.photo_gone(sha256);
@@ -918,7 +927,8 @@ impl SyncMachine {
     }
 
     /// `write`'s outcome is known: it is no longer the record's write in doubt. Another
-    /// tab's write in doubt, taken over with its record, stays until its own answer.
+    /// tab's write in doubt, taken over with its record, stays until its own answer. An
+    /// online-only write in doubt beside changes (a record an older build stored) goes next.
     fn settle_doubt(&mut self, write: &SentWrite) {
         if let Some(record) = self.record.as_mut()
             && record
@@ -927,7 +937,7 @@ impl SyncMachine {
                 .is_some_and(|s| s.mutation == write.mutation)
         {
             record.sent = None;
-            record.online_doubt_first();
+            record.online_doubt_first(&[]);
         }
     }
 
@@ -1038,11 +1048,10 @@ impl SyncMachine {
         } else {
             record.synchronized = false;
             let outcome = profile.fields();
-            // The fields not typed since follow the outcome. They hold the write's values
-            // already, unless it is an online-only write that went first when changes were
-            // saved on top of it: the record never took its values, and would write the
-            // older ones back over them.
-            if record.conflict.is_none() {
+            // An online-only write that went first when changes were saved on top of it: the
+            // record never took its values, and would write the older ones back over them.
+            // The fields not changed here take them.
+            if sent.online && record.conflict.is_none() {
                 for field in merge::Field::ALL {
                     if !record.changed.contains(&field) {
                         field.set(&mut record.local, field.get(&outcome).to_owned());
@@ -1196,13 +1205,18 @@ impl SyncMachine {
                 .retain(|c| !record.wrote(c.field, &c.theirs, Some(&remote)));
         }
         // Only where "mine" is still what such a write carried: typing since is an edit made
-        // apart from the other side, as any. An online-only write still in doubt is one too
-        // (a change typed over values another device wrote, merged as it is saved, before the
-        // write goes first): its answer lost, it may have been applied. So is one of this
+        // apart from the other side, as any. A write still in doubt is one too, against a
+        // state after the one it was made on (an online-only one, or one gone first from it,
+        // met by a change typed over values another device wrote): its answer lost, it may
+        // have been applied, and the other side made over it. So is one of this
         // device's writes known applied while the record still holds the version before it
         // (the news came apart from a read the record took in): the other side was written
         // after it.
-        let online_in_doubt = record.online_sent.as_ref().map(|s| &s.fields);
+        let online_in_doubt = [&record.online_sent, &record.sent]
+            .into_iter()
+            .flatten()
+            .find(|s| remote.version > s.if_match)
+            .map(|s| &s.fields);
         let carried = |c: &FieldConflict, fields: Option<&ProfileFields>| {
             fields.is_some_and(|f| c.mine == c.field.get(f))
         };
@@ -1461,17 +1475,11 @@ impl SyncMachine {
         let Some(mut request) = request else { return };
         // The record that names a photo leaves only once the server holds the photo. A write
         // in doubt left so before (its photo uploaded, or named by a state this device knew):
-        // sent again, it does not wait for an upload, which may be impossible now (the bytes
-        // gone from the device, the record no longer naming the photo). Should the server
-        // have dropped the photo since, it says so, and the write was not applied.
-        if let (
-            Request::Put {
-                write,
-                resend: false,
-            },
-            Some(record),
-        ) = (&request, &self.record)
+        // sent again, it waits for an upload only once the server said it lacks the photo
+        // (`missing_photos`), not because the record no longer knows it is there.
+        if let (Request::Put { write, resend }, Some(record)) = (&request, &self.record)
             && let Some(sha256) = record.photo_to_upload(&write.fields, &self.missing_photos)
+            && (!*resend || self.missing_photos.iter().any(|m| m == sha256))
         {
             request = Request::Upload {
                 sha256: sha256.to_owned(),

@@ -6,7 +6,8 @@
 //! The write in doubt lives in the device's record ([`LocalRecord::online_sent`]), never in
 //! a tab's memory: an answer lost to a timeout or a reload would otherwise be forgotten, the
 //! next Save would send a new write on the old `If-Match`, meet its own applied twin as a 412,
-//! and tell the person that their own save came from another device.
+//! and tell the person that their own save came from another device. Once a change is saved
+//! offline-first on top of it, the sync loop sends it first instead, as its own write in doubt.
 
 use super::{Entropy, Input, LocalRecord, SentWrite, new_mutation_id};
 use crate::faults::{Fault, on as fault};
@@ -188,8 +189,9 @@ impl OnlineSave {
             return OnlineStep::Failed(OnlineFailure::ChangedElsewhere);
         }
         let typed: Vec<_> = self.patch.fields().collect();
-        let write =
-            SentWrite::new(new_mutation_id(entropy), fields, record.base.as_ref()).typed(&typed);
+        let write = SentWrite::new(new_mutation_id(entropy), fields, record.base.as_ref())
+            .typed(&typed)
+            .online();
         // The record that names a photo leaves only once the server holds the photo.
         if let Some(sha256) = record
             .photo_to_upload(&write.fields, &[])

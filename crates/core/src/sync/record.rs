@@ -31,7 +31,9 @@ pub struct LocalRecord {
     /// answer not seen: a timeout, a reload, a lost connection). It is stored before it is
     /// sent and sent again exactly, with the same mutation id, until the server answers
     /// 200 (its outcome, possibly a replay) or 412 (never applied). Only then is a newer
-    /// local state sent, so this device always knows which server versions are its own.
+    /// local state sent, so this device always knows which server versions are its own. It
+    /// may be an online-only save's write, gone first once changes were saved on top of it
+    /// ([`LocalRecord::online_doubt_first`]).
     #[serde(default)]
     pub sent: Option<SentWrite>,
     /// The fields changed on this device since `base` (empty once synchronized). Only the
@@ -157,6 +159,11 @@ pub struct SentWrite {
     /// sent; empty in writes stored before it existed, which are compared with the base).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<Field>,
+    /// An online-only save's write: the record takes its values only from its answer, so one
+    /// that went first as the sync loop's write in doubt ([`LocalRecord::online_doubt_first`])
+    /// has values the record does not hold.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub online: bool,
 }
 
 impl SentWrite {
@@ -171,7 +178,14 @@ impl SentWrite {
             fields,
             if_match: base.map_or(1, |b| b.version),
             changes,
+            online: false,
         }
+    }
+
+    /// This write, as an online-only save's.
+    pub(super) fn online(mut self) -> Self {
+        self.online = true;
+        self
     }
 
     /// This write, with the fields the person typed here counted among its changes even where
@@ -418,10 +432,24 @@ impl LocalRecord {
     /// server's word on its key tells whether it was applied: met in a later state, its values
     /// may be its own or another device's typing of the same, and the change saved on top
     /// would be merged against the wrong one.
-    pub(super) fn online_doubt_first(&mut self) {
-        if self.sent.is_none() && (!self.synchronized || self.conflict.is_some()) {
-            self.sent = self.online_sent.take();
+    ///
+    ///
+    /// The fields typed in the save on top (`typed`) count among the record's changes, also
+    /// where the value typed is the one the record held: once the write is applied, the
+    /// fields not changed here take its values ([`SentWrite::online`]), and these must not.
+    pub(super) fn online_doubt_first(&mut self, typed: &[Field]) {
+        if self.sent.is_some() || (self.synchronized && self.conflict.is_none()) {
+            return;
         }
+        let Some(write) = self.online_sent.take() else {
+            return;
+        };
+        for field in typed {
+            if !self.changed.contains(field) {
+                self.changed.push(*field);
+            }
+        }
+        self.sent = Some(write);
     }
 
     /// Whether one of this device's latest accepted writes changed `field` to `value`

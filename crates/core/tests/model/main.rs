@@ -72,6 +72,13 @@ use world::{Check, World};
 /// had (the server held it: a state the device knew named it when the write was made).
 /// 1270987: that write, gone first, no longer counted as possibly the device's own: another
 /// tab's form, older than its value, typing over it was asked about the device's own photo.
+/// 1440: its values joined the save on top over a field that save typed (to the value the
+/// record already held), so the save's value was lost.
+/// 37399: it went first before the save's merge, which "The other device wins" settled to
+/// the record's older value; applied, that value was then written back over it.
+/// 29667, 56080: applied after a conflict over the save on top was settled (by the person, or
+/// by "The other device wins" taking back a typed field), the fields it carried kept the
+/// record's older values and were written back over it.
 const REGRESSION_SEEDS: &[u64] = &[
     1,
     2,
@@ -80,11 +87,15 @@ const REGRESSION_SEEDS: &[u64] = &[
     1050,
     1087,
     1100,
+    1440,
     1577,
     1953,
     22596,
+    29667,
+    37399,
     40702,
     54133,
+    56080,
     62401,
     73136,
     76199,
