@@ -2050,20 +2050,42 @@ fn values_of_the_online_write_in_doubt_applied_are_the_devices_own() {
 /// that outcome, not the older values the record held, which would be written back over them.
 #[test]
 fn a_change_saved_over_an_online_write_applied_keeps_that_writes_other_values() {
-    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 1));
-    let mut save = OnlineSave::new(ProfilePatch {
-        photo_url: Some("https://p/new".into()),
-        replaces: Some(fields("ann", "")),
-        ..ProfilePatch::default()
-    });
-    let lost = sent(&mut t, &mut save);
-    let a = t.go(Input::LocalEdit(name_typed_over("cat", fields("ann", ""))));
-    let (id, ..) = put(&a).expect("the lost write first");
-    let a = t.go(Input::PutAccepted {
+    let (mut t, mut save) = photo_typed_over_ann("https://p/new");
+    let next = write_after_the_lost_one_applied(
+        &mut t,
+        &mut save,
+        name_typed_over("cat", fields("ann", "")),
+        server("ann", "https://p/new", 2),
+    );
+    assert_eq!(next, Some((fields("cat", "https://p/new"), 2)));
+}
+
+/// A tab synced at version 1 of "ann" with no photo, and an online-only save of `photo`.
+fn photo_typed_over_ann(photo: &str) -> (T, OnlineSave) {
+    (
+        T::synced(ConflictPolicy::Ask, server("ann", "", 1)),
+        OnlineSave::new(ProfilePatch {
+            photo_url: Some(photo.into()),
+            replaces: Some(fields("ann", "")),
+            ..ProfilePatch::default()
+        }),
+    )
+}
+
+/// `save`'s write is lost, `on_top` saved offline-first, and the lost write, gone first, is
+/// answered applied as `outcome`: the write that goes next, if any.
+fn write_after_the_lost_one_applied(
+    t: &mut T,
+    save: &mut OnlineSave,
+    on_top: ProfilePatch,
+    outcome: ServerProfile,
+) -> Option<(ProfileFields, u64)> {
+    let lost = sent(t, save);
+    let (id, ..) = put(&t.go(Input::LocalEdit(on_top))).expect("the lost write first");
+    put_fields(&t.go(Input::PutAccepted {
         request: id,
-        profile: own(server("ann", "https://p/new", 2), &lost.mutation),
-    });
-    assert_eq!(put_fields(&a), Some((fields("cat", "https://p/new"), 2)));
+        profile: own(outcome, &lost.mutation),
+    }))
 }
 
 /// The lost write named a photo the server held (a state this device knew named it), and the
@@ -2089,12 +2111,7 @@ fn an_online_write_that_goes_first_does_not_upload_the_photo_the_server_held() {
 /// over its value is not typing over another device's change, and no conflict names it.
 #[test]
 fn a_write_gone_first_still_counts_as_possibly_own_for_typing_over() {
-    let mut t = T::synced(ConflictPolicy::Ask, server("ann", "", 1));
-    let mut save = OnlineSave::new(ProfilePatch {
-        photo_url: Some("https://p/2".into()),
-        replaces: Some(fields("ann", "")),
-        ..ProfilePatch::default()
-    });
+    let (mut t, mut save) = photo_typed_over_ann("https://p/2");
     let lost = sent(&mut t, &mut save);
     // Applied (v2), then another device renamed (v3): read while nothing waited.
     let id = fetch_id(&t.go(Input::SyncRequested)).expect("fetch");
@@ -2154,23 +2171,19 @@ fn this_device_wins_does_not_settle_over_a_change_after_the_write_gone_first() {
 #[test]
 fn the_write_gone_first_never_replaces_what_the_save_on_top_typed() {
     let (mut t, mut save) = bob_typed_over_ann(1);
-    let lost = sent(&mut t, &mut save);
-    let a = t.go(Input::LocalEdit(ProfilePatch {
+    let on_top = ProfilePatch {
         name: Some("ann".into()),
         photo_url: Some("https://p/x".into()),
         replaces: Some(fields("bob", "")),
         replaces_at: None,
-    }));
-    let (id, ..) = put(&a).expect("the lost write first");
-    let a = t.go(Input::PutAccepted {
-        request: id,
-        profile: own(server("bob", "", 2), &lost.mutation),
-    });
-    assert_eq!(put_fields(&a), Some((fields("ann", "https://p/x"), 2)));
+    };
+    let next = write_after_the_lost_one_applied(&mut t, &mut save, on_top, server("bob", "", 2));
+    assert_eq!(next, Some((fields("ann", "https://p/x"), 2)));
 }
 
-/// The same, but the device never hears of the version the lost write would have made: a
-/// later state holds "bob" at that field version, and another device's write made it (two
+/// As `values_of_the_online_write_in_doubt_applied_are_the_devices_own`, but the device never
+/// hears of the version the lost write would have made: a later state holds "bob" at that
+/// field version, and another device's write made it (two
 /// people undoing one change type back the same name). By values and field versions it looks
 /// like the lost write applied; the state is taken in, but nothing is merged against it until
 /// the resend's answer. A 412 says the lost write was never applied: that "bob" is the other
