@@ -433,7 +433,6 @@ impl LocalRecord {
     /// may be its own or another device's typing of the same, and the change saved on top
     /// would be merged against the wrong one.
     ///
-    ///
     /// The fields typed in the save on top (`typed`) count among the record's changes, also
     /// where the value typed is the one the record held: once the write is applied, the
     /// fields not changed here take its values ([`SentWrite::online`]), and these must not.
