@@ -490,11 +490,7 @@ impl SyncMachine {
             Input::PutForgotten { request, current } => {
                 if let Some(Request::Put { write, .. }) = self.take_put(request) {
                     self.answered();
-                    if !fault(Fault::ForgottenWriteIsTheirs) {
-                        // Applied or not, what it carried is what this person typed here.
-                        self.note_own(&write);
-                    }
-                    self.moved_on(now, &write, current, Outcome::Unknown(&write));
+                    self.put_forgotten(now, &write, current);
                 }
             }
             Input::PutStale { request, current } => {
@@ -640,12 +636,7 @@ impl SyncMachine {
                     OnlineAnswer::Stale(current) => {
                         self.moved_on(now, &write, current, Outcome::NotApplied);
                     }
-                    OnlineAnswer::Forgotten(current) => {
-                        if !fault(Fault::ForgottenWriteIsTheirs) {
-                            self.note_own(&write);
-                        }
-                        self.moved_on(now, &write, current, Outcome::Unknown(&write));
-                    }
+                    OnlineAnswer::Forgotten(current) => self.put_forgotten(now, &write, current),
                     OnlineAnswer::Refused(_) => self.settle_doubt(&write),
                 }
             }
@@ -930,15 +921,22 @@ impl SyncMachine {
     /// tab's write in doubt, taken over with its record, stays until its own answer. An
     /// online-only write in doubt beside changes (a record an older build stored) goes next.
     fn settle_doubt(&mut self, write: &SentWrite) {
-        if let Some(record) = self.record.as_mut()
-            && record
-                .sent
-                .as_ref()
-                .is_some_and(|s| s.mutation == write.mutation)
+        if self.sends_first(write)
+            && let Some(record) = self.record.as_mut()
         {
             record.sent = None;
             record.online_doubt_first(&[]);
         }
+    }
+
+    /// The server forgot `write`'s key with the version it may have made (409
+    /// `history_pruned`): out of doubt, and `current` merged over its unknown outcome.
+    fn put_forgotten(&mut self, now: Millis, write: &SentWrite, current: ServerProfile) {
+        if !fault(Fault::ForgottenWriteIsTheirs) {
+            // Applied or not, what it carried is what this person typed here.
+            self.note_own(write);
+        }
+        self.moved_on(now, write, current, Outcome::Unknown(write));
     }
 
     /// Whether `write` is the record's write in doubt, sent first by the sync loop.

@@ -20,9 +20,10 @@ const LISTEN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Opens the stream: a `: connected` comment, then `event: profile` / `data: {"version":N}`
 /// with the version the profile is at, then one on every accepted change of the caller's
-/// profile (each version once, rising), and a keep-alive comment every 15 s. The first event tells a client whose
-/// previous stream broke of a change made while it was down: it has no event of its own, and
-/// the client's own check on reconnecting may be answered by a request that left before it.
+/// profile (each version once, rising), and a keep-alive comment every 15 s. The first event
+/// tells a client whose previous stream broke of a change made while it was down: it has no
+/// event of its own, and the client's own check on reconnecting may be answered by a request
+/// that left before it.
 /// The stream ends when the server shuts down, or at the first change after its token was
 /// signed out or expired (nothing more of the account reaches a revoked token).
 #[utoipa::path(get, path = "/api/events", tag = "profile",
